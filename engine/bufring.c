@@ -1,0 +1,90 @@
+/*
+ * engine/bufring.c - the loop's provided buffer ring (group 0).
+ *
+ * liburing 2.3 (Debian 12) has io_uring_register_buf_ring(3) but not
+ * io_uring_setup_buf_ring(), so the ring of struct io_uring_buf is mapped
+ * here by hand: page-aligned anonymous memory, registered with the kernel
+ * (5.19), filled with one entry per buffer. The kernel picks a buffer for
+ * each multishot recv CQE; the consumer hands it back with coil_buf_put(),
+ * which republishes it at the ring's tail.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+int coil__buf_ring_setup(struct coil_loop *loop, unsigned count, unsigned size)
+{
+	struct io_uring_buf_reg reg;
+	int ret;
+
+	loop->br_bytes = count * sizeof(struct io_uring_buf);
+	loop->br = mmap(NULL, loop->br_bytes, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (loop->br == MAP_FAILED) {
+		loop->br = NULL;
+		return -ENOMEM;
+	}
+	loop->bufs = mmap(NULL, (size_t)count * size, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (loop->bufs == MAP_FAILED) {
+		loop->bufs = NULL;
+		coil__buf_ring_free(loop);
+		return -ENOMEM;
+	}
+	loop->buf_count = count;
+	loop->buf_size = size;
+
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)loop->br;
+	reg.ring_entries = count;
+	reg.bgid = 0;
+	ret = io_uring_register_buf_ring(&loop->ring, &reg, 0);
+	if (ret < 0) {
+		coil__buf_ring_free(loop);
+		return ret;
+	}
+	io_uring_buf_ring_init(loop->br);
+	int mask = io_uring_buf_ring_mask(count);
+	for (unsigned i = 0; i < count; i++)
+		io_uring_buf_ring_add(loop->br, loop->bufs + (size_t)i * size,
+				      size, (unsigned short)i, mask, (int)i);
+	io_uring_buf_ring_advance(loop->br, (int)count);
+	return 0;
+}
+
+void coil__buf_ring_free(struct coil_loop *loop)
+{
+	if (loop->bufs)
+		munmap(loop->bufs, (size_t)loop->buf_count * loop->buf_size);
+	if (loop->br)
+		munmap(loop->br, loop->br_bytes);
+	loop->bufs = NULL;
+	loop->br = NULL;
+	loop->buf_count = 0;
+}
+
+void *coil_buf_ptr(const struct coil_loop *loop, unsigned bid)
+{
+	return loop->bufs + (size_t)bid * loop->buf_size;
+}
+
+unsigned coil_buf_size(const struct coil_loop *loop)
+{
+	return loop->buf_size;
+}
+
+void coil_buf_put(struct coil_loop *loop, unsigned bid)
+{
+	if (bid >= loop->buf_count)
+		return;
+	io_uring_buf_ring_add(loop->br, coil_buf_ptr(loop, bid), loop->buf_size,
+			      (unsigned short)bid,
+			      io_uring_buf_ring_mask(loop->buf_count), 0);
+	io_uring_buf_ring_advance(loop->br, 1);
+	if (loop->buf_out)
+		loop->buf_out--;
+}

@@ -1,0 +1,91 @@
+/*
+ * engine/internal.h - what the engine's files share: the loop's layout, op
+ * state bits and the user_data tags. Nothing outside engine/ includes this.
+ */
+#ifndef COIL_ENGINE_INTERNAL_H
+#define COIL_ENGINE_INTERNAL_H
+
+#include <liburing.h>
+#include <pthread.h>
+
+#include "coil/engine.h"
+
+/* op->state bits */
+#define ST_BUSY (1u << 0)      /* counted in loop->inflight */
+#define ST_LINKED (1u << 1)    /* a linked timeout CQE is still due */
+#define ST_OP_DONE (1u << 2)   /* main CQE seen, waiting for the timeout's */
+#define ST_TIMED_OUT (1u << 3) /* the linked timeout fired (-ETIME) */
+#define ST_QUEUED (1u << 4)    /* SQE parked in user space (SQ full) */
+#define ST_PARKED (1u << 5)    /* multishot recv waiting for buffers */
+#define ST_POSTED (1u << 6)    /* on the ready list, completes next turn */
+#define ST_TIMER (1u << 7)     /* coil_timeout: -ETIME means "fired" (0) */
+#define ST_MULTI (1u << 8)     /* multishot */
+#define ST_RECV_BUF (1u << 9)  /* multishot recv with provided buffers */
+#define ST_EXPECT (1u << 10)   /* armed for a message from another ring */
+#define ST_HAD_LINK (1u << 11) /* this submission carries a linked timeout */
+
+/* user_data tags in the low bits (ops are pointer-aligned) */
+#define TAG_OP 0ull
+#define TAG_LTIMEOUT 1ull
+#define TAG_IGNORE 2ull
+#define TAG_MASK 7ull
+
+/* An SQE (and its linked timeout) that did not fit in the SQ. */
+struct pending {
+	struct pending *next;
+	struct coil_op *op; /* NULL for internal SQEs (cancel) */
+	unsigned nr;
+	struct io_uring_sqe sqe[2];
+};
+
+struct coil_loop {
+	struct io_uring ring;
+	unsigned features;
+	unsigned force; /* COIL_LOOP_NO_* */
+	unsigned inflight;
+	int stop;
+	uint64_t now_ns;
+	uint64_t deadline_ns; /* current deadline scope, 0 = none */
+
+	/* ops completing in user space next turn */
+	struct coil_op *ready_head, *ready_tail;
+	/* SQEs waiting for room in the SQ */
+	struct pending *pend_head, *pend_tail;
+	/* multishot recvs parked on -ENOBUFS */
+	struct coil_op *parked;
+
+	/* provided buffer ring (group 0), mapped by hand */
+	struct io_uring_buf_ring *br;
+	size_t br_bytes;
+	char *bufs;
+	unsigned buf_count, buf_size, buf_out;
+
+	/* cross-thread inbox: eventfd + mutex-protected list */
+	int efd;
+	uint64_t efd_val;
+	struct coil_op efd_op;
+	pthread_mutex_t inbox_mu;
+	struct coil_op *inbox_head, *inbox_tail;
+
+	struct coil_loop_stats st;
+};
+
+/* Complete @op with @res in user space on the next turn (op already BUSY
+ * or not: makes it BUSY). */
+void coil__post(struct coil_loop *loop, struct coil_op *op, int res);
+
+/* bufring.c */
+int coil__buf_ring_setup(struct coil_loop *loop, unsigned count, unsigned size);
+void coil__buf_ring_free(struct coil_loop *loop);
+
+/* ops.c */
+void coil__flush_pending(struct coil_loop *loop);
+void coil__rearm_parked(struct coil_loop *loop);
+int coil__park_nobufs(struct coil_loop *loop, struct coil_op *op);
+
+/* loop.c */
+int coil__arm_inbox(struct coil_loop *loop);
+int coil_loop_post_remote(struct coil_loop *target, struct coil_op *op,
+			  int res);
+
+#endif

@@ -1,0 +1,524 @@
+/*
+ * engine/loop.c - the ring loop: set-up with fallbacks, one
+ * io_uring_enter(2) per turn, and the dispatch of every CQE to the callback
+ * of the op whose address is its user_data.
+ *
+ * A turn: move SQEs parked in user space into the SQ, submit them and wait
+ * for one completion in the same call (unless callbacks are already ready),
+ * refresh the clock, run the callbacks of all CQEs reaped, then the ops
+ * completed in user space (coil_loop_post). Callbacks submit more SQEs; they
+ * go out with the next turn's single enter.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t coil_now(const struct coil_loop *loop)
+{
+	return loop->now_ns;
+}
+
+uint64_t coil_now_update(struct coil_loop *loop)
+{
+	loop->now_ns = mono_ns();
+	return loop->now_ns;
+}
+
+static unsigned parse_fallback_env(void)
+{
+	const char *s = getenv("COIL_FALLBACK");
+	unsigned f = 0;
+	if (!s)
+		return 0;
+	if (strstr(s, "nodefer"))
+		f |= COIL_LOOP_NO_DEFER;
+	if (strstr(s, "nocoop"))
+		f |= COIL_LOOP_NO_COOP | COIL_LOOP_NO_DEFER;
+	if (strstr(s, "nomultishot"))
+		f |= COIL_LOOP_NO_MULTISHOT;
+	if (strstr(s, "nobufring"))
+		f |= COIL_LOOP_NO_BUFRING | COIL_LOOP_NO_MULTISHOT;
+	if (strstr(s, "nomsgring"))
+		f |= COIL_LOOP_NO_MSG_RING;
+	return f;
+}
+
+/* Kernel version as major * 1000 + minor, for features no probe shows
+ * (multishot flags ride on opcodes that exist earlier). */
+static int kernel_version(void)
+{
+	struct utsname u;
+	int maj = 0, min = 0;
+	if (uname(&u) == 0)
+		sscanf(u.release, "%d.%d", &maj, &min);
+	return maj * 1000 + min;
+}
+
+static unsigned roundup_pow2(unsigned v)
+{
+	unsigned p = 1;
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+/* io_uring_setup(2) with the best flags the kernel takes. */
+static int ring_setup(struct coil_loop *loop, unsigned entries, unsigned cq)
+{
+	static const unsigned tries[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+			IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+			IORING_SETUP_SUBMIT_ALL,
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
+			IORING_SETUP_TASKRUN_FLAG,
+		IORING_SETUP_SUBMIT_ALL,
+		0,
+	};
+	int ret = -EINVAL;
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		unsigned fl = tries[i];
+		if ((loop->force & COIL_LOOP_NO_DEFER) &&
+		    (fl & IORING_SETUP_DEFER_TASKRUN))
+			continue;
+		if ((loop->force & COIL_LOOP_NO_COOP) &&
+		    (fl & IORING_SETUP_COOP_TASKRUN))
+			continue;
+		struct io_uring_params p;
+		memset(&p, 0, sizeof(p));
+		p.flags = fl | IORING_SETUP_CQSIZE;
+		p.cq_entries = cq;
+		ret = io_uring_queue_init_params(entries, &loop->ring, &p);
+		if (ret == 0) {
+			if (fl & IORING_SETUP_SINGLE_ISSUER)
+				loop->features |= COIL_FEAT_SINGLE_ISSUER;
+			if (fl & IORING_SETUP_DEFER_TASKRUN)
+				loop->features |= COIL_FEAT_DEFER_TASKRUN;
+			if (fl & IORING_SETUP_COOP_TASKRUN)
+				loop->features |= COIL_FEAT_COOP_TASKRUN;
+			if (fl & IORING_SETUP_SUBMIT_ALL)
+				loop->features |= COIL_FEAT_SUBMIT_ALL;
+			if (p.features & IORING_FEAT_EXT_ARG)
+				loop->features |= COIL_FEAT_EXT_ARG;
+			return 0;
+		}
+		if (ret != -EINVAL)
+			return ret; /* ENOSYS, EPERM, ENOMEM: no point going on
+				     */
+	}
+	return ret;
+}
+
+static void probe_ops(struct coil_loop *loop)
+{
+	struct io_uring_probe *pr = io_uring_get_probe_ring(&loop->ring);
+	int kv = kernel_version();
+	if (!pr)
+		return;
+	if (io_uring_opcode_supported(pr, IORING_OP_SOCKET))
+		loop->features |= COIL_FEAT_SOCKET;
+	if (io_uring_opcode_supported(pr, IORING_OP_MSG_RING) &&
+	    !(loop->force & COIL_LOOP_NO_MSG_RING))
+		loop->features |= COIL_FEAT_MSG_RING;
+	if (io_uring_opcode_supported(pr, IORING_OP_SEND_ZC))
+		loop->features |= COIL_FEAT_SEND_ZC;
+	if (kv >= 5019 && !(loop->force & COIL_LOOP_NO_MULTISHOT))
+		loop->features |= COIL_FEAT_MULTISHOT_ACCEPT;
+	io_uring_free_probe(pr);
+}
+
+int coil_loop_new(struct coil_loop **out, const struct coil_loop_opts *opts)
+{
+	struct coil_loop_opts o = {0};
+	struct coil_loop *loop;
+	int ret;
+
+	if (opts)
+		o = *opts;
+	if (!o.sq_entries)
+		o.sq_entries = 1024;
+	if (!o.cq_factor)
+		o.cq_factor = 8;
+	if (!o.buf_count)
+		o.buf_count = 1024;
+	if (!o.buf_size)
+		o.buf_size = 16384;
+	if (!o.iowq_max_workers)
+		o.iowq_max_workers = 4;
+	if (o.sq_entries > 32768 || o.cq_factor > 64 || o.buf_count > 32768)
+		return -EINVAL;
+
+	loop = calloc(1, sizeof(*loop));
+	if (!loop)
+		return -ENOMEM;
+	loop->force = o.flags | parse_fallback_env();
+	loop->efd = -1;
+	pthread_mutex_init(&loop->inbox_mu, NULL);
+
+	unsigned sq = roundup_pow2(o.sq_entries);
+	ret = ring_setup(loop, sq, sq * o.cq_factor);
+	if (ret < 0) {
+		pthread_mutex_destroy(&loop->inbox_mu);
+		free(loop);
+		return ret;
+	}
+	probe_ops(loop);
+
+	unsigned workers[2] = {o.iowq_max_workers, o.iowq_max_workers};
+	io_uring_register_iowq_max_workers(&loop->ring, workers);
+
+	if (!(loop->force & COIL_LOOP_NO_BUFRING) &&
+	    coil__buf_ring_setup(loop, roundup_pow2(o.buf_count), o.buf_size) ==
+		    0) {
+		loop->features |= COIL_FEAT_BUF_RING;
+		if (kernel_version() >= 6000 &&
+		    !(loop->force & COIL_LOOP_NO_MULTISHOT))
+			loop->features |= COIL_FEAT_MULTISHOT_RECV;
+	}
+
+	/* Blocking on purpose: io_uring honours O_NONBLOCK and would answer
+	 * the inbox read with -EAGAIN instead of waiting. */
+	loop->efd = eventfd(0, EFD_CLOEXEC);
+	if (loop->efd < 0 || coil__arm_inbox(loop) < 0) {
+		ret = loop->efd < 0 ? -errno : -ENOMEM;
+		coil_loop_free(loop);
+		return ret;
+	}
+	coil_now_update(loop);
+	*out = loop;
+	return 0;
+}
+
+const char *coil_loop_strerror(int err)
+{
+	switch (err) {
+	case -ENOSYS:
+		return "io_uring is not available: the kernel lacks it "
+		       "(needs Linux 5.19 or later; 6.1+ recommended)";
+	case -EPERM:
+		return "io_uring is not permitted: check sysctl "
+		       "kernel.io_uring_disabled, or the container's seccomp "
+		       "profile (Docker blocks io_uring by default)";
+	case -ENOMEM:
+		return "io_uring could not lock memory for the ring: raise "
+		       "RLIMIT_MEMLOCK (ulimit -l) or use Linux 5.12 or later";
+	case -EINVAL:
+		return "io_uring set-up refused the options (ring too large?)";
+	default:
+		return coil_strerror(err);
+	}
+}
+
+void coil_loop_free(struct coil_loop *loop)
+{
+	if (!loop)
+		return;
+	while (loop->pend_head) {
+		struct pending *p = loop->pend_head;
+		loop->pend_head = p->next;
+		free(p);
+	}
+	io_uring_queue_exit(&loop->ring);
+	coil__buf_ring_free(loop);
+	if (loop->efd >= 0)
+		close(loop->efd);
+	pthread_mutex_destroy(&loop->inbox_mu);
+	free(loop);
+}
+
+unsigned coil_loop_features(const struct coil_loop *loop)
+{
+	return loop->features;
+}
+
+int coil_loop_ring_fd(const struct coil_loop *loop)
+{
+	return loop->ring.ring_fd;
+}
+
+unsigned coil_loop_inflight(const struct coil_loop *loop)
+{
+	return loop->inflight;
+}
+
+void coil_loop_stop(struct coil_loop *loop)
+{
+	loop->stop = 1;
+}
+
+void coil_loop_stats(const struct coil_loop *loop, struct coil_loop_stats *st)
+{
+	*st = loop->st;
+}
+
+void coil__post(struct coil_loop *loop, struct coil_op *op, int res)
+{
+	if (!(op->state & ST_BUSY))
+		loop->inflight++;
+	op->state = (uint16_t)((op->state & ST_TIMER) | ST_BUSY | ST_POSTED);
+	op->res = res;
+	op->cflags = 0;
+	op->loop = loop;
+	op->next = NULL;
+	if (loop->ready_tail)
+		loop->ready_tail->next = op;
+	else
+		loop->ready_head = op;
+	loop->ready_tail = op;
+}
+
+int coil_loop_post(struct coil_loop *loop, struct coil_op *op, int res)
+{
+	if (op->state & ST_BUSY)
+		return -EBUSY;
+	coil__post(loop, op, res);
+	return 0;
+}
+
+void coil_loop_expect(struct coil_loop *loop, struct coil_op *op)
+{
+	if (op->state & ST_BUSY)
+		return;
+	op->state = ST_BUSY | ST_EXPECT;
+	op->loop = loop;
+	loop->inflight++;
+}
+
+/* The op's final completion: it is the caller's again once cb runs. */
+static void finish(struct coil_loop *loop, struct coil_op *op, int res,
+		   unsigned flags)
+{
+	if (op->state & ST_TIMER && res == -ETIME)
+		res = 0;
+	if (op->state & ST_BUSY)
+		loop->inflight--;
+	op->state = 0;
+	op->cb(op, res, flags);
+}
+
+/* A linked op is delivered when both its CQE and its timeout's are in; a
+ * fired timeout turns the op's -ECANCELED into -ETIMEDOUT. */
+static void linked_finish(struct coil_loop *loop, struct coil_op *op, int res,
+			  unsigned flags)
+{
+	if ((op->state & ST_TIMED_OUT) && res == -ECANCELED)
+		res = -ETIMEDOUT;
+	finish(loop, op, res, flags);
+}
+
+static void dispatch(struct coil_loop *loop, uint64_t ud, int res,
+		     unsigned flags)
+{
+	struct coil_op *op = (struct coil_op *)(uintptr_t)(ud & ~TAG_MASK);
+
+	switch (ud & TAG_MASK) {
+	case TAG_IGNORE:
+		return;
+	case TAG_LTIMEOUT:
+		op->state &= (uint16_t)~ST_LINKED;
+		if (res == -ETIME)
+			op->state |= ST_TIMED_OUT;
+		if (op->state & ST_OP_DONE)
+			linked_finish(loop, op, op->res, op->cflags);
+		return;
+	}
+	if (flags & IORING_CQE_F_BUFFER)
+		loop->buf_out++; /* the consumer holds it until coil_buf_put */
+	if (flags & IORING_CQE_F_MORE) {
+		op->cb(op, res, flags);
+		return;
+	}
+	if ((op->state & ST_RECV_BUF) && res == -ENOBUFS &&
+	    coil__park_nobufs(loop, op) == 0)
+		return;
+	if (op->state & ST_LINKED) { /* the timeout's CQE is still due */
+		op->state |= ST_OP_DONE;
+		op->res = res;
+		op->cflags = flags;
+		return;
+	}
+	if (op->state & ST_HAD_LINK)
+		linked_finish(loop, op, res, flags);
+	else
+		finish(loop, op, res, flags);
+}
+
+static void run_ready(struct coil_loop *loop)
+{
+	/* Only the ops posted before this point run this turn, so a callback
+	 * that posts again cannot starve the ring. */
+	struct coil_op *op = loop->ready_head, *end = loop->ready_tail;
+	loop->ready_head = loop->ready_tail = NULL;
+	while (op) {
+		struct coil_op *next = op->next;
+		int last = op == end;
+		op->next = NULL;
+		finish(loop, op, op->res, op->cflags);
+		if (last)
+			break;
+		op = next;
+	}
+}
+
+static unsigned reap(struct coil_loop *loop)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+
+	io_uring_for_each_cqe (&loop->ring, head, cqe) {
+		uint64_t ud = cqe->user_data;
+		int res = cqe->res;
+		unsigned flags = cqe->flags;
+		/* Advance before the callback: it may free the op and the
+		 * CQ slot is ours to hand back already. */
+		io_uring_cq_advance(&loop->ring, 1);
+		n++;
+		dispatch(loop, ud, res, flags);
+	}
+	loop->st.cqes += n;
+	return n;
+}
+
+static int turn(struct coil_loop *loop, int may_wait)
+{
+	struct io_uring *ring = &loop->ring;
+	int ret;
+
+	coil__flush_pending(loop);
+	unsigned tosubmit = io_uring_sq_ready(ring);
+	int overflow = IO_URING_READ_ONCE(*ring->sq.kflags) &
+		       (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN);
+	if (overflow & IORING_SQ_CQ_OVERFLOW)
+		loop->st.overflow++;
+
+	int wait = may_wait && !loop->ready_head && loop->inflight > 0 &&
+		   !io_uring_cq_ready(ring);
+	loop->st.turns++;
+	if (wait) {
+		ret = io_uring_submit_and_wait(ring, 1);
+		loop->st.enters++;
+	} else if (tosubmit || overflow ||
+		   (loop->features & COIL_FEAT_DEFER_TASKRUN &&
+		    !io_uring_cq_ready(ring))) {
+		/* GETEVENTS: run deferred task work and flush overflow */
+		ret = io_uring_submit_and_get_events(ring);
+		loop->st.enters++;
+	} else {
+		ret = 0;
+	}
+	if (ret >= 0)
+		loop->st.sqes += tosubmit;
+	else if (ret != -EINTR && ret != -EAGAIN && ret != -EBUSY &&
+		 ret != -ETIME)
+		return ret;
+
+	coil_now_update(loop);
+	reap(loop);
+	run_ready(loop);
+	coil__rearm_parked(loop);
+	return 0;
+}
+
+int coil_loop_run(struct coil_loop *loop, int mode)
+{
+	int ret;
+
+	loop->stop = 0;
+	do {
+		ret = turn(loop, mode != COIL_RUN_NOWAIT);
+		if (ret < 0)
+			return ret;
+	} while (mode == COIL_RUN_DEFAULT && !loop->stop &&
+		 (loop->inflight > 0 || loop->pend_head));
+	return (int)loop->inflight;
+}
+
+uint64_t coil_deadline_enter(struct coil_loop *loop, uint64_t deadline_ns)
+{
+	uint64_t prev = loop->deadline_ns;
+	if (deadline_ns && (!prev || deadline_ns < prev))
+		loop->deadline_ns = deadline_ns;
+	return prev;
+}
+
+void coil_deadline_leave(struct coil_loop *loop, uint64_t prev_deadline_ns)
+{
+	loop->deadline_ns = prev_deadline_ns;
+}
+
+/* ---- cross-thread inbox (eventfd) ------------------------------------- */
+
+static void inbox_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct coil_loop *loop =
+		coil_container_of(op, struct coil_loop, efd_op);
+	struct coil_op *head;
+	(void)flags;
+	(void)res;
+
+	pthread_mutex_lock(&loop->inbox_mu);
+	head = loop->inbox_head;
+	loop->inbox_head = loop->inbox_tail = NULL;
+	pthread_mutex_unlock(&loop->inbox_mu);
+	while (head) {
+		struct coil_op *next = head->next;
+		head->next = NULL;
+		finish(loop, head, head->res, 0);
+		head = next;
+	}
+	coil__arm_inbox(loop);
+}
+
+int coil__arm_inbox(struct coil_loop *loop)
+{
+	/* Internal: not counted in inflight, so an idle loop still ends. */
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
+	if (!sqe) {
+		io_uring_submit(&loop->ring);
+		sqe = io_uring_get_sqe(&loop->ring);
+		if (!sqe)
+			return -ENOMEM;
+	}
+	coil_op_init(&loop->efd_op, inbox_cb);
+	io_uring_prep_read(sqe, loop->efd, &loop->efd_val,
+			   sizeof(loop->efd_val), 0);
+	io_uring_sqe_set_data(sqe, &loop->efd_op);
+	return 0;
+}
+
+/*
+ * coil_loop_post_remote() - complete @op on @target from any thread, through
+ * the target's eventfd. The fallback of coil_msg_ring(); also used by
+ * threads without a ring of their own.
+ */
+int coil_loop_post_remote(struct coil_loop *target, struct coil_op *op, int res)
+{
+	uint64_t one = 1;
+	op->res = res;
+	op->next = NULL;
+	pthread_mutex_lock(&target->inbox_mu);
+	if (target->inbox_tail)
+		target->inbox_tail->next = op;
+	else
+		target->inbox_head = op;
+	target->inbox_tail = op;
+	pthread_mutex_unlock(&target->inbox_mu);
+	if (write(target->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return -errno;
+	return 0;
+}

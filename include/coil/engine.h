@@ -1,0 +1,442 @@
+/*
+ * coil/engine.h - the io_uring ring loop: one ring per thread, operations
+ * embedded in the caller's structs, one callback per completion.
+ *
+ * Rules every function below follows (see docs/ARCHITECTURE.md):
+ *  - A loop is used only by the thread that created it (shared-nothing).
+ *  - An op (struct coil_op) is embedded in the caller's struct and must not
+ *    move or be freed from the submitting call until its final callback (the
+ *    one without COIL_MORE). Buffers and addresses passed with it belong to
+ *    the kernel for the same span.
+ *  - Callbacks run on the loop's thread from coil_loop_run(), never inline
+ *    from the submitting call.
+ *  - Submitting functions return 0 when the op was accepted (its callback
+ *    will run exactly once, or once per CQE for multishot ops), or -errno
+ *    when it was not (its callback will not run).
+ *  - Results passed to callbacks are the kernel's CQE result: >= 0 success,
+ *    -errno failure; -ETIMEDOUT when a linked timeout fired, -ECANCELED when
+ *    cancelled. Durations are uint64_t nanoseconds.
+ */
+#ifndef COIL_ENGINE_H
+#define COIL_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- errors ---------------------------------------------------------- */
+
+/* 0 or a count on success, -errno on failure; coil's own codes sit below
+ * -4096, where no errno can reach. */
+#define COIL_EBASE (-4096)
+#define COIL_EPARSE (COIL_EBASE - 1)   /* malformed HTTP message */
+#define COIL_ETLS (COIL_EBASE - 2)     /* TLS failure; detail from tls layer */
+#define COIL_ELIMIT (COIL_EBASE - 3)   /* a configured size limit was hit */
+#define COIL_ECLOSED (COIL_EBASE - 4)  /* queue/stream closed */
+#define COIL_ETRUNC (COIL_EBASE - 5)   /* peer closed without finishing */
+#define COIL_ERESOLVE (COIL_EBASE - 6) /* name resolution failed */
+#define COIL_EHTTP (COIL_EBASE - 7)    /* HTTP status counted as failure */
+#define COIL_ELAST (COIL_EBASE - 63)   /* end of coil's range */
+
+/*
+ * coil_strerror() - a one-line message for any result code.
+ * @err: -errno, a COIL_E* code, or 0.
+ *
+ * Return: a static string; never NULL.
+ */
+const char *coil_strerror(int err);
+
+/* ---- ops -------------------------------------------------------------- */
+
+struct coil_loop;
+struct coil_op;
+
+/* Flags passed to callbacks (values match the kernel's CQE flags). */
+#define COIL_BUFFER (1u << 0) /* a provided buffer was selected: coil_buf_id   \
+			       */
+#define COIL_MORE (1u << 1)   /* multishot: more callbacks will follow */
+#define COIL_NOTIF (1u << 3)  /* zero-copy send notification */
+
+/*
+ * The callback of an op. Runs on the loop's thread, once per CQE: @res is
+ * the kernel's result, @flags a set of COIL_BUFFER / COIL_MORE bits with the
+ * provided buffer id in the upper 16 bits. When it runs without COIL_MORE
+ * the op is the caller's again (it may be freed or resubmitted inside the
+ * callback).
+ */
+typedef void (*coil_op_cb)(struct coil_op *op, int res, unsigned flags);
+
+/* An operation. Embed it; never move it while in flight. Set cb (and data if
+ * you like) before submitting; the rest is private to the engine. */
+struct coil_op {
+	coil_op_cb cb;
+	void *data; /* the caller's, untouched by the engine */
+	/* private to the engine below this line */
+	struct coil_op *next;
+	struct coil_loop *loop;
+	uint64_t timeout_ns; /* linked timeout for the next submission */
+	int64_t ts_sec;	     /* timespec the kernel reads at submit */
+	int64_t ts_nsec;
+	int32_t fd;
+	int32_t res;
+	uint32_t cflags;
+	uint16_t state;
+	uint8_t opcode;
+	uint8_t bgid;
+};
+
+/* Recover the struct an op (or any member) is embedded in. */
+#define coil_container_of(ptr, type, member)                                   \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+/*
+ * coil_op_init() - prepare an op for its first submission.
+ * @op: caller-owned memory, any alignment suitable for pointers.
+ * @cb: the completion callback.
+ *
+ * Zeroes the engine's private fields. An op may be re-initialised only when
+ * it is not in flight.
+ */
+void coil_op_init(struct coil_op *op, coil_op_cb cb);
+
+/*
+ * coil_op_timeout() - give the op's next submission a linked timeout.
+ * @op:         an op not in flight.
+ * @timeout_ns: relative time; 0 clears it.
+ *
+ * The next submitting call links an IORING_OP_LINK_TIMEOUT to the op's SQE
+ * (io_uring_prep_link_timeout(3)); if it fires, the op's callback receives
+ * -ETIMEDOUT. The setting is consumed by that submission. Multishot ops
+ * refuse it (-EINVAL at submit).
+ */
+void coil_op_timeout(struct coil_op *op, uint64_t timeout_ns);
+
+/*
+ * coil_op_busy() - whether the op is submitted and its final callback has
+ * not run yet. Return: 1 or 0.
+ */
+int coil_op_busy(const struct coil_op *op);
+
+/* ---- the loop --------------------------------------------------------- */
+
+/* Loop options. Zero means "default" for every field. */
+struct coil_loop_opts {
+	unsigned sq_entries; /* SQ size, default 1024 (rounded to 2^n) */
+	unsigned cq_factor;  /* CQ = factor * SQ, default 8 (4..16 sane) */
+	unsigned flags;	     /* COIL_LOOP_NO_* to force fallbacks */
+	unsigned buf_count;  /* provided buffers, default 1024 (2^n) */
+	unsigned buf_size;   /* bytes each, default 16384 */
+	unsigned iowq_max_workers; /* io-wq bounded/unbounded cap, default 4 */
+};
+
+/* Fallbacks that can be forced (also by the COIL_FALLBACK environment
+ * variable, a comma list of: nodefer, nocoop, nomultishot, nobufring,
+ * nomsgring). */
+#define COIL_LOOP_NO_DEFER (1u << 0)	 /* no SINGLE_ISSUER|DEFER_TASKRUN */
+#define COIL_LOOP_NO_COOP (1u << 1)	 /* no COOP_TASKRUN either */
+#define COIL_LOOP_NO_MULTISHOT (1u << 2) /* single-shot accept and recv */
+#define COIL_LOOP_NO_BUFRING (1u << 3)	 /* no provided buffer ring */
+#define COIL_LOOP_NO_MSG_RING (1u << 4)	 /* cross-ring wake-ups by eventfd */
+
+/* What the loop got from the kernel (coil_loop_features()). */
+#define COIL_FEAT_SINGLE_ISSUER (1u << 0)
+#define COIL_FEAT_DEFER_TASKRUN (1u << 1)
+#define COIL_FEAT_COOP_TASKRUN (1u << 2)
+#define COIL_FEAT_SUBMIT_ALL (1u << 3)
+#define COIL_FEAT_MULTISHOT_ACCEPT (1u << 4) /* kernel >= 5.19 */
+#define COIL_FEAT_MULTISHOT_RECV (1u << 5)   /* kernel >= 6.0 + buffer ring */
+#define COIL_FEAT_BUF_RING (1u << 6)	     /* kernel >= 5.19 */
+#define COIL_FEAT_MSG_RING (1u << 7)	     /* kernel >= 5.18 */
+#define COIL_FEAT_SOCKET (1u << 8)	     /* IORING_OP_SOCKET, 5.19 */
+#define COIL_FEAT_SEND_ZC (1u << 9)	     /* kernel >= 6.0 */
+#define COIL_FEAT_EXT_ARG (1u << 10)	     /* timed waits without SQEs */
+
+/*
+ * coil_loop_new() - create a loop with its own ring.
+ * @out:  receives the loop, owned by the caller (coil_loop_free()).
+ * @opts: options, or NULL for defaults; read only during the call.
+ *
+ * Tries SINGLE_ISSUER|DEFER_TASKRUN|SUBMIT_ALL|COOP_TASKRUN with a CQ
+ * cq_factor times the SQ, then drops flags step by step when the kernel
+ * refuses them (io_uring_setup(2)); probes opcodes with
+ * io_uring_get_probe_ring(3); registers the provided buffer ring
+ * (io_uring_register_buf_ring(3)) and caps io-wq workers
+ * (io_uring_register_iowq_max_workers(3)). The calling thread becomes the
+ * loop's thread.
+ *
+ * Return: 0; -ENOMEM; -ENOSYS (kernel without io_uring); -EPERM (io_uring
+ * disabled by kernel.io_uring_disabled or a seccomp profile); -EINVAL for
+ * bad options. coil_loop_strerror() explains each in one line.
+ */
+int coil_loop_new(struct coil_loop **out, const struct coil_loop_opts *opts);
+
+/*
+ * coil_loop_strerror() - why coil_loop_new() failed, in words.
+ * @err: its return value.
+ * Return: a static string naming the likely cause and the fix.
+ */
+const char *coil_loop_strerror(int err);
+
+/*
+ * coil_loop_free() - tear the ring down.
+ * @loop: a loop with no op in flight (coil_loop_inflight() == 0), or NULL.
+ *
+ * Ops still in flight are cancelled by the kernel when the ring closes and
+ * their callbacks never run; free only an idle loop.
+ */
+void coil_loop_free(struct coil_loop *loop);
+
+/* coil_loop_features() - COIL_FEAT_* bits the loop got. */
+unsigned coil_loop_features(const struct coil_loop *loop);
+
+/* coil_loop_ring_fd() - the ring's file descriptor (for MSG_RING targets). */
+int coil_loop_ring_fd(const struct coil_loop *loop);
+
+#define COIL_RUN_DEFAULT 0 /* until nothing is in flight or coil_loop_stop */
+#define COIL_RUN_ONCE 1	   /* one turn, waiting for at least one CQE */
+#define COIL_RUN_NOWAIT 2  /* one turn, not waiting */
+
+/*
+ * coil_loop_run() - submit queued SQEs and run callbacks.
+ * @loop: the loop, on its own thread.
+ * @mode: COIL_RUN_DEFAULT, COIL_RUN_ONCE or COIL_RUN_NOWAIT.
+ *
+ * Each turn makes one io_uring_enter(2) (io_uring_submit_and_wait(3)):
+ * it submits every SQE queued since the last turn and waits for at least one
+ * completion unless @mode is COIL_RUN_NOWAIT or callbacks are already ready,
+ * then refreshes coil_now() and runs the callbacks of every CQE reaped.
+ *
+ * Return: the number of ops still in flight (>= 0), or -errno if entering
+ * the ring failed for a reason other than EINTR/EAGAIN/EBUSY.
+ */
+int coil_loop_run(struct coil_loop *loop, int mode);
+
+/* coil_loop_stop() - make coil_loop_run(COIL_RUN_DEFAULT) return after the
+ * current turn. Loop thread only. */
+void coil_loop_stop(struct coil_loop *loop);
+
+/* coil_loop_inflight() - ops whose final callback has not run yet. */
+unsigned coil_loop_inflight(const struct coil_loop *loop);
+
+/*
+ * coil_loop_stats() - counters since coil_loop_new(), for benchmarks.
+ */
+struct coil_loop_stats {
+	uint64_t turns;	   /* loop turns */
+	uint64_t enters;   /* io_uring_enter(2) calls made */
+	uint64_t sqes;	   /* SQEs submitted */
+	uint64_t cqes;	   /* CQEs reaped */
+	uint64_t overflow; /* times the CQ overflow flag was seen */
+	uint64_t queued;   /* ops parked because the SQ was full */
+	uint64_t nobufs;   /* multishot recvs parked on -ENOBUFS */
+};
+void coil_loop_stats(const struct coil_loop *loop, struct coil_loop_stats *st);
+
+/*
+ * coil_loop_post() - complete an op from user space on the next turn.
+ * @op:  initialised, not in flight.
+ * @res: the result its callback receives.
+ *
+ * For completions that need no kernel (a semaphore release, a cancelled
+ * wait): the callback runs on the loop, never inline. Counts as in flight.
+ * Return: 0.
+ */
+int coil_loop_post(struct coil_loop *loop, struct coil_op *op, int res);
+
+/* ---- time -------------------------------------------------------------- */
+
+/* coil_now() - CLOCK_MONOTONIC in ns, cached and refreshed once per turn. */
+uint64_t coil_now(const struct coil_loop *loop);
+
+/* coil_now_update() - refresh and return the cached clock. */
+uint64_t coil_now_update(struct coil_loop *loop);
+
+/*
+ * coil_deadline_enter() - open a deadline scope (asyncio.timeout_at).
+ * @deadline_ns: absolute coil_now()-based time; 0 means none.
+ *
+ * Until coil_deadline_leave(), every op submitted on this loop gets a linked
+ * timeout for the remaining time (the smaller of that and its own
+ * coil_op_timeout()). An op submitted after the deadline fails at once with
+ * -ETIMEDOUT (through its callback). Scopes nest; the inner can only shorten.
+ * Return: the previous scope's deadline, to pass to coil_deadline_leave().
+ */
+uint64_t coil_deadline_enter(struct coil_loop *loop, uint64_t deadline_ns);
+void coil_deadline_leave(struct coil_loop *loop, uint64_t prev_deadline_ns);
+
+/*
+ * coil_timeout() - a timer (IORING_OP_TIMEOUT, io_uring_prep_timeout(3)).
+ * @ns:  relative ns, or absolute CLOCK_MONOTONIC ns with COIL_TIMEOUT_ABS.
+ *
+ * Callback: 0 when the time has come; -ECANCELED if cancelled or removed.
+ */
+#define COIL_TIMEOUT_ABS (1u << 0)
+int coil_timeout(struct coil_loop *loop, struct coil_op *op, uint64_t ns,
+		 unsigned flags);
+
+/*
+ * coil_timeout_remove() - IORING_OP_TIMEOUT_REMOVE for a pending timer.
+ * @target: a coil_timeout op in flight; its callback gets -ECANCELED.
+ * Return: 0; -EINVAL if @target is not a timer in flight. The removal's own
+ * result is not reported (a timer that already fired just fires).
+ */
+int coil_timeout_remove(struct coil_loop *loop, struct coil_op *target);
+
+/* ---- cancellation ------------------------------------------------------ */
+
+/*
+ * coil_cancel() - ask the kernel to cancel an op (IORING_OP_ASYNC_CANCEL).
+ * @op: an op of this loop.
+ *
+ * Best effort and asynchronous: the op's own callback still runs, with
+ * -ECANCELED, or with its real result if it completed first. An op still
+ * queued in user space (SQ full, waiting for buffers) is completed with
+ * -ECANCELED on the next turn.
+ * Return: 0; -ENOENT if the op is not in flight.
+ */
+int coil_cancel(struct coil_loop *loop, struct coil_op *op);
+
+/*
+ * coil_cancel_fd() - cancel every op in flight on @fd
+ * (IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL, kernel 5.19).
+ * Ops still queued in user space for @fd are completed with -ECANCELED too.
+ * Return: 0; -ENOMEM.
+ */
+int coil_cancel_fd(struct coil_loop *loop, int fd);
+
+/* ---- provided buffer ring ----------------------------------------------- */
+
+/* coil_buf_id() - the buffer id carried in callback flags. */
+static inline unsigned coil_buf_id(unsigned flags)
+{
+	return flags >> 16;
+}
+
+/* coil_buf_ptr() - the memory of provided buffer @bid (buf_size bytes). */
+void *coil_buf_ptr(const struct coil_loop *loop, unsigned bid);
+
+/* coil_buf_size() - bytes per provided buffer. */
+unsigned coil_buf_size(const struct coil_loop *loop);
+
+/*
+ * coil_buf_put() - give buffer @bid back to the kernel's buffer ring.
+ * Every buffer delivered with COIL_BUFFER must be put back exactly once;
+ * it stays the caller's (readable) until then. Parked multishot recvs are
+ * re-armed when half the ring has come back.
+ */
+void coil_buf_put(struct coil_loop *loop, unsigned bid);
+
+/* ---- socket ops (io_uring_prep_*(3) of the same names) ---------------- */
+
+/* Callback: the new fd. Needs COIL_FEAT_SOCKET (else -EOPNOTSUPP). */
+int coil_socket(struct coil_loop *loop, struct coil_op *op, int domain,
+		int type, int protocol);
+
+/* @addr/@len: kept by the caller until the callback. Callback: 0. */
+int coil_connect(struct coil_loop *loop, struct coil_op *op, int fd,
+		 const struct sockaddr *addr, socklen_t len);
+
+/*
+ * coil_accept() - accept connections on listening socket @fd.
+ * @flags: COIL_ACCEPT_MULTISHOT for one callback per connection (with
+ *         COIL_MORE) until error or cancel; falls back to single-shot if the
+ *         loop lacks COIL_FEAT_MULTISHOT_ACCEPT (the callback then arrives
+ *         without COIL_MORE and the caller re-arms).
+ * Accepted sockets are SOCK_CLOEXEC. Callback: the new fd.
+ */
+#define COIL_ACCEPT_MULTISHOT (1u << 0)
+int coil_accept(struct coil_loop *loop, struct coil_op *op, int fd,
+		unsigned flags);
+
+/* Single-shot recv into @buf. Callback: bytes, 0 at EOF. */
+int coil_recv(struct coil_loop *loop, struct coil_op *op, int fd, void *buf,
+	      size_t len, int msg_flags);
+
+/*
+ * coil_recv_multishot() - recv into the loop's provided buffers
+ * (io_uring_prep_recv_multishot(3), kernel 6.0).
+ *
+ * Callback per CQE: bytes with COIL_BUFFER (read coil_buf_ptr(coil_buf_id
+ * (flags)), then coil_buf_put()), and COIL_MORE while armed. A final
+ * callback without COIL_MORE ends it (0 = EOF, -errno, -ECANCELED).
+ * When the buffer ring runs dry (-ENOBUFS) the engine parks the op and
+ * re-arms it once buffers come back; the callback does not see it.
+ * Return: 0; -EOPNOTSUPP without COIL_FEAT_MULTISHOT_RECV.
+ */
+int coil_recv_multishot(struct coil_loop *loop, struct coil_op *op, int fd);
+
+/* Callback: bytes sent (may be short). */
+int coil_send(struct coil_loop *loop, struct coil_op *op, int fd,
+	      const void *buf, size_t len, int msg_flags);
+
+/* @msg and what it points to kept until the callback. Callback: bytes. */
+int coil_sendmsg(struct coil_loop *loop, struct coil_op *op, int fd,
+		 const struct msghdr *msg, int msg_flags);
+
+/* @how: SHUT_RD, SHUT_WR, SHUT_RDWR. Callback: 0. */
+int coil_shutdown(struct coil_loop *loop, struct coil_op *op, int fd, int how);
+
+/* Close @fd. Does not cancel ops on it (coil_cancel_fd first). Callback: 0. */
+int coil_close(struct coil_loop *loop, struct coil_op *op, int fd);
+
+/* ---- file ops ------------------------------------------------------------ */
+
+/* @path kept until the callback. Callback: the new fd. */
+int coil_openat(struct coil_loop *loop, struct coil_op *op, int dfd,
+		const char *path, int flags, mode_t mode);
+
+/* @off: file offset, or -1 for the current position. Callback: bytes. */
+int coil_read(struct coil_loop *loop, struct coil_op *op, int fd, void *buf,
+	      size_t len, int64_t off);
+int coil_write(struct coil_loop *loop, struct coil_op *op, int fd,
+	       const void *buf, size_t len, int64_t off);
+int coil_readv(struct coil_loop *loop, struct coil_op *op, int fd,
+	       const struct iovec *iov, unsigned iovcnt, int64_t off);
+int coil_writev(struct coil_loop *loop, struct coil_op *op, int fd,
+		const struct iovec *iov, unsigned iovcnt, int64_t off);
+
+/* @datasync: nonzero for fdatasync semantics. Callback: 0. */
+int coil_fsync(struct coil_loop *loop, struct coil_op *op, int fd,
+	       int datasync);
+
+struct statx;
+/* @path, @stx kept until the callback. Callback: 0, @stx filled. */
+int coil_statx(struct coil_loop *loop, struct coil_op *op, int dfd,
+	       const char *path, int flags, unsigned mask, struct statx *stx);
+
+/* ---- misc ops ------------------------------------------------------------ */
+
+/* A no-op through the ring (IORING_OP_NOP). Callback: 0. */
+int coil_nop(struct coil_loop *loop, struct coil_op *op);
+
+/*
+ * coil_msg_ring() - post a completion to another loop (IORING_OP_MSG_RING,
+ * io_uring_prep_msg_ring(3), kernel 5.18).
+ * @op:        completes on this loop with 0 or -errno once the message was
+ *             delivered to the target ring.
+ * @target:    the other loop (its thread need not be awake).
+ * @target_op: an op owned by the target loop; its callback runs there with
+ *             @res. If the target armed it with coil_loop_expect(), it counts
+ *             as in flight there until then.
+ * Return: 0; -EOPNOTSUPP without COIL_FEAT_MSG_RING.
+ */
+int coil_msg_ring(struct coil_loop *loop, struct coil_op *op,
+		  struct coil_loop *target, struct coil_op *target_op, int res);
+
+/*
+ * coil_loop_expect() - mark @op as in flight on @loop, completed later by a
+ * coil_msg_ring() from another loop (or a thread using its own ring). Keeps
+ * coil_loop_run(COIL_RUN_DEFAULT) from returning before it arrives.
+ */
+void coil_loop_expect(struct coil_loop *loop, struct coil_op *op);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* COIL_ENGINE_H */

@@ -1,0 +1,139 @@
+/*
+ * tests/testutil.h - helpers every test shares: a loop or a skip (exit 77),
+ * TCP pairs on 127.0.0.1, temp dirs, running the loop until a flag is set.
+ */
+#ifndef COIL_TESTUTIL_H
+#define COIL_TESTUTIL_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "coil/engine.h"
+
+#define COIL_SKIP 77
+
+/* A loop with default options, or exit 77 when io_uring is unavailable. */
+static inline struct coil_loop *tu_loop(const struct coil_loop_opts *o)
+{
+	struct coil_loop *loop = NULL;
+	int ret = coil_loop_new(&loop, o);
+	if (ret == -ENOSYS || ret == -EPERM || ret == -ENOMEM) {
+		fprintf(stderr, "skip: %s\n", coil_loop_strerror(ret));
+		exit(COIL_SKIP);
+	}
+	if (ret < 0) {
+		fprintf(stderr, "coil_loop_new: %s\n", coil_loop_strerror(ret));
+		abort();
+	}
+	return loop;
+}
+
+/* Exit 77 unless the loop has every feature in @feat. */
+static inline void tu_require(struct coil_loop *loop, unsigned feat,
+			      const char *what)
+{
+	if ((coil_loop_features(loop) & feat) != feat) {
+		fprintf(stderr, "skip: kernel or forced fallback lacks %s\n",
+			what);
+		exit(COIL_SKIP);
+	}
+}
+
+/* A listening TCP socket on 127.0.0.1, port 0; *port receives the port. */
+static inline int tu_listen(unsigned short *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int one = 1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		abort();
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(fd, 1024) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+		abort();
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static inline struct sockaddr_in tu_addr(unsigned short port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(port);
+	return a;
+}
+
+/* A connected TCP pair over 127.0.0.1 (blocking sockets). */
+static inline void tu_tcp_pair(int fds[2])
+{
+	unsigned short port;
+	int lfd = tu_listen(&port);
+	struct sockaddr_in a = tu_addr(port);
+	int one = 1;
+	fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fds[0] < 0 || connect(fds[0], (struct sockaddr *)&a, sizeof(a)) < 0)
+		abort();
+	fds[1] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fds[1] < 0)
+		abort();
+	setsockopt(fds[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fds[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	close(lfd);
+}
+
+static inline uint64_t tu_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Run turns until *flag is nonzero or @limit_ns passes; returns *flag. */
+static inline int tu_run_until(struct coil_loop *loop, volatile int *flag,
+			       uint64_t limit_ns)
+{
+	uint64_t end = tu_mono_ns() + limit_ns;
+	while (!*flag && tu_mono_ns() < end) {
+		if (coil_loop_inflight(loop) == 0)
+			coil_loop_run(loop, COIL_RUN_NOWAIT);
+		else
+			coil_loop_run(loop, COIL_RUN_ONCE);
+	}
+	return *flag;
+}
+
+/* A fresh temp dir under $TMPDIR or /tmp; caller frees the string. */
+static inline char *tu_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *p = NULL;
+	if (asprintf(&p, "%s/coil-test-XXXXXX", base ? base : "/tmp") < 0 ||
+	    !mkdtemp(p))
+		abort();
+	return p;
+}
+
+/* Open file descriptors of this process (leak checks). */
+static inline int tu_count_fds(void)
+{
+	int n = 0;
+	for (int fd = 0; fd < 65536; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0)
+			n++;
+	}
+	return n;
+}
+
+#endif

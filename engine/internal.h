@@ -85,7 +85,5 @@ int coil__park_nobufs(struct coil_loop *loop, struct coil_op *op);
 
 /* loop.c */
 int coil__arm_inbox(struct coil_loop *loop);
-int coil_loop_post_remote(struct coil_loop *target, struct coil_op *op,
-			  int res);
 
 #endif

@@ -436,6 +436,22 @@ int coil_msg_ring(struct coil_loop *loop, struct coil_op *op,
  */
 void coil_loop_expect(struct coil_loop *loop, struct coil_op *op);
 
+/*
+ * coil_loop_post_remote() - complete @op on @target from any thread.
+ * @target: a loop, possibly running on another thread.
+ * @op:     an op of @target (armed there with coil_loop_expect() if it
+ *          should count as in flight); its callback runs on @target's
+ *          thread with @res.
+ *
+ * Thread-safe: appends to the target's mutex-protected inbox and wakes it
+ * through its eventfd (eventfd(2)), which the loop keeps a read armed on.
+ * This is the fallback path of coil_msg_ring() and the way threads without
+ * a ring of their own hand results to a loop.
+ * Return: 0; -errno if writing the eventfd failed.
+ */
+int coil_loop_post_remote(struct coil_loop *target, struct coil_op *op,
+			  int res);
+
 #ifdef __cplusplus
 }
 #endif

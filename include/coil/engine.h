@@ -58,10 +58,12 @@ struct coil_loop;
 struct coil_op;
 
 /* Flags passed to callbacks (values match the kernel's CQE flags). */
-#define COIL_BUFFER (1u << 0) /* a provided buffer was selected: coil_buf_id   \
-			       */
-#define COIL_MORE (1u << 1)   /* multishot: more callbacks will follow */
-#define COIL_NOTIF (1u << 3)  /* zero-copy send notification */
+/* COIL_BUFFER: a provided buffer was selected (see coil_buf_id()).
+ * COIL_MORE: multishot, more callbacks will follow.
+ * COIL_NOTIF: zero-copy send notification. */
+#define COIL_BUFFER (1u << 0)
+#define COIL_MORE (1u << 1)
+#define COIL_NOTIF (1u << 3)
 
 /*
  * The callback of an op. Runs on the loop's thread, once per CQE: @res is

@@ -23,6 +23,7 @@
 #define ST_RECV_BUF (1u << 9)  /* multishot recv with provided buffers */
 #define ST_EXPECT (1u << 10)   /* armed for a message from another ring */
 #define ST_HAD_LINK (1u << 11) /* this submission carries a linked timeout */
+#define ST_CANCEL (1u << 12)   /* coil_cancel sent an ASYNC_CANCEL for it */
 
 /* user_data tags in the low bits (ops are pointer-aligned) */
 #define TAG_OP 0ull

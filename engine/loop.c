@@ -39,6 +39,11 @@ uint64_t coil_now_update(struct coil_loop *loop)
 	return loop->now_ns;
 }
 
+#define COIL_LOOP_FLAGS_ALL                                                    \
+	(COIL_LOOP_NO_DEFER | COIL_LOOP_NO_COOP | COIL_LOOP_NO_MULTISHOT |     \
+	 COIL_LOOP_NO_BUFRING | COIL_LOOP_NO_MSG_RING |                        \
+	 COIL_LOOP_NO_EARLY_SUBMIT)
+
 static unsigned parse_fallback_env(void)
 {
 	const char *s = getenv("COIL_FALLBACK");
@@ -160,7 +165,8 @@ int coil_loop_new(struct coil_loop **out, const struct coil_loop_opts *opts)
 		o.buf_size = 16384;
 	if (!o.iowq_max_workers)
 		o.iowq_max_workers = 4;
-	if (o.sq_entries > 32768 || o.cq_factor > 64 || o.buf_count > 32768)
+	if (o.sq_entries > 32768 || o.cq_factor > 64 || o.buf_count > 32768 ||
+	    (o.flags & ~COIL_LOOP_FLAGS_ALL))
 		return -EINVAL;
 
 	loop = calloc(1, sizeof(*loop));
@@ -343,9 +349,15 @@ static void dispatch(struct coil_loop *loop, uint64_t ud, int res,
 		op->cb(op, res, flags);
 		return;
 	}
-	if ((op->state & ST_RECV_BUF) && res == -ENOBUFS &&
-	    coil__park_nobufs(loop, op) == 0)
-		return;
+	if ((op->state & ST_RECV_BUF) && res == -ENOBUFS) {
+		/* The ring ran dry. Park and re-arm later, unless a cancel was
+		 * asked for and lost the race against this CQE: then this is
+		 * the op's end, as the caller expects. */
+		if (op->state & ST_CANCEL)
+			res = -ECANCELED;
+		else if (coil__park_nobufs(loop, op) == 0)
+			return;
+	}
 	if (op->state & ST_LINKED) { /* the timeout's CQE is still due */
 		op->state |= ST_OP_DONE;
 		op->res = res;
@@ -379,8 +391,15 @@ static unsigned reap(struct coil_loop *loop)
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
+	/* Only what is there now: callbacks that submit can make the kernel
+	 * post more CQEs while we reap (an early submit completes nops and
+	 * failed SQEs inline); those wait for the next turn, after the ops
+	 * posted in user space had theirs. */
+	unsigned limit = io_uring_cq_ready(&loop->ring);
 
 	io_uring_for_each_cqe (&loop->ring, head, cqe) {
+		if (n == limit)
+			break;
 		uint64_t ud = cqe->user_data;
 		int res = cqe->res;
 		unsigned flags = cqe->flags;
@@ -399,6 +418,10 @@ static int turn(struct coil_loop *loop, int may_wait)
 	struct io_uring *ring = &loop->ring;
 	int ret;
 
+	/* Buffers may have come back outside a turn (coil_buf_put between
+	 * two runs): re-arm before deciding to sleep, or a loop whose only
+	 * ops are parked recvs would wait for a CQE nobody will post. */
+	coil__rearm_parked(loop);
 	coil__flush_pending(loop);
 	unsigned tosubmit = io_uring_sq_ready(ring);
 	int overflow = IO_URING_READ_ONCE(*ring->sq.kflags) &

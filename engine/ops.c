@@ -36,6 +36,18 @@ int coil_op_busy(const struct coil_op *op)
 	return (op->state & ST_BUSY) != 0;
 }
 
+/* Hand the SQ to the kernel now, before the turn's own enter. Completions
+ * are not reaped here (no callback runs inline); the kernel may refuse
+ * (-EBUSY, -EAGAIN), which leaves the SQ as it was. */
+static void early_submit(struct coil_loop *loop)
+{
+	unsigned n = io_uring_sq_ready(&loop->ring);
+	int ret = io_uring_submit(&loop->ring);
+	loop->st.enters++;
+	if (ret > 0)
+		loop->st.sqes += (unsigned)ret < n ? (unsigned)ret : n;
+}
+
 /* Room for @nr consecutive SQEs in the ring, flushing it once if needed. */
 static struct io_uring_sqe *sq_room(struct coil_loop *loop, unsigned nr)
 {
@@ -43,11 +55,9 @@ static struct io_uring_sqe *sq_room(struct coil_loop *loop, unsigned nr)
 	if (loop->pend_head) /* keep order: earlier parked SQEs go first */
 		return NULL;
 	if (io_uring_sq_space_left(ring) < nr) {
-		unsigned n = io_uring_sq_ready(ring);
-		int ret = io_uring_submit(ring);
-		loop->st.enters++;
-		if (ret > 0)
-			loop->st.sqes += n;
+		if (loop->force & COIL_LOOP_NO_EARLY_SUBMIT)
+			return NULL;
+		early_submit(loop);
 		if (io_uring_sq_space_left(ring) < nr)
 			return NULL;
 	}
@@ -89,13 +99,21 @@ static int place(struct coil_loop *loop, struct coil_op *op,
 	return 0;
 }
 
+/*
+ * Move queued SQEs into the SQ, in order. When the SQ fills, submit it and
+ * go on, so that the whole queue goes out this turn (the turn's own enter
+ * takes the last part); stop only if the kernel takes nothing.
+ */
 void coil__flush_pending(struct coil_loop *loop)
 {
 	struct io_uring *ring = &loop->ring;
 	while (loop->pend_head) {
 		struct pending *p = loop->pend_head;
-		if (io_uring_sq_space_left(ring) < p->nr)
-			return;
+		if (io_uring_sq_space_left(ring) < p->nr) {
+			early_submit(loop);
+			if (io_uring_sq_space_left(ring) < p->nr)
+				return;
+		}
 		for (unsigned i = 0; i < p->nr; i++)
 			memcpy(io_uring_get_sqe(ring), &p->sqe[i],
 			       sizeof(p->sqe[i]));
@@ -232,14 +250,40 @@ static int cancel_local(struct coil_loop *loop, struct coil_op *op)
 int coil_cancel(struct coil_loop *loop, struct coil_op *op)
 {
 	struct io_uring_sqe sqe;
+	int ret;
 	if (!(op->state & ST_BUSY) || (op->state & ST_EXPECT))
 		return -ENOENT;
-	if (op->state & ST_POSTED)
-		return 0; /* completes next turn anyway */
+	if (op->state & (ST_POSTED | ST_OP_DONE | ST_CANCEL))
+		return 0; /* its final callback is due anyway */
 	if (cancel_local(loop, op))
 		return 0;
 	io_uring_prep_cancel64(&sqe, (uint64_t)(uintptr_t)op, 0);
-	return submit_internal(loop, &sqe);
+	ret = submit_internal(loop, &sqe);
+	if (ret == 0)
+		op->state |= ST_CANCEL;
+	return ret;
+}
+
+/* Whether IORING_ASYNC_CANCEL_FD can match the op: only ops that act on
+ * the file in sqe->fd (for socket and openat that field is something
+ * else, and close holds no file). */
+static int acts_on_fd(const struct coil_op *op)
+{
+	switch (op->opcode) {
+	case IORING_OP_CONNECT:
+	case IORING_OP_ACCEPT:
+	case IORING_OP_RECV:
+	case IORING_OP_SEND:
+	case IORING_OP_SENDMSG:
+	case IORING_OP_SHUTDOWN:
+	case IORING_OP_READ:
+	case IORING_OP_WRITE:
+	case IORING_OP_READV:
+	case IORING_OP_WRITEV:
+	case IORING_OP_FSYNC:
+		return 1;
+	}
+	return 0;
 }
 
 int coil_cancel_fd(struct coil_loop *loop, int fd)
@@ -249,7 +293,7 @@ int coil_cancel_fd(struct coil_loop *loop, int fd)
 
 	for (p = loop->pend_head; p; p = next) {
 		next = p->next;
-		if (p->op && p->op->fd == fd)
+		if (p->op && p->op->fd == fd && acts_on_fd(p->op))
 			cancel_local(loop, p->op);
 	}
 	for (struct coil_op *op = loop->parked, *n; op; op = n) {

@@ -145,6 +145,11 @@ struct coil_loop_opts {
 #define COIL_LOOP_NO_MULTISHOT (1u << 2) /* single-shot accept and recv */
 #define COIL_LOOP_NO_BUFRING (1u << 3)	 /* no provided buffer ring */
 #define COIL_LOOP_NO_MSG_RING (1u << 4)	 /* cross-ring wake-ups by eventfd */
+/* Not a kernel fallback: SQEs that find the SQ full wait in user space for
+ * the next turn instead of an early io_uring_enter(2) from the submitting
+ * call (strictly one submitting enter per turn, at the cost of a malloc
+ * per queued SQE; stats.queued counts them). */
+#define COIL_LOOP_NO_EARLY_SUBMIT (1u << 5)
 
 /* What the loop got from the kernel (coil_loop_features()). */
 #define COIL_FEAT_SINGLE_ISSUER (1u << 0)

@@ -1,0 +1,652 @@
+/*
+ * tools/coil-bench/cli.c - the command line: getopt_long(3) over wrk's and
+ * wrk2's options plus coil's, wrk's number and time suffixes, one-line
+ * errors returned to main() (which exits 2), never printed here.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#ifndef COIL_BENCH_VERSION
+#error "compile with -DCOIL_BENCH_VERSION=\"<project version>\""
+#endif
+
+/* ---- numbers and times ----------------------------------------------------
+ */
+
+struct unit {
+	const char *name;
+	uint64_t mult;
+};
+
+static const struct unit time_units[] = {
+	{"ns", 1ull},
+	{"us", 1000ull},
+	{"ms", 1000000ull},
+	{"s", 1000000000ull},
+	{"m", 60000000000ull},
+	{"h", 3600000000000ull},
+	{NULL, 0},
+};
+
+static const struct unit count_units[] = {
+	{"k", 1000ull},
+	{"m", 1000000ull},
+	{"g", 1000000000ull},
+	{NULL, 0},
+};
+
+/*
+ * "<digits>[.<digits>][unit]" times the unit's multiplier, in exact
+ * integer arithmetic. @whole: fail with -EINVAL unless the result is an
+ * integer; otherwise drop the fraction.
+ */
+static int parse_scaled(const char *s, const struct unit *units,
+			uint64_t def_mult, int whole, uint64_t *out)
+{
+	uint64_t ip = 0, frac = 0, pow10 = 1, mult = def_mult, r;
+	int frac_digits = 0, frac_rest = 0;
+	unsigned __int128 f;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (__builtin_mul_overflow(ip, 10, &ip) ||
+		    __builtin_add_overflow(ip, (uint64_t)(*s - '0'), &ip))
+			return -ERANGE;
+	}
+	if (*s == '.') {
+		s++;
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		for (; *s >= '0' && *s <= '9'; s++) {
+			if (frac_digits < 18) {
+				frac = frac * 10 + (uint64_t)(*s - '0');
+				pow10 *= 10;
+				frac_digits++;
+			} else if (*s != '0') {
+				frac_rest = 1;
+			}
+		}
+	}
+	if (*s) {
+		const struct unit *u = units;
+		while (u->name && strcasecmp(u->name, s) != 0)
+			u++;
+		if (!u->name)
+			return -EINVAL;
+		mult = u->mult;
+	}
+	if (__builtin_mul_overflow(ip, mult, &r))
+		return -ERANGE;
+	f = (unsigned __int128)frac * mult;
+	if (whole && (f % pow10 != 0 || frac_rest))
+		return -EINVAL;
+	if (__builtin_add_overflow(r, (uint64_t)(f / pow10), &r))
+		return -ERANGE;
+	*out = r;
+	return 0;
+}
+
+int cb_parse_duration(const char *s, uint64_t *ns)
+{
+	return parse_scaled(s, time_units, 1000000000ull, 0, ns);
+}
+
+int cb_parse_count(const char *s, uint64_t *n)
+{
+	return parse_scaled(s, count_units, 1, 1, n);
+}
+
+/* ---- options ----------------------------------------------------------------
+ */
+
+enum {
+	OPT_TIMEOUT = 256,
+	OPT_WARMUP,
+	OPT_JSON,
+	OPT_OUTPUT,
+	OPT_HDR_LOG,
+	OPT_NO_KEEPALIVE,
+	OPT_URLS,
+	OPT_BODY_FILE,
+};
+
+static const char short_opts[] = ":t:c:d:H:LUR:n:m:b:kP:vh";
+
+static const struct option long_opts[] = {
+	{"threads", required_argument, NULL, 't'},
+	{"connections", required_argument, NULL, 'c'},
+	{"duration", required_argument, NULL, 'd'},
+	{"header", required_argument, NULL, 'H'},
+	{"latency", no_argument, NULL, 'L'},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"rate", required_argument, NULL, 'R'},
+	{"requests", required_argument, NULL, 'n'},
+	{"method", required_argument, NULL, 'm'},
+	{"body", required_argument, NULL, 'b'},
+	{"body-file", required_argument, NULL, OPT_BODY_FILE},
+	{"insecure", no_argument, NULL, 'k'},
+	{"warmup", required_argument, NULL, OPT_WARMUP},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"output", required_argument, NULL, OPT_OUTPUT},
+	{"hdr-log", required_argument, NULL, OPT_HDR_LOG},
+	{"pipeline", required_argument, NULL, 'P'},
+	{"no-keepalive", no_argument, NULL, OPT_NO_KEEPALIVE},
+	{"urls", required_argument, NULL, OPT_URLS},
+	{"version", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* How to name option @val in a message: "-t" or "--timeout". */
+static const char *opt_name(int val, char *buf, size_t len)
+{
+	if (val > 0 && val < 256) {
+		snprintf(buf, len, "-%c", val);
+		return buf;
+	}
+	for (const struct option *o = long_opts; o->name; o++) {
+		if (o->val == val) {
+			snprintf(buf, len, "--%s", o->name);
+			return buf;
+		}
+	}
+	snprintf(buf, len, "an option");
+	return buf;
+}
+
+static const char *long_name(int val)
+{
+	for (const struct option *o = long_opts; o->name; o++) {
+		if (o->val == val)
+			return o->name;
+	}
+	return "?";
+}
+
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t len,
+						      const char *fmt, ...)
+{
+	va_list ap;
+	if (err && len) {
+		va_start(ap, fmt);
+		vsnprintf(err, len, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static int get_count(const char *arg, int val, uint64_t min, uint64_t max,
+		     uint64_t *out, char *err, size_t len)
+{
+	char nb[32];
+	uint64_t n;
+	if (cb_parse_count(arg, &n) < 0)
+		return fail(err, len,
+			    "bad number for %s: '%s' (expected e.g. 4, 10k, "
+			    "1.5M)",
+			    opt_name(val, nb, sizeof(nb)), arg);
+	if (n < min)
+		return fail(err, len, "%s must be at least %llu",
+			    opt_name(val, nb, sizeof(nb)),
+			    (unsigned long long)min);
+	if (n > max)
+		return fail(err, len, "%s %s is too large (at most %llu)",
+			    opt_name(val, nb, sizeof(nb)), arg,
+			    (unsigned long long)max);
+	*out = n;
+	return 0;
+}
+
+static int get_duration(const char *arg, int val, int zero_ok, uint64_t *out,
+			char *err, size_t len)
+{
+	char nb[32];
+	uint64_t ns;
+	int ret = cb_parse_duration(arg, &ns);
+	if (ret == -ERANGE)
+		return fail(err, len, "%s %s is too long",
+			    opt_name(val, nb, sizeof(nb)), arg);
+	if (ret < 0)
+		return fail(err, len,
+			    "bad time for %s: '%s' (expected e.g. 500ms, 10s, "
+			    "2m, 1h; a plain number is seconds)",
+			    opt_name(val, nb, sizeof(nb)), arg);
+	if (!ns && !zero_ok)
+		return fail(err, len, "%s must be more than 0",
+			    opt_name(val, nb, sizeof(nb)));
+	*out = ns;
+	return 0;
+}
+
+/* RFC 9110 section 5.6.2: token = 1*tchar */
+static int is_token(const char *s, size_t n)
+{
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c)))
+			return 0;
+	}
+	return 1;
+}
+
+/* "Name: value": a token, a colon, a value without CR, LF or NUL
+ * (RFC 9110 section 5.5) */
+static int check_header(const char *h, char *err, size_t len)
+{
+	const char *colon = strchr(h, ':');
+	if (!colon || !is_token(h, (size_t)(colon - h)))
+		return fail(err, len,
+			    "bad header for -H: '%s' (expected 'Name: value')",
+			    h);
+	if (strpbrk(colon, "\r\n"))
+		return fail(err, len,
+			    "bad header for -H: a line break in '%.*s'",
+			    (int)(colon - h), h);
+	return 0;
+}
+
+/* Read a whole file (regular or not) of at most @max bytes. */
+static int read_all(const char *path, size_t max, char **out, size_t *out_len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t cap = 4096, len = 0;
+	char *buf;
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	buf = malloc(cap + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (;;) {
+		ssize_t n;
+		if (len == cap) {
+			char *nb;
+			if (cap >= max + 1) {
+				err = -EFBIG;
+				break;
+			}
+			cap *= 2;
+			nb = realloc(buf, cap + 1);
+			if (!nb) {
+				err = -ENOMEM;
+				break;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (!err && len > max)
+		err = -EFBIG;
+	if (err) {
+		free(buf);
+		return err;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*out_len = len;
+	return 0;
+}
+
+static int add_url(struct cb_opts *o, const char *u, size_t n)
+{
+	char **nu, *copy;
+	if (o->n_urls >= CB_MAX_URLS)
+		return -E2BIG;
+	copy = strndup(u, n);
+	if (!copy)
+		return -ENOMEM;
+	nu = realloc(o->urls, (o->n_urls + 1) * sizeof(*nu));
+	if (!nu) {
+		free(copy);
+		return -ENOMEM;
+	}
+	o->urls = nu;
+	o->urls[o->n_urls++] = copy;
+	return 0;
+}
+
+/* --urls FILE: one URL a line; blank lines and lines starting with '#'
+ * are skipped, surrounding blanks (and a CR) trimmed. */
+static int read_urls(struct cb_opts *o, const char *path, char *err, size_t len)
+{
+	char *text, *p;
+	size_t n, before = o->n_urls;
+	int ret = read_all(path, 64u << 20, &text, &n);
+	if (ret < 0) {
+		fail(err, len, "cannot read --urls '%s': %s", path,
+		     ret == -EFBIG ? "larger than 64 MiB" : strerror(-ret));
+		return ret;
+	}
+	for (p = text; p < text + n;) {
+		char *eol = memchr(p, '\n', (size_t)(text + n - p));
+		char *end = eol ? eol : text + n, *b = p, *e = end;
+		while (b < e && (*b == ' ' || *b == '\t'))
+			b++;
+		while (e > b &&
+		       (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+			e--;
+		if (e > b && *b != '#') {
+			if (memchr(b, '\0', (size_t)(e - b))) {
+				free(text);
+				return fail(err, len,
+					    "--urls '%s' has a NUL byte", path);
+			}
+			ret = add_url(o, b, (size_t)(e - b));
+			if (ret == -E2BIG) {
+				free(text);
+				return fail(err, len,
+					    "--urls '%s' has more than %u URLs",
+					    path, CB_MAX_URLS);
+			}
+			if (ret < 0) {
+				free(text);
+				fail(err, len, "out of memory");
+				return ret;
+			}
+		}
+		p = eol ? eol + 1 : text + n;
+	}
+	free(text);
+	if (o->n_urls == before)
+		return fail(err, len, "--urls '%s' has no URL", path);
+	return 0;
+}
+
+int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
+		 size_t err_len)
+{
+	uint64_t v;
+	bool have_d = false;
+	const char *body_arg = NULL;
+	char nb[32];
+	int c, ret;
+
+	memset(o, 0, sizeof(*o));
+	o->threads = CB_DEFAULT_THREADS;
+	o->connections = CB_DEFAULT_CONNECTIONS;
+	o->duration_ns = CB_DEFAULT_DURATION_NS;
+	o->timeout_ns = CB_DEFAULT_TIMEOUT_NS;
+	o->pipeline = 1;
+	o->keepalive = true;
+	if (err && err_len)
+		err[0] = '\0';
+
+	optind = 0; /* GNU: a full re-initialisation of getopt's state */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 't':
+			if ((ret = get_count(optarg, c, 1, CB_MAX_THREADS, &v,
+					     err, err_len)))
+				return ret;
+			o->threads = (uint32_t)v;
+			break;
+		case 'c':
+			if ((ret = get_count(optarg, c, 1, CB_MAX_CONNECTIONS,
+					     &v, err, err_len)))
+				return ret;
+			o->connections = (uint32_t)v;
+			break;
+		case 'd':
+			if ((ret = get_duration(optarg, c, 0, &o->duration_ns,
+						err, err_len)))
+				return ret;
+			have_d = true;
+			break;
+		case OPT_TIMEOUT:
+			if ((ret = get_duration(optarg, c, 0, &o->timeout_ns,
+						err, err_len)))
+				return ret;
+			break;
+		case OPT_WARMUP:
+			if ((ret = get_duration(optarg, c, 1, &o->warmup_ns,
+						err, err_len)))
+				return ret;
+			break;
+		case 'R':
+			if ((ret = get_count(optarg, c, 1, 1000000000ull,
+					     &o->rate, err, err_len)))
+				return ret;
+			break;
+		case 'n':
+			if ((ret = get_count(optarg, c, 1, UINT64_MAX,
+					     &o->requests, err, err_len)))
+				return ret;
+			break;
+		case 'P':
+			if ((ret = get_count(optarg, c, 1, CB_MAX_PIPELINE, &v,
+					     err, err_len)))
+				return ret;
+			o->pipeline = (uint32_t)v;
+			break;
+		case 'H': {
+			const char **nh;
+			if ((ret = check_header(optarg, err, err_len)))
+				return ret;
+			nh = realloc(o->headers,
+				     (o->n_headers + 1) * sizeof(*nh));
+			if (!nh) {
+				fail(err, err_len, "out of memory");
+				return -ENOMEM;
+			}
+			o->headers = nh;
+			o->headers[o->n_headers++] = optarg;
+			break;
+		}
+		case 'm':
+			if (!is_token(optarg, strlen(optarg)))
+				return fail(err, err_len,
+					    "bad method for -m: '%s' (letters, "
+					    "digits and !#$%%&'*+-.^_`|~ only)",
+					    optarg);
+			o->method = optarg;
+			break;
+		case 'b':
+			body_arg = optarg;
+			break;
+		case OPT_BODY_FILE:
+			o->body_file = optarg;
+			break;
+		case 'L':
+			o->latency = true;
+			break;
+		case 'U':
+			o->uncorrected = true;
+			break;
+		case 'k':
+			o->insecure = true;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case OPT_OUTPUT:
+			o->output = optarg;
+			break;
+		case OPT_HDR_LOG:
+			o->hdr_log = optarg;
+			break;
+		case OPT_NO_KEEPALIVE:
+			o->keepalive = false;
+			break;
+		case OPT_URLS:
+			o->urls_file = optarg;
+			break;
+		case 'v':
+			o->action = CB_VERSION;
+			return 0;
+		case 'h':
+			o->action = CB_HELP;
+			return 0;
+		case ':':
+			return fail(err, err_len, "%s needs a value",
+				    opt_name(optopt, nb, sizeof(nb)));
+		case '?':
+		default:
+			if (optopt > 0 && optopt < 256 &&
+			    !strchr(short_opts + 1, optopt))
+				return fail(err, err_len,
+					    "unknown option '-%c' (see --help)",
+					    optopt);
+			if (optopt > 0)
+				return fail(err, err_len,
+					    "option '--%s' takes no value",
+					    long_name(optopt));
+			return fail(err, err_len,
+				    "unknown option '%s' (see --help)",
+				    argv[optind - 1]);
+		}
+	}
+
+	if (optind < argc)
+		o->url = argv[optind++];
+	if (optind < argc)
+		return fail(err, err_len,
+			    "unexpected argument '%s' (one URL; --urls FILE "
+			    "gives several)",
+			    argv[optind]);
+	if (!o->url && !o->urls_file)
+		return fail(err, err_len,
+			    "missing URL (usage: coil-bench [options] URL; "
+			    "see --help)");
+	if (o->connections < o->threads)
+		return fail(err, err_len,
+			    "-c %u is less than -t %u: every thread needs at "
+			    "least one connection",
+			    o->connections, o->threads);
+	if (o->rate && o->rate < o->threads)
+		return fail(err, err_len,
+			    "-R %llu is less than -t %u: every thread needs at "
+			    "least 1 request/s",
+			    (unsigned long long)o->rate, o->threads);
+	if (o->uncorrected && !o->rate)
+		return fail(err, err_len,
+			    "-U needs -R: without a rate there is no intended "
+			    "send time, so nothing to correct");
+	if (o->pipeline > 1 && !o->keepalive)
+		return fail(err, err_len,
+			    "-P %u needs keep-alive: --no-keepalive sends one "
+			    "request per connection",
+			    o->pipeline);
+	if (body_arg && o->body_file)
+		return fail(err, err_len,
+			    "-b and --body-file exclude each other");
+	if (o->requests && !have_d)
+		o->duration_ns = 0; /* -n alone: until N requests are done */
+
+	if (body_arg) {
+		o->body_len = strlen(body_arg);
+		o->body = strdup(body_arg);
+		if (!o->body) {
+			fail(err, err_len, "out of memory");
+			return -ENOMEM;
+		}
+	} else if (o->body_file) {
+		ret = read_all(o->body_file, CB_MAX_BODY_BYTES, &o->body,
+			       &o->body_len);
+		if (ret < 0) {
+			fail(err, err_len, "cannot read --body-file '%s': %s",
+			     o->body_file,
+			     ret == -EFBIG ? "larger than 64 MiB"
+					   : strerror(-ret));
+			return ret;
+		}
+	}
+	if (!o->method)
+		o->method = o->body ? "POST" : "GET";
+
+	if (o->url && (ret = add_url(o, o->url, strlen(o->url))) < 0) {
+		fail(err, err_len, "out of memory");
+		return ret;
+	}
+	if (o->urls_file && (ret = read_urls(o, o->urls_file, err, err_len)))
+		return ret;
+	return 0;
+}
+
+void cb_cli_free(struct cb_opts *o)
+{
+	for (size_t i = 0; i < o->n_urls; i++)
+		free(o->urls[i]);
+	free(o->urls);
+	free(o->headers);
+	free(o->body);
+	memset(o, 0, sizeof(*o));
+}
+
+void cb_cli_usage(FILE *f)
+{
+	fputs("Usage: coil-bench [options] URL\n"
+	      "  Load:\n"
+	      "    -t, --threads N       generator threads, one io_uring loop "
+	      "each (default 2)\n"
+	      "    -c, --connections N   connections kept open, over all "
+	      "threads (default 10)\n"
+	      "    -d, --duration T      test length (default 10s)\n"
+	      "    -R, --rate N          total requests/s: open model, latency "
+	      "measured from\n"
+	      "                          the intended send time (wrk2); "
+	      "default: closed model\n"
+	      "    -n, --requests N      stop after N requests\n"
+	      "        --warmup T        send load for T before measuring\n"
+	      "        --timeout T       per-request timeout (default 2s)\n"
+	      "    -P, --pipeline N      requests in flight per connection "
+	      "(default 1)\n"
+	      "        --no-keepalive    a new connection for every request\n"
+	      "  Request:\n"
+	      "    -m, --method M        request method (default GET; POST "
+	      "with a body)\n"
+	      "    -H, --header H        add header 'Name: value' "
+	      "(repeatable)\n"
+	      "    -b, --body DATA       request body\n"
+	      "        --body-file FILE  request body from FILE\n"
+	      "        --urls FILE       URLs, one a line, sent round robin "
+	      "(URL optional)\n"
+	      "    -k, --insecure        do not verify TLS certificates\n"
+	      "  Output:\n"
+	      "    -L, --latency         print the latency distribution\n"
+	      "    -U                    print the uncorrected latency too "
+	      "(with -R)\n"
+	      "        --json            the result as one JSON object\n"
+	      "        --output FILE     write the result to FILE, not stdout\n"
+	      "        --hdr-log FILE    HdrHistogram interval log of the "
+	      "latencies\n"
+	      "    -v, --version         print the version\n"
+	      "    -h, --help            print this help\n"
+	      "  Numbers take SI suffixes (10k, 1.5M, 1G); times take us, ms, "
+	      "s, m, h\n"
+	      "  (a plain number is seconds).\n",
+	      f);
+}
+
+void cb_cli_version(FILE *f)
+{
+	fprintf(f, "coil-bench %s (coil io_uring engine)\n",
+		COIL_BENCH_VERSION);
+}

@@ -1,0 +1,136 @@
+/*
+ * tools/coil-bench/cli.h - coil-bench's command line, familiar to wrk and
+ * wrk2 users: `coil-bench [options] URL`.
+ *
+ * cb_cli_parse() never prints and never exits: it fills a struct cb_opts or
+ * returns an error code with a one-line message, and main() prints that
+ * line and exits with CB_EXIT_USAGE (2).
+ */
+#ifndef COIL_BENCH_CLI_H
+#define COIL_BENCH_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit status for every command-line error. */
+#define CB_EXIT_USAGE 2
+
+/* What main() should do after a successful parse. */
+enum cb_action {
+	CB_RUN = 0,	/* run the test */
+	CB_HELP = 1,	/* -h/--help: print cb_cli_usage() to stdout, exit 0 */
+	CB_VERSION = 2, /* -v/--version: print cb_cli_version(), exit 0 */
+};
+
+/* Defaults (wrk's where wrk has one). */
+#define CB_DEFAULT_THREADS 2
+#define CB_DEFAULT_CONNECTIONS 10
+#define CB_DEFAULT_DURATION_NS 10000000000ull /* 10 s */
+#define CB_DEFAULT_TIMEOUT_NS 2000000000ull   /* 2 s */
+
+/* Limits: beyond them the parse fails with a message. */
+#define CB_MAX_THREADS 1024
+#define CB_MAX_CONNECTIONS 10000000u
+#define CB_MAX_PIPELINE 1024
+#define CB_MAX_BODY_BYTES (64u << 20)
+#define CB_MAX_URLS 100000
+
+/*
+ * Everything the command line says. Strings marked "argv" point into the
+ * argv given to cb_cli_parse() and live as long as it does; "owned" ones
+ * are freed by cb_cli_free().
+ */
+struct cb_opts {
+	enum cb_action action;
+
+	/* target */
+	const char *url; /* the positional URL (argv), or NULL when
+			  * only --urls gave URLs */
+	char **urls;	 /* every URL in round-robin order: url first,
+			  * then --urls lines (owned); n_urls >= 1.
+			  * Validated later by the HTTP layer. */
+	size_t n_urls;
+	const char *urls_file; /* --urls FILE (argv) or NULL */
+
+	/* load */
+	uint32_t threads;     /* -t, >= 1 */
+	uint32_t connections; /* -c, total over all threads, >= threads */
+	uint64_t duration_ns; /* -d; 0 only when -n was given without -d:
+			       * then the run ends after -n requests */
+	uint64_t warmup_ns;   /* --warmup: load sent, not measured; 0 = none */
+	uint64_t timeout_ns;  /* --timeout, per request, > 0 */
+	uint64_t rate;	      /* -R, total requests/s; 0 = closed model */
+	uint64_t requests;    /* -n, stop after this many; 0 = no limit */
+	uint32_t pipeline;    /* -P, requests in flight per connection */
+	bool keepalive;	      /* false with --no-keepalive */
+	bool insecure;	      /* -k: no TLS certificate verification */
+
+	/* request */
+	const char *method;   /* -m (argv), default "GET", or "POST" when a
+			       * body is given without -m */
+	const char **headers; /* -H values in order (argv); array owned */
+	size_t n_headers;
+	char *body;	       /* -b or --body-file contents (owned), or NULL */
+	size_t body_len;       /* bytes; a body may hold NUL bytes */
+	const char *body_file; /* --body-file FILE (argv) or NULL */
+
+	/* output */
+	bool latency;	     /* -L: latency distribution */
+	bool uncorrected;    /* -U: uncorrected latency too (needs -R) */
+	bool json;	     /* --json: one JSON object instead of text */
+	const char *output;  /* --output FILE (argv): the report goes there
+			      * instead of stdout; opened by main() */
+	const char *hdr_log; /* --hdr-log FILE (argv) or NULL */
+};
+
+/*
+ * cb_cli_parse() - parse a coil-bench command line.
+ * @o:       filled on success (and on error, partly; always call
+ *           cb_cli_free() afterwards).
+ * @argc, @argv: as given to main(); getopt_long(3) may reorder @argv (GNU
+ *           permutation: options and the URL in any order; "--" ends the
+ *           options). Resets getopt's state, so it can run more than once.
+ * @err:     receives a one-line message on failure (no newline, no program
+ *           name); @err_len its size.
+ *
+ * -h and -v stop the parse at once with action CB_HELP / CB_VERSION.
+ * Numbers accept wrk's suffixes k, M, G (10^3, 10^6, 10^9) and decimals
+ * that come out whole ("1.5k"); times accept ns, us, ms, s, m, h, and a
+ * plain number means seconds (cb_parse_duration()).
+ *
+ * Return: 0; -EINVAL for a usage error (unknown option, missing value or
+ * URL, bad number or time, -c below -t, -R below -t, zero duration, zero
+ * count, bad header or method, conflicting options); -ENOENT, -EACCES,
+ * -EISDIR, -EFBIG, ... when --body-file or --urls cannot be read; -ENOMEM.
+ * For every error main() exits with CB_EXIT_USAGE.
+ */
+int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
+		 size_t err_len);
+
+/* cb_cli_free() - free what cb_cli_parse() allocated; @o is zeroed. */
+void cb_cli_free(struct cb_opts *o);
+
+/* cb_cli_usage() - the --help text. */
+void cb_cli_usage(FILE *f);
+
+/* cb_cli_version() - "coil-bench X.Y.Z" and the engine line. */
+void cb_cli_version(FILE *f);
+
+/*
+ * cb_parse_duration() - "250ms", "10s", "1.5m", "2h", "100us", "10" (s).
+ * @ns: receives the duration in ns (fractions below 1 ns are dropped).
+ * Units are case-insensitive. Return: 0; -EINVAL for anything else
+ * (empty, sign, junk, unknown unit); -ERANGE above 2^64-1 ns.
+ */
+int cb_parse_duration(const char *s, uint64_t *ns);
+
+/*
+ * cb_parse_count() - "100", "10k", "1.5M", "2G" (SI, case-insensitive).
+ * Return: 0; -EINVAL for junk or a value that is not whole ("1.5");
+ * -ERANGE above 2^64-1.
+ */
+int cb_parse_count(const char *s, uint64_t *n);
+
+#endif

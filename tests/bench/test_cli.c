@@ -287,9 +287,9 @@ static void test_cli_requests_and_body_rules(void **state)
 	r = OK("-m", "PATCH", "--body", "x", "http://h/");
 	assert_string_equal(r->o.method, "PATCH");
 	run_free(r);
-	/* an empty header value is fine */
-	r = OK("-H", "X-Empty:", "http://h/");
-	assert_int_equal(r->o.n_headers, 1);
+	/* an empty header value is fine, and so are tabs and obs-text */
+	r = OK("-H", "X-Empty:", "-H", "X-T: a\tb \xe9", "http://h/");
+	assert_int_equal(r->o.n_headers, 2);
 	run_free(r);
 	/* -R equal to -t is the least allowed */
 	r = OK("-t", "4", "-c", "4", "-R", "4", "http://h/");
@@ -433,6 +433,10 @@ static void test_cli_usage_errors(void **state)
 	ERR(-EINVAL, "bad header for -H: 'Bad Name: v'", "-H", "Bad Name: v",
 	    "http://h/");
 	ERR(-EINVAL, "a line break in 'X-A'", "-H", "X-A: 1\r\nX-B: 2",
+	    "http://h/");
+	ERR(-EINVAL, "a control character in 'X-A'", "-H", "X-A: 1\x01",
+	    "http://h/");
+	ERR(-EINVAL, "a control character in 'X-A'", "-H", "X-A: \x7f",
 	    "http://h/");
 	ERR(-EINVAL, "bad method for -m: 'G T'", "-m", "G T", "http://h/");
 	ERR(-EINVAL, "bad method for -m: ''", "-m", "", "http://h/");

@@ -242,8 +242,8 @@ static int is_token(const char *s, size_t n)
 	return 1;
 }
 
-/* "Name: value": a token, a colon, a value without CR, LF or NUL
- * (RFC 9110 section 5.5) */
+/* "Name: value": a token, a colon, a value of visible characters, spaces
+ * and tabs (RFC 9110 section 5.5: no CR, LF or other control character) */
 static int check_header(const char *h, char *err, size_t len)
 {
 	const char *colon = strchr(h, ':');
@@ -255,6 +255,13 @@ static int check_header(const char *h, char *err, size_t len)
 		return fail(err, len,
 			    "bad header for -H: a line break in '%.*s'",
 			    (int)(colon - h), h);
+	for (const char *p = colon; *p; p++) {
+		if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return fail(err, len,
+				    "bad header for -H: a control character "
+				    "in '%.*s'",
+				    (int)(colon - h), h);
+	}
 	return 0;
 }
 

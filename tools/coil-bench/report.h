@@ -1,0 +1,166 @@
+/*
+ * tools/coil-bench/report.h - what a run measured (struct cb_result, filled
+ * by the load generator) and how it is shown: wrk's text layout with
+ * coil's extras, or one JSON object (--json).
+ *
+ * Each generator thread fills its own struct cb_result (nothing shared, no
+ * atomics); when the threads are done, the main thread merges them into
+ * one with cb_result_merge(), sets runtime_ns, and prints it.
+ */
+#ifndef COIL_BENCH_REPORT_H
+#define COIL_BENCH_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "coil/hist.h"
+#include "cli.h"
+
+/*
+ * Error classes. wrk's "Socket errors: connect A, read B, write C,
+ * timeout D" line folds them as wrk counts: connect = CONNECT + TLS (wrk
+ * counts a failed handshake as a connect error), read = READ + RESET +
+ * PARSE (wrk counts a parse failure as a read error), write = WRITE,
+ * timeout = TIMEOUT.
+ */
+enum cb_err_class {
+	CB_ERR_CONNECT, /* socket/connect failed (-ECONNREFUSED, ...) */
+	CB_ERR_TLS,	/* TLS handshake failed (COIL_ETLS, ...) */
+	CB_ERR_READ,	/* receiving failed (-EIO, ...) */
+	CB_ERR_WRITE,	/* sending failed (-EPIPE, ...) */
+	CB_ERR_RESET,	/* the peer reset or closed mid-response
+			 * (-ECONNRESET, COIL_ETRUNC) */
+	CB_ERR_TIMEOUT, /* the request's --timeout expired (-ETIMEDOUT) */
+	CB_ERR_PARSE,	/* malformed response (COIL_EPARSE, COIL_ELIMIT) */
+	CB_ERR_CLASSES
+};
+
+/* Distinct result codes kept per class; further codes count in "other". */
+#define CB_ERR_CODES 8
+
+struct cb_err_stats {
+	uint64_t count; /* every error of the class */
+	struct {
+		int code; /* -errno or COIL_E*; 0 marks an unused slot */
+		uint64_t count;
+	} codes[CB_ERR_CODES]; /* in the order first seen */
+	uint64_t other;	       /* errors whose code found no slot */
+};
+
+/* Status codes counted one by one: 0 .. CB_STATUS_MAX - 1. */
+#define CB_STATUS_MAX 600
+
+/* One run's (or one thread's) measurements. */
+struct cb_result {
+	/* time */
+	uint64_t runtime_ns; /* the measured period (after --warmup) */
+
+	/* traffic, counted in the measured period only */
+	uint64_t requests;	/* complete responses */
+	uint64_t bytes_read;	/* received bytes, headers included (wrk) */
+	uint64_t bytes_written; /* sent bytes */
+	uint64_t status[CB_STATUS_MAX]; /* responses by status code */
+	uint64_t status_other;		/* codes >= CB_STATUS_MAX */
+	uint64_t connections_opened;	/* successful connects, reconnects
+					 * included */
+	struct cb_err_stats errors[CB_ERR_CLASSES];
+
+	/*
+	 * Histograms, allocated by cb_result_init() (ns; req/s for
+	 * req_per_sec). latency: from the intended send time with -R
+	 * (corrected), from the actual send otherwise. latency_uncorrected:
+	 * from the actual send, filled with -R only. req_per_sec: one sample
+	 * per thread per interval (wrk: every 100 ms), in requests/s.
+	 */
+	struct coil_hist *latency;
+	struct coil_hist *latency_uncorrected;
+	struct coil_hist *req_per_sec;
+
+	/* what generating the load cost */
+	uint64_t syscalls;    /* system calls made by the generator threads
+			       * (io_uring_enter(2) and others) */
+	uint64_t cpu_user_ns; /* getrusage(2) user time of the generator */
+	uint64_t cpu_sys_ns;  /* ... and system time */
+
+	/* open model (-R): from struct cb_sched, summed over lanes */
+	uint64_t late;	     /* sent more than late_ns after the intended
+			      * time */
+	uint64_t unsent;     /* due by the end but never sent */
+	uint64_t max_lag_ns; /* the largest send lag */
+	uint64_t late_ns;    /* the lateness bound used */
+};
+
+/*
+ * cb_result_init() - a zeroed result with its three histograms: latency
+ * and latency_uncorrected 1 us .. 1 h (coil_hist_new(NULL)), req_per_sec
+ * 0 .. 10^10 requests/s, all with 3 significant digits.
+ * Return: 0; -ENOMEM (nothing is left allocated then).
+ */
+int cb_result_init(struct cb_result *r);
+
+/* cb_result_free() - free the histograms (a zeroed @r is fine too). */
+void cb_result_free(struct cb_result *r);
+
+/*
+ * cb_result_error() - count one error of @cls with result code @code
+ * (-errno or COIL_E*, as the op's callback got it). O(CB_ERR_CODES), no
+ * allocation. A @cls out of range is counted nowhere.
+ */
+void cb_result_error(struct cb_result *r, enum cb_err_class cls, int code);
+
+/* cb_result_status() - count one complete response with status @code. */
+void cb_result_status(struct cb_result *r, unsigned code);
+
+/*
+ * cb_result_merge() - add @src (one thread's result) into @dst: counters
+ * and histograms are added, error codes merged by code, max_lag_ns and
+ * runtime_ns take the larger, late_ns the larger.
+ * Return: 0; -EINVAL if @dst == @src.
+ */
+int cb_result_merge(struct cb_result *dst, const struct cb_result *src);
+
+/*
+ * cb_result_saturated() - whether the generator, not the server, limited
+ * the run, so the numbers describe coil-bench: with -R, more than 1% of
+ * the scheduled requests (sent + unsent) went out late or never; in either
+ * model, CPU time (user + system) of at least 90% of runtime x threads.
+ */
+bool cb_result_saturated(const struct cb_opts *o, const struct cb_result *r);
+
+/*
+ * cb_report_header() - the lines wrk prints when a test starts:
+ *   "Running 10s test @ URL" / "  2 threads and 10 connections",
+ * and, when set, coil's line on -R, -n and --warmup.
+ */
+void cb_report_header(FILE *f, const struct cb_opts *o);
+
+/*
+ * cb_report_text() - the final report in wrk's layout ("Thread Stats",
+ * Latency / Req/Sec rows, "Latency Distribution" with -L (50/75/90/99% as
+ * wrk, then 99.9/99.99/99.999% and 100%), "N requests in T, B read",
+ * "Socket errors", "Non-2xx or 3xx responses", "Requests/sec",
+ * "Transfer/sec"), wrk's unit formatting, then coil's extras: uncorrected
+ * latency (-U), responses by status, errors by class with their errno
+ * names and texts, the open model's late and unsent requests, system calls
+ * and CPU time per request, and a warning when the generator saturated.
+ */
+void cb_report_text(FILE *f, const struct cb_opts *o,
+		    const struct cb_result *r);
+
+/*
+ * cb_report_json() - the whole result and configuration as one JSON object
+ * (RFC 8259) and a newline. Strings are escaped; bytes that are not UTF-8
+ * become U+FFFD. Latencies are in ns.
+ * Return: 0; -EIO if writing to @f failed.
+ */
+int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r);
+
+/*
+ * cb_json_string() - write @s (@len bytes) as a JSON string literal with
+ * its quotes: '"' and '\\' escaped, control characters as \n, \t, ... or
+ * \u00XX, valid UTF-8 passed through, each invalid byte as \ufffd.
+ */
+void cb_json_string(FILE *f, const char *s, size_t len);
+
+#endif

@@ -46,7 +46,8 @@ struct coil_loop {
 	unsigned inflight;
 	int stop;
 	uint64_t now_ns;
-	uint64_t deadline_ns; /* current deadline scope, 0 = none */
+	uint64_t deadline_ns;	/* current deadline scope, 0 = none */
+	unsigned batch_wait_us; /* min-wait of a waiting turn, 0 = off */
 
 	/* ops completing in user space next turn */
 	struct coil_op *ready_head, *ready_tail;

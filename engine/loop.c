@@ -21,6 +21,10 @@
 
 #include "internal.h"
 
+#ifndef IORING_FEAT_MIN_TIMEOUT /* kernel 6.12; liburing 2.3 predates it */
+#define IORING_FEAT_MIN_TIMEOUT (1U << 15)
+#endif
+
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -120,6 +124,8 @@ static int ring_setup(struct coil_loop *loop, unsigned entries, unsigned cq)
 				loop->features |= COIL_FEAT_SUBMIT_ALL;
 			if (p.features & IORING_FEAT_EXT_ARG)
 				loop->features |= COIL_FEAT_EXT_ARG;
+			if (p.features & IORING_FEAT_MIN_TIMEOUT)
+				loop->features |= COIL_FEAT_MIN_WAIT;
 			return 0;
 		}
 		if (ret != -EINVAL)
@@ -166,7 +172,8 @@ int coil_loop_new(struct coil_loop **out, const struct coil_loop_opts *opts)
 	if (!o.iowq_max_workers)
 		o.iowq_max_workers = 4;
 	if (o.sq_entries > 32768 || o.cq_factor > 64 || o.buf_count > 32768 ||
-	    (o.flags & ~COIL_LOOP_FLAGS_ALL))
+	    (o.flags & ~COIL_LOOP_FLAGS_ALL) ||
+	    o.batch_wait_ns > 1000000000ull)
 		return -EINVAL;
 
 	loop = calloc(1, sizeof(*loop));
@@ -184,6 +191,11 @@ int coil_loop_new(struct coil_loop **out, const struct coil_loop_opts *opts)
 		return ret;
 	}
 	probe_ops(loop);
+	if (o.batch_wait_ns && (loop->features & COIL_FEAT_MIN_WAIT))
+		loop->batch_wait_us =
+			o.batch_wait_ns < 1000
+				? 1
+				: (unsigned)(o.batch_wait_ns / 1000);
 
 	unsigned workers[2] = {o.iowq_max_workers, o.iowq_max_workers};
 	io_uring_register_iowq_max_workers(&loop->ring, workers);
@@ -413,6 +425,46 @@ static unsigned reap(struct coil_loop *loop)
 	return n;
 }
 
+/*
+ * Submit and wait with a min-wait (io_uring_enter(2), IORING_ENTER_EXT_ARG,
+ * kernel 6.12): up to loop->inflight completions, but return with what has
+ * come once batch_wait_us have passed. liburing 2.3 cannot pass min-wait
+ * (the field is its getevents arg's "pad"), so the SQ tail is published
+ * here the way io_uring_submit() does. The general timeout only bounds an
+ * idle wait (the kernel would otherwise treat the min-wait as the timeout)
+ * and leads to another wait: a turn that waits returns with a completion.
+ * IORING_OP_TIMEOUT completions wake the waiter at once whatever the count
+ * (io_uring's rule for timeouts), so timers are never held back.
+ */
+static int enter_batched(struct coil_loop *loop)
+{
+	struct io_uring *ring = &loop->ring;
+	struct io_uring_sq *sq = &ring->sq;
+	struct __kernel_timespec ts = {.tv_sec = 1};
+	struct io_uring_getevents_arg arg;
+	unsigned tail = sq->sqe_tail, to_submit;
+	int ret;
+
+	memset(&arg, 0, sizeof(arg));
+	arg.ts = (uint64_t)(uintptr_t)&ts;
+	arg.pad = loop->batch_wait_us; /* min_wait_usec */
+	if (sq->sqe_head != tail) {
+		sq->sqe_head = tail;
+		io_uring_smp_store_release(sq->ktail, tail);
+	}
+	to_submit = tail - io_uring_smp_load_acquire(sq->khead);
+	do {
+		ret = io_uring_enter2(ring->ring_fd, to_submit, loop->inflight,
+				      IORING_ENTER_GETEVENTS |
+					      IORING_ENTER_EXT_ARG,
+				      (sigset_t *)&arg, sizeof(arg));
+		loop->st.enters++;
+		to_submit = 0;
+		/* A wait that timed out still returns the count submitted */
+	} while ((ret >= 0 || ret == -ETIME) && !io_uring_cq_ready(ring));
+	return ret;
+}
+
 static int turn(struct coil_loop *loop, int may_wait)
 {
 	struct io_uring *ring = &loop->ring;
@@ -432,7 +484,9 @@ static int turn(struct coil_loop *loop, int may_wait)
 	int wait = may_wait && !loop->ready_head && loop->inflight > 0 &&
 		   !io_uring_cq_ready(ring);
 	loop->st.turns++;
-	if (wait) {
+	if (wait && loop->batch_wait_us) {
+		ret = enter_batched(loop);
+	} else if (wait) {
 		ret = io_uring_submit_and_wait(ring, 1);
 		loop->st.enters++;
 	} else if (tosubmit || overflow ||

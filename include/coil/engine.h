@@ -135,6 +135,17 @@ struct coil_loop_opts {
 	unsigned buf_count;  /* provided buffers, default 1024 (2^n) */
 	unsigned buf_size;   /* bytes each, default 16384 */
 	unsigned iowq_max_workers; /* io-wq bounded/unbounded cap, default 4 */
+	/*
+	 * Batched waiting, off (0) by default, at most 1 s. A turn that has
+	 * to wait asks the kernel for as many completions as there are ops
+	 * in flight, but takes what has come once batch_wait_ns have passed
+	 * (at least one): fewer io_uring_enter(2) calls and wake-ups under
+	 * load, for up to batch_wait_ns more latency per turn when
+	 * completions trickle in. Uses the min-wait of
+	 * io_uring_enter(2) (IORING_FEAT_MIN_TIMEOUT, kernel 6.12); ignored
+	 * without COIL_FEAT_MIN_WAIT.
+	 */
+	uint64_t batch_wait_ns;
 };
 
 /* Fallbacks that can be forced (also by the COIL_FALLBACK environment
@@ -163,6 +174,7 @@ struct coil_loop_opts {
 #define COIL_FEAT_SOCKET (1u << 8)	     /* IORING_OP_SOCKET, 5.19 */
 #define COIL_FEAT_SEND_ZC (1u << 9)	     /* kernel >= 6.0 */
 #define COIL_FEAT_EXT_ARG (1u << 10)	     /* timed waits without SQEs */
+#define COIL_FEAT_MIN_WAIT (1u << 11)	     /* batch_wait_ns, kernel >= 6.12 */
 
 /*
  * coil_loop_new() - create a loop with its own ring.
@@ -179,7 +191,9 @@ struct coil_loop_opts {
  *
  * Return: 0; -ENOMEM; -ENOSYS (kernel without io_uring); -EPERM (io_uring
  * disabled by kernel.io_uring_disabled or a seccomp profile); -EINVAL for
- * bad options. coil_loop_strerror() explains each in one line.
+ * bad options (sq_entries > 32768, cq_factor > 64, buf_count > 32768,
+ * unknown flags, batch_wait_ns > 1 s). coil_loop_strerror() explains each
+ * in one line.
  */
 int coil_loop_new(struct coil_loop **out, const struct coil_loop_opts *opts);
 

@@ -1,0 +1,176 @@
+/* tests/engine/test_batch_wait.c - coil_loop_opts.batch_wait_ns: a waiting
+ * turn gathers completions up to the min-wait, never holds one back longer,
+ * and an idle wait still ends only when something completes. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+
+#include "testutil.h"
+
+#define MS 1000000ull
+
+struct counted {
+	struct coil_op op;
+	int calls;
+	int res;
+	uint64_t at_ns;
+};
+
+static void on_done(struct coil_op *op, int res, unsigned flags)
+{
+	struct counted *c = coil_container_of(op, struct counted, op);
+	(void)flags;
+	c->calls++;
+	c->res = res;
+	c->at_ns = tu_mono_ns();
+}
+
+static struct coil_loop *batch_loop(uint64_t batch_wait_ns)
+{
+	struct coil_loop_opts o = {.batch_wait_ns = batch_wait_ns};
+	return tu_loop(&o);
+}
+
+static void test_batch_wait_rejects_more_than_one_second(void **state)
+{
+	struct coil_loop_opts o = {.batch_wait_ns = 1000000001ull};
+	struct coil_loop *loop = NULL;
+	(void)state;
+	assert_int_equal(coil_loop_new(&loop, &o), -EINVAL);
+	assert_null(loop);
+}
+
+static void test_batch_wait_nop_completes(void **state)
+{
+	struct coil_loop *loop = batch_loop(5 * MS);
+	struct counted c = {0};
+	(void)state;
+	coil_op_init(&c.op, on_done);
+	assert_int_equal(coil_nop(loop, &c.op), 0);
+	assert_int_equal(c.calls, 0);
+	assert_int_equal(coil_loop_run(loop, COIL_RUN_DEFAULT), 0);
+	assert_int_equal(c.calls, 1);
+	assert_int_equal(c.res, 0);
+	coil_loop_free(loop);
+}
+
+/* Writes one byte to fds[0], then, a moment later, one to fds[1]. */
+static void *write_two(void *arg)
+{
+	int *fds = arg;
+	if (write(fds[0], "a", 1) != 1)
+		abort();
+	usleep(2000); /* a gap between the two arrivals, not a wait */
+	if (write(fds[1], "b", 1) != 1)
+		abort();
+	return NULL;
+}
+
+/* Two recvs whose data arrive 2 ms apart: the waiting turn gathers both
+ * (the second comes well inside the batch wait), so one COIL_RUN_ONCE
+ * delivers both. (Timers would not show it: they always wake the waiter.) */
+static void test_batch_wait_gathers_completions_in_one_turn(void **state)
+{
+	struct coil_loop *loop = batch_loop(1000 * MS);
+	struct counted a = {0}, b = {0};
+	int pa[2], pb[2], wr[2];
+	char ba[4], bb[4];
+	pthread_t th;
+	(void)state;
+	if (!(coil_loop_features(loop) & COIL_FEAT_MIN_WAIT)) {
+		coil_loop_free(loop); /* kernel < 6.12: nothing to gather */
+		skip();
+	}
+	tu_tcp_pair(pa);
+	tu_tcp_pair(pb);
+	coil_op_init(&a.op, on_done);
+	coil_op_init(&b.op, on_done);
+	assert_int_equal(coil_recv(loop, &a.op, pa[0], ba, sizeof(ba), 0), 0);
+	assert_int_equal(coil_recv(loop, &b.op, pb[0], bb, sizeof(bb), 0), 0);
+	/* submit both recvs (nothing to read yet) before the data comes */
+	assert_int_equal(coil_loop_run(loop, COIL_RUN_NOWAIT), 2);
+	assert_int_equal(a.calls + b.calls, 0);
+	wr[0] = pa[1];
+	wr[1] = pb[1];
+	assert_int_equal(pthread_create(&th, NULL, write_two, wr), 0);
+	assert_true(coil_loop_run(loop, COIL_RUN_ONCE) >= 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(a.res, 1);
+	assert_int_equal(b.res, 1);
+	close(pa[0]);
+	close(pa[1]);
+	close(pb[0]);
+	close(pb[1]);
+	coil_loop_free(loop);
+}
+
+/* A lone completion while another op idles: the turn cannot gather as many
+ * completions as ops in flight, and must deliver the one it has once the
+ * batch wait is over, not hold it until the idle op ends. */
+static void test_batch_wait_delivers_lone_completion(void **state)
+{
+	struct coil_loop *loop = batch_loop(20 * MS);
+	struct counted idle = {0}, t = {0};
+	int fds[2];
+	char buf[8];
+	(void)state;
+	tu_tcp_pair(fds);
+	coil_op_init(&idle.op, on_done);
+	coil_op_init(&t.op, on_done);
+	assert_int_equal(coil_recv(loop, &idle.op, fds[0], buf, sizeof(buf), 0),
+			 0);
+	uint64_t t0 = tu_mono_ns();
+	assert_int_equal(coil_timeout(loop, &t.op, 1 * MS, 0), 0);
+	while (!t.calls && tu_mono_ns() - t0 < 5000 * MS)
+		assert_true(coil_loop_run(loop, COIL_RUN_ONCE) >= 0);
+	assert_int_equal(t.calls, 1);
+	/* 1 ms timer + 20 ms batch wait; generous bound for loaded CI */
+	assert_true(t.at_ns - t0 < 900 * MS);
+	assert_int_equal(idle.calls, 0);
+
+	assert_int_equal(coil_cancel(loop, &idle.op), 0);
+	assert_int_equal(coil_loop_run(loop, COIL_RUN_DEFAULT), 0);
+	assert_int_equal(idle.calls, 1);
+	assert_int_equal(idle.res, -ECANCELED);
+	close(fds[0]);
+	close(fds[1]);
+	coil_loop_free(loop);
+}
+
+/* An idle wait longer than the engine's internal 1 s bound: COIL_RUN_ONCE
+ * still returns only once the timer has fired. */
+static void test_batch_wait_idle_turn_waits_for_completion(void **state)
+{
+	struct coil_loop *loop = batch_loop(1 * MS);
+	struct counted t = {0};
+	(void)state;
+	coil_op_init(&t.op, on_done);
+	uint64_t t0 = tu_mono_ns();
+	assert_int_equal(coil_timeout(loop, &t.op, 1300 * MS, 0), 0);
+	assert_true(coil_loop_run(loop, COIL_RUN_ONCE) >= 0);
+	assert_int_equal(t.calls, 1);
+	assert_int_equal(t.res, 0);
+	assert_true(t.at_ns - t0 >= 1300 * MS);
+	coil_loop_free(loop);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_batch_wait_rejects_more_than_one_second),
+		cmocka_unit_test(test_batch_wait_nop_completes),
+		cmocka_unit_test(
+			test_batch_wait_gathers_completions_in_one_turn),
+		cmocka_unit_test(test_batch_wait_delivers_lone_completion),
+		cmocka_unit_test(
+			test_batch_wait_idle_turn_waits_for_completion),
+	};
+	return cmocka_run_group_tests_name("engine.batch_wait", tests, NULL,
+					   NULL);
+}

@@ -10,6 +10,7 @@ bin=${1:-build/bench/engine-echo/engine_echo}
 echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 echo "machine: $(nproc) CPU(s), kernel $(uname -r)," \
 	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "load: $(cat /proc/loadavg)"
 echo "command: $bin $*"
 "$bin" "$@"
 

@@ -12,6 +12,7 @@ echo "machine: $(nproc) CPU(s), kernel $(uname -r)," \
 	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')," \
 	"$(free -g | awk '/^Mem:/ { print $2 " GiB" }')"
 echo "fio: $(fio --version 2>/dev/null || echo 'not installed')"
+echo "load: $(cat /proc/loadavg)"
 echo "command: $bin $*"
 if ! command -v fio >/dev/null 2>&1; then
 	exec "$bin" --no-fio "$@"

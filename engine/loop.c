@@ -172,8 +172,7 @@ int coil_loop_new(struct coil_loop **out, const struct coil_loop_opts *opts)
 	if (!o.iowq_max_workers)
 		o.iowq_max_workers = 4;
 	if (o.sq_entries > 32768 || o.cq_factor > 64 || o.buf_count > 32768 ||
-	    (o.flags & ~COIL_LOOP_FLAGS_ALL) ||
-	    o.batch_wait_ns > 1000000000ull)
+	    (o.flags & ~COIL_LOOP_FLAGS_ALL) || o.batch_wait_ns > 1000000000ull)
 		return -EINVAL;
 
 	loop = calloc(1, sizeof(*loop));

@@ -37,6 +37,11 @@ int coil__buf_ring_setup(struct coil_loop *loop, unsigned count, unsigned size)
 	}
 	loop->buf_count = count;
 	loop->buf_size = size;
+	loop->buf_held = calloc((count + 63) / 64, sizeof(uint64_t));
+	if (!loop->buf_held) {
+		coil__buf_ring_free(loop);
+		return -ENOMEM;
+	}
 
 	memset(&reg, 0, sizeof(reg));
 	reg.ring_addr = (uint64_t)(uintptr_t)loop->br;
@@ -62,13 +67,26 @@ void coil__buf_ring_free(struct coil_loop *loop)
 		munmap(loop->bufs, (size_t)loop->buf_count * loop->buf_size);
 	if (loop->br)
 		munmap(loop->br, loop->br_bytes);
+	free(loop->buf_held);
+	loop->buf_held = NULL;
 	loop->bufs = NULL;
 	loop->br = NULL;
 	loop->buf_count = 0;
+	loop->buf_out = 0;
+}
+
+void coil__buf_taken(struct coil_loop *loop, unsigned bid)
+{
+	if (bid >= loop->buf_count)
+		return;
+	loop->buf_held[bid / 64] |= 1ull << (bid % 64);
+	loop->buf_out++;
 }
 
 void *coil_buf_ptr(const struct coil_loop *loop, unsigned bid)
 {
+	if (bid >= loop->buf_count)
+		return NULL;
 	return loop->bufs + (size_t)bid * loop->buf_size;
 }
 
@@ -77,14 +95,18 @@ unsigned coil_buf_size(const struct coil_loop *loop)
 	return loop->buf_size;
 }
 
-void coil_buf_put(struct coil_loop *loop, unsigned bid)
+/* Only a buffer the consumer holds goes back: a second put of the same
+ * id would publish it twice, and two recvs would then fill one buffer. */
+int coil_buf_put(struct coil_loop *loop, unsigned bid)
 {
-	if (bid >= loop->buf_count)
-		return;
+	uint64_t bit = 1ull << (bid % 64);
+	if (bid >= loop->buf_count || !(loop->buf_held[bid / 64] & bit))
+		return -EINVAL;
+	loop->buf_held[bid / 64] &= ~bit;
 	io_uring_buf_ring_add(loop->br, coil_buf_ptr(loop, bid), loop->buf_size,
 			      (unsigned short)bid,
 			      io_uring_buf_ring_mask(loop->buf_count), 0);
 	io_uring_buf_ring_advance(loop->br, 1);
-	if (loop->buf_out)
-		loop->buf_out--;
+	loop->buf_out--;
+	return 0;
 }

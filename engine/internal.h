@@ -61,6 +61,7 @@ struct coil_loop {
 	size_t br_bytes;
 	char *bufs;
 	unsigned buf_count, buf_size, buf_out;
+	uint64_t *buf_held; /* bitmap: handed to the consumer, not put back */
 
 	/* cross-thread inbox: eventfd + mutex-protected list */
 	int efd;
@@ -79,8 +80,15 @@ void coil__post(struct coil_loop *loop, struct coil_op *op, int res);
 /* bufring.c */
 int coil__buf_ring_setup(struct coil_loop *loop, unsigned count, unsigned size);
 void coil__buf_ring_free(struct coil_loop *loop);
+/* A CQE handed buffer @bid to the consumer. */
+void coil__buf_taken(struct coil_loop *loop, unsigned bid);
 
 /* ops.c */
+/* Copy @nr prepared SQEs (user_data set) into the SQ, or queue them in
+ * user space behind earlier queued ones; @op (or NULL for internal SQEs)
+ * becomes cancellable there. Return: 0; -ENOMEM. */
+int coil__place(struct coil_loop *loop, struct coil_op *op,
+		const struct io_uring_sqe *sqes, unsigned nr);
 void coil__flush_pending(struct coil_loop *loop);
 void coil__rearm_parked(struct coil_loop *loop);
 int coil__park_nobufs(struct coil_loop *loop, struct coil_op *op);

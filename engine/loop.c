@@ -182,7 +182,8 @@ int coil_loop_new(struct coil_loop **out, const struct coil_loop_opts *opts)
 	loop->efd = -1;
 	pthread_mutex_init(&loop->inbox_mu, NULL);
 
-	unsigned sq = roundup_pow2(o.sq_entries);
+	/* at least 2: an op and its linked timeout go in together */
+	unsigned sq = roundup_pow2(o.sq_entries < 2 ? 2 : o.sq_entries);
 	ret = ring_setup(loop, sq, sq * o.cq_factor);
 	if (ret < 0) {
 		pthread_mutex_destroy(&loop->inbox_mu);
@@ -354,8 +355,8 @@ static void dispatch(struct coil_loop *loop, uint64_t ud, int res,
 			linked_finish(loop, op, op->res, op->cflags);
 		return;
 	}
-	if (flags & IORING_CQE_F_BUFFER)
-		loop->buf_out++; /* the consumer holds it until coil_buf_put */
+	if (flags & IORING_CQE_F_BUFFER) /* the consumer's until coil_buf_put */
+		coil__buf_taken(loop, flags >> IORING_CQE_BUFFER_SHIFT);
 	if (flags & IORING_CQE_F_MORE) {
 		op->cb(op, res, flags);
 		return;
@@ -563,18 +564,12 @@ static void inbox_cb(struct coil_op *op, int res, unsigned flags)
 int coil__arm_inbox(struct coil_loop *loop)
 {
 	/* Internal: not counted in inflight, so an idle loop still ends. */
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
-	if (!sqe) {
-		io_uring_submit(&loop->ring);
-		sqe = io_uring_get_sqe(&loop->ring);
-		if (!sqe)
-			return -ENOMEM;
-	}
+	struct io_uring_sqe sqe;
 	coil_op_init(&loop->efd_op, inbox_cb);
-	io_uring_prep_read(sqe, loop->efd, &loop->efd_val,
+	io_uring_prep_read(&sqe, loop->efd, &loop->efd_val,
 			   sizeof(loop->efd_val), 0);
-	io_uring_sqe_set_data(sqe, &loop->efd_op);
-	return 0;
+	io_uring_sqe_set_data(&sqe, &loop->efd_op);
+	return coil__place(loop, NULL, &sqe, 1);
 }
 
 /*

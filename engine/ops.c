@@ -12,6 +12,7 @@
  */
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,8 +77,8 @@ static void pend_push(struct coil_loop *loop, struct pending *p)
 }
 
 /* Copy @nr prepared SQEs into the ring, or park them. */
-static int place(struct coil_loop *loop, struct coil_op *op,
-		 const struct io_uring_sqe *sqes, unsigned nr)
+int coil__place(struct coil_loop *loop, struct coil_op *op,
+		const struct io_uring_sqe *sqes, unsigned nr)
 {
 	struct io_uring_sqe *dst = sq_room(loop, nr);
 	if (dst) {
@@ -169,7 +170,7 @@ static int submit(struct coil_loop *loop, struct coil_op *op,
 		extra |= ST_LINKED | ST_HAD_LINK;
 	}
 	op->state = (uint16_t)(extra | ST_BUSY);
-	ret = place(loop, op, two, t ? 2 : 1);
+	ret = coil__place(loop, op, two, t ? 2 : 1);
 	if (ret < 0) {
 		op->state = 0;
 		return ret;
@@ -182,7 +183,15 @@ static int submit(struct coil_loop *loop, struct coil_op *op,
 static int submit_internal(struct coil_loop *loop, struct io_uring_sqe *sqe)
 {
 	io_uring_sqe_set_data64(sqe, TAG_IGNORE);
-	return place(loop, NULL, sqe, 1);
+	return coil__place(loop, NULL, sqe, 1);
+}
+
+/* The kernel takes a 32-bit length and moves at most MAX_RW_COUNT
+ * (INT_MAX rounded down to a page) per call anyway, as read(2) does:
+ * clamp instead of letting a size_t wrap to a small number. */
+static unsigned io_len(size_t len)
+{
+	return len > INT_MAX ? INT_MAX : (unsigned)len;
 }
 
 /* ---- time ---------------------------------------------------------------- */
@@ -193,6 +202,8 @@ int coil_timeout(struct coil_loop *loop, struct coil_op *op, uint64_t ns,
 	struct io_uring_sqe sqe;
 	if (op->state & ST_BUSY)
 		return -EBUSY;
+	if (flags & ~COIL_TIMEOUT_ABS)
+		return -EINVAL;
 	op->ts_sec = (int64_t)(ns / 1000000000ull);
 	op->ts_nsec = (int64_t)(ns % 1000000000ull);
 	io_uring_prep_timeout(&sqe, (struct __kernel_timespec *)&op->ts_sec, 0,
@@ -330,6 +341,8 @@ int coil_accept(struct coil_loop *loop, struct coil_op *op, int fd,
 		unsigned flags)
 {
 	struct io_uring_sqe sqe;
+	if (flags & ~COIL_ACCEPT_MULTISHOT)
+		return -EINVAL;
 	if ((flags & COIL_ACCEPT_MULTISHOT) &&
 	    (loop->features & COIL_FEAT_MULTISHOT_ACCEPT)) {
 		io_uring_prep_multishot_accept(&sqe, fd, NULL, NULL,
@@ -344,7 +357,7 @@ int coil_recv(struct coil_loop *loop, struct coil_op *op, int fd, void *buf,
 	      size_t len, int msg_flags)
 {
 	struct io_uring_sqe sqe;
-	io_uring_prep_recv(&sqe, fd, buf, len, msg_flags);
+	io_uring_prep_recv(&sqe, fd, buf, io_len(len), msg_flags);
 	return submit(loop, op, &sqe, 0, 1);
 }
 
@@ -389,7 +402,7 @@ void coil__rearm_parked(struct coil_loop *loop)
 		io_uring_sqe_set_data(&sqe, op);
 		op->next = NULL;
 		op->state &= (uint16_t)~ST_PARKED;
-		if (place(loop, op, &sqe, 1) < 0)
+		if (coil__place(loop, op, &sqe, 1) < 0)
 			coil__post(loop, op, -ENOMEM);
 		op = next;
 	}
@@ -399,7 +412,8 @@ int coil_send(struct coil_loop *loop, struct coil_op *op, int fd,
 	      const void *buf, size_t len, int msg_flags)
 {
 	struct io_uring_sqe sqe;
-	io_uring_prep_send(&sqe, fd, buf, len, msg_flags | MSG_NOSIGNAL);
+	io_uring_prep_send(&sqe, fd, buf, io_len(len),
+			   msg_flags | MSG_NOSIGNAL);
 	return submit(loop, op, &sqe, 0, 1);
 }
 
@@ -441,7 +455,7 @@ int coil_read(struct coil_loop *loop, struct coil_op *op, int fd, void *buf,
 	      size_t len, int64_t off)
 {
 	struct io_uring_sqe sqe;
-	io_uring_prep_read(&sqe, fd, buf, (unsigned)len, (uint64_t)off);
+	io_uring_prep_read(&sqe, fd, buf, io_len(len), (uint64_t)off);
 	return submit(loop, op, &sqe, 0, 1);
 }
 
@@ -449,7 +463,7 @@ int coil_write(struct coil_loop *loop, struct coil_op *op, int fd,
 	       const void *buf, size_t len, int64_t off)
 {
 	struct io_uring_sqe sqe;
-	io_uring_prep_write(&sqe, fd, buf, (unsigned)len, (uint64_t)off);
+	io_uring_prep_write(&sqe, fd, buf, io_len(len), (uint64_t)off);
 	return submit(loop, op, &sqe, 0, 1);
 }
 

@@ -231,10 +231,21 @@ int coil_loop_ring_fd(const struct coil_loop *loop);
  * Each turn makes one io_uring_enter(2) (io_uring_submit_and_wait(3)):
  * it submits every SQE queued since the last turn and waits for at least one
  * completion unless @mode is COIL_RUN_NOWAIT or callbacks are already ready,
- * then refreshes coil_now() and runs the callbacks of every CQE reaped.
+ * then refreshes coil_now() and runs the callbacks of every CQE reaped,
+ * then those of ops completed in user space (coil_loop_post()). A NOWAIT
+ * turn still enters the ring when the kernel holds deferred work
+ * (DEFER_TASKRUN, COOP_TASKRUN) or overflowed CQEs, so polling with NOWAIT
+ * makes progress. A turn enters more than once only to drain SQEs queued in
+ * user space when the SQ was full.
+ *
+ * COIL_RUN_DEFAULT also waits for ops parked on -ENOBUFS: it returns only
+ * once their buffers came back (coil_buf_put() from a callback).
  *
  * Return: the number of ops still in flight (>= 0), or -errno if entering
- * the ring failed for a reason other than EINTR/EAGAIN/EBUSY.
+ * the ring failed for a reason other than EINTR/EAGAIN/EBUSY: -EEXIST
+ * when called from a thread other than the loop's (SINGLE_ISSUER rings);
+ * -EBADR when the kernel had to drop completions (CQ overflow with no
+ * memory left, io_uring_enter(2)), after which callbacks may be missing.
  */
 int coil_loop_run(struct coil_loop *loop, int mode);
 
@@ -266,7 +277,9 @@ void coil_loop_stats(const struct coil_loop *loop, struct coil_loop_stats *st);
  *
  * For completions that need no kernel (a semaphore release, a cancelled
  * wait): the callback runs on the loop, never inline. Counts as in flight.
- * Return: 0.
+ * Callbacks posted while posted callbacks run wait for the next turn, so a
+ * callback that posts itself cannot starve the ring.
+ * Return: 0; -EBUSY if @op is in flight.
  */
 int coil_loop_post(struct coil_loop *loop, struct coil_op *op, int res);
 
@@ -284,8 +297,12 @@ uint64_t coil_now_update(struct coil_loop *loop);
  *
  * Until coil_deadline_leave(), every op submitted on this loop gets a linked
  * timeout for the remaining time (the smaller of that and its own
- * coil_op_timeout()). An op submitted after the deadline fails at once with
- * -ETIMEDOUT (through its callback). Scopes nest; the inner can only shorten.
+ * coil_op_timeout()), measured from coil_now() (refreshed each turn). An op
+ * submitted after the deadline fails with -ETIMEDOUT through its callback
+ * on the next turn, never inline, and never reaches the kernel. Ops that
+ * cannot carry a linked timeout (coil_timeout(), multishot accept and
+ * recv, coil_close()) are not affected. Scopes nest; the inner can only
+ * shorten.
  * Return: the previous scope's deadline, to pass to coil_deadline_leave().
  */
 uint64_t coil_deadline_enter(struct coil_loop *loop, uint64_t deadline_ns);
@@ -296,6 +313,8 @@ void coil_deadline_leave(struct coil_loop *loop, uint64_t prev_deadline_ns);
  * @ns:  relative ns, or absolute CLOCK_MONOTONIC ns with COIL_TIMEOUT_ABS.
  *
  * Callback: 0 when the time has come; -ECANCELED if cancelled or removed.
+ * Timers take no linked timeout and are not shortened by a deadline scope.
+ * Return: 0; -EINVAL for unknown @flags bits.
  */
 #define COIL_TIMEOUT_ABS (1u << 0)
 int coil_timeout(struct coil_loop *loop, struct coil_op *op, uint64_t ns,
@@ -318,8 +337,11 @@ int coil_timeout_remove(struct coil_loop *loop, struct coil_op *target);
  * Best effort and asynchronous: the op's own callback still runs, with
  * -ECANCELED, or with its real result if it completed first. An op still
  * queued in user space (SQ full, waiting for buffers) is completed with
- * -ECANCELED on the next turn.
- * Return: 0; -ENOENT if the op is not in flight.
+ * -ECANCELED on the next turn. An op completed with coil_loop_post() keeps
+ * its posted result. A second cancel of the same op is a no-op.
+ * Return: 0; -ENOENT if the op is not in flight, or is armed with
+ * coil_loop_expect() (its message is still due and will complete it);
+ * -ENOMEM.
  */
 int coil_cancel(struct coil_loop *loop, struct coil_op *op);
 
@@ -327,7 +349,9 @@ int coil_cancel(struct coil_loop *loop, struct coil_op *op);
  * coil_cancel_fd() - cancel every op in flight on @fd
  * (IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL, kernel 5.19).
  * Ops still queued in user space for @fd are completed with -ECANCELED too.
- * Return: 0; -ENOMEM.
+ * Only ops that act on @fd as their file match: not coil_close(@fd), not
+ * coil_openat() or coil_statx() relative to @fd, not coil_socket().
+ * Return: 0 (also when nothing matched); -ENOMEM.
  */
 int coil_cancel_fd(struct coil_loop *loop, int fd);
 
@@ -339,7 +363,8 @@ static inline unsigned coil_buf_id(unsigned flags)
 	return flags >> 16;
 }
 
-/* coil_buf_ptr() - the memory of provided buffer @bid (buf_size bytes). */
+/* coil_buf_ptr() - the memory of provided buffer @bid (buf_size bytes), or
+ * NULL if @bid is not a buffer of this loop. */
 void *coil_buf_ptr(const struct coil_loop *loop, unsigned bid);
 
 /* coil_buf_size() - bytes per provided buffer. */
@@ -349,9 +374,12 @@ unsigned coil_buf_size(const struct coil_loop *loop);
  * coil_buf_put() - give buffer @bid back to the kernel's buffer ring.
  * Every buffer delivered with COIL_BUFFER must be put back exactly once;
  * it stays the caller's (readable) until then. Parked multishot recvs are
- * re-armed when half the ring has come back.
+ * re-armed when half the ring has come back (at the end of the turn, or at
+ * the start of the next one when put back between runs).
+ * Return: 0; -EINVAL if @bid is not a buffer the caller holds (never
+ * delivered, or already put back): it is not published twice.
  */
-void coil_buf_put(struct coil_loop *loop, unsigned bid);
+int coil_buf_put(struct coil_loop *loop, unsigned bid);
 
 /* ---- socket ops (io_uring_prep_*(3) of the same names) ---------------- */
 
@@ -370,6 +398,8 @@ int coil_connect(struct coil_loop *loop, struct coil_op *op, int fd,
  *         loop lacks COIL_FEAT_MULTISHOT_ACCEPT (the callback then arrives
  *         without COIL_MORE and the caller re-arms).
  * Accepted sockets are SOCK_CLOEXEC. Callback: the new fd.
+ * Return: 0; -EINVAL for unknown @flags bits or a linked timeout on a
+ * multishot accept.
  */
 #define COIL_ACCEPT_MULTISHOT (1u << 0)
 int coil_accept(struct coil_loop *loop, struct coil_op *op, int fd,

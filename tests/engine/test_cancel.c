@@ -100,27 +100,40 @@ static void test_cancel_pending_timeout(void **state)
 	te_end(loop);
 }
 
-/* The data is there before the recv is even submitted; the cancel follows
- * it in the same batch or one turn later. Either outcome is right, but
- * exactly one callback. */
+/* Cancel against completion, three ways round: the data is there before
+ * the recv is submitted (the recv wins), the data arrives after the recv
+ * was armed and just before the cancel is submitted (a real race), or the
+ * cancel is submitted first and the data sent after (the cancel wins). Each ends in
+ * exactly one callback, with the data or with -ECANCELED. */
 static void test_cancel_racing_completion(void **state)
 {
+	enum { ROUNDS = 300 };
 	struct coil_loop *loop = te_begin(NULL);
 	int fds[2];
 	int got_data = 0, got_cancel = 0;
 
 	tu_tcp_pair(fds);
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < ROUNDS; i++) {
 		struct cop c;
 		char buf[4];
+		int mode = i % 3;
 		cop_init(&c);
-		assert_int_equal(send(fds[1], "d", 1, 0), 1);
+		if (mode == 0)
+			assert_int_equal(send(fds[1], "d", 1, 0), 1);
 		assert_int_equal(coil_recv(loop, &c.op, fds[0], buf, 1, 0), 0);
-		if (i & 1)
-			coil_loop_run(loop, COIL_RUN_NOWAIT);
+		if (mode != 0)
+			assert_int_equal(coil_loop_run(loop, COIL_RUN_NOWAIT),
+					 1);
+		if (mode == 1)
+			assert_int_equal(send(fds[1], "d", 1, 0), 1);
 		/* 0 while in flight; -ENOENT if it already finished */
 		int r = coil_cancel(loop, &c.op);
 		assert_true(r == 0 || (r == -ENOENT && c.calls == 1));
+		if (mode == 2) {
+			/* the cancel reaches the kernel before the data */
+			coil_loop_run(loop, COIL_RUN_NOWAIT);
+			assert_int_equal(send(fds[1], "d", 1, 0), 1);
+		}
 		assert_int_equal(te_drain(loop, 5000 * MS), 0);
 		assert_int_equal(c.calls, 1);
 		if (c.res == 1) {
@@ -132,8 +145,12 @@ static void test_cancel_racing_completion(void **state)
 			/* the byte stays in the socket: drain it */
 			assert_int_equal(recv(fds[0], buf, 1, 0), 1);
 		}
+		if (mode == 0)
+			assert_int_equal(c.res, 1);
+		if (mode == 2)
+			assert_int_equal(c.res, -ECANCELED);
 	}
-	assert_int_equal(got_data + got_cancel, 200);
+	assert_int_equal(got_data + got_cancel, ROUNDS);
 	print_message("racing cancel: %d data, %d cancelled\n", got_data,
 		      got_cancel);
 	close(fds[0]);

@@ -116,6 +116,26 @@ static void test_msgring_many_messages_and_negative_results(void **state)
 	te_end(loop);
 }
 
+/* A loop may message itself; the callback still runs from the loop. */
+static void test_msgring_to_own_loop(void **state)
+{
+	struct coil_loop *loop = te_begin(NULL);
+	struct cop c, target;
+
+	cop_init(&c);
+	cop_init(&target);
+	coil_loop_expect(loop, &target.op);
+	assert_int_equal(coil_msg_ring(loop, &c.op, loop, &target.op, 5), 0);
+	assert_int_equal(c.calls + target.calls, 0);
+	assert_int_equal(coil_loop_inflight(loop), 2);
+	assert_int_equal(coil_loop_run(loop, COIL_RUN_DEFAULT), 0);
+	assert_int_equal(c.calls, 1);
+	assert_int_equal(c.res, 0);
+	assert_int_equal(target.calls, 1);
+	assert_int_equal(target.res, 5);
+	te_end(loop);
+}
+
 /* The forced fallback on the sender's side only: the eventfd path. */
 static void test_msgring_forced_eventfd_fallback(void **state)
 {
@@ -258,6 +278,7 @@ int main(void)
 		cmocka_unit_test(test_msgring_between_two_loops),
 		cmocka_unit_test(
 			test_msgring_many_messages_and_negative_results),
+		cmocka_unit_test(test_msgring_to_own_loop),
 		cmocka_unit_test(test_msgring_forced_eventfd_fallback),
 		cmocka_unit_test(test_msgring_post_remote_from_plain_thread),
 		cmocka_unit_test(test_msgring_two_threads_both_ways),

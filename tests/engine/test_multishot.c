@@ -36,7 +36,7 @@ static void reader_put(struct reader *r, unsigned bid)
 	assert_true(bid < sizeof(r->out));
 	assert_int_equal(r->out[bid], 1);
 	r->out[bid] = 0;
-	coil_buf_put(r->loop, bid);
+	assert_int_equal(coil_buf_put(r->loop, bid), 0);
 }
 
 static void reader_put_all(struct reader *r)
@@ -397,6 +397,49 @@ static void test_multishot_cancel_while_running_dry(void **state)
 	te_end(loop);
 }
 
+/* A buffer goes back once: a second put, or a put of a buffer never
+ * handed out, is refused and does not publish the buffer twice. */
+static void test_multishot_bad_buf_put_refused(void **state)
+{
+	struct coil_loop_opts o = {.buf_count = 4, .buf_size = 64};
+	struct coil_loop *loop = te_begin(&o);
+	struct reader r;
+	int fds[2];
+	static unsigned char data[64 * 12];
+
+	te_require(loop, COIL_FEAT_MULTISHOT_RECV);
+	assert_int_equal(coil_buf_put(loop, 0), -EINVAL); /* never out */
+	assert_int_equal(coil_buf_put(loop, 4), -EINVAL); /* not a buffer */
+	assert_null(coil_buf_ptr(loop, 4));
+	assert_non_null(coil_buf_ptr(loop, 3));
+	tu_tcp_pair(fds);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = pattern(i);
+	assert_int_equal(send(fds[1], data, 64, 0), 64);
+	reader_init(&r, loop);
+	r.hold = 1;
+	assert_int_equal(coil_recv_multishot(loop, &r.op, fds[0]), 0);
+	assert_int_equal(te_run_calls(loop, &r.datas, 1, 5000 * MS), 1);
+	assert_int_equal(r.nheld, 1);
+	unsigned bid = r.held[0];
+	reader_put_all(&r);
+	assert_int_equal(coil_buf_put(loop, bid), -EINVAL); /* twice */
+	/* the ring still holds each buffer once: the rest of the data comes
+	 * through intact while buffers cycle */
+	r.hold = 0;
+	assert_int_equal(send(fds[1], data + 64, sizeof(data) - 64, 0),
+			 sizeof(data) - 64);
+	shutdown(fds[1], SHUT_WR);
+	assert_int_equal(te_drain(loop, 5000 * MS), 0);
+	assert_int_equal(r.finals, 1);
+	assert_int_equal(r.final_res, 0);
+	assert_int_equal(r.got, sizeof(data));
+	assert_int_equal(r.bad, 0);
+	close(fds[0]);
+	close(fds[1]);
+	te_end(loop);
+}
+
 static void test_multishot_refused_without_feature(void **state)
 {
 	struct coil_loop_opts o = {.flags = COIL_LOOP_NO_BUFRING};
@@ -411,8 +454,10 @@ static void test_multishot_refused_without_feature(void **state)
 	assert_false(coil_op_busy(&c.op));
 	assert_int_equal(coil_loop_run(loop, COIL_RUN_NOWAIT), 0);
 	assert_int_equal(c.calls, 0);
-	/* a bad buffer id is ignored, not a crash */
-	coil_buf_put(loop, 12345);
+	/* no buffer ring: any id is refused, not a crash */
+	assert_int_equal(coil_buf_put(loop, 0), -EINVAL);
+	assert_int_equal(coil_buf_put(loop, 12345), -EINVAL);
+	assert_null(coil_buf_ptr(loop, 0));
 	close(fds[0]);
 	close(fds[1]);
 	te_end(loop);
@@ -426,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_multishot_rearm_after_put_outside_turn),
 		cmocka_unit_test(test_multishot_cancel_parked),
 		cmocka_unit_test(test_multishot_cancel_while_running_dry),
+		cmocka_unit_test(test_multishot_bad_buf_put_refused),
 		cmocka_unit_test(test_multishot_refused_without_feature),
 	};
 	te_watchdog(60);

@@ -103,8 +103,8 @@ static void test_cancel_pending_timeout(void **state)
 /* Cancel against completion, three ways round: the data is there before
  * the recv is submitted (the recv wins), the data arrives after the recv
  * was armed and just before the cancel is submitted (a real race), or the
- * cancel is submitted first and the data sent after (the cancel wins). Each ends in
- * exactly one callback, with the data or with -ECANCELED. */
+ * cancel is submitted first and the data sent after (the cancel wins).
+ * Each ends in exactly one callback, with the data or with -ECANCELED. */
 static void test_cancel_racing_completion(void **state)
 {
 	enum { ROUNDS = 300 };

@@ -131,7 +131,7 @@ static inline void bu_pin(int cpu)
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
-static int bu_cmp_double(const void *a, const void *b)
+static inline int bu_cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return (x > y) - (x < y);

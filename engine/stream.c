@@ -1,0 +1,1109 @@
+/*
+ * engine/stream.c - the stream interface (argument checks, dispatch through
+ * the vt) and its TCP implementation.
+ *
+ * A TCP stream owns four ops: rd (connect, then recv), wr (send or sendmsg,
+ * shutdown, and last the close), kick (posted to the loop: flushes the
+ * write queue and delivers held bytes, so neither happens inline from the
+ * caller's call and everything written in one turn leaves in one send) and
+ * tmr (the idle/read deadline timer). Closing cancels what is in flight
+ * and waits until none of the four is busy before closing the fd, so no
+ * completion can arrive for a stream whose close callback ran.
+ *
+ * Reading: a multishot recv into the loop's provided buffers when the loop
+ * has it (kernel 6.0), else single-shot recvs into the stream's own buffer.
+ * Pausing cancels the multishot recv; whatever the kernel delivered before
+ * the cancel took effect is held (bid, len) and delivered on resume, ahead
+ * of an EOF or error that came after it.
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "coil/stream.h"
+
+/* ---- the interface --------------------------------------------------------
+ */
+
+void coil_stream_init(struct coil_stream *s, struct coil_loop *loop,
+		      const struct coil_stream_vt *vt)
+{
+	void *data = s->data;
+	memset(s, 0, sizeof(*s));
+	s->data = data;
+	s->vt = vt;
+	s->loop = loop;
+	s->flags = COIL_STREAM_OPEN;
+}
+
+void coil_stream_finish_close(struct coil_stream *s)
+{
+	coil_stream_close_cb cb = s->close_cb;
+	s->flags = 0;
+	s->read_cb = NULL;
+	s->close_cb = NULL;
+	if (cb)
+		cb(s);
+}
+
+static int usable(const struct coil_stream *s)
+{
+	return s && s->vt && (s->flags & COIL_STREAM_OPEN);
+}
+
+int coil_stream_read_start(struct coil_stream *s, coil_stream_read_cb cb)
+{
+	if (!usable(s) || !cb)
+		return -EINVAL;
+	if (s->flags & COIL_STREAM_CLOSING)
+		return COIL_ECLOSED;
+	s->read_cb = cb;
+	return s->vt->read_start(s);
+}
+
+int coil_stream_read_stop(struct coil_stream *s)
+{
+	if (!usable(s))
+		return -EINVAL;
+	if (s->flags & COIL_STREAM_CLOSING)
+		return 0;
+	return s->vt->read_stop(s);
+}
+
+static int queue_write(struct coil_stream *s, struct coil_stream_write *w,
+		       unsigned flags)
+{
+	int ret;
+	w->flags = COIL_STREAM_W_QUEUED | flags;
+	w->next = NULL;
+	w->idx = 0;
+	w->off = 0;
+	ret = (flags & COIL_STREAM_W_SHUTDOWN) ? s->vt->shutdown(s, w)
+					       : s->vt->write(s, w);
+	if (ret < 0)
+		w->flags = 0;
+	return ret;
+}
+
+static int write_check(struct coil_stream *s, struct coil_stream_write *w)
+{
+	if (!usable(s) || !w)
+		return -EINVAL;
+	if (w->flags & COIL_STREAM_W_QUEUED)
+		return -EBUSY;
+	if (s->flags & COIL_STREAM_CLOSING)
+		return COIL_ECLOSED;
+	return 0;
+}
+
+int coil_stream_write(struct coil_stream *s, struct coil_stream_write *w,
+		      const void *buf, size_t len, coil_stream_write_cb cb)
+{
+	int ret = write_check(s, w);
+	if (ret < 0)
+		return ret;
+	if (!buf && len)
+		return -EINVAL;
+	w->cb = cb;
+	w->one.iov_base = (void *)buf;
+	w->one.iov_len = len;
+	w->iov = &w->one;
+	w->iovcnt = 1;
+	w->len = len;
+	return queue_write(s, w, 0);
+}
+
+int coil_stream_writev(struct coil_stream *s, struct coil_stream_write *w,
+		       const struct iovec *iov, unsigned iovcnt,
+		       coil_stream_write_cb cb)
+{
+	size_t len = 0;
+	int ret = write_check(s, w);
+	if (ret < 0)
+		return ret;
+	if ((!iov && iovcnt) || iovcnt > 1024)
+		return -EINVAL;
+	for (unsigned i = 0; i < iovcnt; i++) {
+		if (!iov[i].iov_base && iov[i].iov_len)
+			return -EINVAL;
+		if (iov[i].iov_len > (size_t)SSIZE_MAX - len)
+			return -EINVAL;
+		len += iov[i].iov_len;
+	}
+	w->cb = cb;
+	w->iov = iov;
+	w->iovcnt = iovcnt;
+	w->len = len;
+	return queue_write(s, w, 0);
+}
+
+int coil_stream_shutdown(struct coil_stream *s, struct coil_stream_write *w,
+			 coil_stream_write_cb cb)
+{
+	int ret = write_check(s, w);
+	if (ret < 0)
+		return ret;
+	w->cb = cb;
+	w->one.iov_base = NULL;
+	w->one.iov_len = 0;
+	w->iov = &w->one;
+	w->iovcnt = 0;
+	w->len = 0;
+	return queue_write(s, w, COIL_STREAM_W_SHUTDOWN);
+}
+
+int coil_stream_close(struct coil_stream *s, coil_stream_close_cb cb)
+{
+	if (!usable(s))
+		return -EINVAL;
+	if (s->flags & COIL_STREAM_CLOSING)
+		return -EALREADY;
+	s->flags |= COIL_STREAM_CLOSING;
+	s->close_cb = cb;
+	return s->vt->close(s);
+}
+
+int coil_stream_set_timeouts(struct coil_stream *s, uint64_t idle_ns,
+			     uint64_t read_ns, uint64_t write_ns)
+{
+	if (!usable(s))
+		return -EINVAL;
+	if (s->flags & COIL_STREAM_CLOSING)
+		return COIL_ECLOSED;
+	return s->vt->set_timeouts(s, idle_ns, read_ns, write_ns);
+}
+
+int coil_stream_fd(const struct coil_stream *s)
+{
+	if (!usable(s))
+		return -1;
+	return s->vt->fd(s);
+}
+
+const struct coil_stream_stats *coil_stream_stats(const struct coil_stream *s)
+{
+	static const struct coil_stream_stats none;
+	return s ? &s->stats : &none;
+}
+
+/* ---- TCP ------------------------------------------------------------------
+ */
+
+/* t->st bits */
+#define T_CONNECTING (1u << 0)
+#define T_CONNECTED (1u << 1)
+#define T_MULTI (1u << 2)	/* reads by multishot recv */
+#define T_RWANT (1u << 3)	/* reading started and not paused */
+#define T_RDONE (1u << 4)	/* EOF/error delivered: no read cb any more */
+#define T_REND (1u << 5)	/* rd_end waits behind held bytes */
+#define T_RCANCEL (1u << 6)	/* we cancelled rd: its -ECANCELED is ours */
+#define T_SHUT (1u << 7)	/* shutdown queued: no more writes */
+#define T_WR_SHUT (1u << 8)	/* wr is the shutdown(2) */
+#define T_CLOSE_FD (1u << 9)	/* wr is the close of the fd */
+#define T_KICK_CLOSE (1u << 10) /* kick ends a close without fd */
+#define T_TMR_REARM (1u << 11)	/* timer removed, to re-arm earlier */
+#define T_PUMPING (1u << 12)	/* delivering held bytes: no nesting */
+
+static const struct coil_stream_vt tcp_vt;
+
+static struct coil_tcp *tcp_of(struct coil_stream *s)
+{
+	return coil_container_of(s, struct coil_tcp, s);
+}
+
+static int closing(const struct coil_tcp *t)
+{
+	return (t->s.flags & COIL_STREAM_CLOSING) != 0;
+}
+
+static int ops_busy(const struct coil_tcp *t)
+{
+	return coil_op_busy(&t->rd) || coil_op_busy(&t->wr) ||
+	       coil_op_busy(&t->kick) || coil_op_busy(&t->tmr);
+}
+
+/* Run flush/delivery from the loop on this turn (or the next). */
+static void kick(struct coil_tcp *t)
+{
+	if (!coil_op_busy(&t->kick))
+		coil_loop_post(t->s.loop, &t->kick, 0);
+}
+
+static void close_step(struct coil_tcp *t);
+static void fail_stream(struct coil_tcp *t, int err);
+static void tmr_update(struct coil_tcp *t);
+
+/* ---- held bytes ---- */
+
+static int held_push(struct coil_tcp *t, unsigned bid, unsigned len)
+{
+	if (t->held_head + t->held_n == t->held_cap) {
+		if (t->held_head) {
+			memmove(t->held, t->held + t->held_head,
+				t->held_n * sizeof(*t->held));
+			t->held_head = 0;
+		} else {
+			unsigned cap = t->held_cap * 2;
+			uint64_t *h = malloc(cap * sizeof(*h));
+			if (!h)
+				return -ENOMEM;
+			memcpy(h, t->held, t->held_n * sizeof(*h));
+			if (t->held != t->held_inline)
+				free(t->held);
+			t->held = h;
+			t->held_cap = cap;
+		}
+	}
+	t->held[t->held_head + t->held_n++] = (uint64_t)bid << 32 | len;
+	t->s.stats.held = t->held_n;
+	if (t->held_n > t->s.stats.held_max)
+		t->s.stats.held_max = t->held_n;
+	return 0;
+}
+
+static uint64_t held_pop(struct coil_tcp *t)
+{
+	uint64_t v = t->held[t->held_head++];
+	if (--t->held_n == 0)
+		t->held_head = 0;
+	t->s.stats.held = t->held_n;
+	return v;
+}
+
+/* Give every held buffer back; the bytes are dropped. */
+static void held_drop(struct coil_tcp *t)
+{
+	while (t->held_n)
+		coil_buf_put(t->s.loop, (unsigned)(held_pop(t) >> 32));
+	t->rbuf_len = 0;
+}
+
+static int has_held(const struct coil_tcp *t)
+{
+	return t->held_n || t->rbuf_len;
+}
+
+/* ---- reading ---- */
+
+static int can_deliver(const struct coil_tcp *t)
+{
+	return (t->st & T_RWANT) && !(t->st & T_RDONE) && !closing(t) &&
+	       t->s.read_cb;
+}
+
+static void read_end(struct coil_tcp *t, int res)
+{
+	if (t->st & (T_RDONE | T_REND))
+		return;
+	t->rd_end = res;
+	t->st |= T_REND;
+}
+
+/* Arm a recv if reading is wanted and nothing else stands in the way. */
+static void rd_arm(struct coil_tcp *t)
+{
+	struct coil_loop *loop = t->s.loop;
+	int ret;
+
+	if (!(t->st & T_RWANT) || (t->st & (T_RDONE | T_REND)) ||
+	    !(t->st & T_CONNECTED) || closing(t) || has_held(t) || t->fail ||
+	    coil_op_busy(&t->rd))
+		return;
+	if (t->st & T_MULTI)
+		ret = coil_recv_multishot(loop, &t->rd, t->fd);
+	else
+		ret = coil_recv(loop, &t->rd, t->fd, t->rbuf, t->rbuf_size, 0);
+	if (ret < 0) {
+		read_end(t, ret);
+		kick(t);
+	}
+}
+
+/* Deliver held bytes, then a pending end, while reading is wanted (a
+ * failure even while paused); then re-arm. Runs from the loop only. */
+static void pump(struct coil_tcp *t)
+{
+	struct coil_loop *loop = t->s.loop;
+
+	if (t->st & T_PUMPING)
+		return;
+	t->st |= T_PUMPING;
+	while (!closing(t) && !(t->st & T_RDONE) && t->s.read_cb) {
+		if (t->fail) {
+			t->st &= ~T_REND;
+			t->st |= T_RDONE;
+			t->s.read_cb(&t->s, t->fail, NULL);
+			break;
+		}
+		if (!(t->st & T_RWANT))
+			break;
+		if (t->held_n) {
+			uint64_t v = held_pop(t);
+			unsigned bid = (unsigned)(v >> 32);
+			t->s.read_cb(&t->s, (ssize_t)(uint32_t)v,
+				     coil_buf_ptr(loop, bid));
+			coil_buf_put(loop, bid);
+		} else if (t->rbuf_len) {
+			unsigned len = t->rbuf_len;
+			t->rbuf_len = 0;
+			t->s.read_cb(&t->s, (ssize_t)len,
+				     t->rbuf + t->rbuf_off);
+		} else if (t->st & T_REND) {
+			t->st &= ~T_REND;
+			t->st |= T_RDONE;
+			t->s.read_cb(&t->s, t->rd_end, NULL);
+		} else {
+			break;
+		}
+	}
+	t->st &= ~T_PUMPING;
+	rd_arm(t);
+}
+
+static void connect_done(struct coil_tcp *t, int res);
+
+static void rd_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct coil_tcp *t = coil_container_of(op, struct coil_tcp, rd);
+	struct coil_loop *loop = t->s.loop;
+
+	if (t->st & T_CONNECTING) {
+		connect_done(t, res);
+		return;
+	}
+	if (res > 0) {
+		unsigned bid = coil_buf_id(flags);
+		int buf = (flags & COIL_BUFFER) != 0;
+		const unsigned char *p =
+			buf ? coil_buf_ptr(loop, bid) : t->rbuf;
+
+		t->s.stats.recvs++;
+		t->s.stats.bytes_in += (unsigned)res;
+		t->last_rd_ns = t->last_any_ns = coil_now(loop);
+		if (closing(t) || (t->st & T_RDONE) || t->fail) {
+			if (buf)
+				coil_buf_put(loop, bid);
+		} else if (can_deliver(t) && !has_held(t)) {
+			t->s.read_cb(&t->s, res, p);
+			if (buf)
+				coil_buf_put(loop, bid);
+		} else if (buf) {
+			if (held_push(t, bid, (unsigned)res) < 0) {
+				coil_buf_put(loop, bid);
+				fail_stream(t, -ENOMEM);
+			}
+		} else {
+			t->rbuf_off = 0;
+			t->rbuf_len = (unsigned)res;
+		}
+	} else if (flags & COIL_BUFFER) {
+		coil_buf_put(loop, coil_buf_id(flags));
+	}
+	if (flags & COIL_MORE)
+		return;
+	/* the final completion of this submission */
+	if (res == 0)
+		read_end(t, 0);
+	else if (res < 0 && !(res == -ECANCELED && (t->st & T_RCANCEL)))
+		read_end(t, res);
+	t->st &= ~T_RCANCEL;
+	if (closing(t)) {
+		close_step(t);
+		return;
+	}
+	pump(t);
+}
+
+static int tcp_read_start(struct coil_stream *s)
+{
+	struct coil_tcp *t = tcp_of(s);
+
+	if (!(t->st & T_MULTI) && !t->rbuf) {
+		t->rbuf = malloc(t->rbuf_size);
+		if (!t->rbuf)
+			return -ENOMEM;
+	}
+	if (t->st & T_RWANT)
+		return 0;
+	t->st |= T_RWANT;
+	t->last_rd_ns = coil_now(s->loop);
+	if (!(t->st & T_CONNECTED) || (t->st & T_PUMPING))
+		return 0;
+	if (has_held(t) || (t->st & T_REND))
+		kick(t);
+	else
+		rd_arm(t);
+	tmr_update(t);
+	return 0;
+}
+
+static int tcp_read_stop(struct coil_stream *s)
+{
+	struct coil_tcp *t = tcp_of(s);
+
+	if (!(t->st & T_RWANT))
+		return 0;
+	t->st &= ~T_RWANT;
+	t->s.stats.pauses++;
+	if ((t->st & T_MULTI) && (t->st & T_CONNECTED) &&
+	    coil_op_busy(&t->rd) && !(t->st & T_RCANCEL)) {
+		if (coil_cancel(s->loop, &t->rd) == 0)
+			t->st |= T_RCANCEL;
+	}
+	return 0;
+}
+
+/* ---- writing ---- */
+
+/* Skip the iovecs of @w that are done (or empty); 1 if nothing is left. */
+static int write_done(struct coil_stream_write *w)
+{
+	while (w->idx < w->iovcnt && w->off >= w->iov[w->idx].iov_len) {
+		w->idx++;
+		w->off = 0;
+	}
+	return w->idx >= w->iovcnt;
+}
+
+static void complete_list(struct coil_stream_write *w, int status)
+{
+	while (w) {
+		struct coil_stream_write *next = w->next;
+		w->next = NULL;
+		w->flags = 0;
+		if (w->cb)
+			w->cb(w, status);
+		w = next;
+	}
+}
+
+/* Complete every queued request with @err, in order. */
+static void fail_writes(struct coil_tcp *t, int err)
+{
+	struct coil_stream_write *w = t->wq_head;
+	t->wq_head = t->wq_tail = NULL;
+	t->s.stats.queued = 0;
+	complete_list(w, err);
+}
+
+/* Detach the finished requests at the head of the queue. */
+static struct coil_stream_write *pop_done(struct coil_tcp *t)
+{
+	struct coil_stream_write *first = NULL, **tail = &first;
+	while (t->wq_head && !(t->wq_head->flags & COIL_STREAM_W_SHUTDOWN) &&
+	       write_done(t->wq_head)) {
+		struct coil_stream_write *w = t->wq_head;
+		t->wq_head = w->next;
+		w->next = NULL;
+		*tail = w;
+		tail = &w->next;
+	}
+	if (!t->wq_head)
+		t->wq_tail = NULL;
+	return first;
+}
+
+/* Account @n sent bytes against the queue. */
+static void advance(struct coil_tcp *t, size_t n)
+{
+	for (struct coil_stream_write *w = t->wq_head; w && n; w = w->next) {
+		while (n && w->idx < w->iovcnt) {
+			size_t left = w->iov[w->idx].iov_len - w->off;
+			if (n >= left) {
+				n -= left;
+				w->idx++;
+				w->off = 0;
+			} else {
+				w->off += n;
+				n = 0;
+			}
+		}
+	}
+}
+
+/* Send what is queued: one send or sendmsg for up to COIL_TCP_IOV iovecs
+ * gathered across requests, or the shutdown when it reaches the head. */
+static void flush(struct coil_tcp *t)
+{
+	struct coil_loop *loop = t->s.loop;
+	int ret;
+
+	while (!coil_op_busy(&t->wr) && !closing(t) && (t->st & T_CONNECTED) &&
+	       t->wq_head) {
+		struct coil_stream_write *w = t->wq_head;
+		unsigned n = 0;
+		size_t bytes = 0;
+
+		if (t->fail || t->wfail) {
+			fail_writes(t, t->fail ? t->fail : t->wfail);
+			return;
+		}
+
+		if (w->flags & COIL_STREAM_W_SHUTDOWN) {
+			if (t->write_ns)
+				coil_op_timeout(&t->wr, t->write_ns);
+			ret = coil_shutdown(loop, &t->wr, t->fd, SHUT_WR);
+			if (ret == 0) {
+				t->st |= T_WR_SHUT;
+				return;
+			}
+			fail_writes(t, ret);
+			return;
+		}
+		for (; w && n < COIL_TCP_IOV; w = w->next) {
+			if (w->flags & COIL_STREAM_W_SHUTDOWN)
+				break;
+			for (unsigned i = w->idx;
+			     i < w->iovcnt && n < COIL_TCP_IOV; i++) {
+				size_t skip = i == w->idx ? w->off : 0;
+				size_t len = w->iov[i].iov_len - skip;
+				if (!len)
+					continue;
+				t->iov[n].iov_base =
+					(char *)w->iov[i].iov_base + skip;
+				t->iov[n].iov_len = len;
+				bytes += len;
+				n++;
+			}
+		}
+		if (!bytes) { /* only empty requests at the head */
+			complete_list(pop_done(t), 0);
+			continue;
+		}
+		if (t->write_ns)
+			coil_op_timeout(&t->wr, t->write_ns);
+		if (n == 1) {
+			ret = coil_send(loop, &t->wr, t->fd, t->iov[0].iov_base,
+					t->iov[0].iov_len, 0);
+		} else {
+			memset(&t->msg, 0, sizeof(t->msg));
+			t->msg.msg_iov = t->iov;
+			t->msg.msg_iovlen = n;
+			ret = coil_sendmsg(loop, &t->wr, t->fd, &t->msg, 0);
+		}
+		if (ret < 0) {
+			t->wfail = ret;
+			fail_writes(t, ret);
+			return;
+		}
+		t->sending = bytes;
+		return;
+	}
+}
+
+static void close_done(struct coil_tcp *t);
+
+static void wr_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct coil_tcp *t = coil_container_of(op, struct coil_tcp, wr);
+
+	if (t->st & T_CLOSE_FD) {
+		close_done(t);
+		return;
+	}
+	if (res < 0) {
+		int err;
+		t->st &= ~T_WR_SHUT;
+		if (!closing(t) && !t->fail) {
+			if (res == -ETIMEDOUT)
+				fail_stream(t, res);
+			else
+				t->wfail = res;
+		}
+		if (closing(t) && res == -ECANCELED)
+			err = -ECANCELED;
+		else
+			err = t->fail ? t->fail : res;
+		fail_writes(t, err);
+		if (closing(t))
+			close_step(t);
+		return;
+	}
+	if (t->st & T_WR_SHUT) {
+		struct coil_stream_write *w = t->wq_head;
+		t->st &= ~T_WR_SHUT;
+		t->wq_head = w->next;
+		if (!t->wq_head)
+			t->wq_tail = NULL;
+		w->next = NULL;
+		complete_list(w, 0);
+	} else {
+		t->s.stats.sends++;
+		t->s.stats.bytes_out += (unsigned)res;
+		t->s.stats.queued -= (unsigned)res;
+		if (res > 0)
+			t->last_any_ns = coil_now(t->s.loop);
+		advance(t, (size_t)res);
+		complete_list(pop_done(t), 0);
+	}
+	if (closing(t)) {
+		close_step(t);
+		return;
+	}
+	flush(t);
+}
+
+static int write_state(const struct coil_tcp *t)
+{
+	if (!(t->st & T_CONNECTED))
+		return -ENOTCONN;
+	if (t->fail)
+		return t->fail;
+	if (t->wfail)
+		return t->wfail;
+	if (t->st & T_SHUT)
+		return -EPIPE;
+	return 0;
+}
+
+static void enqueue(struct coil_tcp *t, struct coil_stream_write *w)
+{
+	if (t->wq_tail)
+		t->wq_tail->next = w;
+	else
+		t->wq_head = w;
+	t->wq_tail = w;
+	if (!coil_op_busy(&t->wr))
+		kick(t);
+}
+
+static int tcp_write(struct coil_stream *s, struct coil_stream_write *w)
+{
+	struct coil_tcp *t = tcp_of(s);
+	int ret = write_state(t);
+	if (ret < 0)
+		return ret;
+	s->stats.writes++;
+	s->stats.queued += w->len;
+	if (s->stats.queued > s->stats.queued_max)
+		s->stats.queued_max = s->stats.queued;
+	enqueue(t, w);
+	return 0;
+}
+
+static int tcp_shutdown(struct coil_stream *s, struct coil_stream_write *w)
+{
+	struct coil_tcp *t = tcp_of(s);
+	int ret = write_state(t);
+	if (ret < 0)
+		return ret;
+	t->st |= T_SHUT;
+	enqueue(t, w);
+	return 0;
+}
+
+/* ---- deadlines ---- */
+
+static int read_timed(const struct coil_tcp *t)
+{
+	return t->read_ns && (t->st & T_RWANT) &&
+	       !(t->st & (T_RDONE | T_REND)) && !has_held(t);
+}
+
+static uint64_t tmr_next(const struct coil_tcp *t)
+{
+	uint64_t next = 0;
+	if (t->idle_ns)
+		next = t->last_any_ns + t->idle_ns;
+	if (read_timed(t)) {
+		uint64_t d = t->last_rd_ns + t->read_ns;
+		if (!next || d < next)
+			next = d;
+	}
+	return next;
+}
+
+static void tmr_update(struct coil_tcp *t)
+{
+	uint64_t next;
+
+	if (closing(t) || t->fail || !(t->st & T_CONNECTED))
+		return;
+	next = tmr_next(t);
+	if (!next)
+		return;
+	if (coil_op_busy(&t->tmr)) {
+		if (t->tmr_at_ns <= next || (t->st & T_TMR_REARM))
+			return;
+		if (coil_timeout_remove(t->s.loop, &t->tmr) == 0)
+			t->st |= T_TMR_REARM;
+		return;
+	}
+	t->tmr_at_ns = next;
+	if (coil_timeout(t->s.loop, &t->tmr, next, COIL_TIMEOUT_ABS) < 0)
+		fail_stream(t, -ENOMEM);
+}
+
+static void tmr_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct coil_tcp *t = coil_container_of(op, struct coil_tcp, tmr);
+	uint64_t now = coil_now(t->s.loop);
+
+	t->st &= ~T_TMR_REARM;
+	if (closing(t)) {
+		close_step(t);
+		return;
+	}
+	if (res == 0 && !t->fail) {
+		if ((t->idle_ns && now >= t->last_any_ns + t->idle_ns) ||
+		    (read_timed(t) && now >= t->last_rd_ns + t->read_ns)) {
+			fail_stream(t, -ETIMEDOUT);
+			return;
+		}
+	}
+	tmr_update(t);
+}
+
+static int tcp_set_timeouts(struct coil_stream *s, uint64_t idle_ns,
+			    uint64_t read_ns, uint64_t write_ns)
+{
+	struct coil_tcp *t = tcp_of(s);
+	t->idle_ns = idle_ns;
+	t->read_ns = read_ns;
+	t->write_ns = write_ns;
+	t->last_rd_ns = t->last_any_ns = coil_now(s->loop);
+	tmr_update(t);
+	return 0;
+}
+
+/* The stream failed (a deadline, no memory). From the loop (the kick),
+ * the read callback gets @err, even while paused, and queued writes
+ * complete with it; ops in flight are cancelled. */
+static void fail_stream(struct coil_tcp *t, int err)
+{
+	struct coil_loop *loop = t->s.loop;
+
+	if (t->fail || closing(t))
+		return;
+	t->fail = err;
+	if (coil_op_busy(&t->rd) && !(t->st & T_RCANCEL) &&
+	    coil_cancel(loop, &t->rd) == 0)
+		t->st |= T_RCANCEL;
+	if (!(t->st & T_RDONE))
+		held_drop(t);
+	if (coil_op_busy(&t->wr))
+		coil_cancel(loop, &t->wr); /* its callback fails the queue */
+	kick(t);
+}
+
+/* ---- closing ---- */
+
+static int tcp_close(struct coil_stream *s)
+{
+	struct coil_tcp *t = tcp_of(s);
+	struct coil_loop *loop = s->loop;
+
+	t->st &= ~T_RWANT;
+	if (t->fd >= 0 && (coil_op_busy(&t->rd) || coil_op_busy(&t->wr)))
+		coil_cancel_fd(loop, t->fd);
+	if (coil_op_busy(&t->tmr))
+		coil_timeout_remove(loop, &t->tmr);
+	kick(t); /* close_step from the loop, never inline */
+	return 0;
+}
+
+/* Once nothing is in flight: finish the requests, give buffers back and
+ * close the fd through the ring. */
+static void close_step(struct coil_tcp *t)
+{
+	struct coil_loop *loop = t->s.loop;
+
+	if (ops_busy(t) || (t->st & (T_CLOSE_FD | T_KICK_CLOSE)))
+		return;
+	fail_writes(t, -ECANCELED);
+	held_drop(t);
+	if (t->held != t->held_inline) {
+		free(t->held);
+		t->held = t->held_inline;
+		t->held_cap =
+			sizeof(t->held_inline) / sizeof(t->held_inline[0]);
+	}
+	if (ops_busy(t)) /* a write callback cannot submit, but be sure */
+		return;
+	if (t->fd >= 0) {
+		coil_op_init(&t->wr, wr_cb);
+		if (coil_close(loop, &t->wr, t->fd) == 0) {
+			t->st |= T_CLOSE_FD;
+			return;
+		}
+		close(t->fd);
+		t->fd = -1;
+	}
+	t->st |= T_KICK_CLOSE;
+	coil_loop_post(loop, &t->kick, 0);
+}
+
+static void close_done(struct coil_tcp *t)
+{
+	t->fd = -1;
+	free(t->rbuf);
+	t->rbuf = NULL;
+	t->st = 0;
+	coil_stream_finish_close(&t->s);
+}
+
+static void kick_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct coil_tcp *t = coil_container_of(op, struct coil_tcp, kick);
+
+	if (t->st & T_KICK_CLOSE) {
+		close_done(t);
+		return;
+	}
+	if (closing(t)) {
+		close_step(t);
+		return;
+	}
+	pump(t);
+	if (closing(t))
+		return;
+	flush(t);
+}
+
+static int tcp_fd(const struct coil_stream *s)
+{
+	return coil_container_of(s, const struct coil_tcp, s)->fd;
+}
+
+static const struct coil_stream_vt tcp_vt = {
+	.name = "tcp",
+	.read_start = tcp_read_start,
+	.read_stop = tcp_read_stop,
+	.write = tcp_write,
+	.shutdown = tcp_shutdown,
+	.close = tcp_close,
+	.set_timeouts = tcp_set_timeouts,
+	.fd = tcp_fd,
+};
+
+/* ---- set-up ---- */
+
+static void tcp_init(struct coil_loop *loop, struct coil_tcp *t,
+		     const struct coil_tcp_opts *opts)
+{
+	struct coil_tcp_opts o = {0};
+	void *data = t->s.data;
+
+	if (opts)
+		o = *opts;
+	memset(t, 0, sizeof(*t));
+	t->s.data = data;
+	coil_stream_init(&t->s, loop, &tcp_vt);
+	t->fd = -1;
+	coil_op_init(&t->rd, rd_cb);
+	coil_op_init(&t->wr, wr_cb);
+	coil_op_init(&t->kick, kick_cb);
+	coil_op_init(&t->tmr, tmr_cb);
+	t->held = t->held_inline;
+	t->held_cap = sizeof(t->held_inline) / sizeof(t->held_inline[0]);
+	t->rbuf_size = o.rbuf_size ? o.rbuf_size : 16384;
+	t->idle_ns = o.idle_timeout_ns;
+	t->read_ns = o.read_timeout_ns;
+	t->write_ns = o.write_timeout_ns;
+	t->sndbuf = o.sndbuf;
+	t->rcvbuf = o.rcvbuf;
+	t->opt_flags = o.flags;
+	t->connect_deadline_ns = o.connect_timeout_ns;
+	if ((coil_loop_features(loop) & COIL_FEAT_MULTISHOT_RECV) &&
+	    !(o.flags & COIL_TCP_SINGLESHOT))
+		t->st |= T_MULTI;
+}
+
+static void sock_opts(const struct coil_tcp *t, int fd)
+{
+	int one = 1;
+	if (!(t->opt_flags & COIL_TCP_NO_NODELAY))
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (t->sndbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &t->sndbuf,
+			   sizeof(t->sndbuf));
+	if (t->rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &t->rcvbuf,
+			   sizeof(t->rcvbuf));
+}
+
+static void connected(struct coil_tcp *t)
+{
+	t->st |= T_CONNECTED;
+	t->last_rd_ns = t->last_any_ns = coil_now(t->s.loop);
+}
+
+int coil_tcp_open(struct coil_loop *loop, struct coil_tcp *t, int fd,
+		  const struct coil_tcp_opts *opts)
+{
+	int type = 0;
+	socklen_t len = sizeof(type);
+
+	if (!loop || !t)
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return -errno;
+	if (type != SOCK_STREAM)
+		return -EPROTOTYPE;
+	tcp_init(loop, t, opts);
+	t->fd = fd;
+	sock_opts(t, fd);
+	connected(t);
+	tmr_update(t);
+	return 0;
+}
+
+/* ---- connect ---- */
+
+static socklen_t addr_len(const struct sockaddr_storage *a)
+{
+	return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					: sizeof(struct sockaddr_in);
+}
+
+/* The next untried address of @family at or after *cursor, or -1. */
+static int take(struct coil_tcp *t, int family, unsigned *cursor)
+{
+	while (*cursor < t->naddrs) {
+		unsigned i = (*cursor)++;
+		if (t->addrs[i].ss_family == family)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Happy Eyeballs order (RFC 8305 section 4): alternate families, starting
+ * with the family of the resolver's first answer. */
+static const struct sockaddr_storage *next_addr(struct coil_tcp *t)
+{
+	int first = t->addrs[0].ss_family;
+	int want, i;
+
+	if (!t->last_family)
+		want = first;
+	else
+		want = t->last_family == AF_INET6 ? AF_INET : AF_INET6;
+	i = take(t, want, want == AF_INET ? &t->next4 : &t->next6);
+	if (i < 0) {
+		want = want == AF_INET ? AF_INET6 : AF_INET;
+		i = take(t, want, want == AF_INET ? &t->next4 : &t->next6);
+	}
+	if (i < 0)
+		return NULL;
+	t->last_family = want;
+	return &t->addrs[i];
+}
+
+/* Start the next attempt. Return: 0 if one is in flight, else -errno. */
+static int attempt(struct coil_tcp *t, int last_err)
+{
+	struct coil_loop *loop = t->s.loop;
+	const struct sockaddr_storage *a;
+	uint64_t to = 0;
+	int fd, ret;
+
+	a = next_addr(t);
+	if (!a)
+		return last_err;
+	if (t->connect_deadline_ns) {
+		uint64_t now = coil_now_update(loop);
+		unsigned left = t->naddrs - t->tried;
+		if (now >= t->connect_deadline_ns)
+			return -ETIMEDOUT;
+		to = (t->connect_deadline_ns - now) / left;
+		if (!to)
+			to = 1;
+	}
+	fd = socket(a->ss_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fd < 0)
+		return -errno;
+	t->tried++;
+	sock_opts(t, fd);
+	t->fd = fd;
+	coil_op_timeout(&t->rd, to);
+	ret = coil_connect(loop, &t->rd, fd, (const struct sockaddr *)a,
+			   addr_len(a));
+	if (ret < 0) {
+		close(fd);
+		t->fd = -1;
+	}
+	return ret;
+}
+
+static void connect_fail(struct coil_tcp *t, int err)
+{
+	coil_stream_connect_cb cb = t->connect_cb;
+	t->st &= ~T_CONNECTING;
+	t->connect_cb = NULL;
+	t->addrs = NULL;
+	cb(&t->s, err);
+}
+
+static void connect_done(struct coil_tcp *t, int res)
+{
+	int err = res;
+
+	if (closing(t)) {
+		/* the fd (if any) is closed by close_step */
+		connect_fail(t, -ECANCELED);
+		close_step(t);
+		return;
+	}
+	if (res == 0) {
+		coil_stream_connect_cb cb = t->connect_cb;
+		t->st &= ~T_CONNECTING;
+		t->connect_cb = NULL;
+		t->addrs = NULL;
+		connected(t);
+		cb(&t->s, 0);
+		if (closing(t))
+			return;
+		rd_arm(t);
+		tmr_update(t);
+		if (t->wq_head)
+			kick(t);
+		return;
+	}
+	close(t->fd);
+	t->fd = -1;
+	if (t->connect_deadline_ns &&
+	    coil_now(t->s.loop) >= t->connect_deadline_ns)
+		err = -ETIMEDOUT;
+	else if (t->tried < t->naddrs)
+		err = attempt(t, res);
+	if (err < 0)
+		connect_fail(t, err);
+}
+
+int coil_tcp_connect(struct coil_loop *loop, struct coil_tcp *t,
+		     const struct sockaddr_storage *addrs, unsigned naddrs,
+		     const struct coil_tcp_opts *opts,
+		     coil_stream_connect_cb cb)
+{
+	uint64_t timeout;
+	int ret;
+
+	if (!loop || !t || !addrs || !cb || !naddrs || naddrs > 65535)
+		return -EINVAL;
+	for (unsigned i = 0; i < naddrs; i++) {
+		if (addrs[i].ss_family != AF_INET &&
+		    addrs[i].ss_family != AF_INET6)
+			return -EAFNOSUPPORT;
+	}
+	tcp_init(loop, t, opts);
+	timeout = t->connect_deadline_ns;
+	t->connect_deadline_ns = timeout ? coil_now_update(loop) + timeout : 0;
+	t->addrs = addrs;
+	t->naddrs = naddrs;
+	t->connect_cb = cb;
+	t->st |= T_CONNECTING;
+	ret = attempt(t, -ECONNREFUSED);
+	if (ret < 0) {
+		t->st = 0;
+		t->s.flags = 0;
+		return ret;
+	}
+	return 0;
+}

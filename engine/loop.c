@@ -329,14 +329,38 @@ static void finish(struct coil_loop *loop, struct coil_op *op, int res,
 	op->cb(op, res, flags);
 }
 
+/* The kernel's restart codes (include/linux/errno.h), which an op that
+ * an io-wq worker was running when it got cancelled can end with. */
+#define KERN_ERESTARTSYS 512
+#define KERN_ERESTART_RESTARTBLOCK 516
+
+/*
+ * What the caller sees of an op's final result. An op cancelled while an
+ * io-wq worker ran it (a blocking openat, say) is interrupted rather than
+ * cancelled: its cancel answers -EALREADY and the op ends with -EINTR, or
+ * with a restart code that should never reach user space (seen: -512 on
+ * Linux 6.18). After coil_cancel() that is -ECANCELED; after a fired
+ * linked timeout, -ETIMEDOUT, as for an op cancelled before it ran.
+ */
+static int final_res(const struct coil_op *op, int res)
+{
+	if (res <= -KERN_ERESTARTSYS && res >= -KERN_ERESTART_RESTARTBLOCK)
+		res = -EINTR;
+	if (res != -ECANCELED && res != -EINTR)
+		return res;
+	if (op->state & ST_TIMED_OUT)
+		return -ETIMEDOUT;
+	if (op->state & ST_CANCEL)
+		return -ECANCELED;
+	return res;
+}
+
 /* A linked op is delivered when both its CQE and its timeout's are in; a
  * fired timeout turns the op's -ECANCELED into -ETIMEDOUT. */
 static void linked_finish(struct coil_loop *loop, struct coil_op *op, int res,
 			  unsigned flags)
 {
-	if ((op->state & ST_TIMED_OUT) && res == -ECANCELED)
-		res = -ETIMEDOUT;
-	finish(loop, op, res, flags);
+	finish(loop, op, final_res(op, res), flags);
 }
 
 static void dispatch(struct coil_loop *loop, uint64_t ud, int res,
@@ -349,7 +373,9 @@ static void dispatch(struct coil_loop *loop, uint64_t ud, int res,
 		return;
 	case TAG_LTIMEOUT:
 		op->state &= (uint16_t)~ST_LINKED;
-		if (res == -ETIME)
+		/* -ETIME: fired and cancelled the op; -EALREADY: fired while
+		 * a worker ran the op, which it interrupts */
+		if (res == -ETIME || res == -EALREADY)
 			op->state |= ST_TIMED_OUT;
 		if (op->state & ST_OP_DONE)
 			linked_finish(loop, op, op->res, op->cflags);
@@ -376,10 +402,7 @@ static void dispatch(struct coil_loop *loop, uint64_t ud, int res,
 		op->cflags = flags;
 		return;
 	}
-	if (op->state & ST_HAD_LINK)
-		linked_finish(loop, op, res, flags);
-	else
-		finish(loop, op, res, flags);
+	finish(loop, op, final_res(op, res), flags);
 }
 
 static void run_ready(struct coil_loop *loop)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <sys/stat.h>
 
 #include "engtest.h"
 
@@ -155,6 +156,40 @@ static void test_cancel_racing_completion(void **state)
 		      got_cancel);
 	close(fds[0]);
 	close(fds[1]);
+	te_end(loop);
+}
+
+/* An op that an io-wq worker is running, blocked: an openat with O_CREAT
+ * (always handed to a worker) of a FIFO for writing waits for a reader.
+ * The kernel interrupts it (the cancel answers -EALREADY, the op ends with
+ * -EINTR or a restart code such as -512); the callback still sees
+ * -ECANCELED, once. */
+static void test_cancel_op_blocked_in_worker(void **state)
+{
+	struct coil_loop *loop = te_begin(NULL);
+	char *dir = tu_tmpdir();
+	char *path;
+	struct cop c, t;
+
+	assert_true(asprintf(&path, "%s/fifo", dir) > 0);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	cop_init(&c);
+	assert_int_equal(coil_openat(loop, &c.op, AT_FDCWD, path,
+				     O_WRONLY | O_CREAT, 0600),
+			 0);
+	/* let the worker block in open(2) */
+	cop_init(&t);
+	assert_int_equal(coil_timeout(loop, &t.op, 50 * MS, 0), 0);
+	assert_int_equal(te_run_calls(loop, &t.calls, 1, 5000 * MS), 1);
+	assert_int_equal(c.calls, 0);
+	assert_int_equal(coil_cancel(loop, &c.op), 0);
+	assert_int_equal(te_drain(loop, 5000 * MS), 0);
+	assert_int_equal(c.calls, 1);
+	assert_int_equal(c.res, -ECANCELED);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+	free(path);
+	free(dir);
 	te_end(loop);
 }
 
@@ -320,6 +355,7 @@ int main(void)
 		cmocka_unit_test(test_cancel_pending_recv),
 		cmocka_unit_test(test_cancel_pending_timeout),
 		cmocka_unit_test(test_cancel_racing_completion),
+		cmocka_unit_test(test_cancel_op_blocked_in_worker),
 		cmocka_unit_test(test_cancel_idle_op_gives_enoent),
 		cmocka_unit_test(test_cancel_fd_cancels_every_op_on_it),
 		cmocka_unit_test(test_cancel_queued_ops),

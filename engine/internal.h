@@ -24,6 +24,7 @@
 #define ST_EXPECT (1u << 10)   /* armed for a message from another ring */
 #define ST_HAD_LINK (1u << 11) /* this submission carries a linked timeout */
 #define ST_CANCEL (1u << 12)   /* coil_cancel sent an ASYNC_CANCEL for it */
+#define ST_INTERNAL (1u << 13) /* a primitive's own op: drain skips it */
 
 /* user_data tags in the low bits (ops are pointer-aligned) */
 #define TAG_OP 0ull
@@ -38,6 +39,8 @@ struct pending {
 	unsigned nr;
 	struct io_uring_sqe sqe[2];
 };
+
+struct coil__waitq; /* coil/async.h */
 
 struct coil_loop {
 	struct io_uring ring;
@@ -71,6 +74,11 @@ struct coil_loop {
 	struct coil_op *inbox_head, *inbox_tail;
 
 	struct coil_loop_stats st;
+
+	/* user-space waits and drain (engine/wait.c, engine/drain.c) */
+	struct coil__waitq *waitqs; /* primitives holding waiting ops */
+	int draining;		    /* 1 finishing, 2 cancelling */
+	unsigned drain_cancelled;   /* -ECANCELED callbacks during a drain */
 };
 
 /* Complete @op with @res in user space on the next turn (op already BUSY
@@ -95,5 +103,8 @@ int coil__park_nobufs(struct coil_loop *loop, struct coil_op *op);
 
 /* loop.c */
 int coil__arm_inbox(struct coil_loop *loop);
+
+/* wait.c: coil_cancel() of an op waiting in user space (ST_EXPECT) */
+int coil__cancel_wait(struct coil_loop *loop, struct coil_op *op);
 
 #endif

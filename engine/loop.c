@@ -323,8 +323,12 @@ static void finish(struct coil_loop *loop, struct coil_op *op, int res,
 {
 	if (op->state & ST_TIMER && res == -ETIME)
 		res = 0;
-	if (op->state & ST_BUSY)
+	if (op->state & ST_BUSY) {
 		loop->inflight--;
+		if (loop->draining && res == -ECANCELED &&
+		    !(op->state & ST_INTERNAL))
+			loop->drain_cancelled++;
+	}
 	op->state = 0;
 	op->cb(op, res, flags);
 }

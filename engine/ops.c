@@ -143,6 +143,10 @@ static int submit(struct coil_loop *loop, struct coil_op *op,
 		return -EBUSY;
 	if (!linkable && t)
 		return -EINVAL;
+	/* coil_loop_drain() is cancelling: no new work, but let clean-up
+	 * close its fds */
+	if (loop->draining == 2 && sqe->opcode != IORING_OP_CLOSE)
+		return -ECANCELED;
 	op->timeout_ns = 0;
 	op->loop = loop;
 	if (linkable && loop->deadline_ns) {
@@ -262,8 +266,10 @@ int coil_cancel(struct coil_loop *loop, struct coil_op *op)
 {
 	struct io_uring_sqe sqe;
 	int ret;
-	if (!(op->state & ST_BUSY) || (op->state & ST_EXPECT))
+	if (!(op->state & ST_BUSY))
 		return -ENOENT;
+	if (op->state & ST_EXPECT) /* waiting on a primitive or the pool */
+		return coil__cancel_wait(loop, op);
 	if (op->state & (ST_POSTED | ST_OP_DONE | ST_CANCEL))
 		return 0; /* its final callback is due anyway */
 	if (cancel_local(loop, op))
@@ -343,6 +349,8 @@ int coil_accept(struct coil_loop *loop, struct coil_op *op, int fd,
 	struct io_uring_sqe sqe;
 	if (flags & ~COIL_ACCEPT_MULTISHOT)
 		return -EINVAL;
+	if (loop->draining) /* coil_loop_drain(): no new connections */
+		return -ESHUTDOWN;
 	if ((flags & COIL_ACCEPT_MULTISHOT) &&
 	    (loop->features & COIL_FEAT_MULTISHOT_ACCEPT)) {
 		io_uring_prep_multishot_accept(&sqe, fd, NULL, NULL,

@@ -609,7 +609,9 @@ struct coil_pool_stats {
 	unsigned threads;	   /* workers */
 	unsigned msg_ring_workers; /* workers that own a ring */
 };
-/* coil_pool_stats() - counters (a consistent snapshot). */
+/* coil_pool_stats() - counters, read under the pool's lock. A worker
+ * counts a job as completed just after posting its result, so a loop may
+ * see the callback first; after coil_pool_shutdown() they are exact. */
 void coil_pool_stats(struct coil_pool *pool, struct coil_pool_stats *st);
 
 /* ==== name resolution ==================================================== */

@@ -338,10 +338,13 @@ int coil_timeout_remove(struct coil_loop *loop, struct coil_op *target);
  * -ECANCELED, or with its real result if it completed first. An op still
  * queued in user space (SQ full, waiting for buffers) is completed with
  * -ECANCELED on the next turn. An op completed with coil_loop_post() keeps
- * its posted result. A second cancel of the same op is a no-op.
+ * its posted result. A second cancel of the same op is a no-op. An op
+ * waiting in user space on a primitive or the offload pool (coil/async.h)
+ * is taken out and completed with -ECANCELED the same way; a pool job
+ * already running answers -EALREADY.
  * Return: 0; -ENOENT if the op is not in flight, or is armed with
- * coil_loop_expect() (its message is still due and will complete it);
- * -ENOMEM.
+ * coil_loop_expect() for a message only another loop can send (it is still
+ * due and will complete it); -EALREADY; -ENOMEM.
  */
 int coil_cancel(struct coil_loop *loop, struct coil_op *op);
 

@@ -1,0 +1,41 @@
+/*
+ * http/chars.h - byte classes of HTTP/1.1 (RFC 9110 §5.1, §5.5, §5.6.2;
+ * RFC 9112 §3, §7.1) as one 256-entry table, so that every hot loop costs a
+ * load and a test per byte. Private to http/.
+ */
+#ifndef COIL_HTTP_CHARS_H
+#define COIL_HTTP_CHARS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CH_TCHAR 0x01  /* token: ALPHA DIGIT !#$%&'*+-.^_`|~ */
+#define CH_VALUE 0x02  /* field-vchar / SP / HTAB / obs-text */
+#define CH_TARGET 0x04 /* request target: VCHAR / obs-text, no SP */
+#define CH_TAIL 0x08   /* allowed anywhere in a head: not a CTL, or HTAB, \
+			  CR, LF */
+#define CH_HEX 0x10    /* HEXDIG */
+
+extern const uint8_t coil__http_ch[256];
+
+static inline int ch_is(unsigned char c, unsigned cls)
+{
+	return coil__http_ch[c] & cls;
+}
+
+static inline char ch_lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : c;
+}
+
+/* Case-insensitive compare of @n bytes with a lowercase literal. */
+static inline int ch_ieq(const char *a, const char *lower, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (ch_lower(a[i]) != lower[i])
+			return 0;
+	}
+	return 1;
+}
+
+#endif

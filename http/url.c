@@ -22,7 +22,8 @@ static inline int url_bad_byte(unsigned char c)
 
 static inline int is_hex(unsigned char c)
 {
-	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+	return (c >= '0' && c <= '9') ||
+	       ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
 }
 
 static inline int is_digit(unsigned char c)
@@ -47,8 +48,8 @@ static size_t scheme_len(const char *s, size_t len)
 	size_t i = 0;
 	if (len == 0 || !((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z'))
 		return 0;
-	while (i < len && (is_alnum(s[i]) || s[i] == '+' || s[i] == '-' ||
-			   s[i] == '.'))
+	while (i < len &&
+	       (is_alnum(s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.'))
 		i++;
 	return i < len && s[i] == ':' ? i : 0;
 }
@@ -189,8 +190,8 @@ int coil_url_parse(struct coil_url *u, const char *s, size_t len)
 
 	host_start = auth_start;
 	if (host_start < auth_end && s[host_start] == '[') {
-		const char *rb = memchr(s + host_start, ']',
-					auth_end - host_start);
+		const char *rb =
+			memchr(s + host_start, ']', auth_end - host_start);
 		char tmp[64];
 		unsigned char a6[16];
 		if (!rb)

@@ -105,8 +105,7 @@ static unsigned field_kind(const struct coil_http_header *h)
 	case 14:
 		return ch_ieq(h->name, "content-length", 14) ? F_FRAMING : 0;
 	case 17:
-		return ch_ieq(h->name, "transfer-encoding", 17) ? F_FRAMING
-								 : 0;
+		return ch_ieq(h->name, "transfer-encoding", 17) ? F_FRAMING : 0;
 	}
 	return 0;
 }
@@ -407,8 +406,7 @@ int coil_http_chunk_tail(char *buf, size_t cap)
 	return out_done(&o, buf, cap);
 }
 
-int coil_http_chunk_write(char *buf, size_t cap, const void *data,
-			  size_t len)
+int coil_http_chunk_write(char *buf, size_t cap, const void *data, size_t len)
 {
 	struct out o;
 	if (len == 0 || !data)

@@ -135,35 +135,41 @@ const char *coil_http_reason(int status);
 /* ==== writer (RFC 9112 §3, §4, §6, §7.1) ============================== */
 
 /* Flags for the writers. */
-#define COIL_HTTP_CLOSE (1u << 0)      /* send "Connection: close" */
-#define COIL_HTTP_KEEP_ALIVE (1u << 1) /* "Connection: keep-alive" (for \
-					  HTTP/1.0 peers, RFC 9112 §9.3) */
-#define COIL_HTTP_CHUNKED (1u << 2)    /* "Transfer-Encoding: chunked": the \
-					  body follows as chunks, written \
-					  with coil_http_chunk_*() */
-#define COIL_HTTP_HEAD_ONLY (1u << 3)  /* announce body_len in \
-					  Content-Length but do not copy the \
-					  body: it is sent separately (a \
-					  file), or never (a HEAD response) */
-#define COIL_HTTP_NO_DATE (1u << 4)    /* response: no Date header */
+/* send "Connection: close" */
+#define COIL_HTTP_CLOSE (1u << 0)
+/* send "Connection: keep-alive" (for HTTP/1.0 peers, RFC 9112 §9.3) */
+#define COIL_HTTP_KEEP_ALIVE (1u << 1)
+/* send "Transfer-Encoding: chunked": the body follows as chunks, written
+ * with coil_http_chunk_*() */
+#define COIL_HTTP_CHUNKED (1u << 2)
+/* announce body_len in Content-Length but do not copy the body: it is sent
+ * separately (a file), or never (a HEAD response) */
+#define COIL_HTTP_HEAD_ONLY (1u << 3)
+/* response: no Date field */
+#define COIL_HTTP_NO_DATE (1u << 4)
 
 /* A request to write. Strings are read only during the call. */
 struct coil_http_request_spec {
-	const char *method;	  /* NUL-terminated token: "GET", "POST" */
-	const char *target;	  /* request target, e.g. coil_url_target() */
+	/* NUL-terminated token: "GET", "POST" */
+	const char *method;
+	/* request target, e.g. coil_url_target() */
+	const char *target;
 	size_t target_len;
-	const char *host;	  /* Host value (coil_url_authority()), or \
-				     NULL to omit it (then give one in \
-				     headers, as HTTP/1.1 requires) */
+	/* Host value (coil_url_authority()), or NULL to omit it (then give
+	 * one in headers, as HTTP/1.1 requires) */
+	const char *host;
 	size_t host_len;
-	const char *user_agent;	  /* NUL-terminated, or NULL for none */
-	const struct coil_http_header *headers; /* more fields, or NULL */
+	/* NUL-terminated, or NULL for none */
+	const char *user_agent;
+	/* more fields, written in order after Host and User-Agent */
+	const struct coil_http_header *headers;
 	size_t nheaders;
-	const void *body;	  /* body bytes (may be NULL if body_len 0 \
-				     or with COIL_HTTP_HEAD_ONLY) */
+	/* body bytes; may be NULL when body_len is 0 or with
+	 * COIL_HTTP_HEAD_ONLY */
+	const void *body;
 	uint64_t body_len;
-	unsigned flags;		  /* COIL_HTTP_CLOSE, _KEEP_ALIVE, \
-				     _CHUNKED, _HEAD_ONLY */
+	/* COIL_HTTP_CLOSE, _KEEP_ALIVE, _CHUNKED, _HEAD_ONLY */
+	unsigned flags;
 };
 
 /*
@@ -199,16 +205,20 @@ int coil_http_request_write(char *buf, size_t cap,
 
 /* A response to write. Strings are read only during the call. */
 struct coil_http_response_spec {
-	int status;	    /* 100-599 */
-	const char *reason; /* NUL-terminated, or NULL for \
-			       coil_http_reason(status) */
-	const struct coil_http_header *headers; /* more fields, or NULL */
+	/* 100-599 */
+	int status;
+	/* NUL-terminated, or NULL for coil_http_reason(status) */
+	const char *reason;
+	/* more fields, written in order after Date and Connection */
+	const struct coil_http_header *headers;
 	size_t nheaders;
-	const void *body;   /* body bytes (see COIL_HTTP_HEAD_ONLY) */
+	/* body bytes (see COIL_HTTP_HEAD_ONLY) */
+	const void *body;
 	uint64_t body_len;
-	int64_t date_sec;   /* Unix time for the Date header, 0 = now */
-	unsigned flags;	    /* COIL_HTTP_CLOSE, _KEEP_ALIVE, _CHUNKED, \
-			       _HEAD_ONLY, _NO_DATE */
+	/* Unix time for the Date field, 0 = now */
+	int64_t date_sec;
+	/* COIL_HTTP_CLOSE, _KEEP_ALIVE, _CHUNKED, _HEAD_ONLY, _NO_DATE */
+	unsigned flags;
 };
 
 /*
@@ -260,8 +270,7 @@ int coil_http_chunk_tail(char *buf, size_t cap);
  * Return: bytes written; -EINVAL if @len is 0 (use coil_http_chunk_end())
  * or @data is NULL; -ENOSPC; -E2BIG beyond INT_MAX bytes.
  */
-int coil_http_chunk_write(char *buf, size_t cap, const void *data,
-			  size_t len);
+int coil_http_chunk_write(char *buf, size_t cap, const void *data, size_t len);
 
 /* coil_http_chunk_end() - write the last chunk and an empty trailer
  * section, "0\r\n\r\n" (RFC 9112 §7.1). Return: 5; -ENOSPC. */
@@ -310,18 +319,18 @@ struct coil_http_msg {
 	/* outputs, valid once a parse returned > 0; pointers go into the
 	 * buffer passed to the last parse call */
 	unsigned nheaders;
-	int minor_version;	/* 0 or 1 (1.x > 1 reads as 1) */
-	const char *method;	/* request: method token */
+	int minor_version;  /* 0 or 1 (1.x > 1 reads as 1) */
+	const char *method; /* request: method token */
 	size_t method_len;
-	const char *target;	/* request: request target */
+	const char *target; /* request: request target */
 	size_t target_len;
-	int status;		/* response: 100-999 */
-	const char *reason;	/* response: reason phrase, may be empty */
+	int status;	    /* response: 100-999 */
+	const char *reason; /* response: reason phrase, may be empty */
 	size_t reason_len;
-	int body;		/* COIL_HTTP_BODY_* */
+	int body;		 /* COIL_HTTP_BODY_* */
 	uint64_t content_length; /* with COIL_HTTP_BODY_LENGTH */
-	int keep_alive;		/* 1: the connection may carry another
-				   message after this one (RFC 9112 §9.3) */
+	int keep_alive;		 /* 1: the connection may carry another
+				    message after this one (RFC 9112 §9.3) */
 
 	/* private to the parser below this line */
 	const char *base; /* buffer of the previous call */

@@ -22,7 +22,7 @@
 #define PC_MAX_HEADERS 16
 
 struct pc_opts {
-	unsigned flags;	   /* COIL_HTTP_PARSE_* | PC_REQ */
+	unsigned flags;	      /* COIL_HTTP_PARSE_* | PC_REQ */
 	unsigned max_headers; /* 0: PC_MAX_HEADERS */
 	size_t max_head;      /* 0: default */
 };
@@ -35,7 +35,7 @@ static inline void pc_describe(char *out, size_t cap, int ret,
 	int n = snprintf(out, cap, "ret=%d", ret);
 	if (ret <= 0)
 		return;
-#define OFF(p) ((p) ? (long)((p) - buf) : -1L)
+#define OFF(p) ((p) ? (long)((p)-buf) : -1L)
 	n += snprintf(out + n, cap - (size_t)n,
 		      " minor=%d status=%d method=%ld+%zu target=%ld+%zu "
 		      "reason=%ld+%zu body=%d cl=%llu ka=%d nh=%u",
@@ -59,11 +59,10 @@ static inline void pc_fields(char *out, size_t cap,
 	size_t n = 0;
 	out[0] = '\0';
 	for (unsigned i = 0; i < m->nheaders && n < cap; i++)
-		n += (size_t)snprintf(out + n, cap - n, "%.*s: %.*s\n",
-				      (int)m->headers[i].name_len,
-				      m->headers[i].name,
-				      (int)m->headers[i].value_len,
-				      m->headers[i].value);
+		n += (size_t)snprintf(
+			out + n, cap - n, "%.*s: %.*s\n",
+			(int)m->headers[i].name_len, m->headers[i].name,
+			(int)m->headers[i].value_len, m->headers[i].value);
 }
 
 struct pc_run {

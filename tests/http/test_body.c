@@ -47,8 +47,8 @@ static const struct ccase chunked_cases[] = {
 	{"bare LF after data", "5\r\nhello\n0\r\n\r\n", 0, EPARSE},
 	{"bare LF after trailer", "0\r\nX: 1\n\r\n", 0, EPARSE},
 	{"bare LF at the end", "0\r\n\n", 0, EPARSE},
-	{"bytes after the body", "5\r\nhello\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n", 0,
-	 17, "hello"},
+	{"bytes after the body", "5\r\nhello\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n",
+	 0, 17, "hello"},
 	{"data with CR LF inside", "4\r\n\r\n\r\n\r\n0\r\n\r\n", 0, 0,
 	 "\r\n\r\n"},
 	{"data with NUL", S("3\r\na\0b\r\n0\r\n\r\n"), 0, "a\0b", 0, 3},
@@ -68,8 +68,8 @@ static const struct ccase chunked_cases[] = {
 	{"whitespace then junk", "5 x\r\nhello\r\n", 0, EPARSE},
 	{"size 2^60", "1000000000000000\r\n", 0, EPARSE},
 	{"size 2^64", "10000000000000000\r\n", 0, EPARSE},
-	{"size of 40 digits", "ffffffffffffffffffffffffffffffffffffffff\r\n",
-	 0, EPARSE},
+	{"size of 40 digits", "ffffffffffffffffffffffffffffffffffffffff\r\n", 0,
+	 EPARSE},
 	{"CR without LF after size", "5\rhello\r\n", 0, EPARSE},
 	{"data longer than announced", "5\r\nhelloX\r\n0\r\n\r\n", 0, EPARSE},
 	{"data shorter than announced", "5\r\nhell\r\n0\r\n\r\n", 0, EPARSE},
@@ -238,7 +238,8 @@ static void test_body_length_framing(void **state)
 	struct coil_http_header h[16];
 	struct coil_http_msg m;
 	struct coil_http_body b;
-	parse_head(&m, h, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", 0, 0);
+	parse_head(&m, h, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", 0,
+		   0);
 	coil_http_body_init(&b, &m, 0);
 	char p1[] = "0123";
 	size_t len = 4;
@@ -313,7 +314,8 @@ static void test_body_close_framing(void **state)
 	coil_http_body_init(&b, &m, 0);
 	for (int i = 0; i < 3; i++) {
 		size_t len = sizeof(data) - 1;
-		assert_int_equal(coil_http_body_decode(&b, data, &len), PARTIAL);
+		assert_int_equal(coil_http_body_decode(&b, data, &len),
+				 PARTIAL);
 		assert_int_equal(len, sizeof(data) - 1);
 	}
 	assert_int_equal(b.received, 3 * (sizeof(data) - 1));

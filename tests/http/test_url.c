@@ -43,8 +43,8 @@ static const struct ucase accepted[] = {
 	 "example.com:8080", "/p"},
 	{"http://example.com:80/", 0, NAME, "example.com", 80, "example.com",
 	 "/"},
-	{"https://example.com:443/", 1, NAME, "example.com", 443,
-	 "example.com", "/"},
+	{"https://example.com:443/", 1, NAME, "example.com", 443, "example.com",
+	 "/"},
 	{"https://example.com:80/", 1, NAME, "example.com", 80,
 	 "example.com:80", "/"},
 	{"http://example.com:/", 0, NAME, "example.com", 80, "example.com",
@@ -179,7 +179,8 @@ static const struct ubad refused[] = {
 	{"http://host\\evil.com/", 0, -EINVAL, "character"},
 	{"http://ho!st/", 0, -EINVAL, "character"},
 	{"http://ho*st/", 0, -EINVAL, "character"},
-	{"http://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+	{"http://"
+	 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
 	 "com/",
 	 0, -EINVAL, "63"},
 };
@@ -241,7 +242,8 @@ static void test_url_total_length_limit(void **state)
 	static char in[COIL_URL_MAX_LEN + 2];
 	struct guard g;
 	struct coil_url u;
-	const char *pre = "https://[2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff]:65000/";
+	const char *pre =
+		"https://[2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff]:65000/";
 	size_t pl = strlen(pre);
 	memcpy(in, pre, pl);
 	memset(in + pl, 'p', sizeof(in) - pl);
@@ -252,8 +254,8 @@ static void test_url_total_length_limit(void **state)
 	assert_int_equal(u.target_len, COIL_URL_MAX_LEN - (pl - 1));
 	assert_int_equal(strlen(coil_url_target(&u)), u.target_len);
 	assert_int_equal(u.port, 65000);
-	assert_int_equal(coil_url_parse(&u, guard_put(&g, in,
-						      COIL_URL_MAX_LEN + 1),
+	assert_int_equal(coil_url_parse(&u,
+					guard_put(&g, in, COIL_URL_MAX_LEN + 1),
 					COIL_URL_MAX_LEN + 1),
 			 COIL_ELIMIT);
 	assert_non_null(u.why);

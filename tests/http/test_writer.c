@@ -12,7 +12,10 @@
 #include "coil/http.h"
 #include "guard.h"
 
-#define HDR(n, v) {n, sizeof(n) - 1, v, sizeof(v) - 1}
+#define HDR(n, v)                                                              \
+	{                                                                      \
+		n, sizeof(n) - 1, v, sizeof(v) - 1                             \
+	}
 
 /* Write into a buffer ending at a guard page, exactly as large as needed,
  * after checking that every smaller capacity fails with -ENOSPC. */
@@ -116,8 +119,8 @@ static void test_writer_request_bodies(void **state)
 		r.body_len = 0;
 		n = req_exact(&r, buf, sizeof(buf));
 		assert_true(n > 0);
-		assert_non_null(memmem(buf, (size_t)n, "Content-Length: 0\r\n",
-				       19));
+		assert_non_null(
+			memmem(buf, (size_t)n, "Content-Length: 0\r\n", 19));
 	}
 	r.method = "DELETE";
 	n = req_exact(&r, buf, sizeof(buf));
@@ -127,7 +130,8 @@ static void test_writer_request_bodies(void **state)
 	r.body = "xy";
 	r.body_len = 2;
 	n = req_exact(&r, buf, sizeof(buf));
-	expect(buf, n, "GET /p HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nxy");
+	expect(buf, n,
+	       "GET /p HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nxy");
 	/* HEAD_ONLY: the length, not the bytes */
 	r.method = "PUT";
 	r.body = NULL;
@@ -172,8 +176,9 @@ static const struct coil_http_header own_ua[] = {HDR("User-Agent", "x")};
 static const struct coil_http_header own_conn[] = {HDR("Connection", "x")};
 static const struct coil_http_header null_value[] = {{"X", 1, NULL, 3}};
 
-#define BASE .method = "GET", .target = "/", .target_len = 1, .host = "h", \
-	     .host_len = 1
+#define BASE                                                                   \
+	.method = "GET", .target = "/", .target_len = 1, .host = "h",          \
+	.host_len = 1
 #define WITH(h) .headers = h, .nheaders = 1
 
 static const struct refusal request_refusals[] = {
@@ -198,20 +203,31 @@ static const struct refusal request_refusals[] = {
 	 {BASE, WITH(own_ua), .user_agent = "u"}},
 	{"caller Connection beside a flag",
 	 {BASE, WITH(own_conn), .flags = COIL_HTTP_CLOSE}},
-	{"method with space", {.method = "G T", .target = "/", .target_len = 1}},
+	{"method with space",
+	 {.method = "G T", .target = "/", .target_len = 1}},
 	{"method with CR", {.method = "GET\r", .target = "/", .target_len = 1}},
 	{"method empty", {.method = "", .target = "/", .target_len = 1}},
 	{"method NULL", {.target = "/", .target_len = 1}},
 	{"target empty", {.method = "GET", .target = "", .target_len = 0}},
 	{"target NULL", {.method = "GET"}},
-	{"target with space", {.method = "GET", .target = "/a b", .target_len = 4}},
-	{"target with CR LF", {.method = "GET", .target = "/\r\nX: 1",
-			       .target_len = 7}},
-	{"target with NUL", {.method = "GET", .target = "/\0", .target_len = 2}},
-	{"host with CR", {.method = "GET", .target = "/", .target_len = 1,
-			  .host = "h\r", .host_len = 2}},
-	{"host with space", {.method = "GET", .target = "/", .target_len = 1,
-			     .host = "h x", .host_len = 3}},
+	{"target with space",
+	 {.method = "GET", .target = "/a b", .target_len = 4}},
+	{"target with CR LF",
+	 {.method = "GET", .target = "/\r\nX: 1", .target_len = 7}},
+	{"target with NUL",
+	 {.method = "GET", .target = "/\0", .target_len = 2}},
+	{"host with CR",
+	 {.method = "GET",
+	  .target = "/",
+	  .target_len = 1,
+	  .host = "h\r",
+	  .host_len = 2}},
+	{"host with space",
+	 {.method = "GET",
+	  .target = "/",
+	  .target_len = 1,
+	  .host = "h x",
+	  .host_len = 3}},
 	{"user agent with LF", {BASE, .user_agent = "a\nb"}},
 	{"close and keep-alive",
 	 {BASE, .flags = COIL_HTTP_CLOSE | COIL_HTTP_KEEP_ALIVE}},
@@ -314,15 +330,19 @@ static void test_writer_response_refusals(void **state)
 		{"status 0", {.status = 0}},
 		{"status negative", {.status = -200}},
 		{"body with 204", {.status = 204, .body = "x", .body_len = 1}},
-		{"length with 304", {.status = 304, .body_len = 1,
-				     .flags = COIL_HTTP_HEAD_ONLY}},
+		{"length with 304",
+		 {.status = 304, .body_len = 1, .flags = COIL_HTTP_HEAD_ONLY}},
 		{"body with 101", {.status = 101, .body = "x", .body_len = 1}},
-		{"chunked with 204", {.status = 204, .flags = COIL_HTTP_CHUNKED}},
-		{"chunked with body", {.status = 200, .body = "x", .body_len = 1,
-				       .flags = COIL_HTTP_CHUNKED}},
+		{"chunked with 204",
+		 {.status = 204, .flags = COIL_HTTP_CHUNKED}},
+		{"chunked with body",
+		 {.status = 200,
+		  .body = "x",
+		  .body_len = 1,
+		  .flags = COIL_HTTP_CHUNKED}},
 		{"reason with CR LF", {.status = 200, .reason = "OK\r\nX: 1"}},
-		{"reason with NUL-free control", {.status = 200,
-						  .reason = "O\x01K"}},
+		{"reason with NUL-free control",
+		 {.status = 200, .reason = "O\x01K"}},
 		{"caller Date", {.status = 200, WITH(own_date)}},
 		{"caller Content-Length", {.status = 200, WITH(own_cl)}},
 		{"caller Transfer-Encoding", {.status = 200, WITH(own_te)}},
@@ -345,9 +365,8 @@ static void test_writer_response_refusals(void **state)
 	}
 	/* allowed when asked: Date from the caller with NO_DATE, Connection
 	 * from the caller without a flag */
-	struct coil_http_response_spec ok = {.status = 200,
-					     WITH(own_date),
-					     .flags = COIL_HTTP_NO_DATE};
+	struct coil_http_response_spec ok = {
+		.status = 200, WITH(own_date), .flags = COIL_HTTP_NO_DATE};
 	assert_true(coil_http_response_write(buf, sizeof(buf), &ok) > 0);
 	ok.headers = own_conn;
 	ok.flags = 0;
@@ -459,8 +478,8 @@ static void test_writer_round_trip_through_parser(void **state)
 	};
 	int n = coil_http_request_write(buf, sizeof(buf), &rq);
 	assert_true(n > 0);
-	int k = coil_http_chunk_write(buf + n, sizeof(buf) - (size_t)n,
-				      "Wiki", 4);
+	int k = coil_http_chunk_write(buf + n, sizeof(buf) - (size_t)n, "Wiki",
+				      4);
 	n += k;
 	n += coil_http_chunk_write(buf + n, sizeof(buf) - (size_t)n, "pedia",
 				   5);

@@ -100,6 +100,7 @@ int coil__place(struct coil_loop *loop, struct coil_op *op,
 void coil__flush_pending(struct coil_loop *loop);
 void coil__rearm_parked(struct coil_loop *loop);
 int coil__park_nobufs(struct coil_loop *loop, struct coil_op *op);
+int coil__rearm_multi(struct coil_loop *loop, struct coil_op *op);
 
 /* loop.c */
 int coil__arm_inbox(struct coil_loop *loop);

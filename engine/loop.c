@@ -391,6 +391,18 @@ static void dispatch(struct coil_loop *loop, uint64_t ud, int res,
 		op->cb(op, res, flags);
 		return;
 	}
+	if ((op->state & ST_MULTI) &&
+	    (res > 0 || (res == 0 && op->opcode == IORING_OP_ACCEPT))) {
+		/* The kernel ended a multishot op early (CQ full) on a
+		 * result: hand the result on as one more and keep the op
+		 * going, or end it as asked if a cancel is pending. */
+		int err = (op->state & ST_CANCEL) ? -ECANCELED
+						  : coil__rearm_multi(loop, op);
+		if (err)
+			coil__post(loop, op, err);
+		op->cb(op, res, flags | IORING_CQE_F_MORE);
+		return;
+	}
 	if ((op->state & ST_RECV_BUF) && res == -ENOBUFS) {
 		/* The ring ran dry. Park and re-arm later, unless a cancel was
 		 * asked for and lost the race against this CQE: then this is

@@ -385,6 +385,25 @@ int coil_recv_multishot(struct coil_loop *loop, struct coil_op *op, int fd)
 	return submit(loop, op, &sqe, ST_MULTI | ST_RECV_BUF, 0);
 }
 
+/*
+ * A multishot op ended with a result (data, an fd) but no F_MORE: the
+ * kernel stops multishot requests whose CQEs it could not post (CQ full,
+ * overflow), io_uring_prep_recv_multishot(3). Arm it again with the same
+ * SQE so the caller sees one stream of COIL_MORE callbacks.
+ * Return: 0; -ENOMEM.
+ */
+int coil__rearm_multi(struct coil_loop *loop, struct coil_op *op)
+{
+	struct io_uring_sqe sqe;
+	if (op->opcode == IORING_OP_ACCEPT)
+		io_uring_prep_multishot_accept(&sqe, op->fd, NULL, NULL,
+					       SOCK_CLOEXEC);
+	else
+		prep_recv_multishot(&sqe, op->fd);
+	io_uring_sqe_set_data(&sqe, op);
+	return coil__place(loop, op, &sqe, 1);
+}
+
 /* A multishot recv ended with -ENOBUFS: park it until buffers come back.
  * Return: 0 if parked. */
 int coil__park_nobufs(struct coil_loop *loop, struct coil_op *op)

@@ -418,10 +418,13 @@ int coil_recv(struct coil_loop *loop, struct coil_op *op, int fd, void *buf,
  *
  * Callback per CQE: bytes with COIL_BUFFER (read coil_buf_ptr(coil_buf_id
  * (flags)), then coil_buf_put()), and COIL_MORE while armed. A final
- * callback without COIL_MORE ends it (0 = EOF, -errno, -ECANCELED).
- * When the buffer ring runs dry (-ENOBUFS) the engine parks the op and
- * re-arms it once buffers come back; the callback does not see it.
- * Return: 0; -EOPNOTSUPP without COIL_FEAT_MULTISHOT_RECV.
+ * callback without COIL_MORE ends it (0 = EOF, -errno, -ECANCELED) and
+ * never carries data. When the buffer ring runs dry (-ENOBUFS) the engine
+ * parks the op and re-arms it once half the buffers are back; when the
+ * kernel ends it early on a full CQ, the engine re-arms it at once. The
+ * callback sees neither. Data stays in order: one op per socket.
+ * Return: 0; -EOPNOTSUPP without COIL_FEAT_MULTISHOT_RECV; -EINVAL with a
+ * linked timeout.
  */
 int coil_recv_multishot(struct coil_loop *loop, struct coil_op *op, int fd);
 

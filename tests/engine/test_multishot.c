@@ -29,6 +29,7 @@ struct reader {
 	int nheld;
 	unsigned char out[1024]; /* bids currently out (double-put check) */
 	int cancel_at;		 /* coil_cancel when datas reaches this */
+	int data_finals;	 /* final callbacks that carried data */
 };
 
 static void reader_put(struct reader *r, unsigned bid)
@@ -78,6 +79,8 @@ static void on_read(struct coil_op *op, int res, unsigned flags)
 	if (!(flags & COIL_MORE)) {
 		r->finals++;
 		r->final_res = res;
+		if (res > 0)
+			r->data_finals++;
 	}
 }
 
@@ -397,6 +400,45 @@ static void test_multishot_cancel_while_running_dry(void **state)
 	te_end(loop);
 }
 
+/* A CQ of 16 and 256 buffers' worth of data waiting: the kernel cannot
+ * post a CQE per buffer and ends the multishot recv early, its last CQE
+ * carrying data but no F_MORE. The engine re-arms it: the callback sees
+ * COIL_MORE on every data callback and one final EOF. */
+static void test_multishot_recv_survives_cq_overflow(void **state)
+{
+	enum { TOTAL = 16384 };
+	struct coil_loop_opts o = {.sq_entries = 8,
+				   .cq_factor = 2,
+				   .buf_count = 512,
+				   .buf_size = 64};
+	struct coil_loop *loop = te_begin(&o);
+	struct coil_loop_stats st;
+	struct reader r;
+	int fds[2];
+	static unsigned char data[TOTAL];
+
+	te_require(loop, COIL_FEAT_MULTISHOT_RECV);
+	tu_tcp_pair(fds);
+	for (size_t i = 0; i < TOTAL; i++)
+		data[i] = pattern(i);
+	assert_int_equal(send(fds[1], data, TOTAL, 0), TOTAL);
+	shutdown(fds[1], SHUT_WR);
+	reader_init(&r, loop);
+	assert_int_equal(coil_recv_multishot(loop, &r.op, fds[0]), 0);
+	assert_int_equal(te_drain(loop, 10000 * MS), 0);
+	coil_loop_stats(loop, &st);
+	assert_int_equal(r.finals, 1);
+	assert_int_equal(r.final_res, 0);
+	assert_int_equal(r.data_finals, 0);
+	assert_int_equal(r.got, TOTAL);
+	assert_int_equal(r.bad, 0);
+	print_message("CQ 16: %d data callbacks, %llu overflow turns\n",
+		      r.datas, (unsigned long long)st.overflow);
+	close(fds[0]);
+	close(fds[1]);
+	te_end(loop);
+}
+
 /* A buffer goes back once: a second put, or a put of a buffer never
  * handed out, is refused and does not publish the buffer twice. */
 static void test_multishot_bad_buf_put_refused(void **state)
@@ -471,6 +513,7 @@ int main(void)
 		cmocka_unit_test(test_multishot_rearm_after_put_outside_turn),
 		cmocka_unit_test(test_multishot_cancel_parked),
 		cmocka_unit_test(test_multishot_cancel_while_running_dry),
+		cmocka_unit_test(test_multishot_recv_survives_cq_overflow),
 		cmocka_unit_test(test_multishot_bad_buf_put_refused),
 		cmocka_unit_test(test_multishot_refused_without_feature),
 	};

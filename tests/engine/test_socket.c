@@ -289,6 +289,72 @@ static void test_socket_accept_single_shot_rearmed(void **state)
 	te_end(loop);
 }
 
+/* 40 connections waiting in the backlog and a CQ of 16: the kernel ends
+ * the multishot accept early on a full CQ; the engine re-arms it, so every
+ * connection still arrives with COIL_MORE and the op ends only by cancel. */
+struct collector {
+	struct coil_op op;
+	int fds[64];
+	int n, more, finals, final_res;
+};
+
+static void on_collect(struct coil_op *op, int res, unsigned flags)
+{
+	struct collector *c = coil_container_of(op, struct collector, op);
+	if (res >= 0) {
+		assert_true(c->n < 64);
+		c->fds[c->n++] = res;
+	}
+	if (flags & COIL_MORE) {
+		c->more++;
+		return;
+	}
+	c->finals++;
+	c->final_res = res;
+}
+
+static void test_socket_accept_multishot_survives_cq_overflow(void **state)
+{
+	enum { NC = 40 };
+	struct coil_loop_opts o = {.sq_entries = 8, .cq_factor = 2};
+	struct coil_loop *loop = te_begin(&o);
+	static struct collector c;
+	unsigned short port;
+	int lfd;
+	struct sockaddr_in sa;
+	int cfd[NC];
+
+	te_require(loop, COIL_FEAT_MULTISHOT_ACCEPT);
+	lfd = tu_listen(&port);
+	sa = tu_addr(port);
+	for (int i = 0; i < NC; i++) {
+		cfd[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_int_equal(
+			connect(cfd[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	memset(&c, 0, sizeof(c));
+	coil_op_init(&c.op, on_collect);
+	assert_int_equal(coil_accept(loop, &c.op, lfd, COIL_ACCEPT_MULTISHOT),
+			 0);
+	uint64_t end = tu_mono_ns() + 5000 * MS;
+	while (c.n < NC && c.finals == 0 && tu_mono_ns() < end)
+		assert_true(coil_loop_run(loop, COIL_RUN_ONCE) >= 0);
+	assert_int_equal(c.n, NC);
+	assert_int_equal(c.more, NC);
+	assert_int_equal(c.finals, 0);
+	assert_int_equal(coil_cancel(loop, &c.op), 0);
+	assert_int_equal(te_drain(loop, 5000 * MS), 0);
+	assert_int_equal(c.finals, 1);
+	assert_int_equal(c.final_res, -ECANCELED);
+	assert_int_equal(c.n, NC);
+	for (int i = 0; i < NC; i++) {
+		close(c.fds[i]);
+		close(cfd[i]);
+	}
+	close(lfd);
+	te_end(loop);
+}
+
 static void test_socket_recv_on_bad_fd_fails_in_callback(void **state)
 {
 	struct coil_loop *loop = te_begin(NULL);
@@ -325,6 +391,8 @@ int main(void)
 		cmocka_unit_test(
 			test_socket_accept_multishot_forced_single_shot),
 		cmocka_unit_test(test_socket_accept_single_shot_rearmed),
+		cmocka_unit_test(
+			test_socket_accept_multishot_survives_cq_overflow),
 		cmocka_unit_test(test_socket_recv_on_bad_fd_fails_in_callback),
 	};
 	te_watchdog(60);

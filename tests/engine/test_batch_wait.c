@@ -58,10 +58,38 @@ static void test_batch_wait_nop_completes(void **state)
 	coil_loop_free(loop);
 }
 
-/* Writes one byte to fds[0], then, a moment later, one to fds[1]. */
+struct writer {
+	int fds[2];
+	pid_t waiter; /* the loop's thread */
+};
+
+/* Whether thread @tid sleeps (state S in /proc/self/task/TID/stat). */
+static int thread_sleeps(pid_t tid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')'); /* the name may hold spaces */
+	return p && p[1] == ' ' && p[2] == 'S';
+}
+
+/* Once the loop's thread sleeps in its wait, writes one byte to fds[0],
+ * then, a moment later, one to fds[1]. Without the first step, a plain
+ * ring (no COOP_TASKRUN) may run the first recv's task work when the loop
+ * thread returns from any system call, so the turn would find a CQE ready
+ * and not wait at all. */
 static void *write_two(void *arg)
 {
-	int *fds = arg;
+	struct writer *w = arg;
+	int *fds = w->fds;
+	uint64_t end = tu_mono_ns() + 2000 * MS;
+	while (!thread_sleeps(w->waiter) && tu_mono_ns() < end)
+		usleep(100);
 	if (write(fds[0], "a", 1) != 1)
 		abort();
 	usleep(2000); /* a gap between the two arrivals, not a wait */
@@ -77,7 +105,8 @@ static void test_batch_wait_gathers_completions_in_one_turn(void **state)
 {
 	struct coil_loop *loop = batch_loop(1000 * MS);
 	struct counted a = {0}, b = {0};
-	int pa[2], pb[2], wr[2];
+	int pa[2], pb[2];
+	struct writer wr = {.waiter = gettid()};
 	char ba[4], bb[4];
 	pthread_t th;
 	(void)state;
@@ -94,9 +123,9 @@ static void test_batch_wait_gathers_completions_in_one_turn(void **state)
 	/* submit both recvs (nothing to read yet) before the data comes */
 	assert_int_equal(coil_loop_run(loop, COIL_RUN_NOWAIT), 2);
 	assert_int_equal(a.calls + b.calls, 0);
-	wr[0] = pa[1];
-	wr[1] = pb[1];
-	assert_int_equal(pthread_create(&th, NULL, write_two, wr), 0);
+	wr.fds[0] = pa[1];
+	wr.fds[1] = pb[1];
+	assert_int_equal(pthread_create(&th, NULL, write_two, &wr), 0);
 	assert_true(coil_loop_run(loop, COIL_RUN_ONCE) >= 0);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(a.calls, 1);

@@ -48,6 +48,7 @@ struct coil_loop {
 	unsigned force; /* COIL_LOOP_NO_* */
 	unsigned inflight;
 	int stop;
+	int running; /* inside coil_loop_run() */
 	uint64_t now_ns;
 	uint64_t deadline_ns;	/* current deadline scope, 0 = none */
 	unsigned batch_wait_us; /* min-wait of a waiting turn, 0 = off */

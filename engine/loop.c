@@ -304,6 +304,7 @@ int coil_loop_post(struct coil_loop *loop, struct coil_op *op, int res)
 {
 	if (op->state & ST_BUSY)
 		return -EBUSY;
+	op->timeout_ns = 0; /* consumed, as by any submission */
 	coil__post(loop, op, res);
 	return 0;
 }
@@ -552,16 +553,23 @@ static int turn(struct coil_loop *loop, int may_wait)
 
 int coil_loop_run(struct coil_loop *loop, int mode)
 {
-	int ret;
+	int ret = 0;
 
+	if (mode != COIL_RUN_DEFAULT && mode != COIL_RUN_ONCE &&
+	    mode != COIL_RUN_NOWAIT)
+		return -EINVAL;
+	/* From a callback, a nested run would reap the CQEs the outer one
+	 * is walking and run their callbacks twice. */
+	if (loop->running)
+		return -EBUSY;
+	loop->running = 1;
 	loop->stop = 0;
 	do {
 		ret = turn(loop, mode != COIL_RUN_NOWAIT);
-		if (ret < 0)
-			return ret;
-	} while (mode == COIL_RUN_DEFAULT && !loop->stop &&
+	} while (ret >= 0 && mode == COIL_RUN_DEFAULT && !loop->stop &&
 		 (loop->inflight > 0 || loop->pend_head));
-	return (int)loop->inflight;
+	loop->running = 0;
+	return ret < 0 ? ret : (int)loop->inflight;
 }
 
 uint64_t coil_deadline_enter(struct coil_loop *loop, uint64_t deadline_ns)

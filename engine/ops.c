@@ -543,6 +543,7 @@ int coil_msg_ring(struct coil_loop *loop, struct coil_op *op,
 		/* eventfd fallback: deliver now, complete @op next turn */
 		if (op->state & ST_BUSY)
 			return -EBUSY;
+		op->timeout_ns = 0; /* consumed, as by any submission */
 		int ret = coil_loop_post_remote(target, target_op, res);
 		coil__post(loop, op, ret);
 		return 0;

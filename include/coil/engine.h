@@ -209,7 +209,9 @@ const char *coil_loop_strerror(int err);
  * @loop: a loop with no op in flight (coil_loop_inflight() == 0), or NULL.
  *
  * Ops still in flight are cancelled by the kernel when the ring closes and
- * their callbacks never run; free only an idle loop.
+ * their callbacks never run; free only an idle loop, on its own thread,
+ * outside coil_loop_run() (never from a callback), and only once no other
+ * thread can still call coil_msg_ring() or coil_loop_post_remote() on it.
  */
 void coil_loop_free(struct coil_loop *loop);
 
@@ -241,8 +243,12 @@ int coil_loop_ring_fd(const struct coil_loop *loop);
  * COIL_RUN_DEFAULT also waits for ops parked on -ENOBUFS: it returns only
  * once their buffers came back (coil_buf_put() from a callback).
  *
- * Return: the number of ops still in flight (>= 0), or -errno if entering
- * the ring failed for a reason other than EINTR/EAGAIN/EBUSY: -EEXIST
+ * Not from a callback: a nested run returns -EBUSY (the outer run goes on).
+ *
+ * Return: the number of ops still in flight (>= 0); -EINVAL for an unknown
+ * @mode; -EBUSY when called from a callback of this loop; or -errno if
+ * entering the ring failed for a reason other than EINTR/EAGAIN/EBUSY:
+ * -EEXIST
  * when called from a thread other than the loop's (SINGLE_ISSUER rings);
  * -EBADR when the kernel had to drop completions (CQ overflow with no
  * memory left, io_uring_enter(2)), after which callbacks may be missing.

@@ -211,6 +211,58 @@ static void test_msgring_post_remote_from_plain_thread(void **state)
 	te_end(loop);
 }
 
+/* Several plain threads posting to one loop at once: every op arrives
+ * exactly once, on the loop's thread. */
+struct multi_poster {
+	struct coil_loop *target;
+	struct cop *ops;
+	int from, n;
+	int errors;
+};
+
+static void *multi_poster_main(void *arg)
+{
+	struct multi_poster *p = arg;
+	for (int i = p->from; i < p->from + p->n; i++)
+		if (coil_loop_post_remote(p->target, &p->ops[i].op, i) != 0)
+			p->errors++;
+	return NULL;
+}
+
+static void test_msgring_post_remote_from_many_threads(void **state)
+{
+	enum { THREADS = 4, EACH = 500 };
+	struct coil_loop *loop = te_begin(NULL);
+	static struct cop ops[THREADS * EACH];
+	struct multi_poster p[THREADS];
+	pthread_t th[THREADS];
+
+	for (int i = 0; i < THREADS * EACH; i++) {
+		cop_init(&ops[i]);
+		coil_loop_expect(loop, &ops[i].op);
+	}
+	for (int t = 0; t < THREADS; t++) {
+		p[t] = (struct multi_poster){.target = loop,
+					     .ops = ops,
+					     .from = t * EACH,
+					     .n = EACH};
+		assert_int_equal(
+			pthread_create(&th[t], NULL, multi_poster_main, &p[t]),
+			0);
+	}
+	assert_int_equal(coil_loop_run(loop, COIL_RUN_DEFAULT), 0);
+	for (int t = 0; t < THREADS; t++) {
+		assert_int_equal(pthread_join(th[t], NULL), 0);
+		assert_int_equal(p[t].errors, 0);
+	}
+	for (int i = 0; i < THREADS * EACH; i++) {
+		assert_int_equal(ops[i].calls, 1);
+		assert_int_equal(ops[i].res, i);
+		assert_true(pthread_equal(ops[i].thread, pthread_self()));
+	}
+	te_end(loop);
+}
+
 /* Two loops on two threads sending to each other. */
 struct peer {
 	pthread_t thread;
@@ -281,6 +333,7 @@ int main(void)
 		cmocka_unit_test(test_msgring_to_own_loop),
 		cmocka_unit_test(test_msgring_forced_eventfd_fallback),
 		cmocka_unit_test(test_msgring_post_remote_from_plain_thread),
+		cmocka_unit_test(test_msgring_post_remote_from_many_threads),
 		cmocka_unit_test(test_msgring_two_threads_both_ways),
 	};
 	te_watchdog(60);

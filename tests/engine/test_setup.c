@@ -360,6 +360,55 @@ static void test_setup_nowait_delivers_deferred_completions(void **state)
 	te_end(loop);
 }
 
+/* coil_loop_run() from a callback is refused (a nested run would reap
+ * the CQEs the outer run is walking); a bad mode too. */
+struct nester {
+	struct coil_op op;
+	struct coil_loop *loop;
+	int calls, nested_ret;
+};
+
+static void on_nest(struct coil_op *op, int res, unsigned flags)
+{
+	struct nester *n = coil_container_of(op, struct nester, op);
+	n->calls++;
+	n->nested_ret = coil_loop_run(n->loop, COIL_RUN_NOWAIT);
+}
+
+static void test_setup_nested_run_refused(void **state)
+{
+	struct coil_loop *loop = te_begin(NULL);
+	static struct nester n[4];
+	struct cop c;
+
+	for (int i = 0; i < 4; i++) {
+		n[i] = (struct nester){.loop = loop};
+		coil_op_init(&n[i].op, on_nest);
+		if (i < 2)
+			assert_int_equal(coil_nop(loop, &n[i].op), 0);
+		else
+			assert_int_equal(coil_loop_post(loop, &n[i].op, 0), 0);
+	}
+	assert_int_equal(coil_loop_run(loop, COIL_RUN_DEFAULT), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(n[i].calls, 1);
+		assert_int_equal(n[i].nested_ret, -EBUSY);
+	}
+	assert_int_equal(coil_loop_run(loop, 7), -EINVAL);
+	assert_int_equal(coil_loop_run(loop, -1), -EINVAL);
+	/* a linked timeout set before a post is consumed by it */
+	cop_init(&c);
+	coil_op_timeout(&c.op, 1 * MS);
+	assert_int_equal(coil_loop_post(loop, &c.op, 3), 0);
+	assert_int_equal(coil_loop_run(loop, COIL_RUN_DEFAULT), 0);
+	assert_int_equal(c.res, 3);
+	assert_int_equal(coil_timeout(loop, &c.op, 1 * MS, 0), 0);
+	assert_int_equal(coil_loop_run(loop, COIL_RUN_DEFAULT), 0);
+	assert_int_equal(c.calls, 2);
+	assert_int_equal(c.res, 0);
+	te_end(loop);
+}
+
 static void test_setup_clock_refreshes_each_turn(void **state)
 {
 	struct coil_loop *loop = te_begin(NULL);
@@ -396,6 +445,7 @@ int main(void)
 		cmocka_unit_test(test_setup_post_runs_next_turn),
 		cmocka_unit_test(
 			test_setup_nowait_delivers_deferred_completions),
+		cmocka_unit_test(test_setup_nested_run_refused),
 		cmocka_unit_test(test_setup_clock_refreshes_each_turn),
 	};
 	te_watchdog(60);

@@ -8,11 +8,23 @@
  * fields and queues it by op->next (see async_internal.h), so a
  * submission allocates nothing. The queue is shared by every loop that
  * uses the pool and guarded by one mutex; a condition variable wakes the
- * workers. A result goes back with IORING_OP_MSG_RING from the worker's
- * own small ring into the loop's ring (io_uring_prep_msg_ring(3), kernel
- * 5.18; the CQE's user_data is the op, so the loop dispatches it like any
- * completion), or through the loop's eventfd inbox
- * (coil_loop_post_remote()) when MSG_RING is not available or fails.
+ * workers.
+ *
+ * Results go back in batches. Each loop that uses the pool has an
+ * attachment: a list of finished jobs and a doorbell op. A worker appends
+ * its job (result in op->res) and, if the list was empty, rings the
+ * doorbell with IORING_OP_MSG_RING from its own small ring into the loop's
+ * ring (io_uring_prep_msg_ring(3), kernel 5.18; the CQE's user_data is the
+ * doorbell op, which the loop dispatches like any completion). The
+ * doorbell's callback takes the whole list and completes each job on the
+ * loop. So one CQE and one worker system call carry every result finished
+ * meanwhile; one message per result costs the loop a CQE (and, into a
+ * DEFER_TASKRUN ring, a task-work item) each, which bench/pool measured
+ * at 0.65x the throughput (docs/BENCHMARKS.md, "pool"). If the message
+ * fails, the doorbell goes through the loop's eventfd inbox
+ * (coil_loop_post_remote()). Without MSG_RING (kernel, forced fallback,
+ * COIL_POOL_NO_MSG_RING, a worker without a ring) each result goes
+ * through that inbox directly.
  *
  * Every pool is in a process-wide list so that coil_cancel() and
  * coil_loop_drain() on a loop can find its queued jobs.
@@ -38,6 +50,18 @@ struct worker {
 	struct coil_op *current; /* the job it runs (pool->mu) */
 };
 
+/* A loop's doorbell and its finished jobs (see the top). Freed with the
+ * pool, or by the doorbell's callback if a ring is still on its way then. */
+struct attach {
+	struct attach *next; /* pool->atts (pool->mu) */
+	struct coil_loop *loop;
+	pthread_mutex_t mu;
+	struct coil_op bell;
+	struct coil_op *head, *tail; /* finished jobs, result in op->res */
+	int rung;		     /* a doorbell is on its way */
+	int orphan;		     /* the pool is gone: the callback frees */
+};
+
 struct coil_pool {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -48,7 +72,9 @@ struct coil_pool {
 	int stopping; /* no new jobs */
 	int exit;     /* workers leave once the queue is empty */
 	struct worker *w;
+	struct attach *atts;
 	uint64_t submitted, completed, cancelled, rejected, via_msg, via_efd;
+	uint64_t doorbells;
 	struct coil_pool *gnext, *gprev; /* all pools (g_mu) */
 };
 
@@ -108,6 +134,70 @@ static int deliver_msg_ring(struct worker *w, struct coil_loop *loop,
 	return ret >= 0;
 }
 
+/* The attachment of @loop, if results go to it by doorbell. pool->mu. */
+static struct attach *find_attach(struct coil_pool *pool,
+				  struct coil_loop *loop)
+{
+	for (struct attach *a = pool->atts; a; a = a->next) {
+		if (a->loop == loop)
+			return a;
+	}
+	return NULL;
+}
+
+/* On the loop: complete every job the workers have finished. */
+static void bell_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct attach *a = coil_container_of(op, struct attach, bell);
+	struct coil_loop *loop = a->loop;
+	struct coil_op *list;
+	int orphan;
+	(void)res;
+	(void)flags;
+
+	pthread_mutex_lock(&a->mu);
+	list = a->head;
+	a->head = a->tail = NULL;
+	a->rung = 0;
+	orphan = a->orphan;
+	pthread_mutex_unlock(&a->mu);
+	while (list) {
+		struct coil_op *next = list->next;
+		coil__post(loop, list, list->res);
+		list = next;
+	}
+	if (orphan) {
+		pthread_mutex_destroy(&a->mu);
+		free(a);
+	}
+}
+
+/* Queue @op's result on its loop's list; the worker that finds the list
+ * empty rings. Return: 1 if this call sent a MSG_RING. */
+static int ring_doorbell(struct worker *w, struct attach *a, struct coil_op *op,
+			 int res)
+{
+	int ring;
+
+	pthread_mutex_lock(&a->mu);
+	op->res = res;
+	op->next = NULL;
+	if (a->tail)
+		a->tail->next = op;
+	else
+		a->head = op;
+	a->tail = op;
+	ring = !a->rung;
+	a->rung = 1;
+	pthread_mutex_unlock(&a->mu);
+	if (!ring)
+		return 0;
+	if (deliver_msg_ring(w, a->loop, &a->bell, 0))
+		return 1;
+	coil_loop_post_remote(a->loop, &a->bell, 0);
+	return 0;
+}
+
 static void *worker_main(void *p)
 {
 	struct worker *w = p;
@@ -123,7 +213,8 @@ static void *worker_main(void *p)
 		struct coil_loop *loop;
 		coil_pool_fn fn;
 		void *arg;
-		int res, via_msg = 0;
+		struct attach *att;
+		int res, rang = 0;
 
 		while (!pool->head && !pool->exit)
 			pthread_cond_wait(&pool->cv, &pool->mu);
@@ -140,25 +231,27 @@ static void *worker_main(void *p)
 		fn = job_fn(op);
 		arg = job_arg(op);
 		loop = op->loop;
+		att = find_attach(pool, loop);
 		pthread_mutex_unlock(&pool->mu);
 
 		res = fn(arg);
 
 		/* After this the op is the loop's again: do not touch it. */
-		if (w->have_ring && !(pool->flags & COIL_POOL_NO_MSG_RING) &&
-		    (coil_loop_features(loop) & COIL_FEAT_MSG_RING))
-			via_msg = deliver_msg_ring(w, loop, op, res);
-		if (!via_msg)
+		if (att && w->have_ring)
+			rang = ring_doorbell(w, att, op, res);
+		else
 			coil_loop_post_remote(loop, op, res);
 
 		pthread_mutex_lock(&pool->mu);
 		w->current = NULL;
 		pool->running--;
 		pool->completed++;
-		if (via_msg)
+		if (att && w->have_ring)
 			pool->via_msg++;
 		else
 			pool->via_efd++;
+		if (rang)
+			pool->doorbells++;
 	}
 	pthread_mutex_unlock(&pool->mu);
 	return NULL;
@@ -275,6 +368,20 @@ int coil_pool_submit_flags(struct coil_loop *loop, struct coil_pool *pool,
 		pool->rejected++;
 		pthread_mutex_unlock(&pool->mu);
 		return -EAGAIN;
+	}
+	if (!(pool->flags & COIL_POOL_NO_MSG_RING) && pool->nring &&
+	    (coil_loop_features(loop) & COIL_FEAT_MSG_RING) &&
+	    !find_attach(pool, loop)) {
+		struct attach *a = calloc(1, sizeof(*a));
+		if (!a) {
+			pthread_mutex_unlock(&pool->mu);
+			return -ENOMEM;
+		}
+		a->loop = loop;
+		pthread_mutex_init(&a->mu, NULL);
+		coil_op_init(&a->bell, bell_cb);
+		a->next = pool->atts;
+		pool->atts = a;
 	}
 	coil_loop_expect(loop, op); /* op->loop = loop */
 	job_set(op, fn, arg);
@@ -444,6 +551,19 @@ void coil_pool_free(struct coil_pool *pool)
 	if (pool->gnext)
 		pool->gnext->gprev = pool->gprev;
 	pthread_mutex_unlock(&g_mu);
+	while (pool->atts) {
+		struct attach *a = pool->atts;
+		int rung;
+		pool->atts = a->next;
+		pthread_mutex_lock(&a->mu);
+		rung = a->rung;
+		a->orphan = rung;
+		pthread_mutex_unlock(&a->mu);
+		if (!rung) {
+			pthread_mutex_destroy(&a->mu);
+			free(a);
+		}
+	}
 	pthread_cond_destroy(&pool->cv);
 	pthread_mutex_destroy(&pool->mu);
 	free(pool->w);
@@ -461,6 +581,7 @@ void coil_pool_stats(struct coil_pool *pool, struct coil_pool_stats *st)
 	st->rejected = pool->rejected;
 	st->via_msg_ring = pool->via_msg;
 	st->via_eventfd = pool->via_efd;
+	st->doorbells = pool->doorbells;
 	st->queued = pool->queued;
 	st->running = pool->running;
 	st->threads = pool->nthreads;

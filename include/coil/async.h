@@ -525,7 +525,8 @@ struct coil_pool_opts {
 	unsigned queue_max; /* jobs waiting to start, default 1024 */
 	unsigned flags;	    /* COIL_POOL_* below */
 };
-/* Never use IORING_OP_MSG_RING; results go by eventfd (benchmarks). */
+/* Never use IORING_OP_MSG_RING; each result goes by eventfd
+ * (coil_loop_post_remote()); for benchmarks and comparisons. */
 #define COIL_POOL_NO_MSG_RING (1u << 0)
 
 /*
@@ -550,10 +551,13 @@ int coil_pool_new(struct coil_pool **out, const struct coil_pool_opts *opts);
  *        keeps the job's bookkeeping inside @op (no allocation).
  * @arg:  passed to @fn; the caller keeps it valid until the callback.
  *
- * Delivery: IORING_OP_MSG_RING from the worker's ring into @loop's ring
- * (the CQE's user_data is @op); when @loop lacks COIL_FEAT_MSG_RING, the
- * worker has no ring, the pool has COIL_POOL_NO_MSG_RING, or the message
- * fails, coil_loop_post_remote() (eventfd) instead.
+ * Delivery: the result joins a per-loop list of finished jobs and the
+ * worker that finds the list empty posts an IORING_OP_MSG_RING from its own
+ * ring into @loop's ring (a doorbell); its completion on the loop
+ * completes every job on the list, so results come in batches. When @loop
+ * lacks COIL_FEAT_MSG_RING, the worker has no ring or the pool has
+ * COIL_POOL_NO_MSG_RING, each result goes by coil_loop_post_remote()
+ * (eventfd) instead; so does a doorbell whose message fails.
  * When queue_max jobs wait to start, the job waits behind them (its memory
  * is @op, so nothing grows in the pool); with COIL_POOL_NOWAIT
  * (coil_pool_submit_flags()) the call fails with -EAGAIN instead and the
@@ -562,7 +566,8 @@ int coil_pool_new(struct coil_pool **out, const struct coil_pool_opts *opts);
  * (coil_cancel(), coil_pool_shutdown(COIL_POOL_DISCARD), coil_loop_drain()).
  * Return: 0; -EINVAL for NULL arguments; -EBUSY if @op is in flight;
  * -EAGAIN (NOWAIT, queue full); -ESHUTDOWN after coil_pool_shutdown();
- * -ECANCELED if @loop is cancelling.
+ * -ECANCELED if @loop is cancelling; -ENOMEM (the first submit from a
+ * loop allocates its doorbell).
  */
 int coil_pool_submit(struct coil_loop *loop, struct coil_pool *pool,
 		     struct coil_op *op, coil_pool_fn fn, void *arg);
@@ -602,8 +607,9 @@ struct coil_pool_stats {
 	uint64_t completed;	   /* jobs run to the end */
 	uint64_t cancelled;	   /* jobs cancelled before starting */
 	uint64_t rejected;	   /* -EAGAIN answers */
-	uint64_t via_msg_ring;	   /* results delivered by IORING_OP_MSG_RING */
-	uint64_t via_eventfd;	   /* results delivered by the eventfd inbox */
+	uint64_t via_msg_ring;	   /* results sent by doorbell (MSG_RING) */
+	uint64_t via_eventfd;	   /* results sent one by one by eventfd */
+	uint64_t doorbells;	   /* MSG_RING messages (one per batch) */
 	unsigned queued;	   /* jobs waiting to start now */
 	unsigned running;	   /* jobs on a worker now */
 	unsigned threads;	   /* workers */

@@ -20,11 +20,11 @@
  * loop. So one CQE and one worker system call carry every result finished
  * meanwhile; one message per result costs the loop a CQE (and, into a
  * DEFER_TASKRUN ring, a task-work item) each, which bench/pool measured
- * at 0.65x the throughput (docs/BENCHMARKS.md, "pool"). If the message
- * fails, the doorbell goes through the loop's eventfd inbox
- * (coil_loop_post_remote()). Without MSG_RING (kernel, forced fallback,
- * COIL_POOL_NO_MSG_RING, a worker without a ring) each result goes
- * through that inbox directly.
+ * at 0.83x the eventfd path's throughput (docs/BENCHMARKS.md, "pool"),
+ * the doorbell at 1.17x. If the message fails, the doorbell goes through
+ * the loop's eventfd inbox (coil_loop_post_remote()). Without MSG_RING
+ * (kernel, forced fallback, COIL_POOL_NO_MSG_RING, a worker without a
+ * ring) each result goes through that inbox directly.
  *
  * Every pool is in a process-wide list so that coil_cancel() and
  * coil_loop_drain() on a loop can find its queued jobs.

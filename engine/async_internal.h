@@ -58,6 +58,16 @@ static inline void *coil__wait_arg(const struct coil_op *op)
 	return (void *)(intptr_t)op->ts_sec;
 }
 
+/* Complete a new op (not yet in flight) on the next turn. Like any
+ * submission, this consumes a pending coil_op_timeout() (waits do not
+ * apply it). */
+static inline void coil__post_new(struct coil_loop *loop, struct coil_op *op,
+				  int res)
+{
+	op->timeout_ns = 0;
+	coil__post(loop, op, res);
+}
+
 /* Mark an op a primitive submitted for itself (drain does not count it). */
 static inline void coil__mark_internal(struct coil_op *op)
 {

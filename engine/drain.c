@@ -125,8 +125,8 @@ int coil_loop_drain(struct coil_loop *loop, uint64_t timeout_ns)
 
 	if (!loop)
 		return -EINVAL;
-	if (loop->draining)
-		return -EBUSY;
+	if (loop->draining || loop->running)
+		return -EBUSY; /* nested, or from one of its callbacks */
 	loop->draining = 1;
 	loop->drain_cancelled = 0;
 

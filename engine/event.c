@@ -50,7 +50,7 @@ int coil_event_wait(struct coil_event *ev, struct coil_op *op)
 	if (ret)
 		return ret;
 	if (ev->set) {
-		coil__post(ev->wq.loop, op, 0);
+		coil__post_new(ev->wq.loop, op, 0);
 		return 0;
 	}
 	return coil__waitq_push(&ev->wq, op, NULL);

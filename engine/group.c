@@ -185,7 +185,7 @@ int coil_group_child_done(struct coil_group_child *c, int res)
 		return -EINVAL;
 	if ((c->state & CHILD_TASK) ? !task_running(c) : coil_op_busy(&c->op))
 		return -EBUSY; /* in flight, or its end already reported */
-	coil__post(c->group->wq.loop, &c->op, res);
+	coil__post_new(c->group->wq.loop, &c->op, res);
 	return 0;
 }
 

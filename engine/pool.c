@@ -384,6 +384,7 @@ int coil_pool_submit_flags(struct coil_loop *loop, struct coil_pool *pool,
 		pool->atts = a;
 	}
 	coil_loop_expect(loop, op); /* op->loop = loop */
+	op->timeout_ns = 0;	    /* consumed, not applied */
 	job_set(op, fn, arg);
 	op->next = NULL;
 	if (pool->tail)

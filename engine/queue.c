@@ -154,7 +154,7 @@ int coil_queue_put(struct coil_queue *q, struct coil_op *op, void *item)
 	if (q->closed)
 		return COIL_ECLOSED;
 	if (!q->putters.count && put_now(q, item) == 0) {
-		coil__post(q->putters.loop, op, 0);
+		coil__post_new(q->putters.loop, op, 0);
 		return 0;
 	}
 	return coil__waitq_push(&q->putters, op, item);
@@ -172,7 +172,7 @@ int coil_queue_get(struct coil_queue *q, struct coil_op *op, void **slot)
 	if (ret)
 		return ret;
 	if (!q->getters.count && get_now(q, slot) == 0) {
-		coil__post(q->getters.loop, op, 0);
+		coil__post_new(q->getters.loop, op, 0);
 		return 0;
 	}
 	if (q->closed)

@@ -194,7 +194,7 @@ int coil_rate_acquire(struct coil_rate *r, struct coil_op *op)
 		rebase(r, now);
 		if (due(r) <= now) {
 			r->k++;
-			coil__post(r->wq.loop, op, 0);
+			coil__post_new(r->wq.loop, op, 0);
 			return 0;
 		}
 	}

@@ -191,7 +191,7 @@ static void answer(struct coil_resolver *r, struct coil_resolve_req *req,
 		req->sys_err = e->sys_err;
 		res = COIL_ERESOLVE;
 	}
-	coil__post(r->loop, &req->op, res);
+	coil__post_new(r->loop, &req->op, res);
 }
 
 /* On a worker. */

@@ -38,7 +38,7 @@ int coil_sem_acquire(struct coil_sem *sem, struct coil_op *op)
 		return ret;
 	if (sem->count > 0 && !sem->wq.count) {
 		sem->count--;
-		coil__post(sem->wq.loop, op, 0);
+		coil__post_new(sem->wq.loop, op, 0);
 		return 0;
 	}
 	return coil__waitq_push(&sem->wq, op, NULL);

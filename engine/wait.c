@@ -61,6 +61,7 @@ int coil__waitq_push(struct coil__waitq *wq, struct coil_op *op, void *arg)
 	if (ret)
 		return ret;
 	coil_loop_expect(wq->loop, op);
+	op->timeout_ns = 0; /* consumed, not applied (coil/async.h) */
 	coil__wait_set_arg(op, arg);
 	op->next = NULL;
 	if (wq->tail)

@@ -17,9 +17,10 @@
  *    coil_loop_run(COIL_RUN_DEFAULT) keeps running while something waits.
  *  - coil_cancel() works on every waiting op here too: the op's callback
  *    runs with -ECANCELED (next turn). coil_loop_drain() cancels them all.
- *  - Waits ignore coil_op_timeout() and deadline scopes; to bound a wait,
- *    run a coil_timeout() beside it and coil_cancel() the wait when the
- *    timer fires first (or put both in a fail-fast coil_group).
+ *  - Waits consume a pending coil_op_timeout() without applying it, and
+ *    ignore deadline scopes; to bound a wait, run a coil_timeout() beside
+ *    it and coil_cancel() the wait when the timer fires first (or put both
+ *    in a fail-fast coil_group).
  *  - Durations are uint64_t nanoseconds; times are coil_now() values
  *    (CLOCK_MONOTONIC).
  */
@@ -502,8 +503,9 @@ int coil_event_wait(struct coil_event *ev, struct coil_op *op);
  *
  * Return: the number of ops whose callbacks ran with -ECANCELED during the
  * drain (the primitives' own timers and jobs not counted: a waiting op
- * counts once); -EBUSY if a drain is already running on @loop; -EINVAL for
- * NULL; -errno if entering the ring failed.
+ * counts once); -EBUSY if called from one of @loop's callbacks (a drain
+ * runs the loop itself); -EINVAL for NULL; -errno if entering the ring
+ * failed.
  */
 int coil_loop_drain(struct coil_loop *loop, uint64_t timeout_ns);
 

@@ -360,6 +360,11 @@ static void test_drain_bad_input(void **state)
 	assert_int_equal(coil_nop(loop, &n.op), 0);
 	assert_int_equal(coil_loop_drain(loop, 1 * SEC), 0);
 	assert_int_equal(n.ret, -EBUSY); /* not from its own callbacks */
+	n.ret = 1;
+	assert_int_equal(coil_nop(loop, &n.op), 0);
+	assert_int_equal(coil_loop_run(loop, COIL_RUN_DEFAULT), 0);
+	assert_int_equal(n.ret, -EBUSY);
+	assert_int_equal(coil_loop_draining(loop), 0); /* nothing started */
 	coil_loop_free(loop);
 }
 

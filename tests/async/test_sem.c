@@ -142,6 +142,61 @@ static void test_sem_cancel_waiter(void **state)
 	coil_loop_free(loop);
 }
 
+/* a wait consumes a pending coil_op_timeout() without applying it: the
+ * wait outlives it, and the op's next kernel submission does not carry it */
+struct relay {
+	struct coil_op timer;
+	struct coil_sem *sem;
+	struct coil_loop *loop;
+	struct coil_op *victim;
+};
+
+static void relay_release(struct coil_op *op, int res, unsigned flags)
+{
+	struct relay *r = coil_container_of(op, struct relay, timer);
+	(void)res;
+	(void)flags;
+	coil_sem_release(r->sem);
+}
+
+static void relay_cancel(struct coil_op *op, int res, unsigned flags)
+{
+	struct relay *r = coil_container_of(op, struct relay, timer);
+	(void)res;
+	(void)flags;
+	coil_cancel(r->loop, r->victim);
+}
+
+static void test_sem_wait_consumes_op_timeout(void **state)
+{
+	struct coil_loop *loop = tu_loop(NULL);
+	struct coil_sem sem;
+	struct relay rl = {.loop = loop, .sem = &sem};
+	struct rec a;
+	int fds[2];
+	char buf[4];
+
+	tu_tcp_pair(fds);
+	assert_int_equal(coil_sem_init(&sem, loop, 0, 0), 0);
+	rec_init(&a);
+	coil_op_timeout(&a.op, 5 * MS);
+	assert_int_equal(coil_sem_acquire(&sem, &a.op), 0);
+	coil_op_init(&rl.timer, relay_release);
+	assert_int_equal(coil_timeout(loop, &rl.timer, 30 * MS, 0), 0);
+	assert_int_equal(run_idle(loop, 5000 * MS), 0);
+	assert_int_equal(a.res, 0); /* acquired, not timed out at 5 ms */
+	/* a recv on the same op: no stale 5 ms timeout on it */
+	rl.victim = &a.op;
+	coil_op_init(&rl.timer, relay_cancel);
+	assert_int_equal(coil_recv(loop, &a.op, fds[0], buf, 4, 0), 0);
+	assert_int_equal(coil_timeout(loop, &rl.timer, 30 * MS, 0), 0);
+	assert_int_equal(run_idle(loop, 5000 * MS), 0);
+	assert_int_equal(a.res, -ECANCELED);
+	close(fds[0]);
+	close(fds[1]);
+	coil_loop_free(loop);
+}
+
 static void test_sem_bad_input(void **state)
 {
 	struct coil_loop *loop = tu_loop(NULL);
@@ -177,6 +232,7 @@ int main(void)
 		cmocka_unit_test(test_sem_of_5_never_more_than_5_running),
 		cmocka_unit_test(test_sem_release_wakes_oldest_through_loop),
 		cmocka_unit_test(test_sem_cancel_waiter),
+		cmocka_unit_test(test_sem_wait_consumes_op_timeout),
 		cmocka_unit_test(test_sem_bad_input),
 	};
 	return cmocka_run_group_tests_name("async.sem", tests, NULL, NULL);

@@ -123,10 +123,12 @@ static void run_schedule(unsigned n, uint64_t per_sec, uint64_t max_late_ns,
 
 #ifdef COIL_RATE_SLOW
 /* a 1000/s limiter releases 1000 +-2% in each of 3 seconds, each permit
- * at its scheduled time (not early, at most 50 ms late), no drift */
+ * at its scheduled time (never early; the worst single lateness bound is
+ * a scheduler hiccup on a loaded 2-core machine, 250 ms, while the median
+ * lateness at the end must equal the one at the start: no drift) */
 static void test_rate_1000_per_s_for_3_s_no_drift(void **state)
 {
-	run_schedule(3000, 1000, 50 * MS, 2 * MS, 1);
+	run_schedule(3000, 1000, 250 * MS, 2 * MS, 1);
 }
 #else
 

@@ -213,6 +213,185 @@ static void test_scale_chained_submits_under_overflow(void **state)
 	te_end(loop);
 }
 
+/* A random mix of recvs with and without linked timeouts, timers, timer
+ * removals, nops, posts and cancels, resubmitted from callbacks, on a
+ * small ring: each submission gets exactly one final callback. */
+enum { SLOTS = 256, NSOCK = 8 };
+
+struct slot {
+	struct coil_op op;
+	struct mix *mix;
+	int submits, finals;
+	int kind;
+	char buf[4];
+};
+
+struct mix {
+	struct coil_loop *loop;
+	struct slot slots[SLOTS];
+	int fds[NSOCK][2];
+	uint64_t rng;
+	int resubmit; /* callbacks may resubmit while set */
+	int errors;
+	int results[8]; /* 0 ok, 1 timedout, 2 canceled, 3 other */
+};
+
+static unsigned mix_rand(struct mix *m, unsigned n)
+{
+	m->rng ^= m->rng << 13;
+	m->rng ^= m->rng >> 7;
+	m->rng ^= m->rng << 17;
+	return (unsigned)(m->rng % n);
+}
+
+static void mix_submit(struct mix *m, struct slot *sl);
+
+static void on_mix(struct coil_op *op, int res, unsigned flags)
+{
+	struct slot *sl = coil_container_of(op, struct slot, op);
+	struct mix *m = sl->mix;
+	if (flags & COIL_MORE) {
+		m->errors++;
+		return;
+	}
+	sl->finals++;
+	if (sl->finals != sl->submits)
+		m->errors++;
+	if (res >= 0)
+		m->results[0]++;
+	else if (res == -ETIMEDOUT)
+		m->results[1]++;
+	else if (res == -ECANCELED)
+		m->results[2]++;
+	else
+		m->results[3]++;
+	if (m->resubmit && mix_rand(m, 3) == 0)
+		mix_submit(m, sl);
+}
+
+static void mix_submit(struct mix *m, struct slot *sl)
+{
+	struct coil_loop *loop = m->loop;
+	int ret;
+	sl->kind = (int)mix_rand(m, 5);
+	switch (sl->kind) {
+	case 0: /* recv, maybe with a linked timeout */
+	case 1:
+		if (mix_rand(m, 3))
+			coil_op_timeout(&sl->op, mix_rand(m, 3000) * 1000ull);
+		ret = coil_recv(loop, &sl->op, m->fds[mix_rand(m, NSOCK)][0],
+				sl->buf, 1 + mix_rand(m, 3), 0);
+		break;
+	case 2:
+		ret = coil_timeout(loop, &sl->op, mix_rand(m, 5000) * 1000ull,
+				   0);
+		break;
+	case 3:
+		ret = coil_nop(loop, &sl->op);
+		break;
+	default:
+		ret = coil_loop_post(loop, &sl->op, 0);
+		break;
+	}
+	if (ret != 0) {
+		m->errors++;
+		return;
+	}
+	sl->submits++;
+}
+
+static void random_mix(const struct coil_loop_opts *o, uint64_t seed)
+{
+	static struct mix m;
+	memset(&m, 0, sizeof(m));
+	m.loop = te_begin(o);
+	m.rng = seed;
+	m.resubmit = 1;
+	for (int s = 0; s < NSOCK; s++) {
+		tu_tcp_pair(m.fds[s]);
+		/* many small sends must not block the test */
+		int fl = fcntl(m.fds[s][1], F_GETFL);
+		fcntl(m.fds[s][1], F_SETFL, fl | O_NONBLOCK);
+	}
+	for (int i = 0; i < SLOTS; i++) {
+		m.slots[i].mix = &m;
+		coil_op_init(&m.slots[i].op, on_mix);
+	}
+	uint64_t end = tu_mono_ns() + 3000 * MS;
+	for (int iter = 0; iter < 20000 && tu_mono_ns() < end; iter++) {
+		struct slot *sl = &m.slots[mix_rand(&m, SLOTS)];
+		switch (mix_rand(&m, 8)) {
+		case 0:
+		case 1:
+		case 2:
+			if (!coil_op_busy(&sl->op))
+				mix_submit(&m, sl);
+			break;
+		case 3:
+			if (coil_op_busy(&sl->op)) {
+				int r = coil_cancel(m.loop, &sl->op);
+				if (r != 0 && r != -ENOENT)
+					m.errors++;
+			}
+			break;
+		case 4:
+			if (coil_op_busy(&sl->op) && sl->kind == 2 &&
+			    coil_timeout_remove(m.loop, &sl->op) != 0)
+				m.errors++;
+			break;
+		case 5: {
+			int s = (int)mix_rand(&m, NSOCK);
+			if (send(m.fds[s][1], "abc", 1 + mix_rand(&m, 3), 0) <
+				    0 &&
+			    errno != EAGAIN)
+				m.errors++;
+			break;
+		}
+		case 6:
+			if (coil_loop_run(m.loop, COIL_RUN_NOWAIT) < 0)
+				m.errors++;
+			break;
+		default:
+			if (coil_loop_inflight(m.loop) &&
+			    coil_loop_run(m.loop, COIL_RUN_ONCE) < 0)
+				m.errors++;
+			break;
+		}
+	}
+	/* wind down: no more resubmits, cancel what waits on sockets */
+	m.resubmit = 0;
+	for (int s = 0; s < NSOCK; s++)
+		assert_int_equal(coil_cancel_fd(m.loop, m.fds[s][0]), 0);
+	assert_int_equal(te_drain(m.loop, 10000 * MS), 0);
+	assert_int_equal(m.errors, 0);
+	int submits = 0;
+	for (int i = 0; i < SLOTS; i++) {
+		assert_int_equal(m.slots[i].finals, m.slots[i].submits);
+		submits += m.slots[i].submits;
+	}
+	assert_int_equal(m.results[3], 0);
+	print_message("mix seed %llu: %d submits, %d ok, %d timed out, %d "
+		      "cancelled\n",
+		      (unsigned long long)seed, submits, m.results[0],
+		      m.results[1], m.results[2]);
+	for (int s = 0; s < NSOCK; s++) {
+		close(m.fds[s][0]);
+		close(m.fds[s][1]);
+	}
+	te_end(m.loop);
+}
+
+static void test_scale_random_mix_exactly_once(void **state)
+{
+	struct coil_loop_opts small = {.sq_entries = 8, .cq_factor = 2};
+	struct coil_loop_opts queued = {.sq_entries = 8,
+					.cq_factor = 2,
+					.flags = COIL_LOOP_NO_EARLY_SUBMIT};
+	random_mix(NULL, 0x9e3779b97f4a7c15ull);
+	random_mix(&small, 12345);
+	random_mix(&queued, 777);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_scale_cq_overflow_nops),
 		cmocka_unit_test(test_scale_cq_overflow_timers_and_links),
 		cmocka_unit_test(test_scale_chained_submits_under_overflow),
+		cmocka_unit_test(test_scale_random_mix_exactly_once),
 	};
 	te_watchdog(90);
 	return cmocka_run_group_tests_name("engine.scale", tests, NULL, NULL);

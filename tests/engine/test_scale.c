@@ -303,7 +303,9 @@ static void mix_submit(struct mix *m, struct slot *sl)
 static void random_mix(const struct coil_loop_opts *o, uint64_t seed)
 {
 	static struct mix m;
+	struct cop guard;
 	memset(&m, 0, sizeof(m));
+	cop_init(&guard);
 	m.loop = te_begin(o);
 	m.rng = seed;
 	m.resubmit = 1;
@@ -352,8 +354,13 @@ static void random_mix(const struct coil_loop_opts *o, uint64_t seed)
 				m.errors++;
 			break;
 		default:
-			if (coil_loop_inflight(m.loop) &&
-			    coil_loop_run(m.loop, COIL_RUN_ONCE) < 0)
+			/* a waiting turn; the guard timer bounds the wait when
+			 * all that is in flight are recvs nobody feeds */
+			if (!coil_op_busy(&guard.op))
+				assert_int_equal(
+					coil_timeout(m.loop, &guard.op, MS, 0),
+					0);
+			if (coil_loop_run(m.loop, COIL_RUN_ONCE) < 0)
 				m.errors++;
 			break;
 		}

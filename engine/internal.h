@@ -59,6 +59,13 @@ struct coil_loop {
 	struct pending *pend_head, *pend_tail;
 	/* multishot recvs parked on -ENOBUFS */
 	struct coil_op *parked;
+	/* coil_cancel_fd() sequence numbers by fd, so that a multishot op the
+	 * kernel ends on its own (-ENOBUFS, full CQ) after a cancel of its fd
+	 * was asked for is not armed again: op->cflags holds the sequence
+	 * number current when the op was last armed. */
+	uint32_t cancel_seq;
+	uint32_t *fd_cancel;
+	unsigned fd_cancel_len;
 
 	/* provided buffer ring (group 0), mapped by hand */
 	struct io_uring_buf_ring *br;
@@ -102,6 +109,10 @@ void coil__flush_pending(struct coil_loop *loop);
 void coil__rearm_parked(struct coil_loop *loop);
 int coil__park_nobufs(struct coil_loop *loop, struct coil_op *op);
 int coil__rearm_multi(struct coil_loop *loop, struct coil_op *op);
+/* Whether a cancel of @op (coil_cancel, or coil_cancel_fd of its fd) was
+ * asked for since it was last armed. Multishot ops only. */
+int coil__cancel_pending(const struct coil_loop *loop,
+			 const struct coil_op *op);
 
 /* loop.c */
 int coil__arm_inbox(struct coil_loop *loop);

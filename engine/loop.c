@@ -253,6 +253,7 @@ void coil_loop_free(struct coil_loop *loop)
 	}
 	io_uring_queue_exit(&loop->ring);
 	coil__buf_ring_free(loop);
+	free(loop->fd_cancel);
 	if (loop->efd >= 0)
 		close(loop->efd);
 	pthread_mutex_destroy(&loop->inbox_mu);
@@ -397,8 +398,9 @@ static void dispatch(struct coil_loop *loop, uint64_t ud, int res,
 		/* The kernel ended a multishot op early (CQ full) on a
 		 * result: hand the result on as one more and keep the op
 		 * going, or end it as asked if a cancel is pending. */
-		int err = (op->state & ST_CANCEL) ? -ECANCELED
-						  : coil__rearm_multi(loop, op);
+		int err = coil__cancel_pending(loop, op)
+				  ? -ECANCELED
+				  : coil__rearm_multi(loop, op);
 		if (err)
 			coil__post(loop, op, err);
 		op->cb(op, res, flags | IORING_CQE_F_MORE);
@@ -408,7 +410,7 @@ static void dispatch(struct coil_loop *loop, uint64_t ud, int res,
 		/* The ring ran dry. Park and re-arm later, unless a cancel was
 		 * asked for and lost the race against this CQE: then this is
 		 * the op's end, as the caller expects. */
-		if (op->state & ST_CANCEL)
+		if (coil__cancel_pending(loop, op))
 			res = -ECANCELED;
 		else if (coil__park_nobufs(loop, op) == 0)
 			return;

@@ -161,6 +161,7 @@ static int submit(struct coil_loop *loop, struct coil_op *op,
 	}
 	op->fd = sqe->fd;
 	op->opcode = sqe->opcode;
+	op->cflags = loop->cancel_seq;
 	two[0] = *sqe;
 	io_uring_sqe_set_data(&two[0], op);
 	if (t) {
@@ -307,6 +308,27 @@ int coil_cancel_fd(struct coil_loop *loop, int fd)
 {
 	struct io_uring_sqe sqe;
 	struct pending *p, *next;
+	int ret;
+
+	if (fd < 0)
+		return -EBADF;
+	if ((unsigned)fd >= loop->fd_cancel_len) {
+		unsigned len = loop->fd_cancel_len ? loop->fd_cancel_len : 64;
+		while (len <= (unsigned)fd)
+			len *= 2;
+		uint32_t *a = realloc(loop->fd_cancel, len * sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		memset(a + loop->fd_cancel_len, 0,
+		       (len - loop->fd_cancel_len) * sizeof(*a));
+		loop->fd_cancel = a;
+		loop->fd_cancel_len = len;
+	}
+	io_uring_prep_cancel_fd(&sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	ret = submit_internal(loop, &sqe);
+	if (ret < 0)
+		return ret;
+	loop->fd_cancel[fd] = ++loop->cancel_seq;
 
 	for (p = loop->pend_head; p; p = next) {
 		next = p->next;
@@ -318,8 +340,7 @@ int coil_cancel_fd(struct coil_loop *loop, int fd)
 		if (op->fd == fd)
 			cancel_local(loop, op);
 	}
-	io_uring_prep_cancel_fd(&sqe, fd, IORING_ASYNC_CANCEL_ALL);
-	return submit_internal(loop, &sqe);
+	return 0;
 }
 
 /* ---- sockets ---------------------------------------------------------------
@@ -392,9 +413,18 @@ int coil_recv_multishot(struct coil_loop *loop, struct coil_op *op, int fd)
  * SQE so the caller sees one stream of COIL_MORE callbacks.
  * Return: 0; -ENOMEM.
  */
+int coil__cancel_pending(const struct coil_loop *loop, const struct coil_op *op)
+{
+	if (op->state & ST_CANCEL)
+		return 1;
+	return op->fd >= 0 && (unsigned)op->fd < loop->fd_cancel_len &&
+	       loop->fd_cancel[op->fd] > op->cflags;
+}
+
 int coil__rearm_multi(struct coil_loop *loop, struct coil_op *op)
 {
 	struct io_uring_sqe sqe;
+	op->cflags = loop->cancel_seq;
 	if (op->opcode == IORING_OP_ACCEPT)
 		io_uring_prep_multishot_accept(&sqe, op->fd, NULL, NULL,
 					       SOCK_CLOEXEC);
@@ -427,6 +457,7 @@ void coil__rearm_parked(struct coil_loop *loop)
 		struct io_uring_sqe sqe;
 		prep_recv_multishot(&sqe, op->fd);
 		io_uring_sqe_set_data(&sqe, op);
+		op->cflags = loop->cancel_seq;
 		op->next = NULL;
 		op->state &= (uint16_t)~ST_PARKED;
 		if (coil__place(loop, op, &sqe, 1) < 0)

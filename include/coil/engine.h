@@ -360,7 +360,10 @@ int coil_cancel(struct coil_loop *loop, struct coil_op *op);
  * Ops still queued in user space for @fd are completed with -ECANCELED too.
  * Only ops that act on @fd as their file match: not coil_close(@fd), not
  * coil_openat() or coil_statx() relative to @fd, not coil_socket().
- * Return: 0 (also when nothing matched); -ENOMEM.
+ * A multishot op on @fd that the kernel ends on its own at the same time
+ * (buffer ring dry, CQ full) ends with -ECANCELED too; it is not re-armed.
+ * Return: 0 (also when nothing matched); -EBADF for a negative @fd;
+ * -ENOMEM.
  */
 int coil_cancel_fd(struct coil_loop *loop, int fd);
 

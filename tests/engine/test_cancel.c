@@ -253,6 +253,7 @@ static void test_cancel_fd_cancels_every_op_on_it(void **state)
 	assert_int_equal(acc.calls, 0);
 	assert_int_equal(coil_loop_inflight(loop), 2);
 
+	assert_int_equal(coil_cancel_fd(loop, -1), -EBADF);
 	/* nothing on the fd: still 0, nothing happens */
 	assert_int_equal(coil_cancel_fd(loop, a[0]), 0);
 	assert_int_equal(coil_cancel_fd(loop, lfd), 0);

@@ -28,8 +28,10 @@ struct reader {
 	unsigned held[64];
 	int nheld;
 	unsigned char out[1024]; /* bids currently out (double-put check) */
-	int cancel_at;		 /* coil_cancel when datas reaches this */
-	int data_finals;	 /* final callbacks that carried data */
+	int fd;
+	int cancel_at;	  /* coil_cancel when datas reaches this */
+	int cancel_by_fd; /* ... coil_cancel_fd instead */
+	int data_finals;  /* final callbacks that carried data */
 };
 
 static void reader_put(struct reader *r, unsigned bid)
@@ -72,7 +74,10 @@ static void on_read(struct coil_op *op, int res, unsigned flags)
 			reader_put(r, bid);
 		}
 		if (r->cancel_at && r->datas == r->cancel_at)
-			assert_int_equal(coil_cancel(r->loop, op), 0);
+			assert_int_equal(
+				r->cancel_by_fd ? coil_cancel_fd(r->loop, r->fd)
+						: coil_cancel(r->loop, op),
+				0);
 	} else if (flags & COIL_BUFFER) {
 		fail_msg("buffer flag on a result of %d", res);
 	}
@@ -350,7 +355,7 @@ static void test_multishot_cancel_parked(void **state)
 /* A cancel asked for while the recv is still in the kernel, when the
  * kernel then ends it with -ENOBUFS before seeing the cancel: the engine
  * must not park (and later re-arm) an op whose cancel is pending. */
-static void test_multishot_cancel_while_running_dry(void **state)
+static void cancel_while_running_dry(int by_fd)
 {
 	struct coil_loop_opts o = {.buf_count = 4, .buf_size = 64};
 	struct coil_loop *loop = te_begin(&o);
@@ -370,6 +375,8 @@ static void test_multishot_cancel_while_running_dry(void **state)
 		reader_init(&r, loop);
 		r.hold = 1;
 		r.cancel_at = 4; /* the 4th buffer is the last one */
+		r.cancel_by_fd = by_fd;
+		r.fd = fds[0];
 		assert_int_equal(coil_recv_multishot(loop, &r.op, fds[0]), 0);
 		uint64_t end = tu_mono_ns() + 5000 * MS;
 		while (r.finals == 0 && tu_mono_ns() < end) {
@@ -393,11 +400,23 @@ static void test_multishot_cancel_while_running_dry(void **state)
 	}
 	assert_true(rounds > 0);
 	coil_loop_stats(loop, &st);
-	print_message("cancel vs -ENOBUFS: %d rounds, %llu parks\n", rounds,
+	print_message("cancel%s vs -ENOBUFS: %d rounds, %llu parks\n",
+		      by_fd ? "_fd" : "", rounds,
 		      (unsigned long long)st.nobufs);
 	close(fds[0]);
 	close(fds[1]);
 	te_end(loop);
+}
+
+static void test_multishot_cancel_while_running_dry(void **state)
+{
+	cancel_while_running_dry(0);
+}
+
+/* The same race through coil_cancel_fd(), which names no op. */
+static void test_multishot_cancel_fd_while_running_dry(void **state)
+{
+	cancel_while_running_dry(1);
 }
 
 /* A CQ of 16 and 256 buffers' worth of data waiting: the kernel cannot
@@ -513,6 +532,7 @@ int main(void)
 		cmocka_unit_test(test_multishot_rearm_after_put_outside_turn),
 		cmocka_unit_test(test_multishot_cancel_parked),
 		cmocka_unit_test(test_multishot_cancel_while_running_dry),
+		cmocka_unit_test(test_multishot_cancel_fd_while_running_dry),
 		cmocka_unit_test(test_multishot_recv_survives_cq_overflow),
 		cmocka_unit_test(test_multishot_bad_buf_put_refused),
 		cmocka_unit_test(test_multishot_refused_without_feature),

@@ -9,6 +9,7 @@
 #ifndef COIL_ENGTEST_H
 #define COIL_ENGTEST_H
 
+#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -93,6 +94,36 @@ static inline int te_run_calls(struct coil_loop *loop, const int *calls, int n,
 	while (*calls < n && tu_mono_ns() < end)
 		assert_true(coil_loop_run(loop, COIL_RUN_ONCE) >= 0);
 	return *calls;
+}
+
+/* The current test's temp dir: made by te_tmpdir(), removed with all it
+ * holds by te_rm_tmp() (a cmocka teardown), also when the test failed. */
+static char *te_dir;
+
+static inline char *te_tmpdir(void)
+{
+	te_dir = tu_tmpdir();
+	return te_dir;
+}
+
+static inline int te_rm_one(const char *path, const struct stat *sb, int flag,
+			    struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static inline int te_rm_tmp(void **state)
+{
+	(void)state;
+	if (te_dir) {
+		nftw(te_dir, te_rm_one, 8, FTW_DEPTH | FTW_PHYS);
+		free(te_dir);
+		te_dir = NULL;
+	}
+	return 0;
 }
 
 /* A hung test dies by SIGALRM (ctest reports the failure) instead of

@@ -167,7 +167,7 @@ static void test_cancel_racing_completion(void **state)
 static void test_cancel_op_blocked_in_worker(void **state)
 {
 	struct coil_loop *loop = te_begin(NULL);
-	char *dir = tu_tmpdir();
+	char *dir = te_tmpdir();
 	char *path;
 	struct cop c, t;
 
@@ -189,7 +189,6 @@ static void test_cancel_op_blocked_in_worker(void **state)
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rmdir(dir), 0);
 	free(path);
-	free(dir);
 	te_end(loop);
 }
 
@@ -356,7 +355,8 @@ int main(void)
 		cmocka_unit_test(test_cancel_pending_recv),
 		cmocka_unit_test(test_cancel_pending_timeout),
 		cmocka_unit_test(test_cancel_racing_completion),
-		cmocka_unit_test(test_cancel_op_blocked_in_worker),
+		cmocka_unit_test_teardown(test_cancel_op_blocked_in_worker,
+					  te_rm_tmp),
 		cmocka_unit_test(test_cancel_idle_op_gives_enoent),
 		cmocka_unit_test(test_cancel_fd_cancels_every_op_on_it),
 		cmocka_unit_test(test_cancel_queued_ops),

@@ -23,7 +23,7 @@ static int wait_op(struct coil_loop *loop, struct cop *c, int submit_ret)
 static void test_file_open_write_read_fsync_statx_close(void **state)
 {
 	struct coil_loop *loop = te_begin(NULL);
-	char *dir = tu_tmpdir();
+	char *dir = te_tmpdir();
 	char *path;
 	struct cop c;
 	char buf[64];
@@ -131,14 +131,13 @@ static void test_file_open_write_read_fsync_statx_close(void **state)
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rmdir(dir), 0);
 	free(path);
-	free(dir);
 	te_end(loop);
 }
 
 static void test_file_open_missing_gives_enoent(void **state)
 {
 	struct coil_loop *loop = te_begin(NULL);
-	char *dir = tu_tmpdir();
+	char *dir = te_tmpdir();
 	char *path;
 	struct cop c;
 	struct statx stx;
@@ -175,7 +174,6 @@ static void test_file_open_missing_gives_enoent(void **state)
 
 	assert_int_equal(rmdir(dir), 0);
 	free(path);
-	free(dir);
 	te_end(loop);
 }
 
@@ -184,7 +182,7 @@ static void test_file_batch_of_writes_then_reads(void **state)
 {
 	enum { N = 64, SZ = 512 };
 	struct coil_loop *loop = te_begin(NULL);
-	char *dir = tu_tmpdir();
+	char *dir = te_tmpdir();
 	char *path;
 	static struct cop ops[N];
 	static char wbuf[N][SZ], rbuf[N][SZ];
@@ -219,16 +217,18 @@ static void test_file_batch_of_writes_then_reads(void **state)
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rmdir(dir), 0);
 	free(path);
-	free(dir);
 	te_end(loop);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_file_open_write_read_fsync_statx_close),
-		cmocka_unit_test(test_file_open_missing_gives_enoent),
-		cmocka_unit_test(test_file_batch_of_writes_then_reads),
+		cmocka_unit_test_teardown(
+			test_file_open_write_read_fsync_statx_close, te_rm_tmp),
+		cmocka_unit_test_teardown(test_file_open_missing_gives_enoent,
+					  te_rm_tmp),
+		cmocka_unit_test_teardown(test_file_batch_of_writes_then_reads,
+					  te_rm_tmp),
 	};
 	te_watchdog(60);
 	return cmocka_run_group_tests_name("engine.file", tests, NULL, NULL);

@@ -105,6 +105,9 @@ int cb_result_merge(struct cb_result *dst, const struct cb_result *src)
 	dst->syscalls += src->syscalls;
 	dst->cpu_user_ns += src->cpu_user_ns;
 	dst->cpu_sys_ns += src->cpu_sys_ns;
+	dst->tls_handshakes += src->tls_handshakes;
+	dst->tls_resumed += src->tls_resumed;
+	dst->tls_handshake_ns += src->tls_handshake_ns;
 	dst->late += src->late;
 	dst->unsent += src->unsent;
 	dst->max_lag_ns = max_u64(dst->max_lag_ns, src->max_lag_ns);
@@ -466,6 +469,15 @@ void cb_report_text(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 			"%llu below, %llu above\n",
 			(unsigned long long)coil_hist_underflows(r->latency),
 			(unsigned long long)coil_hist_overflows(r->latency));
+	if (r->tls_handshakes) {
+		fmt_time_us(buf, sizeof(buf),
+			    r->tls_handshake_ns / 1000.0L / r->tls_handshakes);
+		fprintf(f,
+			"  TLS: %llu handshakes (%llu resumed), mean %s from "
+			"connect to handshake done\n",
+			(unsigned long long)r->tls_handshakes,
+			(unsigned long long)r->tls_resumed, buf);
+	}
 	if (o->rate) {
 		fmt_time_us(buf, sizeof(buf), r->late_ns / 1000.0L);
 		fmt_time_us(buf2, sizeof(buf2), r->max_lag_ns / 1000.0L);
@@ -804,6 +816,16 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	j_f64(&j, "sys_us_per_request",
 	      r->requests ? (double)r->cpu_sys_ns / 1e3 / (double)r->requests
 			  : 0);
+	j_close(&j, '}');
+
+	j_key(&j, "tls");
+	j_open(&j, '{');
+	j_u64(&j, "handshakes", r->tls_handshakes);
+	j_u64(&j, "resumed", r->tls_resumed);
+	j_f64(&j, "handshake_mean_ns",
+	      r->tls_handshakes ? (double)r->tls_handshake_ns /
+					  (double)r->tls_handshakes
+				: 0);
 	j_close(&j, '}');
 
 	j_key(&j, "open_model");

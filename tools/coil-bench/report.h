@@ -83,6 +83,12 @@ struct cb_result {
 	uint64_t cpu_user_ns; /* getrusage(2) user time of the generator */
 	uint64_t cpu_sys_ns;  /* ... and system time */
 
+	/* HTTPS: completed handshakes, how many resumed a saved session,
+	 * and their total time from connect start to handshake done */
+	uint64_t tls_handshakes;
+	uint64_t tls_resumed;
+	uint64_t tls_handshake_ns;
+
 	/* open model (-R): from struct cb_sched, summed over lanes */
 	uint64_t late;	     /* sent more than late_ns after the intended
 			      * time */

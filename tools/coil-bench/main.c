@@ -1,0 +1,486 @@
+/*
+ * tools/coil-bench/main.c - coil-bench: a wrk-compatible HTTP load tester
+ * on io_uring.
+ *
+ * main() turns the command line into a target (URLs checked with the HTTP
+ * layer's parser, requests pre-built with its writer, the host resolved
+ * once with coil_resolve()), runs the generator threads (gen.c), and
+ * prints wrk's report (report.c). Every bad input ends here with one line
+ * on stderr and exit status 2, before any load is sent.
+ */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <strings.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coil/async.h"
+#include "coil/engine.h"
+#include "coil/http.h"
+#ifdef COIL_BENCH_TLS
+#include "coil/tls.h"
+#endif
+#include "cli.h"
+#include "gen.h"
+#include "hdrlog.h"
+#include "report.h"
+
+#define PROGRESS_NS 500000000ull
+
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt,
+							      ...)
+{
+	va_list ap;
+	fputs("coil-bench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CB_EXIT_USAGE;
+}
+
+/* ---- the target ----------------------------------------------------------
+ */
+
+struct resolve_ctx {
+	struct coil_resolve_req req;
+	int res;
+	int done;
+};
+
+static void resolved(struct coil_op *op, int res, unsigned flags)
+{
+	struct resolve_ctx *rc =
+		coil_container_of(op, struct resolve_ctx, req.op);
+	(void)flags;
+	rc->res = res;
+	rc->done = 1;
+}
+
+/* Resolve @host once, on a loop and pool of its own (coil_resolve()). */
+static int resolve(struct cb_target *t, char *why, size_t why_len)
+{
+	struct coil_loop *loop = NULL;
+	struct coil_pool *pool = NULL;
+	struct coil_resolver *r = NULL;
+	struct coil_pool_opts po = {.threads = 1};
+	struct resolve_ctx rc;
+	int ret;
+
+	memset(&rc, 0, sizeof(rc));
+	ret = coil_loop_new(&loop, NULL);
+	if (ret < 0) {
+		snprintf(why, why_len, "%s", coil_loop_strerror(ret));
+		return ret;
+	}
+	if ((ret = coil_pool_new(&pool, &po)) < 0 ||
+	    (ret = coil_resolver_new(&r, loop, pool, NULL)) < 0) {
+		snprintf(why, why_len, "resolver: %s", coil_strerror(ret));
+		goto out;
+	}
+	coil_op_init(&rc.req.op, resolved);
+	ret = coil_resolve(r, &rc.req, t->host, t->port);
+	if (ret < 0) {
+		snprintf(why, why_len, "%s", coil_strerror(ret));
+		goto out;
+	}
+	while (!rc.done && (ret = coil_loop_run(loop, COIL_RUN_ONCE)) >= 0)
+		;
+	if (!rc.done) {
+		snprintf(why, why_len, "%s", coil_strerror(ret));
+		goto out;
+	}
+	if (rc.res < 0) {
+		ret = rc.res;
+		snprintf(why, why_len, "%s",
+			 coil_resolve_strerror(&rc.req, rc.res));
+		goto out;
+	}
+	t->naddrs = rc.req.naddr;
+	for (unsigned i = 0; i < rc.req.naddr; i++)
+		memcpy(&t->addrs[i], &rc.req.addr[i],
+		       coil_sockaddr_len(&rc.req.addr[i]));
+	ret = 0;
+out:
+	coil_resolver_free(r);
+	if (loop)
+		coil_loop_run(loop, COIL_RUN_DEFAULT);
+	coil_pool_free(pool);
+	coil_loop_free(loop);
+	return ret;
+}
+
+static void target_free(struct cb_target *t)
+{
+	free(t->reqs);
+	free(t->req_off);
+	free(t->req_len);
+#ifdef COIL_BENCH_TLS
+	if (t->tls)
+		coil_tls_config_free(t->tls);
+#endif
+	memset(t, 0, sizeof(*t));
+}
+
+/* Split each -H "Name: value" into a header (value without surrounding
+ * blanks). */
+static struct coil_http_header *split_headers(const struct cb_opts *o,
+					      int *has_host)
+{
+	struct coil_http_header *h = calloc(o->n_headers + 1, sizeof(*h));
+	*has_host = 0;
+	if (!h)
+		return NULL;
+	for (size_t i = 0; i < o->n_headers; i++) {
+		const char *s = o->headers[i], *colon = strchr(s, ':');
+		const char *v = colon + 1, *e = v + strlen(v);
+		while (*v == ' ' || *v == '\t')
+			v++;
+		while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		h[i].name = s;
+		h[i].name_len = (size_t)(colon - s);
+		h[i].value = v;
+		h[i].value_len = (size_t)(e - v);
+		if (h[i].name_len == 4 && !strncasecmp(s, "host", 4))
+			*has_host = 1;
+	}
+	return h;
+}
+
+/* Parse and check every URL, build each request. Return 0, or the exit
+ * status after printing the reason. */
+static int build_target(const struct cb_opts *o, struct cb_target *t)
+{
+	struct coil_url *u = malloc(sizeof(*u)), *first = malloc(sizeof(*u));
+	struct coil_http_header *hdrs = NULL;
+	size_t cap = 0, used = 0;
+	int has_host, ret = 0;
+
+	memset(t, 0, sizeof(*t));
+	t->req_off = calloc(o->n_urls, sizeof(*t->req_off));
+	t->req_len = calloc(o->n_urls, sizeof(*t->req_len));
+	hdrs = split_headers(o, &has_host);
+	if (!u || !first || !t->req_off || !t->req_len || !hdrs) {
+		ret = usage_error("out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < o->n_urls; i++) {
+		struct coil_url *cur = i ? u : first;
+		struct coil_http_request_spec spec = {0};
+		int n = coil_url_parse(cur, o->urls[i], strlen(o->urls[i]));
+		if (n == -EPROTONOSUPPORT) {
+			ret = usage_error("bad URL '%s': only http:// and "
+					  "https:// are supported",
+					  o->urls[i]);
+			goto out;
+		}
+		if (n < 0) {
+			ret = usage_error("bad URL '%s': %s", o->urls[i],
+					  cur->why ? cur->why
+						   : coil_strerror(n));
+			goto out;
+		}
+		if (i && (cur->https != first->https ||
+			  cur->port != first->port ||
+			  strcasecmp(coil_url_host(cur),
+				     coil_url_host(first)) != 0)) {
+			ret = usage_error(
+				"URL '%s' is on another server than '%s': "
+				"every URL of a run must share scheme, host "
+				"and port",
+				o->urls[i], o->urls[0]);
+			goto out;
+		}
+		spec.method = o->method;
+		spec.target = coil_url_target(cur);
+		spec.target_len = cur->target_len;
+		if (!has_host) {
+			spec.host = coil_url_authority(cur);
+			spec.host_len = cur->auth_len;
+		}
+		spec.headers = hdrs;
+		spec.nheaders = o->n_headers;
+		spec.body = o->body;
+		spec.body_len = o->body_len;
+		spec.flags = o->keepalive ? 0 : COIL_HTTP_CLOSE;
+		for (;;) {
+			if (cap - used < 256) {
+				size_t nc = cap ? cap * 2 : 4096;
+				char *nb = realloc(t->reqs, nc);
+				if (!nb) {
+					ret = usage_error("out of memory");
+					goto out;
+				}
+				t->reqs = nb;
+				cap = nc;
+			}
+			n = coil_http_request_write(t->reqs + used, cap - used,
+						    &spec);
+			if (n != -ENOSPC)
+				break;
+			if (cap > ((size_t)1 << 31)) {
+				n = -E2BIG;
+				break;
+			}
+			cap *= 2;
+			char *nb = realloc(t->reqs, cap);
+			if (!nb) {
+				ret = usage_error("out of memory");
+				goto out;
+			}
+			t->reqs = nb;
+		}
+		if (n < 0) {
+			ret = usage_error(
+				"cannot build the request for '%s': %s%s",
+				o->urls[i],
+				n == -EINVAL ? "a header or the method is not "
+					       "allowed (-H may not set "
+					       "Content-Length, "
+					       "Transfer-Encoding"
+					     : coil_strerror(n),
+				n == -EINVAL ? (o->keepalive
+							? ")"
+							: " or Connection "
+							  "with "
+							  "--no-keepalive)")
+					     : "");
+			goto out;
+		}
+		t->req_off[i] = used;
+		t->req_len[i] = (size_t)n;
+		used += (size_t)n;
+	}
+	t->n_reqs = o->n_urls;
+	t->https = first->https;
+	t->port = first->port;
+	snprintf(t->host, sizeof(t->host), "%s", coil_url_host(first));
+	if (!strcmp(o->method, "HEAD"))
+		t->parse_flags = COIL_HTTP_PARSE_HEAD;
+out:
+	free(u);
+	free(first);
+	free(hdrs);
+	return ret;
+}
+
+#ifdef COIL_BENCH_TLS
+static int tls_setup(const struct cb_opts *o, struct cb_target *t)
+{
+	struct coil_tls_config_opts co = {0};
+	char why[256] = "";
+	int ret;
+	if (o->insecure)
+		co.flags |= COIL_TLS_INSECURE;
+	ret = coil_tls_config_new(&t->tls, &co, why, sizeof(why));
+	if (ret < 0)
+		return usage_error("TLS set-up failed: %s",
+				   why[0] ? why : coil_strerror(ret));
+	return 0;
+}
+#endif
+
+/* ---- output -------------------------------------------------------------
+ */
+
+static uint64_t prog_prev_n, prog_prev_t;
+
+static void progress(struct cb_run *run, uint64_t elapsed_ns)
+{
+	uint64_t n = 0, e = 0;
+	double rate;
+	for (unsigned k = 0; k < run->threads; k++) {
+		n += atomic_load_explicit(&run->th[k].live_requests,
+					  memory_order_relaxed);
+		e += atomic_load_explicit(&run->th[k].live_errors,
+					  memory_order_relaxed);
+	}
+	rate = elapsed_ns > prog_prev_t
+		       ? (double)(n - prog_prev_n) * 1e9 /
+				 (double)(elapsed_ns - prog_prev_t)
+		       : 0;
+	prog_prev_n = n;
+	prog_prev_t = elapsed_ns;
+	fprintf(stderr, "\r\033[K  %6.1fs  %10.0f req/s  %llu responses  %llu errors",
+		(double)elapsed_ns / 1e9, rate, (unsigned long long)n,
+		(unsigned long long)e);
+	fflush(stderr);
+}
+
+static void raise_nofile(uint64_t want)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur >= want + 64 || rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* COIL_BENCH_BATCH_WAIT or --batch-wait: coil_loop_opts.batch_wait_ns. */
+static uint64_t batch_wait(const struct cb_opts *o)
+{
+	const char *s = getenv("COIL_BENCH_BATCH_WAIT");
+	uint64_t ns;
+	(void)o;
+	if (s && cb_parse_duration(s, &ns) == 0)
+		return ns;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cb_opts o;
+	struct cb_target t;
+	struct cb_run run;
+	struct cb_result all;
+	struct cb_hdrlog *log = NULL;
+	FILE *out = stdout;
+	char err[256], why[256];
+	int ret, status = 0, fatal = 0;
+
+	ret = cb_cli_parse(&o, argc, argv, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "coil-bench: %s\n", err);
+		cb_cli_free(&o);
+		return CB_EXIT_USAGE;
+	}
+	if (o.action == CB_HELP) {
+		cb_cli_usage(stdout);
+		cb_cli_free(&o);
+		return 0;
+	}
+	if (o.action == CB_VERSION) {
+		cb_cli_version(stdout);
+		cb_cli_free(&o);
+		return 0;
+	}
+	if ((status = build_target(&o, &t)))
+		goto done_opts;
+	if (t.https) {
+#ifdef COIL_BENCH_TLS
+		if ((status = tls_setup(&o, &t)))
+			goto done_target;
+#else
+		status = usage_error("'%s': this coil-bench was built without "
+				     "TLS (mbedTLS), so https:// is not "
+				     "available",
+				     o.urls[0]);
+		goto done_target;
+#endif
+	}
+	ret = resolve(&t, why, sizeof(why));
+	if (ret < 0) {
+		status = usage_error("cannot resolve '%s': %s", t.host, why);
+		goto done_target;
+	}
+	if (o.output && !(out = fopen(o.output, "w"))) {
+		status = usage_error("cannot write --output '%s': %s", o.output,
+				     strerror(errno));
+		out = stdout;
+		goto done_target;
+	}
+	memset(&run, 0, sizeof(run));
+	if (o.hdr_log) {
+		struct timespec rt;
+		char comment[128];
+		clock_gettime(CLOCK_REALTIME, &rt);
+		snprintf(comment, sizeof(comment),
+			 "coil-bench %s: latency in ns", COIL_BENCH_VERSION);
+		ret = cb_hdrlog_open(&log, o.hdr_log,
+				     (uint64_t)rt.tv_sec * 1000000000ull +
+					     (uint64_t)rt.tv_nsec +
+					     o.warmup_ns,
+				     comment);
+		if (ret == 0 && (ret = cb_hdr_new(&run.hdr, log, o.threads,
+						  o.rate && o.uncorrected)) < 0)
+			cb_hdrlog_close(log);
+		if (ret < 0) {
+			status = usage_error("cannot write --hdr-log '%s': %s",
+					     o.hdr_log, strerror(-ret));
+			goto done_out;
+		}
+	}
+	raise_nofile(o.connections);
+
+	run.o = &o;
+	run.t = &t;
+	run.threads = o.threads;
+	run.batch_wait_ns = batch_wait(&o);
+	run.th = calloc(o.threads, sizeof(*run.th));
+	if (!run.th) {
+		status = usage_error("out of memory");
+		goto done_hdr;
+	}
+	if (!o.json)
+		cb_report_header(out, &o);
+	fflush(out);
+	ret = cb_run_threads(&run, isatty(STDERR_FILENO) ? progress : NULL,
+			     PROGRESS_NS);
+	if (isatty(STDERR_FILENO)) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+	}
+	if (ret < 0) {
+		fprintf(stderr, "coil-bench: cannot start threads: %s\n",
+			strerror(-ret));
+		status = 1;
+		goto done_th;
+	}
+	for (unsigned k = 0; k < o.threads; k++) {
+		if (run.th[k].fatal && !fatal++)
+			fprintf(stderr, "coil-bench: thread %u: %s\n", k,
+				run.th[k].fatal_msg);
+	}
+	if (fatal) {
+		status = 1;
+	} else if (cb_result_init(&all) < 0) {
+		fprintf(stderr, "coil-bench: out of memory\n");
+		status = 1;
+	} else {
+		for (unsigned k = 0; k < o.threads; k++)
+			cb_result_merge(&all, &run.th[k].r);
+		if (o.json)
+			ret = cb_report_json(out, &o, &all);
+		else
+			cb_report_text(out, &o, &all);
+		if (fflush(out) != 0 || ferror(out)) {
+			fprintf(stderr, "coil-bench: writing the report: %s\n",
+				strerror(errno));
+			status = 1;
+		}
+		cb_result_free(&all);
+	}
+	for (unsigned k = 0; k < o.threads; k++)
+		cb_result_free(&run.th[k].r);
+done_th:
+	free(run.th);
+done_hdr:
+	if (run.hdr) {
+		ret = cb_hdr_free(run.hdr, 0);
+		if (cb_hdrlog_close(log) < 0 || ret < 0) {
+			fprintf(stderr, "coil-bench: writing --hdr-log '%s' "
+					"failed\n",
+				o.hdr_log);
+			status = status ? status : 1;
+		}
+	}
+done_out:
+	if (out != stdout && fclose(out) != 0 && !status) {
+		fprintf(stderr, "coil-bench: closing --output: %s\n",
+			strerror(errno));
+		status = 1;
+	}
+done_target:
+	target_free(&t);
+done_opts:
+	cb_cli_free(&o);
+	return status;
+}

@@ -371,7 +371,7 @@ static void arm_sched(struct conn *c)
 	if (coil_op_busy(&c->tmr) || g->stopping)
 		return;
 	next = cb_sched_next_ns(&c->sched);
-	if (next == UINT64_MAX)
+	if (next >= g->end)
 		return;
 	coil_timeout(g->loop, &c->tmr, next, COIL_TIMEOUT_ABS);
 }
@@ -414,7 +414,9 @@ static void send_more(struct conn *c)
 		room = c->used ? 0 : 1;
 	n = 0;
 	if (room && g->o->rate) {
-		n = cb_sched_due(&c->sched, now, g->due, room);
+		/* the run holds the requests due before its end */
+		n = cb_sched_due(&c->sched, now < g->end ? now : g->end - 1,
+				 g->due, room);
 		for (unsigned i = 0; i < n; i++)
 			take(c, g->due[i]);
 		if (c->count < g->pipeline && g->o->keepalive)
@@ -449,8 +451,10 @@ static void sched_cb(struct coil_op *op, int res, unsigned flags)
 	if (!g->o->keepalive) {
 		/* a connection per request: connect once one is due */
 		if (c->st == C_IDLE && !c->count) {
-			unsigned n = cb_sched_due(&c->sched, coil_now(g->loop),
-						  g->due, 1);
+			uint64_t now = coil_now(g->loop);
+			unsigned n = cb_sched_due(
+				&c->sched, now < g->end ? now : g->end - 1,
+				g->due, 1);
 			if (n) {
 				take(c, g->due[0]);
 				c->used = 1;
@@ -898,7 +902,8 @@ static void stop_all(struct cb_gen *g)
 	for (unsigned i = 0; i < g->n; i++) {
 		struct conn *c = &g->conns[i];
 		if (g->o->rate && g->measuring)
-			g->th->r.unsent += cb_sched_backlog(&c->sched, g->end);
+			g->th->r.unsent +=
+				cb_sched_backlog(&c->sched, g->end - 1);
 		if (coil_op_busy(&c->tmr))
 			coil_timeout_remove(g->loop, &c->tmr);
 		switch (c->st) {

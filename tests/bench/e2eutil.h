@@ -1,0 +1,347 @@
+/*
+ * tests/bench/e2eutil.h - what the end-to-end tests of coil-bench share:
+ * a small HTTP/1.1 test server on 127.0.0.1 (a thread per connection,
+ * blocking sockets: simple enough to be obviously right) that counts what
+ * it served and can misbehave on purpose, and a runner that starts the
+ * coil-bench binary, waits for it and reads numbers from its --json
+ * report.
+ *
+ * Server paths:
+ *   /            200, body "ok"
+ *   /delay/MS    200 after MS milliseconds (per request)
+ *   /hang        never answers (the connection stays open)
+ *   /garbage     answers with bytes that are not HTTP
+ *   /close       200 with "Connection: close", then closes
+ * and, server-wide, stall_after_ms: the first request answered that long
+ * after the server started holds every connection for stall_ms (once).
+ */
+#ifndef COIL_BENCH_E2EUTIL_H
+#define COIL_BENCH_E2EUTIL_H
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+extern char **environ;
+
+struct ts_server {
+	int lfd;
+	unsigned short port;
+	pthread_t acceptor;
+	pthread_mutex_t mu; /* held while a response is written; the stall
+			       holds it */
+	atomic_ullong served;	/* responses written in full */
+	atomic_ullong received; /* requests read */
+	atomic_int stop;
+	uint64_t start_ns;
+	uint64_t stall_after_ns, stall_ns; /* 0: no stall */
+	int stalled;
+	/* connection threads (detached): accepted in all, and still running */
+	atomic_int nconns;
+	int active;
+	pthread_cond_t idle; /* signalled, under mu, when active drops */
+};
+
+static inline uint64_t ts_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline int ts_write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+struct ts_conn_arg {
+	struct ts_server *s;
+	int fd;
+};
+
+/* Answer one request line's target; 1 to close the connection after. */
+static inline int ts_answer(struct ts_server *s, int fd, const char *target)
+{
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+				 "Content-Type: text/plain\r\n\r\nok";
+	static const char closing[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+				      "Connection: close\r\n\r\nok";
+	int ret = 0;
+
+	if (!strncmp(target, "/delay/", 7)) {
+		long ms = strtol(target + 7, NULL, 10);
+		struct timespec d = {ms / 1000, (ms % 1000) * 1000000L};
+		nanosleep(&d, NULL);
+	} else if (!strcmp(target, "/hang")) {
+		return 2; /* read on, never answer */
+	}
+	pthread_mutex_lock(&s->mu);
+	if (s->stall_ns && !s->stalled &&
+	    ts_now() - s->start_ns >= s->stall_after_ns) {
+		struct timespec d = {(time_t)(s->stall_ns / 1000000000ull),
+				     (long)(s->stall_ns % 1000000000ull)};
+		s->stalled = 1;
+		nanosleep(&d, NULL); /* every connection waits on mu */
+	}
+	if (!strcmp(target, "/garbage"))
+		ret = ts_write_all(fd, "NOT HTTP AT ALL\r\n\r\n", 19) ? 1 : 3;
+	else if (!strcmp(target, "/close"))
+		ret = ts_write_all(fd, closing, sizeof(closing) - 1) ? 1 : 3;
+	else
+		ret = ts_write_all(fd, ok, sizeof(ok) - 1);
+	if (ret == 0 || ret == 3)
+		atomic_fetch_add(&s->served, 1);
+	pthread_mutex_unlock(&s->mu);
+	return ret ? 1 : 0;
+}
+
+static inline void *ts_conn_main(void *arg)
+{
+	struct ts_conn_arg *a = arg;
+	struct ts_server *s = a->s;
+	int fd = a->fd, hang = 0;
+	char buf[16384];
+	size_t len = 0;
+
+	free(a);
+	for (;;) {
+		char *end;
+		ssize_t n;
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (atomic_load(&s->stop))
+			break;
+		if (poll(&p, 1, 50) == 0)
+			continue;
+		n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+		while (!hang && (end = strstr(buf, "\r\n\r\n"))) {
+			char target[256] = "";
+			size_t used = (size_t)(end + 4 - buf);
+			int r;
+			sscanf(buf, "%*s %255s", target);
+			atomic_fetch_add(&s->received, 1);
+			memmove(buf, buf + used, len - used);
+			len -= used;
+			buf[len] = '\0';
+			r = ts_answer(s, fd, target);
+			if (r == 2) {
+				hang = 1;
+				continue;
+			}
+			if (r)
+				goto out;
+		}
+		if (hang) {
+			/* count further pipelined requests, answer none */
+			while ((end = strstr(buf, "\r\n\r\n"))) {
+				size_t used = (size_t)(end + 4 - buf);
+				atomic_fetch_add(&s->received, 1);
+				memmove(buf, buf + used, len - used);
+				len -= used;
+				buf[len] = '\0';
+			}
+		}
+	}
+out:
+	shutdown(fd, SHUT_RDWR);
+	close(fd);
+	pthread_mutex_lock(&s->mu);
+	s->active--;
+	pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+static inline void *ts_accept_main(void *arg)
+{
+	struct ts_server *s = arg;
+	for (;;) {
+		struct pollfd p = {.fd = s->lfd, .events = POLLIN};
+		int fd, i;
+		if (atomic_load(&s->stop))
+			break;
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		struct ts_conn_arg *a = malloc(sizeof(*a));
+		pthread_attr_t at;
+		pthread_t tid;
+		a->s = s;
+		a->fd = fd;
+		pthread_attr_init(&at);
+		pthread_attr_setstacksize(&at, 256 * 1024);
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		pthread_mutex_lock(&s->mu);
+		s->active++;
+		pthread_mutex_unlock(&s->mu);
+		i = pthread_create(&tid, &at, ts_conn_main, a);
+		pthread_attr_destroy(&at);
+		if (i != 0) {
+			free(a);
+			close(fd);
+			pthread_mutex_lock(&s->mu);
+			s->active--;
+			pthread_mutex_unlock(&s->mu);
+			continue;
+		}
+		atomic_fetch_add(&s->nconns, 1);
+	}
+	return NULL;
+}
+
+static inline struct ts_server *ts_start(uint64_t stall_after_ns,
+					 uint64_t stall_ns)
+{
+	struct ts_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		abort();
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->idle, NULL);
+	s->lfd = tu_listen(&s->port);
+	s->start_ns = ts_now();
+	s->stall_after_ns = stall_after_ns;
+	s->stall_ns = stall_ns;
+	if (pthread_create(&s->acceptor, NULL, ts_accept_main, s) != 0)
+		abort();
+	return s;
+}
+
+static inline void ts_stop(struct ts_server *s)
+{
+	atomic_store(&s->stop, 1);
+	pthread_join(s->acceptor, NULL);
+	pthread_mutex_lock(&s->mu);
+	while (s->active)
+		pthread_cond_wait(&s->idle, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	close(s->lfd);
+}
+
+/* after ts_stop(): the counters stay readable until this */
+static inline void ts_free(struct ts_server *s)
+{
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->idle);
+	free(s);
+}
+
+/* ---- running coil-bench ---------------------------------------------------
+ */
+
+struct cb_out {
+	int status; /* exit status, or 128 + signal */
+	char *out;  /* stdout */
+	char *err;  /* stderr */
+};
+
+static inline char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+	if (!f)
+		return strdup("");
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, (size_t)n + 1);
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
+		buf[0] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* Run the binary with NULL-terminated @argv (argv[0] is replaced by the
+ * binary's path), stdout and stderr to temp files. */
+static inline struct cb_out cb_exec(char **argv)
+{
+	struct cb_out r = {0};
+	char o[] = "/tmp/coil-bench-out-XXXXXX", e[] = "/tmp/coil-bench-err-XXXXXX";
+	int ofd = mkstemp(o), efd = mkstemp(e), st;
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+
+	if (ofd < 0 || efd < 0)
+		abort();
+	argv[0] = (char *)COIL_BENCH_BIN;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, ofd, 1);
+	posix_spawn_file_actions_adddup2(&fa, efd, 2);
+	if (posix_spawn(&pid, COIL_BENCH_BIN, &fa, NULL, argv, environ) != 0)
+		abort();
+	posix_spawn_file_actions_destroy(&fa);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	close(ofd);
+	close(efd);
+	r.out = slurp(o);
+	r.err = slurp(e);
+	unlink(o);
+	unlink(e);
+	return r;
+}
+
+static inline void cb_out_free(struct cb_out *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+/* The number after "@key": in @json, looking from the first @anchor
+ * (NULL: the start). -1 when absent. */
+static inline double jnum(const char *json, const char *anchor,
+			  const char *key)
+{
+	const char *p = json;
+	char k[128];
+	if (anchor && !(p = strstr(json, anchor)))
+		return -1;
+	snprintf(k, sizeof(k), "\"%s\": ", key);
+	if (!(p = strstr(p, k)))
+		return -1;
+	return strtod(p + strlen(k), NULL);
+}
+
+/* The run's response count (the top-level "requests", after the config) */
+static inline double j_requests(const char *json)
+{
+	return jnum(json, "\"runtime_ns\"", "requests");
+}
+
+/* every error class summed */
+static inline double j_errors(const char *json)
+{
+	static const char *cls[] = {"connect", "read", "write", "timeout"};
+	double n = 0;
+	for (int i = 0; i < 4; i++)
+		n += jnum(json, "\"socket_errors\"", cls[i]);
+	return n;
+}
+
+#endif

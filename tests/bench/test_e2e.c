@@ -1,0 +1,290 @@
+/*
+ * tests/bench/test_e2e.c - coil-bench end to end against a test server of
+ * its own (e2eutil.h): the request count it reports is what the server
+ * served, errors land in their class once each, and the run ends by
+ * awaiting what is in flight.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "e2eutil.h"
+
+static char url_buf[128];
+
+static const char *url(const struct ts_server *s, const char *path)
+{
+	snprintf(url_buf, sizeof(url_buf), "http://127.0.0.1:%u%s", s->port,
+		 path);
+	return url_buf;
+}
+
+#define RUN(...)                                                               \
+	({                                                                     \
+		char *av_[] = {NULL, __VA_ARGS__, NULL};                       \
+		cb_exec(av_);                                                  \
+	})
+
+static void expect_ok(const struct cb_out *r)
+{
+	if (r->status != 0)
+		fprintf(stderr, "coil-bench exit %d\nstdout:\n%s\nstderr:\n%s\n",
+			r->status, r->out, r->err);
+	assert_int_equal(r->status, 0);
+}
+
+/* closed model, two threads: every response counted, nothing else */
+static void test_e2e_counts_match_server(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	struct cb_out r = RUN("-t2", "-c8", "-d1s", "--json",
+			      (char *)url(s, "/"));
+	(void)state;
+	expect_ok(&r);
+	ts_stop(s);
+	assert_true(j_requests(r.out) > 100);
+	assert_int_equal((uint64_t)j_requests(r.out), atomic_load(&s->served));
+	assert_int_equal((uint64_t)j_errors(r.out), 0);
+	assert_int_equal((uint64_t)jnum(r.out, "\"status\"", "200"),
+			 (uint64_t)j_requests(r.out));
+	ts_free(s);
+	cb_out_free(&r);
+}
+
+/* the text report: wrk's layout, coil's extras */
+static void test_e2e_text_report_layout(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	struct cb_out r = RUN("-t1", "-c2", "-d300ms", "-L",
+			      (char *)url(s, "/"));
+	(void)state;
+	expect_ok(&r);
+	ts_stop(s);
+	assert_non_null(strstr(r.out, "Running 300ms test @ http://127.0.0.1"));
+	assert_non_null(strstr(r.out, "  1 threads and 2 connections\n"));
+	assert_non_null(strstr(r.out, "  Thread Stats   Avg      Stdev"));
+	assert_non_null(strstr(r.out, "  Latency Distribution\n"));
+	assert_non_null(strstr(r.out, " 99.999%"));
+	assert_non_null(strstr(r.out, "Requests/sec: "));
+	assert_non_null(strstr(r.out, "Transfer/sec: "));
+	assert_non_null(strstr(r.out, "  Responses by status: 200 "));
+	assert_non_null(strstr(r.out, "  Per request: "));
+	assert_null(strstr(r.out, "Socket errors"));
+	ts_free(s);
+	cb_out_free(&r);
+}
+
+/* a slow server: the responses in flight when the time is up are
+ * awaited and counted */
+static void test_e2e_end_awaits_in_flight(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	struct cb_out r = RUN("-t1", "-c4", "-d1s", "--json",
+			      (char *)url(s, "/delay/300"));
+	(void)state;
+	expect_ok(&r);
+	ts_stop(s);
+	assert_true(j_requests(r.out) >= 12);
+	assert_int_equal((uint64_t)j_requests(r.out), atomic_load(&s->served));
+	assert_int_equal((uint64_t)j_errors(r.out), 0);
+	/* the run lasted until the last answer: 4 rounds of 300 ms */
+	assert_true(jnum(r.out, NULL, "runtime_ns") >= 1.1e9);
+	ts_free(s);
+	cb_out_free(&r);
+}
+
+/* -P: many requests in flight per connection */
+static void test_e2e_pipeline_counts(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	struct cb_out r = RUN("-t1", "-c4", "-P8", "-d1s", "--json",
+			      (char *)url(s, "/"));
+	(void)state;
+	expect_ok(&r);
+	ts_stop(s);
+	assert_true(j_requests(r.out) > 100);
+	assert_int_equal((uint64_t)j_requests(r.out), atomic_load(&s->served));
+	assert_int_equal((uint64_t)j_errors(r.out), 0);
+	ts_free(s);
+	cb_out_free(&r);
+}
+
+/* --no-keepalive: a connection per request */
+static void test_e2e_no_keepalive(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	struct cb_out r = RUN("-t1", "-c4", "-d500ms", "--no-keepalive",
+			      "--json", (char *)url(s, "/"));
+	(void)state;
+	expect_ok(&r);
+	ts_stop(s);
+	assert_true(j_requests(r.out) > 10);
+	assert_int_equal((uint64_t)j_requests(r.out), atomic_load(&s->served));
+	assert_int_equal((uint64_t)j_errors(r.out), 0);
+	assert_true(jnum(r.out, NULL, "connections_opened") >=
+		    j_requests(r.out));
+	/* and no other: at most the 4 connecting at the end sent nothing */
+	assert_true(atomic_load(&s->nconns) >= (int)atomic_load(&s->served));
+	assert_true(atomic_load(&s->nconns) <=
+		    (int)atomic_load(&s->served) + 4);
+	ts_free(s);
+	cb_out_free(&r);
+}
+
+/* the server closes after every response: reconnect, no error */
+static void test_e2e_server_closes(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	struct cb_out r = RUN("-t1", "-c4", "-P4", "-d500ms", "--json",
+			      (char *)url(s, "/close"));
+	(void)state;
+	expect_ok(&r);
+	ts_stop(s);
+	assert_true(j_requests(r.out) > 10);
+	assert_int_equal((uint64_t)j_requests(r.out), atomic_load(&s->served));
+	assert_int_equal((uint64_t)j_errors(r.out), 0);
+	ts_free(s);
+	cb_out_free(&r);
+}
+
+/* a server that never answers: each request times out once, its
+ * connection is replaced, and nothing is dropped from the counts */
+static void test_e2e_timeouts_counted_once(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	struct cb_out r = RUN("-t1", "-c2", "-d1s", "--timeout", "200ms",
+			      "--json", (char *)url(s, "/hang"));
+	double to, opened;
+	(void)state;
+	expect_ok(&r);
+	ts_stop(s);
+	to = jnum(r.out, "\"socket_errors\"", "timeout");
+	opened = jnum(r.out, NULL, "connections_opened");
+	assert_int_equal((uint64_t)j_requests(r.out), 0);
+	assert_true(to >= 6 && to <= 14);
+	assert_int_equal((uint64_t)to, atomic_load(&s->received));
+	assert_true(opened >= to - 2);
+	/* the code and its text */
+	assert_non_null(strstr(r.out, "\"name\": \"ETIMEDOUT\""));
+	ts_free(s);
+	cb_out_free(&r);
+}
+
+/* responses that are not HTTP: parse errors, once per request */
+static void test_e2e_parse_errors(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	struct cb_out r = RUN("-t1", "-c2", "-d300ms", (char *)url(s, "/garbage"));
+	(void)state;
+	expect_ok(&r);
+	ts_stop(s);
+	assert_non_null(strstr(r.out, "  0 requests in"));
+	assert_non_null(strstr(r.out, "Socket errors: connect 0, read "));
+	assert_non_null(strstr(r.out, "    parse "));
+	assert_non_null(strstr(r.out, "COIL_EPARSE"));
+	ts_free(s);
+	cb_out_free(&r);
+}
+
+/* nothing listens: connect errors with their errno text */
+static void test_e2e_connect_refused(void **state)
+{
+	unsigned short port;
+	int fd = tu_listen(&port);
+	char u[64];
+	struct cb_out r;
+	(void)state;
+	close(fd); /* the port is free again: connecting is refused */
+	snprintf(u, sizeof(u), "http://127.0.0.1:%u/", port);
+	r = RUN("-t1", "-c2", "-d300ms", u);
+	expect_ok(&r);
+	assert_non_null(strstr(r.out, "  0 requests in"));
+	assert_non_null(strstr(r.out, "Socket errors: connect "));
+	assert_non_null(strstr(r.out, "ECONNREFUSED"));
+	assert_non_null(strstr(r.out, "Connection refused"));
+	cb_out_free(&r);
+}
+
+/* -n: exactly that many, over both threads */
+static void test_e2e_request_limit(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	struct cb_out r = RUN("-t2", "-c6", "-n", "1001", "--json",
+			      (char *)url(s, "/"));
+	(void)state;
+	expect_ok(&r);
+	ts_stop(s);
+	assert_int_equal((uint64_t)j_requests(r.out), 1001);
+	assert_int_equal(atomic_load(&s->served), 1001);
+	ts_free(s);
+	cb_out_free(&r);
+}
+
+/* --urls: round robin over several targets of one server */
+static void test_e2e_urls_round_robin(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	char path[] = "/tmp/coil-bench-urls-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+	struct cb_out r;
+	(void)state;
+	fprintf(f, "%s\n", url(s, "/a"));
+	fprintf(f, "%s\n", url(s, "/b?x=1"));
+	fclose(f);
+	r = RUN("-t1", "-c2", "-n", "100", "--urls", path, "--json");
+	expect_ok(&r);
+	ts_stop(s);
+	unlink(path);
+	assert_int_equal((uint64_t)j_requests(r.out), 100);
+	ts_free(s);
+	cb_out_free(&r);
+}
+
+/* --hdr-log: one interval line per second (and the last part) */
+static void test_e2e_hdr_log(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	char path[] = "/tmp/coil-bench-hdr-XXXXXX";
+	int fd = mkstemp(path);
+	struct cb_out r;
+	char *log;
+	int lines = 0;
+	(void)state;
+	close(fd);
+	r = RUN("-t2", "-c4", "-d1500ms", "--hdr-log", path,
+		(char *)url(s, "/"));
+	expect_ok(&r);
+	ts_stop(s);
+	log = slurp(path);
+	unlink(path);
+	assert_non_null(strstr(log, "#[Histogram log format version 1.3]"));
+	for (char *p = log; (p = strstr(p, ",HISTF")); p++)
+		lines++;
+	assert_true(lines >= 2 && lines <= 3);
+	free(log);
+	ts_free(s);
+	cb_out_free(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_e2e_counts_match_server),
+		cmocka_unit_test(test_e2e_text_report_layout),
+		cmocka_unit_test(test_e2e_end_awaits_in_flight),
+		cmocka_unit_test(test_e2e_pipeline_counts),
+		cmocka_unit_test(test_e2e_no_keepalive),
+		cmocka_unit_test(test_e2e_server_closes),
+		cmocka_unit_test(test_e2e_timeouts_counted_once),
+		cmocka_unit_test(test_e2e_parse_errors),
+		cmocka_unit_test(test_e2e_connect_refused),
+		cmocka_unit_test(test_e2e_request_limit),
+		cmocka_unit_test(test_e2e_urls_round_robin),
+		cmocka_unit_test(test_e2e_hdr_log),
+	};
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("bench.e2e", tests, NULL, NULL);
+}

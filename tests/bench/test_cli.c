@@ -96,6 +96,7 @@ static void test_cli_defaults_are_wrks(void **state)
 	assert_int_equal(o->requests, 0);
 	assert_int_equal(o->pipeline, 1);
 	assert_true(o->keepalive);
+	assert_int_equal(o->batch_wait_ns, 0);
 	assert_false(o->insecure || o->latency || o->uncorrected || o->json);
 	assert_string_equal(o->method, "GET");
 	assert_int_equal(o->n_headers, 0);
@@ -440,6 +441,24 @@ static void test_cli_usage_errors(void **state)
 	    "http://h/");
 	ERR(-EINVAL, "bad method for -m: 'G T'", "-m", "G T", "http://h/");
 	ERR(-EINVAL, "bad method for -m: ''", "-m", "", "http://h/");
+	/* batched waiting */
+	ERR(-EINVAL, "bad time for --batch-wait: 'x'", "--batch-wait", "x",
+	    "http://h/");
+	ERR(-EINVAL, "--batch-wait 2s is too long (at most 1s)",
+	    "--batch-wait", "2s", "http://h/");
+}
+
+static void test_cli_batch_wait(void **state)
+{
+	struct run *r = OK("--batch-wait", "100us", "http://h/");
+	assert_int_equal(r->o.batch_wait_ns, 100000);
+	run_free(r);
+	r = OK("--batch-wait=0", "http://h/");
+	assert_int_equal(r->o.batch_wait_ns, 0);
+	run_free(r);
+	r = OK("--batch-wait", "1s", "http://h/");
+	assert_int_equal(r->o.batch_wait_ns, 1000000000ull);
+	run_free(r);
 }
 
 static void test_cli_file_errors(void **state)
@@ -484,6 +503,7 @@ int main(void)
 		cmocka_unit_test(test_cli_durations),
 		cmocka_unit_test(test_cli_counts),
 		cmocka_unit_test(test_cli_usage_errors),
+		cmocka_unit_test(test_cli_batch_wait),
 		cmocka_unit_test(test_cli_file_errors),
 	};
 	return cmocka_run_group_tests_name("bench.cli", tests, NULL, NULL);

@@ -265,6 +265,40 @@ static void test_report_empty_result(void **state)
 	cb_cli_free(&o);
 }
 
+/* HTTPS handshakes and --batch-wait: a line each, JSON fields, merged */
+static void test_report_tls_and_batch_wait(void **state)
+{
+	struct cb_opts o;
+	struct cb_result r, all;
+	char *text;
+	parse_opts(&o, "-d 1s --batch-wait 100us https://h/");
+	assert_int_equal(cb_result_init(&r), 0);
+	assert_int_equal(cb_result_init(&all), 0);
+	r.runtime_ns = 1000000000ull;
+	r.requests = 10;
+	r.tls_handshakes = 4;
+	r.tls_resumed = 3;
+	r.tls_handshake_ns = 4 * 1500000ull; /* 1.5 ms each */
+	assert_int_equal(cb_result_merge(&all, &r), 0);
+	assert_int_equal(cb_result_merge(&all, &r), 0);
+	assert_int_equal(all.tls_handshakes, 8);
+	assert_int_equal(all.tls_resumed, 6);
+	text = render(cb_report_text, &o, &all, true);
+	assert_non_null(strstr(text, "  batch wait 100us\n"));
+	assert_non_null(strstr(text, "  TLS: 8 handshakes (6 resumed), mean "
+				     "1.50ms from connect to handshake "
+				     "done\n"));
+	free(text);
+	text = render(NULL, &o, &all, false);
+	assert_non_null(strstr(text, "\"batch_wait_ns\": 100000"));
+	assert_non_null(strstr(text, "\"handshakes\": 8"));
+	assert_non_null(strstr(text, "\"handshake_mean_ns\": 1500000.000"));
+	free(text);
+	cb_result_free(&r);
+	cb_result_free(&all);
+	cb_cli_free(&o);
+}
+
 /* ---- JSON validity ----------------------------------------------------- */
 
 static const char *j_ws(const char *p)
@@ -575,6 +609,7 @@ int main(void)
 		cmocka_unit_test(test_report_text_full_golden),
 		cmocka_unit_test(test_report_json_basic_golden),
 		cmocka_unit_test(test_report_empty_result),
+		cmocka_unit_test(test_report_tls_and_batch_wait),
 		cmocka_unit_test(test_report_json_is_valid),
 		cmocka_unit_test(test_report_json_string_escaping),
 		cmocka_unit_test(test_result_errors_by_code),

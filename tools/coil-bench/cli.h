@@ -36,6 +36,7 @@ enum cb_action {
 #define CB_MAX_PIPELINE 1024
 #define CB_MAX_BODY_BYTES (64u << 20)
 #define CB_MAX_URLS 100000
+#define CB_MAX_BATCH_WAIT_NS 1000000000ull
 
 /*
  * Everything the command line says. Strings marked "argv" point into the
@@ -66,6 +67,9 @@ struct cb_opts {
 	uint32_t pipeline;    /* -P, requests in flight per connection */
 	bool keepalive;	      /* false with --no-keepalive */
 	bool insecure;	      /* -k: no TLS certificate verification */
+	uint64_t batch_wait_ns; /* --batch-wait: gather completions this
+				 * long per wait (coil_loop_opts.batch_wait_ns,
+				 * at most 1 s); 0 = off */
 
 	/* request */
 	const char *method;   /* -m (argv), default "GET", or "POST" when a

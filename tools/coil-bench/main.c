@@ -324,17 +324,6 @@ static void raise_nofile(uint64_t want)
 	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
-/* COIL_BENCH_BATCH_WAIT or --batch-wait: coil_loop_opts.batch_wait_ns. */
-static uint64_t batch_wait(const struct cb_opts *o)
-{
-	const char *s = getenv("COIL_BENCH_BATCH_WAIT");
-	uint64_t ns;
-	(void)o;
-	if (s && cb_parse_duration(s, &ns) == 0)
-		return ns;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct cb_opts o;
@@ -413,7 +402,7 @@ int main(int argc, char **argv)
 	run.o = &o;
 	run.t = &t;
 	run.threads = o.threads;
-	run.batch_wait_ns = batch_wait(&o);
+	run.batch_wait_ns = o.batch_wait_ns;
 	run.th = calloc(o.threads, sizeof(*run.th));
 	if (!run.th) {
 		status = usage_error("out of memory");

@@ -333,7 +333,7 @@ void cb_report_header(FILE *f, const struct cb_opts *o)
 	fprintf(f, "\n  %u threads and %u connections\n", o->threads,
 		o->connections);
 	if (!o->rate && !o->warmup_ns && !(o->requests && o->duration_ns) &&
-	    o->pipeline == 1 && o->keepalive)
+	    o->pipeline == 1 && o->keepalive && !o->batch_wait_ns)
 		return;
 	fputs("  ", f);
 	if (o->rate) {
@@ -355,8 +355,14 @@ void cb_report_header(FILE *f, const struct cb_opts *o)
 		fprintf(f, "%spipeline %u", sep, o->pipeline);
 		sep = ", ";
 	}
-	if (!o->keepalive)
+	if (!o->keepalive) {
 		fprintf(f, "%sno keep-alive", sep);
+		sep = ", ";
+	}
+	if (o->batch_wait_ns) {
+		fmt_setting(buf, sizeof(buf), o->batch_wait_ns);
+		fprintf(f, "%sbatch wait %s", sep, buf);
+	}
 	fputc('\n', f);
 }
 
@@ -736,6 +742,7 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	j_u64(&j, "pipeline", o->pipeline);
 	j_bool(&j, "keepalive", o->keepalive);
 	j_bool(&j, "insecure", o->insecure);
+	j_u64(&j, "batch_wait_ns", o->batch_wait_ns);
 	j_close(&j, '}');
 
 	j_u64(&j, "runtime_ns", r->runtime_ns);

@@ -1,0 +1,173 @@
+/*
+ * tests/bench/test_nginx.c - coil-bench against nginx (a peer no one here
+ * wrote): the request count coil-bench reports equals the number of lines
+ * nginx wrote to its access log, with no error, in the closed model for
+ * 2 s, with pipelining, without keep-alive and in the open model. Skips
+ * (77) without nginx.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <sys/stat.h>
+
+#include "e2eutil.h"
+
+#define NGINX "/usr/sbin/nginx"
+
+static char dir[] = "/tmp/coil-bench-nginx-XXXXXX";
+static unsigned short port;
+static pid_t nginx_pid;
+static char url[64];
+
+static void put(const char *name, const char *text)
+{
+	char p[256];
+	FILE *f;
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	f = fopen(p, "w");
+	if (!f)
+		abort();
+	fputs(text, f);
+	fclose(f);
+	chmod(p, 0644);
+}
+
+static uint64_t log_lines(void)
+{
+	char p[256];
+	char *text;
+	uint64_t n = 0;
+	snprintf(p, sizeof(p), "%s/access.log", dir);
+	text = slurp(p);
+	for (char *c = text; *c; c++)
+		n += *c == '\n';
+	free(text);
+	return n;
+}
+
+static void log_clear(void)
+{
+	char p[256];
+	snprintf(p, sizeof(p), "%s/access.log", dir);
+	truncate(p, 0);
+}
+
+static int start_nginx(void **state)
+{
+	char conf[2048], cpath[256];
+	char *argv[] = {NGINX, "-p", dir, "-c", cpath, NULL};
+	int fd;
+	(void)state;
+	if (access(NGINX, X_OK) != 0) {
+		fprintf(stderr, "skip: %s not installed\n", NGINX);
+		exit(COIL_SKIP);
+	}
+	if (!mkdtemp(dir))
+		abort();
+	chmod(dir, 0755);
+	fd = tu_listen(&port);
+	close(fd); /* nginx takes the free port */
+	snprintf(conf, sizeof(conf),
+		 "daemon off;\nmaster_process on;\nworker_processes 1;\n"
+		 "pid %s/nginx.pid;\nerror_log %s/error.log;\n"
+		 "events { worker_connections 1024; }\n"
+		 "http {\n  access_log %s/access.log;\n"
+		 "  keepalive_requests 1000000;\n"
+		 "  client_body_temp_path %s;\n  proxy_temp_path %s;\n"
+		 "  fastcgi_temp_path %s;\n  uwsgi_temp_path %s;\n"
+		 "  scgi_temp_path %s;\n"
+		 "  server { listen 127.0.0.1:%u; root %s; }\n}\n",
+		 dir, dir, dir, dir, dir, dir, dir, dir, port, dir);
+	put("nginx.conf", conf);
+	put("index.html", "hello from nginx\n");
+	snprintf(cpath, sizeof(cpath), "%s/nginx.conf", dir);
+	if (posix_spawn(&nginx_pid, NGINX, NULL, NULL, argv, environ) != 0)
+		abort();
+	/* ready once it accepts (bounded: 5 s) */
+	for (int i = 0; i < 500; i++) {
+		struct sockaddr_in a = tu_addr(port);
+		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int ok = connect(c, (struct sockaddr *)&a, sizeof(a)) == 0;
+		close(c);
+		if (ok)
+			break;
+		struct timespec d = {0, 10000000};
+		nanosleep(&d, NULL);
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
+	return 0;
+}
+
+static int stop_nginx(void **state)
+{
+	char cmd[512];
+	int st;
+	(void)state;
+	kill(nginx_pid, SIGTERM);
+	waitpid(nginx_pid, &st, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+#define RUN(...)                                                               \
+	({                                                                     \
+		char *av_[] = {NULL, __VA_ARGS__, NULL};                       \
+		cb_exec(av_);                                                  \
+	})
+
+static void check(struct cb_out r, double min)
+{
+	uint64_t lines = log_lines();
+	if (r.status != 0)
+		fprintf(stderr, "exit %d\n%s\n%s\n", r.status, r.out, r.err);
+	assert_int_equal(r.status, 0);
+	fprintf(stderr, "coil-bench %.0f requests, nginx logged %llu\n",
+		j_requests(r.out), (unsigned long long)lines);
+	assert_true(j_requests(r.out) >= min);
+	assert_int_equal((uint64_t)j_requests(r.out), lines);
+	assert_int_equal((uint64_t)j_errors(r.out), 0);
+	assert_int_equal((uint64_t)jnum(r.out, "\"status\"", "200"), lines);
+	cb_out_free(&r);
+	log_clear();
+}
+
+static void test_nginx_closed_2s(void **state)
+{
+	(void)state;
+	log_clear();
+	check(RUN("-t2", "-c16", "-d2s", "--json", url), 1000);
+}
+
+static void test_nginx_pipelined(void **state)
+{
+	(void)state;
+	check(RUN("-t1", "-c8", "-P16", "-d500ms", "--json", url), 1000);
+}
+
+static void test_nginx_no_keepalive(void **state)
+{
+	(void)state;
+	check(RUN("-t1", "-c4", "-d500ms", "--no-keepalive", "--json", url),
+	      100);
+}
+
+static void test_nginx_open_model(void **state)
+{
+	(void)state;
+	check(RUN("-t2", "-c8", "-d1s", "-R3000", "--json", url), 2990);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_nginx_closed_2s),
+		cmocka_unit_test(test_nginx_pipelined),
+		cmocka_unit_test(test_nginx_no_keepalive),
+		cmocka_unit_test(test_nginx_open_model),
+	};
+	return cmocka_run_group_tests_name("bench.nginx", tests, start_nginx,
+					   stop_nginx);
+}

@@ -39,8 +39,8 @@ struct ts_server {
 	int lfd;
 	unsigned short port;
 	pthread_t acceptor;
-	pthread_mutex_t mu; /* held while a response is written; the stall
-			       holds it */
+	pthread_mutex_t mu;	/* held while a response is written; the stall
+				   holds it */
 	atomic_ullong served;	/* responses written in full */
 	atomic_ullong received; /* requests read */
 	atomic_int stop;
@@ -281,7 +281,8 @@ static inline char *slurp(const char *path)
 static inline struct cb_out cb_exec(char **argv)
 {
 	struct cb_out r = {0};
-	char o[] = "/tmp/coil-bench-out-XXXXXX", e[] = "/tmp/coil-bench-err-XXXXXX";
+	char o[] = "/tmp/coil-bench-out-XXXXXX",
+	     e[] = "/tmp/coil-bench-err-XXXXXX";
 	int ofd = mkstemp(o), efd = mkstemp(e), st;
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
@@ -315,8 +316,7 @@ static inline void cb_out_free(struct cb_out *r)
 
 /* The number after "@key": in @json, looking from the first @anchor
  * (NULL: the start). -1 when absent. */
-static inline double jnum(const char *json, const char *anchor,
-			  const char *key)
+static inline double jnum(const char *json, const char *anchor, const char *key)
 {
 	const char *p = json;
 	char k[128];

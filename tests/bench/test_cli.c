@@ -444,8 +444,8 @@ static void test_cli_usage_errors(void **state)
 	/* batched waiting */
 	ERR(-EINVAL, "bad time for --batch-wait: 'x'", "--batch-wait", "x",
 	    "http://h/");
-	ERR(-EINVAL, "--batch-wait 2s is too long (at most 1s)",
-	    "--batch-wait", "2s", "http://h/");
+	ERR(-EINVAL, "--batch-wait 2s is too long (at most 1s)", "--batch-wait",
+	    "2s", "http://h/");
 }
 
 static void test_cli_batch_wait(void **state)

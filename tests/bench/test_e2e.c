@@ -30,7 +30,8 @@ static const char *url(const struct ts_server *s, const char *path)
 static void expect_ok(const struct cb_out *r)
 {
 	if (r->status != 0)
-		fprintf(stderr, "coil-bench exit %d\nstdout:\n%s\nstderr:\n%s\n",
+		fprintf(stderr,
+			"coil-bench exit %d\nstdout:\n%s\nstderr:\n%s\n",
 			r->status, r->out, r->err);
 	assert_int_equal(r->status, 0);
 }
@@ -39,8 +40,8 @@ static void expect_ok(const struct cb_out *r)
 static void test_e2e_counts_match_server(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
-	struct cb_out r = RUN("-t2", "-c8", "-d1s", "--json",
-			      (char *)url(s, "/"));
+	struct cb_out r =
+		RUN("-t2", "-c8", "-d1s", "--json", (char *)url(s, "/"));
 	(void)state;
 	expect_ok(&r);
 	ts_stop(s);
@@ -57,8 +58,8 @@ static void test_e2e_counts_match_server(void **state)
 static void test_e2e_text_report_layout(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
-	struct cb_out r = RUN("-t1", "-c2", "-d300ms", "-L",
-			      (char *)url(s, "/"));
+	struct cb_out r =
+		RUN("-t1", "-c2", "-d300ms", "-L", (char *)url(s, "/"));
 	(void)state;
 	expect_ok(&r);
 	ts_stop(s);
@@ -99,8 +100,8 @@ static void test_e2e_end_awaits_in_flight(void **state)
 static void test_e2e_pipeline_counts(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
-	struct cb_out r = RUN("-t1", "-c4", "-P8", "-d1s", "--json",
-			      (char *)url(s, "/"));
+	struct cb_out r =
+		RUN("-t1", "-c4", "-P8", "-d1s", "--json", (char *)url(s, "/"));
 	(void)state;
 	expect_ok(&r);
 	ts_stop(s);
@@ -176,7 +177,8 @@ static void test_e2e_timeouts_counted_once(void **state)
 static void test_e2e_parse_errors(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
-	struct cb_out r = RUN("-t1", "-c2", "-d300ms", (char *)url(s, "/garbage"));
+	struct cb_out r =
+		RUN("-t1", "-c2", "-d300ms", (char *)url(s, "/garbage"));
 	(void)state;
 	expect_ok(&r);
 	ts_stop(s);
@@ -211,8 +213,8 @@ static void test_e2e_connect_refused(void **state)
 static void test_e2e_request_limit(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
-	struct cb_out r = RUN("-t2", "-c6", "-n", "1001", "--json",
-			      (char *)url(s, "/"));
+	struct cb_out r =
+		RUN("-t2", "-c6", "-n", "1001", "--json", (char *)url(s, "/"));
 	(void)state;
 	expect_ok(&r);
 	ts_stop(s);

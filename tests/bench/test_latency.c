@@ -34,7 +34,8 @@ static const char *url(const struct ts_server *s, const char *path)
 static void expect_ok(const struct cb_out *r)
 {
 	if (r->status != 0)
-		fprintf(stderr, "coil-bench exit %d\nstdout:\n%s\nstderr:\n%s\n",
+		fprintf(stderr,
+			"coil-bench exit %d\nstdout:\n%s\nstderr:\n%s\n",
 			r->status, r->out, r->err);
 	assert_int_equal(r->status, 0);
 }
@@ -77,8 +78,9 @@ static void test_latency_stall_corrected(void **state)
 	p99 = jnum(r.out, "\"latency_ns\"", "99");
 	u99 = jnum(r.out, "\"latency_uncorrected_ns\"", "99");
 	late = jnum(r.out, "\"open_model\"", "late");
-	fprintf(stderr, "corrected p99 %.3f ms, uncorrected p99 %.3f ms, "
-			"late %.0f\n",
+	fprintf(stderr,
+		"corrected p99 %.3f ms, uncorrected p99 %.3f ms, "
+		"late %.0f\n",
 		p99 / MS, u99 / MS, late);
 	assert_true(stalled);
 	assert_true(p99 >= 350 * MS && p99 <= 700 * MS);

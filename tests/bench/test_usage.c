@@ -74,10 +74,10 @@ static void test_usage_counts(void **state)
 static void test_usage_body_file(void **state)
 {
 	(void)state;
-	expect_usage(RUN("--body-file", "/nonexistent/body",
-			 "http://127.0.0.1:1/"),
-		     "cannot read --body-file '/nonexistent/body': No such "
-		     "file or directory");
+	expect_usage(
+		RUN("--body-file", "/nonexistent/body", "http://127.0.0.1:1/"),
+		"cannot read --body-file '/nonexistent/body': No such "
+		"file or directory");
 }
 
 static void test_usage_request_and_urls(void **state)
@@ -94,9 +94,9 @@ static void test_usage_request_and_urls(void **state)
 	expect_usage(RUN("--urls", path, "http://127.0.0.1:1/"),
 		     "is on another server");
 	unlink(path);
-	expect_usage(RUN("--output", "/nonexistent/dir/out",
-			 "http://127.0.0.1:1/"),
-		     "cannot write --output");
+	expect_usage(
+		RUN("--output", "/nonexistent/dir/out", "http://127.0.0.1:1/"),
+		"cannot write --output");
 }
 
 int main(void)

@@ -45,9 +45,9 @@
 #include "gen.h"
 #include "schedule.h"
 
-#define TICK_MAX_NS 100000000ull   /* 100 ms: wrk's req/s sample */
+#define TICK_MAX_NS 100000000ull /* 100 ms: wrk's req/s sample */
 #define HDR_INTERVAL_NS 1000000000ull
-#define BACKOFF_MIN_NS 1000000ull  /* reconnect after failures: 1 ms */
+#define BACKOFF_MIN_NS 1000000ull   /* reconnect after failures: 1 ms */
 #define BACKOFF_MAX_NS 100000000ull /* ... doubling to 100 ms */
 #define MAX_HEADERS 256
 #define ACC_MIN 4096
@@ -111,9 +111,9 @@ struct conn {
 	unsigned head, count, unsent;
 	struct wslot *ws; /* P write requests, used round robin */
 	unsigned wnext;
-	int wblocked;	/* a send waits for a write slot */
-	int no_more;	/* the server said close: send nothing more here */
-	int used;	/* --no-keepalive: the one request was taken */
+	int wblocked; /* a send waits for a write slot */
+	int no_more;  /* the server said close: send nothing more here */
+	int used;     /* --no-keepalive: the one request was taken */
 
 	/* response parsing */
 	struct coil_http_msg msg;
@@ -819,8 +819,8 @@ static void connect_cb(struct coil_stream *s, int status)
 		to.host = g->t->host;
 		to.cache = g->tls_cache;
 		c->st = C_HANDSHAKE;
-		ret = coil_tls_open(g->loop, &c->tls, &c->tcp.s, g->t->tls,
-				    &to, tls_done);
+		ret = coil_tls_open(g->loop, &c->tls, &c->tcp.s, g->t->tls, &to,
+				    tls_done);
 		if (ret < 0) {
 			count_error(g, CB_ERR_TLS, ret, 1);
 			c->st = C_OPEN;
@@ -871,8 +871,8 @@ static void conn_connect(struct conn *c)
 	c->s = &c->tcp.s;
 	c->st = C_CONNECTING;
 	c->connect_ns = coil_now_update(g->loop);
-	ret = coil_tcp_connect(g->loop, &c->tcp, g->t->addrs, g->t->naddrs,
-			       &to, connect_cb);
+	ret = coil_tcp_connect(g->loop, &c->tcp, g->t->addrs, g->t->naddrs, &to,
+			       connect_cb);
 	g->outside_syscalls += 2; /* socket(2), setsockopt(2) TCP_NODELAY */
 	if (ret < 0) {
 		count_error(g, CB_ERR_CONNECT, ret, 1);
@@ -1181,8 +1181,8 @@ static int gen_run(struct cb_gen *g)
 		}
 	}
 	if (g->run->hdr)
-		hdr_add(g->run->hdr, g->hdr_interval,
-			end_real - g->measure, g->ih, g->ihu);
+		hdr_add(g->run->hdr, g->hdr_interval, end_real - g->measure,
+			g->ih, g->ihu);
 	atomic_store_explicit(&g->th->live_requests, g->responses,
 			      memory_order_relaxed);
 	atomic_store_explicit(&g->th->live_errors, g->errors,

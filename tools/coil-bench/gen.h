@@ -40,7 +40,7 @@ struct cb_target {
 	size_t *req_off;
 	size_t *req_len;
 	size_t n_reqs;
-	unsigned parse_flags; /* COIL_HTTP_PARSE_HEAD for -m HEAD */
+	unsigned parse_flags;	     /* COIL_HTTP_PARSE_HEAD for -m HEAD */
 	struct coil_tls_config *tls; /* HTTPS client configuration */
 };
 
@@ -72,7 +72,7 @@ struct cb_thread {
 	unsigned k;
 	pthread_t tid;
 	struct cb_result r;
-	int fatal;	   /* nonzero: the thread could not run */
+	int fatal; /* nonzero: the thread could not run */
 	char fatal_msg[200];
 	_Atomic uint64_t live_requests; /* responses so far (warmup too) */
 	_Atomic uint64_t live_errors;
@@ -85,7 +85,7 @@ struct cb_run {
 	uint64_t batch_wait_ns; /* coil_loop_opts.batch_wait_ns */
 	struct cb_hdr *hdr;	/* NULL without --hdr-log */
 	unsigned threads;
-	struct cb_thread *th;	/* [threads] */
+	struct cb_thread *th; /* [threads] */
 	/* the start gate: threads count themselves ready, then wait for
 	 * go (1: run from t0_ns, -1: the run is off) */
 	pthread_mutex_t mu;
@@ -100,7 +100,8 @@ struct cb_run {
  * must be allocated and zeroed, run->o/t/threads set), each connecting
  * its share of the connections; once all have connected (or failed to),
  * set one t0 for all and let them go; wait for them. Each thread's result
- * is in run->th[k].r (cb_result_free() it), unless an error is returned. @progress: called about every
+ * is in run->th[k].r (cb_result_free() it), unless an error is returned.
+ * @progress: called about every
  * @progress_ns on the calling thread while the threads run (NULL: none).
  *
  * Return: 0; -errno if a thread could not be started (then none runs).

@@ -33,7 +33,7 @@
 #define PROGRESS_NS 500000000ull
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt,
-							      ...)
+							     ...)
 {
 	va_list ap;
 	fputs("coil-bench: ", stderr);
@@ -186,10 +186,10 @@ static int build_target(const struct cb_opts *o, struct cb_target *t)
 						   : coil_strerror(n));
 			goto out;
 		}
-		if (i && (cur->https != first->https ||
-			  cur->port != first->port ||
-			  strcasecmp(coil_url_host(cur),
-				     coil_url_host(first)) != 0)) {
+		if (i &&
+		    (cur->https != first->https || cur->port != first->port ||
+		     strcasecmp(coil_url_host(cur), coil_url_host(first)) !=
+			     0)) {
 			ret = usage_error(
 				"URL '%s' is on another server than '%s': "
 				"every URL of a run must share scheme, host "
@@ -245,12 +245,12 @@ static int build_target(const struct cb_opts *o, struct cb_target *t)
 					       "Content-Length, "
 					       "Transfer-Encoding"
 					     : coil_strerror(n),
-				n == -EINVAL ? (o->keepalive
-							? ")"
+				n == -EINVAL
+					? (o->keepalive ? ")"
 							: " or Connection "
 							  "with "
 							  "--no-keepalive)")
-					     : "");
+					: "");
 			goto out;
 		}
 		t->req_off[i] = used;
@@ -307,7 +307,8 @@ static void progress(struct cb_run *run, uint64_t elapsed_ns)
 		       : 0;
 	prog_prev_n = n;
 	prog_prev_t = elapsed_ns;
-	fprintf(stderr, "\r\033[K  %6.1fs  %10.0f req/s  %llu responses  %llu errors",
+	fprintf(stderr,
+		"\r\033[K  %6.1fs  %10.0f req/s  %llu responses  %llu errors",
 		(double)elapsed_ns / 1e9, rate, (unsigned long long)n,
 		(unsigned long long)e);
 	fflush(stderr);
@@ -352,7 +353,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if ((status = build_target(&o, &t)))
-		goto done_opts;
+		goto done_target;
 	if (t.https) {
 #ifdef COIL_BENCH_TLS
 		if ((status = tls_setup(&o, &t)))
@@ -385,8 +386,7 @@ int main(int argc, char **argv)
 			 "coil-bench %s: latency in ns", COIL_BENCH_VERSION);
 		ret = cb_hdrlog_open(&log, o.hdr_log,
 				     (uint64_t)rt.tv_sec * 1000000000ull +
-					     (uint64_t)rt.tv_nsec +
-					     o.warmup_ns,
+					     (uint64_t)rt.tv_nsec + o.warmup_ns,
 				     comment);
 		if (ret == 0 && (ret = cb_hdr_new(&run.hdr, log, o.threads,
 						  o.rate && o.uncorrected)) < 0)
@@ -455,8 +455,9 @@ done_hdr:
 	if (run.hdr) {
 		ret = cb_hdr_free(run.hdr, 0);
 		if (cb_hdrlog_close(log) < 0 || ret < 0) {
-			fprintf(stderr, "coil-bench: writing --hdr-log '%s' "
-					"failed\n",
+			fprintf(stderr,
+				"coil-bench: writing --hdr-log '%s' "
+				"failed\n",
 				o.hdr_log);
 			status = status ? status : 1;
 		}
@@ -469,7 +470,6 @@ done_out:
 	}
 done_target:
 	target_free(&t);
-done_opts:
 	cb_cli_free(&o);
 	return status;
 }

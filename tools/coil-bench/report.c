@@ -830,9 +830,9 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	j_u64(&j, "handshakes", r->tls_handshakes);
 	j_u64(&j, "resumed", r->tls_resumed);
 	j_f64(&j, "handshake_mean_ns",
-	      r->tls_handshakes ? (double)r->tls_handshake_ns /
-					  (double)r->tls_handshakes
-				: 0);
+	      r->tls_handshakes
+		      ? (double)r->tls_handshake_ns / (double)r->tls_handshakes
+		      : 0);
 	j_close(&j, '}');
 
 	j_key(&j, "open_model");

@@ -1,0 +1,185 @@
+#!/bin/bash
+# bench/vs-wrk/run.sh [COIL_BENCH [ROUNDS [SECS]]]
+#
+# coil-bench beside wrk (and h2load --h1 when installed) against the same
+# nginx: one worker pinned to CPU 0, every generator pinned to CPU 1,
+# -t1 -c50, SECS (default 5) seconds each, ROUNDS (default 3) rounds with
+# the tools alternating. For each run: requests/s, the generator's user
+# and system CPU per request (perf stat's user/sys times over the whole
+# process), its system calls per request (perf stat -e
+# raw_syscalls:sys_enter, whole process), and p50/p99 as the tool reports
+# them. The table shows each figure's median over the rounds. Then the
+# same over HTTPS (nginx with a throwaway self-signed certificate) when
+# this coil-bench has TLS. Needs nginx, wrk, perf, openssl, taskset.
+set -euo pipefail
+cb=${1:-build/tools/coil-bench/coil-bench}
+rounds=${2:-3}
+secs=${3:-5}
+conns=50
+
+for t in nginx wrk perf taskset; do
+	command -v $t >/dev/null || { echo "vs-wrk: $t not installed: skipped"; exit 0; }
+done
+[ -x "$cb" ] || { echo "vs-wrk: $cb not found (build coil-bench first)"; exit 1; }
+cb=$(readlink -f "$cb")
+
+dir=$(mktemp -d /tmp/coil-vs-wrk-XXXXXX)
+chmod 755 "$dir"
+cleanup() {
+	[ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
+	sleep 0.2
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+port=$(free_port)
+tport=$(free_port)
+printf 'hello from nginx, a small static page for the load test\n' > "$dir/index.html"
+chmod 644 "$dir/index.html"
+tls_conf=""
+if command -v openssl >/dev/null &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$dir/key.pem" -out "$dir/cert.pem" -days 1 \
+		-subj /CN=localhost -addext subjectAltName=DNS:localhost \
+		>/dev/null 2>&1; then
+	tls_conf="server { listen 127.0.0.1:$tport ssl; root $dir;
+	  ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem;
+	  ssl_session_tickets on; }"
+fi
+cat > "$dir/nginx.conf" <<CONF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  client_body_temp_path $dir; proxy_temp_path $dir; fastcgi_temp_path $dir;
+  uwsgi_temp_path $dir; scgi_temp_path $dir;
+  server { listen 127.0.0.1:$port; root $dir; }
+  $tls_conf
+}
+CONF
+taskset -c 0 nginx -p "$dir" -c "$dir/nginx.conf"
+for i in $(seq 50); do
+	curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+	sleep 0.1
+done
+
+echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+echo "machine: $(nproc) CPU(s), kernel $(uname -r)," \
+	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "load: $(cat /proc/loadavg)"
+echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), 1 worker on CPU 0, access log off;" \
+	"generators on CPU 1, -t1 -c$conns, ${secs}s each, $rounds rounds"
+
+# to_us VALUE-WITH-UNIT: "1.23ms" -> microseconds
+to_us() {
+	awk -v v="$1" 'BEGIN {
+		n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+		if (u == "us") m = 1; else if (u == "ms") m = 1000;
+		else if (u == "s") m = 1000000; else if (u == "m") m = 60000000;
+		else m = 1
+		printf "%.1f", n * m }'
+}
+
+# run NAME URL CMD...: one measured run; appends a line to $dir/results
+run() {
+	local name=$1 url=$2
+	shift 2
+	local out="$dir/out" perf="$dir/perf"
+	perf stat -e raw_syscalls:sys_enter -o "$perf" -- \
+		taskset -c 1 "$@" "$url" >"$out" 2>&1 || { cat "$out"; return 0; }
+	local reqs sc usr sys p50 p99
+	case $name in
+	h2load*)
+		reqs=$(awk '/^requests:/ { print $8 }' "$out")
+		p50=$(awk '/^time for request:/ { print $5 }' "$out")
+		p99="-"
+		;;
+	*)
+		reqs=$(awk '/requests in/ { print $1; exit }' "$out")
+		p50=$(awk '$1 == "50%" || $1 == "50.000%" { print $2; exit }' "$out")
+		p99=$(awk '$1 == "99%" || $1 == "99.000%" { print $2; exit }' "$out")
+		;;
+	esac
+	sc=$(awk '/raw_syscalls:sys_enter/ { gsub(",", "", $1); print $1 }' "$perf")
+	usr=$(awk '/seconds user/ { print $1 }' "$perf")
+	sys=$(awk '/seconds sys/ { print $1 }' "$perf")
+	[ -n "$reqs" ] && [ "$reqs" -gt 0 ] || { echo "$name: no requests"; cat "$out"; return 0; }
+	awk -v n="$name" -v r="$reqs" -v s="$secs" -v sc="$sc" -v u="$usr" \
+		-v y="$sys" -v p50="$(to_us "$p50")" -v p99="$(to_us "${p99:-0}")" \
+		'BEGIN { printf "%s %.0f %.2f %.2f %.3f %s %s\n", n, r / s,
+			u * 1e6 / r, y * 1e6 / r, sc / r, p50, p99 }' >>"$dir/results"
+	tail -1 "$dir/results" | awk '{ printf "  %-22s %9s req/s  user %5s us  sys %5s us  %6s syscalls  p50 %s us  p99 %s us\n", $1, $2, $3, $4, $5, $6, $7 }'
+}
+
+# table TITLE: medians per tool of what run() recorded, then clear
+table() {
+	echo
+	echo "$1 (medians of $rounds rounds)"
+	printf '| %-26s | %9s | %9s | %9s | %9s | %9s | %8s | %8s |\n' \
+		generator "req/s" "user us/req" "sys us/req" "CPU us/req" \
+		"syscalls/req" "p50 us" "p99 us"
+	echo "|----------------------------|----------:|----------:|----------:|----------:|----------:|---------:|---------:|"
+	awk '
+	function med(a, n,   i, j, t) {
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
+			if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	{ k = $1; n[k]++; order[k] = order[k] ? order[k] : ++no; names[no] = k
+	  for (f = 2; f <= 7; f++) v[k, f, n[k]] = $f }
+	END {
+		for (o = 1; o <= no; o++) {
+			k = names[o]
+			for (f = 2; f <= 7; f++) {
+				delete a
+				for (i = 1; i <= n[k]; i++) a[i] = v[k, f, i]
+				m[f] = med(a, n[k])
+				if (f == 3) { delete a
+					for (i = 1; i <= n[k]; i++) a[i] = v[k, 3, i] + v[k, 4, i]
+					tot = med(a, n[k]) }
+			}
+			printf "| %-26s | %9.0f | %9.2f | %9.2f | %9.2f | %9.3f | %8.1f | %8.1f |\n",
+				k, m[2], m[3], m[4], tot, m[5], m[6], m[7]
+		}
+	}' "$dir/results"
+	rm -f "$dir/results"
+}
+
+# tools NAME URL SCHEME: one round of every generator
+round() {
+	local url=$1 https=$2
+	run wrk "$url" wrk -t1 -c$conns -d${secs}s --latency
+	run coil-bench "$url" "$cb" -t1 -c$conns -d${secs}s -L -k
+	run coil-bench--batch-wait=100us "$url" "$cb" -t1 -c$conns -d${secs}s -L -k --batch-wait 100us
+	if command -v h2load >/dev/null; then
+		run "h2load--h1" "$url" h2load --h1 -t1 -c$conns -D$secs
+	fi
+}
+
+echo
+echo "== HTTP: http://127.0.0.1:$port/"
+for r in $(seq "$rounds"); do
+	echo "round $r"
+	round "http://127.0.0.1:$port/" 0
+done
+table "HTTP, -t1 -c$conns, ${secs}s"
+
+if [ -n "$tls_conf" ]; then
+	echo
+	echo "== HTTPS: https://localhost:$tport/ (self-signed, -k; resumption on)"
+	if ! "$cb" -t1 -c1 -d100ms -k "https://localhost:$tport/" >"$dir/probe" 2>&1; then
+		echo "this coil-bench cannot do HTTPS: $(head -1 "$dir/probe")"
+		exit 0
+	fi
+	for r in $(seq "$rounds"); do
+		echo "round $r"
+		round "https://localhost:$tport/" 1
+	done
+	table "HTTPS, -t1 -c$conns, ${secs}s"
+fi

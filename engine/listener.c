@@ -6,8 +6,9 @@
  *
  * Two ops: acc (the accept, and last the close of the socket) and tmr (the
  * back-off after EMFILE and friends). Stop cancels the accept; connections
- * the kernel still hands over before the cancel lands are closed here (an
- * fd nobody waits for must still be closed).
+ * the kernel still hands over before the cancel lands are handed out (a
+ * client's connection is not reset because of a race), while after close
+ * they are closed here (an fd nobody waits for must still be closed).
  */
 
 #include <errno.h>
@@ -116,7 +117,9 @@ static void acc_cb(struct coil_op *op, int res, unsigned flags)
 		return;
 	}
 	if (res >= 0) {
-		if ((l->st & L_ACCEPTING) && !(l->st & L_CLOSING)) {
+		/* A stop is asynchronous: what the kernel accepted before
+		 * the cancel landed is handed out rather than reset. */
+		if (!(l->st & L_CLOSING)) {
 			l->accepted++;
 			l->backoff_ns = 0;
 			l->cb(l, res);

@@ -240,37 +240,69 @@ static void tmr_update(struct coil_tcp *t);
 
 /* ---- held bytes ---- */
 
-static int held_push(struct coil_tcp *t, unsigned bid, unsigned len)
+/* Copy @len bytes aside (after the held buffers). Return: 0 or -ENOMEM. */
+static int spill(struct coil_tcp *t, const void *p, size_t len)
 {
-	if (t->held_head + t->held_n == t->held_cap) {
-		if (t->held_head) {
-			memmove(t->held, t->held + t->held_head,
-				t->held_n * sizeof(*t->held));
-			t->held_head = 0;
-		} else {
-			unsigned cap = t->held_cap * 2;
-			uint64_t *h = malloc(cap * sizeof(*h));
-			if (!h)
+	if (t->spill_off + t->spill_len + len > t->spill_cap) {
+		if (t->spill_off) {
+			memmove(t->spill, t->spill + t->spill_off,
+				t->spill_len);
+			t->spill_off = 0;
+		}
+		if (t->spill_len + len > t->spill_cap) {
+			size_t cap = t->spill_cap ? t->spill_cap : 65536;
+			unsigned char *n;
+			while (cap < t->spill_len + len)
+				cap *= 2;
+			n = realloc(t->spill, cap);
+			if (!n)
 				return -ENOMEM;
-			memcpy(h, t->held, t->held_n * sizeof(*h));
-			if (t->held != t->held_inline)
-				free(t->held);
-			t->held = h;
-			t->held_cap = cap;
+			t->spill = n;
+			t->spill_cap = cap;
 		}
 	}
-	t->held[t->held_head + t->held_n++] = (uint64_t)bid << 32 | len;
-	t->s.stats.held = t->held_n;
-	if (t->held_n > t->s.stats.held_max)
-		t->s.stats.held_max = t->held_n;
+	memcpy(t->spill + t->spill_off + t->spill_len, p, len);
+	t->spill_len += len;
+	t->s.stats.spilled += len;
+	if (t->spill_len > t->s.stats.spill_max)
+		t->s.stats.spill_max = t->spill_len;
 	return 0;
+}
+
+static void spill_free(struct coil_tcp *t)
+{
+	free(t->spill);
+	t->spill = NULL;
+	t->spill_off = t->spill_len = t->spill_cap = 0;
+}
+
+/* Keep provided buffer @bid (@len bytes) until reading resumes: in the
+ * ring while fewer than COIL_TCP_HELD are held and nothing was spilled,
+ * else as a copy. Return: 0 or -ENOMEM (the buffer went back either way
+ * unless held). */
+static int held_push(struct coil_tcp *t, unsigned bid, unsigned len)
+{
+	struct coil_loop *loop = t->s.loop;
+	int ret;
+
+	if (t->held_n < COIL_TCP_HELD && !t->spill_len) {
+		unsigned i = (t->held_head + t->held_n++) % COIL_TCP_HELD;
+		t->held[i] = (uint64_t)bid << 32 | len;
+		t->s.stats.held = t->held_n;
+		if (t->held_n > t->s.stats.held_max)
+			t->s.stats.held_max = t->held_n;
+		return 0;
+	}
+	ret = spill(t, coil_buf_ptr(loop, bid), len);
+	coil_buf_put(loop, bid);
+	return ret;
 }
 
 static uint64_t held_pop(struct coil_tcp *t)
 {
-	uint64_t v = t->held[t->held_head++];
-	if (--t->held_n == 0)
-		t->held_head = 0;
+	uint64_t v = t->held[t->held_head];
+	t->held_head = (t->held_head + 1) % COIL_TCP_HELD;
+	t->held_n--;
 	t->s.stats.held = t->held_n;
 	return v;
 }
@@ -280,12 +312,13 @@ static void held_drop(struct coil_tcp *t)
 {
 	while (t->held_n)
 		coil_buf_put(t->s.loop, (unsigned)(held_pop(t) >> 32));
+	spill_free(t);
 	t->rbuf_len = 0;
 }
 
 static int has_held(const struct coil_tcp *t)
 {
-	return t->held_n || t->rbuf_len;
+	return t->held_n || t->spill_len || t->rbuf_len;
 }
 
 /* ---- reading ---- */
@@ -348,21 +381,39 @@ static void pump(struct coil_tcp *t)
 			t->s.read_cb(&t->s, (ssize_t)(uint32_t)v,
 				     coil_buf_ptr(loop, bid));
 			coil_buf_put(loop, bid);
+		} else if (t->spill_len) {
+			/* in buffer-sized pieces, so pausing still works */
+			size_t len = t->spill_len, max = coil_buf_size(loop);
+			const unsigned char *p = t->spill + t->spill_off;
+			if (len > max)
+				len = max;
+			t->spill_off += len;
+			t->spill_len -= len;
+			t->s.read_cb(&t->s, (ssize_t)len, p);
+			if (!t->spill_len)
+				spill_free(t);
 		} else if (t->rbuf_len) {
 			unsigned len = t->rbuf_len;
 			t->rbuf_len = 0;
 			t->s.read_cb(&t->s, (ssize_t)len,
 				     t->rbuf + t->rbuf_off);
 		} else if (t->st & T_REND) {
+			/* The kernel reports a reset once (sock_error()
+			 * clears it): if a send took it, the recv then
+			 * sees a plain EOF. It was no clean end. */
+			int end = t->rd_end;
+			if (end == 0 && t->wfail == -ECONNRESET)
+				end = -ECONNRESET;
 			t->st &= ~T_REND;
 			t->st |= T_RDONE;
-			t->s.read_cb(&t->s, t->rd_end, NULL);
+			t->s.read_cb(&t->s, end, NULL);
 		} else {
 			break;
 		}
 	}
 	t->st &= ~T_PUMPING;
 	rd_arm(t);
+	tmr_update(t);
 }
 
 static void connect_done(struct coil_tcp *t, int res);
@@ -393,10 +444,8 @@ static void rd_cb(struct coil_op *op, int res, unsigned flags)
 			if (buf)
 				coil_buf_put(loop, bid);
 		} else if (buf) {
-			if (held_push(t, bid, (unsigned)res) < 0) {
-				coil_buf_put(loop, bid);
+			if (held_push(t, bid, (unsigned)res) < 0)
 				fail_stream(t, -ENOMEM);
-			}
 		} else {
 			t->rbuf_off = 0;
 			t->rbuf_len = (unsigned)res;
@@ -817,12 +866,6 @@ static void close_step(struct coil_tcp *t)
 		return;
 	fail_writes(t, -ECANCELED);
 	held_drop(t);
-	if (t->held != t->held_inline) {
-		free(t->held);
-		t->held = t->held_inline;
-		t->held_cap =
-			sizeof(t->held_inline) / sizeof(t->held_inline[0]);
-	}
 	if (ops_busy(t)) /* a write callback cannot submit, but be sure */
 		return;
 	if (t->fd >= 0) {
@@ -899,8 +942,6 @@ static void tcp_init(struct coil_loop *loop, struct coil_tcp *t,
 	coil_op_init(&t->wr, wr_cb);
 	coil_op_init(&t->kick, kick_cb);
 	coil_op_init(&t->tmr, tmr_cb);
-	t->held = t->held_inline;
-	t->held_cap = sizeof(t->held_inline) / sizeof(t->held_inline[0]);
 	t->rbuf_size = o.rbuf_size ? o.rbuf_size : 16384;
 	t->idle_ns = o.idle_timeout_ns;
 	t->read_ns = o.read_timeout_ns;
@@ -1004,22 +1045,29 @@ static int attempt(struct coil_tcp *t, int last_err)
 	uint64_t to = 0;
 	int fd, ret;
 
-	a = next_addr(t);
-	if (!a)
-		return last_err;
-	if (t->connect_deadline_ns) {
-		uint64_t now = coil_now_update(loop);
-		unsigned left = t->naddrs - t->tried;
-		if (now >= t->connect_deadline_ns)
-			return -ETIMEDOUT;
-		to = (t->connect_deadline_ns - now) / left;
-		if (!to)
-			to = 1;
+	for (;;) {
+		a = next_addr(t);
+		if (!a)
+			return last_err;
+		if (t->connect_deadline_ns) {
+			uint64_t now = coil_now_update(loop);
+			unsigned left = t->naddrs - t->tried;
+			if (now >= t->connect_deadline_ns)
+				return -ETIMEDOUT;
+			to = (t->connect_deadline_ns - now) / left;
+			if (!to)
+				to = 1;
+		}
+		t->tried++;
+		fd = socket(a->ss_family, SOCK_STREAM | SOCK_CLOEXEC,
+			    IPPROTO_TCP);
+		if (fd >= 0)
+			break;
+		/* a family this host lacks (no IPv6): on to the next */
+		last_err = -errno;
+		if (last_err != -EAFNOSUPPORT && last_err != -EPROTONOSUPPORT)
+			return last_err;
 	}
-	fd = socket(a->ss_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
-	if (fd < 0)
-		return -errno;
-	t->tried++;
 	sock_opts(t, fd);
 	t->fd = fd;
 	coil_op_timeout(&t->rd, to);

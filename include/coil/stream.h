@@ -69,6 +69,9 @@ struct coil_stream_write;
  * @nread < 0: -errno: the stream failed (-ECONNRESET, -ETIMEDOUT from a
  *             deadline, ...). No read callback follows; close the stream.
  * Bytes received before an EOF or an error are always delivered first.
+ * The kernel reports a reset (RST) only once per socket: when a send took
+ * it first, the read side gets -ECONNRESET instead of the EOF the kernel
+ * then shows it, so an aborted connection never looks like a clean end.
  * The callback may call any coil_stream_*() function, including
  * coil_stream_read_stop() (no further callback until read_start) and
  * coil_stream_close() (no further read callback at all).
@@ -109,8 +112,10 @@ struct coil_stream_stats {
 	uint64_t writes;     /* write requests accepted */
 	uint64_t queued;     /* bytes queued and not yet sent, now */
 	uint64_t queued_max; /* the most bytes ever queued at once */
-	uint64_t held;	     /* buffers held while reading is paused, now */
+	uint64_t held;	     /* provided buffers held while paused, now */
 	uint64_t held_max;   /* the most buffers ever held at once */
+	uint64_t spilled;    /* bytes copied aside while paused (see below) */
+	uint64_t spill_max;  /* the most bytes ever copied aside at once */
 	uint64_t pauses;     /* times reading was paused */
 };
 
@@ -220,10 +225,13 @@ int coil_stream_read_start(struct coil_stream *s, coil_stream_read_cb cb);
  * reports are the exception: a deadline failure is delivered to the read
  * callback even while paused (the stream is finished anyway). TCP cancels
  * its multishot recv (coil_cancel()) and re-arms it on resume, so the kernel
- * stops taking data and TCP flow control pushes back on the sender; bytes
- * that arrived before the cancel took effect are held, in the provided
- * buffers they came in, until reading resumes. The number of buffers held
- * is counted in stats.held (never more than the loop's buffer ring). The
+ * stops taking data and TCP flow control pushes back on the sender. Bytes
+ * that arrived before the cancel took effect (the rest of that turn's
+ * completions) are kept until reading resumes: the first COIL_TCP_HELD
+ * in the provided buffers they came in (stats.held), the rest copied into
+ * a spill buffer of the stream's (stats.spilled) so that a paused stream
+ * never keeps more than COIL_TCP_HELD buffers of the loop's shared ring
+ * from the other streams; the spill buffer is freed once delivered. The
  * single-shot path simply does not re-arm (at most its one buffer is held).
  * The read deadline does not run while paused.
  *
@@ -351,6 +359,8 @@ void coil_stream_finish_close(struct coil_stream *s);
 
 /* iovecs gathered into one sendmsg(2) */
 #define COIL_TCP_IOV 32
+/* provided buffers a paused stream keeps at most (the rest is copied) */
+#define COIL_TCP_HELD 4
 
 /* Options for a TCP stream. Zero means "default" for every field. */
 struct coil_tcp_opts {
@@ -388,10 +398,12 @@ struct coil_tcp {
 	struct msghdr msg;
 	struct iovec iov[COIL_TCP_IOV];
 	size_t sending; /* bytes in the send in flight */
-	/* bytes held while paused: provided buffers, (bid << 32 | len) ... */
-	uint64_t *held; /* held_inline, or the heap past 8 entries */
-	unsigned held_head, held_n, held_cap;
-	uint64_t held_inline[8];
+	/* bytes kept while paused: provided buffers (bid << 32 | len) ... */
+	uint64_t held[COIL_TCP_HELD];
+	unsigned held_head, held_n;
+	/* ... then copies of what came after them */
+	unsigned char *spill;
+	size_t spill_off, spill_len, spill_cap;
 	/* ... or the single-shot buffer */
 	unsigned char *rbuf;
 	unsigned rbuf_size, rbuf_off, rbuf_len;
@@ -428,8 +440,10 @@ struct coil_tcp {
  * gets (time left) / (addresses left) as a linked timeout, so one address
  * that drops SYNs cannot eat the whole budget. Sockets get TCP_NODELAY
  * (tcp(7)) unless COIL_TCP_NO_NODELAY, and SO_SNDBUF/SO_RCVBUF if asked.
- * Errors to @cb: the last attempt's -errno (-ECONNREFUSED, -ENETUNREACH,
- * ...), or -ETIMEDOUT when the connect timeout passed; -ECANCELED if the
+ * An address whose family the host lacks (socket(2) -EAFNOSUPPORT) is
+ * skipped. Errors to @cb: the last attempt's -errno (-ECONNREFUSED,
+ * -ENETUNREACH, ...), or -ETIMEDOUT when the connect timeout passed;
+ * -ECANCELED if the
  * stream was closed first. After an error the stream holds nothing (see
  * the lifetime rules at the top).
  *
@@ -534,10 +548,12 @@ int coil_listener_open(struct coil_loop *loop, struct coil_listener *l,
 		       coil_listener_cb cb);
 
 /*
- * coil_listener_stop() - stop accepting (cancels the accept). Connections
- * the kernel accepts in the meantime are closed, not handed out; the
- * callback does not run again until coil_listener_start(). Connections
- * keep queueing in the kernel's backlog meanwhile.
+ * coil_listener_stop() - stop accepting: cancel the accept (coil_cancel()).
+ * The cancel is asynchronous: connections the kernel accepted before it
+ * landed (at most those of the current loop turn) are still handed to the
+ * callback, so no client is reset by the race; after that, the callback
+ * does not run until coil_listener_start(). Connections keep queueing in
+ * the kernel's backlog meanwhile.
  * Return: 0; -EINVAL for NULL or a closed listener; COIL_ECLOSED when
  * closing.
  */

@@ -17,15 +17,60 @@
 
 #define MS (1000000ull)
 
+/* A 20 ms tick keeps a waiting loop turn from blocking past the limit
+ * when nothing else completes. */
+struct st_tick {
+	struct coil_op op;
+	int armed;
+};
+
+static inline void st_tick_cb(struct coil_op *op, int res, unsigned flags)
+{
+	coil_container_of(op, struct st_tick, op)->armed = 0;
+}
+
+static inline void st_tick_arm(struct coil_loop *loop, struct st_tick *tk)
+{
+	if (!tk->armed && coil_timeout(loop, &tk->op, 20 * MS, 0) == 0)
+		tk->armed = 1;
+}
+
+static inline void st_tick_end(struct coil_loop *loop, struct st_tick *tk)
+{
+	if (tk->armed) {
+		coil_timeout_remove(loop, &tk->op);
+		while (tk->armed)
+			coil_loop_run(loop, COIL_RUN_ONCE);
+	}
+}
+
 /* Run loop turns until @cond holds or @ms milliseconds passed. */
 #define ST_RUN_UNTIL(loop, cond, ms)                                           \
 	do {                                                                   \
 		uint64_t end_ = tu_mono_ns() + (uint64_t)(ms)*MS;              \
-		while (!(cond) && tu_mono_ns() < end_)                         \
-			coil_loop_run((loop), coil_loop_inflight(loop)         \
-						      ? COIL_RUN_ONCE          \
-						      : COIL_RUN_NOWAIT);      \
+		struct st_tick tk_ = {0};                                      \
+		coil_op_init(&tk_.op, st_tick_cb);                             \
+		while (!(cond) && tu_mono_ns() < end_) {                       \
+			st_tick_arm((loop), &tk_);                             \
+			coil_loop_run((loop), COIL_RUN_ONCE);                  \
+		}                                                              \
+		st_tick_end((loop), &tk_);                                     \
 	} while (0)
+
+/* Run until no op is in flight (or @ms passed). Return: ops left. */
+static inline unsigned st_quiesce(struct coil_loop *loop, unsigned ms)
+{
+	uint64_t end = tu_mono_ns() + (uint64_t)ms * MS;
+	struct st_tick tk = {0};
+	coil_op_init(&tk.op, st_tick_cb);
+	while (coil_loop_inflight(loop) > (unsigned)tk.armed &&
+	       tu_mono_ns() < end) {
+		st_tick_arm(loop, &tk);
+		coil_loop_run(loop, COIL_RUN_ONCE);
+	}
+	st_tick_end(loop, &tk);
+	return coil_loop_inflight(loop);
+}
 
 static inline struct sockaddr_storage st_v4(unsigned short port)
 {
@@ -88,6 +133,7 @@ struct server {
 	int open; /* peers not closed yet */
 	int listener_closed;
 	int accept_errors;
+	int accept_err;			 /* the last one */
 	void (*on_peer)(struct peer *p); /* after the stream is set up */
 };
 
@@ -96,19 +142,20 @@ static inline struct peer *st_peer(struct coil_stream *s)
 	return coil_container_of(s, struct peer, t.s);
 }
 
-static void st_peer_closed(struct coil_stream *s)
+static inline void st_peer_closed(struct coil_stream *s)
 {
 	struct peer *p = st_peer(s);
 	p->closed = 1;
 	p->srv->open--;
 }
 
-static void st_on_conn(struct coil_listener *l, int fd)
+static inline void st_on_conn(struct coil_listener *l, int fd)
 {
 	struct server *srv = l->data;
 	struct peer *p;
 	if (fd < 0) {
 		srv->accept_errors++;
+		srv->accept_err = fd;
 		return;
 	}
 	p = calloc(1, sizeof(*p));
@@ -144,7 +191,7 @@ static inline void st_server_open(struct server *srv, struct coil_loop *loop,
 	srv->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-static void st_listener_closed(struct coil_listener *l)
+static inline void st_listener_closed(struct coil_listener *l)
 {
 	struct server *srv = l->data;
 	srv->listener_closed = 1;
@@ -160,10 +207,8 @@ static inline void st_server_close(struct server *srv)
 			assert_int_equal(
 				coil_stream_close(&p->t.s, st_peer_closed), 0);
 	}
-	tu_run_until(srv->loop, &srv->listener_closed, 10000 * MS);
+	ST_RUN_UNTIL(srv->loop, srv->listener_closed && srv->open == 0, 10000);
 	assert_true(srv->listener_closed);
-	for (int i = 0; i < 10000 && srv->open > 0; i++)
-		coil_loop_run(srv->loop, COIL_RUN_ONCE);
 	assert_int_equal(srv->open, 0);
 	while (srv->peers) {
 		struct peer *p = srv->peers;
@@ -193,12 +238,12 @@ struct echo_chunk {
 	unsigned char data[];
 };
 
-static void st_echo_written(struct coil_stream_write *w, int status)
+static inline void st_echo_written(struct coil_stream_write *w, int status)
 {
 	free(w->data);
 }
 
-static void st_echo_shut(struct coil_stream_write *w, int status)
+static inline void st_echo_shut(struct coil_stream_write *w, int status)
 {
 	struct peer *p = w->data;
 	free(w);
@@ -207,7 +252,8 @@ static void st_echo_shut(struct coil_stream_write *w, int status)
 }
 
 /* Echo; on EOF shut down our side after the echoes, then close. */
-static void st_echo_read(struct coil_stream *s, ssize_t n, const void *buf)
+static inline void st_echo_read(struct coil_stream *s, ssize_t n,
+				const void *buf)
 {
 	struct peer *p = st_peer(s);
 	if (n > 0) {
@@ -260,7 +306,7 @@ static inline struct client *st_client(struct coil_stream *s)
 	return coil_container_of(s, struct client, t.s);
 }
 
-static void st_client_connected(struct coil_stream *s, int status)
+static inline void st_client_connected(struct coil_stream *s, int status)
 {
 	struct client *c = st_client(s);
 	if (c->closed)
@@ -270,7 +316,7 @@ static void st_client_connected(struct coil_stream *s, int status)
 	c->t_done = tu_mono_ns();
 }
 
-static void st_client_closed(struct coil_stream *s)
+static inline void st_client_closed(struct coil_stream *s)
 {
 	struct client *c = st_client(s);
 	if (c->closed)
@@ -279,7 +325,8 @@ static void st_client_closed(struct coil_stream *s)
 }
 
 /* Collect everything; remember EOF / error. */
-static void st_client_read(struct coil_stream *s, ssize_t n, const void *buf)
+static inline void st_client_read(struct coil_stream *s, ssize_t n,
+				  const void *buf)
 {
 	struct client *c = st_client(s);
 	if (c->closed)
@@ -311,14 +358,14 @@ static inline int st_connect(struct coil_loop *loop, struct client *c,
 	assert_int_equal(
 		coil_tcp_connect(loop, &c->t, &ss, 1, o, st_client_connected),
 		0);
-	tu_run_until(loop, &c->connected, 10000 * MS);
+	ST_RUN_UNTIL(loop, c->connected, 10000);
 	return c->status;
 }
 
 static inline void st_client_close(struct coil_loop *loop, struct client *c)
 {
 	assert_int_equal(coil_stream_close(&c->t.s, st_client_closed), 0);
-	tu_run_until(loop, &c->closed, 10000 * MS);
+	ST_RUN_UNTIL(loop, c->closed, 10000);
 	assert_true(c->closed);
 	free(c->in);
 	c->in = NULL;
@@ -327,9 +374,7 @@ static inline void st_client_close(struct coil_loop *loop, struct client *c)
 /* A loop with every op finished, then freed. */
 static inline void st_loop_free(struct coil_loop *loop)
 {
-	for (int i = 0; i < 1000 && coil_loop_inflight(loop); i++)
-		coil_loop_run(loop, COIL_RUN_ONCE);
-	assert_int_equal(coil_loop_inflight(loop), 0);
+	assert_int_equal(st_quiesce(loop, 10000), 0);
 	coil_loop_free(loop);
 }
 

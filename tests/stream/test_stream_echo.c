@@ -481,6 +481,72 @@ static void test_stream_write_before_connect_is_refused(void **state)
 	st_loop_free(loop);
 }
 
+/* TCP_NODELAY by default, Nagle on request; buffer sizes applied. */
+static int nodelay(int fd)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+	assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len), 0);
+	return v;
+}
+
+static void test_stream_socket_options(void **state)
+{
+	struct coil_loop *loop = tu_loop(NULL);
+	struct server srv = {0};
+	struct client c = {0}, d = {0};
+	struct coil_tcp_opts nagle = {.flags = COIL_TCP_NO_NODELAY,
+				      .sndbuf = 100000,
+				      .rcvbuf = 100000};
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	st_server_open(&srv, loop, NULL);
+	assert_int_equal(st_connect(loop, &c, srv.port, NULL), 0);
+	assert_int_equal(nodelay(coil_stream_fd(&c.t.s)), 1);
+	assert_int_equal(st_connect(loop, &d, srv.port, &nagle), 0);
+	assert_int_equal(nodelay(coil_stream_fd(&d.t.s)), 0);
+	assert_int_equal(getsockopt(coil_stream_fd(&d.t.s), SOL_SOCKET,
+				    SO_SNDBUF, &v, &len),
+			 0);
+	assert_int_equal(v, 200000); /* the kernel doubles it, socket(7) */
+	ST_RUN_UNTIL(loop, srv.accepted == 2, 10000);
+	for (struct peer *p = srv.peers; p; p = p->next)
+		assert_int_equal(nodelay(coil_stream_fd(&p->t.s)), 1);
+	st_client_close(loop, &c);
+	st_client_close(loop, &d);
+	st_server_close(&srv);
+	st_loop_free(loop);
+}
+
+/* COIL_TCP_SINGLESHOT reads through the stream's own buffer even where
+ * the loop has multishot recv; a small rbuf makes many recvs. */
+static void test_stream_singleshot_option(void **state)
+{
+	struct coil_loop *loop = tu_loop(NULL);
+	struct server srv = {0};
+	struct client c = {0};
+	struct coil_tcp_opts o = {.flags = COIL_TCP_SINGLESHOT,
+				  .rbuf_size = 1000};
+	struct coil_stream_write w = {0};
+	static unsigned char out[100000];
+
+	for (size_t i = 0; i < sizeof(out); i++)
+		out[i] = (unsigned char)(i * 13);
+	st_server_open(&srv, loop, st_echo_read);
+	assert_int_equal(st_connect(loop, &c, srv.port, &o), 0);
+	assert_int_equal(coil_stream_read_start(&c.t.s, st_client_read), 0);
+	assert_int_equal(coil_stream_write(&c.t.s, &w, out, sizeof(out), NULL),
+			 0);
+	ST_RUN_UNTIL(loop, c.got >= sizeof(out), 10000);
+	assert_int_equal(c.got, sizeof(out));
+	assert_memory_equal(c.in, out, sizeof(out));
+	assert_true(coil_stream_stats(&c.t.s)->recvs >= sizeof(out) / 1000);
+	st_client_close(loop, &c);
+	st_server_close(&srv);
+	st_loop_free(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -493,6 +559,8 @@ int main(void)
 		cmocka_unit_test(test_stream_connect_alternates_families),
 		cmocka_unit_test(test_stream_bad_arguments),
 		cmocka_unit_test(test_stream_write_before_connect_is_refused),
+		cmocka_unit_test(test_stream_socket_options),
+		cmocka_unit_test(test_stream_singleshot_option),
 	};
 	return cmocka_run_group_tests_name("stream.echo", tests, NULL, NULL);
 }

@@ -609,13 +609,17 @@ static void on_read(struct coil_stream *s, ssize_t nread, const void *data)
 		if (c->count - c->unsent || c->in_body || c->acc_len) {
 			if (nread == 0)
 				conn_fail(c, CB_ERR_RESET, COIL_ETRUNC);
-			else if (nread == -ECONNRESET || nread == -EPIPE)
+			else if (nread == -ECONNRESET || nread == -EPIPE ||
+				 nread == COIL_ETRUNC)
 				conn_fail(c, CB_ERR_RESET, (int)nread);
 			else if (nread == -ETIMEDOUT)
 				conn_fail(c, CB_ERR_TIMEOUT, (int)nread);
 			else
 				conn_fail(c, CB_ERR_READ, (int)nread);
-		} else if (nread < 0 && nread != -ECONNRESET) {
+		} else if (nread < 0 && nread != -ECONNRESET &&
+			   nread != COIL_ETRUNC) {
+			/* (an idle connection closed without TLS close_notify
+			 * or reset ended nothing: it is replaced, above) */
 			conn_fail(c, CB_ERR_READ, (int)nread);
 		} else {
 			conn_close(c); /* an idle connection ended: replace */
@@ -804,8 +808,7 @@ static void connect_cb(struct coil_stream *s, int status)
 		conn_next(c, 1);
 		return;
 	}
-	if (measured(g, coil_now(g->loop)))
-		g->th->r.connections_opened++;
+	g->th->r.connections_opened++; /* pre-connects included */
 	if (g->stopping) {
 		c->st = C_OPEN;
 		conn_close(c);
@@ -819,7 +822,7 @@ static void connect_cb(struct coil_stream *s, int status)
 		to.host = g->t->host;
 		to.cache = g->tls_cache;
 		c->st = C_HANDSHAKE;
-		ret = coil_tls_open(g->loop, &c->tls, &c->tcp.s, g->t->tls, &to,
+		ret = coil_tls_open(&c->tls, &c->tcp.s, g->t->tls, &to,
 				    tls_done);
 		if (ret < 0) {
 			count_error(g, CB_ERR_TLS, ret, 1);
@@ -848,11 +851,11 @@ static void tls_done(struct coil_stream *s, int status)
 		conn_next(c, 1);
 		return;
 	}
-	if (measured(g, now)) {
-		struct coil_tls_info info;
+	{ /* every handshake, pre-connects included */
+		const struct coil_tls_info *info = coil_tls_info(&c->tls);
 		g->th->r.tls_handshakes++;
 		g->th->r.tls_handshake_ns += now - c->connect_ns;
-		if (coil_tls_info(&c->tls, &info) == 0 && info.resumed)
+		if (info && info->resumed)
 			g->th->r.tls_resumed++;
 	}
 	c->s = &c->tls.s;

@@ -29,6 +29,13 @@ static const char *url(const struct ts_server *s, const char *path)
 
 static void expect_ok(const struct cb_out *r)
 {
+	/* shown by ctest --output-on-failure: what the run saw */
+	const char *line = strstr(r->out, "requests in");
+	if (r->out[0] == '{')
+		fprintf(stderr, "  requests %.0f, socket errors %.0f\n",
+			j_requests(r->out), j_errors(r->out));
+	else if (line)
+		fprintf(stderr, "  %.*s\n", (int)strcspn(line, "\n"), line);
 	if (r->status != 0)
 		fprintf(stderr,
 			"coil-bench exit %d\nstdout:\n%s\nstderr:\n%s\n",
@@ -164,7 +171,7 @@ static void test_e2e_timeouts_counted_once(void **state)
 	to = jnum(r.out, "\"socket_errors\"", "timeout");
 	opened = jnum(r.out, NULL, "connections_opened");
 	assert_int_equal((uint64_t)j_requests(r.out), 0);
-	assert_true(to >= 6 && to <= 14);
+	assert_true(to >= 4 && to <= 14); /* 2 x 1 s / 200 ms at most */
 	assert_int_equal((uint64_t)to, atomic_load(&s->received));
 	assert_true(opened >= to - 2);
 	/* the code and its text */

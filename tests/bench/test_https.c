@@ -158,6 +158,16 @@ static uint64_t log_count(const char *what, int clear)
 	return n;
 }
 
+/* nginx writes a request's log line after sending its response: give
+ * its worker up to 3 s to write the ones coil-bench saw answered */
+static void log_settle(uint64_t want)
+{
+	for (int i = 0; i < 300 && log_count(NULL, 0) < want; i++) {
+		struct timespec d = {0, 10000000};
+		nanosleep(&d, NULL);
+	}
+}
+
 #define RUN(...)                                                               \
 	({                                                                     \
 		char *av_[] = {NULL, __VA_ARGS__, NULL};                       \
@@ -180,6 +190,7 @@ static void test_https_counts_and_sni(void **state)
 	log_count(NULL, 1);
 	r = RUN("-t1", "-c4", "-d2s", "-k", "--json", url);
 	expect_ok(&r);
+	log_settle((uint64_t)j_requests(r.out));
 	lines = log_count(NULL, 0);
 	fprintf(stderr, "coil-bench %.0f requests, nginx logged %llu\n",
 		j_requests(r.out), (unsigned long long)lines);

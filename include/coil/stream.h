@@ -17,7 +17,9 @@
  * coil never allocates them and never frees them. Nothing on the data path
  * allocates: reads land in the loop's provided buffers (or, without
  * multishot recv, in one buffer per stream allocated when reading starts),
- * writes are gathered from the caller's memory.
+ * writes are gathered from the caller's memory. The one exception is a
+ * paused stream that received more than COIL_TCP_HELD buffers before the
+ * pause took effect (see coil_stream_read_stop()).
  *
  * Lifetime rules:
  *  - A stream is "open" from a successful coil_tcp_connect() / coil_tcp_open()
@@ -27,9 +29,11 @@
  *    has completed and its fd is closed. In or after the close callback the
  *    memory may be freed or reused. No callback of the stream (read, write,
  *    connect) runs after its close callback.
- *  - Exception: a connect that fails (its callback gets status < 0) leaves
- *    the stream holding nothing (no fd, no op): the caller may free it at
- *    once, coil_tcp_connect() it again, or close it as usual.
+ *  - Exception: a connect that fails on its own (its callback gets an
+ *    error other than the -ECANCELED of a close) leaves the stream holding
+ *    nothing (no fd, no op): the caller may free it at once,
+ *    coil_tcp_connect() it again, or close it as usual. After -ECANCELED
+ *    (coil_stream_close() during the connect) wait for the close callback.
  *  - A write request and the memory it points to (buffers and the iovec
  *    array) belong to the stream from coil_stream_write*() returning 0 until
  *    its callback starts. Its callback runs exactly once.
@@ -443,9 +447,15 @@ struct coil_tcp {
  * An address whose family the host lacks (socket(2) -EAFNOSUPPORT) is
  * skipped. Errors to @cb: the last attempt's -errno (-ECONNREFUSED,
  * -ENETUNREACH, ...), or -ETIMEDOUT when the connect timeout passed;
- * -ECANCELED if the
- * stream was closed first. After an error the stream holds nothing (see
- * the lifetime rules at the top).
+ * -ECANCELED if the stream was closed first (its close callback follows).
+ * After another error the stream holds nothing (see the lifetime rules at
+ * the top).
+ *
+ * The first attempt is submitted from this call, so a deadline scope open
+ * around it (coil_deadline_enter()) also limits that attempt; use
+ * connect_timeout_ns for the whole connect. The stream's other ops are
+ * submitted from the loop and ignore the caller's scopes: streams keep
+ * time with their own timeouts.
  *
  * Return: 0 (the callback will run); -EINVAL for NULL @loop/@t/@addrs/@cb
  * or @naddrs 0 or > 65535; -EAFNOSUPPORT for an address that is neither

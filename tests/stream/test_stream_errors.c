@@ -328,6 +328,61 @@ static void test_stream_write_deadline(void **state)
 	free(big);
 }
 
+/* A stream that fails while reading is paused still tells the read
+ * callback (the write deadline fires; nothing is being read). */
+static void test_stream_failure_reaches_paused_reader(void **state)
+{
+	struct coil_loop *loop = tu_loop(NULL);
+	struct client c = {0};
+	struct coil_tcp_opts o = {.sndbuf = 32 << 10,
+				  .write_timeout_ns = 100 * MS};
+	struct coil_stream_write w = {0};
+	int fds[2], rcv = 32 << 10;
+	size_t n = 16u << 20;
+	char *big = calloc(1, n);
+
+	assert_non_null(big);
+	tu_tcp_pair(fds);
+	setsockopt(fds[1], SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	assert_int_equal(coil_tcp_open(loop, &c.t, fds[0], &o), 0);
+	assert_int_equal(coil_stream_read_start(&c.t.s, st_client_read), 0);
+	assert_int_equal(coil_stream_read_stop(&c.t.s), 0);
+	wstatus_seen = 0;
+	assert_int_equal(coil_stream_write(&c.t.s, &w, big, n, note_write), 0);
+	ST_RUN_UNTIL(loop, wstatus_seen && c.err, 10000);
+	assert_int_equal(wstatus_seen, -ETIMEDOUT);
+	assert_int_equal(c.err, -ETIMEDOUT);
+	/* resuming after the end changes nothing */
+	assert_int_equal(coil_stream_read_start(&c.t.s, st_client_read), 0);
+	ST_RUN_UNTIL(loop, 0, 50);
+	assert_int_equal(c.reads_after_end, 0);
+	st_client_close(loop, &c);
+	close(fds[1]);
+	st_loop_free(loop);
+	free(big);
+}
+
+/* A failure before reading ever started waits for read_start. */
+static void test_stream_failure_before_read_start(void **state)
+{
+	struct coil_loop *loop = tu_loop(NULL);
+	struct client c = {0};
+	struct coil_tcp_opts o = {.idle_timeout_ns = 50 * MS};
+	int fds[2];
+
+	tu_tcp_pair(fds);
+	assert_int_equal(coil_tcp_open(loop, &c.t, fds[0], &o), 0);
+	ST_RUN_UNTIL(loop, !coil_op_busy(&c.t.tmr), 10000);
+	assert_int_equal(c.err, 0);
+	assert_int_equal(coil_stream_read_start(&c.t.s, st_client_read), 0);
+	assert_int_equal(c.err, 0); /* never inline */
+	ST_RUN_UNTIL(loop, c.err, 10000);
+	assert_int_equal(c.err, -ETIMEDOUT);
+	st_client_close(loop, &c);
+	close(fds[1]);
+	st_loop_free(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,6 +399,8 @@ int main(void)
 		cmocka_unit_test(test_stream_idle_deadline),
 		cmocka_unit_test(test_stream_deadline_shortened),
 		cmocka_unit_test(test_stream_write_deadline),
+		cmocka_unit_test(test_stream_failure_reaches_paused_reader),
+		cmocka_unit_test(test_stream_failure_before_read_start),
 	};
 	return cmocka_run_group_tests_name("stream.errors", tests, NULL, NULL);
 }

@@ -19,8 +19,8 @@ static char base[64];
  * its "listening http://127.0.0.1:PORT ..." line. */
 static void serve_start(void)
 {
-	char *argv[] = {COIL_SERVE_BIN, "-p", "0", "-t", "1", "--access-log",
-			logpath, NULL};
+	char *argv[] = {COIL_SERVE_BIN, "-p",	 "0", "-t", "1",
+			"--access-log", logpath, NULL};
 	posix_spawn_file_actions_t fa;
 	char line[256];
 	unsigned port = 0;
@@ -34,8 +34,8 @@ static void serve_start(void)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
 	posix_spawn_file_actions_addclose(&fa, p[0]);
-	if (posix_spawn(&serve_pid, COIL_SERVE_BIN, &fa, NULL, argv,
-			environ) != 0)
+	if (posix_spawn(&serve_pid, COIL_SERVE_BIN, &fa, NULL, argv, environ) !=
+	    0)
 		abort();
 	posix_spawn_file_actions_destroy(&fa);
 	close(p[1]);

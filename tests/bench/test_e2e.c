@@ -278,6 +278,75 @@ static void test_e2e_hdr_log(void **state)
 	cb_out_free(&r);
 }
 
+/* --warmup: load from the start, counted only after it */
+static void test_e2e_warmup_not_counted(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	struct cb_out r = RUN("-t1", "-c2", "--warmup", "300ms", "-d300ms",
+			      "--json", (char *)url(s, "/delay/10"));
+	double n;
+	(void)state;
+	expect_ok(&r);
+	ts_stop(s);
+	n = j_requests(r.out);
+	/* 2 connections at ~10 ms: ~60 in 300 ms, as many again unseen */
+	assert_true(n >= 20);
+	assert_true(atomic_load(&s->served) >= n + 20);
+	assert_int_equal((uint64_t)j_errors(r.out), 0);
+	assert_true(jnum(r.out, NULL, "runtime_ns") < 600e6);
+	ts_free(s);
+	cb_out_free(&r);
+}
+
+/* the progress line: on a terminal every 500 ms, never on a pipe */
+static void test_e2e_progress_only_on_tty(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	char *argv[] = {COIL_BENCH_BIN,	     "-t1", "-c2", "-d1200ms",
+			(char *)url(s, "/"), NULL};
+	posix_spawn_file_actions_t fa;
+	char buf[8192];
+	size_t len = 0;
+	pid_t pid;
+	int m, st;
+	(void)state;
+
+	m = posix_openpt(O_RDWR | O_NOCTTY);
+	assert_true(m >= 0);
+	assert_int_equal(grantpt(m), 0);
+	assert_int_equal(unlockpt(m), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 2, ptsname(m), O_RDWR, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	assert_int_equal(
+		posix_spawn(&pid, COIL_BENCH_BIN, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	for (;;) { /* until the child's end closes the terminal: EIO */
+		ssize_t n = read(m, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	waitpid(pid, &st, 0);
+	close(m);
+	ts_stop(s);
+	ts_free(s);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_non_null(strstr(buf, "req/s"));
+	assert_non_null(strstr(buf, "errors"));
+	assert_non_null(strstr(buf, "\r\033[K"));
+
+	/* on a pipe (cb_exec): nothing but the report */
+	s = ts_start(0, 0);
+	struct cb_out r = RUN("-t1", "-c2", "-d600ms", (char *)url(s, "/"));
+	expect_ok(&r);
+	ts_stop(s);
+	assert_string_equal(r.err, "");
+	ts_free(s);
+	cb_out_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +362,8 @@ int main(void)
 		cmocka_unit_test(test_e2e_request_limit),
 		cmocka_unit_test(test_e2e_urls_round_robin),
 		cmocka_unit_test(test_e2e_hdr_log),
+		cmocka_unit_test(test_e2e_warmup_not_counted),
+		cmocka_unit_test(test_e2e_progress_only_on_tty),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests_name("bench.e2e", tests, NULL, NULL);

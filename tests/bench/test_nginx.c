@@ -183,6 +183,27 @@ static void test_nginx_open_model(void **state)
 	check(r, 2500);
 }
 
+/* a body (POST to a static file: nginx answers 405) and HEAD (a head
+ * announcing a length with no body after it) */
+static void test_nginx_post_and_head(void **state)
+{
+	struct cb_out r;
+	uint64_t lines;
+	(void)state;
+	log_clear();
+	r = RUN("-t1", "-c2", "-d300ms", "-b", "hello=1", url);
+	lines = log_lines_settled(1);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "  Non-2xx or 3xx responses: "));
+	assert_non_null(strstr(r.out, "  Responses by status: 405 "));
+	assert_null(strstr(r.out, "Socket errors"));
+	assert_true(lines > 10);
+	cb_out_free(&r);
+	log_clear();
+	r = RUN("-t1", "-c2", "-d300ms", "-m", "HEAD", "--json", url);
+	check(r, 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_nginx_pipelined),
 		cmocka_unit_test(test_nginx_no_keepalive),
 		cmocka_unit_test(test_nginx_open_model),
+		cmocka_unit_test(test_nginx_post_and_head),
 	};
 	return cmocka_run_group_tests_name("bench.nginx", tests, start_nginx,
 					   stop_nginx);

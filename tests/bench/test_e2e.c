@@ -347,6 +347,50 @@ static void test_e2e_progress_only_on_tty(void **state)
 	cb_out_free(&r);
 }
 
+/* SIGINT ends the run like the end of -d: what was in flight is
+ * awaited and counted, and the report is printed */
+static void test_e2e_interrupt_reports(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	char *argv[] = {COIL_BENCH_BIN,
+			"-t2",
+			"-c4",
+			"-d30s",
+			"--json",
+			(char *)url(s, "/delay/50"),
+			NULL};
+	char path[] = "/tmp/coil-bench-int-XXXXXX";
+	posix_spawn_file_actions_t fa;
+	int fd = mkstemp(path), st;
+	pid_t pid;
+	char *out;
+	(void)state;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fd, 1);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	assert_int_equal(
+		posix_spawn(&pid, COIL_BENCH_BIN, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	/* once the server has answered a few (bounded: 10 s), interrupt */
+	for (int i = 0; i < 2000 && atomic_load(&s->served) < 8; i++) {
+		struct timespec d = {0, 5000000};
+		nanosleep(&d, NULL);
+	}
+	kill(pid, SIGINT);
+	waitpid(pid, &st, 0);
+	ts_stop(s);
+	out = slurp(path);
+	close(fd);
+	unlink(path);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_true(j_requests(out) >= 8);
+	assert_int_equal((uint64_t)j_requests(out), atomic_load(&s->served));
+	assert_int_equal((uint64_t)j_errors(out), 0);
+	assert_true(jnum(out, NULL, "runtime_ns") < 10e9);
+	free(out);
+	ts_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_e2e_hdr_log),
 		cmocka_unit_test(test_e2e_warmup_not_counted),
 		cmocka_unit_test(test_e2e_progress_only_on_tty),
+		cmocka_unit_test(test_e2e_interrupt_reports),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests_name("bench.e2e", tests, NULL, NULL);

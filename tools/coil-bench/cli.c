@@ -666,7 +666,10 @@ void cb_cli_usage(FILE *f)
 	      "    -h, --help            print this help\n"
 	      "  Numbers take SI suffixes (10k, 1.5M, 1G); times take us, ms, "
 	      "s, m, h\n"
-	      "  (a plain number is seconds).\n",
+	      "  (a plain number is seconds). Ctrl-C ends the run early: no "
+	      "new "
+	      "request,\n"
+	      "  those in flight awaited, the report printed.\n",
 	      f);
 }
 

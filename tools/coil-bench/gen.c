@@ -29,6 +29,7 @@
  */
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -973,6 +974,16 @@ static void tick_cb(struct coil_op *op, int res, unsigned flags)
 		return;
 	if (!g->measuring && now >= g->measure)
 		begin_measuring(g);
+	if (!g->stopping &&
+	    atomic_load_explicit(&g->run->interrupted, memory_order_relaxed)) {
+		if (!g->measuring)
+			begin_measuring(g);
+		if (now + 1 < g->end)
+			g->end = now + 1; /* the run ends here */
+		stop_all(g);
+		if (g->finished)
+			return;
+	}
 	sweep(g, now);
 	if (g->measuring && now - g->last_sample >= TICK_MAX_NS) {
 		uint64_t d = now - g->last_sample;
@@ -1232,7 +1243,14 @@ static void *thread_main(void *arg)
 	struct cb_thread *th = arg;
 	struct cb_run *run = th->run;
 	struct cb_gen *g = NULL;
+	sigset_t sigs;
 	int ret;
+
+	/* SIGINT and SIGTERM go to main, which tells the threads */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	ret = gen_setup(th, &g);
 	if (ret == 0)

@@ -93,6 +93,9 @@ struct cb_run {
 	unsigned ready, finished;
 	int go;
 	uint64_t t0_ns;
+	/* set from a signal handler (SIGINT, SIGTERM): end the run now, as
+	 * at the end of -d: no new request, the ones in flight awaited */
+	atomic_int interrupted;
 };
 
 /*

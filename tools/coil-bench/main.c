@@ -10,6 +10,7 @@
  */
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <strings.h>
 #include <stdio.h>
@@ -314,6 +315,17 @@ static void progress(struct cb_run *run, uint64_t elapsed_ns)
 	fflush(stderr);
 }
 
+/* Ctrl-C (or SIGTERM): end the run as -d would, report what was
+ * measured; a second one kills at once (the default action). */
+static struct cb_run *sig_run;
+
+static void on_signal(int sig)
+{
+	if (sig_run)
+		atomic_store(&sig_run->interrupted, 1);
+	signal(sig, SIG_DFL);
+}
+
 static void raise_nofile(uint64_t want)
 {
 	struct rlimit rl;
@@ -411,8 +423,13 @@ int main(int argc, char **argv)
 	if (!o.json)
 		cb_report_header(out, &o);
 	fflush(out);
+	sig_run = &run;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
 	ret = cb_run_threads(&run, isatty(STDERR_FILENO) ? progress : NULL,
 			     PROGRESS_NS);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	if (isatty(STDERR_FILENO)) {
 		fputs("\r\033[K", stderr);
 		fflush(stderr);
@@ -428,6 +445,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "coil-bench: thread %u: %s\n", k,
 				run.th[k].fatal_msg);
 	}
+	if (atomic_load(&run.interrupted))
+		fprintf(stderr, "coil-bench: interrupted: the report covers "
+				"the run until then\n");
 	if (fatal) {
 		status = 1;
 	} else if (cb_result_init(&all) < 0) {

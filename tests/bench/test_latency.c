@@ -151,6 +151,24 @@ static void test_latency_open_no_keepalive(void **state)
 	cb_out_free(&r);
 }
 
+/* one connection cannot carry 2000/s to a 10 ms server: most requests
+ * go out late, and the report says the run fell behind its schedule */
+static void test_latency_behind_schedule_warns(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	struct cb_out r = RUN("-t1", "-c1", "-d300ms", "-R2000",
+			      (char *)url(s, "/delay/10"));
+	(void)state;
+	expect_ok(&r);
+	ts_stop(s);
+	ts_free(s);
+	assert_non_null(strstr(r.out, "  Rate: 2000 requests/s scheduled; "));
+	assert_non_null(strstr(r.out, "  Warning: the generator was saturated ("));
+	assert_non_null(strstr(r.out, "of the scheduled requests sent late or "
+				      "never"));
+	cb_out_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -159,6 +177,7 @@ int main(void)
 		cmocka_unit_test(test_latency_open_model_counts),
 		cmocka_unit_test(test_latency_open_model_limit),
 		cmocka_unit_test(test_latency_open_no_keepalive),
+		cmocka_unit_test(test_latency_behind_schedule_warns),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests_name("bench.latency", tests, NULL, NULL);

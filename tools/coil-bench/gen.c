@@ -830,7 +830,11 @@ static void connect_cb(struct coil_stream *s, int status)
 			c->st = C_OPEN;
 			c->s = &c->tcp.s;
 			conn_close(c);
+			return;
 		}
+		/* the TLS stream owns the TCP one now: closing during the
+		 * handshake goes through it (coil_tls_open()) */
+		c->s = &c->tls.s;
 		return;
 	}
 #endif
@@ -845,6 +849,8 @@ static void tls_done(struct coil_stream *s, int status)
 	uint64_t now = coil_now(g->loop);
 
 	if (status < 0) {
+		if (c->st == C_CLOSING)
+			return; /* closed with a callback: close_cb goes on */
 		if (status != -ECANCELED || !g->stopping)
 			count_error(g, CB_ERR_TLS, status, 1);
 		if (g->connecting)

@@ -1,0 +1,862 @@
+/*
+ * http/client.c - the HTTP client's requests: attempts, retries,
+ * redirects, deadlines, and the public API (coil_http_client_*,
+ * coil_http_request, coil_http_req_*).
+ *
+ * A request runs as a coil_retry whose attempts are tasks: an attempt
+ * sets its deadline and starts a hop (one exchange on one connection);
+ * a redirect starts the next hop within the same attempt; the attempt
+ * ends with a status or an error, which coil_retry retries or reports to
+ * the done op. Decisions coil_retry cannot make are made here before the
+ * attempt is reported: a transport error after the request was sent is
+ * final for a non-idempotent method (RFC 9110 §9.2.2), a retry that would
+ * start after retry_max_time_ns is not made, and a Retry-After is waited
+ * out (less the backoff's lower bound, which coil_retry adds) before the
+ * attempt is reported. A result that is retryable but will not be retried
+ * is reported as STOP, which no policy lists, and replaced by the real
+ * result in the done callback.
+ *
+ * Deadlines: every request with a deadline is on one list sorted by
+ * deadline (insertion scans from the tail: deadlines mostly arrive in
+ * order), watched by one ring timer for the whole client, armed for the
+ * earliest deadline or idle connection expiry. One timer per client
+ * instead of one per request keeps the SQE count per request down.
+ */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_internal.h"
+
+#define STOP COIL_ELAST /* a retryable result not to be retried */
+
+static const int default_retry_on[] = {COIL_HTTP_RETRY_ON};
+
+/* ---- errors in words ------------------------------------------------------ */
+
+void coil__req_why(struct coil_http_req *req, int res, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(req->errbuf, sizeof(req->errbuf), fmt, ap);
+	va_end(ap);
+	if (res && n >= 0 && (size_t)n < sizeof(req->errbuf))
+		snprintf(req->errbuf + n, sizeof(req->errbuf) - (size_t)n,
+			 ": %s",
+			 res == -ELOOP ? "too many redirects"
+				       : coil_strerror(res));
+}
+
+/* ---- deadlines --------------------------------------------------------------
+ */
+
+static void tmr_cb(struct coil_op *op, int res, unsigned flags);
+
+void coil__client_timer_update(struct coil_http_client *c)
+{
+	uint64_t next = c->thead ? c->thead->deadline_ns : 0;
+	uint64_t idle = coil__pool_next_expiry(c);
+
+	if (idle && (!next || idle < next))
+		next = idle;
+	if (!next || c->shutting)
+		return;
+	if (coil_op_busy(&c->tmr)) {
+		/* armed for earlier (it re-checks when it fires) or being
+		 * removed to be re-armed */
+		if (c->tmr_at <= next || c->tmr_rearm)
+			return;
+		if (coil_timeout_remove(c->loop, &c->tmr) == 0)
+			c->tmr_rearm = 1;
+		return;
+	}
+	c->tmr_at = next;
+	coil_op_init(&c->tmr, tmr_cb);
+	coil_timeout(c->loop, &c->tmr, next, COIL_TIMEOUT_ABS);
+}
+
+static void timed_insert(struct coil_http_req *req)
+{
+	struct coil_http_client *c = req->c;
+	struct coil_http_req *p = c->ttail;
+
+	while (p && p->deadline_ns > req->deadline_ns)
+		p = p->tprev;
+	req->tprev = p;
+	req->tnext = p ? p->tnext : c->thead;
+	if (req->tnext)
+		req->tnext->tprev = req;
+	else
+		c->ttail = req;
+	if (p)
+		p->tnext = req;
+	else
+		c->thead = req;
+	req->timed = 1;
+	if (c->thead == req)
+		coil__client_timer_update(c);
+}
+
+static void timed_remove(struct coil_http_req *req)
+{
+	struct coil_http_client *c = req->c;
+
+	if (!req->timed)
+		return;
+	if (req->tprev)
+		req->tprev->tnext = req->tnext;
+	else
+		c->thead = req->tnext;
+	if (req->tnext)
+		req->tnext->tprev = req->tprev;
+	else
+		c->ttail = req->tprev;
+	req->tnext = req->tprev = NULL;
+	req->timed = 0;
+}
+
+static void abort_attempt(struct coil_http_req *req, int err);
+
+static void tmr_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct coil_http_client *c =
+		coil_container_of(op, struct coil_http_client, tmr);
+	uint64_t now = coil_now(c->loop);
+
+	(void)res;
+	(void)flags;
+	c->tmr_rearm = 0;
+	if (c->shutting) {
+		coil__client_maybe_done(c);
+		return;
+	}
+	while (c->thead && c->thead->deadline_ns <= now) {
+		struct coil_http_req *req = c->thead;
+		timed_remove(req);
+		coil__req_why(req, -ETIMEDOUT, "deadline of %.3f s passed",
+			      (double)req->timeout_ns / 1e9);
+		abort_attempt(req, -ETIMEDOUT);
+	}
+	coil__pool_expire(c, now);
+	coil__client_timer_update(c);
+}
+
+/* ---- attempts ---------------------------------------------------------------
+ */
+
+int coil__req_retryable(const struct coil_http_req *req, int res)
+{
+	if (res == -ECANCELED || res == STOP)
+		return 0;
+	/* a transport failure after the request may have reached the
+	 * server: only idempotent requests may be sent again */
+	if (res < 0 && req->sent && !req->idempotent)
+		return 0;
+	for (unsigned i = 0; i < req->policy.retry_on_len; i++) {
+		if (req->policy.retry_on[i] == res)
+			return 1;
+	}
+	return 0;
+}
+
+int coil__req_may_retry(const struct coil_http_req *req)
+{
+	uint64_t lo, hi, wait, now;
+
+	if (req->cancelled || req->c->shutting ||
+	    req->retry.attempts >= req->policy.max_attempts)
+		return 0;
+	if (coil_retry_delay_bounds(&req->policy, req->retry.attempts, &lo,
+				    &hi) < 0)
+		return 0;
+	if (req->retry_after_ns > req->policy.cap_ns)
+		return 0;
+	wait = req->retry_after_ns > lo ? req->retry_after_ns : lo;
+	now = coil_now(req->c->loop);
+	if (req->retry_max_time_ns &&
+	    now + wait > req->start_ns + req->retry_max_time_ns)
+		return 0;
+	return 1;
+}
+
+static void ra_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct coil_http_req *req =
+		coil_container_of(op, struct coil_http_req, ra_timer);
+
+	(void)flags;
+	coil_retry_done(&req->retry, res < 0 || req->cancelled ? -ECANCELED
+							     : req->final_res);
+}
+
+static void attempt_end(struct coil_http_req *req, int res)
+{
+	uint64_t lo, hi;
+	int retry;
+
+	timed_remove(req);
+	req->state = RQ_BETWEEN;
+	if (req->cancelled) {
+		coil_retry_done(&req->retry, -ECANCELED);
+		return;
+	}
+	retry = coil__req_retryable(req, res);
+	if (retry && (req->retry_decided || coil__req_may_retry(req))) {
+		req->final_res = res;
+		if (req->retry_after_ns &&
+		    coil_retry_delay_bounds(&req->policy, req->retry.attempts,
+					    &lo, &hi) == 0 &&
+		    req->retry_after_ns > lo) {
+			/* coil_retry adds a backoff of at least lo */
+			coil_op_init(&req->ra_timer, ra_cb);
+			if (coil_timeout(req->c->loop, &req->ra_timer,
+					 req->retry_after_ns - lo, 0) == 0)
+				return;
+		}
+		coil_retry_done(&req->retry, res);
+		return;
+	}
+	req->final_res = res;
+	coil_retry_done(&req->retry, retry ? STOP : res);
+}
+
+static void hop_start(struct coil_http_req *req)
+{
+	struct host *h = coil__host_get(req->c, &req->url);
+
+	if (!h) {
+		coil__req_why(req, -ENOMEM, "host table");
+		attempt_end(req, -ENOMEM);
+		return;
+	}
+	coil__host_enqueue(h, req);
+	coil__host_dispatch(h);
+}
+
+static int build_request(struct coil_http_req *req);
+
+static void follow(struct coil_http_req *req)
+{
+	struct coil_url *u = req->next_url;
+	int status = req->xres_pending, ret;
+
+	if (u->https != req->url.https || u->port != req->url.port ||
+	    u->host_len != req->url.host_len ||
+	    strncasecmp(coil_url_host(u), coil_url_host(&req->url),
+			u->host_len))
+		req->strip_auth = 1;
+	/* RFC 9110 §15.4: 303 means GET (HEAD stays HEAD); 301 and 302
+	 * are followed with GET/HEAD here anyway; 307/308 keep the method
+	 * and body */
+	if (status == 303 && strcmp(req->method, "HEAD"))
+		strcpy(req->method, "GET");
+	if (status == 301 || status == 302 || status == 303)
+		req->send_body = 0;
+	memcpy(&req->url, u, sizeof(*u));
+	req->redirects++;
+	req->c->st.redirects++;
+	ret = build_request(req);
+	if (ret < 0) {
+		coil__req_why(req, ret, "request to the redirect target");
+		attempt_end(req, ret);
+		return;
+	}
+	req->fresh = 0;
+	req->reuse_retried = 0;
+	hop_start(req);
+}
+
+void coil__req_hop_end(struct coil_http_req *req, int res)
+{
+	if (req->reuse_retry) {
+		req->reuse_retry = 0;
+		req->reuse_retries++;
+		req->c->st.reuse_retries++;
+		req->fresh = 1;
+		hop_start(req);
+		return;
+	}
+	if (req->follow) {
+		req->follow = 0;
+		follow(req);
+		return;
+	}
+	attempt_end(req, res);
+}
+
+void coil__req_connect_failed(struct coil_http_req *req, int err)
+{
+	req->conn = NULL;
+	attempt_end(req, err);
+}
+
+static void abort_attempt(struct coil_http_req *req, int err)
+{
+	struct conn *cn;
+
+	switch (req->state) {
+	case RQ_WAIT:
+		coil__host_unqueue(req);
+		attempt_end(req, err);
+		break;
+	case RQ_CONNECT:
+		cn = req->conn;
+		req->conn = NULL;
+		coil__conn_disown(cn);
+		attempt_end(req, err);
+		break;
+	case RQ_EXCHANGE:
+		coil__exchange_abort(req, err);
+		break;
+	default:
+		break;
+	}
+}
+
+static int attempt_fn(struct coil_retry *r, struct coil_op *op, void *arg)
+{
+	struct coil_http_req *req = arg;
+	struct coil_http_client *c = req->c;
+
+	(void)op;
+	if (req->cancelled || c->shutting)
+		return -ECANCELED;
+	if (r->attempts > 1)
+		c->st.retries++;
+	req->errbuf[0] = 0;
+	req->sent = 0;
+	req->fresh = 0;
+	req->reuse_retry = 0;
+	req->reuse_retried = 0;
+	req->retry_decided = 0;
+	req->retry_after_ns = 0;
+	req->follow = 0;
+	req->deadline_ns = 0;
+	if (req->timeout_ns) {
+		req->deadline_ns = coil_now_update(c->loop) + req->timeout_ns;
+		timed_insert(req);
+	}
+	hop_start(req);
+	return 0;
+}
+
+static void unlink_req(struct coil_http_req *req)
+{
+	struct coil_http_client *c = req->c;
+
+	if (req->aprev)
+		req->aprev->anext = req->anext;
+	else
+		c->reqs = req->anext;
+	if (req->anext)
+		req->anext->aprev = req->aprev;
+	req->anext = req->aprev = NULL;
+	c->nreq--;
+}
+
+static void retry_done_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct coil_http_req *req =
+		coil_container_of(op, struct coil_http_req, retry_done);
+	struct coil_http_client *c = req->c;
+
+	(void)flags;
+	if (res == STOP)
+		res = req->final_res;
+	timed_remove(req);
+	req->state = RQ_DONE;
+	req->end_ns = coil_now_update(c->loop);
+	if (res >= 0) {
+		req->errbuf[0] = 0;
+	} else if (!req->errbuf[0] || res == -ECANCELED) {
+		snprintf(req->errbuf, sizeof(req->errbuf), "%s",
+			 res == -ECANCELED ? "cancelled" : coil_strerror(res));
+	}
+	req->result = res;
+	unlink_req(req);
+	req->done(req, res);
+	coil__client_maybe_done(c);
+}
+
+/* ---- the request bytes ------------------------------------------------------
+ */
+
+#define INLINE_BODY_MAX 16384 /* copied after the head, else a 2nd iovec */
+
+static int is_strip(const struct coil_http_header *h)
+{
+	static const char *const names[] = {"authorization", "cookie",
+					    "proxy-authorization"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (h->name_len == strlen(names[i]) &&
+		    !strncasecmp(h->name, names[i], h->name_len))
+			return 1;
+	}
+	return 0;
+}
+
+static int build_request(struct coil_http_req *req)
+{
+	struct coil_http_request_spec sp = {0};
+	struct coil_http_header *hs;
+	const char *ua = req->c->user_agent;
+	size_t n = 0, est;
+	int accept = 0, ret;
+	uint64_t blen = req->send_body ? req->rbody_len : 0;
+
+	hs = malloc((req->nheaders + 1) * sizeof(*hs));
+	if (!hs)
+		return -ENOMEM;
+	est = 128 + strlen(req->method) + req->url.target_len +
+	      req->url.auth_len + (ua ? strlen(ua) : 0);
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct coil_http_header *h = &req->headers[i];
+		if (!h->name || (!h->value && h->value_len)) {
+			free(hs);
+			return -EINVAL;
+		}
+		if (req->strip_auth && is_strip(h))
+			continue;
+		if (h->name_len == 6 && !strncasecmp(h->name, "accept", 6))
+			accept = 1;
+		hs[n++] = *h;
+		est += h->name_len + h->value_len + 4;
+	}
+	if (!accept) {
+		hs[n].name = "Accept";
+		hs[n].name_len = 6;
+		hs[n].value = "*/*";
+		hs[n].value_len = 3;
+		n++;
+		est += 16;
+	}
+	sp.method = req->method;
+	sp.target = coil_url_target(&req->url);
+	sp.target_len = req->url.target_len;
+	sp.host = coil_url_authority(&req->url);
+	sp.host_len = req->url.auth_len;
+	sp.user_agent = (ua && *ua) ? ua : NULL;
+	sp.headers = hs;
+	sp.nheaders = n;
+	sp.body = req->rbody;
+	sp.body_len = blen;
+	if (blen > INLINE_BODY_MAX)
+		sp.flags |= COIL_HTTP_HEAD_ONLY;
+	else
+		est += blen;
+	for (;;) {
+		if (est > req->wcap) {
+			char *b = realloc(req->wbuf, est);
+			if (!b) {
+				ret = -ENOMEM;
+				break;
+			}
+			req->wbuf = b;
+			req->wcap = est;
+		}
+		ret = coil_http_request_write(req->wbuf, req->wcap, &sp);
+		if (ret != -ENOSPC)
+			break;
+		est = req->wcap * 2;
+	}
+	free(hs);
+	if (ret < 0)
+		return ret;
+	req->wlen = (size_t)ret;
+	req->iov[0].iov_base = req->wbuf;
+	req->iov[0].iov_len = req->wlen;
+	req->niov = 1;
+	if (sp.flags & COIL_HTTP_HEAD_ONLY) {
+		req->iov[1].iov_base = (void *)req->rbody;
+		req->iov[1].iov_len = (size_t)blen;
+		req->niov = 2;
+	}
+	return 0;
+}
+
+/* ---- the client ---------------------------------------------------------------
+ */
+
+int coil_http_client_new(struct coil_http_client **out, struct coil_loop *loop,
+			 const struct coil_http_client_opts *opts)
+{
+	struct coil_http_client_opts o = {0};
+	struct coil_http_client *c;
+
+	if (!out || !loop)
+		return -EINVAL;
+	if (opts)
+		o = *opts;
+	if (!o.max_conns)
+		o.max_conns = 100;
+	if (!o.max_conns_per_host)
+		o.max_conns_per_host =
+			o.max_conns < 6 ? o.max_conns : 6;
+	if (!o.max_idle_per_host)
+		o.max_idle_per_host = o.max_conns_per_host;
+	if (!o.idle_timeout_ns)
+		o.idle_timeout_ns = 30000000000ull;
+	if (o.max_idle_per_host > o.max_conns_per_host ||
+	    o.max_conns_per_host > o.max_conns)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->user_agent = strdup(o.user_agent ? o.user_agent : "coil/0.1");
+	if (!c->user_agent) {
+		free(c);
+		return -ENOMEM;
+	}
+	o.user_agent = NULL;
+	c->loop = loop;
+	c->o = o;
+	c->resolver = o.resolver;
+	coil_sem_init(&c->global, loop, o.max_conns, o.max_conns);
+	coil_op_init(&c->tmr, tmr_cb);
+	*out = c;
+	return 0;
+}
+
+void coil__client_maybe_done(struct coil_http_client *c)
+{
+	if (!c->shutting || c->shut_posted || c->nreq || c->conns ||
+	    coil_op_busy(&c->tmr))
+		return;
+	c->shut_posted = 1;
+	if (c->own_resolver) {
+		/* lookups still on the pool come back to the loop, which
+		 * frees them; the pool stops taking new ones */
+		coil_resolver_free(c->resolver);
+		c->resolver = NULL;
+		c->own_resolver = 0;
+		coil_pool_shutdown(c->own_pool, COIL_POOL_DISCARD);
+	}
+	if (c->shut_op)
+		coil_loop_post(c->loop, c->shut_op, 0);
+}
+
+int coil_http_client_shutdown(struct coil_http_client *c, struct coil_op *done)
+{
+	struct coil_http_req *req, *next;
+
+	if (!c)
+		return -EINVAL;
+	if (c->shutting)
+		return -EALREADY;
+	if (done && coil_op_busy(done))
+		return -EBUSY;
+	c->shutting = 1;
+	c->shut_op = done;
+	for (req = c->reqs; req; req = next) {
+		next = req->anext;
+		coil_http_req_cancel(req);
+	}
+	coil__pool_shutdown(c);
+	if (coil_op_busy(&c->tmr) && !c->tmr_rearm)
+		coil_timeout_remove(c->loop, &c->tmr);
+	coil__client_maybe_done(c);
+	return 0;
+}
+
+int coil_http_client_free(struct coil_http_client *c)
+{
+	if (!c)
+		return 0;
+	if (c->nreq || c->conns || coil_op_busy(&c->tmr))
+		return -EBUSY;
+	if (c->own_resolver)
+		coil_resolver_free(c->resolver);
+	coil_pool_free(c->own_pool);
+	coil__pool_free(c);
+	free(c->user_agent);
+	free(c);
+	return 0;
+}
+
+void coil_http_client_stats(const struct coil_http_client *c,
+			    struct coil_http_client_stats *st)
+{
+	if (!st)
+		return;
+	if (!c) {
+		memset(st, 0, sizeof(*st));
+		return;
+	}
+	*st = c->st;
+}
+
+/* ---- requests ----------------------------------------------------------------
+ */
+
+static int method_ok(const char *m)
+{
+	size_t n = strlen(m);
+	if (!n || n >= sizeof(((struct coil_http_req *)0)->method))
+		return 0;
+	return 1; /* the writer checks that it is a token */
+}
+
+static int idempotent(const char *m)
+{
+	static const char *const list[] = {"GET",	  "HEAD",  "PUT",
+					   "DELETE", "OPTIONS", "TRACE"};
+	for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++) {
+		if (!strcmp(m, list[i]))
+			return 1;
+	}
+	return 0;
+}
+
+int coil_http_request(struct coil_http_client *c,
+		      const struct coil_http_req_opts *o,
+		      struct coil_http_req **out)
+{
+	const char *method;
+	struct coil_http_req *req;
+	uint64_t lo, hi;
+	size_t ulen;
+	int ret;
+
+	if (!c || !o || !out || !o->done || !o->url ||
+	    (!o->headers && o->nheaders) || (!o->body && o->body_len))
+		return -EINVAL;
+	if (c->shutting)
+		return -ESHUTDOWN;
+	method = o->method ? o->method : "GET";
+	if (!method_ok(method))
+		return -EINVAL;
+	req = calloc(1, sizeof(*req));
+	if (!req)
+		return -ENOMEM;
+	ulen = o->url_len ? o->url_len : strlen(o->url);
+	ret = coil_url_parse(&req->url, o->url, ulen);
+	if (ret == 0 && req->url.https)
+		ret = -EPROTONOSUPPORT; /* coil is built without TLS */
+	if (ret < 0) {
+		free(req);
+		return ret;
+	}
+	req->c = c;
+	req->data = o->data;
+	req->on_head = o->on_head;
+	req->on_body = o->on_body;
+	req->done = o->done;
+	strcpy(req->method, method);
+	req->idempotent = idempotent(method);
+	req->head = !strcmp(method, "HEAD");
+	req->headers = o->headers;
+	req->nheaders = o->nheaders;
+	req->rbody = o->body;
+	req->rbody_len = o->body_len;
+	req->send_body = 1;
+	req->connect_timeout_ns = o->connect_timeout_ns;
+	req->timeout_ns = o->timeout_ns;
+	req->max_body = o->max_body_bytes ? o->max_body_bytes
+			: o->on_body	  ? UINT64_MAX
+					  : CLIENT_BUFFERED_MAX;
+	req->max_head =
+		o->max_head_bytes ? o->max_head_bytes : COIL_HTTP_MAX_HEAD_DEFAULT;
+	req->max_redirects = o->max_redirects;
+	req->retry_max_time_ns = o->retry_max_time_ns;
+	req->w.data = req;
+
+	if (o->retry) {
+		req->policy = *o->retry;
+		if (req->policy.retry_on) {
+			size_t n = req->policy.retry_on_len;
+			ret = n ? 0 : -EINVAL;
+			req->retry_on = ret ? NULL : malloc(n * sizeof(int));
+			if (!ret && !req->retry_on)
+				ret = -ENOMEM;
+			for (size_t i = 0; !ret && i < n; i++) {
+				if (req->policy.retry_on[i] == STOP)
+					ret = -EINVAL;
+				else
+					req->retry_on[i] =
+						req->policy.retry_on[i];
+			}
+			req->policy.retry_on = req->retry_on;
+		}
+	} else {
+		req->policy.max_attempts = 1;
+	}
+	if (!req->policy.retry_on) {
+		req->policy.retry_on = default_retry_on;
+		req->policy.retry_on_len = sizeof(default_retry_on) /
+					   sizeof(default_retry_on[0]);
+	}
+	/* the defaults coil_retry fills in, so that the checks here agree */
+	if (!ret && coil_retry_delay_bounds(&req->policy, 1, &lo, &hi) < 0)
+		ret = -EINVAL;
+	if (!req->policy.max_attempts)
+		req->policy.max_attempts = 3;
+	if (!req->policy.cap_ns)
+		req->policy.cap_ns = 30000000000ull;
+	if (!ret)
+		ret = build_request(req);
+	if (ret < 0) {
+		coil_http_req_free(req);
+		return ret;
+	}
+
+	req->anext = c->reqs;
+	if (c->reqs)
+		c->reqs->aprev = req;
+	c->reqs = req;
+	c->nreq++;
+	c->st.requests++;
+	req->start_ns = coil_now_update(c->loop);
+	coil_op_init(&req->retry_done, retry_done_cb);
+	ret = coil_retry_start(&req->retry, c->loop, &req->policy, attempt_fn,
+			       req, &req->retry_done);
+	if (ret < 0) {
+		unlink_req(req);
+		c->st.requests--;
+		coil_http_req_free(req);
+		return ret;
+	}
+	*out = req;
+	return 0;
+}
+
+int coil_http_req_cancel(struct coil_http_req *req)
+{
+	if (!req)
+		return -EINVAL;
+	if (req->state == RQ_DONE || req->cancelled)
+		return -EALREADY;
+	req->cancelled = 1;
+	snprintf(req->errbuf, sizeof(req->errbuf), "cancelled");
+	switch (req->state) {
+	case RQ_WAIT:
+	case RQ_CONNECT:
+	case RQ_EXCHANGE:
+		timed_remove(req);
+		abort_attempt(req, -ECANCELED);
+		break;
+	case RQ_BETWEEN:
+		if (coil_op_busy(&req->ra_timer))
+			coil_timeout_remove(req->c->loop, &req->ra_timer);
+		else
+			coil_retry_cancel(&req->retry);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+int coil_http_req_pause(struct coil_http_req *req)
+{
+	if (!req)
+		return -EINVAL;
+	if (req->state != RQ_EXCHANGE || !req->have_head || req->xended)
+		return -EINVAL;
+	req->paused = 1;
+	coil__conn_pause(req->conn, 1);
+	return 0;
+}
+
+int coil_http_req_resume(struct coil_http_req *req)
+{
+	if (!req)
+		return -EINVAL;
+	if (!req->paused)
+		return 0;
+	req->paused = 0;
+	if (req->state != RQ_EXCHANGE || req->xended)
+		return 0;
+	coil__conn_pause(req->conn, 0);
+	coil__exchange_resume(req);
+	return 0;
+}
+
+void coil_http_req_free(struct coil_http_req *req)
+{
+	if (!req)
+		return;
+	free(req->wbuf);
+	free(req->hbuf);
+	free(req->bbuf);
+	free(req->scratch);
+	free(req->next_url);
+	free(req->retry_on);
+	free(req);
+}
+
+int coil_http_req_status(const struct coil_http_req *req)
+{
+	return req && req->have_head ? req->status : 0;
+}
+
+const char *coil_http_req_header(const struct coil_http_req *req,
+				 const char *name, size_t *len)
+{
+	const struct coil_http_header *h;
+
+	if (!req || !name || !req->have_head)
+		return NULL;
+	h = coil_http_header_find(&req->msg, name, NULL);
+	if (!h)
+		return NULL;
+	if (len)
+		*len = h->value_len;
+	return h->value;
+}
+
+const struct coil_http_msg *coil_http_req_msg(const struct coil_http_req *req)
+{
+	return req && req->have_head ? &req->msg : NULL;
+}
+
+const void *coil_http_req_body(const struct coil_http_req *req, size_t *len)
+{
+	if (len)
+		*len = 0;
+	if (!req || !req->have_head || req->on_body)
+		return NULL;
+	if (len)
+		*len = req->blen;
+	return req->bbuf ? req->bbuf : "";
+}
+
+const struct coil_url *coil_http_req_url(const struct coil_http_req *req)
+{
+	return req ? &req->url : NULL;
+}
+
+void *coil_http_req_data(const struct coil_http_req *req)
+{
+	return req ? req->data : NULL;
+}
+
+void coil_http_req_info(const struct coil_http_req *req,
+			struct coil_http_req_info *info)
+{
+	if (!info)
+		return;
+	memset(info, 0, sizeof(*info));
+	if (!req)
+		return;
+	info->status = coil_http_req_status(req);
+	info->attempts = req->retry.attempts;
+	info->redirects = req->redirects;
+	info->reuse_retries = req->reuse_retries;
+	info->reused = req->reused;
+	info->body_bytes = req->have_head ? req->body.received : 0;
+	info->time_ns = (req->state == RQ_DONE ? req->end_ns
+					       : coil_now(req->c->loop)) -
+			req->start_ns;
+}
+
+const char *coil_http_req_strerror(const struct coil_http_req *req)
+{
+	if (!req)
+		return "";
+	return req->errbuf;
+}

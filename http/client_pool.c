@@ -1,0 +1,667 @@
+/*
+ * http/client_pool.c - the client's connection pool: hosts (one per
+ * scheme+host+port), the limits, opening connections (resolve, connect),
+ * idle keep-alive connections, and handing connections to waiting
+ * requests.
+ *
+ * A permit of the host's coil_sem and one of the client's global coil_sem
+ * belong to each open connection, from the moment it is decided until its
+ * close callback: the server never sees more connections than the limits,
+ * not even while one is closing. The number of connections is therefore
+ * exactly the number of permits taken (h->nconn, counted for the stats).
+ * Requests never wait on the semaphores themselves: they queue FIFO on
+ * their host, because what frees up for them is either an idle connection
+ * (handed over as it is) or a permit (to open a new one). A host that has
+ * a host permit but finds the global limit reached joins the client's
+ * queue of hosts waiting for a global permit, and an idle connection
+ * elsewhere is closed to make room (httpx's pool does the same).
+ *
+ * Idle connections keep reading: a close, a reset or stray bytes from the
+ * server while idle close them at once, so a reused connection has at
+ * least not been seen dead. Idle connections are reused most recently
+ * used first (the least likely to have been timed out by the server) and
+ * closed after the idle timeout, oldest first.
+ */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_internal.h"
+
+/* ---- hosts ------------------------------------------------------------ */
+
+static uint32_t host_hash(int https, uint16_t port, const char *name)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const char *p = name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h = (h ^ (uint32_t)port) * 16777619u;
+	return (h ^ (uint32_t)https) * 16777619u;
+}
+
+static int host_grow(struct coil_http_client *c)
+{
+	unsigned cap = c->tab_cap ? c->tab_cap * 2 : 64;
+	struct host **tab = calloc(cap, sizeof(*tab));
+
+	if (!tab)
+		return -ENOMEM;
+	for (unsigned i = 0; i < c->tab_cap; i++) {
+		struct host *h = c->tab[i], *next;
+		for (; h; h = next) {
+			next = h->hnext;
+			h->hnext = tab[h->hash & (cap - 1)];
+			tab[h->hash & (cap - 1)] = h;
+		}
+	}
+	free(c->tab);
+	c->tab = tab;
+	c->tab_cap = cap;
+	return 0;
+}
+
+struct host *coil__host_get(struct coil_http_client *c,
+			    const struct coil_url *u)
+{
+	char name[sizeof(((struct host *)0)->name)];
+	const char *src = coil_url_host(u);
+	struct host *h;
+	uint32_t hash;
+	size_t n;
+
+	if (u->host_len >= sizeof(name))
+		return NULL;
+	/* host names are case-insensitive (RFC 3986 §3.2.2) */
+	for (n = 0; n < u->host_len; n++) {
+		char ch = src[n];
+		name[n] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+	}
+	name[n] = 0;
+	hash = host_hash(u->https, u->port, name);
+	if (c->tab_cap) {
+		for (h = c->tab[hash & (c->tab_cap - 1)]; h; h = h->hnext) {
+			if (h->hash == hash && h->https == u->https &&
+			    h->port == u->port && !strcmp(h->name, name))
+				return h;
+		}
+	}
+	if ((c->nhosts + 1) * 4 > c->tab_cap * 3 && host_grow(c) < 0)
+		return NULL;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->c = c;
+	h->hash = hash;
+	h->https = u->https;
+	h->port = u->port;
+	h->kind = u->host_kind;
+	memcpy(h->name, name, n + 1);
+	coil_sem_init(&h->sem, c->loop, c->o.max_conns_per_host,
+		      c->o.max_conns_per_host);
+	h->hnext = c->tab[hash & (c->tab_cap - 1)];
+	c->tab[hash & (c->tab_cap - 1)] = h;
+	c->nhosts++;
+	return h;
+}
+
+void coil__host_enqueue(struct host *h, struct coil_http_req *req)
+{
+	req->host = h;
+	req->state = RQ_WAIT;
+	req->wnext = NULL;
+	req->wprev = h->wait_tail;
+	if (h->wait_tail)
+		h->wait_tail->wnext = req;
+	else
+		h->wait_head = req;
+	h->wait_tail = req;
+	h->nwait++;
+	h->c->st.waiting++;
+}
+
+void coil__host_unqueue(struct coil_http_req *req)
+{
+	struct host *h = req->host;
+
+	if (req->wprev)
+		req->wprev->wnext = req->wnext;
+	else
+		h->wait_head = req->wnext;
+	if (req->wnext)
+		req->wnext->wprev = req->wprev;
+	else
+		h->wait_tail = req->wprev;
+	req->wnext = req->wprev = NULL;
+	req->host = NULL;
+	h->nwait--;
+	h->c->st.waiting--;
+}
+
+static void gwait_add(struct host *h)
+{
+	struct coil_http_client *c = h->c;
+
+	if (h->in_gwait)
+		return;
+	h->in_gwait = 1;
+	h->gnext = NULL;
+	if (c->gwait_tail)
+		c->gwait_tail->gnext = h;
+	else
+		c->gwait_head = h;
+	c->gwait_tail = h;
+	c->gwaiting++;
+}
+
+static struct host *gwait_pop(struct coil_http_client *c)
+{
+	struct host *h = c->gwait_head;
+
+	c->gwait_head = h->gnext;
+	if (!c->gwait_head)
+		c->gwait_tail = NULL;
+	h->gnext = NULL;
+	h->in_gwait = 0;
+	c->gwaiting--;
+	return h;
+}
+
+/* ---- idle lists ---------------------------------------------------------- */
+
+static void idle_push(struct conn *cn)
+{
+	struct host *h = cn->h;
+	struct coil_http_client *c = cn->c;
+
+	cn->iprev = NULL;
+	cn->inext = h->idle_head;
+	if (h->idle_head)
+		h->idle_head->iprev = cn;
+	else
+		h->idle_tail = cn;
+	h->idle_head = cn;
+	h->nidle++;
+
+	cn->lprev = NULL;
+	cn->lnext = c->lru_head;
+	if (c->lru_head)
+		c->lru_head->lprev = cn;
+	else
+		c->lru_tail = cn;
+	c->lru_head = cn;
+	c->st.idle++;
+}
+
+static void idle_unlink(struct conn *cn)
+{
+	struct host *h = cn->h;
+	struct coil_http_client *c = cn->c;
+
+	if (cn->iprev)
+		cn->iprev->inext = cn->inext;
+	else
+		h->idle_head = cn->inext;
+	if (cn->inext)
+		cn->inext->iprev = cn->iprev;
+	else
+		h->idle_tail = cn->iprev;
+	cn->inext = cn->iprev = NULL;
+	h->nidle--;
+
+	if (cn->lprev)
+		cn->lprev->lnext = cn->lnext;
+	else
+		c->lru_head = cn->lnext;
+	if (cn->lnext)
+		cn->lnext->lprev = cn->lprev;
+	else
+		c->lru_tail = cn->lprev;
+	cn->lnext = cn->lprev = NULL;
+	c->st.idle--;
+}
+
+/* ---- connections ----------------------------------------------------------
+ */
+
+static void global_dispatch(struct coil_http_client *c);
+
+/* The connection is over: permits back, memory freed, waiters served. */
+static void conn_gone(struct conn *cn)
+{
+	struct coil_http_client *c = cn->c;
+	struct host *h = cn->h;
+
+	if (cn->aprev)
+		cn->aprev->anext = cn->anext;
+	else
+		c->conns = cn->anext;
+	if (cn->anext)
+		cn->anext->aprev = cn->aprev;
+	if (cn->evicted == 1)
+		h->evicting--;
+	else if (cn->evicted == 2)
+		c->evicting--;
+	h->nconn--;
+	c->st.conns--;
+	coil_sem_release(&h->sem);
+	coil_sem_release(&c->global);
+	free(cn);
+	coil__host_dispatch(h);
+	global_dispatch(c);
+	coil__client_maybe_done(c);
+}
+
+static void conn_closed(struct coil_stream *s)
+{
+	struct conn *cn = s->data;
+
+	cn->stream_open = 0;
+	conn_gone(cn);
+}
+
+void coil__conn_close(struct conn *cn)
+{
+	struct coil_loop *loop = cn->c->loop;
+	enum conn_state prev = cn->state;
+
+	if (prev == C_CLOSING)
+		return;
+	if (prev == C_IDLE)
+		idle_unlink(cn);
+	cn->state = C_CLOSING;
+	if (prev == C_RESOLVING) {
+		/* its callback comes with -ECANCELED (or the answer) and
+		 * finishes the job */
+		coil_cancel(loop, &cn->rr.op);
+		return;
+	}
+	if (cn->stream_open)
+		coil_stream_close(cn->s, conn_closed);
+}
+
+/* Close an idle connection to make room for a request that waits (@why:
+ * 1 for the host's own fresh waiters, 2 for the global limit). */
+static void evict(struct conn *cn, int why)
+{
+	cn->evicted = why;
+	if (why == 1)
+		cn->h->evicting++;
+	else
+		cn->c->evicting++;
+	cn->c->st.idle_closed++;
+	coil__conn_close(cn);
+}
+
+/* Opening the connection failed: its owner (if any) ends its attempt. */
+static void conn_fail(struct conn *cn, int err, const char *what)
+{
+	struct coil_http_req *owner = cn->req;
+
+	cn->req = NULL;
+	cn->c->st.connect_errors++;
+	if (owner) {
+		owner->conn = NULL;
+		coil__req_why(owner, err, "%s %s port %u", what, cn->h->name,
+			      (unsigned)cn->h->port);
+		coil__req_connect_failed(owner, err);
+	}
+	conn_gone(cn);
+}
+
+static void conn_read(struct coil_stream *s, ssize_t n, const void *buf)
+{
+	struct conn *cn = s->data;
+
+	if (cn->state == C_ACTIVE && cn->req) {
+		coil__exchange_read(cn, n, buf);
+		return;
+	}
+	/* idle: the server closed, reset, or sent what nobody asked for */
+	if (cn->state == C_IDLE)
+		cn->c->st.idle_closed++;
+	coil__conn_close(cn);
+}
+
+static void conn_connected(struct coil_stream *s, int status)
+{
+	struct conn *cn = s->data;
+	struct coil_http_req *owner = cn->req;
+
+	if (cn->state == C_CLOSING) {
+		if (status < 0) {
+			/* a failed connect holds nothing: no close callback */
+			cn->stream_open = 0;
+			conn_gone(cn);
+		}
+		return;
+	}
+	if (status < 0) {
+		cn->stream_open = 0;
+		conn_fail(cn, status, "connect to");
+		return;
+	}
+	cn->c->st.conns_opened++;
+	if (coil_stream_read_start(cn->s, conn_read) < 0) {
+		cn->c->st.connect_errors++;
+		cn->req = NULL;
+		if (owner) {
+			owner->conn = NULL;
+			coil__req_why(owner, -ENOMEM, "read from %s",
+				      cn->h->name);
+			coil__req_connect_failed(owner, -ENOMEM);
+		}
+		coil__conn_close(cn);
+		return;
+	}
+	if (owner) {
+		cn->req = NULL;
+		owner->conn = NULL;
+		coil__exchange_start(cn, owner);
+	} else {
+		coil__conn_release(cn);
+	}
+}
+
+static void conn_connect(struct conn *cn)
+{
+	struct coil_http_client *c = cn->c;
+	struct coil_http_req *owner = cn->req;
+	struct coil_tcp_opts to = {0};
+	uint64_t prev, deadline = 0;
+	int ret;
+
+	cn->state = C_CONNECTING;
+	if (owner) {
+		uint64_t now = coil_now_update(c->loop);
+		deadline = owner->deadline_ns;
+		to.connect_timeout_ns = owner->connect_timeout_ns;
+		if (deadline) {
+			uint64_t left = deadline > now ? deadline - now : 1;
+			if (!to.connect_timeout_ns || left < to.connect_timeout_ns)
+				to.connect_timeout_ns = left;
+		}
+	}
+	cn->tcp.s.data = cn;
+	cn->s = &cn->tcp.s;
+	/* the deadline scope gives the connect op the time left */
+	prev = coil_deadline_enter(c->loop, deadline);
+	ret = coil_tcp_connect(c->loop, &cn->tcp, cn->addrs, cn->naddrs, &to,
+			       conn_connected);
+	coil_deadline_leave(c->loop, prev);
+	if (ret < 0) {
+		conn_fail(cn, ret, "socket for");
+		return;
+	}
+	cn->stream_open = 1;
+}
+
+static void conn_resolved(struct coil_op *op, int res, unsigned flags)
+{
+	struct conn *cn = coil_container_of(op, struct conn, rr.op);
+	struct coil_http_req *owner = cn->req;
+
+	(void)flags;
+	if (cn->state == C_CLOSING) {
+		conn_gone(cn);
+		return;
+	}
+	if (res <= 0) {
+		if (res == 0)
+			res = COIL_ERESOLVE;
+		cn->req = NULL;
+		cn->c->st.connect_errors++;
+		if (owner) {
+			owner->conn = NULL;
+			coil__req_why(owner, 0, "cannot resolve %s: %s",
+				      cn->h->name,
+				      coil_resolve_strerror(&cn->rr, res));
+			coil__req_connect_failed(owner, res);
+		}
+		conn_gone(cn);
+		return;
+	}
+	cn->naddrs = cn->rr.naddr;
+	for (unsigned i = 0; i < cn->naddrs; i++) {
+		memset(&cn->addrs[i], 0, sizeof(cn->addrs[i]));
+		memcpy(&cn->addrs[i], &cn->rr.addr[i],
+		       coil_sockaddr_len(&cn->rr.addr[i]));
+	}
+	conn_connect(cn);
+}
+
+static int ensure_resolver(struct coil_http_client *c)
+{
+	struct coil_pool_opts po = {.threads = 2};
+	int ret;
+
+	if (c->resolver)
+		return 0;
+	ret = coil_pool_new(&c->own_pool, &po);
+	if (ret < 0)
+		return ret;
+	ret = coil_resolver_new(&c->resolver, c->loop, c->own_pool, NULL);
+	if (ret < 0) {
+		coil_pool_free(c->own_pool);
+		c->own_pool = NULL;
+		return ret;
+	}
+	c->own_resolver = 1;
+	return 0;
+}
+
+/* Open a connection for @owner; the caller took both permits. */
+static void conn_new(struct host *h, struct coil_http_req *owner)
+{
+	struct coil_http_client *c = h->c;
+	struct conn *cn = calloc(1, sizeof(*cn));
+	int ret;
+
+	if (!cn) {
+		coil_sem_release(&h->sem);
+		coil_sem_release(&c->global);
+		coil__req_why(owner, -ENOMEM, "new connection");
+		coil__req_connect_failed(owner, -ENOMEM);
+		return;
+	}
+	cn->c = c;
+	cn->h = h;
+	cn->req = owner;
+	owner->conn = cn;
+	owner->state = RQ_CONNECT;
+	cn->anext = c->conns;
+	if (c->conns)
+		c->conns->aprev = cn;
+	c->conns = cn;
+	h->nconn++;
+	c->st.conns++;
+	if (c->st.conns > c->st.peak_conns)
+		c->st.peak_conns = c->st.conns;
+	if (h->nconn > c->st.peak_conns_per_host)
+		c->st.peak_conns_per_host = h->nconn;
+
+	if (h->kind == COIL_URL_HOST_IPV4) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&cn->addrs[0];
+		a->sin_family = AF_INET;
+		a->sin_port = htons(h->port);
+		inet_pton(AF_INET, h->name, &a->sin_addr);
+		cn->naddrs = 1;
+		conn_connect(cn);
+		return;
+	}
+	if (h->kind == COIL_URL_HOST_IPV6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&cn->addrs[0];
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(h->port);
+		inet_pton(AF_INET6, h->name, &a->sin6_addr);
+		cn->naddrs = 1;
+		conn_connect(cn);
+		return;
+	}
+	cn->state = C_RESOLVING;
+	ret = ensure_resolver(c);
+	if (ret == 0) {
+		coil_op_init(&cn->rr.op, conn_resolved);
+		ret = coil_resolve(c->resolver, &cn->rr, h->name, h->port);
+	}
+	if (ret < 0) {
+		cn->req = NULL;
+		c->st.connect_errors++;
+		owner->conn = NULL;
+		coil__req_why(owner, ret, "resolve %s", h->name);
+		coil__req_connect_failed(owner, ret);
+		conn_gone(cn);
+	}
+}
+
+void coil__conn_disown(struct conn *cn)
+{
+	cn->req = NULL;
+	/* nobody else wants it: stop opening it */
+	if (!cn->h->wait_head)
+		coil__conn_close(cn);
+}
+
+void coil__conn_pause(struct conn *cn, int pause)
+{
+	if (cn->state == C_CLOSING || pause == cn->paused)
+		return;
+	cn->paused = pause;
+	if (pause)
+		coil_stream_read_stop(cn->s);
+	else if (coil_stream_read_start(cn->s, conn_read) < 0)
+		coil__conn_close(cn);
+}
+
+/* The first waiter that may take a connection already used. */
+static struct coil_http_req *first_taker(struct host *h)
+{
+	for (struct coil_http_req *r = h->wait_head; r; r = r->wnext) {
+		if (!r->fresh)
+			return r;
+	}
+	return NULL;
+}
+
+void coil__conn_release(struct conn *cn)
+{
+	struct coil_http_client *c = cn->c;
+	struct host *h = cn->h;
+	struct coil_http_req *req;
+
+	cn->req = NULL;
+	if (c->shutting) {
+		coil__conn_close(cn);
+		return;
+	}
+	if (cn->paused)
+		coil__conn_pause(cn, 0);
+	if (cn->state == C_CLOSING)
+		return;
+	req = first_taker(h);
+	if (req) {
+		coil__host_unqueue(req);
+		coil__exchange_start(cn, req);
+		return;
+	}
+	/* other hosts wait for a global permit that idling here would hold */
+	if (c->gwaiting > c->evicting) {
+		evict(cn, 2);
+		return;
+	}
+	if (h->nidle >= c->o.max_idle_per_host) {
+		c->st.idle_closed++;
+		coil__conn_close(h->idle_tail);
+	}
+	cn->state = C_IDLE;
+	cn->idle_at = coil_now(c->loop);
+	idle_push(cn);
+	coil__client_timer_update(c);
+	if (h->wait_head)
+		coil__host_dispatch(h); /* fresh waiters may need room */
+}
+
+void coil__host_dispatch(struct host *h)
+{
+	struct coil_http_client *c = h->c;
+	struct coil_http_req *req;
+
+	while ((req = h->wait_head)) {
+		if (!req->fresh && h->idle_head) {
+			struct conn *cn = h->idle_head;
+			idle_unlink(cn);
+			coil__host_unqueue(req);
+			coil__exchange_start(cn, req);
+			continue;
+		}
+		if (coil_sem_try_acquire(&h->sem) == 0) {
+			if (coil_sem_try_acquire(&c->global) == 0) {
+				coil__host_unqueue(req);
+				conn_new(h, req);
+				continue;
+			}
+			coil_sem_release(&h->sem);
+			gwait_add(h);
+			if (c->evicting < c->gwaiting && c->lru_tail)
+				evict(c->lru_tail, 2);
+			break;
+		}
+		/* the host is full; a request that must not reuse a
+		 * connection gets room by closing an idle one */
+		if (req->fresh && h->idle_tail && !h->evicting)
+			evict(h->idle_tail, 1);
+		break;
+	}
+}
+
+static void global_dispatch(struct coil_http_client *c)
+{
+	while (c->gwait_head && coil_sem_value(&c->global) > 0) {
+		struct host *h = gwait_pop(c);
+		coil__host_dispatch(h);
+		if (h->in_gwait)
+			break;
+	}
+}
+
+/* ---- timers and shutdown --------------------------------------------------
+ */
+
+void coil__pool_expire(struct coil_http_client *c, uint64_t now)
+{
+	while (c->lru_tail &&
+	       c->lru_tail->idle_at + c->o.idle_timeout_ns <= now) {
+		c->st.idle_closed++;
+		coil__conn_close(c->lru_tail);
+	}
+}
+
+uint64_t coil__pool_next_expiry(const struct coil_http_client *c)
+{
+	return c->lru_tail ? c->lru_tail->idle_at + c->o.idle_timeout_ns : 0;
+}
+
+void coil__pool_shutdown(struct coil_http_client *c)
+{
+	struct conn *cn, *next;
+
+	for (cn = c->conns; cn; cn = next) {
+		next = cn->anext;
+		coil__conn_close(cn);
+	}
+}
+
+void coil__pool_free(struct coil_http_client *c)
+{
+	for (unsigned i = 0; i < c->tab_cap; i++) {
+		struct host *h = c->tab[i], *next;
+		for (; h; h = next) {
+			next = h->hnext;
+			free(h);
+		}
+	}
+	free(c->tab);
+	c->tab = NULL;
+	c->tab_cap = c->nhosts = 0;
+}

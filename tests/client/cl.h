@@ -1,0 +1,172 @@
+/*
+ * tests/client/cl.h - what the client tests share: a loop with a client,
+ * a request's outcome, running requests to completion, closing it all
+ * down with leak checks.
+ */
+#ifndef COIL_TEST_CL_H
+#define COIL_TEST_CL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+#include "coil/http.h"
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+
+/* The outcome of one request. */
+struct res {
+	int done; /* done callbacks seen */
+	int res;
+	int heads;
+	uint64_t t_start, t_done;
+	struct coil_http_req *req;
+	struct coil_http_req_info info;
+	char err[192];
+	/* streamed body */
+	size_t got;
+	uint64_t hash; /* FNV-1a of the streamed body */
+	int bodies;
+};
+
+static inline uint64_t cl_fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ c[i]) * 1099511628211ull;
+	return h;
+}
+#define CL_FNV0 14695981039346656037ull
+
+static void cl_done(struct coil_http_req *req, int r)
+{
+	struct res *x = coil_http_req_data(req);
+	x->done++;
+	x->res = r;
+	x->t_done = tu_mono_ns();
+	coil_http_req_info(req, &x->info);
+	snprintf(x->err, sizeof(x->err), "%s", coil_http_req_strerror(req));
+}
+
+static void cl_head(struct coil_http_req *req)
+{
+	struct res *x = coil_http_req_data(req);
+	x->heads++;
+}
+
+static void cl_body(struct coil_http_req *req, const void *p, size_t n)
+{
+	struct res *x = coil_http_req_data(req);
+	assert_true(n > 0);
+	x->bodies++;
+	x->got += n;
+	x->hash = cl_fnv(x->hash, p, n);
+}
+
+struct fx {
+	struct coil_loop *loop;
+	struct coil_http_client *c;
+	struct coil_op shut;
+	int shut_done;
+};
+
+static inline void fx_open(struct fx *f, const struct coil_http_client_opts *o)
+{
+	memset(f, 0, sizeof(*f));
+	f->loop = tu_loop(NULL);
+	assert_int_equal(coil_http_client_new(&f->c, f->loop, o), 0);
+}
+
+static void fx_shut_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct fx *f = coil_container_of(op, struct fx, shut);
+	(void)flags;
+	assert_int_equal(res, 0);
+	f->shut_done++;
+}
+
+static void cl_tick_cb(struct coil_op *op, int res, unsigned flags)
+{
+	(void)op;
+	(void)res;
+	(void)flags;
+}
+
+/* One loop turn that waits at most 5 ms: conditions the loop does not
+ * see (the test server's threads) are checked again soon. */
+static inline void cl_turn(struct coil_loop *loop)
+{
+	static struct coil_op tick;
+	if (!coil_op_busy(&tick)) {
+		coil_op_init(&tick, cl_tick_cb);
+		coil_timeout(loop, &tick, 5 * MS, 0);
+	}
+	coil_loop_run(loop, COIL_RUN_ONCE);
+}
+
+/* Run until @cond or @ms pass. */
+#define CL_RUN_UNTIL(loop, cond, ms)                                           \
+	do {                                                                   \
+		uint64_t end_ = tu_mono_ns() + (uint64_t)(ms)*MS;              \
+		while (!(cond) && tu_mono_ns() < end_)                         \
+			cl_turn(loop);                                         \
+	} while (0)
+
+/* Shut the client down, run the loop dry, free both. */
+static inline void fx_close(struct fx *f)
+{
+	coil_op_init(&f->shut, fx_shut_cb);
+	assert_int_equal(coil_http_client_shutdown(f->c, &f->shut), 0);
+	CL_RUN_UNTIL(f->loop, f->shut_done, 10000);
+	assert_int_equal(f->shut_done, 1);
+	CL_RUN_UNTIL(f->loop, coil_loop_inflight(f->loop) == 0, 10000);
+	assert_int_equal(coil_loop_inflight(f->loop), 0);
+	assert_int_equal(coil_http_client_free(f->c), 0);
+	coil_loop_free(f->loop);
+}
+
+/* Start a request for @url with @o (may be NULL) reporting into @x. */
+static inline void cl_start(struct fx *f, const char *url,
+			    const struct coil_http_req_opts *o, struct res *x)
+{
+	struct coil_http_req_opts oo = {0};
+	if (o)
+		oo = *o;
+	memset(x, 0, sizeof(*x));
+	x->hash = CL_FNV0;
+	oo.url = url;
+	oo.done = cl_done;
+	oo.data = x;
+	if (!oo.on_head)
+		oo.on_head = cl_head;
+	x->t_start = tu_mono_ns();
+	assert_int_equal(coil_http_request(f->c, &oo, &x->req), 0);
+	assert_int_equal(x->done, 0); /* never inline */
+}
+
+/* Run one request to the end; its result. The request is freed. */
+static inline int cl_get(struct fx *f, const char *url,
+			 const struct coil_http_req_opts *o, struct res *x)
+{
+	cl_start(f, url, o, x);
+	CL_RUN_UNTIL(f->loop, x->done, 20000);
+	assert_int_equal(x->done, 1);
+	return x->res;
+}
+
+static inline void cl_free(struct res *x)
+{
+	coil_http_req_free(x->req);
+	x->req = NULL;
+}
+
+static inline double cl_ms(const struct res *x)
+{
+	return (double)(x->t_done - x->t_start) / 1e6;
+}
+
+#endif

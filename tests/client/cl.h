@@ -42,7 +42,7 @@ static inline uint64_t cl_fnv(uint64_t h, const void *p, size_t n)
 }
 #define CL_FNV0 14695981039346656037ull
 
-static void cl_done(struct coil_http_req *req, int r)
+static inline void cl_done(struct coil_http_req *req, int r)
 {
 	struct res *x = coil_http_req_data(req);
 	x->done++;
@@ -52,13 +52,13 @@ static void cl_done(struct coil_http_req *req, int r)
 	snprintf(x->err, sizeof(x->err), "%s", coil_http_req_strerror(req));
 }
 
-static void cl_head(struct coil_http_req *req)
+static inline void cl_head(struct coil_http_req *req)
 {
 	struct res *x = coil_http_req_data(req);
 	x->heads++;
 }
 
-static void cl_body(struct coil_http_req *req, const void *p, size_t n)
+static inline void cl_body(struct coil_http_req *req, const void *p, size_t n)
 {
 	struct res *x = coil_http_req_data(req);
 	assert_true(n > 0);
@@ -81,7 +81,7 @@ static inline void fx_open(struct fx *f, const struct coil_http_client_opts *o)
 	assert_int_equal(coil_http_client_new(&f->c, f->loop, o), 0);
 }
 
-static void fx_shut_cb(struct coil_op *op, int res, unsigned flags)
+static inline void fx_shut_cb(struct coil_op *op, int res, unsigned flags)
 {
 	struct fx *f = coil_container_of(op, struct fx, shut);
 	(void)flags;
@@ -89,7 +89,7 @@ static void fx_shut_cb(struct coil_op *op, int res, unsigned flags)
 	f->shut_done++;
 }
 
-static void cl_tick_cb(struct coil_op *op, int res, unsigned flags)
+static inline void cl_tick_cb(struct coil_op *op, int res, unsigned flags)
 {
 	(void)op;
 	(void)res;

@@ -22,12 +22,18 @@
  *                          then 200; fsrv_hits(K) counts them
  *   /retry-after?k=K&v=V   the first request with key K gets 503 with
  *                          Retry-After: V, later ones 200
+ *   /conn?ms=M             after M ms, "<connection number> <request
+ *                          number on it>"
  *   /once-per-conn         200 on a connection's first request; a second
  *                          request on it is read and the connection closed
  *                          without an answer (a keep-alive timeout race)
  *
  * The server counts connections open now, the most ever open at once,
  * and requests; fsrv_stop() joins every thread and closes every socket.
+ * The peak is taken at each accept, over the connections whose client has
+ * not closed its side yet (poll's POLLRDHUP: the FIN has arrived), so a
+ * connection the client closed counts as gone even before its thread
+ * notices: on loopback the FIN is delivered within the client's close().
  */
 #ifndef COIL_TEST_FSRV_H
 #define COIL_TEST_FSRV_H
@@ -55,6 +61,8 @@ struct fsrv {
 	pthread_mutex_t mu;
 	pthread_t *threads;
 	size_t nthreads, cap;
+	int cfds[1024]; /* sockets of connections being served */
+	int ncfds;
 	int open, peak, accepted, requests;
 	struct {
 		char key[32];
@@ -66,6 +74,7 @@ struct fsrv {
 struct fsrv_conn {
 	struct fsrv *s;
 	int fd;
+	int id; /* accept order, from 1 */
 };
 
 static inline void fsrv_send(int fd, const void *p, size_t n)
@@ -204,7 +213,7 @@ static inline void fsrv_body(int fd, size_t n)
 /* Serve one request; 1 to keep the connection, 0 to close it. */
 static inline int fsrv_serve(struct fsrv *s, int fd, const char *head,
 			     size_t head_len, const char *body, size_t blen,
-			     int nth)
+			     int nth, int cid)
 {
 	char method[16], path[2048], str[1024];
 	if (sscanf(head, "%15s %2047s", method, path) != 2)
@@ -354,6 +363,15 @@ static inline int fsrv_serve(struct fsrv *s, int fd, const char *head,
 		fsrv_sendf(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
 		return 1;
 	}
+	if (!strncmp(path, "/conn", 5)) {
+		char b[64];
+		int n = snprintf(b, sizeof(b), "%d %d", cid, nth);
+		if (!fsrv_pause(s, (int)fsrv_param(path, "ms", 0)))
+			return 0;
+		fsrv_sendf(fd, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s",
+			   n, b);
+		return 1;
+	}
 	if (!strcmp(path, "/once-per-conn")) {
 		if (nth > 1)
 			return 0;
@@ -368,7 +386,7 @@ static inline void *fsrv_conn_main(void *arg)
 {
 	struct fsrv_conn *fc = arg;
 	struct fsrv *s = fc->s;
-	int fd = fc->fd, nth = 0;
+	int fd = fc->fd, nth = 0, cid = fc->id;
 	size_t cap = 1 << 20, len = 0;
 	char *buf = malloc(cap);
 
@@ -408,7 +426,8 @@ static inline void *fsrv_conn_main(void *arg)
 		pthread_mutex_lock(&s->mu);
 		s->requests++;
 		pthread_mutex_unlock(&s->mu);
-		keep = fsrv_serve(s, fd, buf, hlen - 1, buf + hlen, blen, ++nth);
+		keep = fsrv_serve(s, fd, buf, hlen - 1, buf + hlen, blen, ++nth,
+				  cid);
 		memmove(buf, buf + hlen + blen, len - hlen - blen);
 		len -= hlen + blen;
 		if (!keep)
@@ -418,8 +437,14 @@ out:
 	free(buf);
 	pthread_mutex_lock(&s->mu);
 	s->open--;
-	pthread_mutex_unlock(&s->mu);
+	for (int i = 0; i < s->ncfds; i++) {
+		if (s->cfds[i] == fd) {
+			s->cfds[i] = s->cfds[--s->ncfds];
+			break;
+		}
+	}
 	close(fd);
+	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
 
@@ -449,8 +474,21 @@ static inline void *fsrv_accept_main(void *arg)
 		}
 		s->open++;
 		s->accepted++;
-		if (s->open > s->peak)
-			s->peak = s->open;
+		fc->id = s->accepted;
+		if (s->ncfds == (int)(sizeof(s->cfds) / sizeof(s->cfds[0])))
+			abort();
+		s->cfds[s->ncfds++] = fd;
+		{
+			int live = 0;
+			for (int i = 0; i < s->ncfds; i++) {
+				struct pollfd p = {.fd = s->cfds[i],
+						   .events = POLLRDHUP};
+				if (poll(&p, 1, 0) == 0)
+					live++;
+			}
+			if (live > s->peak)
+				s->peak = live;
+		}
 		if (pthread_create(&s->threads[s->nthreads], NULL,
 				   fsrv_conn_main, fc))
 			abort();

@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -630,9 +631,12 @@ int coil_http_request(struct coil_http_client *c,
 	method = o->method ? o->method : "GET";
 	if (!method_ok(method))
 		return -EINVAL;
-	req = calloc(1, sizeof(*req));
+	/* about 12 KiB, most of it the URL and the field array, which are
+	 * filled before they are read: zero only the rest */
+	req = malloc(sizeof(*req));
 	if (!req)
 		return -ENOMEM;
+	memset(req, 0, offsetof(struct coil_http_req, url));
 	ulen = o->url_len ? o->url_len : strlen(o->url);
 	ret = coil_url_parse(&req->url, o->url, ulen);
 	if (ret == 0 && req->url.https)

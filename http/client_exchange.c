@@ -98,6 +98,7 @@ void coil__exchange_start(struct conn *cn, struct coil_http_req *req)
 	req->hlen = 0;
 	req->head_len = 0;
 	req->pend_len = 0;
+	req->pending = 0;
 	req->have_head = 0;
 	req->paused = 0;
 	req->blen = 0;
@@ -220,13 +221,16 @@ static void body_feed(struct coil_http_req *req, const void *data, size_t n,
 		finish(req, req->xres_pending, req->msg.keep_alive && r == 0);
 }
 
-/* Body bytes that came with the head, held while paused. */
+/* The bytes that came after the head (maybe none: the decoder still has
+ * to see them, a zero Content-Length ends the body here), held while
+ * paused. */
 static void deliver_pending(struct coil_http_req *req)
 {
 	size_t off = req->pend_off, n = req->pend_len;
 
-	if (!n || req->paused)
+	if (!req->pending || req->paused)
 		return;
+	req->pending = 0;
 	req->pend_len = 0;
 	body_feed(req, req->hbuf + off, n, 1);
 }
@@ -243,9 +247,13 @@ static void kick_cb(struct coil_op *op, int res, unsigned flags)
 		deliver_pending(req);
 }
 
+/* The kick is posted, so it runs before any done callback that could
+ * follow a cancel made after this resume: ending a request takes two
+ * posts (the attempt's result through coil_retry, then its done op), and
+ * posted callbacks run in order. */
 void coil__exchange_resume(struct coil_http_req *req)
 {
-	if (req->pend_len && !coil_op_busy(&req->kick)) {
+	if (req->pending && !coil_op_busy(&req->kick)) {
 		coil_op_init(&req->kick, kick_cb);
 		coil_loop_post(req->c->loop, &req->kick, 0);
 	}
@@ -376,6 +384,7 @@ static void head_done(struct coil_http_req *req)
 	}
 	req->pend_off = req->head_len;
 	req->pend_len = req->hlen - req->head_len;
+	req->pending = 1;
 	deliver_pending(req);
 }
 

@@ -133,7 +133,6 @@ struct coil_http_req {
 	struct coil_retry_policy policy;
 	int *retry_on; /* the policy's list, owned */
 	int strip_auth; /* a redirect changed the origin */
-	struct coil_url url;
 	/* request bytes */
 	char *wbuf;
 	size_t wlen, wcap;
@@ -166,7 +165,7 @@ struct coil_http_req {
 	char *hbuf; /* response head (and the bytes after it) */
 	size_t hlen, hcap, head_len;
 	size_t pend_off, pend_len; /* body bytes in hbuf not delivered */
-	struct coil_http_header hdrs[CLIENT_MAX_HEADERS];
+	int pending;		   /* ... and not fed to the decoder yet */
 	struct coil_http_msg msg;
 	struct coil_http_body body;
 	int have_head; /* a final head is readable */
@@ -194,6 +193,9 @@ struct coil_http_req {
 	int reused;
 	int status;
 	char errbuf[192]; /* what failed, in words */
+	/* large and filled before use: not zeroed at allocation */
+	struct coil_url url;
+	struct coil_http_header hdrs[CLIENT_MAX_HEADERS];
 };
 
 struct coil_http_client {

@@ -265,9 +265,11 @@ static inline int fsrv_serve(struct fsrv *s, int fd, const char *head,
 		return 1;
 	}
 	if (!strncmp(path, "/echo", 5)) {
+		/* @head lost its last '\n' to the NUL that ends it */
 		fsrv_sendf(fd, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n",
-			   head_len + blen);
+			   head_len + 1 + blen);
 		fsrv_send(fd, head, head_len);
+		fsrv_send(fd, "\n", 1);
 		fsrv_send(fd, body, blen);
 		return 1;
 	}

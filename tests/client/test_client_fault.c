@@ -416,6 +416,14 @@ static void test_client_bodiless_and_chunked(void **state)
 	assert_int_equal(len, 0);
 	assert_non_null(coil_http_req_header(x.req, "content-length", &len));
 	cl_free(&x);
+	/* an empty body by Content-Length, buffered and streamed */
+	assert_int_equal(cl_get(&e.f, url(&e, "/ok?n=0"), NULL, &x), 200);
+	assert_non_null(coil_http_req_body(x.req, &len));
+	assert_int_equal(len, 0);
+	cl_free(&x);
+	assert_int_equal(cl_get(&e.f, url(&e, "/ok?n=0"), &str, &x), 200);
+	assert_int_equal(x.bodies, 0);
+	cl_free(&x);
 	assert_int_equal(cl_get(&e.f, url(&e, "/status?s=204"), NULL, &x), 204);
 	cl_free(&x);
 	assert_int_equal(cl_get(&e.f, url(&e, "/status?s=304"), NULL, &x), 304);
@@ -433,7 +441,7 @@ static void test_client_bodiless_and_chunked(void **state)
 	cl_free(&x);
 	coil_http_client_stats(e.f.c, &st);
 	assert_int_equal(st.conns_opened, 1);
-	assert_int_equal(st.reused, 4);
+	assert_int_equal(st.reused, 6);
 	env_close(&e);
 }
 

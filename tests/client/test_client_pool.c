@@ -192,7 +192,9 @@ static void test_pool_reuses_most_recent(void **state)
 		int cid, nth;
 		char body[32] = {0};
 		assert_int_equal(cl_get(&e.f, url(&e, "/conn"), NULL, &y), 200);
-		memcpy(body, coil_http_req_body(y.req, &len), 31);
+		const char *b = coil_http_req_body(y.req, &len);
+		assert_true(len < sizeof(body));
+		memcpy(body, b, len);
 		assert_int_equal(sscanf(body, "%d %d", &cid, &nth), 2);
 		if (first < 0)
 			first = cid;

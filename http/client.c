@@ -36,7 +36,8 @@
 
 static const int default_retry_on[] = {COIL_HTTP_RETRY_ON};
 
-/* ---- errors in words ------------------------------------------------------ */
+/* ---- errors in words ------------------------------------------------------
+ */
 
 void coil__req_why(struct coil_http_req *req, int res, const char *fmt, ...)
 {
@@ -191,8 +192,9 @@ static void ra_cb(struct coil_op *op, int res, unsigned flags)
 		coil_container_of(op, struct coil_http_req, ra_timer);
 
 	(void)flags;
-	coil_retry_done(&req->retry, res < 0 || req->cancelled ? -ECANCELED
-							     : req->final_res);
+	coil_retry_done(&req->retry, res < 0 || req->cancelled
+					     ? -ECANCELED
+					     : req->final_res);
 }
 
 static void attempt_end(struct coil_http_req *req, int res)
@@ -480,7 +482,8 @@ static int build_request(struct coil_http_req *req)
 	return 0;
 }
 
-/* ---- the client ---------------------------------------------------------------
+/* ---- the client
+ * ---------------------------------------------------------------
  */
 
 int coil_http_client_new(struct coil_http_client **out, struct coil_loop *loop,
@@ -496,8 +499,7 @@ int coil_http_client_new(struct coil_http_client **out, struct coil_loop *loop,
 	if (!o.max_conns)
 		o.max_conns = 100;
 	if (!o.max_conns_per_host)
-		o.max_conns_per_host =
-			o.max_conns < 6 ? o.max_conns : 6;
+		o.max_conns_per_host = o.max_conns < 6 ? o.max_conns : 6;
 	if (!o.max_idle_per_host)
 		o.max_idle_per_host = o.max_conns_per_host;
 	if (!o.idle_timeout_ns)
@@ -591,7 +593,8 @@ void coil_http_client_stats(const struct coil_http_client *c,
 	*st = c->st;
 }
 
-/* ---- requests ----------------------------------------------------------------
+/* ---- requests
+ * ----------------------------------------------------------------
  */
 
 static int method_ok(const char *m)
@@ -604,7 +607,7 @@ static int method_ok(const char *m)
 
 static int idempotent(const char *m)
 {
-	static const char *const list[] = {"GET",	  "HEAD",  "PUT",
+	static const char *const list[] = {"GET",    "HEAD",	"PUT",
 					   "DELETE", "OPTIONS", "TRACE"};
 	for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++) {
 		if (!strcmp(m, list[i]))
@@ -663,8 +666,8 @@ int coil_http_request(struct coil_http_client *c,
 	req->max_body = o->max_body_bytes ? o->max_body_bytes
 			: o->on_body	  ? UINT64_MAX
 					  : CLIENT_BUFFERED_MAX;
-	req->max_head =
-		o->max_head_bytes ? o->max_head_bytes : COIL_HTTP_MAX_HEAD_DEFAULT;
+	req->max_head = o->max_head_bytes ? o->max_head_bytes
+					  : COIL_HTTP_MAX_HEAD_DEFAULT;
 	req->max_redirects = o->max_redirects;
 	req->retry_max_time_ns = o->retry_max_time_ns;
 	req->w.data = req;
@@ -691,8 +694,8 @@ int coil_http_request(struct coil_http_client *c,
 	}
 	if (!req->policy.retry_on) {
 		req->policy.retry_on = default_retry_on;
-		req->policy.retry_on_len = sizeof(default_retry_on) /
-					   sizeof(default_retry_on[0]);
+		req->policy.retry_on_len =
+			sizeof(default_retry_on) / sizeof(default_retry_on[0]);
 	}
 	/* the defaults coil_retry fills in, so that the checks here agree */
 	if (!ret && coil_retry_delay_bounds(&req->policy, 1, &lo, &hi) < 0)
@@ -853,9 +856,9 @@ void coil_http_req_info(const struct coil_http_req *req,
 	info->reuse_retries = req->reuse_retries;
 	info->reused = req->reused;
 	info->body_bytes = req->have_head ? req->body.received : 0;
-	info->time_ns = (req->state == RQ_DONE ? req->end_ns
-					       : coil_now(req->c->loop)) -
-			req->start_ns;
+	info->time_ns =
+		(req->state == RQ_DONE ? req->end_ns : coil_now(req->c->loop)) -
+		req->start_ns;
 }
 
 const char *coil_http_req_strerror(const struct coil_http_req *req)

@@ -242,8 +242,7 @@ static void kick_cb(struct coil_op *op, int res, unsigned flags)
 
 	(void)res;
 	(void)flags;
-	if (req->state == RQ_EXCHANGE && !req->xended &&
-	    req->phase == X_BODY)
+	if (req->state == RQ_EXCHANGE && !req->xended && req->phase == X_BODY)
 		deliver_pending(req);
 }
 
@@ -350,11 +349,12 @@ static void head_done(struct coil_http_req *req)
 	} else {
 		if (req->body.kind == COIL_HTTP_BODY_LENGTH &&
 		    req->msg.content_length > req->max_body) {
-			coil__req_why(req, COIL_ELIMIT,
-				      "Content-Length %llu over the limit of "
-				      "%llu bytes",
-				      (unsigned long long)req->msg.content_length,
-				      (unsigned long long)req->max_body);
+			coil__req_why(
+				req, COIL_ELIMIT,
+				"Content-Length %llu over the limit of "
+				"%llu bytes",
+				(unsigned long long)req->msg.content_length,
+				(unsigned long long)req->max_body);
 			finish(req, COIL_ELIMIT, 0);
 			return;
 		}
@@ -480,12 +480,12 @@ static void ended(struct coil_http_req *req, int err)
 			return;
 		}
 		if (req->body.kind == COIL_HTTP_BODY_LENGTH)
-			coil__req_why(req, err,
-				      "server closed the connection after "
-				      "%llu of %llu body bytes",
-				      (unsigned long long)req->body.received,
-				      (unsigned long long)
-					      req->msg.content_length);
+			coil__req_why(
+				req, err,
+				"server closed the connection after "
+				"%llu of %llu body bytes",
+				(unsigned long long)req->body.received,
+				(unsigned long long)req->msg.content_length);
 		else
 			coil__req_why(req, err,
 				      "server closed the connection before "

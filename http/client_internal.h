@@ -49,7 +49,7 @@ struct host {
 	unsigned nconn;	   /* open connections (all states) */
 	unsigned evicting; /* idle connections closing to make room here */
 	struct host *gnext;
-	int in_gwait; /* queued for a global permit */
+	int in_gwait;	/* queued for a global permit */
 	char name[256]; /* lowercased; IPv6 without brackets */
 };
 
@@ -69,8 +69,8 @@ struct conn {
 	struct coil_stream *s; /* the top stream: &tcp.s or &tls.s */
 	struct coil_http_client *c;
 	struct host *h;
-	struct coil_http_req *req; /* the request using it, or its owner
-				      while connecting; NULL when idle */
+	struct coil_http_req *req;  /* the request using it, or its owner
+				       while connecting; NULL when idle */
 	struct conn *inext, *iprev; /* host idle list */
 	struct conn *lnext, *lprev; /* client idle list, newest first */
 	struct conn *anext, *aprev; /* every connection of the client */
@@ -131,7 +131,7 @@ struct coil_http_req {
 	unsigned max_redirects;
 	uint64_t retry_max_time_ns;
 	struct coil_retry_policy policy;
-	int *retry_on; /* the policy's list, owned */
+	int *retry_on;	/* the policy's list, owned */
 	int strip_auth; /* a redirect changed the origin */
 	/* request bytes */
 	char *wbuf;
@@ -143,14 +143,14 @@ struct coil_http_req {
 	int sent;    /* bytes may have reached the server this attempt */
 	/* state */
 	enum req_state state;
-	struct host *host;  /* while waiting */
-	struct conn *conn;  /* while connecting or exchanging */
-	struct coil_http_req *wnext, *wprev;   /* host wait queue */
-	struct coil_http_req *tnext, *tprev;   /* client deadline list */
-	struct coil_http_req *anext, *aprev;   /* every live request */
-	uint64_t deadline_ns; /* of the attempt, 0 = none */
-	int timed;	      /* on the deadline list */
-	int fresh;	      /* needs a new connection */
+	struct host *host; /* while waiting */
+	struct conn *conn; /* while connecting or exchanging */
+	struct coil_http_req *wnext, *wprev; /* host wait queue */
+	struct coil_http_req *tnext, *tprev; /* client deadline list */
+	struct coil_http_req *anext, *aprev; /* every live request */
+	uint64_t deadline_ns;		     /* of the attempt, 0 = none */
+	int timed;			     /* on the deadline list */
+	int fresh;			     /* needs a new connection */
 	int cancelled;
 	int paused;
 	int reuse_retry;   /* resend on a new connection */
@@ -178,7 +178,7 @@ struct coil_http_req {
 	int xres_pending;	   /* the result once the body has ended */
 	int werr;		   /* a failed send of this exchange */
 	uint64_t retry_after_ns;
-	int retry_decided; /* the head said: retry this attempt */
+	int retry_decided;   /* the head said: retry this attempt */
 	struct coil_op kick; /* posted: deliver held body after resume */
 	/* attempts */
 	struct coil_retry retry;

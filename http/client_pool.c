@@ -329,14 +329,8 @@ static void conn_connected(struct coil_stream *s, int status)
 	struct conn *cn = s->data;
 	struct coil_http_req *owner = cn->req;
 
-	if (cn->state == C_CLOSING) {
-		if (status < 0) {
-			/* a failed connect holds nothing: no close callback */
-			cn->stream_open = 0;
-			conn_gone(cn);
-		}
-		return;
-	}
+	if (cn->state == C_CLOSING)
+		return; /* -ECANCELED by our close: its callback follows */
 	if (status < 0) {
 		cn->stream_open = 0;
 		conn_fail(cn, status, "connect to");
@@ -379,7 +373,8 @@ static void conn_connect(struct conn *cn)
 		to.connect_timeout_ns = owner->connect_timeout_ns;
 		if (deadline) {
 			uint64_t left = deadline > now ? deadline - now : 1;
-			if (!to.connect_timeout_ns || left < to.connect_timeout_ns)
+			if (!to.connect_timeout_ns ||
+			    left < to.connect_timeout_ns)
 				to.connect_timeout_ns = left;
 		}
 	}

@@ -100,8 +100,9 @@ static inline void fsrv_sendf(int fd, const char *fmt, ...)
 	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		fsrv_send(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n
-							    : sizeof(buf) - 1);
+		fsrv_send(fd, buf,
+			  (size_t)n < sizeof(buf) ? (size_t)n
+						  : sizeof(buf) - 1);
 }
 
 /* Wait up to @ms (-1: forever) for @fd readable; 0 when stopping or on
@@ -136,8 +137,8 @@ static inline long fsrv_param(const char *path, const char *name, long def)
 	return def;
 }
 
-static inline void fsrv_param_str(const char *path, const char *name,
-				  char *out, size_t cap)
+static inline void fsrv_param_str(const char *path, const char *name, char *out,
+				  size_t cap)
 {
 	size_t n = strlen(name);
 	const char *q = strchr(path, '?');
@@ -231,7 +232,8 @@ static inline int fsrv_serve(struct fsrv *s, int fd, const char *head,
 		return !close_;
 	}
 	if (!strncmp(path, "/chunked", 8)) {
-		long n = fsrv_param(path, "n", 100), c = fsrv_param(path, "c", 7);
+		long n = fsrv_param(path, "n", 100),
+		     c = fsrv_param(path, "c", 7);
 		char buf[65536];
 		fsrv_sendf(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
 			       "chunked\r\n\r\n");
@@ -344,7 +346,8 @@ static inline int fsrv_serve(struct fsrv *s, int fd, const char *head,
 				   fsrv_param(path, "s", 503));
 			return 1;
 		}
-		fsrv_sendf(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+		fsrv_sendf(fd,
+			   "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
 		return 1;
 	}
 	if (!strncmp(path, "/retry-after", 12)) {
@@ -362,7 +365,8 @@ static inline int fsrv_serve(struct fsrv *s, int fd, const char *head,
 				   v);
 			return 1;
 		}
-		fsrv_sendf(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+		fsrv_sendf(fd,
+			   "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
 		return 1;
 	}
 	if (!strncmp(path, "/conn", 5)) {
@@ -370,14 +374,16 @@ static inline int fsrv_serve(struct fsrv *s, int fd, const char *head,
 		int n = snprintf(b, sizeof(b), "%d %d", cid, nth);
 		if (!fsrv_pause(s, (int)fsrv_param(path, "ms", 0)))
 			return 0;
-		fsrv_sendf(fd, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s",
-			   n, b);
+		fsrv_sendf(fd,
+			   "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", n,
+			   b);
 		return 1;
 	}
 	if (!strcmp(path, "/once-per-conn")) {
 		if (nth > 1)
 			return 0;
-		fsrv_sendf(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+		fsrv_sendf(fd,
+			   "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
 		return 1;
 	}
 	fsrv_sendf(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");

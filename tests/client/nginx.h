@@ -32,9 +32,8 @@ struct ngx {
 
 static inline const char *ngx_bin(void)
 {
-	static const char *const paths[] = {"/usr/sbin/nginx",
-					    "/usr/local/sbin/nginx",
-					    "/usr/bin/nginx"};
+	static const char *const paths[] = {
+		"/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		if (access(paths[i], X_OK) == 0)
 			return paths[i];

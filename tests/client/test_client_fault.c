@@ -162,6 +162,51 @@ static void test_client_fault_connect_refused(void **state)
 	assert_int_equal(tu_count_fds(), fds);
 }
 
+/* A listener whose accept queue is full (backlog 0, one connection nobody
+ * accepts) drops further SYNs: connects hang until a timeout. */
+static unsigned short syn_sink(int *lfd, int *filler)
+{
+	struct sockaddr_in a = tu_addr(0);
+	socklen_t len = sizeof(a);
+	*lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(*lfd >= 0);
+	assert_int_equal(bind(*lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(*lfd, 0), 0);
+	assert_int_equal(getsockname(*lfd, (struct sockaddr *)&a, &len), 0);
+	*filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(*filler, (struct sockaddr *)&a, sizeof(a)), 0);
+	return ntohs(a.sin_port);
+}
+
+static void test_client_fault_connect_timeout(void **state)
+{
+	int fds = tu_count_fds(), lfd, filler;
+	unsigned short port = syn_sink(&lfd, &filler);
+	struct coil_http_req_opts ct = {.connect_timeout_ns = 300 * MS};
+	struct coil_http_req_opts dl = {.timeout_ns = 300 * MS};
+	char u[64];
+	struct fx f;
+	struct res x;
+
+	snprintf(u, sizeof(u), "http://127.0.0.1:%u/", (unsigned)port);
+	fx_open(&f, NULL);
+	/* the connect timeout */
+	assert_int_equal(cl_get(&f, u, &ct, &x), -ETIMEDOUT);
+	print_message("connect timeout: %.0f ms: %s\n", cl_ms(&x), x.err);
+	assert_true(cl_ms(&x) >= 290 && cl_ms(&x) < 3000);
+	assert_non_null(strstr(x.err, "connect to 127.0.0.1 port"));
+	cl_free(&x);
+	/* the attempt's deadline bounds the connect too */
+	assert_int_equal(cl_get(&f, u, &dl, &x), -ETIMEDOUT);
+	print_message("deadline: %.0f ms: %s\n", cl_ms(&x), x.err);
+	assert_true(cl_ms(&x) >= 290 && cl_ms(&x) < 3000);
+	cl_free(&x);
+	fx_close(&f);
+	close(filler);
+	close(lfd);
+	assert_int_equal(tu_count_fds(), fds);
+}
+
 /* a host name the resolver refuses (glibc rejects it before any DNS
  * query: a label may not start with '-') */
 static void test_client_fault_resolve_error(void **state)
@@ -267,9 +312,8 @@ static void test_client_retry_after(void **state)
 static void test_client_reuse_retry(void **state)
 {
 	struct coil_http_client_stats st;
-	struct coil_http_req_opts post = {.method = "POST",
-					  .body = "x",
-					  .body_len = 1};
+	struct coil_http_req_opts post = {
+		.method = "POST", .body = "x", .body_len = 1};
 	struct env e;
 	struct res x;
 	int accepted;
@@ -307,8 +351,8 @@ static void test_client_redirects(void **state)
 
 	env_open(&e, NULL);
 	/* relative Location, resolved against the request's URL */
-	assert_int_equal(
-		cl_get(&e.f, url(&e, "/redirect?to=ok?n=3"), &o, &x), 200);
+	assert_int_equal(cl_get(&e.f, url(&e, "/redirect?to=ok?n=3"), &o, &x),
+			 200);
 	assert_int_equal(x.info.redirects, 1);
 	body = coil_http_req_body(x.req, &len);
 	assert_int_equal(len, 3);
@@ -428,14 +472,13 @@ static void test_client_bodiless_and_chunked(void **state)
 	cl_free(&x);
 	assert_int_equal(cl_get(&e.f, url(&e, "/status?s=304"), NULL, &x), 304);
 	cl_free(&x);
-	assert_int_equal(cl_get(&e.f, url(&e, "/chunked?n=100000&c=333"), &str,
-				&x),
-			 200);
+	assert_int_equal(
+		cl_get(&e.f, url(&e, "/chunked?n=100000&c=333"), &str, &x),
+		200);
 	assert_int_equal(x.got, 100000);
 	cl_free(&x);
-	assert_int_equal(cl_get(&e.f, url(&e, "/chunked?n=1000&c=10"), NULL,
-				&x),
-			 200);
+	assert_int_equal(
+		cl_get(&e.f, url(&e, "/chunked?n=1000&c=10"), NULL, &x), 200);
 	assert_int_equal(coil_http_req_body(x.req, &len) != NULL, 1);
 	assert_int_equal(len, 1000);
 	cl_free(&x);
@@ -454,9 +497,8 @@ static void test_client_post_body(void **state)
 	};
 	size_t n = 100000, len;
 	char *body = malloc(n);
-	struct coil_http_req_opts o = {.method = "POST",
-				       .headers = h,
-				       .nheaders = 1};
+	struct coil_http_req_opts o = {
+		.method = "POST", .headers = h, .nheaders = 1};
 	struct env e;
 	struct res x;
 	const char *got;
@@ -606,8 +648,8 @@ static void test_client_idle_timeout(void **state)
 	coil_http_client_stats(e.f.c, &st);
 	assert_int_equal(st.idle, 1);
 	uint64_t t0 = tu_mono_ns();
-	CL_RUN_UNTIL(e.f.loop, (coil_http_client_stats(e.f.c, &st), st.conns == 0),
-		     5000);
+	CL_RUN_UNTIL(e.f.loop,
+		     (coil_http_client_stats(e.f.c, &st), st.conns == 0), 5000);
 	assert_int_equal(st.conns, 0);
 	assert_int_equal(st.idle_closed, 1);
 	assert_true(tu_mono_ns() - t0 >= 80 * MS);
@@ -616,8 +658,8 @@ static void test_client_idle_timeout(void **state)
 	/* the server closes after its answer: not kept idle */
 	assert_int_equal(cl_get(&e.f, url(&e, "/ok?close=1"), NULL, &x), 200);
 	cl_free(&x);
-	CL_RUN_UNTIL(e.f.loop, (coil_http_client_stats(e.f.c, &st), st.conns == 0),
-		     5000);
+	CL_RUN_UNTIL(e.f.loop,
+		     (coil_http_client_stats(e.f.c, &st), st.conns == 0), 5000);
 	assert_int_equal(st.conns, 0);
 	env_close(&e);
 }
@@ -635,6 +677,7 @@ int main(void)
 		cmocka_unit_test(test_client_fault_invalid_chunk_size),
 		cmocka_unit_test(test_client_fault_body_limit),
 		cmocka_unit_test(test_client_fault_connect_refused),
+		cmocka_unit_test(test_client_fault_connect_timeout),
 		cmocka_unit_test(test_client_fault_resolve_error),
 		cmocka_unit_test(test_client_retry_503_then_200),
 		cmocka_unit_test(test_client_retry_after),

@@ -89,8 +89,8 @@ static void test_nginx_keepalive_reuse(void **state)
 
 	env_open(&e, NULL);
 	for (int i = 0; i < 20; i++) {
-		assert_int_equal(cl_get(&e.f, url(&e, "/files/small"), NULL, &x),
-				 200);
+		assert_int_equal(
+			cl_get(&e.f, url(&e, "/files/small"), NULL, &x), 200);
 		cl_free(&x);
 	}
 	assert_int_equal(env_close(&e, &conns, &maxr), 20);
@@ -168,9 +168,8 @@ static void test_nginx_chunked(void **state)
 	assert_true(x.hash == want);
 	cl_free(&x);
 	/* buffered, and the connection carries on after it */
-	assert_int_equal(cl_get(&e.f, url(&e, "/chunked/files/small"), NULL,
-				&x),
-			 200);
+	assert_int_equal(
+		cl_get(&e.f, url(&e, "/chunked/files/small"), NULL, &x), 200);
 	coil_http_req_body(x.req, &vlen);
 	assert_int_equal(vlen, 1000);
 	assert_int_equal(x.info.reused, 1);

@@ -52,8 +52,7 @@ static int all_done(const struct res *x, int n)
 }
 
 /* Start @n requests at once, run until all are done; each must be 200. */
-static void burst(struct env *e, const char *const *urls, int n,
-		  struct res *x)
+static void burst(struct env *e, const char *const *urls, int n, struct res *x)
 {
 	for (int i = 0; i < n; i++)
 		cl_start(&e->f, urls[i], NULL, &x[i]);

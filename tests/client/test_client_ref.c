@@ -98,16 +98,13 @@ static void test_ref_bad(void **state)
 	char out[64], big[COIL_URL_MAX_LEN + 10];
 
 	assert_int_equal(coil_url_parse(&u, "http://h/", 9), 0);
-	assert_int_equal(coil__url_join(out, sizeof(out), &u, "", 0),
-			 -EINVAL);
+	assert_int_equal(coil__url_join(out, sizeof(out), &u, "", 0), -EINVAL);
 	assert_int_equal(coil__url_join(out, sizeof(out), &u, "#frag", 5),
 			 -EINVAL);
-	assert_int_equal(coil__url_join(out, 8, &u, "/long/path", 10),
-			 -ENOSPC);
+	assert_int_equal(coil__url_join(out, 8, &u, "/long/path", 10), -ENOSPC);
 	assert_int_equal(coil__url_join(out, 0, &u, "/x", 2), -ENOSPC);
 	memset(big, 'a', sizeof(big));
-	assert_int_equal(coil__url_join(out, sizeof(out), &u, big,
-					sizeof(big)),
+	assert_int_equal(coil__url_join(out, sizeof(out), &u, big, sizeof(big)),
 			 -ENOSPC);
 }
 

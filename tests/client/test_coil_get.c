@@ -256,8 +256,9 @@ static void test_coil_get_stdin_stdout_post(void **state)
 	snprintf(list, sizeof(list), "%s\n\n%s\n", su(&s, 0, "/echo"),
 		 su(&s, 1, "/ok?n=3"));
 	{
-		const char *args[] = {"-q", "-O", "-d", "hello=1", "-H",
-				      "X-Probe: yes", "-i", "-", NULL};
+		const char *args[] = {"-q",	 "-O", "-d",
+				      "hello=1", "-H", "X-Probe: yes",
+				      "-i",	 "-",  NULL};
 		run(&r, list, args);
 	}
 	fsrv_stop(&s);
@@ -332,9 +333,8 @@ static void test_coil_get_rate_and_per_host(void **state)
 			strcat(list, su(&s, 0, "/slow?ms=20"));
 			strcat(list, "\n");
 		}
-		const char *a2[] = {"-q",	"--parallel", "20",
-				    "--per-host", "2",	      "-i",
-				    "-",	NULL};
+		const char *a2[] = {"-q", "--parallel", "20", "--per-host",
+				    "2",  "-i",		"-",  NULL};
 		run(&r, list, a2);
 	}
 	fsrv_get(&s, &peak, NULL, NULL);
@@ -370,8 +370,8 @@ static void test_coil_get_nginx_files(void **state)
 		 (unsigned)g.port);
 	snprintf(od, sizeof(od), "%s/out", g.dir);
 	{
-		const char *args[] = {"--parallel", "40", "-o", od, "-i", "-",
-				      NULL};
+		const char *args[] = {"--parallel", "40", "-o", od,
+				      "-i",	    "-",  NULL};
 		run(&r, list, args);
 	}
 	print_message("%s", r.err);
@@ -410,8 +410,7 @@ int main(void)
 		fprintf(stderr, "skip: nginx is not installed\n");
 		return 77;
 	}
-	return cmocka_run_group_tests_name("coil-get.nginx", tests, NULL,
-					   NULL);
+	return cmocka_run_group_tests_name("coil-get.nginx", tests, NULL, NULL);
 #else
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_coil_get_usage_errors),

@@ -68,16 +68,15 @@ static void test_get_cli_defaults(void **state)
 static void test_get_cli_options(void **state)
 {
 	struct cg_opts o;
-	assert_int_equal(parse(&o, "-o", "dir", "--parallel", "100",
-			       "--per-host", "3", "--timeout", "2.5",
-			       "--connect-timeout", "0.25", "--retry", "4",
-			       "--retry-max-time", "30", "-H", "X-A:  b c ",
-			       "-H", "Accept: text/plain", "-X", "PUT", "-k",
-			       "--cacert", "ca.pem", "--max-redirs", "3",
-			       "--rate", "10/m", "--json", "-q",
-			       "--max-filesize", "1000", "-A", "me/1",
-			       "http://a/", NULL),
-			 0);
+	assert_int_equal(
+		parse(&o, "-o", "dir", "--parallel", "100", "--per-host", "3",
+		      "--timeout", "2.5", "--connect-timeout", "0.25",
+		      "--retry", "4", "--retry-max-time", "30", "-H",
+		      "X-A:  b c ", "-H", "Accept: text/plain", "-X", "PUT",
+		      "-k", "--cacert", "ca.pem", "--max-redirs", "3", "--rate",
+		      "10/m", "--json", "-q", "--max-filesize", "1000", "-A",
+		      "me/1", "http://a/", NULL),
+		0);
 	assert_string_equal(o.outdir, "dir");
 	assert_int_equal(o.parallel, 100);
 	assert_int_equal(o.per_host, 3);
@@ -133,9 +132,8 @@ static void test_get_cli_data_and_list(void **state)
 	{
 		char at[520];
 		snprintf(at, sizeof(at), "@%s", body);
-		assert_int_equal(parse(&o, "http://a/0", "-i", path, "-d", at,
-				       NULL),
-				 0);
+		assert_int_equal(
+			parse(&o, "http://a/0", "-i", path, "-d", at, NULL), 0);
 	}
 	assert_int_equal(o.n_urls, 3);
 	assert_string_equal(o.urls[0], "http://a/0");

@@ -279,7 +279,8 @@ static int read_list(struct cg_opts *o, const char *path, size_t *cap,
 		p = nl ? nl + 1 : end;
 		while (s < e && (*s == ' ' || *s == '\t'))
 			s++;
-		while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		while (e > s &&
+		       (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
 			e--;
 		if (s == e || *s == '#')
 			continue;
@@ -365,7 +366,8 @@ int cg_cli_parse(struct cg_opts *o, int argc, char **argv, int tty, char *err,
 			break;
 		case 'o':
 			if (!*a)
-				return fail(err, errlen, "-o needs a directory");
+				return fail(err, errlen,
+					    "-o needs a directory");
 			o->outdir = a;
 			break;
 		case 'O':
@@ -551,7 +553,8 @@ int cg_cli_parse(struct cg_opts *o, int argc, char **argv, int tty, char *err,
 		if (!o->method)
 			o->method = "POST";
 		if (!has_header(o, "content-type")) {
-			struct coil_http_header *h = &o->headers[o->n_headers++];
+			struct coil_http_header *h =
+				&o->headers[o->n_headers++];
 			h->name = "Content-Type";
 			h->name_len = 12;
 			h->value = "application/x-www-form-urlencoded";

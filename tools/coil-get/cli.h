@@ -16,10 +16,10 @@
 #include "coil/http.h"
 
 /* Exit statuses. */
-#define CG_EXIT_OK 0	  /* every URL fetched with a 2xx status */
-#define CG_EXIT_FAILED 1  /* at least one URL failed */
-#define CG_EXIT_USAGE 2	  /* bad command line or input */
-#define CG_EXIT_SYSTEM 3  /* could not start (no io_uring, out of memory) */
+#define CG_EXIT_OK 0	 /* every URL fetched with a 2xx status */
+#define CG_EXIT_FAILED 1 /* at least one URL failed */
+#define CG_EXIT_USAGE 2	 /* bad command line or input */
+#define CG_EXIT_SYSTEM 3 /* could not start (no io_uring, out of memory) */
 
 enum cg_action {
 	CG_RUN = 0,

@@ -55,8 +55,8 @@ struct job {
 	size_t len[2], bcap[2]; /* bytes in each, bytes allocated */
 	size_t cap;		/* a buffer this full is written */
 	int cur;
-	int ostate;   /* of buf[cur ^ 1]: O_IDLE, O_FULL, O_WRITING */
-	size_t wdone; /* bytes of buf[cur ^ 1] written */
+	int ostate;	    /* of buf[cur ^ 1]: O_IDLE, O_FULL, O_WRITING */
+	size_t wdone;	    /* bytes of buf[cur ^ 1] written */
 	uint64_t got, clen; /* body bytes so far; Content-Length or 0 */
 	int paused;
 	int body_done; /* the request's done callback ran */
@@ -424,7 +424,8 @@ close:
 	}
 }
 
-/* ---- stdout ------------------------------------------------------------------
+/* ---- stdout
+ * ------------------------------------------------------------------
  */
 
 static void out_next(struct get *g);
@@ -477,7 +478,8 @@ static void out_next(struct get *g)
 		coil_loop_post(g->loop, &g->oop, ret);
 }
 
-/* ---- requests ------------------------------------------------------------------
+/* ---- requests
+ * ------------------------------------------------------------------
  */
 
 static void on_head(struct coil_http_req *req)
@@ -636,7 +638,8 @@ static void start_more(struct get *g)
 	}
 }
 
-/* ---- progress and the end -------------------------------------------------------
+/* ---- progress and the end
+ * -------------------------------------------------------
  */
 
 static void progress(struct get *g, int final)
@@ -802,7 +805,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < g.names_cap; i++)
 		free(g.names[i]);
 	free(g.names);
-	ret = g.fatal ? CG_EXIT_SYSTEM
+	ret = g.fatal			      ? CG_EXIT_SYSTEM
 	      : g.failed || g.done < o.n_urls ? CG_EXIT_FAILED
 					      : CG_EXIT_OK;
 	cg_cli_free(&o);

@@ -12,6 +12,7 @@
  *   /hang        never answers (the connection stays open)
  *   /garbage     answers with bytes that are not HTTP
  *   /close       200 with "Connection: close", then closes
+ *   /eof         200 whose body ends when the server closes (no length)
  * and, server-wide, stall_after_ms: the first request answered that long
  * after the server started holds every connection for stall_ms (once).
  */
@@ -105,6 +106,11 @@ static inline int ts_answer(struct ts_server *s, int fd, const char *target)
 	}
 	if (!strcmp(target, "/garbage"))
 		ret = ts_write_all(fd, "NOT HTTP AT ALL\r\n\r\n", 19) ? 1 : 3;
+	else if (!strcmp(target, "/eof"))
+		ret = ts_write_all(fd, "HTTP/1.1 200 OK\r\n\r\nuntil the end",
+				   32)
+			      ? 1
+			      : 3;
 	else if (!strcmp(target, "/close"))
 		ret = ts_write_all(fd, closing, sizeof(closing) - 1) ? 1 : 3;
 	else

@@ -157,6 +157,22 @@ static void test_e2e_server_closes(void **state)
 	cb_out_free(&r);
 }
 
+/* a body without a length ends when the server closes (RFC 9112 §6.3) */
+static void test_e2e_close_delimited_body(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	struct cb_out r =
+		RUN("-t1", "-c2", "-d300ms", "--json", (char *)url(s, "/eof"));
+	(void)state;
+	expect_ok(&r);
+	ts_stop(s);
+	assert_true(j_requests(r.out) > 10);
+	assert_int_equal((uint64_t)j_requests(r.out), atomic_load(&s->served));
+	assert_int_equal((uint64_t)j_errors(r.out), 0);
+	ts_free(s);
+	cb_out_free(&r);
+}
+
 /* a server that never answers: each request times out once, its
  * connection is replaced, and nothing is dropped from the counts */
 static void test_e2e_timeouts_counted_once(void **state)
@@ -400,6 +416,7 @@ int main(void)
 		cmocka_unit_test(test_e2e_pipeline_counts),
 		cmocka_unit_test(test_e2e_no_keepalive),
 		cmocka_unit_test(test_e2e_server_closes),
+		cmocka_unit_test(test_e2e_close_delimited_body),
 		cmocka_unit_test(test_e2e_timeouts_counted_once),
 		cmocka_unit_test(test_e2e_parse_errors),
 		cmocka_unit_test(test_e2e_connect_refused),

@@ -163,7 +163,8 @@ static void test_latency_behind_schedule_warns(void **state)
 	ts_stop(s);
 	ts_free(s);
 	assert_non_null(strstr(r.out, "  Rate: 2000 requests/s scheduled; "));
-	assert_non_null(strstr(r.out, "  Warning: the generator was saturated ("));
+	assert_non_null(
+		strstr(r.out, "  Warning: the generator was saturated ("));
 	assert_non_null(strstr(r.out, "of the scheduled requests sent late or "
 				      "never"));
 	cb_out_free(&r);

@@ -76,6 +76,7 @@ static int start_nginx(void **state)
 		 "events { worker_connections 1024; }\n"
 		 "http {\n  access_log %s/access.log;\n"
 		 "  keepalive_requests 1000000;\n"
+		 "  gzip on; gzip_min_length 1;\n"
 		 "  client_body_temp_path %s;\n  proxy_temp_path %s;\n"
 		 "  fastcgi_temp_path %s;\n  uwsgi_temp_path %s;\n"
 		 "  scgi_temp_path %s;\n"
@@ -83,6 +84,13 @@ static int start_nginx(void **state)
 		 dir, dir, dir, dir, dir, dir, dir, dir, port, dir);
 	put("nginx.conf", conf);
 	put("index.html", "hello from nginx\n");
+	{ /* 1 MiB for bodies across many reads */
+		char *big = malloc(1 << 20);
+		memset(big, 'x', 1 << 20);
+		big[(1 << 20) - 1] = '\0';
+		put("big.html", big);
+		free(big);
+	}
 	snprintf(cpath, sizeof(cpath), "%s/nginx.conf", dir);
 	if (posix_spawn(&nginx_pid, NGINX, NULL, NULL, argv, environ) != 0)
 		abort();
@@ -204,6 +212,29 @@ static void test_nginx_post_and_head(void **state)
 	check(r, 10);
 }
 
+/* a 1 MiB body (Content-Length, across many provided buffers) and a
+ * chunked one (nginx compresses on the fly when asked: no length known
+ * in advance) */
+static void test_nginx_large_and_chunked(void **state)
+{
+	char big[96];
+	struct cb_out r;
+	double n;
+	(void)state;
+	snprintf(big, sizeof(big), "%sbig.html", url);
+	log_clear();
+	r = RUN("-t1", "-c2", "-d500ms", "--json", big);
+	n = j_requests(r.out);
+	assert_true(jnum(r.out, NULL, "bytes_read") >= n * (1 << 20));
+	check(r, 10);
+	r = RUN("-t1", "-c2", "-d500ms", "-H", "Accept-Encoding: gzip",
+		"--json", big);
+	n = j_requests(r.out);
+	/* compressed: far fewer bytes than 1 MiB each */
+	assert_true(jnum(r.out, NULL, "bytes_read") < n * 100000);
+	check(r, 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +243,7 @@ int main(void)
 		cmocka_unit_test(test_nginx_no_keepalive),
 		cmocka_unit_test(test_nginx_open_model),
 		cmocka_unit_test(test_nginx_post_and_head),
+		cmocka_unit_test(test_nginx_large_and_chunked),
 	};
 	return cmocka_run_group_tests_name("bench.nginx", tests, start_nginx,
 					   stop_nginx);

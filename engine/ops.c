@@ -509,6 +509,17 @@ int coil_openat(struct coil_loop *loop, struct coil_op *op, int dfd,
 	return submit(loop, op, &sqe, 0, 1);
 }
 
+int coil_openat2(struct coil_loop *loop, struct coil_op *op, int dfd,
+		 const char *path, struct open_how *how)
+{
+	struct io_uring_sqe sqe;
+	if (!how || !path)
+		return -EINVAL;
+	how->flags |= O_CLOEXEC;
+	io_uring_prep_openat2(&sqe, dfd, path, how);
+	return submit(loop, op, &sqe, 0, 1);
+}
+
 int coil_read(struct coil_loop *loop, struct coil_op *op, int fd, void *buf,
 	      size_t len, int64_t off)
 {

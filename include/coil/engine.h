@@ -457,6 +457,22 @@ int coil_close(struct coil_loop *loop, struct coil_op *op, int fd);
 int coil_openat(struct coil_loop *loop, struct coil_op *op, int dfd,
 		const char *path, int flags, mode_t mode);
 
+/*
+ * coil_openat2() - openat2(2) through the ring (IORING_OP_OPENAT2,
+ * io_uring_prep_openat2(3), kernel 5.6), for path resolution limits such
+ * as RESOLVE_BENEATH (a path that leaves @dfd fails with -EXDEV) and
+ * RESOLVE_NO_MAGICLINKS.
+ * @how:  struct open_how of <linux/openat2.h>; O_CLOEXEC is added to
+ *        how->flags here. @how and @path are kept by the caller until the
+ *        callback (an SQE parked while the SQ is full is read later).
+ * Callback: the new fd, or -errno (-ENOENT, -EXDEV, -ELOOP, -EACCES ...;
+ * -EINVAL for unknown resolve bits).
+ * Return: 0; -EINVAL for NULL @how or @path.
+ */
+struct open_how;
+int coil_openat2(struct coil_loop *loop, struct coil_op *op, int dfd,
+		 const char *path, struct open_how *how);
+
 /* @off: file offset, or -1 for the current position. Callback: bytes. */
 int coil_read(struct coil_loop *loop, struct coil_op *op, int fd, void *buf,
 	      size_t len, int64_t off);

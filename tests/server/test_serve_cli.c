@@ -1,0 +1,132 @@
+/*
+ * tests/server/test_serve_cli.c - coil-serve's command line parser
+ * (tools/coil-serve/cli.c): defaults, every option, one-line errors.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int parse(struct serve_cfg *cfg, char *err, ...)
+{
+	char *argv[32];
+	int argc = 0;
+	va_list ap;
+	argv[argc++] = "coil-serve";
+	va_start(ap, err);
+	for (char *a; (a = va_arg(ap, char *));)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	err[0] = '\0';
+	return serve_cli_parse(cfg, argc, argv, err, 256);
+}
+
+static void test_cli_defaults(void **state)
+{
+	struct serve_cfg c;
+	char err[256];
+	assert_int_equal(parse(&c, err, NULL), 0);
+	assert_string_equal(c.bind, "127.0.0.1");
+	assert_int_equal(c.port, 8080);
+	assert_true(c.threads >= 1);
+	assert_null(c.root);
+	assert_null(c.access_log);
+	assert_int_equal(c.max_body, 1ull << 30);
+	assert_int_equal(c.drain_ms, 5000);
+}
+
+static void test_cli_all_options(void **state)
+{
+	struct serve_cfg c;
+	char err[256];
+	assert_int_equal(parse(&c, err, "-p", "0", "-b", "::1", "-t", "3",
+			       "--root", "/tmp", "--cert", "c.pem", "--key",
+			       "k.pem", "--access-log", "log", "--max-body",
+			       "16m", "--max-requests", "100", "--max-conns",
+			       "50", "--header-timeout", "250",
+			       "--idle-timeout=1000", "--drain", "0",
+			       "--stats", NULL),
+			 0);
+	assert_int_equal(c.port, 0);
+	assert_string_equal(c.bind, "::1");
+	assert_int_equal(c.threads, 3);
+	assert_string_equal(c.root, "/tmp");
+	assert_string_equal(c.cert, "c.pem");
+	assert_string_equal(c.key, "k.pem");
+	assert_string_equal(c.access_log, "log");
+	assert_int_equal(c.max_body, 16u << 20);
+	assert_int_equal(c.max_requests, 100);
+	assert_int_equal(c.max_conns, 50);
+	assert_int_equal(c.header_timeout_ms, 250);
+	assert_int_equal(c.idle_timeout_ms, 1000);
+	assert_int_equal(c.drain_ms, 0);
+	assert_int_equal(c.stats, 1);
+	assert_int_equal(parse(&c, err, "-p8081", "-t", "1", NULL), 0);
+	assert_int_equal(c.port, 8081);
+}
+
+static void test_cli_help(void **state)
+{
+	struct serve_cfg c;
+	char err[256];
+	assert_int_equal(parse(&c, err, "--help", NULL), 1);
+	assert_int_equal(parse(&c, err, "-p", "1", "-h", NULL), 1);
+}
+
+static void bad(const char *want, ...)
+{
+	struct serve_cfg c;
+	char err[256];
+	char *argv[16];
+	int argc = 0;
+	va_list ap;
+	argv[argc++] = "coil-serve";
+	va_start(ap, want);
+	for (char *a; (a = va_arg(ap, char *));)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	err[0] = '\0';
+	assert_int_equal(serve_cli_parse(&c, argc, argv, err, sizeof(err)),
+			 -1);
+	if (!strstr(err, want))
+		fail_msg("error '%s' lacks '%s'", err, want);
+	assert_null(strchr(err, '\n'));
+}
+
+static void test_cli_errors(void **state)
+{
+	bad("unknown option '--nope'", "--nope", NULL);
+	bad("unknown option '-x'", "-x", NULL);
+	bad("needs a value", "-p", NULL);
+	bad("needs a value", "--root", NULL);
+	bad("--port: bad value '65536'", "-p", "65536", NULL);
+	bad("--port: bad value '-1'", "-p", "-1", NULL);
+	bad("--port: bad value '80x'", "-p", "80x", NULL);
+	bad("--threads: bad value '0'", "-t", "0", NULL);
+	bad("--threads: bad value '1025'", "-t", "1025", NULL);
+	bad("not an IPv4 or IPv6 address", "-b", "localhost", NULL);
+	bad("--max-body: bad value '5t'", "--max-body", "5t", NULL);
+	bad("--max-body: bad value '99999999999999999999'", "--max-body",
+	    "99999999999999999999", NULL);
+	bad("--header-timeout: bad value '0'", "--header-timeout", "0", NULL);
+	bad("--cert and --key go together", "--cert", "c.pem", NULL);
+	bad("--cert and --key go together", "--key", "k.pem", NULL);
+	bad("unexpected argument 'extra'", "extra", NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cli_defaults),
+		cmocka_unit_test(test_cli_all_options),
+		cmocka_unit_test(test_cli_help),
+		cmocka_unit_test(test_cli_errors),
+	};
+	return cmocka_run_group_tests_name("serve.cli", tests, NULL, NULL);
+}

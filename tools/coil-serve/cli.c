@@ -1,0 +1,260 @@
+/*
+ * tools/coil-serve/cli.c - the command line: getopt_long(3), numbers
+ * checked whole (strtoull(3) with end and range checks), one line per
+ * error.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+void serve_cli_usage(FILE *f)
+{
+	fputs("Usage: coil-serve [options]\n"
+	      "A small HTTP/1.1 server on io_uring (libcoil).\n"
+	      "\n"
+	      "  -p, --port PORT          TCP port, 0 picks a free one (8080)\n"
+	      "  -b, --bind ADDR          IPv4 or IPv6 address (127.0.0.1)\n"
+	      "  -t, --threads N          loops/threads sharing the port "
+	      "(CPUs)\n"
+	      "      --root DIR           serve the files under DIR\n"
+	      "      --cert FILE          TLS certificate chain (PEM), with "
+	      "--key\n"
+	      "      --key FILE           TLS private key (PEM), with --cert\n"
+	      "      --access-log FILE    append one line per request to "
+	      "FILE\n"
+	      "      --max-body BYTES     largest request body, k/m/g "
+	      "suffixes (1g)\n"
+	      "      --max-requests N     requests per connection (no "
+	      "limit)\n"
+	      "      --max-conns N        open connections per thread "
+	      "(16384)\n"
+	      "      --header-timeout MS  time for a request head (10000)\n"
+	      "      --idle-timeout MS    keep-alive idle time (60000)\n"
+	      "      --drain MS           graceful-shutdown time (5000)\n"
+	      "      --stats              print counters on stderr at exit\n"
+	      "  -h, --help               this text\n"
+	      "\n"
+	      "Built-in endpoints: /  (13 bytes: Hello, World!), /bytes/N, "
+	      "/delay/MS,\n"
+	      "/status/CODE, /echo. Other paths: files under --root, else "
+	      "404.\n"
+	      "At start it prints one line to stdout:\n"
+	      "  listening http://ADDR:PORT threads N pid P\n"
+	      "SIGINT/SIGTERM: stop accepting, finish requests (--drain), "
+	      "exit 0.\n",
+	      f);
+}
+
+enum {
+	O_ROOT = 256,
+	O_CERT,
+	O_KEY,
+	O_ACCESS_LOG,
+	O_MAX_BODY,
+	O_MAX_REQUESTS,
+	O_MAX_CONNS,
+	O_HEADER_TIMEOUT,
+	O_IDLE_TIMEOUT,
+	O_DRAIN,
+	O_STATS,
+};
+
+static const struct option long_opts[] = {
+	{"port", required_argument, NULL, 'p'},
+	{"bind", required_argument, NULL, 'b'},
+	{"threads", required_argument, NULL, 't'},
+	{"root", required_argument, NULL, O_ROOT},
+	{"cert", required_argument, NULL, O_CERT},
+	{"key", required_argument, NULL, O_KEY},
+	{"access-log", required_argument, NULL, O_ACCESS_LOG},
+	{"max-body", required_argument, NULL, O_MAX_BODY},
+	{"max-requests", required_argument, NULL, O_MAX_REQUESTS},
+	{"max-conns", required_argument, NULL, O_MAX_CONNS},
+	{"header-timeout", required_argument, NULL, O_HEADER_TIMEOUT},
+	{"idle-timeout", required_argument, NULL, O_IDLE_TIMEOUT},
+	{"drain", required_argument, NULL, O_DRAIN},
+	{"stats", no_argument, NULL, O_STATS},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* "--port" for 'p', "--max-body" for O_MAX_BODY ... */
+static const char *optname(int c)
+{
+	static __thread char buf[40];
+	for (const struct option *o = long_opts; o->name; o++) {
+		if (o->val == c) {
+			snprintf(buf, sizeof(buf), "--%s", o->name);
+			return buf;
+		}
+	}
+	return "?";
+}
+
+/* A whole decimal number in [lo, hi], with an optional k/m/g (1024^n)
+ * suffix when @suffix. */
+static int number(const char *s, uint64_t lo, uint64_t hi, int suffix,
+		  uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	uint64_t mul = 1;
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	if (*end && suffix && !end[1]) {
+		switch (*end) {
+		case 'k':
+		case 'K':
+			mul = 1ull << 10;
+			break;
+		case 'm':
+		case 'M':
+			mul = 1ull << 20;
+			break;
+		case 'g':
+		case 'G':
+			mul = 1ull << 30;
+			break;
+		default:
+			return -1;
+		}
+		end++;
+	}
+	if (*end)
+		return -1;
+	if (v > UINT64_MAX / mul)
+		return -1;
+	v *= mul;
+	if (v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
+		    size_t errlen)
+{
+	static const char short_opts[] = ":p:b:t:h";
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t v;
+	int c;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->bind = "127.0.0.1";
+	cfg->port = 8080;
+	cfg->threads = ncpu > 0 ? (unsigned)(ncpu > 1024 ? 1024 : ncpu) : 1;
+	cfg->max_body = 1ull << 30;
+	cfg->header_timeout_ms = 10000;
+	cfg->idle_timeout_ms = 60000;
+	cfg->drain_ms = 5000;
+
+	optind = 0; /* GNU: re-initialise getopt's state for every parse */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) !=
+	       -1) {
+		const char *a = optarg;
+		switch (c) {
+		case 'p':
+			if (number(a, 0, 65535, 0, &v) < 0)
+				goto bad_value;
+			cfg->port = (unsigned)v;
+			break;
+		case 'b': {
+			unsigned char tmp[16];
+			if (inet_pton(AF_INET, a, tmp) != 1 &&
+			    inet_pton(AF_INET6, a, tmp) != 1) {
+				snprintf(err, errlen,
+					 "-b %s: not an IPv4 or IPv6 address",
+					 a);
+				return -1;
+			}
+			cfg->bind = a;
+			break;
+		}
+		case 't':
+			if (number(a, 1, 1024, 0, &v) < 0)
+				goto bad_value;
+			cfg->threads = (unsigned)v;
+			break;
+		case O_ROOT:
+			cfg->root = a;
+			break;
+		case O_CERT:
+			cfg->cert = a;
+			break;
+		case O_KEY:
+			cfg->key = a;
+			break;
+		case O_ACCESS_LOG:
+			cfg->access_log = a;
+			break;
+		case O_MAX_BODY:
+			if (number(a, 0, UINT64_MAX / 2, 1, &v) < 0)
+				goto bad_value;
+			cfg->max_body = v;
+			break;
+		case O_MAX_REQUESTS:
+			if (number(a, 0, UINT32_MAX, 0, &v) < 0)
+				goto bad_value;
+			cfg->max_requests = (unsigned)v;
+			break;
+		case O_MAX_CONNS:
+			if (number(a, 1, 1u << 24, 0, &v) < 0)
+				goto bad_value;
+			cfg->max_conns = (unsigned)v;
+			break;
+		case O_HEADER_TIMEOUT:
+			if (number(a, 1, 86400000, 0, &v) < 0)
+				goto bad_value;
+			cfg->header_timeout_ms = v;
+			break;
+		case O_IDLE_TIMEOUT:
+			if (number(a, 1, 86400000, 0, &v) < 0)
+				goto bad_value;
+			cfg->idle_timeout_ms = v;
+			break;
+		case O_DRAIN:
+			if (number(a, 0, 86400000, 0, &v) < 0)
+				goto bad_value;
+			cfg->drain_ms = v;
+			break;
+		case O_STATS:
+			cfg->stats = 1;
+			break;
+		case 'h':
+			return 1;
+		case ':':
+			snprintf(err, errlen, "option '%s' needs a value",
+				 argv[optind - 1]);
+			return -1;
+		default:
+			snprintf(err, errlen, "unknown option '%s'",
+				 argv[optind - 1]);
+			return -1;
+		}
+		continue;
+	bad_value:
+		snprintf(err, errlen, "option %s: bad value '%s'", optname(c),
+			 a);
+		return -1;
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
+	if (!cfg->cert != !cfg->key) {
+		snprintf(err, errlen, "--cert and --key go together");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,40 @@
+/*
+ * tools/coil-serve/cli.h - coil-serve's command line (getopt_long(3)),
+ * kept apart from main() so that tests can parse command lines.
+ */
+#ifndef COIL_SERVE_CLI_H
+#define COIL_SERVE_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct serve_cfg {
+	const char *bind;	    /* -b: address literal, "127.0.0.1" */
+	unsigned port;		    /* -p: 0-65535, 8080 */
+	unsigned threads;	    /* -t: 1-1024, the online CPUs */
+	const char *root;	    /* --root: files served, NULL = none */
+	const char *cert, *key;	    /* --cert/--key: TLS, both or neither */
+	const char *access_log;	    /* --access-log FILE, NULL = off */
+	uint64_t max_body;	    /* --max-body BYTES, 1 GiB */
+	unsigned max_requests;	    /* --max-requests N, 0 = unlimited */
+	unsigned max_conns;	    /* --max-conns N, 0 = the library's */
+	uint64_t header_timeout_ms; /* --header-timeout MS, 10000 */
+	uint64_t idle_timeout_ms;   /* --idle-timeout MS, 60000 */
+	uint64_t drain_ms;	    /* --drain MS, 5000 */
+	int stats;		    /* --stats: counters on stderr at exit */
+};
+
+/*
+ * serve_cli_parse() - fill @cfg from argv (defaults first).
+ * @err: receives a one-line message on failure.
+ * Return: 0 to run; 1 when --help was asked (nothing else to do); -1 for
+ * a bad command line (@err says why).
+ */
+int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
+		    size_t errlen);
+
+/* serve_cli_usage() - the --help text. */
+void serve_cli_usage(FILE *f);
+
+#endif

@@ -3,7 +3,8 @@
  * loop, connections from a free list, one request at a time per connection
  * (pipelined requests wait in the input buffer, so responses leave in
  * order), time limits kept in sorted lists under one ring timer per server,
- * graceful shutdown, and a runner for N loops on N threads.
+ * graceful shutdown. The runner for N loops on N threads is
+ * http/server_threads.c; path decoding and content types are http/path.c.
  *
  * A connection's memory: the struct, its head buffer (max_head_bytes: the
  * current request's head, copied there from the input buffer so that the
@@ -23,15 +24,15 @@
  *
  * Time limits: every connection waiting on something with a limit sits in
  * one list per kind (header, write, body, idle, linger), sorted by
- * deadline; one absolute IORING_OP_TIMEOUT per server fires at the
- * earliest. Activity only moves a connection to the tail of a list:
- * serving a request costs no timer operation.
+ * deadline; while any list holds a connection, one ring timeout per server
+ * ticks (a quarter of the shortest limit, 10 ms to 1 s) and expires the
+ * heads that are due. Activity only moves a connection within or between
+ * lists: serving a request costs no timer operation.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,7 +193,7 @@ struct tlist {
 #define S_LIS_FULL (1u << 2) /* stopped at max_conns */
 #define S_CUT (1u << 3)	     /* drain time ran out */
 #define S_DONE (1u << 4)     /* shutdown's done op posted */
-#define S_TMR_REARM (1u << 5)
+#define S_SHUTDOWN_T (1u << 5) /* the tick is being removed */
 
 struct coil_http_server {
 	struct coil_loop *loop;
@@ -206,7 +207,7 @@ struct coil_http_server {
 	size_t conn_bytes;
 	struct tlist tl[TL_N];
 	struct coil_op tmr;
-	uint64_t tmr_at;
+	uint64_t tick_ns;
 	struct coil_op dtmr;
 	struct coil_op *done;
 	struct fbuf *fbufs;
@@ -280,38 +281,30 @@ static void tl_insert(struct conn *c, unsigned kind, uint64_t deadline)
 		l->head = c;
 	c->tlist = kind;
 	c->deadline = deadline;
-	if (!coil_op_busy(&srv->tmr) || deadline < srv->tmr_at)
-		tmr_arm(srv);
+	tmr_arm(srv);
 }
 
-static uint64_t tl_earliest(const struct coil_http_server *srv)
+static int tl_any(const struct coil_http_server *srv)
 {
-	uint64_t min = 0;
 	for (unsigned k = 1; k < TL_N; k++) {
-		const struct conn *h = srv->tl[k].head;
-		if (h && (!min || h->deadline < min))
-			min = h->deadline;
+		if (srv->tl[k].head)
+			return 1;
 	}
-	return min;
+	return 0;
 }
 
+/*
+ * The tick: while any connection has a deadline, one relative ring
+ * timeout every tick_ns (a quarter of the shortest time limit, 10 ms to
+ * 1 s) expires what is due. A deadline fires at most one tick late, and
+ * no timer is ever removed or re-armed because a connection moved.
+ */
 static void tmr_arm(struct coil_http_server *srv)
 {
-	uint64_t at = tl_earliest(srv);
-
-	if (!at || (srv->st & S_DONE))
+	if (coil_op_busy(&srv->tmr) || (srv->st & (S_DONE | S_SHUTDOWN_T)) ||
+	    !tl_any(srv))
 		return;
-	if (coil_op_busy(&srv->tmr)) {
-		/* armed too late: remove it; its callback re-arms */
-		if (at < srv->tmr_at && !(srv->st & S_TMR_REARM) &&
-		    coil_timeout_remove(srv->loop, &srv->tmr) == 0)
-			srv->st |= S_TMR_REARM;
-		return;
-	}
-	/* a little slack so that a burst of deadlines fires once */
-	at += 1000000;
-	srv->tmr_at = at;
-	coil_timeout(srv->loop, &srv->tmr, at, COIL_TIMEOUT_ABS);
+	coil_timeout(srv->loop, &srv->tmr, srv->tick_ns, 0);
 }
 
 static void send_error(struct conn *c, int status);
@@ -359,7 +352,6 @@ static void tmr_cb(struct coil_op *op, int res, unsigned flags)
 		coil_container_of(op, struct coil_http_server, tmr);
 	uint64_t t = coil_now(srv->loop);
 
-	srv->st &= ~S_TMR_REARM;
 	if (srv->st & S_DONE)
 		return;
 	for (unsigned k = 1; k < TL_N; k++) {
@@ -1884,126 +1876,6 @@ int coil_http_respond_file(struct coil_http_req *req, int status,
 /* ---- static files -----------------------------------------------------------
  */
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-int coil_http_path_decode(const char *path, size_t len, char *out, size_t cap)
-{
-	size_t i = 1, o = 0;
-
-	if (!path || !out || len == 0 || path[0] != '/')
-		return -EINVAL;
-	if (cap == 0)
-		return -ENAMETOOLONG;
-	for (;;) {
-		/* one segment: up to the next raw '/' */
-		size_t start = o, ndots = 0;
-		int only_dots = 1;
-		while (i < len && path[i] != '/') {
-			unsigned char ch = (unsigned char)path[i];
-			if (ch == '%') {
-				int hi, lo;
-				if (i + 2 >= len)
-					return -EINVAL;
-				hi = hexval(path[i + 1]);
-				lo = hexval(path[i + 2]);
-				if (hi < 0 || lo < 0)
-					return -EINVAL;
-				ch = (unsigned char)(hi * 16 + lo);
-				/* an encoded separator would split a segment */
-				if (ch == '/' || ch == '\\')
-					return -EINVAL;
-				i += 3;
-			} else {
-				i++;
-			}
-			if (ch < 0x20 || ch == 0x7f)
-				return -EINVAL;
-			if (ch == '.')
-				ndots++;
-			else
-				only_dots = 0;
-			if (o + 1 >= cap)
-				return -ENAMETOOLONG;
-			out[o++] = (char)ch;
-		}
-		if (o == start) {
-			/* empty: only "/" itself or a trailing '/' */
-			if (i < len)
-				return -EINVAL; /* "//" */
-			break;
-		}
-		if (only_dots && ndots <= 2)
-			return -EINVAL; /* "." or ".." */
-		if (i >= len)
-			break;
-		i++; /* the raw '/' */
-		if (o + 1 >= cap)
-			return -ENAMETOOLONG;
-		out[o++] = '/';
-	}
-	out[o] = '\0';
-	return (int)o;
-}
-
-static const struct {
-	const char *ext;
-	const char *type;
-} ctypes[] = {
-	{"html", "text/html; charset=utf-8"},
-	{"htm", "text/html; charset=utf-8"},
-	{"txt", "text/plain; charset=utf-8"},
-	{"css", "text/css; charset=utf-8"},
-	{"js", "text/javascript; charset=utf-8"},
-	{"mjs", "text/javascript; charset=utf-8"},
-	{"json", "application/json"},
-	{"xml", "application/xml"},
-	{"csv", "text/csv; charset=utf-8"},
-	{"md", "text/markdown; charset=utf-8"},
-	{"png", "image/png"},
-	{"jpg", "image/jpeg"},
-	{"jpeg", "image/jpeg"},
-	{"gif", "image/gif"},
-	{"webp", "image/webp"},
-	{"svg", "image/svg+xml"},
-	{"ico", "image/vnd.microsoft.icon"},
-	{"pdf", "application/pdf"},
-	{"wasm", "application/wasm"},
-	{"woff", "font/woff"},
-	{"woff2", "font/woff2"},
-	{"mp4", "video/mp4"},
-	{"webm", "video/webm"},
-	{"mp3", "audio/mpeg"},
-	{"gz", "application/gzip"},
-	{"zip", "application/zip"},
-	{"tar", "application/x-tar"},
-};
-
-const char *coil_http_content_type(const char *name, size_t len)
-{
-	size_t i = len;
-	if (!name)
-		return "application/octet-stream";
-	while (i > 0 && name[i - 1] != '.' && name[i - 1] != '/')
-		i--;
-	if (i == 0 || name[i - 1] != '.')
-		return "application/octet-stream";
-	for (size_t k = 0; k < sizeof(ctypes) / sizeof(ctypes[0]); k++) {
-		size_t el = strlen(ctypes[k].ext);
-		if (el == len - i && ch_ieq(name + i, ctypes[k].ext, el))
-			return ctypes[k].type;
-	}
-	return "application/octet-stream";
-}
-
 /* serve_file's answer without a file. */
 static void serve_status(struct conn *c, int status)
 {
@@ -2439,9 +2311,9 @@ static void shutdown_check(struct coil_http_server *srv)
 		return;
 	}
 	if (coil_op_busy(&srv->tmr)) {
-		if (!(srv->st & S_TMR_REARM) &&
+		if (!(srv->st & S_SHUTDOWN_T) &&
 		    coil_timeout_remove(srv->loop, &srv->tmr) == 0)
-			srv->st |= S_TMR_REARM;
+			srv->st |= S_SHUTDOWN_T;
 		return;
 	}
 	srv->st |= S_DONE;
@@ -2531,6 +2403,15 @@ int coil_http_server_new(struct coil_http_server **out, struct coil_loop *loop,
 	srv->tl[TL_BODY].dur = o.body_timeout_ns;
 	srv->tl[TL_IDLE].dur = o.idle_timeout_ns;
 	srv->tl[TL_LINGER].dur = o.linger_ns;
+	srv->tick_ns = UINT64_MAX;
+	for (unsigned k = 1; k < TL_N; k++) {
+		if (srv->tl[k].dur / 4 < srv->tick_ns)
+			srv->tick_ns = srv->tl[k].dur / 4;
+	}
+	if (srv->tick_ns < 10000000)
+		srv->tick_ns = 10000000;
+	if (srv->tick_ns > 1000000000)
+		srv->tick_ns = 1000000000;
 	coil_op_init(&srv->tmr, tmr_cb);
 	coil_op_init(&srv->dtmr, dtmr_cb);
 	/* accepted sockets inherit TCP_NODELAY from the listener (set by
@@ -2597,301 +2478,4 @@ void coil_http_server_set_data(struct coil_http_server *srv, void *data)
 void *coil_http_server_data(const struct coil_http_server *srv)
 {
 	return srv ? srv->data : NULL;
-}
-
-/* ---- N loops on N threads ------------------------------------------------------
- */
-
-struct worker {
-	struct coil_http_threads *t;
-	unsigned index;
-	pthread_t th;
-	int joined;
-	struct coil_loop *loop;
-	struct coil_http_server *srv;
-	struct coil_op stop_op;
-	struct coil_op done_op;
-	int result; /* start result; 1 while starting */
-	int cut;
-	struct coil_http_server_stats stats;
-	struct coil_loop_stats lstats;
-};
-
-struct coil_http_threads {
-	struct coil_http_server_opts sopts;
-	struct sockaddr_storage addr;
-	socklen_t addr_len;
-	struct coil_http_threads_opts topts;
-	struct coil_loop_opts lopts;
-	int have_lopts;
-	unsigned n;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int stopping;
-	int waited;
-	uint64_t drain_ns;
-	struct worker w[];
-};
-
-static void worker_done_cb(struct coil_op *op, int res, unsigned flags)
-{
-	struct worker *w = coil_container_of(op, struct worker, done_op);
-	w->cut = res;
-	if (w->t->topts.on_stop)
-		w->t->topts.on_stop(w->srv, w->index, w->t->topts.arg);
-}
-
-static void worker_stop_cb(struct coil_op *op, int res, unsigned flags)
-{
-	struct worker *w = coil_container_of(op, struct worker, stop_op);
-	uint64_t drain;
-	pthread_mutex_lock(&w->t->mu);
-	drain = w->t->drain_ns;
-	pthread_mutex_unlock(&w->t->mu);
-	if (coil_http_server_shutdown(w->srv, drain, &w->done_op) < 0)
-		coil_loop_post(w->loop, &w->done_op, 0);
-}
-
-static void worker_report(struct worker *w, int result)
-{
-	pthread_mutex_lock(&w->t->mu);
-	w->result = result;
-	pthread_cond_broadcast(&w->t->cv);
-	pthread_mutex_unlock(&w->t->mu);
-}
-
-static void worker_run(struct worker *w)
-{
-	int r;
-	do {
-		r = coil_loop_run(w->loop, COIL_RUN_DEFAULT);
-	} while (r > 0);
-}
-
-static void *worker_main(void *arg)
-{
-	struct worker *w = arg;
-	struct coil_http_threads *t = w->t;
-	struct coil_http_server_opts so = t->sopts;
-	int ret;
-
-	ret = coil_loop_new(&w->loop, t->have_lopts ? &t->lopts : NULL);
-	if (ret < 0) {
-		worker_report(w, ret);
-		return NULL;
-	}
-	so.addr = (const struct sockaddr *)&t->addr;
-	so.addr_len = t->addr_len;
-	ret = coil_http_server_new(&w->srv, w->loop, &so);
-	if (ret < 0) {
-		coil_loop_free(w->loop);
-		w->loop = NULL;
-		worker_report(w, ret);
-		return NULL;
-	}
-	coil_op_init(&w->stop_op, worker_stop_cb);
-	coil_op_init(&w->done_op, worker_done_cb);
-	if (w->index == 0) {
-		/* port 0: the others bind the port this one got */
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
-		if (coil_http_server_addr(w->srv, &ss, &len) == 0) {
-			pthread_mutex_lock(&t->mu);
-			memcpy(&t->addr, &ss, len);
-			t->addr_len = len;
-			pthread_mutex_unlock(&t->mu);
-		}
-	}
-	if (t->topts.on_start) {
-		ret = t->topts.on_start(w->srv, w->index, t->topts.arg);
-		if (ret < 0) {
-			/* shut down quietly: no on_stop for a failed start */
-			coil_http_server_shutdown(w->srv, 0, NULL);
-			worker_run(w);
-			coil_http_server_free(w->srv);
-			coil_loop_free(w->loop);
-			w->srv = NULL;
-			w->loop = NULL;
-			worker_report(w, ret);
-			return NULL;
-		}
-	}
-	coil_loop_expect(w->loop, &w->stop_op);
-	worker_report(w, 0);
-	worker_run(w);
-	coil_http_server_stats(w->srv, &w->stats);
-	coil_loop_stats(w->loop, &w->lstats);
-	coil_http_server_free(w->srv);
-	coil_loop_free(w->loop);
-	w->srv = NULL;
-	w->loop = NULL;
-	return NULL;
-}
-
-static void threads_stop_started(struct coil_http_threads *t, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++) {
-		struct worker *w = &t->w[i];
-		if (w->result == 0 && w->loop)
-			coil_loop_post_remote(w->loop, &w->stop_op, 0);
-	}
-}
-
-int coil_http_threads_start(struct coil_http_threads **out,
-			    const struct coil_http_server_opts *sopts,
-			    const struct coil_http_threads_opts *topts)
-{
-	struct coil_http_threads *t;
-	unsigned n = topts && topts->threads ? topts->threads : 1;
-	int ret = 0;
-
-	if (!out || !sopts || !sopts->addr || !sopts->handler || n > 1024 ||
-	    sopts->addr_len > sizeof(struct sockaddr_storage) ||
-	    sopts->addr_len == 0)
-		return -EINVAL;
-	t = calloc(1, sizeof(*t) + n * sizeof(struct worker));
-	if (!t)
-		return -ENOMEM;
-	t->sopts = *sopts;
-	t->sopts.flags |= COIL_HTTP_SERVER_REUSEPORT;
-	memcpy(&t->addr, sopts->addr, sopts->addr_len);
-	t->addr_len = sopts->addr_len;
-	if (topts) {
-		t->topts = *topts;
-		if (topts->loop) {
-			t->lopts = *topts->loop;
-			t->have_lopts = 1;
-		}
-	}
-	t->n = n;
-	pthread_mutex_init(&t->mu, NULL);
-	pthread_cond_init(&t->cv, NULL);
-	for (unsigned i = 0; i < n; i++) {
-		struct worker *w = &t->w[i];
-		w->t = t;
-		w->index = i;
-		w->result = 1;
-		ret = -pthread_create(&w->th, NULL, worker_main, w);
-		if (ret < 0) {
-			w->result = ret;
-			w->joined = 1;
-			break;
-		}
-		/* one at a time: the first fixes the port */
-		pthread_mutex_lock(&t->mu);
-		while (w->result == 1)
-			pthread_cond_wait(&t->cv, &t->mu);
-		ret = w->result;
-		pthread_mutex_unlock(&t->mu);
-		if (ret < 0)
-			break;
-	}
-	if (ret < 0) {
-		pthread_mutex_lock(&t->mu);
-		t->stopping = 1;
-		t->drain_ns = 0;
-		pthread_mutex_unlock(&t->mu);
-		threads_stop_started(t, n);
-		for (unsigned i = 0; i < n; i++) {
-			if (!t->w[i].joined && t->w[i].result != 1) {
-				pthread_join(t->w[i].th, NULL);
-				t->w[i].joined = 1;
-			}
-		}
-		pthread_mutex_destroy(&t->mu);
-		pthread_cond_destroy(&t->cv);
-		free(t);
-		return ret;
-	}
-	*out = t;
-	return 0;
-}
-
-int coil_http_threads_addr(const struct coil_http_threads *t,
-			   struct sockaddr_storage *ss, socklen_t *len)
-{
-	if (!t || !ss || !len)
-		return -EINVAL;
-	memcpy(ss, &t->addr, t->addr_len);
-	*len = t->addr_len;
-	return 0;
-}
-
-int coil_http_threads_stop(struct coil_http_threads *t, uint64_t drain_ns)
-{
-	if (!t)
-		return -EINVAL;
-	pthread_mutex_lock(&t->mu);
-	if (t->stopping) {
-		pthread_mutex_unlock(&t->mu);
-		return 0;
-	}
-	t->stopping = 1;
-	t->drain_ns = drain_ns;
-	pthread_mutex_unlock(&t->mu);
-	threads_stop_started(t, t->n);
-	return 0;
-}
-
-int coil_http_threads_wait(struct coil_http_threads *t,
-			   struct coil_http_server_stats *stats)
-{
-	int cut = 0;
-	if (!t)
-		return -EINVAL;
-	if (stats)
-		memset(stats, 0, sizeof(*stats));
-	for (unsigned i = 0; i < t->n; i++) {
-		struct worker *w = &t->w[i];
-		if (!w->joined) {
-			pthread_join(w->th, NULL);
-			w->joined = 1;
-		}
-		if (w->cut)
-			cut = 1;
-		if (stats) {
-			stats->accepted += w->stats.accepted;
-			stats->refused += w->stats.refused;
-			stats->requests += w->stats.requests;
-			stats->responses += w->stats.responses;
-			stats->errors += w->stats.errors;
-			stats->timeouts += w->stats.timeouts;
-			stats->resets += w->stats.resets;
-			stats->conns += w->stats.conns;
-			stats->conns_max += w->stats.conns_max;
-		}
-	}
-	t->waited = 1;
-	return cut;
-}
-
-void coil_http_threads_loop_stats(const struct coil_http_threads *t,
-				  struct coil_loop_stats *st)
-{
-	if (!t || !st)
-		return;
-	memset(st, 0, sizeof(*st));
-	for (unsigned i = 0; i < t->n; i++) {
-		const struct coil_loop_stats *s = &t->w[i].lstats;
-		st->turns += s->turns;
-		st->enters += s->enters;
-		st->sqes += s->sqes;
-		st->cqes += s->cqes;
-		st->overflow += s->overflow;
-		st->queued += s->queued;
-		st->nobufs += s->nobufs;
-	}
-}
-
-void coil_http_threads_free(struct coil_http_threads *t)
-{
-	if (!t)
-		return;
-	if (!t->waited) {
-		coil_http_threads_stop(t, 0);
-		coil_http_threads_wait(t, NULL);
-	}
-	pthread_mutex_destroy(&t->mu);
-	pthread_cond_destroy(&t->cv);
-	free(t);
 }

@@ -1296,6 +1296,11 @@ struct coil_http_threads_opts {
  * @sopts: as for coil_http_server_new(); read during the call.
  * @topts: NULL for defaults.
  *
+ * A port given explicitly must be free: SO_REUSEPORT would let a second
+ * server of the same user share it silently, so the port is first bound
+ * once without it (and with SO_REUSEADDR), and -EADDRINUSE returned if
+ * anything listens there.
+ *
  * Returns once every thread is serving, or failed. Threads inherit the
  * caller's signal mask: block SIGINT/SIGTERM first and sigwait(3) for them
  * in the caller, then coil_http_threads_stop().

@@ -76,7 +76,16 @@ static inline int cl_connect_to(unsigned short port, unsigned timeout_ms)
 	int one = 1;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		struct pollfd p = {fd, POLLOUT, 0};
+		int err = 0;
+		socklen_t el = sizeof(err);
+		/* interrupted: the connect goes on; wait for its result */
+		assert_int_equal(errno, EINTR);
+		assert_int_equal(poll(&p, 1, (int)timeout_ms), 1);
+		getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+		assert_int_equal(err, 0);
+	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -93,6 +102,8 @@ static inline void cl_send(int fd, const void *buf, size_t len)
 	const char *p = buf;
 	while (len) {
 		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
 		assert_true(n > 0);
 		p += n;
 		len -= (size_t)n;
@@ -138,7 +149,11 @@ static inline int cl_fill(int fd, struct cl_in *in)
 	ssize_t n;
 	if (in->len == sizeof(in->buf))
 		return -ENOSPC;
-	n = recv(fd, in->buf + in->len, sizeof(in->buf) - in->len, 0);
+	/* EINTR: a socket with SO_RCVTIMEO fails with it after the process
+	 * was stopped and resumed, even without signal handlers (signal(7)) */
+	do
+		n = recv(fd, in->buf + in->len, sizeof(in->buf) - in->len, 0);
+	while (n < 0 && errno == EINTR);
 	if (n > 0) {
 		in->len += (size_t)n;
 		return (int)n;

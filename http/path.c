@@ -128,4 +128,3 @@ const char *coil_http_content_type(const char *name, size_t len)
 	}
 	return "application/octet-stream";
 }
-

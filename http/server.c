@@ -43,14 +43,14 @@
 #include "coil/stream.h"
 #include "chars.h"
 
-#define OBUF_SIZE 8192	     /* per-connection output buffer */
-#define OBUF_RESERVE 512     /* room a new request needs to be started */
-#define IBUF_INIT 4096	     /* initial input buffer */
-#define FCHUNK (64 * 1024)   /* file piece */
-#define FBUF_CACHE 32	     /* file buffers kept per server */
-#define NSLOT 4		     /* inline write slots per connection */
-#define DISCARD_MAX 65536    /* unread body bytes read and dropped */
-#define FREE_CONNS_MAX 4096  /* connection structs kept for reuse */
+#define OBUF_SIZE 8192	    /* per-connection output buffer */
+#define OBUF_RESERVE 512    /* room a new request needs to be started */
+#define IBUF_INIT 4096	    /* initial input buffer */
+#define FCHUNK (64 * 1024)  /* file piece */
+#define FBUF_CACHE 32	    /* file buffers kept per server */
+#define NSLOT 4		    /* inline write slots per connection */
+#define DISCARD_MAX 65536   /* unread body bytes read and dropped */
+#define FREE_CONNS_MAX 4096 /* connection structs kept for reuse */
 #define MAX_TIMEOUT_NS (86400ull * 1000000000ull)
 
 /* Time-limit lists. */
@@ -65,27 +65,27 @@ enum {
 };
 
 /* conn->st */
-#define C_OWNED (1u << 0)      /* the handler (or serve_file) holds req */
-#define C_BEGUN (1u << 1)      /* a response head was written */
-#define C_DONE (1u << 2)       /* the response is completely queued */
-#define C_EOF (1u << 3)	       /* the client sent FIN */
-#define C_PAUSED (1u << 4)     /* reading stopped by us */
-#define C_INPROC (1u << 5)     /* conn_process() is on the stack */
-#define C_CLOSE (1u << 6)      /* close after this response */
-#define C_DEAD (1u << 7)       /* the stream is closing or closed */
-#define C_CLOSED (1u << 8)     /* the stream's close callback ran */
-#define C_CANCELLED (1u << 9)  /* the cancel hook ran */
-#define C_SHUT (1u << 10)      /* FIN queued (lingering) */
-#define C_HOLD (1u << 11)      /* keep output: a file head waits */
-#define C_FILE (1u << 12)      /* a file body is being sent */
-#define C_STREAM (1u << 13)    /* a streamed response is begun */
-#define C_CHUNKED (1u << 14)   /* ... with chunked framing */
-#define C_NOBODY (1u << 15)    /* HEAD / 204 / 304: body bytes dropped */
-#define C_WBUSY (1u << 16)     /* a respond_write is outstanding */
-#define C_SHORT (1u << 17)     /* body ended short: close afterwards */
-#define C_INTERNAL (1u << 18)  /* serve_file holds req, not the handler */
-#define C_REPORTED (1u << 19)  /* on_done ran for this request */
-#define C_LENT (1u << 20)      /* a body piece is lent to the handler */
+#define C_OWNED (1u << 0)	 /* the handler (or serve_file) holds req */
+#define C_BEGUN (1u << 1)	 /* a response head was written */
+#define C_DONE (1u << 2)	 /* the response is completely queued */
+#define C_EOF (1u << 3)		 /* the client sent FIN */
+#define C_PAUSED (1u << 4)	 /* reading stopped by us */
+#define C_INPROC (1u << 5)	 /* conn_process() is on the stack */
+#define C_CLOSE (1u << 6)	 /* close after this response */
+#define C_DEAD (1u << 7)	 /* the stream is closing or closed */
+#define C_CLOSED (1u << 8)	 /* the stream's close callback ran */
+#define C_CANCELLED (1u << 9)	 /* the cancel hook ran */
+#define C_SHUT (1u << 10)	 /* FIN queued (lingering) */
+#define C_HOLD (1u << 11)	 /* keep output: a file head waits */
+#define C_FILE (1u << 12)	 /* a file body is being sent */
+#define C_STREAM (1u << 13)	 /* a streamed response is begun */
+#define C_CHUNKED (1u << 14)	 /* ... with chunked framing */
+#define C_NOBODY (1u << 15)	 /* HEAD / 204 / 304: body bytes dropped */
+#define C_WBUSY (1u << 16)	 /* a respond_write is outstanding */
+#define C_SHORT (1u << 17)	 /* body ended short: close afterwards */
+#define C_INTERNAL (1u << 18)	 /* serve_file holds req, not the handler */
+#define C_REPORTED (1u << 19)	 /* on_done ran for this request */
+#define C_LENT (1u << 20)	 /* a body piece is lent to the handler */
 #define C_CLOSE_CLEAN (1u << 21) /* close without lingering */
 
 /* body modes */
@@ -102,10 +102,10 @@ struct oslot {
 	struct coil_stream_write w;
 	struct iovec iov[4];
 	struct conn *c;
-	void *heap;	 /* SK_HEAP: freed when sent */
-	size_t obytes;	 /* output-buffer bytes this write carries */
-	unsigned kind;	 /* SK_* */
-	unsigned index;	 /* inline slot number, or NSLOT for a heap slot */
+	void *heap;	/* SK_HEAP: freed when sent */
+	size_t obytes;	/* output-buffer bytes this write carries */
+	unsigned kind;	/* SK_* */
+	unsigned index; /* inline slot number, or NSLOT for a heap slot */
 };
 
 struct fbuf {
@@ -146,7 +146,7 @@ struct conn {
 	unsigned bmode, bstate;
 	int berr;
 	int berr_pending; /* what the body callback hears if the link fails */
-	int expect; /* 100-continue asked */
+	int expect;	  /* 100-continue asked */
 	int sent_continue;
 	char *bbuf;
 	size_t bcap, blen;
@@ -190,9 +190,9 @@ struct tlist {
 /* srv->st */
 #define S_SHUTDOWN (1u << 0)
 #define S_LIS_CLOSED (1u << 1)
-#define S_LIS_FULL (1u << 2) /* stopped at max_conns */
-#define S_CUT (1u << 3)	     /* drain time ran out */
-#define S_DONE (1u << 4)     /* shutdown's done op posted */
+#define S_LIS_FULL (1u << 2)   /* stopped at max_conns */
+#define S_CUT (1u << 3)	       /* drain time ran out */
+#define S_DONE (1u << 4)       /* shutdown's done op posted */
 #define S_SHUTDOWN_T (1u << 5) /* the tick is being removed */
 
 struct coil_http_server {
@@ -383,8 +383,8 @@ static void conn_retime(struct conn *c)
 	else if (c->phase == P_HEAD)
 		kind = TL_IDLE;
 	else if (c->phase == P_DISCARD ||
-		 (c->phase == P_REQ && (c->bmode == B_BUFFER ||
-					c->bmode == B_STREAM) &&
+		 (c->phase == P_REQ &&
+		  (c->bmode == B_BUFFER || c->bmode == B_STREAM) &&
 		  c->bstate == BS_GOING && !(c->st & C_LENT)))
 		kind = TL_BODY;
 
@@ -640,7 +640,8 @@ static struct conn *conn_alloc(struct coil_http_server *srv)
 	c->hbuf = (char *)(c + 1);
 	c->hdrs = (struct coil_http_header *)(void *)(c->hbuf +
 						      ((srv->o.max_head_bytes +
-							15) & ~(size_t)15));
+							15) &
+						       ~(size_t)15));
 	c->obuf = (char *)(c->hdrs + srv->o.max_headers);
 	c->ibuf = malloc(IBUF_INIT);
 	if (!c->ibuf) {
@@ -667,9 +668,9 @@ static void req_reset(struct conn *c)
 	memset(&c->req, 0, sizeof(c->req));
 	c->req.server = c->srv;
 	c->req.loop = c->srv->loop;
-	c->st &= ~(C_OWNED | C_BEGUN | C_DONE | C_CANCELLED | C_HOLD |
-		   C_FILE | C_STREAM | C_CHUNKED | C_NOBODY | C_WBUSY |
-		   C_INTERNAL | C_REPORTED | C_LENT);
+	c->st &= ~(C_OWNED | C_BEGUN | C_DONE | C_CANCELLED | C_HOLD | C_FILE |
+		   C_STREAM | C_CHUNKED | C_NOBODY | C_WBUSY | C_INTERNAL |
+		   C_REPORTED | C_LENT);
 	c->bmode = B_NONE;
 	c->bstate = BS_GOING;
 	c->berr = 0;
@@ -886,8 +887,8 @@ static void conn_fail(struct conn *c, int err)
 /* Tell the handler that its connection is gone (from the loop). */
 static void conn_notify(struct conn *c)
 {
-	if (c->phase == P_REQ && c->bstate == BS_GOING &&
-	    (c->st & C_OWNED) && (c->bmode == B_BUFFER || c->bmode == B_STREAM))
+	if (c->phase == P_REQ && c->bstate == BS_GOING && (c->st & C_OWNED) &&
+	    (c->bmode == B_BUFFER || c->bmode == B_STREAM))
 		body_fail(c, c->berr_pending);
 	conn_cancel_hook(c);
 }
@@ -986,7 +987,8 @@ static void set_reading(struct conn *c, int want)
 	}
 }
 
-/* ---- request bodies -----------------------------------------------------------
+/* ---- request bodies
+ * -----------------------------------------------------------
  */
 
 static void body_fail(struct conn *c, int err)
@@ -1068,7 +1070,8 @@ static int body_step(struct conn *c)
 			}
 			return 1;
 		}
-		c->ipos = r == COIL_HTTP_PARTIAL ? c->ilen : c->ilen - (size_t)r;
+		c->ipos =
+			r == COIL_HTTP_PARTIAL ? c->ilen : c->ilen - (size_t)r;
 		(void)in;
 		moved = 1;
 		if (n) {
@@ -1198,7 +1201,7 @@ static void head_take(struct conn *c, size_t hlen)
 	struct coil_http_req *r = &c->req;
 	const char *q;
 
-#define RELOC(p) (h + ((p) - base))
+#define RELOC(p) (h + ((p)-base))
 	memcpy(h, base, hlen);
 	r->method = RELOC(m->method);
 	r->method_len = m->method_len;
@@ -1445,7 +1448,8 @@ static void conn_process(struct conn *c)
 	conn_retime(c);
 }
 
-/* ---- the request API -----------------------------------------------------------
+/* ---- the request API
+ * -----------------------------------------------------------
  */
 
 const char *coil_http_req_header(const struct coil_http_req *req,
@@ -1791,8 +1795,8 @@ static void fop_cb(struct coil_op *op, int res, unsigned flags)
 }
 
 static int respond_file(struct conn *c, int status,
-			const struct coil_http_header *headers,
-			size_t nheaders, int fd, uint64_t off, uint64_t len)
+			const struct coil_http_header *headers, size_t nheaders,
+			int fd, uint64_t off, uint64_t len)
 {
 	struct coil_http_response_spec sp = {0};
 	int ret;
@@ -2051,9 +2055,8 @@ static int out_head_close_delimited(struct conn *c,
 	memcpy(h + r - l, "\r\n", 2);
 	v.iov_base = h;
 	v.iov_len = (size_t)r - l + 2;
-	return out_send(c, SK_HEAP, h, &v, 1) < 0 && !(c->st & C_DEAD)
-		       ? -ENOMEM
-		       : 0;
+	return out_send(c, SK_HEAP, h, &v, 1) < 0 && !(c->st & C_DEAD) ? -ENOMEM
+								       : 0;
 }
 
 int coil_http_respond_begin(struct coil_http_req *req, int status,
@@ -2236,8 +2239,7 @@ int coil_http_respond_end(struct coil_http_req *req)
 				memcpy(c->obuf + c->olen, end, sizeof(end) - 1);
 				c->olen += sizeof(end) - 1;
 			} else {
-				struct iovec v = {(void *)end,
-						  sizeof(end) - 1};
+				struct iovec v = {(void *)end, sizeof(end) - 1};
 				out_send(c, SK_PLAIN, NULL, &v, 1);
 			}
 		} else if (c->rleft == UINT64_MAX) {
@@ -2272,7 +2274,8 @@ int coil_http_req_abort(struct coil_http_req *req)
 	return 0;
 }
 
-/* ---- the server ----------------------------------------------------------------
+/* ---- the server
+ * ----------------------------------------------------------------
  */
 
 static void lis_closed_cb(struct coil_listener *l)
@@ -2337,8 +2340,8 @@ int coil_http_server_shutdown(struct coil_http_server *srv, uint64_t drain_ns,
 		next = c->all_next;
 		if (c->st & C_DEAD)
 			continue;
-		if (c->phase == P_HEAD && c->ipos == c->ilen &&
-		    !c->slot_busy && !c->heap_slots) {
+		if (c->phase == P_HEAD && c->ipos == c->ilen && !c->slot_busy &&
+		    !c->heap_slots) {
 			c->st |= C_CLOSE_CLEAN;
 			conn_fail(c, 0);
 		} else {
@@ -2394,10 +2397,9 @@ int coil_http_server_new(struct coil_http_server **out, struct coil_loop *loop,
 	srv->loop = loop;
 	srv->o = o;
 	srv->o.addr = NULL;
-	srv->conn_bytes = sizeof(struct conn) +
-			  ((o.max_head_bytes + 15) & ~(size_t)15) +
-			  o.max_headers * sizeof(struct coil_http_header) +
-			  OBUF_SIZE;
+	srv->conn_bytes =
+		sizeof(struct conn) + ((o.max_head_bytes + 15) & ~(size_t)15) +
+		o.max_headers * sizeof(struct coil_http_header) + OBUF_SIZE;
 	srv->tl[TL_HEADER].dur = o.header_timeout_ns;
 	srv->tl[TL_WRITE].dur = o.write_timeout_ns;
 	srv->tl[TL_BODY].dur = o.body_timeout_ns;

@@ -825,7 +825,7 @@ struct coil_http_server_opts {
 	int backlog;	/* listen(2) backlog, default 511 */
 	unsigned flags; /* COIL_HTTP_SERVER_* */
 	coil_http_handler handler;
-	void *arg;		  /* passed to handler and on_done */
+	void *arg;		   /* passed to handler and on_done */
 	coil_http_done_fn on_done; /* NULL: none */
 	/* limits */
 	size_t max_head_bytes;	 /* request line + fields, default 8192 */
@@ -836,9 +836,9 @@ struct coil_http_server_opts {
 	/* time limits, ns */
 	uint64_t header_timeout_ns; /* a head's first byte to its end, 10 s */
 	uint64_t idle_timeout_ns;   /* keep-alive wait for a request, 60 s */
-	uint64_t body_timeout_ns;   /* no request body byte for this long, 30 s */
-	uint64_t write_timeout_ns;  /* no output progress for this long, 30 s */
-	uint64_t linger_ns;	    /* lingering close, 2 s */
+	uint64_t body_timeout_ns; /* no request body byte for this long, 30 s */
+	uint64_t write_timeout_ns; /* no output progress for this long, 30 s */
+	uint64_t linger_ns;	   /* lingering close, 2 s */
 	/* TLS: a server-side configuration (coil/tls.h) shared by every
 	 * connection, or NULL for plain HTTP; borrowed, kept by the caller
 	 * until the server is freed */
@@ -950,7 +950,7 @@ struct coil_http_req {
 	int is_head;	   /* the method is HEAD: responses carry no body */
 	const struct coil_http_header *headers;
 	unsigned nheaders;
-	int body_kind; /* COIL_HTTP_BODY_NONE, _LENGTH or _CHUNKED */
+	int body_kind;		 /* COIL_HTTP_BODY_NONE, _LENGTH or _CHUNKED */
 	uint64_t content_length; /* with COIL_HTTP_BODY_LENGTH */
 	/* the whole body, once coil_http_req_read_body() reported 0 */
 	const void *body;
@@ -1276,7 +1276,7 @@ struct coil_http_threads;
 
 /* Options of coil_http_threads_start(). Zero means default. */
 struct coil_http_threads_opts {
-	unsigned threads;		   /* loops/threads, default 1, max 1024 */
+	unsigned threads; /* loops/threads, default 1, max 1024 */
 	const struct coil_loop_opts *loop; /* each thread's loop options */
 	/* Run on each thread after its server started / after its shutdown
 	 * completed (the loop still runs: ops may be submitted; the thread

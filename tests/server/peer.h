@@ -90,8 +90,8 @@ static inline int run(char *const argv[], const char *in_path, char **out,
 	assert_non_null(buf);
 	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, in_path ? in_path : "/dev/null",
-					 O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(
+		&fa, 0, in_path ? in_path : "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
 	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0) {
@@ -205,12 +205,10 @@ static inline void serve_start(struct served *sv, const char *err_path,
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
 	if (err_path)
-		posix_spawn_file_actions_addopen(&fa, 2, err_path,
-						 O_WRONLY | O_CREAT | O_TRUNC,
-						 0644);
-	assert_int_equal(posix_spawn(&sv->pid, argv[0], &fa, NULL, argv,
-				     environ),
-			 0);
+		posix_spawn_file_actions_addopen(
+			&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_int_equal(
+		posix_spawn(&sv->pid, argv[0], &fa, NULL, argv, environ), 0);
 	posix_spawn_file_actions_destroy(&fa);
 	peer_track(sv->pid, 1);
 	close(p[1]);
@@ -315,7 +313,8 @@ static inline void make_file(const char *path, size_t len, unsigned seed)
 /* Whether two files have the same bytes. */
 static inline int same_file(const char *a, const char *b)
 {
-	int fa = open(a, O_RDONLY | O_CLOEXEC), fb = open(b, O_RDONLY | O_CLOEXEC);
+	int fa = open(a, O_RDONLY | O_CLOEXEC),
+	    fb = open(b, O_RDONLY | O_CLOEXEC);
 	char x[65536], y[65536];
 	int same = fa >= 0 && fb >= 0;
 	while (same) {

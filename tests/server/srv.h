@@ -296,8 +296,7 @@ static inline const char *resp_field(const struct resp *r, const char *name,
 }
 
 /* One request on a fresh connection: send @req, read one response. */
-static inline int cl_once(unsigned short port, const char *req,
-			  struct resp *r)
+static inline int cl_once(unsigned short port, const char *req, struct resp *r)
 {
 	struct cl_in *in = calloc(1, sizeof(*in));
 	int fd = cl_connect(port), ret;

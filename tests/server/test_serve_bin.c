@@ -59,9 +59,8 @@ static void test_serve_listening_line_and_signals(void **state)
 	snprintf(want, sizeof(want), " threads 3 pid %ld\n", (long)sv.pid);
 	assert_non_null(strstr(sv.line, want));
 	assert_int_equal(strncmp(sv.url, "http://127.0.0.1:", 17), 0);
-	assert_int_equal(cl_once(sv.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
-				 &r),
-			 0);
+	assert_int_equal(
+		cl_once(sv.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &r), 0);
 	assert_string_equal(r.body, "Hello, World!");
 	free(r.body);
 	assert_int_equal(serve_stop(&sv, 10000), 0);
@@ -92,8 +91,8 @@ static void test_serve_start_failures(void **state)
 {
 	char *out, port[16], root[4200];
 	struct served sv;
-	char *inuse[] = {COIL_SERVE_BIN, "-b", "127.0.0.1", "-p", port,
-			 "-t", "1", NULL};
+	char *inuse[] = {COIL_SERVE_BIN, "-b", "127.0.0.1", "-p",
+			 port,		 "-t", "1",	    NULL};
 	char *noroot[] = {COIL_SERVE_BIN, "-p", "0", "--root", root, NULL};
 
 	serve_start(&sv, NULL, NULL);
@@ -140,8 +139,8 @@ static void test_serve_access_log(void **state)
 	close(fd);
 	assert_true(n > 0);
 	buf[n] = '\0';
-	for (char *p = buf; (p = strstr(p, "\"GET /status/418 HTTP/1.1\" 418 "));
-	     p++)
+	for (char *p = buf;
+	     (p = strstr(p, "\"GET /status/418 HTTP/1.1\" 418 ")); p++)
 		lines++;
 	assert_int_equal(lines, 10);
 	assert_non_null(strstr(buf, "\"-\" 400 "));
@@ -219,11 +218,12 @@ static void test_serve_root_files(void **state)
 		cl_sends(fd, "HEAD /big.bin HTTP/1.1\r\nHost: x\r\n\r\n"
 			     "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
 		assert_int_equal(cl_response(fd, in, &r, 1, 0), 0);
-		assert_string_equal(resp_field(&r, "Content-Length", v,
-					       sizeof(v)),
-				    "5255225");
-		assert_string_equal(resp_field(&r, "Content-Type", v, sizeof(v)),
-				    "application/octet-stream");
+		assert_string_equal(
+			resp_field(&r, "Content-Length", v, sizeof(v)),
+			"5255225");
+		assert_string_equal(
+			resp_field(&r, "Content-Type", v, sizeof(v)),
+			"application/octet-stream");
 		free(r.body);
 		assert_int_equal(cl_response(fd, in, &r, 0, 0), 0);
 		assert_int_equal(r.body_len, (5u << 20) + 12345);
@@ -247,8 +247,8 @@ static void test_serve_root_files(void **state)
 static void test_serve_bad_input_no_leak(void **state)
 {
 	char root[4200];
-	const char *args[] = {"-t",	"2",  "--header-timeout",
-			      "300", "--root", root, NULL};
+	const char *args[] = {"-t", "2", "--header-timeout", "300", "--root",
+			      root, NULL};
 	struct served sv;
 	struct resp r;
 	char *big = malloc(70000);

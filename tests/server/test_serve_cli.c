@@ -49,8 +49,8 @@ static void test_cli_all_options(void **state)
 			       "k.pem", "--access-log", "log", "--max-body",
 			       "16m", "--max-requests", "100", "--max-conns",
 			       "50", "--header-timeout", "250",
-			       "--idle-timeout=1000", "--drain", "0",
-			       "--stats", NULL),
+			       "--idle-timeout=1000", "--drain", "0", "--stats",
+			       NULL),
 			 0);
 	assert_int_equal(c.port, 0);
 	assert_string_equal(c.bind, "::1");
@@ -92,8 +92,7 @@ static void bad(const char *want, ...)
 	va_end(ap);
 	argv[argc] = NULL;
 	err[0] = '\0';
-	assert_int_equal(serve_cli_parse(&c, argc, argv, err, sizeof(err)),
-			 -1);
+	assert_int_equal(serve_cli_parse(&c, argc, argv, err, sizeof(err)), -1);
 	if (!strstr(err, want))
 		fail_msg("error '%s' lacks '%s'", err, want);
 	assert_null(strchr(err, '\n'));

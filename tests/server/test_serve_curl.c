@@ -16,8 +16,8 @@ static struct served sv;
 static int setup(void **state)
 {
 	char root[4200], path[4300];
-	const char *args[] = {"-t", "2", "--root", root, "--max-body", "256m",
-			      NULL};
+	const char *args[] = {"-t",	    "2",    "--root", root,
+			      "--max-body", "256m", NULL};
 
 	require_prog("curl");
 	tmp = tu_tmpdir();
@@ -57,10 +57,23 @@ static char *url(const char *path)
 static void test_curl_keepalive(void **state)
 {
 	char *out;
-	char *argv[] = {"curl", "-s", "--http1.1", "-o", "/dev/null", "-o",
-			"/dev/null", "-o", "/dev/null", "-o", "/dev/null", "-w",
-			"%{http_code} %{num_connects}\n", url("/"),
-			url("/bytes/1000"), url("/status/201"), url("/echo"),
+	char *argv[] = {"curl",
+			"-s",
+			"--http1.1",
+			"-o",
+			"/dev/null",
+			"-o",
+			"/dev/null",
+			"-o",
+			"/dev/null",
+			"-o",
+			"/dev/null",
+			"-w",
+			"%{http_code} %{num_connects}\n",
+			url("/"),
+			url("/bytes/1000"),
+			url("/status/201"),
+			url("/echo"),
 			NULL};
 
 	assert_int_equal(run(argv, NULL, &out, 20000), 0);
@@ -106,8 +119,8 @@ static void test_curl_statuses(void **state)
 		argv[n++] = "-o";
 		argv[n++] = "/dev/null";
 		argv[n++] = urls[i];
-		snprintf(expect + strlen(expect), sizeof(expect) - strlen(expect),
-			 "%d\n", codes[i]);
+		snprintf(expect + strlen(expect),
+			 sizeof(expect) - strlen(expect), "%d\n", codes[i]);
 	}
 	argv[n++] = "-w";
 	argv[n++] = "%{http_code}\n";
@@ -121,8 +134,9 @@ static void test_curl_100_continue_upload(void **state)
 {
 	char in[4200], outp[4200], data[4300];
 	char *out;
-	char *argv[] = {"curl", "-sv", "-H", "Expect: 100-continue",
-			"--data-binary", data, "-o", outp, url("/echo"), NULL};
+	char *argv[] = {"curl",		 "-sv", "-H", "Expect: 100-continue",
+			"--data-binary", data,	"-o", outp,
+			url("/echo"),	 NULL};
 
 	snprintf(in, sizeof(in), "%s/up.bin", tmp);
 	snprintf(outp, sizeof(outp), "%s/up.out", tmp);
@@ -142,8 +156,8 @@ static void test_curl_chunked_upload(void **state)
 	char in[4200], outp[4200];
 	char *out;
 	/* -T - reads stdin: curl sends it chunked */
-	char *argv[] = {"curl", "-s", "-T", "-", "-o", outp, "-w",
-			"%{http_code}", url("/echo"), NULL};
+	char *argv[] = {"curl", "-s", "-T",	      "-",	    "-o",
+			outp,	"-w", "%{http_code}", url("/echo"), NULL};
 
 	snprintf(in, sizeof(in), "%s/chunk.bin", tmp);
 	snprintf(outp, sizeof(outp), "%s/chunk.out", tmp);
@@ -160,13 +174,31 @@ static void test_curl_downloads(void **state)
 {
 	char outp[4200], want[4300], ref[4300];
 	char *out;
-	char *file[] = {"curl", "-s", "-o", outp, "-w", "%{http_code} %{size_download}",
-			url("/big.bin"), NULL};
-	char *bytes[] = {"curl", "-s", "-o", outp, "-w", "%{size_download}",
-			 url("/bytes/50000017"), NULL};
-	char *http10[] = {"curl", "-s", "-0", "-o", outp, "-w",
+	char *file[] = {"curl",
+			"-s",
+			"-o",
+			outp,
+			"-w",
+			"%{http_code} %{size_download}",
+			url("/big.bin"),
+			NULL};
+	char *bytes[] = {"curl",
+			 "-s",
+			 "-o",
+			 outp,
+			 "-w",
+			 "%{size_download}",
+			 url("/bytes/50000017"),
+			 NULL};
+	char *http10[] = {"curl",
+			  "-s",
+			  "-0",
+			  "-o",
+			  outp,
+			  "-w",
 			  "%{http_version} %{size_download}",
-			  url("/bytes/3000000"), NULL};
+			  url("/bytes/3000000"),
+			  NULL};
 
 	snprintf(outp, sizeof(outp), "%s/dl.out", tmp);
 	snprintf(ref, sizeof(ref), "%s/root/big.bin", tmp);
@@ -188,9 +220,13 @@ static void test_curl_downloads(void **state)
 		assert_true(fd >= 0);
 		while ((n = read(fd, buf, sizeof(buf))) > 0) {
 			for (ssize_t i = 0; i < n; i++) {
-				if (buf[i] != (char)('a' + (off + (uint64_t)i) % 26))
-					fail_msg("byte %llu",
-						 (unsigned long long)(off + (uint64_t)i));
+				if (buf[i] !=
+				    (char)('a' + (off + (uint64_t)i) % 26))
+					fail_msg(
+						"byte %llu",
+						(unsigned long long)(off +
+								     (uint64_t)
+									     i));
 			}
 			off += (uint64_t)n;
 		}
@@ -207,12 +243,30 @@ static void test_curl_downloads(void **state)
 static void test_curl_refused_paths(void **state)
 {
 	char *out;
-	char *argv[] = {"curl", "-s", "--path-as-is", "-o", "/dev/null", "-o",
-			"/dev/null", "-o", "/dev/null", "-o", "/dev/null", "-o",
-			"/dev/null", "-o", "/dev/null", "-w", "%{http_code}\n",
-			url("/../../etc/passwd"), url("/%2e%2e/%2e%2e/etc/passwd"),
-			url("/escape"), url("/a%2fb"), url("/nothing.txt"),
-			url("/index.html"), NULL};
+	char *argv[] = {"curl",
+			"-s",
+			"--path-as-is",
+			"-o",
+			"/dev/null",
+			"-o",
+			"/dev/null",
+			"-o",
+			"/dev/null",
+			"-o",
+			"/dev/null",
+			"-o",
+			"/dev/null",
+			"-o",
+			"/dev/null",
+			"-w",
+			"%{http_code}\n",
+			url("/../../etc/passwd"),
+			url("/%2e%2e/%2e%2e/etc/passwd"),
+			url("/escape"),
+			url("/a%2fb"),
+			url("/nothing.txt"),
+			url("/index.html"),
+			NULL};
 
 	assert_int_equal(run(argv, NULL, &out, 20000), 0);
 	assert_string_equal(out, "400\n400\n403\n400\n404\n200\n");
@@ -222,10 +276,13 @@ static void test_curl_refused_paths(void **state)
 static void test_curl_413(void **state)
 {
 	char *out;
-	char *argv[] = {"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-			"-H", "Content-Length: 999999999999", "-H",
-			"Expect: 100-continue", "-X", "POST", url("/echo"),
-			NULL};
+	char *argv[] = {"curl",	      "-s",
+			"-o",	      "/dev/null",
+			"-w",	      "%{http_code}",
+			"-H",	      "Content-Length: 999999999999",
+			"-H",	      "Expect: 100-continue",
+			"-X",	      "POST",
+			url("/echo"), NULL};
 
 	assert_int_equal(run(argv, NULL, &out, 20000), 0);
 	assert_string_equal(out, "413");

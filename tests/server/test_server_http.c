@@ -32,9 +32,8 @@ static void test_server_hello(void **state)
 
 	opts_default(&o);
 	srv_start(&s, &o, NULL);
-	assert_int_equal(cl_once(s.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
-				 &r),
-			 0);
+	assert_int_equal(
+		cl_once(s.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &r), 0);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(r.body_len, 13);
 	assert_string_equal(r.body, "Hello, World!");
@@ -172,7 +171,8 @@ static void test_server_http10(void **state)
 	/* 1.0 with keep-alive: kept */
 	fd = cl_connect(s.port);
 	for (int i = 0; i < 2; i++) {
-		cl_sends(fd, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+		cl_sends(fd,
+			 "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
 		assert_int_equal(cl_response(fd, in, &r, 0, 0), 0);
 		assert_true(r.keep_alive);
 		assert_string_equal(resp_field(&r, "Connection", v, sizeof(v)),
@@ -265,8 +265,8 @@ static void test_server_400_malformed(void **state)
 		expect_status_and_close(s.port, bad[i], 400);
 	/* the server still serves */
 	expect_status_and_close(
-		s.port, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-		200);
+		s.port,
+		"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200);
 	assert_int_equal(srv_stop(&s, 1000, &st), 0);
 	assert_int_equal(st.errors, sizeof(bad) / sizeof(bad[0]));
 	assert_int_equal(st.requests, 1);
@@ -450,8 +450,9 @@ static void test_server_slowloris_408(void **state)
 	fd2 = cl_connect(s.port); /* meanwhile others are served */
 	t0 = tu_mono_ns();
 	{
-		const char *h = "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaa"
-				"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+		const char *h =
+			"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaa"
+			"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 		struct pollfd p = {fd, POLLIN, 0};
 		for (size_t i = 0; h[i]; i++) {
 			if (send(fd, h + i, 1, MSG_NOSIGNAL) != 1)
@@ -571,9 +572,8 @@ static void test_server_reset_mid_upload(void **state)
 	 * hook stops the timer, so the drain does not wait 10 s for it */
 	fd = cl_connect(s.port);
 	cl_sends(fd, "GET /delay/10000 HTTP/1.1\r\nHost: x\r\n\r\n");
-	assert_int_equal(cl_once(s.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
-				 &r),
-			 0);
+	assert_int_equal(
+		cl_once(s.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &r), 0);
 	free(r.body);
 	cl_reset(fd);
 	{
@@ -661,9 +661,10 @@ static void test_server_echo_large(void **state)
 	srv_start(&s, &o, NULL);
 	sd.fd = cl_connect(s.port);
 	sd.len = len;
-	snprintf(head, sizeof(head),
-		 "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
-		 len);
+	snprintf(
+		head, sizeof(head),
+		"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
+		len);
 	cl_sends(sd.fd, head);
 	assert_int_equal(pthread_create(&th, NULL, send_pattern, &sd), 0);
 	assert_int_equal(cl_response(sd.fd, in, &r, 0, 0), 0);
@@ -761,8 +762,8 @@ static void stream_next(struct coil_http_req *req, int status, void *arg)
 	}
 	req->data = (void *)(i + 1);
 	assert_int_equal(coil_http_respond_write(req, pieces[i],
-						 strlen(pieces[i]),
-						 stream_next, NULL),
+						 strlen(pieces[i]), stream_next,
+						 NULL),
 			 0);
 	assert_int_equal(coil_http_respond_write(req, "x", 1, NULL, NULL),
 			 -EBUSY);
@@ -781,9 +782,8 @@ static void stream_handler(struct coil_http_req *req, void *arg)
 		/* announced 10, sent 3: the connection closes after */
 		assert_int_equal(coil_http_respond_begin(req, 200, NULL, 0, 10),
 				 0);
-		assert_int_equal(coil_http_respond_write(req, "abc", 3, NULL,
-							 NULL),
-				 0);
+		assert_int_equal(
+			coil_http_respond_write(req, "abc", 3, NULL, NULL), 0);
 		assert_int_equal(coil_http_respond_end(req), 0);
 		return;
 	}
@@ -832,9 +832,8 @@ static void test_server_streamed_response(void **state)
 	assert_true(r.closed);
 	free(r.body);
 	/* HEAD: the writes are dropped */
-	assert_int_equal(cl_once(s.port, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n",
-				 &r),
-			 0);
+	assert_int_equal(
+		cl_once(s.port, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", &r), 0);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(r.body_len, 0);
 	free(r.body);
@@ -1008,9 +1007,8 @@ static void test_server_shutdown_cut(void **state)
 	srv_start(&s, &o, NULL);
 	fd = cl_connect(s.port);
 	cl_sends(fd, "GET /delay/20000 HTTP/1.1\r\nHost: x\r\n\r\n");
-	assert_int_equal(cl_once(s.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
-				 &r),
-			 0);
+	assert_int_equal(
+		cl_once(s.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &r), 0);
 	free(r.body);
 	t0 = tu_mono_ns();
 	/* drain time runs out: cut, the handler's timer cancelled */
@@ -1054,9 +1052,10 @@ static void test_server_no_fd_leak(void **state)
 			}
 			cl_reset(fd);
 		}
-		assert_int_equal(
-			cl_once(s.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &r),
-			0);
+		assert_int_equal(cl_once(s.port,
+					 "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+					 &r),
+				 0);
 		assert_int_equal(r.status, 200);
 		free(r.body);
 		assert_true(srv_stop(&s, 300, NULL) >= 0);
@@ -1121,8 +1120,8 @@ static void *client_thread(void *arg)
 {
 	struct client_job *j = arg;
 	struct resp r;
-	if (cl_once(j->port, "GET /bytes/10 HTTP/1.1\r\nHost: x\r\n\r\n",
-		    &r) == 0) {
+	if (cl_once(j->port, "GET /bytes/10 HTTP/1.1\r\nHost: x\r\n\r\n", &r) ==
+	    0) {
 		j->status = r.status;
 		free(r.body);
 	}

@@ -79,8 +79,7 @@ static void test_path_decode_refuses(void **state)
 static void test_path_decode_sizes(void **state)
 {
 	char out[4];
-	assert_int_equal(coil_http_path_decode("/abc", 4, out, sizeof(out)),
-			 3);
+	assert_int_equal(coil_http_path_decode("/abc", 4, out, sizeof(out)), 3);
 	assert_int_equal(coil_http_path_decode("/abcd", 5, out, sizeof(out)),
 			 -ENAMETOOLONG);
 	assert_int_equal(coil_http_path_decode("/a/bc", 5, out, sizeof(out)),

@@ -41,8 +41,8 @@ static void pattern_init(void)
 
 static const struct coil_http_header text_plain = {
 	"Content-Type", 12, "text/plain; charset=utf-8", 25};
-static const struct coil_http_header octets = {
-	"Content-Type", 12, "application/octet-stream", 24};
+static const struct coil_http_header octets = {"Content-Type", 12,
+					       "application/octet-stream", 24};
 
 /* Digits only, no sign, no leading '+', at most @max. */
 static int parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
@@ -194,8 +194,8 @@ static void echo_sent(struct coil_http_req *req, int status, void *arg)
 	coil_http_req_body_next(req);
 }
 
-static void echo_piece(struct coil_http_req *req, int status,
-		       const void *data, size_t len, void *arg)
+static void echo_piece(struct coil_http_req *req, int status, const void *data,
+		       size_t len, void *arg)
 {
 	if (status == 0) {
 		if (coil_http_respond_write(req, data, len, echo_sent, NULL) <
@@ -241,8 +241,8 @@ void serve_handler(struct coil_http_req *req, void *arg)
 		return;
 	}
 	if (prefix(req, "/bytes/", 7)) {
-		if (parse_u64(req->path + 7, req->path_len - 7,
-			      SERVE_BYTES_MAX, &v) < 0) {
+		if (parse_u64(req->path + 7, req->path_len - 7, SERVE_BYTES_MAX,
+			      &v) < 0) {
 			bad_request(req);
 			return;
 		}
@@ -289,10 +289,10 @@ struct serve_log {
 	struct coil_loop *loop;
 	char *buf[2];
 	size_t len[2];
-	unsigned cur;	     /* the buffer lines go to */
-	struct coil_op wr;   /* the write of the other buffer */
-	struct coil_op tmr;  /* the once-a-second flush */
-	size_t wr_off;	     /* bytes of the written buffer done */
+	unsigned cur;	    /* the buffer lines go to */
+	struct coil_op wr;  /* the write of the other buffer */
+	struct coil_op tmr; /* the once-a-second flush */
+	size_t wr_off;	    /* bytes of the written buffer done */
 	int stopping;
 	int64_t date_sec;
 	char date[32];
@@ -309,13 +309,14 @@ static void log_wr_cb(struct coil_op *op, int res, unsigned flags)
 		/* short write: the rest */
 		lg->wr_off += (size_t)res;
 		if (coil_write(lg->loop, &lg->wr, lg->app->log_fd,
-			       lg->buf[w] + lg->wr_off,
-			       lg->len[w] - lg->wr_off, -1) == 0)
+			       lg->buf[w] + lg->wr_off, lg->len[w] - lg->wr_off,
+			       -1) == 0)
 			return;
 	}
 	lg->len[w] = 0;
 	lg->wr_off = 0;
-	if (lg->len[lg->cur] >= LOG_BUF / 2 || (lg->stopping && lg->len[lg->cur]))
+	if (lg->len[lg->cur] >= LOG_BUF / 2 ||
+	    (lg->stopping && lg->len[lg->cur]))
 		log_write(lg);
 }
 
@@ -364,12 +365,12 @@ void serve_on_done(struct coil_http_req *req, int status, uint64_t bytes,
 	room = LOG_BUF - lg->len[lg->cur];
 	p = lg->buf[lg->cur] + lg->len[lg->cur];
 	if (req->method)
-		n = snprintf(p, room, "[%s] \"%.*s %.*s HTTP/1.%d\" %d %llu\n",
-			     lg->date, (int)req->method_len, req->method,
-			     (int)(req->target_len > 2048 ? 2048
-							  : req->target_len),
-			     req->target, req->minor_version, status,
-			     (unsigned long long)bytes);
+		n = snprintf(
+			p, room, "[%s] \"%.*s %.*s HTTP/1.%d\" %d %llu\n",
+			lg->date, (int)req->method_len, req->method,
+			(int)(req->target_len > 2048 ? 2048 : req->target_len),
+			req->target, req->minor_version, status,
+			(unsigned long long)bytes);
 	else
 		n = snprintf(p, room, "[%s] \"-\" %d %llu\n", lg->date, status,
 			     (unsigned long long)bytes);
@@ -423,8 +424,8 @@ static void log_final_cb(struct coil_op *op, int res, unsigned flags)
 	if (res > 0 && lg->wr_off + (size_t)res < lg->len[w]) {
 		lg->wr_off += (size_t)res;
 		if (coil_write(lg->loop, &lg->wr, lg->app->log_fd,
-			       lg->buf[w] + lg->wr_off,
-			       lg->len[w] - lg->wr_off, -1) == 0)
+			       lg->buf[w] + lg->wr_off, lg->len[w] - lg->wr_off,
+			       -1) == 0)
 			return;
 	}
 	lg->len[w] = 0;

@@ -104,9 +104,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (cfg.access_log) {
-		app.log_fd = open(cfg.access_log,
-				  O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-				  0644);
+		app.log_fd =
+			open(cfg.access_log,
+			     O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 		if (app.log_fd < 0) {
 			fprintf(stderr, "coil-serve: --access-log %s: %s\n",
 				cfg.access_log, strerror(errno));

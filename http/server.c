@@ -125,7 +125,7 @@ struct conn {
 	struct coil_tcp tcp;
 	struct coil_stream *s;
 	struct coil_http_server *srv;
-	struct coil_http_req req;
+	struct coil_http_sreq req;
 	struct conn *all_prev, *all_next; /* the server's live connections */
 	struct conn *t_prev, *t_next;	  /* a time-limit list */
 	unsigned tlist;
@@ -178,7 +178,7 @@ struct conn {
 	/* misc */
 	struct coil_op kick;
 	struct coil_stream_write wshut;
-	void (*cancel_fn)(struct coil_http_req *req, void *arg);
+	void (*cancel_fn)(struct coil_http_sreq *req, void *arg);
 	void *cancel_arg;
 };
 
@@ -224,7 +224,7 @@ static void maybe_release(struct conn *c);
 static void shutdown_check(struct coil_http_server *srv);
 static void out_flush(struct conn *c);
 
-static struct conn *conn_of(struct coil_http_req *req)
+static struct conn *conn_of(struct coil_http_sreq *req)
 {
 	return coil_container_of(req, struct conn, req);
 }
@@ -1198,7 +1198,7 @@ static void head_take(struct conn *c, size_t hlen)
 	const char *base = c->ibuf + c->ipos;
 	char *h = c->hbuf;
 	struct coil_http_msg *m = &c->msg;
-	struct coil_http_req *r = &c->req;
+	struct coil_http_sreq *r = &c->req;
 	const char *q;
 
 #define RELOC(p) (h + ((p)-base))
@@ -1248,7 +1248,7 @@ static void start_request(struct conn *c)
 	c->st |= C_OWNED;
 	if (!c->msg.keep_alive)
 		c->st |= C_CLOSE;
-	ev = coil_http_req_header(&c->req, "expect", &elen);
+	ev = coil_http_sreq_header(&c->req, "expect", &elen);
 	if (ev) {
 		if (elen == 12 && ch_ieq(ev, "100-continue", 12)) {
 			c->expect = c->req.minor_version >= 1;
@@ -1452,8 +1452,8 @@ static void conn_process(struct conn *c)
  * -----------------------------------------------------------
  */
 
-const char *coil_http_req_header(const struct coil_http_req *req,
-				 const char *name, size_t *len)
+const char *coil_http_sreq_header(const struct coil_http_sreq *req,
+				  const char *name, size_t *len)
 {
 	size_t nl;
 	if (!req || !name)
@@ -1477,7 +1477,7 @@ const char *coil_http_req_header(const struct coil_http_req *req,
 	return NULL;
 }
 
-static int owned(struct coil_http_req *req)
+static int owned(struct coil_http_sreq *req)
 {
 	struct conn *c;
 	if (!req)
@@ -1498,7 +1498,7 @@ static void maybe_continue(struct conn *c)
 	out_send(c, SK_PLAIN, NULL, &v, 1);
 }
 
-static int body_begin(struct coil_http_req *req, unsigned mode)
+static int body_begin(struct coil_http_sreq *req, unsigned mode)
 {
 	struct conn *c = conn_of(req);
 	if (c->bmode != B_NONE)
@@ -1512,8 +1512,8 @@ static int body_begin(struct coil_http_req *req, unsigned mode)
 	return 0;
 }
 
-int coil_http_req_read_body(struct coil_http_req *req, coil_http_body_fn cb,
-			    void *arg)
+int coil_http_sreq_read_body(struct coil_http_sreq *req, coil_http_body_fn cb,
+			     void *arg)
 {
 	struct conn *c;
 	if (!owned(req) || !cb)
@@ -1524,8 +1524,8 @@ int coil_http_req_read_body(struct coil_http_req *req, coil_http_body_fn cb,
 	return body_begin(req, B_BUFFER);
 }
 
-int coil_http_req_stream_body(struct coil_http_req *req, coil_http_chunk_fn cb,
-			      void *arg)
+int coil_http_sreq_stream_body(struct coil_http_sreq *req,
+			       coil_http_chunk_fn cb, void *arg)
 {
 	struct conn *c;
 	if (!owned(req) || !cb)
@@ -1536,7 +1536,7 @@ int coil_http_req_stream_body(struct coil_http_req *req, coil_http_chunk_fn cb,
 	return body_begin(req, B_STREAM);
 }
 
-int coil_http_req_body_next(struct coil_http_req *req)
+int coil_http_sreq_body_next(struct coil_http_sreq *req)
 {
 	struct conn *c;
 	if (!req)
@@ -1549,9 +1549,9 @@ int coil_http_req_body_next(struct coil_http_req *req)
 	return 0;
 }
 
-int coil_http_req_on_cancel(struct coil_http_req *req,
-			    void (*fn)(struct coil_http_req *req, void *arg),
-			    void *arg)
+int coil_http_sreq_on_cancel(struct coil_http_sreq *req,
+			     void (*fn)(struct coil_http_sreq *req, void *arg),
+			     void *arg)
 {
 	struct conn *c;
 	if (!req)
@@ -1661,7 +1661,7 @@ static int respond_mem(struct conn *c, int status,
 	return 0;
 }
 
-int coil_http_respond(struct coil_http_req *req, int status,
+int coil_http_respond(struct coil_http_sreq *req, int status,
 		      const struct coil_http_header *headers, size_t nheaders,
 		      const void *body, size_t len)
 {
@@ -1853,7 +1853,7 @@ static int respond_file(struct conn *c, int status,
 	return 0;
 }
 
-int coil_http_respond_file(struct coil_http_req *req, int status,
+int coil_http_respond_file(struct coil_http_sreq *req, int status,
 			   const struct coil_http_header *headers,
 			   size_t nheaders, int fd, uint64_t off, uint64_t len)
 {
@@ -1977,7 +1977,7 @@ static void statx_cb(struct coil_op *op, int res, unsigned flags)
 	respond_file(c, 200, &h, 1, fd, 0, a->stx.stx_size);
 }
 
-int coil_http_serve_file(struct coil_http_req *req, int root_fd)
+int coil_http_serve_file(struct coil_http_sreq *req, int root_fd)
 {
 	struct conn *c;
 	struct aux *a;
@@ -2059,7 +2059,7 @@ static int out_head_close_delimited(struct conn *c,
 								       : 0;
 }
 
-int coil_http_respond_begin(struct coil_http_req *req, int status,
+int coil_http_respond_begin(struct coil_http_sreq *req, int status,
 			    const struct coil_http_header *headers,
 			    size_t nheaders, uint64_t content_length)
 {
@@ -2151,7 +2151,7 @@ static void user_sent(struct conn *c, int status)
 		cb(&c->req, status, arg);
 }
 
-int coil_http_respond_write(struct coil_http_req *req, const void *data,
+int coil_http_respond_write(struct coil_http_sreq *req, const void *data,
 			    size_t len, coil_http_sent_fn cb, void *arg)
 {
 	struct conn *c;
@@ -2221,7 +2221,7 @@ int coil_http_respond_write(struct coil_http_req *req, const void *data,
 	return 0;
 }
 
-int coil_http_respond_end(struct coil_http_req *req)
+int coil_http_respond_end(struct coil_http_sreq *req)
 {
 	struct conn *c;
 
@@ -2255,7 +2255,7 @@ int coil_http_respond_end(struct coil_http_req *req)
 	return 0;
 }
 
-int coil_http_req_abort(struct coil_http_req *req)
+int coil_http_sreq_abort(struct coil_http_sreq *req)
 {
 	struct conn *c;
 	if (!req)

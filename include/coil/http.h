@@ -760,211 +760,6 @@ int coil_http_req_status(const struct coil_http_req *req);
  *       may be NULL.
  * Return: the value, valid until coil_http_req_free(); NULL if absent or
  * if there is no final response (yet).
-
-/* ==== server (RFC 9112 §9, RFC 9110 §15) ================================
- * The HTTP/1.1 server: http/server.c. One struct coil_http_server per loop
- * (a listener with a multishot accept, the loop's connections, its timers);
- * N loops on N threads share a port with SO_REUSEPORT, either run by the
- * caller or by coil_http_threads_start() below.
- *
- * A connection answers its requests one at a time and in order: the next
- * pipelined request is parsed once the current response is completely
- * queued, so responses can never overtake each other. Responses of
- * pipelined requests handled in one loop turn leave in one send. Request
- * heads are parsed with coil_http_parse_request() and copied into the
- * connection's own buffer; responses are written with
- * coil_http_response_write() into a per-connection output buffer.
- * Connections come from a free list: answering a request from memory
- * allocates nothing.
- *
- * The server answers by itself, with "Connection: close": 400 for a
- * malformed head or framing (RFC 9112 §3, §6.3), 408 when a head does not
- * arrive within header_timeout_ns (RFC 9110 §15.5.9), 413 for a
- * Content-Length above max_body_bytes (§15.5.14), 417 for an Expect other
- * than 100-continue (RFC 9110 §10.1.1), 431 for a head above
- * max_head_bytes or max_headers fields (RFC 6585 §5), 505 for an HTTP
- * version other than 1.x (§15.6.6). After a response with "Connection:
- * close" it shuts down its sending side and reads until the client closes
- * or linger_ns passes (lingering close, RFC 9112 §9.6), so that unread
- * request bytes do not turn into a reset that destroys the response.
- */
-
-struct sockaddr;
-struct coil_tls_config;
-struct coil_http_server;
-struct coil_http_req;
-
-/*
- * The request handler. Runs on the server's loop when a request head has
- * arrived (the body, if any, has not been read yet: see
- * coil_http_req_read_body() and coil_http_req_stream_body()). @req is the
- * handler's from here until it completes it with exactly one of
- * coil_http_respond(), coil_http_respond_file(), coil_http_serve_file(),
- * coil_http_respond_end() (after coil_http_respond_begin()) or
- * coil_http_req_abort(), now or later from another callback of the same
- * loop. The server never frees or reuses @req before that.
- */
-typedef void (*coil_http_handler)(struct coil_http_req *req, void *arg);
-
-/*
- * Called once per request when its response has been completely queued (or
- * the connection failed first), just before the request is recycled: for
- * access logs. @status: the status sent (0 if none was); @body_bytes: body
- * bytes queued; @req: readable during the call only (method may be NULL
- * for a request the server refused before it had a request line).
- */
-typedef void (*coil_http_done_fn)(struct coil_http_req *req, int status,
-				  uint64_t body_bytes, void *arg);
-
-/* Server options. Zero means "default" for every field but addr. */
-struct coil_http_server_opts {
-	/* where to listen: AF_INET or AF_INET6; port 0 picks one (read it
-	 * with coil_http_server_addr()) */
-	const struct sockaddr *addr;
-	socklen_t addr_len;
-	int backlog;	/* listen(2) backlog, default 511 */
-	unsigned flags; /* COIL_HTTP_SERVER_* */
-	coil_http_handler handler;
-	void *arg;		   /* passed to handler and on_done */
-	coil_http_done_fn on_done; /* NULL: none */
-	/* limits */
-	size_t max_head_bytes;	 /* request line + fields, default 8192 */
-	unsigned max_headers;	 /* fields per head, default 64 */
-	uint64_t max_body_bytes; /* request body, default 1 MiB */
-	unsigned max_requests;	 /* per connection, default unlimited */
-	unsigned max_conns;	 /* open connections, default 16384 */
-	/* time limits, ns */
-	uint64_t header_timeout_ns; /* a head's first byte to its end, 10 s */
-	uint64_t idle_timeout_ns;   /* keep-alive wait for a request, 60 s */
-	uint64_t body_timeout_ns; /* no request body byte for this long, 30 s */
-	uint64_t write_timeout_ns; /* no output progress for this long, 30 s */
-	uint64_t linger_ns;	   /* lingering close, 2 s */
-	/* TLS: a server-side configuration (coil/tls.h) shared by every
-	 * connection, or NULL for plain HTTP; borrowed, kept by the caller
-	 * until the server is freed */
-	struct coil_tls_config *tls;
-};
-
-/* SO_REUSEPORT on the listening socket (socket(7)): N servers, one per
- * loop/thread, on one port, the kernel spreading connections. */
-#define COIL_HTTP_SERVER_REUSEPORT (1u << 0)
-/* IPV6_V6ONLY for an AF_INET6 address. */
-#define COIL_HTTP_SERVER_V6ONLY (1u << 1)
-
-/* Counters of one server (coil_http_server_stats()). */
-struct coil_http_server_stats {
-	uint64_t accepted;  /* connections accepted */
-	uint64_t refused;   /* accepted and closed at once (max_conns) */
-	uint64_t requests;  /* request heads handed to the handler */
-	uint64_t responses; /* responses queued, server errors included */
-	uint64_t errors;    /* responses the server made itself (4xx/5xx) */
-	uint64_t timeouts;  /* connections ended by a time limit */
-	uint64_t resets;    /* connections that failed (reset, write error) */
-	unsigned conns;	    /* connections open now */
-	unsigned conns_max; /* the most open at once */
-};
-
-/*
- * coil_http_server_new() - listen and serve on @loop.
- * @out:  receives the server; free it with coil_http_server_free() after
- *        coil_http_server_shutdown() completed.
- * @loop: the loop (its thread); the server is used only on it.
- * @opts: read during the call (addr and tls are borrowed as described).
- *
- * Opens a listener (coil_listener_open(): socket, SO_REUSEADDR, optional
- * SO_REUSEPORT, bind, listen, then a multishot accept,
- * io_uring_prep_multishot_accept(3)). Each connection becomes a TCP stream
- * (coil/stream.h) reading by multishot recv, or a TLS stream over it.
- *
- * Return: 0; -EINVAL for NULL arguments, no handler, no address, a
- * max_head_bytes below 64 or above 1 MiB, max_headers 0 or above 1024,
- * or a timeout above one day; -ENOTSUP for opts->tls when coil was built
- * without TLS; -ENOMEM; the listener's errors (-EADDRINUSE, -EACCES,
- * -EAFNOSUPPORT, -EMFILE ...).
- */
-int coil_http_server_new(struct coil_http_server **out, struct coil_loop *loop,
-			 const struct coil_http_server_opts *opts);
-
-/*
- * coil_http_server_addr() - the bound address (getsockname(2)).
- * Return: 0; -EINVAL for NULL arguments or a server whose listener is
- * closed (after coil_http_server_shutdown()).
- */
-int coil_http_server_addr(const struct coil_http_server *srv,
-			  struct sockaddr_storage *ss, socklen_t *len);
-
-/*
- * coil_http_server_shutdown() - stop gracefully.
- * @drain_ns: how long in-flight requests may take to finish.
- * @done:     initialised, not in flight; its callback runs on the loop
- *            with 0 once every connection is closed and the listener is
- *            closed (the server may then be freed), or with 1 if the drain
- *            time ran out and connections had to be cut.
- *
- * Stops accepting (the listener is closed at once), closes idle keep-alive
- * connections, lets each request in progress finish (its response carries
- * "Connection: close"), then closes its connection. When @drain_ns passes,
- * the remaining connections are closed; a handler still holding a request
- * gets its cancel hook (coil_http_req_on_cancel()) and must still complete
- * the request, after which the server is done.
- *
- * Return: 0; -EINVAL for NULL; -EALREADY if a shutdown was started.
- */
-int coil_http_server_shutdown(struct coil_http_server *srv, uint64_t drain_ns,
-			      struct coil_op *done);
-
-/*
- * coil_http_server_free() - free a server whose shutdown completed, or
- * NULL. A server that is still running (not shut down) must not be freed.
- */
-void coil_http_server_free(struct coil_http_server *srv);
-
-/* coil_http_server_stats() - the server's counters. */
-void coil_http_server_stats(const struct coil_http_server *srv,
-			    struct coil_http_server_stats *st);
-
-/* coil_http_server_loop() - the server's loop. */
-struct coil_loop *coil_http_server_loop(const struct coil_http_server *srv);
-
-/* coil_http_server_set_data(), coil_http_server_data() - a pointer of the
- * caller's, kept with the server (per-loop state of the application). */
-void coil_http_server_set_data(struct coil_http_server *srv, void *data);
-void *coil_http_server_data(const struct coil_http_server *srv);
-
-/*
- * A request. Handed to the handler; the fields above "private" are
- * read-only for it, except data. The strings point into the connection's
- * head buffer and are valid until the request is completed; they are not
- * NUL-terminated.
- */
-struct coil_http_req {
-	const char *method; /* token, e.g. "GET" */
-	size_t method_len;
-	const char *target; /* request target as sent (RFC 9112 §3.2) */
-	size_t target_len;
-	const char *path; /* target before '?' (still percent-encoded) */
-	size_t path_len;
-	const char *query; /* after '?', without it; length 0 if none */
-	size_t query_len;
-	int minor_version; /* HTTP/1.minor: 0 or 1 */
-	int is_head;	   /* the method is HEAD: responses carry no body */
-	const struct coil_http_header *headers;
-	unsigned nheaders;
-	int body_kind;		 /* COIL_HTTP_BODY_NONE, _LENGTH or _CHUNKED */
-	uint64_t content_length; /* with COIL_HTTP_BODY_LENGTH */
-	/* the whole body, once coil_http_req_read_body() reported 0 */
-	const void *body;
-	size_t body_len;
-	struct coil_http_server *server;
-	struct coil_loop *loop;
-	void *data; /* the handler's; NULL when the request arrives */
-};
-
-/*
- * coil_http_req_header() - the value of the first field named @name
- * (NUL-terminated, any case, RFC 9110 §5.1).
- * @len: receives the value's length; may be NULL.
- * Return: the value (not NUL-terminated), or NULL when absent.
  */
 const char *coil_http_req_header(const struct coil_http_req *req,
 				 const char *name, size_t *len);
@@ -1060,11 +855,219 @@ struct coil_http_client_stats {
 void coil_http_client_stats(const struct coil_http_client *c,
 			    struct coil_http_client_stats *st);
 
+/* ==== server (RFC 9112 §9, RFC 9110 §15) ================================
+ * The HTTP/1.1 server: http/server.c. One struct coil_http_server per loop
+ * (a listener with a multishot accept, the loop's connections, its timers);
+ * N loops on N threads share a port with SO_REUSEPORT, either run by the
+ * caller or by coil_http_threads_start() below.
+ *
+ * A connection answers its requests one at a time and in order: the next
+ * pipelined request is parsed once the current response is completely
+ * queued, so responses can never overtake each other. Responses of
+ * pipelined requests handled in one loop turn leave in one send. Request
+ * heads are parsed with coil_http_parse_request() and copied into the
+ * connection's own buffer; responses are written with
+ * coil_http_response_write() into a per-connection output buffer.
+ * Connections come from a free list: answering a request from memory
+ * allocates nothing.
+ *
+ * The server answers by itself, with "Connection: close": 400 for a
+ * malformed head or framing (RFC 9112 §3, §6.3), 408 when a head does not
+ * arrive within header_timeout_ns (RFC 9110 §15.5.9), 413 for a
+ * Content-Length above max_body_bytes (§15.5.14), 417 for an Expect other
+ * than 100-continue (RFC 9110 §10.1.1), 431 for a head above
+ * max_head_bytes or max_headers fields (RFC 6585 §5), 505 for an HTTP
+ * version other than 1.x (§15.6.6). After a response with "Connection:
+ * close" it shuts down its sending side and reads until the client closes
+ * or linger_ns passes (lingering close, RFC 9112 §9.6), so that unread
+ * request bytes do not turn into a reset that destroys the response.
+ */
+
+struct sockaddr;
+struct coil_tls_config;
+struct coil_http_server;
+struct coil_http_sreq;
+
+/*
+ * The request handler. Runs on the server's loop when a request head has
+ * arrived (the body, if any, has not been read yet: see
+ * coil_http_sreq_read_body() and coil_http_sreq_stream_body()). @req is the
+ * handler's from here until it completes it with exactly one of
+ * coil_http_respond(), coil_http_respond_file(), coil_http_serve_file(),
+ * coil_http_respond_end() (after coil_http_respond_begin()) or
+ * coil_http_sreq_abort(), now or later from another callback of the same
+ * loop. The server never frees or reuses @req before that.
+ */
+typedef void (*coil_http_handler)(struct coil_http_sreq *req, void *arg);
+
+/*
+ * Called once per request when its response has been completely queued (or
+ * the connection failed first), just before the request is recycled: for
+ * access logs. @status: the status sent (0 if none was); @body_bytes: body
+ * bytes queued; @req: readable during the call only (method may be NULL
+ * for a request the server refused before it had a request line).
+ */
+typedef void (*coil_http_done_fn)(struct coil_http_sreq *req, int status,
+				  uint64_t body_bytes, void *arg);
+
+/* Server options. Zero means "default" for every field but addr. */
+struct coil_http_server_opts {
+	/* where to listen: AF_INET or AF_INET6; port 0 picks one (read it
+	 * with coil_http_server_addr()) */
+	const struct sockaddr *addr;
+	socklen_t addr_len;
+	int backlog;	/* listen(2) backlog, default 511 */
+	unsigned flags; /* COIL_HTTP_SERVER_* */
+	coil_http_handler handler;
+	void *arg;		   /* passed to handler and on_done */
+	coil_http_done_fn on_done; /* NULL: none */
+	/* limits */
+	size_t max_head_bytes;	 /* request line + fields, default 8192 */
+	unsigned max_headers;	 /* fields per head, default 64 */
+	uint64_t max_body_bytes; /* request body, default 1 MiB */
+	unsigned max_requests;	 /* per connection, default unlimited */
+	unsigned max_conns;	 /* open connections, default 16384 */
+	/* time limits, ns */
+	uint64_t header_timeout_ns; /* a head's first byte to its end, 10 s */
+	uint64_t idle_timeout_ns;   /* keep-alive wait for a request, 60 s */
+	uint64_t body_timeout_ns; /* no request body byte for this long, 30 s */
+	uint64_t write_timeout_ns; /* no output progress for this long, 30 s */
+	uint64_t linger_ns;	   /* lingering close, 2 s */
+	/* TLS: a server-side configuration (coil/tls.h) shared by every
+	 * connection, or NULL for plain HTTP; borrowed, kept by the caller
+	 * until the server is freed */
+	struct coil_tls_config *tls;
+};
+
+/* SO_REUSEPORT on the listening socket (socket(7)): N servers, one per
+ * loop/thread, on one port, the kernel spreading connections. */
+#define COIL_HTTP_SERVER_REUSEPORT (1u << 0)
+/* IPV6_V6ONLY for an AF_INET6 address. */
+#define COIL_HTTP_SERVER_V6ONLY (1u << 1)
+
+/* Counters of one server (coil_http_server_stats()). */
+struct coil_http_server_stats {
+	uint64_t accepted;  /* connections accepted */
+	uint64_t refused;   /* accepted and closed at once (max_conns) */
+	uint64_t requests;  /* request heads handed to the handler */
+	uint64_t responses; /* responses queued, server errors included */
+	uint64_t errors;    /* responses the server made itself (4xx/5xx) */
+	uint64_t timeouts;  /* connections ended by a time limit */
+	uint64_t resets;    /* connections that failed (reset, write error) */
+	unsigned conns;	    /* connections open now */
+	unsigned conns_max; /* the most open at once */
+};
+
+/*
+ * coil_http_server_new() - listen and serve on @loop.
+ * @out:  receives the server; free it with coil_http_server_free() after
+ *        coil_http_server_shutdown() completed.
+ * @loop: the loop (its thread); the server is used only on it.
+ * @opts: read during the call (addr and tls are borrowed as described).
+ *
+ * Opens a listener (coil_listener_open(): socket, SO_REUSEADDR, optional
+ * SO_REUSEPORT, bind, listen, then a multishot accept,
+ * io_uring_prep_multishot_accept(3)). Each connection becomes a TCP stream
+ * (coil/stream.h) reading by multishot recv, or a TLS stream over it.
+ *
+ * Return: 0; -EINVAL for NULL arguments, no handler, no address, a
+ * max_head_bytes below 64 or above 1 MiB, max_headers 0 or above 1024,
+ * or a timeout above one day; -ENOTSUP for opts->tls when coil was built
+ * without TLS; -ENOMEM; the listener's errors (-EADDRINUSE, -EACCES,
+ * -EAFNOSUPPORT, -EMFILE ...).
+ */
+int coil_http_server_new(struct coil_http_server **out, struct coil_loop *loop,
+			 const struct coil_http_server_opts *opts);
+
+/*
+ * coil_http_server_addr() - the bound address (getsockname(2)).
+ * Return: 0; -EINVAL for NULL arguments or a server whose listener is
+ * closed (after coil_http_server_shutdown()).
+ */
+int coil_http_server_addr(const struct coil_http_server *srv,
+			  struct sockaddr_storage *ss, socklen_t *len);
+
+/*
+ * coil_http_server_shutdown() - stop gracefully.
+ * @drain_ns: how long in-flight requests may take to finish.
+ * @done:     initialised, not in flight; its callback runs on the loop
+ *            with 0 once every connection is closed and the listener is
+ *            closed (the server may then be freed), or with 1 if the drain
+ *            time ran out and connections had to be cut.
+ *
+ * Stops accepting (the listener is closed at once), closes idle keep-alive
+ * connections, lets each request in progress finish (its response carries
+ * "Connection: close"), then closes its connection. When @drain_ns passes,
+ * the remaining connections are closed; a handler still holding a request
+ * gets its cancel hook (coil_http_sreq_on_cancel()) and must still complete
+ * the request, after which the server is done.
+ *
+ * Return: 0; -EINVAL for NULL; -EALREADY if a shutdown was started.
+ */
+int coil_http_server_shutdown(struct coil_http_server *srv, uint64_t drain_ns,
+			      struct coil_op *done);
+
+/*
+ * coil_http_server_free() - free a server whose shutdown completed, or
+ * NULL. A server that is still running (not shut down) must not be freed.
+ */
+void coil_http_server_free(struct coil_http_server *srv);
+
+/* coil_http_server_stats() - the server's counters. */
+void coil_http_server_stats(const struct coil_http_server *srv,
+			    struct coil_http_server_stats *st);
+
+/* coil_http_server_loop() - the server's loop. */
+struct coil_loop *coil_http_server_loop(const struct coil_http_server *srv);
+
+/* coil_http_server_set_data(), coil_http_server_data() - a pointer of the
+ * caller's, kept with the server (per-loop state of the application). */
+void coil_http_server_set_data(struct coil_http_server *srv, void *data);
+void *coil_http_server_data(const struct coil_http_server *srv);
+
+/*
+ * A request. Handed to the handler; the fields above "private" are
+ * read-only for it, except data. The strings point into the connection's
+ * head buffer and are valid until the request is completed; they are not
+ * NUL-terminated.
+ */
+struct coil_http_sreq {
+	const char *method; /* token, e.g. "GET" */
+	size_t method_len;
+	const char *target; /* request target as sent (RFC 9112 §3.2) */
+	size_t target_len;
+	const char *path; /* target before '?' (still percent-encoded) */
+	size_t path_len;
+	const char *query; /* after '?', without it; length 0 if none */
+	size_t query_len;
+	int minor_version; /* HTTP/1.minor: 0 or 1 */
+	int is_head;	   /* the method is HEAD: responses carry no body */
+	const struct coil_http_header *headers;
+	unsigned nheaders;
+	int body_kind;		 /* COIL_HTTP_BODY_NONE, _LENGTH or _CHUNKED */
+	uint64_t content_length; /* with COIL_HTTP_BODY_LENGTH */
+	/* the whole body, once coil_http_sreq_read_body() reported 0 */
+	const void *body;
+	size_t body_len;
+	struct coil_http_server *server;
+	struct coil_loop *loop;
+	void *data; /* the handler's; NULL when the request arrives */
+};
+
+/*
+ * coil_http_sreq_header() - the value of the first field named @name
+ * (NUL-terminated, any case, RFC 9110 §5.1).
+ * @len: receives the value's length; may be NULL.
+ * Return: the value (not NUL-terminated), or NULL when absent.
+ */
+const char *coil_http_sreq_header(const struct coil_http_sreq *req,
+				  const char *name, size_t *len);
+
 /* A status for the callbacks below: the body has ended. */
 #define COIL_HTTP_BODY_END 1
 
 /*
- * Callback of coil_http_req_read_body(): @status 0 when the whole body is
+ * Callback of coil_http_sreq_read_body(): @status 0 when the whole body is
  * in req->body / req->body_len; COIL_ELIMIT when it exceeds
  * max_body_bytes (a chunked body; a declared length above it was refused
  * before the handler ran); COIL_EPARSE for malformed chunked framing;
@@ -1072,13 +1075,13 @@ void coil_http_client_stats(const struct coil_http_client *c,
  * body_timeout_ns without a byte; -ECONNRESET or another -errno when the
  * connection failed. After an error the connection is not reused; the
  * handler still completes the request (with a response such as 413 or 400,
- * which the server sends if it still can, or with coil_http_req_abort()).
+ * which the server sends if it still can, or with coil_http_sreq_abort()).
  */
-typedef void (*coil_http_body_fn)(struct coil_http_req *req, int status,
+typedef void (*coil_http_body_fn)(struct coil_http_sreq *req, int status,
 				  void *arg);
 
 /*
- * coil_http_req_read_body() - read the whole request body into memory.
+ * coil_http_sreq_read_body() - read the whole request body into memory.
  * @cb: runs once, from the loop, never inline.
  *
  * Sends "100 Continue" first when the client asked for it (Expect:
@@ -1089,49 +1092,49 @@ typedef void (*coil_http_body_fn)(struct coil_http_req *req, int status,
  * Return: 0; -EINVAL for NULL @req/@cb; -EALREADY if the body was already
  * asked for.
  */
-int coil_http_req_read_body(struct coil_http_req *req, coil_http_body_fn cb,
-			    void *arg);
+int coil_http_sreq_read_body(struct coil_http_sreq *req, coil_http_body_fn cb,
+			     void *arg);
 
 /*
- * Callback of coil_http_req_stream_body(), once per piece.
+ * Callback of coil_http_sreq_stream_body(), once per piece.
  * @status 0: @data holds @len (> 0) body bytes (chunked framing removed).
  *            They stay valid, and no further piece comes, until
- *            coil_http_req_body_next() (which may be called in the
+ *            coil_http_sreq_body_next() (which may be called in the
  *            callback or later, e.g. once the bytes were written
  *            elsewhere): back-pressure.
  * @status COIL_HTTP_BODY_END: the body ended (@len 0); the last call.
  * @status < 0: as for coil_http_body_fn (the last call).
  */
-typedef void (*coil_http_chunk_fn)(struct coil_http_req *req, int status,
+typedef void (*coil_http_chunk_fn)(struct coil_http_sreq *req, int status,
 				   const void *data, size_t len, void *arg);
 
 /*
- * coil_http_req_stream_body() - receive the body piece by piece, without
+ * coil_http_sreq_stream_body() - receive the body piece by piece, without
  * gathering it (uploads of any size within max_body_bytes).
  * @cb: see coil_http_chunk_fn; runs from the loop, never inline.
  *
- * "100 Continue" as for coil_http_req_read_body().
+ * "100 Continue" as for coil_http_sreq_read_body().
  * Return: 0; -EINVAL for NULL @req/@cb; -EALREADY if the body was already
  * asked for.
  */
-int coil_http_req_stream_body(struct coil_http_req *req, coil_http_chunk_fn cb,
-			      void *arg);
+int coil_http_sreq_stream_body(struct coil_http_sreq *req,
+			       coil_http_chunk_fn cb, void *arg);
 
-/* coil_http_req_body_next() - done with the piece the stream callback got:
+/* coil_http_sreq_body_next() - done with the piece the stream callback got:
  * the next piece may come. Return: 0; -EINVAL if no piece is lent. */
-int coil_http_req_body_next(struct coil_http_req *req);
+int coil_http_sreq_body_next(struct coil_http_sreq *req);
 
 /*
- * coil_http_req_on_cancel() - set the request's cancel hook: called at most
+ * coil_http_sreq_on_cancel() - set the request's cancel hook: called at most
  * once, from the loop, when the connection failed (reset, write error,
  * time limit) or a shutdown's drain time ran out while the handler holds
  * the request. The handler should stop its work (cancel its timers ...)
  * and complete the request; responses are then dropped.
  * Return: 0; -EINVAL for NULL @req.
  */
-int coil_http_req_on_cancel(struct coil_http_req *req,
-			    void (*fn)(struct coil_http_req *req, void *arg),
-			    void *arg);
+int coil_http_sreq_on_cancel(struct coil_http_sreq *req,
+			     void (*fn)(struct coil_http_sreq *req, void *arg),
+			     void *arg);
 
 /*
  * coil_http_respond() - answer with a body from memory, and complete the
@@ -1152,7 +1155,7 @@ int coil_http_req_on_cancel(struct coil_http_req *req,
  * server then answers 500 instead; -ENOMEM (a large body could not be
  * copied): the connection is closed.
  */
-int coil_http_respond(struct coil_http_req *req, int status,
+int coil_http_respond(struct coil_http_sreq *req, int status,
 		      const struct coil_http_header *headers, size_t nheaders,
 		      const void *body, size_t len);
 
@@ -1169,7 +1172,7 @@ int coil_http_respond(struct coil_http_req *req, int status,
  * truncated body, RFC 9112 §8). HEAD sends the head only.
  * Return: as coil_http_respond(); -EBADF for a negative @fd.
  */
-int coil_http_respond_file(struct coil_http_req *req, int status,
+int coil_http_respond_file(struct coil_http_sreq *req, int status,
 			   const struct coil_http_header *headers,
 			   size_t nheaders, int fd, uint64_t off, uint64_t len);
 
@@ -1188,7 +1191,7 @@ int coil_http_respond_file(struct coil_http_req *req, int status,
  * Content-Type chosen from its extension. Completes the request.
  * Return: as coil_http_respond().
  */
-int coil_http_serve_file(struct coil_http_req *req, int root_fd);
+int coil_http_serve_file(struct coil_http_sreq *req, int root_fd);
 
 /*
  * coil_http_path_decode() - percent-decode a request path (RFC 3986 §2.1)
@@ -1227,14 +1230,14 @@ const char *coil_http_content_type(const char *name, size_t len);
  * answered 500 and completed the request); -EALREADY if a response was
  * begun already.
  */
-int coil_http_respond_begin(struct coil_http_req *req, int status,
+int coil_http_respond_begin(struct coil_http_sreq *req, int status,
 			    const struct coil_http_header *headers,
 			    size_t nheaders, uint64_t content_length);
 
 /* Callback of coil_http_respond_write(): @status 0 when the bytes were
  * handed to the kernel, -errno when the connection failed (the handler
  * should then end the response). */
-typedef void (*coil_http_sent_fn)(struct coil_http_req *req, int status,
+typedef void (*coil_http_sent_fn)(struct coil_http_sreq *req, int status,
 				  void *arg);
 
 /*
@@ -1250,7 +1253,7 @@ typedef void (*coil_http_sent_fn)(struct coil_http_req *req, int status,
  * the announced length; -EBUSY while a write is outstanding; -EPIPE or the
  * connection's error once it failed (@cb will not run).
  */
-int coil_http_respond_write(struct coil_http_req *req, const void *data,
+int coil_http_respond_write(struct coil_http_sreq *req, const void *data,
 			    size_t len, coil_http_sent_fn cb, void *arg);
 
 /*
@@ -1261,14 +1264,14 @@ int coil_http_respond_write(struct coil_http_req *req, const void *data,
  * end follows it).
  * Return: 0; -EINVAL for NULL @req or no response begun.
  */
-int coil_http_respond_end(struct coil_http_req *req);
+int coil_http_respond_end(struct coil_http_sreq *req);
 
 /*
- * coil_http_req_abort() - complete the request without (the rest of) a
+ * coil_http_sreq_abort() - complete the request without (the rest of) a
  * response: the connection is closed.
  * Return: 0; -EINVAL for NULL @req or a request already completed.
  */
-int coil_http_req_abort(struct coil_http_req *req);
+int coil_http_sreq_abort(struct coil_http_sreq *req);
 
 /* ---- N loops on N threads ---- */
 

@@ -682,7 +682,7 @@ static void test_server_echo_large(void **state)
 }
 
 /* A handler that reads the whole body and answers with its length. */
-static void buffered_got(struct coil_http_req *req, int status, void *arg)
+static void buffered_got(struct coil_http_sreq *req, int status, void *arg)
 {
 	char out[64];
 	int n;
@@ -700,10 +700,10 @@ static void buffered_got(struct coil_http_req *req, int status, void *arg)
 	coil_http_respond(req, 200, NULL, 0, out, (size_t)n);
 }
 
-static void buffered_handler(struct coil_http_req *req, void *arg)
+static void buffered_handler(struct coil_http_sreq *req, void *arg)
 {
-	assert_int_equal(coil_http_req_read_body(req, buffered_got, NULL), 0);
-	assert_int_equal(coil_http_req_read_body(req, buffered_got, NULL),
+	assert_int_equal(coil_http_sreq_read_body(req, buffered_got, NULL), 0);
+	assert_int_equal(coil_http_sreq_read_body(req, buffered_got, NULL),
 			 -EALREADY);
 }
 
@@ -753,7 +753,7 @@ static void test_server_read_body_buffered(void **state)
 
 static const char *pieces[] = {"one ", "two ", "three"};
 
-static void stream_next(struct coil_http_req *req, int status, void *arg)
+static void stream_next(struct coil_http_sreq *req, int status, void *arg)
 {
 	uintptr_t i = (uintptr_t)req->data;
 	if (status < 0 || i == 3) {
@@ -769,7 +769,7 @@ static void stream_next(struct coil_http_req *req, int status, void *arg)
 			 -EBUSY);
 }
 
-static void stream_handler(struct coil_http_req *req, void *arg)
+static void stream_handler(struct coil_http_sreq *req, void *arg)
 {
 	if (req->path_len > 1 && req->path[1] == 'b') {
 		/* a header the writer refuses: the server answers 500 */

@@ -61,12 +61,12 @@ static int parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-static int prefix(const struct coil_http_req *r, const char *p, size_t n)
+static int prefix(const struct coil_http_sreq *r, const char *p, size_t n)
 {
 	return r->path_len > n && memcmp(r->path, p, n) == 0;
 }
 
-static void bad_request(struct coil_http_req *req)
+static void bad_request(struct coil_http_sreq *req)
 {
 	static const char body[] = "400 Bad Request\n";
 	coil_http_respond(req, 400, &text_plain, 1, body, sizeof(body) - 1);
@@ -78,7 +78,7 @@ struct bytes_state {
 	uint64_t off, len;
 };
 
-static void bytes_next(struct coil_http_req *req, int status, void *arg)
+static void bytes_next(struct coil_http_sreq *req, int status, void *arg)
 {
 	struct bytes_state *b = req->data;
 	size_t n;
@@ -98,7 +98,7 @@ static void bytes_next(struct coil_http_req *req, int status, void *arg)
 	}
 }
 
-static void serve_bytes(struct coil_http_req *req, uint64_t n)
+static void serve_bytes(struct coil_http_sreq *req, uint64_t n)
 {
 	struct bytes_state *b;
 
@@ -126,7 +126,7 @@ static void serve_bytes(struct coil_http_req *req, uint64_t n)
 
 struct delay {
 	struct coil_op op;
-	struct coil_http_req *req;
+	struct coil_http_sreq *req;
 	uint64_t ms;
 };
 
@@ -141,13 +141,13 @@ static void delay_fired(struct coil_op *op, int res, unsigned flags)
 	free(d);
 }
 
-static void delay_cancel(struct coil_http_req *req, void *arg)
+static void delay_cancel(struct coil_http_sreq *req, void *arg)
 {
 	struct delay *d = arg;
 	coil_cancel(req->loop, &d->op);
 }
 
-static void serve_delay(struct coil_http_req *req, uint64_t ms)
+static void serve_delay(struct coil_http_sreq *req, uint64_t ms)
 {
 	struct delay *d = malloc(sizeof(*d));
 	if (!d) {
@@ -162,12 +162,12 @@ static void serve_delay(struct coil_http_req *req, uint64_t ms)
 		coil_http_respond(req, 503, NULL, 0, NULL, 0);
 		return;
 	}
-	coil_http_req_on_cancel(req, delay_cancel, d);
+	coil_http_sreq_on_cancel(req, delay_cancel, d);
 }
 
 /* ---- /status/CODE ---- */
 
-static void serve_status(struct coil_http_req *req, uint64_t code)
+static void serve_status(struct coil_http_sreq *req, uint64_t code)
 {
 	char body[64];
 	int n;
@@ -187,29 +187,29 @@ static void serve_status(struct coil_http_req *req, uint64_t code)
 
 /* ---- /echo ---- */
 
-static void echo_sent(struct coil_http_req *req, int status, void *arg)
+static void echo_sent(struct coil_http_sreq *req, int status, void *arg)
 {
 	/* done with the piece (sent, or the connection failed: the body
 	 * callback hears of that next) */
-	coil_http_req_body_next(req);
+	coil_http_sreq_body_next(req);
 }
 
-static void echo_piece(struct coil_http_req *req, int status, const void *data,
+static void echo_piece(struct coil_http_sreq *req, int status, const void *data,
 		       size_t len, void *arg)
 {
 	if (status == 0) {
 		if (coil_http_respond_write(req, data, len, echo_sent, NULL) <
 		    0)
-			coil_http_req_body_next(req);
+			coil_http_sreq_body_next(req);
 	} else if (status == COIL_HTTP_BODY_END) {
 		coil_http_respond_end(req);
 	} else {
 		/* the head (200) is out: a broken body ends the connection */
-		coil_http_req_abort(req);
+		coil_http_sreq_abort(req);
 	}
 }
 
-static void serve_echo(struct coil_http_req *req)
+static void serve_echo(struct coil_http_sreq *req)
 {
 	uint64_t len;
 
@@ -221,8 +221,8 @@ static void serve_echo(struct coil_http_req *req)
 		      ? req->content_length
 		      : COIL_HTTP_LENGTH_UNKNOWN;
 	/* the body first: a 100 Continue must precede the head */
-	if (coil_http_req_stream_body(req, echo_piece, NULL) < 0) {
-		coil_http_req_abort(req);
+	if (coil_http_sreq_stream_body(req, echo_piece, NULL) < 0) {
+		coil_http_sreq_abort(req);
 		return;
 	}
 	coil_http_respond_begin(req, 200, &octets, 1, len);
@@ -230,7 +230,7 @@ static void serve_echo(struct coil_http_req *req)
 
 /* ---- routing ---- */
 
-void serve_handler(struct coil_http_req *req, void *arg)
+void serve_handler(struct coil_http_sreq *req, void *arg)
 {
 	struct serve_app *app = arg;
 	uint64_t v;
@@ -342,7 +342,7 @@ static void log_tmr_cb(struct coil_op *op, int res, unsigned flags)
 	log_write(lg);
 }
 
-void serve_on_done(struct coil_http_req *req, int status, uint64_t bytes,
+void serve_on_done(struct coil_http_sreq *req, int status, uint64_t bytes,
 		   void *arg)
 {
 	struct serve_app *app = arg;

@@ -32,11 +32,11 @@ struct serve_app {
 };
 
 /* The request handler (coil_http_handler); @arg is the struct serve_app. */
-void serve_handler(struct coil_http_req *req, void *arg);
+void serve_handler(struct coil_http_sreq *req, void *arg);
 
 /* The access log hook (coil_http_done_fn); @arg is the struct serve_app.
  * Does nothing without a log. */
-void serve_on_done(struct coil_http_req *req, int status, uint64_t bytes,
+void serve_on_done(struct coil_http_sreq *req, int status, uint64_t bytes,
 		   void *arg);
 
 /* Per-thread set-up and tear-down (coil_http_threads_opts hooks): the

@@ -188,7 +188,10 @@ static void test_e2e_timeouts_counted_once(void **state)
 	opened = jnum(r.out, NULL, "connections_opened");
 	assert_int_equal((uint64_t)j_requests(r.out), 0);
 	assert_true(to >= 4 && to <= 14); /* 2 x 1 s / 200 ms at most */
-	assert_int_equal((uint64_t)to, atomic_load(&s->received));
+	/* every timeout is a request that was sent; the server may not have
+	 * read the last one of each connection (2) before it was stopped */
+	assert_true((uint64_t)to >= atomic_load(&s->received) &&
+		    (uint64_t)to <= atomic_load(&s->received) + 2);
 	assert_true(opened >= to - 2);
 	/* the code and its text */
 	assert_non_null(strstr(r.out, "\"name\": \"ETIMEDOUT\""));

@@ -10,10 +10,12 @@
  *   /echo         the request body streamed back as it arrives
  *   anything else a file under --root (coil_http_serve_file()), else 404
  *
- * The access log: each thread appends lines to one of two 256 KiB buffers
- * and writes a full one, or whatever is there once a second, with
- * IORING_OP_WRITE at the end of the O_APPEND file (each write(2) appends
- * atomically, so threads never interleave inside a line).
+ * The access log: each thread appends lines to a queue of 256 KiB buffers
+ * and writes them in order with IORING_OP_WRITE to the O_APPEND file (one
+ * write at a time per thread; each appends atomically, so threads never
+ * interleave inside a line): the last buffer once it is half full, or
+ * once a second. When the disk falls behind, buffers queue up (64 MiB per
+ * thread) before lines are dropped and counted.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -26,6 +28,7 @@
 
 #define PATTERN_LEN (64 * 1024)
 #define LOG_BUF (256 * 1024)
+#define LOG_MAX_BUFS 256 /* 64 MiB per thread queued before dropping */
 #define LOG_FLUSH_NS 1000000000ull
 
 /* 64 KiB of the pattern plus one period, so that a piece may start at
@@ -284,62 +287,124 @@ void serve_handler(struct coil_http_sreq *req, void *arg)
 
 /* ---- access log ---- */
 
+/* One buffer of the log's queue: lines are appended to the last one,
+ * written from the first. */
+struct logbuf {
+	struct logbuf *next;
+	size_t len;
+	char data[LOG_BUF];
+};
+
 struct serve_log {
 	struct serve_app *app;
 	struct coil_loop *loop;
-	char *buf[2];
-	size_t len[2];
-	unsigned cur;	    /* the buffer lines go to */
-	struct coil_op wr;  /* the write of the other buffer */
-	struct coil_op tmr; /* the once-a-second flush */
-	size_t wr_off;	    /* bytes of the written buffer done */
+	struct logbuf *head, *last; /* the queue: written from head */
+	struct logbuf *open;	    /* the buffer lines go to (last), or NULL */
+	struct logbuf *spare;	    /* one buffer kept for reuse */
+	unsigned nbufs;		    /* in the queue */
+	size_t off;		    /* bytes of head already written */
+	struct coil_op wr;	    /* the write of head */
+	struct coil_op tmr;	    /* the once-a-second flush */
 	int stopping;
 	int64_t date_sec;
 	char date[32];
 };
 
-static void log_write(struct serve_log *lg);
+static void log_free(struct serve_log *lg)
+{
+	while (lg->head) {
+		struct logbuf *b = lg->head;
+		lg->head = b->next;
+		free(b);
+	}
+	free(lg->spare);
+	free(lg);
+}
+
+/* Start writing the head buffer if nothing is being written. The tail
+ * is written only once it is half full, on the timer, or when stopping;
+ * from then on lines go to a new buffer (the kernel reads this one). */
+static void log_kick(struct serve_log *lg, int force)
+{
+	struct logbuf *b = lg->head;
+
+	if (coil_op_busy(&lg->wr) || !b || b->len == 0)
+		return;
+	if (b == lg->open) {
+		if (!force && b->len < LOG_BUF / 2)
+			return;
+		lg->open = NULL; /* sealed: the kernel reads it now */
+	}
+	if (coil_write(lg->loop, &lg->wr, lg->app->log_fd, b->data + lg->off,
+		       b->len - lg->off, -1) < 0) {
+		__atomic_fetch_add(&lg->app->log_dropped, 1, __ATOMIC_RELAXED);
+		lg->off = b->len; /* give it up */
+	}
+}
 
 static void log_wr_cb(struct coil_op *op, int res, unsigned flags)
 {
 	struct serve_log *lg = coil_container_of(op, struct serve_log, wr);
-	unsigned w = lg->cur ^ 1;
+	struct logbuf *b = lg->head;
 
-	if (res > 0 && lg->wr_off + (size_t)res < lg->len[w]) {
-		/* short write: the rest */
-		lg->wr_off += (size_t)res;
-		if (coil_write(lg->loop, &lg->wr, lg->app->log_fd,
-			       lg->buf[w] + lg->wr_off, lg->len[w] - lg->wr_off,
-			       -1) == 0)
-			return;
-	}
-	lg->len[w] = 0;
-	lg->wr_off = 0;
-	if (lg->len[lg->cur] >= LOG_BUF / 2 ||
-	    (lg->stopping && lg->len[lg->cur]))
-		log_write(lg);
-}
-
-/* Write the current buffer (if the other is free) and switch. */
-static void log_write(struct serve_log *lg)
-{
-	unsigned w = lg->cur;
-
-	if (coil_op_busy(&lg->wr) || lg->len[w] == 0)
-		return;
-	lg->cur ^= 1;
-	lg->wr_off = 0;
-	if (coil_write(lg->loop, &lg->wr, lg->app->log_fd, lg->buf[w],
-		       lg->len[w], -1) < 0) {
+	if (res > 0)
+		lg->off += (size_t)res;
+	else
+		lg->off = b->len; /* a failed write: those lines are lost */
+	if (res <= 0)
 		__atomic_fetch_add(&lg->app->log_dropped, 1, __ATOMIC_RELAXED);
-		lg->len[w] = 0;
+	if (lg->off >= b->len) {
+		lg->head = b->next;
+		if (!lg->head)
+			lg->last = NULL;
+		lg->nbufs--;
+		lg->off = 0;
+		if (!lg->spare)
+			lg->spare = b;
+		else
+			free(b);
 	}
+	log_kick(lg, lg->stopping || (lg->head && lg->head != lg->open));
+	if (lg->stopping && !coil_op_busy(&lg->wr) && !coil_op_busy(&lg->tmr))
+		log_free(lg);
 }
 
 static void log_tmr_cb(struct coil_op *op, int res, unsigned flags)
 {
 	struct serve_log *lg = coil_container_of(op, struct serve_log, tmr);
-	log_write(lg);
+	if (!lg->stopping) {
+		log_kick(lg, 1);
+		return;
+	}
+	if (!coil_op_busy(&lg->wr))
+		log_free(lg);
+}
+
+/* Room for @n bytes: a new buffer when the open one is full or
+ * sealed. NULL when LOG_MAX_BUFS are queued (the disk cannot keep up). */
+static struct logbuf *log_room(struct serve_log *lg, size_t n)
+{
+	struct logbuf *b = lg->open;
+	if (b && LOG_BUF - b->len > n)
+		return b;
+	if (lg->nbufs >= LOG_MAX_BUFS)
+		return NULL;
+	b = lg->spare;
+	lg->spare = NULL;
+	if (!b)
+		b = malloc(sizeof(*b));
+	if (!b)
+		return NULL;
+	b->next = NULL;
+	b->len = 0;
+	if (lg->last)
+		lg->last->next = b;
+	else
+		lg->head = b;
+	lg->last = b;
+	lg->open = b;
+	lg->nbufs++;
+	return b;
 }
 
 void serve_on_done(struct coil_http_sreq *req, int status, uint64_t bytes,
@@ -348,8 +413,8 @@ void serve_on_done(struct coil_http_sreq *req, int status, uint64_t bytes,
 	struct serve_app *app = arg;
 	struct serve_log *lg;
 	struct timespec ts;
-	size_t room;
-	char *p;
+	struct logbuf *b;
+	char line[2400];
 	int n;
 
 	if (!app || app->log_fd < 0)
@@ -362,27 +427,29 @@ void serve_on_done(struct coil_http_sreq *req, int status, uint64_t bytes,
 		coil_http_date(lg->date, sizeof(lg->date), ts.tv_sec);
 		lg->date_sec = ts.tv_sec;
 	}
-	room = LOG_BUF - lg->len[lg->cur];
-	p = lg->buf[lg->cur] + lg->len[lg->cur];
 	if (req->method)
 		n = snprintf(
-			p, room, "[%s] \"%.*s %.*s HTTP/1.%d\" %d %llu\n",
-			lg->date, (int)req->method_len, req->method,
+			line, sizeof(line),
+			"[%s] \"%.*s %.*s HTTP/1.%d\" %d %llu\n", lg->date,
+			(int)(req->method_len > 32 ? 32 : req->method_len),
+			req->method,
 			(int)(req->target_len > 2048 ? 2048 : req->target_len),
 			req->target, req->minor_version, status,
 			(unsigned long long)bytes);
 	else
-		n = snprintf(p, room, "[%s] \"-\" %d %llu\n", lg->date, status,
-			     (unsigned long long)bytes);
-	if (n < 0 || (size_t)n >= room) {
+		n = snprintf(line, sizeof(line), "[%s] \"-\" %d %llu\n",
+			     lg->date, status, (unsigned long long)bytes);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
+	b = log_room(lg, (size_t)n);
+	if (!b) {
 		__atomic_fetch_add(&app->log_dropped, 1, __ATOMIC_RELAXED);
-		log_write(lg);
 		return;
 	}
-	lg->len[lg->cur] += (size_t)n;
-	if (lg->len[lg->cur] >= LOG_BUF / 2)
-		log_write(lg);
-	else if (!coil_op_busy(&lg->tmr) && !lg->stopping)
+	memcpy(b->data + b->len, line, (size_t)n);
+	b->len += (size_t)n;
+	log_kick(lg, 0);
+	if (!coil_op_busy(&lg->tmr))
 		coil_timeout(lg->loop, &lg->tmr, LOG_FLUSH_NS, 0);
 }
 
@@ -397,14 +464,6 @@ int serve_on_start(struct coil_http_server *srv, unsigned index, void *arg)
 	lg = calloc(1, sizeof(*lg));
 	if (!lg)
 		return -ENOMEM;
-	lg->buf[0] = malloc(LOG_BUF);
-	lg->buf[1] = malloc(LOG_BUF);
-	if (!lg->buf[0] || !lg->buf[1]) {
-		free(lg->buf[0]);
-		free(lg->buf[1]);
-		free(lg);
-		return -ENOMEM;
-	}
 	lg->app = app;
 	lg->loop = coil_http_server_loop(srv);
 	lg->date_sec = -1;
@@ -414,46 +473,8 @@ int serve_on_start(struct coil_http_server *srv, unsigned index, void *arg)
 	return 0;
 }
 
-/* The last lines, then free once the loop is idle: the buffers must
- * outlive the write, so the log frees itself from its write callback. */
-static void log_final_cb(struct coil_op *op, int res, unsigned flags)
-{
-	struct serve_log *lg = coil_container_of(op, struct serve_log, wr);
-	unsigned w = lg->cur ^ 1;
-
-	if (res > 0 && lg->wr_off + (size_t)res < lg->len[w]) {
-		lg->wr_off += (size_t)res;
-		if (coil_write(lg->loop, &lg->wr, lg->app->log_fd,
-			       lg->buf[w] + lg->wr_off, lg->len[w] - lg->wr_off,
-			       -1) == 0)
-			return;
-	}
-	lg->len[w] = 0;
-	lg->wr_off = 0;
-	if (lg->len[lg->cur]) {
-		unsigned c = lg->cur;
-		lg->cur ^= 1;
-		if (coil_write(lg->loop, &lg->wr, lg->app->log_fd, lg->buf[c],
-			       lg->len[c], -1) == 0)
-			return;
-	}
-	if (coil_op_busy(&lg->tmr))
-		return; /* the timer's callback frees */
-	free(lg->buf[0]);
-	free(lg->buf[1]);
-	free(lg);
-}
-
-static void log_final_tmr_cb(struct coil_op *op, int res, unsigned flags)
-{
-	struct serve_log *lg = coil_container_of(op, struct serve_log, tmr);
-	if (coil_op_busy(&lg->wr))
-		return; /* the write's callback frees */
-	free(lg->buf[0]);
-	free(lg->buf[1]);
-	free(lg);
-}
-
+/* Write what is left, then free from the last callback (the buffers must
+ * outlive the writes; the loop runs until they are done). */
 void serve_on_stop(struct coil_http_server *srv, unsigned index, void *arg)
 {
 	struct serve_log *lg = coil_http_server_data(srv);
@@ -462,25 +483,9 @@ void serve_on_stop(struct coil_http_server *srv, unsigned index, void *arg)
 		return;
 	coil_http_server_set_data(srv, NULL);
 	lg->stopping = 1;
-	lg->tmr.cb = log_final_tmr_cb;
 	if (coil_op_busy(&lg->tmr))
 		coil_timeout_remove(lg->loop, &lg->tmr);
-	if (coil_op_busy(&lg->wr)) {
-		lg->wr.cb = log_final_cb;
-		return;
-	}
-	if (lg->len[lg->cur]) {
-		unsigned c = lg->cur;
-		lg->cur ^= 1;
-		lg->wr.cb = log_final_cb;
-		lg->wr_off = 0;
-		if (coil_write(lg->loop, &lg->wr, lg->app->log_fd, lg->buf[c],
-			       lg->len[c], -1) == 0)
-			return;
-	}
-	if (coil_op_busy(&lg->tmr))
-		return;
-	free(lg->buf[0]);
-	free(lg->buf[1]);
-	free(lg);
+	log_kick(lg, 1);
+	if (!coil_op_busy(&lg->wr) && !coil_op_busy(&lg->tmr))
+		log_free(lg);
 }

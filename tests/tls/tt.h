@@ -1,0 +1,876 @@
+/*
+ * tests/tls/tt.h - what the TLS tests share: certificates made by
+ * mkcerts.sh in a temp dir (removed at exit), configurations, outside
+ * programs run as children (output captured by a thread, killed at exit,
+ * SIGKILLed by the kernel if the test dies: PR_SET_PDEATHSIG), a TLS client
+ * and a small TLS server (echo, HTTP, truncating) on coil streams, and a
+ * byte generator whose output both ends can check.
+ */
+#ifndef COIL_TEST_TT_H
+#define COIL_TEST_TT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "testutil.h"
+#include "coil/stream.h"
+#include "coil/tls.h"
+
+#define MS (1000000ull)
+
+/* Run loop turns until @cond holds or @ms milliseconds passed. */
+#define TT_RUN_UNTIL(loop, cond, ms)                                           \
+	do {                                                                   \
+		uint64_t end_ = tu_mono_ns() + (uint64_t)(ms)*MS;              \
+		while (!(cond) && tu_mono_ns() < end_)                         \
+			coil_loop_run((loop), coil_loop_inflight(loop)         \
+						      ? COIL_RUN_ONCE          \
+						      : COIL_RUN_NOWAIT);      \
+	} while (0)
+
+/* ---- certificates ---------------------------------------------------- */
+
+static char *tt_dir;
+
+static inline int tt_rm_one(const char *path, const struct stat *st, int flag,
+		     struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static inline void tt_rm_dir(void)
+{
+	if (tt_dir) {
+		nftw(tt_dir, tt_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		free(tt_dir);
+		tt_dir = NULL;
+	}
+}
+
+/* A path in the certificate dir (a few rotating static buffers). */
+static inline const char *tt_file(const char *name)
+{
+	static char bufs[8][512];
+	static unsigned i;
+	char *b = bufs[i++ % 8];
+	snprintf(b, sizeof(bufs[0]), "%s/%s", tt_dir, name);
+	return b;
+}
+
+/* Make the certificates once per process; exit 77 without openssl. */
+static inline void tt_certs(void)
+{
+	char cmd[1024];
+	int rc;
+
+	if (tt_dir)
+		return;
+	tt_dir = tu_tmpdir();
+	atexit(tt_rm_dir);
+	snprintf(cmd, sizeof(cmd), "sh %s %s", COIL_TLS_MKCERTS, tt_dir);
+	rc = system(cmd);
+	if (WIFEXITED(rc) && WEXITSTATUS(rc) == 77) {
+		fprintf(stderr, "skip: openssl not installed\n");
+		exit(COIL_SKIP);
+	}
+	if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 0) {
+		fprintf(stderr, "mkcerts.sh failed (%d)\n", rc);
+		abort();
+	}
+}
+
+static inline struct coil_tls_config *
+tt_config(const struct coil_tls_config_opts *o)
+{
+	struct coil_tls_config *cfg = NULL;
+	char err[256];
+	int ret = coil_tls_config_new(&cfg, o, err, sizeof(err));
+	if (ret < 0)
+		fprintf(stderr, "coil_tls_config_new: %d %s\n", ret, err);
+	assert_int_equal(ret, 0);
+	return cfg;
+}
+
+/* A server with server.crt (or @cert/@key). */
+static inline struct coil_tls_config *tt_server_config(const char *cert,
+						       const char *key,
+						       unsigned flags)
+{
+	struct coil_tls_config_opts o = {0};
+	o.flags = COIL_TLS_SERVER | flags;
+	o.cert_file = tt_file(cert ? cert : "server.crt");
+	o.key_file = tt_file(key ? key : "server.key");
+	if (flags & COIL_TLS_VERIFY_CLIENT)
+		o.ca_file = tt_file("ca.crt");
+	return tt_config(&o);
+}
+
+/* A client trusting the test CA. */
+static inline struct coil_tls_config *tt_client_config(unsigned flags)
+{
+	struct coil_tls_config_opts o = {0};
+	o.flags = flags;
+	if (!(flags & COIL_TLS_INSECURE))
+		o.ca_file = tt_file("ca.crt");
+	return tt_config(&o);
+}
+
+/* ---- deterministic bytes ------------------------------------------------ */
+
+/* Byte @i of the stream seeded by @seed (checkable without storing). */
+static inline unsigned char tt_byte(uint64_t seed, uint64_t i)
+{
+	uint64_t x = (i / 8) * 0x9e3779b97f4a7c15ull + seed;
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 29;
+	return (unsigned char)(x >> ((i % 8) * 8));
+}
+
+static inline void tt_fill(unsigned char *p, size_t n, uint64_t seed,
+			   uint64_t from)
+{
+	for (size_t k = 0; k < n; k++)
+		p[k] = tt_byte(seed, from + k);
+}
+
+/* FNV-1a, 64 bit: the "hash both ends" of the bulk tests. */
+static inline uint64_t tt_hash(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	if (!h)
+		h = 0xcbf29ce484222325ull;
+	for (size_t k = 0; k < n; k++) {
+		h ^= b[k];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* ---- child processes ------------------------------------------------------ */
+
+struct tt_proc {
+	pid_t pid;
+	int out; /* the child's stdout+stderr, read by th */
+	int in;	 /* the child's stdin (write end), or -1 */
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char *buf;
+	size_t len, cap;
+	int eof;
+	int running;
+};
+
+#define TT_MAX_PROCS 8
+static struct tt_proc *tt_procs[TT_MAX_PROCS];
+
+static inline void *tt_reader(void *arg)
+{
+	struct tt_proc *p = arg;
+	char tmp[4096];
+	for (;;) {
+		ssize_t n = read(p->out, tmp, sizeof(tmp));
+		if (n < 0 && errno == EINTR)
+			continue;
+		pthread_mutex_lock(&p->mu);
+		if (n <= 0) {
+			p->eof = 1;
+			pthread_cond_broadcast(&p->cv);
+			pthread_mutex_unlock(&p->mu);
+			return NULL;
+		}
+		if (p->len + (size_t)n + 1 > p->cap) {
+			p->cap = (p->len + (size_t)n + 1) * 2;
+			p->buf = realloc(p->buf, p->cap);
+			if (!p->buf)
+				abort();
+		}
+		memcpy(p->buf + p->len, tmp, (size_t)n);
+		p->len += (size_t)n;
+		p->buf[p->len] = 0;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
+static inline void tt_proc_reap(struct tt_proc *p, int sig)
+{
+	int status;
+	if (!p->running)
+		return;
+	if (sig)
+		kill(p->pid, sig);
+	while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (p->in >= 0)
+		close(p->in);
+	p->in = -1;
+	pthread_join(p->th, NULL);
+	close(p->out);
+	p->running = 0;
+	for (int i = 0; i < TT_MAX_PROCS; i++) {
+		if (tt_procs[i] == p)
+			tt_procs[i] = NULL;
+	}
+}
+
+static inline void tt_kill_all(void)
+{
+	for (int i = 0; i < TT_MAX_PROCS; i++) {
+		if (tt_procs[i])
+			tt_proc_reap(tt_procs[i], SIGKILL);
+	}
+}
+
+/* Is @prog on PATH? */
+static inline int tt_have(const char *prog)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
+	return system(cmd) == 0;
+}
+
+/*
+ * Start argv[0] (PATH search) in @cwd (or here), stdout and stderr captured,
+ * stdin a pipe if @want_stdin else /dev/null.
+ */
+static inline void tt_spawn(struct tt_proc *p, char *const argv[],
+			    const char *cwd, int want_stdin)
+{
+	int out[2], in[2] = {-1, -1};
+	static int registered;
+
+	memset(p, 0, sizeof(*p));
+	p->in = -1;
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	if (want_stdin)
+		assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+	p->pid = fork();
+	assert_true(p->pid >= 0);
+	if (p->pid == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(127);
+		dup2(want_stdin ? in[0] : devnull, 0);
+		dup2(out[1], 1);
+		dup2(out[1], 2);
+		if (cwd && chdir(cwd) < 0)
+			_exit(127);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(out[1]);
+	if (want_stdin) {
+		close(in[0]);
+		p->in = in[1];
+	}
+	p->out = out[0];
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	assert_int_equal(pthread_create(&p->th, NULL, tt_reader, p), 0);
+	p->running = 1;
+	if (!registered) {
+		atexit(tt_kill_all);
+		registered = 1;
+	}
+	for (int i = 0; i < TT_MAX_PROCS; i++) {
+		if (!tt_procs[i]) {
+			tt_procs[i] = p;
+			break;
+		}
+	}
+}
+
+/* Wait until @needle shows up in the output (1), or EOF/@ms passed (0). */
+static inline int tt_proc_wait_for(struct tt_proc *p, const char *needle,
+				   unsigned ms)
+{
+	struct timespec ts;
+	int found = 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		if (p->buf && strstr(p->buf, needle)) {
+			found = 1;
+			break;
+		}
+		if (p->eof)
+			break;
+		if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return found;
+}
+
+/* Wait for the child to exit by itself within @ms (its output closing
+ * marks it); its exit status, or -1 when it had to be killed. */
+static inline int tt_proc_exit(struct tt_proc *p, unsigned ms)
+{
+	int status = 0;
+	if (p->in >= 0) {
+		close(p->in);
+		p->in = -1;
+	}
+	tt_proc_wait_for(p, "\x01\x02never", ms); /* returns at EOF */
+	pthread_mutex_lock(&p->mu);
+	if (!p->eof) {
+		pthread_mutex_unlock(&p->mu);
+		tt_proc_reap(p, SIGKILL);
+		return -1;
+	}
+	pthread_mutex_unlock(&p->mu);
+	while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	pthread_join(p->th, NULL);
+	close(p->out);
+	p->running = 0;
+	for (int i = 0; i < TT_MAX_PROCS; i++) {
+		if (tt_procs[i] == p)
+			tt_procs[i] = NULL;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The captured output so far (a copy, to free). */
+static inline char *tt_proc_output(struct tt_proc *p)
+{
+	char *s;
+	pthread_mutex_lock(&p->mu);
+	s = strdup(p->buf ? p->buf : "");
+	pthread_mutex_unlock(&p->mu);
+	return s;
+}
+
+static inline void tt_proc_free(struct tt_proc *p)
+{
+	tt_proc_reap(p, SIGKILL);
+	free(p->buf);
+	p->buf = NULL;
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+}
+
+/* A port on 127.0.0.1 that was free a moment ago. */
+static inline unsigned short tt_free_port(void)
+{
+	unsigned short port;
+	int fd = tu_listen(&port);
+	close(fd);
+	return port;
+}
+
+/* ---- a TLS client ----------------------------------------------------- */
+
+struct tt_cli {
+	struct coil_tcp tcp;
+	struct coil_tls tls;
+	int connected; /* 1 ok, -1 failed */
+	int status;
+	int closed;
+	int eof;
+	int err;
+	int cbs_after_close;
+	size_t got;
+	unsigned char *in;
+	size_t in_cap;
+	int collect; /* keep the bytes in @in */
+	uint64_t seed; /* check bytes against tt_byte(seed, ...) if nonzero */
+	size_t bad;    /* bytes that did not match */
+	uint64_t hash;
+};
+
+static inline struct tt_cli *tt_cli_of(struct coil_stream *s)
+{
+	return coil_container_of(s, struct tt_cli, tls.s);
+}
+
+static inline void tt_cli_connected(struct coil_stream *s, int status)
+{
+	struct tt_cli *c = tt_cli_of(s);
+	if (c->closed)
+		c->cbs_after_close++;
+	c->status = status;
+	c->connected = status == 0 ? 1 : -1;
+}
+
+static inline void tt_cli_closed(struct coil_stream *s)
+{
+	struct tt_cli *c = tt_cli_of(s);
+	if (c->closed)
+		c->cbs_after_close++;
+	c->closed = 1;
+}
+
+static inline void tt_cli_read(struct coil_stream *s, ssize_t n, const void *buf)
+{
+	struct tt_cli *c = tt_cli_of(s);
+	if (c->closed)
+		c->cbs_after_close++;
+	if (n > 0) {
+		if (c->seed) {
+			const unsigned char *b = buf;
+			for (ssize_t k = 0; k < n; k++)
+				c->bad += b[k] != tt_byte(c->seed, c->got + k);
+		}
+		c->hash = tt_hash(c->hash, buf, (size_t)n);
+		if (c->collect) {
+			if (c->got + (size_t)n + 1 > c->in_cap) {
+				c->in_cap = (c->got + (size_t)n + 1) * 2;
+				c->in = realloc(c->in, c->in_cap);
+				assert_non_null(c->in);
+			}
+			memcpy(c->in + c->got, buf, (size_t)n);
+			c->in[c->got + (size_t)n] = 0;
+		}
+		c->got += (size_t)n;
+	} else if (n == 0) {
+		c->eof = 1;
+	} else {
+		c->err = (int)n;
+	}
+}
+
+/* Connect to 127.0.0.1:@port with TLS and wait: the handshake's status. */
+static inline int tt_cli_connect(struct coil_loop *loop, struct tt_cli *c,
+				 unsigned short port,
+				 const struct coil_tls_config *cfg,
+				 const struct coil_tls_opts *o)
+{
+	static struct sockaddr_storage ss;
+	struct sockaddr_in a = tu_addr(port);
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, &a, sizeof(a));
+	c->connected = 0;
+	assert_int_equal(coil_tls_connect(loop, &c->tls, &c->tcp, &ss, 1, NULL,
+					  cfg, o, tt_cli_connected),
+			 0);
+	TT_RUN_UNTIL(loop, c->connected, 20000);
+	assert_true(c->connected != 0);
+	return c->status;
+}
+
+/* Close (also fine after a failed handshake) and wait for the callback. */
+static inline void tt_cli_close(struct coil_loop *loop, struct tt_cli *c)
+{
+	assert_int_equal(coil_stream_close(&c->tls.s, tt_cli_closed), 0);
+	TT_RUN_UNTIL(loop, c->closed, 10000);
+	assert_true(c->closed);
+	assert_int_equal(c->cbs_after_close, 0);
+	free(c->in);
+	c->in = NULL;
+}
+
+/* ---- a TLS server --------------------------------------------------------- */
+
+enum tt_mode {
+	TT_ECHO,  /* write back what comes; on EOF shut down, then close */
+	TT_HTTP,  /* answer one request, shut down, close */
+	TT_TRUNC, /* write tt_srv.trunc_bytes, then TCP FIN under TLS */
+	TT_SINK,  /* count and check what comes; on EOF shut down, close */
+	TT_SEND,  /* write tt_srv.send_bytes of tt_byte(seed), then close */
+};
+
+struct tt_srv;
+
+struct tt_sconn {
+	struct coil_tcp tcp;
+	struct coil_tls tls;
+	struct tt_srv *srv;
+	struct tt_sconn *next;
+	int hs; /* 1 done, -1 failed */
+	int hs_status;
+	int closed;
+	int eof;
+	int err;
+	size_t got;
+	size_t bad;
+	uint64_t hash;
+	char req[4096];
+	size_t req_len;
+	int answered;
+	struct coil_stream_write w, shut;
+	unsigned char *out;
+	size_t out_len;
+	size_t sent; /* TT_SEND: bytes queued */
+	struct coil_stream_write sw[4];
+	unsigned char sbuf[4][65536];
+};
+
+struct tt_srv {
+	struct coil_loop *loop;
+	struct coil_listener l;
+	struct coil_tls_config *cfg;
+	unsigned short port;
+	enum tt_mode mode;
+	size_t trunc_bytes;
+	size_t send_bytes;
+	uint64_t seed;
+	struct tt_sconn *conns;
+	int accepted, open, hs_ok, hs_fail, resumed, eofs, truncs;
+	int last_fail;
+	char last_err[256];
+	int listener_closed;
+	/* threaded */
+	pthread_t th;
+	struct coil_op stop_op;
+	volatile int stop;
+	volatile int ready;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+static inline struct tt_sconn *tt_sconn_of(struct coil_stream *s)
+{
+	return coil_container_of(s, struct tt_sconn, tls.s);
+}
+
+static inline void tt_sconn_closed(struct coil_stream *s)
+{
+	struct tt_sconn *sc = tt_sconn_of(s);
+	sc->closed = 1;
+	sc->srv->open--;
+}
+
+static inline void tt_sconn_close(struct tt_sconn *sc)
+{
+	if (!sc->closed && !(sc->tls.s.flags & COIL_STREAM_CLOSING))
+		coil_stream_close(&sc->tls.s, tt_sconn_closed);
+}
+
+static inline void tt_sconn_shut_done(struct coil_stream_write *w, int status)
+{
+	struct tt_sconn *sc = w->data;
+	(void)status;
+	tt_sconn_close(sc);
+}
+
+static inline void tt_sconn_shutdown(struct tt_sconn *sc)
+{
+	memset(&sc->shut, 0, sizeof(sc->shut));
+	sc->shut.data = sc;
+	if (coil_stream_shutdown(&sc->tls.s, &sc->shut, tt_sconn_shut_done) < 0)
+		tt_sconn_close(sc);
+}
+
+struct tt_echo {
+	struct coil_stream_write w;
+	unsigned char data[];
+};
+
+static inline void tt_echo_done(struct coil_stream_write *w, int status)
+{
+	(void)status;
+	free(w->data);
+}
+
+static inline void tt_send_more(struct tt_sconn *sc);
+
+static inline void tt_send_done(struct coil_stream_write *w, int status)
+{
+	struct tt_sconn *sc = w->data;
+	if (status < 0) {
+		sc->err = status;
+		return;
+	}
+	tt_send_more(sc);
+}
+
+static inline void tt_send_more(struct tt_sconn *sc)
+{
+	struct tt_srv *srv = sc->srv;
+	for (int i = 0; i < 4 && sc->sent < srv->send_bytes; i++) {
+		size_t n = srv->send_bytes - sc->sent;
+		if (sc->sw[i].flags & COIL_STREAM_W_QUEUED)
+			continue;
+		if (n > sizeof(sc->sbuf[i]))
+			n = sizeof(sc->sbuf[i]);
+		tt_fill(sc->sbuf[i], n, srv->seed, sc->sent);
+		sc->sw[i].data = sc;
+		if (coil_stream_write(&sc->tls.s, &sc->sw[i], sc->sbuf[i], n,
+				      tt_send_done) < 0)
+			return;
+		sc->sent += n;
+	}
+	if (sc->sent >= srv->send_bytes) {
+		int busy = 0;
+		for (int i = 0; i < 4; i++)
+			busy |= (sc->sw[i].flags & COIL_STREAM_W_QUEUED) != 0;
+		if (!busy)
+			tt_sconn_shutdown(sc);
+	}
+}
+
+static inline void tt_http_answer(struct tt_sconn *sc)
+{
+	struct coil_tls *t = &sc->tls;
+	char body[256];
+	int blen = snprintf(body, sizeof(body),
+			    "hello from coil tls: %s %s alpn=%s resumed=%d\n",
+			    coil_tls_info(t)->version, coil_tls_info(t)->cipher,
+			    coil_tls_info(t)->alpn, coil_tls_info(t)->resumed);
+	char *out = NULL;
+	int n = asprintf(&out,
+			 "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+			 "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+			 blen, body);
+	assert_true(n > 0);
+	sc->out = (unsigned char *)out;
+	sc->out_len = (size_t)n;
+	sc->answered = 1;
+	memset(&sc->w, 0, sizeof(sc->w));
+	if (coil_stream_write(&t->s, &sc->w, sc->out, sc->out_len, NULL) < 0) {
+		tt_sconn_close(sc);
+		return;
+	}
+	tt_sconn_shutdown(sc);
+}
+
+static inline void tt_sconn_read(struct coil_stream *s, ssize_t n, const void *buf)
+{
+	struct tt_sconn *sc = tt_sconn_of(s);
+	struct tt_srv *srv = sc->srv;
+
+	if (n > 0) {
+		if (srv->mode == TT_SINK && srv->seed) {
+			const unsigned char *b = buf;
+			for (ssize_t k = 0; k < n; k++)
+				sc->bad += b[k] != tt_byte(srv->seed,
+							   sc->got + k);
+		}
+		sc->hash = tt_hash(sc->hash, buf, (size_t)n);
+		sc->got += (size_t)n;
+		if (srv->mode == TT_ECHO) {
+			struct tt_echo *e = malloc(sizeof(*e) + (size_t)n);
+			assert_non_null(e);
+			memset(&e->w, 0, sizeof(e->w));
+			e->w.data = e;
+			memcpy(e->data, buf, (size_t)n);
+			if (coil_stream_write(s, &e->w, e->data, (size_t)n,
+					      tt_echo_done) < 0)
+				free(e);
+		} else if (srv->mode == TT_HTTP && !sc->answered) {
+			size_t room = sizeof(sc->req) - 1 - sc->req_len;
+			size_t k = (size_t)n < room ? (size_t)n : room;
+			memcpy(sc->req + sc->req_len, buf, k);
+			sc->req_len += k;
+			sc->req[sc->req_len] = 0;
+			if (strstr(sc->req, "\r\n\r\n"))
+				tt_http_answer(sc);
+		}
+		return;
+	}
+	if (n == 0) {
+		sc->eof = 1;
+		srv->eofs++;
+		if (srv->mode == TT_ECHO || srv->mode == TT_SINK)
+			tt_sconn_shutdown(sc);
+		else
+			tt_sconn_close(sc);
+		return;
+	}
+	sc->err = (int)n;
+	if (n == COIL_ETRUNC)
+		srv->truncs++;
+	tt_sconn_close(sc);
+}
+
+static inline void tt_sconn_hs(struct coil_stream *s, int status)
+{
+	struct tt_sconn *sc = tt_sconn_of(s);
+	struct tt_srv *srv = sc->srv;
+
+	sc->hs_status = status;
+	if (status < 0) {
+		sc->hs = -1;
+		srv->hs_fail++;
+		srv->last_fail = status;
+		snprintf(srv->last_err, sizeof(srv->last_err), "%s",
+			 coil_tls_error(s));
+		/* the lower stream is closed: the connection holds nothing */
+		sc->closed = 1;
+		srv->open--;
+		return;
+	}
+	sc->hs = 1;
+	srv->hs_ok++;
+	srv->resumed += coil_tls_info(&sc->tls)->resumed;
+	if (srv->mode == TT_TRUNC) {
+		static const char msg[] = "partial record then FIN";
+		size_t n = srv->trunc_bytes ? srv->trunc_bytes : sizeof(msg);
+		sc->out = malloc(n);
+		assert_non_null(sc->out);
+		memset(sc->out, 'x', n);
+		memcpy(sc->out, msg, n < sizeof(msg) ? n : sizeof(msg));
+		sc->out_len = n;
+		memset(&sc->w, 0, sizeof(sc->w));
+		sc->w.data = sc;
+		assert_int_equal(coil_stream_write(s, &sc->w, sc->out, n, NULL),
+				 0);
+	}
+	if (srv->mode == TT_SEND)
+		tt_send_more(sc);
+	else
+		assert_int_equal(coil_stream_read_start(s, tt_sconn_read), 0);
+}
+
+/* TT_TRUNC: once the data is out, FIN under TLS (no close_notify). */
+static inline void tt_srv_trunc_fin(struct tt_srv *srv)
+{
+	for (struct tt_sconn *sc = srv->conns; sc; sc = sc->next) {
+		int fd = coil_stream_fd(&sc->tls.s);
+		if (fd >= 0 && sc->hs == 1 && !(sc->w.flags & 1))
+			shutdown(fd, SHUT_WR);
+	}
+}
+
+static inline void tt_srv_conn(struct coil_listener *l, int fd)
+{
+	struct tt_srv *srv = l->data;
+	struct tt_sconn *sc;
+	if (fd < 0)
+		return;
+	sc = calloc(1, sizeof(*sc));
+	assert_non_null(sc);
+	sc->srv = srv;
+	assert_int_equal(coil_tcp_open(srv->loop, &sc->tcp, fd, NULL), 0);
+	assert_int_equal(coil_tls_open(&sc->tls, &sc->tcp.s, srv->cfg, NULL,
+				       tt_sconn_hs),
+			 0);
+	sc->next = srv->conns;
+	srv->conns = sc;
+	srv->accepted++;
+	srv->open++;
+}
+
+static inline void tt_srv_open(struct tt_srv *srv, struct coil_loop *loop,
+			       struct coil_tls_config *cfg, enum tt_mode mode)
+{
+	struct sockaddr_in a = tu_addr(0);
+	struct sockaddr_storage ss;
+	socklen_t len;
+	srv->loop = loop;
+	srv->cfg = cfg;
+	srv->mode = mode;
+	srv->l.data = srv;
+	assert_int_equal(coil_listener_open(loop, &srv->l,
+					    (struct sockaddr *)&a, sizeof(a),
+					    NULL, tt_srv_conn),
+			 0);
+	assert_int_equal(coil_listener_addr(&srv->l, &ss, &len), 0);
+	srv->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static inline void tt_srv_listener_closed(struct coil_listener *l)
+{
+	struct tt_srv *srv = l->data;
+	srv->listener_closed = 1;
+}
+
+/* Close the listener and every connection; free them. */
+static inline void tt_srv_close(struct tt_srv *srv)
+{
+	assert_int_equal(coil_listener_close(&srv->l, tt_srv_listener_closed),
+			 0);
+	for (struct tt_sconn *sc = srv->conns; sc; sc = sc->next)
+		tt_sconn_close(sc);
+	TT_RUN_UNTIL(srv->loop, srv->listener_closed && srv->open == 0,
+		     10000);
+	assert_true(srv->listener_closed);
+	assert_int_equal(srv->open, 0);
+	while (srv->conns) {
+		struct tt_sconn *sc = srv->conns;
+		srv->conns = sc->next;
+		free(sc->out);
+		free(sc);
+	}
+}
+
+/* ---- the server on a thread of its own (for outside clients) ---- */
+
+static inline void tt_srv_stop_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct tt_srv *srv = coil_container_of(op, struct tt_srv, stop_op);
+	(void)res;
+	(void)flags;
+	srv->stop = 1;
+}
+
+static inline void *tt_srv_thread(void *arg)
+{
+	struct tt_srv *srv = arg;
+	struct coil_loop *loop = tu_loop(NULL);
+	coil_op_init(&srv->stop_op, tt_srv_stop_cb);
+	coil_loop_expect(loop, &srv->stop_op);
+	tt_srv_open(srv, loop, srv->cfg, srv->mode);
+	pthread_mutex_lock(&srv->mu);
+	srv->ready = 1;
+	pthread_cond_broadcast(&srv->cv);
+	pthread_mutex_unlock(&srv->mu);
+	while (!srv->stop)
+		coil_loop_run(loop, COIL_RUN_ONCE);
+	tt_srv_close(srv);
+	for (int i = 0; i < 1000 && coil_loop_inflight(loop); i++)
+		coil_loop_run(loop, COIL_RUN_ONCE);
+	assert_int_equal(coil_loop_inflight(loop), 0);
+	coil_loop_free(loop);
+	return NULL;
+}
+
+static inline void tt_srv_start_thread(struct tt_srv *srv,
+				       struct coil_tls_config *cfg,
+				       enum tt_mode mode)
+{
+	srv->cfg = cfg;
+	srv->mode = mode;
+	pthread_mutex_init(&srv->mu, NULL);
+	pthread_cond_init(&srv->cv, NULL);
+	assert_int_equal(pthread_create(&srv->th, NULL, tt_srv_thread, srv),
+			 0);
+	pthread_mutex_lock(&srv->mu);
+	while (!srv->ready)
+		pthread_cond_wait(&srv->cv, &srv->mu);
+	pthread_mutex_unlock(&srv->mu);
+}
+
+static inline void tt_srv_stop_thread(struct tt_srv *srv)
+{
+	assert_int_equal(coil_loop_post_remote(srv->loop, &srv->stop_op, 0),
+			 0);
+	pthread_join(srv->th, NULL);
+	pthread_mutex_destroy(&srv->mu);
+	pthread_cond_destroy(&srv->cv);
+}
+
+static inline void tt_loop_free(struct coil_loop *loop)
+{
+	for (int i = 0; i < 1000 && coil_loop_inflight(loop); i++)
+		coil_loop_run(loop, COIL_RUN_ONCE);
+	assert_int_equal(coil_loop_inflight(loop), 0);
+	coil_loop_free(loop);
+}
+
+#endif

@@ -1,0 +1,165 @@
+/*
+ * tls/internal.h - what the files of tls/ share: the configuration and
+ * per-connection structs (they hold mbedTLS types, so they live here and
+ * never in include/coil/tls.h), the client session cache's entry points,
+ * certificate-name and error-text helpers, and the few mbedTLS calls whose
+ * signatures changed in 3.x, behind MBEDTLS_VERSION_NUMBER checks.
+ */
+#ifndef COIL_TLS_INTERNAL_H
+#define COIL_TLS_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mbedtls/version.h>
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+#include <mbedtls/config.h>
+#endif
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/ssl_cache.h>
+#include <mbedtls/ssl_ticket.h>
+#include <mbedtls/x509_crt.h>
+
+#include "coil/tls.h"
+
+/* mbedTLS 3.x made struct fields private; 2.x has no such macro. */
+#ifndef MBEDTLS_PRIVATE
+#define MBEDTLS_PRIVATE(member) member
+#endif
+
+#define COIL_TLS_MAX_ALPN 8
+
+struct coil_tls_config {
+	mbedtls_ssl_config conf;
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	mbedtls_x509_crt ca;
+	mbedtls_x509_crt own;
+	mbedtls_pk_context key;
+	mbedtls_ssl_ticket_context ticket;
+	mbedtls_ssl_cache_context cache;
+	unsigned flags;	 /* COIL_TLS_* */
+	int has_ca;	 /* ca holds at least one certificate */
+	int has_own;	 /* own + key loaded */
+	int has_ticket;	 /* ticket set up (server, resumption on) */
+	int has_cache;	 /* cache set up (server, resumption on) */
+	int *ciphers;	 /* 0-terminated, or NULL for the default */
+	char *alpn_buf;	 /* the protocol names, one allocation */
+	const char *alpn[COIL_TLS_MAX_ALPN + 1];
+	atomic_int users; /* streams using this configuration */
+};
+
+/* Output slots: ciphertext waiting for, or in, a write on the lower
+ * stream. A ring of NSLOT buffers of SLOT_CAP bytes, allocated on first
+ * use, so a connection that only exchanges small messages holds one. */
+#define COIL_TLS_NSLOT 8
+#define COIL_TLS_SLOT_CAP 8192
+
+enum slot_state { SLOT_FREE, SLOT_FILL, SLOT_SEND };
+
+struct coil_tls__slot {
+	struct coil_stream_write w; /* the write on the lower stream */
+	unsigned char *buf;
+	size_t len;
+	enum slot_state state;
+	/* plaintext requests whose last byte is in this slot: they complete
+	 * when it was sent */
+	struct coil_stream_write *done_head, *done_tail;
+};
+
+struct coil_tls__conn {
+	mbedtls_ssl_context ssl;
+	struct coil_tls *t;
+	const struct coil_tls_config *cfg;
+	/* client */
+	struct coil_tls_cache *cache;
+	char *session_key;
+	unsigned char resume_master[48]; /* the offered session's secret */
+	int offered;			 /* a saved session was offered */
+	int host_ip_len;		 /* 4 or 16: the host is an IP literal */
+	unsigned char host_ip[16];
+	char host[256];
+	/* server: the ticket or cache callbacks said "resume" */
+	int srv_resumed;
+	/* input: the bytes the TLS engine reads next (the lower stream's
+	 * buffer during its read callback, or the stash) */
+	const unsigned char *src;
+	size_t src_len;
+	unsigned char *stash; /* ciphertext not consumed yet */
+	size_t stash_off, stash_len, stash_cap;
+	/* output */
+	struct coil_tls__slot slot[COIL_TLS_NSLOT];
+	unsigned fill;	/* slot being filled */
+	unsigned sub;	/* next slot to submit */
+	unsigned nsend; /* slots submitted and not completed */
+	int nomem;	/* a slot could not be allocated */
+	uint64_t out_bytes; /* ciphertext bio_send() took, in all */
+	size_t wpend;	/* an mbedtls_ssl_write() to repeat, its length */
+	/* plaintext write queue (not yet encrypted) */
+	struct coil_stream_write *wq_head, *wq_tail;
+	struct coil_stream_write *user_shut; /* the caller's shutdown */
+	struct coil_stream_write lshut;	     /* our shutdown of lower */
+	/* the handshake deadline and the close deadline */
+	struct coil_op hs_tmr;
+	struct coil_op cl_tmr;
+	uint64_t hs_timeout_ns;
+	uint64_t close_timeout_ns;
+	/* coil_tls_connect(): the TCP stream being connected */
+	struct coil_tcp *tcp;
+};
+
+/* ---- cache.c ---- */
+
+/* Offer the saved session for (key, cfg) to @ssl. Return: 1 if one was
+ * set (its master secret copied to @master), 0 if none. */
+int coil__tls_cache_offer(struct coil_tls_cache *cache, const char *key,
+			  const struct coil_tls_config *cfg,
+			  mbedtls_ssl_context *ssl, unsigned char master[48]);
+/* Save @ssl's session for (key, cfg), replacing an older one. */
+void coil__tls_cache_save(struct coil_tls_cache *cache, const char *key,
+			  const struct coil_tls_config *cfg,
+			  const mbedtls_ssl_context *ssl);
+/* Forget the session for (key, cfg). */
+void coil__tls_cache_drop(struct coil_tls_cache *cache, const char *key,
+			  const struct coil_tls_config *cfg);
+
+/* ---- verify.c ---- */
+
+/* Does @crt name the IP address @ip (@len 4 or 16) in its subjectAltName
+ * iPAddress entries (RFC 5280 section 4.2.1.6)? Return 1 or 0. */
+int coil__tls_crt_has_ip(const mbedtls_x509_crt *crt,
+			 const unsigned char *ip, int len);
+/* COIL_TLS_BAD_* bits of mbedTLS's MBEDTLS_X509_BADCERT_* flags. */
+unsigned coil__tls_verify_bits(uint32_t flags);
+/* The alert's name (RFC 8446 section 6, RFC 5246 section 7.2), or
+ * "unknown". */
+const char *coil__tls_alert_name(int alert);
+/* mbedtls_strerror() into @buf, shortened to the reason. */
+void coil__tls_strerror(int ret, char *buf, size_t len);
+
+/* ---- config.c ---- */
+
+/* The configuration's random generator (thread-safe). */
+int coil__tls_rng(void *cfg, unsigned char *out, size_t len);
+/* Until the next call, a server handshake on this thread that resumes a
+ * session (ticket or session-ID cache) sets *@flag to 1; NULL stops it. */
+void coil__tls_watch_resume(int *flag);
+
+/* ---- mbedTLS 2.x / 3.x differences ---- */
+
+static inline const unsigned char *
+coil__tls_master(const mbedtls_ssl_context *ssl)
+{
+	return ssl->MBEDTLS_PRIVATE(session)->MBEDTLS_PRIVATE(master);
+}
+
+static inline int coil__tls_alert_in(const mbedtls_ssl_context *ssl)
+{
+	return ssl->MBEDTLS_PRIVATE(in_msg)[1];
+}
+
+#endif

@@ -1,0 +1,1445 @@
+/*
+ * tls/session.c - the TLS stream: an mbedTLS session driven by the lower
+ * stream's completions.
+ *
+ * mbedTLS reads and writes through two callbacks (mbedtls_ssl_set_bio())
+ * that touch only memory here. bio_recv() hands out ciphertext the lower
+ * stream delivered: straight from its buffer during its read callback, or
+ * from the stash, where whatever mbedTLS did not take yet waits (reading
+ * paused, a partial record). bio_send() copies ciphertext into a ring of
+ * output slots; each filled slot becomes one write on the lower stream,
+ * and a plaintext request completes when the slot holding its last byte
+ * was sent. MBEDTLS_ERR_SSL_WANT_READ means "no more input until the lower
+ * stream delivers", MBEDTLS_ERR_SSL_WANT_WRITE "every slot is in flight
+ * until a lower write completes": either way the engine is simply run
+ * again from that completion (process()).
+ *
+ * Four things run the engine, all from the loop: the lower stream's read
+ * callback, a slot's write callback, the kick op (posted by the calls of
+ * the stream interface, which never run anything inline) and the two
+ * timers (handshake deadline, close deadline).
+ *
+ * Ending: a failed handshake or a close tears down the same way: flush
+ * the alert or close_notify (waiting at most close_timeout_ns), close the
+ * lower stream, wait for it and the timers, free the mbedTLS state, then
+ * run the connect callback (failed handshake) or the close callback.
+ */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <mbedtls/error.h>
+
+#include "internal.h"
+
+#define MAXREC 16384	       /* TLS plaintext record limit */
+#define REC_SLACK 512	       /* record header, IV, MAC/tag, padding */
+#define HS_TIMEOUT_NS (30000000000ull)
+#define CLOSE_TIMEOUT_NS (1000000000ull)
+
+/* t->st bits */
+#define S_HS (1u << 0)		/* handshake running: connect_cb pending */
+#define S_UP (1u << 1)		/* handshake done */
+#define S_RWANT (1u << 2)	/* the caller reads (started, not paused) */
+#define S_RDONE (1u << 3)	/* end or error delivered */
+#define S_SHUT (1u << 4)	/* shutdown queued: no more writes */
+#define S_NOTIFY (1u << 5)	/* close_notify produced */
+#define S_NOTIFY_PEND (1u << 6) /* close_notify waits for a free slot */
+#define S_LREAD (1u << 7)	/* the lower stream reads for us */
+#define S_LEND (1u << 8)	/* the lower stream delivered EOF (rd_end) */
+#define S_LCLOSE (1u << 9)	/* lower close called */
+#define S_LCLOSED (1u << 10)	/* lower close callback ran */
+#define S_DEAD (1u << 11)	/* engine state freed: holds nothing */
+#define S_PEER_NOTIFY (1u << 12) /* the peer's close_notify arrived */
+#define S_PUMPING (1u << 13)	/* delivering: no nesting */
+#define S_HSFAIL (1u << 14)	/* handshake failed: tearing down */
+#define S_CONNECTING (1u << 15) /* coil_tls_connect(): TCP connecting */
+#define S_CLOSE_STEP (1u << 16) /* close_step done once */
+
+/* One plaintext / staging buffer per thread: read callbacks see it only
+ * during the call, and nothing here runs the engine of another stream
+ * inline from a callback, so streams of a loop never share it at once. */
+static __thread unsigned char scratch[MAXREC];
+
+static const struct coil_stream_vt tls_vt;
+
+static void process(struct coil_tls *t);
+static void teardown(struct coil_tls *t);
+static void maybe_finish(struct coil_tls *t);
+
+static struct coil_tls *tls_from(struct coil_stream *s)
+{
+	return coil_container_of(s, struct coil_tls, s);
+}
+
+static int closing(const struct coil_tls *t)
+{
+	return (t->s.flags & COIL_STREAM_CLOSING) != 0;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void kick(struct coil_tls *t)
+{
+	if (!coil_op_busy(&t->kick))
+		coil_loop_post(t->s.loop, &t->kick, 0);
+}
+
+static void complete_list(struct coil_stream_write *w, int status)
+{
+	while (w) {
+		struct coil_stream_write *next = w->next;
+		w->next = NULL;
+		w->flags = 0;
+		if (w->cb)
+			w->cb(w, status);
+		w = next;
+	}
+}
+
+/* ---- errors ---- */
+
+static void set_err(struct coil_tls *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void set_err(struct coil_tls *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(t->err, sizeof(t->err), fmt, ap);
+	va_end(ap);
+}
+
+/* Append to a NUL-terminated string in @buf (@size bytes), cutting. */
+static void cat(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void cat(char *buf, size_t size, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+	if (n + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, size - n, fmt, ap);
+	va_end(ap);
+}
+
+/* The reasons of a refused certificate, ours first, then mbedTLS's
+ * (mbedtls_x509_crt_verify_info(), one line per flag). */
+static void verify_text(struct coil_tls *t, uint32_t flags)
+{
+	struct coil_tls__conn *c = t->c;
+	unsigned bits = coil__tls_verify_bits(flags);
+	char info[512];
+
+	t->info.verify = bits;
+	t->err[0] = 0;
+	cat(t->err, sizeof(t->err), "certificate verification failed:");
+	if (bits & COIL_TLS_BAD_HOST)
+		cat(t->err, sizeof(t->err),
+		    " host name mismatch (the certificate is not for '%s');",
+		    c->host);
+	if (bits & COIL_TLS_BAD_EXPIRED)
+		cat(t->err, sizeof(t->err), " certificate expired;");
+	if (bits & COIL_TLS_BAD_NOT_YET)
+		cat(t->err, sizeof(t->err), " certificate not valid yet;");
+	if (bits & COIL_TLS_BAD_UNKNOWN_CA)
+		cat(t->err, sizeof(t->err),
+		    " unknown CA (no trusted certificate issued it);");
+	if (bits & COIL_TLS_BAD_REVOKED)
+		cat(t->err, sizeof(t->err), " certificate revoked;");
+	if (bits & COIL_TLS_BAD_MISSING)
+		cat(t->err, sizeof(t->err), " the peer sent no certificate;");
+	if (mbedtls_x509_crt_verify_info(info, sizeof(info), "", flags) < 0)
+		info[0] = 0;
+	/* one line per flag: join them */
+	for (char *p = info; *p; p++) {
+		if (*p == '\n')
+			*p = p[1] ? ';' : 0;
+	}
+	cat(t->err, sizeof(t->err), " [mbedTLS: %s]", info);
+}
+
+/* Fill t->err for mbedTLS's @ret; return the code for the caller. */
+static int tls_error(struct coil_tls *t, int ret, const char *what)
+{
+	struct coil_tls__conn *c = t->c;
+	char why[200];
+
+	if (ret == MBEDTLS_ERR_SSL_ALLOC_FAILED || c->nomem) {
+		set_err(t, "%s: out of memory", what);
+		return -ENOMEM;
+	}
+	if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+		verify_text(t, mbedtls_ssl_get_verify_result(&c->ssl));
+		return COIL_ETLS;
+	}
+	if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE) {
+		int a = coil__tls_alert_in(&c->ssl);
+		t->info.alert = a;
+		set_err(t, "%s: alert received from the peer: %s (%d)", what,
+			coil__tls_alert_name(a), a);
+		return COIL_ETLS;
+	}
+	coil__tls_strerror(ret, why, sizeof(why));
+	set_err(t, "%s: %s (mbedTLS -0x%04x)", what, why, (unsigned)-ret);
+	return COIL_ETLS;
+}
+
+/* ---- memory BIO ---- */
+
+static size_t in_avail(const struct coil_tls__conn *c)
+{
+	return c->src_len + c->stash_len;
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+	struct coil_tls__conn *c = ctx;
+	size_t n;
+
+	if (c->src_len) {
+		n = len < c->src_len ? len : c->src_len;
+		memcpy(buf, c->src, n);
+		c->src += n;
+		c->src_len -= n;
+		return (int)n;
+	}
+	if (c->stash_len) {
+		n = len < c->stash_len ? len : c->stash_len;
+		memcpy(buf, c->stash + c->stash_off, n);
+		c->stash_off += n;
+		c->stash_len -= n;
+		if (!c->stash_len)
+			c->stash_off = 0;
+		return (int)n;
+	}
+	return MBEDTLS_ERR_SSL_WANT_READ;
+}
+
+static int stash_add(struct coil_tls__conn *c, const void *p, size_t n)
+{
+	if (c->stash_off && c->stash_off + c->stash_len + n > c->stash_cap) {
+		memmove(c->stash, c->stash + c->stash_off, c->stash_len);
+		c->stash_off = 0;
+	}
+	if (c->stash_off + c->stash_len + n > c->stash_cap) {
+		size_t cap = c->stash_cap ? c->stash_cap : 4096;
+		unsigned char *s;
+		while (cap < c->stash_len + n)
+			cap *= 2;
+		s = realloc(c->stash, cap);
+		if (!s)
+			return -ENOMEM;
+		c->stash = s;
+		c->stash_cap = cap;
+	}
+	memcpy(c->stash + c->stash_off + c->stash_len, p, n);
+	c->stash_len += n;
+	return 0;
+}
+
+/* Move the rest of the lower stream's buffer to the stash. */
+static int src_keep(struct coil_tls__conn *c)
+{
+	int ret = 0;
+	if (c->src_len)
+		ret = stash_add(c, c->src, c->src_len);
+	c->src = NULL;
+	c->src_len = 0;
+	return ret;
+}
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+	struct coil_tls__conn *c = ctx;
+	size_t done = 0;
+
+	while (done < len) {
+		struct coil_tls__slot *sl = &c->slot[c->fill];
+		size_t n;
+
+		if (sl->state == SLOT_SEND)
+			break; /* every slot is in flight */
+		if (sl->len == COIL_TLS_SLOT_CAP) {
+			unsigned nx = (c->fill + 1) % COIL_TLS_NSLOT;
+			if (c->slot[nx].state != SLOT_FREE)
+				break;
+			c->fill = nx;
+			continue;
+		}
+		if (!sl->buf) {
+			sl->buf = malloc(COIL_TLS_SLOT_CAP);
+			if (!sl->buf) {
+				c->nomem = 1;
+				return MBEDTLS_ERR_SSL_ALLOC_FAILED;
+			}
+		}
+		n = COIL_TLS_SLOT_CAP - sl->len;
+		if (n > len - done)
+			n = len - done;
+		memcpy(sl->buf + sl->len, buf + done, n);
+		sl->len += n;
+		sl->state = SLOT_FILL;
+		done += n;
+	}
+	if (!done)
+		return MBEDTLS_ERR_SSL_WANT_WRITE;
+	c->out_bytes += done;
+	return (int)done;
+}
+
+/* Bytes bio_send() can take now without a lower write completing. */
+static size_t out_room(const struct coil_tls__conn *c)
+{
+	size_t room = 0;
+
+	if (c->slot[c->fill].state != SLOT_SEND)
+		room += COIL_TLS_SLOT_CAP - c->slot[c->fill].len;
+	for (unsigned k = 1; k < COIL_TLS_NSLOT; k++) {
+		if (c->slot[(c->fill + k) % COIL_TLS_NSLOT].state != SLOT_FREE)
+			break;
+		room += COIL_TLS_SLOT_CAP;
+	}
+	return room;
+}
+
+/* The slot that got the newest bytes, if they are not sent yet. */
+static struct coil_tls__slot *newest_pending(struct coil_tls__conn *c)
+{
+	struct coil_tls__slot *sl = &c->slot[c->fill];
+	if (sl->state == SLOT_FILL || sl->state == SLOT_SEND)
+		return sl;
+	/* slot[fill] is empty: the newest bytes are in the one before */
+	sl = &c->slot[(c->fill + COIL_TLS_NSLOT - 1) % COIL_TLS_NSLOT];
+	return sl->state != SLOT_FREE ? sl : NULL;
+}
+
+/* ---- writing ---- */
+
+static void slot_done(struct coil_stream_write *w, int status);
+
+static void fail_wq(struct coil_tls *t, int err)
+{
+	struct coil_tls__conn *c = t->c;
+	struct coil_stream_write *w = c->wq_head;
+	c->wq_head = c->wq_tail = NULL;
+	c->wpend = 0;
+	t->s.stats.queued = 0;
+	complete_list(w, err);
+}
+
+/* Hand every filled slot to the lower stream, in order. */
+static void flush(struct coil_tls *t)
+{
+	struct coil_tls__conn *c = t->c;
+
+	while (!(t->st & S_LCLOSE) && c->slot[c->sub].state == SLOT_FILL) {
+		struct coil_tls__slot *sl = &c->slot[c->sub];
+		int ret;
+
+		if (t->wfail)
+			return;
+		memset(&sl->w, 0, sizeof(sl->w));
+		sl->w.data = t;
+		ret = coil_stream_write(t->lower, &sl->w, sl->buf, sl->len,
+					slot_done);
+		if (ret < 0) {
+			/* the lower stream cannot send any more: everything
+			 * waiting for this slot or a later one fails */
+			struct coil_stream_write *done = sl->done_head;
+			t->wfail = ret;
+			sl->done_head = sl->done_tail = NULL;
+			complete_list(done, ret);
+			return;
+		}
+		sl->state = SLOT_SEND;
+		c->nsend++;
+		c->sub = (c->sub + 1) % COIL_TLS_NSLOT;
+	}
+	/* new bytes go after the ones just submitted */
+	if (c->slot[c->fill].state == SLOT_SEND)
+		c->fill = c->sub;
+}
+
+/* A write request of the caller is encrypted to its last byte: it
+ * completes when that byte's slot was sent. */
+static void encrypted(struct coil_tls *t, struct coil_stream_write *w)
+{
+	struct coil_tls__slot *sl = newest_pending(t->c);
+
+	w->next = NULL;
+	if (!sl) {
+		complete_list(w, 0);
+		return;
+	}
+	if (sl->done_tail)
+		sl->done_tail->next = w;
+	else
+		sl->done_head = w;
+	sl->done_tail = w;
+}
+
+/* Skip the iovecs of @w that are done or empty; 1 if nothing is left. */
+static int write_done(struct coil_stream_write *w)
+{
+	while (w->idx < w->iovcnt && w->off >= w->iov[w->idx].iov_len) {
+		w->idx++;
+		w->off = 0;
+	}
+	return w->idx >= w->iovcnt;
+}
+
+/* Pop the finished requests at the head of the queue into their slots. */
+static void pop_done(struct coil_tls *t)
+{
+	struct coil_tls__conn *c = t->c;
+
+	while (c->wq_head && !(c->wq_head->flags & COIL_STREAM_W_SHUTDOWN) &&
+	       write_done(c->wq_head)) {
+		struct coil_stream_write *w = c->wq_head;
+		c->wq_head = w->next;
+		if (!c->wq_head)
+			c->wq_tail = NULL;
+		encrypted(t, w);
+		if (closing(t) || !t->c)
+			return;
+	}
+}
+
+/* The next plaintext to encrypt, at most one record: the head request's
+ * current iovec in place when it is large enough or alone, else small
+ * pieces of several requests gathered into the scratch buffer (so that
+ * many small writes become one record). Return its length. */
+static size_t gather(struct coil_tls *t, const unsigned char **out)
+{
+	struct coil_tls__conn *c = t->c;
+	struct coil_stream_write *w = c->wq_head;
+	size_t n = 0, first;
+	unsigned idx;
+	size_t off;
+
+	first = w->iov[w->idx].iov_len - w->off;
+	if (first >= MAXREC) {
+		*out = (const unsigned char *)w->iov[w->idx].iov_base + w->off;
+		return MAXREC;
+	}
+	idx = w->idx;
+	off = w->off;
+	for (; w && n < MAXREC; w = w->next) {
+		if (w->flags & COIL_STREAM_W_SHUTDOWN)
+			break;
+		if (w != c->wq_head) {
+			idx = 0;
+			off = 0;
+		}
+		for (; idx < w->iovcnt && n < MAXREC; idx++, off = 0) {
+			size_t len = w->iov[idx].iov_len - off;
+			if (!len)
+				continue;
+			if (len > MAXREC - n)
+				len = MAXREC - n;
+			if (n == 0 && len == first && idx + 1 == w->iovcnt &&
+			    (!w->next ||
+			     (w->next->flags & COIL_STREAM_W_SHUTDOWN))) {
+				/* alone: encrypt in place */
+				*out = (const unsigned char *)w->iov[idx]
+					       .iov_base +
+				       off;
+				return len;
+			}
+			memcpy(scratch + n,
+			       (const unsigned char *)w->iov[idx].iov_base +
+				       off,
+			       len);
+			n += len;
+		}
+	}
+	*out = scratch;
+	return n;
+}
+
+/* Account @n encrypted bytes against the queue. */
+static void advance(struct coil_tls *t, size_t n)
+{
+	for (struct coil_stream_write *w = t->c->wq_head; w && n; w = w->next) {
+		while (n && w->idx < w->iovcnt) {
+			size_t left = w->iov[w->idx].iov_len - w->off;
+			if (n >= left) {
+				n -= left;
+				w->idx++;
+				w->off = 0;
+			} else {
+				w->off += n;
+				n = 0;
+			}
+		}
+	}
+}
+
+static void fail_stream(struct coil_tls *t, int err);
+static void lshut_done(struct coil_stream_write *w, int status);
+
+/* close_notify (RFC 5246 section 7.2.1), then TCP's FIN after it. */
+static int send_notify(struct coil_tls *t)
+{
+	struct coil_tls__conn *c = t->c;
+	int ret;
+
+	if (t->st & S_NOTIFY)
+		return 0;
+	ret = mbedtls_ssl_close_notify(&c->ssl);
+	if (ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
+		t->st |= S_NOTIFY_PEND;
+		return ret;
+	}
+	t->st &= ~S_NOTIFY_PEND;
+	t->st |= S_NOTIFY;
+	return ret;
+}
+
+static void do_shutdown(struct coil_tls *t)
+{
+	struct coil_tls__conn *c = t->c;
+	struct coil_stream_write *w = c->wq_head;
+	int ret = send_notify(t);
+
+	if (ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+		return; /* again when a slot is free */
+	c->wq_head = w->next;
+	if (!c->wq_head)
+		c->wq_tail = NULL;
+	w->next = NULL;
+	if (ret < 0) {
+		int err = tls_error(t, ret, "sending close_notify");
+		complete_list(w, err);
+		return;
+	}
+	c->user_shut = w;
+	flush(t);
+	memset(&c->lshut, 0, sizeof(c->lshut));
+	c->lshut.data = t;
+	ret = t->wfail ? t->wfail
+		       : coil_stream_shutdown(t->lower, &c->lshut, lshut_done);
+	if (ret < 0) {
+		c->user_shut = NULL;
+		complete_list(w, ret);
+	}
+}
+
+static void lshut_done(struct coil_stream_write *lw, int status)
+{
+	struct coil_tls *t = lw->data;
+	struct coil_stream_write *w = t->c->user_shut;
+	t->c->user_shut = NULL;
+	complete_list(w, status);
+}
+
+/* Encrypt queued plaintext while output slots have room. */
+static void encrypt(struct coil_tls *t)
+{
+	struct coil_tls__conn *c = t->c;
+
+	while (c->wq_head && !closing(t) && !t->fail && t->c) {
+		const unsigned char *p;
+		size_t len;
+		int ret;
+
+		if (t->wfail) {
+			fail_wq(t, t->wfail);
+			return;
+		}
+		pop_done(t);
+		if (!c->wq_head || closing(t))
+			return;
+		if (c->wq_head->flags & COIL_STREAM_W_SHUTDOWN) {
+			do_shutdown(t);
+			return;
+		}
+		if (c->wpend) {
+			/* mbedTLS holds the encrypted record and only
+			 * flushes it: the same length, the bytes unread
+			 * (mbedtls_ssl_write(), "call again with the same
+			 * arguments") */
+			p = scratch;
+			len = c->wpend;
+		} else {
+			len = gather(t, &p);
+			if (out_room(c) < len + REC_SLACK)
+				return; /* a slot completion runs us again */
+		}
+		ret = mbedtls_ssl_write(&c->ssl, p, len);
+		if (ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
+			c->wpend = len;
+			return;
+		}
+		if (ret < 0) {
+			fail_stream(t, tls_error(t, ret, "encrypting"));
+			return;
+		}
+		c->wpend = 0;
+		t->s.stats.sends++;
+		t->s.stats.bytes_out += (unsigned)ret;
+		t->s.stats.queued -= (unsigned)ret;
+		advance(t, (size_t)ret);
+	}
+	if (t->c && c->wq_head && !closing(t))
+		pop_done(t);
+}
+
+/* ---- reading ---- */
+
+/* Deliver plaintext while the caller reads; the end or a failure last. */
+static void pump(struct coil_tls *t)
+{
+	struct coil_tls__conn *c = t->c;
+
+	if (t->st & S_PUMPING)
+		return;
+	t->st |= S_PUMPING;
+	while (!closing(t) && !(t->st & S_RDONE) && t->s.read_cb) {
+		int ret;
+
+		if (t->fail) {
+			t->st |= S_RDONE;
+			t->s.read_cb(&t->s, t->fail, NULL);
+			break;
+		}
+		if (!(t->st & S_RWANT) || !(t->st & S_UP))
+			break;
+		ret = mbedtls_ssl_read(&c->ssl, scratch, sizeof(scratch));
+		if (ret > 0) {
+			t->s.stats.recvs++;
+			t->s.stats.bytes_in += (unsigned)ret;
+			t->s.read_cb(&t->s, ret, scratch);
+			continue;
+		}
+		if (ret == MBEDTLS_ERR_SSL_WANT_READ) {
+			if (in_avail(c))
+				continue; /* a record that carried no data */
+			if (!(t->st & S_LEND))
+				break;
+			/* the connection ended under us without
+			 * close_notify */
+			set_err(t, "peer closed the connection without "
+				   "close_notify (truncation)");
+			t->fail = COIL_ETRUNC;
+			continue;
+		}
+		if (ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+			break; /* an alert to send first */
+		if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+			t->st |= S_RDONE | S_PEER_NOTIFY;
+			t->s.read_cb(&t->s, 0, NULL);
+			break;
+		}
+		t->fail = ret == 0 ? COIL_ETRUNC
+				   : tls_error(t, ret, "reading a record");
+		if (ret == 0)
+			set_err(t, "peer closed the connection without "
+				   "close_notify (truncation)");
+		fail_wq(t, t->fail);
+	}
+	t->st &= ~S_PUMPING;
+}
+
+static void lower_read(struct coil_stream *ls, ssize_t n, const void *buf);
+
+/* Read from the lower stream while the handshake runs or the caller
+ * reads; pause it otherwise, so TCP pushes back on the peer. */
+static void lower_read_update(struct coil_tls *t)
+{
+	int want;
+
+	if (!t->c || (t->st & (S_LCLOSE | S_CONNECTING)))
+		return;
+	want = !closing(t) && !(t->st & S_LEND) && !t->fail &&
+	       ((t->st & S_HS) ||
+		((t->st & S_UP) && (t->st & S_RWANT) && !t->c->stash_len));
+	if (want && !(t->st & S_LREAD)) {
+		if (coil_stream_read_start(t->lower, lower_read) == 0)
+			t->st |= S_LREAD;
+	} else if (!want && (t->st & S_LREAD)) {
+		coil_stream_read_stop(t->lower);
+		t->st &= ~S_LREAD;
+	}
+}
+
+static void fail_stream(struct coil_tls *t, int err)
+{
+	if (t->fail)
+		return;
+	t->fail = err;
+	fail_wq(t, err);
+}
+
+/* ---- handshake ---- */
+
+static void hs_timer_stop(struct coil_tls__conn *c, struct coil_loop *loop)
+{
+	if (coil_op_busy(&c->hs_tmr))
+		coil_timeout_remove(loop, &c->hs_tmr);
+}
+
+static void hs_done(struct coil_tls *t)
+{
+	struct coil_tls__conn *c = t->c;
+	const char *s;
+	coil_stream_connect_cb cb = t->connect_cb;
+
+	t->st &= ~S_HS;
+	t->st |= S_UP;
+	t->info.handshake_ns = coil_now_update(t->s.loop) - t->t0_ns;
+	snprintf(t->info.version, sizeof(t->info.version), "%s",
+		 mbedtls_ssl_get_version(&c->ssl));
+	snprintf(t->info.cipher, sizeof(t->info.cipher), "%s",
+		 mbedtls_ssl_get_ciphersuite(&c->ssl));
+	s = mbedtls_ssl_get_alpn_protocol(&c->ssl);
+	snprintf(t->info.alpn, sizeof(t->info.alpn), "%s", s ? s : "");
+	if (c->cfg->flags & COIL_TLS_SERVER) {
+		t->info.resumed = c->srv_resumed;
+	} else {
+		/* a resumed session keeps its master secret; a full
+		 * handshake derives a new one (RFC 5246 section 8.1) */
+		t->info.resumed =
+			c->offered && !memcmp(coil__tls_master(&c->ssl),
+					      c->resume_master, 48);
+		if (c->cache)
+			coil__tls_cache_save(c->cache, c->session_key, c->cfg,
+					     &c->ssl);
+	}
+	hs_timer_stop(c, t->s.loop);
+	t->connect_cb = NULL;
+	cb(&t->s, 0);
+}
+
+static void hs_fail(struct coil_tls *t, int err)
+{
+	struct coil_tls__conn *c = t->c;
+
+	t->fail = err;
+	t->st &= ~S_HS;
+	t->st |= S_HSFAIL;
+	if (c->cache && c->session_key)
+		coil__tls_cache_drop(c->cache, c->session_key, c->cfg);
+	hs_timer_stop(c, t->s.loop);
+	teardown(t);
+}
+
+static void hs_run(struct coil_tls *t)
+{
+	struct coil_tls__conn *c = t->c;
+	int server = (c->cfg->flags & COIL_TLS_SERVER) != 0;
+	uint64_t t0 = mono_ns(), out0 = c->out_bytes;
+	int ret;
+
+	if (server)
+		coil__tls_watch_resume(&c->srv_resumed);
+	ret = mbedtls_ssl_handshake(&c->ssl);
+	if (server)
+		coil__tls_watch_resume(NULL);
+	t->info.handshake_cpu_ns += mono_ns() - t0;
+	if (ret == 0) {
+		hs_done(t);
+		return;
+	}
+	if (ret == MBEDTLS_ERR_SSL_WANT_READ) {
+		if (!(t->st & S_LEND))
+			return;
+		if (t->rd_end < 0) {
+			set_err(t, "connection lost during the handshake: %s",
+				coil_strerror(t->rd_end));
+			hs_fail(t, t->rd_end);
+		} else {
+			set_err(t, "peer closed the connection during the "
+				   "handshake");
+			hs_fail(t, COIL_ETLS);
+		}
+		return;
+	}
+	if (ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+		return;
+	/* mbedTLS 2.x leaves some failures without an alert (a missing
+	 * client certificate, say): tell the peer why rather than just
+	 * hanging up (RFC 5246 section 7.2.2) */
+	if (c->out_bytes == out0 && ret != MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE &&
+	    ret != MBEDTLS_ERR_SSL_ALLOC_FAILED)
+		mbedtls_ssl_send_alert_message(
+			&c->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+			MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
+	hs_fail(t, tls_error(t, ret, "handshake failed"));
+}
+
+static void hs_tmr_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct coil_tls__conn *c =
+		coil_container_of(op, struct coil_tls__conn, hs_tmr);
+	struct coil_tls *t = c->t;
+
+	if (res == 0 && (t->st & S_HS) && !closing(t)) {
+		set_err(t, "handshake timed out after %llu ms",
+			(unsigned long long)(c->hs_timeout_ns / 1000000));
+		hs_fail(t, -ETIMEDOUT);
+	}
+	maybe_finish(t);
+}
+
+/* ---- the engine step ---- */
+
+static void process(struct coil_tls *t)
+{
+	if (!t->c || (t->st & (S_HSFAIL | S_DEAD | S_CONNECTING)) ||
+	    closing(t))
+		return;
+	if (t->st & S_HS) {
+		hs_run(t);
+		if (!t->c || !(t->st & S_UP) || closing(t)) {
+			if (t->c && !(t->st & (S_HSFAIL | S_LCLOSE)))
+				flush(t);
+			lower_read_update(t);
+			return;
+		}
+	}
+	encrypt(t);
+	pump(t);
+	if (!closing(t))
+		encrypt(t);
+	if (t->st & S_NOTIFY_PEND)
+		send_notify(t);
+	flush(t);
+	lower_read_update(t);
+}
+
+static void lower_read(struct coil_stream *ls, ssize_t n, const void *buf)
+{
+	struct coil_tls *t = ls->data;
+	struct coil_tls__conn *c = t->c;
+
+	if (!c || closing(t) || (t->st & (S_LCLOSE | S_HSFAIL)))
+		return;
+	if (n > 0) {
+		if (c->stash_len) {
+			if (stash_add(c, buf, (size_t)n) < 0) {
+				c->nomem = 1;
+				if (t->st & S_HS) {
+					set_err(t, "out of memory");
+					hs_fail(t, -ENOMEM);
+				} else {
+					fail_stream(t, -ENOMEM);
+					pump(t);
+				}
+				return;
+			}
+		} else {
+			c->src = buf;
+			c->src_len = (size_t)n;
+		}
+	} else {
+		/* no read callback follows from the lower stream */
+		t->st &= ~S_LREAD;
+		t->st |= S_LEND;
+		t->rd_end = (int)n;
+		if (n < 0 && !(t->st & S_HS) && !t->fail) {
+			set_err(t, "connection error: %s",
+				coil_strerror((int)n));
+			fail_stream(t, (int)n);
+		}
+	}
+	process(t);
+	if (t->c && src_keep(t->c) < 0 && !t->fail) {
+		fail_stream(t, -ENOMEM);
+		pump(t);
+	}
+}
+
+/* ---- ending ---- */
+
+static void lower_closed(struct coil_stream *ls)
+{
+	struct coil_tls *t = ls->data;
+	t->st |= S_LCLOSED;
+	maybe_finish(t);
+}
+
+static void lower_close(struct coil_tls *t)
+{
+	struct coil_tls__conn *c = t->c;
+
+	if (t->st & S_LCLOSE)
+		return;
+	t->st |= S_LCLOSE;
+	t->st &= ~S_LREAD;
+	if (coil_op_busy(&c->cl_tmr))
+		coil_timeout_remove(t->s.loop, &c->cl_tmr);
+	hs_timer_stop(c, t->s.loop);
+	if (coil_stream_close(t->lower, lower_closed) < 0) {
+		/* not open (a TCP connect that failed): nothing to wait for */
+		t->st |= S_LCLOSED;
+		kick(t);
+	}
+}
+
+static void cl_tmr_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct coil_tls__conn *c =
+		coil_container_of(op, struct coil_tls__conn, cl_tmr);
+	struct coil_tls *t = c->t;
+
+	if (res == 0)
+		lower_close(t); /* the peer does not take our last bytes */
+	maybe_finish(t);
+}
+
+/* Send what must go (an alert, close_notify) within close_timeout_ns,
+ * then close the lower stream. */
+static void teardown(struct coil_tls *t)
+{
+	struct coil_tls__conn *c = t->c;
+
+	if (t->st & S_LCLOSE)
+		return;
+	if (t->st & S_LREAD) {
+		coil_stream_read_stop(t->lower);
+		t->st &= ~S_LREAD;
+	}
+	if (t->st & S_CONNECTING) {
+		lower_close(t);
+		return;
+	}
+	flush(t);
+	if ((t->st & (S_NOTIFY | S_NOTIFY_PEND | S_HSFAIL)) && !t->wfail &&
+	    c->nsend > 0) {
+		if (!coil_op_busy(&c->cl_tmr))
+			coil_timeout(t->s.loop, &c->cl_tmr,
+				     c->close_timeout_ns, 0);
+		if (coil_op_busy(&c->cl_tmr))
+			return; /* slot_done closes when the last is sent */
+	}
+	lower_close(t);
+}
+
+static void slot_done(struct coil_stream_write *w, int status)
+{
+	struct coil_tls *t = w->data;
+	struct coil_tls__conn *c = t->c;
+	struct coil_tls__slot *sl = coil_container_of(w, struct coil_tls__slot,
+						      w);
+	struct coil_stream_write *done = sl->done_head;
+
+	sl->done_head = sl->done_tail = NULL;
+	sl->len = 0;
+	sl->state = SLOT_FREE;
+	c->nsend--;
+	if (status < 0 && !t->wfail && status != -ECANCELED)
+		t->wfail = status;
+	if (status < 0 && (t->st & S_HS) && !closing(t)) {
+		set_err(t, "sending the handshake: %s", coil_strerror(status));
+		complete_list(done, status);
+		hs_fail(t, status);
+		return;
+	}
+	complete_list(done, status < 0 ? status : 0);
+	if (!t->c)
+		return;
+	if (closing(t) || (t->st & S_HSFAIL)) {
+		if (t->st & S_LCLOSE)
+			return;
+		if (t->st & S_NOTIFY_PEND)
+			send_notify(t);
+		flush(t);
+		if (!c->nsend || t->wfail)
+			lower_close(t);
+		return;
+	}
+	process(t);
+}
+
+static void conn_free(struct coil_tls *t)
+{
+	struct coil_tls__conn *c = t->c;
+
+	c->src = NULL;
+	c->src_len = 0;
+	fail_wq(t, -ECANCELED);
+	if (c->user_shut) {
+		struct coil_stream_write *w = c->user_shut;
+		c->user_shut = NULL;
+		complete_list(w, -ECANCELED);
+	}
+	for (unsigned i = 0; i < COIL_TLS_NSLOT; i++) {
+		struct coil_stream_write *done = c->slot[i].done_head;
+		c->slot[i].done_head = c->slot[i].done_tail = NULL;
+		complete_list(done, t->wfail ? t->wfail : -ECANCELED);
+		free(c->slot[i].buf);
+	}
+	mbedtls_ssl_free(&c->ssl);
+	free(c->stash);
+	free(c->session_key);
+	atomic_fetch_sub(&((struct coil_tls_config *)c->cfg)->users, 1);
+	free(c);
+	t->c = NULL;
+	t->st |= S_DEAD;
+}
+
+/* Once the lower stream is closed and nothing of ours is in flight: free
+ * the engine state, then tell the caller. */
+static void maybe_finish(struct coil_tls *t)
+{
+	struct coil_tls__conn *c = t->c;
+	coil_stream_connect_cb cb;
+
+	if (!c || !(t->st & S_LCLOSED))
+		return;
+	if (coil_op_busy(&c->hs_tmr) || coil_op_busy(&c->cl_tmr) ||
+	    coil_op_busy(&t->kick))
+		return;
+	conn_free(t);
+	if (closing(t)) {
+		cb = t->connect_cb;
+		t->connect_cb = NULL;
+		if (cb)
+			cb(&t->s, t->fail ? t->fail : -ECANCELED);
+		t->st = S_DEAD;
+		coil_stream_finish_close(&t->s);
+		return;
+	}
+	cb = t->connect_cb;
+	t->connect_cb = NULL;
+	if (cb)
+		cb(&t->s, t->fail ? t->fail : COIL_ETLS);
+}
+
+/* The first step of a close, from the loop. */
+static void close_step(struct coil_tls *t)
+{
+	coil_stream_connect_cb cb = t->connect_cb;
+
+	if (t->st & S_CLOSE_STEP)
+		return;
+	t->st |= S_CLOSE_STEP;
+	t->st &= ~S_RWANT;
+	if (cb && !(t->st & S_HSFAIL)) {
+		t->connect_cb = NULL;
+		t->st &= ~S_HS;
+		cb(&t->s, -ECANCELED);
+	}
+	if (!t->c)
+		return;
+	fail_wq(t, -ECANCELED);
+	if ((t->st & S_UP) && !t->fail && !t->wfail &&
+	    !(t->st & (S_NOTIFY | S_LCLOSE))) {
+		t->c->wpend = 0;
+		send_notify(t);
+	}
+	teardown(t);
+}
+
+static void kick_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct coil_tls *t = coil_container_of(op, struct coil_tls, kick);
+
+	if (t->st & S_DEAD) {
+		if (closing(t))
+			coil_stream_finish_close(&t->s);
+		return;
+	}
+	if (closing(t))
+		close_step(t);
+	else
+		process(t);
+	maybe_finish(t);
+}
+
+/* ---- the stream interface ---- */
+
+static int tls_read_start(struct coil_stream *s)
+{
+	struct coil_tls *t = tls_from(s);
+
+	if (t->st & S_RWANT)
+		return 0;
+	t->st |= S_RWANT;
+	if (t->st & S_UP)
+		kick(t); /* deliver what waits, from the loop */
+	return 0;
+}
+
+static int tls_read_stop(struct coil_stream *s)
+{
+	struct coil_tls *t = tls_from(s);
+
+	if (!(t->st & S_RWANT))
+		return 0;
+	t->st &= ~S_RWANT;
+	s->stats.pauses++;
+	lower_read_update(t);
+	return 0;
+}
+
+static int write_state(const struct coil_tls *t)
+{
+	if (t->fail)
+		return t->fail;
+	if (!(t->st & S_UP) || !t->c)
+		return -ENOTCONN;
+	if (t->wfail)
+		return t->wfail;
+	if (t->st & S_SHUT)
+		return -EPIPE;
+	return 0;
+}
+
+static void enqueue(struct coil_tls *t, struct coil_stream_write *w)
+{
+	struct coil_tls__conn *c = t->c;
+	if (c->wq_tail)
+		c->wq_tail->next = w;
+	else
+		c->wq_head = w;
+	c->wq_tail = w;
+	kick(t);
+}
+
+static int tls_write(struct coil_stream *s, struct coil_stream_write *w)
+{
+	struct coil_tls *t = tls_from(s);
+	int ret = write_state(t);
+
+	if (ret < 0)
+		return ret;
+	s->stats.writes++;
+	s->stats.queued += w->len;
+	if (s->stats.queued > s->stats.queued_max)
+		s->stats.queued_max = s->stats.queued;
+	enqueue(t, w);
+	return 0;
+}
+
+static int tls_shutdown(struct coil_stream *s, struct coil_stream_write *w)
+{
+	struct coil_tls *t = tls_from(s);
+	int ret = write_state(t);
+
+	if (ret < 0)
+		return ret;
+	t->st |= S_SHUT;
+	enqueue(t, w);
+	return 0;
+}
+
+static int tls_close(struct coil_stream *s)
+{
+	struct coil_tls *t = tls_from(s);
+
+	t->st &= ~S_RWANT;
+	kick(t); /* close_step from the loop, never inline */
+	return 0;
+}
+
+static int tls_set_timeouts(struct coil_stream *s, uint64_t idle_ns,
+			    uint64_t read_ns, uint64_t write_ns)
+{
+	struct coil_tls *t = tls_from(s);
+
+	if (!t->c || (t->st & S_LCLOSE))
+		return -ENOTCONN;
+	return coil_stream_set_timeouts(t->lower, idle_ns, read_ns, write_ns);
+}
+
+static int tls_fd(const struct coil_stream *s)
+{
+	const struct coil_tls *t =
+		coil_container_of(s, const struct coil_tls, s);
+	if (!t->c || (t->st & S_LCLOSED))
+		return -1;
+	return coil_stream_fd(t->lower);
+}
+
+static const struct coil_stream_vt tls_vt = {
+	.name = "tls",
+	.read_start = tls_read_start,
+	.read_stop = tls_read_stop,
+	.write = tls_write,
+	.shutdown = tls_shutdown,
+	.close = tls_close,
+	.set_timeouts = tls_set_timeouts,
+	.fd = tls_fd,
+};
+
+/* ---- set-up ---- */
+
+static int verify_cb(void *p, mbedtls_x509_crt *crt, int depth,
+		     uint32_t *flags)
+{
+	struct coil_tls__conn *c = p;
+
+	/* the leaf, for a host given as an IP literal: mbedTLS 2.x checks
+	 * DNS names only (see verify.c) */
+	if (depth == 0 && c->host_ip_len &&
+	    !coil__tls_crt_has_ip(crt, c->host_ip, c->host_ip_len))
+		*flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+	return 0;
+}
+
+/* "host:port" from the lower stream's peer, or host alone. */
+static char *default_key(const char *host, struct coil_stream *lower)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd = coil_stream_fd(lower);
+	unsigned port = 0;
+	char *k = NULL;
+
+	if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET)
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	if (port) {
+		if (asprintf(&k, "%s:%u", host, port) < 0)
+			k = NULL;
+	} else {
+		k = strdup(host);
+	}
+	return k;
+}
+
+/* Build the engine state for @t; nothing is started yet. */
+static int conn_new(struct coil_tls *t, const struct coil_tls_config *cfg,
+		    const struct coil_tls_opts *o)
+{
+	struct coil_tls__conn *c;
+	int server = (cfg->flags & COIL_TLS_SERVER) != 0;
+	int ret;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->t = t;
+	c->cfg = cfg;
+	mbedtls_ssl_init(&c->ssl);
+	if (mbedtls_ssl_setup(&c->ssl, &cfg->conf) != 0) {
+		mbedtls_ssl_free(&c->ssl);
+		free(c);
+		return -ENOMEM;
+	}
+	if (!server && o->host) {
+		unsigned char ip[16];
+		snprintf(c->host, sizeof(c->host), "%s", o->host);
+		if (inet_pton(AF_INET, o->host, ip) == 1) {
+			c->host_ip_len = 4;
+		} else if (inet_pton(AF_INET6, o->host, ip) == 1) {
+			c->host_ip_len = 16;
+		}
+		memcpy(c->host_ip, ip, sizeof(ip));
+		/* RFC 6066 section 3: no IP literals in SNI; the name check
+		 * of an IP is verify_cb's */
+		ret = mbedtls_ssl_set_hostname(&c->ssl, c->host_ip_len
+								? NULL
+								: c->host);
+		if (ret != 0)
+			goto fail;
+		mbedtls_ssl_set_verify(&c->ssl, verify_cb, c);
+	}
+	if (!server && o->cache && o->host) {
+		c->cache = o->cache;
+		c->session_key = o->session_key ? strdup(o->session_key)
+						: default_key(o->host, t->lower);
+		if (!c->session_key) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		c->offered = coil__tls_cache_offer(c->cache, c->session_key,
+						   cfg, &c->ssl,
+						   c->resume_master);
+	}
+	mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
+	c->hs_timeout_ns = o->handshake_timeout_ns ? o->handshake_timeout_ns
+						   : HS_TIMEOUT_NS;
+	c->close_timeout_ns =
+		o->close_timeout_ns ? o->close_timeout_ns : CLOSE_TIMEOUT_NS;
+	coil_op_init(&c->hs_tmr, hs_tmr_cb);
+	coil_op_init(&c->cl_tmr, cl_tmr_cb);
+	atomic_fetch_add(&((struct coil_tls_config *)cfg)->users, 1);
+	t->c = c;
+	return 0;
+fail:
+	mbedtls_ssl_free(&c->ssl);
+	free(c->session_key);
+	free(c);
+	return ret < 0 && ret > COIL_EBASE ? ret : -ENOMEM;
+}
+
+static int check_args(struct coil_tls *t, const struct coil_tls_config *cfg,
+		      const struct coil_tls_opts *o, const void *cb)
+{
+	if (!t || !cfg || !cb)
+		return -EINVAL;
+	if (!(cfg->flags & COIL_TLS_SERVER)) {
+		if (o->host && (!o->host[0] || strlen(o->host) > 255))
+			return -EINVAL;
+		if (!o->host && !(cfg->flags & COIL_TLS_INSECURE))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static void tls_init(struct coil_tls *t, struct coil_loop *loop)
+{
+	void *data = t->s.data;
+	memset(t, 0, sizeof(*t));
+	t->s.data = data;
+	coil_stream_init(&t->s, loop, &tls_vt);
+	coil_op_init(&t->kick, kick_cb);
+	t->info.alert = -1;
+}
+
+/* The handshake starts now: its clock, its deadline, its first step. */
+static void hs_start(struct coil_tls *t)
+{
+	struct coil_tls__conn *c = t->c;
+
+	t->st |= S_HS;
+	t->t0_ns = coil_now_update(t->s.loop);
+	if (c->hs_timeout_ns != UINT64_MAX)
+		coil_timeout(t->s.loop, &c->hs_tmr, c->hs_timeout_ns, 0);
+}
+
+int coil_tls_open(struct coil_tls *t, struct coil_stream *lower,
+		  const struct coil_tls_config *cfg,
+		  const struct coil_tls_opts *opts, coil_stream_connect_cb cb)
+{
+	static const struct coil_tls_opts none;
+	const struct coil_tls_opts *o = opts ? opts : &none;
+	int ret = check_args(t, cfg, o, (const void *)cb);
+
+	if (ret < 0)
+		return ret;
+	if (!lower || !lower->vt || !(lower->flags & COIL_STREAM_OPEN) ||
+	    (lower->flags & COIL_STREAM_CLOSING) || lower == &t->s)
+		return -EINVAL;
+	tls_init(t, lower->loop);
+	t->lower = lower;
+	ret = conn_new(t, cfg, o);
+	if (ret < 0) {
+		t->s.flags = 0;
+		return ret;
+	}
+	lower->data = t;
+	t->connect_cb = cb;
+	hs_start(t);
+	kick(t); /* the first flight, from the loop */
+	return 0;
+}
+
+static void tcp_connected(struct coil_stream *ls, int status)
+{
+	struct coil_tls *t = ls->data;
+
+	t->st &= ~S_CONNECTING;
+	if (status < 0) {
+		if (!t->fail)
+			t->fail = status;
+		if (!(t->st & S_LCLOSE)) {
+			/* a failed connect holds nothing: no close to wait
+			 * for */
+			set_err(t, "TCP connect failed: %s",
+				coil_strerror(status));
+			t->st |= S_LCLOSE | S_LCLOSED;
+			t->st |= S_HSFAIL;
+		}
+		maybe_finish(t);
+		return;
+	}
+	hs_start(t);
+	process(t);
+}
+
+int coil_tls_connect(struct coil_loop *loop, struct coil_tls *t,
+		     struct coil_tcp *tcp,
+		     const struct sockaddr_storage *addrs, unsigned naddrs,
+		     const struct coil_tcp_opts *topts,
+		     const struct coil_tls_config *cfg,
+		     const struct coil_tls_opts *opts, coil_stream_connect_cb cb)
+{
+	static const struct coil_tls_opts none;
+	const struct coil_tls_opts *o = opts ? opts : &none;
+	int ret = check_args(t, cfg, o, (const void *)cb);
+
+	if (ret < 0)
+		return ret;
+	if (!loop || !tcp)
+		return -EINVAL;
+	tls_init(t, loop);
+	t->lower = &tcp->s;
+	/* no peer address yet for the session key: the default key is
+	 * made from the host and the first address's port */
+	if (!o->session_key && o->cache && o->host && addrs && naddrs) {
+		struct coil_tls_opts o2 = *o;
+		char key[300];
+		unsigned port = addrs[0].ss_family == AF_INET6
+					? ntohs(((const struct sockaddr_in6 *)
+							 &addrs[0])
+							->sin6_port)
+					: ntohs(((const struct sockaddr_in *)
+							 &addrs[0])
+							->sin_port);
+		snprintf(key, sizeof(key), "%s:%u", o->host, port);
+		o2.session_key = key;
+		ret = conn_new(t, cfg, &o2);
+	} else {
+		ret = conn_new(t, cfg, o);
+	}
+	if (ret < 0) {
+		t->s.flags = 0;
+		return ret;
+	}
+	t->c->tcp = tcp;
+	tcp->s.data = t;
+	t->connect_cb = cb;
+	t->st |= S_CONNECTING;
+	ret = coil_tcp_connect(loop, tcp, addrs, naddrs, topts, tcp_connected);
+	if (ret < 0) {
+		t->st |= S_LCLOSE | S_LCLOSED;
+		conn_free(t);
+		t->st = 0;
+		t->s.flags = 0;
+		return ret;
+	}
+	return 0;
+}
+
+/* ---- queries ---- */
+
+struct coil_tls *coil_tls_of(struct coil_stream *s)
+{
+	if (!s || s->vt != &tls_vt)
+		return NULL;
+	return tls_from(s);
+}
+
+const char *coil_tls_error(const struct coil_stream *s)
+{
+	if (!s || s->vt != &tls_vt)
+		return NULL;
+	return coil_container_of(s, const struct coil_tls, s)->err;
+}
+
+const struct coil_tls_info *coil_tls_info(const struct coil_tls *t)
+{
+	return t ? &t->info : NULL;
+}

@@ -1,0 +1,207 @@
+/*
+ * tls/verify.c - certificate names and error texts.
+ *
+ * mbedTLS 2.28 matches a host only against dNSName entries (and the CN):
+ * its subjectAltName parser skips iPAddress entries. A client that was
+ * given an IP literal therefore checks the certificate's iPAddress names
+ * here, by walking the extensions' DER (RFC 5280 section 4.2.1.6: "the IP
+ * address MUST be stored in the octet string in network byte order", four
+ * octets for IPv4, sixteen for IPv6), as browsers and curl do.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include <mbedtls/asn1.h>
+#include <mbedtls/error.h>
+
+#include "internal.h"
+
+/* id-ce-subjectAltName, 2.5.29.17 */
+static const unsigned char oid_san[] = {0x55, 0x1d, 0x11};
+
+/* In GeneralNames, is there an iPAddress [7] equal to @ip? */
+static int names_have_ip(unsigned char *p, const unsigned char *end,
+			 const unsigned char *ip, int iplen)
+{
+	size_t len;
+
+	if (mbedtls_asn1_get_tag(&p, end, &len,
+				 MBEDTLS_ASN1_CONSTRUCTED |
+					 MBEDTLS_ASN1_SEQUENCE) != 0)
+		return 0;
+	end = p + len;
+	while (p < end) {
+		unsigned char tag = *p++;
+		if (mbedtls_asn1_get_len(&p, end, &len) != 0)
+			return 0;
+		if (tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7) &&
+		    len == (size_t)iplen && memcmp(p, ip, len) == 0)
+			return 1;
+		p += len;
+	}
+	return 0;
+}
+
+int coil__tls_crt_has_ip(const mbedtls_x509_crt *crt,
+			 const unsigned char *ip, int iplen)
+{
+	unsigned char *p = crt->v3_ext.p;
+	const unsigned char *end;
+	size_t len;
+
+	if (!p || !crt->v3_ext.len)
+		return 0;
+	end = p + crt->v3_ext.len;
+	/* the [3] EXPLICIT wrapper, if the buffer still starts with it */
+	if (*p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED |
+		   3)) {
+		if (mbedtls_asn1_get_tag(&p, end, &len,
+					 MBEDTLS_ASN1_CONTEXT_SPECIFIC |
+						 MBEDTLS_ASN1_CONSTRUCTED | 3))
+			return 0;
+		end = p + len;
+	}
+	/* Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension */
+	if (mbedtls_asn1_get_tag(&p, end, &len,
+				 MBEDTLS_ASN1_CONSTRUCTED |
+					 MBEDTLS_ASN1_SEQUENCE) != 0)
+		return 0;
+	end = p + len;
+	while (p < end) {
+		/* Extension ::= SEQUENCE { extnID, critical DEFAULT FALSE,
+		 * extnValue OCTET STRING } */
+		const unsigned char *ext_end;
+		size_t olen;
+		int san;
+
+		if (mbedtls_asn1_get_tag(&p, end, &len,
+					 MBEDTLS_ASN1_CONSTRUCTED |
+						 MBEDTLS_ASN1_SEQUENCE) != 0)
+			return 0;
+		ext_end = p + len;
+		if (mbedtls_asn1_get_tag(&p, ext_end, &olen, MBEDTLS_ASN1_OID))
+			return 0;
+		san = olen == sizeof(oid_san) &&
+		      memcmp(p, oid_san, sizeof(oid_san)) == 0;
+		p += olen;
+		if (san) {
+			int crit;
+			if (p < ext_end && *p == MBEDTLS_ASN1_BOOLEAN &&
+			    mbedtls_asn1_get_bool(&p, ext_end, &crit) != 0)
+				return 0;
+			if (mbedtls_asn1_get_tag(&p, ext_end, &olen,
+						 MBEDTLS_ASN1_OCTET_STRING))
+				return 0;
+			return names_have_ip(p, p + olen, ip, iplen);
+		}
+		p = (unsigned char *)ext_end;
+	}
+	return 0;
+}
+
+unsigned coil__tls_verify_bits(uint32_t f)
+{
+	unsigned bits = 0;
+	uint32_t known = MBEDTLS_X509_BADCERT_CN_MISMATCH |
+			 MBEDTLS_X509_BADCERT_EXPIRED |
+			 MBEDTLS_X509_BADCERT_FUTURE |
+			 MBEDTLS_X509_BADCERT_NOT_TRUSTED |
+			 MBEDTLS_X509_BADCERT_REVOKED |
+			 MBEDTLS_X509_BADCERT_MISSING |
+			 MBEDTLS_X509_BADCERT_SKIP_VERIFY;
+
+	if (f & MBEDTLS_X509_BADCERT_CN_MISMATCH)
+		bits |= COIL_TLS_BAD_HOST;
+	if (f & MBEDTLS_X509_BADCERT_EXPIRED)
+		bits |= COIL_TLS_BAD_EXPIRED;
+	if (f & MBEDTLS_X509_BADCERT_FUTURE)
+		bits |= COIL_TLS_BAD_NOT_YET;
+	if (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
+		bits |= COIL_TLS_BAD_UNKNOWN_CA;
+	if (f & MBEDTLS_X509_BADCERT_REVOKED)
+		bits |= COIL_TLS_BAD_REVOKED;
+	if (f & MBEDTLS_X509_BADCERT_MISSING)
+		bits |= COIL_TLS_BAD_MISSING;
+	if (f & ~known)
+		bits |= COIL_TLS_BAD_OTHER;
+	return bits;
+}
+
+const char *coil__tls_alert_name(int alert)
+{
+	switch (alert) {
+	case 0:
+		return "close_notify";
+	case 10:
+		return "unexpected_message";
+	case 20:
+		return "bad_record_mac";
+	case 22:
+		return "record_overflow";
+	case 40:
+		return "handshake_failure";
+	case 42:
+		return "bad_certificate";
+	case 43:
+		return "unsupported_certificate";
+	case 44:
+		return "certificate_revoked";
+	case 45:
+		return "certificate_expired";
+	case 46:
+		return "certificate_unknown";
+	case 47:
+		return "illegal_parameter";
+	case 48:
+		return "unknown_ca";
+	case 49:
+		return "access_denied";
+	case 50:
+		return "decode_error";
+	case 51:
+		return "decrypt_error";
+	case 70:
+		return "protocol_version";
+	case 71:
+		return "insufficient_security";
+	case 80:
+		return "internal_error";
+	case 86:
+		return "inappropriate_fallback";
+	case 90:
+		return "user_canceled";
+	case 100:
+		return "no_renegotiation";
+	case 109:
+		return "missing_extension";
+	case 110:
+		return "unsupported_extension";
+	case 112:
+		return "unrecognized_name";
+	case 113:
+		return "bad_certificate_status_response";
+	case 115:
+		return "unknown_psk_identity";
+	case 116:
+		return "certificate_required";
+	case 120:
+		return "no_application_protocol";
+	}
+	return "unknown";
+}
+
+void coil__tls_strerror(int ret, char *buf, size_t len)
+{
+	char tmp[200];
+	const char *p = tmp;
+
+	mbedtls_strerror(ret, tmp, sizeof(tmp));
+	/* "SSL - The handshake negotiation failed" -> the reason alone */
+	if (!strncmp(p, "SSL - ", 6) || !strncmp(p, "X509 - ", 7) ||
+	    !strncmp(p, "PK - ", 5) || !strncmp(p, "PEM - ", 6) ||
+	    !strncmp(p, "RSA - ", 6) || !strncmp(p, "ECP - ", 6) ||
+	    !strncmp(p, "CTR_DRBG - ", 11))
+		p = strstr(p, " - ") + 3;
+	snprintf(buf, len, "%s", p);
+}

@@ -326,6 +326,38 @@ static inline int tt_proc_wait_for(struct tt_proc *p, const char *needle,
 	return found;
 }
 
+/* Wait for a whole output line that starts with @prefix; a copy of the
+ * rest of it (to free), or NULL after EOF / @ms. */
+static inline char *tt_proc_wait_line(struct tt_proc *p, const char *prefix,
+				      unsigned ms)
+{
+	struct timespec ts;
+	char *line = NULL;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		char *at = p->buf ? strstr(p->buf, prefix) : NULL;
+		char *nl = at ? strchr(at, '\n') : NULL;
+		if (nl) {
+			at += strlen(prefix);
+			line = strndup(at, (size_t)(nl - at));
+			break;
+		}
+		if (p->eof)
+			break;
+		if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return line;
+}
+
 /* Wait for the child to exit by itself within @ms (its output closing
  * marks it); its exit status, or -1 when it had to be killed. */
 static inline int tt_proc_exit(struct tt_proc *p, unsigned ms)

@@ -520,6 +520,7 @@ int coil_tls_config_new(struct coil_tls_config **out,
 	if (!cfg)
 		return -ENOMEM;
 	cfg->flags = o->flags;
+	cfg->pool = o->handshake_pool;
 	mbedtls_ssl_config_init(&cfg->conf);
 	mbedtls_entropy_init(&cfg->entropy);
 	mbedtls_ctr_drbg_init(&cfg->drbg);

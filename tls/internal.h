@@ -51,6 +51,7 @@ struct coil_tls_config {
 	char *alpn_buf;	 /* the protocol names, one allocation */
 	const char *alpn[COIL_TLS_MAX_ALPN + 1];
 	atomic_int users; /* streams using this configuration */
+	struct coil_pool *pool; /* handshake steps run here, if set */
 };
 
 /* Output slots: ciphertext waiting for, or in, a write on the lower
@@ -110,6 +111,18 @@ struct coil_tls__conn {
 	uint64_t close_timeout_ns;
 	/* coil_tls_connect(): the TCP stream being connected */
 	struct coil_tcp *tcp;
+	/* handshake steps */
+	int hs_last;	 /* the last step's result (0: none yet) */
+	uint64_t job_ns; /* time the last step took */
+	/* ... on the configuration's pool (S_JOB) */
+	struct coil_op job;
+	int jmode;	   /* bio_send() writes to jout (a worker runs) */
+	int job_ret;	   /* the worker's mbedtls_ssl_handshake() result */
+	uint64_t job_out0; /* out_bytes when the job started */
+	unsigned char *jout; /* ciphertext the worker wrote */
+	size_t jout_len, jout_cap;
+	unsigned char *inbox; /* ciphertext that came during the job */
+	size_t inbox_len, inbox_cap;
 };
 
 /* ---- cache.c ---- */

@@ -37,6 +37,7 @@
 
 #include <mbedtls/error.h>
 
+#include "coil/async.h"
 #include "internal.h"
 
 #define MAXREC 16384	       /* TLS plaintext record limit */
@@ -62,6 +63,7 @@
 #define S_HSFAIL (1u << 14)	/* handshake failed: tearing down */
 #define S_CONNECTING (1u << 15) /* coil_tls_connect(): TCP connecting */
 #define S_CLOSE_STEP (1u << 16) /* close_step done once */
+#define S_JOB (1u << 17)	/* a pool worker runs a handshake step */
 
 /* One plaintext / staging buffer per thread: read callbacks see it only
  * during the call, and nothing here runs the engine of another stream
@@ -263,10 +265,40 @@ static int src_keep(struct coil_tls__conn *c)
 	return ret;
 }
 
+/* Append to a growable buffer. */
+static int buf_add(unsigned char **buf, size_t *len, size_t *cap,
+		   const void *p, size_t n)
+{
+	if (*len + n > *cap) {
+		size_t ncap = *cap ? *cap : 4096;
+		unsigned char *b;
+		while (ncap < *len + n)
+			ncap *= 2;
+		b = realloc(*buf, ncap);
+		if (!b)
+			return -ENOMEM;
+		*buf = b;
+		*cap = ncap;
+	}
+	memcpy(*buf + *len, p, n);
+	*len += n;
+	return 0;
+}
+
 static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 {
 	struct coil_tls__conn *c = ctx;
 	size_t done = 0;
+
+	if (c->jmode) { /* on a pool worker: the slots are the loop's */
+		if (buf_add(&c->jout, &c->jout_len, &c->jout_cap, buf, len) <
+		    0) {
+			c->nomem = 1;
+			return MBEDTLS_ERR_SSL_ALLOC_FAILED;
+		}
+		c->out_bytes += len;
+		return (int)len;
+	}
 
 	while (done < len) {
 		struct coil_tls__slot *sl = &c->slot[c->fill];
@@ -739,35 +771,36 @@ static void hs_fail(struct coil_tls *t, int err)
 	teardown(t);
 }
 
-static void hs_run(struct coil_tls *t)
+/* The handshake ended under us: the lower stream delivered EOF or an
+ * error while mbedTLS waits for input. */
+static void hs_eof(struct coil_tls *t)
+{
+	if (t->rd_end < 0) {
+		set_err(t, "connection lost during the handshake: %s",
+			coil_strerror(t->rd_end));
+		hs_fail(t, t->rd_end);
+	} else {
+		set_err(t, "peer closed the connection during the handshake");
+		hs_fail(t, COIL_ETLS);
+	}
+}
+
+/* What one mbedtls_ssl_handshake() call returned, on the loop. @out0:
+ * the ciphertext count before the call. */
+static void hs_result(struct coil_tls *t, int ret, uint64_t out0)
 {
 	struct coil_tls__conn *c = t->c;
-	int server = (c->cfg->flags & COIL_TLS_SERVER) != 0;
-	uint64_t t0 = mono_ns(), out0 = c->out_bytes;
-	int ret;
 
-	if (server)
-		coil__tls_watch_resume(&c->srv_resumed);
-	ret = mbedtls_ssl_handshake(&c->ssl);
-	if (server)
-		coil__tls_watch_resume(NULL);
-	t->info.handshake_cpu_ns += mono_ns() - t0;
+	c->hs_last = ret;
 	if (ret == 0) {
 		hs_done(t);
 		return;
 	}
 	if (ret == MBEDTLS_ERR_SSL_WANT_READ) {
-		if (!(t->st & S_LEND))
-			return;
-		if (t->rd_end < 0) {
-			set_err(t, "connection lost during the handshake: %s",
-				coil_strerror(t->rd_end));
-			hs_fail(t, t->rd_end);
-		} else {
-			set_err(t, "peer closed the connection during the "
-				   "handshake");
-			hs_fail(t, COIL_ETLS);
-		}
+		if (in_avail(c))
+			kick(t); /* it stopped short of the input: again */
+		else if (t->st & S_LEND)
+			hs_eof(t);
 		return;
 	}
 	if (ret == MBEDTLS_ERR_SSL_WANT_WRITE)
@@ -781,6 +814,134 @@ static void hs_run(struct coil_tls *t)
 			&c->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
 			MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
 	hs_fail(t, tls_error(t, ret, "handshake failed"));
+}
+
+/* One mbedtls_ssl_handshake() call, on whichever thread runs it. */
+static int hs_call(struct coil_tls__conn *c)
+{
+	int server = (c->cfg->flags & COIL_TLS_SERVER) != 0;
+	uint64_t t0 = mono_ns();
+	int ret;
+
+	if (server)
+		coil__tls_watch_resume(&c->srv_resumed);
+	ret = mbedtls_ssl_handshake(&c->ssl);
+	if (server)
+		coil__tls_watch_resume(NULL);
+	c->job_ns = mono_ns() - t0;
+	return ret;
+}
+
+/* A pool worker runs the step. The loop touches none of the engine's
+ * state meanwhile (S_JOB): input arriving goes to the inbox, and what
+ * mbedTLS writes goes to jout, not to the slots the loop completes. */
+static int hs_job(void *arg)
+{
+	struct coil_tls__conn *c = arg;
+	c->job_ret = hs_call(c);
+	return 0;
+}
+
+static void jout_drain(struct coil_tls *t);
+static void job_done(struct coil_op *op, int res, unsigned flags);
+
+static void hs_run(struct coil_tls *t)
+{
+	struct coil_tls__conn *c = t->c;
+	struct coil_pool *pool = c->cfg->pool;
+	uint64_t out0 = c->out_bytes;
+	int ret;
+
+	if (t->st & S_JOB)
+		return;
+	jout_drain(t);
+	if (c->jout_len)
+		return; /* a slot completion brings us back */
+	/* nothing new to feed it: don't call it again for nothing */
+	if (c->hs_last == MBEDTLS_ERR_SSL_WANT_READ && !in_avail(c)) {
+		if (t->st & S_LEND)
+			hs_eof(t);
+		return;
+	}
+	if (c->hs_last == MBEDTLS_ERR_SSL_WANT_WRITE && !out_room(c))
+		return;
+	if (pool) {
+		if (src_keep(c) < 0) {
+			c->nomem = 1;
+			set_err(t, "out of memory");
+			hs_fail(t, -ENOMEM);
+			return;
+		}
+		c->jmode = 1;
+		c->job_out0 = out0;
+		t->st |= S_JOB;
+		coil_op_init(&c->job, job_done);
+		if (coil_pool_submit(t->s.loop, pool, &c->job, hs_job, c) == 0)
+			return;
+		/* the pool is shut down or full of memory: run it here */
+		t->st &= ~S_JOB;
+		c->jmode = 0;
+	}
+	ret = hs_call(c);
+	t->info.handshake_cpu_ns += c->job_ns;
+	hs_result(t, ret, out0);
+}
+
+/* Move what a pool step wrote into the output slots, as far as they
+ * take it. */
+static void jout_drain(struct coil_tls *t)
+{
+	struct coil_tls__conn *c = t->c;
+	size_t off = 0;
+
+	while (off < c->jout_len) {
+		int n = bio_send(c, c->jout + off, c->jout_len - off);
+		if (n <= 0)
+			break;
+		c->out_bytes -= (uint64_t)n; /* counted when it was written */
+		off += (size_t)n;
+	}
+	if (off) {
+		memmove(c->jout, c->jout + off, c->jout_len - off);
+		c->jout_len -= off;
+	}
+}
+
+static void job_done(struct coil_op *op, int res, unsigned flags)
+{
+	struct coil_tls__conn *c =
+		coil_container_of(op, struct coil_tls__conn, job);
+	struct coil_tls *t = c->t;
+
+	t->st &= ~S_JOB;
+	c->jmode = 0;
+	/* what came in meanwhile queues behind what the step left */
+	if (c->inbox_len) {
+		if (stash_add(c, c->inbox, c->inbox_len) < 0)
+			c->nomem = 1;
+		c->inbox_len = 0;
+	}
+	if ((t->st & (S_HSFAIL | S_LCLOSE)) || closing(t) ||
+	    !(t->st & S_HS)) {
+		maybe_finish(t);
+		return;
+	}
+	if (res < 0) { /* cancelled before it ran (a drain, a shutdown) */
+		set_err(t, "the handshake's pool job was cancelled");
+		hs_fail(t, res);
+		maybe_finish(t);
+		return;
+	}
+	if (c->nomem && c->job_ret != MBEDTLS_ERR_SSL_ALLOC_FAILED) {
+		set_err(t, "out of memory");
+		hs_fail(t, -ENOMEM);
+		maybe_finish(t);
+		return;
+	}
+	t->info.handshake_cpu_ns += c->job_ns;
+	jout_drain(t);
+	hs_result(t, c->job_ret, c->job_out0);
+	process(t); /* more input may have come, or the data phase begins */
 }
 
 static void hs_tmr_cb(struct coil_op *op, int res, unsigned flags)
@@ -801,7 +962,7 @@ static void hs_tmr_cb(struct coil_op *op, int res, unsigned flags)
 
 static void process(struct coil_tls *t)
 {
-	if (!t->c || (t->st & (S_HSFAIL | S_DEAD | S_CONNECTING)) ||
+	if (!t->c || (t->st & (S_HSFAIL | S_DEAD | S_CONNECTING | S_JOB)) ||
 	    closing(t))
 		return;
 	if (t->st & S_HS) {
@@ -830,6 +991,17 @@ static void lower_read(struct coil_stream *ls, ssize_t n, const void *buf)
 
 	if (!c || closing(t) || (t->st & (S_LCLOSE | S_HSFAIL)))
 		return;
+	if (t->st & S_JOB) { /* a worker owns the stash: keep it aside */
+		if (n > 0 && buf_add(&c->inbox, &c->inbox_len,
+				     &c->inbox_cap, buf, (size_t)n) < 0)
+			c->nomem = 1;
+		if (n <= 0) {
+			t->st &= ~S_LREAD;
+			t->st |= S_LEND;
+			t->rd_end = (int)n;
+		}
+		return;
+	}
 	if (n > 0) {
 		if (c->stash_len) {
 			if (stash_add(c, buf, (size_t)n) < 0) {
@@ -987,6 +1159,8 @@ static void conn_free(struct coil_tls *t)
 	}
 	mbedtls_ssl_free(&c->ssl);
 	free(c->stash);
+	free(c->jout);
+	free(c->inbox);
 	free(c->session_key);
 	atomic_fetch_sub(&((struct coil_tls_config *)c->cfg)->users, 1);
 	free(c);
@@ -1004,7 +1178,7 @@ static void maybe_finish(struct coil_tls *t)
 	if (!c || !(t->st & S_LCLOSED))
 		return;
 	if (coil_op_busy(&c->hs_tmr) || coil_op_busy(&c->cl_tmr) ||
-	    coil_op_busy(&t->kick))
+	    coil_op_busy(&c->job) || coil_op_busy(&t->kick))
 		return;
 	conn_free(t);
 	if (closing(t)) {
@@ -1038,6 +1212,8 @@ static void close_step(struct coil_tls *t)
 	}
 	if (!t->c)
 		return;
+	if (t->st & S_JOB) /* not started yet: drop it; else it finishes */
+		coil_cancel(t->s.loop, &t->c->job);
 	fail_wq(t, -ECANCELED);
 	if ((t->st & S_UP) && !t->fail && !t->wfail &&
 	    !(t->st & (S_NOTIFY | S_LCLOSE))) {

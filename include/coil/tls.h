@@ -49,6 +49,7 @@ extern "C" {
 struct coil_tls_config;
 struct coil_tls_cache;
 struct coil_tls__conn; /* private to tls/ */
+struct coil_pool;      /* coil/async.h */
 
 /* ---- configuration -------------------------------------------------------
  */
@@ -105,6 +106,12 @@ struct coil_tls_config_opts {
 	 * entries of the session-ID cache, default 1000. */
 	uint32_t ticket_lifetime_s;
 	unsigned session_cache_size;
+	/* Run each handshake step (mbedtls_ssl_handshake(), where the
+	 * public-key work is) on this offload pool (coil/async.h) instead
+	 * of the loop's thread; NULL: on the loop. Must outlive the
+	 * configuration. See docs/BENCHMARKS.md, section tls, for when it
+	 * pays. */
+	struct coil_pool *handshake_pool;
 };
 
 /*

@@ -2,6 +2,7 @@
  * on one loop: handshake and what it negotiated, names (DNS and IP),
  * resumption, mTLS, 16 MiB both ways, clean end vs truncation, pausing,
  * timeouts, garbage, closing early, bad arguments. */
+#include "coil/async.h"
 #include "tt.h"
 
 static struct coil_loop *loop;
@@ -743,6 +744,89 @@ static void test_tls_bad_arguments(void **state)
 	coil_tls_config_free(ccfg);
 }
 
+/* Handshake steps on the offload pool: both sides, full and resumed,
+ * a refused certificate, and closing while a step runs. */
+static void test_tls_handshake_on_pool(void **state)
+{
+	struct coil_pool *pool;
+	struct coil_pool_opts po = {0};
+	struct coil_tls_config_opts so = {0}, co = {0};
+	struct coil_tls_config *scfg, *ccfg;
+	struct coil_tls_cache *cache;
+	struct coil_tls_opts o = host_opts("localhost");
+	struct coil_pool_stats ps;
+	struct tt_srv srv = {0};
+	(void)state;
+
+	po.threads = 2;
+	assert_int_equal(coil_pool_new(&pool, &po), 0);
+	so.flags = COIL_TLS_SERVER;
+	so.cert_file = tt_file("server.crt");
+	so.key_file = tt_file("server.key");
+	so.handshake_pool = pool;
+	scfg = tt_config(&so);
+	co.ca_file = tt_file("ca.crt");
+	co.handshake_pool = pool;
+	ccfg = tt_config(&co);
+	assert_int_equal(coil_tls_cache_new(&cache, 0), 0);
+	o.cache = cache;
+	tt_srv_open(&srv, loop, scfg, TT_ECHO);
+	for (int i = 0; i < 3; i++) {
+		struct tt_cli c = {0};
+		struct coil_stream_write w = {0};
+		c.collect = 1;
+		assert_int_equal(tt_cli_connect(loop, &c, srv.port, ccfg, &o),
+				 0);
+		TT_RUN_UNTIL(loop, srv.hs_ok == i + 1, 5000);
+		assert_int_equal(coil_tls_info(&c.tls)->resumed, i > 0);
+		assert_int_equal(coil_tls_info(&srv.conns->tls)->resumed,
+				 i > 0);
+		assert_true(coil_tls_info(&c.tls)->handshake_cpu_ns > 0);
+		assert_int_equal(coil_stream_read_start(&c.tls.s, tt_cli_read),
+				 0);
+		assert_int_equal(coil_stream_write(&c.tls.s, &w, "ping", 4,
+						   NULL),
+				 0);
+		TT_RUN_UNTIL(loop, c.got == 4, 5000);
+		assert_memory_equal(c.in, "ping", 4);
+		tt_cli_close(loop, &c);
+	}
+	/* a refusal found on a worker */
+	{
+		struct tt_cli c = {0};
+		struct coil_tls_opts bad = host_opts("wrong.example");
+		assert_int_equal(tt_cli_connect(loop, &c, srv.port, ccfg, &bad),
+				 COIL_ETLS);
+		assert_true(coil_tls_info(&c.tls)->verify & COIL_TLS_BAD_HOST);
+		tt_cli_close(loop, &c);
+	}
+	/* closed at once: the first step may be queued or running */
+	for (int i = 0; i < 4; i++) {
+		struct tt_cli c = {0};
+		static struct sockaddr_storage ss;
+		struct sockaddr_in a = tu_addr(srv.port);
+		memset(&ss, 0, sizeof(ss));
+		memcpy(&ss, &a, sizeof(a));
+		assert_int_equal(coil_tls_connect(loop, &c.tls, &c.tcp, &ss, 1,
+						  NULL, ccfg, &o,
+						  tt_cli_connected),
+				 0);
+		for (int k = 0; k < i; k++)
+			coil_loop_run(loop, COIL_RUN_NOWAIT);
+		tt_cli_close(loop, &c);
+		assert_true(c.connected != 0);
+	}
+	tt_srv_close(&srv);
+	coil_pool_stats(pool, &ps);
+	print_message("pool: %llu handshake steps\n",
+		      (unsigned long long)ps.submitted);
+	assert_true(ps.submitted >= 12);
+	coil_tls_cache_free(cache);
+	assert_int_equal(coil_tls_config_free(scfg), 0);
+	assert_int_equal(coil_tls_config_free(ccfg), 0);
+	coil_pool_free(pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -773,6 +857,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_tls_bad_arguments, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_tls_handshake_on_pool,
+						setup, teardown),
 	};
 	tt_certs();
 	return cmocka_run_group_tests_name("tls.loop", tests, NULL, NULL);

@@ -742,9 +742,12 @@ static inline void tt_sconn_hs(struct coil_stream *s, int status)
 		srv->last_fail = status;
 		snprintf(srv->last_err, sizeof(srv->last_err), "%s",
 			 coil_tls_error(s));
-		/* the lower stream is closed: the connection holds nothing */
-		sc->closed = 1;
-		srv->open--;
+		/* the lower stream is closed: the connection holds nothing
+		 * (unless we closed it: then its close callback follows) */
+		if (!(s->flags & COIL_STREAM_CLOSING)) {
+			sc->closed = 1;
+			srv->open--;
+		}
 		return;
 	}
 	sc->hs = 1;

@@ -1031,7 +1031,8 @@ static void lower_read(struct coil_stream *ls, ssize_t n, const void *buf)
 		}
 	}
 	process(t);
-	if (t->c && src_keep(t->c) < 0 && !t->fail) {
+	/* (a pool step took the rest already: the stash is its now) */
+	if (t->c && !(t->st & S_JOB) && src_keep(t->c) < 0 && !t->fail) {
 		fail_stream(t, -ENOMEM);
 		pump(t);
 	}

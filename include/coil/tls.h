@@ -217,8 +217,9 @@ struct coil_tls_opts {
 /* What one connection negotiated; filled in when the handshake ends. */
 struct coil_tls_info {
 	uint64_t handshake_ns; /* from open (or TCP connected) to done */
-	/* time spent computing inside the TLS library's handshake, on the
-	 * loop's thread: the part a faster CPU or another thread could take */
+	/* CPU time spent inside the TLS library's handshake steps
+	 * (CLOCK_THREAD_CPUTIME_ID around each, on the loop's thread or a
+	 * pool worker's): the public-key work a step costs */
 	uint64_t handshake_cpu_ns;
 	int resumed;	 /* 1: abbreviated handshake from a saved session */
 	unsigned verify; /* COIL_TLS_BAD_* bits of the peer's certificate */

@@ -90,7 +90,7 @@ static struct entry *find(struct coil_tls_cache *c, const char *key,
  * ticket_lifetime_hint) is not worth offering afterwards. */
 static int expired(const mbedtls_ssl_session *s)
 {
-#if defined(MBEDTLS_HAVE_TIME) && defined(MBEDTLS_SSL_SESSION_TICKETS) &&     \
+#if defined(MBEDTLS_HAVE_TIME) && defined(MBEDTLS_SSL_SESSION_TICKETS) &&      \
 	MBEDTLS_VERSION_NUMBER < 0x03000000
 	if (s->ticket && s->ticket_lifetime &&
 	    (uint64_t)(time(NULL) - s->start) > s->ticket_lifetime)

@@ -55,6 +55,14 @@ static const uint16_t default_groups[] = {
 	MBEDTLS_SSL_IANA_TLS_GROUP_NONE,
 };
 #else
+/* Signature hashes offered and accepted in TLS 1.2 (RFC 5246 section
+ * 7.4.1.4.1): SHA-256 and up; mbedTLS 2.x also allows SHA-224. */
+static const int default_hashes[] = {
+	MBEDTLS_MD_SHA512,
+	MBEDTLS_MD_SHA384,
+	MBEDTLS_MD_SHA256,
+	MBEDTLS_MD_NONE,
+};
 static const mbedtls_ecp_group_id default_curves[] = {
 	MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_CURVE25519,
 	MBEDTLS_ECP_DP_SECP384R1, MBEDTLS_ECP_DP_SECP521R1,
@@ -93,15 +101,13 @@ static int slurp(const char *path, unsigned char **out, size_t *len,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		err = -errno;
-		say(errbuf, errlen, "cannot read %s: %s", path,
-		    strerror(-err));
+		say(errbuf, errlen, "cannot read %s: %s", path, strerror(-err));
 		return err;
 	}
 	if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
 		err = S_ISDIR(st.st_mode) ? -EISDIR : -errno;
 		close(fd);
-		say(errbuf, errlen, "cannot read %s: %s", path,
-		    strerror(-err));
+		say(errbuf, errlen, "cannot read %s: %s", path, strerror(-err));
 		return err;
 	}
 	if (st.st_size > MAX_FILE) {
@@ -226,8 +232,7 @@ static int load_key(mbedtls_pk_context *pk, const char *path,
 	if (ret < 0)
 		return ret;
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
-	ret = mbedtls_pk_parse_key(pk, buf, len, pw, pwlen, coil__tls_rng,
-				   cfg);
+	ret = mbedtls_pk_parse_key(pk, buf, len, pw, pwlen, coil__tls_rng, cfg);
 #else
 	(void)cfg;
 	ret = mbedtls_pk_parse_key(pk, buf, len, pw, pwlen);
@@ -348,11 +353,10 @@ static int set_alpn(struct coil_tls_config *cfg, const char *const *list,
 	return 0;
 }
 
-static int set_versions(struct coil_tls_config *cfg, unsigned min,
-			unsigned max, char *errbuf, size_t errlen)
+static int set_versions(struct coil_tls_config *cfg, unsigned min, unsigned max,
+			char *errbuf, size_t errlen)
 {
-#if MBEDTLS_VERSION_NUMBER >= 0x03000000 &&                                    \
-	defined(MBEDTLS_SSL_PROTO_TLS1_3)
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_SSL_PROTO_TLS1_3)
 	unsigned newest = COIL_TLS_V1_3;
 #else
 	unsigned newest = COIL_TLS_V1_2;
@@ -503,8 +507,7 @@ static int check_opts(const struct coil_tls_config_opts *o, char *errbuf,
 		say(errbuf, errlen, "COIL_TLS_VERIFY_CLIENT is for servers");
 		return -EINVAL;
 	}
-	if ((o->flags & COIL_TLS_VERIFY_CLIENT) && !o->ca_file &&
-	    !o->ca_path) {
+	if ((o->flags & COIL_TLS_VERIFY_CLIENT) && !o->ca_file && !o->ca_path) {
 		say(errbuf, errlen,
 		    "COIL_TLS_VERIFY_CLIENT needs ca_file or ca_path");
 		return -EINVAL;
@@ -559,7 +562,8 @@ int coil_tls_config_new(struct coil_tls_config **out,
 		goto fail;
 	}
 	ret = mbedtls_ssl_config_defaults(
-		&cfg->conf, server ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
+		&cfg->conf,
+		server ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
 		MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
 	if (ret) {
 		ret = -ENOMEM;
@@ -570,10 +574,17 @@ int coil_tls_config_new(struct coil_tls_config **out,
 	mbedtls_ssl_conf_groups(&cfg->conf, default_groups);
 #else
 	mbedtls_ssl_conf_curves(&cfg->conf, default_curves);
+	mbedtls_ssl_conf_sig_hashes(&cfg->conf, default_hashes);
+#endif
+	/* certificates: SHA-256 and up, RSA 2048 bits and up */
+	mbedtls_ssl_conf_cert_profile(&cfg->conf,
+				      &mbedtls_x509_crt_profile_next);
+#if defined(MBEDTLS_SSL_RENEGOTIATION)
+	mbedtls_ssl_conf_renegotiation(&cfg->conf,
+				       MBEDTLS_SSL_RENEGOTIATION_DISABLED);
 #endif
 
-	ret = set_versions(cfg, o->min_version, o->max_version, errbuf,
-			   errlen);
+	ret = set_versions(cfg, o->min_version, o->max_version, errbuf, errlen);
 	if (ret < 0)
 		goto fail;
 	ret = set_ciphers(cfg, o->ciphers, errbuf, errlen);

@@ -42,15 +42,15 @@ struct coil_tls_config {
 	mbedtls_pk_context key;
 	mbedtls_ssl_ticket_context ticket;
 	mbedtls_ssl_cache_context cache;
-	unsigned flags;	 /* COIL_TLS_* */
-	int has_ca;	 /* ca holds at least one certificate */
-	int has_own;	 /* own + key loaded */
-	int has_ticket;	 /* ticket set up (server, resumption on) */
-	int has_cache;	 /* cache set up (server, resumption on) */
-	int *ciphers;	 /* 0-terminated, or NULL for the default */
-	char *alpn_buf;	 /* the protocol names, one allocation */
+	unsigned flags; /* COIL_TLS_* */
+	int has_ca;	/* ca holds at least one certificate */
+	int has_own;	/* own + key loaded */
+	int has_ticket; /* ticket set up (server, resumption on) */
+	int has_cache;	/* cache set up (server, resumption on) */
+	int *ciphers;	/* 0-terminated, or NULL for the default */
+	char *alpn_buf; /* the protocol names, one allocation */
 	const char *alpn[COIL_TLS_MAX_ALPN + 1];
-	atomic_int users; /* streams using this configuration */
+	atomic_int users;	/* streams using this configuration */
 	struct coil_pool *pool; /* handshake steps run here, if set */
 };
 
@@ -81,7 +81,7 @@ struct coil_tls__conn {
 	char *session_key;
 	unsigned char resume_master[48]; /* the offered session's secret */
 	int offered;			 /* a saved session was offered */
-	int host_ip_len;		 /* 4 or 16: the host is an IP literal */
+	int host_ip_len; /* 4 or 16: the host is an IP literal */
 	unsigned char host_ip[16];
 	char host[256];
 	/* server: the ticket or cache callbacks said "resume" */
@@ -94,12 +94,12 @@ struct coil_tls__conn {
 	size_t stash_off, stash_len, stash_cap;
 	/* output */
 	struct coil_tls__slot slot[COIL_TLS_NSLOT];
-	unsigned fill;	/* slot being filled */
-	unsigned sub;	/* next slot to submit */
-	unsigned nsend; /* slots submitted and not completed */
-	int nomem;	/* a slot could not be allocated */
+	unsigned fill;	    /* slot being filled */
+	unsigned sub;	    /* next slot to submit */
+	unsigned nsend;	    /* slots submitted and not completed */
+	int nomem;	    /* a slot could not be allocated */
 	uint64_t out_bytes; /* ciphertext bio_send() took, in all */
-	size_t wpend;	/* an mbedtls_ssl_write() to repeat, its length */
+	size_t wpend;	    /* an mbedtls_ssl_write() to repeat, its length */
 	/* plaintext write queue (not yet encrypted) */
 	struct coil_stream_write *wq_head, *wq_tail;
 	struct coil_stream_write *user_shut; /* the caller's shutdown */
@@ -116,9 +116,9 @@ struct coil_tls__conn {
 	uint64_t job_ns; /* time the last step took */
 	/* ... on the configuration's pool (S_JOB) */
 	struct coil_op job;
-	int jmode;	   /* bio_send() writes to jout (a worker runs) */
-	int job_ret;	   /* the worker's mbedtls_ssl_handshake() result */
-	uint64_t job_out0; /* out_bytes when the job started */
+	int jmode;	     /* bio_send() writes to jout (a worker runs) */
+	int job_ret;	     /* the worker's mbedtls_ssl_handshake() result */
+	uint64_t job_out0;   /* out_bytes when the job started */
 	unsigned char *jout; /* ciphertext the worker wrote */
 	size_t jout_len, jout_cap;
 	unsigned char *inbox; /* ciphertext that came during the job */
@@ -144,8 +144,8 @@ void coil__tls_cache_drop(struct coil_tls_cache *cache, const char *key,
 
 /* Does @crt name the IP address @ip (@len 4 or 16) in its subjectAltName
  * iPAddress entries (RFC 5280 section 4.2.1.6)? Return 1 or 0. */
-int coil__tls_crt_has_ip(const mbedtls_x509_crt *crt,
-			 const unsigned char *ip, int len);
+int coil__tls_crt_has_ip(const mbedtls_x509_crt *crt, const unsigned char *ip,
+			 int len);
 /* COIL_TLS_BAD_* bits of mbedTLS's MBEDTLS_X509_BADCERT_* flags. */
 unsigned coil__tls_verify_bits(uint32_t flags);
 /* The alert's name (RFC 8446 section 6, RFC 5246 section 7.2), or

@@ -40,30 +40,30 @@
 #include "coil/async.h"
 #include "internal.h"
 
-#define MAXREC 16384	       /* TLS plaintext record limit */
-#define REC_SLACK 512	       /* record header, IV, MAC/tag, padding */
+#define MAXREC 16384  /* TLS plaintext record limit */
+#define REC_SLACK 512 /* record header, IV, MAC/tag, padding */
 #define HS_TIMEOUT_NS (30000000000ull)
 #define CLOSE_TIMEOUT_NS (1000000000ull)
 
 /* t->st bits */
-#define S_HS (1u << 0)		/* handshake running: connect_cb pending */
-#define S_UP (1u << 1)		/* handshake done */
-#define S_RWANT (1u << 2)	/* the caller reads (started, not paused) */
-#define S_RDONE (1u << 3)	/* end or error delivered */
-#define S_SHUT (1u << 4)	/* shutdown queued: no more writes */
-#define S_NOTIFY (1u << 5)	/* close_notify produced */
-#define S_NOTIFY_PEND (1u << 6) /* close_notify waits for a free slot */
-#define S_LREAD (1u << 7)	/* the lower stream reads for us */
-#define S_LEND (1u << 8)	/* the lower stream delivered EOF (rd_end) */
-#define S_LCLOSE (1u << 9)	/* lower close called */
-#define S_LCLOSED (1u << 10)	/* lower close callback ran */
-#define S_DEAD (1u << 11)	/* engine state freed: holds nothing */
+#define S_HS (1u << 0)		 /* handshake running: connect_cb pending */
+#define S_UP (1u << 1)		 /* handshake done */
+#define S_RWANT (1u << 2)	 /* the caller reads (started, not paused) */
+#define S_RDONE (1u << 3)	 /* end or error delivered */
+#define S_SHUT (1u << 4)	 /* shutdown queued: no more writes */
+#define S_NOTIFY (1u << 5)	 /* close_notify produced */
+#define S_NOTIFY_PEND (1u << 6)	 /* close_notify waits for a free slot */
+#define S_LREAD (1u << 7)	 /* the lower stream reads for us */
+#define S_LEND (1u << 8)	 /* the lower stream delivered EOF (rd_end) */
+#define S_LCLOSE (1u << 9)	 /* lower close called */
+#define S_LCLOSED (1u << 10)	 /* lower close callback ran */
+#define S_DEAD (1u << 11)	 /* engine state freed: holds nothing */
 #define S_PEER_NOTIFY (1u << 12) /* the peer's close_notify arrived */
-#define S_PUMPING (1u << 13)	/* delivering: no nesting */
-#define S_HSFAIL (1u << 14)	/* handshake failed: tearing down */
-#define S_CONNECTING (1u << 15) /* coil_tls_connect(): TCP connecting */
-#define S_CLOSE_STEP (1u << 16) /* close_step done once */
-#define S_JOB (1u << 17)	/* a pool worker runs a handshake step */
+#define S_PUMPING (1u << 13)	 /* delivering: no nesting */
+#define S_HSFAIL (1u << 14)	 /* handshake failed: tearing down */
+#define S_CONNECTING (1u << 15)	 /* coil_tls_connect(): TCP connecting */
+#define S_CLOSE_STEP (1u << 16)	 /* close_step done once */
+#define S_JOB (1u << 17)	 /* a pool worker runs a handshake step */
 
 /* One plaintext / staging buffer per thread: read callbacks see it only
  * during the call, and nothing here runs the engine of another stream
@@ -259,8 +259,8 @@ static int src_keep(struct coil_tls__conn *c)
 }
 
 /* Append to a growable buffer. */
-static int buf_add(unsigned char **buf, size_t *len, size_t *cap,
-		   const void *p, size_t n)
+static int buf_add(unsigned char **buf, size_t *len, size_t *cap, const void *p,
+		   size_t n)
 {
 	if (*len + n > *cap) {
 		size_t ncap = *cap ? *cap : 4096;
@@ -691,7 +691,7 @@ static void lower_read_update(struct coil_tls *t)
 
 	if (!t->c || (t->st & (S_LCLOSE | S_CONNECTING)))
 		return;
-	want = !closing(t) && !(t->st & S_LEND) && !t->fail &&
+	want = !closing(t) && !(t->st & (S_LEND | S_RDONE)) && !t->fail &&
 	       ((t->st & S_HS) ||
 		((t->st & S_UP) && (t->st & S_RWANT) && !t->c->stash_len));
 	if (want && !(t->st & S_LREAD)) {
@@ -801,7 +801,8 @@ static void hs_result(struct coil_tls *t, int ret, uint64_t out0)
 	/* mbedTLS 2.x leaves some failures without an alert (a missing
 	 * client certificate, say): tell the peer why rather than just
 	 * hanging up (RFC 5246 section 7.2.2) */
-	if (c->out_bytes == out0 && ret != MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE &&
+	if (c->out_bytes == out0 &&
+	    ret != MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE &&
 	    ret != MBEDTLS_ERR_SSL_ALLOC_FAILED)
 		mbedtls_ssl_send_alert_message(
 			&c->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
@@ -923,8 +924,7 @@ static void job_done(struct coil_op *op, int res, unsigned flags)
 			c->nomem = 1;
 		c->inbox_len = 0;
 	}
-	if ((t->st & (S_HSFAIL | S_LCLOSE)) || closing(t) ||
-	    !(t->st & S_HS)) {
+	if ((t->st & (S_HSFAIL | S_LCLOSE)) || closing(t) || !(t->st & S_HS)) {
 		maybe_finish(t);
 		return;
 	}
@@ -994,8 +994,8 @@ static void lower_read(struct coil_stream *ls, ssize_t n, const void *buf)
 	if (!c || closing(t) || (t->st & (S_LCLOSE | S_HSFAIL)))
 		return;
 	if (t->st & S_JOB) { /* a worker owns the stash: keep it aside */
-		if (n > 0 && buf_add(&c->inbox, &c->inbox_len,
-				     &c->inbox_cap, buf, (size_t)n) < 0)
+		if (n > 0 && buf_add(&c->inbox, &c->inbox_len, &c->inbox_cap,
+				     buf, (size_t)n) < 0)
 			c->nomem = 1;
 		if (n <= 0) {
 			t->st &= ~S_LREAD;
@@ -1098,8 +1098,8 @@ static void teardown(struct coil_tls *t)
 	if ((t->st & (S_NOTIFY | S_NOTIFY_PEND | S_HSFAIL)) && !t->wfail &&
 	    c->nsend > 0) {
 		if (!coil_op_busy(&c->cl_tmr))
-			coil_timeout(t->s.loop, &c->cl_tmr,
-				     c->close_timeout_ns, 0);
+			coil_timeout(t->s.loop, &c->cl_tmr, c->close_timeout_ns,
+				     0);
 		if (coil_op_busy(&c->cl_tmr))
 			return; /* slot_done closes when the last is sent */
 	}
@@ -1110,8 +1110,8 @@ static void slot_done(struct coil_stream_write *w, int status)
 {
 	struct coil_tls *t = w->data;
 	struct coil_tls__conn *c = t->c;
-	struct coil_tls__slot *sl = coil_container_of(w, struct coil_tls__slot,
-						      w);
+	struct coil_tls__slot *sl =
+		coil_container_of(w, struct coil_tls__slot, w);
 	struct coil_stream_write *done = sl->done_head;
 
 	sl->done_head = sl->done_tail = NULL;
@@ -1360,8 +1360,7 @@ static const struct coil_stream_vt tls_vt = {
 
 /* ---- set-up ---- */
 
-static int verify_cb(void *p, mbedtls_x509_crt *crt, int depth,
-		     uint32_t *flags)
+static int verify_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
 	struct coil_tls__conn *c = p;
 
@@ -1427,24 +1426,24 @@ static int conn_new(struct coil_tls *t, const struct coil_tls_config *cfg,
 		memcpy(c->host_ip, ip, sizeof(ip));
 		/* RFC 6066 section 3: no IP literals in SNI; the name check
 		 * of an IP is verify_cb's */
-		ret = mbedtls_ssl_set_hostname(&c->ssl, c->host_ip_len
-								? NULL
-								: c->host);
+		ret = mbedtls_ssl_set_hostname(&c->ssl,
+					       c->host_ip_len ? NULL : c->host);
 		if (ret != 0)
 			goto fail;
 		mbedtls_ssl_set_verify(&c->ssl, verify_cb, c);
 	}
 	if (!server && o->cache && o->host) {
 		c->cache = o->cache;
-		c->session_key = o->session_key ? strdup(o->session_key)
-						: default_key(o->host, t->lower);
+		c->session_key = o->session_key
+					 ? strdup(o->session_key)
+					 : default_key(o->host, t->lower);
 		if (!c->session_key) {
 			ret = -ENOMEM;
 			goto fail;
 		}
-		c->offered = coil__tls_cache_offer(c->cache, c->session_key,
-						   cfg, &c->ssl,
-						   c->resume_master);
+		c->offered =
+			coil__tls_cache_offer(c->cache, c->session_key, cfg,
+					      &c->ssl, c->resume_master);
 	}
 	mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
 	c->hs_timeout_ns = o->handshake_timeout_ns ? o->handshake_timeout_ns
@@ -1549,11 +1548,11 @@ static void tcp_connected(struct coil_stream *ls, int status)
 }
 
 int coil_tls_connect(struct coil_loop *loop, struct coil_tls *t,
-		     struct coil_tcp *tcp,
-		     const struct sockaddr_storage *addrs, unsigned naddrs,
-		     const struct coil_tcp_opts *topts,
+		     struct coil_tcp *tcp, const struct sockaddr_storage *addrs,
+		     unsigned naddrs, const struct coil_tcp_opts *topts,
 		     const struct coil_tls_config *cfg,
-		     const struct coil_tls_opts *opts, coil_stream_connect_cb cb)
+		     const struct coil_tls_opts *opts,
+		     coil_stream_connect_cb cb)
 {
 	static const struct coil_tls_opts none;
 	const struct coil_tls_opts *o = opts ? opts : &none;
@@ -1570,13 +1569,12 @@ int coil_tls_connect(struct coil_loop *loop, struct coil_tls *t,
 	if (!o->session_key && o->cache && o->host && addrs && naddrs) {
 		struct coil_tls_opts o2 = *o;
 		char key[300];
-		unsigned port = addrs[0].ss_family == AF_INET6
-					? ntohs(((const struct sockaddr_in6 *)
-							 &addrs[0])
-							->sin6_port)
-					: ntohs(((const struct sockaddr_in *)
-							 &addrs[0])
-							->sin_port);
+		unsigned port =
+			addrs[0].ss_family == AF_INET6
+				? ntohs(((const struct sockaddr_in6 *)&addrs[0])
+						->sin6_port)
+				: ntohs(((const struct sockaddr_in *)&addrs[0])
+						->sin_port);
 		snprintf(key, sizeof(key), "%s:%u", o->host, port);
 		o2.session_key = key;
 		ret = conn_new(t, cfg, &o2);

@@ -43,8 +43,8 @@ static int names_have_ip(unsigned char *p, const unsigned char *end,
 	return 0;
 }
 
-int coil__tls_crt_has_ip(const mbedtls_x509_crt *crt,
-			 const unsigned char *ip, int iplen)
+int coil__tls_crt_has_ip(const mbedtls_x509_crt *crt, const unsigned char *ip,
+			 int iplen)
 {
 	unsigned char *p = crt->v3_ext.p;
 	const unsigned char *end;
@@ -54,8 +54,8 @@ int coil__tls_crt_has_ip(const mbedtls_x509_crt *crt,
 		return 0;
 	end = p + crt->v3_ext.len;
 	/* the [3] EXPLICIT wrapper, if the buffer still starts with it */
-	if (*p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED |
-		   3)) {
+	if (*p ==
+	    (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 3)) {
 		if (mbedtls_asn1_get_tag(&p, end, &len,
 					 MBEDTLS_ASN1_CONTEXT_SPECIFIC |
 						 MBEDTLS_ASN1_CONSTRUCTED | 3))
@@ -103,13 +103,12 @@ int coil__tls_crt_has_ip(const mbedtls_x509_crt *crt,
 unsigned coil__tls_verify_bits(uint32_t f)
 {
 	unsigned bits = 0;
-	uint32_t known = MBEDTLS_X509_BADCERT_CN_MISMATCH |
-			 MBEDTLS_X509_BADCERT_EXPIRED |
-			 MBEDTLS_X509_BADCERT_FUTURE |
-			 MBEDTLS_X509_BADCERT_NOT_TRUSTED |
-			 MBEDTLS_X509_BADCERT_REVOKED |
-			 MBEDTLS_X509_BADCERT_MISSING |
-			 MBEDTLS_X509_BADCERT_SKIP_VERIFY;
+	uint32_t known =
+		MBEDTLS_X509_BADCERT_CN_MISMATCH |
+		MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE |
+		MBEDTLS_X509_BADCERT_NOT_TRUSTED |
+		MBEDTLS_X509_BADCERT_REVOKED | MBEDTLS_X509_BADCERT_MISSING |
+		MBEDTLS_X509_BADCERT_SKIP_VERIFY;
 
 	if (f & MBEDTLS_X509_BADCERT_CN_MISMATCH)
 		bits |= COIL_TLS_BAD_HOST;

@@ -2,8 +2,7 @@
  * what loads, and every bad input with its code and its reason */
 #include "tt.h"
 
-static int cfg_err(const struct coil_tls_config_opts *o, char *err,
-		   size_t len)
+static int cfg_err(const struct coil_tls_config_opts *o, char *err, size_t len)
 {
 	struct coil_tls_config *cfg = (struct coil_tls_config *)1;
 	int ret = coil_tls_config_new(&cfg, o, err, len);
@@ -151,8 +150,8 @@ static void test_tls_config_bad_options(void **state)
 	char err[256], big[300];
 	const char *empty_name[] = {"", NULL};
 	const char *long_name[] = {big, NULL};
-	const char *nine[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i",
-			      NULL};
+	const char *nine[] = {"a", "b", "c", "d", "e",
+			      "f", "g", "h", "i", NULL};
 	(void)state;
 
 	assert_int_equal(coil_tls_config_new(NULL, NULL, err, sizeof(err)),

@@ -53,9 +53,8 @@ static void test_tls_handshake_echo_and_clean_end(void **state)
 	si = coil_tls_info(&srv.conns->tls);
 	print_message("%s %s alpn=%s hs %.3f ms (cpu %.3f ms); server cpu "
 		      "%.3f ms\n",
-		      ci->version, ci->cipher, ci->alpn,
-		      ci->handshake_ns / 1e6, ci->handshake_cpu_ns / 1e6,
-		      si->handshake_cpu_ns / 1e6);
+		      ci->version, ci->cipher, ci->alpn, ci->handshake_ns / 1e6,
+		      ci->handshake_cpu_ns / 1e6, si->handshake_cpu_ns / 1e6);
 	assert_string_equal(ci->version, "TLSv1.2");
 	assert_string_equal(ci->alpn, "http/1.1");
 	assert_string_equal(si->alpn, "http/1.1");
@@ -76,9 +75,8 @@ static void test_tls_handshake_echo_and_clean_end(void **state)
 	assert_int_equal(coil_stream_fd(&c.tls.s), coil_stream_fd(&c.tcp.s));
 
 	assert_int_equal(coil_stream_read_start(&c.tls.s, tt_cli_read), 0);
-	assert_int_equal(coil_stream_write(&c.tls.s, &w, msg, sizeof(msg) - 1,
-					   NULL),
-			 0);
+	assert_int_equal(
+		coil_stream_write(&c.tls.s, &w, msg, sizeof(msg) - 1, NULL), 0);
 	TT_RUN_UNTIL(loop, c.got == sizeof(msg) - 1, 5000);
 	assert_int_equal(c.got, sizeof(msg) - 1);
 	assert_memory_equal(c.in, msg, sizeof(msg) - 1);
@@ -93,8 +91,7 @@ static void test_tls_handshake_echo_and_clean_end(void **state)
 	/* close_notify each way: the server reads a clean end (0), shuts
 	 * down in turn, and so do we */
 	assert_int_equal(coil_stream_shutdown(&c.tls.s, &sh, NULL), 0);
-	assert_int_equal(coil_stream_write(&c.tls.s, &w, msg, 1, NULL),
-			 -EPIPE);
+	assert_int_equal(coil_stream_write(&c.tls.s, &w, msg, 1, NULL), -EPIPE);
 	TT_RUN_UNTIL(loop, c.eof || c.err, 5000);
 	assert_int_equal(c.err, 0);
 	assert_int_equal(c.eof, 1);
@@ -116,8 +113,9 @@ static void test_tls_names(void **state)
 		const char *host;
 		int ok;
 	} cases[] = {
-		{"localhost", 1},     {"LocalHost", 1},	  {"127.0.0.1", 1},
-		{"::1", 1},	      {"127.0.0.2", 0},	  {"wrong.example", 0},
+		{"localhost", 1},      {"LocalHost", 1},
+		{"127.0.0.1", 1},      {"::1", 1},
+		{"127.0.0.2", 0},      {"wrong.example", 0},
 		{"localhost.evil", 0}, {"10.0.0.1", 0},
 	};
 	struct tt_srv srv = {0};
@@ -237,8 +235,8 @@ static void test_tls_resume_from_cache(void **state)
 	{
 		struct coil_tls_config *other = tt_client_config(0);
 		struct tt_cli c = {0};
-		assert_int_equal(
-			tt_cli_connect(loop, &c, srv.port, other, &o), 0);
+		assert_int_equal(tt_cli_connect(loop, &c, srv.port, other, &o),
+				 0);
 		assert_int_equal(coil_tls_info(&c.tls)->resumed, 0);
 		tt_cli_close(loop, &c);
 		assert_int_equal(coil_tls_cache_count(cache), 2);
@@ -334,14 +332,14 @@ static void bulk_more(void)
 		size_t n;
 		if (bk->w[i].flags & COIL_STREAM_W_QUEUED)
 			continue;
-		n = (bk->queued * 7919 + (size_t)i * 104729) % sizeof(bk->buf[0]) +
+		n = (bk->queued * 7919 + (size_t)i * 104729) %
+			    sizeof(bk->buf[0]) +
 		    1;
 		if (n > BULK - bk->queued)
 			n = BULK - bk->queued;
 		tt_fill(bk->buf[i], n, 42, bk->queued);
 		assert_int_equal(coil_stream_write(&bulk_cli->tls.s, &bk->w[i],
-						   bk->buf[i], n,
-						   bulk_written),
+						   bk->buf[i], n, bulk_written),
 				 0);
 		bk->queued += n;
 	}
@@ -367,16 +365,16 @@ static void test_tls_bulk_16mib_echo(void **state)
 	assert_int_equal(coil_stream_read_start(&c.tls.s, tt_cli_read), 0);
 	t0 = tu_mono_ns();
 	bulk_more();
-	TT_RUN_UNTIL(loop, (c.got >= BULK && bk->done >= BULK) || c.err ||
-				   bk->err,
+	TT_RUN_UNTIL(loop,
+		     (c.got >= BULK && bk->done >= BULK) || c.err || bk->err,
 		     60000);
-	print_message("16 MiB echoed in %.1f ms; %llu records out, %llu in; "
-		      "TCP out %llu bytes\n",
-		      (tu_mono_ns() - t0) / 1e6,
-		      (unsigned long long)coil_stream_stats(&c.tls.s)->sends,
-		      (unsigned long long)coil_stream_stats(&c.tls.s)->recvs,
-		      (unsigned long long)coil_stream_stats(&c.tcp.s)
-			      ->bytes_out);
+	print_message(
+		"16 MiB echoed in %.1f ms; %llu records out, %llu in; "
+		"TCP out %llu bytes\n",
+		(tu_mono_ns() - t0) / 1e6,
+		(unsigned long long)coil_stream_stats(&c.tls.s)->sends,
+		(unsigned long long)coil_stream_stats(&c.tls.s)->recvs,
+		(unsigned long long)coil_stream_stats(&c.tcp.s)->bytes_out);
 	assert_int_equal(bk->err, 0);
 	assert_int_equal(c.err, 0);
 	assert_int_equal(c.got, BULK);
@@ -542,8 +540,7 @@ static void test_tls_handshake_timeout_and_garbage(void **state)
 	/* nobody answers: the handshake deadline */
 	o.handshake_timeout_ns = 200 * MS;
 	t0 = tu_mono_ns();
-	assert_int_equal(tt_cli_connect(loop, &c, port, ccfg, &o),
-			 -ETIMEDOUT);
+	assert_int_equal(tt_cli_connect(loop, &c, port, ccfg, &o), -ETIMEDOUT);
 	print_message("timeout after %.1f ms: %s\n", (tu_mono_ns() - t0) / 1e6,
 		      coil_tls_error(&c.tls.s));
 	assert_true(tu_mono_ns() - t0 >= 190 * MS);
@@ -571,9 +568,9 @@ static void test_tls_handshake_timeout_and_garbage(void **state)
 	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	assert_true(fd >= 0);
 	assert_int_equal(coil_tcp_open(loop, &r.t, fd, NULL), 0);
-	assert_int_equal(coil_stream_write(&r.t.s, &r.w, http, sizeof(http) - 1,
-					   NULL),
-			 0);
+	assert_int_equal(
+		coil_stream_write(&r.t.s, &r.w, http, sizeof(http) - 1, NULL),
+		0);
 	TT_RUN_UNTIL(loop, d.connected, 5000);
 	print_message("garbage: %s\n", coil_tls_error(&d.tls.s));
 	assert_int_equal(d.status, COIL_ETLS);
@@ -614,7 +611,8 @@ static void test_tls_peer_gone_during_handshake(void **state)
 	TT_RUN_UNTIL(loop, c.connected, 5000);
 	print_message("%s\n", coil_tls_error(&c.tls.s));
 	assert_int_equal(c.status, COIL_ETLS);
-	assert_non_null(strstr(coil_tls_error(&c.tls.s), "during the handshake"));
+	assert_non_null(
+		strstr(coil_tls_error(&c.tls.s), "during the handshake"));
 	tt_cli_close(loop, &c);
 	close(lfd);
 	coil_tls_config_free(ccfg);
@@ -652,8 +650,7 @@ static void test_tls_close_early(void **state)
 	assert_int_equal(coil_stream_write(&c.tls.s, &w[0], "x", 1, NULL),
 			 -ENOTCONN);
 	assert_int_equal(coil_stream_close(&c.tls.s, tt_cli_closed), 0);
-	assert_int_equal(coil_stream_close(&c.tls.s, tt_cli_closed),
-			 -EALREADY);
+	assert_int_equal(coil_stream_close(&c.tls.s, tt_cli_closed), -EALREADY);
 	TT_RUN_UNTIL(loop, c.closed, 5000);
 	assert_int_equal(c.connected, -1);
 	assert_int_equal(c.status, -ECANCELED);
@@ -662,12 +659,10 @@ static void test_tls_close_early(void **state)
 	/* closed with writes queued: each completes exactly once */
 	assert_int_equal(tt_cli_connect(loop, &d, srv.port, ccfg, &o), 0);
 	wcb_n = 0;
-	assert_int_equal(coil_stream_write(&d.tls.s, &w[0], big, sizeof(big),
-					   wcb),
-			 0);
-	assert_int_equal(coil_stream_write(&d.tls.s, &w[1], big, sizeof(big),
-					   wcb),
-			 0);
+	assert_int_equal(
+		coil_stream_write(&d.tls.s, &w[0], big, sizeof(big), wcb), 0);
+	assert_int_equal(
+		coil_stream_write(&d.tls.s, &w[1], big, sizeof(big), wcb), 0);
 	tt_cli_close(loop, &d);
 	assert_int_equal(wcb_n, 2);
 	assert_int_equal(wcb_status[0], -ECANCELED);
@@ -690,9 +685,9 @@ static void test_tls_bad_arguments(void **state)
 	(void)state;
 
 	tu_tcp_pair(fds);
-	assert_int_equal(coil_tls_open(NULL, &tcp->s, ccfg, &o,
-				       tt_cli_connected),
-			 -EINVAL);
+	assert_int_equal(
+		coil_tls_open(NULL, &tcp->s, ccfg, &o, tt_cli_connected),
+		-EINVAL);
 	assert_int_equal(coil_tls_open(t, NULL, ccfg, &o, tt_cli_connected),
 			 -EINVAL);
 	assert_int_equal(coil_tls_open(t, &tcp->s, ccfg, &o, tt_cli_connected),
@@ -701,9 +696,9 @@ static void test_tls_bad_arguments(void **state)
 	assert_int_equal(coil_tls_open(t, &tcp->s, NULL, &o, tt_cli_connected),
 			 -EINVAL);
 	assert_int_equal(coil_tls_open(t, &tcp->s, ccfg, &o, NULL), -EINVAL);
-	assert_int_equal(coil_tls_open(t, &tcp->s, ccfg, NULL,
-				       tt_cli_connected),
-			 -EINVAL); /* verifying client without host */
+	assert_int_equal(
+		coil_tls_open(t, &tcp->s, ccfg, NULL, tt_cli_connected),
+		-EINVAL); /* verifying client without host */
 	memset(longhost, 'a', sizeof(longhost) - 1);
 	longhost[sizeof(longhost) - 1] = 0;
 	o.host = longhost;
@@ -726,11 +721,11 @@ static void test_tls_bad_arguments(void **state)
 	assert_non_null(strstr(coil_tls_version(), "TLS"));
 
 	/* a configuration in use cannot be freed */
-	assert_int_equal(coil_tls_open(t, &tcp->s, icfg, NULL,
-				       tt_cli_connected),
-			 0);
-	assert_int_equal(coil_stream_write(&t->s, &(struct coil_stream_write){0},
-					   "x", 1, NULL),
+	assert_int_equal(
+		coil_tls_open(t, &tcp->s, icfg, NULL, tt_cli_connected), 0);
+	assert_int_equal(coil_stream_write(&t->s,
+					   &(struct coil_stream_write){0}, "x",
+					   1, NULL),
 			 -ENOTCONN);
 	assert_int_equal(coil_tls_config_free(icfg), -EBUSY);
 	close(fds[1]); /* the peer leaves: the handshake fails */
@@ -784,9 +779,8 @@ static void test_tls_handshake_on_pool(void **state)
 		assert_true(coil_tls_info(&c.tls)->handshake_cpu_ns > 0);
 		assert_int_equal(coil_stream_read_start(&c.tls.s, tt_cli_read),
 				 0);
-		assert_int_equal(coil_stream_write(&c.tls.s, &w, "ping", 4,
-						   NULL),
-				 0);
+		assert_int_equal(
+			coil_stream_write(&c.tls.s, &w, "ping", 4, NULL), 0);
 		TT_RUN_UNTIL(loop, c.got == 4, 5000);
 		assert_memory_equal(c.in, "ping", 4);
 		tt_cli_close(loop, &c);

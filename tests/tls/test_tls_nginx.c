@@ -66,7 +66,8 @@ static int start_nginx(void)
 			"  ssl_certificate_key %s/server.key;\n"
 			"  ssl_protocols TLSv1.2;\n"
 			"  location / { return 200 \"hello from nginx "
-			"reused=$ssl_session_reused alpn=$ssl_alpn_protocol\\n\"; "
+			"reused=$ssl_session_reused "
+			"alpn=$ssl_alpn_protocol\\n\"; "
 			"}\n"
 			"  location /big { alias %s/big.bin; }\n"
 			" }\n}\n",
@@ -133,9 +134,8 @@ static void get(struct tt_cli *c, const struct coil_tls_config *cfg,
 	o.cache = cache;
 	assert_int_equal(tt_cli_connect(loop, c, port, cfg, &o), 0);
 	assert_int_equal(coil_stream_read_start(&c->tls.s, tt_cli_read), 0);
-	assert_int_equal(coil_stream_write(&c->tls.s, &w, req, strlen(req),
-					   NULL),
-			 0);
+	assert_int_equal(
+		coil_stream_write(&c->tls.s, &w, req, strlen(req), NULL), 0);
 	TT_RUN_UNTIL(loop, c->eof || c->err, 20000);
 }
 
@@ -156,9 +156,9 @@ static void test_tls_nginx_get(void **state)
 	assert_int_equal(c.eof, 1); /* nginx sends close_notify */
 	assert_memory_equal(c.in, "HTTP/1.1 200 OK\r\n", 17);
 	assert_non_null(strstr((char *)c.in, "Server: nginx"));
-	assert_non_null(
-		strstr((char *)c.in, "\r\n\r\nhello from nginx reused=. "
-				     "alpn=http/1.1\n"));
+	assert_non_null(strstr((char *)c.in,
+			       "\r\n\r\nhello from nginx reused=. "
+			       "alpn=http/1.1\n"));
 	assert_string_equal(coil_tls_info(&c.tls)->alpn, "http/1.1");
 	tt_cli_close(loop, &c);
 	coil_tls_config_free(cfg);
@@ -211,8 +211,8 @@ static void test_tls_nginx_resumes(void **state)
 		assert_int_equal(c.err, 0);
 		assert_int_equal(coil_tls_info(&c.tls)->resumed, i);
 		/* nginx's own view: "r" reused, "." new */
-		assert_non_null(strstr((char *)c.in,
-				       i ? "reused=r" : "reused=."));
+		assert_non_null(
+			strstr((char *)c.in, i ? "reused=r" : "reused=."));
 		tt_cli_close(loop, &c);
 	}
 	coil_tls_cache_free(cache);
@@ -231,6 +231,5 @@ int main(void)
 		return COIL_SKIP;
 	}
 	tt_certs();
-	return cmocka_run_group_tests_name("tls.nginx", tests, setup,
-					   teardown);
+	return cmocka_run_group_tests_name("tls.nginx", tests, setup, teardown);
 }

@@ -87,15 +87,13 @@ static int exchange(struct tt_cli *c, unsigned short port,
 	if (ret < 0)
 		return ret;
 	assert_int_equal(coil_stream_read_start(&c->tls.s, tt_cli_read), 0);
-	assert_int_equal(coil_stream_write(&c->tls.s, &w, req, strlen(req),
-					   NULL),
-			 0);
+	assert_int_equal(
+		coil_stream_write(&c->tls.s, &w, req, strlen(req), NULL), 0);
 	TT_RUN_UNTIL(loop, c->eof || c->err, 10000);
 	return 0;
 }
 
-static struct coil_tls_opts opts(const char *host,
-				 struct coil_tls_cache *cache)
+static struct coil_tls_opts opts(const char *host, struct coil_tls_cache *cache)
 {
 	struct coil_tls_opts o = {0};
 	o.host = host;
@@ -175,8 +173,8 @@ static void test_tls_s_server_refused_certificates(void **state)
 
 		ss_start(&s, cases[i].cert, "server.key", www);
 		ret = exchange(&c, s.port, cfg, &o, "GET / HTTP/1.0\r\n\r\n");
-		print_message("%s as %s: %d %s\n", cases[i].cert,
-			      cases[i].host, ret, coil_tls_error(&c.tls.s));
+		print_message("%s as %s: %d %s\n", cases[i].cert, cases[i].host,
+			      ret, coil_tls_error(&c.tls.s));
 		assert_int_equal(ret, COIL_ETLS);
 		assert_true(coil_tls_info(&c.tls)->verify & cases[i].bit);
 		assert_non_null(
@@ -201,9 +199,8 @@ static void test_tls_s_server_refused_parameters(void **state)
 {
 	static const char *const rsa_cbc[] = {"-www", "-cipher", "AES128-SHA",
 					      NULL};
-	static const char *const tls11[] = {
-		"-www", "-tls1_1", "-cipher",
-		"DEFAULT@SECLEVEL=0", NULL};
+	static const char *const tls11[] = {"-www", "-tls1_1", "-cipher",
+					    "DEFAULT@SECLEVEL=0", NULL};
 	struct coil_tls_config *cfg = tt_client_config(0);
 	struct coil_tls_opts o = opts("localhost", NULL);
 	struct tt_cli c = {0}, d = {0};
@@ -244,8 +241,8 @@ static void test_tls_s_server_refused_parameters(void **state)
 		assert_int_equal(coil_tls_info(&e.tls)->alert, -1);
 		tt_cli_close(loop, &e);
 		coil_tls_config_free(cbc);
-		assert_true(tt_proc_wait_for(&s.p, "alert protocol version",
-					     5000));
+		assert_true(
+			tt_proc_wait_for(&s.p, "alert protocol version", 5000));
 	}
 	ss_stop(&s);
 	coil_tls_config_free(cfg);
@@ -280,9 +277,9 @@ static void test_tls_s_server_resumes(void **state)
 					      1e6);
 			assert_int_equal(resumed, i > 0);
 			/* and the server says the same */
-			assert_non_null(strstr((char *)c.in,
-					       i ? "Reused, TLSv1.2"
-						 : "New, TLSv1.2"));
+			assert_non_null(
+				strstr((char *)c.in,
+				       i ? "Reused, TLSv1.2" : "New, TLSv1.2"));
 			tt_cli_close(loop, &c);
 		}
 		ss_stop(&s);
@@ -293,8 +290,8 @@ static void test_tls_s_server_resumes(void **state)
 
 static void test_tls_s_server_mutual(void **state)
 {
-	static const char *const verify[] = {"-www", "-Verify", "1", "-CAfile",
-					     "ca.crt", NULL};
+	static const char *const verify[] = {"-www",	"-Verify", "1",
+					     "-CAfile", "ca.crt",  NULL};
 	struct coil_tls_config_opts co = {0};
 	struct coil_tls_config *with, *without = tt_client_config(0);
 	struct coil_tls_opts o = opts("localhost", NULL);
@@ -307,18 +304,16 @@ static void test_tls_s_server_mutual(void **state)
 	co.key_file = tt_file("client.key");
 	with = tt_config(&co);
 	ss_start(&s, "server.crt", "server.key", verify);
-	assert_int_equal(exchange(&c, s.port, with, &o,
-				  "GET / HTTP/1.0\r\n\r\n"),
-			 0);
+	assert_int_equal(
+		exchange(&c, s.port, with, &o, "GET / HTTP/1.0\r\n\r\n"), 0);
 	assert_non_null(strstr((char *)c.in, "200 ok"));
 	tt_cli_close(loop, &c);
 	assert_true(tt_proc_wait_for(&s.p, "coil test client", 5000));
 
-	assert_int_equal(exchange(&d, s.port, without, &o,
-				  "GET / HTTP/1.0\r\n\r\n"),
-			 COIL_ETLS);
-	print_message("no client certificate: %s\n",
-		      coil_tls_error(&d.tls.s));
+	assert_int_equal(
+		exchange(&d, s.port, without, &o, "GET / HTTP/1.0\r\n\r\n"),
+		COIL_ETLS);
+	print_message("no client certificate: %s\n", coil_tls_error(&d.tls.s));
 	assert_true(coil_tls_info(&d.tls)->alert > 0);
 	tt_cli_close(loop, &d);
 	ss_stop(&s);
@@ -480,8 +475,8 @@ int main(void)
 			test_tls_s_server_refused_parameters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_s_server_resumes,
 						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tls_s_server_mutual,
-						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_s_server_mutual, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_tls_s_server_16mib_rev,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -61,12 +61,23 @@ static void test_tls_server_s_client(void **state)
 
 	tt_srv_start_thread(&srv, cfg, TT_HTTP);
 	{
-		char *argv[] = {"openssl", "s_client", "-connect",
-				(char *)connect_arg(&srv), "-servername",
-				"localhost", "-verify_hostname", "localhost",
-				"-CAfile", "ca.crt", "-verify_return_error",
-				"-alpn", "http/1.1", "-ign_eof", "-sess_out",
-				"sess.pem", NULL};
+		char *argv[] = {"openssl",
+				"s_client",
+				"-connect",
+				(char *)connect_arg(&srv),
+				"-servername",
+				"localhost",
+				"-verify_hostname",
+				"localhost",
+				"-CAfile",
+				"ca.crt",
+				"-verify_return_error",
+				"-alpn",
+				"http/1.1",
+				"-ign_eof",
+				"-sess_out",
+				"sess.pem",
+				NULL};
 		out = run(argv, request, &st);
 	}
 	print_message("s_client: exit %d\n", st);
@@ -81,11 +92,19 @@ static void test_tls_server_s_client(void **state)
 
 	/* the saved session resumes: s_client and our server agree */
 	{
-		char *argv[] = {"openssl", "s_client", "-connect",
-				(char *)connect_arg(&srv), "-servername",
-				"localhost", "-CAfile", "ca.crt",
-				"-verify_return_error", "-ign_eof", "-sess_in",
-				"sess.pem", NULL};
+		char *argv[] = {"openssl",
+				"s_client",
+				"-connect",
+				(char *)connect_arg(&srv),
+				"-servername",
+				"localhost",
+				"-CAfile",
+				"ca.crt",
+				"-verify_return_error",
+				"-ign_eof",
+				"-sess_in",
+				"sess.pem",
+				NULL};
 		out = run(argv, request, &st);
 	}
 	assert_int_equal(st, 0);
@@ -95,9 +114,14 @@ static void test_tls_server_s_client(void **state)
 
 	/* TLS 1.1: refused */
 	{
-		char *argv[] = {"openssl", "s_client", "-connect",
-				(char *)connect_arg(&srv), "-tls1_1", "-cipher",
-				"DEFAULT@SECLEVEL=0", NULL};
+		char *argv[] = {"openssl",
+				"s_client",
+				"-connect",
+				(char *)connect_arg(&srv),
+				"-tls1_1",
+				"-cipher",
+				"DEFAULT@SECLEVEL=0",
+				NULL};
 		out = run(argv, "", &st);
 	}
 	print_message("s_client -tls1_1: exit %d\n", st);
@@ -127,9 +151,11 @@ static void test_tls_server_mutual_s_client(void **state)
 
 	tt_srv_start_thread(&srv, cfg, TT_HTTP);
 	{
-		char *argv[] = {"openssl", "s_client", "-connect",
-				(char *)connect_arg(&srv), "-CAfile", "ca.crt",
-				"-cert", "client.crt", "-key", "client.key",
+		char *argv[] = {"openssl",  "s_client",
+				"-connect", (char *)connect_arg(&srv),
+				"-CAfile",  "ca.crt",
+				"-cert",    "client.crt",
+				"-key",	    "client.key",
 				"-ign_eof", NULL};
 		out = run(argv, request, &st);
 	}
@@ -137,8 +163,9 @@ static void test_tls_server_mutual_s_client(void **state)
 	assert_non_null(strstr(out, "hello from coil tls"));
 	free(out);
 	{
-		char *argv[] = {"openssl", "s_client", "-connect",
-				(char *)connect_arg(&srv), "-CAfile", "ca.crt",
+		char *argv[] = {"openssl",  "s_client",
+				"-connect", (char *)connect_arg(&srv),
+				"-CAfile",  "ca.crt",
 				"-ign_eof", NULL};
 		out = run(argv, request, &st);
 	}
@@ -178,8 +205,8 @@ static void test_tls_server_curl(void **state)
 	}
 	/* a name the certificate does not have */
 	{
-		char *argv[] = {"curl",	 "-sS",	  "--cacert", "ca.crt",
-				"--resolve", resolve, url,	 NULL};
+		char *argv[] = {"curl",	     "-sS",   "--cacert", "ca.crt",
+				"--resolve", resolve, url,	  NULL};
 		snprintf(resolve, sizeof(resolve), "wrong.example:%u:127.0.0.1",
 			 srv.port);
 		snprintf(url, sizeof(url), "https://wrong.example:%u/",
@@ -192,8 +219,8 @@ static void test_tls_server_curl(void **state)
 	}
 	/* without our CA */
 	{
-		char *argv[] = {"curl", "-sS", "--cacert", "rogue-ca.crt", url,
-				NULL};
+		char *argv[] = {"curl",		"-sS", "--cacert",
+				"rogue-ca.crt", url,   NULL};
 		snprintf(url, sizeof(url), "https://localhost:%u/", srv.port);
 		out = run(argv, NULL, &st);
 		print_message("curl unknown CA: exit %d: %s", st, out);

@@ -45,7 +45,7 @@
 static char *tt_dir;
 
 static inline int tt_rm_one(const char *path, const struct stat *st, int flag,
-		     struct FTW *ftw)
+			    struct FTW *ftw)
 {
 	(void)st;
 	(void)flag;
@@ -107,9 +107,8 @@ tt_config(const struct coil_tls_config_opts *o)
 }
 
 /* A server with server.crt (or @cert/@key). */
-static inline struct coil_tls_config *tt_server_config(const char *cert,
-						       const char *key,
-						       unsigned flags)
+static inline struct coil_tls_config *
+tt_server_config(const char *cert, const char *key, unsigned flags)
 {
 	struct coil_tls_config_opts o = {0};
 	o.flags = COIL_TLS_SERVER | flags;
@@ -162,7 +161,8 @@ static inline uint64_t tt_hash(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-/* ---- child processes ------------------------------------------------------ */
+/* ---- child processes ------------------------------------------------------
+ */
 
 struct tt_proc {
 	pid_t pid;
@@ -429,7 +429,7 @@ struct tt_cli {
 	size_t got;
 	unsigned char *in;
 	size_t in_cap;
-	int collect; /* keep the bytes in @in */
+	int collect;   /* keep the bytes in @in */
 	uint64_t seed; /* check bytes against tt_byte(seed, ...) if nonzero */
 	size_t bad;    /* bytes that did not match */
 	uint64_t hash;
@@ -457,7 +457,8 @@ static inline void tt_cli_closed(struct coil_stream *s)
 	c->closed = 1;
 }
 
-static inline void tt_cli_read(struct coil_stream *s, ssize_t n, const void *buf)
+static inline void tt_cli_read(struct coil_stream *s, ssize_t n,
+			       const void *buf)
 {
 	struct tt_cli *c = tt_cli_of(s);
 	if (c->closed)
@@ -516,7 +517,8 @@ static inline void tt_cli_close(struct coil_loop *loop, struct tt_cli *c)
 	c->in = NULL;
 }
 
-/* ---- a TLS server --------------------------------------------------------- */
+/* ---- a TLS server ---------------------------------------------------------
+ */
 
 enum tt_mode {
 	TT_ECHO,  /* write back what comes; on EOF shut down, then close */
@@ -681,7 +683,8 @@ static inline void tt_http_answer(struct tt_sconn *sc)
 	tt_sconn_shutdown(sc);
 }
 
-static inline void tt_sconn_read(struct coil_stream *s, ssize_t n, const void *buf)
+static inline void tt_sconn_read(struct coil_stream *s, ssize_t n,
+				 const void *buf)
 {
 	struct tt_sconn *sc = tt_sconn_of(s);
 	struct tt_srv *srv = sc->srv;
@@ -690,8 +693,8 @@ static inline void tt_sconn_read(struct coil_stream *s, ssize_t n, const void *b
 		if (srv->mode == TT_SINK && srv->seed) {
 			const unsigned char *b = buf;
 			for (ssize_t k = 0; k < n; k++)
-				sc->bad += b[k] != tt_byte(srv->seed,
-							   sc->got + k);
+				sc->bad +=
+					b[k] != tt_byte(srv->seed, sc->got + k);
 		}
 		sc->hash = tt_hash(sc->hash, buf, (size_t)n);
 		sc->got += (size_t)n;
@@ -832,8 +835,7 @@ static inline void tt_srv_close(struct tt_srv *srv)
 			 0);
 	for (struct tt_sconn *sc = srv->conns; sc; sc = sc->next)
 		tt_sconn_close(sc);
-	TT_RUN_UNTIL(srv->loop, srv->listener_closed && srv->open == 0,
-		     10000);
+	TT_RUN_UNTIL(srv->loop, srv->listener_closed && srv->open == 0, 10000);
 	assert_true(srv->listener_closed);
 	assert_int_equal(srv->open, 0);
 	while (srv->conns) {
@@ -883,8 +885,7 @@ static inline void tt_srv_start_thread(struct tt_srv *srv,
 	srv->mode = mode;
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_cond_init(&srv->cv, NULL);
-	assert_int_equal(pthread_create(&srv->th, NULL, tt_srv_thread, srv),
-			 0);
+	assert_int_equal(pthread_create(&srv->th, NULL, tt_srv_thread, srv), 0);
 	pthread_mutex_lock(&srv->mu);
 	while (!srv->ready)
 		pthread_cond_wait(&srv->cv, &srv->mu);
@@ -893,8 +894,7 @@ static inline void tt_srv_start_thread(struct tt_srv *srv,
 
 static inline void tt_srv_stop_thread(struct tt_srv *srv)
 {
-	assert_int_equal(coil_loop_post_remote(srv->loop, &srv->stop_op, 0),
-			 0);
+	assert_int_equal(coil_loop_post_remote(srv->loop, &srv->stop_op, 0), 0);
 	pthread_join(srv->th, NULL);
 	pthread_mutex_destroy(&srv->mu);
 	pthread_cond_destroy(&srv->cv);

@@ -60,38 +60,39 @@ for _ in $(seq 100); do
 done
 [ -n "$port" ] || { echo "s_server did not start"; cat "$ssout"; exit 1; }
 for mode in new reuse; do
-	printf 's_time -> s_server -%-6s ' "$mode"
+	echo "s_time -> s_server -$mode:"
 	openssl s_time -connect "127.0.0.1:$port" -"$mode" -tls1_2 \
 		-cipher "$suite" -time "$secs" 2>&1 |
-		grep 'connections in .*real' || echo "failed"
+		grep 'connections' | sed 's/^/    /' || echo "failed"
 done
 "$bin" client --certs "$dir" --port "$port" --secs "$secs" --conc 1
 kill "$sspid"
 
 echo
 echo "== 4. coil server under openssl s_time"
-out="$dir/serve.out"
-mkfifo "$dir/serve.in"
-"$bin" serve --certs "$dir" <"$dir/serve.in" >"$out" 2>&1 &
-pids="$pids $!"
-srvpid=$!
-exec 3>"$dir/serve.in"
-port=""
-for _ in $(seq 100); do
-	port=$(sed -n 's/^READY //p' "$out")
-	[ -n "$port" ] && break
-	sleep 0.05
-done
-[ -n "$port" ] || { echo "tls_bench serve did not start"; cat "$out"; exit 1; }
 for mode in new reuse; do
-	printf 's_time -> coil -%-6s     ' "$mode"
+	out="$dir/serve.out"
+	rm -f "$dir/serve.in"
+	mkfifo "$dir/serve.in"
+	"$bin" serve --certs "$dir" <"$dir/serve.in" >"$out" 2>&1 &
+	srvpid=$!
+	pids="$pids $srvpid"
+	exec 3>"$dir/serve.in"
+	port=""
+	for _ in $(seq 100); do
+		port=$(sed -n 's/^READY //p' "$out")
+		[ -n "$port" ] && break
+		sleep 0.05
+	done
+	[ -n "$port" ] || { echo "tls_bench serve did not start"; cat "$out"; exit 1; }
+	echo "s_time -> coil -$mode:"
 	openssl s_time -connect "127.0.0.1:$port" -"$mode" -tls1_2 \
 		-cipher "$suite" -time "$secs" 2>&1 |
-		grep 'connections in .*real' || echo "failed"
+		grep 'connections' | sed 's/^/    /' || echo "failed"
+	exec 3>&-
+	wait "$srvpid" || true
+	grep -v READY "$out" | sed 's/^/    /'
 done
-exec 3>&-
-wait "$srvpid" || true
-cat "$out" | grep -v READY
 
 echo
 echo "== 5. echo round trips on a loop that makes full handshakes"

@@ -93,7 +93,7 @@ run() {
 	local out="$dir/out" perf="$dir/perf"
 	perf stat -e raw_syscalls:sys_enter -o "$perf" -- \
 		taskset -c 1 "$@" "$url" >"$out" 2>&1 || { cat "$out"; return 0; }
-	local reqs sc usr sys p50 p99 own_u own_s
+	local reqs sc usr sys p50 p99 own_u own_s own_c
 	case $name in
 	h2load*)
 		reqs=$(awk '/^requests:/ { print $8 }' "$out")
@@ -110,26 +110,27 @@ run() {
 	# pre-connect handshakes)
 	own_u=$(sed -n 's/.*Per request: .* system calls, \([0-9.]*\)us user CPU.*/\1/p' "$out")
 	own_s=$(sed -n 's/.*us user CPU, \([0-9.]*\)us system CPU.*/\1/p' "$out")
+	own_c=$(sed -n 's/.*Per request: \([0-9.]*\) system calls.*/\1/p' "$out")
 	sc=$(awk '/raw_syscalls:sys_enter/ { gsub(",", "", $1); print $1 }' "$perf")
 	usr=$(awk '/seconds user/ { print $1 }' "$perf")
 	sys=$(awk '/seconds sys/ { print $1 }' "$perf")
 	[ -n "$reqs" ] && [ "$reqs" -gt 0 ] || { echo "$name: no requests"; cat "$out"; return 0; }
 	awk -v n="$name" -v r="$reqs" -v s="$secs" -v sc="$sc" -v u="$usr" \
 		-v y="$sys" -v p50="$(to_us "$p50")" -v p99="$(to_us "${p99:-0}")" \
-		-v ou="${own_u:--1}" -v os="${own_s:--1}" \
-		'BEGIN { printf "%s %.0f %.2f %.2f %.3f %s %s %s %s\n", n, r / s,
-			u * 1e6 / r, y * 1e6 / r, sc / r, p50, p99, ou, os }' >>"$dir/results"
-	tail -1 "$dir/results" | awk '{ gsub("_", " ", $1); printf "  %-32s %6s req/s  user %5s us  sys %5s us  %6s syscalls  p50 %s us  p99 %s us  own user/sys %s/%s us\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }'
+		-v ou="${own_u:--1}" -v os="${own_s:--1}" -v oc="${own_c:--1}" \
+		'BEGIN { printf "%s %.0f %.2f %.2f %.3f %s %s %s %s %s\n", n, r / s,
+			u * 1e6 / r, y * 1e6 / r, sc / r, p50, p99, ou, os, oc }' >>"$dir/results"
+	tail -1 "$dir/results" | awk '{ gsub("_", " ", $1); printf "  %-32s %6s req/s  user %5s us  sys %5s us  %6s syscalls  p50 %s us  p99 %s us  own user/sys %s/%s us, %s syscalls\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }'
 }
 
 # table TITLE: medians per tool of what run() recorded, then clear
 table() {
 	echo
 	echo "$1 (medians of $rounds rounds)"
-	printf '| %-32s | %6s | %11s | %10s | %10s | %12s | %7s | %7s | %15s |\n' \
+	printf '| %-32s | %6s | %11s | %10s | %10s | %12s | %7s | %7s | %15s | %12s |\n' \
 		generator "req/s" "user us/req" "sys us/req" "CPU us/req" \
-		"syscalls/req" "p50 us" "p99 us" "own user/sys us"
-	echo "|----------------------------------|-------:|------------:|-----------:|-----------:|-------------:|--------:|--------:|----------------:|"
+		"syscalls/req" "p50 us" "p99 us" "own user/sys us" "own syscalls"
+	echo "|----------------------------------|-------:|------------:|-----------:|-----------:|-------------:|--------:|--------:|----------------:|-------------:|"
 	awk '
 	function med(a, n,   i, j, t) {
 		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
@@ -137,11 +138,11 @@ table() {
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 	}
 	{ k = $1; n[k]++; order[k] = order[k] ? order[k] : ++no; names[no] = k
-	  for (f = 2; f <= 9; f++) v[k, f, n[k]] = $f }
+	  for (f = 2; f <= 10; f++) v[k, f, n[k]] = $f }
 	END {
 		for (o = 1; o <= no; o++) {
 			k = names[o]
-			for (f = 2; f <= 9; f++) {
+			for (f = 2; f <= 10; f++) {
 				delete a
 				for (i = 1; i <= n[k]; i++) a[i] = v[k, f, i]
 				m[f] = med(a, n[k])
@@ -151,8 +152,9 @@ table() {
 			}
 			gsub("_", " ", k)
 			own = m[8] < 0 ? "-" : sprintf("%.2f / %.2f", m[8], m[9])
-			printf "| %-32s | %6.0f | %11.2f | %10.2f | %10.2f | %12.3f | %7.0f | %7.0f | %15s |\n",
-				k, m[2], m[3], m[4], tot, m[5], m[6], m[7], own
+			owc = m[10] < 0 ? "-" : sprintf("%.2f", m[10])
+			printf "| %-32s | %6.0f | %11.2f | %10.2f | %10.2f | %12.3f | %7.0f | %7.0f | %15s | %12s |\n",
+				k, m[2], m[3], m[4], tot, m[5], m[6], m[7], own, owc
 		}
 	}' "$dir/results"
 	rm -f "$dir/results"

@@ -13,6 +13,8 @@
  *   /garbage     answers with bytes that are not HTTP
  *   /close       200 with "Connection: close", then closes
  *   /eof         200 whose body ends when the server closes (no length)
+ *   /slowhead    200 written 3 bytes at a time, 1 ms apart (split heads)
+ *   /bighead     200 with 70 000 bytes of header fields (over the limit)
  * and, server-wide, stall_after_ms: the first request answered that long
  * after the server started holds every connection for stall_ms (once).
  */
@@ -106,7 +108,30 @@ static inline int ts_answer(struct ts_server *s, int fd, const char *target)
 	}
 	if (!strcmp(target, "/garbage"))
 		ret = ts_write_all(fd, "NOT HTTP AT ALL\r\n\r\n", 19) ? 1 : 3;
-	else if (!strcmp(target, "/eof"))
+	else if (!strcmp(target, "/slowhead")) {
+		static const char r[] =
+			"HTTP/1.1 200 OK\r\nContent-Length: 5"
+			"\r\nX-Pad: some padding here\r\n\r\nhello";
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		ret = 0;
+		for (size_t i = 0; i < sizeof(r) - 1 && !ret; i += 3) {
+			struct timespec d = {0, 1000000};
+			size_t k =
+				sizeof(r) - 1 - i < 3 ? sizeof(r) - 1 - i : 3;
+			ret = ts_write_all(fd, r + i, k);
+			nanosleep(&d, NULL);
+		}
+	} else if (!strcmp(target, "/bighead")) {
+		char *h = malloc(80000);
+		size_t n = (size_t)sprintf(h, "HTTP/1.1 200 OK\r\n");
+		for (int i = 0; n < 70000; i++)
+			n += (size_t)sprintf(h + n, "X-Big-%d: %0100d\r\n", i,
+					     i);
+		n += (size_t)sprintf(h + n, "Content-Length: 0\r\n\r\n");
+		ret = ts_write_all(fd, h, n);
+		free(h);
+	} else if (!strcmp(target, "/eof"))
 		ret = ts_write_all(fd, "HTTP/1.1 200 OK\r\n\r\nuntil the end",
 				   32)
 			      ? 1

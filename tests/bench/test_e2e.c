@@ -173,6 +173,39 @@ static void test_e2e_close_delimited_body(void **state)
 	cb_out_free(&r);
 }
 
+/* heads split across many reads are put together (the copy path) */
+static void test_e2e_split_heads(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	struct cb_out r = RUN("-t1", "-c2", "-n", "6", "--json",
+			      (char *)url(s, "/slowhead"));
+	(void)state;
+	expect_ok(&r);
+	ts_stop(s);
+	assert_int_equal((uint64_t)j_requests(r.out), 6);
+	assert_int_equal((uint64_t)j_errors(r.out), 0);
+	/* every byte of the 69-byte responses, heads included */
+	assert_int_equal((uint64_t)jnum(r.out, NULL, "bytes_read"), 6 * 69);
+	ts_free(s);
+	cb_out_free(&r);
+}
+
+/* a head beyond 64 KiB is refused: a parse error (COIL_ELIMIT) */
+static void test_e2e_head_over_limit(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	struct cb_out r =
+		RUN("-t1", "-c1", "-d200ms", (char *)url(s, "/bighead"));
+	(void)state;
+	expect_ok(&r);
+	ts_stop(s);
+	assert_non_null(strstr(r.out, "  0 requests in"));
+	assert_non_null(strstr(r.out, "    parse "));
+	assert_non_null(strstr(r.out, "COIL_ELIMIT"));
+	ts_free(s);
+	cb_out_free(&r);
+}
+
 /* a server that never answers: each request times out once, its
  * connection is replaced, and nothing is dropped from the counts */
 static void test_e2e_timeouts_counted_once(void **state)
@@ -420,6 +453,8 @@ int main(void)
 		cmocka_unit_test(test_e2e_no_keepalive),
 		cmocka_unit_test(test_e2e_server_closes),
 		cmocka_unit_test(test_e2e_close_delimited_body),
+		cmocka_unit_test(test_e2e_split_heads),
+		cmocka_unit_test(test_e2e_head_over_limit),
 		cmocka_unit_test(test_e2e_timeouts_counted_once),
 		cmocka_unit_test(test_e2e_parse_errors),
 		cmocka_unit_test(test_e2e_connect_refused),

@@ -550,6 +550,7 @@ static int acc_reserve(struct conn *c, size_t need)
 static int parse_head(struct conn *c, const char *buf, size_t n, int *done)
 {
 	struct cb_gen *g = c->g;
+	size_t want, take;
 	int ret;
 
 	*done = 0;
@@ -569,20 +570,23 @@ static int parse_head(struct conn *c, const char *buf, size_t n, int *done)
 		return (int)n;
 	}
 	/* the head started in an earlier read: parse it whole again (the
-	 * header array is shared by the thread's connections) */
-	if ((ret = acc_reserve(c, c->acc_len + n)) < 0) {
-		/* beyond the head limit: let the parser say so */
-		n = c->acc_cap - c->acc_len;
-	}
-	memcpy(c->acc + c->acc_len, buf, n);
+	 * header array is shared by the thread's connections). Copy at most
+	 * up to the head limit: a head that does not end within it fails. */
+	want = c->acc_len + n;
+	if (want > COIL_HTTP_MAX_HEAD_DEFAULT)
+		want = COIL_HTTP_MAX_HEAD_DEFAULT;
+	if ((ret = acc_reserve(c, want)) < 0)
+		return ret;
+	take = want > c->acc_len ? want - c->acc_len : 0;
+	memcpy(c->acc + c->acc_len, buf, take);
 	coil_http_msg_reset(&c->msg);
-	ret = coil_http_parse_response(&c->msg, c->acc, c->acc_len + n,
+	ret = coil_http_parse_response(&c->msg, c->acc, c->acc_len + take,
 				       g->t->parse_flags);
 	if (ret == COIL_HTTP_PARTIAL) {
-		if (c->acc_len + n >= COIL_HTTP_MAX_HEAD_DEFAULT)
+		if (c->acc_len + take >= COIL_HTTP_MAX_HEAD_DEFAULT)
 			return COIL_ELIMIT;
-		c->acc_len += (unsigned)n;
-		return (int)n;
+		c->acc_len += (unsigned)take; /* take == n here */
+		return (int)take;
 	}
 	if (ret < 0)
 		return ret;

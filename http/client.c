@@ -519,6 +519,9 @@ int coil_http_client_new(struct coil_http_client **out, struct coil_loop *loop,
 	c->loop = loop;
 	c->o = o;
 	c->resolver = o.resolver;
+#if COIL_HAVE_TLS
+	c->tls = o.tls;
+#endif
 	coil_sem_init(&c->global, loop, o.max_conns, o.max_conns);
 	coil_op_init(&c->tmr, tmr_cb);
 	*out = c;
@@ -575,6 +578,10 @@ int coil_http_client_free(struct coil_http_client *c)
 	if (c->own_resolver)
 		coil_resolver_free(c->resolver);
 	coil_pool_free(c->own_pool);
+#if COIL_HAVE_TLS
+	coil_tls_cache_free(c->tls_cache);
+	coil_tls_config_free(c->own_tls);
+#endif
 	coil__pool_free(c);
 	free(c->user_agent);
 	free(c);
@@ -592,6 +599,34 @@ void coil_http_client_stats(const struct coil_http_client *c,
 	}
 	*st = c->st;
 }
+
+#if COIL_HAVE_TLS
+int coil__client_tls(struct coil_http_client *c)
+{
+	int ret;
+
+	if (c->tls_fail)
+		return c->tls_fail;
+	if (!c->tls) {
+		ret = coil_tls_config_new(&c->own_tls, NULL, c->tls_err,
+					  sizeof(c->tls_err));
+		if (ret < 0) {
+			c->tls_fail = ret == -ENOMEM ? ret : COIL_ETLS;
+			return c->tls_fail;
+		}
+		c->tls = c->own_tls;
+	}
+	if (!c->tls_cache) {
+		ret = coil_tls_cache_new(&c->tls_cache, 1024);
+		if (ret < 0) {
+			snprintf(c->tls_err, sizeof(c->tls_err), "%s",
+				 coil_strerror(ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+#endif
 
 /* ---- requests
  * ----------------------------------------------------------------
@@ -642,7 +677,7 @@ int coil_http_request(struct coil_http_client *c,
 	memset(req, 0, offsetof(struct coil_http_req, url));
 	ulen = o->url_len ? o->url_len : strlen(o->url);
 	ret = coil_url_parse(&req->url, o->url, ulen);
-	if (ret == 0 && req->url.https)
+	if (ret == 0 && req->url.https && !COIL_HAVE_TLS)
 		ret = -EPROTONOSUPPORT; /* coil is built without TLS */
 	if (ret < 0) {
 		free(req);

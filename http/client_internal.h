@@ -20,8 +20,15 @@
 #include "coil/async.h"
 #include "coil/http.h"
 #include "coil/stream.h"
-#if COIL_HAVE_TLS
+/* https needs the TLS layer, which comes with its header */
+#if defined(__has_include)
+#if __has_include("coil/tls.h")
 #include "coil/tls.h"
+#define COIL_HAVE_TLS 1
+#endif
+#endif
+#ifndef COIL_HAVE_TLS
+#define COIL_HAVE_TLS 0
 #endif
 
 #define CLIENT_MAX_HEADERS 100 /* response fields kept per message */
@@ -192,7 +199,7 @@ struct coil_http_req {
 	unsigned reuse_retries;
 	int reused;
 	int status;
-	char errbuf[192]; /* what failed, in words */
+	char errbuf[320]; /* what failed, in words */
 	/* large and filled before use: not zeroed at allocation */
 	struct coil_url url;
 	struct coil_http_header hdrs[CLIENT_MAX_HEADERS];
@@ -206,8 +213,10 @@ struct coil_http_client {
 	struct coil_resolver *resolver;
 	int own_resolver;
 #if COIL_HAVE_TLS
+	const struct coil_tls_config *tls; /* the caller's, or own_tls */
 	struct coil_tls_config *own_tls;
 	struct coil_tls_cache *tls_cache;
+	int tls_fail; /* making the default configuration failed */
 	char tls_err[256];
 #endif
 	struct coil_sem global;
@@ -258,6 +267,11 @@ void coil__req_hop_end(struct coil_http_req *req, int res);
 void coil__req_connect_failed(struct coil_http_req *req, int err);
 void coil__client_timer_update(struct coil_http_client *c);
 void coil__client_maybe_done(struct coil_http_client *c);
+#if COIL_HAVE_TLS
+/* The TLS configuration and session cache, made on first use; 0, or
+ * COIL_ETLS / -errno with c->tls_err saying why. */
+int coil__client_tls(struct coil_http_client *c);
+#endif
 int coil__req_retryable(const struct coil_http_req *req, int res);
 int coil__req_may_retry(const struct coil_http_req *req);
 /* Say what failed: "@fmt...: coil_strerror(@res)" (@res 0: just @fmt). */

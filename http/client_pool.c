@@ -25,6 +25,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -294,8 +295,10 @@ static void evict(struct conn *cn, int why)
 	coil__conn_close(cn);
 }
 
-/* Opening the connection failed: its owner (if any) ends its attempt. */
-static void conn_fail(struct conn *cn, int err, const char *what)
+/* Opening the connection failed: its owner (if any) ends its attempt.
+ * @detail: what went wrong in words, or NULL for coil_strerror(@err). */
+static void conn_fail(struct conn *cn, int err, const char *what,
+		      const char *detail)
 {
 	struct coil_http_req *owner = cn->req;
 
@@ -303,8 +306,13 @@ static void conn_fail(struct conn *cn, int err, const char *what)
 	cn->c->st.connect_errors++;
 	if (owner) {
 		owner->conn = NULL;
-		coil__req_why(owner, err, "%s %s port %u", what, cn->h->name,
-			      (unsigned)cn->h->port);
+		if (detail)
+			coil__req_why(owner, 0, "%s %s port %u: %s", what,
+				      cn->h->name, (unsigned)cn->h->port,
+				      detail);
+		else
+			coil__req_why(owner, err, "%s %s port %u", what,
+				      cn->h->name, (unsigned)cn->h->port);
 		coil__req_connect_failed(owner, err);
 	}
 	conn_gone(cn);
@@ -333,10 +341,27 @@ static void conn_connected(struct coil_stream *s, int status)
 		return; /* -ECANCELED by our close: its callback follows */
 	if (status < 0) {
 		cn->stream_open = 0;
-		conn_fail(cn, status, "connect to");
+#if COIL_HAVE_TLS
+		if (cn->h->https && status == COIL_ETLS) {
+			char why[256];
+			const char *e = coil_tls_error(&cn->tls.s);
+			snprintf(why, sizeof(why), "%s",
+				 e && *e ? e : coil_strerror(status));
+			conn_fail(cn, status, "TLS handshake with", why);
+			return;
+		}
+#endif
+		conn_fail(cn, status, "connect to", NULL);
 		return;
 	}
 	cn->c->st.conns_opened++;
+#if COIL_HAVE_TLS
+	if (cn->h->https) {
+		cn->c->st.tls_handshakes++;
+		if (coil_tls_info(&cn->tls)->resumed)
+			cn->c->st.tls_resumed++;
+	}
+#endif
 	if (coil_stream_read_start(cn->s, conn_read) < 0) {
 		cn->c->st.connect_errors++;
 		cn->req = NULL;
@@ -382,11 +407,26 @@ static void conn_connect(struct conn *cn)
 	cn->s = &cn->tcp.s;
 	/* the deadline scope gives the connect op the time left */
 	prev = coil_deadline_enter(c->loop, deadline);
-	ret = coil_tcp_connect(c->loop, &cn->tcp, cn->addrs, cn->naddrs, &to,
-			       conn_connected);
+#if COIL_HAVE_TLS
+	if (cn->h->https) {
+		/* curl's --connect-timeout covers the handshake too */
+		struct coil_tls_opts tlo = {
+			.host = cn->h->name,
+			.cache = c->tls_cache,
+			.handshake_timeout_ns = to.connect_timeout_ns,
+		};
+		cn->tls.s.data = cn;
+		cn->s = &cn->tls.s;
+		ret = coil_tls_connect(c->loop, &cn->tls, &cn->tcp, cn->addrs,
+				       cn->naddrs, &to, c->tls, &tlo,
+				       conn_connected);
+	} else
+#endif
+		ret = coil_tcp_connect(c->loop, &cn->tcp, cn->addrs, cn->naddrs,
+				       &to, conn_connected);
 	coil_deadline_leave(c->loop, prev);
 	if (ret < 0) {
-		conn_fail(cn, ret, "socket for");
+		conn_fail(cn, ret, "socket for", NULL);
 		return;
 	}
 	cn->stream_open = 1;
@@ -476,6 +516,21 @@ static void conn_new(struct host *h, struct coil_http_req *owner)
 	if (h->nconn > c->st.peak_conns_per_host)
 		c->st.peak_conns_per_host = h->nconn;
 
+#if COIL_HAVE_TLS
+	if (h->https) {
+		ret = coil__client_tls(c);
+		if (ret < 0) {
+			cn->req = NULL;
+			c->st.connect_errors++;
+			owner->conn = NULL;
+			coil__req_why(owner, 0, "TLS configuration: %s",
+				      c->tls_err);
+			coil__req_connect_failed(owner, ret);
+			conn_gone(cn);
+			return;
+		}
+	}
+#endif
 	if (h->kind == COIL_URL_HOST_IPV4) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&cn->addrs[0];
 		a->sin_family = AF_INET;

@@ -531,14 +531,17 @@ int coil_http_body_eof(struct coil_http_body *b);
  * and retrying requests §9.3, §9.3.1), RFC 3986 §5.2 (resolving a
  * Location reference).
  *
- * This build speaks http only: https URLs are refused with
- * -EPROTONOSUPPORT until the client is wired to coil/tls.h.
+ * https URLs go over TLS streams (coil/tls.h) with the client's TLS
+ * configuration, verifying the server's certificate and name by default,
+ * and resuming sessions per host:port; a coil built without its TLS layer
+ * refuses them with -EPROTONOSUPPORT.
  */
 
 struct coil_http_client;
 struct coil_http_req;
 struct coil_resolver;
 struct coil_retry_policy;
+struct coil_tls_config;
 
 /* Options of coil_http_client_new(). Zero means "default" for every field. */
 struct coil_http_client_opts {
@@ -560,6 +563,12 @@ struct coil_http_client_opts {
 	struct coil_resolver *resolver;
 	/* User-Agent of every request; NULL: "coil/0.1"; "": none. Copied. */
 	const char *user_agent;
+	/* TLS for https URLs: a client configuration (coil_tls_config_new()),
+	 * borrowed, outliving the client; NULL: the client makes the
+	 * verifying default (the system CA bundle) on its first https URL.
+	 * Either way the client keeps a session cache (coil_tls_cache_new())
+	 * so that new connections to a host resume. */
+	const struct coil_tls_config *tls;
 };
 
 /*
@@ -593,7 +602,8 @@ struct coil_http_req_opts {
 	/* method token ("GET", "HEAD", "POST" ...), at most 31 bytes; NULL:
 	 * "GET". Copied. */
 	const char *method;
-	/* absolute http:// URL, as coil_url_parse() takes it; copied */
+	/* absolute http:// or https:// URL, as coil_url_parse() takes it;
+	 * copied */
 	const char *url;
 	size_t url_len; /* 0: strlen(url) */
 	/* more header fields, sent in order after Host, User-Agent and
@@ -702,7 +712,9 @@ int coil_http_client_new(struct coil_http_client **out, struct coil_loop *loop,
  * Content-Length or last chunk); COIL_EPARSE (malformed response: status
  * line, field, invalid chunk size, conflicting framing, an unexpected
  * 101); COIL_ELIMIT (head over max_head_bytes or 100 fields, body over
- * max_body_bytes); -ELOOP (more redirects than max_redirects);
+ * max_body_bytes); -ELOOP (more redirects than max_redirects); COIL_ETLS
+ * (the handshake failed: certificate refused, no common protocol, an
+ * alert; or the default configuration could not be made);
  * -ECANCELED (coil_http_req_cancel(), coil_http_client_shutdown());
  * -ENOMEM. coil_http_req_strerror() says what failed in words.
  *
@@ -711,8 +723,8 @@ int coil_http_client_new(struct coil_http_client **out, struct coil_loop *loop,
  * 0, a malformed URL, a method over 31 bytes or not a token, a header
  * field the writer refuses (coil_http_request_write()), a bad retry
  * policy (coil_retry_start()) or one listing COIL_ELAST;
- * -EPROTONOSUPPORT for a scheme other than http (https included, see
- * above); COIL_ELIMIT for a URL longer than COIL_URL_MAX_LEN;
+ * -EPROTONOSUPPORT for a scheme other than http and https, or https in a
+ * coil built without TLS; COIL_ELIMIT for a URL longer than COIL_URL_MAX_LEN;
  * -ESHUTDOWN after coil_http_client_shutdown(); -ENOMEM.
  */
 int coil_http_request(struct coil_http_client *c,
@@ -844,6 +856,8 @@ struct coil_http_client_stats {
 	uint64_t reuse_retries;	 /* requests resent (RFC 9112 §9.3.1) */
 	uint64_t retries;	 /* attempts after the first */
 	uint64_t redirects;	 /* redirects followed */
+	uint64_t tls_handshakes; /* TLS handshakes completed */
+	uint64_t tls_resumed;	 /* ... of them resuming a saved session */
 	unsigned conns;		 /* open connections now */
 	unsigned idle;		 /* idle connections now */
 	unsigned waiting;	 /* requests waiting for a connection now */

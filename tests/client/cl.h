@@ -26,7 +26,7 @@ struct res {
 	uint64_t t_start, t_done;
 	struct coil_http_req *req;
 	struct coil_http_req_info info;
-	char err[192];
+	char err[320];
 	/* streamed body */
 	size_t got;
 	uint64_t hash; /* FNV-1a of the streamed body */

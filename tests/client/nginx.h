@@ -86,9 +86,11 @@ static inline int ngx_ready(unsigned short port)
 
 /*
  * Start nginx with @extra inside its server block (may use %1$u for the
- * port). Exits 77 when nginx is not installed.
+ * port) and @listen after "listen 127.0.0.1:PORT" (" ssl" for TLS).
+ * Exits 77 when nginx is not installed.
  */
-static inline void ngx_start(struct ngx *g, const char *extra)
+static inline void ngx_start_listen(struct ngx *g, const char *extra,
+				    const char *listen)
 {
 	const char *bin = ngx_bin();
 	char conf[8192], path[1024], server[4096];
@@ -127,12 +129,12 @@ static inline void ngx_start(struct ngx *g, const char *extra)
 			 "  keepalive_requests 100000;\n"
 			 "  keepalive_timeout 60s;\n"
 			 "  server {\n"
-			 "    listen 127.0.0.1:%2$u;\n"
+			 "    listen 127.0.0.1:%2$u%4$s;\n"
 			 "    root %1$s/html;\n"
 			 "%3$s\n"
 			 "  }\n"
 			 "}\n",
-			 g->dir, (unsigned)g->port, server);
+			 g->dir, (unsigned)g->port, server, listen);
 		snprintf(path, sizeof(path), "%s/nginx.conf", g->dir);
 		ngx_write(path, conf, strlen(conf));
 		g->pid = fork();
@@ -169,6 +171,11 @@ static inline void ngx_start(struct ngx *g, const char *extra)
 		abort();
 	fprintf(stderr, "nginx did not start\n");
 	abort();
+}
+
+static inline void ngx_start(struct ngx *g, const char *extra)
+{
+	ngx_start_listen(g, extra, "");
 }
 
 static inline void ngx_rm(const char *dir)

@@ -79,7 +79,9 @@ void coil__client_timer_update(struct coil_http_client *c)
 	}
 	c->tmr_at = next;
 	coil_op_init(&c->tmr, tmr_cb);
-	coil_timeout(c->loop, &c->tmr, next, COIL_TIMEOUT_ABS);
+	/* It fails only while coil_loop_drain() cancels everything (the
+	 * requests' ops included); the next update tries again. */
+	(void)coil_timeout(c->loop, &c->tmr, next, COIL_TIMEOUT_ABS);
 }
 
 static void timed_insert(struct coil_http_req *req)

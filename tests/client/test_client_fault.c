@@ -368,6 +368,31 @@ static void test_client_redirects(void **state)
 		-ELOOP);
 	assert_non_null(strstr(x.err, "more than 2 redirects"));
 	cl_free(&x);
+	/* credentials go along to the same origin only (curl's rule) */
+	{
+		static const struct coil_http_header auth[] = {
+			{"Authorization", 13, "Bearer t", 8},
+			{"X-Keep", 6, "1", 1},
+		};
+		struct coil_http_req_opts ao = {
+			.max_redirects = 2, .headers = auth, .nheaders = 2};
+		char to[128];
+		const char *b;
+		snprintf(to, sizeof(to), "/redirect?to=/echo");
+		assert_int_equal(cl_get(&e.f, url(&e, to), &ao, &x), 200);
+		b = coil_http_req_body(x.req, &len);
+		assert_non_null(memmem(b, len, "Authorization: Bearer t", 23));
+		cl_free(&x);
+		snprintf(to, sizeof(to),
+			 "/redirect?to=http://localhost:%u/echo",
+			 (unsigned)e.s.port);
+		assert_int_equal(cl_get(&e.f, url(&e, to), &ao, &x), 200);
+		b = coil_http_req_body(x.req, &len);
+		assert_null(memmem(b, len, "Authorization", 13));
+		assert_non_null(memmem(b, len, "X-Keep: 1", 9));
+		assert_non_null(memmem(b, len, "Host: localhost:", 16));
+		cl_free(&x);
+	}
 	/* not followed by default: the 302 is the answer */
 	assert_int_equal(cl_get(&e.f, url(&e, "/redirect?to=/ok"), NULL, &x),
 			 302);
@@ -535,6 +560,38 @@ static void cx_fire(struct coil_op *op, int res, unsigned flags)
 	assert_int_equal(coil_http_req_cancel(c->x.req), -EALREADY);
 }
 
+/* a cancel cuts a Retry-After wait and a backoff short */
+static void test_client_cancel_while_waiting_to_retry(void **state)
+{
+	struct coil_retry_policy p = {.max_attempts = 3,
+				      .base_ns = 5 * SEC,
+				      .jitter = COIL_JITTER_NONE};
+	struct coil_http_req_opts o = {.retry = &p};
+	struct env e;
+	struct cx c;
+
+	env_open(&e, NULL);
+	/* Retry-After: 5 */
+	cl_start(&e.f, url(&e, "/retry-after?k=w&v=5"), &o, &c.x);
+	coil_op_init(&c.tmr, cx_fire);
+	assert_int_equal(coil_timeout(e.f.loop, &c.tmr, 200 * MS, 0), 0);
+	CL_RUN_UNTIL(e.f.loop, c.x.done, 5000);
+	assert_int_equal(c.x.res, -ECANCELED);
+	assert_true(cl_ms(&c.x) < 2000);
+	assert_int_equal(fsrv_hits(&e.s, "w", NULL), 1);
+	cl_free(&c.x);
+	/* a 5 s backoff after a 503 */
+	cl_start(&e.f, url(&e, "/flaky?k=v&f=5"), &o, &c.x);
+	coil_op_init(&c.tmr, cx_fire);
+	assert_int_equal(coil_timeout(e.f.loop, &c.tmr, 200 * MS, 0), 0);
+	CL_RUN_UNTIL(e.f.loop, c.x.done, 5000);
+	assert_int_equal(c.x.res, -ECANCELED);
+	assert_true(cl_ms(&c.x) < 2000);
+	assert_int_equal(c.x.info.attempts, 1);
+	cl_free(&c.x);
+	env_close(&e);
+}
+
 static void test_client_cancel_and_shutdown(void **state)
 {
 	struct env e;
@@ -690,6 +747,7 @@ int main(void)
 		cmocka_unit_test(test_client_bodiless_and_chunked),
 		cmocka_unit_test(test_client_post_body),
 		cmocka_unit_test(test_client_cancel_and_shutdown),
+		cmocka_unit_test(test_client_cancel_while_waiting_to_retry),
 		cmocka_unit_test(test_client_bad_requests),
 		cmocka_unit_test(test_client_idle_timeout),
 	};

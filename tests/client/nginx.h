@@ -30,6 +30,30 @@ struct ngx {
 	char log[512];
 };
 
+/* nginxes started and not cleaned yet, by value (a failed test's stack
+ * is gone): ngx_teardown() ends them when a test fails half-way (cmocka
+ * runs a test's teardown after a failure) */
+static struct {
+	pid_t pid; /* 0 once stopped and reaped */
+	char *dir; /* the prefix, owned by the struct ngx; NULL: free slot */
+} ngx_live[8];
+
+/* Record @dir's nginx as @pid (0: stopped); @gone: forget it. */
+static inline void ngx_track(char *dir, pid_t pid, int gone)
+{
+	size_t n = sizeof(ngx_live) / sizeof(ngx_live[0]), i;
+	for (i = 0; i < n && ngx_live[i].dir != dir; i++)
+		;
+	if (i == n) {
+		for (i = 0; i < n && ngx_live[i].dir; i++)
+			;
+		if (i == n)
+			return;
+	}
+	ngx_live[i].dir = gone ? NULL : dir;
+	ngx_live[i].pid = pid;
+}
+
 static inline const char *ngx_bin(void)
 {
 	static const char *const paths[] = {
@@ -152,8 +176,10 @@ static inline void ngx_start_listen(struct ngx *g, const char *extra,
 		/* up when it accepts; gone when the port was taken */
 		for (int i = 0; i < 500; i++) {
 			int st;
-			if (ngx_ready(g->port))
+			if (ngx_ready(g->port)) {
+				ngx_track(g->dir, g->pid, 0);
 				return;
+			}
 			if (waitpid(g->pid, &st, WNOHANG) == g->pid) {
 				g->pid = 0;
 				break;
@@ -209,6 +235,7 @@ static inline void ngx_stop(struct ngx *g)
 		kill(g->pid, SIGQUIT);
 		waitpid(g->pid, &st, 0);
 		g->pid = 0;
+		ngx_track(g->dir, 0, 0);
 	}
 }
 
@@ -216,9 +243,28 @@ static inline void ngx_stop(struct ngx *g)
 static inline void ngx_clean(struct ngx *g)
 {
 	ngx_stop(g);
+	ngx_track(g->dir, 0, 1);
 	ngx_rm(g->dir);
 	free(g->dir);
 	g->dir = NULL;
+}
+
+/* A cmocka teardown: stop and remove what a failed test left. */
+static inline int ngx_teardown(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(ngx_live) / sizeof(ngx_live[0]); i++) {
+		if (!ngx_live[i].dir)
+			continue;
+		if (ngx_live[i].pid > 0) {
+			kill(ngx_live[i].pid, SIGKILL);
+			waitpid(ngx_live[i].pid, NULL, 0);
+		}
+		ngx_rm(ngx_live[i].dir);
+		free(ngx_live[i].dir);
+		ngx_live[i].dir = NULL;
+	}
+	return 0;
 }
 
 /*

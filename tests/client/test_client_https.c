@@ -302,11 +302,14 @@ static void test_https_coil_get(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_https_reuse_and_resume),
-		cmocka_unit_test(test_https_per_host_limit_and_bodies),
-		cmocka_unit_test(test_https_handshake_failures),
+		cmocka_unit_test_teardown(test_https_reuse_and_resume,
+					  ngx_teardown),
+		cmocka_unit_test_teardown(test_https_per_host_limit_and_bodies,
+					  ngx_teardown),
+		cmocka_unit_test_teardown(test_https_handshake_failures,
+					  ngx_teardown),
 #ifdef COIL_GET_BIN
-		cmocka_unit_test(test_https_coil_get),
+		cmocka_unit_test_teardown(test_https_coil_get, ngx_teardown),
 #endif
 	};
 	if (!ngx_bin()) {

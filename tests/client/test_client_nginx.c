@@ -274,12 +274,16 @@ static void test_nginx_large_bodies(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_nginx_keepalive_reuse),
-		cmocka_unit_test(test_nginx_per_host_limit),
-		cmocka_unit_test(test_nginx_chunked),
-		cmocka_unit_test(test_nginx_head_204_304),
-		cmocka_unit_test(test_nginx_redirects),
-		cmocka_unit_test(test_nginx_large_bodies),
+		cmocka_unit_test_teardown(test_nginx_keepalive_reuse,
+					  ngx_teardown),
+		cmocka_unit_test_teardown(test_nginx_per_host_limit,
+					  ngx_teardown),
+		cmocka_unit_test_teardown(test_nginx_chunked, ngx_teardown),
+		cmocka_unit_test_teardown(test_nginx_head_204_304,
+					  ngx_teardown),
+		cmocka_unit_test_teardown(test_nginx_redirects, ngx_teardown),
+		cmocka_unit_test_teardown(test_nginx_large_bodies,
+					  ngx_teardown),
 	};
 	if (!ngx_bin()) {
 		fprintf(stderr, "skip: nginx is not installed\n");

@@ -404,7 +404,8 @@ int main(void)
 {
 #ifdef COIL_GET_PEER
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_coil_get_nginx_files),
+		cmocka_unit_test_teardown(test_coil_get_nginx_files,
+					  ngx_teardown),
 	};
 	if (!ngx_bin()) {
 		fprintf(stderr, "skip: nginx is not installed\n");

@@ -36,6 +36,10 @@ void serve_cli_usage(FILE *f)
 	      "      --header-timeout MS  time for a request head (10000)\n"
 	      "      --idle-timeout MS    keep-alive idle time (60000)\n"
 	      "      --drain MS           graceful-shutdown time (5000)\n"
+	      "      --batch-wait US      gather completions up to US "
+	      "microseconds per\n"
+	      "                           loop turn (kernel 6.12 min-wait; "
+	      "0: off)\n"
 	      "      --stats              print counters on stderr at exit\n"
 	      "  -h, --help               this text\n"
 	      "\n"
@@ -61,6 +65,7 @@ enum {
 	O_HEADER_TIMEOUT,
 	O_IDLE_TIMEOUT,
 	O_DRAIN,
+	O_BATCH_WAIT,
 	O_STATS,
 };
 
@@ -78,6 +83,7 @@ static const struct option long_opts[] = {
 	{"header-timeout", required_argument, NULL, O_HEADER_TIMEOUT},
 	{"idle-timeout", required_argument, NULL, O_IDLE_TIMEOUT},
 	{"drain", required_argument, NULL, O_DRAIN},
+	{"batch-wait", required_argument, NULL, O_BATCH_WAIT},
 	{"stats", no_argument, NULL, O_STATS},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -227,6 +233,11 @@ int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
 			if (number(a, 0, 86400000, 0, &v) < 0)
 				goto bad_value;
 			cfg->drain_ms = v;
+			break;
+		case O_BATCH_WAIT:
+			if (number(a, 0, 1000000, 0, &v) < 0)
+				goto bad_value;
+			cfg->batch_wait_us = v;
 			break;
 		case O_STATS:
 			cfg->stats = 1;

@@ -22,6 +22,7 @@ struct serve_cfg {
 	uint64_t header_timeout_ms; /* --header-timeout MS, 10000 */
 	uint64_t idle_timeout_ms;   /* --idle-timeout MS, 60000 */
 	uint64_t drain_ms;	    /* --drain MS, 5000 */
+	uint64_t batch_wait_us;	    /* --batch-wait US, 0 = off */
 	int stats;		    /* --stats: counters on stderr at exit */
 };
 

@@ -69,6 +69,7 @@ int main(int argc, char **argv)
 	struct serve_app app = {.root_fd = -1, .log_fd = -1};
 	struct coil_http_server_opts so = {0};
 	struct coil_http_threads_opts to = {0};
+	struct coil_loop_opts lo = {0};
 	struct coil_http_threads *t = NULL;
 	struct coil_http_server_stats st;
 	struct sockaddr_storage ss;
@@ -133,6 +134,8 @@ int main(int argc, char **argv)
 	so.max_conns = cfg.max_conns;
 	so.header_timeout_ns = cfg.header_timeout_ms * 1000000ull;
 	so.idle_timeout_ns = cfg.idle_timeout_ms * 1000000ull;
+	lo.batch_wait_ns = cfg.batch_wait_us * 1000ull;
+	to.loop = &lo;
 	to.threads = cfg.threads;
 	to.on_start = serve_on_start;
 	to.on_stop = serve_on_stop;

@@ -1,0 +1,268 @@
+#!/bin/sh
+# bench/serve/run.sh [COIL_SERVE [SECS [ROUNDS [CASES]]]]
+#
+# coil-serve against nginx under the same load: `wrk -t1 -c50` for SECS
+# seconds (default 5), each server pinned to CPU 0 and wrk to CPU 1, the
+# two servers alternating for ROUNDS rounds (default 3) per case:
+#   hello  GET /           the same 13-byte body from both
+#   file   GET /f64k.bin   a 64 KiB file from a root directory
+#   https  GET / over TLS  (when coil-serve was built with TLS)
+# CASES: a space-separated subset (default "hello file https").
+# COIL_SERVE_ARGS: more arguments for coil-serve (e.g. --batch-wait 20).
+# nginx: 1 worker, access_log off, `return 200 "Hello, World!"`,
+# keepalive_requests without a practical limit, sendfile on for the file;
+# started with its own temp config, prefix, pid and error log.
+#
+# Per run, of the server process only: requests per second, CPU
+# microseconds per request (user and system separately, from
+# /proc/PID/stat), requests per CPU-second, and system calls per request
+# (perf stat -e raw_syscalls:sys_enter -p PID). The summary gives medians
+# and coil-serve's requests per CPU-second over nginx's. See
+# docs/BENCHMARKS.md, section "serve".
+set -eu
+
+serve=${1:-build/tools/coil-serve/coil-serve}
+secs=${2:-5}
+rounds=${3:-3}
+cases=${4:-hello file https}
+conns=50
+
+for p in wrk nginx taskset; do
+	if ! command -v $p >/dev/null 2>&1; then
+		echo "bench/serve: $p is not installed" >&2
+		exit 77
+	fi
+done
+[ -x "$serve" ] || {
+	echo "bench/serve: no coil-serve at $serve" >&2
+	exit 1
+}
+have_perf=0
+if command -v perf >/dev/null 2>&1 &&
+	perf stat -e raw_syscalls:sys_enter -x, -o /dev/null -- true 2>/dev/null; then
+	have_perf=1
+fi
+
+tmp=$(mktemp -d)
+nginx_pid="" serve_pid="" serve_tls_pid=""
+cleanup() {
+	for p in $serve_pid $serve_tls_pid $nginx_pid; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in $serve_pid $serve_tls_pid $nginx_pid; do
+		wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+echo "machine: $(nproc) CPU(s), kernel $(uname -r)," \
+	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "load: $(cat /proc/loadavg)"
+echo "$(nginx -v 2>&1), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+echo "load: wrk -t1 -c$conns -d${secs}s on CPU 1; servers on CPU 0;" \
+	"$rounds rounds, alternating"
+[ $have_perf = 1 ] || echo "perf not usable: system calls not counted"
+
+mkdir -p "$tmp/root" "$tmp/logs"
+head -c 65536 /dev/urandom >"$tmp/root/f64k.bin"
+# nginx's worker runs as an unprivileged user: let it read the root
+chmod 755 "$tmp" "$tmp/root"
+chmod 644 "$tmp/root/f64k.bin"
+
+# TLS material for the https case (a self-signed P-256 certificate)
+tls=0
+if command -v openssl >/dev/null 2>&1 &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		-nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 \
+		-subj /CN=localhost >/dev/null 2>&1; then
+	tls=1
+fi
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+		echo $((20000 + $$ % 20000))
+}
+nport=$(free_port)
+nsport=$(free_port)
+
+cat >"$tmp/nginx.conf" <<EOF
+worker_processes 1;
+error_log $tmp/logs/error.log;
+pid $tmp/logs/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000000;
+  keepalive_timeout 65;
+  sendfile on;
+  tcp_nopush on;
+  client_body_temp_path $tmp/body;
+  proxy_temp_path $tmp/proxy;
+  fastcgi_temp_path $tmp/fastcgi;
+  uwsgi_temp_path $tmp/uwsgi;
+  scgi_temp_path $tmp/scgi;
+  server {
+    listen 127.0.0.1:$nport;
+    $([ $tls = 1 ] && echo "listen 127.0.0.1:$nsport ssl;
+    ssl_certificate $tmp/cert.pem;
+    ssl_certificate_key $tmp/key.pem;")
+    root $tmp/root;
+    location = / { default_type text/plain; return 200 "Hello, World!"; }
+  }
+}
+EOF
+taskset -c 0 nginx -p "$tmp" -c "$tmp/nginx.conf" -g 'daemon off;' \
+	2>"$tmp/logs/nginx.stderr" &
+nginx_pid=$!
+
+# coil-serve on port 0; the port comes from its "listening" line
+start_serve() { # $1: output file, rest: extra arguments
+	out=$1
+	shift
+	# shellcheck disable=SC2086
+	taskset -c 0 "$serve" -p 0 -b 127.0.0.1 -t 1 --root "$tmp/root" \
+		${COIL_SERVE_ARGS:-} "$@" \
+		>"$out" 2>"$out.err" &
+	last_pid=$!
+	i=0
+	until grep -q '^listening ' "$out" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 $last_pid 2>/dev/null; then
+			start_err=$(cat "$out.err")
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+if ! start_serve "$tmp/serve.out"; then
+	echo "bench/serve: coil-serve did not start: $start_err" >&2
+	exit 1
+fi
+serve_pid=$last_pid
+curl_url=$(sed -n 's/^listening \([^ ]*\) .*/\1/p' "$tmp/serve.out")
+cport=${curl_url##*:}
+cs_url=""
+start_err=""
+if [ $tls = 1 ] && start_serve "$tmp/serve-tls.out" --cert "$tmp/cert.pem" \
+	--key "$tmp/key.pem"; then
+	serve_tls_pid=$last_pid
+	cs_url=$(sed -n 's/^listening \([^ ]*\) .*/\1/p' "$tmp/serve-tls.out")
+fi
+
+# nginx's worker: the child of the master
+i=0
+until nginx_w=$(pgrep -P "$nginx_pid" 2>/dev/null) && [ -n "$nginx_w" ] &&
+	curl -s -o /dev/null "http://127.0.0.1:$nport/" 2>/dev/null; do
+	i=$((i + 1))
+	if [ $i -gt 100 ]; then
+		echo "bench/serve: nginx did not start:" \
+			"$(cat "$tmp/logs/nginx.stderr" "$tmp/logs/error.log" 2>/dev/null)" >&2
+		exit 1
+	fi
+	sleep 0.05
+done
+
+# check the bodies are the same 13 bytes
+b1=$(curl -s "http://127.0.0.1:$cport/")
+b2=$(curl -s "http://127.0.0.1:$nport/")
+if [ "$b1" != "Hello, World!" ] || [ "$b2" != "Hello, World!" ]; then
+	echo "bench/serve: bodies differ: '$b1' '$b2'" >&2
+	exit 1
+fi
+
+# measure NAME CASE PID URL: one run, one result line
+measure() {
+	name=$1 case=$2 pid=$3 url=$4
+	taskset -c 1 wrk -t1 -c$conns -d1s "$url" >/dev/null 2>&1 # warm-up
+	set -- $(cut -d' ' -f14,15 "/proc/$pid/stat")
+	u0=$1 s0=$2
+	if [ $have_perf = 1 ]; then
+		perf stat -x, -e raw_syscalls:sys_enter -p "$pid" \
+			-o "$tmp/perf.out" -- sleep $((secs + 1)) &
+		perf_pid=$!
+		sleep 0.3
+	fi
+	taskset -c 1 wrk -t1 -c$conns -d"${secs}s" "$url" >"$tmp/wrk.out" 2>&1
+	set -- $(cut -d' ' -f14,15 "/proc/$pid/stat")
+	u1=$1 s1=$2
+	sc=0
+	if [ $have_perf = 1 ]; then
+		wait $perf_pid || true
+		sc=$(grep raw_syscalls "$tmp/perf.out" | cut -d, -f1)
+	fi
+	req=$(awk '/ requests in /{print $1}' "$tmp/wrk.out")
+	rps=$(awk '/^Requests\/sec/{print $2}' "$tmp/wrk.out")
+	err=$(grep -E 'Socket errors|Non-2xx' "$tmp/wrk.out" | tr -s ' ' | tr '\n' ' ' || true)
+	awk -v n="$name" -v c="$case" -v r="$req" -v rps="$rps" \
+		-v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" \
+		-v sc="$sc" -v e="$err" -v perf=$have_perf 'BEGIN {
+		cpu = (u + s) / hz
+		printf "%-6s %-11s %9.0f req/s  user %6.2f us/req  sys %6.2f us/req  %8.0f req/cpu-s  %s syscalls/req%s\n",
+			c, n, rps, u * 1e6 / hz / r, s * 1e6 / hz / r,
+			(cpu > 0 ? r / cpu : 0),
+			(perf ? sprintf("%.3f", sc / r) : "-"), (e != "" ? "  ERRORS: " e : "")
+	}' | tee -a "$tmp/results"
+}
+
+run_case() { # CASE COIL_PID COIL_URL NGINX_URL
+	for r in $(seq 1 "$rounds"); do
+		if [ $((r % 2)) = 1 ]; then
+			measure coil-serve "$1" "$2" "$3"
+			measure nginx "$1" "$nginx_w" "$4"
+		else
+			measure nginx "$1" "$nginx_w" "$4"
+			measure coil-serve "$1" "$2" "$3"
+		fi
+	done
+}
+
+echo "coil-serve: $(cat "$tmp/serve.out") ${COIL_SERVE_ARGS:-}"
+echo
+for c in $cases; do
+	case $c in
+	hello)
+		run_case hello "$serve_pid" "http://127.0.0.1:$cport/" \
+			"http://127.0.0.1:$nport/"
+		;;
+	file)
+		run_case file "$serve_pid" "http://127.0.0.1:$cport/f64k.bin" \
+			"http://127.0.0.1:$nport/f64k.bin"
+		;;
+	https)
+		if [ -n "$cs_url" ]; then
+			run_case https "$serve_tls_pid" "$cs_url/" \
+				"https://127.0.0.1:$nsport/"
+		else
+			echo "https  skipped: ${start_err:-no openssl to make a certificate}"
+		fi
+		;;
+	esac
+done
+
+# medians: field 3 is req/s, 6 user, 9 sys, 11 req/cpu-s, 13 syscalls
+echo
+echo "medians of $rounds runs (server process only):"
+for c in hello file https; do
+	grep -q "^$c " "$tmp/results" || continue
+	for n in coil-serve nginx; do
+		grep "^$c *$n " "$tmp/results" | awk -v c="$c" -v n="$n" '
+		function med(a, k,   i, j, t) {
+			for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++)
+				if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+			return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+		}
+		{ k++; rps[k] = $3; u[k] = $6; s[k] = $9; rc[k] = $11; sc[k] = $13 }
+		END {
+			printf "%-6s %-11s %9.0f req/s  user %6.2f us/req  sys %6.2f us/req  %8.0f req/cpu-s  %s syscalls/req\n",
+				c, n, med(rps, k), med(u, k), med(s, k), med(rc, k),
+				(sc[1] == "-" ? "-" : sprintf("%.3f", med(sc, k)))
+		}'
+	done | tee -a "$tmp/medians"
+	awk -v c="$c" '$1 == c && $2 == "coil-serve" { a = $11 }
+		$1 == c && $2 == "nginx" { b = $11 }
+		END { if (b > 0) printf "%-6s coil-serve / nginx, requests per CPU-second: %.2fx\n", c, a / b }' "$tmp/medians"
+done
+echo "load after: $(cat /proc/loadavg)"

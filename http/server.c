@@ -43,6 +43,14 @@
 #include "coil/stream.h"
 #include "chars.h"
 
+/* TLS is a layer of its own (tls/), present when coil was built with it */
+#if __has_include("coil/tls.h")
+#include "coil/tls.h"
+#define HAVE_TLS 1
+#else
+#define HAVE_TLS 0
+#endif
+
 #define OBUF_SIZE 8192	    /* per-connection output buffer */
 #define OBUF_RESERVE 512    /* room a new request needs to be started */
 #define IBUF_INIT 4096	    /* initial input buffer */
@@ -123,7 +131,10 @@ struct aux {
 
 struct conn {
 	struct coil_tcp tcp;
-	struct coil_stream *s;
+	struct coil_stream *s; /* &tcp.s, or the TLS stream over it */
+#if HAVE_TLS
+	struct coil_tls *tls; /* in the same allocation, when TLS is on */
+#endif
 	struct coil_http_server *srv;
 	struct coil_http_sreq req;
 	struct conn *all_prev, *all_next; /* the server's live connections */
@@ -643,6 +654,10 @@ static struct conn *conn_alloc(struct coil_http_server *srv)
 							15) &
 						       ~(size_t)15));
 	c->obuf = (char *)(c->hdrs + srv->o.max_headers);
+#if HAVE_TLS
+	if (srv->o.tls)
+		c->tls = (struct coil_tls *)(void *)(c->obuf + OBUF_SIZE);
+#endif
 	c->ibuf = malloc(IBUF_INIT);
 	if (!c->ibuf) {
 		free(c);
@@ -691,6 +706,20 @@ static void req_reset(struct conn *c)
 
 static void srv_listener_cb(struct coil_listener *l, int fd);
 
+#if HAVE_TLS
+/* The handshake ended: a failure ends the connection (the lower stream is
+ * closed already; closing the TLS stream completes it). */
+static void tls_done_cb(struct coil_stream *s, int status)
+{
+	struct conn *c = s->data;
+	if (status < 0) {
+		c->srv->stats.tls_failures++;
+		c->st |= C_CLOSE_CLEAN;
+		conn_fail(c, status);
+	}
+}
+#endif
+
 static void conn_start(struct coil_http_server *srv, int fd)
 {
 	struct conn *c = conn_alloc(srv);
@@ -711,6 +740,18 @@ static void conn_start(struct coil_http_server *srv, int fd)
 		return;
 	}
 	c->s = &c->tcp.s;
+#if HAVE_TLS
+	if (srv->o.tls) {
+		/* the handshake must fit in the time a first head has */
+		struct coil_tls_opts to = {.handshake_timeout_ns =
+						   srv->o.header_timeout_ns};
+		c->tls->s.data = c;
+		ret = coil_tls_open(c->tls, &c->tcp.s, srv->o.tls, &to,
+				    tls_done_cb);
+		if (ret == 0)
+			c->s = &c->tls->s;
+	}
+#endif
 	c->st = 0;
 	c->phase = P_HEAD;
 	c->nreq = 0;
@@ -741,7 +782,8 @@ static void conn_start(struct coil_http_server *srv, int fd)
 	srv->stats.conns++;
 	if (srv->stats.conns > srv->stats.conns_max)
 		srv->stats.conns_max = srv->stats.conns;
-	ret = coil_stream_read_start(c->s, conn_read_cb);
+	if (ret == 0)
+		ret = coil_stream_read_start(c->s, conn_read_cb);
 	if (ret < 0) {
 		conn_fail(c, ret);
 		return;
@@ -880,7 +922,10 @@ static void conn_fail(struct conn *c, int err)
 	tl_remove(c);
 	if (err < 0 && !(c->st & C_CLOSE_CLEAN))
 		c->srv->stats.resets++;
-	coil_stream_close(c->s, conn_closed_cb);
+	/* -EINVAL: the stream holds nothing any more (a TLS stream whose
+	 * handshake failed has closed its lower stream itself) */
+	if (coil_stream_close(c->s, conn_closed_cb) == -EINVAL)
+		c->st |= C_CLOSED;
 	conn_kick(c);
 }
 
@@ -964,7 +1009,9 @@ static void conn_read_cb(struct coil_stream *s, ssize_t n, const void *buf)
 		}
 		if (c->phase == P_REQ || c->phase == P_DISCARD)
 			conn_progress(c, TL_BODY);
-	} else if (n == 0) {
+	} else if (n == 0 || n == COIL_ETRUNC) {
+		/* COIL_ETRUNC: a TLS client that closed without close_notify;
+		 * HTTP's own framing tells whether anything is missing */
 		c->st |= C_EOF;
 	} else {
 		conn_fail(c, (int)n);
@@ -2389,7 +2436,7 @@ int coil_http_server_new(struct coil_http_server **out, struct coil_loop *loop,
 	    o.write_timeout_ns > MAX_TIMEOUT_NS ||
 	    o.linger_ns > MAX_TIMEOUT_NS || o.backlog < 0)
 		return -EINVAL;
-	if (o.tls)
+	if (o.tls && !HAVE_TLS)
 		return -ENOTSUP;
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
@@ -2400,6 +2447,10 @@ int coil_http_server_new(struct coil_http_server **out, struct coil_loop *loop,
 	srv->conn_bytes =
 		sizeof(struct conn) + ((o.max_head_bytes + 15) & ~(size_t)15) +
 		o.max_headers * sizeof(struct coil_http_header) + OBUF_SIZE;
+#if HAVE_TLS
+	if (o.tls)
+		srv->conn_bytes += sizeof(struct coil_tls);
+#endif
 	srv->tl[TL_HEADER].dur = o.header_timeout_ns;
 	srv->tl[TL_WRITE].dur = o.write_timeout_ns;
 	srv->tl[TL_BODY].dur = o.body_timeout_ns;

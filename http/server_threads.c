@@ -303,6 +303,7 @@ int coil_http_threads_wait(struct coil_http_threads *t,
 			stats->errors += w->stats.errors;
 			stats->timeouts += w->stats.timeouts;
 			stats->resets += w->stats.resets;
+			stats->tls_failures += w->stats.tls_failures;
 			stats->conns += w->stats.conns;
 			stats->conns_max += w->stats.conns_max;
 		}

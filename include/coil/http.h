@@ -950,7 +950,7 @@ struct coil_http_server_opts {
 	/* TLS: a server-side configuration (coil/tls.h) shared by every
 	 * connection, or NULL for plain HTTP; borrowed, kept by the caller
 	 * until the server is freed */
-	struct coil_tls_config *tls;
+	const struct coil_tls_config *tls;
 };
 
 /* SO_REUSEPORT on the listening socket (socket(7)): N servers, one per
@@ -968,8 +968,9 @@ struct coil_http_server_stats {
 	uint64_t errors;    /* responses the server made itself (4xx/5xx) */
 	uint64_t timeouts;  /* connections ended by a time limit */
 	uint64_t resets;    /* connections that failed (reset, write error) */
-	unsigned conns;	    /* connections open now */
-	unsigned conns_max; /* the most open at once */
+	uint64_t tls_failures; /* TLS handshakes that failed */
+	unsigned conns;	       /* connections open now */
+	unsigned conns_max;    /* the most open at once */
 };
 
 /*
@@ -982,13 +983,17 @@ struct coil_http_server_stats {
  * Opens a listener (coil_listener_open(): socket, SO_REUSEADDR, optional
  * SO_REUSEPORT, bind, listen, then a multishot accept,
  * io_uring_prep_multishot_accept(3)). Each connection becomes a TCP stream
- * (coil/stream.h) reading by multishot recv, or a TLS stream over it.
+ * (coil/stream.h) reading by multishot recv, or with opts->tls a TLS
+ * stream over it (coil_tls_open(), coil/tls.h) whose handshake must end
+ * within header_timeout_ns; a failed handshake closes the connection
+ * (counted in tls_failures). A TLS client that closes without close_notify
+ * is taken as closing (HTTP's framing shows whether a message was cut).
  *
  * Return: 0; -EINVAL for NULL arguments, no handler, no address, a
  * max_head_bytes below 64 or above 1 MiB, max_headers 0 or above 1024,
  * or a timeout above one day; -ENOTSUP for opts->tls when coil was built
- * without TLS; -ENOMEM; the listener's errors (-EADDRINUSE, -EACCES,
- * -EAFNOSUPPORT, -EMFILE ...).
+ * without the TLS layer (no coil/tls.h); -ENOMEM; the listener's errors
+ * (-EADDRINUSE, -EACCES, -EAFNOSUPPORT, -EMFILE ...).
  */
 int coil_http_server_new(struct coil_http_server **out, struct coil_loop *loop,
 			 const struct coil_http_server_opts *opts);

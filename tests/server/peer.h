@@ -272,6 +272,22 @@ static inline int proc_fds(pid_t pid)
 	return n;
 }
 
+/* Descriptors of @pid once the count has not changed for 300 ms (up to
+ * 5 s): connections that just ended are closed by then. */
+static inline int proc_fds_settled(pid_t pid)
+{
+	uint64_t end = tu_mono_ns() + 5000 * MS;
+	int last = proc_fds(pid), same = 0;
+	while (same < 6 && tu_mono_ns() < end) {
+		int n;
+		poll(NULL, 0, 50);
+		n = proc_fds(pid);
+		same = n == last ? same + 1 : 0;
+		last = n;
+	}
+	return last;
+}
+
 /* Resident memory of @pid in KiB (VmRSS of /proc/PID/status). */
 static inline long proc_rss_kib(pid_t pid)
 {

@@ -17,6 +17,12 @@
 #include "app.h"
 #include "cli.h"
 
+#if __has_include("coil/tls.h")
+#define HAVE_TLS 1
+#else
+#define HAVE_TLS 0
+#endif
+
 static int make_addr(const struct serve_cfg *cfg, struct sockaddr_storage *ss,
 		     socklen_t *len)
 {
@@ -70,6 +76,9 @@ int main(int argc, char **argv)
 	struct coil_http_server_opts so = {0};
 	struct coil_http_threads_opts to = {0};
 	struct coil_loop_opts lo = {0};
+#if HAVE_TLS
+	struct coil_tls_config *tls = NULL;
+#endif
 	struct coil_http_threads *t = NULL;
 	struct coil_http_server_stats st;
 	struct sockaddr_storage ss;
@@ -87,21 +96,38 @@ int main(int argc, char **argv)
 		fprintf(stderr, "coil-serve: %s (see --help)\n", err);
 		return 2;
 	}
+#if !HAVE_TLS
 	if (cfg.cert) {
 		fprintf(stderr, "coil-serve: --cert/--key: this build has no "
 				"TLS support\n");
 		return 2;
 	}
+#endif
 	if (make_addr(&cfg, &ss, &slen) < 0) {
 		fprintf(stderr, "coil-serve: bad address %s\n", cfg.bind);
 		return 2;
 	}
+#if HAVE_TLS
+	if (cfg.cert) {
+		struct coil_tls_config_opts co = {0};
+		co.flags = COIL_TLS_SERVER;
+		co.cert_file = cfg.cert;
+		co.key_file = cfg.key;
+		ret = coil_tls_config_new(&tls, &co, err, sizeof(err));
+		if (ret < 0) {
+			fprintf(stderr, "coil-serve: --cert/--key: %s\n", err);
+			return 1;
+		}
+		so.tls = tls;
+	}
+#endif
 	if (cfg.root) {
 		app.root_fd = open(cfg.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (app.root_fd < 0) {
 			fprintf(stderr, "coil-serve: --root %s: %s\n", cfg.root,
 				strerror(errno));
-			return 1;
+			ret = 1;
+			goto out;
 		}
 	}
 	if (cfg.access_log) {
@@ -111,9 +137,8 @@ int main(int argc, char **argv)
 		if (app.log_fd < 0) {
 			fprintf(stderr, "coil-serve: --access-log %s: %s\n",
 				cfg.access_log, strerror(errno));
-			if (app.root_fd >= 0)
-				close(app.root_fd);
-			return 1;
+			ret = 1;
+			goto out;
 		}
 	}
 
@@ -148,14 +173,11 @@ int main(int argc, char **argv)
 			ret == -ENOSYS || ret == -EPERM
 				? coil_loop_strerror(ret)
 				: coil_strerror(ret));
-		if (app.root_fd >= 0)
-			close(app.root_fd);
-		if (app.log_fd >= 0)
-			close(app.log_fd);
-		return 1;
+		ret = 1;
+		goto out;
 	}
 	coil_http_threads_addr(t, &ss, &slen);
-	print_listening(&ss, cfg.cert != NULL, cfg.threads);
+	print_listening(&ss, so.tls != NULL, cfg.threads);
 
 	while (sigwait(&sigs, &sig) != 0)
 		;
@@ -167,13 +189,15 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 			"coil-serve: %s: %llu connections, %llu requests, "
 			"%llu responses, %llu errors, %llu timeouts, %llu "
-			"resets; %llu enters, %llu sqes, %llu cqes%s\n",
+			"resets, %llu TLS failures; %llu enters, %llu sqes, "
+			"%llu cqes%s\n",
 			strsignal(sig), (unsigned long long)st.accepted,
 			(unsigned long long)st.requests,
 			(unsigned long long)st.responses,
 			(unsigned long long)st.errors,
 			(unsigned long long)st.timeouts,
 			(unsigned long long)st.resets,
+			(unsigned long long)st.tls_failures,
 			(unsigned long long)ls.enters,
 			(unsigned long long)ls.sqes,
 			(unsigned long long)ls.cqes,
@@ -183,9 +207,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "coil-serve: access log: %llu lines dropped\n",
 			(unsigned long long)app.log_dropped);
 	coil_http_threads_free(t);
+	ret = 0;
+out:
 	if (app.root_fd >= 0)
 		close(app.root_fd);
 	if (app.log_fd >= 0)
 		close(app.log_fd);
-	return 0;
+#if HAVE_TLS
+	coil_tls_config_free(tls);
+#endif
+	return ret;
 }

@@ -1,0 +1,229 @@
+/*
+ * tests/server/test_serve_tls.c - coil-serve --cert/--key over TLS against
+ * clients no one here wrote (peer): curl --cacert (keep-alive, large
+ * download and upload compared byte for byte), openssl s_client (the
+ * certificate verifies, a request is answered), wrk over https; and what a
+ * TLS port must survive: plain HTTP, garbage, a handshake that stalls.
+ * Exits 77 without openssl or curl.
+ */
+#include "peer.h"
+
+static char *tmp;
+static char cert[4200], key[4200];
+static struct served sv;
+
+static int setup(void **state)
+{
+	char cmd[9000];
+	const char *args[] = {"-t",    "2", "--cert",		cert,
+			      "--key", key, "--header-timeout", "500",
+			      NULL};
+
+	require_prog("openssl");
+	require_prog("curl");
+	tmp = tu_tmpdir();
+	snprintf(cert, sizeof(cert), "%s/cert.pem", tmp);
+	snprintf(key, sizeof(key), "%s/key.pem", tmp);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey ec -pkeyopt "
+		 "ec_paramgen_curve:prime256v1 -nodes -keyout '%s' -out '%s' "
+		 "-days 2 -subj /CN=localhost -addext "
+		 "subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1",
+		 key, cert);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "skip: openssl could not make a certificate\n");
+		exit(COIL_SKIP);
+	}
+	serve_start(&sv, NULL, args);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	int rc = serve_stop(&sv, 10000);
+	peer_cleanup();
+	rm_tree(tmp);
+	free(tmp);
+	return rc == 0 ? 0 : -1;
+}
+
+static char *url(const char *path)
+{
+	static char buf[8][256];
+	static int i;
+	i = (i + 1) % 8;
+	snprintf(buf[i], sizeof(buf[i]), "%s%s", sv.url, path);
+	return buf[i];
+}
+
+static void test_tls_listening_line(void **state)
+{
+	assert_int_equal(strncmp(sv.url, "https://127.0.0.1:", 18), 0);
+}
+
+static void test_tls_curl_keepalive(void **state)
+{
+	char *out;
+	char *argv[] = {"curl",
+			"-s",
+			"--cacert",
+			cert,
+			"-o",
+			"/dev/null",
+			"-o",
+			"/dev/null",
+			"-o",
+			"/dev/null",
+			"-w",
+			"%{http_code} %{num_connects} %{ssl_verify_result}\n",
+			url("/"),
+			url("/status/202"),
+			url("/bytes/70000"),
+			NULL};
+	assert_int_equal(run(argv, NULL, &out, 20000), 0);
+	assert_string_equal(out, "200 1 0\n202 0 0\n200 0 0\n");
+	free(out);
+}
+
+static void test_tls_curl_large(void **state)
+{
+	char in[4200], outp[4200], data[4300];
+	char *out;
+	char *up[] = {"curl", "-s", "--cacert", cert,	      "--data-binary",
+		      data,   "-o", outp,	url("/echo"), NULL};
+	char *down[] = {"curl",
+			"-s",
+			"--cacert",
+			cert,
+			"-o",
+			outp,
+			url("/bytes/20000003"),
+			NULL};
+
+	snprintf(in, sizeof(in), "%s/up.bin", tmp);
+	snprintf(outp, sizeof(outp), "%s/up.out", tmp);
+	snprintf(data, sizeof(data), "@%s", in);
+	make_file(in, (16u << 20) + 5, 21);
+	assert_int_equal(run(up, NULL, &out, 60000), 0);
+	free(out);
+	assert_true(same_file(in, outp));
+	/* the /bytes pattern, written here, compared */
+	{
+		int fd = open(in, O_WRONLY | O_TRUNC | O_CLOEXEC);
+		char buf[65536];
+		uint64_t off = 0;
+		while (off < 20000003) {
+			size_t n = 20000003 - off < sizeof(buf)
+					   ? (size_t)(20000003 - off)
+					   : sizeof(buf);
+			for (size_t i = 0; i < n; i++)
+				buf[i] = (char)('a' + (off + i) % 26);
+			assert_int_equal(write(fd, buf, n), (ssize_t)n);
+			off += n;
+		}
+		close(fd);
+	}
+	assert_int_equal(run(down, NULL, &out, 60000), 0);
+	free(out);
+	assert_true(same_file(in, outp));
+}
+
+static void test_tls_openssl_s_client(void **state)
+{
+	char in[4200], *out, hp[64];
+	char *argv[] = {"openssl",
+			"s_client",
+			"-connect",
+			hp,
+			"-CAfile",
+			cert,
+			"-verify_return_error",
+			"-ign_eof",
+			"-servername",
+			"localhost",
+			NULL};
+	FILE *f;
+
+	snprintf(hp, sizeof(hp), "127.0.0.1:%u", sv.port);
+	snprintf(in, sizeof(in), "%s/req.txt", tmp);
+	f = fopen(in, "w");
+	assert_non_null(f);
+	fputs("GET /status/418 HTTP/1.1\r\nHost: x\r\n\r\n"
+	      "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+	      f);
+	fclose(f);
+	assert_int_equal(run(argv, in, &out, 20000), 0);
+	assert_non_null(strstr(out, "Verify return code: 0 (ok)"));
+	assert_non_null(strstr(out, "HTTP/1.1 418 "));
+	assert_non_null(strstr(out, "Hello, World!"));
+	free(out);
+}
+
+static void test_tls_wrk(void **state)
+{
+	char *out;
+	char *argv[] = {"wrk", "-t1", "-c10", "-d2s", url("/"), NULL};
+	if (!have_prog("wrk"))
+		skip();
+	assert_int_equal(run(argv, NULL, &out, 30000), 0);
+	if (!strstr(out, " requests in ") || strstr(out, "Socket errors") ||
+	    strstr(out, "Non-2xx"))
+		fail_msg("wrk over https:\n%s", out);
+	free(out);
+}
+
+/* Plain HTTP, garbage, a stalled handshake: each connection is closed,
+ * the server goes on serving and holds no extra descriptor. */
+static void test_tls_bad_input(void **state)
+{
+	char *out;
+	char *ok[] = {"curl", "-s", "--cacert", cert, url("/"), NULL};
+	int fds0 = proc_fds_settled(sv.pid), fds1;
+	struct cl_in *in = calloc(1, sizeof(*in));
+
+	for (int i = 0; i < 6; i++) {
+		int fd = cl_connect(sv.port);
+		uint64_t t0 = tu_mono_ns();
+		in->len = 0;
+		in->eof = 0;
+		switch (i % 3) {
+		case 0:
+			cl_sends(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+			break;
+		case 1: {
+			char junk[3000];
+			for (size_t k = 0; k < sizeof(junk); k++)
+				junk[k] = (char)(k * 7 + 3);
+			cl_send(fd, junk, sizeof(junk));
+			break;
+		}
+		default:
+			/* the first bytes of a ClientHello record, then
+			 * nothing: cut by the handshake time limit */
+			cl_send(fd, "\x16\x03\x01\x02\x00\x01", 6);
+		}
+		assert_true(cl_closed(fd, in, 5000));
+		assert_true(tu_mono_ns() - t0 < 5000 * MS);
+		cl_reset(fd);
+		assert_int_equal(run(ok, NULL, &out, 20000), 0);
+		assert_string_equal(out, "Hello, World!");
+		free(out);
+	}
+	fds1 = proc_fds_settled(sv.pid);
+	assert_int_equal(fds1, fds0);
+	free(in);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tls_listening_line),
+		cmocka_unit_test(test_tls_curl_keepalive),
+		cmocka_unit_test(test_tls_curl_large),
+		cmocka_unit_test(test_tls_openssl_s_client),
+		cmocka_unit_test(test_tls_wrk),
+		cmocka_unit_test(test_tls_bad_input),
+	};
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("serve.tls", tests, setup, teardown);
+}

@@ -520,6 +520,18 @@ int coil_openat2(struct coil_loop *loop, struct coil_op *op, int dfd,
 	return submit(loop, op, &sqe, 0, 1);
 }
 
+int coil_splice(struct coil_loop *loop, struct coil_op *op, int fd_in,
+		int64_t off_in, int fd_out, int64_t off_out, size_t len,
+		unsigned flags)
+{
+	struct io_uring_sqe sqe;
+	if (len > INT_MAX)
+		return -EINVAL;
+	io_uring_prep_splice(&sqe, fd_in, off_in, fd_out, off_out,
+			     (unsigned)len, flags);
+	return submit(loop, op, &sqe, 0, 1);
+}
+
 int coil_read(struct coil_loop *loop, struct coil_op *op, int fd, void *buf,
 	      size_t len, int64_t off)
 {
@@ -569,6 +581,14 @@ int coil_statx(struct coil_loop *loop, struct coil_op *op, int dfd,
 
 /* ---- misc
  * -------------------------------------------------------------------- */
+
+int coil_poll(struct coil_loop *loop, struct coil_op *op, int fd,
+	      unsigned events)
+{
+	struct io_uring_sqe sqe;
+	io_uring_prep_poll_add(&sqe, fd, events);
+	return submit(loop, op, &sqe, 0, 1);
+}
 
 int coil_nop(struct coil_loop *loop, struct coil_op *op)
 {

@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,14 +52,21 @@
 #define HAVE_TLS 0
 #endif
 
-#define OBUF_SIZE 8192	    /* per-connection output buffer */
-#define OBUF_RESERVE 512    /* room a new request needs to be started */
-#define IBUF_INIT 4096	    /* initial input buffer */
-#define FCHUNK (64 * 1024)  /* file piece */
-#define FBUF_CACHE 32	    /* file buffers kept per server */
-#define NSLOT 4		    /* inline write slots per connection */
-#define DISCARD_MAX 65536   /* unread body bytes read and dropped */
-#define FREE_CONNS_MAX 4096 /* connection structs kept for reuse */
+#define OBUF_SIZE 8192	   /* per-connection output buffer */
+#define OBUF_RESERVE 512   /* room a new request needs to be started */
+#define IBUF_INIT 4096	   /* initial input buffer */
+#define FCHUNK (64 * 1024) /* file piece */
+/* File bodies of at least this much go by splice(2) (file -> pipe ->
+ * socket, no copy through user space) on plain TCP: the kernel runs every
+ * splice in an io-wq worker, a hand-off that 64 KiB pieces do not repay
+ * but 1 MiB ones do by far (docs/BENCHMARKS.md, section serve). */
+#define SPLICE_MIN (256 * 1024)
+#define PIPE_SIZE (1024 * 1024) /* asked for with F_SETPIPE_SZ */
+#define PIPE_CACHE 64		/* empty pipes kept per server (2 fds each) */
+#define FBUF_CACHE 32		/* file buffers kept per server */
+#define NSLOT 4			/* inline write slots per connection */
+#define DISCARD_MAX 65536	/* unread body bytes read and dropped */
+#define FREE_CONNS_MAX 4096	/* connection structs kept for reuse */
 #define MAX_TIMEOUT_NS (86400ull * 1000000000ull)
 
 /* Time-limit lists. */
@@ -95,6 +103,8 @@ enum {
 #define C_REPORTED (1u << 19)	 /* on_done ran for this request */
 #define C_LENT (1u << 20)	 /* a body piece is lent to the handler */
 #define C_CLOSE_CLEAN (1u << 21) /* close without lingering */
+#define C_SPLICE (1u << 22)	 /* the file body goes by splice */
+#define C_NONBLOCK (1u << 23)	 /* the socket is O_NONBLOCK (for splice) */
 
 /* body modes */
 enum { B_NONE, B_BUFFER, B_STREAM, B_DISCARD };
@@ -120,6 +130,16 @@ struct fbuf {
 	struct fbuf *next;
 	char data[FCHUNK];
 };
+
+/* A pipe for splicing file bodies (server-wide cache of empty ones). */
+struct spipe {
+	struct spipe *next;
+	int r, w;
+	size_t cap;
+};
+
+/* splice steps (conn->fstep) */
+enum { FS_IN = 1, FS_OUT, FS_POLL };
 
 /* serve_file's scratch: kept with the connection once used. */
 struct aux {
@@ -183,7 +203,11 @@ struct conn {
 	int ffd;
 	uint64_t foff, fleft;
 	struct fbuf *fb;
-	struct coil_op fop; /* open, statx, reads */
+	struct spipe *pipe; /* splice: the pipe, and the bytes in it */
+	size_t pbytes;
+	unsigned fstep;	    /* FS_* while splicing */
+	int fwait;	    /* splice out waits for stream writes to end */
+	struct coil_op fop; /* open, statx, reads, splices */
 	struct coil_op cop; /* close of a file */
 	struct aux *aux;
 	/* misc */
@@ -223,6 +247,8 @@ struct coil_http_server {
 	struct coil_op *done;
 	struct fbuf *fbufs;
 	unsigned nfbufs;
+	struct spipe *pipes;
+	unsigned npipes;
 	struct coil_http_server_stats stats;
 	struct coil_tcp_opts topts;
 };
@@ -543,6 +569,8 @@ static int out_room(struct conn *c)
 }
 
 static void file_step(struct conn *c, int status);
+static void file_end(struct conn *c);
+static void splice_next(struct conn *c);
 static void user_sent(struct conn *c, int status);
 
 static void slot_cb(struct coil_stream_write *w, int status)
@@ -565,6 +593,13 @@ static void slot_cb(struct coil_stream_write *w, int status)
 		file_step(c, status);
 	else if (kind == SK_USER)
 		user_sent(c, status);
+	if (c->fwait && !c->slot_busy && !c->heap_slots) {
+		c->fwait = 0;
+		if (status < 0 || (c->st & C_DEAD))
+			file_end(c);
+		else
+			splice_next(c);
+	}
 	if (c->st & C_DEAD) {
 		maybe_release(c);
 		return;
@@ -762,6 +797,10 @@ static void conn_start(struct coil_http_server *srv, int fd)
 	c->heap_slots = 0;
 	c->ffd = -1;
 	c->fb = NULL;
+	c->pipe = NULL;
+	c->pbytes = 0;
+	c->fstep = 0;
+	c->fwait = 0;
 	c->tlist = TL_NONE;
 	c->t_prev = c->t_next = NULL;
 	c->head_start = now(srv);
@@ -1764,6 +1803,8 @@ static void cop_cb(struct coil_op *op, int res, unsigned flags)
 }
 
 /* The file body is over (sent, or cut by a failure). */
+static void pipe_put(struct conn *c);
+
 static void file_end(struct conn *c)
 {
 	file_close(c);
@@ -1771,7 +1812,10 @@ static void file_end(struct conn *c)
 		fbuf_put(c->srv, c->fb);
 		c->fb = NULL;
 	}
-	c->st &= ~(C_FILE | C_HOLD);
+	pipe_put(c);
+	c->st &= ~(C_FILE | C_HOLD | C_SPLICE);
+	c->fstep = 0;
+	c->fwait = 0;
 	c->st |= C_DONE;
 }
 
@@ -1796,10 +1840,197 @@ static void file_step(struct conn *c, int status)
 		file_end(c);
 		return;
 	}
-	if (c->fleft)
+	if (c->st & C_SPLICE)
+		splice_next(c);
+	else if (c->fleft)
 		file_read(c);
 	else
 		file_end(c);
+}
+
+/* ---- splice: file -> pipe -> socket ---- */
+
+static struct spipe *pipe_get(struct coil_http_server *srv)
+{
+	struct spipe *p = srv->pipes;
+	int fds[2];
+	if (p) {
+		srv->pipes = p->next;
+		srv->npipes--;
+		return p;
+	}
+	p = malloc(sizeof(*p));
+	if (!p)
+		return NULL;
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		free(p);
+		return NULL;
+	}
+	p->r = fds[0];
+	p->w = fds[1];
+	/* 1 MiB where allowed (fs.pipe-max-size), else what the pipe has */
+	if (fcntl(p->w, F_SETPIPE_SZ, PIPE_SIZE) < 0) {
+		int sz = fcntl(p->w, F_GETPIPE_SZ);
+		p->cap = sz > 0 ? (size_t)sz : 65536;
+	} else {
+		p->cap = (size_t)fcntl(p->w, F_GETPIPE_SZ);
+	}
+	return p;
+}
+
+/* Back to the cache if empty, else closed (it holds someone's bytes). */
+static void pipe_put(struct conn *c)
+{
+	struct coil_http_server *srv = c->srv;
+	struct spipe *p = c->pipe;
+	if (!p)
+		return;
+	c->pipe = NULL;
+	if (c->pbytes == 0 && srv->npipes < PIPE_CACHE &&
+	    !(srv->st & S_SHUTDOWN)) {
+		p->next = srv->pipes;
+		srv->pipes = p;
+		srv->npipes++;
+	} else {
+		close(p->r);
+		close(p->w);
+		free(p);
+	}
+	c->pbytes = 0;
+}
+
+static void splice_cb(struct coil_op *op, int res, unsigned flags);
+
+static void splice_fail(struct conn *c, int err)
+{
+	if (err == -ETIMEDOUT)
+		c->srv->stats.timeouts++; /* a reader that stalled */
+	file_end(c);
+	conn_fail(c, err);
+	maybe_release(c);
+}
+
+/*
+ * The next step: fill the pipe from the file; or, once every stream write
+ * before it has been sent (the head), empty it into the socket. When the
+ * socket is full (-EAGAIN: it is O_NONBLOCK, so no io-wq worker waits on
+ * a slow client) a poll for POLLOUT, under the write time limit, comes
+ * first.
+ */
+static void splice_next(struct conn *c)
+{
+	struct coil_loop *loop = c->srv->loop;
+	int ret;
+
+	if (c->st & C_DEAD) {
+		file_end(c);
+		return;
+	}
+	c->fop.cb = splice_cb;
+	if (c->pbytes == 0) {
+		size_t n;
+		if (c->fleft == 0) {
+			file_end(c);
+			return;
+		}
+		n = c->fleft < c->pipe->cap ? (size_t)c->fleft : c->pipe->cap;
+		c->fstep = FS_IN;
+		ret = coil_splice(loop, &c->fop, c->ffd, (int64_t)c->foff,
+				  c->pipe->w, -1, n, SPLICE_F_MOVE);
+	} else if (c->slot_busy || c->heap_slots) {
+		c->fwait = 1; /* slot_cb calls again */
+		return;
+	} else {
+		c->fstep = FS_OUT;
+		ret = coil_splice(loop, &c->fop, c->pipe->r, -1,
+				  coil_stream_fd(c->s), -1, c->pbytes,
+				  SPLICE_F_MOVE |
+					  (c->fleft ? SPLICE_F_MORE : 0));
+	}
+	if (ret < 0)
+		splice_fail(c, ret);
+}
+
+static void splice_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct conn *c = coil_container_of(op, struct conn, fop);
+	unsigned step = c->fstep;
+
+	c->fop.cb = fop_cb;
+	c->fstep = 0;
+	if (c->st & C_DEAD) {
+		if (step == FS_IN && res > 0)
+			c->pbytes += (size_t)res; /* the pipe is not empty */
+		file_end(c);
+		maybe_release(c);
+		return;
+	}
+	switch (step) {
+	case FS_IN:
+		if (res <= 0) {
+			/* the file shrank under the announced length */
+			splice_fail(c, res ? res : COIL_ETRUNC);
+			return;
+		}
+		c->pbytes += (size_t)res;
+		c->foff += (uint64_t)res;
+		c->fleft -= (uint64_t)res;
+		break;
+	case FS_OUT:
+		if (res == -EAGAIN) {
+			/* the socket is full: wait for room, but not forever */
+			c->fstep = FS_POLL;
+			c->fop.cb = splice_cb;
+			coil_op_timeout(&c->fop, c->srv->o.write_timeout_ns);
+			if (coil_poll(c->srv->loop, &c->fop,
+				      coil_stream_fd(c->s), POLLOUT) < 0)
+				splice_fail(c, -ENOMEM);
+			return;
+		}
+		if (res <= 0) {
+			splice_fail(c, res ? res : -EPIPE);
+			return;
+		}
+		c->pbytes -= (size_t)res;
+		c->rbytes += (uint64_t)res;
+		conn_progress(c, TL_WRITE);
+		break;
+	case FS_POLL:
+		if (res < 0) {
+			splice_fail(c, res); /* -ETIMEDOUT: a stalled reader */
+			return;
+		}
+		break;
+	}
+	splice_next(c);
+	if (c->st & C_DONE) {
+		conn_retime(c);
+		conn_process(c);
+	}
+}
+
+/* Splice this body? Plain TCP only (TLS needs the bytes), large ones. */
+static int splice_start(struct conn *c)
+{
+	int fd, fl;
+
+	if (c->s != &c->tcp.s || c->fleft < SPLICE_MIN)
+		return 0;
+	fd = coil_stream_fd(c->s);
+	if (!(c->st & C_NONBLOCK)) {
+		/* io_uring's own recv and send poll either way */
+		fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+			return 0;
+		c->st |= C_NONBLOCK;
+	}
+	c->pipe = pipe_get(c->srv);
+	if (!c->pipe)
+		return 0;
+	c->pbytes = 0;
+	c->st |= C_SPLICE;
+	splice_next(c);
+	return 1;
 }
 
 static void fop_cb(struct coil_op *op, int res, unsigned flags)
@@ -1885,16 +2116,22 @@ static int respond_file(struct conn *c, int status,
 		req_complete(c);
 		return 0;
 	}
+	c->foff = off;
+	c->fleft = len;
+	c->st |= C_FILE;
+	if (splice_start(c)) {
+		req_complete(c);
+		return 0;
+	}
 	c->fb = fbuf_get(c->srv);
 	if (!c->fb) {
 		file_close(c);
+		c->st &= ~C_FILE;
 		conn_fail(c, -ENOMEM);
 		req_complete(c);
 		return -ENOMEM;
 	}
-	c->foff = off;
-	c->fleft = len;
-	c->st |= C_FILE | C_HOLD;
+	c->st |= C_HOLD;
 	file_read(c);
 	req_complete(c);
 	return 0;
@@ -2506,6 +2743,13 @@ void coil_http_server_free(struct coil_http_server *srv)
 		struct fbuf *b = srv->fbufs;
 		srv->fbufs = b->next;
 		free(b);
+	}
+	while (srv->pipes) {
+		struct spipe *p = srv->pipes;
+		srv->pipes = p->next;
+		close(p->r);
+		close(p->w);
+		free(p);
 	}
 	free(srv);
 }

@@ -7,7 +7,8 @@
 #   hello  GET /           the same 13-byte body from both
 #   file   GET /f64k.bin   a 64 KiB file from a root directory
 #   https  GET / over TLS  (when coil-serve was built with TLS)
-# CASES: a space-separated subset (default "hello file https").
+#   large  GET /f1m.bin    a 1 MiB file (coil-serve splices it)
+# CASES: a space-separated subset (default "hello file https large").
 # COIL_SERVE_ARGS: more arguments for coil-serve (e.g. --batch-wait 20).
 # nginx: 1 worker, access_log off, `return 200 "Hello, World!"`,
 # keepalive_requests without a practical limit, sendfile on for the file;
@@ -24,7 +25,7 @@ set -eu
 serve=${1:-build/tools/coil-serve/coil-serve}
 secs=${2:-5}
 rounds=${3:-3}
-cases=${4:-hello file https}
+cases=${4:-hello file https large}
 conns=50
 
 for p in wrk nginx taskset; do
@@ -68,9 +69,10 @@ echo "load: wrk -t1 -c$conns -d${secs}s on CPU 1; servers on CPU 0;" \
 
 mkdir -p "$tmp/root" "$tmp/logs"
 head -c 65536 /dev/urandom >"$tmp/root/f64k.bin"
+head -c 1048576 /dev/urandom >"$tmp/root/f1m.bin"
 # nginx's worker runs as an unprivileged user: let it read the root
 chmod 755 "$tmp" "$tmp/root"
-chmod 644 "$tmp/root/f64k.bin"
+chmod 644 "$tmp/root/f64k.bin" "$tmp/root/f1m.bin"
 
 # TLS material for the https case (a self-signed P-256 certificate)
 tls=0
@@ -231,6 +233,10 @@ for c in $cases; do
 		run_case file "$serve_pid" "http://127.0.0.1:$cport/f64k.bin" \
 			"http://127.0.0.1:$nport/f64k.bin"
 		;;
+	large)
+		run_case large "$serve_pid" "http://127.0.0.1:$cport/f1m.bin" \
+			"http://127.0.0.1:$nport/f1m.bin"
+		;;
 	https)
 		if [ -n "$cs_url" ]; then
 			run_case https "$serve_tls_pid" "$cs_url/" \
@@ -245,7 +251,7 @@ done
 # medians: field 3 is req/s, 6 user, 9 sys, 11 req/cpu-s, 13 syscalls
 echo
 echo "medians of $rounds runs (server process only):"
-for c in hello file https; do
+for c in $cases; do
 	grep -q "^$c " "$tmp/results" || continue
 	for n in coil-serve nginx; do
 		grep "^$c *$n " "$tmp/results" | awk -v c="$c" -v n="$n" '

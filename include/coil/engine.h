@@ -473,6 +473,24 @@ struct open_how;
 int coil_openat2(struct coil_loop *loop, struct coil_op *op, int dfd,
 		 const char *path, struct open_how *how);
 
+/*
+ * coil_splice() - move @len bytes between two fds, one of them a pipe,
+ * without copying them through user space (IORING_OP_SPLICE,
+ * io_uring_prep_splice(3), splice(2), kernel 5.7).
+ * @off_in, @off_out: offsets for non-pipe fds, or -1 (pipes, and the
+ *                    current position of other fds).
+ * @flags: SPLICE_F_* of splice(2).
+ * The kernel always runs splice in an io-wq worker: it costs a hand-off
+ * per call and pays only for large transfers. Toward a socket that is not
+ * O_NONBLOCK it blocks that worker until the socket has room.
+ * Callback: bytes moved (0: end of input), or -errno (-EAGAIN from an
+ * O_NONBLOCK socket or pipe that is full or empty).
+ * Return: 0; -EINVAL for @len above INT_MAX.
+ */
+int coil_splice(struct coil_loop *loop, struct coil_op *op, int fd_in,
+		int64_t off_in, int fd_out, int64_t off_out, size_t len,
+		unsigned flags);
+
 /* @off: file offset, or -1 for the current position. Callback: bytes. */
 int coil_read(struct coil_loop *loop, struct coil_op *op, int fd, void *buf,
 	      size_t len, int64_t off);
@@ -493,6 +511,17 @@ int coil_statx(struct coil_loop *loop, struct coil_op *op, int dfd,
 	       const char *path, int flags, unsigned mask, struct statx *stx);
 
 /* ---- misc ops ------------------------------------------------------------ */
+
+/*
+ * coil_poll() - wait until @fd is ready for @events (POLLIN, POLLOUT ...
+ * of poll(2)), once (IORING_OP_POLL_ADD, io_uring_prep_poll_add(3)).
+ * Callback: the events that are ready (POLLERR and POLLHUP included when
+ * they happen), or -errno; -ETIMEDOUT with a linked timeout
+ * (coil_op_timeout()).
+ * Return: 0.
+ */
+int coil_poll(struct coil_loop *loop, struct coil_op *op, int fd,
+	      unsigned events);
 
 /* A no-op through the ring (IORING_OP_NOP). Callback: 0. */
 int coil_nop(struct coil_loop *loop, struct coil_op *op);

@@ -1020,6 +1020,79 @@ static void test_server_shutdown_cut(void **state)
 	free(in);
 }
 
+/* ---- files ---- */
+
+/* A client that asks for 8 MiB and never reads: the write time limit ends
+ * the connection, for a file body sent by splice and a streamed body
+ * (stream writes) alike; the file's descriptors are closed. */
+static void test_server_file_stalled_reader(void **state)
+{
+	struct coil_http_server_opts o;
+	struct coil_http_server_stats st;
+	char *dir = tu_tmpdir(), path[4200];
+	int before = tu_count_fds(), fd;
+	static const char *const names[] = {"/big.bin", "/bytes/8388608"};
+	struct srv s;
+
+	snprintf(path, sizeof(path), "%s/big.bin", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_int_equal(ftruncate(fd, 8 << 20), 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/mid.bin", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_int_equal(ftruncate(fd, 200 << 10), 0);
+	close(fd);
+	app.root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(app.root_fd >= 0);
+
+	for (int i = 0; i < 2; i++) {
+		struct resp r;
+		char req[128];
+		int c, small = 2048;
+		opts_default(&o);
+		o.write_timeout_ns = 200 * MS;
+		srv_start(&s, &o, NULL);
+		/* first the same file whole, read as it comes */
+		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
+			 names[i]);
+		assert_int_equal(cl_once(s.port, req, &r), 0);
+		assert_int_equal(r.status, 200);
+		assert_int_equal(r.body_len, 8 << 20);
+		free(r.body);
+		/* then never read */
+		c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		setsockopt(c, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		{
+			struct sockaddr_in a = tu_addr(s.port);
+			assert_int_equal(
+				connect(c, (struct sockaddr *)&a, sizeof(a)),
+				0);
+		}
+		cl_sends(c, req);
+		{
+			/* the answer has begun (the server has the request) */
+			char head[64];
+			ssize_t n;
+			do
+				n = recv(c, head, sizeof(head), 0);
+			while (n < 0 && errno == EINTR);
+			assert_true(n > 0);
+		}
+		/* the drain waits for it: the time limit must end it */
+		assert_int_equal(srv_stop(&s, 10000, &st), 0);
+		if (st.timeouts != 1)
+			fail_msg("%s: %llu timeouts", names[i],
+				 (unsigned long long)st.timeouts);
+		close(c);
+	}
+	close(app.root_fd);
+	app.root_fd = -1;
+	assert_int_equal(tu_count_fds(), before);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+	free(dir);
+}
+
 /* ---- no leaks: descriptors come back ---- */
 
 static void test_server_no_fd_leak(void **state)
@@ -1213,6 +1286,7 @@ int main(void)
 		cmocka_unit_test(test_server_max_conns),
 		cmocka_unit_test(test_server_shutdown_drains),
 		cmocka_unit_test(test_server_shutdown_cut),
+		cmocka_unit_test(test_server_file_stalled_reader),
 		cmocka_unit_test(test_server_no_fd_leak),
 		cmocka_unit_test(test_server_threads_share_port),
 		cmocka_unit_test(test_server_bad_options),

@@ -77,51 +77,45 @@ static void bad_request(struct coil_http_sreq *req)
 
 /* ---- /bytes/N ---- */
 
-struct bytes_state {
-	uint64_t off, len;
-};
+_Static_assert(UINTPTR_MAX >= SERVE_BYTES_MAX,
+	       "the offset of /bytes/N lives in req->data");
+
+/* N again from the path (the request keeps only the offset sent so far, in
+ * req->data: nothing is allocated per request). */
+static uint64_t bytes_total(const struct coil_http_sreq *req)
+{
+	uint64_t n = 0;
+	parse_u64(req->path + 7, req->path_len - 7, SERVE_BYTES_MAX, &n);
+	return n;
+}
 
 static void bytes_next(struct coil_http_sreq *req, int status, void *arg)
 {
-	struct bytes_state *b = req->data;
+	uint64_t off = (uint64_t)(uintptr_t)req->data;
+	uint64_t len = bytes_total(req);
 	size_t n;
 
-	if (status < 0 || b->off >= b->len) {
+	if (status < 0 || off >= len) {
 		coil_http_respond_end(req);
-		free(b);
 		return;
 	}
-	n = b->len - b->off < PATTERN_LEN ? (size_t)(b->len - b->off)
-					  : PATTERN_LEN;
-	b->off += n;
-	if (coil_http_respond_write(req, pattern + (b->off - n) % 26, n,
-				    bytes_next, NULL) < 0) {
+	n = len - off < PATTERN_LEN ? (size_t)(len - off) : PATTERN_LEN;
+	req->data = (void *)(uintptr_t)(off + n);
+	if (coil_http_respond_write(req, pattern + off % 26, n, bytes_next,
+				    NULL) < 0)
 		coil_http_respond_end(req);
-		free(b);
-	}
 }
 
 static void serve_bytes(struct coil_http_sreq *req, uint64_t n)
 {
-	struct bytes_state *b;
-
 	if (n <= 4096) {
 		/* small: one copy into the output buffer */
 		coil_http_respond(req, 200, &octets, 1, pattern, (size_t)n);
 		return;
 	}
-	b = malloc(sizeof(*b));
-	if (!b) {
-		coil_http_respond(req, 503, NULL, 0, NULL, 0);
+	req->data = (void *)(uintptr_t)0;
+	if (coil_http_respond_begin(req, 200, &octets, 1, n) < 0)
 		return;
-	}
-	b->off = 0;
-	b->len = n;
-	req->data = b;
-	if (coil_http_respond_begin(req, 200, &octets, 1, n) < 0) {
-		free(b);
-		return;
-	}
 	bytes_next(req, 0, NULL);
 }
 

@@ -1,0 +1,160 @@
+/*
+ * tests/server/test_server_alloc.c - the server's hot path allocates
+ * nothing: once a connection has served its first requests, thousands more
+ * on it (one by one and pipelined; from memory, streamed, and a small file
+ * under a root) call neither malloc, calloc nor realloc, in any thread.
+ * Allocator calls are counted by defining them over glibc's
+ * (__libc_malloc ...); under AddressSanitizer, which owns the allocator,
+ * the test exits 77.
+ */
+#include "srv.h"
+#include "app.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NO_COUNT 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NO_COUNT 1
+#endif
+#endif
+
+static unsigned long allocs;
+
+#ifndef NO_COUNT
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t m);
+extern void *__libc_realloc(void *p, size_t n);
+
+void *malloc(size_t n)
+{
+	__atomic_fetch_add(&allocs, 1, __ATOMIC_RELAXED);
+	return __libc_malloc(n);
+}
+
+void *calloc(size_t n, size_t m)
+{
+	__atomic_fetch_add(&allocs, 1, __ATOMIC_RELAXED);
+	return __libc_calloc(n, m);
+}
+
+void *realloc(void *p, size_t n)
+{
+	__atomic_fetch_add(&allocs, 1, __ATOMIC_RELAXED);
+	return __libc_realloc(p, n);
+}
+#endif
+
+static struct serve_app app = {.root_fd = -1, .log_fd = -1};
+
+/* Send @req @times times in one send, read back @times * @len bytes
+ * (every answer has the same length). No allocation here either. */
+static void exchange(int fd, const char *req, unsigned times, size_t len)
+{
+	static char out[16384], in[65536];
+	size_t rl = strlen(req), n = 0, want = times * len, got = 0;
+	for (unsigned i = 0; i < times; i++) {
+		memcpy(out + n, req, rl);
+		n += rl;
+	}
+	cl_send(fd, out, n);
+	while (got < want) {
+		ssize_t k = recv(fd, in, sizeof(in), 0);
+		if (k < 0 && errno == EINTR)
+			continue;
+		assert_true(k > 0);
+		got += (size_t)k;
+	}
+	assert_int_equal(got, want);
+}
+
+/* The length of the answer to @req (all answers of a kind have the same
+ * length: the Date field is fixed-width). */
+static size_t answer_len(int fd, struct cl_in *in, const char *req)
+{
+	struct resp r;
+	size_t len;
+	cl_sends(fd, req);
+	assert_int_equal(
+		cl_response(fd, in, &r, strncmp(req, "HEAD", 4) == 0, 0), 0);
+	assert_int_equal(r.status, 200);
+	len = r.head_len + r.body_len;
+	free(r.body);
+	return len;
+}
+
+static void test_server_hot_path_allocates_nothing(void **state)
+{
+	static const char *const reqs[] = {
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /bytes/1000 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /bytes/100000 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"HEAD /bytes/5000 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /f.bin HTTP/1.1\r\nHost: x\r\n\r\n",
+	};
+	enum { NREQ = sizeof(reqs) / sizeof(reqs[0]) };
+	struct coil_http_server_opts o = {0};
+	struct cl_in *in = calloc(1, sizeof(*in));
+	char *dir = tu_tmpdir(), path[4200];
+	size_t len[NREQ];
+	unsigned long before;
+	struct srv s;
+	int fd;
+
+#ifdef NO_COUNT
+	fprintf(stderr, "skip: AddressSanitizer owns the allocator\n");
+	exit(COIL_SKIP);
+#endif
+	snprintf(path, sizeof(path), "%s/f.bin", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_int_equal(ftruncate(fd, 20000), 0);
+	close(fd);
+	app.root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	o.handler = serve_handler;
+	o.arg = &app;
+	srv_start(&s, &o, NULL);
+	fd = cl_connect(s.port);
+	/* warm-up: buffers of the connection, the server, the body state */
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < NREQ; i++)
+			len[i] = answer_len(fd, in, reqs[i]);
+	assert_int_equal(in->len, 0);
+	for (int i = 0; i < NREQ; i++)
+		exchange(fd, reqs[i], 8, len[i]);
+
+	before = __atomic_load_n(&allocs, __ATOMIC_RELAXED);
+	for (int round = 0; round < 300; round++) {
+		exchange(fd, reqs[0], 1, len[0]);
+		exchange(fd, reqs[0], 16, len[0]); /* pipelined */
+		exchange(fd, reqs[1], 4, len[1]);
+		exchange(fd, reqs[3], 2, len[3]);
+		if (round % 10 == 0) {
+			exchange(fd, reqs[2], 1, len[2]);
+			exchange(fd, reqs[4], 2, len[4]);
+		}
+	}
+	{
+		unsigned long n =
+			__atomic_load_n(&allocs, __ATOMIC_RELAXED) - before;
+		if (n)
+			fail_msg("%lu allocator calls in steady state", n);
+	}
+	close(fd);
+	assert_int_equal(srv_stop(&s, 1000, NULL), 0);
+	close(app.root_fd);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+	free(dir);
+	free(in);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_server_hot_path_allocates_nothing),
+	};
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("server.alloc", tests, NULL, NULL);
+}

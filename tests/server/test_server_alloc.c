@@ -108,7 +108,7 @@ static void test_server_hot_path_allocates_nothing(void **state)
 	enum { NREQ = sizeof(reqs) / sizeof(reqs[0]) };
 	struct coil_http_server_opts o = {0};
 	struct cl_in *in = calloc(1, sizeof(*in));
-	char *dir = tu_tmpdir(), path[4200];
+	char *dir = *state, path[4200];
 	size_t len[NREQ];
 	unsigned long before;
 	struct srv s;
@@ -168,16 +168,31 @@ static void test_server_hot_path_allocates_nothing(void **state)
 		assert_int_equal(st.accepted, 1);
 	}
 	close(app.root_fd);
-	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
-	assert_int_equal(system(path), 0);
-	free(dir);
+	app.root_fd = -1;
 	free(in);
+}
+
+/* The temp dir is removed by the teardown, also when the test fails. */
+static int dir_setup(void **state)
+{
+	*state = tu_tmpdir();
+	return 0;
+}
+
+static int dir_teardown(void **state)
+{
+	char cmd[4200];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", (char *)*state);
+	free(*state);
+	return system(cmd) == 0 ? 0 : -1;
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_server_hot_path_allocates_nothing),
+		cmocka_unit_test_setup_teardown(
+			test_server_hot_path_allocates_nothing, dir_setup,
+			dir_teardown),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests_name("server.alloc", tests, NULL, NULL);

@@ -1029,7 +1029,7 @@ static void test_server_file_stalled_reader(void **state)
 {
 	struct coil_http_server_opts o;
 	struct coil_http_server_stats st;
-	char *dir = tu_tmpdir(), path[4200];
+	char *dir = *state, path[4200];
 	int before = tu_count_fds(), fd;
 	static const char *const names[] = {"/big.bin", "/bytes/8388608"};
 	struct srv s;
@@ -1088,9 +1088,25 @@ static void test_server_file_stalled_reader(void **state)
 	close(app.root_fd);
 	app.root_fd = -1;
 	assert_int_equal(tu_count_fds(), before);
-	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
-	assert_int_equal(system(path), 0);
-	free(dir);
+}
+
+/* The temp dir is removed by the teardown, also when the test fails. */
+static int dir_setup(void **state)
+{
+	*state = tu_tmpdir();
+	return 0;
+}
+
+static int dir_teardown(void **state)
+{
+	char cmd[4200];
+	if (app.root_fd >= 0) {
+		close(app.root_fd);
+		app.root_fd = -1;
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", (char *)*state);
+	free(*state);
+	return system(cmd) == 0 ? 0 : -1;
 }
 
 /* ---- no leaks: descriptors come back ---- */
@@ -1286,7 +1302,8 @@ int main(void)
 		cmocka_unit_test(test_server_max_conns),
 		cmocka_unit_test(test_server_shutdown_drains),
 		cmocka_unit_test(test_server_shutdown_cut),
-		cmocka_unit_test(test_server_file_stalled_reader),
+		cmocka_unit_test_setup_teardown(test_server_file_stalled_reader,
+						dir_setup, dir_teardown),
 		cmocka_unit_test(test_server_no_fd_leak),
 		cmocka_unit_test(test_server_threads_share_port),
 		cmocka_unit_test(test_server_bad_options),

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "coil/stream.h"
+#include "wq.h"
 
 /* ---- the interface --------------------------------------------------------
  */
@@ -507,70 +508,21 @@ static int tcp_read_stop(struct coil_stream *s)
 
 /* ---- writing ---- */
 
-/* Skip the iovecs of @w that are done (or empty); 1 if nothing is left. */
-static int write_done(struct coil_stream_write *w)
-{
-	while (w->idx < w->iovcnt && w->off >= w->iov[w->idx].iov_len) {
-		w->idx++;
-		w->off = 0;
-	}
-	return w->idx >= w->iovcnt;
-}
-
-static void complete_list(struct coil_stream_write *w, int status)
-{
-	while (w) {
-		struct coil_stream_write *next = w->next;
-		w->next = NULL;
-		w->flags = 0;
-		if (w->cb)
-			w->cb(w, status);
-		w = next;
-	}
-}
-
 /* Complete every queued request with @err, in order. */
 static void fail_writes(struct coil_tcp *t, int err)
 {
-	struct coil_stream_write *w = t->wq_head;
-	t->wq_head = t->wq_tail = NULL;
-	t->s.stats.queued = 0;
-	complete_list(w, err);
+	coil__wq_fail(&t->s, &t->wq_head, &t->wq_tail, err);
 }
 
 /* Detach the finished requests at the head of the queue. */
 static struct coil_stream_write *pop_done(struct coil_tcp *t)
 {
-	struct coil_stream_write *first = NULL, **tail = &first;
-	while (t->wq_head && !(t->wq_head->flags & COIL_STREAM_W_SHUTDOWN) &&
-	       write_done(t->wq_head)) {
-		struct coil_stream_write *w = t->wq_head;
-		t->wq_head = w->next;
-		w->next = NULL;
+	struct coil_stream_write *first = NULL, **tail = &first, *w;
+	while ((w = coil__wq_pop_done(&t->wq_head, &t->wq_tail))) {
 		*tail = w;
 		tail = &w->next;
 	}
-	if (!t->wq_head)
-		t->wq_tail = NULL;
 	return first;
-}
-
-/* Account @n sent bytes against the queue. */
-static void advance(struct coil_tcp *t, size_t n)
-{
-	for (struct coil_stream_write *w = t->wq_head; w && n; w = w->next) {
-		while (n && w->idx < w->iovcnt) {
-			size_t left = w->iov[w->idx].iov_len - w->off;
-			if (n >= left) {
-				n -= left;
-				w->idx++;
-				w->off = 0;
-			} else {
-				w->off += n;
-				n = 0;
-			}
-		}
-	}
 }
 
 /* Send what is queued: one send or sendmsg for up to COIL_TCP_IOV iovecs
@@ -619,7 +571,7 @@ static void flush(struct coil_tcp *t)
 			}
 		}
 		if (!bytes) { /* only empty requests at the head */
-			complete_list(pop_done(t), 0);
+			coil__wq_complete(pop_done(t), 0);
 			continue;
 		}
 		if (t->write_ns)
@@ -672,21 +624,13 @@ static void wr_cb(struct coil_op *op, int res, unsigned flags)
 		return;
 	}
 	if (t->st & T_WR_SHUT) {
-		struct coil_stream_write *w = t->wq_head;
 		t->st &= ~T_WR_SHUT;
-		t->wq_head = w->next;
-		if (!t->wq_head)
-			t->wq_tail = NULL;
-		w->next = NULL;
-		complete_list(w, 0);
+		coil__wq_complete(coil__wq_pop(&t->wq_head, &t->wq_tail), 0);
 	} else {
-		t->s.stats.sends++;
-		t->s.stats.bytes_out += (unsigned)res;
-		t->s.stats.queued -= (unsigned)res;
 		if (res > 0)
 			t->last_any_ns = coil_now(t->s.loop);
-		advance(t, (size_t)res);
-		complete_list(pop_done(t), 0);
+		coil__wq_sent(&t->s, t->wq_head, (size_t)res);
+		coil__wq_complete(pop_done(t), 0);
 	}
 	if (closing(t)) {
 		close_step(t);
@@ -695,52 +639,26 @@ static void wr_cb(struct coil_op *op, int res, unsigned flags)
 	flush(t);
 }
 
+/* t->fail is only ever set on a connected stream, so its place ahead of
+ * -ENOTCONN in coil__wq_state() changes nothing here. */
 static int write_state(const struct coil_tcp *t)
 {
-	if (!(t->st & T_CONNECTED))
-		return -ENOTCONN;
-	if (t->fail)
-		return t->fail;
-	if (t->wfail)
-		return t->wfail;
-	if (t->st & T_SHUT)
-		return -EPIPE;
-	return 0;
+	return coil__wq_state(t->fail, (t->st & T_CONNECTED) != 0, t->wfail,
+			      (t->st & T_SHUT) != 0);
 }
 
-static void enqueue(struct coil_tcp *t, struct coil_stream_write *w)
+/* The vt's write and shutdown: queue @w behind every earlier request. */
+static int tcp_queue(struct coil_stream *s, struct coil_stream_write *w)
 {
-	if (t->wq_tail)
-		t->wq_tail->next = w;
-	else
-		t->wq_head = w;
-	t->wq_tail = w;
+	struct coil_tcp *t = tcp_of(s);
+	int ret = write_state(t);
+	if (ret < 0)
+		return ret;
+	coil__wq_add(s, &t->wq_head, &t->wq_tail, w);
+	if (w->flags & COIL_STREAM_W_SHUTDOWN)
+		t->st |= T_SHUT;
 	if (!coil_op_busy(&t->wr))
 		kick(t);
-}
-
-static int tcp_write(struct coil_stream *s, struct coil_stream_write *w)
-{
-	struct coil_tcp *t = tcp_of(s);
-	int ret = write_state(t);
-	if (ret < 0)
-		return ret;
-	s->stats.writes++;
-	s->stats.queued += w->len;
-	if (s->stats.queued > s->stats.queued_max)
-		s->stats.queued_max = s->stats.queued;
-	enqueue(t, w);
-	return 0;
-}
-
-static int tcp_shutdown(struct coil_stream *s, struct coil_stream_write *w)
-{
-	struct coil_tcp *t = tcp_of(s);
-	int ret = write_state(t);
-	if (ret < 0)
-		return ret;
-	t->st |= T_SHUT;
-	enqueue(t, w);
 	return 0;
 }
 
@@ -915,8 +833,8 @@ static const struct coil_stream_vt tcp_vt = {
 	.name = "tcp",
 	.read_start = tcp_read_start,
 	.read_stop = tcp_read_stop,
-	.write = tcp_write,
-	.shutdown = tcp_shutdown,
+	.write = tcp_queue,
+	.shutdown = tcp_queue,
 	.close = tcp_close,
 	.set_timeouts = tcp_set_timeouts,
 	.fd = tcp_fd,

@@ -37,6 +37,7 @@
 
 #include <mbedtls/error.h>
 
+#include "../engine/wq.h"
 #include "coil/async.h"
 #include "internal.h"
 
@@ -90,18 +91,6 @@ static void kick(struct coil_tls *t)
 {
 	if (!coil_op_busy(&t->kick))
 		coil_loop_post(t->s.loop, &t->kick, 0);
-}
-
-static void complete_list(struct coil_stream_write *w, int status)
-{
-	while (w) {
-		struct coil_stream_write *next = w->next;
-		w->next = NULL;
-		w->flags = 0;
-		if (w->cb)
-			w->cb(w, status);
-		w = next;
-	}
 }
 
 /* ---- errors ---- */
@@ -360,11 +349,8 @@ static void slot_done(struct coil_stream_write *w, int status);
 static void fail_wq(struct coil_tls *t, int err)
 {
 	struct coil_tls__conn *c = t->c;
-	struct coil_stream_write *w = c->wq_head;
-	c->wq_head = c->wq_tail = NULL;
 	c->wpend = 0;
-	t->s.stats.queued = 0;
-	complete_list(w, err);
+	coil__wq_fail(&t->s, &c->wq_head, &c->wq_tail, err);
 }
 
 /* Hand every filled slot to the lower stream, in order. */
@@ -385,10 +371,10 @@ static void flush(struct coil_tls *t)
 		if (ret < 0) {
 			/* the lower stream cannot send any more: everything
 			 * waiting for this slot or a later one fails */
-			struct coil_stream_write *done = sl->done_head;
 			t->wfail = ret;
-			sl->done_head = sl->done_tail = NULL;
-			complete_list(done, ret);
+			coil__wq_complete(
+				coil__wq_take(&sl->done_head, &sl->done_tail),
+				ret);
 			return;
 		}
 		sl->state = SLOT_SEND;
@@ -408,37 +394,19 @@ static void encrypted(struct coil_tls *t, struct coil_stream_write *w)
 
 	w->next = NULL;
 	if (!sl) {
-		complete_list(w, 0);
+		coil__wq_complete(w, 0);
 		return;
 	}
-	if (sl->done_tail)
-		sl->done_tail->next = w;
-	else
-		sl->done_head = w;
-	sl->done_tail = w;
-}
-
-/* Skip the iovecs of @w that are done or empty; 1 if nothing is left. */
-static int write_done(struct coil_stream_write *w)
-{
-	while (w->idx < w->iovcnt && w->off >= w->iov[w->idx].iov_len) {
-		w->idx++;
-		w->off = 0;
-	}
-	return w->idx >= w->iovcnt;
+	coil__wq_push(&sl->done_head, &sl->done_tail, w);
 }
 
 /* Pop the finished requests at the head of the queue into their slots. */
 static void pop_done(struct coil_tls *t)
 {
 	struct coil_tls__conn *c = t->c;
+	struct coil_stream_write *w;
 
-	while (c->wq_head && !(c->wq_head->flags & COIL_STREAM_W_SHUTDOWN) &&
-	       write_done(c->wq_head)) {
-		struct coil_stream_write *w = c->wq_head;
-		c->wq_head = w->next;
-		if (!c->wq_head)
-			c->wq_tail = NULL;
+	while ((w = coil__wq_pop_done(&c->wq_head, &c->wq_tail))) {
 		encrypted(t, w);
 		if (closing(t) || !t->c)
 			return;
@@ -497,24 +465,6 @@ static size_t gather(struct coil_tls *t, const unsigned char **out)
 	return n;
 }
 
-/* Account @n encrypted bytes against the queue. */
-static void advance(struct coil_tls *t, size_t n)
-{
-	for (struct coil_stream_write *w = t->c->wq_head; w && n; w = w->next) {
-		while (n && w->idx < w->iovcnt) {
-			size_t left = w->iov[w->idx].iov_len - w->off;
-			if (n >= left) {
-				n -= left;
-				w->idx++;
-				w->off = 0;
-			} else {
-				w->off += n;
-				n = 0;
-			}
-		}
-	}
-}
-
 static void fail_stream(struct coil_tls *t, int err);
 static void lshut_done(struct coil_stream_write *w, int status);
 
@@ -539,18 +489,15 @@ static int send_notify(struct coil_tls *t)
 static void do_shutdown(struct coil_tls *t)
 {
 	struct coil_tls__conn *c = t->c;
-	struct coil_stream_write *w = c->wq_head;
+	struct coil_stream_write *w;
 	int ret = send_notify(t);
 
 	if (ret == MBEDTLS_ERR_SSL_WANT_WRITE)
 		return; /* again when a slot is free */
-	c->wq_head = w->next;
-	if (!c->wq_head)
-		c->wq_tail = NULL;
-	w->next = NULL;
+	w = coil__wq_pop(&c->wq_head, &c->wq_tail);
 	if (ret < 0) {
 		int err = tls_error(t, ret, "sending close_notify");
-		complete_list(w, err);
+		coil__wq_complete(w, err);
 		return;
 	}
 	c->user_shut = w;
@@ -561,7 +508,7 @@ static void do_shutdown(struct coil_tls *t)
 		       : coil_stream_shutdown(t->lower, &c->lshut, lshut_done);
 	if (ret < 0) {
 		c->user_shut = NULL;
-		complete_list(w, ret);
+		coil__wq_complete(w, ret);
 	}
 }
 
@@ -570,7 +517,7 @@ static void lshut_done(struct coil_stream_write *lw, int status)
 	struct coil_tls *t = lw->data;
 	struct coil_stream_write *w = t->c->user_shut;
 	t->c->user_shut = NULL;
-	complete_list(w, status);
+	coil__wq_complete(w, status);
 }
 
 /* Encrypt queued plaintext while output slots have room. */
@@ -616,10 +563,7 @@ static void encrypt(struct coil_tls *t)
 			return;
 		}
 		c->wpend = 0;
-		t->s.stats.sends++;
-		t->s.stats.bytes_out += (unsigned)ret;
-		t->s.stats.queued -= (unsigned)ret;
-		advance(t, (size_t)ret);
+		coil__wq_sent(&t->s, c->wq_head, (size_t)ret);
 	}
 	if (t->c && c->wq_head && !closing(t))
 		pop_done(t);
@@ -1112,9 +1056,9 @@ static void slot_done(struct coil_stream_write *w, int status)
 	struct coil_tls__conn *c = t->c;
 	struct coil_tls__slot *sl =
 		coil_container_of(w, struct coil_tls__slot, w);
-	struct coil_stream_write *done = sl->done_head;
+	struct coil_stream_write *done =
+		coil__wq_take(&sl->done_head, &sl->done_tail);
 
-	sl->done_head = sl->done_tail = NULL;
 	sl->len = 0;
 	sl->state = SLOT_FREE;
 	c->nsend--;
@@ -1122,11 +1066,11 @@ static void slot_done(struct coil_stream_write *w, int status)
 		t->wfail = status;
 	if (status < 0 && (t->st & S_HS) && !closing(t)) {
 		set_err(t, "sending the handshake: %s", coil_strerror(status));
-		complete_list(done, status);
+		coil__wq_complete(done, status);
 		hs_fail(t, status);
 		return;
 	}
-	complete_list(done, status < 0 ? status : 0);
+	coil__wq_complete(done, status < 0 ? status : 0);
 	if (!t->c)
 		return;
 	if (closing(t) || (t->st & S_HSFAIL)) {
@@ -1152,13 +1096,13 @@ static void conn_free(struct coil_tls *t)
 	if (c->user_shut) {
 		struct coil_stream_write *w = c->user_shut;
 		c->user_shut = NULL;
-		complete_list(w, -ECANCELED);
+		coil__wq_complete(w, -ECANCELED);
 	}
 	for (unsigned i = 0; i < COIL_TLS_NSLOT; i++) {
-		struct coil_stream_write *done = c->slot[i].done_head;
-		c->slot[i].done_head = c->slot[i].done_tail = NULL;
-		complete_list(done, t->wfail ? t->wfail : -ECANCELED);
-		free(c->slot[i].buf);
+		struct coil_tls__slot *sl = &c->slot[i];
+		coil__wq_complete(coil__wq_take(&sl->done_head, &sl->done_tail),
+				  t->wfail ? t->wfail : -ECANCELED);
+		free(sl->buf);
 	}
 	mbedtls_ssl_free(&c->ssl);
 	free(c->stash);
@@ -1270,52 +1214,22 @@ static int tls_read_stop(struct coil_stream *s)
 
 static int write_state(const struct coil_tls *t)
 {
-	if (t->fail)
-		return t->fail;
-	if (!(t->st & S_UP) || !t->c)
-		return -ENOTCONN;
-	if (t->wfail)
-		return t->wfail;
-	if (t->st & S_SHUT)
-		return -EPIPE;
-	return 0;
+	return coil__wq_state(t->fail, (t->st & S_UP) && t->c, t->wfail,
+			      (t->st & S_SHUT) != 0);
 }
 
-static void enqueue(struct coil_tls *t, struct coil_stream_write *w)
+/* The vt's write and shutdown: queue @w behind every earlier request. */
+static int tls_queue(struct coil_stream *s, struct coil_stream_write *w)
 {
-	struct coil_tls__conn *c = t->c;
-	if (c->wq_tail)
-		c->wq_tail->next = w;
-	else
-		c->wq_head = w;
-	c->wq_tail = w;
+	struct coil_tls *t = tls_from(s);
+	int ret = write_state(t);
+
+	if (ret < 0)
+		return ret;
+	coil__wq_add(s, &t->c->wq_head, &t->c->wq_tail, w);
+	if (w->flags & COIL_STREAM_W_SHUTDOWN)
+		t->st |= S_SHUT;
 	kick(t);
-}
-
-static int tls_write(struct coil_stream *s, struct coil_stream_write *w)
-{
-	struct coil_tls *t = tls_from(s);
-	int ret = write_state(t);
-
-	if (ret < 0)
-		return ret;
-	s->stats.writes++;
-	s->stats.queued += w->len;
-	if (s->stats.queued > s->stats.queued_max)
-		s->stats.queued_max = s->stats.queued;
-	enqueue(t, w);
-	return 0;
-}
-
-static int tls_shutdown(struct coil_stream *s, struct coil_stream_write *w)
-{
-	struct coil_tls *t = tls_from(s);
-	int ret = write_state(t);
-
-	if (ret < 0)
-		return ret;
-	t->st |= S_SHUT;
-	enqueue(t, w);
 	return 0;
 }
 
@@ -1351,8 +1265,8 @@ static const struct coil_stream_vt tls_vt = {
 	.name = "tls",
 	.read_start = tls_read_start,
 	.read_stop = tls_read_stop,
-	.write = tls_write,
-	.shutdown = tls_shutdown,
+	.write = tls_queue,
+	.shutdown = tls_queue,
 	.close = tls_close,
 	.set_timeouts = tls_set_timeouts,
 	.fd = tls_fd,

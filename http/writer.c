@@ -17,7 +17,9 @@
 struct out {
 	char *p;
 	char *end;
+	char *start;
 	int over;
+	int big; /* the buffer is over INT_MAX bytes: running over is -E2BIG */
 };
 
 static inline void put(struct out *o, const void *s, size_t n)
@@ -59,16 +61,17 @@ static void put_hex(struct out *o, uint64_t v)
 
 static void out_init(struct out *o, char *buf, size_t cap)
 {
-	o->p = buf;
-	o->end = buf + (cap > INT_MAX ? INT_MAX : cap);
+	o->start = o->p = buf;
+	o->big = cap > INT_MAX;
+	o->end = buf + (o->big ? INT_MAX : cap);
 	o->over = 0;
 }
 
-static int out_done(struct out *o, char *buf, size_t cap)
+static int out_done(const struct out *o)
 {
 	if (o->over)
-		return cap > INT_MAX ? -E2BIG : -ENOSPC;
-	return (int)(o->p - buf);
+		return o->big ? -E2BIG : -ENOSPC;
+	return (int)(o->p - o->start);
 }
 
 static int all(const char *s, size_t n, unsigned cls)
@@ -110,10 +113,33 @@ static unsigned field_kind(const struct coil_http_header *h)
 	return 0;
 }
 
-/* Check the caller's fields: tokens, clean values, and none of @taken. */
-static int check_fields(const struct coil_http_header *hs, size_t n,
-			unsigned taken)
+/* The checks a request and a response share: known @flags (of @known),
+ * not both CLOSE and KEEP_ALIVE, no body with CHUNKED (the caller sends
+ * the chunks), body bytes for a length unless HEAD_ONLY. Return 0 or
+ * -EINVAL. */
+static int check_message(unsigned flags, unsigned known, const void *body,
+			 uint64_t body_len)
 {
+	if (flags & ~known)
+		return -EINVAL;
+	if ((flags & COIL_HTTP_CLOSE) && (flags & COIL_HTTP_KEEP_ALIVE))
+		return -EINVAL;
+	if ((flags & COIL_HTTP_CHUNKED) &&
+	    (body || body_len || (flags & COIL_HTTP_HEAD_ONLY)))
+		return -EINVAL;
+	if (body_len && !body && !(flags & COIL_HTTP_HEAD_ONLY))
+		return -EINVAL;
+	return 0;
+}
+
+/* Check the caller's fields: tokens, clean values, and none of @taken
+ * (nor Connection when @flags has the writer send one). Return 0 or
+ * -EINVAL. */
+static int check_fields(const struct coil_http_header *hs, size_t n,
+			unsigned taken, unsigned flags)
+{
+	if (flags & (COIL_HTTP_CLOSE | COIL_HTTP_KEEP_ALIVE))
+		taken |= F_CONN;
 	if (n && !hs)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
@@ -131,14 +157,25 @@ static int check_fields(const struct coil_http_header *hs, size_t n,
 	return 0;
 }
 
+/* One field line: @head (the name and ": ", or the ": " alone after a
+ * name already put), @value, CRLF. */
+static void put_field(struct out *o, const char *head, size_t head_len,
+		      const char *value, size_t value_len)
+{
+	put(o, head, head_len);
+	put(o, value, value_len);
+	PUTS(o, "\r\n");
+}
+
+#define PUT_FIELD(o, lit, value, len)                                          \
+	put_field(o, lit, sizeof(lit) - 1, value, len)
+
 static void put_fields(struct out *o, const struct coil_http_header *hs,
 		       size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		put(o, hs[i].name, hs[i].name_len);
-		PUTS(o, ": ");
-		put(o, hs[i].value, hs[i].value_len);
-		PUTS(o, "\r\n");
+		put_field(o, ": ", 2, hs[i].value, hs[i].value_len);
 	}
 }
 
@@ -148,6 +185,29 @@ static void put_conn(struct out *o, unsigned flags)
 		PUTS(o, "Connection: close\r\n");
 	else if (flags & COIL_HTTP_KEEP_ALIVE)
 		PUTS(o, "Connection: keep-alive\r\n");
+}
+
+/* The framing field (RFC 9112 §6.1, §6.2): Transfer-Encoding for
+ * CHUNKED, else Content-Length if @length; then the empty line and the
+ * body (none for HEAD_ONLY). Return: out_done(). */
+static int put_tail(struct out *o, unsigned flags, int length, const void *body,
+		    uint64_t body_len)
+{
+	if (flags & COIL_HTTP_CHUNKED) {
+		PUTS(o, "Transfer-Encoding: chunked\r\n");
+	} else if (length) {
+		PUTS(o, "Content-Length: ");
+		put_u64(o, body_len);
+		PUTS(o, "\r\n");
+	}
+	PUTS(o, "\r\n");
+	if (body_len && !(flags & COIL_HTTP_HEAD_ONLY)) {
+		if (body_len > SIZE_MAX)
+			o->over = 1;
+		else
+			put(o, body, (size_t)body_len);
+	}
+	return out_done(o);
 }
 
 /* Methods that define a meaning for enclosed content: send a length even
@@ -168,14 +228,7 @@ int coil_http_request_write(char *buf, size_t cap,
 	size_t ml, ul = 0;
 	struct out o;
 
-	if (f & ~known)
-		return -EINVAL;
-	if ((f & COIL_HTTP_CLOSE) && (f & COIL_HTTP_KEEP_ALIVE))
-		return -EINVAL;
-	if ((f & COIL_HTTP_CHUNKED) &&
-	    (r->body || r->body_len || (f & COIL_HTTP_HEAD_ONLY)))
-		return -EINVAL;
-	if (r->body_len && !r->body && !(f & COIL_HTTP_HEAD_ONLY))
+	if (check_message(f, known, r->body, r->body_len))
 		return -EINVAL;
 	if (!r->method || !r->target)
 		return -EINVAL;
@@ -195,9 +248,7 @@ int coil_http_request_write(char *buf, size_t cap,
 			return -EINVAL;
 		taken |= F_UA;
 	}
-	if (f & (COIL_HTTP_CLOSE | COIL_HTTP_KEEP_ALIVE))
-		taken |= F_CONN;
-	if (check_fields(r->headers, r->nheaders, taken))
+	if (check_fields(r->headers, r->nheaders, taken, f))
 		return -EINVAL;
 
 	out_init(&o, buf, cap);
@@ -205,33 +256,14 @@ int coil_http_request_write(char *buf, size_t cap,
 	PUTS(&o, " ");
 	put(&o, r->target, r->target_len);
 	PUTS(&o, " HTTP/1.1\r\n");
-	if (r->host) {
-		PUTS(&o, "Host: ");
-		put(&o, r->host, r->host_len);
-		PUTS(&o, "\r\n");
-	}
-	if (r->user_agent) {
-		PUTS(&o, "User-Agent: ");
-		put(&o, r->user_agent, ul);
-		PUTS(&o, "\r\n");
-	}
+	if (r->host)
+		PUT_FIELD(&o, "Host: ", r->host, r->host_len);
+	if (r->user_agent)
+		PUT_FIELD(&o, "User-Agent: ", r->user_agent, ul);
 	put_fields(&o, r->headers, r->nheaders);
 	put_conn(&o, f);
-	if (f & COIL_HTTP_CHUNKED) {
-		PUTS(&o, "Transfer-Encoding: chunked\r\n");
-	} else if (r->body_len || wants_length(r->method, ml)) {
-		PUTS(&o, "Content-Length: ");
-		put_u64(&o, r->body_len);
-		PUTS(&o, "\r\n");
-	}
-	PUTS(&o, "\r\n");
-	if (r->body_len && !(f & COIL_HTTP_HEAD_ONLY)) {
-		if (r->body_len > SIZE_MAX)
-			o.over = 1;
-		else
-			put(&o, r->body, (size_t)r->body_len);
-	}
-	return out_done(&o, buf, cap);
+	return put_tail(&o, f, r->body_len || wants_length(r->method, ml),
+			r->body, r->body_len);
 }
 
 /* IMF-fixdate: days to a civil date by the "days from civil" inverse
@@ -315,20 +347,13 @@ int coil_http_response_write(char *buf, size_t cap,
 	struct out o;
 	int st = r->status;
 
-	if (f & ~known)
-		return -EINVAL;
-	if ((f & COIL_HTTP_CLOSE) && (f & COIL_HTTP_KEEP_ALIVE))
+	if (check_message(f, known, r->body, r->body_len))
 		return -EINVAL;
 	if (st < 100 || st > 599)
 		return -EINVAL;
 	/* 1xx, 204, 304: no content and no length (RFC 9110 §8.6, §15) */
 	int nobody = st < 200 || st == 204 || st == 304;
 	if (nobody && (r->body_len || r->body || (f & COIL_HTTP_CHUNKED)))
-		return -EINVAL;
-	if ((f & COIL_HTTP_CHUNKED) &&
-	    (r->body || r->body_len || (f & COIL_HTTP_HEAD_ONLY)))
-		return -EINVAL;
-	if (r->body_len && !r->body && !(f & COIL_HTTP_HEAD_ONLY))
 		return -EINVAL;
 	reason = r->reason ? r->reason : coil_http_reason(st);
 	rl = strlen(reason);
@@ -346,9 +371,7 @@ int coil_http_response_write(char *buf, size_t cap,
 			return -EINVAL;
 		taken |= F_DATE;
 	}
-	if (f & (COIL_HTTP_CLOSE | COIL_HTTP_KEEP_ALIVE))
-		taken |= F_CONN;
-	if (check_fields(r->headers, r->nheaders, taken))
+	if (check_fields(r->headers, r->nheaders, taken, f))
 		return -EINVAL;
 
 	out_init(&o, buf, cap);
@@ -361,30 +384,12 @@ int coil_http_response_write(char *buf, size_t cap,
 	put(&o, sl, sizeof(sl));
 	put(&o, reason, rl);
 	PUTS(&o, "\r\n");
-	if (date) {
-		PUTS(&o, "Date: ");
-		put(&o, date, 29);
-		PUTS(&o, "\r\n");
-	}
+	if (date)
+		PUT_FIELD(&o, "Date: ", date, 29);
 	put_conn(&o, f);
 	put_fields(&o, r->headers, r->nheaders);
-	if (!nobody) {
-		if (f & COIL_HTTP_CHUNKED) {
-			PUTS(&o, "Transfer-Encoding: chunked\r\n");
-		} else {
-			PUTS(&o, "Content-Length: ");
-			put_u64(&o, r->body_len);
-			PUTS(&o, "\r\n");
-		}
-	}
-	PUTS(&o, "\r\n");
-	if (r->body_len && !(f & COIL_HTTP_HEAD_ONLY)) {
-		if (r->body_len > SIZE_MAX)
-			o.over = 1;
-		else
-			put(&o, r->body, (size_t)r->body_len);
-	}
-	return out_done(&o, buf, cap);
+	/* nobody: CHUNKED was refused above */
+	return put_tail(&o, f, !nobody, r->body, r->body_len);
 }
 
 int coil_http_chunk_head(char *buf, size_t cap, uint64_t len)
@@ -395,7 +400,7 @@ int coil_http_chunk_head(char *buf, size_t cap, uint64_t len)
 	out_init(&o, buf, cap);
 	put_hex(&o, len);
 	PUTS(&o, "\r\n");
-	return out_done(&o, buf, cap);
+	return out_done(&o);
 }
 
 int coil_http_chunk_tail(char *buf, size_t cap)
@@ -403,7 +408,7 @@ int coil_http_chunk_tail(char *buf, size_t cap)
 	struct out o;
 	out_init(&o, buf, cap);
 	PUTS(&o, "\r\n");
-	return out_done(&o, buf, cap);
+	return out_done(&o);
 }
 
 int coil_http_chunk_write(char *buf, size_t cap, const void *data, size_t len)
@@ -416,7 +421,7 @@ int coil_http_chunk_write(char *buf, size_t cap, const void *data, size_t len)
 	PUTS(&o, "\r\n");
 	put(&o, data, len);
 	PUTS(&o, "\r\n");
-	return out_done(&o, buf, cap);
+	return out_done(&o);
 }
 
 int coil_http_chunk_end(char *buf, size_t cap)
@@ -424,5 +429,5 @@ int coil_http_chunk_end(char *buf, size_t cap)
 	struct out o;
 	out_init(&o, buf, cap);
 	PUTS(&o, "0\r\n\r\n");
-	return out_done(&o, buf, cap);
+	return out_done(&o);
 }

@@ -20,17 +20,30 @@
 /* id-ce-subjectAltName, 2.5.29.17 */
 static const unsigned char oid_san[] = {0x55, 0x1d, 0x11};
 
+#define SEQ (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)
+#define EXPLICIT3 (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 3)
+
+/* Step into the element with tag @tag at *@p, which must end by *@end: on
+ * success *@p is its first content byte and *@end its end. Return: 0, or
+ * an MBEDTLS_ERR_ASN1_* code (mbedtls_asn1_get_tag()). */
+static int enter(unsigned char **p, const unsigned char **end, int tag)
+{
+	size_t len;
+	int ret = mbedtls_asn1_get_tag(p, *end, &len, tag);
+
+	if (ret == 0)
+		*end = *p + len;
+	return ret;
+}
+
 /* In GeneralNames, is there an iPAddress [7] equal to @ip? */
 static int names_have_ip(unsigned char *p, const unsigned char *end,
 			 const unsigned char *ip, int iplen)
 {
 	size_t len;
 
-	if (mbedtls_asn1_get_tag(&p, end, &len,
-				 MBEDTLS_ASN1_CONSTRUCTED |
-					 MBEDTLS_ASN1_SEQUENCE) != 0)
+	if (enter(&p, &end, SEQ) != 0)
 		return 0;
-	end = p + len;
 	while (p < end) {
 		unsigned char tag = *p++;
 		if (mbedtls_asn1_get_len(&p, end, &len) != 0)
@@ -48,38 +61,25 @@ int coil__tls_crt_has_ip(const mbedtls_x509_crt *crt, const unsigned char *ip,
 {
 	unsigned char *p = crt->v3_ext.p;
 	const unsigned char *end;
-	size_t len;
 
 	if (!p || !crt->v3_ext.len)
 		return 0;
 	end = p + crt->v3_ext.len;
 	/* the [3] EXPLICIT wrapper, if the buffer still starts with it */
-	if (*p ==
-	    (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 3)) {
-		if (mbedtls_asn1_get_tag(&p, end, &len,
-					 MBEDTLS_ASN1_CONTEXT_SPECIFIC |
-						 MBEDTLS_ASN1_CONSTRUCTED | 3))
-			return 0;
-		end = p + len;
-	}
-	/* Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension */
-	if (mbedtls_asn1_get_tag(&p, end, &len,
-				 MBEDTLS_ASN1_CONSTRUCTED |
-					 MBEDTLS_ASN1_SEQUENCE) != 0)
+	if (*p == EXPLICIT3 && enter(&p, &end, EXPLICIT3) != 0)
 		return 0;
-	end = p + len;
+	/* Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension */
+	if (enter(&p, &end, SEQ) != 0)
+		return 0;
 	while (p < end) {
 		/* Extension ::= SEQUENCE { extnID, critical DEFAULT FALSE,
 		 * extnValue OCTET STRING } */
-		const unsigned char *ext_end;
+		const unsigned char *ext_end = end;
 		size_t olen;
 		int san;
 
-		if (mbedtls_asn1_get_tag(&p, end, &len,
-					 MBEDTLS_ASN1_CONSTRUCTED |
-						 MBEDTLS_ASN1_SEQUENCE) != 0)
+		if (enter(&p, &ext_end, SEQ) != 0)
 			return 0;
-		ext_end = p + len;
 		if (mbedtls_asn1_get_tag(&p, ext_end, &olen, MBEDTLS_ASN1_OID))
 			return 0;
 		san = olen == sizeof(oid_san) &&

@@ -141,22 +141,31 @@ static void written(struct coil_stream_write *w, int status)
 
 /* ---- the body ---------------------------------------------------------- */
 
-static int buffer_body(struct coil_http_req *req, const char *p, size_t n)
+/* Append @n bytes at @p to the heap buffer *@buf holding *@len bytes in
+ * *@cap, which grows by doubling from @min_cap. Return: 0 or -ENOMEM (the
+ * buffer is as it was). */
+static int append(char **buf, size_t *len, size_t *cap, const void *p, size_t n,
+		  size_t min_cap)
 {
-	if (req->blen + n > req->bcap) {
-		size_t cap = req->bcap ? req->bcap : 16384;
+	if (*len + n > *cap) {
+		size_t ncap = *cap ? *cap : min_cap;
 		char *b;
-		while (cap < req->blen + n)
-			cap *= 2;
-		b = realloc(req->bbuf, cap);
+		while (ncap < *len + n)
+			ncap *= 2;
+		b = realloc(*buf, ncap);
 		if (!b)
 			return -ENOMEM;
-		req->bbuf = b;
-		req->bcap = cap;
+		*buf = b;
+		*cap = ncap;
 	}
-	memcpy(req->bbuf + req->blen, p, n);
-	req->blen += n;
+	memcpy(*buf + *len, p, n);
+	*len += n;
 	return 0;
+}
+
+static int buffer_body(struct coil_http_req *req, const char *p, size_t n)
+{
+	return append(&req->bbuf, &req->blen, &req->bcap, p, n, 16384);
 }
 
 /* Feed body bytes (@writable: @data may be decoded in place). */
@@ -432,22 +441,11 @@ static void head_parse(struct coil_http_req *req)
 
 static void head_feed(struct coil_http_req *req, const void *buf, size_t n)
 {
-	if (req->hlen + n > req->hcap) {
-		size_t cap = req->hcap ? req->hcap : 4096;
-		char *b;
-		while (cap < req->hlen + n)
-			cap *= 2;
-		b = realloc(req->hbuf, cap);
-		if (!b) {
-			coil__req_why(req, -ENOMEM, "head buffer");
-			finish(req, -ENOMEM, 0);
-			return;
-		}
-		req->hbuf = b;
-		req->hcap = cap;
+	if (append(&req->hbuf, &req->hlen, &req->hcap, buf, n, 4096) < 0) {
+		coil__req_why(req, -ENOMEM, "head buffer");
+		finish(req, -ENOMEM, 0);
+		return;
 	}
-	memcpy(req->hbuf + req->hlen, buf, n);
-	req->hlen += n;
 	head_parse(req);
 }
 

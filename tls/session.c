@@ -214,40 +214,8 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 	return MBEDTLS_ERR_SSL_WANT_READ;
 }
 
-static int stash_add(struct coil_tls__conn *c, const void *p, size_t n)
-{
-	if (c->stash_off && c->stash_off + c->stash_len + n > c->stash_cap) {
-		memmove(c->stash, c->stash + c->stash_off, c->stash_len);
-		c->stash_off = 0;
-	}
-	if (c->stash_off + c->stash_len + n > c->stash_cap) {
-		size_t cap = c->stash_cap ? c->stash_cap : 4096;
-		unsigned char *s;
-		while (cap < c->stash_len + n)
-			cap *= 2;
-		s = realloc(c->stash, cap);
-		if (!s)
-			return -ENOMEM;
-		c->stash = s;
-		c->stash_cap = cap;
-	}
-	memcpy(c->stash + c->stash_off + c->stash_len, p, n);
-	c->stash_len += n;
-	return 0;
-}
-
-/* Move the rest of the lower stream's buffer to the stash. */
-static int src_keep(struct coil_tls__conn *c)
-{
-	int ret = 0;
-	if (c->src_len)
-		ret = stash_add(c, c->src, c->src_len);
-	c->src = NULL;
-	c->src_len = 0;
-	return ret;
-}
-
-/* Append to a growable buffer. */
+/* Append to a growable buffer (@len bytes used of @cap), doubling it
+ * from 4096 bytes when full. Return: 0 or -ENOMEM (as it was). */
 static int buf_add(unsigned char **buf, size_t *len, size_t *cap, const void *p,
 		   size_t n)
 {
@@ -265,6 +233,35 @@ static int buf_add(unsigned char **buf, size_t *len, size_t *cap, const void *p,
 	memcpy(*buf + *len, p, n);
 	*len += n;
 	return 0;
+}
+
+/* Append to the stash, first moving what is left to its start when the
+ * consumed bytes before it make room. Return: 0 or -ENOMEM. */
+static int stash_add(struct coil_tls__conn *c, const void *p, size_t n)
+{
+	size_t end;
+	int ret;
+
+	if (c->stash_off && c->stash_off + c->stash_len + n > c->stash_cap) {
+		memmove(c->stash, c->stash + c->stash_off, c->stash_len);
+		c->stash_off = 0;
+	}
+	end = c->stash_off + c->stash_len;
+	ret = buf_add(&c->stash, &end, &c->stash_cap, p, n);
+	if (ret == 0)
+		c->stash_len += n;
+	return ret;
+}
+
+/* Move the rest of the lower stream's buffer to the stash. */
+static int src_keep(struct coil_tls__conn *c)
+{
+	int ret = 0;
+	if (c->src_len)
+		ret = stash_add(c, c->src, c->src_len);
+	c->src = NULL;
+	c->src_len = 0;
+	return ret;
 }
 
 static int bio_send(void *ctx, const unsigned char *buf, size_t len)

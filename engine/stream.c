@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "coil/stream.h"
+#include "grow.h"
 #include "wq.h"
 
 /* ---- the interface --------------------------------------------------------
@@ -251,15 +252,12 @@ static int spill(struct coil_tcp *t, const void *p, size_t len)
 			t->spill_off = 0;
 		}
 		if (t->spill_len + len > t->spill_cap) {
-			size_t cap = t->spill_cap ? t->spill_cap : 65536;
-			unsigned char *n;
-			while (cap < t->spill_len + len)
-				cap *= 2;
-			n = realloc(t->spill, cap);
+			unsigned char *n =
+				coil__grow(t->spill, &t->spill_cap,
+					   t->spill_len + len, 65536);
 			if (!n)
 				return -ENOMEM;
 			t->spill = n;
-			t->spill_cap = cap;
 		}
 	}
 	memcpy(t->spill + t->spill_off + t->spill_len, p, len);

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../engine/grow.h"
 #include "client_internal.h"
 
 static void finish(struct coil_http_req *req, int res, int reuse);
@@ -148,15 +149,10 @@ static int append(char **buf, size_t *len, size_t *cap, const void *p, size_t n,
 		  size_t min_cap)
 {
 	if (*len + n > *cap) {
-		size_t ncap = *cap ? *cap : min_cap;
-		char *b;
-		while (ncap < *len + n)
-			ncap *= 2;
-		b = realloc(*buf, ncap);
+		char *b = coil__grow(*buf, cap, *len + n, min_cap);
 		if (!b)
 			return -ENOMEM;
 		*buf = b;
-		*cap = ncap;
 	}
 	memcpy(*buf + *len, p, n);
 	*len += n;

@@ -37,6 +37,7 @@
 
 #include <mbedtls/error.h>
 
+#include "../engine/grow.h"
 #include "../engine/wq.h"
 #include "coil/async.h"
 #include "internal.h"
@@ -220,15 +221,10 @@ static int buf_add(unsigned char **buf, size_t *len, size_t *cap, const void *p,
 		   size_t n)
 {
 	if (*len + n > *cap) {
-		size_t ncap = *cap ? *cap : 4096;
-		unsigned char *b;
-		while (ncap < *len + n)
-			ncap *= 2;
-		b = realloc(*buf, ncap);
+		unsigned char *b = coil__grow(*buf, cap, *len + n, 4096);
 		if (!b)
 			return -ENOMEM;
 		*buf = b;
-		*cap = ncap;
 	}
 	memcpy(*buf + *len, p, n);
 	*len += n;

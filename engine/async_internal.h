@@ -27,6 +27,16 @@ void coil__waitq_init(struct coil__waitq *wq, struct coil_loop *loop,
  * (-ECANCELED while coil_loop_drain() cancels). */
 int coil__accepting(const struct coil_loop *loop);
 
+/* 0 if @op may start on @loop now, else the error to return: -EBUSY
+ * while @op is in flight, coil__accepting()'s while @loop drains. */
+static inline int coil__can_start(const struct coil_loop *loop,
+				  const struct coil_op *op)
+{
+	if (op->state & ST_BUSY)
+		return -EBUSY;
+	return coil__accepting(loop);
+}
+
 /* Park @op (initialised, not busy) at the tail: it becomes in flight.
  * Return: 0; -EBUSY; -ECANCELED (drain). */
 int coil__waitq_push(struct coil__waitq *wq, struct coil_op *op, void *arg);

@@ -44,9 +44,7 @@ int coil_event_wait(struct coil_event *ev, struct coil_op *op)
 
 	if (!ev || !op)
 		return -EINVAL;
-	if (op->state & ST_BUSY)
-		return -EBUSY;
-	ret = coil__accepting(ev->wq.loop);
+	ret = coil__can_start(ev->wq.loop, op);
 	if (ret)
 		return ret;
 	if (ev->set) {

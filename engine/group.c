@@ -136,13 +136,12 @@ static int add(struct coil_group *g, struct coil_group_child *c,
 
 	if (!g || !c || g->done)
 		return -EINVAL;
-	if (coil_op_busy(&c->op))
-		return -EBUSY;
-	if (g->cancelled || (g->mode == COIL_GROUP_FAIL_FAST && g->first_err))
-		return -ECANCELED;
-	ret = coil__accepting(g->wq.loop);
+	/* (the group's end and the loop's drain give the same -ECANCELED) */
+	ret = coil__can_start(g->wq.loop, &c->op);
 	if (ret)
 		return ret;
+	if (g->cancelled || (g->mode == COIL_GROUP_FAIL_FAST && g->first_err))
+		return -ECANCELED;
 	coil_op_init(&c->op, child_cb);
 	c->cb = cb;
 	c->cancel = cancel;

@@ -354,9 +354,7 @@ int coil_pool_submit_flags(struct coil_loop *loop, struct coil_pool *pool,
 
 	if (!loop || !pool || !op || !fn || (flags & ~COIL_POOL_NOWAIT))
 		return -EINVAL;
-	if (op->state & ST_BUSY)
-		return -EBUSY;
-	ret = coil__accepting(loop);
+	ret = coil__can_start(loop, op);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&pool->mu);

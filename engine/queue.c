@@ -146,9 +146,7 @@ int coil_queue_put(struct coil_queue *q, struct coil_op *op, void *item)
 
 	if (!q || !op)
 		return -EINVAL;
-	if (op->state & ST_BUSY)
-		return -EBUSY;
-	ret = coil__accepting(q->putters.loop);
+	ret = coil__can_start(q->putters.loop, op);
 	if (ret)
 		return ret;
 	if (q->closed)
@@ -166,9 +164,7 @@ int coil_queue_get(struct coil_queue *q, struct coil_op *op, void **slot)
 
 	if (!q || !op || !slot)
 		return -EINVAL;
-	if (op->state & ST_BUSY)
-		return -EBUSY;
-	ret = coil__accepting(q->getters.loop);
+	ret = coil__can_start(q->getters.loop, op);
 	if (ret)
 		return ret;
 	if (!q->getters.count && get_now(q, slot) == 0) {

@@ -184,9 +184,7 @@ int coil_rate_acquire(struct coil_rate *r, struct coil_op *op)
 
 	if (!r || !op)
 		return -EINVAL;
-	if (op->state & ST_BUSY)
-		return -EBUSY;
-	ret = coil__accepting(r->wq.loop);
+	ret = coil__can_start(r->wq.loop, op);
 	if (ret)
 		return ret;
 	now = coil_now_update(r->wq.loop);

@@ -329,9 +329,7 @@ int coil_resolve(struct coil_resolver *r, struct coil_resolve_req *req,
 	len = strlen(host);
 	if (len > HOST_MAX + (host[len - 1] == '.'))
 		return -ENAMETOOLONG;
-	if (req->op.state & ST_BUSY)
-		return -EBUSY;
-	ret = coil__accepting(r->loop);
+	ret = coil__can_start(r->loop, &req->op);
 	if (ret)
 		return ret;
 	req->r = r;

@@ -214,9 +214,7 @@ int coil_retry_start(struct coil_retry *r, struct coil_loop *loop,
 	    (p->multiplier != 0 && !(p->multiplier >= 1.0)) ||
 	    (p->retry_on && !p->retry_on_len))
 		return -EINVAL;
-	if (coil_op_busy(done))
-		return -EBUSY;
-	ret = coil__accepting(loop);
+	ret = coil__can_start(loop, done);
 	if (ret)
 		return ret;
 	r->p = *p;

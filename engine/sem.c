@@ -31,9 +31,7 @@ int coil_sem_acquire(struct coil_sem *sem, struct coil_op *op)
 
 	if (!sem || !op)
 		return -EINVAL;
-	if (op->state & ST_BUSY)
-		return -EBUSY;
-	ret = coil__accepting(sem->wq.loop);
+	ret = coil__can_start(sem->wq.loop, op);
 	if (ret)
 		return ret;
 	if (sem->count > 0 && !sem->wq.count) {

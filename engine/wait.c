@@ -55,9 +55,7 @@ int coil__waitq_push(struct coil__waitq *wq, struct coil_op *op, void *arg)
 {
 	int ret;
 
-	if (op->state & ST_BUSY)
-		return -EBUSY;
-	ret = coil__accepting(wq->loop);
+	ret = coil__can_start(wq->loop, op);
 	if (ret)
 		return ret;
 	coil_loop_expect(wq->loop, op);

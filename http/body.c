@@ -50,6 +50,16 @@ static inline int hexval(unsigned char c)
 }
 
 /* One framing byte. Returns 0, or an error. */
+/* A framing byte that must be @want, then state @next. */
+static inline int expect(struct coil_http_chunked *d, unsigned char c,
+			 unsigned char want, int next)
+{
+	if (c != want)
+		return COIL_EPARSE;
+	d->state = next;
+	return 0;
+}
+
 static inline int step(struct coil_http_chunked *d, unsigned char c)
 {
 	switch (d->state) {
@@ -105,15 +115,9 @@ static inline int step(struct coil_http_chunked *d, unsigned char c)
 		}
 		return 0;
 	case CK_DATA_END:
-		if (c != '\r')
-			return COIL_EPARSE;
-		d->state = CK_DATA_LF;
-		return 0;
+		return expect(d, c, '\r', CK_DATA_LF);
 	case CK_DATA_LF:
-		if (c != '\n')
-			return COIL_EPARSE;
-		d->state = CK_SIZE0;
-		return 0;
+		return expect(d, c, '\n', CK_SIZE0);
 	}
 
 	/* trailer section (RFC 9112 §7.1.2): field lines as in a head */
@@ -142,15 +146,9 @@ static inline int step(struct coil_http_chunked *d, unsigned char c)
 		}
 		return ch_is(c, CH_VALUE) ? 0 : COIL_EPARSE;
 	case CK_TR_LF:
-		if (c != '\n')
-			return COIL_EPARSE;
-		d->state = CK_TR_LINE;
-		return 0;
+		return expect(d, c, '\n', CK_TR_LINE);
 	case CK_END_LF:
-		if (c != '\n')
-			return COIL_EPARSE;
-		d->state = CK_DONE;
-		return 0;
+		return expect(d, c, '\n', CK_DONE);
 	}
 	return COIL_EPARSE;
 }

@@ -15,18 +15,21 @@
 
 struct permit {
 	struct coil_op op;
-	uint64_t at;
+	uint64_t at;  /* the clock when the callback ran */
+	uint64_t now; /* coil_now(): the turn that released it */
 	int res;
 	int seq;
 };
 
 static int seq;
+static struct coil_loop *cur_loop;
 
 static void permit_cb(struct coil_op *op, int res, unsigned flags)
 {
 	struct permit *p = coil_container_of(op, struct permit, op);
 	(void)flags;
 	p->at = tu_mono_ns();
+	p->now = cur_loop ? coil_now(cur_loop) : 0;
 	p->res = res;
 	p->seq = seq++;
 }
@@ -43,6 +46,7 @@ static uint64_t median_late(const struct permit *p, const uint64_t *sched,
 {
 	uint64_t *v = calloc((size_t)(to - from), sizeof(*v));
 	uint64_t m;
+	assert_non_null(v);
 	for (int i = from; i < to; i++)
 		v[i - from] = p[i].at - sched[i];
 	qsort(v, (size_t)(to - from), sizeof(*v), cmp_u64);
@@ -53,30 +57,48 @@ static uint64_t median_late(const struct permit *p, const uint64_t *sched,
 
 /*
  * @n permits at @per_sec with burst 1, all asked for at once. Permit k is
- * due at t0 + k / per_sec. Checks: in order, none early, each late by at
- * most @max_late_ns (timer latency on a loaded machine), the lateness at
- * the end no larger than at the start (+@drift_ns) - that is, no drift -
- * and, when @window_check, @per_sec +-2% released in each second.
+ * due at t0 + k / per_sec, t0 the limiter's epoch. Checks: in order, none
+ * early, no drift, and the median lateness within @max_median_late_ns
+ * (over all permits, and when @per_second_check, over each second's).
+ *
+ * No drift is checked by loop turns, not by the clock: the permits a
+ * turn releases see the same coil_now(), so "a late timer releases every
+ * permit due by now" reads: a permit already due in the turn that
+ * released its predecessor went out in that same turn. A limiter that
+ * sums its sleeps falls behind its anchored schedule and fails this as
+ * soon as it lags by one period; a stalled process (a loaded machine
+ * stops it for 100 ms and more) does not, since it delays whole turns.
+ * Single permits' lateness is printed, not bounded: it measures the
+ * scheduler; the medians measure the limiter.
  */
-static void run_schedule(unsigned n, uint64_t per_sec, uint64_t max_late_ns,
-			 uint64_t drift_ns, int window_check)
+static void run_schedule(unsigned n, uint64_t per_sec,
+			 uint64_t max_median_late_ns, int per_second_check)
 {
 	struct coil_loop *loop = tu_loop(NULL);
 	struct permit *p = calloc(n, sizeof(*p));
 	uint64_t *sched = calloc(n, sizeof(*sched));
 	struct coil_rate r;
-	uint64_t t0 = 0, worst = 0;
+	uint64_t t0, first_now = 0, worst = 0;
 
 	assert_non_null(p);
 	assert_non_null(sched);
 	seq = 0;
+	cur_loop = loop;
 	assert_int_equal(coil_rate_init(&r, loop, per_sec, SEC, 1), 0);
+	/* the schedule must not restart on a stall; that policy is
+	 * test_rate_stall_restarts_schedule's */
+	assert_int_equal(coil_rate_set_max_lag(&r, 60 * SEC), 0);
 	for (unsigned i = 0; i < n; i++) {
 		coil_op_init(&p[i].op, permit_cb);
 		assert_int_equal(coil_rate_acquire(&r, &p[i].op), 0);
 		if (i == 0)
-			t0 = coil_now(loop); /* the schedule's origin */
+			first_now = coil_now(loop);
 	}
+	/* The schedule's origin: the first acquire, or the second when the
+	 * bucket refilled in between (a preemption of a period). The next
+	 * permit after the n queued is due at t0 + n / per_sec. */
+	t0 = coil_rate_next_ns(&r) - (uint64_t)n * SEC / per_sec;
+	assert_true(t0 >= first_now && t0 <= coil_now(loop));
 	for (unsigned i = 0; i < n; i++)
 		sched[i] = t0 + (uint64_t)i * SEC / per_sec;
 	assert_int_equal(run_idle(loop, 60 * SEC), 0);
@@ -85,58 +107,76 @@ static void run_schedule(unsigned n, uint64_t per_sec, uint64_t max_late_ns,
 		assert_int_equal(p[i].res, 0);
 		assert_int_equal(p[i].seq, (int)i); /* in order */
 		/* never early (the clock the loop caches is the same) */
-		if (p[i].at < sched[i]) {
+		if (p[i].at < sched[i] || p[i].now < sched[i]) {
 			print_error("permit %u early by %llu ns\n", i,
-				    (unsigned long long)(sched[i] - p[i].at));
+				    (unsigned long long)(sched[i] - p[i].now));
 			fail();
 		}
 		if (p[i].at - sched[i] > worst)
 			worst = p[i].at - sched[i];
+		/* no drift (permit 0 went out from the acquire, not a turn
+		 * of the timer, so pairs start at 1, 2) */
+		if (i >= 2 && sched[i] <= p[i - 1].now &&
+		    p[i].now != p[i - 1].now) {
+			print_error(
+				"permit %u was due %llu ns before the turn "
+				"that released %u, went out %llu ns later\n",
+				i,
+				(unsigned long long)(p[i - 1].now - sched[i]),
+				i - 1,
+				(unsigned long long)(p[i].now - p[i - 1].now));
+			fail();
+		}
 	}
 	unsigned tail = n / 10;
 	uint64_t first = median_late(p, sched, 1, (int)tail + 1);
 	uint64_t last = median_late(p, sched, (int)(n - tail), (int)n);
-	print_message("rate %llu/s x %u: median late first %.3f ms, last "
-		      "%.3f ms, worst %.3f ms, span %.3f s\n",
-		      (unsigned long long)per_sec, n, first / 1e6, last / 1e6,
-		      worst / 1e6, (p[n - 1].at - p[0].at) / 1e9);
-	assert_true(worst <= max_late_ns);
-	assert_true(last <= first + drift_ns); /* no drift */
-	if (window_check) {
+	uint64_t all = median_late(p, sched, 0, (int)n);
+	print_message("rate %llu/s x %u: median late %.3f ms (first %.3f ms, "
+		      "last %.3f ms), worst %.3f ms, span %.3f s\n",
+		      (unsigned long long)per_sec, n, all / 1e6, first / 1e6,
+		      last / 1e6, worst / 1e6, (p[n - 1].at - p[0].at) / 1e9);
+	assert_true(all <= max_median_late_ns);
+	if (per_second_check) {
 		unsigned secs = (unsigned)(n / per_sec);
 		for (unsigned s = 0; s < secs; s++) {
 			unsigned c = 0;
+			uint64_t m = median_late(p, sched, (int)(s * per_sec),
+						 (int)((s + 1) * per_sec));
 			for (unsigned i = 0; i < n; i++) {
 				if (p[i].at >= t0 + s * SEC &&
 				    p[i].at < t0 + (s + 1) * SEC)
 					c++;
 			}
-			print_message("second %u: %u released\n", s, c);
-			assert_true(c >= per_sec * 98 / 100 &&
-				    c <= per_sec * 102 / 100);
+			print_message("second %u: %u released, median late "
+				      "%.3f ms\n",
+				      s, c, m / 1e6);
+			assert_true(m <= max_median_late_ns);
 		}
 	}
+	cur_loop = NULL;
 	free(p);
 	free(sched);
 	coil_loop_free(loop);
 }
 
 #ifdef COIL_RATE_SLOW
-/* a 1000/s limiter releases 1000 +-2% in each of 3 seconds, each permit
- * at its scheduled time (never early; the worst single lateness bound is
- * a scheduler hiccup on a loaded 2-core machine, 250 ms, while the median
- * lateness at the end must equal the one at the start: no drift) */
+/* a 1000/s limiter for 3 s: each permit at its scheduled time (never
+ * early, no drift), the median lateness in each second within 20 ms
+ * (idle: ~0.01 ms; a loaded 2-core machine stalls the process for tens
+ * of ms, and a stall at a second's end moves permits into the next, so
+ * counts per second measure the scheduler, not the limiter) */
 static void test_rate_1000_per_s_for_3_s_no_drift(void **state)
 {
-	run_schedule(3000, 1000, 250 * MS, 2 * MS, 1);
+	run_schedule(3000, 1000, 20 * MS, 1);
 }
 #else
 
 /* the same, short, for every pass (sanitizers too): 300 permits at
- * 1000/s; bounds generous for a loaded machine */
+ * 1000/s; the median bound generous for a loaded machine */
 static void test_rate_schedule_short_no_drift(void **state)
 {
-	run_schedule(300, 1000, 150 * MS, 10 * MS, 0);
+	run_schedule(300, 1000, 20 * MS, 0);
 }
 
 /* burst 5: five go at once, then one per period, in order */

@@ -23,6 +23,9 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -33,6 +36,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include "testutil.h"
 
@@ -343,6 +348,36 @@ static inline void cb_out_free(struct cb_out *r)
 {
 	free(r->out);
 	free(r->err);
+}
+
+/* Run coil-bench with the arguments given: RUN("-t1", "-c2", url). */
+#define RUN(...)                                                               \
+	({                                                                     \
+		char *av_[] = {NULL, __VA_ARGS__, NULL};                       \
+		cb_exec(av_);                                                  \
+	})
+
+/* coil-bench exited 0; if not, what it said is shown (ctest
+ * --output-on-failure) before the test fails. */
+static inline void cb_expect_ok(const struct cb_out *r)
+{
+	if (r->status != 0)
+		fprintf(stderr,
+			"coil-bench exit %d\nstdout:\n%s\nstderr:\n%s\n",
+			r->status, r->out, r->err);
+	assert_int_equal(r->status, 0);
+}
+
+/* "http://127.0.0.1:PORT" + @path of the test server, in one of four
+ * static buffers (several may be used in one call). */
+static inline char *ts_url(const struct ts_server *s, const char *path)
+{
+	static char buf[4][128];
+	static int i;
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "http://127.0.0.1:%u%s", s->port,
+		 path);
+	return buf[i];
 }
 
 /* The number after "@key": in @json, looking from the first @anchor

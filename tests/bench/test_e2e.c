@@ -12,21 +12,6 @@
 
 #include "e2eutil.h"
 
-static char url_buf[128];
-
-static const char *url(const struct ts_server *s, const char *path)
-{
-	snprintf(url_buf, sizeof(url_buf), "http://127.0.0.1:%u%s", s->port,
-		 path);
-	return url_buf;
-}
-
-#define RUN(...)                                                               \
-	({                                                                     \
-		char *av_[] = {NULL, __VA_ARGS__, NULL};                       \
-		cb_exec(av_);                                                  \
-	})
-
 static void expect_ok(const struct cb_out *r)
 {
 	/* shown by ctest --output-on-failure: what the run saw */
@@ -36,25 +21,39 @@ static void expect_ok(const struct cb_out *r)
 			j_requests(r->out), j_errors(r->out));
 	else if (line)
 		fprintf(stderr, "  %.*s\n", (int)strcspn(line, "\n"), line);
-	if (r->status != 0)
-		fprintf(stderr,
-			"coil-bench exit %d\nstdout:\n%s\nstderr:\n%s\n",
-			r->status, r->out, r->err);
-	assert_int_equal(r->status, 0);
+	cb_expect_ok(r);
+}
+
+/* Stop the server, then check the run: coil-bench exited 0, answered
+ * more than @min requests, each one the server served in full, and no
+ * error. */
+static void expect_counted(const struct cb_out *r, struct ts_server *s,
+			   double min)
+{
+	expect_ok(r);
+	ts_stop(s);
+	assert_true(j_requests(r->out) > min);
+	assert_int_equal((uint64_t)j_requests(r->out), atomic_load(&s->served));
+	assert_int_equal((uint64_t)j_errors(r->out), 0);
+}
+
+/* Every line of @want (NULL-terminated) stands in the report @out. */
+static void expect_in(const char *out, const char *const want[])
+{
+	for (size_t i = 0; want[i]; i++) {
+		if (!strstr(out, want[i]))
+			fail_msg("'%s' is not in the report:\n%s", want[i],
+				 out);
+	}
 }
 
 /* closed model, two threads: every response counted, nothing else */
 static void test_e2e_counts_match_server(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
-	struct cb_out r =
-		RUN("-t2", "-c8", "-d1s", "--json", (char *)url(s, "/"));
+	struct cb_out r = RUN("-t2", "-c8", "-d1s", "--json", ts_url(s, "/"));
 	(void)state;
-	expect_ok(&r);
-	ts_stop(s);
-	assert_true(j_requests(r.out) > 100);
-	assert_int_equal((uint64_t)j_requests(r.out), atomic_load(&s->served));
-	assert_int_equal((uint64_t)j_errors(r.out), 0);
+	expect_counted(&r, s, 100);
 	assert_int_equal((uint64_t)jnum(r.out, "\"status\"", "200"),
 			 (uint64_t)j_requests(r.out));
 	ts_free(s);
@@ -65,20 +64,18 @@ static void test_e2e_counts_match_server(void **state)
 static void test_e2e_text_report_layout(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
-	struct cb_out r =
-		RUN("-t1", "-c2", "-d300ms", "-L", (char *)url(s, "/"));
+	struct cb_out r = RUN("-t1", "-c2", "-d300ms", "-L", ts_url(s, "/"));
 	(void)state;
 	expect_ok(&r);
 	ts_stop(s);
-	assert_non_null(strstr(r.out, "Running 300ms test @ http://127.0.0.1"));
-	assert_non_null(strstr(r.out, "  1 threads and 2 connections\n"));
-	assert_non_null(strstr(r.out, "  Thread Stats   Avg      Stdev"));
-	assert_non_null(strstr(r.out, "  Latency Distribution\n"));
-	assert_non_null(strstr(r.out, " 99.999%"));
-	assert_non_null(strstr(r.out, "Requests/sec: "));
-	assert_non_null(strstr(r.out, "Transfer/sec: "));
-	assert_non_null(strstr(r.out, "  Responses by status: 200 "));
-	assert_non_null(strstr(r.out, "  Per request: "));
+	expect_in(r.out,
+		  (const char *const[]){"Running 300ms test @ http://127.0.0.1",
+					"  1 threads and 2 connections\n",
+					"  Thread Stats   Avg      Stdev",
+					"  Latency Distribution\n", " 99.999%",
+					"Requests/sec: ", "Transfer/sec: ",
+					"  Responses by status: 200 ",
+					"  Per request: ", NULL});
 	assert_null(strstr(r.out, "Socket errors"));
 	ts_free(s);
 	cb_out_free(&r);
@@ -91,8 +88,8 @@ static void test_e2e_text_report_layout(void **state)
 static void test_e2e_end_awaits_in_flight(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
-	struct cb_out r = RUN("-t1", "-c4", "-d2s", "--json",
-			      (char *)url(s, "/delay/300"));
+	struct cb_out r =
+		RUN("-t1", "-c4", "-d2s", "--json", ts_url(s, "/delay/300"));
 	double n, rounds;
 	(void)state;
 	expect_ok(&r);
@@ -117,13 +114,9 @@ static void test_e2e_pipeline_counts(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
 	struct cb_out r =
-		RUN("-t1", "-c4", "-P8", "-d1s", "--json", (char *)url(s, "/"));
+		RUN("-t1", "-c4", "-P8", "-d1s", "--json", ts_url(s, "/"));
 	(void)state;
-	expect_ok(&r);
-	ts_stop(s);
-	assert_true(j_requests(r.out) > 100);
-	assert_int_equal((uint64_t)j_requests(r.out), atomic_load(&s->served));
-	assert_int_equal((uint64_t)j_errors(r.out), 0);
+	expect_counted(&r, s, 100);
 	ts_free(s);
 	cb_out_free(&r);
 }
@@ -133,13 +126,9 @@ static void test_e2e_no_keepalive(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
 	struct cb_out r = RUN("-t1", "-c4", "-d500ms", "--no-keepalive",
-			      "--json", (char *)url(s, "/"));
+			      "--json", ts_url(s, "/"));
 	(void)state;
-	expect_ok(&r);
-	ts_stop(s);
-	assert_true(j_requests(r.out) > 10);
-	assert_int_equal((uint64_t)j_requests(r.out), atomic_load(&s->served));
-	assert_int_equal((uint64_t)j_errors(r.out), 0);
+	expect_counted(&r, s, 10);
 	assert_true(jnum(r.out, NULL, "connections_opened") >=
 		    j_requests(r.out));
 	/* and no other: at most the 4 connecting at the end sent nothing */
@@ -155,13 +144,9 @@ static void test_e2e_server_closes(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
 	struct cb_out r = RUN("-t1", "-c4", "-P4", "-d500ms", "--json",
-			      (char *)url(s, "/close"));
+			      ts_url(s, "/close"));
 	(void)state;
-	expect_ok(&r);
-	ts_stop(s);
-	assert_true(j_requests(r.out) > 10);
-	assert_int_equal((uint64_t)j_requests(r.out), atomic_load(&s->served));
-	assert_int_equal((uint64_t)j_errors(r.out), 0);
+	expect_counted(&r, s, 10);
 	ts_free(s);
 	cb_out_free(&r);
 }
@@ -171,13 +156,9 @@ static void test_e2e_close_delimited_body(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
 	struct cb_out r =
-		RUN("-t1", "-c2", "-d300ms", "--json", (char *)url(s, "/eof"));
+		RUN("-t1", "-c2", "-d300ms", "--json", ts_url(s, "/eof"));
 	(void)state;
-	expect_ok(&r);
-	ts_stop(s);
-	assert_true(j_requests(r.out) > 10);
-	assert_int_equal((uint64_t)j_requests(r.out), atomic_load(&s->served));
-	assert_int_equal((uint64_t)j_errors(r.out), 0);
+	expect_counted(&r, s, 10);
 	ts_free(s);
 	cb_out_free(&r);
 }
@@ -186,8 +167,8 @@ static void test_e2e_close_delimited_body(void **state)
 static void test_e2e_split_heads(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
-	struct cb_out r = RUN("-t1", "-c2", "-n", "6", "--json",
-			      (char *)url(s, "/slowhead"));
+	struct cb_out r =
+		RUN("-t1", "-c2", "-n", "6", "--json", ts_url(s, "/slowhead"));
 	(void)state;
 	expect_ok(&r);
 	ts_stop(s);
@@ -203,14 +184,12 @@ static void test_e2e_split_heads(void **state)
 static void test_e2e_head_over_limit(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
-	struct cb_out r =
-		RUN("-t1", "-c1", "-d200ms", (char *)url(s, "/bighead"));
+	struct cb_out r = RUN("-t1", "-c1", "-d200ms", ts_url(s, "/bighead"));
 	(void)state;
 	expect_ok(&r);
 	ts_stop(s);
-	assert_non_null(strstr(r.out, "  0 requests in"));
-	assert_non_null(strstr(r.out, "    parse "));
-	assert_non_null(strstr(r.out, "COIL_ELIMIT"));
+	expect_in(r.out, (const char *const[]){"  0 requests in", "    parse ",
+					       "COIL_ELIMIT", NULL});
 	ts_free(s);
 	cb_out_free(&r);
 }
@@ -221,7 +200,7 @@ static void test_e2e_timeouts_counted_once(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
 	struct cb_out r = RUN("-t1", "-c2", "-d1s", "--timeout", "200ms",
-			      "--json", (char *)url(s, "/hang"));
+			      "--json", ts_url(s, "/hang"));
 	double to, opened;
 	(void)state;
 	expect_ok(&r);
@@ -245,15 +224,14 @@ static void test_e2e_timeouts_counted_once(void **state)
 static void test_e2e_parse_errors(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
-	struct cb_out r =
-		RUN("-t1", "-c2", "-d300ms", (char *)url(s, "/garbage"));
+	struct cb_out r = RUN("-t1", "-c2", "-d300ms", ts_url(s, "/garbage"));
 	(void)state;
 	expect_ok(&r);
 	ts_stop(s);
-	assert_non_null(strstr(r.out, "  0 requests in"));
-	assert_non_null(strstr(r.out, "Socket errors: connect 0, read "));
-	assert_non_null(strstr(r.out, "    parse "));
-	assert_non_null(strstr(r.out, "COIL_EPARSE"));
+	expect_in(r.out,
+		  (const char *const[]){"  0 requests in",
+					"Socket errors: connect 0, read ",
+					"    parse ", "COIL_EPARSE", NULL});
 	ts_free(s);
 	cb_out_free(&r);
 }
@@ -270,10 +248,9 @@ static void test_e2e_connect_refused(void **state)
 	snprintf(u, sizeof(u), "http://127.0.0.1:%u/", port);
 	r = RUN("-t1", "-c2", "-d300ms", u);
 	expect_ok(&r);
-	assert_non_null(strstr(r.out, "  0 requests in"));
-	assert_non_null(strstr(r.out, "Socket errors: connect "));
-	assert_non_null(strstr(r.out, "ECONNREFUSED"));
-	assert_non_null(strstr(r.out, "Connection refused"));
+	expect_in(r.out, (const char *const[]){
+				 "  0 requests in", "Socket errors: connect ",
+				 "ECONNREFUSED", "Connection refused", NULL});
 	cb_out_free(&r);
 }
 
@@ -282,7 +259,7 @@ static void test_e2e_request_limit(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
 	struct cb_out r =
-		RUN("-t2", "-c6", "-n", "1001", "--json", (char *)url(s, "/"));
+		RUN("-t2", "-c6", "-n", "1001", "--json", ts_url(s, "/"));
 	(void)state;
 	expect_ok(&r);
 	ts_stop(s);
@@ -301,8 +278,8 @@ static void test_e2e_urls_round_robin(void **state)
 	FILE *f = fdopen(fd, "w");
 	struct cb_out r;
 	(void)state;
-	fprintf(f, "%s\n", url(s, "/a"));
-	fprintf(f, "%s\n", url(s, "/b?x=1"));
+	fprintf(f, "%s\n", ts_url(s, "/a"));
+	fprintf(f, "%s\n", ts_url(s, "/b?x=1"));
 	fclose(f);
 	r = RUN("-t1", "-c2", "-n", "100", "--urls", path, "--json");
 	expect_ok(&r);
@@ -324,8 +301,7 @@ static void test_e2e_hdr_log(void **state)
 	int lines = 0;
 	(void)state;
 	close(fd);
-	r = RUN("-t2", "-c4", "-d1500ms", "--hdr-log", path,
-		(char *)url(s, "/"));
+	r = RUN("-t2", "-c4", "-d1500ms", "--hdr-log", path, ts_url(s, "/"));
 	expect_ok(&r);
 	ts_stop(s);
 	log = slurp(path);
@@ -345,7 +321,7 @@ static void test_e2e_warmup_not_counted(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
 	struct cb_out r = RUN("-t1", "-c2", "--warmup", "1s", "-d1s", "--json",
-			      (char *)url(s, "/delay/10"));
+			      ts_url(s, "/delay/10"));
 	double n;
 	(void)state;
 	expect_ok(&r);
@@ -365,8 +341,8 @@ static void test_e2e_warmup_not_counted(void **state)
 static void test_e2e_progress_only_on_tty(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
-	char *argv[] = {COIL_BENCH_BIN,	     "-t1", "-c2", "-d1200ms",
-			(char *)url(s, "/"), NULL};
+	char *argv[] = {COIL_BENCH_BIN, "-t1",		"-c2",
+			"-d1200ms",	ts_url(s, "/"), NULL};
 	posix_spawn_file_actions_t fa;
 	char buf[8192];
 	size_t len = 0;
@@ -402,7 +378,7 @@ static void test_e2e_progress_only_on_tty(void **state)
 
 	/* on a pipe (cb_exec): nothing but the report */
 	s = ts_start(0, 0);
-	struct cb_out r = RUN("-t1", "-c2", "-d600ms", (char *)url(s, "/"));
+	struct cb_out r = RUN("-t1", "-c2", "-d600ms", ts_url(s, "/"));
 	expect_ok(&r);
 	ts_stop(s);
 	assert_string_equal(r.err, "");
@@ -415,13 +391,8 @@ static void test_e2e_progress_only_on_tty(void **state)
 static void test_e2e_interrupt_reports(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
-	char *argv[] = {COIL_BENCH_BIN,
-			"-t2",
-			"-c4",
-			"-d30s",
-			"--json",
-			(char *)url(s, "/delay/50"),
-			NULL};
+	char *argv[] = {COIL_BENCH_BIN,		"-t2", "-c4", "-d30s", "--json",
+			ts_url(s, "/delay/50"), NULL};
 	char path[] = "/tmp/coil-bench-int-XXXXXX";
 	posix_spawn_file_actions_t fa;
 	int fd = mkstemp(path), st;

@@ -168,19 +168,6 @@ static void log_settle(uint64_t want)
 	}
 }
 
-#define RUN(...)                                                               \
-	({                                                                     \
-		char *av_[] = {NULL, __VA_ARGS__, NULL};                       \
-		cb_exec(av_);                                                  \
-	})
-
-static void expect_ok(const struct cb_out *r)
-{
-	if (r->status != 0)
-		fprintf(stderr, "exit %d\n%s\n%s\n", r->status, r->out, r->err);
-	assert_int_equal(r->status, 0);
-}
-
 /* keep-alive: counts match, SNI is the URL's host */
 static void test_https_counts_and_sni(void **state)
 {
@@ -189,7 +176,7 @@ static void test_https_counts_and_sni(void **state)
 	(void)state;
 	log_count(NULL, 1);
 	r = RUN("-t1", "-c4", "-d2s", "-k", "--json", url);
-	expect_ok(&r);
+	cb_expect_ok(&r);
 	log_settle((uint64_t)j_requests(r.out));
 	lines = log_count(NULL, 0);
 	fprintf(stderr, "coil-bench %.0f requests, nginx logged %llu\n",
@@ -213,7 +200,7 @@ static void test_https_no_keepalive_resumes(void **state)
 	(void)state;
 	log_count(NULL, 1);
 	r = RUN("-t1", "-c2", "-d500ms", "-k", "--no-keepalive", "--json", url);
-	expect_ok(&r);
+	cb_expect_ok(&r);
 	reused = log_count("reused=r", 0);
 	lines = log_count(NULL, 1);
 	hs = jnum(r.out, "\"tls\"", "handshakes");
@@ -240,7 +227,7 @@ static void test_https_verify_fails(void **state)
 	struct cb_out r;
 	(void)state;
 	r = RUN("-t1", "-c1", "-d300ms", url);
-	expect_ok(&r);
+	cb_expect_ok(&r);
 	assert_non_null(strstr(r.out, "  0 requests in"));
 	assert_non_null(strstr(r.out, "    tls "));
 	assert_non_null(strstr(r.out, "COIL_ETLS"));

@@ -16,39 +16,15 @@
 
 #define MS 1e6
 
-static char url_buf[128];
-
-static const char *url(const struct ts_server *s, const char *path)
-{
-	snprintf(url_buf, sizeof(url_buf), "http://127.0.0.1:%u%s", s->port,
-		 path);
-	return url_buf;
-}
-
-#define RUN(...)                                                               \
-	({                                                                     \
-		char *av_[] = {NULL, __VA_ARGS__, NULL};                       \
-		cb_exec(av_);                                                  \
-	})
-
-static void expect_ok(const struct cb_out *r)
-{
-	if (r->status != 0)
-		fprintf(stderr,
-			"coil-bench exit %d\nstdout:\n%s\nstderr:\n%s\n",
-			r->status, r->out, r->err);
-	assert_int_equal(r->status, 0);
-}
-
 /* /delay/20: the median is the delay, 20-22 ms */
 static void test_latency_delay_median(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
-	struct cb_out r = RUN("-t1", "-c10", "-d2s", "--json",
-			      (char *)url(s, "/delay/20"));
+	struct cb_out r =
+		RUN("-t1", "-c10", "-d2s", "--json", ts_url(s, "/delay/20"));
 	double p50;
 	(void)state;
-	expect_ok(&r);
+	cb_expect_ok(&r);
 	ts_stop(s);
 	p50 = jnum(r.out, "\"latency_ns\"", "50");
 	fprintf(stderr, "p50 %.3f ms over %.0f requests\n", p50 / MS,
@@ -68,11 +44,11 @@ static void test_latency_stall_corrected(void **state)
 {
 	struct ts_server *s = ts_start(600000000ull, 500000000ull);
 	struct cb_out r = RUN("-t1", "-c10", "-d2s", "-R1000", "-U", "--json",
-			      (char *)url(s, "/"));
+			      ts_url(s, "/"));
 	double p99, u99, late;
 	int stalled;
 	(void)state;
-	expect_ok(&r);
+	cb_expect_ok(&r);
 	stalled = s->stalled;
 	ts_stop(s);
 	p99 = jnum(r.out, "\"latency_ns\"", "99");
@@ -95,11 +71,11 @@ static void test_latency_stall_corrected(void **state)
 static void test_latency_open_model_counts(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
-	struct cb_out r = RUN("-t2", "-c8", "-d1s", "-R2000", "--json",
-			      (char *)url(s, "/"));
+	struct cb_out r =
+		RUN("-t2", "-c8", "-d1s", "-R2000", "--json", ts_url(s, "/"));
 	double n;
 	(void)state;
-	expect_ok(&r);
+	cb_expect_ok(&r);
 	ts_stop(s);
 	n = j_requests(r.out);
 	/* each scheduled request answered, or reported as never sent (a
@@ -118,9 +94,9 @@ static void test_latency_open_model_limit(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
 	struct cb_out r = RUN("-t1", "-c4", "-n", "500", "-R5000", "--json",
-			      (char *)url(s, "/"));
+			      ts_url(s, "/"));
 	(void)state;
-	expect_ok(&r);
+	cb_expect_ok(&r);
 	ts_stop(s);
 	assert_int_equal((uint64_t)j_requests(r.out), 500);
 	assert_int_equal(atomic_load(&s->served), 500);
@@ -135,10 +111,10 @@ static void test_latency_open_no_keepalive(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
 	struct cb_out r = RUN("-t1", "-c4", "-d500ms", "-R400",
-			      "--no-keepalive", "--json", (char *)url(s, "/"));
+			      "--no-keepalive", "--json", ts_url(s, "/"));
 	double n;
 	(void)state;
-	expect_ok(&r);
+	cb_expect_ok(&r);
 	ts_stop(s);
 	n = j_requests(r.out);
 	assert_int_equal(
@@ -156,10 +132,10 @@ static void test_latency_open_no_keepalive(void **state)
 static void test_latency_behind_schedule_warns(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
-	struct cb_out r = RUN("-t1", "-c1", "-d300ms", "-R2000",
-			      (char *)url(s, "/delay/10"));
+	struct cb_out r =
+		RUN("-t1", "-c1", "-d300ms", "-R2000", ts_url(s, "/delay/10"));
 	(void)state;
-	expect_ok(&r);
+	cb_expect_ok(&r);
 	ts_stop(s);
 	ts_free(s);
 	assert_non_null(strstr(r.out, "  Rate: 2000 requests/s scheduled; "));

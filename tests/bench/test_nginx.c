@@ -120,12 +120,6 @@ static int stop_nginx(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-#define RUN(...)                                                               \
-	({                                                                     \
-		char *av_[] = {NULL, __VA_ARGS__, NULL};                       \
-		cb_exec(av_);                                                  \
-	})
-
 /* nginx writes a request's log line after sending its response: give
  * its worker up to 3 s to write the ones coil-bench saw answered */
 static uint64_t log_lines_settled(uint64_t want)
@@ -142,9 +136,7 @@ static uint64_t log_lines_settled(uint64_t want)
 static void check(struct cb_out r, double min)
 {
 	uint64_t lines = log_lines_settled((uint64_t)j_requests(r.out));
-	if (r.status != 0)
-		fprintf(stderr, "exit %d\n%s\n%s\n", r.status, r.out, r.err);
-	assert_int_equal(r.status, 0);
+	cb_expect_ok(&r);
 	fprintf(stderr, "coil-bench %.0f requests, nginx logged %llu\n",
 		j_requests(r.out), (unsigned long long)lines);
 	assert_true(j_requests(r.out) >= min);

@@ -66,12 +66,6 @@ static uint64_t serve_stop_count_lines(void)
 	return n;
 }
 
-#define RUN(...)                                                               \
-	({                                                                     \
-		char *av_[] = {NULL, __VA_ARGS__, NULL};                       \
-		cb_exec(av_);                                                  \
-	})
-
 static void test_serve_counts_match_log(void **state)
 {
 	char url[96];
@@ -82,9 +76,7 @@ static void test_serve_counts_match_log(void **state)
 	snprintf(url, sizeof(url), "%s/", base);
 	r = RUN("-t2", "-c16", "-d2s", "--json", url);
 	lines = serve_stop_count_lines();
-	if (r.status != 0)
-		fprintf(stderr, "%s\n%s\n", r.out, r.err);
-	assert_int_equal(r.status, 0);
+	cb_expect_ok(&r);
 	fprintf(stderr, "coil-bench %.0f requests, coil-serve logged %llu\n",
 		j_requests(r.out), (unsigned long long)lines);
 	assert_true(lines >= 1000);
@@ -104,7 +96,7 @@ static void test_serve_delay_median(void **state)
 	snprintf(url, sizeof(url), "%s/delay/20", base);
 	r = RUN("-t1", "-c10", "-d2s", "--json", url);
 	lines = serve_stop_count_lines();
-	assert_int_equal(r.status, 0);
+	cb_expect_ok(&r);
 	p50 = jnum(r.out, "\"latency_ns\"", "50");
 	fprintf(stderr, "p50 %.3f ms over %.0f requests\n", p50 / 1e6,
 		j_requests(r.out));

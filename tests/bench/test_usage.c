@@ -10,12 +10,6 @@
 
 #include "e2eutil.h"
 
-#define RUN(...)                                                               \
-	({                                                                     \
-		char *av_[] = {NULL, __VA_ARGS__, NULL};                       \
-		cb_exec(av_);                                                  \
-	})
-
 /* exit 2, nothing on stdout, exactly one line on stderr holding @what */
 static void expect_usage(struct cb_out r, const char *what)
 {

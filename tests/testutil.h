@@ -75,6 +75,26 @@ static inline struct sockaddr_in tu_addr(unsigned short port)
 	return a;
 }
 
+/* A listener on 127.0.0.1 whose accept queue is full (backlog 0, one
+ * connection nobody accepts, *filler): further SYNs are dropped
+ * (tcp_conn_request: "listen queue overflow"), so connects to it hang
+ * until a timeout. Returns its port; close *filler and *lfd after. */
+static inline unsigned short tu_syn_sink(int *lfd, int *filler)
+{
+	struct sockaddr_in a = tu_addr(0);
+	socklen_t len = sizeof(a);
+	*lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*lfd < 0 || bind(*lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(*lfd, 0) < 0 ||
+	    getsockname(*lfd, (struct sockaddr *)&a, &len) < 0)
+		abort();
+	*filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*filler < 0 ||
+	    connect(*filler, (struct sockaddr *)&a, sizeof(a)) < 0)
+		abort();
+	return ntohs(a.sin_port);
+}
+
 /* A connected TCP pair over 127.0.0.1 (blocking sockets). */
 static inline void tu_tcp_pair(int fds[2])
 {

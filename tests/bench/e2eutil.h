@@ -286,6 +286,52 @@ static inline void ts_free(struct ts_server *s)
 	free(s);
 }
 
+/* ---- nginx as the peer ------------------------------------------------
+ */
+
+/* Wait until something accepts on 127.0.0.1:@port, up to @ms.
+ * Return: 1 once it does, 0 when the time ran out. */
+static inline int port_accepting(unsigned short port, unsigned ms)
+{
+	for (unsigned i = 0; i < ms / 10 + 1; i++) {
+		struct sockaddr_in a = tu_addr(port);
+		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int ok = connect(c, (struct sockaddr *)&a, sizeof(a)) == 0;
+		close(c);
+		if (ok)
+			return 1;
+		struct timespec d = {0, 10000000};
+		nanosleep(&d, NULL);
+	}
+	return 0;
+}
+
+/* Start @bin -p @dir -c @conf in the foreground (a child of the test)
+ * and wait (up to 5 s) until it accepts on @port. Return: its pid. */
+static inline pid_t ngx_spawn(const char *bin, const char *dir,
+			      const char *conf, unsigned short port)
+{
+	char *argv[] = {(char *)bin, "-p",	   (char *)dir,
+			"-c",	     (char *)conf, NULL};
+	pid_t pid;
+	if (posix_spawn(&pid, bin, NULL, NULL, argv, environ) != 0)
+		abort();
+	port_accepting(port, 5000);
+	return pid;
+}
+
+/* SIGTERM nginx @pid, reap it, remove its prefix @dir.
+ * Return: 0, or -1 when the prefix could not be removed. */
+static inline int ngx_stop_rm(pid_t pid, const char *dir)
+{
+	char cmd[512];
+	int st;
+	kill(pid, SIGTERM);
+	waitpid(pid, &st, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
 /* ---- running coil-bench ---------------------------------------------------
  */
 

@@ -69,7 +69,6 @@ static int start_nginx(void **state)
 		       "-addext",
 		       "subjectAltName=DNS:localhost",
 		       NULL};
-	char *argv[] = {NGINX, "-p", dir, "-c", NULL, NULL};
 	FILE *f;
 	int fd;
 	(void)state;
@@ -113,32 +112,16 @@ static int start_nginx(void **state)
 	fputs("hello over TLS\n", f);
 	fclose(f);
 	chmod(path_of("index.html"), 0644);
-	argv[4] = path_of("nginx.conf");
-	if (posix_spawn(&nginx_pid, NGINX, NULL, NULL, argv, environ) != 0)
-		abort();
-	for (int i = 0; i < 500; i++) { /* ready once it accepts: <= 5 s */
-		struct sockaddr_in a = tu_addr(port);
-		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		int ok = connect(c, (struct sockaddr *)&a, sizeof(a)) == 0;
-		close(c);
-		if (ok)
-			break;
-		struct timespec d = {0, 10000000};
-		nanosleep(&d, NULL);
-	}
+	/* ready once it accepts: <= 5 s */
+	nginx_pid = ngx_spawn(NGINX, dir, path_of("nginx.conf"), port);
 	snprintf(url, sizeof(url), "https://localhost:%u/", port);
 	return 0;
 }
 
 static int stop_nginx(void **state)
 {
-	char cmd[512];
-	int st;
 	(void)state;
-	kill(nginx_pid, SIGTERM);
-	waitpid(nginx_pid, &st, 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return ngx_stop_rm(nginx_pid, dir);
 }
 
 /* lines of the access log holding @what (NULL: all), then clear it */

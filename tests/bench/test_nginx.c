@@ -58,7 +58,6 @@ static void log_clear(void)
 static int start_nginx(void **state)
 {
 	char conf[2048], cpath[256];
-	char *argv[] = {NGINX, "-p", dir, "-c", cpath, NULL};
 	int fd;
 	(void)state;
 	if (access(NGINX, X_OK) != 0) {
@@ -92,32 +91,16 @@ static int start_nginx(void **state)
 		free(big);
 	}
 	snprintf(cpath, sizeof(cpath), "%s/nginx.conf", dir);
-	if (posix_spawn(&nginx_pid, NGINX, NULL, NULL, argv, environ) != 0)
-		abort();
 	/* ready once it accepts (bounded: 5 s) */
-	for (int i = 0; i < 500; i++) {
-		struct sockaddr_in a = tu_addr(port);
-		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		int ok = connect(c, (struct sockaddr *)&a, sizeof(a)) == 0;
-		close(c);
-		if (ok)
-			break;
-		struct timespec d = {0, 10000000};
-		nanosleep(&d, NULL);
-	}
+	nginx_pid = ngx_spawn(NGINX, dir, cpath, port);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
 	return 0;
 }
 
 static int stop_nginx(void **state)
 {
-	char cmd[512];
-	int st;
 	(void)state;
-	kill(nginx_pid, SIGTERM);
-	waitpid(nginx_pid, &st, 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return ngx_stop_rm(nginx_pid, dir);
 }
 
 /* nginx writes a request's log line after sending its response: give

@@ -5,35 +5,13 @@
  * (counted before the server starts and after it stopped and the loop is
  * freed; ASan checks the memory) and nothing hanging.
  */
-#include "cl.h"
-#include "fsrv.h"
-
-struct env {
-	struct fsrv s;
-	struct fx f;
-	int fds;
-	char url[256];
-};
-
-static void env_open(struct env *e, const struct coil_http_client_opts *o)
-{
-	e->fds = tu_count_fds();
-	fsrv_start(&e->s);
-	fx_open(&e->f, o);
-}
+#include "fenv.h"
 
 static const char *url(struct env *e, const char *path)
 {
 	snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%u%s",
 		 (unsigned)e->s.port, path);
 	return e->url;
-}
-
-static void env_close(struct env *e)
-{
-	fx_close(&e->f);
-	fsrv_stop(&e->s);
-	assert_int_equal(tu_count_fds(), e->fds);
 }
 
 /* one request, one fault: the error, the time it took */
@@ -162,26 +140,10 @@ static void test_client_fault_connect_refused(void **state)
 	assert_int_equal(tu_count_fds(), fds);
 }
 
-/* A listener whose accept queue is full (backlog 0, one connection nobody
- * accepts) drops further SYNs: connects hang until a timeout. */
-static unsigned short syn_sink(int *lfd, int *filler)
-{
-	struct sockaddr_in a = tu_addr(0);
-	socklen_t len = sizeof(a);
-	*lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(*lfd >= 0);
-	assert_int_equal(bind(*lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(*lfd, 0), 0);
-	assert_int_equal(getsockname(*lfd, (struct sockaddr *)&a, &len), 0);
-	*filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_int_equal(connect(*filler, (struct sockaddr *)&a, sizeof(a)), 0);
-	return ntohs(a.sin_port);
-}
-
 static void test_client_fault_connect_timeout(void **state)
 {
 	int fds = tu_count_fds(), lfd, filler;
-	unsigned short port = syn_sink(&lfd, &filler);
+	unsigned short port = tu_syn_sink(&lfd, &filler);
 	struct coil_http_req_opts ct = {.connect_timeout_ns = 300 * MS};
 	struct coil_http_req_opts dl = {.timeout_ns = 300 * MS};
 	char u[64];

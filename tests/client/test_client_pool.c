@@ -6,22 +6,7 @@
  * connection, max idle per host, eviction of idle connections for another
  * host, host names compared without case.
  */
-#include "cl.h"
-#include "fsrv.h"
-
-struct env {
-	struct fsrv s;
-	struct fx f;
-	int fds;
-	char url[256];
-};
-
-static void env_open(struct env *e, const struct coil_http_client_opts *o)
-{
-	e->fds = tu_count_fds();
-	fsrv_start(&e->s);
-	fx_open(&e->f, o);
-}
+#include "fenv.h"
 
 static const char *url_on(struct env *e, const char *host, const char *path)
 {
@@ -33,13 +18,6 @@ static const char *url_on(struct env *e, const char *host, const char *path)
 static const char *url(struct env *e, const char *path)
 {
 	return url_on(e, "127.0.0.1", path);
-}
-
-static void env_close(struct env *e)
-{
-	fx_close(&e->f);
-	fsrv_stop(&e->s);
-	assert_int_equal(tu_count_fds(), e->fds);
 }
 
 static int all_done(const struct res *x, int n)

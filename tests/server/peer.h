@@ -254,6 +254,31 @@ static inline int serve_stop(struct served *sv, unsigned ms)
 	return WEXITSTATUS(st);
 }
 
+/* @sv's base URL + @path, in one of eight static buffers (an argv may
+ * hold several). */
+static inline char *serve_url(const struct served *sv, const char *path)
+{
+	static char buf[8][256];
+	static int i;
+	i = (i + 1) % 8;
+	snprintf(buf[i], sizeof(buf[i]), "%s%s", sv->url, path);
+	return buf[i];
+}
+
+/* wrk's summary: the requests done; fails the test when there is no
+ * summary or any socket error or non-2xx answer. */
+static inline long check_wrk(const char *out)
+{
+	const char *p = strstr(out, " requests in ");
+	if (!p)
+		fail_msg("no summary in wrk output:\n%s", out);
+	while (p > out && p[-1] >= '0' && p[-1] <= '9')
+		p--;
+	if (strstr(out, "Socket errors") || strstr(out, "Non-2xx"))
+		fail_msg("wrk saw errors:\n%s", out);
+	return strtol(p, NULL, 10);
+}
+
 /* Open descriptors of process @pid (/proc/PID/fd). */
 static inline int proc_fds(pid_t pid)
 {
@@ -369,6 +394,18 @@ static inline void rm_tree(const char *dir)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* A test group's teardown: stop @sv (SIGTERM, 10 s), kill what is left,
+ * remove the temp dir @tmp and free it. Return: 0 when coil-serve exited
+ * 0 (under AddressSanitizer: no leak), else -1. */
+static inline int serve_teardown(struct served *sv, char *tmp)
+{
+	int rc = serve_stop(sv, 10000);
+	peer_cleanup();
+	rm_tree(tmp);
+	free(tmp);
+	return rc == 0 ? 0 : -1;
 }
 
 #endif

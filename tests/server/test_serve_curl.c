@@ -37,21 +37,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	int rc = serve_stop(&sv, 10000);
-	peer_cleanup();
-	rm_tree(tmp);
-	free(tmp);
 	/* exit 0 after SIGTERM (and, under AddressSanitizer, no leak) */
-	return rc == 0 ? 0 : -1;
-}
-
-static char *url(const char *path)
-{
-	static char buf[8][256];
-	static int i;
-	i = (i + 1) % 8;
-	snprintf(buf[i], sizeof(buf[i]), "%s%s", sv.url, path);
-	return buf[i];
+	return serve_teardown(&sv, tmp);
 }
 
 static void test_curl_keepalive(void **state)
@@ -70,10 +57,10 @@ static void test_curl_keepalive(void **state)
 			"/dev/null",
 			"-w",
 			"%{http_code} %{num_connects}\n",
-			url("/"),
-			url("/bytes/1000"),
-			url("/status/201"),
-			url("/echo"),
+			serve_url(&sv, "/"),
+			serve_url(&sv, "/bytes/1000"),
+			serve_url(&sv, "/status/201"),
+			serve_url(&sv, "/echo"),
 			NULL};
 
 	assert_int_equal(run(argv, NULL, &out, 20000), 0);
@@ -85,8 +72,9 @@ static void test_curl_keepalive(void **state)
 static void test_curl_hello_and_head(void **state)
 {
 	char *out;
-	char *get[] = {"curl", "-s", url("/"), NULL};
-	char *head[] = {"curl", "-s", "-I", url("/bytes/12345"), NULL};
+	char *get[] = {"curl", "-s", serve_url(&sv, "/"), NULL};
+	char *head[] = {"curl", "-s", "-I", serve_url(&sv, "/bytes/12345"),
+			NULL};
 
 	assert_int_equal(run(get, NULL, &out, 20000), 0);
 	assert_string_equal(out, "Hello, World!");
@@ -134,9 +122,9 @@ static void test_curl_100_continue_upload(void **state)
 {
 	char in[4200], outp[4200], data[4300];
 	char *out;
-	char *argv[] = {"curl",		 "-sv", "-H", "Expect: 100-continue",
-			"--data-binary", data,	"-o", outp,
-			url("/echo"),	 NULL};
+	char *argv[] = {
+		"curl", "-sv", "-H", "Expect: 100-continue",  "--data-binary",
+		data,	"-o",  outp, serve_url(&sv, "/echo"), NULL};
 
 	snprintf(in, sizeof(in), "%s/up.bin", tmp);
 	snprintf(outp, sizeof(outp), "%s/up.out", tmp);
@@ -156,8 +144,10 @@ static void test_curl_chunked_upload(void **state)
 	char in[4200], outp[4200];
 	char *out;
 	/* -T - reads stdin: curl sends it chunked */
-	char *argv[] = {"curl", "-s", "-T",	      "-",	    "-o",
-			outp,	"-w", "%{http_code}", url("/echo"), NULL};
+	char *argv[] = {"curl", "-s",		"-T",
+			"-",	"-o",		outp,
+			"-w",	"%{http_code}", serve_url(&sv, "/echo"),
+			NULL};
 
 	snprintf(in, sizeof(in), "%s/chunk.bin", tmp);
 	snprintf(outp, sizeof(outp), "%s/chunk.out", tmp);
@@ -180,7 +170,7 @@ static void test_curl_downloads(void **state)
 			outp,
 			"-w",
 			"%{http_code} %{size_download}",
-			url("/big.bin"),
+			serve_url(&sv, "/big.bin"),
 			NULL};
 	char *bytes[] = {"curl",
 			 "-s",
@@ -188,7 +178,7 @@ static void test_curl_downloads(void **state)
 			 outp,
 			 "-w",
 			 "%{size_download}",
-			 url("/bytes/50000017"),
+			 serve_url(&sv, "/bytes/50000017"),
 			 NULL};
 	char *http10[] = {"curl",
 			  "-s",
@@ -197,7 +187,7 @@ static void test_curl_downloads(void **state)
 			  outp,
 			  "-w",
 			  "%{http_version} %{size_download}",
-			  url("/bytes/3000000"),
+			  serve_url(&sv, "/bytes/3000000"),
 			  NULL};
 
 	snprintf(outp, sizeof(outp), "%s/dl.out", tmp);
@@ -260,12 +250,12 @@ static void test_curl_refused_paths(void **state)
 			"/dev/null",
 			"-w",
 			"%{http_code}\n",
-			url("/../../etc/passwd"),
-			url("/%2e%2e/%2e%2e/etc/passwd"),
-			url("/escape"),
-			url("/a%2fb"),
-			url("/nothing.txt"),
-			url("/index.html"),
+			serve_url(&sv, "/../../etc/passwd"),
+			serve_url(&sv, "/%2e%2e/%2e%2e/etc/passwd"),
+			serve_url(&sv, "/escape"),
+			serve_url(&sv, "/a%2fb"),
+			serve_url(&sv, "/nothing.txt"),
+			serve_url(&sv, "/index.html"),
 			NULL};
 
 	assert_int_equal(run(argv, NULL, &out, 20000), 0);
@@ -276,13 +266,20 @@ static void test_curl_refused_paths(void **state)
 static void test_curl_413(void **state)
 {
 	char *out;
-	char *argv[] = {"curl",	      "-s",
-			"-o",	      "/dev/null",
-			"-w",	      "%{http_code}",
-			"-H",	      "Content-Length: 999999999999",
-			"-H",	      "Expect: 100-continue",
-			"-X",	      "POST",
-			url("/echo"), NULL};
+	char *argv[] = {"curl",
+			"-s",
+			"-o",
+			"/dev/null",
+			"-w",
+			"%{http_code}",
+			"-H",
+			"Content-Length: 999999999999",
+			"-H",
+			"Expect: 100-continue",
+			"-X",
+			"POST",
+			serve_url(&sv, "/echo"),
+			NULL};
 
 	assert_int_equal(run(argv, NULL, &out, 20000), 0);
 	assert_string_equal(out, "413");

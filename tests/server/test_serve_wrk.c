@@ -20,26 +20,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	int rc = serve_stop(&sv, 10000);
-	peer_cleanup();
-	rm_tree(tmp);
-	free(tmp);
-	return rc == 0 ? 0 : -1;
-}
-
-/* wrk's summary: requests done, and no errors of any kind. */
-static long check_wrk(const char *out)
-{
-	long n = 0;
-	const char *p = strstr(out, " requests in ");
-	if (!p)
-		fail_msg("no summary in wrk output:\n%s", out);
-	while (p > out && p[-1] >= '0' && p[-1] <= '9')
-		p--;
-	n = strtol(p, NULL, 10);
-	if (strstr(out, "Socket errors") || strstr(out, "Non-2xx"))
-		fail_msg("wrk saw errors:\n%s", out);
-	return n;
+	return serve_teardown(&sv, tmp);
 }
 
 static void test_wrk_keepalive(void **state)

@@ -13,50 +13,7 @@
 #include <pthread.h>
 #include <signal.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define NO_COUNT 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NO_COUNT 1
-#endif
-#endif
-
-static unsigned long allocs;
-/* where the first counted calls came from, for a failure message */
-static int counting;
-static void *sites[8];
-
-static inline void count(void *site)
-{
-	unsigned long k = __atomic_fetch_add(&allocs, 1, __ATOMIC_RELAXED);
-	if (__atomic_load_n(&counting, __ATOMIC_RELAXED) &&
-	    k < sizeof(sites) / sizeof(sites[0]))
-		sites[k] = site;
-}
-
-#ifndef NO_COUNT
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t m);
-extern void *__libc_realloc(void *p, size_t n);
-
-void *malloc(size_t n)
-{
-	count(__builtin_return_address(0));
-	return __libc_malloc(n);
-}
-
-void *calloc(size_t n, size_t m)
-{
-	count(__builtin_return_address(0));
-	return __libc_calloc(n, m);
-}
-
-void *realloc(void *p, size_t n)
-{
-	count(__builtin_return_address(0));
-	return __libc_realloc(p, n);
-}
-#endif
+#include "alloccount.h"
 
 static struct serve_app app = {.root_fd = -1, .log_fd = -1};
 
@@ -114,7 +71,7 @@ static void test_server_hot_path_allocates_nothing(void **state)
 	struct srv s;
 	int fd;
 
-#ifdef NO_COUNT
+#ifdef ALLOC_NO_COUNT
 	fprintf(stderr, "skip: AddressSanitizer owns the allocator\n");
 	exit(COIL_SKIP);
 #endif
@@ -137,7 +94,7 @@ static void test_server_hot_path_allocates_nothing(void **state)
 
 	/* counting from 0: the first calls' sites are kept */
 	__atomic_store_n(&allocs, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&counting, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&alloc_counting, 1, __ATOMIC_RELAXED);
 	before = 0;
 	for (int round = 0; round < 300; round++) {
 		exchange(fd, reqs[0], 1, len[0]);
@@ -150,13 +107,12 @@ static void test_server_hot_path_allocates_nothing(void **state)
 		}
 	}
 	{
-		unsigned long n =
-			__atomic_load_n(&allocs, __ATOMIC_RELAXED) - before;
+		unsigned long n = alloc_calls() - before;
 		if (n) {
-			__atomic_store_n(&counting, 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&alloc_counting, 0, __ATOMIC_RELAXED);
 			for (unsigned long i = 0; i < n && i < 8; i++)
 				fprintf(stderr, "allocator call %lu from %p\n",
-					i, sites[i]);
+					i, alloc_sites[i]);
 			fail_msg("%lu allocator calls in steady state", n);
 		}
 	}

@@ -6,39 +6,7 @@
  * it exits 77. */
 #include "st.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define NO_COUNT 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NO_COUNT 1
-#endif
-#endif
-
-static volatile unsigned long allocs;
-
-#ifndef NO_COUNT
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t m);
-extern void *__libc_realloc(void *p, size_t n);
-
-void *malloc(size_t n)
-{
-	allocs++;
-	return __libc_malloc(n);
-}
-
-void *calloc(size_t n, size_t m)
-{
-	allocs++;
-	return __libc_calloc(n, m);
-}
-
-void *realloc(void *p, size_t n)
-{
-	allocs++;
-	return __libc_realloc(p, n);
-}
-#endif
+#include "alloccount.h"
 
 #define NS 200
 #define MSG 64
@@ -198,10 +166,10 @@ static void test_stream_data_path_allocates_nothing(void **state)
 		ping(&pingers[i]);
 	ST_RUN_UNTIL(loop, rounds_done >= NS * 5 || failures, 10000);
 
-	before = allocs;
+	before = alloc_calls();
 	assert_true(before > 0); /* the counter counts: set-up allocated */
 	ST_RUN_UNTIL(loop, rounds_done >= NS * ROUNDS || failures, 30000);
-	during = allocs - before;
+	during = alloc_calls() - before;
 	print_message("%d round trips through %d stream pairs: %lu "
 		      "allocator calls\n",
 		      rounds_done, NS, during);
@@ -228,7 +196,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stream_data_path_allocates_nothing),
 	};
-#ifdef NO_COUNT
+#ifdef ALLOC_NO_COUNT
 	fprintf(stderr, "skip: the sanitizer owns the allocator\n");
 	return COIL_SKIP;
 #endif

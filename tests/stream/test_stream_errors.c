@@ -3,23 +3,6 @@
  * and the idle / read / write deadlines */
 #include "st.h"
 
-/* A listener whose accept queue is full (backlog 0, one connection nobody
- * accepts): further SYNs are dropped (tcp_conn_request: "listen queue
- * overflow"). Returns its port. */
-static unsigned short syn_sink(int *lfd, int *filler)
-{
-	struct sockaddr_in a = tu_addr(0);
-	socklen_t len = sizeof(a);
-	*lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(*lfd >= 0);
-	assert_int_equal(bind(*lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(*lfd, 0), 0);
-	assert_int_equal(getsockname(*lfd, (struct sockaddr *)&a, &len), 0);
-	*filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_int_equal(connect(*filler, (struct sockaddr *)&a, sizeof(a)), 0);
-	return ntohs(a.sin_port);
-}
-
 static void test_stream_connect_timeout_when_syns_dropped(void **state)
 {
 	int fds0 = tu_count_fds();
@@ -27,7 +10,7 @@ static void test_stream_connect_timeout_when_syns_dropped(void **state)
 	struct client c = {0};
 	struct coil_tcp_opts o = {.connect_timeout_ns = 300 * MS};
 	int lfd, filler;
-	unsigned short port = syn_sink(&lfd, &filler);
+	unsigned short port = tu_syn_sink(&lfd, &filler);
 	uint64_t t0 = tu_mono_ns(), dt;
 
 	assert_int_equal(st_connect(loop, &c, port, &o), -ETIMEDOUT);
@@ -58,7 +41,7 @@ test_stream_connect_timeout_is_shared_between_addresses(void **state)
 	int lfd, filler;
 	uint64_t t0, dt;
 
-	ss[0] = st_v4(syn_sink(&lfd, &filler));
+	ss[0] = st_v4(tu_syn_sink(&lfd, &filler));
 	st_server_open(&srv, loop, NULL);
 	ss[1] = st_v4(srv.port);
 	t0 = tu_mono_ns();

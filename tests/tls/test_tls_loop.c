@@ -11,17 +11,14 @@ static int fds0;
 static int setup(void **state)
 {
 	(void)state;
-	fds0 = tu_count_fds();
-	loop = tu_loop(NULL);
+	tt_fixture_open(&loop, &fds0);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	tt_loop_free(loop);
-	loop = NULL;
-	assert_int_equal(tu_count_fds(), fds0);
+	tt_fixture_close(&loop, fds0);
 	return 0;
 }
 

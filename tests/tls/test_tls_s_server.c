@@ -59,18 +59,14 @@ static void ss_stop(struct ss *s)
 static int setup(void **state)
 {
 	(void)state;
-	fds0 = tu_count_fds();
-	loop = tu_loop(NULL);
+	tt_fixture_open(&loop, &fds0);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	tt_loop_free(loop);
-	loop = NULL;
-	tt_kill_all();
-	assert_int_equal(tu_count_fds(), fds0);
+	tt_fixture_close(&loop, fds0);
 	return 0;
 }
 

@@ -908,4 +908,22 @@ static inline void tt_loop_free(struct coil_loop *loop)
 	coil_loop_free(loop);
 }
 
+/* A test's fixture on one loop: *@fds0 counts the descriptors open
+ * before it, *@loop is new. */
+static inline void tt_fixture_open(struct coil_loop **loop, int *fds0)
+{
+	*fds0 = tu_count_fds();
+	*loop = tu_loop(NULL);
+}
+
+/* Its end: the loop runs dry and is freed, peer programs still running
+ * are killed, and the descriptors are those before it. */
+static inline void tt_fixture_close(struct coil_loop **loop, int fds0)
+{
+	tt_loop_free(*loop);
+	*loop = NULL;
+	tt_kill_all();
+	assert_int_equal(tu_count_fds(), fds0);
+}
+
 #endif

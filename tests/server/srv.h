@@ -69,14 +69,16 @@ static inline int srv_stop(struct srv *s, uint64_t drain_ms,
 
 /* A blocking TCP connection to 127.0.0.1:@port; reads time out after
  * @timeout_ms (so a missing answer fails the test instead of hanging). */
-static inline int cl_connect_to(unsigned short port, unsigned timeout_ms)
+/* A blocking client connected to @a, with send and receive timeouts of
+ * @timeout_ms. */
+static inline int cl_connect_addr(const struct sockaddr_in *a,
+				  unsigned timeout_ms)
 {
-	struct sockaddr_in a = tu_addr(port);
 	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 	int one = 1;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+	if (connect(fd, (const struct sockaddr *)a, sizeof(*a)) < 0) {
 		struct pollfd p = {fd, POLLOUT, 0};
 		int err = 0;
 		socklen_t el = sizeof(err);
@@ -90,6 +92,12 @@ static inline int cl_connect_to(unsigned short port, unsigned timeout_ms)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
+}
+
+static inline int cl_connect_to(unsigned short port, unsigned timeout_ms)
+{
+	struct sockaddr_in a = tu_addr(port);
+	return cl_connect_addr(&a, timeout_ms);
 }
 
 static inline int cl_connect(unsigned short port)

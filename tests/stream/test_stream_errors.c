@@ -3,6 +3,34 @@
  * and the idle / read / write deadlines */
 #include "st.h"
 
+/* A client stream, reading, on one end of a TCP pair (@o may be NULL);
+ * fds[1] is the raw peer. */
+static void pair_open(struct coil_loop *loop, struct client *c, int fds[2],
+		      const struct coil_tcp_opts *o)
+{
+	tu_tcp_pair(fds);
+	assert_int_equal(coil_tcp_open(loop, &c->t, fds[0], o), 0);
+	assert_int_equal(coil_stream_read_start(&c->t.s, st_client_read), 0);
+}
+
+/* The end of a pair_open() test: the client, the raw @peer, the loop. */
+static void pair_close(struct coil_loop *loop, struct client *c, int peer)
+{
+	st_client_close(loop, c);
+	close(peer);
+	st_loop_free(loop);
+}
+
+/* The stream ended with -ETIMEDOUT, no sooner than @min_ms after @t0
+ * and within 2 s. */
+static void expect_timeout_since(const struct client *c, uint64_t t0,
+				 uint64_t min_ms)
+{
+	assert_int_equal(c->err, -ETIMEDOUT);
+	assert_true(c->t_done - t0 >= min_ms * MS);
+	assert_true(c->t_done - t0 < 2000 * MS);
+}
+
 static void test_stream_connect_timeout_when_syns_dropped(void **state)
 {
 	int fds0 = tu_count_fds();
@@ -87,9 +115,7 @@ static void test_stream_reset_by_peer_mid_stream(void **state)
 	char msg[1000];
 
 	memset(msg, 'm', sizeof(msg));
-	tu_tcp_pair(fds);
-	assert_int_equal(coil_tcp_open(loop, &c.t, fds[0], NULL), 0);
-	assert_int_equal(coil_stream_read_start(&c.t.s, st_client_read), 0);
+	pair_open(loop, &c, fds, NULL);
 	assert_int_equal(write(fds[1], msg, sizeof(msg)), sizeof(msg));
 	ST_RUN_UNTIL(loop, c.got == sizeof(msg), 10000);
 	assert_int_equal(c.got, sizeof(msg));
@@ -124,9 +150,7 @@ static void test_stream_reset_by_peer_fails_pending_writes(void **state)
 	char *big = calloc(1, n);
 
 	assert_non_null(big);
-	tu_tcp_pair(fds);
-	assert_int_equal(coil_tcp_open(loop, &c.t, fds[0], &o), 0);
-	assert_int_equal(coil_stream_read_start(&c.t.s, st_client_read), 0);
+	pair_open(loop, &c, fds, &o);
 	wstatus_seen = 0;
 	assert_int_equal(coil_stream_write(&c.t.s, &w, big, n, note_write), 0);
 	ST_RUN_UNTIL(loop, coil_stream_stats(&c.t.s)->sends >= 1, 10000);
@@ -217,9 +241,7 @@ static void test_stream_read_deadline_counts_from_last_byte(void **state)
 	/* the stream is finished: writes refuse with its error */
 	assert_int_equal(coil_stream_write(&c.t.s, &w, "x", 1, NULL),
 			 -ETIMEDOUT);
-	st_client_close(loop, &c);
-	close(fds[1]);
-	st_loop_free(loop);
+	pair_close(loop, &c, fds[1]);
 }
 
 /* The read deadline does not run while reading is paused. */
@@ -242,9 +264,7 @@ static void test_stream_read_deadline_paused_does_not_count(void **state)
 	int fds[2];
 	uint64_t t0;
 
-	tu_tcp_pair(fds);
-	assert_int_equal(coil_tcp_open(loop, &c.t, fds[0], &o), 0);
-	assert_int_equal(coil_stream_read_start(&c.t.s, st_client_read), 0);
+	pair_open(loop, &c, fds, &o);
 	assert_int_equal(coil_stream_read_stop(&c.t.s), 0);
 	coil_op_init(&wt.op, waiter_cb);
 	assert_int_equal(coil_timeout(loop, &wt.op, 300 * MS, 0), 0);
@@ -253,12 +273,8 @@ static void test_stream_read_deadline_paused_does_not_count(void **state)
 	t0 = tu_mono_ns();
 	assert_int_equal(coil_stream_read_start(&c.t.s, st_client_read), 0);
 	ST_RUN_UNTIL(loop, c.err, 10000);
-	assert_int_equal(c.err, -ETIMEDOUT);
-	assert_true(c.t_done - t0 >= 90 * MS);
-	assert_true(c.t_done - t0 < 2000 * MS);
-	st_client_close(loop, &c);
-	close(fds[1]);
-	st_loop_free(loop);
+	expect_timeout_since(&c, t0, 90);
+	pair_close(loop, &c, fds[1]);
 }
 
 /* Idle: nothing either way for 100 ms; set after opening. */
@@ -269,18 +285,12 @@ static void test_stream_idle_deadline(void **state)
 	int fds[2];
 	uint64_t t0;
 
-	tu_tcp_pair(fds);
-	assert_int_equal(coil_tcp_open(loop, &c.t, fds[0], NULL), 0);
-	assert_int_equal(coil_stream_read_start(&c.t.s, st_client_read), 0);
+	pair_open(loop, &c, fds, NULL);
 	t0 = tu_mono_ns();
 	assert_int_equal(coil_stream_set_timeouts(&c.t.s, 100 * MS, 0, 0), 0);
 	ST_RUN_UNTIL(loop, c.err, 10000);
-	assert_int_equal(c.err, -ETIMEDOUT);
-	assert_true(c.t_done - t0 >= 90 * MS);
-	assert_true(c.t_done - t0 < 2000 * MS);
-	st_client_close(loop, &c);
-	close(fds[1]);
-	st_loop_free(loop);
+	expect_timeout_since(&c, t0, 90);
+	pair_close(loop, &c, fds[1]);
 }
 
 /* Shortening a deadline takes effect although a later timer is armed. */
@@ -292,18 +302,14 @@ static void test_stream_deadline_shortened(void **state)
 	int fds[2];
 	uint64_t t0;
 
-	tu_tcp_pair(fds);
-	assert_int_equal(coil_tcp_open(loop, &c.t, fds[0], &o), 0);
-	assert_int_equal(coil_stream_read_start(&c.t.s, st_client_read), 0);
+	pair_open(loop, &c, fds, &o);
 	coil_loop_run(loop, COIL_RUN_NOWAIT);
 	t0 = tu_mono_ns();
 	assert_int_equal(coil_stream_set_timeouts(&c.t.s, 0, 100 * MS, 0), 0);
 	ST_RUN_UNTIL(loop, c.err, 10000);
 	assert_int_equal(c.err, -ETIMEDOUT);
 	assert_true(c.t_done - t0 < 2000 * MS);
-	st_client_close(loop, &c);
-	close(fds[1]);
-	st_loop_free(loop);
+	pair_close(loop, &c, fds[1]);
 }
 
 /* Write deadline: the peer never reads; a send that makes no progress
@@ -331,9 +337,7 @@ static void test_stream_write_deadline(void **state)
 	assert_int_equal(wstatus_seen, -ETIMEDOUT);
 	assert_int_equal(c.err, -ETIMEDOUT); /* the read side learns too */
 	assert_true(coil_stream_stats(&c.t.s)->bytes_out < n);
-	st_client_close(loop, &c);
-	close(fds[1]);
-	st_loop_free(loop);
+	pair_close(loop, &c, fds[1]);
 	free(big);
 }
 
@@ -365,9 +369,7 @@ static void test_stream_failure_reaches_paused_reader(void **state)
 	assert_int_equal(coil_stream_read_start(&c.t.s, st_client_read), 0);
 	ST_RUN_UNTIL(loop, 0, 50);
 	assert_int_equal(c.reads_after_end, 0);
-	st_client_close(loop, &c);
-	close(fds[1]);
-	st_loop_free(loop);
+	pair_close(loop, &c, fds[1]);
 	free(big);
 }
 
@@ -387,9 +389,7 @@ static void test_stream_failure_before_read_start(void **state)
 	assert_int_equal(c.err, 0); /* never inline */
 	ST_RUN_UNTIL(loop, c.err, 10000);
 	assert_int_equal(c.err, -ETIMEDOUT);
-	st_client_close(loop, &c);
-	close(fds[1]);
-	st_loop_free(loop);
+	pair_close(loop, &c, fds[1]);
 }
 
 int main(void)

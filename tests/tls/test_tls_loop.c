@@ -8,19 +8,7 @@
 static struct coil_loop *loop;
 static int fds0;
 
-static int setup(void **state)
-{
-	(void)state;
-	tt_fixture_open(&loop, &fds0);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	tt_fixture_close(&loop, fds0);
-	return 0;
-}
+TT_FIXTURE(loop, fds0)
 
 static struct coil_tls_opts host_opts(const char *host)
 {

@@ -56,19 +56,7 @@ static void ss_stop(struct ss *s)
 	tt_proc_free(&s->p);
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	tt_fixture_open(&loop, &fds0);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	tt_fixture_close(&loop, fds0);
-	return 0;
-}
+TT_FIXTURE(loop, fds0)
 
 /* Connect, send @req, read until the end; the handshake's status. */
 static int exchange(struct tt_cli *c, unsigned short port,

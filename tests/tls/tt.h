@@ -926,4 +926,20 @@ static inline void tt_fixture_close(struct coil_loop **loop, int fds0)
 	assert_int_equal(tu_count_fds(), fds0);
 }
 
+/* A test group's setup() and teardown() over the file's statics @loop
+ * and @fds0: tt_fixture_open() and tt_fixture_close(). */
+#define TT_FIXTURE(loop, fds0)                                                 \
+	static int setup(void **state)                                         \
+	{                                                                      \
+		(void)state;                                                   \
+		tt_fixture_open(&(loop), &(fds0));                             \
+		return 0;                                                      \
+	}                                                                      \
+	static int teardown(void **state)                                      \
+	{                                                                      \
+		(void)state;                                                   \
+		tt_fixture_close(&(loop), (fds0));                             \
+		return 0;                                                      \
+	}
+
 #endif

@@ -21,6 +21,33 @@ static void opts_default(struct coil_http_server_opts *o)
 	o->arg = &app;
 }
 
+/* A server with the default options on @s, and a client connected to it. */
+static int start_connected(struct srv *s, struct coil_http_server_opts *o)
+{
+	opts_default(o);
+	srv_start(s, o, NULL);
+	return cl_connect(s->port);
+}
+
+/* The server on @port still answers GET / with 200. */
+static void expect_serving(unsigned short port)
+{
+	struct resp r;
+	assert_int_equal(cl_once(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &r),
+			 0);
+	assert_int_equal(r.status, 200);
+	free(r.body);
+}
+
+/* The server ends the connection @fd; the test's end: it stops cleanly. */
+static void expect_closed_then_stop(int fd, struct cl_in *in, struct srv *s)
+{
+	assert_true(cl_closed(fd, in, 5000));
+	close(fd);
+	assert_int_equal(srv_stop(s, 1000, NULL), 0);
+	free(in);
+}
+
 /* ---- basics ---- */
 
 static void test_server_hello(void **state)
@@ -55,9 +82,7 @@ static void test_server_keepalive_three_requests(void **state)
 	struct resp r;
 	int fd;
 
-	opts_default(&o);
-	srv_start(&s, &o, NULL);
-	fd = cl_connect(s.port);
+	fd = start_connected(&s, &o);
 	for (int i = 0; i < 3; i++) {
 		cl_sends(fd, "GET /status/201 HTTP/1.1\r\nHost: x\r\n\r\n");
 		assert_int_equal(cl_response(fd, in, &r, 0, 0), 0);
@@ -126,9 +151,7 @@ static void test_server_head_has_length_no_body(void **state)
 	char v[64];
 	int fd;
 
-	opts_default(&o);
-	srv_start(&s, &o, NULL);
-	fd = cl_connect(s.port);
+	fd = start_connected(&s, &o);
 	/* HEAD then GET on one connection: framing must stay right */
 	cl_sends(fd, "HEAD /bytes/100000 HTTP/1.1\r\nHost: x\r\n\r\n"
 		     "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -345,9 +368,7 @@ static void test_server_expect_continue(void **state)
 	struct resp r;
 	int fd;
 
-	opts_default(&o);
-	srv_start(&s, &o, NULL);
-	fd = cl_connect(s.port);
+	fd = start_connected(&s, &o);
 	cl_sends(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
 		     "Expect: 100-continue\r\n\r\n");
 	/* the interim response comes before any body byte was sent */
@@ -387,9 +408,7 @@ static void test_server_unread_body(void **state)
 	struct resp r;
 	int fd;
 
-	opts_default(&o);
-	srv_start(&s, &o, NULL);
-	fd = cl_connect(s.port);
+	fd = start_connected(&s, &o);
 	cl_sends(fd, "POST /status/202 HTTP/1.1\r\nHost: x\r\n"
 		     "Content-Length: 10\r\n\r\n0123456789"
 		     "GET /bytes/2 HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -561,12 +580,7 @@ static void test_server_reset_mid_upload(void **state)
 			cl_send(fd, chunk, 65536);
 		cl_reset(fd);
 		/* others are served meanwhile */
-		assert_int_equal(cl_once(s.port,
-					 "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
-					 &r),
-				 0);
-		assert_int_equal(r.status, 200);
-		free(r.body);
+		expect_serving(s.port);
 	}
 	/* a reset while a handler holds the request (a timer): the cancel
 	 * hook stops the timer, so the drain does not wait 10 s for it */
@@ -596,9 +610,7 @@ static void test_server_chunked_echo(void **state)
 	struct resp r;
 	int fd;
 
-	opts_default(&o);
-	srv_start(&s, &o, NULL);
-	fd = cl_connect(s.port);
+	fd = start_connected(&s, &o);
 	cl_sends(fd, "POST /echo HTTP/1.1\r\nHost: x\r\n"
 		     "Transfer-Encoding: chunked\r\n\r\n"
 		     "5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\n"
@@ -615,10 +627,7 @@ static void test_server_chunked_echo(void **state)
 	/* broken chunk framing after the head: the connection ends */
 	cl_sends(fd, "POST /echo HTTP/1.1\r\nHost: x\r\n"
 		     "Transfer-Encoding: chunked\r\n\r\nzz\r\n");
-	assert_true(cl_closed(fd, in, 5000));
-	close(fd);
-	assert_int_equal(srv_stop(&s, 1000, NULL), 0);
-	free(in);
+	expect_closed_then_stop(fd, in, &s);
 }
 
 struct sender {
@@ -743,10 +752,7 @@ static void test_server_read_body_buffered(void **state)
 	assert_int_equal(r.status, 413);
 	assert_false(r.keep_alive);
 	free(r.body);
-	assert_true(cl_closed(fd, in, 5000));
-	close(fd);
-	assert_int_equal(srv_stop(&s, 1000, NULL), 0);
-	free(in);
+	expect_closed_then_stop(fd, in, &s);
 }
 
 /* ---- streamed responses ---- */
@@ -874,10 +880,7 @@ static void test_server_max_requests(void **state)
 	assert_int_equal(cl_response(fd, in, &r, 0, 0), 0);
 	assert_false(r.keep_alive);
 	free(r.body);
-	assert_true(cl_closed(fd, in, 5000));
-	close(fd);
-	assert_int_equal(srv_stop(&s, 1000, NULL), 0);
-	free(in);
+	expect_closed_then_stop(fd, in, &s);
 }
 
 static void test_server_max_conns(void **state)
@@ -1003,9 +1006,7 @@ static void test_server_shutdown_cut(void **state)
 	uint64_t t0;
 	int fd;
 
-	opts_default(&o);
-	srv_start(&s, &o, NULL);
-	fd = cl_connect(s.port);
+	fd = start_connected(&s, &o);
 	cl_sends(fd, "GET /delay/20000 HTTP/1.1\r\nHost: x\r\n\r\n");
 	assert_int_equal(
 		cl_once(s.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &r), 0);
@@ -1115,7 +1116,6 @@ static void test_server_no_fd_leak(void **state)
 {
 	struct coil_http_server_opts o;
 	struct srv s;
-	struct resp r;
 	int before = tu_count_fds();
 
 	opts_default(&o);
@@ -1141,12 +1141,7 @@ static void test_server_no_fd_leak(void **state)
 			}
 			cl_reset(fd);
 		}
-		assert_int_equal(cl_once(s.port,
-					 "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
-					 &r),
-				 0);
-		assert_int_equal(r.status, 200);
-		free(r.body);
+		expect_serving(s.port);
 		assert_true(srv_stop(&s, 300, NULL) >= 0);
 	}
 	assert_int_equal(tu_count_fds(), before);
@@ -1160,17 +1155,11 @@ static void test_server_threads_share_port(void **state)
 	struct coil_http_threads_opts to = {.threads = 3};
 	struct coil_http_server_stats st;
 	struct srv s;
-	struct resp r;
 
 	opts_default(&o);
 	srv_start(&s, &o, &to);
 	for (int i = 0; i < 30; i++) {
-		assert_int_equal(cl_once(s.port,
-					 "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
-					 &r),
-				 0);
-		assert_int_equal(r.status, 200);
-		free(r.body);
+		expect_serving(s.port);
 	}
 	assert_int_equal(srv_stop(&s, 1000, &st), 0);
 	assert_int_equal(st.requests, 30);

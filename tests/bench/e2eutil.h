@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -304,6 +305,25 @@ static inline int port_accepting(unsigned short port, unsigned ms)
 		nanosleep(&d, NULL);
 	}
 	return 0;
+}
+
+/* Exit 77 unless nginx is at @bin; then make its prefix from the
+ * mkdtemp() template @dir (readable by nginx's worker user), and return
+ * a port that is free now, for it to listen on. */
+static inline unsigned short ngx_prepare(const char *bin, char *dir)
+{
+	unsigned short port;
+	int fd;
+	if (access(bin, X_OK) != 0) {
+		fprintf(stderr, "skip: %s not installed\n", bin);
+		exit(COIL_SKIP);
+	}
+	if (!mkdtemp(dir))
+		abort();
+	chmod(dir, 0755);
+	fd = tu_listen(&port);
+	close(fd); /* nginx takes the free port */
+	return port;
 }
 
 /* Start @bin -p @dir -c @conf in the foreground (a child of the test)

@@ -70,15 +70,8 @@ static int start_nginx(void **state)
 		       "subjectAltName=DNS:localhost",
 		       NULL};
 	FILE *f;
-	int fd;
 	(void)state;
-	if (access(NGINX, X_OK) != 0) {
-		fprintf(stderr, "skip: %s not installed\n", NGINX);
-		exit(COIL_SKIP);
-	}
-	if (!mkdtemp(dir))
-		abort();
-	chmod(dir, 0755);
+	port = ngx_prepare(NGINX, dir);
 	req[9] = path_of("key.pem");
 	req[11] = path_of("cert.pem");
 	if (spawn_wait(req) != 0) {
@@ -86,8 +79,6 @@ static int start_nginx(void **state)
 		exit(COIL_SKIP);
 	}
 	chmod(path_of("key.pem"), 0644);
-	fd = tu_listen(&port);
-	close(fd);
 	snprintf(conf, sizeof(conf),
 		 "daemon off;\nmaster_process on;\nworker_processes 1;\n"
 		 "pid %s/nginx.pid;\nerror_log %s/error.log;\n"

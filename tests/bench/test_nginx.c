@@ -58,17 +58,8 @@ static void log_clear(void)
 static int start_nginx(void **state)
 {
 	char conf[2048], cpath[256];
-	int fd;
 	(void)state;
-	if (access(NGINX, X_OK) != 0) {
-		fprintf(stderr, "skip: %s not installed\n", NGINX);
-		exit(COIL_SKIP);
-	}
-	if (!mkdtemp(dir))
-		abort();
-	chmod(dir, 0755);
-	fd = tu_listen(&port);
-	close(fd); /* nginx takes the free port */
+	port = ngx_prepare(NGINX, dir);
 	snprintf(conf, sizeof(conf),
 		 "daemon off;\nmaster_process on;\nworker_processes 1;\n"
 		 "pid %s/nginx.pid;\nerror_log %s/error.log;\n"

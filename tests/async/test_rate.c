@@ -40,17 +40,26 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Median lateness of permits [from, to) against the schedule. */
+/* Median lateness of permits [from, to) against the schedule: by the
+ * clock in their callbacks, or (@woken) only of the permits a timer woke
+ * the loop for - the first of each turn - by the turn's coil_now(). -1
+ * when there is none. */
 static uint64_t median_late(const struct permit *p, const uint64_t *sched,
-			    int from, int to)
+			    int from, int to, int woken)
 {
 	uint64_t *v = calloc((size_t)(to - from), sizeof(*v));
-	uint64_t m;
+	uint64_t m = (uint64_t)-1;
+	size_t k = 0;
 	assert_non_null(v);
-	for (int i = from; i < to; i++)
-		v[i - from] = p[i].at - sched[i];
-	qsort(v, (size_t)(to - from), sizeof(*v), cmp_u64);
-	m = v[(to - from) / 2];
+	for (int i = from; i < to; i++) {
+		if (!woken)
+			v[k++] = p[i].at - sched[i];
+		else if (i > 0 && p[i].now != p[i - 1].now)
+			v[k++] = p[i].now - sched[i];
+	}
+	qsort(v, k, sizeof(*v), cmp_u64);
+	if (k)
+		m = v[k / 2];
 	free(v);
 	return m;
 }
@@ -58,8 +67,9 @@ static uint64_t median_late(const struct permit *p, const uint64_t *sched,
 /*
  * @n permits at @per_sec with burst 1, all asked for at once. Permit k is
  * due at t0 + k / per_sec, t0 the limiter's epoch. Checks: in order, none
- * early, no drift, and the median lateness within @max_median_late_ns
- * (over all permits, and when @per_second_check, over each second's).
+ * early, no drift, and the timer's median lateness within
+ * @max_median_late_ns (over all permits, and when @per_second_check,
+ * over each second's).
  *
  * No drift is checked by loop turns, not by the clock: the permits a
  * turn releases see the same coil_now(), so "a late timer releases every
@@ -68,8 +78,12 @@ static uint64_t median_late(const struct permit *p, const uint64_t *sched,
  * sums its sleeps falls behind its anchored schedule and fails this as
  * soon as it lags by one period; a stalled process (a loaded machine
  * stops it for 100 ms and more) does not, since it delays whole turns.
- * Single permits' lateness is printed, not bounded: it measures the
- * scheduler; the medians measure the limiter.
+ * Lateness by the clock is printed, not bounded: it measures the
+ * scheduler (stalls of 800 ms seen under ctest -j2). The bound is on the
+ * permits a timer woke the loop for, measured at the turn that released
+ * them: each is the timer's lateness, which the limiter sets (a timer
+ * armed late or relative shows in all of them), while a stall adds one
+ * sample (what came due meanwhile goes out in the same turn).
  */
 static void run_schedule(unsigned n, uint64_t per_sec,
 			 uint64_t max_median_late_ns, int per_second_check)
@@ -129,27 +143,30 @@ static void run_schedule(unsigned n, uint64_t per_sec,
 		}
 	}
 	unsigned tail = n / 10;
-	uint64_t first = median_late(p, sched, 1, (int)tail + 1);
-	uint64_t last = median_late(p, sched, (int)(n - tail), (int)n);
-	uint64_t all = median_late(p, sched, 0, (int)n);
+	uint64_t first = median_late(p, sched, 1, (int)tail + 1, 0);
+	uint64_t last = median_late(p, sched, (int)(n - tail), (int)n, 0);
+	uint64_t all = median_late(p, sched, 0, (int)n, 0);
+	uint64_t timer = median_late(p, sched, 0, (int)n, 1);
 	print_message("rate %llu/s x %u: median late %.3f ms (first %.3f ms, "
-		      "last %.3f ms), worst %.3f ms, span %.3f s\n",
+		      "last %.3f ms), worst %.3f ms, span %.3f s; timer "
+		      "median late %.3f ms\n",
 		      (unsigned long long)per_sec, n, all / 1e6, first / 1e6,
-		      last / 1e6, worst / 1e6, (p[n - 1].at - p[0].at) / 1e9);
-	assert_true(all <= max_median_late_ns);
+		      last / 1e6, worst / 1e6, (p[n - 1].at - p[0].at) / 1e9,
+		      timer / 1e6);
+	assert_true(timer <= max_median_late_ns);
 	if (per_second_check) {
 		unsigned secs = (unsigned)(n / per_sec);
 		for (unsigned s = 0; s < secs; s++) {
 			unsigned c = 0;
 			uint64_t m = median_late(p, sched, (int)(s * per_sec),
-						 (int)((s + 1) * per_sec));
+						 (int)((s + 1) * per_sec), 1);
 			for (unsigned i = 0; i < n; i++) {
 				if (p[i].at >= t0 + s * SEC &&
 				    p[i].at < t0 + (s + 1) * SEC)
 					c++;
 			}
-			print_message("second %u: %u released, median late "
-				      "%.3f ms\n",
+			print_message("second %u: %u released, timer median "
+				      "late %.3f ms\n",
 				      s, c, m / 1e6);
 			assert_true(m <= max_median_late_ns);
 		}
@@ -162,10 +179,10 @@ static void run_schedule(unsigned n, uint64_t per_sec,
 
 #ifdef COIL_RATE_SLOW
 /* a 1000/s limiter for 3 s: each permit at its scheduled time (never
- * early, no drift), the median lateness in each second within 20 ms
- * (idle: ~0.01 ms; a loaded 2-core machine stalls the process for tens
- * of ms, and a stall at a second's end moves permits into the next, so
- * counts per second measure the scheduler, not the limiter) */
+ * early, no drift), the timer's median lateness in each second within
+ * 20 ms (idle: ~0.01 ms; a loaded 2-core machine stalls the process for
+ * hundreds of ms, and a stall at a second's end moves permits into the
+ * next, so counts per second measure the scheduler, not the limiter) */
 static void test_rate_1000_per_s_for_3_s_no_drift(void **state)
 {
 	run_schedule(3000, 1000, 20 * MS, 1);

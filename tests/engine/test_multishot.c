@@ -15,6 +15,18 @@ static unsigned char pattern(size_t i)
 	return (unsigned char)((i * 7 + i / 251) & 0xff);
 }
 
+/* A TCP pair whose fds[0] already holds @len bytes of pattern() (in
+ * @data, filled here); @eof: and the peer's FIN after them. */
+static void pair_preloaded(int fds[2], unsigned char *data, size_t len, int eof)
+{
+	tu_tcp_pair(fds);
+	for (size_t i = 0; i < len; i++)
+		data[i] = pattern(i);
+	assert_int_equal(send(fds[1], data, len, 0), (ssize_t)len);
+	if (eof)
+		shutdown(fds[1], SHUT_WR);
+}
+
 struct reader {
 	struct coil_op op;
 	struct coil_loop *loop;
@@ -210,12 +222,8 @@ static void test_multishot_recv_survives_enobufs(void **state)
 
 	te_require(loop, COIL_FEAT_MULTISHOT_RECV);
 	assert_int_equal(coil_buf_size(loop), 64);
-	tu_tcp_pair(fds);
-	for (size_t i = 0; i < TOTAL; i++)
-		data[i] = pattern(i);
 	/* all of it is in the socket before the recv starts */
-	assert_int_equal(send(fds[1], data, TOTAL, 0), TOTAL);
-	shutdown(fds[1], SHUT_WR);
+	pair_preloaded(fds, data, TOTAL, 1);
 
 	reader_init(&r, loop);
 	r.hold = 1;
@@ -260,11 +268,7 @@ static void test_multishot_rearm_after_put_outside_turn(void **state)
 	static unsigned char data[TOTAL];
 
 	te_require(loop, COIL_FEAT_MULTISHOT_RECV);
-	tu_tcp_pair(fds);
-	for (size_t i = 0; i < TOTAL; i++)
-		data[i] = pattern(i);
-	assert_int_equal(send(fds[1], data, TOTAL, 0), TOTAL);
-	shutdown(fds[1], SHUT_WR);
+	pair_preloaded(fds, data, TOTAL, 1);
 
 	reader_init(&r, loop);
 	r.hold = 1;
@@ -314,10 +318,7 @@ static void test_multishot_cancel_parked(void **state)
 	static unsigned char data[2048];
 
 	te_require(loop, COIL_FEAT_MULTISHOT_RECV);
-	tu_tcp_pair(fds);
-	for (size_t i = 0; i < sizeof(data); i++)
-		data[i] = pattern(i);
-	assert_int_equal(send(fds[1], data, sizeof(data), 0), sizeof(data));
+	pair_preloaded(fds, data, sizeof(data), 0);
 	reader_init(&r, loop);
 	r.hold = 1;
 	assert_int_equal(coil_recv_multishot(loop, &r.op, fds[0]), 0);
@@ -364,11 +365,7 @@ static void cancel_while_running_dry(int by_fd)
 	static unsigned char data[2048];
 
 	te_require(loop, COIL_FEAT_MULTISHOT_RECV);
-	tu_tcp_pair(fds);
-	for (size_t i = 0; i < sizeof(data); i++)
-		data[i] = pattern(i);
-	assert_int_equal(send(fds[1], data, sizeof(data), 0), sizeof(data));
-	shutdown(fds[1], SHUT_WR);
+	pair_preloaded(fds, data, sizeof(data), 1);
 	int rounds = 0;
 	struct coil_loop_stats st;
 	for (int round = 0; round < 20; round++) {
@@ -437,11 +434,7 @@ static void test_multishot_recv_survives_cq_overflow(void **state)
 	static unsigned char data[TOTAL];
 
 	te_require(loop, COIL_FEAT_MULTISHOT_RECV);
-	tu_tcp_pair(fds);
-	for (size_t i = 0; i < TOTAL; i++)
-		data[i] = pattern(i);
-	assert_int_equal(send(fds[1], data, TOTAL, 0), TOTAL);
-	shutdown(fds[1], SHUT_WR);
+	pair_preloaded(fds, data, TOTAL, 1);
 	reader_init(&r, loop);
 	assert_int_equal(coil_recv_multishot(loop, &r.op, fds[0]), 0);
 	assert_int_equal(te_drain(loop, 10000 * MS), 0);

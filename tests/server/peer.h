@@ -133,6 +133,34 @@ static inline int run(char *const argv[], const char *in_path, char **out,
 	return WEXITSTATUS(st);
 }
 
+/*
+ * curl -s @opts... -w @wfmt URL... (NULL-terminated lists), each URL's
+ * body to /dev/null, in the order given on one connection where curl can
+ * keep it: the -w lines in *out, as run() gives them, with its limit @ms.
+ * Return: run()'s.
+ */
+static inline int curl_each(const char *const opts[], const char *wfmt,
+			    const char *const urls[], char **out, unsigned ms)
+{
+	char *argv[64];
+	int argc = 0;
+	argv[argc++] = (char *)"curl";
+	argv[argc++] = (char *)"-s";
+	for (size_t i = 0; opts && opts[i]; i++)
+		argv[argc++] = (char *)opts[i];
+	for (size_t i = 0; urls[i]; i++) {
+		argv[argc++] = (char *)"-o";
+		argv[argc++] = (char *)"/dev/null";
+	}
+	argv[argc++] = (char *)"-w";
+	argv[argc++] = (char *)wfmt;
+	for (size_t i = 0; urls[i]; i++)
+		argv[argc++] = (char *)urls[i];
+	argv[argc] = NULL;
+	assert_true(argc < 64);
+	return run(argv, NULL, out, ms);
+}
+
 /* ---- coil-serve ---- */
 
 /* Servers started and not yet stopped: killed by peer_cleanup() (run it

@@ -44,26 +44,15 @@ static int teardown(void **state)
 static void test_curl_keepalive(void **state)
 {
 	char *out;
-	char *argv[] = {"curl",
-			"-s",
-			"--http1.1",
-			"-o",
-			"/dev/null",
-			"-o",
-			"/dev/null",
-			"-o",
-			"/dev/null",
-			"-o",
-			"/dev/null",
-			"-w",
-			"%{http_code} %{num_connects}\n",
-			serve_url(&sv, "/"),
-			serve_url(&sv, "/bytes/1000"),
-			serve_url(&sv, "/status/201"),
-			serve_url(&sv, "/echo"),
-			NULL};
-
-	assert_int_equal(run(argv, NULL, &out, 20000), 0);
+	assert_int_equal(
+		curl_each((const char *const[]){"--http1.1", NULL},
+			  "%{http_code} %{num_connects}\n",
+			  (const char *const[]){serve_url(&sv, "/"),
+						serve_url(&sv, "/bytes/1000"),
+						serve_url(&sv, "/status/201"),
+						serve_url(&sv, "/echo"), NULL},
+			  &out, 20000),
+		0);
 	/* four answers, one connection made */
 	assert_string_equal(out, "200 1\n200 0\n201 0\n200 0\n");
 	free(out);
@@ -233,32 +222,18 @@ static void test_curl_downloads(void **state)
 static void test_curl_refused_paths(void **state)
 {
 	char *out;
-	char *argv[] = {"curl",
-			"-s",
-			"--path-as-is",
-			"-o",
-			"/dev/null",
-			"-o",
-			"/dev/null",
-			"-o",
-			"/dev/null",
-			"-o",
-			"/dev/null",
-			"-o",
-			"/dev/null",
-			"-o",
-			"/dev/null",
-			"-w",
-			"%{http_code}\n",
-			serve_url(&sv, "/../../etc/passwd"),
-			serve_url(&sv, "/%2e%2e/%2e%2e/etc/passwd"),
-			serve_url(&sv, "/escape"),
-			serve_url(&sv, "/a%2fb"),
-			serve_url(&sv, "/nothing.txt"),
-			serve_url(&sv, "/index.html"),
-			NULL};
-
-	assert_int_equal(run(argv, NULL, &out, 20000), 0);
+	assert_int_equal(
+		curl_each((const char *const[]){"--path-as-is", NULL},
+			  "%{http_code}\n",
+			  (const char *const[]){
+				  serve_url(&sv, "/../../etc/passwd"),
+				  serve_url(&sv, "/%2e%2e/%2e%2e/etc/passwd"),
+				  serve_url(&sv, "/escape"),
+				  serve_url(&sv, "/a%2fb"),
+				  serve_url(&sv, "/nothing.txt"),
+				  serve_url(&sv, "/index.html"), NULL},
+			  &out, 20000),
+		0);
 	assert_string_equal(out, "400\n400\n403\n400\n404\n200\n");
 	free(out);
 }

@@ -51,23 +51,16 @@ static void test_tls_listening_line(void **state)
 static void test_tls_curl_keepalive(void **state)
 {
 	char *out;
-	char *argv[] = {"curl",
-			"-s",
-			"--cacert",
-			cert,
-			"-o",
-			"/dev/null",
-			"-o",
-			"/dev/null",
-			"-o",
-			"/dev/null",
-			"-w",
-			"%{http_code} %{num_connects} %{ssl_verify_result}\n",
-			serve_url(&sv, "/"),
-			serve_url(&sv, "/status/202"),
-			serve_url(&sv, "/bytes/70000"),
-			NULL};
-	assert_int_equal(run(argv, NULL, &out, 20000), 0);
+
+	assert_int_equal(
+		curl_each((const char *const[]){"--cacert", cert, NULL},
+			  "%{http_code} %{num_connects} %{ssl_verify_result}\n",
+			  (const char *const[]){serve_url(&sv, "/"),
+						serve_url(&sv, "/status/202"),
+						serve_url(&sv, "/bytes/70000"),
+						NULL},
+			  &out, 20000),
+		0);
 	assert_string_equal(out, "200 1 0\n202 0 0\n200 0 0\n");
 	free(out);
 }

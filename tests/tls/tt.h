@@ -298,12 +298,10 @@ static inline void tt_spawn(struct tt_proc *p, char *const argv[],
 	}
 }
 
-/* Wait until @needle shows up in the output (1), or EOF/@ms passed (0). */
-static inline int tt_proc_wait_for(struct tt_proc *p, const char *needle,
-				   unsigned ms)
+/* CLOCK_REALTIME @ms from now: a deadline for pthread_cond_timedwait(). */
+static inline struct timespec tt_deadline(unsigned ms)
 {
 	struct timespec ts;
-	int found = 0;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += ms / 1000;
 	ts.tv_nsec += (long)(ms % 1000) * 1000000;
@@ -311,6 +309,16 @@ static inline int tt_proc_wait_for(struct tt_proc *p, const char *needle,
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000;
 	}
+	return ts;
+}
+
+/* Wait until @needle shows up in the output (1), or EOF/@ms passed (0). */
+static inline int tt_proc_wait_for(struct tt_proc *p, const char *needle,
+				   unsigned ms)
+{
+	struct timespec ts;
+	int found = 0;
+	ts = tt_deadline(ms);
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		if (p->buf && strstr(p->buf, needle)) {
@@ -333,13 +341,7 @@ static inline char *tt_proc_wait_line(struct tt_proc *p, const char *prefix,
 {
 	struct timespec ts;
 	char *line = NULL;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	ts = tt_deadline(ms);
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		char *at = p->buf ? strstr(p->buf, prefix) : NULL;

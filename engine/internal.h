@@ -52,6 +52,7 @@ struct coil_loop {
 	uint64_t now_ns;
 	uint64_t deadline_ns;	/* current deadline scope, 0 = none */
 	unsigned batch_wait_us; /* min-wait of a waiting turn, 0 = off */
+	int batch_hot; /* the last waiting turn found more than one CQE */
 
 	/* ops completing in user space next turn */
 	struct coil_op *ready_head, *ready_tail;

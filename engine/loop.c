@@ -191,11 +191,13 @@ int coil_loop_new(struct coil_loop **out, const struct coil_loop_opts *opts)
 		return ret;
 	}
 	probe_ops(loop);
-	if (o.batch_wait_ns && (loop->features & COIL_FEAT_MIN_WAIT))
+	if (o.batch_wait_ns && (loop->features & COIL_FEAT_MIN_WAIT)) {
 		loop->batch_wait_us =
 			o.batch_wait_ns < 1000
 				? 1
 				: (unsigned)(o.batch_wait_ns / 1000);
+		loop->batch_hot = 1;
+	}
 
 	unsigned workers[2] = {o.iowq_max_workers, o.iowq_max_workers};
 	io_uring_register_iowq_max_workers(&loop->ring, workers);
@@ -526,8 +528,9 @@ static int turn(struct coil_loop *loop, int may_wait)
 	int wait = may_wait && !loop->ready_head && loop->inflight > 0 &&
 		   !io_uring_cq_ready(ring);
 	loop->st.turns++;
-	if (wait && loop->batch_wait_us) {
+	if (wait && loop->batch_hot) {
 		ret = enter_batched(loop);
+		loop->st.batched++;
 	} else if (wait) {
 		ret = io_uring_submit_and_wait(ring, 1);
 		loop->st.enters++;
@@ -547,7 +550,14 @@ static int turn(struct coil_loop *loop, int may_wait)
 		return ret;
 
 	coil_now_update(loop);
-	reap(loop);
+	unsigned n = reap(loop);
+	/* Adaptive batching: a wait pays off only while completions come
+	 * faster than the batch wait. A waiting turn that found one CQE (a
+	 * lone request/response exchange, a sparse load) makes the next wait
+	 * a plain one, so it costs no latency; one that found more (several
+	 * peers active at once) makes the next wait gather again. */
+	if (wait && loop->batch_wait_us)
+		loop->batch_hot = n > 1;
 	run_ready(loop);
 	coil__rearm_parked(loop);
 	return 0;

@@ -327,6 +327,7 @@ void coil_http_threads_loop_stats(const struct coil_http_threads *t,
 		st->overflow += s->overflow;
 		st->queued += s->queued;
 		st->nobufs += s->nobufs;
+		st->batched += s->batched;
 	}
 }
 

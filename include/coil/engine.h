@@ -141,9 +141,14 @@ struct coil_loop_opts {
 	 * in flight, but takes what has come once batch_wait_ns have passed
 	 * (at least one): fewer io_uring_enter(2) calls and wake-ups under
 	 * load, for up to batch_wait_ns more latency per turn when
-	 * completions trickle in. Uses the min-wait of
-	 * io_uring_enter(2) (IORING_FEAT_MIN_TIMEOUT, kernel 6.12); ignored
-	 * without COIL_FEAT_MIN_WAIT.
+	 * completions trickle in. Adaptive: a batched wait is used only
+	 * while the previous waiting turn found more than one completion,
+	 * so a lone request/response exchange or a sparse load waits the
+	 * plain way (no added latency) and at most one turn is delayed when
+	 * a busy loop goes quiet (coil_loop_stats.batched counts the batched
+	 * waits). Uses the min-wait of io_uring_enter(2)
+	 * (IORING_FEAT_MIN_TIMEOUT, kernel 6.12); ignored without
+	 * COIL_FEAT_MIN_WAIT.
 	 */
 	uint64_t batch_wait_ns;
 };
@@ -273,6 +278,7 @@ struct coil_loop_stats {
 	uint64_t overflow; /* times the CQ overflow flag was seen */
 	uint64_t queued;   /* ops parked because the SQ was full */
 	uint64_t nobufs;   /* multishot recvs parked on -ENOBUFS */
+	uint64_t batched;  /* waits that used batch_wait_ns (min-wait) */
 };
 void coil_loop_stats(const struct coil_loop *loop, struct coil_loop_stats *st);
 

@@ -189,6 +189,94 @@ static void test_batch_wait_idle_turn_waits_for_completion(void **state)
 	coil_loop_free(loop);
 }
 
+/* Adaptive batching, the quiet side: lone exchanges on one connection
+ * while another op idles (a server's listener, a timer). A batched wait
+ * would hold each exchange for the whole min-wait (wait_nr is the count in
+ * flight, which the idle op keeps out of reach); after the first turn
+ * finds a single completion, the loop waits the plain way. */
+static void test_batch_wait_lone_exchanges_do_not_wait(void **state)
+{
+	const uint64_t bw = 200 * MS;
+	struct coil_loop *loop = batch_loop(bw);
+	struct counted idle = {0}, c = {0};
+	struct coil_loop_stats st;
+	int ifd[2], fds[2];
+	char ibuf[4], buf[4];
+	const int rounds = 20;
+	(void)state;
+	if (!(coil_loop_features(loop) & COIL_FEAT_MIN_WAIT)) {
+		coil_loop_free(loop);
+		skip();
+	}
+	tu_tcp_pair(ifd);
+	tu_tcp_pair(fds);
+	coil_op_init(&idle.op, on_done);
+	coil_op_init(&c.op, on_done);
+	assert_int_equal(
+		coil_recv(loop, &idle.op, ifd[0], ibuf, sizeof(ibuf), 0), 0);
+	uint64_t t0 = tu_mono_ns();
+	for (int i = 0; i < rounds; i++) {
+		/* the peer's byte is there before the loop waits: the wait
+		 * returns with the one recv completion */
+		assert_int_equal(write(fds[1], "x", 1), 1);
+		c.calls = 0;
+		assert_int_equal(
+			coil_recv(loop, &c.op, fds[0], buf, sizeof(buf), 0), 0);
+		while (!c.calls)
+			assert_true(coil_loop_run(loop, COIL_RUN_ONCE) >= 0);
+		assert_int_equal(c.res, 1);
+	}
+	uint64_t took = tu_mono_ns() - t0;
+	coil_loop_stats(loop, &st);
+	/* Without adaptivity every round would wait the full 200 ms (4 s in
+	 * all); with it, at most the first waits. */
+	assert_true(st.batched <= 1);
+	assert_true(took < (rounds / 2) * bw);
+	assert_int_equal(idle.calls, 0);
+
+	/* Busy again: two completions found by one (plain) wait make the
+	 * next wait a batched one, which gathers two arrivals 2 ms apart. */
+	struct counted a = {0}, b = {0};
+	int pa[2], pb[2];
+	char ba[4], bb[4];
+	struct writer wr = {.waiter = gettid()};
+	pthread_t th;
+	tu_tcp_pair(pa);
+	tu_tcp_pair(pb);
+	coil_op_init(&a.op, on_done);
+	coil_op_init(&b.op, on_done);
+	assert_int_equal(write(pa[1], "a", 1), 1);
+	assert_int_equal(write(pb[1], "b", 1), 1);
+	assert_int_equal(coil_recv(loop, &a.op, pa[0], ba, sizeof(ba), 0), 0);
+	assert_int_equal(coil_recv(loop, &b.op, pb[0], bb, sizeof(bb), 0), 0);
+	while (a.calls + b.calls < 2)
+		assert_true(coil_loop_run(loop, COIL_RUN_ONCE) >= 0);
+	a.calls = b.calls = 0;
+	assert_int_equal(coil_recv(loop, &a.op, pa[0], ba, sizeof(ba), 0), 0);
+	assert_int_equal(coil_recv(loop, &b.op, pb[0], bb, sizeof(bb), 0), 0);
+	assert_int_equal(coil_loop_run(loop, COIL_RUN_NOWAIT), 3);
+	wr.fds[0] = pa[1];
+	wr.fds[1] = pb[1];
+	coil_loop_stats(loop, &st);
+	uint64_t batched0 = st.batched;
+	assert_int_equal(pthread_create(&th, NULL, write_two, &wr), 0);
+	assert_true(coil_loop_run(loop, COIL_RUN_ONCE) >= 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(b.calls, 1);
+	coil_loop_stats(loop, &st);
+	assert_int_equal(st.batched, batched0 + 1);
+
+	assert_int_equal(coil_cancel(loop, &idle.op), 0);
+	assert_int_equal(coil_loop_run(loop, COIL_RUN_DEFAULT), 0);
+	assert_int_equal(idle.res, -ECANCELED);
+	int all[] = {ifd[0], ifd[1], fds[0], fds[1],
+		     pa[0],  pa[1],  pb[0],  pb[1]};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		close(all[i]);
+	coil_loop_free(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +287,7 @@ int main(void)
 		cmocka_unit_test(test_batch_wait_delivers_lone_completion),
 		cmocka_unit_test(
 			test_batch_wait_idle_turn_waits_for_completion),
+		cmocka_unit_test(test_batch_wait_lone_exchanges_do_not_wait),
 	};
 	return cmocka_run_group_tests_name("engine.batch_wait", tests, NULL,
 					   NULL);

@@ -38,6 +38,7 @@ static void test_cli_defaults(void **state)
 	assert_null(c.access_log);
 	assert_int_equal(c.max_body, 1ull << 30);
 	assert_int_equal(c.drain_ms, 5000);
+	assert_int_equal(c.batch_wait_us, SERVE_BATCH_WAIT_US);
 }
 
 static void test_cli_all_options(void **state)
@@ -50,7 +51,7 @@ static void test_cli_all_options(void **state)
 			       "16m", "--max-requests", "100", "--max-conns",
 			       "50", "--header-timeout", "250",
 			       "--idle-timeout=1000", "--drain", "0", "--stats",
-			       NULL),
+			       "--batch-wait", "0", NULL),
 			 0);
 	assert_int_equal(c.port, 0);
 	assert_string_equal(c.bind, "::1");
@@ -66,6 +67,7 @@ static void test_cli_all_options(void **state)
 	assert_int_equal(c.idle_timeout_ms, 1000);
 	assert_int_equal(c.drain_ms, 0);
 	assert_int_equal(c.stats, 1);
+	assert_int_equal(c.batch_wait_us, 0);
 	assert_int_equal(parse(&c, err, "-p8081", "-t", "1", NULL), 0);
 	assert_int_equal(c.port, 8081);
 }

@@ -36,10 +36,11 @@ void serve_cli_usage(FILE *f)
 	      "      --header-timeout MS  time for a request head (10000)\n"
 	      "      --idle-timeout MS    keep-alive idle time (60000)\n"
 	      "      --drain MS           graceful-shutdown time (5000)\n"
-	      "      --batch-wait US      gather completions up to US "
-	      "microseconds per\n"
-	      "                           loop turn (kernel 6.12 min-wait; "
-	      "0: off)\n"
+	      "      --batch-wait US      while busy, gather completions up "
+	      "to US\n"
+	      "                           microseconds per loop turn (kernel "
+	      "6.12\n"
+	      "                           min-wait; 30; 0: off)\n"
 	      "      --stats              print counters on stderr at exit\n"
 	      "  -h, --help               this text\n"
 	      "\n"
@@ -163,6 +164,7 @@ int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
 	cfg->header_timeout_ms = 10000;
 	cfg->idle_timeout_ms = 60000;
 	cfg->drain_ms = 5000;
+	cfg->batch_wait_us = SERVE_BATCH_WAIT_US;
 
 	optind = 0; /* GNU: re-initialise getopt's state for every parse */
 	opterr = 0;

@@ -9,6 +9,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/*
+ * Default --batch-wait: the loop's adaptive batched wait
+ * (coil_loop_opts.batch_wait_ns), used only while a waiting turn finds
+ * more than one completion. 30 us took coil-serve from 0.64-0.74 to
+ * 0.04-0.05 system calls per request under wrk -c50 (docs/BENCHMARKS.md,
+ * "serve"); a lone client's exchanges are not delayed.
+ */
+#define SERVE_BATCH_WAIT_US 30
+
 struct serve_cfg {
 	const char *bind;	    /* -b: address literal, "127.0.0.1" */
 	unsigned port;		    /* -p: 0-65535, 8080 */

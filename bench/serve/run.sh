@@ -8,13 +8,17 @@
 #   file   GET /f64k.bin   a 64 KiB file from a root directory
 #   https  GET / over TLS  (when coil-serve was built with TLS)
 #   large  GET /f1m.bin    a 1 MiB file (coil-serve splices it)
-# CASES: a space-separated subset (default "hello file https large").
+#   lone   GET /           with one connection (wrk -c1): a lone client's
+#                          latency, which batched waiting must not raise
+# CASES: a space-separated subset (default "hello file https large lone").
 # COIL_SERVE_ARGS: more arguments for coil-serve (e.g. --batch-wait 20).
 # nginx: 1 worker, access_log off, `return 200 "Hello, World!"`,
 # keepalive_requests without a practical limit, sendfile on for the file;
 # started with its own temp config, prefix, pid and error log.
 #
-# Per run, of the server process only: requests per second, CPU
+# Per run, of the server process only: requests per second, wrk's p50
+# and p99 latency (microseconds, not corrected for coordinated omission:
+# wrk -t1 is a closed loop), CPU
 # microseconds per request (user and system separately, from
 # /proc/PID/stat), requests per CPU-second, and system calls per request
 # (perf stat -e raw_syscalls:sys_enter -p PID). The summary gives medians
@@ -25,7 +29,7 @@ set -eu
 serve=${1:-build/tools/coil-serve/coil-serve}
 secs=${2:-5}
 rounds=${3:-3}
-cases=${4:-hello file https large}
+cases=${4:-hello file https large lone}
 conns=50
 
 for p in wrk nginx taskset; do
@@ -178,7 +182,9 @@ fi
 # measure NAME CASE PID URL: one run, one result line
 measure() {
 	name=$1 case=$2 pid=$3 url=$4
-	taskset -c 1 wrk -t1 -c$conns -d1s "$url" >/dev/null 2>&1 # warm-up
+	c=$conns
+	[ "$case" = lone ] && c=1
+	taskset -c 1 wrk -t1 -c$c -d1s "$url" >/dev/null 2>&1 # warm-up
 	set -- $(cut -d' ' -f14,15 "/proc/$pid/stat")
 	u0=$1 s0=$2
 	if [ $have_perf = 1 ]; then
@@ -187,7 +193,8 @@ measure() {
 		perf_pid=$!
 		sleep 0.3
 	fi
-	taskset -c 1 wrk -t1 -c$conns -d"${secs}s" "$url" >"$tmp/wrk.out" 2>&1
+	taskset -c 1 wrk -t1 -c$c -d"${secs}s" --latency "$url" \
+		>"$tmp/wrk.out" 2>&1
 	set -- $(cut -d' ' -f14,15 "/proc/$pid/stat")
 	u1=$1 s1=$2
 	sc=0
@@ -198,14 +205,25 @@ measure() {
 	req=$(awk '/ requests in /{print $1}' "$tmp/wrk.out")
 	rps=$(awk '/^Requests\/sec/{print $2}' "$tmp/wrk.out")
 	err=$(grep -E 'Socket errors|Non-2xx' "$tmp/wrk.out" | tr -s ' ' | tr '\n' ' ' || true)
+	p50=$(awk '$1 == "50%" { print $2 }' "$tmp/wrk.out")
+	p99=$(awk '$1 == "99%" { print $2 }' "$tmp/wrk.out")
 	awk -v n="$name" -v c="$case" -v r="$req" -v rps="$rps" \
 		-v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" \
-		-v sc="$sc" -v e="$err" -v perf=$have_perf 'BEGIN {
+		-v sc="$sc" -v e="$err" -v perf=$have_perf \
+		-v p50="$p50" -v p99="$p99" '
+	function us(t) { # wrk latency: 12.3us, 1.2ms, 3.4s
+		if (t ~ /us$/) return t + 0
+		if (t ~ /ms$/) return t * 1000
+		if (t ~ /s$/) return t * 1000000
+		return -1
+	}
+	BEGIN {
 		cpu = (u + s) / hz
-		printf "%-6s %-11s %9.0f req/s  user %6.2f us/req  sys %6.2f us/req  %8.0f req/cpu-s  %s syscalls/req%s\n",
+		printf "%-6s %-11s %9.0f req/s  user %6.2f us/req  sys %6.2f us/req  %8.0f req/cpu-s  %s syscalls/req  p50 %7.0f p99 %7.0f us%s\n",
 			c, n, rps, u * 1e6 / hz / r, s * 1e6 / hz / r,
 			(cpu > 0 ? r / cpu : 0),
-			(perf ? sprintf("%.3f", sc / r) : "-"), (e != "" ? "  ERRORS: " e : "")
+			(perf ? sprintf("%.3f", sc / r) : "-"), us(p50), us(p99),
+			(e != "" ? "  ERRORS: " e : "")
 	}' | tee -a "$tmp/results"
 }
 
@@ -233,6 +251,10 @@ for c in $cases; do
 		run_case file "$serve_pid" "http://127.0.0.1:$cport/f64k.bin" \
 			"http://127.0.0.1:$nport/f64k.bin"
 		;;
+	lone)
+		run_case lone "$serve_pid" "http://127.0.0.1:$cport/" \
+			"http://127.0.0.1:$nport/"
+		;;
 	large)
 		run_case large "$serve_pid" "http://127.0.0.1:$cport/f1m.bin" \
 			"http://127.0.0.1:$nport/f1m.bin"
@@ -248,7 +270,8 @@ for c in $cases; do
 	esac
 done
 
-# medians: field 3 is req/s, 6 user, 9 sys, 11 req/cpu-s, 13 syscalls
+# medians: field 3 is req/s, 6 user, 9 sys, 11 req/cpu-s, 13 syscalls,
+# 16 p50, 18 p99
 echo
 echo "medians of $rounds runs (server process only):"
 for c in $cases; do
@@ -260,11 +283,13 @@ for c in $cases; do
 				if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
 			return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
 		}
-		{ k++; rps[k] = $3; u[k] = $6; s[k] = $9; rc[k] = $11; sc[k] = $13 }
+		{ k++; rps[k] = $3; u[k] = $6; s[k] = $9; rc[k] = $11; sc[k] = $13
+		  p5[k] = $16; p9[k] = $18 }
 		END {
-			printf "%-6s %-11s %9.0f req/s  user %6.2f us/req  sys %6.2f us/req  %8.0f req/cpu-s  %s syscalls/req\n",
+			printf "%-6s %-11s %9.0f req/s  user %6.2f us/req  sys %6.2f us/req  %8.0f req/cpu-s  %s syscalls/req  p50 %7.0f p99 %7.0f us\n",
 				c, n, med(rps, k), med(u, k), med(s, k), med(rc, k),
-				(sc[1] == "-" ? "-" : sprintf("%.3f", med(sc, k)))
+				(sc[1] == "-" ? "-" : sprintf("%.3f", med(sc, k))),
+				med(p5, k), med(p9, k)
 		}'
 	done | tee -a "$tmp/medians"
 	awk -v c="$c" '$1 == c && $2 == "coil-serve" { a = $11 }

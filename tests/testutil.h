@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <unistd.h>
 
 #include "coil/engine.h"
@@ -134,7 +135,35 @@ static inline int tu_run_until(struct coil_loop *loop, volatile int *flag,
 	return *flag;
 }
 
-/* A fresh temp dir under $TMPDIR or /tmp; caller frees the string. */
+/* Temp dirs this process made, removed with what is in them at exit:
+ * a test that fails between tu_tmpdir() and its own cleanup (cmocka jumps
+ * out of the test) would otherwise leave the dir behind. */
+#define TU_MAX_TMPDIRS 64
+static char tu_tmpdirs[TU_MAX_TMPDIRS][256];
+static unsigned tu_ntmpdirs;
+static pid_t tu_tmpdirs_pid;
+
+static inline int tu_rm_entry(const char *path, const struct stat *sb, int type,
+			      struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static inline void tu_tmpdirs_cleanup(void)
+{
+	/* only in the process that made them, not in a child that exits */
+	if (getpid() != tu_tmpdirs_pid)
+		return;
+	for (unsigned i = 0; i < tu_ntmpdirs; i++)
+		nftw(tu_tmpdirs[i], tu_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A fresh temp dir under $TMPDIR or /tmp; caller frees the string. The
+ * caller may remove it; whatever is left is removed at exit. */
 static inline char *tu_tmpdir(void)
 {
 	const char *base = getenv("TMPDIR");
@@ -142,6 +171,16 @@ static inline char *tu_tmpdir(void)
 	if (asprintf(&p, "%s/coil-test-XXXXXX", base ? base : "/tmp") < 0 ||
 	    !mkdtemp(p))
 		abort();
+	if (tu_ntmpdirs < TU_MAX_TMPDIRS && strlen(p) < 256) {
+		if (tu_ntmpdirs == 0 || tu_tmpdirs_pid != getpid()) {
+			tu_ntmpdirs = 0;
+			tu_tmpdirs_pid = getpid();
+			static int registered;
+			if (!registered && atexit(tu_tmpdirs_cleanup) == 0)
+				registered = 1;
+		}
+		strcpy(tu_tmpdirs[tu_ntmpdirs++], p);
+	}
 	return p;
 }
 

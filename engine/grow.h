@@ -8,19 +8,23 @@
 #ifndef COIL_ENGINE_GROW_H
 #define COIL_ENGINE_GROW_H
 
+#include <stdint.h>
 #include <stdlib.h>
 
 /* Grow the heap buffer @buf of *@cap bytes (*@cap < @need) by realloc(3)
  * to the first of @min_cap, 2 * @min_cap, 4 * @min_cap ... (or of twice
  * *@cap ... when it has a capacity already) that holds @need bytes.
- * Return: the buffer, with *@cap updated, or NULL when out of memory (then
- * @buf and *@cap are as they were). */
+ * Return: the buffer, with *@cap updated, or NULL when out of memory or
+ * @need is above SIZE_MAX / 2 (then @buf and *@cap are as they were). */
 static inline void *coil__grow(void *buf, size_t *cap, size_t need,
 			       size_t min_cap)
 {
 	size_t ncap = *cap ? *cap : min_cap;
 	void *b;
 
+	/* doubling past SIZE_MAX / 2 would wrap to 0 and never end */
+	if (need > SIZE_MAX / 2 || ncap == 0)
+		return NULL;
 	while (ncap < need)
 		ncap *= 2;
 	b = realloc(buf, ncap);

@@ -43,6 +43,7 @@
 #include "coil/http.h"
 #include "coil/stream.h"
 #include "chars.h"
+#include "../engine/grow.h"
 
 /* TLS is a layer of its own (tls/), present when coil was built with it */
 #if __has_include("coil/tls.h")
@@ -1008,15 +1009,11 @@ static int in_append(struct conn *c, const void *buf, size_t n)
 			c->ipos = 0;
 		}
 		if (c->icap - c->ilen < n) {
-			size_t cap = c->icap * 2;
-			char *p;
-			while (cap - c->ilen < n)
-				cap *= 2;
-			p = realloc(c->ibuf, cap);
+			char *p = coil__grow(c->ibuf, &c->icap, c->ilen + n,
+					     IBUF_INIT);
 			if (!p)
 				return -ENOMEM;
 			c->ibuf = p;
-			c->icap = cap;
 		}
 	}
 	memcpy(c->ibuf + c->ilen, buf, n);

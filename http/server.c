@@ -1866,12 +1866,9 @@ static struct spipe *pipe_get(struct coil_http_server *srv)
 	p->r = fds[0];
 	p->w = fds[1];
 	/* 1 MiB where allowed (fs.pipe-max-size), else what the pipe has */
-	if (fcntl(p->w, F_SETPIPE_SZ, PIPE_SIZE) < 0) {
-		int sz = fcntl(p->w, F_GETPIPE_SZ);
-		p->cap = sz > 0 ? (size_t)sz : 65536;
-	} else {
-		p->cap = (size_t)fcntl(p->w, F_GETPIPE_SZ);
-	}
+	(void)fcntl(p->w, F_SETPIPE_SZ, PIPE_SIZE);
+	int sz = fcntl(p->w, F_GETPIPE_SZ);
+	p->cap = sz > 0 ? (size_t)sz : 65536;
 	return p;
 }
 
@@ -1979,9 +1976,10 @@ static void splice_cb(struct coil_op *op, int res, unsigned flags)
 			c->fstep = FS_POLL;
 			c->fop.cb = splice_cb;
 			coil_op_timeout(&c->fop, c->srv->o.write_timeout_ns);
-			if (coil_poll(c->srv->loop, &c->fop,
-				      coil_stream_fd(c->s), POLLOUT) < 0)
-				splice_fail(c, -ENOMEM);
+			res = coil_poll(c->srv->loop, &c->fop,
+					coil_stream_fd(c->s), POLLOUT);
+			if (res < 0)
+				splice_fail(c, res);
 			return;
 		}
 		if (res <= 0) {

@@ -1,5 +1,7 @@
 /*
- * tools/coil-bench/gen.c - the load generator (see gen.h).
+ * tools/coil-bench/gen.c - the load generator (see gen.h): the threads,
+ * their loops and timers, the run's phases. A connection's own work is in
+ * conn.c (gen_internal.h).
  *
  * Per thread: one coil_loop, its share of the connections (cb_split()),
  * one tick timer (req/s samples, the --timeout sweep, the progress
@@ -36,22 +38,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "coil/engine.h"
-#include "coil/hist.h"
-#include "coil/http.h"
-#include "coil/stream.h"
-#ifdef COIL_BENCH_TLS
-#include "coil/tls.h"
-#endif
-#include "gen.h"
-#include "schedule.h"
+#include "gen_internal.h"
 
 #define TICK_MAX_NS 100000000ull /* 100 ms: wrk's req/s sample */
-#define HDR_INTERVAL_NS 1000000000ull
-#define BACKOFF_MIN_NS 1000000ull   /* reconnect after failures: 1 ms */
-#define BACKOFF_MAX_NS 100000000ull /* ... doubling to 100 ms */
-#define MAX_HEADERS 256
-#define ACC_MIN 4096
 
 uint64_t cb_mono_ns(void)
 {
@@ -70,857 +59,19 @@ static uint64_t thread_cpu(uint64_t *sys)
 	       (uint64_t)ru.ru_utime.tv_usec * 1000ull;
 }
 
-/* ---- state ---------------------------------------------------------------
- */
-
-enum conn_state {
-	C_IDLE,	      /* no stream; maybe a reconnect timer */
-	C_CONNECTING, /* TCP connect in flight */
-	C_HANDSHAKE,  /* TLS handshake in flight */
-	C_OPEN,
-	C_CLOSING, /* close called, waiting for its callback */
-	C_DONE,	   /* finished for good */
-};
-
-/* A request taken from the schedule (or the closed model's budget). */
-struct slot {
-	uint64_t intended; /* latency is measured from here */
-	uint64_t start;	   /* sent (or connect start without keep-alive);
-			      0 = not sent yet */
-	uint32_t url;	   /* index into the target's requests */
-};
-
-struct wslot {
-	struct coil_stream_write w;
-	struct conn *c;
-	int busy;
-};
-
-struct conn {
-	struct cb_gen *g;
-	struct coil_tcp tcp;
-#ifdef COIL_BENCH_TLS
-	struct coil_tls tls;
-#endif
-	struct coil_stream *s; /* &tcp.s or &tls.s */
-	enum conn_state st;
-	uint64_t idx; /* global connection index: the lane */
-	uint64_t url_next;
-
-	/* requests taken, oldest first: ring of P */
-	struct slot *ring;
-	unsigned head, count, unsent;
-	struct wslot *ws; /* P write requests, used round robin */
-	unsigned wnext;
-	int wblocked; /* a send waits for a write slot */
-	int no_more;  /* the server said close: send nothing more here */
-	int used;     /* --no-keepalive: the one request was taken */
-
-	/* response parsing */
-	struct coil_http_msg msg;
-	struct coil_http_body body;
-	int in_body;
-	char *acc; /* a head split across reads */
-	unsigned acc_len, acc_cap;
-
-	/* open model */
-	struct cb_sched sched;
-	struct coil_op tmr; /* next intended time */
-	/* reconnect back-off */
-	struct coil_op retry;
-	unsigned fails;
-	uint64_t connect_ns;
-};
-
-struct cb_gen {
-	struct cb_thread *th;
-	struct cb_run *run;
-	const struct cb_opts *o;
-	const struct cb_target *t;
-	struct coil_loop *loop;
-	struct conn *conns;
-	unsigned n;
-	unsigned pipeline;
-	struct coil_http_header headers[MAX_HEADERS];
-	uint64_t *due; /* scratch for cb_sched_due(), [pipeline] */
-
-	uint64_t t0, measure, end; /* end: no new request from here */
-	uint64_t budget;	   /* closed model with -n: requests left */
-	int limited;		   /* budget applies */
-	int stopping;
-	int connecting; /* pre-connect phase: connects outstanding */
-	int preconnect;
-	unsigned live; /* connections not C_DONE */
-	int finished;
-
-	struct coil_op tick, endt;
-	uint64_t tick_ns, next_tick, last_sample, sample_done;
-	uint64_t responses; /* every response, warmup included */
-	uint64_t errors;
-	uint64_t next_hdr;
-	uint64_t hdr_interval;
-	struct coil_hist *ih, *ihu; /* this interval's histograms */
-	uint64_t outside_syscalls;
-	uint64_t enters0, cpu_u0, cpu_s0;
-	int measuring;
-
-#ifdef COIL_BENCH_TLS
-	struct coil_tls_cache *tls_cache;
-#endif
-};
-
-static void conn_connect(struct conn *c);
-static void conn_close(struct conn *c);
-static void conn_fail(struct conn *c, enum cb_err_class cls, int code);
-static void send_more(struct conn *c);
-static void maybe_finish(struct cb_gen *g);
-
-static int measured(const struct cb_gen *g, uint64_t t)
-{
-	return g->measuring && t >= g->measure;
-}
-
-static void count_error(struct cb_gen *g, enum cb_err_class cls, int code,
-			uint64_t n)
-{
-	g->errors += n;
-	if (!measured(g, coil_now(g->loop)))
-		return;
-	for (uint64_t i = 0; i < n; i++)
-		cb_result_error(&g->th->r, cls, code);
-}
-
-/* ---- hdr-log intervals --------------------------------------------------
- */
-
-static int hdr_write_slot(struct cb_hdr *hd, struct cb_hdr_slot *s)
-{
-	uint64_t start = s->interval * HDR_INTERVAL_NS;
-	uint64_t len = s->end_ns > start ? s->end_ns - start : 0;
-	int ret;
-	if (len > HDR_INTERVAL_NS)
-		len = HDR_INTERVAL_NS;
-	ret = cb_hdrlog_write(hd->log, NULL, start, len, s->h);
-	if (!ret && hd->uncorrected)
-		ret = cb_hdrlog_write(hd->log, "uncorrected", start, len,
-				      s->hu);
-	if (ret && !hd->err)
-		hd->err = ret;
-	coil_hist_reset(s->h);
-	if (s->hu)
-		coil_hist_reset(s->hu);
-	s->contrib = 0;
-	s->end_ns = 0;
-	return ret;
-}
-
-/* Add one thread's histograms for @interval, which ended at @end_ns
- * (relative to the measured start). */
-static void hdr_add(struct cb_hdr *hd, uint64_t interval, uint64_t end_ns,
-		    struct coil_hist *h, struct coil_hist *hu)
-{
-	struct cb_hdr_slot *s = &hd->slot[interval % CB_HDR_SLOTS];
-
-	pthread_mutex_lock(&hd->mu);
-	if (s->contrib && s->interval != interval)
-		hdr_write_slot(hd, s); /* a thread far behind: flush early */
-	s->interval = interval;
-	coil_hist_merge(s->h, h);
-	if (hu && s->hu)
-		coil_hist_merge(s->hu, hu);
-	if (end_ns > s->end_ns)
-		s->end_ns = end_ns;
-	if (++s->contrib == hd->threads)
-		hdr_write_slot(hd, s);
-	pthread_mutex_unlock(&hd->mu);
-}
-
-int cb_hdr_new(struct cb_hdr **out, struct cb_hdrlog *log, unsigned threads,
-	       int uncorrected)
-{
-	struct cb_hdr *hd = calloc(1, sizeof(*hd));
-	if (!hd)
-		return -ENOMEM;
-	pthread_mutex_init(&hd->mu, NULL);
-	hd->log = log;
-	hd->threads = threads;
-	hd->uncorrected = uncorrected;
-	for (int i = 0; i < CB_HDR_SLOTS; i++) {
-		if (coil_hist_new(&hd->slot[i].h, NULL) < 0 ||
-		    (uncorrected && coil_hist_new(&hd->slot[i].hu, NULL) < 0)) {
-			cb_hdr_free(hd, 0);
-			return -ENOMEM;
-		}
-	}
-	*out = hd;
-	return 0;
-}
-
-int cb_hdr_free(struct cb_hdr *hd, uint64_t base_ns)
-{
-	int err;
-	(void)base_ns;
-	if (!hd)
-		return 0;
-	/* intervals not completed by every thread (a thread failed): write
-	 * them in order */
-	for (;;) {
-		struct cb_hdr_slot *min = NULL;
-		for (int i = 0; i < CB_HDR_SLOTS; i++) {
-			struct cb_hdr_slot *s = &hd->slot[i];
-			if (s->contrib && (!min || s->interval < min->interval))
-				min = s;
-		}
-		if (!min || !hd->log)
-			break;
-		hdr_write_slot(hd, min);
-	}
-	for (int i = 0; i < CB_HDR_SLOTS; i++) {
-		coil_hist_free(hd->slot[i].h);
-		coil_hist_free(hd->slot[i].hu);
-	}
-	err = hd->err;
-	pthread_mutex_destroy(&hd->mu);
-	free(hd);
-	return err;
-}
-
-/* ---- writing requests ---------------------------------------------------
- */
-
-static void write_cb(struct coil_stream_write *w, int status)
-{
-	struct wslot *ws = coil_container_of(w, struct wslot, w);
-	struct conn *c = ws->c;
-
-	ws->busy = 0;
-	if (status < 0) {
-		if (status != -ECANCELED)
-			conn_fail(c, CB_ERR_WRITE, status);
-		return;
-	}
-	if (c->wblocked && c->st == C_OPEN) {
-		c->wblocked = 0;
-		send_more(c);
-	}
-}
-
-/* Write the request in slot @i (taken, not sent). 0, or -EAGAIN when no
- * write request is free (retried from the write callback). */
-static int write_slot(struct conn *c, struct slot *sl)
-{
-	struct cb_gen *g = c->g;
-	const struct cb_target *t = g->t;
-	struct wslot *ws = &c->ws[c->wnext];
-	uint64_t now = coil_now(g->loop);
-	int ret;
-
-	if (ws->busy) {
-		c->wblocked = 1;
-		return -EAGAIN;
-	}
-	ret = coil_stream_write(c->s, &ws->w, t->reqs + t->req_off[sl->url],
-				t->req_len[sl->url], write_cb);
-	if (ret < 0)
-		return ret;
-	ws->busy = 1;
-	c->wnext = (c->wnext + 1) % g->pipeline;
-	if (g->o->keepalive)
-		sl->start = now;
-	else
-		sl->start = c->connect_ns;
-	if (!g->o->rate)
-		sl->intended = sl->start;
-	if (measured(g, sl->intended))
-		g->th->r.bytes_written += t->req_len[sl->url];
-	return 0;
-}
-
-/* Take one more request into the ring (not sent yet). */
-static struct slot *take(struct conn *c, uint64_t intended)
-{
-	struct cb_gen *g = c->g;
-	struct slot *sl = &c->ring[(c->head + c->count) % g->pipeline];
-	sl->intended = intended;
-	sl->start = 0;
-	sl->url = (uint32_t)(c->url_next++ % g->t->n_reqs);
-	c->count++;
-	c->unsent++;
-	return sl;
-}
-
-/* Write every taken request not yet sent, oldest first. */
-static int flush_unsent(struct conn *c)
-{
-	struct cb_gen *g = c->g;
-	while (c->unsent) {
-		unsigned i = (c->head + c->count - c->unsent) % g->pipeline;
-		int ret = write_slot(c, &c->ring[i]);
-		if (ret == -EAGAIN)
-			return 0;
-		if (ret < 0)
-			return ret;
-		c->unsent--;
-	}
-	return 0;
-}
-
-static void arm_sched(struct conn *c)
-{
-	struct cb_gen *g = c->g;
-	uint64_t next;
-	if (coil_op_busy(&c->tmr) || g->stopping)
-		return;
-	next = cb_sched_next_ns(&c->sched);
-	if (next >= g->end)
-		return;
-	coil_timeout(g->loop, &c->tmr, next, COIL_TIMEOUT_ABS);
-}
-
-/* Whether this connection has nothing left to do in the run. */
-static int conn_spent(const struct conn *c)
-{
-	const struct cb_gen *g = c->g;
-	if (g->stopping)
-		return 1;
-	if (c->count)
-		return 0;
-	if (g->o->rate)
-		return cb_sched_done(&c->sched);
-	return g->limited && !g->budget;
-}
-
-/* Take and send what the model allows now. */
-static void send_more(struct conn *c)
-{
-	struct cb_gen *g = c->g;
-	uint64_t now = coil_now(g->loop);
-	unsigned room, n;
-	int ret;
-
-	if (c->st != C_OPEN || c->no_more)
-		return;
-	if (g->stopping) {
-		/* no new request; close once the last answer is in */
-		if (c->count == c->unsent)
-			conn_close(c);
-		return;
-	}
-	if ((ret = flush_unsent(c)) < 0)
-		goto fail;
-	if (c->wblocked)
-		return;
-	room = g->pipeline - c->count;
-	if (!g->o->keepalive)
-		room = c->used ? 0 : 1;
-	n = 0;
-	if (room && g->o->rate) {
-		/* the run holds the requests due before its end */
-		n = cb_sched_due(&c->sched, now < g->end ? now : g->end - 1,
-				 g->due, room);
-		for (unsigned i = 0; i < n; i++)
-			take(c, g->due[i]);
-		if (c->count < g->pipeline && g->o->keepalive)
-			arm_sched(c);
-	} else if (room) {
-		n = room;
-		if (g->limited && n > g->budget)
-			n = (unsigned)g->budget;
-		for (unsigned i = 0; i < n; i++)
-			take(c, now);
-		if (g->limited)
-			g->budget -= n;
-	}
-	if (n && !g->o->keepalive)
-		c->used = 1;
-	if ((ret = flush_unsent(c)) < 0)
-		goto fail;
-	if (conn_spent(c))
-		conn_close(c);
-	return;
-fail:
-	conn_fail(c, CB_ERR_WRITE, ret);
-}
-
-static void sched_cb(struct coil_op *op, int res, unsigned flags)
-{
-	struct conn *c = coil_container_of(op, struct conn, tmr);
-	struct cb_gen *g = c->g;
-	(void)flags;
-	if (res < 0 || g->stopping)
-		return;
-	if (!g->o->keepalive) {
-		/* a connection per request: connect once one is due */
-		if (c->st == C_IDLE && !c->count) {
-			uint64_t now = coil_now(g->loop);
-			unsigned n = cb_sched_due(
-				&c->sched, now < g->end ? now : g->end - 1,
-				g->due, 1);
-			if (n) {
-				take(c, g->due[0]);
-				c->used = 1;
-				conn_connect(c);
-			} else {
-				arm_sched(c);
-			}
-		}
-		return;
-	}
-	send_more(c);
-}
-
-/* ---- responses ------------------------------------------------------------
- */
-
-static void response_done(struct conn *c)
-{
-	struct cb_gen *g = c->g;
-	struct cb_result *r = &g->th->r;
-	struct slot *sl = &c->ring[c->head];
-	uint64_t now = coil_now(g->loop);
-	int status = c->msg.status;
-	int keep = c->msg.keep_alive && g->o->keepalive;
-
-	c->head = (c->head + 1) % g->pipeline;
-	c->count--;
-	g->responses++;
-	if (measured(g, sl->intended)) {
-		uint64_t lat = now > sl->intended ? now - sl->intended : 0;
-		coil_hist_record(r->latency, lat);
-		if (g->ih)
-			coil_hist_record(g->ih, lat);
-		if (g->o->rate) {
-			uint64_t u = now > sl->start ? now - sl->start : 0;
-			coil_hist_record(r->latency_uncorrected, u);
-			if (g->ihu)
-				coil_hist_record(g->ihu, u);
-		}
-		cb_result_status(r, (unsigned)status);
-		r->requests++;
-	}
-	coil_http_msg_reset(&c->msg);
-	c->in_body = 0;
-	c->fails = 0;
-	if (!keep) {
-		/* the server closes: what was pipelined behind this one was
-		 * not served; it goes again on the next connection */
-		c->no_more = 1;
-		c->unsent = c->count;
-		for (unsigned i = 0; i < c->count; i++)
-			c->ring[(c->head + i) % g->pipeline].start = 0;
-	}
-}
-
-/* A connection failed with requests in flight (or unsolicited data). */
-static void conn_fail(struct conn *c, enum cb_err_class cls, int code)
-{
-	unsigned lost = c->count - c->unsent;
-	if (c->st != C_OPEN && c->st != C_HANDSHAKE)
-		return;
-	count_error(c->g, cls, code, lost ? lost : 1);
-	/* taken but unsent requests stay for the next connection */
-	c->head = (c->head + lost) % c->g->pipeline;
-	c->count -= lost;
-	conn_close(c);
-}
-
-static int acc_reserve(struct conn *c, size_t need)
-{
-	size_t cap = c->acc_cap ? c->acc_cap : ACC_MIN;
-	char *p;
-	if (need <= c->acc_cap)
-		return 0;
-	while (cap < need)
-		cap *= 2;
-	if (cap > COIL_HTTP_MAX_HEAD_DEFAULT)
-		cap = COIL_HTTP_MAX_HEAD_DEFAULT;
-	if (cap < need)
-		return COIL_ELIMIT;
-	p = realloc(c->acc, cap);
-	if (!p)
-		return -ENOMEM;
-	c->acc = p;
-	c->acc_cap = (unsigned)cap;
-	return 0;
-}
-
-/* Parse a head from @buf, or from the accumulated bytes plus @buf.
- * Return: bytes of @buf used (the head's end, or all of it when it is
- * incomplete: *done 0); or an error. */
-static int parse_head(struct conn *c, const char *buf, size_t n, int *done)
-{
-	struct cb_gen *g = c->g;
-	size_t want, take;
-	int ret;
-
-	*done = 0;
-	if (!c->acc_len) {
-		ret = coil_http_parse_response(&c->msg, buf, n,
-					       g->t->parse_flags);
-		if (ret > 0) {
-			*done = 1;
-			return ret;
-		}
-		if (ret != COIL_HTTP_PARTIAL)
-			return ret;
-		if ((ret = acc_reserve(c, n)) < 0)
-			return ret;
-		memcpy(c->acc, buf, n);
-		c->acc_len = (unsigned)n;
-		return (int)n;
-	}
-	/* the head started in an earlier read: parse it whole again (the
-	 * header array is shared by the thread's connections). Copy at most
-	 * up to the head limit: a head that does not end within it fails. */
-	want = c->acc_len + n;
-	if (want > COIL_HTTP_MAX_HEAD_DEFAULT)
-		want = COIL_HTTP_MAX_HEAD_DEFAULT;
-	if ((ret = acc_reserve(c, want)) < 0)
-		return ret;
-	take = want > c->acc_len ? want - c->acc_len : 0;
-	memcpy(c->acc + c->acc_len, buf, take);
-	coil_http_msg_reset(&c->msg);
-	ret = coil_http_parse_response(&c->msg, c->acc, c->acc_len + take,
-				       g->t->parse_flags);
-	if (ret == COIL_HTTP_PARTIAL) {
-		if (c->acc_len + take >= COIL_HTTP_MAX_HEAD_DEFAULT)
-			return COIL_ELIMIT;
-		c->acc_len += (unsigned)take; /* take == n here */
-		return (int)take;
-	}
-	if (ret < 0)
-		return ret;
-	*done = 1;
-	ret -= (int)c->acc_len; /* the head's end inside @buf */
-	c->acc_len = 0;
-	return ret;
-}
-
-static void on_read(struct coil_stream *s, ssize_t nread, const void *data)
-{
-	struct conn *c = s->data;
-	struct cb_gen *g = c->g;
-	const char *buf = data;
-	size_t n;
-
-	if (c->st != C_OPEN)
-		return;
-	if (nread <= 0) {
-		if (nread == 0 && c->in_body &&
-		    c->body.kind == COIL_HTTP_BODY_CLOSE) {
-			response_done(c);
-			nread = 0;
-		}
-		if (c->count - c->unsent || c->in_body || c->acc_len) {
-			if (nread == 0)
-				conn_fail(c, CB_ERR_RESET, COIL_ETRUNC);
-			else if (nread == -ECONNRESET || nread == -EPIPE ||
-				 nread == COIL_ETRUNC)
-				conn_fail(c, CB_ERR_RESET, (int)nread);
-			else if (nread == -ETIMEDOUT)
-				conn_fail(c, CB_ERR_TIMEOUT, (int)nread);
-			else
-				conn_fail(c, CB_ERR_READ, (int)nread);
-		} else if (nread < 0 && nread != -ECONNRESET &&
-			   nread != COIL_ETRUNC) {
-			/* (an idle connection closed without TLS close_notify
-			 * or reset ended nothing: it is replaced, above) */
-			conn_fail(c, CB_ERR_READ, (int)nread);
-		} else {
-			conn_close(c); /* an idle connection ended: replace */
-		}
-		return;
-	}
-	n = (size_t)nread;
-	if (measured(g, coil_now(g->loop)))
-		g->th->r.bytes_read += n;
-	for (;;) {
-		int ret;
-		if (!c->in_body) {
-			int done;
-			if (!n)
-				break;
-			if (c->count == c->unsent) {
-				/* bytes nobody asked for */
-				conn_fail(c, CB_ERR_PARSE, COIL_EPARSE);
-				return;
-			}
-			ret = parse_head(c, buf, n, &done);
-			if (ret < 0) {
-				conn_fail(c, CB_ERR_PARSE, ret);
-				return;
-			}
-			buf += ret;
-			n -= (size_t)ret;
-			if (!done)
-				return;
-			if (c->msg.status < 200 && c->msg.status != 101) {
-				coil_http_msg_reset(&c->msg); /* interim */
-				continue;
-			}
-			coil_http_body_init(&c->body, &c->msg, 1);
-			c->in_body = 1;
-			/* HEAD, 204, 304, Content-Length: 0: ends here */
-			if (c->body.kind == COIL_HTTP_BODY_NONE ||
-			    (c->body.kind == COIL_HTTP_BODY_LENGTH &&
-			     !c->body.remaining)) {
-				response_done(c);
-				if (c->no_more) {
-					conn_close(c);
-					return;
-				}
-				continue;
-			}
-		}
-		if (!n)
-			break;
-		{
-			size_t len = n;
-			/* discarding: the decoder only counts, never writes */
-			ret = coil_http_body_decode(&c->body, (char *)buf,
-						    &len);
-			if (ret == COIL_HTTP_PARTIAL)
-				break;
-			if (ret < 0) {
-				conn_fail(c, CB_ERR_PARSE, ret);
-				return;
-			}
-			buf += n - (size_t)ret;
-			n = (size_t)ret;
-			response_done(c);
-			if (c->no_more) {
-				conn_close(c);
-				return;
-			}
-		}
-	}
-	send_more(c);
-}
-
-/* ---- connections ------------------------------------------------------------
- */
-
-static void conn_ready(struct conn *c)
-{
-	struct cb_gen *g = c->g;
-	int ret;
-
-	c->st = C_OPEN;
-	c->no_more = 0;
-	c->in_body = 0;
-	c->acc_len = 0;
-	c->wblocked = 0;
-	coil_http_msg_reset(&c->msg);
-	if (g->connecting)
-		g->connecting--;
-	ret = coil_stream_read_start(c->s, on_read);
-	if (ret < 0) {
-		conn_fail(c, CB_ERR_READ, ret);
-		return;
-	}
-	if (g->preconnect)
-		return; /* the run starts once every thread has connected */
-	send_more(c);
-}
-
-static void retry_cb(struct coil_op *op, int res, unsigned flags)
-{
-	struct conn *c = coil_container_of(op, struct conn, retry);
-	(void)flags;
-	(void)res;
-	if (c->g->stopping) {
-		if (c->st == C_IDLE) {
-			c->st = C_DONE;
-			c->g->live--;
-			maybe_finish(c->g);
-		}
-		return;
-	}
-	conn_connect(c);
-}
-
-/* After a failed connect or a close: connect again, or finish. */
-static void conn_next(struct conn *c, int failed)
-{
-	struct cb_gen *g = c->g;
-	uint64_t wait = 0;
-
-	c->st = C_IDLE;
-	if (g->preconnect)
-		return; /* the run connects it again from t0 */
-	if (conn_spent(c)) {
-		if (g->o->rate && c->unsent && g->measuring)
-			g->th->r.unsent += c->unsent;
-		c->head = c->count = c->unsent = 0;
-		c->st = C_DONE;
-		g->live--;
-		maybe_finish(g);
-		return;
-	}
-	if (!c->count)
-		c->used = 0;
-	if (failed) {
-		wait = BACKOFF_MIN_NS << (c->fails < 7 ? c->fails : 7);
-		if (wait > BACKOFF_MAX_NS)
-			wait = BACKOFF_MAX_NS;
-		if (c->fails++ == 0)
-			wait = 0; /* the first one at once */
-	}
-	if (!g->o->keepalive && g->o->rate && !c->count) {
-		/* connect when the next request is due */
-		arm_sched(c);
-		return;
-	}
-	if (wait) {
-		coil_timeout(g->loop, &c->retry, wait, 0);
-		return;
-	}
-	conn_connect(c);
-}
-
-static void close_cb(struct coil_stream *s)
-{
-	struct conn *c = s->data;
-	conn_next(c, 0);
-}
-
-static void conn_close(struct conn *c)
-{
-	if (c->st != C_OPEN && c->st != C_HANDSHAKE)
-		return;
-	c->st = C_CLOSING;
-	if (coil_op_busy(&c->tmr))
-		coil_timeout_remove(c->g->loop, &c->tmr);
-	if (coil_stream_close(c->s, close_cb) < 0)
-		conn_next(c, 0);
-}
-
-#ifdef COIL_BENCH_TLS
-static void tls_done(struct coil_stream *s, int status);
-#endif
-
-static void connect_cb(struct coil_stream *s, int status)
-{
-	struct conn *c = s->data;
-	struct cb_gen *g = c->g;
-
-	if (status < 0) {
-		if (status != -ECANCELED || !g->stopping) {
-			count_error(g, CB_ERR_CONNECT, status, 1);
-		}
-		if (g->connecting)
-			g->connecting--;
-		conn_next(c, 1);
-		return;
-	}
-	g->th->r.connections_opened++; /* pre-connects included */
-	if (g->stopping) {
-		c->st = C_OPEN;
-		conn_close(c);
-		return;
-	}
-#ifdef COIL_BENCH_TLS
-	if (g->t->https) {
-		struct coil_tls_opts to = {0};
-		int ret;
-		c->tls.s.data = c;
-		to.host = g->t->host;
-		to.cache = g->tls_cache;
-		c->st = C_HANDSHAKE;
-		ret = coil_tls_open(&c->tls, &c->tcp.s, g->t->tls, &to,
-				    tls_done);
-		if (ret < 0) {
-			count_error(g, CB_ERR_TLS, ret, 1);
-			c->st = C_OPEN;
-			c->s = &c->tcp.s;
-			conn_close(c);
-			return;
-		}
-		/* the TLS stream owns the TCP one now: closing during the
-		 * handshake goes through it (coil_tls_open()) */
-		c->s = &c->tls.s;
-		return;
-	}
-#endif
-	conn_ready(c);
-}
-
-#ifdef COIL_BENCH_TLS
-static void tls_done(struct coil_stream *s, int status)
-{
-	struct conn *c = s->data;
-	struct cb_gen *g = c->g;
-	uint64_t now = coil_now(g->loop);
-
-	if (status < 0) {
-		if (c->st == C_CLOSING)
-			return; /* closed with a callback: close_cb goes on */
-		if (status != -ECANCELED || !g->stopping)
-			count_error(g, CB_ERR_TLS, status, 1);
-		if (g->connecting)
-			g->connecting--;
-		conn_next(c, 1);
-		return;
-	}
-	{ /* every handshake, pre-connects included */
-		const struct coil_tls_info *info = coil_tls_info(&c->tls);
-		g->th->r.tls_handshakes++;
-		g->th->r.tls_handshake_ns += now - c->connect_ns;
-		if (info && info->resumed)
-			g->th->r.tls_resumed++;
-	}
-	c->s = &c->tls.s;
-	conn_ready(c);
-}
-#endif
-
-static void conn_connect(struct conn *c)
-{
-	struct cb_gen *g = c->g;
-	struct coil_tcp_opts to = {0};
-	int ret;
-
-	to.connect_timeout_ns = g->o->timeout_ns;
-	c->tcp.s.data = c;
-	c->s = &c->tcp.s;
-	c->st = C_CONNECTING;
-	c->connect_ns = coil_now_update(g->loop);
-	ret = coil_tcp_connect(g->loop, &c->tcp, g->t->addrs, g->t->naddrs, &to,
-			       connect_cb);
-	g->outside_syscalls += 2; /* socket(2), setsockopt(2) TCP_NODELAY */
-	if (ret < 0) {
-		count_error(g, CB_ERR_CONNECT, ret, 1);
-		conn_next(c, 1);
-	}
-}
-
-/* ---- the thread -------------------------------------------------------------
- */
-
-static void maybe_finish(struct cb_gen *g)
-{
-	if (g->live || g->finished)
-		return;
-	g->finished = 1;
-	if (coil_op_busy(&g->tick))
-		coil_timeout_remove(g->loop, &g->tick);
-	if (coil_op_busy(&g->endt))
-		coil_timeout_remove(g->loop, &g->endt);
-}
-
 static void stop_all(struct cb_gen *g)
 {
 	if (g->stopping)
 		return;
 	g->stopping = 1;
 	for (unsigned i = 0; i < g->n; i++) {
-		struct conn *c = &g->conns[i];
+		struct cb_conn *c = &g->conns[i];
 		if (g->o->rate && g->measuring)
 			g->th->r.unsent +=
 				cb_sched_backlog(&c->sched, g->end - 1);
 		if (coil_op_busy(&c->tmr))
 			coil_timeout_remove(g->loop, &c->tmr);
-		switch (c->st) {
+		switch (c->state) {
 		case C_IDLE:
 			if (coil_op_busy(&c->retry)) {
 				coil_timeout_remove(g->loop, &c->retry);
@@ -928,7 +79,7 @@ static void stop_all(struct cb_gen *g)
 				if (g->o->rate && c->unsent)
 					g->th->r.unsent += c->unsent;
 				c->count = c->unsent = 0;
-				c->st = C_DONE;
+				c->state = C_DONE;
 				g->live--;
 			}
 			break;
@@ -938,7 +89,7 @@ static void stop_all(struct cb_gen *g)
 			break;
 		case C_OPEN:
 			if (c->count == c->unsent)
-				conn_close(c);
+				cb_conn_close(c);
 			break;
 		default:
 			break;
@@ -952,13 +103,13 @@ static void sweep(struct cb_gen *g, uint64_t now)
 {
 	uint64_t to = g->o->timeout_ns;
 	for (unsigned i = 0; i < g->n; i++) {
-		struct conn *c = &g->conns[i];
-		struct slot *sl;
-		if (c->st != C_OPEN || c->count == c->unsent)
+		struct cb_conn *c = &g->conns[i];
+		struct cb_slot *sl;
+		if (c->state != C_OPEN || c->count == c->unsent)
 			continue;
 		sl = &c->ring[c->head];
 		if (sl->start && now - sl->start >= to)
-			conn_fail(c, CB_ERR_TIMEOUT, -ETIMEDOUT);
+			cb_conn_fail(c, CB_ERR_TIMEOUT, -ETIMEDOUT);
 	}
 }
 
@@ -1004,9 +155,10 @@ static void tick_cb(struct coil_op *op, int res, unsigned flags)
 		g->sample_done = g->responses;
 	}
 	if (g->run->hdr && g->measuring &&
-	    now >= g->measure + (g->hdr_interval + 1) * HDR_INTERVAL_NS) {
-		hdr_add(g->run->hdr, g->hdr_interval,
-			(g->hdr_interval + 1) * HDR_INTERVAL_NS, g->ih, g->ihu);
+	    now >= g->measure + (g->hdr_interval + 1) * CB_HDR_INTERVAL_NS) {
+		cb_hdr_add(g->run->hdr, g->hdr_interval,
+			   (g->hdr_interval + 1) * CB_HDR_INTERVAL_NS, g->ih,
+			   g->ihu);
 		coil_hist_reset(g->ih);
 		if (g->ihu)
 			coil_hist_reset(g->ihu);
@@ -1046,9 +198,7 @@ static void gen_free(struct cb_gen *g)
 	free(g->due);
 	coil_hist_free(g->ih);
 	coil_hist_free(g->ihu);
-#ifdef COIL_BENCH_TLS
 	coil_tls_cache_free(g->tls_cache);
-#endif
 	if (g->loop)
 		coil_loop_free(g->loop);
 	free(g);
@@ -1060,8 +210,8 @@ static int gen_setup(struct cb_thread *th, struct cb_gen **out)
 	const struct cb_opts *o = run->o;
 	struct coil_loop_opts lo = {0};
 	struct cb_gen *g;
-	struct slot *rings;
-	struct wslot *ws;
+	struct cb_slot *rings;
+	struct cb_wslot *ws;
 	uint64_t first, count;
 	int ret;
 
@@ -1102,7 +252,6 @@ static int gen_setup(struct cb_thread *th, struct cb_gen **out)
 		gen_free(g);
 		return -ENOMEM;
 	}
-#ifdef COIL_BENCH_TLS
 	if (run->t->https &&
 	    (ret = coil_tls_cache_new(&g->tls_cache, 16)) < 0) {
 		free(rings);
@@ -1110,9 +259,8 @@ static int gen_setup(struct cb_thread *th, struct cb_gen **out)
 		gen_free(g);
 		return ret;
 	}
-#endif
 	for (unsigned i = 0; i < g->n; i++) {
-		struct conn *c = &g->conns[i];
+		struct cb_conn *c = &g->conns[i];
 		c->g = g;
 		c->idx = first + i;
 		c->url_next = c->idx;
@@ -1121,9 +269,9 @@ static int gen_setup(struct cb_thread *th, struct cb_gen **out)
 		for (unsigned j = 0; j < g->pipeline; j++)
 			c->ws[j].c = c;
 		coil_http_msg_init(&c->msg, g->headers, MAX_HEADERS);
-		coil_op_init(&c->tmr, sched_cb);
-		coil_op_init(&c->retry, retry_cb);
-		c->st = C_IDLE;
+		coil_op_init(&c->tmr, cb_conn_sched_cb);
+		coil_op_init(&c->retry, cb_conn_retry_cb);
+		c->state = C_IDLE;
 	}
 	coil_op_init(&g->tick, tick_cb);
 	coil_op_init(&g->endt, end_cb);
@@ -1159,7 +307,7 @@ static int gen_run(struct cb_gen *g)
 	if (!o->warmup_ns)
 		begin_measuring(g);
 	for (unsigned i = 0; i < g->n; i++) {
-		struct conn *c = &g->conns[i];
+		struct cb_conn *c = &g->conns[i];
 		if (o->rate) {
 			ret = cb_sched_init(&c->sched, g->t0, o->rate, c->idx,
 					    o->connections, o->requests,
@@ -1167,13 +315,13 @@ static int gen_run(struct cb_gen *g)
 			if (ret < 0)
 				return ret;
 		}
-		if (c->st == C_OPEN) {
-			send_more(c);
-		} else if (c->st == C_IDLE && !coil_op_busy(&c->retry)) {
+		if (c->state == C_OPEN) {
+			cb_conn_send_more(c);
+		} else if (c->state == C_IDLE && !coil_op_busy(&c->retry)) {
 			if (!o->keepalive && o->rate)
-				conn_next(c, 0);
+				cb_conn_next(c, 0);
 			else
-				conn_connect(c);
+				cb_conn_connect(c);
 		}
 	}
 	g->next_tick = g->t0 + g->tick_ns;
@@ -1205,8 +353,8 @@ static int gen_run(struct cb_gen *g)
 		}
 	}
 	if (g->run->hdr)
-		hdr_add(g->run->hdr, g->hdr_interval, end_real - g->measure,
-			g->ih, g->ihu);
+		cb_hdr_add(g->run->hdr, g->hdr_interval, end_real - g->measure,
+			   g->ih, g->ihu);
 	atomic_store_explicit(&g->th->live_requests, g->responses,
 			      memory_order_relaxed);
 	atomic_store_explicit(&g->th->live_errors, g->errors,
@@ -1224,7 +372,7 @@ static int gen_preconnect(struct cb_gen *g)
 	g->preconnect = 1;
 	g->connecting = g->n;
 	for (unsigned i = 0; i < g->n; i++)
-		conn_connect(&g->conns[i]);
+		cb_conn_connect(&g->conns[i]);
 	while (g->connecting) {
 		ret = coil_loop_run(g->loop, COIL_RUN_ONCE);
 		if (ret < 0)

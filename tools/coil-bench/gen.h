@@ -44,25 +44,6 @@ struct cb_target {
 	struct coil_tls_config *tls; /* HTTPS client configuration */
 };
 
-/* The --hdr-log intervals: each thread adds its interval histograms
- * here; the thread that completes an interval writes its line. */
-#define CB_HDR_SLOTS 8
-struct cb_hdr_slot {
-	uint64_t interval; /* index from the measured start */
-	unsigned contrib;  /* threads that added to it */
-	uint64_t end_ns;   /* latest end reported for it (relative) */
-	struct coil_hist *h, *hu;
-};
-
-struct cb_hdr {
-	pthread_mutex_t mu;
-	struct cb_hdrlog *log;
-	unsigned threads;
-	int uncorrected; /* also write the "uncorrected" tag */
-	int err;	 /* first write error */
-	struct cb_hdr_slot slot[CB_HDR_SLOTS];
-};
-
 struct cb_run;
 
 /* One generator thread. Only the thread writes it while it runs, except
@@ -113,14 +94,6 @@ struct cb_run {
 int cb_run_threads(struct cb_run *run,
 		   void (*progress)(struct cb_run *run, uint64_t elapsed_ns),
 		   uint64_t progress_ns);
-
-/* cb_hdr_new() / cb_hdr_free() - the shared interval state of --hdr-log.
- * Return: 0; -ENOMEM. */
-int cb_hdr_new(struct cb_hdr **out, struct cb_hdrlog *log, unsigned threads,
-	       int uncorrected);
-/* Write every interval still held, then free; returns the first write
- * error (0 if none). The log itself is closed by the caller. */
-int cb_hdr_free(struct cb_hdr *hd, uint64_t base_ns);
 
 /* monotonic clock (ns) */
 uint64_t cb_mono_ns(void);

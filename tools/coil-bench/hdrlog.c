@@ -199,3 +199,96 @@ int cb_hdrlog_close(struct cb_hdrlog *log)
 	free(log);
 	return err;
 }
+
+/* ---- hdr-log intervals --------------------------------------------------
+ */
+
+static int hdr_write_slot(struct cb_hdr *hd, struct cb_hdr_slot *s)
+{
+	uint64_t start = s->interval * CB_HDR_INTERVAL_NS;
+	uint64_t len = s->end_ns > start ? s->end_ns - start : 0;
+	int ret;
+	if (len > CB_HDR_INTERVAL_NS)
+		len = CB_HDR_INTERVAL_NS;
+	ret = cb_hdrlog_write(hd->log, NULL, start, len, s->h);
+	if (!ret && hd->uncorrected)
+		ret = cb_hdrlog_write(hd->log, "uncorrected", start, len,
+				      s->hu);
+	if (ret && !hd->err)
+		hd->err = ret;
+	coil_hist_reset(s->h);
+	if (s->hu)
+		coil_hist_reset(s->hu);
+	s->contrib = 0;
+	s->end_ns = 0;
+	return ret;
+}
+
+void cb_hdr_add(struct cb_hdr *hd, uint64_t interval, uint64_t end_ns,
+		struct coil_hist *h, struct coil_hist *hu)
+{
+	struct cb_hdr_slot *s = &hd->slot[interval % CB_HDR_SLOTS];
+
+	pthread_mutex_lock(&hd->mu);
+	if (s->contrib && s->interval != interval)
+		hdr_write_slot(hd, s); /* a thread far behind: flush early */
+	s->interval = interval;
+	coil_hist_merge(s->h, h);
+	if (hu && s->hu)
+		coil_hist_merge(s->hu, hu);
+	if (end_ns > s->end_ns)
+		s->end_ns = end_ns;
+	if (++s->contrib == hd->threads)
+		hdr_write_slot(hd, s);
+	pthread_mutex_unlock(&hd->mu);
+}
+
+int cb_hdr_new(struct cb_hdr **out, struct cb_hdrlog *log, unsigned threads,
+	       int uncorrected)
+{
+	struct cb_hdr *hd = calloc(1, sizeof(*hd));
+	if (!hd)
+		return -ENOMEM;
+	pthread_mutex_init(&hd->mu, NULL);
+	hd->log = log;
+	hd->threads = threads;
+	hd->uncorrected = uncorrected;
+	for (int i = 0; i < CB_HDR_SLOTS; i++) {
+		if (coil_hist_new(&hd->slot[i].h, NULL) < 0 ||
+		    (uncorrected && coil_hist_new(&hd->slot[i].hu, NULL) < 0)) {
+			cb_hdr_free(hd, 0);
+			return -ENOMEM;
+		}
+	}
+	*out = hd;
+	return 0;
+}
+
+int cb_hdr_free(struct cb_hdr *hd, uint64_t base_ns)
+{
+	int err;
+	(void)base_ns;
+	if (!hd)
+		return 0;
+	/* intervals not completed by every thread (a thread failed): write
+	 * them in order */
+	for (;;) {
+		struct cb_hdr_slot *min = NULL;
+		for (int i = 0; i < CB_HDR_SLOTS; i++) {
+			struct cb_hdr_slot *s = &hd->slot[i];
+			if (s->contrib && (!min || s->interval < min->interval))
+				min = s;
+		}
+		if (!min || !hd->log)
+			break;
+		hdr_write_slot(hd, min);
+	}
+	for (int i = 0; i < CB_HDR_SLOTS; i++) {
+		coil_hist_free(hd->slot[i].h);
+		coil_hist_free(hd->slot[i].hu);
+	}
+	err = hd->err;
+	pthread_mutex_destroy(&hd->mu);
+	free(hd);
+	return err;
+}

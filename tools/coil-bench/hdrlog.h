@@ -21,6 +21,7 @@
 #ifndef COIL_BENCH_HDRLOG_H
 #define COIL_BENCH_HDRLOG_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -74,5 +75,44 @@ int cb_hdrlog_close(struct cb_hdrlog *log);
  * Return: its length; -ENOMEM; -EIO if zlib failed.
  */
 ssize_t cb_hdrlog_encode(const struct coil_hist *h, char **out);
+
+/* ---- the --hdr-log intervals of a multi-threaded run ----------------------
+ */
+
+#define CB_HDR_INTERVAL_NS 1000000000ull /* one log line per second */
+
+/* The --hdr-log intervals: each thread adds its interval histograms
+ * here; the thread that completes an interval writes its line. */
+#define CB_HDR_SLOTS 8
+struct cb_hdr_slot {
+	uint64_t interval; /* index from the measured start */
+	unsigned contrib;  /* threads that added to it */
+	uint64_t end_ns;   /* latest end reported for it (relative) */
+	struct coil_hist *h, *hu;
+};
+
+struct cb_hdr {
+	pthread_mutex_t mu;
+	struct cb_hdrlog *log;
+	unsigned threads;
+	int uncorrected; /* also write the "uncorrected" tag */
+	int err;	 /* first write error */
+	struct cb_hdr_slot slot[CB_HDR_SLOTS];
+};
+
+/* cb_hdr_new() / cb_hdr_free() - the shared interval state of --hdr-log.
+ * Return: 0; -ENOMEM. */
+int cb_hdr_new(struct cb_hdr **out, struct cb_hdrlog *log, unsigned threads,
+	       int uncorrected);
+/* Write every interval still held, then free; returns the first write
+ * error (0 if none). The log itself is closed by the caller. */
+int cb_hdr_free(struct cb_hdr *hd, uint64_t base_ns);
+
+/* cb_hdr_add() - add one thread's histograms @h (corrected) and @hu
+ * (uncorrected, may be NULL) for @interval, which ended at @end_ns
+ * (relative to the measured start); the thread that completes an
+ * interval writes its lines. Thread-safe. */
+void cb_hdr_add(struct cb_hdr *hd, uint64_t interval, uint64_t end_ns,
+		struct coil_hist *h, struct coil_hist *hu);
 
 #endif

@@ -23,9 +23,7 @@
 #include "coil/async.h"
 #include "coil/engine.h"
 #include "coil/http.h"
-#ifdef COIL_BENCH_TLS
 #include "coil/tls.h"
-#endif
 #include "cli.h"
 #include "gen.h"
 #include "hdrlog.h"
@@ -121,10 +119,8 @@ static void target_free(struct cb_target *t)
 	free(t->reqs);
 	free(t->req_off);
 	free(t->req_len);
-#ifdef COIL_BENCH_TLS
 	if (t->tls)
 		coil_tls_config_free(t->tls);
-#endif
 	memset(t, 0, sizeof(*t));
 }
 
@@ -271,7 +267,6 @@ out:
 	return ret;
 }
 
-#ifdef COIL_BENCH_TLS
 static int tls_setup(const struct cb_opts *o, struct cb_target *t)
 {
 	struct coil_tls_config_opts co = {0};
@@ -285,7 +280,6 @@ static int tls_setup(const struct cb_opts *o, struct cb_target *t)
 				   why[0] ? why : coil_strerror(ret));
 	return 0;
 }
-#endif
 
 /* ---- output -------------------------------------------------------------
  */
@@ -367,16 +361,8 @@ int main(int argc, char **argv)
 	if ((status = build_target(&o, &t)))
 		goto done_target;
 	if (t.https) {
-#ifdef COIL_BENCH_TLS
 		if ((status = tls_setup(&o, &t)))
 			goto done_target;
-#else
-		status = usage_error("'%s': this coil-bench was built without "
-				     "TLS (mbedTLS), so https:// is not "
-				     "available",
-				     o.urls[0]);
-		goto done_target;
-#endif
 	}
 	ret = resolve(&t, why, sizeof(why));
 	if (ret < 0) {

@@ -1,0 +1,622 @@
+/*
+ * tools/coil-bench/conn.c - one generator connection (gen_internal.h):
+ * connect and TLS handshake, the requests taken from the model and
+ * written (one write request per pipeline slot), the responses parsed
+ * where the kernel put them, failures counted by class, reconnects with
+ * back-off. The hot path allocates nothing; only a head split across two
+ * reads is copied into a small per-connection buffer.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen_internal.h"
+
+#define BACKOFF_MIN_NS 1000000ull   /* reconnect after failures: 1 ms */
+#define BACKOFF_MAX_NS 100000000ull /* ... doubling to 100 ms */
+#define ACC_MIN 4096
+
+/* ---- writing requests ---------------------------------------------------
+ */
+
+static void write_cb(struct coil_stream_write *w, int status)
+{
+	struct cb_wslot *ws = coil_container_of(w, struct cb_wslot, w);
+	struct cb_conn *c = ws->c;
+
+	ws->busy = 0;
+	if (status < 0) {
+		if (status != -ECANCELED)
+			cb_conn_fail(c, CB_ERR_WRITE, status);
+		return;
+	}
+	if (c->wblocked && c->state == C_OPEN) {
+		c->wblocked = 0;
+		cb_conn_send_more(c);
+	}
+}
+
+/* Write the request in slot @i (taken, not sent). 0, or -EAGAIN when no
+ * write request is free (retried from the write callback). */
+static int write_slot(struct cb_conn *c, struct cb_slot *sl)
+{
+	struct cb_gen *g = c->g;
+	const struct cb_target *t = g->t;
+	struct cb_wslot *ws = &c->ws[c->wnext];
+	uint64_t now = coil_now(g->loop);
+	int ret;
+
+	if (ws->busy) {
+		c->wblocked = 1;
+		return -EAGAIN;
+	}
+	ret = coil_stream_write(c->s, &ws->w, t->reqs + t->req_off[sl->url],
+				t->req_len[sl->url], write_cb);
+	if (ret < 0)
+		return ret;
+	ws->busy = 1;
+	c->wnext = (c->wnext + 1) % g->pipeline;
+	if (g->o->keepalive)
+		sl->start = now;
+	else
+		sl->start = c->connect_ns;
+	if (!g->o->rate)
+		sl->intended = sl->start;
+	if (measured(g, sl->intended))
+		g->th->r.bytes_written += t->req_len[sl->url];
+	return 0;
+}
+
+/* Take one more request into the ring (not sent yet). */
+static struct cb_slot *take(struct cb_conn *c, uint64_t intended)
+{
+	struct cb_gen *g = c->g;
+	struct cb_slot *sl = &c->ring[(c->head + c->count) % g->pipeline];
+	sl->intended = intended;
+	sl->start = 0;
+	sl->url = (uint32_t)(c->url_next++ % g->t->n_reqs);
+	c->count++;
+	c->unsent++;
+	return sl;
+}
+
+/* Write every taken request not yet sent, oldest first. */
+static int flush_unsent(struct cb_conn *c)
+{
+	struct cb_gen *g = c->g;
+	while (c->unsent) {
+		unsigned i = (c->head + c->count - c->unsent) % g->pipeline;
+		int ret = write_slot(c, &c->ring[i]);
+		if (ret == -EAGAIN)
+			return 0;
+		if (ret < 0)
+			return ret;
+		c->unsent--;
+	}
+	return 0;
+}
+
+static void arm_sched(struct cb_conn *c)
+{
+	struct cb_gen *g = c->g;
+	uint64_t next;
+	if (coil_op_busy(&c->tmr) || g->stopping)
+		return;
+	next = cb_sched_next_ns(&c->sched);
+	if (next >= g->end)
+		return;
+	coil_timeout(g->loop, &c->tmr, next, COIL_TIMEOUT_ABS);
+}
+
+/* Whether this connection has nothing left to do in the run. */
+static int conn_spent(const struct cb_conn *c)
+{
+	const struct cb_gen *g = c->g;
+	if (g->stopping)
+		return 1;
+	if (c->count)
+		return 0;
+	if (g->o->rate)
+		return cb_sched_done(&c->sched);
+	return g->limited && !g->budget;
+}
+
+/* Take and send what the model allows now. */
+void cb_conn_send_more(struct cb_conn *c)
+{
+	struct cb_gen *g = c->g;
+	uint64_t now = coil_now(g->loop);
+	unsigned room, n;
+	int ret;
+
+	if (c->state != C_OPEN || c->no_more)
+		return;
+	if (g->stopping) {
+		/* no new request; close once the last answer is in */
+		if (c->count == c->unsent)
+			cb_conn_close(c);
+		return;
+	}
+	if ((ret = flush_unsent(c)) < 0)
+		goto fail;
+	if (c->wblocked)
+		return;
+	room = g->pipeline - c->count;
+	if (!g->o->keepalive)
+		room = c->used ? 0 : 1;
+	n = 0;
+	if (room && g->o->rate) {
+		/* the run holds the requests due before its end */
+		n = cb_sched_due(&c->sched, now < g->end ? now : g->end - 1,
+				 g->due, room);
+		for (unsigned i = 0; i < n; i++)
+			take(c, g->due[i]);
+		if (c->count < g->pipeline && g->o->keepalive)
+			arm_sched(c);
+	} else if (room) {
+		n = room;
+		if (g->limited && n > g->budget)
+			n = (unsigned)g->budget;
+		for (unsigned i = 0; i < n; i++)
+			take(c, now);
+		if (g->limited)
+			g->budget -= n;
+	}
+	if (n && !g->o->keepalive)
+		c->used = 1;
+	if ((ret = flush_unsent(c)) < 0)
+		goto fail;
+	if (conn_spent(c))
+		cb_conn_close(c);
+	return;
+fail:
+	cb_conn_fail(c, CB_ERR_WRITE, ret);
+}
+
+void cb_conn_sched_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct cb_conn *c = coil_container_of(op, struct cb_conn, tmr);
+	struct cb_gen *g = c->g;
+	(void)flags;
+	if (res < 0 || g->stopping)
+		return;
+	if (!g->o->keepalive) {
+		/* a connection per request: connect once one is due */
+		if (c->state == C_IDLE && !c->count) {
+			uint64_t now = coil_now(g->loop);
+			unsigned n = cb_sched_due(
+				&c->sched, now < g->end ? now : g->end - 1,
+				g->due, 1);
+			if (n) {
+				take(c, g->due[0]);
+				c->used = 1;
+				cb_conn_connect(c);
+			} else {
+				arm_sched(c);
+			}
+		}
+		return;
+	}
+	cb_conn_send_more(c);
+}
+
+/* ---- responses ------------------------------------------------------------
+ */
+
+static void response_done(struct cb_conn *c)
+{
+	struct cb_gen *g = c->g;
+	struct cb_result *r = &g->th->r;
+	struct cb_slot *sl = &c->ring[c->head];
+	uint64_t now = coil_now(g->loop);
+	int status = c->msg.status;
+	int keep = c->msg.keep_alive && g->o->keepalive;
+
+	c->head = (c->head + 1) % g->pipeline;
+	c->count--;
+	g->responses++;
+	if (measured(g, sl->intended)) {
+		uint64_t lat = now > sl->intended ? now - sl->intended : 0;
+		coil_hist_record(r->latency, lat);
+		if (g->ih)
+			coil_hist_record(g->ih, lat);
+		if (g->o->rate) {
+			uint64_t u = now > sl->start ? now - sl->start : 0;
+			coil_hist_record(r->latency_uncorrected, u);
+			if (g->ihu)
+				coil_hist_record(g->ihu, u);
+		}
+		cb_result_status(r, (unsigned)status);
+		r->requests++;
+	}
+	coil_http_msg_reset(&c->msg);
+	c->in_body = 0;
+	c->fails = 0;
+	if (!keep) {
+		/* the server closes: what was pipelined behind this one was
+		 * not served; it goes again on the next connection */
+		c->no_more = 1;
+		c->unsent = c->count;
+		for (unsigned i = 0; i < c->count; i++)
+			c->ring[(c->head + i) % g->pipeline].start = 0;
+	}
+}
+
+/* A connection failed with requests in flight (or unsolicited data). */
+void cb_conn_fail(struct cb_conn *c, enum cb_err_class cls, int code)
+{
+	unsigned lost = c->count - c->unsent;
+	if (c->state != C_OPEN && c->state != C_HANDSHAKE)
+		return;
+	count_error(c->g, cls, code, lost ? lost : 1);
+	/* taken but unsent requests stay for the next connection */
+	c->head = (c->head + lost) % c->g->pipeline;
+	c->count -= lost;
+	cb_conn_close(c);
+}
+
+static int acc_reserve(struct cb_conn *c, size_t need)
+{
+	size_t cap = c->acc_cap ? c->acc_cap : ACC_MIN;
+	char *p;
+	if (need <= c->acc_cap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	if (cap > COIL_HTTP_MAX_HEAD_DEFAULT)
+		cap = COIL_HTTP_MAX_HEAD_DEFAULT;
+	if (cap < need)
+		return COIL_ELIMIT;
+	p = realloc(c->acc, cap);
+	if (!p)
+		return -ENOMEM;
+	c->acc = p;
+	c->acc_cap = (unsigned)cap;
+	return 0;
+}
+
+/* Parse a head from @buf, or from the accumulated bytes plus @buf.
+ * Return: bytes of @buf used (the head's end, or all of it when it is
+ * incomplete: *done 0); or an error. */
+static int parse_head(struct cb_conn *c, const char *buf, size_t n, int *done)
+{
+	struct cb_gen *g = c->g;
+	size_t want, take;
+	int ret;
+
+	*done = 0;
+	if (!c->acc_len) {
+		ret = coil_http_parse_response(&c->msg, buf, n,
+					       g->t->parse_flags);
+		if (ret > 0) {
+			*done = 1;
+			return ret;
+		}
+		if (ret != COIL_HTTP_PARTIAL)
+			return ret;
+		if ((ret = acc_reserve(c, n)) < 0)
+			return ret;
+		memcpy(c->acc, buf, n);
+		c->acc_len = (unsigned)n;
+		return (int)n;
+	}
+	/* the head started in an earlier read: parse it whole again (the
+	 * header array is shared by the thread's connections). Copy at most
+	 * up to the head limit: a head that does not end within it fails. */
+	want = c->acc_len + n;
+	if (want > COIL_HTTP_MAX_HEAD_DEFAULT)
+		want = COIL_HTTP_MAX_HEAD_DEFAULT;
+	if ((ret = acc_reserve(c, want)) < 0)
+		return ret;
+	take = want > c->acc_len ? want - c->acc_len : 0;
+	memcpy(c->acc + c->acc_len, buf, take);
+	coil_http_msg_reset(&c->msg);
+	ret = coil_http_parse_response(&c->msg, c->acc, c->acc_len + take,
+				       g->t->parse_flags);
+	if (ret == COIL_HTTP_PARTIAL) {
+		if (c->acc_len + take >= COIL_HTTP_MAX_HEAD_DEFAULT)
+			return COIL_ELIMIT;
+		c->acc_len += (unsigned)take; /* take == n here */
+		return (int)take;
+	}
+	if (ret < 0)
+		return ret;
+	*done = 1;
+	ret -= (int)c->acc_len; /* the head's end inside @buf */
+	c->acc_len = 0;
+	return ret;
+}
+
+static void on_read(struct coil_stream *s, ssize_t nread, const void *data)
+{
+	struct cb_conn *c = s->data;
+	struct cb_gen *g = c->g;
+	const char *buf = data;
+	size_t n;
+
+	if (c->state != C_OPEN)
+		return;
+	if (nread <= 0) {
+		if (nread == 0 && c->in_body &&
+		    c->body.kind == COIL_HTTP_BODY_CLOSE) {
+			response_done(c);
+			nread = 0;
+		}
+		if (c->count - c->unsent || c->in_body || c->acc_len) {
+			if (nread == 0)
+				cb_conn_fail(c, CB_ERR_RESET, COIL_ETRUNC);
+			else if (nread == -ECONNRESET || nread == -EPIPE ||
+				 nread == COIL_ETRUNC)
+				cb_conn_fail(c, CB_ERR_RESET, (int)nread);
+			else if (nread == -ETIMEDOUT)
+				cb_conn_fail(c, CB_ERR_TIMEOUT, (int)nread);
+			else
+				cb_conn_fail(c, CB_ERR_READ, (int)nread);
+		} else if (nread < 0 && nread != -ECONNRESET &&
+			   nread != COIL_ETRUNC) {
+			/* (an idle connection closed without TLS close_notify
+			 * or reset ended nothing: it is replaced, above) */
+			cb_conn_fail(c, CB_ERR_READ, (int)nread);
+		} else {
+			cb_conn_close(
+				c); /* an idle connection ended: replace */
+		}
+		return;
+	}
+	n = (size_t)nread;
+	if (measured(g, coil_now(g->loop)))
+		g->th->r.bytes_read += n;
+	for (;;) {
+		int ret;
+		if (!c->in_body) {
+			int done;
+			if (!n)
+				break;
+			if (c->count == c->unsent) {
+				/* bytes nobody asked for */
+				cb_conn_fail(c, CB_ERR_PARSE, COIL_EPARSE);
+				return;
+			}
+			ret = parse_head(c, buf, n, &done);
+			if (ret < 0) {
+				cb_conn_fail(c, CB_ERR_PARSE, ret);
+				return;
+			}
+			buf += ret;
+			n -= (size_t)ret;
+			if (!done)
+				return;
+			if (c->msg.status < 200 && c->msg.status != 101) {
+				coil_http_msg_reset(&c->msg); /* interim */
+				continue;
+			}
+			coil_http_body_init(&c->body, &c->msg, 1);
+			c->in_body = 1;
+			/* HEAD, 204, 304, Content-Length: 0: ends here */
+			if (c->body.kind == COIL_HTTP_BODY_NONE ||
+			    (c->body.kind == COIL_HTTP_BODY_LENGTH &&
+			     !c->body.remaining)) {
+				response_done(c);
+				if (c->no_more) {
+					cb_conn_close(c);
+					return;
+				}
+				continue;
+			}
+		}
+		if (!n)
+			break;
+		{
+			size_t len = n;
+			/* discarding: the decoder only counts, never writes */
+			ret = coil_http_body_decode(&c->body, (char *)buf,
+						    &len);
+			if (ret == COIL_HTTP_PARTIAL)
+				break;
+			if (ret < 0) {
+				cb_conn_fail(c, CB_ERR_PARSE, ret);
+				return;
+			}
+			buf += n - (size_t)ret;
+			n = (size_t)ret;
+			response_done(c);
+			if (c->no_more) {
+				cb_conn_close(c);
+				return;
+			}
+		}
+	}
+	cb_conn_send_more(c);
+}
+
+/* ---- connections ------------------------------------------------------------
+ */
+
+static void conn_ready(struct cb_conn *c)
+{
+	struct cb_gen *g = c->g;
+	int ret;
+
+	c->state = C_OPEN;
+	c->no_more = 0;
+	c->in_body = 0;
+	c->acc_len = 0;
+	c->wblocked = 0;
+	coil_http_msg_reset(&c->msg);
+	if (g->connecting)
+		g->connecting--;
+	ret = coil_stream_read_start(c->s, on_read);
+	if (ret < 0) {
+		cb_conn_fail(c, CB_ERR_READ, ret);
+		return;
+	}
+	if (g->preconnect)
+		return; /* the run starts once every thread has connected */
+	cb_conn_send_more(c);
+}
+
+void cb_conn_retry_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct cb_conn *c = coil_container_of(op, struct cb_conn, retry);
+	(void)flags;
+	(void)res;
+	if (c->g->stopping) {
+		if (c->state == C_IDLE) {
+			c->state = C_DONE;
+			c->g->live--;
+			maybe_finish(c->g);
+		}
+		return;
+	}
+	cb_conn_connect(c);
+}
+
+/* After a failed connect or a close: connect again, or finish. */
+void cb_conn_next(struct cb_conn *c, int failed)
+{
+	struct cb_gen *g = c->g;
+	uint64_t wait = 0;
+
+	c->state = C_IDLE;
+	if (g->preconnect)
+		return; /* the run connects it again from t0 */
+	if (conn_spent(c)) {
+		if (g->o->rate && c->unsent && g->measuring)
+			g->th->r.unsent += c->unsent;
+		c->head = c->count = c->unsent = 0;
+		c->state = C_DONE;
+		g->live--;
+		maybe_finish(g);
+		return;
+	}
+	if (!c->count)
+		c->used = 0;
+	if (failed) {
+		wait = BACKOFF_MIN_NS << (c->fails < 7 ? c->fails : 7);
+		if (wait > BACKOFF_MAX_NS)
+			wait = BACKOFF_MAX_NS;
+		if (c->fails++ == 0)
+			wait = 0; /* the first one at once */
+	}
+	if (!g->o->keepalive && g->o->rate && !c->count) {
+		/* connect when the next request is due */
+		arm_sched(c);
+		return;
+	}
+	if (wait) {
+		coil_timeout(g->loop, &c->retry, wait, 0);
+		return;
+	}
+	cb_conn_connect(c);
+}
+
+static void close_cb(struct coil_stream *s)
+{
+	struct cb_conn *c = s->data;
+	cb_conn_next(c, 0);
+}
+
+void cb_conn_close(struct cb_conn *c)
+{
+	if (c->state != C_OPEN && c->state != C_HANDSHAKE)
+		return;
+	c->state = C_CLOSING;
+	if (coil_op_busy(&c->tmr))
+		coil_timeout_remove(c->g->loop, &c->tmr);
+	if (coil_stream_close(c->s, close_cb) < 0)
+		cb_conn_next(c, 0);
+}
+
+static void tls_done(struct coil_stream *s, int status);
+
+static void connect_cb(struct coil_stream *s, int status)
+{
+	struct cb_conn *c = s->data;
+	struct cb_gen *g = c->g;
+
+	if (status < 0) {
+		if (status != -ECANCELED || !g->stopping) {
+			count_error(g, CB_ERR_CONNECT, status, 1);
+		}
+		if (g->connecting)
+			g->connecting--;
+		cb_conn_next(c, 1);
+		return;
+	}
+	g->th->r.connections_opened++; /* pre-connects included */
+	if (g->stopping) {
+		c->state = C_OPEN;
+		cb_conn_close(c);
+		return;
+	}
+	if (g->t->https) {
+		struct coil_tls_opts to = {0};
+		int ret;
+		c->tls.s.data = c;
+		to.host = g->t->host;
+		to.cache = g->tls_cache;
+		c->state = C_HANDSHAKE;
+		ret = coil_tls_open(&c->tls, &c->tcp.s, g->t->tls, &to,
+				    tls_done);
+		if (ret < 0) {
+			count_error(g, CB_ERR_TLS, ret, 1);
+			c->state = C_OPEN;
+			c->s = &c->tcp.s;
+			cb_conn_close(c);
+			return;
+		}
+		/* the TLS stream owns the TCP one now: closing during the
+		 * handshake goes through it (coil_tls_open()) */
+		c->s = &c->tls.s;
+		return;
+	}
+	conn_ready(c);
+}
+
+static void tls_done(struct coil_stream *s, int status)
+{
+	struct cb_conn *c = s->data;
+	struct cb_gen *g = c->g;
+	uint64_t now = coil_now(g->loop);
+
+	if (status < 0) {
+		if (c->state == C_CLOSING)
+			return; /* closed with a callback: close_cb goes on */
+		if (status != -ECANCELED || !g->stopping)
+			count_error(g, CB_ERR_TLS, status, 1);
+		if (g->connecting)
+			g->connecting--;
+		cb_conn_next(c, 1);
+		return;
+	}
+	{ /* every handshake, pre-connects included */
+		const struct coil_tls_info *info = coil_tls_info(&c->tls);
+		g->th->r.tls_handshakes++;
+		g->th->r.tls_handshake_ns += now - c->connect_ns;
+		if (info && info->resumed)
+			g->th->r.tls_resumed++;
+	}
+	c->s = &c->tls.s;
+	conn_ready(c);
+}
+
+void cb_conn_connect(struct cb_conn *c)
+{
+	struct cb_gen *g = c->g;
+	struct coil_tcp_opts to = {0};
+	int ret;
+
+	to.connect_timeout_ns = g->o->timeout_ns;
+	c->tcp.s.data = c;
+	c->s = &c->tcp.s;
+	c->state = C_CONNECTING;
+	c->connect_ns = coil_now_update(g->loop);
+	ret = coil_tcp_connect(g->loop, &c->tcp, g->t->addrs, g->t->naddrs, &to,
+			       connect_cb);
+	g->outside_syscalls += 2; /* socket(2), setsockopt(2) TCP_NODELAY */
+	if (ret < 0) {
+		count_error(g, CB_ERR_CONNECT, ret, 1);
+		cb_conn_next(c, 1);
+	}
+}

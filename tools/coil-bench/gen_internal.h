@@ -1,0 +1,162 @@
+/*
+ * tools/coil-bench/gen_internal.h - what the generator's two files share:
+ * the per-thread generator (struct cb_gen, gen.c: the loop, the timers,
+ * the run's phases) and its connections (struct cb_conn, conn.c: connect,
+ * TLS, writing requests, parsing responses, reconnecting). Calls run one
+ * way: gen.c calls the cb_conn_*() functions; conn.c reaches back only
+ * through the small inline helpers below.
+ */
+#ifndef COIL_BENCH_GEN_INTERNAL_H
+#define COIL_BENCH_GEN_INTERNAL_H
+
+#include <stdint.h>
+
+#include "coil/engine.h"
+#include "coil/hist.h"
+#include "coil/http.h"
+#include "coil/stream.h"
+#include "coil/tls.h"
+#include "gen.h"
+#include "schedule.h"
+
+#define MAX_HEADERS 256
+
+enum cb_conn_state {
+	C_IDLE,	      /* no stream; maybe a reconnect timer */
+	C_CONNECTING, /* TCP connect in flight */
+	C_HANDSHAKE,  /* TLS handshake in flight */
+	C_OPEN,
+	C_CLOSING, /* close called, waiting for its callback */
+	C_DONE,	   /* finished for good */
+};
+
+/* A request taken from the schedule (or the closed model's budget). */
+struct cb_slot {
+	uint64_t intended; /* latency is measured from here */
+	uint64_t start;	   /* sent (or connect start without keep-alive);
+			      0 = not sent yet */
+	uint32_t url;	   /* index into the target's requests */
+};
+
+struct cb_wslot {
+	struct coil_stream_write w;
+	struct cb_conn *c;
+	int busy;
+};
+
+struct cb_conn {
+	struct cb_gen *g;
+	struct coil_tcp tcp;
+	struct coil_tls tls;
+	struct coil_stream *s; /* &tcp.s or &tls.s */
+	enum cb_conn_state state;
+	uint64_t idx; /* global connection index: the lane */
+	uint64_t url_next;
+
+	/* requests taken, oldest first: ring of P */
+	struct cb_slot *ring;
+	unsigned head, count, unsent;
+	struct cb_wslot *ws; /* P write requests, used round robin */
+	unsigned wnext;
+	int wblocked; /* a send waits for a write slot */
+	int no_more;  /* the server said close: send nothing more here */
+	int used;     /* --no-keepalive: the one request was taken */
+
+	/* response parsing */
+	struct coil_http_msg msg;
+	struct coil_http_body body;
+	int in_body;
+	char *acc; /* a head split across reads */
+	unsigned acc_len, acc_cap;
+
+	/* open model */
+	struct cb_sched sched;
+	struct coil_op tmr; /* next intended time */
+	/* reconnect back-off */
+	struct coil_op retry;
+	unsigned fails;
+	uint64_t connect_ns;
+};
+
+struct cb_gen {
+	struct cb_thread *th;
+	struct cb_run *run;
+	const struct cb_opts *o;
+	const struct cb_target *t;
+	struct coil_loop *loop;
+	struct cb_conn *conns;
+	unsigned n;
+	unsigned pipeline;
+	struct coil_http_header headers[MAX_HEADERS];
+	uint64_t *due; /* scratch for cb_sched_due(), [pipeline] */
+
+	uint64_t t0, measure, end; /* end: no new request from here */
+	uint64_t budget;	   /* closed model with -n: requests left */
+	int limited;		   /* budget applies */
+	int stopping;
+	int connecting; /* pre-connect phase: connects outstanding */
+	int preconnect;
+	unsigned live; /* connections not C_DONE */
+	int finished;
+
+	struct coil_op tick, endt;
+	uint64_t tick_ns, next_tick, last_sample, sample_done;
+	uint64_t responses; /* every response, warmup included */
+	uint64_t errors;
+	uint64_t next_hdr;
+	uint64_t hdr_interval;
+	struct coil_hist *ih, *ihu; /* this interval's histograms */
+	uint64_t outside_syscalls;
+	uint64_t enters0, cpu_u0, cpu_s0;
+	int measuring;
+
+	struct coil_tls_cache *tls_cache;
+};
+
+static inline int measured(const struct cb_gen *g, uint64_t t)
+{
+	return g->measuring && t >= g->measure;
+}
+
+static inline void count_error(struct cb_gen *g, enum cb_err_class cls,
+			       int code, uint64_t n)
+{
+	g->errors += n;
+	if (!measured(g, coil_now(g->loop)))
+		return;
+	for (uint64_t i = 0; i < n; i++)
+		cb_result_error(&g->th->r, cls, code);
+}
+
+/* The thread is done once no connection is live: stop its timers. */
+static inline void maybe_finish(struct cb_gen *g)
+{
+	if (g->live || g->finished)
+		return;
+	g->finished = 1;
+	if (coil_op_busy(&g->tick))
+		coil_timeout_remove(g->loop, &g->tick);
+	if (coil_op_busy(&g->endt))
+		coil_timeout_remove(g->loop, &g->endt);
+}
+
+/* ---- conn.c ---------------------------------------------------------------
+ */
+
+/* Open the connection (TCP, then TLS for https); on success it starts
+ * sending what the model allows. */
+void cb_conn_connect(struct cb_conn *c);
+/* Close an open (or handshaking) connection; cb_conn_next() follows. */
+void cb_conn_close(struct cb_conn *c);
+/* The connection failed with requests in flight: count them as errors of
+ * class @cls, keep the unsent ones for the next connection, close. */
+void cb_conn_fail(struct cb_conn *c, enum cb_err_class cls, int code);
+/* Take and send what the model allows now. */
+void cb_conn_send_more(struct cb_conn *c);
+/* After a failed connect (@failed) or a close: connect again, or finish. */
+void cb_conn_next(struct cb_conn *c, int failed);
+/* The op callbacks of a connection's schedule timer and reconnect timer. */
+void cb_conn_sched_cb(struct coil_op *op, int res, unsigned flags);
+void cb_conn_retry_cb(struct coil_op *op, int res, unsigned flags);
+
+#endif

@@ -1,0 +1,184 @@
+/*
+ * http/server_time.c - the server's time limits. Every connection waiting
+ * on something with a limit sits in one list per kind (header, write,
+ * body, idle, linger), sorted by deadline; while any list holds a
+ * connection, one ring timeout per server ticks (a quarter of the shortest
+ * limit, 10 ms to 1 s) and expires the heads that are due. Activity only
+ * moves a connection within or between lists: serving a request costs no
+ * timer operation.
+ */
+#include <errno.h>
+
+#include "server_internal.h"
+
+/* ---- time limits ---------------------------------------------------------
+ */
+
+void coil__tl_remove(struct sconn *c)
+{
+	struct tlist *l;
+	if (c->tlist == TL_NONE)
+		return;
+	l = &c->srv->tl[c->tlist];
+	if (c->t_prev)
+		c->t_prev->t_next = c->t_next;
+	else
+		l->head = c->t_next;
+	if (c->t_next)
+		c->t_next->t_prev = c->t_prev;
+	else
+		l->tail = c->t_prev;
+	c->t_prev = c->t_next = NULL;
+	c->tlist = TL_NONE;
+}
+
+static void tmr_arm(struct coil_http_server *srv);
+
+/* Put @c in list @kind with @deadline, sorted (from the tail: deadlines
+ * mostly grow). */
+static void tl_insert(struct sconn *c, unsigned kind, uint64_t deadline)
+{
+	struct coil_http_server *srv = c->srv;
+	struct tlist *l = &srv->tl[kind];
+	struct sconn *p;
+
+	coil__tl_remove(c);
+	p = l->tail;
+	while (p && p->deadline > deadline)
+		p = p->t_prev;
+	c->t_prev = p;
+	c->t_next = p ? p->t_next : l->head;
+	if (c->t_next)
+		c->t_next->t_prev = c;
+	else
+		l->tail = c;
+	if (p)
+		p->t_next = c;
+	else
+		l->head = c;
+	c->tlist = kind;
+	c->deadline = deadline;
+	tmr_arm(srv);
+}
+
+static int tl_any(const struct coil_http_server *srv)
+{
+	for (unsigned k = 1; k < TL_N; k++) {
+		if (srv->tl[k].head)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The tick: while any connection has a deadline, one relative ring
+ * timeout every tick_ns (a quarter of the shortest time limit, 10 ms to
+ * 1 s) expires what is due. A deadline fires at most one tick late, and
+ * no timer is ever removed or re-armed because a connection moved.
+ */
+static void tmr_arm(struct coil_http_server *srv)
+{
+	if (coil_op_busy(&srv->tmr) || (srv->st & (S_DONE | S_SHUTDOWN_T)) ||
+	    !tl_any(srv))
+		return;
+	coil_timeout(srv->loop, &srv->tmr, srv->tick_ns, 0);
+}
+
+static void expire(struct sconn *c, unsigned kind)
+{
+	struct coil_http_server *srv = c->srv;
+
+	coil__tl_remove(c);
+	srv->stats.timeouts++;
+	switch (kind) {
+	case TL_HEADER:
+		if (c->phase == P_HEAD && c->ipos == c->ilen) {
+			/* a connection that never sent a byte */
+			c->st |= C_CLOSE_CLEAN;
+			coil__sconn_fail(c, 0);
+			break;
+		}
+		coil__send_error(c, 408);
+		coil__sconn_process(c);
+		break;
+	case TL_BODY:
+		if (c->phase == P_REQ && c->bstate == BS_GOING) {
+			coil__body_fail(c, -ETIMEDOUT);
+			coil__sconn_process(c);
+		} else {
+			coil__sconn_fail(c, -ETIMEDOUT);
+		}
+		break;
+	case TL_IDLE:
+	case TL_LINGER:
+		c->st |= C_CLOSE_CLEAN;
+		coil__sconn_fail(c, 0);
+		break;
+	default:
+		coil__sconn_fail(c, -ETIMEDOUT);
+		break;
+	}
+}
+
+void coil__srv_tick_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct coil_http_server *srv =
+		coil_container_of(op, struct coil_http_server, tmr);
+	uint64_t t = coil_now(srv->loop);
+
+	if (srv->st & S_DONE)
+		return;
+	for (unsigned k = 1; k < TL_N; k++) {
+		struct sconn *c;
+		while ((c = srv->tl[k].head) && c->deadline <= t)
+			expire(c, k);
+	}
+	tmr_arm(srv);
+	coil__srv_shutdown_check(srv);
+}
+
+/* Which list @c belongs in now, and its deadline. */
+void coil__sconn_retime(struct sconn *c)
+{
+	struct coil_http_server *srv = c->srv;
+	unsigned kind = TL_NONE;
+	uint64_t t = srv_now(srv), dl = 0;
+	int out_busy = c->slot_busy || c->heap_slots;
+
+	if (c->st & C_DEAD)
+		kind = TL_NONE;
+	else if (c->phase == P_CLOSING)
+		kind = (c->st & C_SHUT) ? TL_LINGER : TL_WRITE;
+	else if (c->phase == P_HEAD &&
+		 (c->ipos < c->ilen || (c->nreq == 0 && !out_busy)))
+		kind = TL_HEADER; /* a head arriving, or a first one awaited */
+	else if (out_busy)
+		kind = TL_WRITE;
+	else if (c->phase == P_HEAD)
+		kind = TL_IDLE;
+	else if (c->phase == P_DISCARD ||
+		 (c->phase == P_REQ &&
+		  (c->bmode == B_BUFFER || c->bmode == B_STREAM) &&
+		  c->bstate == BS_GOING && !(c->st & C_LENT)))
+		kind = TL_BODY;
+
+	if (kind == TL_NONE) {
+		coil__tl_remove(c);
+		return;
+	}
+	if (kind == c->tlist && (kind == TL_HEADER || kind == TL_LINGER ||
+				 kind == TL_WRITE || kind == TL_BODY))
+		return; /* progress refreshes these explicitly */
+	if (kind == TL_HEADER)
+		dl = c->head_start + srv->tl[kind].dur;
+	else
+		dl = t + srv->tl[kind].dur;
+	tl_insert(c, kind, dl);
+}
+
+/* Progress on a list whose deadline slides (write, body). */
+void coil__sconn_progress(struct sconn *c, unsigned kind)
+{
+	if (c->tlist == kind)
+		tl_insert(c, kind, srv_now(c->srv) + c->srv->tl[kind].dur);
+}

@@ -2,8 +2,8 @@
  * http/client_internal.h - what the files of the HTTP client share: the
  * client, its hosts (one per scheme+host+port, holding the per-host limit,
  * the idle connections and the requests waiting), its connections and its
- * requests. Private to http/; the public side is the client section of
- * include/coil/http.h.
+ * requests. Private to http/; the public side is
+ * include/coil/http_client.h.
  *
  * Files: client.c (requests: attempts, retries, redirects, deadlines,
  * the API), client_pool.c (hosts, limits, connections, idle reuse,

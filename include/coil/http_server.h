@@ -1,0 +1,521 @@
+/*
+ * coil/http_server.h - the HTTP/1.1 server (http/server*.c) and its runner
+ * for N loops on N threads. Included by coil/http.h, which is what users
+ * include; the message layer it builds on is coil/http_message.h.
+ */
+#ifndef COIL_HTTP_SERVER_H
+#define COIL_HTTP_SERVER_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "coil/async.h"
+#include "coil/engine.h"
+#include "coil/http_message.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ==== server (RFC 9112 §9, RFC 9110 §15) ================================
+ * The HTTP/1.1 server: http/server*.c. One struct coil_http_server per loop
+ * (a listener with a multishot accept, the loop's connections, its timers);
+ * N loops on N threads share a port with SO_REUSEPORT, either run by the
+ * caller or by coil_http_threads_start() below.
+ *
+ * A connection answers its requests one at a time and in order: the next
+ * pipelined request is parsed once the current response is completely
+ * queued, so responses can never overtake each other. Responses of
+ * pipelined requests handled in one loop turn leave in one send. Request
+ * heads are parsed with coil_http_parse_request() and copied into the
+ * connection's own buffer; responses are written with
+ * coil_http_response_write() into a per-connection output buffer.
+ * Connections come from a free list: answering a request from memory
+ * allocates nothing.
+ *
+ * The server answers by itself, with "Connection: close": 400 for a
+ * malformed head or framing (RFC 9112 §3, §6.3), 408 when a head does not
+ * arrive within header_timeout_ns (RFC 9110 §15.5.9), 413 for a
+ * Content-Length above max_body_bytes (§15.5.14), 417 for an Expect other
+ * than 100-continue (RFC 9110 §10.1.1), 431 for a head above
+ * max_head_bytes or max_headers fields (RFC 6585 §5), 505 for an HTTP
+ * version other than 1.x (§15.6.6). After a response with "Connection:
+ * close" it shuts down its sending side and reads until the client closes
+ * or linger_ns passes (lingering close, RFC 9112 §9.6), so that unread
+ * request bytes do not turn into a reset that destroys the response.
+ */
+
+struct sockaddr;
+struct coil_tls_config;
+struct coil_http_server;
+struct coil_http_sreq;
+
+/*
+ * The request handler. Runs on the server's loop when a request head has
+ * arrived (the body, if any, has not been read yet: see
+ * coil_http_sreq_read_body() and coil_http_sreq_stream_body()). @req is the
+ * handler's from here until it completes it with exactly one of
+ * coil_http_respond(), coil_http_respond_file(), coil_http_serve_file(),
+ * coil_http_respond_end() (after coil_http_respond_begin()) or
+ * coil_http_sreq_abort(), now or later from another callback of the same
+ * loop. The server never frees or reuses @req before that.
+ */
+typedef void (*coil_http_handler)(struct coil_http_sreq *req, void *arg);
+
+/*
+ * Called once per request when its response has been completely queued (or
+ * the connection failed first), just before the request is recycled: for
+ * access logs. @status: the status sent (0 if none was); @body_bytes: body
+ * bytes queued; @req: readable during the call only (method may be NULL
+ * for a request the server refused before it had a request line).
+ */
+typedef void (*coil_http_done_fn)(struct coil_http_sreq *req, int status,
+				  uint64_t body_bytes, void *arg);
+
+/* Server options. Zero means "default" for every field but addr. */
+struct coil_http_server_opts {
+	/* where to listen: AF_INET or AF_INET6; port 0 picks one (read it
+	 * with coil_http_server_addr()) */
+	const struct sockaddr *addr;
+	socklen_t addr_len;
+	int backlog;	/* listen(2) backlog, default 511 */
+	unsigned flags; /* COIL_HTTP_SERVER_* */
+	coil_http_handler handler;
+	void *arg;		   /* passed to handler and on_done */
+	coil_http_done_fn on_done; /* NULL: none */
+	/* limits */
+	size_t max_head_bytes;	 /* request line + fields, default 8192 */
+	unsigned max_headers;	 /* fields per head, default 64 */
+	uint64_t max_body_bytes; /* request body, default 1 MiB */
+	unsigned max_requests;	 /* per connection, default unlimited */
+	unsigned max_conns;	 /* open connections, default 16384 */
+	/* time limits, ns */
+	uint64_t header_timeout_ns; /* a head's first byte to its end, 10 s */
+	uint64_t idle_timeout_ns;   /* keep-alive wait for a request, 60 s */
+	uint64_t body_timeout_ns; /* no request body byte for this long, 30 s */
+	uint64_t write_timeout_ns; /* no output progress for this long, 30 s */
+	uint64_t linger_ns;	   /* lingering close, 2 s */
+	/* TLS: a server-side configuration (coil/tls.h) shared by every
+	 * connection, or NULL for plain HTTP; borrowed, kept by the caller
+	 * until the server is freed */
+	const struct coil_tls_config *tls;
+};
+
+/* SO_REUSEPORT on the listening socket (socket(7)): N servers, one per
+ * loop/thread, on one port, the kernel spreading connections. */
+#define COIL_HTTP_SERVER_REUSEPORT (1u << 0)
+/* IPV6_V6ONLY for an AF_INET6 address. */
+#define COIL_HTTP_SERVER_V6ONLY (1u << 1)
+
+/* Counters of one server (coil_http_server_stats()). */
+struct coil_http_server_stats {
+	uint64_t accepted;  /* connections accepted */
+	uint64_t refused;   /* accepted and closed at once (max_conns) */
+	uint64_t requests;  /* request heads handed to the handler */
+	uint64_t responses; /* responses queued, server errors included */
+	uint64_t errors;    /* responses the server made itself (4xx/5xx) */
+	uint64_t timeouts;  /* connections ended by a time limit */
+	uint64_t resets;    /* connections that failed (reset, write error) */
+	uint64_t tls_failures; /* TLS handshakes that failed */
+	unsigned conns;	       /* connections open now */
+	unsigned conns_max;    /* the most open at once */
+};
+
+/*
+ * coil_http_server_new() - listen and serve on @loop.
+ * @out:  receives the server; free it with coil_http_server_free() after
+ *        coil_http_server_shutdown() completed.
+ * @loop: the loop (its thread); the server is used only on it.
+ * @opts: read during the call (addr and tls are borrowed as described).
+ *
+ * Opens a listener (coil_listener_open(): socket, SO_REUSEADDR, optional
+ * SO_REUSEPORT, bind, listen, then a multishot accept,
+ * io_uring_prep_multishot_accept(3)). Each connection becomes a TCP stream
+ * (coil/stream.h) reading by multishot recv, or with opts->tls a TLS
+ * stream over it (coil_tls_open(), coil/tls.h) whose handshake must end
+ * within header_timeout_ns; a failed handshake closes the connection
+ * (counted in tls_failures). A TLS client that closes without close_notify
+ * is taken as closing (HTTP's framing shows whether a message was cut).
+ *
+ * Return: 0; -EINVAL for NULL arguments, no handler, no address, a
+ * max_head_bytes below 64 or above 1 MiB, max_headers 0 or above 1024,
+ * or a timeout above one day; -ENOTSUP for opts->tls when coil was built
+ * without the TLS layer (no coil/tls.h); -ENOMEM; the listener's errors
+ * (-EADDRINUSE, -EACCES, -EAFNOSUPPORT, -EMFILE ...).
+ */
+int coil_http_server_new(struct coil_http_server **out, struct coil_loop *loop,
+			 const struct coil_http_server_opts *opts);
+
+/*
+ * coil_http_server_addr() - the bound address (getsockname(2)).
+ * Return: 0; -EINVAL for NULL arguments or a server whose listener is
+ * closed (after coil_http_server_shutdown()).
+ */
+int coil_http_server_addr(const struct coil_http_server *srv,
+			  struct sockaddr_storage *ss, socklen_t *len);
+
+/*
+ * coil_http_server_shutdown() - stop gracefully.
+ * @drain_ns: how long in-flight requests may take to finish.
+ * @done:     initialised, not in flight; its callback runs on the loop
+ *            with 0 once every connection is closed and the listener is
+ *            closed (the server may then be freed), or with 1 if the drain
+ *            time ran out and connections had to be cut.
+ *
+ * Stops accepting (the listener is closed at once), closes idle keep-alive
+ * connections, lets each request in progress finish (its response carries
+ * "Connection: close"), then closes its connection. When @drain_ns passes,
+ * the remaining connections are closed; a handler still holding a request
+ * gets its cancel hook (coil_http_sreq_on_cancel()) and must still complete
+ * the request, after which the server is done.
+ *
+ * Return: 0; -EINVAL for NULL; -EALREADY if a shutdown was started.
+ */
+int coil_http_server_shutdown(struct coil_http_server *srv, uint64_t drain_ns,
+			      struct coil_op *done);
+
+/*
+ * coil_http_server_free() - free a server whose shutdown completed, or
+ * NULL. A server that is still running (not shut down) must not be freed.
+ */
+void coil_http_server_free(struct coil_http_server *srv);
+
+/* coil_http_server_stats() - the server's counters. */
+void coil_http_server_stats(const struct coil_http_server *srv,
+			    struct coil_http_server_stats *st);
+
+/* coil_http_server_loop() - the server's loop. */
+struct coil_loop *coil_http_server_loop(const struct coil_http_server *srv);
+
+/* coil_http_server_set_data(), coil_http_server_data() - a pointer of the
+ * caller's, kept with the server (per-loop state of the application). */
+void coil_http_server_set_data(struct coil_http_server *srv, void *data);
+void *coil_http_server_data(const struct coil_http_server *srv);
+
+/*
+ * A request. Handed to the handler; the fields above "private" are
+ * read-only for it, except data. The strings point into the connection's
+ * head buffer and are valid until the request is completed; they are not
+ * NUL-terminated.
+ */
+struct coil_http_sreq {
+	const char *method; /* token, e.g. "GET" */
+	size_t method_len;
+	const char *target; /* request target as sent (RFC 9112 §3.2) */
+	size_t target_len;
+	const char *path; /* target before '?' (still percent-encoded) */
+	size_t path_len;
+	const char *query; /* after '?', without it; length 0 if none */
+	size_t query_len;
+	int minor_version; /* HTTP/1.minor: 0 or 1 */
+	int is_head;	   /* the method is HEAD: responses carry no body */
+	const struct coil_http_header *headers;
+	unsigned nheaders;
+	int body_kind;		 /* COIL_HTTP_BODY_NONE, _LENGTH or _CHUNKED */
+	uint64_t content_length; /* with COIL_HTTP_BODY_LENGTH */
+	/* the whole body, once coil_http_sreq_read_body() reported 0 */
+	const void *body;
+	size_t body_len;
+	struct coil_http_server *server;
+	struct coil_loop *loop;
+	void *data; /* the handler's; NULL when the request arrives */
+};
+
+/*
+ * coil_http_sreq_header() - the value of the first field named @name
+ * (NUL-terminated, any case, RFC 9110 §5.1).
+ * @len: receives the value's length; may be NULL.
+ * Return: the value (not NUL-terminated), or NULL when absent.
+ */
+const char *coil_http_sreq_header(const struct coil_http_sreq *req,
+				  const char *name, size_t *len);
+
+/* A status for the callbacks below: the body has ended. */
+#define COIL_HTTP_BODY_END 1
+
+/*
+ * Callback of coil_http_sreq_read_body(): @status 0 when the whole body is
+ * in req->body / req->body_len; COIL_ELIMIT when it exceeds
+ * max_body_bytes (a chunked body; a declared length above it was refused
+ * before the handler ran); COIL_EPARSE for malformed chunked framing;
+ * COIL_ETRUNC when the client closed first; -ETIMEDOUT after
+ * body_timeout_ns without a byte; -ECONNRESET or another -errno when the
+ * connection failed. After an error the connection is not reused; the
+ * handler still completes the request (with a response such as 413 or 400,
+ * which the server sends if it still can, or with coil_http_sreq_abort()).
+ */
+typedef void (*coil_http_body_fn)(struct coil_http_sreq *req, int status,
+				  void *arg);
+
+/*
+ * coil_http_sreq_read_body() - read the whole request body into memory.
+ * @cb: runs once, from the loop, never inline.
+ *
+ * Sends "100 Continue" first when the client asked for it (Expect:
+ * 100-continue, RFC 9110 §10.1.1) and sent no body byte yet. The body is
+ * gathered in a buffer of the connection (kept for its next requests),
+ * decoded from chunked if need be. A request without a body reports 0 with
+ * body_len 0.
+ * Return: 0; -EINVAL for NULL @req/@cb; -EALREADY if the body was already
+ * asked for.
+ */
+int coil_http_sreq_read_body(struct coil_http_sreq *req, coil_http_body_fn cb,
+			     void *arg);
+
+/*
+ * Callback of coil_http_sreq_stream_body(), once per piece.
+ * @status 0: @data holds @len (> 0) body bytes (chunked framing removed).
+ *            They stay valid, and no further piece comes, until
+ *            coil_http_sreq_body_next() (which may be called in the
+ *            callback or later, e.g. once the bytes were written
+ *            elsewhere): back-pressure.
+ * @status COIL_HTTP_BODY_END: the body ended (@len 0); the last call.
+ * @status < 0: as for coil_http_body_fn (the last call).
+ */
+typedef void (*coil_http_chunk_fn)(struct coil_http_sreq *req, int status,
+				   const void *data, size_t len, void *arg);
+
+/*
+ * coil_http_sreq_stream_body() - receive the body piece by piece, without
+ * gathering it (uploads of any size within max_body_bytes).
+ * @cb: see coil_http_chunk_fn; runs from the loop, never inline.
+ *
+ * "100 Continue" as for coil_http_sreq_read_body().
+ * Return: 0; -EINVAL for NULL @req/@cb; -EALREADY if the body was already
+ * asked for.
+ */
+int coil_http_sreq_stream_body(struct coil_http_sreq *req,
+			       coil_http_chunk_fn cb, void *arg);
+
+/* coil_http_sreq_body_next() - done with the piece the stream callback got:
+ * the next piece may come. Return: 0; -EINVAL if no piece is lent. */
+int coil_http_sreq_body_next(struct coil_http_sreq *req);
+
+/*
+ * coil_http_sreq_on_cancel() - set the request's cancel hook: called at most
+ * once, from the loop, when the connection failed (reset, write error,
+ * time limit) or a shutdown's drain time ran out while the handler holds
+ * the request. The handler should stop its work (cancel its timers ...)
+ * and complete the request; responses are then dropped.
+ * Return: 0; -EINVAL for NULL @req.
+ */
+int coil_http_sreq_on_cancel(struct coil_http_sreq *req,
+			     void (*fn)(struct coil_http_sreq *req, void *arg),
+			     void *arg);
+
+/*
+ * coil_http_respond() - answer with a body from memory, and complete the
+ * request.
+ * @status:   200-599 (100-199 are the server's: 100 Continue).
+ * @headers:  the caller's fields (e.g. Content-Type); the server writes
+ *            Date, Connection and Content-Length (RFC 9110 §6.6.1, RFC 9112
+ *            §6.2, §9.6) and refuses them here, as coil_http_response_write()
+ *            does.
+ * @body:     copied (into the connection's output buffer, or a heap copy
+ *            when it does not fit there); not sent for HEAD (but counted
+ *            in Content-Length), nor with 204 and 304, which take none.
+ *
+ * Whatever it returns, @req is no longer the caller's afterwards.
+ * Return: 0 (also when the connection already failed: the response is
+ * dropped); -EINVAL for a NULL @req, a request already completed, a status
+ * outside 200-599, a body with 204/304, or fields the writer refuses: the
+ * server then answers 500 instead; -ENOMEM (a large body could not be
+ * copied): the connection is closed.
+ */
+int coil_http_respond(struct coil_http_sreq *req, int status,
+		      const struct coil_http_header *headers, size_t nheaders,
+		      const void *body, size_t len);
+
+/*
+ * coil_http_respond_file() - answer with @len bytes of file @fd from
+ * offset @off, and complete the request.
+ * @fd: taken over by the server whatever the result: closed through the
+ *      ring (io_uring_prep_close(3)) when the response is done.
+ *
+ * The head is sent with Content-Length @len; the body is read with
+ * IORING_OP_READ into 64 KiB buffers of the server (a free list) and each
+ * piece leaves in one send together with whatever precedes it. A file that
+ * turns out shorter than @len ends the connection (the client sees a
+ * truncated body, RFC 9112 §8). HEAD sends the head only.
+ * Return: as coil_http_respond(); -EBADF for a negative @fd.
+ */
+int coil_http_respond_file(struct coil_http_sreq *req, int status,
+			   const struct coil_http_header *headers,
+			   size_t nheaders, int fd, uint64_t off, uint64_t len);
+
+/*
+ * coil_http_serve_file() - answer with a file under a root directory.
+ * @root_fd: an O_PATH or O_DIRECTORY fd of the root, kept open by the
+ *           caller while the server runs.
+ *
+ * Decodes req->path with coil_http_path_decode() (400 for what it
+ * refuses), appends "index.html" to a path ending in '/', then opens the
+ * file through the ring with openat2(2) and RESOLVE_BENEATH |
+ * RESOLVE_NO_MAGICLINKS (coil_openat2()): a path or symbolic link that
+ * leads out of the root is refused by the kernel (403), as are special
+ * files (403: FIFOs, devices) and directories (403); a missing file is 404.
+ * A regular file is sent as by coil_http_respond_file(), with a
+ * Content-Type chosen from its extension. Completes the request.
+ * Return: as coil_http_respond().
+ */
+int coil_http_serve_file(struct coil_http_sreq *req, int root_fd);
+
+/*
+ * coil_http_path_decode() - percent-decode a request path (RFC 3986 §2.1)
+ * into a path relative to a root, safe to open beneath it.
+ * @path:  e.g. req->path: must start with '/'.
+ * @out:   receives the decoded path without its leading '/',
+ *         NUL-terminated ("" for "/").
+ * @cap:   bytes at @out.
+ *
+ * Refused with -EINVAL: no leading '/'; '%' not followed by two hex
+ * digits; an encoded '/' or '\' (%2F, %5C: a segment that would become
+ * two); NUL (raw or %00) and other control bytes; a "." or ".." segment
+ * (raw or encoded), and empty segments ("//"). -ENAMETOOLONG when the
+ * result does not fit in @cap.
+ * Return: the decoded length (>= 0); -EINVAL; -ENAMETOOLONG.
+ */
+int coil_http_path_decode(const char *path, size_t len, char *out, size_t cap);
+
+/* coil_http_content_type() - a Content-Type for a file name's extension
+ * ("text/html; charset=utf-8" for .html ...), or
+ * "application/octet-stream". Return: a static string. */
+const char *coil_http_content_type(const char *name, size_t len);
+
+/* coil_http_respond_begin() with an unknown length: chunked for HTTP/1.1
+ * clients (RFC 9112 §7.1), close-delimited for HTTP/1.0 (§6.3 rule 8). */
+#define COIL_HTTP_LENGTH_UNKNOWN UINT64_MAX
+
+/*
+ * coil_http_respond_begin() - start a streamed response.
+ * @content_length: the body's length, or COIL_HTTP_LENGTH_UNKNOWN.
+ *
+ * Writes the head; the body follows with coil_http_respond_write() and
+ * ends with coil_http_respond_end(), which completes the request. For
+ * HEAD (and 204/304) the writes are accepted and dropped.
+ * Return: 0; -EINVAL as for coil_http_respond() (then the server has
+ * answered 500 and completed the request); -EALREADY if a response was
+ * begun already.
+ */
+int coil_http_respond_begin(struct coil_http_sreq *req, int status,
+			    const struct coil_http_header *headers,
+			    size_t nheaders, uint64_t content_length);
+
+/* Callback of coil_http_respond_write(): @status 0 when the bytes were
+ * handed to the kernel, -errno when the connection failed (the handler
+ * should then end the response). */
+typedef void (*coil_http_sent_fn)(struct coil_http_sreq *req, int status,
+				  void *arg);
+
+/*
+ * coil_http_respond_write() - send @len body bytes of a streamed response.
+ * @data: borrowed until @cb runs (no copy; a chunk of a chunked response
+ *        is framed around it).
+ * @cb:   runs once, from the loop, never inline; may be NULL (then @data
+ *        must stay valid until the request completes).
+ *
+ * At most one write is outstanding per request: call again from @cb
+ * (back-pressure follows the client's reading).
+ * Return: 0; -EINVAL for NULL @req, no response begun, or more bytes than
+ * the announced length; -EBUSY while a write is outstanding; -EPIPE or the
+ * connection's error once it failed (@cb will not run).
+ */
+int coil_http_respond_write(struct coil_http_sreq *req, const void *data,
+			    size_t len, coil_http_sent_fn cb, void *arg);
+
+/*
+ * coil_http_respond_end() - end a streamed response (the last chunk for
+ * chunked) and complete the request. A body shorter than the announced
+ * length closes the connection after it (the client sees a truncated
+ * message, RFC 9112 §8). May be called while a write is outstanding (the
+ * end follows it).
+ * Return: 0; -EINVAL for NULL @req or no response begun.
+ */
+int coil_http_respond_end(struct coil_http_sreq *req);
+
+/*
+ * coil_http_sreq_abort() - complete the request without (the rest of) a
+ * response: the connection is closed.
+ * Return: 0; -EINVAL for NULL @req or a request already completed.
+ */
+int coil_http_sreq_abort(struct coil_http_sreq *req);
+
+/* ---- N loops on N threads ---- */
+
+struct coil_http_threads;
+
+/* Options of coil_http_threads_start(). Zero means default. */
+struct coil_http_threads_opts {
+	unsigned threads; /* loops/threads, default 1, max 1024 */
+	const struct coil_loop_opts *loop; /* each thread's loop options */
+	/* Run on each thread after its server started / after its shutdown
+	 * completed (the loop still runs: ops may be submitted; the thread
+	 * ends once nothing is in flight). on_start returning < 0 makes
+	 * coil_http_threads_start() fail with that value. */
+	int (*on_start)(struct coil_http_server *srv, unsigned index,
+			void *arg);
+	void (*on_stop)(struct coil_http_server *srv, unsigned index,
+			void *arg);
+	void *arg;
+};
+
+/*
+ * coil_http_threads_start() - run @threads servers, each on its own loop
+ * and thread, on one port (COIL_HTTP_SERVER_REUSEPORT is set). With port 0
+ * the first server picks the port and the others bind the same one.
+ * @sopts: as for coil_http_server_new(); read during the call.
+ * @topts: NULL for defaults.
+ *
+ * A port given explicitly must be free: SO_REUSEPORT would let a second
+ * server of the same user share it silently, so the port is first bound
+ * once without it (and with SO_REUSEADDR), and -EADDRINUSE returned if
+ * anything listens there.
+ *
+ * Returns once every thread is serving, or failed. Threads inherit the
+ * caller's signal mask: block SIGINT/SIGTERM first and sigwait(3) for them
+ * in the caller, then coil_http_threads_stop().
+ * Return: 0; -EINVAL for NULL or bad options; coil_loop_new()'s and
+ * coil_http_server_new()'s errors; an on_start error; -errno of
+ * pthread_create(3). Nothing is left running on failure.
+ */
+int coil_http_threads_start(struct coil_http_threads **out,
+			    const struct coil_http_server_opts *sopts,
+			    const struct coil_http_threads_opts *topts);
+
+/* coil_http_threads_addr() - the bound address. Return: 0; -EINVAL. */
+int coil_http_threads_addr(const struct coil_http_threads *t,
+			   struct sockaddr_storage *ss, socklen_t *len);
+
+/*
+ * coil_http_threads_stop() - shut every server down gracefully
+ * (coil_http_server_shutdown() with @drain_ns on each loop). From any
+ * thread (not from a signal handler); later calls do nothing.
+ * Return: 0; -EINVAL for NULL.
+ */
+int coil_http_threads_stop(struct coil_http_threads *t, uint64_t drain_ns);
+
+/*
+ * coil_http_threads_wait() - wait until every thread has ended.
+ * @stats: if not NULL, receives the servers' counters summed (conns_max
+ *         summed too).
+ * Return: 0 if every server drained in time; 1 if a drain ran out of time
+ * and connections were cut; -EINVAL for NULL.
+ */
+int coil_http_threads_wait(struct coil_http_threads *t,
+			   struct coil_http_server_stats *stats);
+
+/* coil_http_threads_loop_stats() - the loops' counters (enters, SQEs ...)
+ * summed; valid after coil_http_threads_wait(). */
+void coil_http_threads_loop_stats(const struct coil_http_threads *t,
+				  struct coil_loop_stats *st);
+
+/* coil_http_threads_free() - stop (drain 0) and wait if need be, then
+ * free; NULL is fine. */
+void coil_http_threads_free(struct coil_http_threads *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* COIL_HTTP_SERVER_H */

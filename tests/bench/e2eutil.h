@@ -434,6 +434,19 @@ static inline void cb_expect_ok(const struct cb_out *r)
 	assert_int_equal(r->status, 0);
 }
 
+/* coil-bench ran but no request succeeded: exit 1 (the work failed,
+ * tools/common/exit_status.h) with that said on stderr, the report
+ * printed all the same. */
+static inline void cb_expect_none_succeeded(const struct cb_out *r)
+{
+	if (r->status != 1 || !strstr(r->err, "no request succeeded"))
+		fprintf(stderr,
+			"coil-bench exit %d\nstdout:\n%s\nstderr:\n%s\n",
+			r->status, r->out, r->err);
+	assert_int_equal(r->status, 1);
+	assert_non_null(strstr(r->err, "no request succeeded"));
+}
+
 /* "http://127.0.0.1:PORT" + @path of the test server, in one of four
  * static buffers (several may be used in one call). */
 static inline char *ts_url(const struct ts_server *s, const char *path)

@@ -201,7 +201,7 @@ static void test_https_verify_fails(void **state)
 	struct cb_out r;
 	(void)state;
 	r = RUN("-t1", "-c1", "-d300ms", url);
-	cb_expect_ok(&r);
+	cb_expect_none_succeeded(&r);
 	assert_non_null(strstr(r.out, "  0 requests in"));
 	assert_non_null(strstr(r.out, "    tls "));
 	assert_non_null(strstr(r.out, "COIL_ETLS"));

@@ -119,6 +119,7 @@ enum {
 	OPT_URLS,
 	OPT_BODY_FILE,
 	OPT_BATCH_WAIT,
+	OPT_SLO,
 };
 
 static const char short_opts[] = ":t:c:d:H:LUR:n:m:b:kP:vh";
@@ -144,6 +145,7 @@ static const struct option long_opts[] = {
 	{"no-keepalive", no_argument, NULL, OPT_NO_KEEPALIVE},
 	{"batch-wait", required_argument, NULL, OPT_BATCH_WAIT},
 	{"urls", required_argument, NULL, OPT_URLS},
+	{"slo", required_argument, NULL, OPT_SLO},
 	{"version", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -387,6 +389,39 @@ static int read_urls(struct cb_opts *o, const char *path, char *err, size_t len)
 	return 0;
 }
 
+/* --slo EXPR[,EXPR...]: each condition parsed and kept in order */
+static int add_slos(struct cb_opts *o, const char *arg, char *err, size_t len)
+{
+	const char *p = arg;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		char one[128];
+		struct cb_slo *ns;
+		int ret;
+		if (n >= sizeof(one))
+			return fail(err, len, "--slo '%.*s' is too long",
+				    (int)n, p);
+		memcpy(one, p, n);
+		one[n] = '\0';
+		if (o->n_slos >= CB_MAX_SLOS)
+			return fail(err, len, "more than %d --slo conditions",
+				    CB_MAX_SLOS);
+		ns = realloc(o->slos, (o->n_slos + 1) * sizeof(*ns));
+		if (!ns) {
+			fail(err, len, "out of memory");
+			return -ENOMEM;
+		}
+		o->slos = ns;
+		if ((ret = cb_slo_parse(one, &o->slos[o->n_slos], err, len)))
+			return ret;
+		o->n_slos++;
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
+}
+
 int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 		 size_t err_len)
 {
@@ -517,6 +552,10 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 		case OPT_URLS:
 			o->urls_file = optarg;
 			break;
+		case OPT_SLO:
+			if ((ret = add_slos(o, optarg, err, err_len)))
+				return ret;
+			break;
 		case 'v':
 			o->action = CB_VERSION;
 			return 0;
@@ -616,6 +655,7 @@ void cb_cli_free(struct cb_opts *o)
 	free(o->urls);
 	free(o->headers);
 	free(o->body);
+	free(o->slos);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -662,6 +702,15 @@ void cb_cli_usage(FILE *f)
 	      "        --output FILE     write the result to FILE, not stdout\n"
 	      "        --hdr-log FILE    HdrHistogram interval log of the "
 	      "latencies\n"
+	      "  Verdicts (CI):\n"
+	      "        --slo EXPR        a condition on the result, "
+	      "repeatable or comma-\n"
+	      "                          separated: p99<50ms, p99.9<=200ms, "
+	      "max<1s, mean<10ms,\n"
+	      "                          errors<0.1% (or a count), "
+	      "rps>=5000; latency is the\n"
+	      "                          corrected one with -R; any failure "
+	      "exits 1\n"
 	      "    -v, --version         print the version\n"
 	      "    -h, --help            print this help\n"
 	      "  Numbers take SI suffixes (10k, 1.5M, 1G); times take us, ms, "
@@ -669,7 +718,10 @@ void cb_cli_usage(FILE *f)
 	      "  (a plain number is seconds). Ctrl-C ends the run early: no "
 	      "new "
 	      "request,\n"
-	      "  those in flight awaited, the report printed.\n",
+	      "  those in flight awaited, the report printed.\n"
+	      "\n" COIL_EXIT_HELP(
+		      "the work failed: no request succeeded, or an --slo "
+		      "condition failed"),
 	      f);
 }
 

@@ -14,8 +14,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Exit status for every command-line error. */
-#define CB_EXIT_USAGE 2
+#include "../common/exit_status.h"
+#include "slo.h"
+
+/* Exit statuses (tools/common/exit_status.h, shared by the programs). */
+#define CB_EXIT_OK COIL_EXIT_OK
+#define CB_EXIT_FAILED                                                         \
+	COIL_EXIT_FAILED	      /* no request succeeded, or an           \
+				       * --slo condition failed */
+#define CB_EXIT_USAGE COIL_EXIT_USAGE /* every command-line error */
+#define CB_EXIT_START COIL_EXIT_START /* could not start */
 
 /* What main() should do after a successful parse. */
 enum cb_action {
@@ -37,6 +45,7 @@ enum cb_action {
 #define CB_MAX_BODY_BYTES (64u << 20)
 #define CB_MAX_URLS 100000
 #define CB_MAX_BATCH_WAIT_NS 1000000000ull
+#define CB_MAX_SLOS 64
 
 /*
  * Everything the command line says. Strings marked "argv" point into the
@@ -87,6 +96,10 @@ struct cb_opts {
 	const char *output;  /* --output FILE (argv): the report goes there
 			      * instead of stdout; opened by main() */
 	const char *hdr_log; /* --hdr-log FILE (argv) or NULL */
+
+	/* verdicts */
+	struct cb_slo *slos; /* --slo conditions in order (owned) */
+	size_t n_slos;
 };
 
 /*

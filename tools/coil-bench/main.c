@@ -28,6 +28,7 @@
 #include "gen.h"
 #include "hdrlog.h"
 #include "report.h"
+#include "slo.h"
 
 #define PROGRESS_NS 500000000ull
 
@@ -320,6 +321,36 @@ static void on_signal(int sig)
 	signal(sig, SIG_DFL);
 }
 
+/* The exit status a finished run earns: CB_EXIT_FAILED when no request
+ * succeeded (no 2xx or 3xx response) or an --slo condition failed, each
+ * said in one line on stderr. */
+static int verdict(const struct cb_opts *o, const struct cb_result *r)
+{
+	int status = CB_EXIT_OK;
+	if (r->requests <= cb_result_non_2xx_3xx(r)) {
+		fprintf(stderr,
+			"coil-bench: no request succeeded (%llu "
+			"responses, none 2xx or 3xx; %llu errors)\n",
+			(unsigned long long)r->requests,
+			(unsigned long long)cb_result_errors(r));
+		status = CB_EXIT_FAILED;
+	}
+	if (!cb_slo_all_pass(o->slos, o->n_slos, r)) {
+		size_t failed = 0;
+		for (size_t i = 0; i < o->n_slos; i++) {
+			struct cb_slo_verdict v;
+			cb_slo_eval(&o->slos[i], r, &v);
+			failed += !v.pass;
+		}
+		fprintf(stderr,
+			"coil-bench: %zu of %zu --slo conditions "
+			"failed\n",
+			failed, o->n_slos);
+		status = CB_EXIT_FAILED;
+	}
+	return status;
+}
+
 static void raise_nofile(uint64_t want)
 {
 	struct rlimit rl;
@@ -403,7 +434,8 @@ int main(int argc, char **argv)
 	run.batch_wait_ns = o.batch_wait_ns;
 	run.th = calloc(o.threads, sizeof(*run.th));
 	if (!run.th) {
-		status = usage_error("out of memory");
+		status = CB_EXIT_START;
+		fprintf(stderr, "coil-bench: out of memory\n");
 		goto done_hdr;
 	}
 	if (!o.json)
@@ -423,7 +455,7 @@ int main(int argc, char **argv)
 	if (ret < 0) {
 		fprintf(stderr, "coil-bench: cannot start threads: %s\n",
 			strerror(-ret));
-		status = 1;
+		status = CB_EXIT_START;
 		goto done_th;
 	}
 	for (unsigned k = 0; k < o.threads; k++) {
@@ -435,10 +467,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "coil-bench: interrupted: the report covers "
 				"the run until then\n");
 	if (fatal) {
-		status = 1;
+		status = CB_EXIT_START;
 	} else if (cb_result_init(&all) < 0) {
 		fprintf(stderr, "coil-bench: out of memory\n");
-		status = 1;
+		status = CB_EXIT_START;
 	} else {
 		for (unsigned k = 0; k < o.threads; k++)
 			cb_result_merge(&all, &run.th[k].r);
@@ -449,8 +481,9 @@ int main(int argc, char **argv)
 		if (fflush(out) != 0 || ferror(out)) {
 			fprintf(stderr, "coil-bench: writing the report: %s\n",
 				strerror(errno));
-			status = 1;
+			status = CB_EXIT_FAILED;
 		}
+		status = status ? status : verdict(&o, &all);
 		cb_result_free(&all);
 	}
 	for (unsigned k = 0; k < o.threads; k++)

@@ -10,6 +10,7 @@
 
 #include "coil/engine.h"
 #include "report.h"
+#include "slo.h"
 
 /* ---- the result -----------------------------------------------------------
  */
@@ -366,16 +367,6 @@ void cb_report_header(FILE *f, const struct cb_opts *o)
 	fputc('\n', f);
 }
 
-static uint64_t non_2xx_3xx(const struct cb_result *r)
-{
-	uint64_t n = r->status_other;
-	for (int i = 0; i < CB_STATUS_MAX; i++) {
-		if (i < 200 || i > 399)
-			n += r->status[i];
-	}
-	return n;
-}
-
 static void errors_block(FILE *f, const struct cb_result *r)
 {
 	bool any = false;
@@ -417,7 +408,7 @@ void cb_report_text(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 			     e[CB_ERR_PARSE].count;
 	uint64_t sock_write = e[CB_ERR_WRITE].count;
 	uint64_t sock_timeout = e[CB_ERR_TIMEOUT].count;
-	uint64_t bad_status = non_2xx_3xx(r);
+	uint64_t bad_status = cb_result_non_2xx_3xx(r);
 
 	/* wrk's part */
 	fprintf(f, "  Thread Stats%6s%11s%8s%12s\n", "Avg", "Stdev", "Max",
@@ -515,6 +506,30 @@ void cb_report_text(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 		fputs("): these numbers measure coil-bench, not the server\n",
 		      f);
 	}
+	cb_report_slo_text(f, o, r);
+}
+
+void cb_report_slo_text(FILE *f, const struct cb_opts *o,
+			const struct cb_result *r)
+{
+	size_t failed = 0;
+	for (size_t i = 0; i < o->n_slos; i++) {
+		const struct cb_slo *s = &o->slos[i];
+		struct cb_slo_verdict v;
+		char val[48], lim[48];
+		cb_slo_eval(s, r, &v);
+		cb_slo_format(s, v.value, val, sizeof(val));
+		cb_slo_format(s, s->limit, lim, sizeof(lim));
+		failed += !v.pass;
+		fprintf(f, "SLO %s: %s (limit %s %s) %s\n", s->text,
+			v.no_data ? "no data" : val, cb_slo_op(s), lim,
+			v.pass ? "pass" : "FAIL");
+	}
+	if (o->n_slos && failed)
+		fprintf(f, "SLO: %zu of %zu conditions failed\n", failed,
+			o->n_slos);
+	else if (o->n_slos)
+		fprintf(f, "SLO: all %zu conditions met\n", o->n_slos);
 }
 
 /* ---- JSON --------------------------------------------------------------- */
@@ -774,7 +789,7 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	}
 	j_close(&j, '}');
 	j_u64(&j, "status_other", r->status_other);
-	j_u64(&j, "non_2xx_3xx", non_2xx_3xx(r));
+	j_u64(&j, "non_2xx_3xx", cb_result_non_2xx_3xx(r));
 
 	j_key(&j, "socket_errors"); /* wrk's four, folded as wrk does */
 	j_open(&j, '{');
@@ -848,6 +863,33 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 		fputs("null", f);
 	}
 	j_bool(&j, "saturated", cb_result_saturated(o, r));
+	if (o->n_slos) {
+		j_key(&j, "slo");
+		j_open(&j, '[');
+		for (size_t i = 0; i < o->n_slos; i++) {
+			const struct cb_slo *s = &o->slos[i];
+			struct cb_slo_verdict v;
+			char name[32];
+			cb_slo_eval(s, r, &v);
+			cb_slo_name(s, name, sizeof(name));
+			j_item(&j);
+			j_open(&j, '{');
+			j_str(&j, "expr", s->text);
+			j_str(&j, "metric", name);
+			j_str(&j, "op", cb_slo_op(s));
+			j_f64(&j, "limit", s->limit);
+			j_str(&j, "unit", cb_slo_unit(s));
+			j_key(&j, "value");
+			if (v.no_data)
+				fputs("null", f);
+			else
+				fprintf(f, "%.3f", v.value);
+			j_bool(&j, "pass", v.pass);
+			j_close(&j, '}');
+		}
+		j_close(&j, ']');
+		j_bool(&j, "slo_pass", cb_slo_all_pass(o->slos, o->n_slos, r));
+	}
 	j_close(&j, '}');
 	fputc('\n', f);
 	return ferror(f) ? -EIO : 0;

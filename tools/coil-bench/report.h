@@ -97,6 +97,27 @@ struct cb_result {
 	uint64_t late_ns;    /* the lateness bound used */
 };
 
+/* cb_result_errors() - errors of every class. */
+static inline uint64_t cb_result_errors(const struct cb_result *r)
+{
+	uint64_t n = 0;
+	for (int c = 0; c < CB_ERR_CLASSES; c++)
+		n += r->errors[c].count;
+	return n;
+}
+
+/* cb_result_non_2xx_3xx() - complete responses whose status is not 2xx or
+ * 3xx (wrk's "Non-2xx or 3xx responses"). */
+static inline uint64_t cb_result_non_2xx_3xx(const struct cb_result *r)
+{
+	uint64_t n = r->status_other;
+	for (int i = 0; i < CB_STATUS_MAX; i++) {
+		if (i < 200 || i > 399)
+			n += r->status[i];
+	}
+	return n;
+}
+
 /*
  * cb_result_init() - a zeroed result with its three histograms: latency
  * and latency_uncorrected 1 us .. 1 h (coil_hist_new(NULL)), req_per_sec
@@ -153,6 +174,14 @@ void cb_report_header(FILE *f, const struct cb_opts *o);
  */
 void cb_report_text(FILE *f, const struct cb_opts *o,
 		    const struct cb_result *r);
+
+/*
+ * cb_report_slo_text() - one line per --slo condition: the expression, the
+ * value found, the limit and "pass" or "FAIL", then a summary line
+ * (nothing without --slo). Latency units as in the condition's metric.
+ */
+void cb_report_slo_text(FILE *f, const struct cb_opts *o,
+			const struct cb_result *r);
 
 /*
  * cb_report_json() - the whole result and configuration as one JSON object

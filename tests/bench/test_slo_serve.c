@@ -62,15 +62,16 @@ static void test_slo_serve_delay_fails(void **state)
 }
 
 /* On a machine shared with other jobs a scheduling stall of a few ms can
- * reach the p99 of 100 samples: up to three tries, one must pass. */
+ * reach the p99 of 150 samples: up to five tries, one must pass. */
 static void test_slo_serve_fast_passes(void **state)
 {
 	struct cb_out r;
 	(void)state;
-	for (int i = 0; i < 3; i++) {
-		r = RUN("-t1", "-c2", "-d1s", "-R", "100", "--slo", "p99<5ms",
-			"--slo", "rps>=50", "--json", serve_url(&srv, "/"));
-		if (r.status == 0 || i == 2)
+	for (int i = 0; i < 5; i++) {
+		r = RUN("-t1", "-c2", "-d500ms", "-R", "300", "--slo",
+			"p99<5ms", "--slo", "rps>=50", "--json",
+			serve_url(&srv, "/"));
+		if (r.status == 0 || i == 4)
 			break;
 		fprintf(stderr, "try %d: p99 %.0f ns, exit %d\n", i + 1,
 			jnum(r.out, "\"slo\"", "value"), r.status);

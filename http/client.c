@@ -3,9 +3,16 @@
  * redirects, deadlines, and the public API (coil_http_client_*,
  * coil_http_request, coil_http_req_*).
  *
+ * The top of the client's layers (http/client_internal.h): this file owns
+ * the request and its state, and calls down only: the pool for a
+ * connection (coil__pool_wait(), answered through the waiter's callback),
+ * the exchange on it (coil__exchange_start(), answered with an enum
+ * coil__xout through hop_end()).
+ *
  * A request runs as a coil_retry whose attempts are tasks: an attempt
  * sets its deadline and starts a hop (one exchange on one connection);
- * a redirect starts the next hop within the same attempt; the attempt
+ * a redirect, or a reused connection that failed before any response
+ * byte, starts the next hop within the same attempt; the attempt
  * ends with a status or an error, which coil_retry retries or reports to
  * the done op. Decisions coil_retry cannot make are made here before the
  * attempt is reported: a transport error after the request was sent is
@@ -24,7 +31,6 @@
  */
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,34 +38,17 @@
 
 #include "client_internal.h"
 
-#define STOP COIL_ELAST /* a retryable result not to be retried */
+#define STOP COIL__RETRY_STOP
 
 static const int default_retry_on[] = {COIL_HTTP_RETRY_ON};
-
-/* ---- errors in words ------------------------------------------------------
- */
-
-void coil__req_why(struct coil_http_req *req, int res, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(req->errbuf, sizeof(req->errbuf), fmt, ap);
-	va_end(ap);
-	if (res && n >= 0 && (size_t)n < sizeof(req->errbuf))
-		snprintf(req->errbuf + n, sizeof(req->errbuf) - (size_t)n,
-			 ": %s",
-			 res == -ELOOP ? "too many redirects"
-				       : coil_strerror(res));
-}
 
 /* ---- deadlines --------------------------------------------------------------
  */
 
 static void tmr_cb(struct coil_op *op, int res, unsigned flags);
+static void maybe_done(struct coil_http_client *c);
 
-void coil__client_timer_update(struct coil_http_client *c)
+static void timer_update(struct coil_http_client *c)
 {
 	uint64_t next = c->thead ? c->thead->deadline_ns : 0;
 	uint64_t idle = coil__pool_next_expiry(c);
@@ -103,7 +92,7 @@ static void timed_insert(struct coil_http_req *req)
 		c->thead = req;
 	req->timed = 1;
 	if (c->thead == req)
-		coil__client_timer_update(c);
+		timer_update(c);
 }
 
 static void timed_remove(struct coil_http_req *req)
@@ -136,7 +125,7 @@ static void tmr_cb(struct coil_op *op, int res, unsigned flags)
 	(void)flags;
 	c->tmr_rearm = 0;
 	if (c->shutting) {
-		coil__client_maybe_done(c);
+		maybe_done(c);
 		return;
 	}
 	while (c->thead && c->thead->deadline_ns <= now) {
@@ -147,46 +136,11 @@ static void tmr_cb(struct coil_op *op, int res, unsigned flags)
 		abort_attempt(req, -ETIMEDOUT);
 	}
 	coil__pool_expire(c, now);
-	coil__client_timer_update(c);
+	timer_update(c);
 }
 
 /* ---- attempts ---------------------------------------------------------------
  */
-
-int coil__req_retryable(const struct coil_http_req *req, int res)
-{
-	if (res == -ECANCELED || res == STOP)
-		return 0;
-	/* a transport failure after the request may have reached the
-	 * server: only idempotent requests may be sent again */
-	if (res < 0 && req->sent && !req->idempotent)
-		return 0;
-	for (unsigned i = 0; i < req->policy.retry_on_len; i++) {
-		if (req->policy.retry_on[i] == res)
-			return 1;
-	}
-	return 0;
-}
-
-int coil__req_may_retry(const struct coil_http_req *req)
-{
-	uint64_t lo, hi, wait, now;
-
-	if (req->cancelled || req->c->shutting ||
-	    req->retry.attempts >= req->policy.max_attempts)
-		return 0;
-	if (coil_retry_delay_bounds(&req->policy, req->retry.attempts, &lo,
-				    &hi) < 0)
-		return 0;
-	if (req->retry_after_ns > req->policy.cap_ns)
-		return 0;
-	wait = req->retry_after_ns > lo ? req->retry_after_ns : lo;
-	now = coil_now(req->c->loop);
-	if (req->retry_max_time_ns &&
-	    now + wait > req->start_ns + req->retry_max_time_ns)
-		return 0;
-	return 1;
-}
 
 static void ra_cb(struct coil_op *op, int res, unsigned flags)
 {
@@ -199,7 +153,9 @@ static void ra_cb(struct coil_op *op, int res, unsigned flags)
 					     : req->final_res);
 }
 
-static void attempt_end(struct coil_http_req *req, int res)
+/* The attempt ended with @res; @decided: the head already said to retry
+ * (the policy was asked then). */
+static void attempt_end(struct coil_http_req *req, int res, int decided)
 {
 	uint64_t lo, hi;
 	int retry;
@@ -211,7 +167,8 @@ static void attempt_end(struct coil_http_req *req, int res)
 		return;
 	}
 	retry = coil__req_retryable(req, res);
-	if (retry && (req->retry_decided || coil__req_may_retry(req))) {
+	if (retry &&
+	    (decided || coil__req_may_retry(req, req->retry_after_ns))) {
 		req->final_res = res;
 		if (req->retry_after_ns &&
 		    coil_retry_delay_bounds(&req->policy, req->retry.attempts,
@@ -230,25 +187,33 @@ static void attempt_end(struct coil_http_req *req, int res)
 	coil_retry_done(&req->retry, retry ? STOP : res);
 }
 
-static void hop_start(struct coil_http_req *req)
-{
-	struct host *h = coil__host_get(req->c, &req->url);
+static void conn_ready(struct coil__pool_wait *w, struct cconn *cn, int err);
 
-	if (!h) {
+/* A hop: wait for a connection to the URL's host (fresh, if @fresh). */
+static void hop_start(struct coil_http_req *req, int fresh)
+{
+	struct coil__pool_wait *w = &req->pw;
+
+	w->cb = conn_ready;
+	w->fresh = fresh;
+	w->deadline_ns = req->deadline_ns;
+	w->connect_timeout_ns = req->connect_timeout_ns;
+	w->why = req->errbuf;
+	w->why_cap = sizeof(req->errbuf);
+	req->state = RQ_POOL;
+	if (coil__pool_wait(req->c, &req->url, w) < 0) {
 		coil__req_why(req, -ENOMEM, "host table");
-		attempt_end(req, -ENOMEM);
-		return;
+		attempt_end(req, -ENOMEM, 0);
 	}
-	coil__host_enqueue(h, req);
-	coil__host_dispatch(h);
 }
 
 static int build_request(struct coil_http_req *req);
 
-static void follow(struct coil_http_req *req)
+/* Follow the redirect (@status) to req->next_url, in the same attempt. */
+static void follow(struct coil_http_req *req, int status)
 {
 	struct coil_url *u = req->next_url;
-	int status = req->xres_pending, ret;
+	int ret;
 
 	if (u->https != req->url.https || u->port != req->url.port ||
 	    u->host_len != req->url.host_len ||
@@ -268,52 +233,60 @@ static void follow(struct coil_http_req *req)
 	ret = build_request(req);
 	if (ret < 0) {
 		coil__req_why(req, ret, "request to the redirect target");
-		attempt_end(req, ret);
+		attempt_end(req, ret, 0);
 		return;
 	}
-	req->fresh = 0;
 	req->reuse_retried = 0;
-	hop_start(req);
+	hop_start(req, 0);
 }
 
-void coil__req_hop_end(struct coil_http_req *req, int res)
+/* The exchange is over (its connection released or closed): act on how
+ * it ended. */
+static void hop_end(struct coil_http_req *req, enum coil__xout out, int res)
 {
-	if (req->reuse_retry) {
-		req->reuse_retry = 0;
+	if (req->x.wrote)
+		req->sent = 1;
+	req->retry_after_ns = req->x.retry_after_ns;
+	switch (out) {
+	case XO_REUSE_RETRY:
+		req->reuse_retried = 1;
 		req->reuse_retries++;
 		req->c->st.reuse_retries++;
-		req->fresh = 1;
-		hop_start(req);
+		hop_start(req, 1);
+		return;
+	case XO_REDIRECT:
+		follow(req, res);
+		return;
+	case XO_RETRY:
+		attempt_end(req, res, 1);
+		return;
+	case XO_DONE:
+	case XO_FAILED:
+		attempt_end(req, res, 0);
 		return;
 	}
-	if (req->follow) {
-		req->follow = 0;
-		follow(req);
-		return;
-	}
-	attempt_end(req, res);
 }
 
-void coil__req_connect_failed(struct coil_http_req *req, int err)
+/* The pool's answer to the hop's wait: a connection, or why none. */
+static void conn_ready(struct coil__pool_wait *w, struct cconn *cn, int err)
 {
-	req->conn = NULL;
-	attempt_end(req, err);
+	struct coil_http_req *req =
+		coil_container_of(w, struct coil_http_req, pw);
+
+	if (err < 0) {
+		attempt_end(req, err, 0);
+		return;
+	}
+	req->state = RQ_EXCHANGE;
+	coil__exchange_start(req, cn, hop_end);
 }
 
 static void abort_attempt(struct coil_http_req *req, int err)
 {
-	struct conn *cn;
-
 	switch (req->state) {
-	case RQ_WAIT:
-		coil__host_unqueue(req);
-		attempt_end(req, err);
-		break;
-	case RQ_CONNECT:
-		cn = req->conn;
-		req->conn = NULL;
-		coil__conn_disown(cn);
-		attempt_end(req, err);
+	case RQ_POOL:
+		coil__pool_unwait(&req->pw);
+		attempt_end(req, err, 0);
 		break;
 	case RQ_EXCHANGE:
 		coil__exchange_abort(req, err);
@@ -335,18 +308,14 @@ static int attempt_fn(struct coil_retry *r, struct coil_op *op, void *arg)
 		c->st.retries++;
 	req->errbuf[0] = 0;
 	req->sent = 0;
-	req->fresh = 0;
-	req->reuse_retry = 0;
 	req->reuse_retried = 0;
-	req->retry_decided = 0;
 	req->retry_after_ns = 0;
-	req->follow = 0;
 	req->deadline_ns = 0;
 	if (req->timeout_ns) {
 		req->deadline_ns = coil_now_update(c->loop) + req->timeout_ns;
 		timed_insert(req);
 	}
-	hop_start(req);
+	hop_start(req, 0);
 	return 0;
 }
 
@@ -385,7 +354,7 @@ static void retry_done_cb(struct coil_op *op, int res, unsigned flags)
 	req->result = res;
 	unlink_req(req);
 	req->done(req, res);
-	coil__client_maybe_done(c);
+	maybe_done(c);
 }
 
 /* ---- the request bytes ------------------------------------------------------
@@ -521,16 +490,16 @@ int coil_http_client_new(struct coil_http_client **out, struct coil_loop *loop,
 	c->loop = loop;
 	c->o = o;
 	c->resolver = o.resolver;
-#if COIL_HAVE_TLS
 	c->tls = o.tls;
-#endif
 	coil_sem_init(&c->global, loop, o.max_conns, o.max_conns);
 	coil_op_init(&c->tmr, tmr_cb);
+	c->on_idle = timer_update;
+	c->on_conn_gone = maybe_done;
 	*out = c;
 	return 0;
 }
 
-void coil__client_maybe_done(struct coil_http_client *c)
+static void maybe_done(struct coil_http_client *c)
 {
 	if (!c->shutting || c->shut_posted || c->nreq || c->conns ||
 	    coil_op_busy(&c->tmr))
@@ -567,7 +536,7 @@ int coil_http_client_shutdown(struct coil_http_client *c, struct coil_op *done)
 	coil__pool_shutdown(c);
 	if (coil_op_busy(&c->tmr) && !c->tmr_rearm)
 		coil_timeout_remove(c->loop, &c->tmr);
-	coil__client_maybe_done(c);
+	maybe_done(c);
 	return 0;
 }
 
@@ -580,10 +549,6 @@ int coil_http_client_free(struct coil_http_client *c)
 	if (c->own_resolver)
 		coil_resolver_free(c->resolver);
 	coil_pool_free(c->own_pool);
-#if COIL_HAVE_TLS
-	coil_tls_cache_free(c->tls_cache);
-	coil_tls_config_free(c->own_tls);
-#endif
 	coil__pool_free(c);
 	free(c->user_agent);
 	free(c);
@@ -601,34 +566,6 @@ void coil_http_client_stats(const struct coil_http_client *c,
 	}
 	*st = c->st;
 }
-
-#if COIL_HAVE_TLS
-int coil__client_tls(struct coil_http_client *c)
-{
-	int ret;
-
-	if (c->tls_fail)
-		return c->tls_fail;
-	if (!c->tls) {
-		ret = coil_tls_config_new(&c->own_tls, NULL, c->tls_err,
-					  sizeof(c->tls_err));
-		if (ret < 0) {
-			c->tls_fail = ret == -ENOMEM ? ret : COIL_ETLS;
-			return c->tls_fail;
-		}
-		c->tls = c->own_tls;
-	}
-	if (!c->tls_cache) {
-		ret = coil_tls_cache_new(&c->tls_cache, 1024);
-		if (ret < 0) {
-			snprintf(c->tls_err, sizeof(c->tls_err), "%s",
-				 coil_strerror(ret));
-			return ret;
-		}
-	}
-	return 0;
-}
-#endif
 
 /* ---- requests
  * ----------------------------------------------------------------
@@ -679,8 +616,6 @@ int coil_http_request(struct coil_http_client *c,
 	memset(req, 0, offsetof(struct coil_http_req, url));
 	ulen = o->url_len ? o->url_len : strlen(o->url);
 	ret = coil_url_parse(&req->url, o->url, ulen);
-	if (ret == 0 && req->url.https && !COIL_HAVE_TLS)
-		ret = -EPROTONOSUPPORT; /* coil is built without TLS */
 	if (ret < 0) {
 		free(req);
 		return ret;
@@ -777,8 +712,7 @@ int coil_http_req_cancel(struct coil_http_req *req)
 	req->cancelled = 1;
 	snprintf(req->errbuf, sizeof(req->errbuf), "cancelled");
 	switch (req->state) {
-	case RQ_WAIT:
-	case RQ_CONNECT:
+	case RQ_POOL:
 	case RQ_EXCHANGE:
 		timed_remove(req);
 		abort_attempt(req, -ECANCELED);
@@ -799,24 +733,18 @@ int coil_http_req_pause(struct coil_http_req *req)
 {
 	if (!req)
 		return -EINVAL;
-	if (req->state != RQ_EXCHANGE || !req->have_head || req->xended)
+	if (req->state != RQ_EXCHANGE)
 		return -EINVAL;
-	req->paused = 1;
-	coil__conn_pause(req->conn, 1);
-	return 0;
+	return coil__exchange_pause(req, 1);
 }
 
 int coil_http_req_resume(struct coil_http_req *req)
 {
 	if (!req)
 		return -EINVAL;
-	if (!req->paused)
+	if (req->state != RQ_EXCHANGE)
 		return 0;
-	req->paused = 0;
-	if (req->state != RQ_EXCHANGE || req->xended)
-		return 0;
-	coil__conn_pause(req->conn, 0);
-	coil__exchange_resume(req);
+	coil__exchange_pause(req, 0);
 	return 0;
 }
 
@@ -835,7 +763,7 @@ void coil_http_req_free(struct coil_http_req *req)
 
 int coil_http_req_status(const struct coil_http_req *req)
 {
-	return req && req->have_head ? req->status : 0;
+	return req && req->x.have_head ? req->x.status : 0;
 }
 
 const char *coil_http_req_header(const struct coil_http_req *req,
@@ -843,9 +771,9 @@ const char *coil_http_req_header(const struct coil_http_req *req,
 {
 	const struct coil_http_header *h;
 
-	if (!req || !name || !req->have_head)
+	if (!req || !name || !req->x.have_head)
 		return NULL;
-	h = coil_http_header_find(&req->msg, name, NULL);
+	h = coil_http_header_find(&req->x.msg, name, NULL);
 	if (!h)
 		return NULL;
 	if (len)
@@ -855,17 +783,17 @@ const char *coil_http_req_header(const struct coil_http_req *req,
 
 const struct coil_http_msg *coil_http_req_msg(const struct coil_http_req *req)
 {
-	return req && req->have_head ? &req->msg : NULL;
+	return req && req->x.have_head ? &req->x.msg : NULL;
 }
 
 const void *coil_http_req_body(const struct coil_http_req *req, size_t *len)
 {
 	if (len)
 		*len = 0;
-	if (!req || !req->have_head || req->on_body)
+	if (!req || !req->x.have_head || req->on_body)
 		return NULL;
 	if (len)
-		*len = req->blen;
+		*len = req->x.blen;
 	return req->bbuf ? req->bbuf : "";
 }
 
@@ -891,8 +819,8 @@ void coil_http_req_info(const struct coil_http_req *req,
 	info->attempts = req->retry.attempts;
 	info->redirects = req->redirects;
 	info->reuse_retries = req->reuse_retries;
-	info->reused = req->reused;
-	info->body_bytes = req->have_head ? req->body.received : 0;
+	info->reused = req->x.reused;
+	info->body_bytes = req->x.have_head ? req->x.body.received : 0;
 	info->time_ns =
 		(req->state == RQ_DONE ? req->end_ns : coil_now(req->c->loop)) -
 		req->start_ns;

@@ -31,36 +31,45 @@
 static void finish(struct coil_http_req *req, int res, int reuse);
 
 static void written(struct coil_stream_write *w, int status);
+static void exchange_read(struct cconn *cn, ssize_t n, const void *buf);
 
-/* Detach from the connection and let the request go on. */
+/* Detach from the connection (back to the pool, or closed) and report
+ * how the exchange ended to its owner. */
 static void complete(struct coil_http_req *req)
 {
-	struct conn *cn = req->conn;
+	struct cconn *cn = req->x.conn;
+	enum coil__xout out = req->x.out;
+	int res = req->x.res;
 
-	req->conn = NULL;
-	cn->req = NULL;
-	if (req->xreuse && cn->state == C_ACTIVE)
+	req->x.conn = NULL;
+	cn->on_read = NULL;
+	cn->user = NULL;
+	if (req->x.reuse && cn->state == C_ACTIVE)
 		coil__conn_release(cn);
 	else
 		coil__conn_close(cn);
-	coil__req_hop_end(req, req->xres);
+	if (out == XO_REDIRECT)
+		res = req->x.status_pending; /* what the redirect was */
+	else if (out == XO_DONE && res < 0)
+		out = XO_FAILED;
+	req->x.done(req, out, res);
 }
 
 static void finish(struct coil_http_req *req, int res, int reuse)
 {
-	if (req->xended)
+	if (req->x.ended)
 		return;
-	req->xended = 1;
-	req->xres = res;
-	req->phase = X_END;
+	req->x.ended = 1;
+	req->x.res = res;
+	req->x.phase = X_END;
 	/* the response ended before our request was sent: the server did
 	 * not wait for it, so the connection's state is unknown */
-	if (req->writing)
+	if (req->x.writing)
 		reuse = 0;
-	req->xreuse = reuse;
+	req->x.reuse = reuse;
 	if (!reuse)
-		coil__conn_close(req->conn);
-	if (req->writing)
+		coil__conn_close(req->x.conn);
+	if (req->x.writing)
 		return; /* written() completes, the close makes it come */
 	complete(req);
 }
@@ -69,47 +78,34 @@ static void finish(struct coil_http_req *req, int res, int reuse)
  * connection if the first one had been used before (RFC 9112 §9.3.1). */
 static int try_reuse_retry(struct coil_http_req *req)
 {
-	if (req->got_bytes || !req->reused || !req->idempotent ||
+	if (req->x.got_bytes || !req->x.reused || !req->idempotent ||
 	    req->reuse_retried)
 		return 0;
-	req->reuse_retry = 1;
-	req->reuse_retried = 1;
+	req->x.out = XO_REUSE_RETRY;
 	finish(req, COIL_ETRUNC, 0);
 	return 1;
 }
 
-void coil__exchange_start(struct conn *cn, struct coil_http_req *req)
+void coil__exchange_start(struct coil_http_req *req, struct cconn *cn,
+			  void (*done)(struct coil_http_req *req,
+				       enum coil__xout out, int res))
 {
 	struct coil_http_client *c = cn->c;
 	int ret;
 
-	cn->state = C_ACTIVE;
-	cn->req = req;
-	cn->nreq++;
-	req->conn = cn;
-	req->state = RQ_EXCHANGE;
-	req->reused = cn->nreq > 1;
-	req->phase = X_HEAD;
-	req->sink = SINK_USER;
-	req->xended = 0;
-	req->xres = 0;
-	req->xreuse = 0;
-	req->got_bytes = 0;
-	req->werr = 0;
-	req->hlen = 0;
-	req->head_len = 0;
-	req->pend_len = 0;
-	req->pending = 0;
-	req->have_head = 0;
-	req->paused = 0;
-	req->blen = 0;
-	req->retry_after_ns = 0;
-	req->retry_decided = 0;
-	req->follow = 0;
-	coil_http_msg_init(&req->msg, req->hdrs, CLIENT_MAX_HEADERS);
-	req->msg.max_head_bytes = req->max_head;
+	memset(&req->x, 0, sizeof(req->x));
+	req->x.conn = cn;
+	req->x.done = done;
+	req->x.reused = cn->nreq > 1;
+	req->x.phase = X_HEAD;
+	req->x.sink = SINK_USER;
+	req->x.out = XO_DONE;
+	cn->on_read = exchange_read;
+	cn->user = req;
+	coil_http_msg_init(&req->x.msg, req->hdrs, CLIENT_MAX_HEADERS);
+	req->x.msg.max_head_bytes = req->max_head;
 	c->st.exchanges++;
-	if (req->reused)
+	if (req->x.reused)
 		c->st.reused++;
 
 	ret = coil_stream_writev(cn->s, &req->w, req->iov, req->niov, written);
@@ -121,23 +117,23 @@ void coil__exchange_start(struct conn *cn, struct coil_http_req *req)
 		finish(req, ret, 0);
 		return;
 	}
-	req->writing = 1;
-	req->sent = 1;
+	req->x.writing = 1;
+	req->x.wrote = 1;
 }
 
 static void written(struct coil_stream_write *w, int status)
 {
 	struct coil_http_req *req = w->data;
 
-	req->writing = 0;
-	if (req->xended) {
+	req->x.writing = 0;
+	if (req->x.ended) {
 		complete(req);
 		return;
 	}
 	/* A failed send: the server may still have answered (and closed);
 	 * the read side reports how the connection ended. */
 	if (status < 0)
-		req->werr = status;
+		req->x.werr = status;
 }
 
 /* ---- the body ---------------------------------------------------------- */
@@ -161,20 +157,20 @@ static int append(char **buf, size_t *len, size_t *cap, const void *p, size_t n,
 
 static int buffer_body(struct coil_http_req *req, const char *p, size_t n)
 {
-	return append(&req->bbuf, &req->blen, &req->bcap, p, n, 16384);
+	return append(&req->bbuf, &req->x.blen, &req->bcap, p, n, 16384);
 }
 
 /* Feed body bytes (@writable: @data may be decoded in place). */
 static void body_feed(struct coil_http_req *req, const void *data, size_t n,
 		      int writable)
 {
-	struct conn *cn = req->conn;
+	struct cconn *cn = req->x.conn;
 	char *p = (char *)data;
 	size_t len = n;
 	int r;
 
-	if (req->body.kind == COIL_HTTP_BODY_CHUNKED && !writable &&
-	    req->sink == SINK_USER) {
+	if (req->x.body.kind == COIL_HTTP_BODY_CHUNKED && !writable &&
+	    req->x.sink == SINK_USER) {
 		/* the decoder works in place; the stream's buffer is not
 		 * ours to write */
 		if (n > req->scratch_cap) {
@@ -193,20 +189,20 @@ static void body_feed(struct coil_http_req *req, const void *data, size_t n,
 	/* Lengths and close-delimited bodies are only counted by the
 	 * decoder, as are chunked bodies being discarded (discard mode):
 	 * @p is written only for a chunked body kept, which is a copy. */
-	r = coil_http_body_decode(&req->body, p, &len);
+	r = coil_http_body_decode(&req->x.body, p, &len);
 	if (r < 0 && r != COIL_HTTP_PARTIAL) {
 		coil__req_why(req, r, "chunked body framing");
 		finish(req, r, 0);
 		return;
 	}
 	if (len) {
-		if (req->sink != SINK_USER) {
-			if (req->body.received > CLIENT_DRAIN_MAX) {
+		if (req->x.sink != SINK_USER) {
+			if (req->x.body.received > CLIENT_DRAIN_MAX) {
 				/* not worth draining: cut the connection */
-				finish(req, req->xres_pending, 0);
+				finish(req, req->x.status_pending, 0);
 				return;
 			}
-		} else if (req->body.received > req->max_body) {
+		} else if (req->x.body.received > req->max_body) {
 			coil__req_why(req, COIL_ELIMIT,
 				      "response body over %llu bytes",
 				      (unsigned long long)req->max_body);
@@ -214,7 +210,7 @@ static void body_feed(struct coil_http_req *req, const void *data, size_t n,
 			return;
 		} else if (req->on_body) {
 			req->on_body(req, p, len);
-			if (req->conn != cn || req->xended)
+			if (req->x.conn != cn || req->x.ended)
 				return;
 		} else if (buffer_body(req, p, len) < 0) {
 			coil__req_why(req, -ENOMEM, "body buffer");
@@ -223,7 +219,8 @@ static void body_feed(struct coil_http_req *req, const void *data, size_t n,
 		}
 	}
 	if (r >= 0) /* the body ended; @r bytes after it nobody asked for */
-		finish(req, req->xres_pending, req->msg.keep_alive && r == 0);
+		finish(req, req->x.status_pending,
+		       req->x.msg.keep_alive && r == 0);
 }
 
 /* The bytes that came after the head (maybe none: the decoder still has
@@ -231,12 +228,12 @@ static void body_feed(struct coil_http_req *req, const void *data, size_t n,
  * paused. */
 static void deliver_pending(struct coil_http_req *req)
 {
-	size_t off = req->pend_off, n = req->pend_len;
+	size_t off = req->x.pend_off, n = req->x.pend_len;
 
-	if (!req->pending || req->paused)
+	if (!req->x.pending || req->x.paused)
 		return;
-	req->pending = 0;
-	req->pend_len = 0;
+	req->x.pending = 0;
+	req->x.pend_len = 0;
 	body_feed(req, req->hbuf + off, n, 1);
 }
 
@@ -247,7 +244,7 @@ static void kick_cb(struct coil_op *op, int res, unsigned flags)
 
 	(void)res;
 	(void)flags;
-	if (req->state == RQ_EXCHANGE && !req->xended && req->phase == X_BODY)
+	if (req->x.conn && !req->x.ended && req->x.phase == X_BODY)
 		deliver_pending(req);
 }
 
@@ -255,12 +252,26 @@ static void kick_cb(struct coil_op *op, int res, unsigned flags)
  * follow a cancel made after this resume: ending a request takes two
  * posts (the attempt's result through coil_retry, then its done op), and
  * posted callbacks run in order. */
-void coil__exchange_resume(struct coil_http_req *req)
+int coil__exchange_pause(struct coil_http_req *req, int pause)
 {
-	if (req->pending && !coil_op_busy(&req->kick)) {
+	if (pause) {
+		if (!req->x.have_head || req->x.ended)
+			return -EINVAL;
+		req->x.paused = 1;
+		coil__conn_pause(req->x.conn, 1);
+		return 0;
+	}
+	if (!req->x.paused)
+		return 0;
+	req->x.paused = 0;
+	if (req->x.ended)
+		return 0;
+	coil__conn_pause(req->x.conn, 0);
+	if (req->x.pending && !coil_op_busy(&req->kick)) {
 		coil_op_init(&req->kick, kick_cb);
 		coil_loop_post(req->c->loop, &req->kick, 0);
 	}
+	return 0;
 }
 
 /* ---- the head ------------------------------------------------------------ */
@@ -279,10 +290,10 @@ static int want_redirect(struct coil_http_req *req)
 	char *buf;
 	int n, ret;
 
-	if (!req->max_redirects || !is_redirect(req->msg.status) ||
+	if (!req->max_redirects || !is_redirect(req->x.msg.status) ||
 	    (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")))
 		return 0;
-	loc = coil_http_header_find(&req->msg, "location", NULL);
+	loc = coil_http_header_find(&req->x.msg, "location", NULL);
 	if (!loc || !loc->value_len)
 		return 0;
 	if (req->redirects >= req->max_redirects)
@@ -308,28 +319,28 @@ static int want_retry(struct coil_http_req *req)
 	const struct coil_http_header *ra;
 	int64_t d = 0;
 
-	if (!coil__req_retryable(req, req->msg.status))
+	if (!coil__req_retryable(req, req->x.msg.status))
 		return 0;
-	ra = coil_http_header_find(&req->msg, "retry-after", NULL);
+	ra = coil_http_header_find(&req->x.msg, "retry-after", NULL);
 	if (ra) {
 		d = coil__retry_after(ra->value, ra->value_len,
 				      (int64_t)time(NULL));
 		if (d < 0)
 			d = 0;
 	}
-	req->retry_after_ns = (uint64_t)d;
-	if (!coil__req_may_retry(req))
+	req->x.retry_after_ns = (uint64_t)d;
+	if (!coil__req_may_retry(req, req->x.retry_after_ns))
 		return 0;
-	req->retry_decided = 1;
+	req->x.out = XO_RETRY;
 	return 1;
 }
 
 static void head_done(struct coil_http_req *req)
 {
-	struct conn *cn = req->conn;
-	int status = req->msg.status, r;
+	struct cconn *cn = req->x.conn;
+	int status = req->x.msg.status, r;
 
-	req->xres_pending = status;
+	req->x.status_pending = status;
 	r = want_redirect(req);
 	if (r < 0) {
 		coil__req_why(req, r, "more than %u redirects",
@@ -338,58 +349,60 @@ static void head_done(struct coil_http_req *req)
 		return;
 	}
 	if (r > 0) {
-		req->sink = SINK_REDIRECT;
-		req->follow = 1;
+		req->x.sink = SINK_REDIRECT;
+		req->x.out = XO_REDIRECT;
 	} else if (want_retry(req)) {
-		req->sink = SINK_RETRY;
+		req->x.sink = SINK_RETRY;
 	}
-	coil_http_body_init(&req->body, &req->msg, req->sink != SINK_USER);
-	if (req->sink != SINK_USER) {
-		if (req->body.kind == COIL_HTTP_BODY_CLOSE ||
-		    (req->body.kind == COIL_HTTP_BODY_LENGTH &&
-		     req->msg.content_length > CLIENT_DRAIN_MAX)) {
+	coil_http_body_init(&req->x.body, &req->x.msg,
+			    req->x.sink != SINK_USER);
+	if (req->x.sink != SINK_USER) {
+		if (req->x.body.kind == COIL_HTTP_BODY_CLOSE ||
+		    (req->x.body.kind == COIL_HTTP_BODY_LENGTH &&
+		     req->x.msg.content_length > CLIENT_DRAIN_MAX)) {
 			finish(req, status, 0);
 			return;
 		}
 	} else {
-		if (req->body.kind == COIL_HTTP_BODY_LENGTH &&
-		    req->msg.content_length > req->max_body) {
+		if (req->x.body.kind == COIL_HTTP_BODY_LENGTH &&
+		    req->x.msg.content_length > req->max_body) {
 			coil__req_why(
 				req, COIL_ELIMIT,
 				"Content-Length %llu over the limit of "
 				"%llu bytes",
-				(unsigned long long)req->msg.content_length,
+				(unsigned long long)req->x.msg.content_length,
 				(unsigned long long)req->max_body);
 			finish(req, COIL_ELIMIT, 0);
 			return;
 		}
-		if (!req->on_body && req->body.kind == COIL_HTTP_BODY_LENGTH &&
-		    req->msg.content_length > req->bcap) {
+		if (!req->on_body &&
+		    req->x.body.kind == COIL_HTTP_BODY_LENGTH &&
+		    req->x.msg.content_length > req->bcap) {
 			char *b = realloc(req->bbuf,
-					  (size_t)req->msg.content_length);
+					  (size_t)req->x.msg.content_length);
 			if (b) {
 				req->bbuf = b;
-				req->bcap = (size_t)req->msg.content_length;
+				req->bcap = (size_t)req->x.msg.content_length;
 			}
 		}
-		req->have_head = 1;
-		req->status = status;
+		req->x.have_head = 1;
+		req->x.status = status;
 		if (req->on_head) {
 			req->on_head(req);
-			if (req->conn != cn || req->xended)
+			if (req->x.conn != cn || req->x.ended)
 				return;
 		}
 	}
-	req->phase = X_BODY;
-	if (req->body.kind == COIL_HTTP_BODY_NONE) {
+	req->x.phase = X_BODY;
+	if (req->x.body.kind == COIL_HTTP_BODY_NONE) {
 		/* bytes after a bodiless response: nobody asked for them */
 		finish(req, status,
-		       req->msg.keep_alive && req->hlen == req->head_len);
+		       req->x.msg.keep_alive && req->x.hlen == req->x.head_len);
 		return;
 	}
-	req->pend_off = req->head_len;
-	req->pend_len = req->hlen - req->head_len;
-	req->pending = 1;
+	req->x.pend_off = req->x.head_len;
+	req->x.pend_len = req->x.hlen - req->x.head_len;
+	req->x.pending = 1;
 	deliver_pending(req);
 }
 
@@ -399,8 +412,8 @@ static void head_parse(struct coil_http_req *req)
 	int r;
 
 	for (;;) {
-		r = coil_http_parse_response(&req->msg, req->hbuf, req->hlen,
-					     flags);
+		r = coil_http_parse_response(&req->x.msg, req->hbuf,
+					     req->x.hlen, flags);
 		if (r == COIL_HTTP_PARTIAL)
 			return;
 		if (r < 0) {
@@ -415,9 +428,9 @@ static void head_parse(struct coil_http_req *req)
 			finish(req, r, 0);
 			return;
 		}
-		if (req->msg.status >= 200)
+		if (req->x.msg.status >= 200)
 			break;
-		if (req->msg.status == 101) {
+		if (req->x.msg.status == 101) {
 			coil__req_why(req, COIL_EPARSE,
 				      "unexpected 101 Switching Protocols");
 			finish(req, COIL_EPARSE, 0);
@@ -425,19 +438,19 @@ static void head_parse(struct coil_http_req *req)
 		}
 		/* an interim response (100 Continue, 103 Early Hints ...):
 		 * skip it, the final one follows (RFC 9110 §15.2) */
-		memmove(req->hbuf, req->hbuf + r, req->hlen - (size_t)r);
-		req->hlen -= (size_t)r;
-		coil_http_msg_reset(&req->msg);
-		if (!req->hlen)
+		memmove(req->hbuf, req->hbuf + r, req->x.hlen - (size_t)r);
+		req->x.hlen -= (size_t)r;
+		coil_http_msg_reset(&req->x.msg);
+		if (!req->x.hlen)
 			return;
 	}
-	req->head_len = (size_t)r;
+	req->x.head_len = (size_t)r;
 	head_done(req);
 }
 
 static void head_feed(struct coil_http_req *req, const void *buf, size_t n)
 {
-	if (append(&req->hbuf, &req->hlen, &req->hcap, buf, n, 4096) < 0) {
+	if (append(&req->hbuf, &req->x.hlen, &req->hcap, buf, n, 4096) < 0) {
 		coil__req_why(req, -ENOMEM, "head buffer");
 		finish(req, -ENOMEM, 0);
 		return;
@@ -450,13 +463,13 @@ static void head_feed(struct coil_http_req *req, const void *buf, size_t n)
 
 static void ended(struct coil_http_req *req, int err)
 {
-	if (req->phase == X_HEAD) {
+	if (req->x.phase == X_HEAD) {
 		if (try_reuse_retry(req))
 			return;
 		if (err == 0) {
-			err = req->werr ? req->werr : COIL_ETRUNC;
+			err = req->x.werr ? req->x.werr : COIL_ETRUNC;
 			coil__req_why(req, err,
-				      req->got_bytes
+				      req->x.got_bytes
 					      ? "server closed the connection "
 						"in the response head"
 					      : "server closed the connection "
@@ -468,18 +481,18 @@ static void ended(struct coil_http_req *req, int err)
 		return;
 	}
 	if (err == 0) {
-		err = coil_http_body_eof(&req->body);
+		err = coil_http_body_eof(&req->x.body);
 		if (err == 0) {
-			finish(req, req->xres_pending, 0);
+			finish(req, req->x.status_pending, 0);
 			return;
 		}
-		if (req->body.kind == COIL_HTTP_BODY_LENGTH)
+		if (req->x.body.kind == COIL_HTTP_BODY_LENGTH)
 			coil__req_why(
 				req, err,
 				"server closed the connection after "
 				"%llu of %llu body bytes",
-				(unsigned long long)req->body.received,
-				(unsigned long long)req->msg.content_length);
+				(unsigned long long)req->x.body.received,
+				(unsigned long long)req->x.msg.content_length);
 		else
 			coil__req_why(req, err,
 				      "server closed the connection before "
@@ -490,11 +503,12 @@ static void ended(struct coil_http_req *req, int err)
 	finish(req, err, 0);
 }
 
-void coil__exchange_read(struct conn *cn, ssize_t n, const void *buf)
+/* The connection's reader while the exchange has it (cn->on_read). */
+static void exchange_read(struct cconn *cn, ssize_t n, const void *buf)
 {
-	struct coil_http_req *req = cn->req;
+	struct coil_http_req *req = cn->user;
 
-	if (req->phase == X_END) {
+	if (req->x.phase == X_END) {
 		/* done, waiting for our write: the connection is closing */
 		return;
 	}
@@ -502,8 +516,8 @@ void coil__exchange_read(struct conn *cn, ssize_t n, const void *buf)
 		ended(req, (int)n);
 		return;
 	}
-	req->got_bytes = 1;
-	if (req->phase == X_HEAD)
+	req->x.got_bytes = 1;
+	if (req->x.phase == X_HEAD)
 		head_feed(req, buf, (size_t)n);
 	else
 		body_feed(req, buf, (size_t)n, 0);
@@ -511,15 +525,13 @@ void coil__exchange_read(struct conn *cn, ssize_t n, const void *buf)
 
 void coil__exchange_abort(struct coil_http_req *req, int err)
 {
-	req->follow = 0;
-	req->reuse_retry = 0;
-	req->retry_decided = 0;
-	if (req->xended) {
+	req->x.out = XO_DONE; /* whatever the head decided */
+	if (req->x.ended) {
 		/* finishing already, waiting for the write: make it come
 		 * soon, and report @err */
-		req->xres = err;
-		req->xreuse = 0;
-		coil__conn_close(req->conn);
+		req->x.res = err;
+		req->x.reuse = 0;
+		coil__conn_close(req->x.conn);
 		return;
 	}
 	finish(req, err, 0);

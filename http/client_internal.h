@@ -5,10 +5,24 @@
  * requests. Private to http/; the public side is
  * include/coil/http_client.h.
  *
- * Files: client.c (requests: attempts, retries, redirects, deadlines,
- * the API), client_pool.c (hosts, limits, connections, idle reuse,
- * dispatch), client_exchange.c (one request and its response on a
- * connection), client_ref.c (Location references, Retry-After).
+ * The files are layers, and calls run one way, down (docs/ARCHITECTURE.md,
+ * "The client's layers"):
+ *   client.c           the request: it owns coil_http_req and its state,
+ *                      and drives attempts (coil_retry), hops, redirects,
+ *                      reuse-retries and deadlines; the public API.
+ *   client_exchange.c  one request and its response on one connection;
+ *                      reports how it ended as an enum coil__xout through
+ *                      the callback client.c gave it, never calling up.
+ *   client_pool.c      hosts, limits, connections (resolve, connect, TLS),
+ *                      idle reuse; hands a connection to a waiter (struct
+ *                      coil__pool_wait) through the waiter's callback,
+ *                      and knows nothing of requests' policy.
+ *   client_policy.c    pure helpers: which results retry, failure words.
+ *   client_ref.c       pure helpers: Location references, Retry-After.
+ * What a lower layer tells the one above goes through a callback the
+ * upper one registered (a waiter's cb, a connection's on_read, an
+ * exchange's done, the pool's hooks), as an engine op reports to its
+ * owner.
  */
 #ifndef COIL_HTTP_CLIENT_INTERNAL_H
 #define COIL_HTTP_CLIENT_INTERNAL_H
@@ -20,23 +34,34 @@
 #include "coil/async.h"
 #include "coil/http.h"
 #include "coil/stream.h"
-/* https needs the TLS layer, which comes with its header */
-#if defined(__has_include)
-#if __has_include("coil/tls.h")
 #include "coil/tls.h"
-#define COIL_HAVE_TLS 1
-#endif
-#endif
-#ifndef COIL_HAVE_TLS
-#define COIL_HAVE_TLS 0
-#endif
 
 #define CLIENT_MAX_HEADERS 100 /* response fields kept per message */
 #define CLIENT_DRAIN_MAX 65536 /* discarded bodies longer than this close */
 #define CLIENT_BUFFERED_MAX (64ull << 20) /* default buffered body limit */
 
-struct conn;
+struct cconn;
 struct coil_http_req;
+struct coil__pool_wait;
+
+/*
+ * A waiter for a connection (embedded in a request): queued FIFO on its
+ * host, then either handed an open connection or told that opening one
+ * failed, once, through @cb.
+ */
+struct coil__pool_wait {
+	/* set by the waiter before coil__pool_wait() */
+	void (*cb)(struct coil__pool_wait *w, struct cconn *cn, int err);
+	int fresh;		     /* needs a new connection */
+	uint64_t deadline_ns;	     /* of the attempt, 0 = none */
+	uint64_t connect_timeout_ns; /* 0 = none */
+	char *why;		     /* receives a failure in words */
+	size_t why_cap;
+	/* the pool's */
+	struct host *host;		       /* while queued */
+	struct cconn *conn;		       /* while its connection opens */
+	struct coil__pool_wait *wnext, *wprev; /* host wait queue */
+};
 
 /* One scheme+host+port. Lives until the client is freed. */
 struct host {
@@ -48,10 +73,10 @@ struct host {
 	int kind;	     /* COIL_URL_HOST_* */
 	struct coil_sem sem; /* per-host connection permits */
 	/* idle connections, most recently used first */
-	struct conn *idle_head, *idle_tail;
+	struct cconn *idle_head, *idle_tail;
 	unsigned nidle;
-	/* requests waiting for a connection, FIFO */
-	struct coil_http_req *wait_head, *wait_tail;
+	/* waiters for a connection, FIFO */
+	struct coil__pool_wait *wait_head, *wait_tail;
 	unsigned nwait;
 	unsigned nconn;	   /* open connections (all states) */
 	unsigned evicting; /* idle connections closing to make room here */
@@ -68,19 +93,19 @@ enum conn_state {
 	C_CLOSING,
 };
 
-struct conn {
+struct cconn {
 	struct coil_tcp tcp;
-#if COIL_HAVE_TLS
 	struct coil_tls tls;
-#endif
 	struct coil_stream *s; /* the top stream: &tcp.s or &tls.s */
 	struct coil_http_client *c;
 	struct host *h;
-	struct coil_http_req *req;  /* the request using it, or its owner
-				       while connecting; NULL when idle */
-	struct conn *inext, *iprev; /* host idle list */
-	struct conn *lnext, *lprev; /* client idle list, newest first */
-	struct conn *anext, *aprev; /* every connection of the client */
+	struct coil__pool_wait *owner; /* while connecting, if any */
+	/* while active: the exchange's reader, and its argument */
+	void (*on_read)(struct cconn *cn, ssize_t n, const void *buf);
+	void *user;
+	struct cconn *inext, *iprev; /* host idle list */
+	struct cconn *lnext, *lprev; /* client idle list, newest first */
+	struct cconn *anext, *aprev; /* every connection of the client */
 	enum conn_state state;
 	int stream_open; /* the stream needs coil_stream_close() */
 	int evicted;	 /* closed to make room (counted in h->evicting) */
@@ -92,11 +117,10 @@ struct conn {
 	unsigned naddrs;
 };
 
-/* request states */
+/* request states (client.c's) */
 enum req_state {
 	RQ_NEW,
-	RQ_WAIT,     /* in its host's wait queue */
-	RQ_CONNECT,  /* owner of a connection being opened */
+	RQ_POOL,     /* waiting for a connection (queued, or opening one) */
 	RQ_EXCHANGE, /* on a connection */
 	RQ_BETWEEN,  /* attempt over: backoff, Retry-After wait */
 	RQ_DONE,
@@ -114,6 +138,51 @@ enum xsink {
 	SINK_USER,     /* on_body or the buffer */
 	SINK_REDIRECT, /* discard, then follow the Location */
 	SINK_RETRY,    /* discard, then end the attempt for a retry */
+};
+
+/* How an exchange ended: what it reports to its owner (client.c). */
+enum coil__xout {
+	XO_DONE,	/* a final response: res is its status */
+	XO_FAILED,	/* res < 0: the error */
+	XO_RETRY,	/* the head asked for a retry (retryable status, and the
+			 * policy allows one): res is the status, or an error that
+			 * cut the discarded body */
+	XO_REDIRECT,	/* follow req->next_url: res is the 3xx status */
+	XO_REUSE_RETRY, /* a reused connection failed before any response
+			 * byte: send again on a new one (RFC 9112 §9.3.1) */
+};
+
+/*
+ * One exchange: the per-attempt fields, reset as a whole by
+ * coil__exchange_start() (the buffers they index, hbuf and bbuf, are the
+ * request's and outlive it). After the exchange, the response's head and
+ * body stay readable here until the next one starts.
+ */
+struct coil__exchange {
+	struct cconn *conn; /* NULL once it ended */
+	void (*done)(struct coil_http_req *req, enum coil__xout out, int res);
+	enum xphase phase;
+	enum xsink sink;
+	enum coil__xout out; /* decided so far (XO_DONE: none) */
+	int ended;	     /* result decided, waiting for the write */
+	int res;
+	int reuse;	    /* the connection may carry another exchange */
+	int status_pending; /* the result once the body has ended */
+	int writing;	    /* req->w is queued on the stream */
+	int wrote;	    /* the request may have reached the server */
+	int werr;	    /* a failed send */
+	int got_bytes;
+	int reused; /* the connection had carried an exchange before */
+	int paused;
+	int have_head; /* a final head is readable */
+	int status;
+	size_t hlen, head_len;	   /* bytes in req->hbuf, the head's */
+	size_t pend_off, pend_len; /* body bytes in hbuf not delivered */
+	int pending;		   /* ... and not fed to the decoder yet */
+	size_t blen;		   /* bytes in req->bbuf */
+	uint64_t retry_after_ns;   /* the head's Retry-After */
+	struct coil_http_msg msg;
+	struct coil_http_body body;
 };
 
 struct coil_http_req {
@@ -146,47 +215,28 @@ struct coil_http_req {
 	struct iovec iov[2];
 	unsigned niov;
 	struct coil_stream_write w;
-	int writing; /* w is queued on a stream */
-	int sent;    /* bytes may have reached the server this attempt */
-	/* state */
+	/* state (client.c's) */
 	enum req_state state;
-	struct host *host; /* while waiting */
-	struct conn *conn; /* while connecting or exchanging */
-	struct coil_http_req *wnext, *wprev; /* host wait queue */
+	struct coil__pool_wait pw;	     /* while RQ_POOL */
 	struct coil_http_req *tnext, *tprev; /* client deadline list */
 	struct coil_http_req *anext, *aprev; /* every live request */
 	uint64_t deadline_ns;		     /* of the attempt, 0 = none */
 	int timed;			     /* on the deadline list */
-	int fresh;			     /* needs a new connection */
 	int cancelled;
-	int paused;
-	int reuse_retry;   /* resend on a new connection */
+	int sent;	   /* bytes may have reached the server this attempt */
 	int reuse_retried; /* done once this attempt */
-	/* exchange */
-	enum xphase phase;
-	enum xsink sink;
-	int xended; /* exchange result decided, waiting for the write */
-	int xres;
-	int xreuse; /* the connection may carry another exchange */
-	int got_bytes;
+	uint64_t retry_after_ns; /* the attempt's last Retry-After */
+	/* the exchange (client_exchange.c's) */
+	struct coil__exchange x;
+	struct coil_op kick; /* posted: deliver held body after resume */
+	/* response buffers, kept across exchanges */
 	char *hbuf; /* response head (and the bytes after it) */
-	size_t hlen, hcap, head_len;
-	size_t pend_off, pend_len; /* body bytes in hbuf not delivered */
-	int pending;		   /* ... and not fed to the decoder yet */
-	struct coil_http_msg msg;
-	struct coil_http_body body;
-	int have_head; /* a final head is readable */
+	size_t hcap;
 	char *scratch; /* chunked bodies are decoded in a copy */
 	size_t scratch_cap;
 	char *bbuf; /* the buffered body */
-	size_t blen, bcap;
+	size_t bcap;
 	struct coil_url *next_url; /* where a redirect being followed goes */
-	int follow;		   /* follow next_url when the exchange ends */
-	int xres_pending;	   /* the result once the body has ended */
-	int werr;		   /* a failed send of this exchange */
-	uint64_t retry_after_ns;
-	int retry_decided;   /* the head said: retry this attempt */
-	struct coil_op kick; /* posted: deliver held body after resume */
 	/* attempts */
 	struct coil_retry retry;
 	struct coil_op retry_done;
@@ -197,8 +247,6 @@ struct coil_http_req {
 	uint64_t start_ns, end_ns;
 	unsigned redirects;
 	unsigned reuse_retries;
-	int reused;
-	int status;
 	char errbuf[320]; /* what failed, in words */
 	/* large and filled before use: not zeroed at allocation */
 	struct coil_url url;
@@ -212,21 +260,24 @@ struct coil_http_client {
 	struct coil_pool *own_pool;
 	struct coil_resolver *resolver;
 	int own_resolver;
-#if COIL_HAVE_TLS
 	const struct coil_tls_config *tls; /* the caller's, or own_tls */
 	struct coil_tls_config *own_tls;
 	struct coil_tls_cache *tls_cache;
 	int tls_fail; /* making the default configuration failed */
 	char tls_err[256];
-#endif
 	struct coil_sem global;
 	struct host **tab;
 	unsigned tab_cap, nhosts;
 	struct host *gwait_head, *gwait_tail;
 	unsigned gwaiting;
 	unsigned evicting; /* idle conns closing to free a global permit */
-	struct conn *lru_head, *lru_tail; /* idle, newest first */
-	struct conn *conns;
+	struct cconn *lru_head, *lru_tail; /* idle, newest first */
+	struct cconn *conns;
+	/* what the pool tells client.c (set by coil_http_client_new()): a
+	 * connection went idle (its expiry may need the timer); one is gone
+	 * (a shutdown may be complete) */
+	void (*on_idle)(struct coil_http_client *c);
+	void (*on_conn_gone)(struct coil_http_client *c);
 	struct coil_http_req *reqs;
 	unsigned nreq;
 	/* deadlines: requests sorted by deadline, one ring timer */
@@ -241,40 +292,48 @@ struct coil_http_client {
 	struct coil_http_client_stats st;
 };
 
-/* client_pool.c */
-struct host *coil__host_get(struct coil_http_client *c,
-			    const struct coil_url *u);
-void coil__host_enqueue(struct host *h, struct coil_http_req *req);
-void coil__host_unqueue(struct coil_http_req *req);
-void coil__host_dispatch(struct host *h);
-void coil__conn_release(struct conn *cn);
-void coil__conn_close(struct conn *cn);
-void coil__conn_disown(struct conn *cn);
-void coil__conn_pause(struct conn *cn, int pause);
+/* ---- client_pool.c: hosts and connections ---- */
+
+/* Queue @w on the host of @u and serve what can be served; @w->cb runs
+ * once, maybe before this returns. Return: 0; -ENOMEM (host table). */
+int coil__pool_wait(struct coil_http_client *c, const struct coil_url *u,
+		    struct coil__pool_wait *w);
+/* Withdraw @w before its callback ran (queued, or its connection opens). */
+void coil__pool_unwait(struct coil__pool_wait *w);
+/* An exchange is over: keep @cn for reuse (or hand it on), or close it. */
+void coil__conn_release(struct cconn *cn);
+void coil__conn_close(struct cconn *cn);
+void coil__conn_pause(struct cconn *cn, int pause);
 void coil__pool_expire(struct coil_http_client *c, uint64_t now);
 void coil__pool_shutdown(struct coil_http_client *c);
 void coil__pool_free(struct coil_http_client *c);
 uint64_t coil__pool_next_expiry(const struct coil_http_client *c);
 
-/* client_exchange.c */
-void coil__exchange_start(struct conn *cn, struct coil_http_req *req);
-void coil__exchange_read(struct conn *cn, ssize_t n, const void *buf);
-void coil__exchange_abort(struct coil_http_req *req, int err);
-void coil__exchange_resume(struct coil_http_req *req);
+/* ---- client_exchange.c: one exchange ---- */
 
-/* client.c */
-void coil__req_hop_end(struct coil_http_req *req, int res);
-void coil__req_connect_failed(struct coil_http_req *req, int err);
-void coil__client_timer_update(struct coil_http_client *c);
-void coil__client_maybe_done(struct coil_http_client *c);
-#if COIL_HAVE_TLS
-/* The TLS configuration and session cache, made on first use; 0, or
- * COIL_ETLS / -errno with c->tls_err saying why. */
-int coil__client_tls(struct coil_http_client *c);
-#endif
+/* Start @req's exchange on @cn; @done runs once, when it is over (the
+ * connection released or closed), maybe before this returns. */
+void coil__exchange_start(struct coil_http_req *req, struct cconn *cn,
+			  void (*done)(struct coil_http_req *req,
+				       enum coil__xout out, int res));
+/* End it now with @err (XO_FAILED). */
+void coil__exchange_abort(struct coil_http_req *req, int err);
+/* Stop or restart reading; -EINVAL if there is no body being read. */
+int coil__exchange_pause(struct coil_http_req *req, int pause);
+
+/* ---- client_policy.c: pure helpers ---- */
+
+#define COIL__RETRY_STOP COIL_ELAST /* a retryable result not to be retried */
+
+/* Would the policy retry @res (a status or an error)? */
 int coil__req_retryable(const struct coil_http_req *req, int res);
-int coil__req_may_retry(const struct coil_http_req *req);
-/* Say what failed: "@fmt...: coil_strerror(@res)" (@res 0: just @fmt). */
+/* May another attempt start, after @retry_after_ns at least? */
+int coil__req_may_retry(const struct coil_http_req *req,
+			uint64_t retry_after_ns);
+/* "@fmt...: coil_strerror(@res)" into @buf (@res 0: just @fmt). */
+void coil__why(char *buf, size_t cap, int res, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* The same into req->errbuf: what failed, in words. */
 void coil__req_why(struct coil_http_req *req, int res, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -63,8 +63,8 @@ static int host_grow(struct coil_http_client *c)
 	return 0;
 }
 
-struct host *coil__host_get(struct coil_http_client *c,
-			    const struct coil_url *u)
+static struct host *host_get(struct coil_http_client *c,
+			     const struct coil_url *u)
 {
 	char name[sizeof(((struct host *)0)->name)];
 	const char *src = coil_url_host(u);
@@ -107,10 +107,10 @@ struct host *coil__host_get(struct coil_http_client *c,
 	return h;
 }
 
-void coil__host_enqueue(struct host *h, struct coil_http_req *req)
+static void host_enqueue(struct host *h, struct coil__pool_wait *req)
 {
 	req->host = h;
-	req->state = RQ_WAIT;
+	req->conn = NULL;
 	req->wnext = NULL;
 	req->wprev = h->wait_tail;
 	if (h->wait_tail)
@@ -122,7 +122,7 @@ void coil__host_enqueue(struct host *h, struct coil_http_req *req)
 	h->c->st.waiting++;
 }
 
-void coil__host_unqueue(struct coil_http_req *req)
+static void host_unqueue(struct coil__pool_wait *req)
 {
 	struct host *h = req->host;
 
@@ -171,7 +171,7 @@ static struct host *gwait_pop(struct coil_http_client *c)
 
 /* ---- idle lists ---------------------------------------------------------- */
 
-static void idle_push(struct conn *cn)
+static void idle_push(struct cconn *cn)
 {
 	struct host *h = cn->h;
 	struct coil_http_client *c = cn->c;
@@ -195,7 +195,7 @@ static void idle_push(struct conn *cn)
 	c->st.idle++;
 }
 
-static void idle_unlink(struct conn *cn)
+static void idle_unlink(struct cconn *cn)
 {
 	struct host *h = cn->h;
 	struct coil_http_client *c = cn->c;
@@ -227,9 +227,10 @@ static void idle_unlink(struct conn *cn)
  */
 
 static void global_dispatch(struct coil_http_client *c);
+static void host_dispatch(struct host *h);
 
 /* The connection is over: permits back, memory freed, waiters served. */
-static void conn_gone(struct conn *cn)
+static void conn_gone(struct cconn *cn)
 {
 	struct coil_http_client *c = cn->c;
 	struct host *h = cn->h;
@@ -249,20 +250,20 @@ static void conn_gone(struct conn *cn)
 	coil_sem_release(&h->sem);
 	coil_sem_release(&c->global);
 	free(cn);
-	coil__host_dispatch(h);
+	host_dispatch(h);
 	global_dispatch(c);
-	coil__client_maybe_done(c);
+	c->on_conn_gone(c);
 }
 
 static void conn_closed(struct coil_stream *s)
 {
-	struct conn *cn = s->data;
+	struct cconn *cn = s->data;
 
 	cn->stream_open = 0;
 	conn_gone(cn);
 }
 
-void coil__conn_close(struct conn *cn)
+void coil__conn_close(struct cconn *cn)
 {
 	struct coil_loop *loop = cn->c->loop;
 	enum conn_state prev = cn->state;
@@ -284,7 +285,7 @@ void coil__conn_close(struct conn *cn)
 
 /* Close an idle connection to make room for a request that waits (@why:
  * 1 for the host's own fresh waiters, 2 for the global limit). */
-static void evict(struct conn *cn, int why)
+static void evict(struct cconn *cn, int why)
 {
 	cn->evicted = why;
 	if (why == 1)
@@ -295,35 +296,51 @@ static void evict(struct conn *cn, int why)
 	coil__conn_close(cn);
 }
 
+/* Give @cn to the waiter @w, taken off its queue. */
+static void hand_over(struct coil__pool_wait *w, struct cconn *cn)
+{
+	cn->state = C_ACTIVE;
+	cn->nreq++;
+	w->cb(w, cn, 0);
+}
+
+/* Tell the waiter @w that the connection it waited on failed (@err);
+ * the words are already in w->why. */
+static void owner_failed(struct coil__pool_wait *w, int err)
+{
+	w->conn = NULL;
+	w->cb(w, NULL, err);
+}
+
 /* Opening the connection failed: its owner (if any) ends its attempt.
  * @detail: what went wrong in words, or NULL for coil_strerror(@err). */
-static void conn_fail(struct conn *cn, int err, const char *what,
+static void conn_fail(struct cconn *cn, int err, const char *what,
 		      const char *detail)
 {
-	struct coil_http_req *owner = cn->req;
+	struct coil__pool_wait *owner = cn->owner;
 
-	cn->req = NULL;
+	cn->owner = NULL;
 	cn->c->st.connect_errors++;
 	if (owner) {
-		owner->conn = NULL;
 		if (detail)
-			coil__req_why(owner, 0, "%s %s port %u: %s", what,
-				      cn->h->name, (unsigned)cn->h->port,
-				      detail);
+			coil__why(owner->why, owner->why_cap, 0,
+				  "%s %s port %u: %s", what, cn->h->name,
+				  (unsigned)cn->h->port, detail);
 		else
-			coil__req_why(owner, err, "%s %s port %u", what,
-				      cn->h->name, (unsigned)cn->h->port);
-		coil__req_connect_failed(owner, err);
+			coil__why(owner->why, owner->why_cap, err,
+				  "%s %s port %u", what, cn->h->name,
+				  (unsigned)cn->h->port);
+		owner_failed(owner, err);
 	}
 	conn_gone(cn);
 }
 
 static void conn_read(struct coil_stream *s, ssize_t n, const void *buf)
 {
-	struct conn *cn = s->data;
+	struct cconn *cn = s->data;
 
-	if (cn->state == C_ACTIVE && cn->req) {
-		coil__exchange_read(cn, n, buf);
+	if (cn->state == C_ACTIVE && cn->on_read) {
+		cn->on_read(cn, n, buf);
 		return;
 	}
 	/* idle: the server closed, reset, or sent what nobody asked for */
@@ -334,14 +351,13 @@ static void conn_read(struct coil_stream *s, ssize_t n, const void *buf)
 
 static void conn_connected(struct coil_stream *s, int status)
 {
-	struct conn *cn = s->data;
-	struct coil_http_req *owner = cn->req;
+	struct cconn *cn = s->data;
+	struct coil__pool_wait *owner = cn->owner;
 
 	if (cn->state == C_CLOSING)
 		return; /* -ECANCELED by our close: its callback follows */
 	if (status < 0) {
 		cn->stream_open = 0;
-#if COIL_HAVE_TLS
 		if (cn->h->https && status == COIL_ETLS) {
 			char why[256];
 			const char *e = coil_tls_error(&cn->tls.s);
@@ -350,43 +366,39 @@ static void conn_connected(struct coil_stream *s, int status)
 			conn_fail(cn, status, "TLS handshake with", why);
 			return;
 		}
-#endif
 		conn_fail(cn, status, "connect to", NULL);
 		return;
 	}
 	cn->c->st.conns_opened++;
-#if COIL_HAVE_TLS
 	if (cn->h->https) {
 		cn->c->st.tls_handshakes++;
 		if (coil_tls_info(&cn->tls)->resumed)
 			cn->c->st.tls_resumed++;
 	}
-#endif
 	if (coil_stream_read_start(cn->s, conn_read) < 0) {
 		cn->c->st.connect_errors++;
-		cn->req = NULL;
+		cn->owner = NULL;
 		if (owner) {
-			owner->conn = NULL;
-			coil__req_why(owner, -ENOMEM, "read from %s",
-				      cn->h->name);
-			coil__req_connect_failed(owner, -ENOMEM);
+			coil__why(owner->why, owner->why_cap, -ENOMEM,
+				  "read from %s", cn->h->name);
+			owner_failed(owner, -ENOMEM);
 		}
 		coil__conn_close(cn);
 		return;
 	}
 	if (owner) {
-		cn->req = NULL;
+		cn->owner = NULL;
 		owner->conn = NULL;
-		coil__exchange_start(cn, owner);
+		hand_over(owner, cn);
 	} else {
 		coil__conn_release(cn);
 	}
 }
 
-static void conn_connect(struct conn *cn)
+static void conn_connect(struct cconn *cn)
 {
 	struct coil_http_client *c = cn->c;
-	struct coil_http_req *owner = cn->req;
+	struct coil__pool_wait *owner = cn->owner;
 	struct coil_tcp_opts to = {0};
 	uint64_t prev, deadline = 0;
 	int ret;
@@ -407,7 +419,6 @@ static void conn_connect(struct conn *cn)
 	cn->s = &cn->tcp.s;
 	/* the deadline scope gives the connect op the time left */
 	prev = coil_deadline_enter(c->loop, deadline);
-#if COIL_HAVE_TLS
 	if (cn->h->https) {
 		/* curl's --connect-timeout covers the handshake too */
 		struct coil_tls_opts tlo = {
@@ -420,10 +431,10 @@ static void conn_connect(struct conn *cn)
 		ret = coil_tls_connect(c->loop, &cn->tls, &cn->tcp, cn->addrs,
 				       cn->naddrs, &to, c->tls, &tlo,
 				       conn_connected);
-	} else
-#endif
+	} else {
 		ret = coil_tcp_connect(c->loop, &cn->tcp, cn->addrs, cn->naddrs,
 				       &to, conn_connected);
+	}
 	coil_deadline_leave(c->loop, prev);
 	if (ret < 0) {
 		conn_fail(cn, ret, "socket for", NULL);
@@ -434,8 +445,8 @@ static void conn_connect(struct conn *cn)
 
 static void conn_resolved(struct coil_op *op, int res, unsigned flags)
 {
-	struct conn *cn = coil_container_of(op, struct conn, rr.op);
-	struct coil_http_req *owner = cn->req;
+	struct cconn *cn = coil_container_of(op, struct cconn, rr.op);
+	struct coil__pool_wait *owner = cn->owner;
 
 	(void)flags;
 	if (cn->state == C_CLOSING) {
@@ -445,14 +456,13 @@ static void conn_resolved(struct coil_op *op, int res, unsigned flags)
 	if (res <= 0) {
 		if (res == 0)
 			res = COIL_ERESOLVE;
-		cn->req = NULL;
+		cn->owner = NULL;
 		cn->c->st.connect_errors++;
 		if (owner) {
-			owner->conn = NULL;
-			coil__req_why(owner, 0, "cannot resolve %s: %s",
-				      cn->h->name,
-				      coil_resolve_strerror(&cn->rr, res));
-			coil__req_connect_failed(owner, res);
+			coil__why(owner->why, owner->why_cap, 0,
+				  "cannot resolve %s: %s", cn->h->name,
+				  coil_resolve_strerror(&cn->rr, res));
+			owner_failed(owner, res);
 		}
 		conn_gone(cn);
 		return;
@@ -486,25 +496,53 @@ static int ensure_resolver(struct coil_http_client *c)
 	return 0;
 }
 
+/* The TLS configuration and session cache, made on first use; 0, or
+ * COIL_ETLS / -errno with c->tls_err saying why. */
+static int client_tls(struct coil_http_client *c)
+{
+	int ret;
+
+	if (c->tls_fail)
+		return c->tls_fail;
+	if (!c->tls) {
+		ret = coil_tls_config_new(&c->own_tls, NULL, c->tls_err,
+					  sizeof(c->tls_err));
+		if (ret < 0) {
+			c->tls_fail = ret == -ENOMEM ? ret : COIL_ETLS;
+			return c->tls_fail;
+		}
+		c->tls = c->own_tls;
+	}
+	if (!c->tls_cache) {
+		ret = coil_tls_cache_new(&c->tls_cache, 1024);
+		if (ret < 0) {
+			snprintf(c->tls_err, sizeof(c->tls_err), "%s",
+				 coil_strerror(ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
 /* Open a connection for @owner; the caller took both permits. */
-static void conn_new(struct host *h, struct coil_http_req *owner)
+static void conn_new(struct host *h, struct coil__pool_wait *owner)
 {
 	struct coil_http_client *c = h->c;
-	struct conn *cn = calloc(1, sizeof(*cn));
+	struct cconn *cn = calloc(1, sizeof(*cn));
 	int ret;
 
 	if (!cn) {
 		coil_sem_release(&h->sem);
 		coil_sem_release(&c->global);
-		coil__req_why(owner, -ENOMEM, "new connection");
-		coil__req_connect_failed(owner, -ENOMEM);
+		coil__why(owner->why, owner->why_cap, -ENOMEM,
+			  "new connection");
+		owner_failed(owner, -ENOMEM);
 		return;
 	}
 	cn->c = c;
 	cn->h = h;
-	cn->req = owner;
+	cn->owner = owner;
 	owner->conn = cn;
-	owner->state = RQ_CONNECT;
 	cn->anext = c->conns;
 	if (c->conns)
 		c->conns->aprev = cn;
@@ -516,21 +554,18 @@ static void conn_new(struct host *h, struct coil_http_req *owner)
 	if (h->nconn > c->st.peak_conns_per_host)
 		c->st.peak_conns_per_host = h->nconn;
 
-#if COIL_HAVE_TLS
 	if (h->https) {
-		ret = coil__client_tls(c);
+		ret = client_tls(c);
 		if (ret < 0) {
-			cn->req = NULL;
+			cn->owner = NULL;
 			c->st.connect_errors++;
-			owner->conn = NULL;
-			coil__req_why(owner, 0, "TLS configuration: %s",
-				      c->tls_err);
-			coil__req_connect_failed(owner, ret);
+			coil__why(owner->why, owner->why_cap, 0,
+				  "TLS configuration: %s", c->tls_err);
+			owner_failed(owner, ret);
 			conn_gone(cn);
 			return;
 		}
 	}
-#endif
 	if (h->kind == COIL_URL_HOST_IPV4) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&cn->addrs[0];
 		a->sin_family = AF_INET;
@@ -556,24 +591,24 @@ static void conn_new(struct host *h, struct coil_http_req *owner)
 		ret = coil_resolve(c->resolver, &cn->rr, h->name, h->port);
 	}
 	if (ret < 0) {
-		cn->req = NULL;
+		cn->owner = NULL;
 		c->st.connect_errors++;
-		owner->conn = NULL;
-		coil__req_why(owner, ret, "resolve %s", h->name);
-		coil__req_connect_failed(owner, ret);
+		coil__why(owner->why, owner->why_cap, ret, "resolve %s",
+			  h->name);
+		owner_failed(owner, ret);
 		conn_gone(cn);
 	}
 }
 
-void coil__conn_disown(struct conn *cn)
+static void conn_disown(struct cconn *cn)
 {
-	cn->req = NULL;
+	cn->owner = NULL;
 	/* nobody else wants it: stop opening it */
 	if (!cn->h->wait_head)
 		coil__conn_close(cn);
 }
 
-void coil__conn_pause(struct conn *cn, int pause)
+void coil__conn_pause(struct cconn *cn, int pause)
 {
 	if (cn->state == C_CLOSING || pause == cn->paused)
 		return;
@@ -584,23 +619,49 @@ void coil__conn_pause(struct conn *cn, int pause)
 		coil__conn_close(cn);
 }
 
-/* The first waiter that may take a connection already used. */
-static struct coil_http_req *first_taker(struct host *h)
+int coil__pool_wait(struct coil_http_client *c, const struct coil_url *u,
+		    struct coil__pool_wait *w)
 {
-	for (struct coil_http_req *r = h->wait_head; r; r = r->wnext) {
+	struct host *h = host_get(c, u);
+
+	if (!h)
+		return -ENOMEM;
+	host_enqueue(h, w);
+	host_dispatch(h);
+	return 0;
+}
+
+void coil__pool_unwait(struct coil__pool_wait *w)
+{
+	struct cconn *cn = w->conn;
+
+	if (cn) {
+		w->conn = NULL;
+		conn_disown(cn);
+	} else if (w->host) {
+		host_unqueue(w);
+	}
+}
+
+/* The first waiter that may take a connection already used. */
+static struct coil__pool_wait *first_taker(struct host *h)
+{
+	for (struct coil__pool_wait *r = h->wait_head; r; r = r->wnext) {
 		if (!r->fresh)
 			return r;
 	}
 	return NULL;
 }
 
-void coil__conn_release(struct conn *cn)
+void coil__conn_release(struct cconn *cn)
 {
 	struct coil_http_client *c = cn->c;
 	struct host *h = cn->h;
-	struct coil_http_req *req;
+	struct coil__pool_wait *req;
 
-	cn->req = NULL;
+	cn->owner = NULL;
+	cn->on_read = NULL;
+	cn->user = NULL;
 	if (c->shutting) {
 		coil__conn_close(cn);
 		return;
@@ -611,8 +672,8 @@ void coil__conn_release(struct conn *cn)
 		return;
 	req = first_taker(h);
 	if (req) {
-		coil__host_unqueue(req);
-		coil__exchange_start(cn, req);
+		host_unqueue(req);
+		hand_over(req, cn);
 		return;
 	}
 	/* other hosts wait for a global permit that idling here would hold */
@@ -627,27 +688,27 @@ void coil__conn_release(struct conn *cn)
 	cn->state = C_IDLE;
 	cn->idle_at = coil_now(c->loop);
 	idle_push(cn);
-	coil__client_timer_update(c);
+	c->on_idle(c);
 	if (h->wait_head)
-		coil__host_dispatch(h); /* fresh waiters may need room */
+		host_dispatch(h); /* fresh waiters may need room */
 }
 
-void coil__host_dispatch(struct host *h)
+static void host_dispatch(struct host *h)
 {
 	struct coil_http_client *c = h->c;
-	struct coil_http_req *req;
+	struct coil__pool_wait *req;
 
 	while ((req = h->wait_head)) {
 		if (!req->fresh && h->idle_head) {
-			struct conn *cn = h->idle_head;
+			struct cconn *cn = h->idle_head;
 			idle_unlink(cn);
-			coil__host_unqueue(req);
-			coil__exchange_start(cn, req);
+			host_unqueue(req);
+			hand_over(req, cn);
 			continue;
 		}
 		if (coil_sem_try_acquire(&h->sem) == 0) {
 			if (coil_sem_try_acquire(&c->global) == 0) {
-				coil__host_unqueue(req);
+				host_unqueue(req);
 				conn_new(h, req);
 				continue;
 			}
@@ -669,7 +730,7 @@ static void global_dispatch(struct coil_http_client *c)
 {
 	while (c->gwait_head && coil_sem_value(&c->global) > 0) {
 		struct host *h = gwait_pop(c);
-		coil__host_dispatch(h);
+		host_dispatch(h);
 		if (h->in_gwait)
 			break;
 	}
@@ -694,7 +755,7 @@ uint64_t coil__pool_next_expiry(const struct coil_http_client *c)
 
 void coil__pool_shutdown(struct coil_http_client *c)
 {
-	struct conn *cn, *next;
+	struct cconn *cn, *next;
 
 	for (cn = c->conns; cn; cn = next) {
 		next = cn->anext;
@@ -704,6 +765,8 @@ void coil__pool_shutdown(struct coil_http_client *c)
 
 void coil__pool_free(struct coil_http_client *c)
 {
+	coil_tls_cache_free(c->tls_cache);
+	coil_tls_config_free(c->own_tls);
 	for (unsigned i = 0; i < c->tab_cap; i++) {
 		struct host *h = c->tab[i], *next;
 		for (; h; h = next) {

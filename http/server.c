@@ -334,12 +334,6 @@ static void conn_notify(struct sconn *c)
 	conn_cancel_hook(c);
 }
 
-void coil__sconn_kick(struct sconn *c)
-{
-	if (!coil_op_busy(&c->kick))
-		coil_loop_post(c->srv->loop, &c->kick, 0);
-}
-
 static void kick_cb(struct coil_op *op, int res, unsigned flags)
 {
 	struct sconn *c = coil_container_of(op, struct sconn, kick);
@@ -764,6 +758,62 @@ void coil__sreq_complete(struct sconn *c)
 		coil__sconn_kick(c);
 }
 
+/* ---- time limits: what expiring means (the lists are http/server_time.c)
+ */
+
+static void expire(struct sconn *c, unsigned kind)
+{
+	struct coil_http_server *srv = c->srv;
+
+	coil__tl_remove(c);
+	srv->stats.timeouts++;
+	switch (kind) {
+	case TL_HEADER:
+		if (c->phase == P_HEAD && c->ipos == c->ilen) {
+			/* a connection that never sent a byte */
+			c->st |= C_CLOSE_CLEAN;
+			coil__sconn_fail(c, 0);
+			break;
+		}
+		coil__send_error(c, 408);
+		coil__sconn_process(c);
+		break;
+	case TL_BODY:
+		if (c->phase == P_REQ && c->bstate == BS_GOING) {
+			coil__body_fail(c, -ETIMEDOUT);
+			coil__sconn_process(c);
+		} else {
+			coil__sconn_fail(c, -ETIMEDOUT);
+		}
+		break;
+	case TL_IDLE:
+	case TL_LINGER:
+		c->st |= C_CLOSE_CLEAN;
+		coil__sconn_fail(c, 0);
+		break;
+	default:
+		coil__sconn_fail(c, -ETIMEDOUT);
+		break;
+	}
+}
+
+static void tick_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct coil_http_server *srv =
+		coil_container_of(op, struct coil_http_server, tmr);
+	uint64_t t = coil_now(srv->loop);
+
+	if (srv->st & S_DONE)
+		return;
+	for (unsigned k = 1; k < TL_N; k++) {
+		struct sconn *c;
+		while ((c = srv->tl[k].head) && c->deadline <= t)
+			expire(c, k);
+	}
+	coil__tl_arm(srv);
+	coil__srv_shutdown_check(srv);
+}
+
 /* ---- the server
  * ----------------------------------------------------------------
  */
@@ -904,7 +954,7 @@ int coil_http_server_new(struct coil_http_server **out, struct coil_loop *loop,
 		srv->tick_ns = 10000000;
 	if (srv->tick_ns > 1000000000)
 		srv->tick_ns = 1000000000;
-	coil_op_init(&srv->tmr, coil__srv_tick_cb);
+	coil_op_init(&srv->tmr, tick_cb);
 	coil_op_init(&srv->dtmr, dtmr_cb);
 	/* accepted sockets inherit TCP_NODELAY from the listener (set by
 	 * coil_listener_open()): skip a setsockopt per connection */

@@ -140,31 +140,6 @@ int coil__body_step(struct sconn *c)
 	return moved;
 }
 
-/* The unread body of a request whose response is out: can it be read and
- * dropped (keeping the connection), or must the connection close? */
-int coil__body_discardable(const struct sconn *c)
-{
-	if (c->bstate != BS_GOING)
-		return c->bstate != BS_FAILED;
-	if (c->expect && !c->sent_continue)
-		return 0; /* the client may never send it */
-	if (c->body.kind == COIL_HTTP_BODY_LENGTH)
-		return c->body.remaining <= DISCARD_MAX;
-	return 0;
-}
-
-static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
-
-void coil__body_continue(struct sconn *c)
-{
-	if (!c->expect || c->sent_continue || c->ipos < c->ilen ||
-	    c->body.done || (c->st & C_DEAD))
-		return;
-	struct iovec v = {(void *)continue_100, sizeof(continue_100) - 1};
-	c->sent_continue = 1;
-	coil__out_send(c, SK_PLAIN, NULL, &v, 1);
-}
-
 static int body_begin(struct coil_http_sreq *req, unsigned mode)
 {
 	struct sconn *c = sconn_of(req);

@@ -16,6 +16,15 @@
  *   server_file.c     file bodies (read + send, or splice) and
  *                     coil_http_serve_file().
  * The runner for N loops on N threads is http/server_threads.c.
+ *
+ * Calls: server_time.c calls no other file of the server, server_body.c
+ * only server_respond.c (100 Continue). server.c, server_respond.c and
+ * server_file.c still call each other: the completions of stream writes
+ * (slot_cb()) and of file ops re-enter the pump and the connection's
+ * failure and release paths in server.c, and a file body's head is a
+ * response. They are one state machine in three files; cutting the loop
+ * (completions that only record their outcome and kick the pump) is for
+ * after the file-body rewrite (issue #19).
  */
 #ifndef COIL_HTTP_SERVER_INTERNAL_H
 #define COIL_HTTP_SERVER_INTERNAL_H
@@ -254,6 +263,27 @@ static inline int nobody_status(int status)
 	return status == 204 || status == 304;
 }
 
+/* Post the connection's kick op (once): its pump, coil__sconn_process(),
+ * runs from the loop (docs/ARCHITECTURE.md, "The kick and the pump"). */
+static inline void coil__sconn_kick(struct sconn *c)
+{
+	if (!coil_op_busy(&c->kick))
+		coil_loop_post(c->srv->loop, &c->kick, 0);
+}
+
+/* The unread body of a request whose response is out: can it be read and
+ * dropped (keeping the connection), or must the connection close? */
+static inline int coil__body_discardable(const struct sconn *c)
+{
+	if (c->bstate != BS_GOING)
+		return c->bstate != BS_FAILED;
+	if (c->expect && !c->sent_continue)
+		return 0; /* the client may never send it */
+	if (c->body.kind == COIL_HTTP_BODY_LENGTH)
+		return c->body.remaining <= DISCARD_MAX;
+	return 0;
+}
+
 /* ---- server.c: connections and phases ---- */
 
 /* The pump: run the connection's phases until it waits on something. */
@@ -261,8 +291,6 @@ void coil__sconn_process(struct sconn *c);
 /* End the connection (@err < 0 failed, 0 clean); the handler hears of it
  * from the loop. */
 void coil__sconn_fail(struct sconn *c, int err);
-/* Post the connection's kick op (once): coil__sconn_process() next turn. */
-void coil__sconn_kick(struct sconn *c);
 /* Give the connection back once nothing refers to it any more. */
 void coil__sconn_release(struct sconn *c);
 /* Report the request to on_done once. */
@@ -279,18 +307,14 @@ void coil__tl_remove(struct sconn *c);
 void coil__sconn_retime(struct sconn *c);
 /* Progress on a list whose deadline slides (write, body). */
 void coil__sconn_progress(struct sconn *c, unsigned kind);
-/* The server's tick (srv->tmr's callback). */
-void coil__srv_tick_cb(struct coil_op *op, int res, unsigned flags);
+/* Arm the server's tick if a list holds a connection and it is not armed. */
+void coil__tl_arm(struct coil_http_server *srv);
 
 /* ---- server_body.c: request bodies ---- */
 
 void coil__body_fail(struct sconn *c, int err);
 /* Consume body bytes from the input: 1 if the connection may go on. */
 int coil__body_step(struct sconn *c);
-/* Can the unread body be read and dropped, keeping the connection? */
-int coil__body_discardable(const struct sconn *c);
-/* Send 100 Continue if the client waits for it. */
-void coil__body_continue(struct sconn *c);
 
 /* ---- server_respond.c: output and responses ---- */
 
@@ -301,6 +325,8 @@ void coil__obuf_compact(struct sconn *c);
 /* Room to start answering another request. */
 int coil__out_room(struct sconn *c);
 int coil__out_head(struct sconn *c, const struct coil_http_response_spec *sp);
+/* Send 100 Continue if the client waits for it. */
+void coil__body_continue(struct sconn *c);
 /* Answer @status (plain text) and close after it. */
 void coil__send_error(struct sconn *c, int status);
 /* Connection flags for a final response head; decides keep-alive. */

@@ -271,6 +271,19 @@ void coil__send_error(struct sconn *c, int status)
 
 /* Copy the parsed head into hbuf and point the request at it. */
 
+/* 100 Continue (RFC 9110 §10.1.1), if the client waits for it. */
+static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+void coil__body_continue(struct sconn *c)
+{
+	if (!c->expect || c->sent_continue || c->ipos < c->ilen ||
+	    c->body.done || (c->st & C_DEAD))
+		return;
+	struct iovec v = {(void *)continue_100, sizeof(continue_100) - 1};
+	c->sent_continue = 1;
+	coil__out_send(c, SK_PLAIN, NULL, &v, 1);
+}
+
 /* Connection flags for a response head; decides keep-alive. Called just
  * before a final head is written: a 100 Continue the handler's body
  * reading asked for goes out first. */

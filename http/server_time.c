@@ -3,9 +3,10 @@
  * on something with a limit sits in one list per kind (header, write,
  * body, idle, linger), sorted by deadline; while any list holds a
  * connection, one ring timeout per server ticks (a quarter of the shortest
- * limit, 10 ms to 1 s) and expires the heads that are due. Activity only
- * moves a connection within or between lists: serving a request costs no
- * timer operation.
+ * limit, 10 ms to 1 s); at each tick the server (http/server.c,
+ * tick_cb()) expires the heads that are due. Activity only moves a
+ * connection within or between lists: serving a request costs no timer
+ * operation. This file calls no other file of the server.
  */
 #include <errno.h>
 
@@ -32,8 +33,6 @@ void coil__tl_remove(struct sconn *c)
 	c->tlist = TL_NONE;
 }
 
-static void tmr_arm(struct coil_http_server *srv);
-
 /* Put @c in list @kind with @deadline, sorted (from the tail: deadlines
  * mostly grow). */
 static void tl_insert(struct sconn *c, unsigned kind, uint64_t deadline)
@@ -58,7 +57,7 @@ static void tl_insert(struct sconn *c, unsigned kind, uint64_t deadline)
 		l->head = c;
 	c->tlist = kind;
 	c->deadline = deadline;
-	tmr_arm(srv);
+	coil__tl_arm(srv);
 }
 
 static int tl_any(const struct coil_http_server *srv)
@@ -76,65 +75,12 @@ static int tl_any(const struct coil_http_server *srv)
  * 1 s) expires what is due. A deadline fires at most one tick late, and
  * no timer is ever removed or re-armed because a connection moved.
  */
-static void tmr_arm(struct coil_http_server *srv)
+void coil__tl_arm(struct coil_http_server *srv)
 {
 	if (coil_op_busy(&srv->tmr) || (srv->st & (S_DONE | S_SHUTDOWN_T)) ||
 	    !tl_any(srv))
 		return;
 	coil_timeout(srv->loop, &srv->tmr, srv->tick_ns, 0);
-}
-
-static void expire(struct sconn *c, unsigned kind)
-{
-	struct coil_http_server *srv = c->srv;
-
-	coil__tl_remove(c);
-	srv->stats.timeouts++;
-	switch (kind) {
-	case TL_HEADER:
-		if (c->phase == P_HEAD && c->ipos == c->ilen) {
-			/* a connection that never sent a byte */
-			c->st |= C_CLOSE_CLEAN;
-			coil__sconn_fail(c, 0);
-			break;
-		}
-		coil__send_error(c, 408);
-		coil__sconn_process(c);
-		break;
-	case TL_BODY:
-		if (c->phase == P_REQ && c->bstate == BS_GOING) {
-			coil__body_fail(c, -ETIMEDOUT);
-			coil__sconn_process(c);
-		} else {
-			coil__sconn_fail(c, -ETIMEDOUT);
-		}
-		break;
-	case TL_IDLE:
-	case TL_LINGER:
-		c->st |= C_CLOSE_CLEAN;
-		coil__sconn_fail(c, 0);
-		break;
-	default:
-		coil__sconn_fail(c, -ETIMEDOUT);
-		break;
-	}
-}
-
-void coil__srv_tick_cb(struct coil_op *op, int res, unsigned flags)
-{
-	struct coil_http_server *srv =
-		coil_container_of(op, struct coil_http_server, tmr);
-	uint64_t t = coil_now(srv->loop);
-
-	if (srv->st & S_DONE)
-		return;
-	for (unsigned k = 1; k < TL_N; k++) {
-		struct sconn *c;
-		while ((c = srv->tl[k].head) && c->deadline <= t)
-			expire(c, k);
-	}
-	tmr_arm(srv);
-	coil__srv_shutdown_check(srv);
 }
 
 /* Which list @c belongs in now, and its deadline. */

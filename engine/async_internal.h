@@ -40,6 +40,10 @@ static inline int coil__can_start(const struct coil_loop *loop,
 /* Park @op (initialised, not busy) at the tail: it becomes in flight.
  * Return: 0; -EBUSY; -ECANCELED (drain). */
 int coil__waitq_push(struct coil__waitq *wq, struct coil_op *op, void *arg);
+/* The same; @timed = 0 ignores the op's timeout and the scope's deadline
+ * (the caller has dealt with them). */
+int coil__waitq_park(struct coil__waitq *wq, struct coil_op *op, void *arg,
+		     int timed);
 
 /* Oldest waiter, taken out (still in flight: complete it with
  * coil__post()), or NULL. */
@@ -69,14 +73,30 @@ static inline void *coil__wait_arg(const struct coil_op *op)
 }
 
 /* Complete a new op (not yet in flight) on the next turn. Like any
- * submission, this consumes a pending coil_op_timeout() (waits do not
- * apply it). */
+ * submission, this consumes a pending coil_op_timeout(); the op carries
+ * the task's deadline (deadline.c) to its callback. */
 static inline void coil__post_new(struct coil_loop *loop, struct coil_op *op,
 				  int res)
 {
-	op->timeout_ns = 0;
+	op->timeout_ns = loop->task_deadline_ns;
 	coil__post(loop, op, res);
 }
+
+/* ---- deadline.c ---------------------------------------------------------- */
+
+/* Whether a wait started now is past its deadline (scope or carried):
+ * it then completes with -ETIMEDOUT, like any op submitted too late. */
+static inline int coil__wait_due(const struct coil_loop *loop)
+{
+	uint64_t dl = coil__scope_deadline(loop);
+	return dl && dl <= loop->now_ns;
+}
+
+/* Give @op, just made a waiting op (coil_loop_expect()), its deadline:
+ * the earliest of its coil_op_timeout() and the scope's. Return: 0 (it
+ * waits, cancelled with -ETIMEDOUT at the deadline); 1 if it was
+ * completed instead (-ETIMEDOUT already due, -ENOMEM): do not queue it. */
+int coil__wait_timed(struct coil_loop *loop, struct coil_op *op);
 
 /* Mark an op a primitive submitted for itself (drain does not count it). */
 static inline void coil__mark_internal(struct coil_op *op)

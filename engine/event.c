@@ -47,6 +47,10 @@ int coil_event_wait(struct coil_event *ev, struct coil_op *op)
 	ret = coil__can_start(ev->wq.loop, op);
 	if (ret)
 		return ret;
+	if (coil__wait_due(ev->wq.loop)) {
+		coil__post_new(ev->wq.loop, op, -ETIMEDOUT);
+		return 0;
+	}
 	if (ev->set) {
 		coil__post_new(ev->wq.loop, op, 0);
 		return 0;

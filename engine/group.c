@@ -58,7 +58,9 @@ static void maybe_done(struct coil_group *g)
 	if (g->nlive || !g->wq.count)
 		return;
 	w = coil__waitq_pop(&g->wq);
-	if (g->cancelled)
+	if (g->timed_out)
+		res = -ETIMEDOUT;
+	else if (g->cancelled)
 		res = -ECANCELED;
 	else if (g->mode == COIL_GROUP_FAIL_FAST)
 		res = g->first_err;
@@ -125,6 +127,7 @@ int coil_group_init(struct coil_group *g, struct coil_loop *loop, unsigned mode)
 	g->nchildren = g->nlive = g->nfailed = 0;
 	g->first_err = 0;
 	g->cancelled = 0;
+	g->timed_out = 0;
 	g->done = 0;
 	return 0;
 }
@@ -196,9 +199,22 @@ int coil_group_wait(struct coil_group *g, struct coil_op *op)
 		return -EINVAL;
 	if (g->wq.count)
 		return -EBUSY;
-	ret = coil__waitq_push(&g->wq, op, NULL);
-	if (ret < 0)
-		return ret;
+	if (coil__wait_due(g->wq.loop) && !coil__can_start(g->wq.loop, op)) {
+		/* past the deadline already: cut the children now, and
+		 * report -ETIMEDOUT once they have ended */
+		g->timed_out = 1;
+		ret = coil__waitq_park(&g->wq, op, NULL, 0);
+		if (ret < 0)
+			return ret;
+		coil_group_cancel(g);
+	} else {
+		/* a deadline that passes while waiting cancels the wait
+		 * through group_cancel_hook(), which cancels the children;
+		 * the -ECANCELED then reads -ETIMEDOUT (deadline.c) */
+		ret = coil__waitq_push(&g->wq, op, NULL);
+		if (ret < 0)
+			return ret;
+	}
 	maybe_done(g);
 	return 0;
 }

@@ -11,20 +11,21 @@
 #include "coil/engine.h"
 
 /* op->state bits */
-#define ST_BUSY (1u << 0)      /* counted in loop->inflight */
-#define ST_LINKED (1u << 1)    /* a linked timeout CQE is still due */
-#define ST_OP_DONE (1u << 2)   /* main CQE seen, waiting for the timeout's */
-#define ST_TIMED_OUT (1u << 3) /* the linked timeout fired (-ETIME) */
-#define ST_QUEUED (1u << 4)    /* SQE parked in user space (SQ full) */
-#define ST_PARKED (1u << 5)    /* multishot recv waiting for buffers */
-#define ST_POSTED (1u << 6)    /* on the ready list, completes next turn */
-#define ST_TIMER (1u << 7)     /* coil_timeout: -ETIME means "fired" (0) */
-#define ST_MULTI (1u << 8)     /* multishot */
-#define ST_RECV_BUF (1u << 9)  /* multishot recv with provided buffers */
-#define ST_EXPECT (1u << 10)   /* armed for a message from another ring */
-#define ST_HAD_LINK (1u << 11) /* this submission carries a linked timeout */
-#define ST_CANCEL (1u << 12)   /* coil_cancel sent an ASYNC_CANCEL for it */
-#define ST_INTERNAL (1u << 13) /* a primitive's own op: drain skips it */
+#define ST_BUSY (1u << 0)	 /* counted in loop->inflight */
+#define ST_LINKED (1u << 1)	 /* a linked timeout CQE is still due */
+#define ST_OP_DONE (1u << 2)	 /* main CQE seen, waiting for the timeout's */
+#define ST_TIMED_OUT (1u << 3)	 /* the linked timeout fired (-ETIME) */
+#define ST_QUEUED (1u << 4)	 /* SQE parked in user space (SQ full) */
+#define ST_PARKED (1u << 5)	 /* multishot recv waiting for buffers */
+#define ST_POSTED (1u << 6)	 /* on the ready list, completes next turn */
+#define ST_TIMER (1u << 7)	 /* coil_timeout: -ETIME means "fired" (0) */
+#define ST_MULTI (1u << 8)	 /* multishot */
+#define ST_RECV_BUF (1u << 9)	 /* multishot recv with provided buffers */
+#define ST_EXPECT (1u << 10)	 /* armed for a message from another ring */
+#define ST_HAD_LINK (1u << 11)	 /* this submission carries a linked timeout */
+#define ST_CANCEL (1u << 12)	 /* coil_cancel sent an ASYNC_CANCEL for it */
+#define ST_INTERNAL (1u << 13)	 /* a primitive's own op: drain skips it */
+#define ST_WAIT_TIMED (1u << 14) /* a wait with a deadline (deadline.c) */
 
 /* user_data tags in the low bits (ops are pointer-aligned) */
 #define TAG_OP 0ull
@@ -88,6 +89,22 @@ struct coil_loop {
 	struct coil__waitq *waitqs; /* primitives holding waiting ops */
 	int draining;		    /* 1 finishing, 2 cancelling */
 	unsigned drain_cancelled;   /* -ECANCELED callbacks during a drain */
+
+	/* deadlines of waits (engine/deadline.c): a min-heap of (deadline, op),
+	 * op->fd holding the op's index, and one absolute timer armed for
+	 * the earliest */
+	struct coil__wdl *wdl;
+	unsigned wdl_len, wdl_cap;
+	struct coil_op wdl_timer;
+	uint64_t wdl_armed_at; /* deadline the timer is armed for, 0 = not */
+	int wdl_removing;      /* a TIMEOUT_REMOVE of the timer is on its way */
+	/* the carried deadline (coil_task_deadline_enter()), 0 = none */
+	uint64_t task_deadline_ns;
+};
+
+struct coil__wdl {
+	uint64_t at;
+	struct coil_op *op;
 };
 
 /* Complete @op with @res in user space on the next turn (op already BUSY
@@ -120,5 +137,19 @@ int coil__arm_inbox(struct coil_loop *loop);
 
 /* wait.c: coil_cancel() of an op waiting in user space (ST_EXPECT) */
 int coil__cancel_wait(struct coil_loop *loop, struct coil_op *op);
+/* deadline.c: @op (ST_WAIT_TIMED) ends: forget its deadline. */
+void coil__wait_untime(struct coil_loop *loop, struct coil_op *op);
+/* deadline.c: free the deadline heap (coil_loop_free()). */
+void coil__wait_free(struct coil_loop *loop);
+
+/* The deadline that applies to an op submitted now: the smaller of the
+ * scope's and the carried one, 0 for none. */
+static inline uint64_t coil__scope_deadline(const struct coil_loop *loop)
+{
+	uint64_t a = loop->deadline_ns, b = loop->task_deadline_ns;
+	if (!a || (b && b < a))
+		return b;
+	return a;
+}
 
 #endif

@@ -255,6 +255,7 @@ void coil_loop_free(struct coil_loop *loop)
 	}
 	io_uring_queue_exit(&loop->ring);
 	coil__buf_ring_free(loop);
+	coil__wait_free(loop);
 	free(loop->fd_cancel);
 	if (loop->efd >= 0)
 		close(loop->efd);
@@ -291,7 +292,12 @@ void coil__post(struct coil_loop *loop, struct coil_op *op, int res)
 {
 	if (!(op->state & ST_BUSY))
 		loop->inflight++;
-	op->state = (uint16_t)((op->state & ST_TIMER) | ST_BUSY | ST_POSTED);
+	/* a wait whose deadline passed was cancelled for it (deadline.c) */
+	if (res == -ECANCELED && (op->state & (ST_EXPECT | ST_TIMED_OUT)) ==
+					 (ST_EXPECT | ST_TIMED_OUT))
+		res = -ETIMEDOUT;
+	op->state = (uint16_t)((op->state & (ST_TIMER | ST_WAIT_TIMED)) |
+			       ST_BUSY | ST_POSTED);
 	op->res = res;
 	op->cflags = 0;
 	op->loop = loop;
@@ -307,7 +313,8 @@ int coil_loop_post(struct coil_loop *loop, struct coil_op *op, int res)
 {
 	if (op->state & ST_BUSY)
 		return -EBUSY;
-	op->timeout_ns = 0; /* consumed, as by any submission */
+	/* consumed, as by any submission; holds the carried deadline */
+	op->timeout_ns = loop->task_deadline_ns;
 	coil__post(loop, op, res);
 	return 0;
 }
@@ -327,13 +334,28 @@ static void finish(struct coil_loop *loop, struct coil_op *op, int res,
 {
 	if (op->state & ST_TIMER && res == -ETIME)
 		res = 0;
+	uint64_t carry;
+
 	if (op->state & ST_BUSY) {
 		loop->inflight--;
 		if (loop->draining && res == -ECANCELED &&
 		    !(op->state & ST_INTERNAL))
 			loop->drain_cancelled++;
 	}
+	if (op->state & ST_WAIT_TIMED)
+		coil__wait_untime(loop, op);
+	/* in flight, timeout_ns holds the carried deadline the op was
+	 * submitted under: its callback runs under it again */
+	carry = op->timeout_ns;
+	op->timeout_ns = 0;
 	op->state = 0;
+	if (carry) {
+		uint64_t prev = loop->task_deadline_ns;
+		loop->task_deadline_ns = carry;
+		op->cb(op, res, flags);
+		loop->task_deadline_ns = prev;
+		return;
+	}
 	op->cb(op, res, flags);
 }
 

@@ -136,7 +136,7 @@ static int submit(struct coil_loop *loop, struct coil_op *op,
 		  struct io_uring_sqe *sqe, unsigned extra, int linkable)
 {
 	struct io_uring_sqe two[2];
-	uint64_t t = op->timeout_ns;
+	uint64_t t = op->timeout_ns, dl;
 	int ret;
 
 	if (op->state & ST_BUSY)
@@ -147,17 +147,19 @@ static int submit(struct coil_loop *loop, struct coil_op *op,
 	 * close its fds */
 	if (loop->draining == 2 && sqe->opcode != IORING_OP_CLOSE)
 		return -ECANCELED;
-	op->timeout_ns = 0;
+	/* consumed; in flight it holds the carried deadline, which the
+	 * op's callback runs under (multishot ops do not carry it) */
+	op->timeout_ns = (extra & ST_MULTI) ? 0 : loop->task_deadline_ns;
 	op->loop = loop;
-	if (linkable && loop->deadline_ns) {
+	if (linkable && (dl = coil__scope_deadline(loop))) {
 		uint64_t now = loop->now_ns;
-		if (loop->deadline_ns <= now) {
+		if (dl <= now) {
 			op->state = (uint16_t)extra;
 			coil__post(loop, op, -ETIMEDOUT);
 			return 0;
 		}
-		if (!t || loop->deadline_ns - now < t)
-			t = loop->deadline_ns - now;
+		if (!t || dl - now < t)
+			t = dl - now;
 	}
 	op->fd = sqe->fd;
 	op->opcode = sqe->opcode;
@@ -178,6 +180,7 @@ static int submit(struct coil_loop *loop, struct coil_op *op,
 	ret = coil__place(loop, op, two, t ? 2 : 1);
 	if (ret < 0) {
 		op->state = 0;
+		op->timeout_ns = 0;
 		return ret;
 	}
 	loop->inflight++;

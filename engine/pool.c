@@ -357,6 +357,10 @@ int coil_pool_submit_flags(struct coil_loop *loop, struct coil_pool *pool,
 	ret = coil__can_start(loop, op);
 	if (ret)
 		return ret;
+	if (coil__wait_due(loop)) {
+		coil__post_new(loop, op, -ETIMEDOUT);
+		return 0;
+	}
 	pthread_mutex_lock(&pool->mu);
 	if (pool->stopping) {
 		pthread_mutex_unlock(&pool->mu);
@@ -382,7 +386,10 @@ int coil_pool_submit_flags(struct coil_loop *loop, struct coil_pool *pool,
 		pool->atts = a;
 	}
 	coil_loop_expect(loop, op); /* op->loop = loop */
-	op->timeout_ns = 0;	    /* consumed, not applied */
+	if (coil__wait_timed(loop, op)) {
+		pthread_mutex_unlock(&pool->mu);
+		return 0; /* completes next turn (-ETIMEDOUT) */
+	}
 	job_set(op, fn, arg);
 	op->next = NULL;
 	if (pool->tail)

@@ -5,7 +5,9 @@
  * waits. So a put that finds a waiting get hands its item over directly,
  * and a get that frees a slot pulls in the oldest waiting put; with
  * capacity 0 every item goes hand to hand (rendezvous). Each waiter keeps
- * its item (put) or its slot (get) in the wait argument.
+ * its item (put) or its slot (get) in the wait argument. Every item that
+ * goes in counts as unfinished until coil_queue_task_done(); joiners wait
+ * for that count to reach 0 (asyncio's task_done()/join()).
  */
 
 #include <errno.h>
@@ -26,6 +28,8 @@ int coil_queue_init(struct coil_queue *q, struct coil_loop *loop,
 	}
 	coil__waitq_init(&q->getters, loop, NULL);
 	coil__waitq_init(&q->putters, loop, NULL);
+	coil__waitq_init(&q->joiners, loop, NULL);
+	q->unfinished = 0;
 	q->cap = capacity;
 	q->head = q->len = 0;
 	q->closed = 0;
@@ -53,6 +57,7 @@ void coil_queue_destroy(struct coil_queue *q)
 	if (!q)
 		return;
 	coil_queue_close(q);
+	wake_all(&q->joiners, COIL_ECLOSED);
 	free(q->items);
 	q->items = NULL;
 	q->cap = q->len = q->head = 0;
@@ -84,11 +89,13 @@ static int put_now(struct coil_queue *q, void *item)
 	if (g) { /* the queue is empty: hand over */
 		*(void **)coil__wait_arg(g) = item;
 		coil__post(q->getters.loop, g, 0);
+		q->unfinished++;
 		return 0;
 	}
 	if (q->len >= q->cap)
 		return -EAGAIN;
 	push_item(q, item);
+	q->unfinished++;
 	return 0;
 }
 
@@ -103,6 +110,7 @@ static int get_now(struct coil_queue *q, void **slot)
 		if (p) { /* a slot came free: the oldest put goes in */
 			push_item(q, coil__wait_arg(p));
 			coil__post(q->putters.loop, p, 0);
+			q->unfinished++;
 		}
 		return 0;
 	}
@@ -110,6 +118,7 @@ static int get_now(struct coil_queue *q, void **slot)
 	if (p) {
 		*slot = coil__wait_arg(p);
 		coil__post(q->putters.loop, p, 0);
+		q->unfinished++;
 		return 0;
 	}
 	return -EAGAIN;
@@ -149,6 +158,10 @@ int coil_queue_put(struct coil_queue *q, struct coil_op *op, void *item)
 	ret = coil__can_start(q->putters.loop, op);
 	if (ret)
 		return ret;
+	if (coil__wait_due(q->putters.loop)) {
+		coil__post_new(q->putters.loop, op, -ETIMEDOUT);
+		return 0;
+	}
 	if (q->closed)
 		return COIL_ECLOSED;
 	if (!q->putters.count && put_now(q, item) == 0) {
@@ -167,6 +180,10 @@ int coil_queue_get(struct coil_queue *q, struct coil_op *op, void **slot)
 	ret = coil__can_start(q->getters.loop, op);
 	if (ret)
 		return ret;
+	if (coil__wait_due(q->getters.loop)) {
+		coil__post_new(q->getters.loop, op, -ETIMEDOUT);
+		return 0;
+	}
 	if (!q->getters.count && get_now(q, slot) == 0) {
 		coil__post_new(q->getters.loop, op, 0);
 		return 0;
@@ -174,4 +191,41 @@ int coil_queue_get(struct coil_queue *q, struct coil_op *op, void **slot)
 	if (q->closed)
 		return COIL_ECLOSED;
 	return coil__waitq_push(&q->getters, op, slot);
+}
+
+int coil_queue_task_done(struct coil_queue *q)
+{
+	if (!q)
+		return -EINVAL;
+	if (!q->unfinished)
+		return -EOVERFLOW; /* more calls than items (asyncio:
+				      ValueError) */
+	if (--q->unfinished == 0)
+		wake_all(&q->joiners, 0);
+	return 0;
+}
+
+unsigned coil_queue_unfinished(const struct coil_queue *q)
+{
+	return q ? q->unfinished : 0;
+}
+
+int coil_queue_join(struct coil_queue *q, struct coil_op *op)
+{
+	int ret;
+
+	if (!q || !op)
+		return -EINVAL;
+	ret = coil__can_start(q->joiners.loop, op);
+	if (ret)
+		return ret;
+	if (coil__wait_due(q->joiners.loop)) {
+		coil__post_new(q->joiners.loop, op, -ETIMEDOUT);
+		return 0;
+	}
+	if (!q->unfinished) {
+		coil__post_new(q->joiners.loop, op, 0);
+		return 0;
+	}
+	return coil__waitq_push(&q->joiners, op, NULL);
 }

@@ -187,6 +187,10 @@ int coil_rate_acquire(struct coil_rate *r, struct coil_op *op)
 	ret = coil__can_start(r->wq.loop, op);
 	if (ret)
 		return ret;
+	if (coil__wait_due(r->wq.loop)) {
+		coil__post_new(r->wq.loop, op, -ETIMEDOUT);
+		return 0;
+	}
 	now = coil_now_update(r->wq.loop);
 	if (!r->wq.count) {
 		rebase(r, now);

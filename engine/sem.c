@@ -34,6 +34,10 @@ int coil_sem_acquire(struct coil_sem *sem, struct coil_op *op)
 	ret = coil__can_start(sem->wq.loop, op);
 	if (ret)
 		return ret;
+	if (coil__wait_due(sem->wq.loop)) {
+		coil__post_new(sem->wq.loop, op, -ETIMEDOUT);
+		return 0;
+	}
 	if (sem->count > 0 && !sem->wq.count) {
 		sem->count--;
 		coil__post_new(sem->wq.loop, op, 0);

@@ -51,7 +51,8 @@ void coil__waitq_update(struct coil__waitq *wq)
 	}
 }
 
-int coil__waitq_push(struct coil__waitq *wq, struct coil_op *op, void *arg)
+int coil__waitq_park(struct coil__waitq *wq, struct coil_op *op, void *arg,
+		     int timed)
 {
 	int ret;
 
@@ -59,7 +60,10 @@ int coil__waitq_push(struct coil__waitq *wq, struct coil_op *op, void *arg)
 	if (ret)
 		return ret;
 	coil_loop_expect(wq->loop, op);
-	op->timeout_ns = 0; /* consumed, not applied (coil/async.h) */
+	if (!timed)
+		op->timeout_ns = wq->loop->task_deadline_ns;
+	else if (coil__wait_timed(wq->loop, op))
+		return 0; /* completes next turn (-ETIMEDOUT) */
 	coil__wait_set_arg(op, arg);
 	op->next = NULL;
 	if (wq->tail)
@@ -70,6 +74,11 @@ int coil__waitq_push(struct coil__waitq *wq, struct coil_op *op, void *arg)
 	wq->count++;
 	coil__waitq_update(wq);
 	return 0;
+}
+
+int coil__waitq_push(struct coil__waitq *wq, struct coil_op *op, void *arg)
+{
+	return coil__waitq_park(wq, op, arg, 1);
 }
 
 struct coil_op *coil__waitq_pop(struct coil__waitq *wq)

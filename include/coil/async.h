@@ -17,10 +17,17 @@
  *    coil_loop_run(COIL_RUN_DEFAULT) keeps running while something waits.
  *  - coil_cancel() works on every waiting op here too: the op's callback
  *    runs with -ECANCELED (next turn). coil_loop_drain() cancels them all.
- *  - Waits consume a pending coil_op_timeout() without applying it, and
- *    ignore deadline scopes; to bound a wait, run a coil_timeout() beside
- *    it and coil_cancel() the wait when the timer fires first (or put both
- *    in a fail-fast coil_group).
+ *  - Waits honour time limits like kernel ops do: the earliest of the
+ *    op's coil_op_timeout(), the deadline scope's (coil_deadline_enter())
+ *    and the task's carried deadline (coil_task_deadline_enter()) bounds
+ *    the wait, and a wait still waiting then completes with -ETIMEDOUT
+ *    (having taken nothing: no permit, no item). A wait started after its
+ *    deadline completes with -ETIMEDOUT on the next turn, even if it could
+ *    have been granted at once. This covers a semaphore, rate limiter,
+ *    queue put/get/join, event, a group's end (the group is cancelled:
+ *    see coil_group_wait()) and a pool job that has not started yet.
+ *    The loop keeps one IORING_OP_TIMEOUT for all of them
+ *    (engine/deadline.c), so a timed wait costs no extra SQE per wait.
  *  - Durations are uint64_t nanoseconds; times are coil_now() values
  *    (CLOCK_MONOTONIC).
  */
@@ -101,6 +108,7 @@ struct coil_group {
 	unsigned nchildren, nlive, nfailed;
 	int first_err;
 	unsigned cancelled;
+	unsigned timed_out;
 	unsigned done;
 };
 
@@ -165,7 +173,16 @@ int coil_group_child_done(struct coil_group_child *c, int res);
  *
  * Result to @op's callback: COIL_GROUP_ALL: the number of children that
  * failed (0..n); COIL_GROUP_FAIL_FAST: 0, or the first child's error;
- * -ECANCELED in either mode after coil_group_cancel() or coil_cancel(@op).
+ * -ECANCELED in either mode after coil_group_cancel() or coil_cancel(@op);
+ * -ETIMEDOUT if the wait's deadline passed first.
+ *
+ * A timeout around a group (asyncio.timeout around a TaskGroup): give the
+ * wait one, with coil_op_timeout(@op, ns) before this call or a deadline
+ * scope around it. When it passes, the group cancels every child still
+ * running (as coil_group_cancel()), waits for them all to end (each
+ * child's callback runs once, with -ECANCELED or its own result) and
+ * then completes @op with -ETIMEDOUT. Called after the deadline has
+ * passed, it cancels the children at once and ends the same way.
  * Children may still be added while waiting (from children's callbacks).
  * Return: 0; -EINVAL for NULL arguments or a group that is done; -EBUSY if
  * @op is in flight or the group already has a waiter.
@@ -190,6 +207,16 @@ unsigned coil_group_results(const struct coil_group *g, int *out, unsigned n);
 
 /* ==== semaphore ========================================================== */
 
+/*
+ * The lock (asyncio.Lock) is coil_sem_init(&s, loop, 1, 1): acquire takes
+ * it (FIFO among waiters, so nobody starves), coil_sem_release() gives it
+ * to the oldest waiter, and the bound of 1 turns a double release into
+ * -EOVERFLOW instead of a second holder. A lock held across callbacks is
+ * the same object: nothing here is reentrant or tied to a thread. A
+ * timeout on the acquire (coil_op_timeout()) is asyncio's
+ * wait_for(lock.acquire(), t).
+ */
+
 struct coil_sem {
 	/* private */
 	struct coil__waitq wq;
@@ -211,7 +238,8 @@ int coil_sem_init(struct coil_sem *sem, struct coil_loop *loop, unsigned count,
  * @op: initialised, not in flight.
  *
  * Callback: 0 once the permit is yours (release it with coil_sem_release());
- * -ECANCELED if cancelled while waiting (no permit taken). A permit that is
+ * -ECANCELED if cancelled while waiting (no permit taken); -ETIMEDOUT if
+ * its deadline passed first (no permit taken). A permit that is
  * free is taken at once; the callback still runs on the next turn. A new
  * acquire never overtakes an older waiter.
  * Return: 0; -EINVAL for NULL arguments; -EBUSY if @op is in flight;
@@ -393,10 +421,11 @@ int coil_retry_cancel(struct coil_retry *r);
 
 struct coil_queue {
 	/* private */
-	struct coil__waitq getters, putters;
+	struct coil__waitq getters, putters, joiners;
 	void **items;
 	unsigned cap, head, len;
 	unsigned closed;
+	unsigned unfinished; /* items put and not yet marked done */
 };
 
 /*
@@ -446,6 +475,30 @@ void coil_queue_close(struct coil_queue *q);
 /* Items queued now. */
 unsigned coil_queue_len(const struct coil_queue *q);
 
+/*
+ * coil_queue_task_done() - a consumer is done with one item it got
+ * (asyncio.Queue.task_done()). Every item put counts as unfinished until
+ * this is called once for it; when the count reaches 0, every
+ * coil_queue_join() waiter completes with 0 (next turn).
+ * Return: 0; -EOVERFLOW if called more times than items were put;
+ * -EINVAL for NULL.
+ */
+int coil_queue_task_done(struct coil_queue *q);
+
+/*
+ * coil_queue_join() - wait until every item put so far has been got and
+ * marked done (asyncio.Queue.join()).
+ * Callback: 0 (at once, next turn, if nothing is unfinished);
+ * -ETIMEDOUT at its deadline; -ECANCELED; COIL_ECLOSED if the queue is
+ * destroyed while waiting.
+ * Return: 0; -EINVAL for NULL; -EBUSY if @op is in flight; -ECANCELED if
+ * the loop is cancelling.
+ */
+int coil_queue_join(struct coil_queue *q, struct coil_op *op);
+
+/* Items put and not yet marked done. */
+unsigned coil_queue_unfinished(const struct coil_queue *q);
+
 /* ==== event ============================================================== */
 
 struct coil_event {
@@ -475,6 +528,122 @@ int coil_event_is_set(const struct coil_event *ev);
  * the loop is cancelling.
  */
 int coil_event_wait(struct coil_event *ev, struct coil_op *op);
+
+/* ==== task set: background tasks ========================================= */
+
+struct coil_task;
+
+/* A task's cancel hook: make the task end soon (cancel its ops); it must
+ * still end with coil_task_done(). Must not free the task. */
+typedef void (*coil_task_cancel_fn)(struct coil_task *t);
+/* Called when a task ends with a failure (res < 0, not -ECANCELED), on
+ * the loop thread, before the task's own end callback. */
+typedef void (*coil_task_error_fn)(struct coil_task *t, int res);
+
+/*
+ * A background task. Embed it and keep it in place until its end callback
+ * (or, without one, until it has ended: coil_taskset_live() drops). Op
+ * tasks: after coil_taskset_add(), submit @op with any coil_* call. Task
+ * tasks (several ops in a row): after coil_taskset_add_task(), end with
+ * coil_task_done().
+ */
+struct coil_task {
+	struct coil_op op; /* the op tasks submit; the set owns op.cb */
+	void *data;	   /* the caller's */
+	coil_task_error_fn on_error; /* NULL: the set's hook */
+	/* private */
+	coil_op_cb cb;
+	coil_task_cancel_fn cancel;
+	struct coil_taskset *set;
+	struct coil_task *next, *prev;
+	unsigned state;
+};
+
+struct coil_taskset_stats {
+	uint64_t added;	 /* tasks added */
+	uint64_t ended;	 /* tasks ended (all causes) */
+	uint64_t failed; /* ended with res < 0, not -ECANCELED */
+	uint64_t cut;	 /* cancelled by coil_taskset_shutdown() or drain */
+};
+
+struct coil_taskset {
+	/* private */
+	struct coil__waitq wq; /* the shutdown waiter */
+	struct coil_task *head;
+	coil_task_error_fn on_error;
+	unsigned live;
+	unsigned shutting, cutting;
+	unsigned shut_cut;
+	unsigned timer_armed;
+	struct coil_op timer;
+	struct coil_taskset_stats stats;
+};
+
+/*
+ * coil_taskset_init() - an empty set of background tasks for @loop.
+ * @on_error: the hook for tasks that have none (NULL: failures are only
+ *            counted in the statistics).
+ * Return: 0; -EINVAL for NULL @ts or @loop.
+ */
+int coil_taskset_init(struct coil_taskset *ts, struct coil_loop *loop,
+		      coil_task_error_fn on_error);
+
+/*
+ * coil_taskset_add() - add an op task: then submit t->op. Set t->data and
+ * t->on_error before or after; t->op is (re)initialised here.
+ * @cb: optional end callback, with the op's (op, res, flags): recover your
+ *      struct with coil_container_of(op, ..., task.op). It runs after the
+ *      task has left the set (and after on_error), so it may free it.
+ * If submitting t->op fails, end the task with coil_task_done(t, err) so
+ * that it leaves the set.
+ * Return: 0; -EINVAL for NULL; -EBUSY if t->op is in flight; -ESHUTDOWN
+ * after coil_taskset_shutdown(); -ECANCELED if the loop is cancelling.
+ */
+int coil_taskset_add(struct coil_taskset *ts, struct coil_task *t,
+		     coil_op_cb cb);
+
+/*
+ * coil_taskset_add_task() - add a task-style task, ended by
+ * coil_task_done(). It counts as in flight on the loop until then.
+ * @cancel: asked to stop the task at shutdown, drain or coil_cancel(&t->op)
+ *          (NULL: the task cannot be stopped and shutdown waits for it).
+ * Return: as coil_taskset_add().
+ */
+int coil_taskset_add_task(struct coil_taskset *ts, struct coil_task *t,
+			  coil_task_cancel_fn cancel, coil_op_cb cb);
+
+/*
+ * coil_task_done() - end a task-style task (recorded on the next turn), or
+ * an op task whose op could not be submitted.
+ * Return: 0; -EINVAL if @t is not a live task; -EBUSY if its op is in
+ * flight in the kernel (it ends through that op) or its end was already
+ * reported.
+ */
+int coil_task_done(struct coil_task *t, int res);
+
+/* coil_task_cut() - 1 if @t was cancelled by shutdown or drain. */
+int coil_task_cut(const struct coil_task *t);
+
+/*
+ * coil_taskset_shutdown() - stop the set: no more adds (-ESHUTDOWN); give
+ * the live tasks @timeout_ns to end on their own, then cancel what is left
+ * (op tasks with coil_cancel(), task tasks with their cancel hook); @done
+ * completes once every task has ended.
+ * @timeout_ns: the grace period; 0 cancels at once.
+ * @done: initialised, not in flight; coil_cancel(@done) cuts the grace
+ *        period short (the callback still waits for the tasks to end).
+ * Callback: the number of tasks cancelled ("cut"; 0 if all ended in
+ * time); each cut task's end callback ran before it.
+ * Return: 0; -EINVAL for NULL; -EALREADY if already shut down; -EBUSY if
+ * @done is in flight; -ECANCELED if the loop is cancelling.
+ */
+int coil_taskset_shutdown(struct coil_taskset *ts, uint64_t timeout_ns,
+			  struct coil_op *done);
+
+/* Tasks in the set now. */
+unsigned coil_taskset_live(const struct coil_taskset *ts);
+void coil_taskset_stats(const struct coil_taskset *ts,
+			struct coil_taskset_stats *st);
 
 /* ==== drain: graceful shutdown =========================================== */
 

@@ -82,7 +82,8 @@ struct coil_op {
 	/* private to the engine below this line */
 	struct coil_op *next;
 	struct coil_loop *loop;
-	uint64_t timeout_ns; /* linked timeout for the next submission */
+	uint64_t timeout_ns; /* linked timeout for the next submission; in
+				flight, the carried deadline */
 	int64_t ts_sec;	     /* timespec the kernel reads at submit */
 	int64_t ts_nsec;
 	int32_t fd;
@@ -115,7 +116,9 @@ void coil_op_init(struct coil_op *op, coil_op_cb cb);
  * The next submitting call links an IORING_OP_LINK_TIMEOUT to the op's SQE
  * (io_uring_prep_link_timeout(3)); if it fires, the op's callback receives
  * -ETIMEDOUT. The setting is consumed by that submission. Multishot ops
- * refuse it (-EINVAL at submit).
+ * refuse it (-EINVAL at submit). Waits on the primitives of coil/async.h
+ * (semaphore, queue, event, group, pool job) apply it as well: the wait
+ * completes with -ETIMEDOUT if still waiting when it runs out.
  */
 void coil_op_timeout(struct coil_op *op, uint64_t timeout_ns);
 
@@ -319,6 +322,33 @@ uint64_t coil_now_update(struct coil_loop *loop);
  */
 uint64_t coil_deadline_enter(struct coil_loop *loop, uint64_t deadline_ns);
 void coil_deadline_leave(struct coil_loop *loop, uint64_t prev_deadline_ns);
+
+/*
+ * coil_task_deadline_enter() - a deadline the current task carries across
+ * its callbacks (asyncio.timeout() around a whole coroutine).
+ * @deadline_ns: absolute coil_now()-based time; 0 means none.
+ *
+ * Inside it, ops and waits are bounded as in a deadline scope, and more:
+ * every op submitted (or wait started) inside it remembers the deadline,
+ * and its callback runs inside the same carried deadline again, so the
+ * ops that callback submits are bounded by it too, and theirs, until the
+ * task stops submitting. Once the deadline has passed, whatever the task
+ * submits completes with -ETIMEDOUT on the next turn. Timers
+ * (coil_timeout()) carry it across but are not shortened by it; multishot
+ * ops neither carry it nor are shortened. A callback that starts work on
+ * behalf of someone else leaves it with coil_task_deadline_leave(loop, 0)
+ * and enters it again after. Nests with itself and with deadline scopes:
+ * the earliest deadline applies. Costs nothing to ops submitted outside.
+ * Return: the previous carried deadline, for coil_task_deadline_leave().
+ */
+uint64_t coil_task_deadline_enter(struct coil_loop *loop, uint64_t deadline_ns);
+void coil_task_deadline_leave(struct coil_loop *loop,
+			      uint64_t prev_deadline_ns);
+
+/* coil_deadline_get() - the deadline an op submitted now would get from
+ * scopes (coil_deadline_enter(), coil_task_deadline_enter()), 0 if none;
+ * e.g. to pass to a request that takes its own deadline. */
+uint64_t coil_deadline_get(const struct coil_loop *loop);
 
 /*
  * coil_timeout() - a timer (IORING_OP_TIMEOUT, io_uring_prep_timeout(3)).

@@ -142,8 +142,9 @@ static void test_sem_cancel_waiter(void **state)
 	coil_loop_free(loop);
 }
 
-/* a wait consumes a pending coil_op_timeout() without applying it: the
- * wait outlives it, and the op's next kernel submission does not carry it */
+/* a wait honours coil_op_timeout(): it completes with -ETIMEDOUT having
+ * taken no permit, the permit then goes to the next waiter, and the op's
+ * next kernel submission does not carry the stale timeout */
 struct relay {
 	struct coil_op timer;
 	struct coil_sem *sem;
@@ -167,33 +168,77 @@ static void relay_cancel(struct coil_op *op, int res, unsigned flags)
 	coil_cancel(r->loop, r->victim);
 }
 
-static void test_sem_wait_consumes_op_timeout(void **state)
+static void test_sem_wait_times_out(void **state)
 {
 	struct coil_loop *loop = tu_loop(NULL);
 	struct coil_sem sem;
 	struct relay rl = {.loop = loop, .sem = &sem};
-	struct rec a;
+	struct rec a, b;
 	int fds[2];
 	char buf[4];
+	uint64_t t0;
 
 	tu_tcp_pair(fds);
 	assert_int_equal(coil_sem_init(&sem, loop, 0, 0), 0);
 	rec_init(&a);
-	coil_op_timeout(&a.op, 5 * MS);
+	rec_init(&b);
+	t0 = tu_mono_ns();
+	coil_op_timeout(&a.op, 20 * MS);
 	assert_int_equal(coil_sem_acquire(&sem, &a.op), 0);
+	assert_int_equal(coil_sem_acquire(&sem, &b.op), 0); /* no timeout */
 	coil_op_init(&rl.timer, relay_release);
-	assert_int_equal(coil_timeout(loop, &rl.timer, 30 * MS, 0), 0);
+	assert_int_equal(coil_timeout(loop, &rl.timer, 100 * MS, 0), 0);
 	assert_int_equal(run_idle(loop, 5000 * MS), 0);
-	assert_int_equal(a.res, 0); /* acquired, not timed out at 5 ms */
-	/* a recv on the same op: no stale 5 ms timeout on it */
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.res, -ETIMEDOUT);
+	assert_true(a.at_ns - t0 >= 20 * MS && a.at_ns - t0 < 90 * MS);
+	/* the release at 100 ms went to b, not to the timed-out a */
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(b.res, 0);
+	assert_true(b.at_ns - t0 >= 100 * MS);
+	assert_int_equal(coil_sem_value(&sem), 0);
+	assert_int_equal(coil_sem_waiting(&sem), 0);
+	/* a recv on the same op: no stale 20 ms timeout on it */
 	rl.victim = &a.op;
 	coil_op_init(&rl.timer, relay_cancel);
 	assert_int_equal(coil_recv(loop, &a.op, fds[0], buf, 4, 0), 0);
-	assert_int_equal(coil_timeout(loop, &rl.timer, 30 * MS, 0), 0);
+	assert_int_equal(coil_timeout(loop, &rl.timer, 60 * MS, 0), 0);
 	assert_int_equal(run_idle(loop, 5000 * MS), 0);
 	assert_int_equal(a.res, -ECANCELED);
 	close(fds[0]);
 	close(fds[1]);
+	coil_loop_free(loop);
+}
+
+/* the lock: coil_sem(1, 1); a deadline scope bounds the wait for it, and
+ * an acquire started after the deadline fails even though it is free */
+static void test_sem_lock_under_deadline_scope(void **state)
+{
+	struct coil_loop *loop = tu_loop(NULL);
+	struct coil_sem lock;
+	struct rec a, b, c;
+	uint64_t prev, now;
+
+	assert_int_equal(coil_sem_init(&lock, loop, 1, 1), 0);
+	rec_init(&a);
+	rec_init(&b);
+	rec_init(&c);
+	now = coil_now_update(loop);
+	prev = coil_deadline_enter(loop, now + 30 * MS);
+	assert_int_equal(coil_sem_acquire(&lock, &a.op), 0); /* free */
+	assert_int_equal(coil_sem_acquire(&lock, &b.op), 0); /* waits */
+	coil_deadline_leave(loop, prev);
+	assert_int_equal(run_idle(loop, 5000 * MS), 0);
+	assert_int_equal(a.res, 0);
+	assert_int_equal(b.res, -ETIMEDOUT);
+	assert_int_equal(coil_sem_release(&lock), 0);
+	assert_int_equal(coil_sem_release(&lock), -EOVERFLOW); /* one holder */
+	prev = coil_deadline_enter(loop, coil_now_update(loop) - 1);
+	assert_int_equal(coil_sem_acquire(&lock, &c.op), 0);
+	coil_deadline_leave(loop, prev);
+	assert_int_equal(run_idle(loop, 5000 * MS), 0);
+	assert_int_equal(c.res, -ETIMEDOUT);
+	assert_int_equal(coil_sem_value(&lock), 1); /* not taken */
 	coil_loop_free(loop);
 }
 
@@ -232,7 +277,8 @@ int main(void)
 		cmocka_unit_test(test_sem_of_5_never_more_than_5_running),
 		cmocka_unit_test(test_sem_release_wakes_oldest_through_loop),
 		cmocka_unit_test(test_sem_cancel_waiter),
-		cmocka_unit_test(test_sem_wait_consumes_op_timeout),
+		cmocka_unit_test(test_sem_wait_times_out),
+		cmocka_unit_test(test_sem_lock_under_deadline_scope),
 		cmocka_unit_test(test_sem_bad_input),
 	};
 	return cmocka_run_group_tests_name("async.sem", tests, NULL, NULL);

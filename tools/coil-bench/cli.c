@@ -122,7 +122,7 @@ enum {
 	OPT_SLO,
 };
 
-static const char short_opts[] = ":t:c:d:H:LUR:n:m:b:kP:vh";
+static const char short_opts[] = ":t:c:d:H:LUR:n:m:b:kP:s:vh";
 
 static const struct option long_opts[] = {
 	{"threads", required_argument, NULL, 't'},
@@ -146,6 +146,7 @@ static const struct option long_opts[] = {
 	{"batch-wait", required_argument, NULL, OPT_BATCH_WAIT},
 	{"urls", required_argument, NULL, OPT_URLS},
 	{"slo", required_argument, NULL, OPT_SLO},
+	{"script", required_argument, NULL, 's'},
 	{"version", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -556,6 +557,9 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 			if ((ret = add_slos(o, optarg, err, err_len)))
 				return ret;
 			break;
+		case 's':
+			o->script = optarg;
+			break;
 		case 'v':
 			o->action = CB_VERSION;
 			return 0;
@@ -584,6 +588,12 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 
 	if (optind < argc)
 		o->url = argv[optind++];
+	if (optind < argc && o->script) {
+		/* wrk: what follows the URL (after "--") is init()'s args */
+		o->script_args = (const char *const *)&argv[optind];
+		o->n_script_args = (size_t)(argc - optind);
+		optind = argc;
+	}
 	if (optind < argc)
 		return fail(err, err_len,
 			    "unexpected argument '%s' (one URL; --urls FILE "
@@ -615,6 +625,14 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 	if (body_arg && o->body_file)
 		return fail(err, err_len,
 			    "-b and --body-file exclude each other");
+	if (o->script && !o->url)
+		return fail(err, err_len,
+			    "-s needs the URL: the script's requests go to "
+			    "its host (--urls is not for scripts)");
+	if (o->script && o->urls_file)
+		return fail(err, err_len,
+			    "-s and --urls exclude each other: the script "
+			    "makes the requests");
 	if (o->requests && !have_d)
 		o->duration_ns = 0; /* -n alone: until N requests are done */
 
@@ -694,6 +712,15 @@ void cb_cli_usage(FILE *f)
 	      "        --urls FILE       URLs, one a line, sent round robin "
 	      "(URL optional)\n"
 	      "    -k, --insecure        do not verify TLS certificates\n"
+	      "    -s, --script FILE     wrk's Lua scripting API (wrk's "
+	      "SCRIPTING); "
+	      "arguments\n"
+	      "                          after the URL and '--' go to "
+	      "init(args). "
+	      "delay() is\n"
+	      "                          called in the closed model only: with "
+	      "-R the schedule\n"
+	      "                          rules, as in wrk2\n"
 	      "  Output:\n"
 	      "    -L, --latency         print the latency distribution\n"
 	      "    -U                    print the uncorrected latency too "

@@ -64,6 +64,12 @@ struct cb_opts {
 	size_t n_urls;
 	const char *urls_file; /* --urls FILE (argv) or NULL */
 
+	/* -s FILE (argv) or NULL; with it, the arguments after the URL
+	 * (wrk: after "--") are passed to init() (argv, not owned) */
+	const char *script;
+	const char *const *script_args;
+	size_t n_script_args;
+
 	/* load */
 	uint32_t threads;     /* -t, >= 1 */
 	uint32_t connections; /* -c, total over all threads, >= threads */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../engine/grow.h"
 #include "gen_internal.h"
 
 #define BACKOFF_MIN_NS 1000000ull   /* reconnect after failures: 1 ms */
@@ -42,17 +43,21 @@ static void write_cb(struct coil_stream_write *w, int status)
 static int write_slot(struct cb_conn *c, struct cb_slot *sl)
 {
 	struct cb_gen *g = c->g;
-	const struct cb_target *t = g->t;
 	struct cb_wslot *ws = &c->ws[c->wnext];
 	uint64_t now = coil_now(g->loop);
+	const char *p = g->reqs + g->req_off[sl->url];
+	size_t len = g->req_len[sl->url];
 	int ret;
 
 	if (ws->busy) {
 		c->wblocked = 1;
 		return -EAGAIN;
 	}
-	ret = coil_stream_write(c->s, &ws->w, t->reqs + t->req_off[sl->url],
-				t->req_len[sl->url], write_cb);
+	if (g->dynamic) {
+		p = sl->buf;
+		len = sl->len;
+	}
+	ret = coil_stream_write(c->s, &ws->w, p, len, write_cb);
 	if (ret < 0)
 		return ret;
 	ws->busy = 1;
@@ -64,18 +69,54 @@ static int write_slot(struct cb_conn *c, struct cb_slot *sl)
 	if (!g->o->rate)
 		sl->intended = sl->start;
 	if (measured(g, sl->intended))
-		g->th->r.bytes_written += t->req_len[sl->url];
+		g->th->r.bytes_written += len;
 	return 0;
 }
 
-/* Take one more request into the ring (not sent yet). */
+/* -s with request(): the script makes the slot's bytes. 0, or -1 when it
+ * gave nothing to send (counted as a script error, or the run halts). */
+static int script_take(struct cb_conn *c, struct cb_slot *sl)
+{
+	struct cb_gen *g = c->g;
+	const char *p;
+	size_t len;
+	unsigned n;
+	int code = 0, ret;
+
+	ret = cb_script_request(g->script, &p, &len, &n, &code);
+	if (ret == CB_SCRIPT_BAD) {
+		count_error(g, CB_ERR_SCRIPT, code, 1);
+		return -1;
+	}
+	if (ret != CB_SCRIPT_OK)
+		return -1;
+	if (len > sl->cap) {
+		char *b = coil__grow(sl->buf, &sl->cap, len, 256);
+		if (!b) {
+			count_error(g, CB_ERR_SCRIPT, -ENOMEM, 1);
+			return -1;
+		}
+		sl->buf = b;
+	}
+	memcpy(sl->buf, p, len);
+	sl->len = len;
+	sl->nreq = sl->left = (uint16_t)(n > UINT16_MAX ? UINT16_MAX : n);
+	sl->head_req = len > 5 && !memcmp(p, "HEAD ", 5);
+	return 0;
+}
+
+/* Take one more request into the ring (not sent yet); NULL when a
+ * script's request() gave nothing to send. */
 static struct cb_slot *take(struct cb_conn *c, uint64_t intended)
 {
 	struct cb_gen *g = c->g;
 	struct cb_slot *sl = &c->ring[(c->head + c->count) % g->pipeline];
 	sl->intended = intended;
 	sl->start = 0;
-	sl->url = (uint32_t)(c->url_next++ % g->t->n_reqs);
+	sl->url = (uint32_t)(c->url_next++ % g->n_reqs);
+	sl->nreq = sl->left = 1;
+	if (g->dynamic && script_take(c, sl) < 0)
+		return NULL;
 	c->count++;
 	c->unsent++;
 	return sl;
@@ -122,6 +163,23 @@ static int conn_spent(const struct cb_conn *c)
 	return g->limited && !g->budget;
 }
 
+/* -s with delay(), closed model: 1 when the wait before the next request
+ * is over; else start it (c->tmr) and return 0. */
+static unsigned script_delay(struct cb_conn *c)
+{
+	struct cb_gen *g = c->g;
+	uint64_t ms;
+	if (c->delay_state == 2) {
+		c->delay_state = 0;
+		return 1;
+	}
+	if (cb_script_delay(g->script, &ms) != CB_SCRIPT_OK)
+		return 0;
+	c->delay_state = 1;
+	coil_timeout(g->loop, &c->tmr, ms * 1000000ull, 0);
+	return 0;
+}
+
 /* Take and send what the model allows now. */
 void cb_conn_send_more(struct cb_conn *c)
 {
@@ -143,6 +201,8 @@ void cb_conn_send_more(struct cb_conn *c)
 	if (c->wblocked)
 		return;
 	room = g->pipeline - c->count;
+	if (coil_op_busy(&c->tmr) && !g->o->rate)
+		room = 0; /* delay() or a retry pending */
 	if (!g->o->keepalive)
 		room = c->used ? 0 : 1;
 	n = 0;
@@ -154,7 +214,9 @@ void cb_conn_send_more(struct cb_conn *c)
 			take(c, g->due[i]);
 		if (c->count < g->pipeline && g->o->keepalive)
 			arm_sched(c);
-	} else if (room) {
+	} else if (room && !g->halted) {
+		if (g->has_delay) /* one at a time, each after delay() */
+			room = c->count ? 0 : script_delay(c);
 		n = room;
 		if (g->limited && n > g->budget)
 			n = (unsigned)g->budget;
@@ -162,8 +224,11 @@ void cb_conn_send_more(struct cb_conn *c)
 			take(c, now);
 		if (g->limited)
 			g->budget -= n;
+		if (g->dynamic && !c->count && n && !g->halted)
+			/* request() gave nothing to send: ask again soon */
+			coil_timeout(g->loop, &c->tmr, 1000000, 0);
 	}
-	if (n && !g->o->keepalive)
+	if (c->count && !g->o->keepalive)
 		c->used = 1;
 	if ((ret = flush_unsent(c)) < 0)
 		goto fail;
@@ -181,6 +246,12 @@ void cb_conn_sched_cb(struct coil_op *op, int res, unsigned flags)
 	(void)flags;
 	if (res < 0 || g->stopping)
 		return;
+	if (!g->o->rate) { /* closed model: delay() waited, or a retry */
+		if (c->delay_state == 1)
+			c->delay_state = 2;
+		cb_conn_send_more(c);
+		return;
+	}
 	if (!g->o->keepalive) {
 		/* a connection per request: connect once one is due */
 		if (c->state == C_IDLE && !c->count) {
@@ -188,8 +259,7 @@ void cb_conn_sched_cb(struct coil_op *op, int res, unsigned flags)
 			unsigned n = cb_sched_due(
 				&c->sched, now < g->end ? now : g->end - 1,
 				g->due, 1);
-			if (n) {
-				take(c, g->due[0]);
+			if (n && take(c, g->due[0])) {
 				c->used = 1;
 				cb_conn_connect(c);
 			} else {
@@ -213,8 +283,10 @@ static void response_done(struct cb_conn *c)
 	int status = c->msg.status;
 	int keep = c->msg.keep_alive && g->o->keepalive;
 
-	c->head = (c->head + 1) % g->pipeline;
-	c->count--;
+	if (--sl->left == 0) {
+		c->head = (c->head + 1) % g->pipeline;
+		c->count--;
+	}
 	g->responses++;
 	if (measured(g, sl->intended)) {
 		uint64_t lat = now > sl->intended ? now - sl->intended : 0;
@@ -233,13 +305,22 @@ static void response_done(struct cb_conn *c)
 	coil_http_msg_reset(&c->msg);
 	c->in_body = 0;
 	c->fails = 0;
+	if (g->want_response) {
+		cb_script_response(g->script, status, &c->head_ref, c->rb,
+				   c->rb_len);
+		c->rb_len = 0;
+	}
 	if (!keep) {
 		/* the server closes: what was pipelined behind this one was
 		 * not served; it goes again on the next connection */
 		c->no_more = 1;
 		c->unsent = c->count;
-		for (unsigned i = 0; i < c->count; i++)
-			c->ring[(c->head + i) % g->pipeline].start = 0;
+		for (unsigned i = 0; i < c->count; i++) {
+			struct cb_slot *s =
+				&c->ring[(c->head + i) % g->pipeline];
+			s->start = 0;
+			s->left = s->nreq; /* sent again whole */
+		}
 	}
 }
 
@@ -276,19 +357,27 @@ static int acc_reserve(struct cb_conn *c, size_t need)
 	return 0;
 }
 
+/* HEAD's responses have no body: the thread's request says, or with
+ * request() the oldest request in flight. */
+static unsigned parse_flags(const struct cb_conn *c)
+{
+	const struct cb_gen *g = c->g;
+	if (g->dynamic)
+		return c->ring[c->head].head_req ? COIL_HTTP_PARSE_HEAD : 0;
+	return g->parse_flags;
+}
+
 /* Parse a head from @buf, or from the accumulated bytes plus @buf.
  * Return: bytes of @buf used (the head's end, or all of it when it is
  * incomplete: *done 0); or an error. */
 static int parse_head(struct cb_conn *c, const char *buf, size_t n, int *done)
 {
-	struct cb_gen *g = c->g;
 	size_t want, take;
 	int ret;
 
 	*done = 0;
 	if (!c->acc_len) {
-		ret = coil_http_parse_response(&c->msg, buf, n,
-					       g->t->parse_flags);
+		ret = coil_http_parse_response(&c->msg, buf, n, parse_flags(c));
 		if (ret > 0) {
 			*done = 1;
 			return ret;
@@ -313,7 +402,7 @@ static int parse_head(struct cb_conn *c, const char *buf, size_t n, int *done)
 	memcpy(c->acc + c->acc_len, buf, take);
 	coil_http_msg_reset(&c->msg);
 	ret = coil_http_parse_response(&c->msg, c->acc, c->acc_len + take,
-				       g->t->parse_flags);
+				       parse_flags(c));
 	if (ret == COIL_HTTP_PARTIAL) {
 		if (c->acc_len + take >= COIL_HTTP_MAX_HEAD_DEFAULT)
 			return COIL_ELIMIT;
@@ -326,6 +415,19 @@ static int parse_head(struct cb_conn *c, const char *buf, size_t n, int *done)
 	ret -= (int)c->acc_len; /* the head's end inside @buf */
 	c->acc_len = 0;
 	return ret;
+}
+
+/* response(): room for @n more body bytes, copied there from @buf. */
+static char *body_room(struct cb_conn *c, const char *buf, size_t n)
+{
+	if (c->rb_len + n > c->rb_cap) {
+		char *b = coil__grow(c->rb, &c->rb_cap, c->rb_len + n, 4096);
+		if (!b)
+			return NULL;
+		c->rb = b;
+	}
+	memcpy(c->rb + c->rb_len, buf, n);
+	return c->rb + c->rb_len;
 }
 
 static void on_read(struct coil_stream *s, ssize_t nread, const void *data)
@@ -391,8 +493,14 @@ static void on_read(struct coil_stream *s, ssize_t nread, const void *data)
 				coil_http_msg_reset(&c->msg); /* interim */
 				continue;
 			}
-			coil_http_body_init(&c->body, &c->msg, 1);
+			coil_http_body_init(&c->body, &c->msg,
+					    !g->want_response);
 			c->in_body = 1;
+			if (g->want_response) {
+				cb_script_head(g->script, &c->msg,
+					       &c->head_ref);
+				c->rb_len = 0;
+			}
 			/* HEAD, 204, 304, Content-Length: 0: ends here */
 			if (c->body.kind == COIL_HTTP_BODY_NONE ||
 			    (c->body.kind == COIL_HTTP_BODY_LENGTH &&
@@ -409,9 +517,17 @@ static void on_read(struct coil_stream *s, ssize_t nread, const void *data)
 			break;
 		{
 			size_t len = n;
-			/* discarding: the decoder only counts, never writes */
-			ret = coil_http_body_decode(&c->body, (char *)buf,
-						    &len);
+			char *at = (char *)buf;
+			/* discarding: the decoder only counts, never writes;
+			 * for response() it decodes a copy in place */
+			if (g->want_response && !(at = body_room(c, buf, n))) {
+				cb_conn_fail(c, CB_ERR_READ, -ENOMEM);
+				return;
+			}
+			ret = coil_http_body_decode(&c->body, at, &len);
+			if (g->want_response &&
+			    (ret >= 0 || ret == COIL_HTTP_PARTIAL))
+				c->rb_len += len;
 			if (ret == COIL_HTTP_PARTIAL)
 				break;
 			if (ret < 0) {
@@ -443,6 +559,7 @@ static void conn_ready(struct cb_conn *c)
 	c->in_body = 0;
 	c->acc_len = 0;
 	c->wblocked = 0;
+	c->delay_state = 0;
 	coil_http_msg_reset(&c->msg);
 	if (g->connecting)
 		g->connecting--;
@@ -612,7 +729,7 @@ void cb_conn_connect(struct cb_conn *c)
 	c->s = &c->tcp.s;
 	c->state = C_CONNECTING;
 	c->connect_ns = coil_now_update(g->loop);
-	ret = coil_tcp_connect(g->loop, &c->tcp, g->t->addrs, g->t->naddrs, &to,
+	ret = coil_tcp_connect(g->loop, &c->tcp, g->addrs, g->naddrs, &to,
 			       connect_cb);
 	g->outside_syscalls += 2; /* socket(2), setsockopt(2) TCP_NODELAY */
 	if (ret < 0) {

@@ -136,7 +136,9 @@ static void tick_cb(struct coil_op *op, int res, unsigned flags)
 	if (!g->measuring && now >= g->measure)
 		begin_measuring(g);
 	if (!g->stopping &&
-	    atomic_load_explicit(&g->run->interrupted, memory_order_relaxed)) {
+	    (atomic_load_explicit(&g->run->interrupted, memory_order_relaxed) ||
+	     atomic_load_explicit(&g->run->script_failed,
+				  memory_order_relaxed))) {
 		if (!g->measuring)
 			begin_measuring(g);
 		if (now + 1 < g->end)
@@ -184,13 +186,48 @@ static void end_cb(struct coil_op *op, int res, unsigned flags)
 	stop_all(g);
 }
 
+/* thread:stop() or a script error (script.h): no new request from now;
+ * the run ends on the next turn as at the end of -d. */
+static void halt(void *arg)
+{
+	struct cb_gen *g = arg;
+	uint64_t now = coil_now(g->loop);
+	if (g->script->error[0] && !g->th->r.stopped[0]) {
+		snprintf(g->th->r.stopped, sizeof(g->th->r.stopped),
+			 "script error: %.*s",
+			 (int)sizeof(g->th->r.stopped) - 16, g->script->error);
+		atomic_store(&g->run->script_failed, 1);
+	}
+	if (g->halted || g->stopping)
+		return;
+	g->halted = 1;
+	if (now + 1 < g->end)
+		g->end = now + 1; /* the open model's schedule ends too */
+	coil_timeout(g->loop, &g->halt_op, 0, 0);
+}
+
+static void halt_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct cb_gen *g = coil_container_of(op, struct cb_gen, halt_op);
+	(void)flags;
+	if (res < 0)
+		return;
+	if (!g->measuring)
+		begin_measuring(g);
+	stop_all(g);
+}
+
 static void gen_free(struct cb_gen *g)
 {
 	if (!g)
 		return;
 	if (g->conns) {
-		for (unsigned i = 0; i < g->n; i++)
+		for (unsigned i = 0; i < g->n; i++) {
 			free(g->conns[i].acc);
+			free(g->conns[i].rb);
+			for (unsigned j = 0; j < g->pipeline; j++)
+				free(g->conns[i].ring[j].buf);
+		}
 		free(g->conns[0].ring);
 		free(g->conns[0].ws);
 	}
@@ -223,6 +260,32 @@ static int gen_setup(struct cb_thread *th, struct cb_gen **out)
 	g->o = o;
 	g->t = run->t;
 	g->pipeline = o->pipeline ? o->pipeline : 1;
+	g->reqs = run->t->reqs;
+	g->req_off = run->t->req_off;
+	g->req_len = run->t->req_len;
+	g->n_reqs = run->t->n_reqs;
+	g->parse_flags = run->t->parse_flags;
+	g->addrs = run->t->addrs;
+	g->naddrs = run->t->naddrs;
+	if (run->script) {
+		struct cb_script_thread *st =
+			cb_script_thread(run->script, th->k);
+		g->script = st;
+		g->dynamic = st->dynamic;
+		g->want_response = st->want_response;
+		g->has_delay = st->has_delay && !o->rate;
+		g->reqs = st->req; /* the static request */
+		g->req_off = &g->zero_off;
+		g->req_len = &st->req_len;
+		g->n_reqs = 1;
+		g->parse_flags = st->req_len > 5 && !memcmp(st->req, "HEAD ", 5)
+					 ? COIL_HTTP_PARSE_HEAD
+					 : 0;
+		if (st->has_addr) {
+			g->addrs = &st->addr;
+			g->naddrs = 1;
+		}
+	}
 	cb_split(o->connections, run->threads, th->k, &first, &count);
 	g->n = (unsigned)count;
 	lo.batch_wait_ns = run->batch_wait_ns;
@@ -271,10 +334,12 @@ static int gen_setup(struct cb_thread *th, struct cb_gen **out)
 		coil_http_msg_init(&c->msg, g->headers, MAX_HEADERS);
 		coil_op_init(&c->tmr, cb_conn_sched_cb);
 		coil_op_init(&c->retry, cb_conn_retry_cb);
+		c->head_ref = CB_SCRIPT_NOREF;
 		c->state = C_IDLE;
 	}
 	coil_op_init(&g->tick, tick_cb);
 	coil_op_init(&g->endt, end_cb);
+	coil_op_init(&g->halt_op, halt_cb);
 	if (o->requests && !o->rate) {
 		uint64_t f, share;
 		cb_split(o->requests, run->threads, th->k, &f, &share);
@@ -306,6 +371,12 @@ static int gen_run(struct cb_gen *g)
 	g->live = g->n;
 	if (!o->warmup_ns)
 		begin_measuring(g);
+	if (g->script) {
+		g->script->halt_arg = g;
+		g->script->halt = halt;
+		if (g->script->stop_early)
+			halt(g);
+	}
 	for (unsigned i = 0; i < g->n; i++) {
 		struct cb_conn *c = &g->conns[i];
 		if (o->rate) {
@@ -331,6 +402,8 @@ static int gen_run(struct cb_gen *g)
 	maybe_finish(g);
 
 	ret = coil_loop_run(g->loop, COIL_RUN_DEFAULT);
+	if (g->script)
+		g->script->halt = NULL; /* main's done() may call stop() */
 	if (ret < 0)
 		return ret;
 

@@ -26,6 +26,7 @@
 #include "report.h"
 
 struct coil_tls_config;
+struct cb_script;
 
 /* What every connection talks to. Built once by main, read-only after. */
 struct cb_target {
@@ -63,8 +64,9 @@ struct cb_thread {
 struct cb_run {
 	const struct cb_opts *o;
 	const struct cb_target *t;
-	uint64_t batch_wait_ns; /* coil_loop_opts.batch_wait_ns */
-	struct cb_hdr *hdr;	/* NULL without --hdr-log */
+	uint64_t batch_wait_ns;	  /* coil_loop_opts.batch_wait_ns */
+	struct cb_hdr *hdr;	  /* NULL without --hdr-log */
+	struct cb_script *script; /* -s, or NULL */
 	unsigned threads;
 	struct cb_thread *th; /* [threads] */
 	/* the start gate: threads count themselves ready, then wait for
@@ -77,6 +79,8 @@ struct cb_run {
 	/* set from a signal handler (SIGINT, SIGTERM): end the run now, as
 	 * at the end of -d: no new request, the ones in flight awaited */
 	atomic_int interrupted;
+	/* a thread's script raised an error: every thread ends its run */
+	atomic_int script_failed;
 };
 
 /*

@@ -18,6 +18,7 @@
 #include "coil/tls.h"
 #include "gen.h"
 #include "schedule.h"
+#include "script.h"
 
 #define MAX_HEADERS 256
 
@@ -35,7 +36,13 @@ struct cb_slot {
 	uint64_t intended; /* latency is measured from here */
 	uint64_t start;	   /* sent (or connect start without keep-alive);
 			      0 = not sent yet */
-	uint32_t url;	   /* index into the target's requests */
+	uint32_t url;	   /* index into the thread's requests */
+	uint16_t nreq;	   /* responses this slot's bytes ask for (a
+			      script's request() may pipeline several) */
+	uint16_t left;	   /* ... still due */
+	int head_req;	   /* request(): the request is HEAD */
+	char *buf;	   /* request(): this slot's bytes (owned) */
+	size_t len, cap;
 };
 
 struct cb_wslot {
@@ -69,9 +76,17 @@ struct cb_conn {
 	char *acc; /* a head split across reads */
 	unsigned acc_len, acc_cap;
 
+	/* -s with response(): the head's fields as a Lua table (a registry
+	 * reference) and the body so far */
+	int head_ref;
+	char *rb;
+	size_t rb_len, rb_cap;
+	/* -s with delay(): 1 waiting on tmr, 2 waited: send one */
+	int delay_state;
+
 	/* open model */
 	struct cb_sched sched;
-	struct coil_op tmr; /* next intended time */
+	struct coil_op tmr; /* next intended time (closed model: delay()) */
 	/* reconnect back-off */
 	struct coil_op retry;
 	unsigned fails;
@@ -111,6 +126,24 @@ struct cb_gen {
 	int measuring;
 
 	struct coil_tls_cache *tls_cache;
+
+	/* what is sent: the target's requests, or the static request of the
+	 * thread's script; where to: the target's addresses, or the one the
+	 * script's setup() gave the thread */
+	const char *reqs;
+	const size_t *req_off, *req_len;
+	size_t n_reqs;
+	size_t zero_off;
+	unsigned parse_flags;
+	const struct sockaddr_storage *addrs;
+	unsigned naddrs;
+	/* -s: the thread's Lua state, or NULL */
+	struct cb_script_thread *script;
+	int dynamic;	   /* request() per request */
+	int want_response; /* response() per response */
+	int has_delay;	   /* delay() before each request (closed model) */
+	int halted;	   /* thread:stop() or a script error: no new request */
+	struct coil_op halt_op;
 };
 
 static inline int measured(const struct cb_gen *g, uint64_t t)

@@ -29,6 +29,7 @@
 #include "hdrlog.h"
 #include "report.h"
 #include "slo.h"
+#include "script.h"
 
 #define PROGRESS_NS 500000000ull
 
@@ -369,6 +370,7 @@ int main(int argc, char **argv)
 	struct cb_run run;
 	struct cb_result all;
 	struct cb_hdrlog *log = NULL;
+	struct cb_script *script = NULL;
 	FILE *out = stdout;
 	char err[256], why[256];
 	int ret, status = 0, fatal = 0;
@@ -398,6 +400,11 @@ int main(int argc, char **argv)
 	ret = resolve(&t, why, sizeof(why));
 	if (ret < 0) {
 		status = usage_error("cannot resolve '%s': %s", t.host, why);
+		goto done_target;
+	}
+	if (o.script && cb_script_new(&script, &o, o.url, o.threads, t.addrs,
+				      t.naddrs, why, sizeof(why)) < 0) {
+		status = usage_error("%s", why);
 		goto done_target;
 	}
 	if (o.output && !(out = fopen(o.output, "w"))) {
@@ -432,6 +439,7 @@ int main(int argc, char **argv)
 	run.t = &t;
 	run.threads = o.threads;
 	run.batch_wait_ns = o.batch_wait_ns;
+	run.script = script;
 	run.th = calloc(o.threads, sizeof(*run.th));
 	if (!run.th) {
 		status = CB_EXIT_START;
@@ -483,6 +491,18 @@ int main(int argc, char **argv)
 				strerror(errno));
 			status = CB_EXIT_FAILED;
 		}
+		if (all.stopped[0]) { /* a script error ended the run */
+			fprintf(stderr, "coil-bench: %s (the run stopped)\n",
+				all.stopped);
+			status = CB_EXIT_FAILED;
+		}
+		/* wrk calls done() after its report */
+		if (cb_script_has_done(script) &&
+		    cb_script_done(script, &all, why, sizeof(why)) < 0) {
+			fprintf(stderr, "coil-bench: %s\n", why);
+			status = CB_EXIT_FAILED;
+		}
+		fflush(stdout);
 		status = status ? status : verdict(&o, &all);
 		cb_result_free(&all);
 	}
@@ -508,6 +528,7 @@ done_out:
 		status = 1;
 	}
 done_target:
+	cb_script_free(script);
 	target_free(&t);
 	cb_cli_free(&o);
 	return status;

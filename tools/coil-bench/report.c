@@ -113,6 +113,8 @@ int cb_result_merge(struct cb_result *dst, const struct cb_result *src)
 	dst->unsent += src->unsent;
 	dst->max_lag_ns = max_u64(dst->max_lag_ns, src->max_lag_ns);
 	dst->late_ns = max_u64(dst->late_ns, src->late_ns);
+	if (!dst->stopped[0])
+		memcpy(dst->stopped, src->stopped, sizeof(dst->stopped));
 	return 0;
 }
 
@@ -227,7 +229,7 @@ static const char *const class_names[CB_ERR_CLASSES] = {
 	[CB_ERR_CONNECT] = "connect", [CB_ERR_TLS] = "tls",
 	[CB_ERR_READ] = "read",	      [CB_ERR_WRITE] = "write",
 	[CB_ERR_RESET] = "reset",     [CB_ERR_TIMEOUT] = "timeout",
-	[CB_ERR_PARSE] = "parse",
+	[CB_ERR_PARSE] = "parse",     [CB_ERR_SCRIPT] = "script",
 };
 
 /* The symbolic name of a result code: "ECONNREFUSED", "COIL_EPARSE". */
@@ -506,6 +508,8 @@ void cb_report_text(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 		fputs("): these numbers measure coil-bench, not the server\n",
 		      f);
 	}
+	if (r->stopped[0])
+		fprintf(f, "  Stopped early: %s\n", r->stopped);
 	cb_report_slo_text(f, o, r);
 }
 
@@ -758,6 +762,22 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	j_bool(&j, "keepalive", o->keepalive);
 	j_bool(&j, "insecure", o->insecure);
 	j_u64(&j, "batch_wait_ns", o->batch_wait_ns);
+	j_key(&j, "script");
+	if (o->script) {
+		j_open(&j, '{');
+		j_str(&j, "path", o->script);
+		j_key(&j, "args");
+		j_open(&j, '[');
+		for (size_t i = 0; i < o->n_script_args; i++) {
+			j_item(&j);
+			cb_json_string(f, o->script_args[i],
+				       strlen(o->script_args[i]));
+		}
+		j_close(&j, ']');
+		j_close(&j, '}');
+	} else {
+		fputs("null", f);
+	}
 	j_close(&j, '}');
 
 	j_u64(&j, "runtime_ns", r->runtime_ns);
@@ -890,6 +910,11 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 		j_close(&j, ']');
 		j_bool(&j, "slo_pass", cb_slo_all_pass(o->slos, o->n_slos, r));
 	}
+	j_key(&j, "stopped");
+	if (r->stopped[0])
+		cb_json_string(f, r->stopped, strlen(r->stopped));
+	else
+		fputs("null", f);
 	j_close(&j, '}');
 	fputc('\n', f);
 	return ferror(f) ? -EIO : 0;

@@ -33,6 +33,8 @@ enum cb_err_class {
 			 * (-ECONNRESET, COIL_ETRUNC) */
 	CB_ERR_TIMEOUT, /* the request's --timeout expired (-ETIMEDOUT) */
 	CB_ERR_PARSE,	/* malformed response (COIL_EPARSE, COIL_ELIMIT) */
+	CB_ERR_SCRIPT,	/* -s: request() gave a non-string (-EINVAL) or a
+			 * malformed request (COIL_EPARSE); never sent */
 	CB_ERR_CLASSES
 };
 
@@ -95,6 +97,10 @@ struct cb_result {
 	uint64_t unsent;     /* due by the end but never sent */
 	uint64_t max_lag_ns; /* the largest send lag */
 	uint64_t late_ns;    /* the lateness bound used */
+
+	/* why the run stopped before its end ("script error: f.lua:3: ..."),
+	 * or "" (merge keeps the first) */
+	char stopped[256];
 };
 
 /* cb_result_errors() - errors of every class. */

@@ -1,0 +1,722 @@
+/*
+ * tests/bench/test_script.c - coil-bench -s: wrk's Lua scripting API,
+ * checked from the server's side. The scripts are our own copies of what
+ * each script in wrk's scripts/ folder does (addr, auth, counter, delay,
+ * pipeline, post, report, setup, stop), run against nginx (its access log
+ * records the method, the target and the headers of every request) and
+ * coil-serve (/echo sends the body it received back; its access log
+ * counts). Then the error paths: a syntax error and an error in init()
+ * (exit 2, file:line), an error in request() during the run (the run
+ * stops, the report says why), request() returning a non-string or a
+ * malformed request (an error of class "script", never sent), and the
+ * JSON's record of the script and its "--" arguments.
+ * Skips (77) without nginx or coil-serve.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <sys/stat.h>
+
+#include "e2eutil.h"
+
+#define NGINX "/usr/sbin/nginx"
+
+static char dir[] = "/tmp/coil-bench-script-XXXXXX";
+static unsigned short port;
+static pid_t nginx_pid, serve_pid;
+static char url[64], serve_url[64];
+static char serve_log[300];
+
+/* ---- the servers ----------------------------------------------------------
+ */
+
+static void put(const char *name, const char *text)
+{
+	char p[300];
+	FILE *f;
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	f = fopen(p, "w");
+	if (!f)
+		abort();
+	fputs(text, f);
+	fclose(f);
+	chmod(p, 0644);
+}
+
+/* The path of @name in the test's folder, in one of four buffers. */
+static char *at(const char *name)
+{
+	static char buf[4][300];
+	static int i;
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
+	return buf[i];
+}
+
+static void serve_start(void)
+{
+	char *argv[] = {COIL_SERVE_BIN, "-p",	   "0", "-t", "1",
+			"--access-log", serve_log, NULL};
+	posix_spawn_file_actions_t fa;
+	char line[256];
+	unsigned p = 0;
+	int fds[2];
+	FILE *f;
+
+	if (pipe(fds) != 0)
+		abort();
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+	posix_spawn_file_actions_addclose(&fa, fds[0]);
+	if (posix_spawn(&serve_pid, COIL_SERVE_BIN, &fa, NULL, argv, environ) !=
+	    0)
+		abort();
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	f = fdopen(fds[0], "r");
+	if (!fgets(line, sizeof(line), f) ||
+	    sscanf(line, "listening http://127.0.0.1:%u", &p) != 1)
+		abort();
+	fclose(f);
+	snprintf(serve_url, sizeof(serve_url), "http://127.0.0.1:%u", p);
+}
+
+/* SIGTERM coil-serve (it flushes its log); its access log's text. */
+static char *serve_stop_log(void)
+{
+	int st;
+	kill(serve_pid, SIGTERM);
+	waitpid(serve_pid, &st, 0);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	return slurp(serve_log);
+}
+
+static int setup_all(void **state)
+{
+	char conf[4096], cpath[300];
+	(void)state;
+	if (access(COIL_SERVE_BIN, X_OK) != 0)
+		exit(COIL_SKIP);
+	port = ngx_prepare(NGINX, dir);
+	snprintf(conf, sizeof(conf),
+		 "daemon off;\nmaster_process on;\nworker_processes 1;\n"
+		 "pid %s/nginx.pid;\nerror_log %s/error.log;\n"
+		 "events { worker_connections 1024; }\n"
+		 "http {\n"
+		 "  log_format s '$request_method $request_uri "
+		 "$content_length [$http_content_type] [$http_x_counter] "
+		 "[$http_x_token]';\n"
+		 "  access_log %s/access.log s;\n"
+		 "  keepalive_requests 1000000;\n"
+		 "  client_body_temp_path %s;\n  proxy_temp_path %s;\n"
+		 "  fastcgi_temp_path %s;\n  uwsgi_temp_path %s;\n"
+		 "  scgi_temp_path %s;\n"
+		 "  server { listen 127.0.0.1:%u;\n"
+		 "    location /authenticate { add_header X-Token s3cret; "
+		 "return 200 \"token\"; }\n"
+		 "    location / { return 200 \"ok\"; }\n  }\n}\n",
+		 dir, dir, dir, dir, dir, dir, dir, dir, port);
+	put("nginx.conf", conf);
+	snprintf(cpath, sizeof(cpath), "%s/nginx.conf", dir);
+	nginx_pid = ngx_spawn(NGINX, dir, cpath, port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
+	snprintf(serve_log, sizeof(serve_log), "%s/serve.log", dir);
+	return 0;
+}
+
+static int teardown_all(void **state)
+{
+	(void)state;
+	return ngx_stop_rm(nginx_pid, dir);
+}
+
+/* nginx's log lines (it writes each after its response: wait up to 3 s
+ * for @want of them), NULL-terminated, in one allocation. */
+static char **log_lines(uint64_t want, uint64_t *n)
+{
+	char *text = NULL, **lines, *c;
+	uint64_t k = 0;
+	for (int i = 0; i < 300; i++) {
+		free(text);
+		text = slurp(at("access.log"));
+		k = 0;
+		for (c = text; *c; c++)
+			k += *c == '\n';
+		if (k >= want)
+			break;
+		struct timespec d = {0, 10000000};
+		nanosleep(&d, NULL);
+	}
+	lines = calloc(k + 1, sizeof(*lines));
+	k = 0;
+	for (c = strtok(text, "\n"); c; c = strtok(NULL, "\n"))
+		lines[k++] = c;
+	*n = k;
+	if (!k)
+		free(text);
+	return lines;
+}
+
+static void lines_free(char **lines)
+{
+	if (lines[0])
+		free(lines[0]);
+	free(lines);
+}
+
+static void log_clear(void)
+{
+	truncate(at("access.log"), 0);
+}
+
+/* Run coil-bench with @script (written to the folder) and arguments. */
+#define RUN_SCRIPT(script, ...)                                                \
+	({                                                                     \
+		put("s.lua", script);                                          \
+		log_clear();                                                   \
+		RUN("-s", at("s.lua"), __VA_ARGS__);                           \
+	})
+
+/* ---- wrk's scripts ----------------------------------------------------
+ */
+
+/* post.lua: method, body and a header set in the wrk table: every request
+ * is the same POST, built once */
+static const char post_lua[] = "wrk.method = \"POST\"\n"
+			       "wrk.body   = \"alpha=1&beta=two\"\n"
+			       "wrk.headers[\"Content-Type\"] = "
+			       "\"application/x-www-form-urlencoded\"\n";
+
+static void test_script_post_nginx(void **state)
+{
+	struct cb_out r;
+	char **l;
+	uint64_t n;
+	(void)state;
+	r = RUN_SCRIPT(post_lua, "-t2", "-c4", "-n200", "--json", url);
+	cb_expect_ok(&r);
+	assert_int_equal((uint64_t)j_requests(r.out), 200);
+	l = log_lines(200, &n);
+	assert_int_equal(n, 200);
+	for (uint64_t i = 0; i < n; i++)
+		assert_string_equal(l[i], "POST / 16 "
+					  "[application/x-www-form-urlencoded]"
+					  " [-] [-]");
+	lines_free(l);
+	cb_out_free(&r);
+}
+
+/* the same script against coil-serve's /echo, with a response() that
+ * checks the body the server got back */
+static void test_script_post_echo(void **state)
+{
+	char script[1024], u[96], *log;
+	struct cb_out r;
+	uint64_t lines = 0;
+	(void)state;
+	snprintf(script, sizeof(script),
+		 "%s"
+		 "bad = 0\n"
+		 "response = function(status, headers, body)\n"
+		 "  if status ~= 200 or body ~= wrk.body then bad = bad + 1 "
+		 "end\n"
+		 "end\n"
+		 "function setup(t) table.insert(threads, t) end\n"
+		 "threads = {}\n"
+		 "done = function()\n"
+		 "  local b = 0\n"
+		 "  for _, t in ipairs(threads) do b = b + t:get(\"bad\") end\n"
+		 "  print(\"bad bodies: \" .. b)\n"
+		 "end\n",
+		 post_lua);
+	serve_start();
+	snprintf(u, sizeof(u), "%s/echo", serve_url);
+	r = RUN_SCRIPT(script, "-t2", "-c4", "-n300", "--output",
+		       at("out.json"), "--json", u);
+	log = serve_stop_log();
+	cb_expect_ok(&r);
+	assert_non_null(strstr(r.out, "bad bodies: 0\n"));
+	for (char *c = log; *c; c++)
+		lines += *c == '\n';
+	assert_int_equal(lines, 300);
+	/* every line: POST /echo, 200, 16 bytes echoed */
+	for (char *c = strstr(log, "\"POST /echo HTTP/1.1\" 200 16\n"); c;
+	     c = strstr(c + 1, "\"POST /echo HTTP/1.1\" 200 16\n"))
+		lines--;
+	assert_int_equal(lines, 0);
+	free(log);
+	cb_out_free(&r);
+}
+
+/* counter.lua: request() makes a new path and header each time; one
+ * counter per thread */
+static const char counter_lua[] = "counter = 0\n"
+				  "request = function()\n"
+				  "   path = \"/\" .. counter\n"
+				  "   wrk.headers[\"X-Counter\"] = counter\n"
+				  "   counter = counter + 1\n"
+				  "   return wrk.format(nil, path)\n"
+				  "end\n";
+
+static void test_script_counter(void **state)
+{
+	struct cb_out r;
+	char **l, want[128];
+	uint64_t n;
+	int seen[50] = {0};
+	(void)state;
+	r = RUN_SCRIPT(counter_lua, "-t2", "-c2", "-n100", "--json", url);
+	cb_expect_ok(&r);
+	assert_int_equal((uint64_t)j_requests(r.out), 100);
+	l = log_lines(100, &n);
+	assert_int_equal(n, 100);
+	for (uint64_t i = 0; i < n; i++) {
+		int k = -1;
+		assert_int_equal(sscanf(l[i], "GET /%d ", &k), 1);
+		assert_true(k >= 0 && k < 50);
+		snprintf(want, sizeof(want), "GET /%d - [-] [%d] [-]", k, k);
+		assert_string_equal(l[i], want);
+		seen[k]++;
+	}
+	for (int k = 0; k < 50; k++) /* each thread: /0 ... /49 */
+		assert_int_equal(seen[k], 2);
+	lines_free(l);
+	cb_out_free(&r);
+}
+
+/* the same in the open model: the schedule sends, request() makes each */
+static void test_script_counter_open_model(void **state)
+{
+	struct cb_out r;
+	char **l;
+	uint64_t n, got;
+	(void)state;
+	r = RUN_SCRIPT(counter_lua, "-t1", "-c1", "-R200", "-d1s", "--json",
+		       url);
+	cb_expect_ok(&r);
+	got = (uint64_t)j_requests(r.out);
+	assert_true(got >= 150 && got <= 201);
+	l = log_lines(got, &n);
+	assert_int_equal(n, got);
+	for (uint64_t i = 0; i < n; i++) {
+		char want[64];
+		snprintf(want, sizeof(want), "GET /%llu - [-] [%llu] [-]",
+			 (unsigned long long)i, (unsigned long long)i);
+		assert_string_equal(l[i], want);
+	}
+	lines_free(l);
+	cb_out_free(&r);
+}
+
+/* auth.lua: response() reads a header and changes what request() sends */
+static void test_script_auth(void **state)
+{
+	static const char auth_lua[] =
+		"token = nil\n"
+		"path  = \"/authenticate\"\n"
+		"request = function()\n"
+		"   return wrk.format(\"GET\", path)\n"
+		"end\n"
+		"response = function(status, headers, body)\n"
+		"   if not token and status == 200 then\n"
+		"      token = headers[\"X-Token\"]\n"
+		"      path  = \"/resource\"\n"
+		"      wrk.headers[\"X-Token\"] = token\n"
+		"   end\n"
+		"end\n";
+	struct cb_out r;
+	char **l;
+	uint64_t n;
+	(void)state;
+	r = RUN_SCRIPT(auth_lua, "-t1", "-c1", "-n20", "--json", url);
+	cb_expect_ok(&r);
+	l = log_lines(20, &n);
+	assert_int_equal(n, 20);
+	assert_string_equal(l[0], "GET /authenticate - [-] [-] [-]");
+	for (uint64_t i = 1; i < n; i++)
+		assert_string_equal(l[i], "GET /resource - [-] [-] [s3cret]");
+	lines_free(l);
+	cb_out_free(&r);
+}
+
+/* delay.lua: delay() before each request (here 20 ms, one connection:
+ * ten requests take at least 200 ms) */
+static void test_script_delay(void **state)
+{
+	struct cb_out r;
+	char **l;
+	uint64_t n;
+	(void)state;
+	r = RUN_SCRIPT("function delay()\n  return 20\nend\n", "-t1", "-c1",
+		       "-n10", "--json", url);
+	cb_expect_ok(&r);
+	assert_int_equal((uint64_t)j_requests(r.out), 10);
+	assert_true(jnum(r.out, NULL, "runtime_ns") >= 200e6);
+	l = log_lines(10, &n);
+	assert_int_equal(n, 10);
+	lines_free(l);
+	cb_out_free(&r);
+}
+
+/* pipeline.lua: one request() string holding three requests */
+static void test_script_pipeline(void **state)
+{
+	static const char pipeline_lua[] =
+		"init = function(args)\n"
+		"   local r = {}\n"
+		"   r[1] = wrk.format(nil, \"/?foo\")\n"
+		"   r[2] = wrk.format(nil, \"/?bar\")\n"
+		"   r[3] = wrk.format(nil, \"/?baz\")\n"
+		"   req = table.concat(r)\n"
+		"end\n"
+		"request = function()\n"
+		"   return req\n"
+		"end\n";
+	static const char *const q[] = {"foo", "bar", "baz"};
+	struct cb_out r;
+	char **l, want[64];
+	uint64_t n;
+	(void)state;
+	r = RUN_SCRIPT(pipeline_lua, "-t1", "-c1", "-n10", "--json", url);
+	cb_expect_ok(&r);
+	assert_int_equal((uint64_t)j_requests(r.out), 30);
+	l = log_lines(30, &n);
+	assert_int_equal(n, 30);
+	for (uint64_t i = 0; i < n; i++) {
+		snprintf(want, sizeof(want), "GET /?%s - [-] [-] [-]",
+			 q[i % 3]);
+		assert_string_equal(l[i], want);
+	}
+	lines_free(l);
+	cb_out_free(&r);
+}
+
+/* report.lua: done() gets the request count and the percentiles the
+ * report prints (latency in us) */
+static void test_script_report(void **state)
+{
+	static const char report_lua[] =
+		"done = function(summary, latency, requests)\n"
+		"   io.write(string.format(\"requests %d\\n\", "
+		"summary.requests))\n"
+		"   for _, p in pairs({ 50, 90, 99, 99.999 }) do\n"
+		"      io.write(string.format(\"p%g %d\\n\", p, "
+		"latency:percentile(p)))\n"
+		"   end\n"
+		"   io.write(string.format(\"min %d max %d n %d\\n\", "
+		"latency.min, latency.max, #latency))\n"
+		"   local v, c = latency(1)\n"
+		"   io.write(string.format(\"first %d %d\\n\", v, c))\n"
+		"   io.write(string.format(\"rate %g\\n\", requests.mean))\n"
+		"end\n";
+	static const char *const p[] = {"50", "90", "99", "99.999"};
+	struct cb_out r;
+	char *json, line[64];
+	(void)state;
+	r = RUN_SCRIPT(report_lua, "-t2", "-c4", "-d500ms", "--json",
+		       "--output", at("out.json"), url);
+	cb_expect_ok(&r);
+	json = slurp(at("out.json"));
+	snprintf(line, sizeof(line), "requests %.0f\n", j_requests(json));
+	assert_non_null(strstr(r.out, line));
+	assert_true(j_requests(json) > 0);
+	for (int i = 0; i < 4; i++) {
+		double ns = jnum(json, "\"latency_ns\"", p[i]);
+		assert_true(ns > 0);
+		snprintf(line, sizeof(line), "p%s %llu\n", p[i],
+			 (unsigned long long)(ns / 1000));
+		assert_non_null(strstr(r.out, line));
+	}
+	snprintf(line, sizeof(line), "min %llu max %llu",
+		 (unsigned long long)(jnum(json, "\"latency_ns\"", "min") /
+				      1000),
+		 (unsigned long long)(jnum(json, "\"latency_ns\"", "max") /
+				      1000));
+	assert_non_null(strstr(r.out, line));
+	assert_non_null(strstr(r.out, "first "));
+	free(json);
+	cb_out_free(&r);
+}
+
+/* setup.lua: setup() hands each thread an id (thread:set), init() prints
+ * it, request() and response() count, done() reads the counts back
+ * (thread:get): they add up to what the server logged */
+static void test_script_setup(void **state)
+{
+	static const char setup_lua[] =
+		"local counter = 1\n"
+		"local threads = {}\n"
+		"function setup(thread)\n"
+		"   thread:set(\"id\", counter)\n"
+		"   table.insert(threads, thread)\n"
+		"   counter = counter + 1\n"
+		"end\n"
+		"function init(args)\n"
+		"   requests  = 0\n"
+		"   responses = 0\n"
+		"   print((\"thread %d created\"):format(id))\n"
+		"end\n"
+		"function request()\n"
+		"   requests = requests + 1\n"
+		"   return wrk.request()\n"
+		"end\n"
+		"function response(status, headers, body)\n"
+		"   responses = responses + 1\n"
+		"end\n"
+		"function done(summary, latency, requests)\n"
+		"   local rq, rs = 0, 0\n"
+		"   for index, thread in ipairs(threads) do\n"
+		"      rq = rq + thread:get(\"requests\")\n"
+		"      rs = rs + thread:get(\"responses\")\n"
+		"      print((\"thread %d made %d requests and got %d "
+		"responses\"):format(thread:get(\"id\"), "
+		"thread:get(\"requests\"), thread:get(\"responses\")))\n"
+		"   end\n"
+		"   print((\"total %d %d\"):format(rq, rs))\n"
+		"end\n";
+	struct cb_out r;
+	char **l;
+	uint64_t n;
+	(void)state;
+	r = RUN_SCRIPT(setup_lua, "-t2", "-c2", "-n100", "--output",
+		       at("out.json"), "--json", url);
+	cb_expect_ok(&r);
+	assert_non_null(strstr(r.out, "thread 1 created\n"));
+	assert_non_null(strstr(r.out, "thread 2 created\n"));
+	assert_non_null(strstr(r.out, "thread 1 made 50 requests and got 50 "
+				      "responses\n"));
+	assert_non_null(strstr(r.out, "thread 2 made 50 requests and got 50 "
+				      "responses\n"));
+	assert_non_null(strstr(r.out, "total 100 100\n"));
+	l = log_lines(100, &n);
+	assert_int_equal(n, 100);
+	lines_free(l);
+	cb_out_free(&r);
+}
+
+/* stop.lua: thread:stop() after the 100th response ends the thread's run
+ * long before -d */
+static void test_script_stop(void **state)
+{
+	static const char stop_lua[] = "local counter = 1\n"
+				       "function response()\n"
+				       "   if counter == 100 then\n"
+				       "      wrk.thread:stop()\n"
+				       "   end\n"
+				       "   counter = counter + 1\n"
+				       "end\n";
+	struct cb_out r;
+	char **l;
+	uint64_t n;
+	(void)state;
+	r = RUN_SCRIPT(stop_lua, "-t1", "-c1", "-d30s", "--json", url);
+	cb_expect_ok(&r);
+	assert_int_equal((uint64_t)j_requests(r.out), 100);
+	assert_true(jnum(r.out, NULL, "runtime_ns") < 10e9);
+	l = log_lines(100, &n);
+	assert_int_equal(n, 100);
+	lines_free(l);
+	cb_out_free(&r);
+}
+
+/* addr.lua: setup() picks the thread's address with wrk.lookup() and
+ * wrk.connect(); init() prints it */
+static void test_script_addr(void **state)
+{
+	static const char addr_lua[] =
+		"local addrs = nil\n"
+		"function setup(thread)\n"
+		"   if not addrs then\n"
+		"      addrs = wrk.lookup(wrk.host, wrk.port or \"http\")\n"
+		"      for i = #addrs, 1, -1 do\n"
+		"         if not wrk.connect(addrs[i]) then\n"
+		"            table.remove(addrs, i)\n"
+		"         end\n"
+		"      end\n"
+		"   end\n"
+		"   thread.addr = addrs[math.random(#addrs)]\n"
+		"end\n"
+		"function init(args)\n"
+		"   local msg = \"thread addr: %s\"\n"
+		"   print(msg:format(tostring(wrk.thread.addr)))\n"
+		"end\n";
+	struct cb_out r;
+	char want[64], **l;
+	uint64_t n;
+	(void)state;
+	r = RUN_SCRIPT(addr_lua, "-t2", "-c2", "-n20", "--json", url);
+	cb_expect_ok(&r);
+	snprintf(want, sizeof(want), "thread addr: 127.0.0.1:%u\n", port);
+	assert_non_null(strstr(r.out, want));
+	assert_non_null(strstr(strstr(r.out, want) + 1, want));
+	l = log_lines(20, &n);
+	assert_int_equal(n, 20);
+	lines_free(l);
+	cb_out_free(&r);
+}
+
+/* ---- arguments, JSON, errors ----------------------------------------------
+ */
+
+static void test_script_args_and_json(void **state)
+{
+	static const char args_lua[] =
+		"function init(args)\n"
+		"   io.write(\"args \", args[0], \" \", args[1], \" \", "
+		"args[2], \" \", #args, \"\\n\")\n"
+		"end\n";
+	struct cb_out r;
+	char want[160], *json;
+	(void)state;
+	put("s.lua", args_lua);
+	r = RUN("-s", at("s.lua"), "-t1", "-c1", "-n5", "--json", "--output",
+		at("out.json"), url, "--", "one", "-x");
+	cb_expect_ok(&r);
+	snprintf(want, sizeof(want), "args %s one -x 2\n", url);
+	assert_non_null(strstr(r.out, want));
+	json = slurp(at("out.json"));
+	snprintf(want, sizeof(want),
+		 "\"script\": {\n      \"path\": \"%s\",\n      \"args\": [\n"
+		 "        \"one\",\n        \"-x\"\n      ]",
+		 at("s.lua"));
+	if (!strstr(json, want))
+		fprintf(stderr, "want %s\nin %s\n", want, json);
+	assert_non_null(strstr(json, want));
+	assert_non_null(strstr(json, "\"stopped\": null"));
+	free(json);
+	cb_out_free(&r);
+}
+
+static void test_script_syntax_error_exit_2(void **state)
+{
+	struct cb_out r;
+	char want[300];
+	(void)state;
+	r = RUN_SCRIPT("x = 1\nx = = 2\n", "-t1", "-c1", "-d1s", url);
+	assert_int_equal(r.status, 2);
+	snprintf(want, sizeof(want), "coil-bench: %s:2: ", at("s.lua"));
+	assert_non_null(strstr(r.err, want));
+	assert_ptr_equal(strchr(r.err, '\n'), r.err + strlen(r.err) - 1);
+	cb_out_free(&r);
+	/* a missing file too */
+	r = RUN("-s", at("missing.lua"), "-t1", "-c1", url);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "missing.lua"));
+	cb_out_free(&r);
+}
+
+static void test_script_init_error_exit_2(void **state)
+{
+	struct cb_out r;
+	char want[300];
+	uint64_t n;
+	char **l;
+	(void)state;
+	r = RUN_SCRIPT("function init(args)\n  local t = nil\n"
+		       "  return t.field\nend\n",
+		       "-t1", "-c1", "-d1s", url);
+	assert_int_equal(r.status, 2);
+	snprintf(want, sizeof(want), "coil-bench: %s:3: attempt to index",
+		 at("s.lua"));
+	assert_non_null(strstr(r.err, want));
+	cb_out_free(&r);
+	l = log_lines(0, &n);
+	assert_int_equal(n, 0); /* nothing was sent */
+	lines_free(l);
+}
+
+/* an error in request() during the run: the run stops, exit 1, the
+ * report and the JSON say why */
+static void test_script_run_error_stops(void **state)
+{
+	static const char err_lua[] = "local n = 0\n"
+				      "request = function()\n"
+				      "  n = n + 1\n"
+				      "  if n == 50 then\n"
+				      "    error(\"boom at fifty\")\n"
+				      "  end\n"
+				      "  return wrk.format()\n"
+				      "end\n";
+	struct cb_out r;
+	char want[300];
+	(void)state;
+	r = RUN_SCRIPT(err_lua, "-t1", "-c1", "-d30s", url);
+	assert_int_equal(r.status, 1);
+	snprintf(want, sizeof(want),
+		 "Stopped early: script error: %s:5: boom at fifty",
+		 at("s.lua"));
+	assert_non_null(strstr(r.out, want));
+	assert_non_null(strstr(r.out, "49 requests in"));
+	assert_non_null(strstr(r.err, "boom at fifty"));
+	cb_out_free(&r);
+	r = RUN_SCRIPT(err_lua, "-t2", "-c2", "-d30s", "--json", url);
+	assert_int_equal(r.status, 1);
+	snprintf(want, sizeof(want),
+		 "\"stopped\": \"script error: %s:5: boom at fifty\"",
+		 at("s.lua"));
+	assert_non_null(strstr(r.out, want));
+	assert_true(jnum(r.out, NULL, "runtime_ns") < 10e9);
+	cb_out_free(&r);
+}
+
+/* request() returning a number or a malformed request: counted as
+ * "script" errors, never sent */
+static void test_script_bad_request_counted(void **state)
+{
+	static const char bad_lua[] =
+		"local n = 0\n"
+		"request = function()\n"
+		"  n = n + 1\n"
+		"  if n % 3 == 1 then return 42 end\n"
+		"  if n % 3 == 2 then return \"GARBAGE /x\\r\\n\\r\\n\" end\n"
+		"  return wrk.format(nil, \"/good\")\n"
+		"end\n";
+	struct cb_out r;
+	char **l;
+	uint64_t n;
+	double good;
+	(void)state;
+	r = RUN_SCRIPT(bad_lua, "-t1", "-c1", "-n30", "--json", url);
+	cb_expect_ok(&r);
+	good = j_requests(r.out);
+	assert_int_equal((uint64_t)good, 10);
+	assert_non_null(strstr(r.out, "\"errors\": {"));
+	assert_int_equal((uint64_t)jnum(strstr(r.out, "\"errors\": {"),
+					"\"script\": {", "count"),
+			 20);
+	assert_non_null(strstr(r.out, "\"name\": \"EINVAL\""));
+	assert_non_null(strstr(r.out, "\"name\": \"COIL_EPARSE\""));
+	l = log_lines(10, &n);
+	assert_int_equal(n, 10);
+	for (uint64_t i = 0; i < n; i++)
+		assert_string_equal(l[i], "GET /good - [-] [-] [-]");
+	lines_free(l);
+	cb_out_free(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_script_post_nginx),
+		cmocka_unit_test(test_script_post_echo),
+		cmocka_unit_test(test_script_counter),
+		cmocka_unit_test(test_script_counter_open_model),
+		cmocka_unit_test(test_script_auth),
+		cmocka_unit_test(test_script_delay),
+		cmocka_unit_test(test_script_pipeline),
+		cmocka_unit_test(test_script_report),
+		cmocka_unit_test(test_script_setup),
+		cmocka_unit_test(test_script_stop),
+		cmocka_unit_test(test_script_addr),
+		cmocka_unit_test(test_script_args_and_json),
+		cmocka_unit_test(test_script_syntax_error_exit_2),
+		cmocka_unit_test(test_script_init_error_exit_2),
+		cmocka_unit_test(test_script_run_error_stops),
+		cmocka_unit_test(test_script_bad_request_counted),
+	};
+	return cmocka_run_group_tests_name("bench.script", tests, setup_all,
+					   teardown_all);
+}

@@ -1,0 +1,1109 @@
+/*
+ * tools/coil-bench/script.c - wrk's Lua scripting API on LuaJIT (see
+ * script.h). Written from wrk's SCRIPTING document: the `wrk` table, its
+ * format()/lookup()/connect(), the thread, addr and stats objects, the
+ * hooks setup/init/delay/request/response/done, and the "--" arguments.
+ *
+ * wrk.format() is C here (wrk's is Lua): it is what a request() script
+ * calls per request. Its result is the same text: the request line, every
+ * header of the table (Host added from wrk.headers when missing,
+ * Content-Length set from the body, as wrk does, in the table itself),
+ * an empty line, the body.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "script.h"
+
+#ifndef COIL_BENCH_LUA
+
+int cb_script_new(struct cb_script **out, const struct cb_opts *o,
+		  const char *url, unsigned threads,
+		  const struct sockaddr_storage *addrs, unsigned naddrs,
+		  char *err, size_t err_len)
+{
+	(void)o;
+	(void)url;
+	(void)threads;
+	(void)addrs;
+	(void)naddrs;
+	*out = NULL;
+	snprintf(err, err_len,
+		 "-s needs LuaJIT, and this coil-bench was built without it "
+		 "(install libluajit-5.1-dev and build again)");
+	return -ENOTSUP;
+}
+struct cb_script_thread *cb_script_thread(struct cb_script *s, unsigned k)
+{
+	(void)s;
+	(void)k;
+	return NULL;
+}
+bool cb_script_has_done(struct cb_script *s)
+{
+	(void)s;
+	return false;
+}
+int cb_script_done(struct cb_script *s, const struct cb_result *r, char *err,
+		   size_t err_len)
+{
+	(void)s;
+	(void)r;
+	(void)err;
+	(void)err_len;
+	return 0;
+}
+void cb_script_free(struct cb_script *s)
+{
+	(void)s;
+}
+int cb_script_request(struct cb_script_thread *st, const char **p, size_t *len,
+		      unsigned *nreq, int *code)
+{
+	(void)st;
+	(void)p;
+	(void)len;
+	(void)nreq;
+	(void)code;
+	return CB_SCRIPT_FAIL;
+}
+int cb_script_delay(struct cb_script_thread *st, uint64_t *ms)
+{
+	(void)st;
+	*ms = 0;
+	return CB_SCRIPT_FAIL;
+}
+int cb_script_head(struct cb_script_thread *st, const struct coil_http_msg *m,
+		   int *ref)
+{
+	(void)st;
+	(void)m;
+	*ref = CB_SCRIPT_NOREF;
+	return CB_SCRIPT_FAIL;
+}
+int cb_script_response(struct cb_script_thread *st, int status, int *ref,
+		       const char *body, size_t len)
+{
+	(void)st;
+	(void)status;
+	(void)ref;
+	(void)body;
+	(void)len;
+	return CB_SCRIPT_FAIL;
+}
+void cb_script_unref(struct cb_script_thread *st, int *ref)
+{
+	(void)st;
+	*ref = CB_SCRIPT_NOREF;
+}
+
+#else /* COIL_BENCH_LUA */
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "../../engine/grow.h"
+
+#define MT_ADDR "wrk.addr"
+#define MT_STATS "wrk.stats"
+#define MT_THREAD "wrk.thread"
+#define MAX_CHECK_HEADERS 256
+#define COPY_DEPTH 32 /* thread:get/set: nested tables */
+
+struct cb_script {
+	lua_State *L; /* setup() and done() */
+	const char *path;
+	unsigned threads;
+	struct cb_script_thread *th;
+	struct sockaddr_storage addr0; /* the target's first address */
+	bool have_addr0;
+	bool has_done;
+};
+
+struct addr_ud {
+	socklen_t len;
+	struct sockaddr_storage ss;
+};
+
+struct stats_ud {
+	const struct coil_hist *h;
+	double div; /* ns -> us for latency, 1 for req/s */
+};
+
+/* wrk.format()'s output buffer, one per state (a closure upvalue). */
+struct fmt_buf {
+	char *p;
+	size_t cap;
+};
+
+/* ---- small helpers -------------------------------------------------------
+ */
+
+/* The error at the top of @L as one line into @err. */
+static void take_error(lua_State *L, char *err, size_t err_len)
+{
+	const char *m = lua_tostring(L, -1);
+	if (m)
+		snprintf(err, err_len, "%s", m);
+	else
+		snprintf(err, err_len, "(error object is a %s value)",
+			 luaL_typename(L, -1));
+	for (char *c = err; *c; c++)
+		if (*c == '\n' || *c == '\r')
+			*c = ' ';
+	lua_pop(L, 1);
+}
+
+static bool is_function(lua_State *L, const char *name)
+{
+	bool f;
+	lua_getglobal(L, name);
+	f = lua_isfunction(L, -1);
+	lua_pop(L, 1);
+	return f;
+}
+
+static size_t addr_len(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					 : sizeof(struct sockaddr_in);
+}
+
+static void push_addr(lua_State *L, const struct sockaddr *sa, socklen_t len)
+{
+	struct addr_ud *a = lua_newuserdata(L, sizeof(*a));
+	memset(a, 0, sizeof(*a));
+	if (len > sizeof(a->ss))
+		len = sizeof(a->ss);
+	memcpy(&a->ss, sa, len);
+	a->len = len;
+	luaL_getmetatable(L, MT_ADDR);
+	lua_setmetatable(L, -2);
+}
+
+/*
+ * Check that @p (@len bytes) is one or more complete HTTP requests, back
+ * to back. *@n: how many. Return: 0, or COIL_EPARSE.
+ */
+static int check_requests(const char *p, size_t len, unsigned *n)
+{
+	struct coil_http_header hdrs[MAX_CHECK_HEADERS];
+	struct coil_http_msg m;
+	size_t off = 0;
+
+	*n = 0;
+	coil_http_msg_init(&m, hdrs, MAX_CHECK_HEADERS);
+	while (off < len) {
+		int ret;
+		coil_http_msg_reset(&m);
+		ret = coil_http_parse_request(&m, p + off, len - off);
+		if (ret <= 0)
+			return COIL_EPARSE; /* malformed or incomplete */
+		off += (size_t)ret;
+		if (m.body == COIL_HTTP_BODY_LENGTH) {
+			if (m.content_length > len - off)
+				return COIL_EPARSE;
+			off += (size_t)m.content_length;
+		} else if (m.body == COIL_HTTP_BODY_CHUNKED) {
+			/* decode a copy: the string is Lua's */
+			struct coil_http_chunked d;
+			size_t dl = len - off;
+			char *copy = malloc(dl ? dl : 1);
+			if (!copy)
+				return COIL_EPARSE;
+			memcpy(copy, p + off, dl);
+			coil_http_chunked_init(&d, 1);
+			ret = coil_http_chunked_decode(&d, copy, &dl);
+			free(copy);
+			if (ret < 0)
+				return COIL_EPARSE;
+			off = len - (size_t)ret;
+		}
+		(*n)++;
+	}
+	return *n ? 0 : COIL_EPARSE;
+}
+
+/* ---- wrk.format, wrk.lookup, wrk.connect --------------------------------
+ */
+
+static int fmt_gc(lua_State *L)
+{
+	struct fmt_buf *b = lua_touserdata(L, 1);
+	free(b->p);
+	b->p = NULL;
+	return 0;
+}
+
+static int fmt_put(struct fmt_buf *b, size_t *used, const char *s, size_t n)
+{
+	if (*used + n > b->cap) {
+		char *p = coil__grow(b->p, &b->cap, *used + n, 1024);
+		if (!p)
+			return -ENOMEM;
+		b->p = p;
+	}
+	memcpy(b->p + *used, s, n);
+	*used += n;
+	return 0;
+}
+
+/* The text of the value at @idx as string.format("%s") shows it. */
+static const char *fmt_text(lua_State *L, int idx, size_t *len)
+{
+	if (lua_type(L, idx) == LUA_TSTRING)
+		return lua_tolstring(L, idx, len);
+	lua_getglobal(L, "tostring");
+	lua_pushvalue(L, idx);
+	lua_call(L, 1, 1);
+	lua_replace(L, idx);
+	return lua_tolstring(L, idx, len);
+}
+
+/* wrk.format(method, path, headers, body) */
+static int l_format(lua_State *L)
+{
+	struct fmt_buf *b = lua_touserdata(L, lua_upvalueindex(1));
+	size_t used = 0, n;
+	const char *s;
+	int ok = 0;
+
+	lua_settop(L, 4);
+	lua_getglobal(L, "wrk"); /* 5 */
+	if (!lua_istable(L, 5))
+		return luaL_error(L, "wrk.format: the wrk table is gone");
+	for (int i = 1; i <= 4; i++) {
+		static const char *const field[] = {"method", "path", "headers",
+						    "body"};
+		if (lua_isnil(L, i)) {
+			lua_getfield(L, 5, field[i - 1]);
+			lua_replace(L, i);
+		}
+	}
+	if (!lua_istable(L, 3))
+		return luaL_error(L, "wrk.format: headers must be a table");
+	lua_getfield(L, 3, "Host");
+	if (lua_isnil(L, -1)) {
+		lua_getfield(L, 5, "headers");
+		if (lua_istable(L, -1)) {
+			lua_getfield(L, -1, "Host");
+			lua_setfield(L, 3, "Host");
+		}
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	if (lua_isnil(L, 4)) {
+		lua_pushnil(L);
+	} else {
+		fmt_text(L, 4, &n);
+		lua_pushinteger(L, (lua_Integer)n);
+	}
+	lua_setfield(L, 3, "Content-Length");
+
+	s = fmt_text(L, 1, &n);
+	ok |= fmt_put(b, &used, s, n);
+	ok |= fmt_put(b, &used, " ", 1);
+	s = fmt_text(L, 2, &n);
+	ok |= fmt_put(b, &used, s, n);
+	ok |= fmt_put(b, &used, " HTTP/1.1\r\n", 11);
+	lua_pushnil(L);
+	while (lua_next(L, 3)) {
+		/* copies: converting the key in place would upset lua_next */
+		lua_pushvalue(L, -2);
+		s = fmt_text(L, -1, &n);
+		ok |= fmt_put(b, &used, s, n);
+		ok |= fmt_put(b, &used, ": ", 2);
+		s = fmt_text(L, -2, &n);
+		ok |= fmt_put(b, &used, s, n);
+		ok |= fmt_put(b, &used, "\r\n", 2);
+		lua_pop(L, 2);
+	}
+	ok |= fmt_put(b, &used, "\r\n", 2);
+	if (!lua_isnil(L, 4)) {
+		s = lua_tolstring(L, 4, &n);
+		ok |= fmt_put(b, &used, s, n);
+	}
+	if (ok < 0)
+		return luaL_error(L, "wrk.format: out of memory");
+	lua_pushlstring(L, b->p, used);
+	return 1;
+}
+
+/* wrk.lookup(host, service): every address getaddrinfo(3) gives. */
+static int l_lookup(lua_State *L)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res, *a;
+	const char *host = luaL_checkstring(L, 1);
+	const char *service = luaL_checkstring(L, 2);
+	int rc, i = 1;
+
+	if ((rc = getaddrinfo(host, service, &hints, &res)) != 0)
+		return luaL_error(L, "unable to resolve %s:%s %s", host,
+				  service, gai_strerror(rc));
+	lua_newtable(L);
+	for (a = res; a; a = a->ai_next) {
+		push_addr(L, a->ai_addr, a->ai_addrlen);
+		lua_rawseti(L, -2, i++);
+	}
+	freeaddrinfo(res);
+	return 1;
+}
+
+/* wrk.connect(addr): whether a TCP connection to @addr opens. */
+static int l_connect(lua_State *L)
+{
+	struct addr_ud *a = luaL_checkudata(L, 1, MT_ADDR);
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), ok = 0;
+	if (fd >= 0) {
+		ok = connect(fd, (struct sockaddr *)&a->ss, a->len) == 0;
+		close(fd);
+	}
+	lua_pushboolean(L, ok);
+	return 1;
+}
+
+static int addr_tostring(lua_State *L)
+{
+	struct addr_ud *a = luaL_checkudata(L, 1, MT_ADDR);
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+	int rc = getnameinfo((struct sockaddr *)&a->ss, a->len, host,
+			     sizeof(host), serv, sizeof(serv),
+			     NI_NUMERICHOST | NI_NUMERICSERV);
+	if (rc != 0)
+		return luaL_error(L, "addr tostring failed %s",
+				  gai_strerror(rc));
+	lua_pushfstring(L, "%s:%s", host, serv);
+	return 1;
+}
+
+/* ---- thread objects -------------------------------------------------------
+ */
+
+static struct cb_script_thread *check_thread(lua_State *L)
+{
+	struct cb_script_thread **t = luaL_checkudata(L, 1, MT_THREAD);
+	return *t;
+}
+
+static void push_thread(lua_State *L, struct cb_script_thread *st)
+{
+	struct cb_script_thread **t = lua_newuserdata(L, sizeof(*t));
+	*t = st;
+	luaL_getmetatable(L, MT_THREAD);
+	lua_setmetatable(L, -2);
+}
+
+/* Copy the value at @idx of @src onto @dst's stack: booleans, nil,
+ * numbers, strings and tables of them (wrk's rule for get/set). */
+static int copy_value(lua_State *src, lua_State *dst, int idx, int depth)
+{
+	if (idx < 0)
+		idx = lua_gettop(src) + idx + 1;
+	switch (lua_type(src, idx)) {
+	case LUA_TBOOLEAN:
+		lua_pushboolean(dst, lua_toboolean(src, idx));
+		return 0;
+	case LUA_TNIL:
+		lua_pushnil(dst);
+		return 0;
+	case LUA_TNUMBER:
+		lua_pushnumber(dst, lua_tonumber(src, idx));
+		return 0;
+	case LUA_TSTRING: {
+		size_t n;
+		const char *s = lua_tolstring(src, idx, &n);
+		lua_pushlstring(dst, s, n);
+		return 0;
+	}
+	case LUA_TTABLE:
+		if (depth >= COPY_DEPTH)
+			return -1;
+		lua_newtable(dst);
+		lua_pushnil(src);
+		while (lua_next(src, idx)) {
+			if (copy_value(src, dst, -2, depth + 1) < 0 ||
+			    copy_value(src, dst, -1, depth + 1) < 0) {
+				lua_pop(src, 2);
+				return -1;
+			}
+			lua_settable(dst, -3);
+			lua_pop(src, 1);
+		}
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static int thread_get(lua_State *L)
+{
+	struct cb_script_thread *st = check_thread(L);
+	const char *name = luaL_checkstring(L, 2);
+	int top = lua_gettop(L);
+	lua_getglobal(st->L, name);
+	if (copy_value(st->L, L, -1, 0) < 0) {
+		lua_pop(st->L, 1);
+		lua_settop(L, top);
+		return luaL_error(L, "cannot transfer '%s' from thread", name);
+	}
+	lua_pop(st->L, 1);
+	return 1;
+}
+
+static int thread_set(lua_State *L)
+{
+	struct cb_script_thread *st = check_thread(L);
+	const char *name = luaL_checkstring(L, 2);
+	int top = lua_gettop(st->L);
+	lua_settop(L, 3);
+	if (copy_value(L, st->L, 3, 0) < 0) {
+		lua_settop(st->L, top);
+		return luaL_error(L, "cannot transfer '%s' to thread",
+				  luaL_typename(L, 3));
+	}
+	lua_setglobal(st->L, name);
+	return 0;
+}
+
+static int thread_stop(lua_State *L)
+{
+	struct cb_script_thread *st = check_thread(L);
+	if (st->halt)
+		st->halt(st->halt_arg);
+	else
+		st->stop_early = true;
+	return 0;
+}
+
+static int thread_index(lua_State *L)
+{
+	struct cb_script_thread *st = check_thread(L);
+	const char *key = luaL_checkstring(L, 2);
+	if (!strcmp(key, "get"))
+		lua_pushcfunction(L, thread_get);
+	else if (!strcmp(key, "set"))
+		lua_pushcfunction(L, thread_set);
+	else if (!strcmp(key, "stop"))
+		lua_pushcfunction(L, thread_stop);
+	else if (!strcmp(key, "addr") && st->has_addr)
+		push_addr(L, (struct sockaddr *)&st->addr,
+			  (socklen_t)addr_len(&st->addr));
+	else if (!strcmp(key, "addr") && st->s->have_addr0)
+		push_addr(L, (struct sockaddr *)&st->s->addr0,
+			  (socklen_t)addr_len(&st->s->addr0));
+	else
+		lua_pushnil(L);
+	return 1;
+}
+
+static int thread_newindex(lua_State *L)
+{
+	struct cb_script_thread *st = check_thread(L);
+	const char *key = luaL_checkstring(L, 2);
+	if (strcmp(key, "addr") != 0)
+		return luaL_error(L, "cannot set '%s' on thread", key);
+	struct addr_ud *a = luaL_checkudata(L, 3, MT_ADDR);
+	memset(&st->addr, 0, sizeof(st->addr));
+	memcpy(&st->addr, &a->ss, a->len);
+	st->has_addr = true;
+	return 0;
+}
+
+/* ---- stats objects (done()) -----------------------------------------------
+ */
+
+static struct stats_ud *check_stats(lua_State *L)
+{
+	return luaL_checkudata(L, 1, MT_STATS);
+}
+
+static int stats_percentile(lua_State *L)
+{
+	struct stats_ud *s = check_stats(L);
+	double p = luaL_checknumber(L, 2);
+	lua_pushnumber(L,
+		       (double)(uint64_t)((double)coil_hist_value_at_percentile(
+						  s->h, p) /
+					  s->div));
+	return 1;
+}
+
+/* stats(i): the i-th distinct value (lowest first) and its count */
+static int stats_call(lua_State *L)
+{
+	struct stats_ud *s = check_stats(L);
+	lua_Integer i = luaL_checkinteger(L, 2);
+	struct coil_hist_iter it = {0};
+	lua_Integer k = 0;
+	while (coil_hist_iter_next(s->h, &it)) {
+		if (++k == i) {
+			lua_pushnumber(L, (double)(uint64_t)((double)it.lowest /
+							     s->div));
+			lua_pushnumber(L, (double)it.count);
+			return 2;
+		}
+	}
+	lua_pushnumber(L, 0);
+	lua_pushnumber(L, 0);
+	return 2;
+}
+
+static int stats_len(lua_State *L)
+{
+	struct stats_ud *s = check_stats(L);
+	struct coil_hist_iter it = {0};
+	lua_Integer k = 0;
+	while (coil_hist_iter_next(s->h, &it))
+		k++;
+	lua_pushinteger(L, k);
+	return 1;
+}
+
+static int stats_index(lua_State *L)
+{
+	struct stats_ud *s = check_stats(L);
+	const char *key = luaL_checkstring(L, 2);
+	if (!strcmp(key, "min"))
+		lua_pushnumber(L,
+			       (double)(uint64_t)((double)coil_hist_min(s->h) /
+						  s->div));
+	else if (!strcmp(key, "max"))
+		lua_pushnumber(L,
+			       (double)(uint64_t)((double)coil_hist_max(s->h) /
+						  s->div));
+	else if (!strcmp(key, "mean"))
+		lua_pushnumber(L, coil_hist_mean(s->h) / s->div);
+	else if (!strcmp(key, "stdev"))
+		lua_pushnumber(L, coil_hist_stdev(s->h) / s->div);
+	else if (!strcmp(key, "percentile"))
+		lua_pushcfunction(L, stats_percentile);
+	else
+		lua_pushnil(L);
+	return 1;
+}
+
+static void push_stats(lua_State *L, const struct coil_hist *h, double div)
+{
+	struct stats_ud *s = lua_newuserdata(L, sizeof(*s));
+	s->h = h;
+	s->div = div;
+	luaL_getmetatable(L, MT_STATS);
+	lua_setmetatable(L, -2);
+}
+
+/* ---- making a state -------------------------------------------------------
+ */
+
+static void metatable(lua_State *L, const char *name, const luaL_Reg *fns)
+{
+	luaL_newmetatable(L, name);
+	luaL_register(L, NULL, fns);
+	lua_pop(L, 1);
+}
+
+/* The URL's parts as wrk gives them: scheme, host (an IPv6 literal
+ * without brackets), the port only when written, the path from the first
+ * '/' on (query included). */
+struct url_parts {
+	char scheme[8];
+	char host[256];
+	char port[8];
+	const char *path;
+};
+
+static void split_url(const char *url, struct url_parts *u)
+{
+	const char *p = strstr(url, "://"), *h, *end, *colon = NULL;
+	size_t n;
+
+	memset(u, 0, sizeof(*u));
+	n = p ? (size_t)(p - url) : 0;
+	if (n >= sizeof(u->scheme))
+		n = sizeof(u->scheme) - 1;
+	memcpy(u->scheme, url, n);
+	for (size_t i = 0; i < n; i++)
+		if (u->scheme[i] >= 'A' && u->scheme[i] <= 'Z')
+			u->scheme[i] = (char)(u->scheme[i] - 'A' + 'a');
+	h = p ? p + 3 : url;
+	end = h + strcspn(h, "/?#");
+	u->path = *end == '/' ? end : "/";
+	if (*h == '[') {
+		const char *rb = memchr(h, ']', (size_t)(end - h));
+		n = rb ? (size_t)(rb - h - 1) : 0;
+		if (n >= sizeof(u->host))
+			n = sizeof(u->host) - 1;
+		memcpy(u->host, h + 1, n);
+		if (rb && rb + 1 < end && rb[1] == ':')
+			colon = rb + 1;
+	} else {
+		colon = memchr(h, ':', (size_t)(end - h));
+		n = (size_t)((colon ? colon : end) - h);
+		if (n >= sizeof(u->host))
+			n = sizeof(u->host) - 1;
+		memcpy(u->host, h, n);
+	}
+	if (colon) {
+		n = (size_t)(end - colon - 1);
+		if (n >= sizeof(u->port))
+			n = sizeof(u->port) - 1;
+		memcpy(u->port, colon + 1, n);
+	}
+}
+
+static lua_State *new_state(struct cb_script *s, const struct cb_opts *o,
+			    const char *url, struct cb_script_thread *st,
+			    char *err, size_t err_len)
+{
+	static const luaL_Reg addr_fns[] = {{"__tostring", addr_tostring},
+					    {NULL, NULL}};
+	static const luaL_Reg stats_fns[] = {{"__call", stats_call},
+					     {"__index", stats_index},
+					     {"__len", stats_len},
+					     {NULL, NULL}};
+	static const luaL_Reg thread_fns[] = {{"__index", thread_index},
+					      {"__newindex", thread_newindex},
+					      {NULL, NULL}};
+	struct url_parts u;
+	struct fmt_buf *fb;
+	lua_State *L = luaL_newstate();
+
+	if (!L) {
+		snprintf(err, err_len, "%s: cannot make a Lua state", s->path);
+		return NULL;
+	}
+	luaL_openlibs(L);
+	metatable(L, MT_ADDR, addr_fns);
+	metatable(L, MT_STATS, stats_fns);
+	metatable(L, MT_THREAD, thread_fns);
+
+	split_url(url, &u);
+	lua_newtable(L);
+	lua_pushstring(L, u.scheme);
+	lua_setfield(L, -2, "scheme");
+	lua_pushstring(L, u.host);
+	lua_setfield(L, -2, "host");
+	if (u.port[0])
+		lua_pushstring(L, u.port);
+	else
+		lua_pushnil(L);
+	lua_setfield(L, -2, "port");
+	lua_pushstring(L, o->method ? o->method : "GET");
+	lua_setfield(L, -2, "method");
+	lua_pushstring(L, u.path);
+	lua_setfield(L, -2, "path");
+	lua_newtable(L);
+	for (size_t i = 0; i < o->n_headers; i++) {
+		const char *h = o->headers[i], *colon = strchr(h, ':');
+		const char *v, *e;
+		if (!colon)
+			continue;
+		v = colon + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		e = v + strlen(v);
+		while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		lua_pushlstring(L, h, (size_t)(colon - h));
+		lua_pushlstring(L, v, (size_t)(e - v));
+		lua_settable(L, -3);
+	}
+	lua_setfield(L, -2, "headers");
+	if (o->body)
+		lua_pushlstring(L, o->body, o->body_len);
+	else
+		lua_pushnil(L);
+	lua_setfield(L, -2, "body");
+	if (st)
+		push_thread(L, st);
+	else
+		lua_pushnil(L);
+	lua_setfield(L, -2, "thread");
+	fb = lua_newuserdata(L, sizeof(*fb));
+	memset(fb, 0, sizeof(*fb));
+	lua_newtable(L);
+	lua_pushcfunction(L, fmt_gc);
+	lua_setfield(L, -2, "__gc");
+	lua_setmetatable(L, -2);
+	lua_pushcclosure(L, l_format, 1);
+	lua_setfield(L, -2, "format");
+	lua_pushcfunction(L, l_lookup);
+	lua_setfield(L, -2, "lookup");
+	lua_pushcfunction(L, l_connect);
+	lua_setfield(L, -2, "connect");
+	/* require "wrk" gives the same table */
+	lua_getglobal(L, "package");
+	lua_getfield(L, -1, "loaded");
+	lua_pushvalue(L, -3);
+	lua_setfield(L, -2, "wrk");
+	lua_pop(L, 2);
+	lua_setglobal(L, "wrk");
+
+	if (luaL_loadfile(L, s->path) != 0 || lua_pcall(L, 0, 0, 0) != 0) {
+		take_error(L, err, err_len);
+		lua_close(L);
+		return NULL;
+	}
+	return L;
+}
+
+/* Bytes of @p up to its first line end. */
+static size_t line_len(const char *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n && i < 200 && p[i] != '\r' && p[i] != '\n')
+		i++;
+	return i;
+}
+
+/* wrk.request() of the static request: its upvalue */
+static int static_request(lua_State *L)
+{
+	lua_pushvalue(L, lua_upvalueindex(1));
+	return 1;
+}
+
+/* In thread state @st: the Host header as wrk sets it, init(args), the
+ * static request and wrk.request(). */
+static int init_thread(struct cb_script *s, struct cb_script_thread *st,
+		       const struct cb_opts *o, const char *url, char *err,
+		       size_t err_len)
+{
+	lua_State *L = st->L;
+	struct url_parts u;
+	const char *req;
+	size_t len;
+	unsigned n;
+
+	split_url(url, &u);
+	lua_getglobal(L, "wrk");
+	lua_getfield(L, -1, "headers");
+	if (lua_istable(L, -1)) {
+		lua_getfield(L, -1, "Host");
+		if (lua_isnil(L, -1)) {
+			if (strchr(u.host, ':'))
+				lua_pushfstring(L, "[%s]", u.host);
+			else
+				lua_pushstring(L, u.host);
+			if (u.port[0]) {
+				lua_pushfstring(L, ":%s", u.port);
+				lua_concat(L, 2);
+			}
+			lua_setfield(L, -3, "Host");
+		}
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 2);
+
+	lua_getglobal(L, "init");
+	if (lua_isfunction(L, -1)) {
+		lua_newtable(L);
+		lua_pushstring(L, url);
+		lua_rawseti(L, -2, 0);
+		for (size_t i = 0; i < o->n_script_args; i++) {
+			lua_pushstring(L, o->script_args[i]);
+			lua_rawseti(L, -2, (int)i + 1);
+		}
+		if (lua_pcall(L, 1, 0, 0) != 0) {
+			take_error(L, err, err_len);
+			return -EINVAL;
+		}
+	} else {
+		lua_pop(L, 1);
+	}
+
+	/* the static request, built once */
+	lua_getglobal(L, "wrk");
+	lua_getfield(L, -1, "format");
+	if (lua_pcall(L, 0, 1, 0) != 0) {
+		take_error(L, err, err_len);
+		lua_pop(L, 1);
+		return -EINVAL;
+	}
+	req = lua_tolstring(L, -1, &len);
+	st->req = malloc(len ? len : 1);
+	if (!st->req) {
+		snprintf(err, err_len, "out of memory");
+		lua_pop(L, 2);
+		return -ENOMEM;
+	}
+	memcpy(st->req, req, len);
+	st->req_len = len;
+	/* wrk.request() returns it */
+	lua_pushvalue(L, -1);
+	lua_pushcclosure(L, static_request, 1);
+	lua_setfield(L, -3, "request");
+	lua_pop(L, 2);
+
+	st->dynamic = is_function(L, "request");
+	st->want_response = is_function(L, "response");
+	st->has_delay = is_function(L, "delay");
+	if (!st->dynamic && check_requests(st->req, st->req_len, &n) < 0) {
+		snprintf(err, err_len,
+			 "%s: the request wrk.format() builds after init() is "
+			 "not a valid HTTP request: %.*s",
+			 s->path, (int)line_len(st->req, st->req_len), st->req);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cb_script_new(struct cb_script **out, const struct cb_opts *o,
+		  const char *url, unsigned threads,
+		  const struct sockaddr_storage *addrs, unsigned naddrs,
+		  char *err, size_t err_len)
+{
+	struct cb_script *s = calloc(1, sizeof(*s));
+	int ret;
+
+	*out = NULL;
+	if (!s || !(s->th = calloc(threads, sizeof(*s->th)))) {
+		free(s);
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	s->path = o->script;
+	s->threads = threads;
+	if (naddrs) {
+		s->addr0 = addrs[0];
+		s->have_addr0 = true;
+	}
+	for (unsigned k = 0; k < threads; k++) {
+		s->th[k].s = s;
+		s->th[k].k = k;
+		s->th[k].last_ref = LUA_NOREF;
+	}
+	if (!(s->L = new_state(s, o, url, NULL, err, err_len))) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	for (unsigned k = 0; k < threads; k++) {
+		struct cb_script_thread *st = &s->th[k];
+		if (!(st->L = new_state(s, o, url, st, err, err_len))) {
+			ret = -EINVAL;
+			goto fail;
+		}
+		/* setup(thread) in the main state, then init() in the
+		 * thread's (wrk's order: setup may set globals init reads) */
+		lua_getglobal(s->L, "setup");
+		if (lua_isfunction(s->L, -1)) {
+			push_thread(s->L, st);
+			if (lua_pcall(s->L, 1, 0, 0) != 0) {
+				take_error(s->L, err, err_len);
+				ret = -EINVAL;
+				goto fail;
+			}
+		} else {
+			lua_pop(s->L, 1);
+		}
+		if ((ret = init_thread(s, st, o, url, err, err_len)) < 0)
+			goto fail;
+	}
+	s->has_done = is_function(s->L, "done");
+	*out = s;
+	return 0;
+fail:
+	cb_script_free(s);
+	return ret;
+}
+
+struct cb_script_thread *cb_script_thread(struct cb_script *s, unsigned k)
+{
+	return s && k < s->threads ? &s->th[k] : NULL;
+}
+
+bool cb_script_has_done(struct cb_script *s)
+{
+	return s && s->has_done;
+}
+
+void cb_script_free(struct cb_script *s)
+{
+	if (!s)
+		return;
+	for (unsigned k = 0; k < s->threads; k++) {
+		if (s->th[k].L)
+			lua_close(s->th[k].L);
+		free(s->th[k].req);
+	}
+	if (s->L)
+		lua_close(s->L);
+	free(s->th);
+	free(s);
+}
+
+static void set_count(lua_State *L, const char *name, uint64_t v)
+{
+	lua_pushnumber(L, (double)v);
+	lua_setfield(L, -2, name);
+}
+
+int cb_script_done(struct cb_script *s, const struct cb_result *r, char *err,
+		   size_t err_len)
+{
+	const struct cb_err_stats *e = r->errors;
+	lua_State *L = s->L;
+	uint64_t status = r->status_other;
+
+	for (int i = 400; i < CB_STATUS_MAX; i++)
+		status += r->status[i];
+	lua_getglobal(L, "done");
+	if (!lua_isfunction(L, -1)) {
+		lua_pop(L, 1);
+		return 0;
+	}
+	lua_newtable(L);
+	set_count(L, "duration", r->runtime_ns / 1000);
+	set_count(L, "requests", r->requests);
+	set_count(L, "bytes", r->bytes_read);
+	lua_newtable(L); /* folded as wrk's "Socket errors" line */
+	set_count(L, "connect", e[CB_ERR_CONNECT].count + e[CB_ERR_TLS].count);
+	set_count(L, "read",
+		  e[CB_ERR_READ].count + e[CB_ERR_RESET].count +
+			  e[CB_ERR_PARSE].count);
+	set_count(L, "write", e[CB_ERR_WRITE].count);
+	set_count(L, "status", status);
+	set_count(L, "timeout", e[CB_ERR_TIMEOUT].count);
+	set_count(L, "script", e[CB_ERR_SCRIPT].count);
+	lua_setfield(L, -2, "errors");
+	push_stats(L, r->latency, 1000.0);
+	push_stats(L, r->req_per_sec, 1.0);
+	if (lua_pcall(L, 3, 0, 0) != 0) {
+		take_error(L, err, err_len);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- per request, on the generator thread --------------------------------
+ */
+
+/* A hook raised an error: keep the first message, end the run. */
+static int hook_failed(struct cb_script_thread *st)
+{
+	char msg[sizeof(st->error)];
+	take_error(st->L, msg, sizeof(msg));
+	if (!st->error[0])
+		memcpy(st->error, msg, sizeof(msg));
+	if (st->halt)
+		st->halt(st->halt_arg);
+	return CB_SCRIPT_FAIL;
+}
+
+int cb_script_request(struct cb_script_thread *st, const char **p, size_t *len,
+		      unsigned *nreq, int *code)
+{
+	lua_State *L = st->L;
+	const char *s;
+	size_t n;
+	unsigned count;
+
+	lua_getglobal(L, "request");
+	if (!lua_isfunction(L, -1)) {
+		/* request was unset since init(): wrk.request() */
+		lua_pop(L, 1);
+		lua_getglobal(L, "wrk");
+		lua_getfield(L, -1, "request");
+		lua_remove(L, -2);
+	}
+	if (lua_pcall(L, 0, 1, 0) != 0)
+		return hook_failed(st);
+	if (lua_type(L, -1) != LUA_TSTRING) {
+		lua_pop(L, 1);
+		*code = -EINVAL;
+		return CB_SCRIPT_BAD;
+	}
+	s = lua_tolstring(L, -1, &n);
+	if (s == st->last && n == st->last_len) {
+		/* the string checked last time (kept alive by its
+		 * reference, so the same address is the same string) */
+		lua_pop(L, 1);
+	} else {
+		if (check_requests(s, n, &count) < 0) {
+			lua_pop(L, 1);
+			*code = COIL_EPARSE;
+			return CB_SCRIPT_BAD;
+		}
+		luaL_unref(L, LUA_REGISTRYINDEX, st->last_ref);
+		st->last_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops */
+		st->last = s;
+		st->last_len = n;
+		st->last_n = count;
+	}
+	*p = st->last;
+	*len = st->last_len;
+	*nreq = st->last_n;
+	return CB_SCRIPT_OK;
+}
+
+int cb_script_delay(struct cb_script_thread *st, uint64_t *ms)
+{
+	lua_State *L = st->L;
+	double v;
+	*ms = 0;
+	lua_getglobal(L, "delay");
+	if (!lua_isfunction(L, -1)) {
+		lua_pop(L, 1);
+		return CB_SCRIPT_OK;
+	}
+	if (lua_pcall(L, 0, 1, 0) != 0)
+		return hook_failed(st);
+	v = lua_tonumber(L, -1);
+	lua_pop(L, 1);
+	if (v > 0)
+		*ms = v > 3.6e6 ? 3600000 : (uint64_t)v; /* at most 1 h */
+	return CB_SCRIPT_OK;
+}
+
+int cb_script_head(struct cb_script_thread *st, const struct coil_http_msg *m,
+		   int *ref)
+{
+	lua_State *L = st->L;
+	lua_createtable(L, 0, (int)m->nheaders);
+	for (unsigned i = 0; i < m->nheaders; i++) {
+		const struct coil_http_header *h = &m->headers[i];
+		lua_pushlstring(L, h->name, h->name_len);
+		lua_pushlstring(L, h->value, h->value_len);
+		lua_rawset(L, -3);
+	}
+	cb_script_unref(st, ref);
+	*ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	return CB_SCRIPT_OK;
+}
+
+void cb_script_unref(struct cb_script_thread *st, int *ref)
+{
+	if (*ref >= 0)
+		luaL_unref(st->L, LUA_REGISTRYINDEX, *ref);
+	*ref = CB_SCRIPT_NOREF;
+}
+
+int cb_script_response(struct cb_script_thread *st, int status, int *ref,
+		       const char *body, size_t len)
+{
+	lua_State *L = st->L;
+	lua_getglobal(L, "response");
+	if (!lua_isfunction(L, -1)) {
+		lua_pop(L, 1);
+		cb_script_unref(st, ref);
+		return CB_SCRIPT_OK;
+	}
+	lua_pushinteger(L, status);
+	if (*ref >= 0)
+		lua_rawgeti(L, LUA_REGISTRYINDEX, *ref);
+	else
+		lua_newtable(L);
+	cb_script_unref(st, ref);
+	lua_pushlstring(L, body ? body : "", len);
+	if (lua_pcall(L, 3, 0, 0) != 0)
+		return hook_failed(st);
+	return CB_SCRIPT_OK;
+}
+
+#endif /* COIL_BENCH_LUA */

@@ -85,6 +85,13 @@ struct coil_loop {
 
 	struct coil_loop_stats st;
 
+	/* coil_sendfile() (engine/sendfile.c): where warming reads put the
+	 * bytes they throw away (allocated on first use), and whether
+	 * cachestat(2) is missing (-ENOSYS: kernel before 6.5) */
+	char *sf_sink;
+	int sf_no_cachestat;
+	int sf_sigpipe; /* 0 not looked up, 1 ignored, 2 blocked per call */
+
 	/* user-space waits and drain (engine/wait.c, engine/drain.c) */
 	struct coil__waitq *waitqs; /* primitives holding waiting ops */
 	int draining;		    /* 1 finishing, 2 cancelling */
@@ -134,6 +141,12 @@ int coil__cancel_pending(const struct coil_loop *loop,
 
 /* loop.c */
 int coil__arm_inbox(struct coil_loop *loop);
+
+/* sendfile.c: the callback a coil_sendfile() op carries while one of its
+ * steps (a wait for room, a warming read) is in the ring; coil_cancel()
+ * sees it there and marks the op, so that a cancel that meets the op
+ * between two steps is not lost. */
+void coil__sendfile_step(struct coil_op *op, int res, unsigned flags);
 
 /* wait.c: coil_cancel() of an op waiting in user space (ST_EXPECT) */
 int coil__cancel_wait(struct coil_loop *loop, struct coil_op *op);

@@ -257,6 +257,7 @@ void coil_loop_free(struct coil_loop *loop)
 	coil__buf_ring_free(loop);
 	coil__wait_free(loop);
 	free(loop->fd_cancel);
+	free(loop->sf_sink);
 	if (loop->efd >= 0)
 		close(loop->efd);
 	pthread_mutex_destroy(&loop->inbox_mu);

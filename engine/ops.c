@@ -276,6 +276,8 @@ int coil_cancel(struct coil_loop *loop, struct coil_op *op)
 		return coil__cancel_wait(loop, op);
 	if (op->state & (ST_POSTED | ST_OP_DONE | ST_CANCEL))
 		return 0; /* its final callback is due anyway */
+	if (op->cb == coil__sendfile_step) /* a step of coil_sendfile() */
+		coil_container_of(op, struct coil_sendfile, op)->cancelled = 1;
 	if (cancel_local(loop, op))
 		return 0;
 	io_uring_prep_cancel64(&sqe, (uint64_t)(uintptr_t)op, 0);

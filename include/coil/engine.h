@@ -274,14 +274,16 @@ unsigned coil_loop_inflight(const struct coil_loop *loop);
  * coil_loop_stats() - counters since coil_loop_new(), for benchmarks.
  */
 struct coil_loop_stats {
-	uint64_t turns;	   /* loop turns */
-	uint64_t enters;   /* io_uring_enter(2) calls made */
-	uint64_t sqes;	   /* SQEs submitted */
-	uint64_t cqes;	   /* CQEs reaped */
-	uint64_t overflow; /* times the CQ overflow flag was seen */
-	uint64_t queued;   /* ops parked because the SQ was full */
-	uint64_t nobufs;   /* multishot recvs parked on -ENOBUFS */
-	uint64_t batched;  /* waits that used batch_wait_ns (min-wait) */
+	uint64_t turns;		 /* loop turns */
+	uint64_t enters;	 /* io_uring_enter(2) calls made */
+	uint64_t sqes;		 /* SQEs submitted */
+	uint64_t cqes;		 /* CQEs reaped */
+	uint64_t overflow;	 /* times the CQ overflow flag was seen */
+	uint64_t queued;	 /* ops parked because the SQ was full */
+	uint64_t nobufs;	 /* multishot recvs parked on -ENOBUFS */
+	uint64_t batched;	 /* waits that used batch_wait_ns (min-wait) */
+	uint64_t sendfiles;	 /* sendfile(2) calls made by coil_sendfile() */
+	uint64_t sendfile_warms; /* its reads of ranges not in the page cache */
 };
 void coil_loop_stats(const struct coil_loop *loop, struct coil_loop_stats *st);
 
@@ -526,6 +528,68 @@ int coil_openat2(struct coil_loop *loop, struct coil_op *op, int dfd,
 int coil_splice(struct coil_loop *loop, struct coil_op *op, int fd_in,
 		int64_t off_in, int fd_out, int64_t off_out, size_t len,
 		unsigned flags);
+
+/*
+ * A sendfile op (coil_sendfile()). Embed it; never move it while in
+ * flight. Initialise @op with coil_op_init() (its cb and data are yours;
+ * the callback receives &op); the rest is private to the engine.
+ */
+struct coil_sendfile {
+	struct coil_op op;
+	/* private to the engine below this line */
+	coil_op_cb cb;
+	uint64_t off;
+	uint64_t wait_ns;
+	uint64_t deadline_ns;
+	size_t len, sent;
+	int out_fd, in_fd;
+	uint8_t step;
+	uint8_t cancelled;
+};
+
+/*
+ * coil_sendfile() - send @len bytes of file @in_fd, from offset @off,
+ * into @out_fd, without copying them through user space and without
+ * blocking the loop on a full socket or on the disk.
+ * @sf:     initialised with coil_op_init(&sf->op, cb), not in flight;
+ *          coil_op_timeout(&sf->op, t) before the call bounds each wait
+ *          for room in @out_fd (a write limit: -ETIMEDOUT once the socket
+ *          took nothing for t).
+ * @out_fd: a socket (or any fd sendfile(2) writes to) in O_NONBLOCK mode;
+ *          on a blocking socket sendfile(2) would block the loop until the
+ *          socket took everything.
+ * @in_fd:  a regular file, read at @off (its file position is untouched).
+ * @len:    bytes wanted; one op sends at most 1 MiB of them.
+ *
+ * Not a ring op: io_uring has no sendfile and runs every splice in an
+ * io-wq worker (coil_splice()), a hand-off per pipe-full. Instead, when
+ * the range is in the page cache (cachestat(2), Linux 6.5) the loop's
+ * thread issues sendfile(2), which hands the page cache's pages to the
+ * socket by reference (no copy) as far as the socket has room; the first
+ * call is made by coil_sendfile() itself. While the socket is full the op
+ * waits for POLLOUT through the ring, then sends on. A range not in the
+ * page cache is first read through the ring (IORING_OP_READ, up to 256
+ * KiB at a time, into a scratch buffer of the loop whose contents are
+ * thrown away: buffered reads complete asynchronously, so no thread waits
+ * on the disk) and then sent from the cache without another check.
+ * Without cachestat(2) every range is read that way first.
+ * coil_loop_stats() counts the sendfile(2) calls and the warming reads.
+ * sendfile(2) cannot be asked not to raise SIGPIPE: where SIGPIPE is not
+ * ignored (looked up once per loop), each call runs with it blocked and
+ * takes back the one it raised, at two more system calls per call.
+ *
+ * Callback (never inline): bytes sent, min(@len, 1 MiB) unless the file
+ * ended first (fewer; 0 when @off is at or past its end, or @len is 0);
+ * or -errno (-EPIPE, -ECONNRESET, -EBADF ...), -ETIMEDOUT after
+ * coil_op_timeout(), -ECANCELED after coil_cancel() or
+ * coil_cancel_fd(@out_fd), also when some bytes had been sent. A deadline
+ * scope open at the call bounds the waits too.
+ * Return: 0; -EBUSY if in flight; -EBADF for a negative fd; -EINVAL for
+ * @off above INT64_MAX; -ECANCELED while coil_loop_drain() cancels;
+ * -ENOMEM.
+ */
+int coil_sendfile(struct coil_loop *loop, struct coil_sendfile *sf, int out_fd,
+		  int in_fd, uint64_t off, size_t len);
 
 /* @off: file offset, or -1 for the current position. Callback: bytes. */
 int coil_read(struct coil_loop *loop, struct coil_op *op, int fd, void *buf,

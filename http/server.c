@@ -154,9 +154,6 @@ static void conn_start(struct coil_http_server *srv, int fd)
 	c->heap_slots = 0;
 	c->ffd = -1;
 	c->fb = NULL;
-	c->pipe = NULL;
-	c->pbytes = 0;
-	c->fstep = 0;
 	c->fwait = 0;
 	c->tlist = TL_NONE;
 	c->t_prev = c->t_next = NULL;
@@ -165,6 +162,7 @@ static void conn_start(struct coil_http_server *srv, int fd)
 	c->msg.max_head_bytes = srv->o.max_head_bytes;
 	coil_op_init(&c->kick, kick_cb);
 	coil_op_init(&c->fop, coil__file_op_cb);
+	coil_op_init(&c->fsf.op, coil__file_sendfile_cb);
 	coil_op_init(&c->cop, coil__file_close_cb);
 	coil_op_init(&c->wop, coil__respond_wop_cb);
 	memset(&c->wshut, 0, sizeof(c->wshut));
@@ -234,8 +232,8 @@ void coil__sconn_release(struct sconn *c)
 
 	if (!(c->st & C_CLOSED) || (c->st & C_OWNED) ||
 	    coil_op_busy(&c->kick) || coil_op_busy(&c->fop) ||
-	    coil_op_busy(&c->cop) || coil_op_busy(&c->wop) || c->slot_busy ||
-	    c->heap_slots)
+	    coil_op_busy(&c->fsf.op) || coil_op_busy(&c->cop) ||
+	    coil_op_busy(&c->wop) || c->slot_busy || c->heap_slots)
 		return;
 	if (c->ffd >= 0) {
 		/* a file body cut short: close it through the ring */
@@ -322,6 +320,8 @@ void coil__sconn_fail(struct sconn *c, int err)
 	 * handshake failed has closed its lower stream itself) */
 	if (coil_stream_close(c->s, conn_closed_cb) == -EINVAL)
 		c->st |= C_CLOSED;
+	if (coil_op_busy(&c->fsf.op)) /* a file body waiting for room */
+		coil_cancel(c->srv->loop, &c->fsf.op);
 	coil__sconn_kick(c);
 }
 
@@ -922,6 +922,7 @@ int coil_http_server_new(struct coil_http_server **out, struct coil_loop *loop,
 	o.body_timeout_ns = dflt(o.body_timeout_ns, 30000000000ull);
 	o.write_timeout_ns = dflt(o.write_timeout_ns, 30000000000ull);
 	o.linger_ns = dflt(o.linger_ns, 2000000000ull);
+	o.sendfile_min_bytes = (size_t)dflt(o.sendfile_min_bytes, SENDFILE_MIN);
 	if (o.max_head_bytes < 64 || o.max_head_bytes > (1u << 20) ||
 	    o.max_headers > 1024 || o.header_timeout_ns > MAX_TIMEOUT_NS ||
 	    o.idle_timeout_ns > MAX_TIMEOUT_NS ||
@@ -995,13 +996,6 @@ void coil_http_server_free(struct coil_http_server *srv)
 		struct fbuf *b = srv->fbufs;
 		srv->fbufs = b->next;
 		free(b);
-	}
-	while (srv->pipes) {
-		struct spipe *p = srv->pipes;
-		srv->pipes = p->next;
-		close(p->r);
-		close(p->w);
-		free(p);
 	}
 	free(srv);
 }

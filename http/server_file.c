@@ -3,7 +3,10 @@
  * coil_http_serve_file() (openat2 beneath a root, statx, content type).
  * Small bodies are read in FCHUNK pieces into a buffer from a server-wide
  * cache and each piece sent as a stream write (the first one with the
- * head); large ones on plain TCP go by splice(2), file -> pipe -> socket.
+ * head); larger ones on plain TCP go by coil_sendfile() once the head is
+ * sent (sendfile(2) from the loop, the page cache's pages handed to the
+ * socket without a copy; uncached ranges are first read through the
+ * ring, so the loop never waits on the disk).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,7 +61,6 @@ void coil__file_close_cb(struct coil_op *op, int res, unsigned flags)
 }
 
 /* The file body is over (sent, or cut by a failure). */
-static void pipe_put(struct sconn *c);
 
 void coil__file_end(struct sconn *c)
 {
@@ -67,9 +69,7 @@ void coil__file_end(struct sconn *c)
 		fbuf_put(c->srv, c->fb);
 		c->fb = NULL;
 	}
-	pipe_put(c);
-	c->st &= ~(C_FILE | C_HOLD | C_SPLICE);
-	c->fstep = 0;
+	c->st &= ~(C_FILE | C_HOLD | C_SENDFILE);
 	c->fwait = 0;
 	c->st |= C_DONE;
 }
@@ -95,65 +95,15 @@ void coil__file_step(struct sconn *c, int status)
 		coil__file_end(c);
 		return;
 	}
-	if (c->st & C_SPLICE)
-		coil__splice_next(c);
-	else if (c->fleft)
+	if (c->fleft)
 		file_read(c);
 	else
 		coil__file_end(c);
 }
 
-/* ---- splice: file -> pipe -> socket ---- */
+/* ---- sendfile: file -> socket ---- */
 
-static struct spipe *pipe_get(struct coil_http_server *srv)
-{
-	struct spipe *p = srv->pipes;
-	int fds[2];
-	if (p) {
-		srv->pipes = p->next;
-		srv->npipes--;
-		return p;
-	}
-	p = malloc(sizeof(*p));
-	if (!p)
-		return NULL;
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		free(p);
-		return NULL;
-	}
-	p->r = fds[0];
-	p->w = fds[1];
-	/* 1 MiB where allowed (fs.pipe-max-size), else what the pipe has */
-	(void)fcntl(p->w, F_SETPIPE_SZ, PIPE_SIZE);
-	int sz = fcntl(p->w, F_GETPIPE_SZ);
-	p->cap = sz > 0 ? (size_t)sz : 65536;
-	return p;
-}
-
-/* Back to the cache if empty, else closed (it holds someone's bytes). */
-static void pipe_put(struct sconn *c)
-{
-	struct coil_http_server *srv = c->srv;
-	struct spipe *p = c->pipe;
-	if (!p)
-		return;
-	c->pipe = NULL;
-	if (c->pbytes == 0 && srv->npipes < PIPE_CACHE &&
-	    !(srv->st & S_SHUTDOWN)) {
-		p->next = srv->pipes;
-		srv->pipes = p;
-		srv->npipes++;
-	} else {
-		close(p->r);
-		close(p->w);
-		free(p);
-	}
-	c->pbytes = 0;
-}
-
-static void splice_cb(struct coil_op *op, int res, unsigned flags);
-
-static void splice_fail(struct sconn *c, int err)
+static void sendfile_fail(struct sconn *c, int err)
 {
 	if (err == -ETIMEDOUT)
 		c->srv->stats.timeouts++; /* a reader that stalled */
@@ -163,111 +113,64 @@ static void splice_fail(struct sconn *c, int err)
 }
 
 /*
- * The next step: fill the pipe from the file; or, once every stream write
- * before it has been sent (the head), empty it into the socket. When the
- * socket is full (-EAGAIN: it is O_NONBLOCK, so no io-wq worker waits on
- * a slow client) a poll for POLLOUT, under the write time limit, comes
- * first.
+ * The next piece, once every stream write before it (the head) has been
+ * sent: coil_sendfile() sends up to 1 MiB, as much as the socket takes at
+ * a time, and waits for room under the write time limit, so that a
+ * stalled reader is cut there.
  */
-void coil__splice_next(struct sconn *c)
+void coil__sendfile_next(struct sconn *c)
 {
-	struct coil_loop *loop = c->srv->loop;
 	int ret;
 
-	if (c->st & C_DEAD) {
+	if ((c->st & C_DEAD) || c->fleft == 0) {
 		coil__file_end(c);
 		return;
 	}
-	c->fop.cb = splice_cb;
-	if (c->pbytes == 0) {
-		size_t n;
-		if (c->fleft == 0) {
-			coil__file_end(c);
-			return;
-		}
-		n = c->fleft < c->pipe->cap ? (size_t)c->fleft : c->pipe->cap;
-		c->fstep = FS_IN;
-		ret = coil_splice(loop, &c->fop, c->ffd, (int64_t)c->foff,
-				  c->pipe->w, -1, n, SPLICE_F_MOVE);
-	} else if (c->slot_busy || c->heap_slots) {
-		c->fwait = 1; /* slot_cb calls again */
+	if (c->slot_busy || c->heap_slots) {
+		c->fwait = 1; /* the slot callback calls again */
 		return;
-	} else {
-		c->fstep = FS_OUT;
-		ret = coil_splice(loop, &c->fop, c->pipe->r, -1,
-				  coil_stream_fd(c->s), -1, c->pbytes,
-				  SPLICE_F_MOVE |
-					  (c->fleft ? SPLICE_F_MORE : 0));
 	}
+	coil_op_timeout(&c->fsf.op, c->srv->o.write_timeout_ns);
+	ret = coil_sendfile(c->srv->loop, &c->fsf, coil_stream_fd(c->s), c->ffd,
+			    c->foff,
+			    c->fleft < SIZE_MAX ? (size_t)c->fleft : SIZE_MAX);
 	if (ret < 0)
-		splice_fail(c, ret);
+		sendfile_fail(c, ret);
 }
 
-static void splice_cb(struct coil_op *op, int res, unsigned flags)
+void coil__file_sendfile_cb(struct coil_op *op, int res, unsigned flags)
 {
-	struct sconn *c = coil_container_of(op, struct sconn, fop);
-	unsigned step = c->fstep;
+	struct sconn *c = coil_container_of(op, struct sconn, fsf.op);
 
-	c->fop.cb = coil__file_op_cb;
-	c->fstep = 0;
+	(void)flags;
 	if (c->st & C_DEAD) {
-		if (step == FS_IN && res > 0)
-			c->pbytes += (size_t)res; /* the pipe is not empty */
 		coil__file_end(c);
 		coil__sconn_release(c);
 		return;
 	}
-	switch (step) {
-	case FS_IN:
-		if (res <= 0) {
-			/* the file shrank under the announced length */
-			splice_fail(c, res ? res : COIL_ETRUNC);
-			return;
-		}
-		c->pbytes += (size_t)res;
-		c->foff += (uint64_t)res;
-		c->fleft -= (uint64_t)res;
-		break;
-	case FS_OUT:
-		if (res == -EAGAIN) {
-			/* the socket is full: wait for room, but not forever */
-			c->fstep = FS_POLL;
-			c->fop.cb = splice_cb;
-			coil_op_timeout(&c->fop, c->srv->o.write_timeout_ns);
-			res = coil_poll(c->srv->loop, &c->fop,
-					coil_stream_fd(c->s), POLLOUT);
-			if (res < 0)
-				splice_fail(c, res);
-			return;
-		}
-		if (res <= 0) {
-			splice_fail(c, res ? res : -EPIPE);
-			return;
-		}
-		c->pbytes -= (size_t)res;
-		c->rbytes += (uint64_t)res;
-		coil__sconn_progress(c, TL_WRITE);
-		break;
-	case FS_POLL:
-		if (res < 0) {
-			splice_fail(c, res); /* -ETIMEDOUT: a stalled reader */
-			return;
-		}
-		break;
+	if (res <= 0) {
+		/* 0: the file shrank under the announced length */
+		sendfile_fail(c, res ? res : COIL_ETRUNC);
+		return;
 	}
-	coil__splice_next(c);
+	c->foff += (uint64_t)res;
+	c->fleft -= (uint64_t)res;
+	c->rbytes += (uint64_t)res;
+	coil__sconn_progress(c, TL_WRITE);
+	coil__sendfile_next(c);
 	if (c->st & C_DONE) {
 		coil__sconn_retime(c);
 		coil__sconn_process(c);
 	}
 }
 
-/* Splice this body? Plain TCP only (TLS needs the bytes), large ones. */
-static int splice_start(struct sconn *c)
+/* Send this body by sendfile? Plain TCP only (TLS needs the bytes), and
+ * bodies of at least opts.sendfile_min_bytes. The head goes first. */
+static int sendfile_start(struct sconn *c)
 {
 	int fd, fl;
 
-	if (c->s != &c->tcp.s || c->fleft < SPLICE_MIN)
+	if (c->s != &c->tcp.s || c->fleft < c->srv->o.sendfile_min_bytes)
 		return 0;
 	fd = coil_stream_fd(c->s);
 	if (!(c->st & C_NONBLOCK)) {
@@ -277,12 +180,9 @@ static int splice_start(struct sconn *c)
 			return 0;
 		c->st |= C_NONBLOCK;
 	}
-	c->pipe = pipe_get(c->srv);
-	if (!c->pipe)
-		return 0;
-	c->pbytes = 0;
-	c->st |= C_SPLICE;
-	coil__splice_next(c);
+	c->st |= C_SENDFILE;
+	coil__out_flush(c);
+	coil__sendfile_next(c);
 	return 1;
 }
 
@@ -372,7 +272,7 @@ static int respond_file(struct sconn *c, int status,
 	c->foff = off;
 	c->fleft = len;
 	c->st |= C_FILE;
-	if (splice_start(c)) {
+	if (sendfile_start(c)) {
 		coil__sreq_complete(c);
 		return 0;
 	}

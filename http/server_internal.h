@@ -13,7 +13,7 @@
  *   server_body.c     request bodies (buffered, streamed, discarded);
  *   server_respond.c  the output buffer and its writes, answers from
  *                     memory, streamed responses;
- *   server_file.c     file bodies (read + send, or splice) and
+ *   server_file.c     file bodies (read + send, or sendfile) and
  *                     coil_http_serve_file().
  * The runner for N loops on N threads is http/server_threads.c.
  *
@@ -42,17 +42,15 @@
 #define OBUF_RESERVE 512   /* room a new request needs to be started */
 #define IBUF_INIT 4096	   /* initial input buffer */
 #define FCHUNK (64 * 1024) /* file piece */
-/* File bodies of at least this much go by splice(2) (file -> pipe ->
- * socket, no copy through user space) on plain TCP: the kernel runs every
- * splice in an io-wq worker, a hand-off that 64 KiB pieces do not repay
- * but 1 MiB ones do by far (docs/BENCHMARKS.md, section serve). */
-#define SPLICE_MIN (256 * 1024)
-#define PIPE_SIZE (1024 * 1024) /* asked for with F_SETPIPE_SZ */
-#define PIPE_CACHE 64		/* empty pipes kept per server (2 fds each) */
-#define FBUF_CACHE 32		/* file buffers kept per server */
-#define NSLOT 4			/* inline write slots per connection */
-#define DISCARD_MAX 65536	/* unread body bytes read and dropped */
-#define FREE_CONNS_MAX 4096	/* connection structs kept for reuse */
+/* File bodies of at least this much go by coil_sendfile() on plain TCP
+ * (sendfile(2) from the loop: no copy through user space, no io-wq);
+ * smaller ones are read into a buffer and leave in one send with their
+ * head (docs/BENCHMARKS.md, section serve). opts.sendfile_min_bytes. */
+#define SENDFILE_MIN (16 * 1024)
+#define FBUF_CACHE 32	    /* file buffers kept per server */
+#define NSLOT 4		    /* inline write slots per connection */
+#define DISCARD_MAX 65536   /* unread body bytes read and dropped */
+#define FREE_CONNS_MAX 4096 /* connection structs kept for reuse */
 #define MAX_TIMEOUT_NS (86400ull * 1000000000ull)
 
 /* Time-limit lists. */
@@ -89,8 +87,8 @@ enum {
 #define C_REPORTED (1u << 19)	 /* on_done ran for this request */
 #define C_LENT (1u << 20)	 /* a body piece is lent to the handler */
 #define C_CLOSE_CLEAN (1u << 21) /* close without lingering */
-#define C_SPLICE (1u << 22)	 /* the file body goes by splice */
-#define C_NONBLOCK (1u << 23)	 /* the socket is O_NONBLOCK (for splice) */
+#define C_SENDFILE (1u << 22)	 /* the file body goes by sendfile */
+#define C_NONBLOCK (1u << 23)	 /* the socket is O_NONBLOCK (sendfile) */
 
 /* body modes */
 enum { B_NONE, B_BUFFER, B_STREAM, B_DISCARD };
@@ -116,16 +114,6 @@ struct fbuf {
 	struct fbuf *next;
 	char data[FCHUNK];
 };
-
-/* A pipe for splicing file bodies (server-wide cache of empty ones). */
-struct spipe {
-	struct spipe *next;
-	int r, w;
-	size_t cap;
-};
-
-/* splice steps (conn->fstep) */
-enum { FS_IN = 1, FS_OUT, FS_POLL };
 
 /* serve_file's scratch: kept with the connection once used. */
 struct aux {
@@ -187,12 +175,10 @@ struct sconn {
 	int ffd;
 	uint64_t foff, fleft;
 	struct fbuf *fb;
-	struct spipe *pipe; /* splice: the pipe, and the bytes in it */
-	size_t pbytes;
-	unsigned fstep;	    /* FS_* while splicing */
-	int fwait;	    /* splice out waits for stream writes to end */
-	struct coil_op fop; /* open, statx, reads, splices */
-	struct coil_op cop; /* close of a file */
+	int fwait;		  /* sendfile waits for stream writes to end */
+	struct coil_sendfile fsf; /* the body by sendfile */
+	struct coil_op fop;	  /* open, statx, reads */
+	struct coil_op cop;	  /* close of a file */
 	struct aux *aux;
 	/* misc */
 	struct coil_op kick;
@@ -231,8 +217,6 @@ struct coil_http_server {
 	struct coil_op *done;
 	struct fbuf *fbufs;
 	unsigned nfbufs;
-	struct spipe *pipes;
-	unsigned npipes;
 	struct coil_http_server_stats stats;
 	struct coil_tcp_opts topts;
 };
@@ -345,10 +329,12 @@ void coil__respond_wop_cb(struct coil_op *op, int res, unsigned flags);
 void coil__file_step(struct sconn *c, int status);
 /* The file body is over (sent, or cut by a failure). */
 void coil__file_end(struct sconn *c);
-/* Splice's next step (fill the pipe, or empty it into the socket). */
-void coil__splice_next(struct sconn *c);
-/* c->fop's callback for file reads; c->cop's for closes. */
+/* Send the next piece of the file by sendfile, once the stream writes
+ * before it are sent. */
+void coil__sendfile_next(struct sconn *c);
+/* c->fop's callback for file reads; c->cop's for closes; c->fsf's. */
 void coil__file_op_cb(struct coil_op *op, int res, unsigned flags);
+void coil__file_sendfile_cb(struct coil_op *op, int res, unsigned flags);
 void coil__file_close_cb(struct coil_op *op, int res, unsigned flags);
 
 #endif

@@ -169,7 +169,7 @@ static void slot_cb(struct coil_stream_write *w, int status)
 		if (status < 0 || (c->st & C_DEAD))
 			coil__file_end(c);
 		else
-			coil__splice_next(c);
+			coil__sendfile_next(c);
 	}
 	if (c->st & C_DEAD) {
 		coil__sconn_release(c);

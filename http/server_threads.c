@@ -328,6 +328,8 @@ void coil_http_threads_loop_stats(const struct coil_http_threads *t,
 		st->queued += s->queued;
 		st->nobufs += s->nobufs;
 		st->batched += s->batched;
+		st->sendfiles += s->sendfiles;
+		st->sendfile_warms += s->sendfile_warms;
 	}
 }
 

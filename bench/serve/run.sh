@@ -5,13 +5,22 @@
 # seconds (default 5), each server pinned to CPU 0 and wrk to CPU 1, the
 # two servers alternating for ROUNDS rounds (default 3) per case:
 #   hello  GET /           the same 13-byte body from both
-#   file   GET /f64k.bin   a 64 KiB file from a root directory
+#   small  GET /f4k.bin    a 4 KiB file from a root directory
+#   file   GET /f64k.bin   a 64 KiB file
 #   https  GET / over TLS  (when coil-serve was built with TLS)
-#   large  GET /f1m.bin    a 1 MiB file (coil-serve splices it)
+#   large  GET /f1m.bin    a 1 MiB file
+#   cold   GET /cold/N.bin 256 files of 64 KiB in turn (a wrk script),
+#                          none in the page cache: dropped with
+#                          posix_fadvise(DONTNEED) before each run and,
+#                          by a helper on wrk's CPU, every 20 ms during it
 #   lone   GET /           with one connection (wrk -c1): a lone client's
 #                          latency, which batched waiting must not raise
-# CASES: a space-separated subset (default "hello file https large lone").
+# CASES: a space-separated subset (default "hello small file https large
+# cold lone").
 # COIL_SERVE_ARGS: more arguments for coil-serve (e.g. --batch-wait 20).
+# COIL_SERVE_B_ARGS: if set, a second coil-serve with these arguments
+# added ("coil-serve-b", e.g. --sendfile-min off) is measured in the same
+# rounds on the plain-HTTP cases, the three in rotating order.
 # nginx: 1 worker, access_log off, `return 200 "Hello, World!"`,
 # keepalive_requests without a practical limit, sendfile on for the file;
 # started with its own temp config, prefix, pid and error log.
@@ -29,7 +38,7 @@ set -eu
 serve=${1:-build/tools/coil-serve/coil-serve}
 secs=${2:-5}
 rounds=${3:-3}
-cases=${4:-hello file https large lone}
+cases=${4:-hello small file https large cold lone}
 conns=50
 
 for p in wrk nginx taskset; do
@@ -49,12 +58,12 @@ if command -v perf >/dev/null 2>&1 &&
 fi
 
 tmp=$(mktemp -d)
-nginx_pid="" serve_pid="" serve_tls_pid=""
+nginx_pid="" serve_pid="" serve_tls_pid="" drop_pid="" serve_b_pid=""
 cleanup() {
-	for p in $serve_pid $serve_tls_pid $nginx_pid; do
+	for p in $serve_pid $serve_tls_pid $nginx_pid $drop_pid $serve_b_pid; do
 		kill -TERM "$p" 2>/dev/null || true
 	done
-	for p in $serve_pid $serve_tls_pid $nginx_pid; do
+	for p in $serve_pid $serve_tls_pid $nginx_pid $drop_pid $serve_b_pid; do
 		wait "$p" 2>/dev/null || true
 	done
 	rm -rf "$tmp"
@@ -72,11 +81,42 @@ echo "load: wrk -t1 -c$conns -d${secs}s on CPU 1; servers on CPU 0;" \
 [ $have_perf = 1 ] || echo "perf not usable: system calls not counted"
 
 mkdir -p "$tmp/root" "$tmp/logs"
+head -c 4096 /dev/urandom >"$tmp/root/f4k.bin"
 head -c 65536 /dev/urandom >"$tmp/root/f64k.bin"
 head -c 1048576 /dev/urandom >"$tmp/root/f1m.bin"
+ncold=256
+case " $cases " in *" cold "*)
+	mkdir -p "$tmp/root/cold"
+	for i in $(seq 1 $ncold); do
+		head -c 65536 /dev/urandom >"$tmp/root/cold/$i.bin"
+	done
+	sync # clean pages: DONTNEED drops only those
+	chmod 755 "$tmp/root/cold"
+	chmod 644 "$tmp/root/cold/"*.bin
+	;;
+esac
+cat >"$tmp/cold.lua" <<EOF
+local i = 0
+request = function()
+  i = i % $ncold + 1
+  return wrk.format("GET", "/cold/" .. i .. ".bin")
+end
+EOF
+# drops the cold files from the page cache: once (with an argument), or
+# every 20 ms until killed
+cat >"$tmp/drop.py" <<EOF
+import glob, os, sys, time
+fds = [os.open(p, os.O_RDONLY) for p in glob.glob("$tmp/root/cold/*.bin")]
+while True:
+    for fd in fds:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    if len(sys.argv) > 1:
+        break
+    time.sleep(0.02)
+EOF
 # nginx's worker runs as an unprivileged user: let it read the root
 chmod 755 "$tmp" "$tmp/root"
-chmod 644 "$tmp/root/f64k.bin" "$tmp/root/f1m.bin"
+chmod 644 "$tmp/root/f4k.bin" "$tmp/root/f64k.bin" "$tmp/root/f1m.bin"
 
 # TLS material for the https case (a self-signed P-256 certificate)
 tls=0
@@ -150,6 +190,17 @@ fi
 serve_pid=$last_pid
 curl_url=$(sed -n 's/^listening \([^ ]*\) .*/\1/p' "$tmp/serve.out")
 cport=${curl_url##*:}
+bport=""
+if [ -n "${COIL_SERVE_B_ARGS:-}" ]; then
+	# shellcheck disable=SC2086
+	if ! start_serve "$tmp/serve-b.out" $COIL_SERVE_B_ARGS; then
+		echo "bench/serve: coil-serve-b did not start: $start_err" >&2
+		exit 1
+	fi
+	serve_b_pid=$last_pid
+	b_url=$(sed -n 's/^listening \([^ ]*\) .*/\1/p' "$tmp/serve-b.out")
+	bport=${b_url##*:}
+fi
 cs_url=""
 start_err=""
 if [ $tls = 1 ] && start_serve "$tmp/serve-tls.out" --cert "$tmp/cert.pem" \
@@ -184,7 +235,16 @@ measure() {
 	name=$1 case=$2 pid=$3 url=$4
 	c=$conns
 	[ "$case" = lone ] && c=1
-	taskset -c 1 wrk -t1 -c$c -d1s "$url" >/dev/null 2>&1 # warm-up
+	script=""
+	[ "$case" = cold ] && script="-s $tmp/cold.lua"
+	# shellcheck disable=SC2086
+	taskset -c 1 wrk -t1 -c$c -d1s $script "$url" >/dev/null 2>&1 # warm-up
+	drop_pid=""
+	if [ "$case" = cold ]; then
+		python3 "$tmp/drop.py" once
+		taskset -c 1 python3 "$tmp/drop.py" &
+		drop_pid=$!
+	fi
 	set -- $(cut -d' ' -f14,15 "/proc/$pid/stat")
 	u0=$1 s0=$2
 	if [ $have_perf = 1 ]; then
@@ -193,10 +253,15 @@ measure() {
 		perf_pid=$!
 		sleep 0.3
 	fi
-	taskset -c 1 wrk -t1 -c$c -d"${secs}s" --latency "$url" \
+	# shellcheck disable=SC2086
+	taskset -c 1 wrk -t1 -c$c -d"${secs}s" --latency $script "$url" \
 		>"$tmp/wrk.out" 2>&1
 	set -- $(cut -d' ' -f14,15 "/proc/$pid/stat")
 	u1=$1 s1=$2
+	if [ -n "$drop_pid" ]; then
+		kill "$drop_pid" 2>/dev/null || true
+		wait "$drop_pid" 2>/dev/null || true
+	fi
 	sc=0
 	if [ $have_perf = 1 ]; then
 		wait $perf_pid || true
@@ -227,37 +292,52 @@ measure() {
 	}' | tee -a "$tmp/results"
 }
 
-run_case() { # CASE COIL_PID COIL_URL NGINX_URL
+run_case() { # CASE COIL_PID COIL_URL NGINX_URL [COIL_B_URL]
 	for r in $(seq 1 "$rounds"); do
 		if [ $((r % 2)) = 1 ]; then
 			measure coil-serve "$1" "$2" "$3"
+			[ -z "${5:-}" ] || measure coil-serve-b "$1" "$serve_b_pid" "$5"
 			measure nginx "$1" "$nginx_w" "$4"
 		else
 			measure nginx "$1" "$nginx_w" "$4"
+			[ -z "${5:-}" ] || measure coil-serve-b "$1" "$serve_b_pid" "$5"
 			measure coil-serve "$1" "$2" "$3"
 		fi
 	done
 }
+b_url() { # PATH: coil-serve-b's URL, or nothing
+	[ -n "$bport" ] && echo "http://127.0.0.1:$bport$1"
+}
 
 echo "coil-serve: $(cat "$tmp/serve.out") ${COIL_SERVE_ARGS:-}"
+[ -z "$bport" ] ||
+	echo "coil-serve-b: $(cat "$tmp/serve-b.out") ${COIL_SERVE_ARGS:-} $COIL_SERVE_B_ARGS"
 echo
 for c in $cases; do
 	case $c in
 	hello)
 		run_case hello "$serve_pid" "http://127.0.0.1:$cport/" \
-			"http://127.0.0.1:$nport/"
+			"http://127.0.0.1:$nport/" "$(b_url /)"
+		;;
+	small)
+		run_case small "$serve_pid" "http://127.0.0.1:$cport/f4k.bin" \
+			"http://127.0.0.1:$nport/f4k.bin" "$(b_url /f4k.bin)"
 		;;
 	file)
 		run_case file "$serve_pid" "http://127.0.0.1:$cport/f64k.bin" \
-			"http://127.0.0.1:$nport/f64k.bin"
+			"http://127.0.0.1:$nport/f64k.bin" "$(b_url /f64k.bin)"
+		;;
+	cold)
+		run_case cold "$serve_pid" "http://127.0.0.1:$cport/" \
+			"http://127.0.0.1:$nport/" "$(b_url /)"
 		;;
 	lone)
 		run_case lone "$serve_pid" "http://127.0.0.1:$cport/" \
-			"http://127.0.0.1:$nport/"
+			"http://127.0.0.1:$nport/" "$(b_url /)"
 		;;
 	large)
 		run_case large "$serve_pid" "http://127.0.0.1:$cport/f1m.bin" \
-			"http://127.0.0.1:$nport/f1m.bin"
+			"http://127.0.0.1:$nport/f1m.bin" "$(b_url /f1m.bin)"
 		;;
 	https)
 		if [ -n "$cs_url" ]; then
@@ -276,7 +356,8 @@ echo
 echo "medians of $rounds runs (server process only):"
 for c in $cases; do
 	grep -q "^$c " "$tmp/results" || continue
-	for n in coil-serve nginx; do
+	for n in coil-serve coil-serve-b nginx; do
+		grep -q "^$c *$n " "$tmp/results" || continue
 		grep "^$c *$n " "$tmp/results" | awk -v c="$c" -v n="$n" '
 		function med(a, k,   i, j, t) {
 			for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++)
@@ -293,7 +374,9 @@ for c in $cases; do
 		}'
 	done | tee -a "$tmp/medians"
 	awk -v c="$c" '$1 == c && $2 == "coil-serve" { a = $11 }
+		$1 == c && $2 == "coil-serve-b" { x = $11 }
 		$1 == c && $2 == "nginx" { b = $11 }
-		END { if (b > 0) printf "%-6s coil-serve / nginx, requests per CPU-second: %.2fx\n", c, a / b }' "$tmp/medians"
+		END { if (b > 0) printf "%-6s coil-serve / nginx, requests per CPU-second: %.2fx\n", c, a / b
+		      if (b > 0 && x > 0) printf "%-6s coil-serve-b / nginx, requests per CPU-second: %.2fx\n", c, x / b }' "$tmp/medians"
 done
 echo "load after: $(cat /proc/loadavg)"

@@ -101,6 +101,10 @@ struct coil_http_server_opts {
 	 * connection, or NULL for plain HTTP; borrowed, kept by the caller
 	 * until the server is freed */
 	const struct coil_tls_config *tls;
+	/* file bodies (coil_http_respond_file(), coil_http_serve_file()) of
+	 * at least this many bytes go by coil_sendfile() on plain TCP;
+	 * default 16 KiB; SIZE_MAX: never (read + send) */
+	size_t sendfile_min_bytes;
 };
 
 /* SO_REUSEPORT on the listening socket (socket(7)): N servers, one per
@@ -334,11 +338,17 @@ int coil_http_respond(struct coil_http_sreq *req, int status,
  * @fd: taken over by the server whatever the result: closed through the
  *      ring (io_uring_prep_close(3)) when the response is done.
  *
- * The head is sent with Content-Length @len; the body is read with
- * IORING_OP_READ into 64 KiB buffers of the server (a free list) and each
- * piece leaves in one send together with whatever precedes it. A file that
- * turns out shorter than @len ends the connection (the client sees a
- * truncated body, RFC 9112 §8). HEAD sends the head only.
+ * The head is sent with Content-Length @len. On plain TCP a body of at
+ * least opts.sendfile_min_bytes (16 KiB) goes by coil_sendfile() once the
+ * head is sent: sendfile(2) from the loop hands the page cache's pages to
+ * the socket without a copy, ranges not in the page cache are read through
+ * the ring first (the loop never waits on the disk), and a reader that
+ * takes nothing for write_timeout_ns is cut. Smaller bodies, and all over
+ * TLS, are read with IORING_OP_READ into 64 KiB buffers of the server (a
+ * free list) and each piece leaves in one send together with whatever
+ * precedes it. A file that turns out shorter than @len ends the
+ * connection (the client sees a truncated body, RFC 9112 §8). HEAD sends
+ * the head only.
  * Return: as coil_http_respond(); -EBADF for a negative @fd.
  */
 int coil_http_respond_file(struct coil_http_sreq *req, int status,

@@ -1024,7 +1024,7 @@ static void test_server_shutdown_cut(void **state)
 /* ---- files ---- */
 
 /* A client that asks for 8 MiB and never reads: the write time limit ends
- * the connection, for a file body sent by splice and a streamed body
+ * the connection, for a file body sent by sendfile and a streamed body
  * (stream writes) alike; the file's descriptors are closed. */
 static void test_server_file_stalled_reader(void **state)
 {

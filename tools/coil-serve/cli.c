@@ -41,6 +41,9 @@ void serve_cli_usage(FILE *f)
 	      "                           microseconds per loop turn (kernel "
 	      "6.12\n"
 	      "                           min-wait; 30; 0: off)\n"
+	      "      --sendfile-min BYTES file bodies of at least BYTES go by "
+	      "sendfile(2),\n"
+	      "                           k/m/g suffixes (16k; off: never)\n"
 	      "      --stats              print counters on stderr at exit\n"
 	      "  -h, --help               this text\n"
 	      "\n"
@@ -67,6 +70,7 @@ enum {
 	O_IDLE_TIMEOUT,
 	O_DRAIN,
 	O_BATCH_WAIT,
+	O_SENDFILE_MIN,
 	O_STATS,
 };
 
@@ -85,6 +89,7 @@ static const struct option long_opts[] = {
 	{"idle-timeout", required_argument, NULL, O_IDLE_TIMEOUT},
 	{"drain", required_argument, NULL, O_DRAIN},
 	{"batch-wait", required_argument, NULL, O_BATCH_WAIT},
+	{"sendfile-min", required_argument, NULL, O_SENDFILE_MIN},
 	{"stats", no_argument, NULL, O_STATS},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -240,6 +245,13 @@ int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
 			if (number(a, 0, 1000000, 0, &v) < 0)
 				goto bad_value;
 			cfg->batch_wait_us = v;
+			break;
+		case O_SENDFILE_MIN:
+			if (strcmp(a, "off") == 0)
+				v = UINT64_MAX;
+			else if (number(a, 1, UINT64_MAX / 2, 1, &v) < 0)
+				goto bad_value;
+			cfg->sendfile_min = v;
 			break;
 		case O_STATS:
 			cfg->stats = 1;

@@ -32,6 +32,7 @@ struct serve_cfg {
 	uint64_t idle_timeout_ms;   /* --idle-timeout MS, 60000 */
 	uint64_t drain_ms;	    /* --drain MS, 5000 */
 	uint64_t batch_wait_us;	    /* --batch-wait US, 0 = off */
+	uint64_t sendfile_min;	    /* --sendfile-min BYTES, 0 = library's */
 	int stats;		    /* --stats: counters on stderr at exit */
 };
 

@@ -157,6 +157,9 @@ int main(int argc, char **argv)
 	so.max_body_bytes = cfg.max_body ? cfg.max_body : 1;
 	so.max_requests = cfg.max_requests;
 	so.max_conns = cfg.max_conns;
+	so.sendfile_min_bytes = cfg.sendfile_min > SIZE_MAX
+					? SIZE_MAX
+					: (size_t)cfg.sendfile_min;
 	so.header_timeout_ns = cfg.header_timeout_ms * 1000000ull;
 	so.idle_timeout_ns = cfg.idle_timeout_ms * 1000000ull;
 	lo.batch_wait_ns = cfg.batch_wait_us * 1000ull;
@@ -190,7 +193,7 @@ int main(int argc, char **argv)
 			"coil-serve: %s: %llu connections, %llu requests, "
 			"%llu responses, %llu errors, %llu timeouts, %llu "
 			"resets, %llu TLS failures; %llu enters, %llu sqes, "
-			"%llu cqes%s\n",
+			"%llu cqes, %llu sendfiles, %llu sendfile warms%s\n",
 			strsignal(sig), (unsigned long long)st.accepted,
 			(unsigned long long)st.requests,
 			(unsigned long long)st.responses,
@@ -201,6 +204,8 @@ int main(int argc, char **argv)
 			(unsigned long long)ls.enters,
 			(unsigned long long)ls.sqes,
 			(unsigned long long)ls.cqes,
+			(unsigned long long)ls.sendfiles,
+			(unsigned long long)ls.sendfile_warms,
 			ret == 1 ? " (drain time ran out)" : "");
 	}
 	if (app.log_dropped)

@@ -6,7 +6,9 @@
  * shutdown, and last the close), kick (posted to the loop: flushes the
  * write queue and delivers held bytes, so neither happens inline from the
  * caller's call and everything written in one turn leaves in one send) and
- * tmr (the idle/read deadline timer). Closing cancels what is in flight
+ * tmr (the idle/read deadline timer). The kick, the flag word t->st and
+ * pump() are the idiom docs/ARCHITECTURE.md describes ("The kick and the
+ * pump"). Closing cancels what is in flight
  * and waits until none of the four is busy before closing the fd, so no
  * completion can arrive for a stream whose close callback ran.
  *

@@ -13,7 +13,15 @@
  * An exchange ends once its result is known and its write request is back
  * from the stream (the write's memory is the request's). Then the
  * connection goes back to the pool if the response said it may persist
- * (RFC 9112 §9.3) and nothing odd happened, else it is closed.
+ * (RFC 9112 §9.3) and nothing odd happened, else it is closed, and the
+ * exchange reports how it ended (enum coil__xout) through the done
+ * callback its owner, http/client.c, gave coil__exchange_start(). The
+ * exchange decides nothing about the request's future: a redirect or a
+ * retry is only reported (with next_url, or Retry-After in req->x).
+ *
+ * A resume posts the request's kick, whose callback delivers the body
+ * bytes held while paused: the kick and pump idiom of docs/ARCHITECTURE.md
+ * ("The kick and the pump"), reduced to its delivery step.
  *
  * Every path that can run a caller's callback (on_head, on_body) checks
  * afterwards that the request is still on this connection and still going:

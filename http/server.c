@@ -4,8 +4,9 @@
  * (pipelined requests wait in the input buffer, so responses leave in
  * order), graceful shutdown. This file holds the server object, the
  * connections' set-up, input, failure and release, and the phase machine
- * (coil__sconn_process(), the connection's pump: docs/ARCHITECTURE.md,
- * "The kick and the pump" and "The server's phases"). Time limits are
+ * (coil__sconn_process(), the connection's pump, guarded by C_INPROC and
+ * run from the kick: docs/ARCHITECTURE.md, "The kick and the pump" and
+ * "The server's phases"). Time limits are
  * http/server_time.c, request bodies http/server_body.c, output and
  * responses http/server_respond.c, file bodies http/server_file.c; what
  * they share is http/server_internal.h. The runner for N loops on N

@@ -17,7 +17,8 @@
  * Four things run the engine, all from the loop: the lower stream's read
  * callback, a slot's write callback, the kick op (posted by the calls of
  * the stream interface, which never run anything inline) and the two
- * timers (handshake deadline, close deadline).
+ * timers (handshake deadline, close deadline): the kick and pump idiom of
+ * docs/ARCHITECTURE.md ("The kick and the pump").
  *
  * Ending: a failed handshake or a close tears down the same way: flush
  * the alert or close_notify (waiting at most close_timeout_ns), close the

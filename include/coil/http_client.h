@@ -40,8 +40,7 @@ extern "C" {
  *
  * https URLs go over TLS streams (coil/tls.h) with the client's TLS
  * configuration, verifying the server's certificate and name by default,
- * and resuming sessions per host:port; a coil built without its TLS layer
- * refuses them with -EPROTONOSUPPORT.
+ * and resuming sessions per host:port.
  */
 
 struct coil_http_client;
@@ -230,9 +229,9 @@ int coil_http_client_new(struct coil_http_client **out, struct coil_loop *loop,
  * 0, a malformed URL, a method over 31 bytes or not a token, a header
  * field the writer refuses (coil_http_request_write()), a bad retry
  * policy (coil_retry_start()) or one listing COIL_ELAST;
- * -EPROTONOSUPPORT for a scheme other than http and https, or https in a
- * coil built without TLS; COIL_ELIMIT for a URL longer than COIL_URL_MAX_LEN;
- * -ESHUTDOWN after coil_http_client_shutdown(); -ENOMEM.
+ * -EPROTONOSUPPORT for a scheme other than http and https; COIL_ELIMIT for a
+ * URL longer than COIL_URL_MAX_LEN; -ESHUTDOWN after
+ * coil_http_client_shutdown(); -ENOMEM.
  */
 int coil_http_request(struct coil_http_client *c,
 		      const struct coil_http_req_opts *o,

@@ -28,15 +28,7 @@
 #include "cli.h"
 #include "coil/async.h"
 #include "coil/http.h"
-#if defined(__has_include)
-#if __has_include("coil/tls.h")
 #include "coil/tls.h"
-#define HAVE_TLS 1
-#endif
-#endif
-#ifndef HAVE_TLS
-#define HAVE_TLS 0
-#endif
 
 #define BUF_MAX (256u << 10) /* per buffer; two per job */
 
@@ -101,9 +93,7 @@ struct get {
 	struct coil_op shut;
 	int shutting;
 	int fatal;
-#if HAVE_TLS
 	struct coil_tls_config *tls; /* -k, --cacert */
-#endif
 };
 
 static void start_more(struct get *g);
@@ -204,10 +194,7 @@ static const char *job_error(struct job *j, char *buf, size_t cap)
 	if (j->start_err) {
 		snprintf(buf, cap, "bad URL or request: %s",
 			 j->start_err == -EPROTONOSUPPORT
-				 ? (HAVE_TLS ? "scheme not supported (http and "
-					       "https only)"
-					     : "scheme not supported (this "
-					       "coil-get speaks http only)")
+				 ? "scheme not supported (http and https only)"
 				 : coil_strerror(j->start_err));
 		return buf;
 	}
@@ -723,11 +710,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (o.action == CG_VERSION) {
-		puts(HAVE_TLS ? "coil-get 0.1 (coil: io_uring HTTP/1.1 client; "
-				"http, "
-				"https)"
-			      : "coil-get 0.1 (coil: io_uring HTTP/1.1 client; "
-				"http)");
+		puts("coil-get 0.1 (coil: io_uring HTTP/1.1 client; http, "
+		     "https)");
 		cg_cli_free(&o);
 		return 0;
 	}
@@ -756,7 +740,6 @@ int main(int argc, char **argv)
 		cg_cli_free(&o);
 		return CG_EXIT_SYSTEM;
 	}
-#if HAVE_TLS
 	if (o.insecure || o.cacert) {
 		struct coil_tls_config_opts to = {
 			.flags = o.insecure ? COIL_TLS_INSECURE : 0,
@@ -771,16 +754,13 @@ int main(int argc, char **argv)
 		}
 		co.tls = g.tls;
 	}
-#endif
 	co.max_conns = o.parallel > o.per_host ? o.parallel : o.per_host;
 	co.max_conns_per_host = o.per_host;
 	co.user_agent = o.user_agent ? o.user_agent : "coil-get/0.1";
 	ret = coil_http_client_new(&g.c, g.loop, &co);
 	if (ret < 0) {
 		fprintf(stderr, "coil-get: client: %s\n", coil_strerror(ret));
-#if HAVE_TLS
 		coil_tls_config_free(g.tls);
-#endif
 		coil_loop_free(g.loop);
 		cg_cli_free(&o);
 		return CG_EXIT_SYSTEM;
@@ -837,9 +817,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "coil-get: %s\n", coil_strerror(g.fatal));
 	coil_http_client_free(g.c);
 	coil_loop_free(g.loop);
-#if HAVE_TLS
 	coil_tls_config_free(g.tls);
-#endif
 	if (g.dirfd >= 0)
 		close(g.dirfd);
 	for (size_t i = 0; i < g.names_cap; i++)

@@ -17,12 +17,6 @@
 #include "app.h"
 #include "cli.h"
 
-#if __has_include("coil/tls.h")
-#define HAVE_TLS 1
-#else
-#define HAVE_TLS 0
-#endif
-
 static int make_addr(const struct serve_cfg *cfg, struct sockaddr_storage *ss,
 		     socklen_t *len)
 {
@@ -76,9 +70,7 @@ int main(int argc, char **argv)
 	struct coil_http_server_opts so = {0};
 	struct coil_http_threads_opts to = {0};
 	struct coil_loop_opts lo = {0};
-#if HAVE_TLS
 	struct coil_tls_config *tls = NULL;
-#endif
 	struct coil_http_threads *t = NULL;
 	struct coil_http_server_stats st;
 	struct sockaddr_storage ss;
@@ -96,18 +88,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "coil-serve: %s (see --help)\n", err);
 		return 2;
 	}
-#if !HAVE_TLS
-	if (cfg.cert) {
-		fprintf(stderr, "coil-serve: --cert/--key: this build has no "
-				"TLS support\n");
-		return 2;
-	}
-#endif
 	if (make_addr(&cfg, &ss, &slen) < 0) {
 		fprintf(stderr, "coil-serve: bad address %s\n", cfg.bind);
 		return 2;
 	}
-#if HAVE_TLS
 	if (cfg.cert) {
 		struct coil_tls_config_opts co = {0};
 		co.flags = COIL_TLS_SERVER;
@@ -120,7 +104,6 @@ int main(int argc, char **argv)
 		}
 		so.tls = tls;
 	}
-#endif
 	if (cfg.root) {
 		app.root_fd = open(cfg.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (app.root_fd < 0) {
@@ -218,8 +201,6 @@ out:
 		close(app.root_fd);
 	if (app.log_fd >= 0)
 		close(app.log_fd);
-#if HAVE_TLS
 	coil_tls_config_free(tls);
-#endif
 	return ret;
 }

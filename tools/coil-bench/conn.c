@@ -138,18 +138,6 @@ static int flush_unsent(struct cb_conn *c)
 	return 0;
 }
 
-static void arm_sched(struct cb_conn *c)
-{
-	struct cb_gen *g = c->g;
-	uint64_t next;
-	if (coil_op_busy(&c->tmr) || g->stopping)
-		return;
-	next = cb_sched_next_ns(&c->sched);
-	if (next >= g->end)
-		return;
-	coil_timeout(g->loop, &c->tmr, next, COIL_TIMEOUT_ABS);
-}
-
 /* Whether this connection has nothing left to do in the run. */
 static int conn_spent(const struct cb_conn *c)
 {
@@ -212,8 +200,6 @@ void cb_conn_send_more(struct cb_conn *c)
 				 g->due, room);
 		for (unsigned i = 0; i < n; i++)
 			take(c, g->due[i]);
-		if (c->count < g->pipeline && g->o->keepalive)
-			arm_sched(c);
 	} else if (room && !g->halted) {
 		if (g->has_delay) /* one at a time, each after delay() */
 			room = c->count ? 0 : script_delay(c);
@@ -239,36 +225,42 @@ fail:
 	cb_conn_fail(c, CB_ERR_WRITE, ret);
 }
 
+/* The closed model's timer: delay() waited, or a retry of a script's
+ * request() that gave nothing (the open model's times are the pacer's). */
 void cb_conn_sched_cb(struct coil_op *op, int res, unsigned flags)
 {
 	struct cb_conn *c = coil_container_of(op, struct cb_conn, tmr);
 	struct cb_gen *g = c->g;
 	(void)flags;
-	if (res < 0 || g->stopping)
+	if (res < 0 || g->stopping || g->o->rate)
 		return;
-	if (!g->o->rate) { /* closed model: delay() waited, or a retry */
-		if (c->delay_state == 1)
-			c->delay_state = 2;
+	if (c->delay_state == 1)
+		c->delay_state = 2;
+	cb_conn_send_more(c);
+}
+
+void cb_conn_due(struct cb_conn *c)
+{
+	struct cb_gen *g = c->g;
+	uint64_t now;
+
+	if (g->stopping)
+		return;
+	if (g->o->keepalive) {
 		cb_conn_send_more(c);
 		return;
 	}
-	if (!g->o->keepalive) {
-		/* a connection per request: connect once one is due */
-		if (c->state == C_IDLE && !c->count) {
-			uint64_t now = coil_now(g->loop);
-			unsigned n = cb_sched_due(
-				&c->sched, now < g->end ? now : g->end - 1,
-				g->due, 1);
-			if (n && take(c, g->due[0])) {
-				c->used = 1;
-				cb_conn_connect(c);
-			} else {
-				arm_sched(c);
-			}
-		}
+	/* a connection per request: connect once one is due (a busy one
+	 * takes it when it is done: cb_conn_next()) */
+	if (c->state != C_IDLE || c->count)
 		return;
+	now = coil_now(g->loop);
+	if (cb_sched_due(&c->sched, now < g->end ? now : g->end - 1, g->due,
+			 1) &&
+	    take(c, g->due[0])) {
+		c->used = 1;
+		cb_conn_connect(c);
 	}
-	cb_conn_send_more(c);
 }
 
 /* ---- responses ------------------------------------------------------------
@@ -617,8 +609,9 @@ void cb_conn_next(struct cb_conn *c, int failed)
 			wait = 0; /* the first one at once */
 	}
 	if (!g->o->keepalive && g->o->rate && !c->count) {
-		/* connect when the next request is due */
-		arm_sched(c);
+		/* connect when the next request is due: now, or when the
+		 * pacer says so */
+		cb_conn_due(c);
 		return;
 	}
 	if (wait) {
@@ -734,6 +727,8 @@ void cb_conn_connect(struct cb_conn *c)
 	g->outside_syscalls += 2; /* socket(2), setsockopt(2) TCP_NODELAY */
 	if (ret < 0) {
 		count_error(g, CB_ERR_CONNECT, ret, 1);
+		if (g->connecting)
+			g->connecting--;
 		cb_conn_next(c, 1);
 	}
 }

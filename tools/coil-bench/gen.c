@@ -39,8 +39,10 @@
 #include <time.h>
 
 #include "gen_internal.h"
+#include "jitter.h"
 
 #define TICK_MAX_NS 100000000ull /* 100 ms: wrk's req/s sample */
+#define CONNECT_INFLIGHT 64	 /* connects in flight before the run */
 
 uint64_t cb_mono_ns(void)
 {
@@ -63,6 +65,8 @@ static void stop_all(struct cb_gen *g)
 {
 	if (g->stopping)
 		return;
+	if (g->o->rate)
+		cb_pacer_end(g);
 	g->stopping = 1;
 	for (unsigned i = 0; i < g->n; i++) {
 		struct cb_conn *c = &g->conns[i];
@@ -337,6 +341,8 @@ static int gen_setup(struct cb_thread *th, struct cb_gen **out)
 		c->head_ref = CB_SCRIPT_NOREF;
 		c->state = C_IDLE;
 	}
+	if (o->rate)
+		cb_pacer_init(g);
 	coil_op_init(&g->tick, tick_cb);
 	coil_op_init(&g->endt, end_cb);
 	coil_op_init(&g->halt_op, halt_cb);
@@ -395,6 +401,8 @@ static int gen_run(struct cb_gen *g)
 				cb_conn_connect(c);
 		}
 	}
+	if (o->rate)
+		cb_pacer_start(g);
 	g->next_tick = g->t0 + g->tick_ns;
 	coil_timeout(g->loop, &g->tick, g->next_tick, COIL_TIMEOUT_ABS);
 	if (g->end != UINT64_MAX)
@@ -412,7 +420,15 @@ static int gen_run(struct cb_gen *g)
 		begin_measuring(g);
 	coil_loop_stats(g->loop, &st);
 	u = thread_cpu(&s);
-	g->th->r.runtime_ns = end_real > g->measure ? end_real - g->measure : 0;
+	/* the window: from the measure start to the end of sending (-d,
+	 * a signal); the wait for the requests in flight after it apart */
+	if (g->end != UINT64_MAX && end_real > g->end) {
+		g->th->r.runtime_ns = g->end - g->measure;
+		g->th->r.drain_ns = end_real - g->end;
+	} else {
+		g->th->r.runtime_ns =
+			end_real > g->measure ? end_real - g->measure : 0;
+	}
 	g->th->r.syscalls = st.enters - g->enters0 + g->outside_syscalls + 1;
 	g->th->r.cpu_user_ns = u - g->cpu_u0;
 	g->th->r.cpu_sys_ns = s - g->cpu_s0;
@@ -424,6 +440,8 @@ static int gen_run(struct cb_gen *g)
 			if (sc->max_lag_ns > g->th->r.max_lag_ns)
 				g->th->r.max_lag_ns = sc->max_lag_ns;
 		}
+		g->th->r.backlog_max_ns = g->pacer.behind_max_ns;
+		g->th->r.pacer_wakes = g->pacer.wakes;
 	}
 	if (g->run->hdr)
 		cb_hdr_add(g->run->hdr, g->hdr_interval, end_real - g->measure,
@@ -436,22 +454,37 @@ static int gen_run(struct cb_gen *g)
 }
 
 /* Before t0: open the keep-alive connections, so the run measures
- * requests, not the connect storm. */
+ * requests, not the connect storm; at a bounded pace, at most
+ * CONNECT_INFLIGHT connects in flight over all threads. All of them in
+ * one submission overflowed the accept queue of nginx (listen backlog 511)
+ * at -c 8000: the dropped SYNs came back a second later, as request
+ * timeouts. */
 static int gen_preconnect(struct cb_gen *g)
 {
+	unsigned cap = CONNECT_INFLIGHT / g->run->threads, next = 0;
+	uint64_t start;
 	int ret;
+
 	if (!g->o->keepalive)
 		return 0;
+	if (!cap)
+		cap = 1;
+	start = coil_now_update(g->loop);
 	g->preconnect = 1;
-	g->connecting = g->n;
-	for (unsigned i = 0; i < g->n; i++)
-		cb_conn_connect(&g->conns[i]);
-	while (g->connecting) {
+	g->connecting = 0;
+	while (next < g->n || g->connecting) {
+		while (next < g->n && (unsigned)g->connecting < cap) {
+			g->connecting++;
+			cb_conn_connect(&g->conns[next++]);
+		}
+		if (!g->connecting)
+			continue;
 		ret = coil_loop_run(g->loop, COIL_RUN_ONCE);
 		if (ret < 0)
 			return ret;
 	}
 	g->preconnect = 0;
+	g->th->r.connect_ns = coil_now_update(g->loop) - start;
 	return 0;
 }
 
@@ -512,6 +545,8 @@ int cb_run_threads(struct cb_run *run,
 		   void (*progress)(struct cb_run *run, uint64_t elapsed_ns),
 		   uint64_t progress_ns)
 {
+	struct cb_jitter jit = {.period_ns = CB_JITTER_PERIOD_NS,
+				.late_ns = CB_SCHED_LATE_NS};
 	unsigned started = 0;
 	int ret = 0;
 
@@ -541,6 +576,10 @@ int cb_run_threads(struct cb_run *run,
 	pthread_mutex_lock(&run->mu);
 	while (run->ready < started)
 		pthread_cond_wait(&run->cv, &run->mu);
+	/* the open model: the host's own timer lateness beside the run (a
+	 * probe that cannot start leaves the figures at 0) */
+	if (run->o->rate && started == run->threads)
+		cb_jitter_start(&jit);
 	run->t0_ns = cb_mono_ns();
 	run->go = started == run->threads ? 1 : -1;
 	pthread_cond_broadcast(&run->cv);
@@ -565,6 +604,14 @@ int cb_run_threads(struct cb_run *run,
 	pthread_mutex_unlock(&run->mu);
 	for (unsigned k = 0; k < started; k++)
 		pthread_join(run->th[k].tid, NULL);
+	cb_jitter_stop(&jit);
+	if (started) {
+		struct cb_result *r = &run->th[0].r;
+		r->timer_wakes = jit.wakes;
+		r->timer_late = jit.late;
+		r->timer_p99_ns = jit.p99_ns;
+		r->timer_max_ns = jit.max_ns;
+	}
 	pthread_cond_destroy(&run->cv);
 	pthread_mutex_destroy(&run->mu);
 	if (started < run->threads) {

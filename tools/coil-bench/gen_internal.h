@@ -1,10 +1,12 @@
 /*
- * tools/coil-bench/gen_internal.h - what the generator's two files share:
+ * tools/coil-bench/gen_internal.h - what the generator's files share:
  * the per-thread generator (struct cb_gen, gen.c: the loop, the timers,
- * the run's phases) and its connections (struct cb_conn, conn.c: connect,
- * TLS, writing requests, parsing responses, reconnecting). Calls run one
- * way: gen.c calls the cb_conn_*() functions; conn.c reaches back only
- * through the small inline helpers below.
+ * the run's phases), its open-model pacer (struct cb_pacer, pacer.c: one
+ * timer per loop that hands due requests to their connections) and its
+ * connections (struct cb_conn, conn.c: connect, TLS, writing requests,
+ * parsing responses, reconnecting). Calls run one way: gen.c calls the
+ * cb_pacer_*() and cb_conn_*() functions, pacer.c calls cb_conn_due();
+ * conn.c reaches back only through the small inline helpers below.
  */
 #ifndef COIL_BENCH_GEN_INTERNAL_H
 #define COIL_BENCH_GEN_INTERNAL_H
@@ -84,13 +86,35 @@ struct cb_conn {
 	/* -s with delay(): 1 waiting on tmr, 2 waited: send one */
 	int delay_state;
 
-	/* open model */
+	/* open model: the connection's lane; the pacer says when it is due */
 	struct cb_sched sched;
-	struct coil_op tmr; /* next intended time (closed model: delay()) */
+	struct coil_op tmr; /* closed model: delay(), a request() retry */
 	/* reconnect back-off */
 	struct coil_op retry;
 	unsigned fails;
 	uint64_t connect_ns;
+};
+
+/*
+ * The open model's pacer: one timer per loop instead of one per request.
+ * Each wake hands every request that became due since the last one to its
+ * connection (intended times stay exact: latency is measured from them);
+ * the next wake is the next intended time of the thread's lanes, but no
+ * sooner than one grid step after this one, the step adapted to the rate.
+ */
+struct cb_pacer {
+	struct coil_op tmr;
+	uint64_t grid_ns; /* least time between two wakes */
+	uint64_t wake_at; /* when the armed wake is due */
+	uint64_t seen;	  /* global requests due at the last wake */
+	uint64_t first;	  /* the thread's lanes: first .. first + n - 1 */
+	uint64_t lanes;	  /* of all lanes (-c) */
+	/* saturation: the oldest due request the pacer had not handed out
+	 * yet, at a wake, was over late_ns old ("behind"); the current and
+	 * the longest stretch of wakes that were all behind */
+	uint64_t behind_since;
+	uint64_t behind_max_ns;
+	uint64_t wakes;
 };
 
 struct cb_gen {
@@ -114,6 +138,7 @@ struct cb_gen {
 	unsigned live; /* connections not C_DONE */
 	int finished;
 
+	struct cb_pacer pacer; /* -R only */
 	struct coil_op tick, endt;
 	uint64_t tick_ns, next_tick, last_sample, sample_done;
 	uint64_t responses; /* every response, warmup included */
@@ -171,6 +196,8 @@ static inline void maybe_finish(struct cb_gen *g)
 		coil_timeout_remove(g->loop, &g->tick);
 	if (coil_op_busy(&g->endt))
 		coil_timeout_remove(g->loop, &g->endt);
+	if (coil_op_busy(&g->pacer.tmr))
+		coil_timeout_remove(g->loop, &g->pacer.tmr);
 }
 
 /* ---- conn.c ---------------------------------------------------------------
@@ -188,8 +215,26 @@ void cb_conn_fail(struct cb_conn *c, enum cb_err_class cls, int code);
 void cb_conn_send_more(struct cb_conn *c);
 /* After a failed connect (@failed) or a close: connect again, or finish. */
 void cb_conn_next(struct cb_conn *c, int failed);
-/* The op callbacks of a connection's schedule timer and reconnect timer. */
+/* The open model: requests of the connection's lane are due (the pacer
+ * saw them become due): send them, or connect for one. */
+void cb_conn_due(struct cb_conn *c);
+/* The op callbacks of a connection's closed-model timer (delay()) and
+ * reconnect timer. */
 void cb_conn_sched_cb(struct coil_op *op, int res, unsigned flags);
 void cb_conn_retry_cb(struct coil_op *op, int res, unsigned flags);
+
+/* ---- pacer.c --------------------------------------------------------------
+ */
+
+/* Set the pacer up for the thread's lanes (-R only; before the run). */
+void cb_pacer_init(struct cb_gen *g);
+/* From t0: arm the first wake. */
+void cb_pacer_start(struct cb_gen *g);
+/* The run ends (-d, a signal): hand out what is due before the end, stop
+ * waking. */
+void cb_pacer_end(struct cb_gen *g);
+/* The grid step the pacer uses at @rate requests/s over @lanes lanes of
+ * which the thread has @mine. */
+uint64_t cb_pacer_grid_ns(uint64_t rate, uint64_t lanes, uint64_t mine);
 
 #endif

@@ -115,16 +115,15 @@ int cb_result_merge(struct cb_result *dst, const struct cb_result *src)
 	dst->late_ns = max_u64(dst->late_ns, src->late_ns);
 	if (!dst->stopped[0])
 		memcpy(dst->stopped, src->stopped, sizeof(dst->stopped));
+	dst->backlog_max_ns = max_u64(dst->backlog_max_ns, src->backlog_max_ns);
+	dst->pacer_wakes += src->pacer_wakes;
+	dst->timer_wakes += src->timer_wakes;
+	dst->timer_late += src->timer_late;
+	dst->timer_p99_ns = max_u64(dst->timer_p99_ns, src->timer_p99_ns);
+	dst->timer_max_ns = max_u64(dst->timer_max_ns, src->timer_max_ns);
+	dst->connect_ns = max_u64(dst->connect_ns, src->connect_ns);
+	dst->drain_ns = max_u64(dst->drain_ns, src->drain_ns);
 	return 0;
-}
-
-/* percent of the scheduled requests sent late or never (-R) */
-static double late_pct(const struct cb_result *r)
-{
-	uint64_t sched = r->requests + r->unsent;
-	if (!sched)
-		return r->unsent ? 100.0 : 0.0;
-	return 100.0 * (double)(r->late + r->unsent) / (double)sched;
 }
 
 /* CPU time as a percentage of runtime x threads */
@@ -137,9 +136,15 @@ static double cpu_pct(const struct cb_opts *o, const struct cb_result *r)
 	return 100.0 * (double)(r->cpu_user_ns + r->cpu_sys_ns) / avail;
 }
 
+static bool backlog_persisted(const struct cb_opts *o,
+			      const struct cb_result *r)
+{
+	return o->rate && r->backlog_max_ns >= CB_BACKLOG_PERSIST_NS;
+}
+
 bool cb_result_saturated(const struct cb_opts *o, const struct cb_result *r)
 {
-	if (o->rate && late_pct(r) > 1.0)
+	if (backlog_persisted(o, r))
 		return true;
 	return r->runtime_ns && cpu_pct(o, r) >= 90.0;
 }
@@ -486,6 +491,32 @@ void cb_report_text(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 			(unsigned long long)o->rate,
 			(unsigned long long)r->late, buf, buf2,
 			(unsigned long long)r->unsent);
+		if (r->timer_wakes) {
+			fmt_time_us(buf2, sizeof(buf2),
+				    r->timer_p99_ns / 1000.0L);
+			fprintf(f,
+				"  Idle timer (the host's own lateness): %llu "
+				"of %llu wakes late (over %s), p99 %s, ",
+				(unsigned long long)r->timer_late,
+				(unsigned long long)r->timer_wakes, buf, buf2);
+			fmt_time_us(buf2, sizeof(buf2),
+				    r->timer_max_ns / 1000.0L);
+			fprintf(f, "at most %s\n", buf2);
+		}
+	}
+	if (r->connect_ns) {
+		fmt_time_us(buf, sizeof(buf), r->connect_ns / 1000.0L);
+		fprintf(f,
+			"  Connect: %u connections opened in %s, before the "
+			"measured window\n",
+			o->connections, buf);
+	}
+	if (r->drain_ns) {
+		fmt_time_us(buf, sizeof(buf), r->drain_ns / 1000.0L);
+		fprintf(f,
+			"  Drain: the requests in flight at the end awaited "
+			"for %s, after the measured window\n",
+			buf);
 	}
 	if (r->requests) {
 		long double n = r->requests;
@@ -497,11 +528,13 @@ void cb_report_text(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	}
 	if (cb_result_saturated(o, r)) {
 		fputs("  Warning: the generator was saturated (", f);
-		if (o->rate && late_pct(r) > 1.0)
-			fprintf(f,
-				"%.1f%% of the scheduled requests sent late "
-				"or never%s",
-				late_pct(r), cpu_pct(o, r) >= 90.0 ? "; " : "");
+		if (backlog_persisted(o, r)) {
+			fmt_time_us(buf, sizeof(buf), r->late_ns / 1000.0L);
+			fmt_time_us(buf2, sizeof(buf2),
+				    r->backlog_max_ns / 1000.0L);
+			fprintf(f, "due requests waited over %s for %s%s", buf,
+				buf2, cpu_pct(o, r) >= 90.0 ? "; " : "");
+		}
 		if (cpu_pct(o, r) >= 90.0)
 			fprintf(f, "CPU %.0f%% of %u threads", cpu_pct(o, r),
 				o->threads);
@@ -781,6 +814,8 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	j_close(&j, '}');
 
 	j_u64(&j, "runtime_ns", r->runtime_ns);
+	j_u64(&j, "connect_ns", r->connect_ns);
+	j_u64(&j, "drain_ns", r->drain_ns);
 	j_u64(&j, "requests", r->requests);
 	j_u64(&j, "bytes_read", r->bytes_read);
 	j_u64(&j, "bytes_written", r->bytes_written);
@@ -878,6 +913,15 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 		j_u64(&j, "late_bound_ns", r->late_ns);
 		j_u64(&j, "max_lag_ns", r->max_lag_ns);
 		j_u64(&j, "unsent", r->unsent);
+		j_u64(&j, "backlog_max_ns", r->backlog_max_ns);
+		j_u64(&j, "pacer_wakes", r->pacer_wakes);
+		j_key(&j, "idle_timer");
+		j_open(&j, '{');
+		j_u64(&j, "wakes", r->timer_wakes);
+		j_u64(&j, "late", r->timer_late);
+		j_u64(&j, "p99_ns", r->timer_p99_ns);
+		j_u64(&j, "max_ns", r->timer_max_ns);
+		j_close(&j, '}');
 		j_close(&j, '}');
 	} else {
 		fputs("null", f);

@@ -101,7 +101,30 @@ struct cb_result {
 	/* why the run stopped before its end ("script error: f.lua:3: ..."),
 	 * or "" (merge keeps the first) */
 	char stopped[256];
+	/* ... from the pacer (pacer.c), the largest over threads: the
+	 * longest stretch during which the oldest due request not yet handed
+	 * out was over late_ns old at every wake; and the wakes, summed */
+	uint64_t backlog_max_ns;
+	uint64_t pacer_wakes;
+	/* ... and the platform's own timer lateness, measured on an idle
+	 * loop's timer beside the run (jitter.c): wakes, those over late_ns
+	 * late, the 99th percentile and the largest lateness */
+	uint64_t timer_wakes;
+	uint64_t timer_late;
+	uint64_t timer_p99_ns;
+	uint64_t timer_max_ns;
+
+	/* phases, the largest over threads: opening the connections before
+	 * the measured window (--warmup aside), and awaiting the requests in
+	 * flight after it (runtime_ns covers neither) */
+	uint64_t connect_ns;
+	uint64_t drain_ns;
 };
+
+/* A backlog of due requests that persists this long marks the run
+ * saturated: longer than any lone late wake of a timer on the development
+ * VM (3 ms at most over 60 s on an idle loop), far shorter than a run. */
+#define CB_BACKLOG_PERSIST_NS 100000000ull /* 100 ms */
 
 /* cb_result_errors() - errors of every class. */
 static inline uint64_t cb_result_errors(const struct cb_result *r)
@@ -155,9 +178,11 @@ int cb_result_merge(struct cb_result *dst, const struct cb_result *src);
 
 /*
  * cb_result_saturated() - whether the generator, not the server, limited
- * the run, so the numbers describe coil-bench: with -R, more than 1% of
- * the scheduled requests (sent + unsent) went out late or never; in either
- * model, CPU time (user + system) of at least 90% of runtime x threads.
+ * the run, so the numbers describe coil-bench: its CPU time (user +
+ * system) was at least 90% of runtime x threads, or (with -R) its backlog
+ * of due requests persisted (backlog_max_ns >= CB_BACKLOG_PERSIST_NS).
+ * Late sends alone do not count: a host's timer jitter makes some late on
+ * an idle generator (timer_late says how many an idle timer had).
  */
 bool cb_result_saturated(const struct cb_opts *o, const struct cb_result *r);
 

@@ -57,7 +57,7 @@ uint64_t cb_sched_next_ns(const struct cb_sched *s)
  * i * 10^9 / rate < d + 1 (d = now - t0), i.e. i * 10^9 < (d + 1) * rate,
  * i.e. i <= ((d + 1) * rate - 1) / 10^9. Capped at the limit.
  */
-static uint64_t global_due(const struct cb_sched *s, uint64_t now_ns)
+uint64_t cb_sched_total_due(const struct cb_sched *s, uint64_t now_ns)
 {
 	unsigned __int128 n;
 	if (now_ns < s->t0_ns)
@@ -69,7 +69,7 @@ static uint64_t global_due(const struct cb_sched *s, uint64_t now_ns)
 
 uint64_t cb_sched_backlog(const struct cb_sched *s, uint64_t now_ns)
 {
-	uint64_t g = global_due(s, now_ns), mine;
+	uint64_t g = cb_sched_total_due(s, now_ns), mine;
 	if (g <= s->lane)
 		return 0;
 	mine = (g - s->lane - 1) / s->lanes + 1; /* i < g, i = lane mod L */

@@ -80,6 +80,14 @@ uint64_t cb_sched_time(const struct cb_sched *s, uint64_t i);
 uint64_t cb_sched_next_ns(const struct cb_sched *s);
 
 /*
+ * cb_sched_total_due() - how many requests of the global schedule (all
+ * lanes) are due at @now_ns: the number of i with t_i <= now, capped at
+ * the limit. The pacer (pacer.c) walks the lanes of the requests that
+ * became due since its last wake with it. O(1).
+ */
+uint64_t cb_sched_total_due(const struct cb_sched *s, uint64_t now_ns);
+
+/*
  * cb_sched_backlog() - how many of the lane's requests are due at @now_ns
  * (t_i <= now) and not yet handed out. At the end of a run, the backlog is
  * the number of requests that were due but never sent.

@@ -1,0 +1,165 @@
+/*
+ * tools/coil-bench/pacer.c - the open model's pacer (gen_internal.h): one
+ * timer per generator loop in place of one per request.
+ *
+ * A kernel timeout per request cost 15% of the generator's profile at 40k
+ * requests/s on the development VM (a timer interrupt and MSR writes per
+ * request, each a VM exit). The pacer wakes instead on a grid: each wake
+ * walks the global requests that became due since the last one (the lanes
+ * interleave, schedule.h: request i belongs to lane i mod L) and hands the
+ * thread's ones to their connections; a connection that cannot send at once
+ * (pipeline full, reconnecting) takes its due requests when it can. The
+ * intended send times stay those of the schedule, and latency is measured
+ * from them, so pacing adds at most one grid step to a request's latency,
+ * never an error to it. The next wake is the thread's next intended time,
+ * but no sooner than one grid step after this wake: at low rates every
+ * request leaves on time; at high rates several leave per wake.
+ *
+ * The pacer also tells whether the generator keeps up: at each wake, the
+ * oldest request it has not handed out yet was due some time ago; over
+ * late_ns (1 ms) the wake is "behind". A loop that cannot keep up stays
+ * behind wake after wake; the platform's timer jitter makes lone wakes late
+ * (1-3% over 1 ms on the development VM, measured on an idle timer: see
+ * jitter.c). The longest stretch of wakes that were all behind is reported
+ * (cb_result.backlog_max_ns), and one of CB_BACKLOG_PERSIST_NS or more
+ * marks the run saturated (report.h).
+ */
+
+#include <string.h>
+
+#include "gen_internal.h"
+
+/* The grid: about GRID_REQS of the thread's requests per wake, within
+ * [GRID_MIN_NS, GRID_MAX_NS] (issue #12's throwaway pacer measured these
+ * at 20k and 40k requests/s). */
+#define GRID_REQS 4
+#define GRID_MIN_NS 250000ull  /* 250 us */
+#define GRID_MAX_NS 1000000ull /* 1 ms: never more than the late bound */
+
+uint64_t cb_pacer_grid_ns(uint64_t rate, uint64_t lanes, uint64_t mine)
+{
+	/* the thread's rate: rate * mine / lanes requests/s */
+	unsigned __int128 r = (unsigned __int128)rate * mine;
+	unsigned __int128 g;
+	if (!r || !lanes)
+		return GRID_MAX_NS;
+	g = (unsigned __int128)GRID_REQS * 1000000000ull * lanes / r;
+	if (g < GRID_MIN_NS)
+		return GRID_MIN_NS;
+	return g > GRID_MAX_NS ? GRID_MAX_NS : (uint64_t)g;
+}
+
+/* The first global request index >= @i whose lane is the thread's. */
+static uint64_t next_mine(const struct cb_pacer *p, uint64_t n, uint64_t i)
+{
+	uint64_t r = i % p->lanes;
+	if (r >= p->first && r < p->first + n)
+		return i;
+	if (r < p->first)
+		return i + (p->first - r);
+	return i + (p->lanes - r) + p->first;
+}
+
+static void arm(struct cb_gen *g, uint64_t at)
+{
+	g->pacer.wake_at = at;
+	coil_timeout(g->loop, &g->pacer.tmr, at, COIL_TIMEOUT_ABS);
+}
+
+/* Arm the wake after the one at @from: the thread's next intended time,
+ * no sooner than a grid step after @from; none past the run's end. */
+static void arm_next(struct cb_gen *g, uint64_t from)
+{
+	struct cb_pacer *p = &g->pacer;
+	const struct cb_sched *s = &g->conns[0].sched;
+	uint64_t i = next_mine(p, g->n, p->seen), at;
+
+	if (i >= s->limit || g->stopping)
+		return;
+	at = cb_sched_time(s, i);
+	if (at < from + p->grid_ns)
+		at = from + p->grid_ns;
+	if (at >= g->end)
+		return; /* the end hands out the rest: cb_pacer_end() */
+	arm(g, at);
+}
+
+/* Hand every request due by @now (by the end at most) that the last wake
+ * left to its connection. */
+static void hand_out(struct cb_gen *g, uint64_t now)
+{
+	struct cb_pacer *p = &g->pacer;
+	const struct cb_sched *s = &g->conns[0].sched;
+	uint64_t due = cb_sched_total_due(s, now < g->end ? now : g->end - 1);
+
+	p->wakes++;
+	if (due > p->seen) {
+		/* the oldest request not handed out yet: how far behind */
+		uint64_t oldest = cb_sched_time(s, p->seen);
+		uint64_t lag = now > oldest ? now - oldest : 0;
+		if (lag > CB_SCHED_LATE_NS) {
+			if (!p->behind_since)
+				p->behind_since = oldest;
+			if (now - p->behind_since > p->behind_max_ns)
+				p->behind_max_ns = now - p->behind_since;
+		} else {
+			p->behind_since = 0;
+		}
+	}
+	if (due - p->seen >= p->lanes) {
+		/* every lane has something due */
+		for (unsigned k = 0; k < g->n && !g->stopping; k++)
+			cb_conn_due(&g->conns[k]);
+	} else {
+		for (uint64_t i = next_mine(p, g->n, p->seen);
+		     i < due && !g->stopping; i = next_mine(p, g->n, i + 1))
+			cb_conn_due(&g->conns[i % p->lanes - p->first]);
+	}
+	if (due > p->seen)
+		p->seen = due;
+}
+
+static void wake_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct cb_pacer *p = coil_container_of(op, struct cb_pacer, tmr);
+	struct cb_gen *g = coil_container_of(p, struct cb_gen, pacer);
+	uint64_t now = coil_now(g->loop);
+	(void)flags;
+
+	if (res < 0 || g->stopping || g->finished)
+		return;
+	hand_out(g, now);
+	arm_next(g, p->wake_at < now ? p->wake_at : now);
+}
+
+void cb_pacer_init(struct cb_gen *g)
+{
+	struct cb_pacer *p = &g->pacer;
+	memset(p, 0, sizeof(*p));
+	coil_op_init(&p->tmr, wake_cb);
+	p->first = g->n ? g->conns[0].idx : 0;
+	p->lanes = g->o->connections;
+	p->grid_ns = cb_pacer_grid_ns(g->o->rate, p->lanes, g->n);
+}
+
+void cb_pacer_start(struct cb_gen *g)
+{
+	struct cb_pacer *p = &g->pacer;
+	if (!g->n || g->stopping)
+		return;
+	/* the requests due at once went out with the first sends */
+	p->seen = cb_sched_total_due(
+		&g->conns[0].sched,
+		coil_now(g->loop) < g->end ? coil_now(g->loop) : g->end - 1);
+	p->wake_at = coil_now(g->loop);
+	arm_next(g, p->wake_at);
+}
+
+void cb_pacer_end(struct cb_gen *g)
+{
+	if (!g->n || g->stopping)
+		return;
+	hand_out(g, coil_now(g->loop));
+	if (coil_op_busy(&g->pacer.tmr))
+		coil_timeout_remove(g->loop, &g->pacer.tmr);
+}

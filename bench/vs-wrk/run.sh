@@ -10,12 +10,19 @@
 # raw_syscalls:sys_enter, whole process), and p50/p99 as the tool reports
 # them. The table shows each figure's median over the rounds. Then the
 # same over HTTPS (nginx with a throwaway self-signed certificate) when
-# this coil-bench has TLS. Needs nginx, wrk, perf, openssl, taskset.
+# this coil-bench has TLS. Then wrk's scripting (-s) with the same script
+# in both tools: a static one like wrk's post.lua (method, body and a
+# header set once), a request() that makes a new path and header per
+# request like counter.lua, and a response() that counts statuses;
+# beside them coil-bench's POST without a script. VS_WRK_ONLY=http,
+# https or scripts runs one section. Needs nginx, wrk, perf, openssl,
+# taskset.
 set -euo pipefail
 cb=${1:-build/tools/coil-bench/coil-bench}
 rounds=${2:-3}
 secs=${3:-5}
 conns=50
+only=${VS_WRK_ONLY:-all}
 
 for t in nginx wrk perf taskset; do
 	command -v $t >/dev/null || { echo "vs-wrk: $t not installed: skipped"; exit 0; }
@@ -59,7 +66,9 @@ http {
   keepalive_requests 10000000;
   client_body_temp_path $dir; proxy_temp_path $dir; fastcgi_temp_path $dir;
   uwsgi_temp_path $dir; scgi_temp_path $dir;
-  server { listen 127.0.0.1:$port; root $dir; }
+  server { listen 127.0.0.1:$port; root $dir;
+    location = /form { return 200 "hello from nginx, a small static page for the load test\n"; }
+    location /c/ { return 200 "hello from nginx, a small static page for the load test\n"; } }
   $tls_conf
 }
 CONF
@@ -171,15 +180,65 @@ round() {
 	fi
 }
 
-echo
-echo "== HTTP: http://127.0.0.1:$port/"
-for r in $(seq "$rounds"); do
-	echo "round $r"
-	round "http://127.0.0.1:$port/" 0
-done
-table "HTTP, -t1 -c$conns, ${secs}s"
+if [ "$only" = all ] || [ "$only" = http ]; then
+	echo
+	echo "== HTTP: http://127.0.0.1:$port/"
+	for r in $(seq "$rounds"); do
+		echo "round $r"
+		round "http://127.0.0.1:$port/" 0
+	done
+	table "HTTP, -t1 -c$conns, ${secs}s"
+fi
 
-if [ -n "$tls_conf" ]; then
+# the scripts, the same file for both tools
+cat >"$dir/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body   = "foo=bar&baz=quux"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+LUA
+cat >"$dir/counter.lua" <<'LUA'
+counter = 0
+request = function()
+   local path = "/c/" .. counter
+   wrk.headers["X-Counter"] = counter
+   counter = counter + 1
+   return wrk.format(nil, path)
+end
+LUA
+cat >"$dir/status.lua" <<'LUA'
+statuses = {}
+response = function(status, headers, body)
+   statuses[status] = (statuses[status] or 0) + 1
+end
+LUA
+
+# one round of the scripted runs
+round_scripts() {
+	local base=http://127.0.0.1:$port
+	run "coil-bench_POST_no_script" "$base/form" "$cb" -t1 -c$conns -d${secs}s -L \
+		-b 'foo=bar&baz=quux' -H 'Content-Type: application/x-www-form-urlencoded'
+	run "coil-bench_-s_post.lua" "$base/form" "$cb" -t1 -c$conns -d${secs}s -L -s "$dir/post.lua"
+	run "wrk_-s_post.lua" "$base/form" wrk -t1 -c$conns -d${secs}s --latency -s "$dir/post.lua"
+	run "coil-bench_-s_counter.lua" "$base/" "$cb" -t1 -c$conns -d${secs}s -L -s "$dir/counter.lua"
+	run "wrk_-s_counter.lua" "$base/" wrk -t1 -c$conns -d${secs}s --latency -s "$dir/counter.lua"
+	run "coil-bench_-s_status.lua" "$base/" "$cb" -t1 -c$conns -d${secs}s -L -s "$dir/status.lua"
+	run "wrk_-s_status.lua" "$base/" wrk -t1 -c$conns -d${secs}s --latency -s "$dir/status.lua"
+}
+
+if { [ "$only" = all ] || [ "$only" = scripts ]; } &&
+	"$cb" -t1 -c1 -d100ms -s "$dir/post.lua" "http://127.0.0.1:$port/form" >"$dir/probe" 2>&1; then
+	echo
+	echo "== Scripts (-s): http://127.0.0.1:$port/"
+	for r in $(seq "$rounds"); do
+		echo "round $r"
+		round_scripts
+	done
+	table "Scripts, HTTP, -t1 -c$conns, ${secs}s"
+elif [ "$only" = all ] || [ "$only" = scripts ]; then
+	echo "this coil-bench cannot run scripts: $(head -1 "$dir/probe")"
+fi
+
+if [ -n "$tls_conf" ] && { [ "$only" = all ] || [ "$only" = https ]; }; then
 	echo
 	echo "== HTTPS: https://localhost:$tport/ (self-signed, -k; resumption on)"
 	if ! "$cb" -t1 -c1 -d100ms -k "https://localhost:$tport/" >"$dir/probe" 2>&1; then

@@ -221,8 +221,12 @@ round_scripts() {
 	run "wrk_-s_post.lua" "$base/form" wrk -t1 -c$conns -d${secs}s --latency -s "$dir/post.lua"
 	run "coil-bench_-s_counter.lua" "$base/" "$cb" -t1 -c$conns -d${secs}s -L -s "$dir/counter.lua"
 	run "wrk_-s_counter.lua" "$base/" wrk -t1 -c$conns -d${secs}s --latency -s "$dir/counter.lua"
+	run "coil-bench_-s_counter.lua_bw100us" "$base/" "$cb" -t1 -c$conns -d${secs}s -L \
+		--batch-wait 100us -s "$dir/counter.lua"
 	run "coil-bench_-s_status.lua" "$base/" "$cb" -t1 -c$conns -d${secs}s -L -s "$dir/status.lua"
 	run "wrk_-s_status.lua" "$base/" wrk -t1 -c$conns -d${secs}s --latency -s "$dir/status.lua"
+	run "coil-bench_-s_status.lua_bw100us" "$base/" "$cb" -t1 -c$conns -d${secs}s -L \
+		--batch-wait 100us -s "$dir/status.lua"
 }
 
 if { [ "$only" = all ] || [ "$only" = scripts ]; } &&

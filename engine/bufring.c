@@ -12,7 +12,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/errqueue.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #include "internal.h"
 
@@ -109,4 +111,54 @@ int coil_buf_put(struct coil_loop *loop, unsigned bid)
 	io_uring_buf_ring_advance(loop->br, 1);
 	loop->buf_out--;
 	return 0;
+}
+
+/* The header of a stamped recvmsg buffer (coil_recv_multishot_ts()), or
+ * NULL when @res cannot hold one. */
+static struct io_uring_recvmsg_out *recvmsg_out(const struct coil_loop *loop,
+						unsigned bid, int res)
+{
+	struct msghdr *m = (struct msghdr *)&loop->rx_msg;
+	void *p = coil_buf_ptr(loop, bid);
+	if (!p || res > (int)loop->buf_size)
+		return NULL;
+	return io_uring_recvmsg_validate(p, res, m);
+}
+
+int coil__recvmsg_empty(const struct coil_loop *loop, unsigned bid, int res)
+{
+	struct io_uring_recvmsg_out *o = recvmsg_out(loop, bid, res);
+	return !o || !o->payloadlen;
+}
+
+uint64_t coil_buf_recvmsg(struct coil_loop *loop, unsigned bid, int res,
+			  const void **data, unsigned *len)
+{
+	struct msghdr *m = &loop->rx_msg;
+	struct io_uring_recvmsg_out *o = recvmsg_out(loop, bid, res);
+	struct cmsghdr *cm;
+	uint64_t rt = 0;
+
+	*data = NULL;
+	*len = 0;
+	if (!o)
+		return 0;
+	*data = io_uring_recvmsg_payload(o, m);
+	*len = io_uring_recvmsg_payload_length(o, res, m);
+	if (o->payloadlen < *len)
+		*len = o->payloadlen;
+	for (cm = io_uring_recvmsg_cmsg_firsthdr(o, m); cm;
+	     cm = io_uring_recvmsg_cmsg_nexthdr(o, m, cm)) {
+		const struct scm_timestamping *ts;
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_TIMESTAMPING ||
+		    cm->cmsg_len < CMSG_LEN(sizeof(*ts)))
+			continue;
+		ts = (const struct scm_timestamping *)(const void *)CMSG_DATA(
+			cm);
+		/* ts[0]: the software timestamp (ts[2] would be hardware) */
+		rt = (uint64_t)ts->ts[0].tv_sec * 1000000000ull +
+		     (uint64_t)ts->ts[0].tv_nsec;
+	}
+	return rt ? coil__rt_to_now(loop, rt) : 0;
 }

@@ -26,6 +26,7 @@
 #define ST_CANCEL (1u << 12)	 /* coil_cancel sent an ASYNC_CANCEL for it */
 #define ST_INTERNAL (1u << 13)	 /* a primitive's own op: drain skips it */
 #define ST_WAIT_TIMED (1u << 14) /* a wait with a deadline (deadline.c) */
+#define ST_RECVMSG (1u << 15)	 /* the multishot recv is a recvmsg (stamped) */
 
 /* user_data tags in the low bits (ops are pointer-aligned) */
 #define TAG_OP 0ull
@@ -54,6 +55,13 @@ struct coil_loop {
 	uint64_t deadline_ns;	/* current deadline scope, 0 = none */
 	unsigned batch_wait_us; /* min-wait of a waiting turn, 0 = off */
 	int batch_hot; /* the last waiting turn found more than one CQE */
+	/* CLOCK_REALTIME - CLOCK_MONOTONIC, read once in turn rt_turn (for
+	 * receive timestamps, coil_buf_recvmsg()) */
+	int64_t rt_off;
+	uint64_t rt_turn;
+	/* the msghdr of every stamped multishot recvmsg: no name, room for
+	 * one SCM_TIMESTAMPING control message */
+	struct msghdr rx_msg;
 
 	/* ops completing in user space next turn */
 	struct coil_op *ready_head, *ready_tail;
@@ -134,6 +142,12 @@ void coil__flush_pending(struct coil_loop *loop);
 void coil__rearm_parked(struct coil_loop *loop);
 int coil__park_nobufs(struct coil_loop *loop, struct coil_op *op);
 int coil__rearm_multi(struct coil_loop *loop, struct coil_op *op);
+/* Prepare a multishot recv (plain, or the stamped recvmsg for an op with
+ * ST_RECVMSG / @stamped) on @fd into buffer group 0. */
+void coil__prep_recv_multi(struct coil_loop *loop, struct io_uring_sqe *sqe,
+			   int fd, int stamped);
+/* A stamped recvmsg buffer held only the header (the kernel's EOF). */
+int coil__recvmsg_empty(const struct coil_loop *loop, unsigned bid, int res);
 /* Whether a cancel of @op (coil_cancel, or coil_cancel_fd of its fd) was
  * asked for since it was last armed. Multishot ops only. */
 int coil__cancel_pending(const struct coil_loop *loop,
@@ -141,6 +155,9 @@ int coil__cancel_pending(const struct coil_loop *loop,
 
 /* loop.c */
 int coil__arm_inbox(struct coil_loop *loop);
+/* A CLOCK_REALTIME time (ns) on coil_now()'s clock, with the offset
+ * between the two clocks read once per turn; never later than coil_now(). */
+uint64_t coil__rt_to_now(struct coil_loop *loop, uint64_t rt_ns);
 
 /* sendfile.c: the callback a coil_sendfile() op carries while one of its
  * steps (a wait for room, a warming read) is in the ring; coil_cancel()

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/errqueue.h>
 #include <sys/eventfd.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -41,6 +42,26 @@ uint64_t coil_now_update(struct coil_loop *loop)
 {
 	loop->now_ns = mono_ns();
 	return loop->now_ns;
+}
+
+/* The kernel stamps received packets with CLOCK_REALTIME (there is no
+ * monotonic receive timestamp). The offset to CLOCK_MONOTONIC moves only
+ * with clock steps and NTP slewing (at most 500 ppm: 0.5 us per ms), so
+ * reading it once per turn, the first time a timestamp needs it, costs
+ * one vDSO clock read per turn and no accuracy. */
+uint64_t coil__rt_to_now(struct coil_loop *loop, uint64_t rt_ns)
+{
+	uint64_t t;
+	if (loop->rt_turn != loop->st.turns || !loop->rt_off) {
+		struct timespec ts;
+		uint64_t m = mono_ns();
+		clock_gettime(CLOCK_REALTIME, &ts);
+		loop->rt_off = (int64_t)((uint64_t)ts.tv_sec * 1000000000ull +
+					 (uint64_t)ts.tv_nsec - m);
+		loop->rt_turn = loop->st.turns;
+	}
+	t = rt_ns - (uint64_t)loop->rt_off;
+	return t < loop->now_ns ? t : loop->now_ns;
 }
 
 #define COIL_LOOP_FLAGS_ALL                                                    \
@@ -179,6 +200,8 @@ int coil_loop_new(struct coil_loop **out, const struct coil_loop_opts *opts)
 	if (!loop)
 		return -ENOMEM;
 	loop->force = o.flags | parse_fallback_env();
+	loop->rx_msg.msg_controllen =
+		CMSG_SPACE(sizeof(struct scm_timestamping));
 	loop->efd = -1;
 	pthread_mutex_init(&loop->inbox_mu, NULL);
 
@@ -191,13 +214,7 @@ int coil_loop_new(struct coil_loop **out, const struct coil_loop_opts *opts)
 		return ret;
 	}
 	probe_ops(loop);
-	if (o.batch_wait_ns && (loop->features & COIL_FEAT_MIN_WAIT)) {
-		loop->batch_wait_us =
-			o.batch_wait_ns < 1000
-				? 1
-				: (unsigned)(o.batch_wait_ns / 1000);
-		loop->batch_hot = 1;
-	}
+	coil_loop_set_batch_wait(loop, o.batch_wait_ns);
 
 	unsigned workers[2] = {o.iowq_max_workers, o.iowq_max_workers};
 	io_uring_register_iowq_max_workers(&loop->ring, workers);
@@ -277,6 +294,20 @@ int coil_loop_ring_fd(const struct coil_loop *loop)
 unsigned coil_loop_inflight(const struct coil_loop *loop)
 {
 	return loop->inflight;
+}
+
+int coil_loop_set_batch_wait(struct coil_loop *loop, uint64_t batch_wait_ns)
+{
+	if (batch_wait_ns > 1000000000ull)
+		return -EINVAL;
+	if (!(loop->features & COIL_FEAT_MIN_WAIT))
+		batch_wait_ns = 0;
+	loop->batch_wait_us = !batch_wait_ns ? 0
+			      : batch_wait_ns < 1000
+				      ? 1
+				      : (unsigned)(batch_wait_ns / 1000);
+	loop->batch_hot = loop->batch_wait_us != 0;
+	return 0;
 }
 
 void coil_loop_stop(struct coil_loop *loop)
@@ -414,6 +445,17 @@ static void dispatch(struct coil_loop *loop, uint64_t ud, int res,
 	}
 	if (flags & IORING_CQE_F_BUFFER) /* the consumer's until coil_buf_put */
 		coil__buf_taken(loop, flags >> IORING_CQE_BUFFER_SHIFT);
+	if ((op->state & ST_RECVMSG) && (flags & IORING_CQE_F_BUFFER) &&
+	    res > 0 &&
+	    coil__recvmsg_empty(loop, flags >> IORING_CQE_BUFFER_SHIFT, res)) {
+		/* A recvmsg buffer with the header and no payload: the
+		 * kernel's EOF (a final CQE). Seen as recv shows it: 0. */
+		coil_buf_put(loop, flags >> IORING_CQE_BUFFER_SHIFT);
+		flags &= ~(unsigned)IORING_CQE_F_BUFFER;
+		res = 0;
+		if (flags & IORING_CQE_F_MORE)
+			return; /* (not seen) nothing to hand on */
+	}
 	if (flags & IORING_CQE_F_MORE) {
 		op->cb(op, res, flags);
 		return;

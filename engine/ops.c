@@ -296,6 +296,7 @@ static int acts_on_fd(const struct coil_op *op)
 	case IORING_OP_CONNECT:
 	case IORING_OP_ACCEPT:
 	case IORING_OP_RECV:
+	case IORING_OP_RECVMSG:
 	case IORING_OP_SEND:
 	case IORING_OP_SENDMSG:
 	case IORING_OP_SHUTDOWN:
@@ -395,9 +396,13 @@ int coil_recv(struct coil_loop *loop, struct coil_op *op, int fd, void *buf,
 	return submit(loop, op, &sqe, 0, 1);
 }
 
-static void prep_recv_multishot(struct io_uring_sqe *sqe, int fd)
+void coil__prep_recv_multi(struct coil_loop *loop, struct io_uring_sqe *sqe,
+			   int fd, int stamped)
 {
-	io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+	if (stamped)
+		io_uring_prep_recvmsg_multishot(sqe, fd, &loop->rx_msg, 0);
+	else
+		io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = 0;
 }
@@ -407,8 +412,17 @@ int coil_recv_multishot(struct coil_loop *loop, struct coil_op *op, int fd)
 	struct io_uring_sqe sqe;
 	if (!(loop->features & COIL_FEAT_MULTISHOT_RECV))
 		return -EOPNOTSUPP;
-	prep_recv_multishot(&sqe, fd);
+	coil__prep_recv_multi(loop, &sqe, fd, 0);
 	return submit(loop, op, &sqe, ST_MULTI | ST_RECV_BUF, 0);
+}
+
+int coil_recv_multishot_ts(struct coil_loop *loop, struct coil_op *op, int fd)
+{
+	struct io_uring_sqe sqe;
+	if (!(loop->features & COIL_FEAT_MULTISHOT_RECV))
+		return -EOPNOTSUPP;
+	coil__prep_recv_multi(loop, &sqe, fd, 1);
+	return submit(loop, op, &sqe, ST_MULTI | ST_RECV_BUF | ST_RECVMSG, 0);
 }
 
 /*
@@ -434,7 +448,8 @@ int coil__rearm_multi(struct coil_loop *loop, struct coil_op *op)
 		io_uring_prep_multishot_accept(&sqe, op->fd, NULL, NULL,
 					       SOCK_CLOEXEC);
 	else
-		prep_recv_multishot(&sqe, op->fd);
+		coil__prep_recv_multi(loop, &sqe, op->fd,
+				      (op->state & ST_RECVMSG) != 0);
 	io_uring_sqe_set_data(&sqe, op);
 	return coil__place(loop, op, &sqe, 1);
 }
@@ -460,7 +475,8 @@ void coil__rearm_parked(struct coil_loop *loop)
 	while (op) {
 		struct coil_op *next = op->next;
 		struct io_uring_sqe sqe;
-		prep_recv_multishot(&sqe, op->fd);
+		coil__prep_recv_multi(loop, &sqe, op->fd,
+				      (op->state & ST_RECVMSG) != 0);
 		io_uring_sqe_set_data(&sqe, op);
 		op->cflags = loop->cancel_seq;
 		op->next = NULL;

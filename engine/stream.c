@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <linux/net_tstamp.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,11 @@ int coil_stream_fd(const struct coil_stream *s)
 	return s->vt->fd(s);
 }
 
+uint64_t coil_stream_rx_time(const struct coil_stream *s)
+{
+	return s ? s->rx_ns : 0;
+}
+
 const struct coil_stream_stats *coil_stream_stats(const struct coil_stream *s)
 {
 	static const struct coil_stream_stats none;
@@ -212,6 +218,7 @@ const struct coil_stream_stats *coil_stream_stats(const struct coil_stream *s)
 #define T_KICK_CLOSE (1u << 10) /* kick ends a close without fd */
 #define T_TMR_REARM (1u << 11)	/* timer removed, to re-arm earlier */
 #define T_PUMPING (1u << 12)	/* delivering held bytes: no nesting */
+#define T_STAMP (1u << 13)	/* multishot recvmsg with receive timestamps */
 
 static const struct coil_stream_vt tcp_vt;
 
@@ -277,31 +284,38 @@ static void spill_free(struct coil_tcp *t)
 	t->spill_off = t->spill_len = t->spill_cap = 0;
 }
 
-/* Keep provided buffer @bid (@len bytes) until reading resumes: in the
- * ring while fewer than COIL_TCP_HELD are held and nothing was spilled,
- * else as a copy. Return: 0 or -ENOMEM (the buffer went back either way
- * unless held). */
-static int held_push(struct coil_tcp *t, unsigned bid, unsigned len)
+/* Keep provided buffer @bid (@len bytes at @p inside it, received at @rx)
+ * until reading resumes: in the ring while fewer than COIL_TCP_HELD are
+ * held and nothing was spilled, else as a copy. Return: 0 or -ENOMEM (the
+ * buffer went back either way unless held). */
+static int held_push(struct coil_tcp *t, unsigned bid, const void *p,
+		     unsigned len, uint64_t rx)
 {
 	struct coil_loop *loop = t->s.loop;
 	int ret;
 
 	if (t->held_n < COIL_TCP_HELD && !t->spill_len) {
 		unsigned i = (t->held_head + t->held_n++) % COIL_TCP_HELD;
-		t->held[i] = (uint64_t)bid << 32 | len;
+		uint64_t off =
+			(uint64_t)((const char *)p -
+				   (const char *)coil_buf_ptr(loop, bid));
+		t->held[i] = (uint64_t)bid << 48 | off << 32 | len;
+		t->held_rx[i] = rx;
 		t->s.stats.held = t->held_n;
 		if (t->held_n > t->s.stats.held_max)
 			t->s.stats.held_max = t->held_n;
 		return 0;
 	}
-	ret = spill(t, coil_buf_ptr(loop, bid), len);
+	ret = spill(t, p, len);
+	t->spill_rx = rx;
 	coil_buf_put(loop, bid);
 	return ret;
 }
 
-static uint64_t held_pop(struct coil_tcp *t)
+static uint64_t held_pop(struct coil_tcp *t, uint64_t *rx)
 {
 	uint64_t v = t->held[t->held_head];
+	*rx = t->held_rx[t->held_head];
 	t->held_head = (t->held_head + 1) % COIL_TCP_HELD;
 	t->held_n--;
 	t->s.stats.held = t->held_n;
@@ -311,8 +325,9 @@ static uint64_t held_pop(struct coil_tcp *t)
 /* Give every held buffer back; the bytes are dropped. */
 static void held_drop(struct coil_tcp *t)
 {
+	uint64_t rx;
 	while (t->held_n)
-		coil_buf_put(t->s.loop, (unsigned)(held_pop(t) >> 32));
+		coil_buf_put(t->s.loop, (unsigned)(held_pop(t, &rx) >> 48));
 	spill_free(t);
 	t->rbuf_len = 0;
 }
@@ -348,7 +363,9 @@ static void rd_arm(struct coil_tcp *t)
 	    !(t->st & T_CONNECTED) || closing(t) || has_held(t) || t->fail ||
 	    coil_op_busy(&t->rd))
 		return;
-	if (t->st & T_MULTI)
+	if (t->st & T_STAMP)
+		ret = coil_recv_multishot_ts(loop, &t->rd, t->fd);
+	else if (t->st & T_MULTI)
 		ret = coil_recv_multishot(loop, &t->rd, t->fd);
 	else
 		ret = coil_recv(loop, &t->rd, t->fd, t->rbuf, t->rbuf_size, 0);
@@ -371,16 +388,18 @@ static void pump(struct coil_tcp *t)
 		if (t->fail) {
 			t->st &= ~T_REND;
 			t->st |= T_RDONE;
+			t->s.rx_ns = coil_now(loop);
 			t->s.read_cb(&t->s, t->fail, NULL);
 			break;
 		}
 		if (!(t->st & T_RWANT))
 			break;
 		if (t->held_n) {
-			uint64_t v = held_pop(t);
-			unsigned bid = (unsigned)(v >> 32);
+			uint64_t v = held_pop(t, &t->s.rx_ns);
+			unsigned bid = (unsigned)(v >> 48);
+			unsigned off = (unsigned)(v >> 32) & 0xffff;
 			t->s.read_cb(&t->s, (ssize_t)(uint32_t)v,
-				     coil_buf_ptr(loop, bid));
+				     (char *)coil_buf_ptr(loop, bid) + off);
 			coil_buf_put(loop, bid);
 		} else if (t->spill_len) {
 			/* in buffer-sized pieces, so pausing still works */
@@ -390,12 +409,14 @@ static void pump(struct coil_tcp *t)
 				len = max;
 			t->spill_off += len;
 			t->spill_len -= len;
+			t->s.rx_ns = t->spill_rx;
 			t->s.read_cb(&t->s, (ssize_t)len, p);
 			if (!t->spill_len)
 				spill_free(t);
 		} else if (t->rbuf_len) {
 			unsigned len = t->rbuf_len;
 			t->rbuf_len = 0;
+			t->s.rx_ns = t->rbuf_rx;
 			t->s.read_cb(&t->s, (ssize_t)len,
 				     t->rbuf + t->rbuf_off);
 		} else if (t->st & T_REND) {
@@ -407,6 +428,7 @@ static void pump(struct coil_tcp *t)
 				end = -ECONNRESET;
 			t->st &= ~T_REND;
 			t->st |= T_RDONE;
+			t->s.rx_ns = coil_now(loop);
 			t->s.read_cb(&t->s, end, NULL);
 		} else {
 			break;
@@ -431,25 +453,34 @@ static void rd_cb(struct coil_op *op, int res, unsigned flags)
 	if (res > 0) {
 		unsigned bid = coil_buf_id(flags);
 		int buf = (flags & COIL_BUFFER) != 0;
-		const unsigned char *p =
-			buf ? coil_buf_ptr(loop, bid) : t->rbuf;
+		const void *p = buf ? coil_buf_ptr(loop, bid) : t->rbuf;
+		unsigned len = (unsigned)res;
+		uint64_t rx = 0;
 
+		if (buf && (t->st & T_STAMP))
+			rx = coil_buf_recvmsg(loop, bid, res, &p, &len);
+		if (rx)
+			t->s.stats.rx_stamped++;
+		else
+			rx = coil_now(loop);
 		t->s.stats.recvs++;
-		t->s.stats.bytes_in += (unsigned)res;
+		t->s.stats.bytes_in += len;
 		t->last_rd_ns = t->last_any_ns = coil_now(loop);
-		if (closing(t) || (t->st & T_RDONE) || t->fail) {
+		if (closing(t) || (t->st & T_RDONE) || t->fail || !len) {
 			if (buf)
 				coil_buf_put(loop, bid);
 		} else if (can_deliver(t) && !has_held(t)) {
-			t->s.read_cb(&t->s, res, p);
+			t->s.rx_ns = rx;
+			t->s.read_cb(&t->s, (ssize_t)len, p);
 			if (buf)
 				coil_buf_put(loop, bid);
 		} else if (buf) {
-			if (held_push(t, bid, (unsigned)res) < 0)
+			if (held_push(t, bid, p, len, rx) < 0)
 				fail_stream(t, -ENOMEM);
 		} else {
 			t->rbuf_off = 0;
-			t->rbuf_len = (unsigned)res;
+			t->rbuf_len = len;
+			t->rbuf_rx = rx;
 		}
 	} else if (flags & COIL_BUFFER) {
 		coil_buf_put(loop, coil_buf_id(flags));
@@ -867,13 +898,21 @@ static void tcp_init(struct coil_loop *loop, struct coil_tcp *t,
 	t->opt_flags = o.flags;
 	t->connect_deadline_ns = o.connect_timeout_ns;
 	if ((coil_loop_features(loop) & COIL_FEAT_MULTISHOT_RECV) &&
-	    !(o.flags & COIL_TCP_SINGLESHOT))
+	    !(o.flags & COIL_TCP_SINGLESHOT)) {
 		t->st |= T_MULTI;
+		if (o.flags & COIL_TCP_RX_TIME)
+			t->st |= T_STAMP;
+	}
 }
 
-static void sock_opts(const struct coil_tcp *t, int fd)
+static void sock_opts(struct coil_tcp *t, int fd)
 {
 	int one = 1;
+	int ts = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+	/* without the option the reads are timed when reaped */
+	if ((t->st & T_STAMP) &&
+	    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &ts, sizeof(ts)) < 0)
+		t->st &= ~T_STAMP;
 	if (!(t->opt_flags & COIL_TCP_NO_NODELAY))
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (t->sndbuf > 0)

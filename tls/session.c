@@ -576,6 +576,9 @@ static void pump(struct coil_tls *t)
 	while (!closing(t) && !(t->st & S_RDONE) && t->s.read_cb) {
 		int ret;
 
+		/* plaintext carries the time of the latest TCP read
+		 * (coil_stream_rx_time()) */
+		t->s.rx_ns = coil_stream_rx_time(t->lower);
 		if (t->fail) {
 			t->st |= S_RDONE;
 			t->s.read_cb(&t->s, t->fail, NULL);

@@ -263,6 +263,14 @@ int coil_loop_ring_fd(const struct coil_loop *loop);
  */
 int coil_loop_run(struct coil_loop *loop, int mode);
 
+/*
+ * coil_loop_set_batch_wait() - change coil_loop_opts.batch_wait_ns from
+ * the next waiting turn on (0 turns batched waiting off). Ignored (set to
+ * 0) without COIL_FEAT_MIN_WAIT. Loop thread only.
+ * Return: 0; -EINVAL above 1 s.
+ */
+int coil_loop_set_batch_wait(struct coil_loop *loop, uint64_t batch_wait_ns);
+
 /* coil_loop_stop() - make coil_loop_run(COIL_RUN_DEFAULT) return after the
  * current turn. Loop thread only. */
 void coil_loop_stop(struct coil_loop *loop);
@@ -474,6 +482,48 @@ int coil_recv(struct coil_loop *loop, struct coil_op *op, int fd, void *buf,
  * linked timeout.
  */
 int coil_recv_multishot(struct coil_loop *loop, struct coil_op *op, int fd);
+
+/*
+ * coil_recv_multishot_ts() - coil_recv_multishot() that also brings each
+ * read's receive timestamp: a multishot recvmsg
+ * (io_uring_prep_recvmsg_multishot(3), kernel 6.0) whose provided buffers
+ * hold a struct io_uring_recvmsg_out, room for one SCM_TIMESTAMPING
+ * control message, then the payload. The caller turns the socket's
+ * timestamps on (SO_TIMESTAMPING with SOF_TIMESTAMPING_RX_SOFTWARE |
+ * SOF_TIMESTAMPING_SOFTWARE, Documentation/networking/timestamping.rst);
+ * without that the buffers carry no timestamp and coil_buf_recvmsg()
+ * says so.
+ *
+ * Callback: as coil_recv_multishot(), except that @res counts the whole
+ * buffer (header, control, payload): read the payload and the time with
+ * coil_buf_recvmsg(). The end of the stream, which the kernel reports as a
+ * buffer with a header and no payload, arrives as a plain 0 (the engine
+ * puts that buffer back). Each payload is at most coil_buf_size() - 80
+ * bytes.
+ * Return: as coil_recv_multishot().
+ */
+int coil_recv_multishot_ts(struct coil_loop *loop, struct coil_op *op, int fd);
+
+/*
+ * coil_buf_recvmsg() - read a buffer filled by coil_recv_multishot_ts().
+ * @bid:  coil_buf_id() of the callback's flags.
+ * @res:  the callback's @res (> 0).
+ * @data: receives the payload's address inside the buffer (NULL on a
+ *        malformed buffer).
+ * @len:  receives the payload's length (0 on a malformed buffer).
+ *
+ * The buffer stays the caller's until coil_buf_put(), as usual.
+ * Return: the time the kernel received these bytes, on coil_now()'s clock
+ * (CLOCK_MONOTONIC ns); 0 when the buffer carries no timestamp. The kernel
+ * stamps each packet with CLOCK_REALTIME in its receive path (softirq,
+ * before the socket queues it); a TCP read that spans several packets
+ * carries the latest one's time (tcp_recvmsg()), which for a response is
+ * when its last byte came. The loop maps it onto CLOCK_MONOTONIC with the
+ * clocks' offset read once per turn, and never returns a time later than
+ * coil_now().
+ */
+uint64_t coil_buf_recvmsg(struct coil_loop *loop, unsigned bid, int res,
+			  const void **data, unsigned *len);
 
 /* Callback: bytes sent (may be short). */
 int coil_send(struct coil_loop *loop, struct coil_op *op, int fd,

@@ -121,6 +121,7 @@ struct coil_stream_stats {
 	uint64_t spilled;    /* bytes copied aside while paused (see below) */
 	uint64_t spill_max;  /* the most bytes ever copied aside at once */
 	uint64_t pauses;     /* times reading was paused */
+	uint64_t rx_stamped; /* recv completions with a kernel timestamp */
 };
 
 /*
@@ -172,6 +173,7 @@ struct coil_stream {
 	coil_stream_close_cb close_cb;
 	unsigned flags; /* COIL_STREAM_* */
 	struct coil_stream_stats stats;
+	uint64_t rx_ns; /* see coil_stream_rx_time() */
 };
 
 /* request flags (private) */
@@ -336,6 +338,27 @@ int coil_stream_close(struct coil_stream *s, coil_stream_close_cb cb);
 int coil_stream_set_timeouts(struct coil_stream *s, uint64_t idle_ns,
 			     uint64_t read_ns, uint64_t write_ns);
 
+/*
+ * coil_stream_rx_time() - when the bytes of the current read arrived.
+ * @s: a stream, read from inside its read callback.
+ *
+ * On coil_now()'s clock (CLOCK_MONOTONIC ns). For a TCP stream opened with
+ * COIL_TCP_RX_TIME on a loop with COIL_FEAT_MULTISHOT_RECV, the kernel's
+ * receive timestamp of the read (see coil_buf_recvmsg(): when the last
+ * packet of the read reached the socket, before the loop woke up or
+ * reaped it), so a turn that reaps late (a batched wait, a busy
+ * callback) does not shift it; stats.rx_stamped counts the reads that
+ * had one. Otherwise, or when a read came without one, the time the loop
+ * reaped the read (coil_now() of its turn). Bytes held while paused keep
+ * their own read's time; bytes copied aside (stats.spilled) carry the
+ * latest copied read's. A TLS stream (coil/tls.h) reports the time of the
+ * latest TCP read under it when it delivers plaintext, which is the read
+ * that completed the record being delivered (or a later one).
+ * At the end of the stream or an error: the time it was delivered.
+ * Return: that time; 0 before the first read or for NULL @s.
+ */
+uint64_t coil_stream_rx_time(const struct coil_stream *s);
+
 /* coil_stream_fd() - the socket under @s, or -1 (none, or NULL @s). */
 int coil_stream_fd(const struct coil_stream *s);
 
@@ -380,6 +403,12 @@ struct coil_tcp_opts {
 
 #define COIL_TCP_NO_NODELAY (1u << 0) /* keep Nagle (default: TCP_NODELAY) */
 #define COIL_TCP_SINGLESHOT (1u << 1) /* single-shot recv even if multishot */
+/* Receive timestamps: SO_TIMESTAMPING (SOF_TIMESTAMPING_RX_SOFTWARE |
+ * SOF_TIMESTAMPING_SOFTWARE) on the socket and a multishot recvmsg that
+ * brings them (coil_recv_multishot_ts()), so coil_stream_rx_time() is the
+ * kernel's arrival time. Needs COIL_FEAT_MULTISHOT_RECV; without it (or if
+ * the socket refuses the option) reads are timed when reaped. */
+#define COIL_TCP_RX_TIME (1u << 2)
 
 /*
  * A TCP stream. Embed it; pass &t->s to the coil_stream_*() functions.
@@ -402,8 +431,10 @@ struct coil_tcp {
 	struct msghdr msg;
 	struct iovec iov[COIL_TCP_IOV];
 	size_t sending; /* bytes in the send in flight */
-	/* bytes kept while paused: provided buffers (bid << 32 | len) ... */
-	uint64_t held[COIL_TCP_HELD];
+	/* bytes kept while paused: provided buffers (see held) ... */
+	uint64_t held[COIL_TCP_HELD];	 /* bid << 48 | offset << 32 | len */
+	uint64_t held_rx[COIL_TCP_HELD]; /* their receive times */
+	uint64_t spill_rx, rbuf_rx;
 	unsigned held_head, held_n;
 	/* ... then copies of what came after them */
 	unsigned char *spill;

@@ -339,6 +339,16 @@ static int has_held(const struct coil_tcp *t)
 
 /* ---- reading ---- */
 
+/* The current read's time: @v with bit 0 set when the kernel stamped it. */
+static void set_rx(struct coil_tcp *t, uint64_t v)
+{
+	t->s.rx_ns = v & ~1ull;
+	if (v & 1)
+		t->s.flags |= COIL_STREAM_RX_KERNEL;
+	else
+		t->s.flags &= ~COIL_STREAM_RX_KERNEL;
+}
+
 static int can_deliver(const struct coil_tcp *t)
 {
 	return (t->st & T_RWANT) && !(t->st & T_RDONE) && !closing(t) &&
@@ -388,16 +398,17 @@ static void pump(struct coil_tcp *t)
 		if (t->fail) {
 			t->st &= ~T_REND;
 			t->st |= T_RDONE;
-			t->s.rx_ns = coil_now(loop);
+			set_rx(t, coil_now(loop));
 			t->s.read_cb(&t->s, t->fail, NULL);
 			break;
 		}
 		if (!(t->st & T_RWANT))
 			break;
 		if (t->held_n) {
-			uint64_t v = held_pop(t, &t->s.rx_ns);
+			uint64_t rx, v = held_pop(t, &rx);
 			unsigned bid = (unsigned)(v >> 48);
 			unsigned off = (unsigned)(v >> 32) & 0xffff;
+			set_rx(t, rx);
 			t->s.read_cb(&t->s, (ssize_t)(uint32_t)v,
 				     (char *)coil_buf_ptr(loop, bid) + off);
 			coil_buf_put(loop, bid);
@@ -409,14 +420,14 @@ static void pump(struct coil_tcp *t)
 				len = max;
 			t->spill_off += len;
 			t->spill_len -= len;
-			t->s.rx_ns = t->spill_rx;
+			set_rx(t, t->spill_rx);
 			t->s.read_cb(&t->s, (ssize_t)len, p);
 			if (!t->spill_len)
 				spill_free(t);
 		} else if (t->rbuf_len) {
 			unsigned len = t->rbuf_len;
 			t->rbuf_len = 0;
-			t->s.rx_ns = t->rbuf_rx;
+			set_rx(t, t->rbuf_rx);
 			t->s.read_cb(&t->s, (ssize_t)len,
 				     t->rbuf + t->rbuf_off);
 		} else if (t->st & T_REND) {
@@ -428,7 +439,7 @@ static void pump(struct coil_tcp *t)
 				end = -ECONNRESET;
 			t->st &= ~T_REND;
 			t->st |= T_RDONE;
-			t->s.rx_ns = coil_now(loop);
+			set_rx(t, coil_now(loop));
 			t->s.read_cb(&t->s, end, NULL);
 		} else {
 			break;
@@ -461,8 +472,9 @@ static void rd_cb(struct coil_op *op, int res, unsigned flags)
 			rx = coil_buf_recvmsg(loop, bid, res, &p, &len);
 		if (rx)
 			t->s.stats.rx_stamped++;
-		else
-			rx = coil_now(loop);
+		/* bit 0 says "the kernel's" (1 ns is below any clock's
+		 * resolution here) */
+		rx = rx ? rx | 1 : coil_now(loop) & ~1ull;
 		t->s.stats.recvs++;
 		t->s.stats.bytes_in += len;
 		t->last_rd_ns = t->last_any_ns = coil_now(loop);
@@ -470,7 +482,7 @@ static void rd_cb(struct coil_op *op, int res, unsigned flags)
 			if (buf)
 				coil_buf_put(loop, bid);
 		} else if (can_deliver(t) && !has_held(t)) {
-			t->s.rx_ns = rx;
+			set_rx(t, rx);
 			t->s.read_cb(&t->s, (ssize_t)len, p);
 			if (buf)
 				coil_buf_put(loop, bid);

@@ -579,6 +579,8 @@ static void pump(struct coil_tls *t)
 		/* plaintext carries the time of the latest TCP read
 		 * (coil_stream_rx_time()) */
 		t->s.rx_ns = coil_stream_rx_time(t->lower);
+		t->s.flags = (t->s.flags & ~COIL_STREAM_RX_KERNEL) |
+			     (t->lower->flags & COIL_STREAM_RX_KERNEL);
 		if (t->fail) {
 			t->st |= S_RDONE;
 			t->s.read_cb(&t->s, t->fail, NULL);

@@ -158,6 +158,8 @@ struct coil_stream_vt {
 /* struct coil_stream flags */
 #define COIL_STREAM_OPEN (1u << 0)    /* initialised, close not yet done */
 #define COIL_STREAM_CLOSING (1u << 1) /* coil_stream_close() was called */
+/* the current read's coil_stream_rx_time() is the kernel's timestamp */
+#define COIL_STREAM_RX_KERNEL (1u << 2)
 
 /*
  * The common head of every stream. Embed an implementation's struct (which
@@ -347,13 +349,13 @@ int coil_stream_set_timeouts(struct coil_stream *s, uint64_t idle_ns,
  * receive timestamp of the read (see coil_buf_recvmsg(): when the last
  * packet of the read reached the socket, before the loop woke up or
  * reaped it), so a turn that reaps late (a batched wait, a busy
- * callback) does not shift it; stats.rx_stamped counts the reads that
- * had one. Otherwise, or when a read came without one, the time the loop
- * reaped the read (coil_now() of its turn). Bytes held while paused keep
- * their own read's time; bytes copied aside (stats.spilled) carry the
- * latest copied read's. A TLS stream (coil/tls.h) reports the time of the
- * latest TCP read under it when it delivers plaintext, which is the read
- * that completed the record being delivered (or a later one).
+ * callback) does not shift it; s->flags has COIL_STREAM_RX_KERNEL then,
+ * and stats.rx_stamped counts the reads that had one. Otherwise, or when a read
+ * came without one, the time the loop reaped the read (coil_now() of its turn).
+ * Bytes held while paused keep their own read's time; bytes copied aside
+ * (stats.spilled) carry the latest copied read's. A TLS stream (coil/tls.h)
+ * reports the time of the latest TCP read under it when it delivers plaintext,
+ * which is the read that completed the record being delivered (or a later one).
  * At the end of the stream or an error: the time it was delivered.
  * Return: that time; 0 before the first read or for NULL @s.
  */

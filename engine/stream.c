@@ -123,9 +123,9 @@ int coil_stream_write(struct coil_stream *s, struct coil_stream_write *w,
 	return queue_write(s, w, 0);
 }
 
-int coil_stream_writev(struct coil_stream *s, struct coil_stream_write *w,
-		       const struct iovec *iov, unsigned iovcnt,
-		       coil_stream_write_cb cb)
+static int writev_flags(struct coil_stream *s, struct coil_stream_write *w,
+			const struct iovec *iov, unsigned iovcnt,
+			coil_stream_write_cb cb, unsigned flags)
 {
 	size_t len = 0;
 	int ret = write_check(s, w);
@@ -144,7 +144,21 @@ int coil_stream_writev(struct coil_stream *s, struct coil_stream_write *w,
 	w->iov = iov;
 	w->iovcnt = iovcnt;
 	w->len = len;
-	return queue_write(s, w, 0);
+	return queue_write(s, w, flags);
+}
+
+int coil_stream_writev(struct coil_stream *s, struct coil_stream_write *w,
+		       const struct iovec *iov, unsigned iovcnt,
+		       coil_stream_write_cb cb)
+{
+	return writev_flags(s, w, iov, iovcnt, cb, 0);
+}
+
+int coil_stream_writev_more(struct coil_stream *s, struct coil_stream_write *w,
+			    const struct iovec *iov, unsigned iovcnt,
+			    coil_stream_write_cb cb)
+{
+	return writev_flags(s, w, iov, iovcnt, cb, COIL_STREAM_W_MORE);
 }
 
 int coil_stream_shutdown(struct coil_stream *s, struct coil_stream_write *w,
@@ -577,8 +591,9 @@ static void flush(struct coil_tcp *t)
 
 	while (!coil_op_busy(&t->wr) && !closing(t) && (t->st & T_CONNECTED) &&
 	       t->wq_head) {
-		struct coil_stream_write *w = t->wq_head;
-		unsigned n = 0;
+		struct coil_stream_write *w = t->wq_head, *last = NULL;
+		unsigned n = 0, all = 1;
+		int more;
 		size_t bytes = 0;
 
 		if (t->fail || t->wfail) {
@@ -600,12 +615,16 @@ static void flush(struct coil_tcp *t)
 		for (; w && n < COIL_TCP_IOV; w = w->next) {
 			if (w->flags & COIL_STREAM_W_SHUTDOWN)
 				break;
-			for (unsigned i = w->idx;
-			     i < w->iovcnt && n < COIL_TCP_IOV; i++) {
+			last = w;
+			for (unsigned i = w->idx; i < w->iovcnt; i++) {
 				size_t skip = i == w->idx ? w->off : 0;
 				size_t len = w->iov[i].iov_len - skip;
 				if (!len)
 					continue;
+				if (n == COIL_TCP_IOV) {
+					all = 0; /* more of @w than fits */
+					break;
+				}
 				t->iov[n].iov_base =
 					(char *)w->iov[i].iov_base + skip;
 				t->iov[n].iov_len = len;
@@ -619,14 +638,20 @@ static void flush(struct coil_tcp *t)
 		}
 		if (t->write_ns)
 			coil_op_timeout(&t->wr, t->write_ns);
+		/* MSG_MORE: the last request asked for it, and it ends this
+		 * send with nothing queued behind it */
+		more = all && last && !last->next &&
+				       (last->flags & COIL_STREAM_W_MORE)
+			       ? MSG_MORE
+			       : 0;
 		if (n == 1) {
 			ret = coil_send(loop, &t->wr, t->fd, t->iov[0].iov_base,
-					t->iov[0].iov_len, 0);
+					t->iov[0].iov_len, more);
 		} else {
 			memset(&t->msg, 0, sizeof(t->msg));
 			t->msg.msg_iov = t->iov;
 			t->msg.msg_iovlen = n;
-			ret = coil_sendmsg(loop, &t->wr, t->fd, &t->msg, 0);
+			ret = coil_sendmsg(loop, &t->wr, t->fd, &t->msg, more);
 		}
 		if (ret < 0) {
 			t->wfail = ret;

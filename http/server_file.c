@@ -181,7 +181,10 @@ static int sendfile_start(struct sconn *c)
 		c->st |= C_NONBLOCK;
 	}
 	c->st |= C_SENDFILE;
-	coil__out_flush(c);
+	/* the head, held back by the kernel (MSG_MORE) until the body's
+	 * first pages join it: one segment instead of a small one first */
+	if (c->olen > c->oq && !(c->st & (C_HOLD | C_DEAD)))
+		coil__out_send(c, SK_MORE, NULL, NULL, 0);
 	coil__sendfile_next(c);
 	return 1;
 }

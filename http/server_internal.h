@@ -96,7 +96,7 @@ enum { B_NONE, B_BUFFER, B_STREAM, B_DISCARD };
 enum { BS_GOING, BS_ENDED, BS_FAILED, BS_REPORTED };
 
 /* slot kinds */
-enum { SK_PLAIN, SK_HEAP, SK_FILE, SK_USER };
+enum { SK_PLAIN, SK_HEAP, SK_FILE, SK_USER, SK_MORE };
 
 struct sconn;
 

@@ -103,7 +103,11 @@ int coil__out_send(struct sconn *c, unsigned kind, void *heap,
 		if (extra[i].iov_len)
 			sl->iov[k++] = extra[i];
 	}
-	ret = coil_stream_writev(c->s, &sl->w, sl->iov, k, slot_cb);
+	/* SK_MORE: a head whose body follows by sendfile (MSG_MORE) */
+	ret = kind == SK_MORE
+		      ? coil_stream_writev_more(c->s, &sl->w, sl->iov, k,
+						slot_cb)
+		      : coil_stream_writev(c->s, &sl->w, sl->iov, k, slot_cb);
 	if (ret < 0) {
 		/* the stream failed: undo and fail the connection */
 		if (sl->obytes)

@@ -20,7 +20,8 @@
 # COIL_SERVE_ARGS: more arguments for coil-serve (e.g. --batch-wait 20).
 # COIL_SERVE_B_ARGS: if set, a second coil-serve with these arguments
 # added ("coil-serve-b", e.g. --sendfile-min off) is measured in the same
-# rounds on the plain-HTTP cases, the three in rotating order.
+# rounds on the plain-HTTP cases, the three in rotating order;
+# COIL_SERVE_B_BIN: its binary, if another (e.g. an older build).
 # nginx: 1 worker, access_log off, `return 200 "Hello, World!"`,
 # keepalive_requests without a practical limit, sendfile on for the file;
 # started with its own temp config, prefix, pid and error log.
@@ -168,8 +169,10 @@ nginx_pid=$!
 start_serve() { # $1: output file, rest: extra arguments
 	out=$1
 	shift
+	bin=$serve
+	[ "$out" != "$tmp/serve-b.out" ] || bin=${COIL_SERVE_B_BIN:-$serve}
 	# shellcheck disable=SC2086
-	taskset -c 0 "$serve" -p 0 -b 127.0.0.1 -t 1 --root "$tmp/root" \
+	taskset -c 0 "$bin" -p 0 -b 127.0.0.1 -t 1 --root "$tmp/root" \
 		${COIL_SERVE_ARGS:-} "$@" \
 		>"$out" 2>"$out.err" &
 	last_pid=$!
@@ -191,9 +194,9 @@ serve_pid=$last_pid
 curl_url=$(sed -n 's/^listening \([^ ]*\) .*/\1/p' "$tmp/serve.out")
 cport=${curl_url##*:}
 bport=""
-if [ -n "${COIL_SERVE_B_ARGS:-}" ]; then
+if [ -n "${COIL_SERVE_B_ARGS:-}${COIL_SERVE_B_BIN:-}" ]; then
 	# shellcheck disable=SC2086
-	if ! start_serve "$tmp/serve-b.out" $COIL_SERVE_B_ARGS; then
+	if ! start_serve "$tmp/serve-b.out" ${COIL_SERVE_B_ARGS:-}; then
 		echo "bench/serve: coil-serve-b did not start: $start_err" >&2
 		exit 1
 	fi
@@ -311,7 +314,8 @@ b_url() { # PATH: coil-serve-b's URL, or nothing
 
 echo "coil-serve: $(cat "$tmp/serve.out") ${COIL_SERVE_ARGS:-}"
 [ -z "$bport" ] ||
-	echo "coil-serve-b: $(cat "$tmp/serve-b.out") ${COIL_SERVE_ARGS:-} $COIL_SERVE_B_ARGS"
+	echo "coil-serve-b: $(cat "$tmp/serve-b.out") ${COIL_SERVE_ARGS:-}" \
+		"${COIL_SERVE_B_ARGS:-} ${COIL_SERVE_B_BIN:-}"
 echo
 for c in $cases; do
 	case $c in

@@ -181,6 +181,7 @@ struct coil_stream {
 /* request flags (private) */
 #define COIL_STREAM_W_QUEUED (1u << 0)
 #define COIL_STREAM_W_SHUTDOWN (1u << 1)
+#define COIL_STREAM_W_MORE (1u << 2) /* coil_stream_writev_more() */
 
 /*
  * A write (or shutdown) request. Embed it; set nothing by hand: the
@@ -285,6 +286,20 @@ int coil_stream_write(struct coil_stream *s, struct coil_stream_write *w,
 int coil_stream_writev(struct coil_stream *s, struct coil_stream_write *w,
 		       const struct iovec *iov, unsigned iovcnt,
 		       coil_stream_write_cb cb);
+
+/*
+ * coil_stream_writev_more() - as coil_stream_writev(), for bytes that more
+ * will follow at once through the same socket by other means (a
+ * coil_sendfile() after @cb, say): the TCP stream sends them with
+ * MSG_MORE (send(2)) when nothing else is queued behind them, so that
+ * they leave in one segment with what follows instead of a small one of
+ * their own. The caller must send more, or shut down or close the stream:
+ * until then the kernel may hold the bytes back. Other streams (TLS)
+ * treat it as coil_stream_writev().
+ */
+int coil_stream_writev_more(struct coil_stream *s, struct coil_stream_write *w,
+			    const struct iovec *iov, unsigned iovcnt,
+			    coil_stream_write_cb cb);
 
 /*
  * coil_stream_shutdown() - half-close: shut down the sending side once

@@ -116,6 +116,72 @@ static void test_stream_writes_in_callback_coalesce(void **state)
 	st_loop_free(loop);
 }
 
+/* ---- MSG_MORE ---- */
+
+/* A head written with coil_stream_writev_more(), then, from its callback,
+ * a body by plain write (as a sendfile would follow it): the peer gets
+ * both, in order; then a "more" write with nothing after it but the
+ * shutdown still reaches the peer. */
+static struct coil_stream_write more_w[3];
+static struct iovec more_iov[2];
+static const char more_head[] = "HEAD:";
+static unsigned char more_body[100000];
+
+static void more_head_sent(struct coil_stream_write *w, int status)
+{
+	struct client *c = w->data;
+	assert_int_equal(status, 0);
+	memset(&more_w[1], 0, sizeof(more_w[1]));
+	more_w[1].data = c;
+	assert_int_equal(coil_stream_write(&c->t.s, &more_w[1], more_body,
+					   sizeof(more_body), NULL),
+			 0);
+}
+
+static void test_stream_writev_more_then_more_bytes(void **state)
+{
+	int fds0 = tu_count_fds();
+	struct coil_loop *loop = tu_loop(NULL);
+	struct server srv = {0};
+	struct client c = {0};
+	size_t hl = sizeof(more_head) - 1, total;
+
+	st_server_open(&srv, loop, st_echo_read);
+	assert_int_equal(st_connect(loop, &c, srv.port, NULL), 0);
+	assert_int_equal(coil_stream_read_start(&c.t.s, st_client_read), 0);
+	for (size_t i = 0; i < sizeof(more_body); i++)
+		more_body[i] = (unsigned char)(i * 13);
+	more_iov[0].iov_base = (void *)more_head;
+	more_iov[0].iov_len = hl;
+	memset(&more_w[0], 0, sizeof(more_w[0]));
+	more_w[0].data = &c;
+	assert_int_equal(coil_stream_writev_more(&c.t.s, &more_w[0], more_iov,
+						 1, more_head_sent),
+			 0);
+	total = hl + sizeof(more_body);
+	ST_RUN_UNTIL(loop, c.got >= total, 10000);
+	assert_int_equal(c.got, total);
+	assert_memory_equal(c.in, more_head, hl);
+	assert_memory_equal(c.in + hl, more_body, sizeof(more_body));
+	/* a last "more" write, then only the shutdown: it is not held */
+	more_iov[1].iov_base = (void *)"tail";
+	more_iov[1].iov_len = 4;
+	memset(&more_w[2], 0, sizeof(more_w[2]));
+	assert_int_equal(coil_stream_writev_more(&c.t.s, &more_w[2],
+						 &more_iov[1], 1, NULL),
+			 0);
+	memset(&more_w[1], 0, sizeof(more_w[1]));
+	assert_int_equal(coil_stream_shutdown(&c.t.s, &more_w[1], NULL), 0);
+	ST_RUN_UNTIL(loop, c.got >= total + 4, 10000);
+	assert_int_equal(c.got, total + 4);
+	assert_memory_equal(c.in + total, "tail", 4);
+	st_client_close(loop, &c);
+	ST_RUN_UNTIL(loop, srv.open == 0, 10000);
+	st_server_close(&srv);
+	st_loop_free(loop);
+	assert_int_equal(tu_count_fds(), fds0);
+}
+
 /* ---- half-close ---- */
 
 static void shut_done(struct coil_stream_write *w, int status)
@@ -556,6 +622,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stream_echo_small_writes_coalesce),
 		cmocka_unit_test(test_stream_writes_in_callback_coalesce),
+		cmocka_unit_test(test_stream_writev_more_then_more_bytes),
 		cmocka_unit_test(
 			test_stream_half_close_peer_sees_eof_and_answers),
 		cmocka_unit_test(test_stream_connect_refused),

@@ -3,7 +3,9 @@
  * take what cannot be handed on at once: a paused TCP stream's spill
  * (engine/stream.c), the TLS stash and handshake job buffers
  * (tls/session.c), the HTTP client's response head and body
- * (http/client_exchange.c). Internal: included by those files only.
+ * (http/client_exchange.c), the HTTP server's input buffer and request
+ * bodies (http/server.c, http/server_body.c). Internal: included by those
+ * files only.
  */
 #ifndef COIL_ENGINE_GROW_H
 #define COIL_ENGINE_GROW_H

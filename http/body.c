@@ -42,13 +42,6 @@ void coil_http_chunked_init(struct coil_http_chunked *d, int discard)
 	d->state = CK_SIZE0;
 }
 
-static inline int hexval(unsigned char c)
-{
-	if (c <= '9')
-		return c - '0';
-	return (c | 0x20) - 'a' + 10;
-}
-
 /* One framing byte. Returns 0, or an error. */
 /* A framing byte that must be @want, then state @next. */
 static inline int expect(struct coil_http_chunked *d, unsigned char c,
@@ -66,7 +59,7 @@ static inline int step(struct coil_http_chunked *d, unsigned char c)
 	case CK_SIZE0:
 		if (!ch_is(c, CH_HEX))
 			return COIL_EPARSE;
-		d->remaining = (uint64_t)hexval(c);
+		d->remaining = (uint64_t)ch_hexval(c);
 		d->line_bytes = 1;
 		d->state = CK_SIZE;
 		return 0;
@@ -100,7 +93,8 @@ static inline int step(struct coil_http_chunked *d, unsigned char c)
 			 * real body comes near */
 			if (d->remaining >> 56)
 				return COIL_EPARSE;
-			d->remaining = d->remaining << 4 | (uint64_t)hexval(c);
+			d->remaining =
+				d->remaining << 4 | (uint64_t)ch_hexval(c);
 			return 0;
 		}
 		return COIL_EPARSE;

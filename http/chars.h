@@ -1,7 +1,9 @@
 /*
  * http/chars.h - byte classes of HTTP/1.1 (RFC 9110 §5.1, §5.5, §5.6.2;
  * RFC 9112 §3, §7.1) as one 256-entry table, so that every hot loop costs a
- * load and a test per byte. Private to http/.
+ * load and a test per byte, and the small helpers on bytes every file of
+ * http/ uses (lowercasing, hex digits, case-insensitive compares): their
+ * one home. Private to http/.
  */
 #ifndef COIL_HTTP_CHARS_H
 #define COIL_HTTP_CHARS_H
@@ -53,6 +55,17 @@ static inline int ch_ieq_word(const char *a, const char *lower, size_t n)
 		return (x | k) == y;
 	}
 	return 1;
+}
+
+/* The value of hex digit @c (RFC 5234 HEXDIG, either case), or -1. */
+static inline int ch_hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
 }
 
 /* Case-insensitive compare of @n bytes with a lowercase literal. */

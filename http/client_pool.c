@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chars.h"
 #include "client_internal.h"
 
 /* ---- hosts ------------------------------------------------------------ */
@@ -75,10 +76,8 @@ static struct host *host_get(struct coil_http_client *c,
 	if (u->host_len >= sizeof(name))
 		return NULL;
 	/* host names are case-insensitive (RFC 3986 §3.2.2) */
-	for (n = 0; n < u->host_len; n++) {
-		char ch = src[n];
-		name[n] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-	}
+	for (n = 0; n < u->host_len; n++)
+		name[n] = ch_lower(src[n]);
 	name[n] = 0;
 	hash = host_hash(u->https, u->port, name);
 	if (c->tab_cap) {

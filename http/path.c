@@ -9,17 +9,6 @@
 #include "coil/http.h"
 #include "chars.h"
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 int coil_http_path_decode(const char *path, size_t len, char *out, size_t cap)
 {
 	size_t i = 1, o = 0;
@@ -38,8 +27,8 @@ int coil_http_path_decode(const char *path, size_t len, char *out, size_t cap)
 				int hi, lo;
 				if (i + 2 >= len)
 					return -EINVAL;
-				hi = hexval(path[i + 1]);
-				lo = hexval(path[i + 2]);
+				hi = ch_hexval((unsigned char)path[i + 1]);
+				lo = ch_hexval((unsigned char)path[i + 2]);
 				if (hi < 0 || lo < 0)
 					return -EINVAL;
 				ch = (unsigned char)(hi * 16 + lo);

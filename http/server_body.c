@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "server_internal.h"
+#include "../engine/grow.h"
 
 /* ---- request bodies
  * -----------------------------------------------------------
@@ -33,19 +34,17 @@ void coil__body_fail(struct sconn *c, int err)
 	}
 }
 
+/* Room for @need bytes in the body buffer: engine/grow.h's rule. */
 static int body_grow(struct sconn *c, size_t need)
 {
-	size_t cap = c->bcap ? c->bcap : 4096;
 	char *p;
-	while (cap < need)
-		cap *= 2;
-	if (cap == c->bcap)
+
+	if (need <= c->bcap)
 		return 0;
-	p = realloc(c->bbuf, cap);
+	p = coil__grow(c->bbuf, &c->bcap, need, 4096);
 	if (!p)
 		return -ENOMEM;
 	c->bbuf = p;
-	c->bcap = cap;
 	return 0;
 }
 

@@ -12,18 +12,13 @@
 #include <string.h>
 
 #include "coil/http.h"
+#include "chars.h"
 
 /* Bytes refused anywhere in a URL: C0 controls, space, DEL and non-ASCII
  * (RFC 3986 §2: a URI is ASCII; the rest must be percent-encoded). */
 static inline int url_bad_byte(unsigned char c)
 {
 	return c <= 0x20 || c >= 0x7f;
-}
-
-static inline int is_hex(unsigned char c)
-{
-	return (c >= '0' && c <= '9') ||
-	       ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
 }
 
 static inline int is_digit(unsigned char c)
@@ -52,15 +47,6 @@ static size_t scheme_len(const char *s, size_t len)
 	       (is_alnum(s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.'))
 		i++;
 	return i < len && s[i] == ':' ? i : 0;
-}
-
-static int ieq(const char *a, const char *lower, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)(a[i] | 0x20) != (unsigned char)lower[i])
-			return 0;
-	}
-	return 1;
 }
 
 /* A dotted-quad, RFC 3986 §3.2.2 dec-octet: 0-255 without leading zeros. */
@@ -158,8 +144,8 @@ int coil_url_parse(struct coil_url *u, const char *s, size_t len)
 					    "(percent-encode it)");
 			return fail(u, -EINVAL, "control character in URL");
 		}
-		if (c == '%' &&
-		    (i + 2 >= len || !is_hex(s[i + 1]) || !is_hex(s[i + 2])))
+		if (c == '%' && (i + 2 >= len || !ch_is(s[i + 1], CH_HEX) ||
+				 !ch_is(s[i + 2], CH_HEX)))
 			return fail(u, -EINVAL,
 				    "'%' not followed by two hex digits");
 	}
@@ -167,9 +153,9 @@ int coil_url_parse(struct coil_url *u, const char *s, size_t len)
 	sl = scheme_len(s, len);
 	if (sl == 0)
 		return fail(u, -EINVAL, "missing scheme (http:// or https://)");
-	if (sl == 4 && ieq(s, "http", 4)) {
+	if (sl == 4 && ch_ieq(s, "http", 4)) {
 		u->https = 0;
-	} else if (sl == 5 && ieq(s, "https", 5)) {
+	} else if (sl == 5 && ch_ieq(s, "https", 5)) {
 		u->https = 1;
 	} else {
 		return fail(u, -EPROTONOSUPPORT,

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "../common/parse.h"
 #include "cli.h"
 
 #ifndef COIL_BENCH_VERSION
@@ -22,12 +23,7 @@
 /* ---- numbers and times ----------------------------------------------------
  */
 
-struct unit {
-	const char *name;
-	uint64_t mult;
-};
-
-static const struct unit time_units[] = {
+static const struct tools_unit time_units[] = {
 	{"ns", 1ull},
 	{"us", 1000ull},
 	{"ms", 1000000ull},
@@ -37,73 +33,21 @@ static const struct unit time_units[] = {
 	{NULL, 0},
 };
 
-static const struct unit count_units[] = {
+static const struct tools_unit count_units[] = {
 	{"k", 1000ull},
 	{"m", 1000000ull},
 	{"g", 1000000000ull},
 	{NULL, 0},
 };
 
-/*
- * "<digits>[.<digits>][unit]" times the unit's multiplier, in exact
- * integer arithmetic. @whole: fail with -EINVAL unless the result is an
- * integer; otherwise drop the fraction.
- */
-static int parse_scaled(const char *s, const struct unit *units,
-			uint64_t def_mult, int whole, uint64_t *out)
-{
-	uint64_t ip = 0, frac = 0, pow10 = 1, mult = def_mult, r;
-	int frac_digits = 0, frac_rest = 0;
-	unsigned __int128 f;
-
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (__builtin_mul_overflow(ip, 10, &ip) ||
-		    __builtin_add_overflow(ip, (uint64_t)(*s - '0'), &ip))
-			return -ERANGE;
-	}
-	if (*s == '.') {
-		s++;
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		for (; *s >= '0' && *s <= '9'; s++) {
-			if (frac_digits < 18) {
-				frac = frac * 10 + (uint64_t)(*s - '0');
-				pow10 *= 10;
-				frac_digits++;
-			} else if (*s != '0') {
-				frac_rest = 1;
-			}
-		}
-	}
-	if (*s) {
-		const struct unit *u = units;
-		while (u->name && strcasecmp(u->name, s) != 0)
-			u++;
-		if (!u->name)
-			return -EINVAL;
-		mult = u->mult;
-	}
-	if (__builtin_mul_overflow(ip, mult, &r))
-		return -ERANGE;
-	f = (unsigned __int128)frac * mult;
-	if (whole && (f % pow10 != 0 || frac_rest))
-		return -EINVAL;
-	if (__builtin_add_overflow(r, (uint64_t)(f / pow10), &r))
-		return -ERANGE;
-	*out = r;
-	return 0;
-}
-
 int cb_parse_duration(const char *s, uint64_t *ns)
 {
-	return parse_scaled(s, time_units, 1000000000ull, 0, ns);
+	return tools_parse_scaled(s, time_units, 1000000000ull, 0, ns);
 }
 
 int cb_parse_count(const char *s, uint64_t *n)
 {
-	return parse_scaled(s, count_units, 1, 1, n);
+	return tools_parse_scaled(s, count_units, 1, 1, n);
 }
 
 /* ---- options ----------------------------------------------------------------
@@ -270,61 +214,6 @@ static int check_header(const char *h, char *err, size_t len)
 	return 0;
 }
 
-/* Read a whole file (regular or not) of at most @max bytes. */
-static int read_all(const char *path, size_t max, char **out, size_t *out_len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t cap = 4096, len = 0;
-	char *buf;
-	int err = 0;
-
-	if (fd < 0)
-		return -errno;
-	buf = malloc(cap + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (;;) {
-		ssize_t n;
-		if (len == cap) {
-			char *nb;
-			if (cap >= max + 1) {
-				err = -EFBIG;
-				break;
-			}
-			cap *= 2;
-			nb = realloc(buf, cap + 1);
-			if (!nb) {
-				err = -ENOMEM;
-				break;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	if (!err && len > max)
-		err = -EFBIG;
-	if (err) {
-		free(buf);
-		return err;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	*out_len = len;
-	return 0;
-}
-
 static int add_url(struct cb_opts *o, const char *u, size_t n)
 {
 	char **nu, *copy;
@@ -349,7 +238,7 @@ static int read_urls(struct cb_opts *o, const char *path, char *err, size_t len)
 {
 	char *text, *p;
 	size_t n, before = o->n_urls;
-	int ret = read_all(path, 64u << 20, &text, &n);
+	int ret = tools_read_file(path, 64u << 20, &text, &n);
 	if (ret < 0) {
 		fail(err, len, "cannot read --urls '%s': %s", path,
 		     ret == -EFBIG ? "larger than 64 MiB" : strerror(-ret));
@@ -644,8 +533,8 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 			return -ENOMEM;
 		}
 	} else if (o->body_file) {
-		ret = read_all(o->body_file, CB_MAX_BODY_BYTES, &o->body,
-			       &o->body_len);
+		ret = tools_read_file(o->body_file, CB_MAX_BODY_BYTES, &o->body,
+				      &o->body_len);
 		if (ret < 0) {
 			fail(err, err_len, "cannot read --body-file '%s': %s",
 			     o->body_file,

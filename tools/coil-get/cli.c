@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/parse.h"
 #include "cli.h"
 
 enum {
@@ -145,20 +146,10 @@ int cg_parse_seconds(const char *s, uint64_t *ns)
 	return 0;
 }
 
-static int parse_uint(const char *s, unsigned long long max,
-		      unsigned long long *out)
+/* A plain decimal number up to @max (tools/common/parse.h). */
+static int parse_uint(const char *s, uint64_t max, uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
-
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
+	return tools_parse_uint(s, 0, max, out);
 }
 
 int cg_parse_rate(const char *s, uint64_t *permits, uint64_t *period_ns)
@@ -166,7 +157,7 @@ int cg_parse_rate(const char *s, uint64_t *permits, uint64_t *period_ns)
 	char num[32];
 	const char *slash = strchr(s, '/');
 	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	unsigned long long v;
+	uint64_t v;
 	uint64_t per = 1000000000ull;
 
 	if (n == 0 || n >= sizeof(num))
@@ -196,44 +187,7 @@ int cg_parse_rate(const char *s, uint64_t *permits, uint64_t *period_ns)
 /* Read a whole file ("-" is stdin). Return 0 or -errno. */
 static int slurp(const char *path, char **out, size_t *len)
 {
-	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-	size_t cap = 65536, n = 0;
-	char *buf;
-	int err = 0;
-
-	if (!f)
-		return -errno;
-	buf = malloc(cap);
-	if (!buf)
-		err = -ENOMEM;
-	while (!err) {
-		size_t k;
-		if (n == cap) {
-			char *b = realloc(buf, cap * 2);
-			if (!b) {
-				err = -ENOMEM;
-				break;
-			}
-			buf = b;
-			cap *= 2;
-		}
-		k = fread(buf + n, 1, cap - n, f);
-		n += k;
-		if (k == 0) {
-			if (ferror(f))
-				err = -EIO;
-			break;
-		}
-	}
-	if (f != stdin)
-		fclose(f);
-	if (err) {
-		free(buf);
-		return err;
-	}
-	*out = buf;
-	*len = n;
-	return 0;
+	return tools_read_file(path, SIZE_MAX / 4, out, len);
 }
 
 static int add_url(struct cg_opts *o, char *u, bool owned, size_t *cap)
@@ -346,7 +300,7 @@ int cg_cli_parse(struct cg_opts *o, int argc, char **argv, int tty, char *err,
 		 size_t errlen)
 {
 	size_t cap = 0;
-	unsigned long long v;
+	uint64_t v;
 	const char *data_arg = NULL;
 	bool follow = true;
 	int c, ret;

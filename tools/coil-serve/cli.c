@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/parse.h"
 #include "cli.h"
 
 void serve_cli_usage(FILE *f)
@@ -108,46 +109,23 @@ static const char *optname(int c)
 	return "?";
 }
 
+static const struct tools_unit binary_units[] = {
+	{"k", 1ull << 10},
+	{"m", 1ull << 20},
+	{"g", 1ull << 30},
+	{NULL, 0},
+};
+
 /* A whole decimal number in [lo, hi], with an optional k/m/g (1024^n)
- * suffix when @suffix. */
+ * suffix when @suffix (tools/common/parse.h). */
 static int number(const char *s, uint64_t lo, uint64_t hi, int suffix,
 		  uint64_t *out)
 {
-	unsigned long long v;
-	char *end;
-	uint64_t mul = 1;
+	uint64_t v;
+	int r = suffix ? tools_parse_scaled(s, binary_units, 1, 1, &v)
+		       : tools_parse_uint(s, 0, UINT64_MAX, &v);
 
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -1;
-	if (*end && suffix && !end[1]) {
-		switch (*end) {
-		case 'k':
-		case 'K':
-			mul = 1ull << 10;
-			break;
-		case 'm':
-		case 'M':
-			mul = 1ull << 20;
-			break;
-		case 'g':
-		case 'G':
-			mul = 1ull << 30;
-			break;
-		default:
-			return -1;
-		}
-		end++;
-	}
-	if (*end)
-		return -1;
-	if (v > UINT64_MAX / mul)
-		return -1;
-	v *= mul;
-	if (v < lo || v > hi)
+	if (r < 0 || v < lo || v > hi)
 		return -1;
 	*out = v;
 	return 0;

@@ -229,7 +229,7 @@ static void follow(struct coil_http_req *req, int status)
 		req->send_body = 0;
 	memcpy(&req->url, u, sizeof(*u));
 	req->redirects++;
-	req->c->st.redirects++;
+	req->c->stats.redirects++;
 	ret = build_request(req);
 	if (ret < 0) {
 		coil__req_why(req, ret, "request to the redirect target");
@@ -251,7 +251,7 @@ static void hop_end(struct coil_http_req *req, enum coil__xout out, int res)
 	case XO_REUSE_RETRY:
 		req->reuse_retried = 1;
 		req->reuse_retries++;
-		req->c->st.reuse_retries++;
+		req->c->stats.reuse_retries++;
 		hop_start(req, 1);
 		return;
 	case XO_REDIRECT:
@@ -305,7 +305,7 @@ static int attempt_fn(struct coil_retry *r, struct coil_op *op, void *arg)
 	if (req->cancelled || c->shutting)
 		return -ECANCELED;
 	if (r->attempts > 1)
-		c->st.retries++;
+		c->stats.retries++;
 	req->errbuf[0] = 0;
 	req->sent = 0;
 	req->reuse_retried = 0;
@@ -564,7 +564,7 @@ void coil_http_client_stats(const struct coil_http_client *c,
 		memset(st, 0, sizeof(*st));
 		return;
 	}
-	*st = c->st;
+	*st = c->stats;
 }
 
 /* ---- requests
@@ -688,14 +688,14 @@ int coil_http_request(struct coil_http_client *c,
 		c->reqs->aprev = req;
 	c->reqs = req;
 	c->nreq++;
-	c->st.requests++;
+	c->stats.requests++;
 	req->start_ns = coil_now_update(c->loop);
 	coil_op_init(&req->retry_done, retry_done_cb);
 	ret = coil_retry_start(&req->retry, c->loop, &req->policy, attempt_fn,
 			       req, &req->retry_done);
 	if (ret < 0) {
 		unlink_req(req);
-		c->st.requests--;
+		c->stats.requests--;
 		coil_http_req_free(req);
 		return ret;
 	}

@@ -112,9 +112,9 @@ void coil__exchange_start(struct coil_http_req *req, struct cconn *cn,
 	cn->user = req;
 	coil_http_msg_init(&req->x.msg, req->hdrs, CLIENT_MAX_HEADERS);
 	req->x.msg.max_head_bytes = req->max_head;
-	c->st.exchanges++;
+	c->stats.exchanges++;
 	if (req->x.reused)
-		c->st.reused++;
+		c->stats.reused++;
 
 	ret = coil_stream_writev(cn->s, &req->w, req->iov, req->niov, written);
 	if (ret < 0) {

@@ -289,7 +289,7 @@ struct coil_http_client {
 	int shutting;
 	int shut_posted;
 	struct coil_op *shut_op;
-	struct coil_http_client_stats st;
+	struct coil_http_client_stats stats;
 };
 
 /* ---- client_pool.c: hosts and connections ---- */

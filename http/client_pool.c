@@ -118,7 +118,7 @@ static void host_enqueue(struct host *h, struct coil__pool_wait *req)
 		h->wait_head = req;
 	h->wait_tail = req;
 	h->nwait++;
-	h->c->st.waiting++;
+	h->c->stats.waiting++;
 }
 
 static void host_unqueue(struct coil__pool_wait *req)
@@ -136,7 +136,7 @@ static void host_unqueue(struct coil__pool_wait *req)
 	req->wnext = req->wprev = NULL;
 	req->host = NULL;
 	h->nwait--;
-	h->c->st.waiting--;
+	h->c->stats.waiting--;
 }
 
 static void gwait_add(struct host *h)
@@ -191,7 +191,7 @@ static void idle_push(struct cconn *cn)
 	else
 		c->lru_tail = cn;
 	c->lru_head = cn;
-	c->st.idle++;
+	c->stats.idle++;
 }
 
 static void idle_unlink(struct cconn *cn)
@@ -219,7 +219,7 @@ static void idle_unlink(struct cconn *cn)
 	else
 		c->lru_tail = cn->lprev;
 	cn->lnext = cn->lprev = NULL;
-	c->st.idle--;
+	c->stats.idle--;
 }
 
 /* ---- connections ----------------------------------------------------------
@@ -245,7 +245,7 @@ static void conn_gone(struct cconn *cn)
 	else if (cn->evicted == 2)
 		c->evicting--;
 	h->nconn--;
-	c->st.conns--;
+	c->stats.conns--;
 	coil_sem_release(&h->sem);
 	coil_sem_release(&c->global);
 	free(cn);
@@ -291,7 +291,7 @@ static void evict(struct cconn *cn, int why)
 		cn->h->evicting++;
 	else
 		cn->c->evicting++;
-	cn->c->st.idle_closed++;
+	cn->c->stats.idle_closed++;
 	coil__conn_close(cn);
 }
 
@@ -319,7 +319,7 @@ static void conn_fail(struct cconn *cn, int err, const char *what,
 	struct coil__pool_wait *owner = cn->owner;
 
 	cn->owner = NULL;
-	cn->c->st.connect_errors++;
+	cn->c->stats.connect_errors++;
 	if (owner) {
 		if (detail)
 			coil__why(owner->why, owner->why_cap, 0,
@@ -344,7 +344,7 @@ static void conn_read(struct coil_stream *s, ssize_t n, const void *buf)
 	}
 	/* idle: the server closed, reset, or sent what nobody asked for */
 	if (cn->state == C_IDLE)
-		cn->c->st.idle_closed++;
+		cn->c->stats.idle_closed++;
 	coil__conn_close(cn);
 }
 
@@ -368,14 +368,14 @@ static void conn_connected(struct coil_stream *s, int status)
 		conn_fail(cn, status, "connect to", NULL);
 		return;
 	}
-	cn->c->st.conns_opened++;
+	cn->c->stats.conns_opened++;
 	if (cn->h->https) {
-		cn->c->st.tls_handshakes++;
+		cn->c->stats.tls_handshakes++;
 		if (coil_tls_info(&cn->tls)->resumed)
-			cn->c->st.tls_resumed++;
+			cn->c->stats.tls_resumed++;
 	}
 	if (coil_stream_read_start(cn->s, conn_read) < 0) {
-		cn->c->st.connect_errors++;
+		cn->c->stats.connect_errors++;
 		cn->owner = NULL;
 		if (owner) {
 			coil__why(owner->why, owner->why_cap, -ENOMEM,
@@ -456,7 +456,7 @@ static void conn_resolved(struct coil_op *op, int res, unsigned flags)
 		if (res == 0)
 			res = COIL_ERESOLVE;
 		cn->owner = NULL;
-		cn->c->st.connect_errors++;
+		cn->c->stats.connect_errors++;
 		if (owner) {
 			coil__why(owner->why, owner->why_cap, 0,
 				  "cannot resolve %s: %s", cn->h->name,
@@ -547,17 +547,17 @@ static void conn_new(struct host *h, struct coil__pool_wait *owner)
 		c->conns->aprev = cn;
 	c->conns = cn;
 	h->nconn++;
-	c->st.conns++;
-	if (c->st.conns > c->st.peak_conns)
-		c->st.peak_conns = c->st.conns;
-	if (h->nconn > c->st.peak_conns_per_host)
-		c->st.peak_conns_per_host = h->nconn;
+	c->stats.conns++;
+	if (c->stats.conns > c->stats.peak_conns)
+		c->stats.peak_conns = c->stats.conns;
+	if (h->nconn > c->stats.peak_conns_per_host)
+		c->stats.peak_conns_per_host = h->nconn;
 
 	if (h->https) {
 		ret = client_tls(c);
 		if (ret < 0) {
 			cn->owner = NULL;
-			c->st.connect_errors++;
+			c->stats.connect_errors++;
 			coil__why(owner->why, owner->why_cap, 0,
 				  "TLS configuration: %s", c->tls_err);
 			owner_failed(owner, ret);
@@ -591,7 +591,7 @@ static void conn_new(struct host *h, struct coil__pool_wait *owner)
 	}
 	if (ret < 0) {
 		cn->owner = NULL;
-		c->st.connect_errors++;
+		c->stats.connect_errors++;
 		coil__why(owner->why, owner->why_cap, ret, "resolve %s",
 			  h->name);
 		owner_failed(owner, ret);
@@ -681,7 +681,7 @@ void coil__conn_release(struct cconn *cn)
 		return;
 	}
 	if (h->nidle >= c->o.max_idle_per_host) {
-		c->st.idle_closed++;
+		c->stats.idle_closed++;
 		coil__conn_close(h->idle_tail);
 	}
 	cn->state = C_IDLE;
@@ -742,7 +742,7 @@ void coil__pool_expire(struct coil_http_client *c, uint64_t now)
 {
 	while (c->lru_tail &&
 	       c->lru_tail->idle_at + c->o.idle_timeout_ns <= now) {
-		c->st.idle_closed++;
+		c->stats.idle_closed++;
 		coil__conn_close(c->lru_tail);
 	}
 }

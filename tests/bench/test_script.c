@@ -558,6 +558,60 @@ static void test_script_addr(void **state)
 	cb_out_free(&r);
 }
 
+/* response()'s parameters decide what it gets: a vararg one all three
+ * values; after the script assigns another response(), the new one gets
+ * what its parameters ask for (the headers table and the body string) */
+static void test_script_response_params(void **state)
+{
+	static const char params_lua[] =
+		"n, all, ok, bad = 0, 0, 0, 0\n"
+		"response = function(...)\n"
+		"  local status, headers, body = ...\n"
+		"  n = n + 1\n"
+		"  if select('#', ...) == 3 and status == 200 and\n"
+		"     headers[\"Content-Type\"] and body == \"ok\" then\n"
+		"    all = all + 1\n"
+		"  end\n"
+		"  if n == 5 then\n"
+		"    response = function(status)\n"
+		"      n = n + 1\n"
+		"      if n == 10 then\n"
+		"        response = function(status, headers, body)\n"
+		"          if headers[\"Content-Type\"] and body == \"ok\" "
+		"then\n"
+		"            ok = ok + 1\n"
+		"          else\n"
+		"            bad = bad + 1\n"
+		"          end\n"
+		"        end\n"
+		"      end\n"
+		"    end\n"
+		"  end\n"
+		"end\n"
+		"function setup(t) thread = t end\n"
+		"function done()\n"
+		"  print(string.format(\"all %d ok %d bad %d\", "
+		"thread:get(\"all\"), thread:get(\"ok\"), "
+		"thread:get(\"bad\")))\n"
+		"end\n";
+	struct cb_out r;
+	int all = -1, ok = -1, bad = -1;
+	const char *line;
+	(void)state;
+	r = RUN_SCRIPT(params_lua, "-t1", "-c1", "-n30", url);
+	cb_expect_ok(&r);
+	line = strstr(r.out, "all ");
+	assert_non_null(line);
+	assert_int_equal(sscanf(line, "all %d ok %d bad %d", &all, &ok, &bad),
+			 3);
+	assert_int_equal(all, 5);
+	/* 20 responses after the second switch; the first of them may come
+	 * without what the first response(status) did not ask for */
+	assert_int_equal(ok + bad, 20);
+	assert_true(ok >= 19);
+	cb_out_free(&r);
+}
+
 /* ---- arguments, JSON, errors ----------------------------------------------
  */
 
@@ -711,6 +765,7 @@ int main(void)
 		cmocka_unit_test(test_script_setup),
 		cmocka_unit_test(test_script_stop),
 		cmocka_unit_test(test_script_addr),
+		cmocka_unit_test(test_script_response_params),
 		cmocka_unit_test(test_script_args_and_json),
 		cmocka_unit_test(test_script_syntax_error_exit_2),
 		cmocka_unit_test(test_script_init_error_exit_2),

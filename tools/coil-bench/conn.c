@@ -485,14 +485,13 @@ static void on_read(struct coil_stream *s, ssize_t nread, const void *data)
 				coil_http_msg_reset(&c->msg); /* interim */
 				continue;
 			}
-			coil_http_body_init(&c->body, &c->msg,
-					    !g->want_response);
+			c->keep_body = g->want_response && g->script->resp_body;
+			coil_http_body_init(&c->body, &c->msg, !c->keep_body);
 			c->in_body = 1;
-			if (g->want_response) {
+			c->rb_len = 0;
+			if (g->want_response && g->script->resp_headers)
 				cb_script_head(g->script, &c->msg,
 					       &c->head_ref);
-				c->rb_len = 0;
-			}
 			/* HEAD, 204, 304, Content-Length: 0: ends here */
 			if (c->body.kind == COIL_HTTP_BODY_NONE ||
 			    (c->body.kind == COIL_HTTP_BODY_LENGTH &&
@@ -512,12 +511,12 @@ static void on_read(struct coil_stream *s, ssize_t nread, const void *data)
 			char *at = (char *)buf;
 			/* discarding: the decoder only counts, never writes;
 			 * for response() it decodes a copy in place */
-			if (g->want_response && !(at = body_room(c, buf, n))) {
+			if (c->keep_body && !(at = body_room(c, buf, n))) {
 				cb_conn_fail(c, CB_ERR_READ, -ENOMEM);
 				return;
 			}
 			ret = coil_http_body_decode(&c->body, at, &len);
-			if (g->want_response &&
+			if (c->keep_body &&
 			    (ret >= 0 || ret == COIL_HTTP_PARTIAL))
 				c->rb_len += len;
 			if (ret == COIL_HTTP_PARTIAL)

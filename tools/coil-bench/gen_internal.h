@@ -81,6 +81,7 @@ struct cb_conn {
 	/* -s with response(): the head's fields as a Lua table (a registry
 	 * reference) and the body so far */
 	int head_ref;
+	int keep_body; /* this response's body goes to rb */
 	char *rb;
 	size_t rb_len, rb_cap;
 	/* -s with delay(): 1 waiting on tmr, 2 waited: send one */

@@ -753,6 +753,34 @@ static lua_State *new_state(struct cb_script *s, const struct cb_opts *o,
 	return L;
 }
 
+/* The response() at the top of the stack (popped): which arguments it
+ * takes, from debug.getinfo(f, "u") (LuaJIT: nparams, isvararg). */
+static void read_params(struct cb_script_thread *st)
+{
+	lua_State *L = st->L;
+	int np = 3, va = 0;
+	lua_getglobal(L, "debug");
+	if (lua_istable(L, -1)) {
+		lua_getfield(L, -1, "getinfo");
+		lua_pushvalue(L, -3);
+		lua_pushstring(L, "u");
+		if (lua_pcall(L, 2, 1, 0) == 0 && lua_istable(L, -1)) {
+			lua_getfield(L, -1, "nparams");
+			if (lua_isnumber(L, -1))
+				np = (int)lua_tointeger(L, -1);
+			lua_getfield(L, -2, "isvararg");
+			va = lua_toboolean(L, -1);
+			lua_pop(L, 2);
+		}
+		lua_pop(L, 1); /* getinfo's result, or its error */
+	}
+	lua_pop(L, 1); /* debug */
+	st->resp_headers = va || np >= 2;
+	st->resp_body = va || np >= 3;
+	luaL_unref(L, LUA_REGISTRYINDEX, st->resp_ref);
+	st->resp_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops it */
+}
+
 /* Bytes of @p up to its first line end. */
 static size_t line_len(const char *p, size_t n)
 {
@@ -843,6 +871,10 @@ static int init_thread(struct cb_script *s, struct cb_script_thread *st,
 
 	st->dynamic = is_function(L, "request");
 	st->want_response = is_function(L, "response");
+	if (st->want_response) {
+		lua_getglobal(L, "response");
+		read_params(st);
+	}
 	st->has_delay = is_function(L, "delay");
 	if (!st->dynamic && check_requests(st->req, st->req_len, &n) < 0) {
 		snprintf(err, err_len,
@@ -878,6 +910,7 @@ int cb_script_new(struct cb_script **out, const struct cb_opts *o,
 		s->th[k].s = s;
 		s->th[k].k = k;
 		s->th[k].last_ref = LUA_NOREF;
+		s->th[k].resp_ref = LUA_NOREF;
 	}
 	if (!(s->L = new_state(s, o, url, NULL, err, err_len))) {
 		ret = -EINVAL;
@@ -1088,20 +1121,39 @@ int cb_script_response(struct cb_script_thread *st, int status, int *ref,
 		       const char *body, size_t len)
 {
 	lua_State *L = st->L;
+	bool headers = st->resp_headers, whole = st->resp_body;
+	int nargs = 1;
 	lua_getglobal(L, "response");
 	if (!lua_isfunction(L, -1)) {
 		lua_pop(L, 1);
 		cb_script_unref(st, ref);
 		return CB_SCRIPT_OK;
 	}
+	lua_rawgeti(L, LUA_REGISTRYINDEX, st->resp_ref);
+	if (!lua_rawequal(L, -1, -2)) {
+		/* another response(): read its parameters for the next
+		 * responses; this one passes everything it has */
+		lua_pop(L, 1);
+		lua_pushvalue(L, -1);
+		read_params(st);
+		headers = whole = true;
+	} else {
+		lua_pop(L, 1);
+	}
 	lua_pushinteger(L, status);
-	if (*ref >= 0)
-		lua_rawgeti(L, LUA_REGISTRYINDEX, *ref);
-	else
-		lua_newtable(L);
+	if (headers) {
+		if (*ref >= 0)
+			lua_rawgeti(L, LUA_REGISTRYINDEX, *ref);
+		else
+			lua_newtable(L);
+		nargs++;
+	}
 	cb_script_unref(st, ref);
-	lua_pushlstring(L, body ? body : "", len);
-	if (lua_pcall(L, 3, 0, 0) != 0)
+	if (whole) {
+		lua_pushlstring(L, body ? body : "", len);
+		nargs++;
+	}
+	if (lua_pcall(L, nargs, 0, 0) != 0)
 		return hook_failed(st);
 	return CB_SCRIPT_OK;
 }

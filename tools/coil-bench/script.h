@@ -51,7 +51,12 @@ struct cb_script_thread {
 	/* what the thread's script defines after init() */
 	bool dynamic;	    /* request() */
 	bool want_response; /* response() */
-	bool has_delay;	    /* delay() */
+	/* ... and whether it takes headers and body: a response(status)
+	 * gets no table, a response(status, headers) no body string (from
+	 * its parameter list; kept up to date if the script assigns
+	 * another response) */
+	bool resp_headers, resp_body;
+	bool has_delay; /* delay() */
 	/* the static request (when !dynamic): wrk.format() after init() */
 	char *req;
 	size_t req_len;
@@ -75,6 +80,7 @@ struct cb_script_thread {
 	size_t last_len;  /* ... its length ... */
 	unsigned last_n;  /* ... and the requests in it */
 	int last_ref;	  /* registry reference that keeps it alive */
+	int resp_ref;	  /* the response() resp_headers/body were read from */
 };
 
 /*

@@ -203,3 +203,18 @@ uint64_t coil_deadline_get(const struct coil_loop *loop)
 {
 	return coil__scope_deadline(loop);
 }
+
+uint64_t coil_op_take_deadline(struct coil_loop *loop, struct coil_op *op)
+{
+	uint64_t t = op->timeout_ns, at = coil__scope_deadline(loop);
+
+	if (op->state & ST_BUSY)
+		return at; /* (in flight: its timeout_ns is not a request) */
+	op->timeout_ns = 0;
+	if (t) {
+		uint64_t own = coil_now_update(loop) + t;
+		if (!at || own < at)
+			at = own;
+	}
+	return at;
+}

@@ -143,3 +143,77 @@ int coil__cancel_wait(struct coil_loop *loop, struct coil_op *op)
 	}
 	return coil__pool_cancel_op(loop, op);
 }
+
+/* ---- the public wait list ------------------------------------------------ */
+
+static int waitlist_hook(struct coil__waitq *wq, struct coil_op *op)
+{
+	struct coil_waitlist *wl =
+		coil_container_of(wq, struct coil_waitlist, wq);
+	struct coil_op *o;
+
+	if (!op) { /* drain: everything */
+		while ((o = coil__waitq_pop(wq))) {
+			coil__post(wq->loop, o, -ECANCELED);
+			if (wl->left)
+				wl->left(wl, o, -ECANCELED);
+		}
+		return 0;
+	}
+	if (!coil__waitq_remove(wq, op))
+		return -ENOENT;
+	int res = (op->state & ST_TIMED_OUT) ? -ETIMEDOUT : -ECANCELED;
+	coil__post(wq->loop, op, -ECANCELED); /* (reads -ETIMEDOUT if so) */
+	if (wl->left)
+		wl->left(wl, op, res);
+	return 0;
+}
+
+int coil_waitlist_init(struct coil_waitlist *wl, struct coil_loop *loop,
+		       coil_waitlist_fn left)
+{
+	if (!wl || !loop)
+		return -EINVAL;
+	coil__waitq_init(&wl->wq, loop, waitlist_hook);
+	wl->left = left;
+	return 0;
+}
+
+int coil_waitlist_add(struct coil_waitlist *wl, struct coil_op *op)
+{
+	int ret;
+
+	if (!wl || !op)
+		return -EINVAL;
+	ret = coil__can_start(wl->wq.loop, op);
+	if (ret)
+		return ret;
+	if (coil__wait_due(wl->wq.loop)) {
+		coil__post_new(wl->wq.loop, op, -ETIMEDOUT);
+		return 0;
+	}
+	return coil__waitq_push(&wl->wq, op, NULL);
+}
+
+struct coil_op *coil_waitlist_first(const struct coil_waitlist *wl)
+{
+	return wl ? wl->wq.head : NULL;
+}
+
+int coil_waitlist_complete(struct coil_waitlist *wl, struct coil_op *op,
+			   int res)
+{
+	if (!wl || !op)
+		return -EINVAL;
+	if (wl->wq.head == op)
+		coil__waitq_pop(&wl->wq);
+	else if (!coil__waitq_remove(&wl->wq, op))
+		return -ENOENT;
+	coil__post(wl->wq.loop, op, res);
+	return 0;
+}
+
+unsigned coil_waitlist_len(const struct coil_waitlist *wl)
+{
+	return wl ? wl->wq.count : 0;
+}

@@ -63,6 +63,54 @@ struct coil__waitq {
 	int (*cancel)(struct coil__waitq *wq, struct coil_op *op);
 };
 
+/* ==== wait list: waits of your own ====================================== */
+
+struct coil_waitlist;
+
+/* Told that @op left the list by coil_cancel() (res -ECANCELED), its
+ * deadline (-ETIMEDOUT) or coil_loop_drain() (-ECANCELED); the op's own
+ * callback follows on the next turn with @res. */
+typedef void (*coil_waitlist_fn)(struct coil_waitlist *wl, struct coil_op *op,
+				 int res);
+
+/*
+ * A FIFO of waiting ops for layers that complete ops in user space (a
+ * protocol's requests waiting for their replies), with what every wait
+ * here gets from the engine: ops in it count as in flight, honour
+ * coil_op_timeout(), deadline scopes and carried deadlines, and can be
+ * cancelled with coil_cancel() or by coil_loop_drain().
+ */
+struct coil_waitlist {
+	/* private */
+	struct coil__waitq wq;
+	coil_waitlist_fn left;
+};
+
+/* coil_waitlist_init() - an empty list on @loop; @left (may be NULL) hears
+ * of ops that leave it by cancel or deadline. Return: 0; -EINVAL. */
+int coil_waitlist_init(struct coil_waitlist *wl, struct coil_loop *loop,
+		       coil_waitlist_fn left);
+
+/*
+ * coil_waitlist_add() - append @op (initialised, not in flight); it waits
+ * until coil_waitlist_complete(). A wait started past its deadline
+ * completes with -ETIMEDOUT on the next turn instead (and is not added).
+ * Return: 0; -EINVAL; -EBUSY if @op is in flight; -ECANCELED while the
+ * loop is cancelling.
+ */
+int coil_waitlist_add(struct coil_waitlist *wl, struct coil_op *op);
+
+/* The oldest waiting op, or NULL. */
+struct coil_op *coil_waitlist_first(const struct coil_waitlist *wl);
+
+/* coil_waitlist_complete() - take @op out and complete it with @res on the
+ * next turn. Return: 0; -ENOENT if @op does not wait here. */
+int coil_waitlist_complete(struct coil_waitlist *wl, struct coil_op *op,
+			   int res);
+
+/* Ops waiting. */
+unsigned coil_waitlist_len(const struct coil_waitlist *wl);
+
 /* ==== group: gather / TaskGroup ========================================= */
 
 /* Collect-all: done when every child has ended; each child's result is

@@ -9,12 +9,14 @@
  * http.h    HTTP/1.1: http_message.h (URL, writer, parser, bodies),
  *           http_client.h, http_server.h
  * hist.h    latency histogram (HdrHistogram layout)
+ * connpool.h  connection pool for request/response protocols
  */
 #ifndef COIL_COIL_H
 #define COIL_COIL_H
 
 #include "coil/engine.h"
 #include "coil/async.h"
+#include "coil/connpool.h"
 #include "coil/stream.h"
 #include "coil/tls.h"
 #include "coil/http.h"

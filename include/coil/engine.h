@@ -355,6 +355,14 @@ uint64_t coil_task_deadline_enter(struct coil_loop *loop, uint64_t deadline_ns);
 void coil_task_deadline_leave(struct coil_loop *loop,
 			      uint64_t prev_deadline_ns);
 
+/*
+ * coil_op_take_deadline() - for layers that run an op's work through
+ * several steps: the absolute deadline @op would get if submitted now
+ * (the earliest of its coil_op_timeout(), counted from now, and the
+ * scopes' deadlines), 0 if none. Consumes the op's pending timeout.
+ */
+uint64_t coil_op_take_deadline(struct coil_loop *loop, struct coil_op *op);
+
 /* coil_deadline_get() - the deadline an op submitted now would get from
  * scopes (coil_deadline_enter(), coil_task_deadline_enter()), 0 if none;
  * e.g. to pass to a request that takes its own deadline. */

@@ -150,8 +150,25 @@ static int waitlist_hook(struct coil__waitq *wq, struct coil_op *op)
 {
 	struct coil_waitlist *wl =
 		coil_container_of(wq, struct coil_waitlist, wq);
-	struct coil_op *o;
+	struct coil_op *o, *next;
 
+	if (wl->defer) { /* the layer stops the work, then completes */
+		int found = 0;
+		for (o = wq->head; o; o = next) {
+			next = o->next;
+			if (op && o != op)
+				continue;
+			found = 1;
+			if (wl->left)
+				wl->left(wl, o,
+					 (o->state & ST_TIMED_OUT)
+						 ? -ETIMEDOUT
+						 : -ECANCELED);
+			if (op)
+				break;
+		}
+		return found || !op ? 0 : -ENOENT;
+	}
 	if (!op) { /* drain: everything */
 		while ((o = coil__waitq_pop(wq))) {
 			coil__post(wq->loop, o, -ECANCELED);
@@ -176,7 +193,14 @@ int coil_waitlist_init(struct coil_waitlist *wl, struct coil_loop *loop,
 		return -EINVAL;
 	coil__waitq_init(&wl->wq, loop, waitlist_hook);
 	wl->left = left;
+	wl->defer = 0;
 	return 0;
+}
+
+void coil_waitlist_defer(struct coil_waitlist *wl)
+{
+	if (wl)
+		wl->defer = 1;
 }
 
 int coil_waitlist_add(struct coil_waitlist *wl, struct coil_op *op)
@@ -216,4 +240,21 @@ int coil_waitlist_complete(struct coil_waitlist *wl, struct coil_op *op,
 unsigned coil_waitlist_len(const struct coil_waitlist *wl)
 {
 	return wl ? wl->wq.count : 0;
+}
+
+int coil_waitlist_remove(struct coil_waitlist *wl, struct coil_op *op)
+{
+	struct coil_loop *loop;
+
+	if (!wl || !op)
+		return -EINVAL;
+	if (!coil__waitq_remove(&wl->wq, op))
+		return -ENOENT;
+	loop = wl->wq.loop;
+	if (op->state & ST_WAIT_TIMED)
+		coil__wait_untime(loop, op);
+	loop->inflight--;
+	op->state = 0;
+	op->timeout_ns = 0;
+	return 0;
 }

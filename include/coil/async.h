@@ -84,6 +84,7 @@ struct coil_waitlist {
 	/* private */
 	struct coil__waitq wq;
 	coil_waitlist_fn left;
+	unsigned defer;
 };
 
 /* coil_waitlist_init() - an empty list on @loop; @left (may be NULL) hears
@@ -99,6 +100,21 @@ int coil_waitlist_init(struct coil_waitlist *wl, struct coil_loop *loop,
  * loop is cancelling.
  */
 int coil_waitlist_add(struct coil_waitlist *wl, struct coil_op *op);
+
+/*
+ * coil_waitlist_defer() - for ops that stand for work which must be
+ * stopped before they may end (a request on a connection): from now on
+ * an op cancelled or past its deadline stays in the list and @left is
+ * asked (with -ECANCELED or -ETIMEDOUT) to stop the work; the layer then
+ * completes the op itself with coil_waitlist_complete(), where an
+ * -ECANCELED result reads -ETIMEDOUT if the deadline was the cause.
+ */
+void coil_waitlist_defer(struct coil_waitlist *wl);
+
+/* coil_waitlist_remove() - undo coil_waitlist_add(): @op leaves, is no
+ * longer in flight and its callback will not run (for a layer whose own
+ * start failed right after adding). Return: 0; -ENOENT. */
+int coil_waitlist_remove(struct coil_waitlist *wl, struct coil_op *op);
 
 /* The oldest waiting op, or NULL. */
 struct coil_op *coil_waitlist_first(const struct coil_waitlist *wl);

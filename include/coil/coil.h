@@ -10,6 +10,8 @@
  *           http_client.h, http_server.h
  * hist.h    latency histogram (HdrHistogram layout)
  * connpool.h  connection pool for request/response protocols
+ * http_op.h   an HTTP request as a coil_op (groups, deadlines, cancel)
+ * resp.h      Redis (RESP2) client on the connection pool
  */
 #ifndef COIL_COIL_H
 #define COIL_COIL_H
@@ -20,6 +22,8 @@
 #include "coil/stream.h"
 #include "coil/tls.h"
 #include "coil/http.h"
+#include "coil/http_op.h"
+#include "coil/resp.h"
 #include "coil/hist.h"
 
 #endif

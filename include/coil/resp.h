@@ -7,12 +7,12 @@
  * whose callback gets the reply, so coil_op_timeout(), deadline scopes,
  * carried deadlines and coil_loop_drain() apply to them as to any op, and
  * coil_cancel() to those sent with coil_resp_send() (a command run by
- * coil_resp_command() is bounded by its deadline instead). Error replies are values, not failures: the
- * callback gets 0 and a reply of type COIL_RESP_ERROR; a negative result
- * means the command got no reply (-ETIMEDOUT, -ECONNRESET, -ECANCELED,
- * COIL_EPARSE for a reply that is not RESP, -ECONNABORTED when an
- * earlier command on the same connection lost its reply so this one's
- * cannot be told apart).
+ * coil_resp_command() is bounded by its deadline instead). Error replies are
+ * values, not failures: the callback gets 0 and a reply of type
+ * COIL_RESP_ERROR; a negative result means the command got no reply
+ * (-ETIMEDOUT, -ECONNRESET, -ECANCELED, COIL_EPARSE for a reply that is not
+ * RESP, -ECONNABORTED when an earlier command on the same connection lost its
+ * reply so this one's cannot be told apart).
  *
  * Two ways to run commands:
  *  - coil_resp_command(): one command on a pooled connection, acquired

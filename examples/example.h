@@ -59,13 +59,16 @@ static inline void ex_nop_cb(struct coil_op *op, int res, unsigned flags)
 	(void)flags;
 }
 
-/* Run @loop until *@flag is set. (coil_loop_run(COIL_RUN_DEFAULT) would
- * also wait for the HTTP client's idle keep-alive connections, which stay
- * in flight until their idle timeout.) */
+/* Run @loop until *@flag is set, 30 s at most (coil_loop_run_until();
+ * coil_loop_run(COIL_RUN_DEFAULT) would also wait for the HTTP client's
+ * idle keep-alive connections, which stay in flight until their idle
+ * timeout). */
 static inline void ex_run_until(struct coil_loop *loop, const int *flag)
 {
-	while (!*flag)
-		coil_loop_run(loop, COIL_RUN_ONCE);
+	if (coil_loop_run_until(loop, flag, 30 * SEC) < 0) {
+		fprintf(stderr, "gave up waiting after 30 s\n");
+		exit(1);
+	}
 }
 
 /* Shut an HTTP client down (its connections closed) and free it. */

@@ -271,6 +271,22 @@ int coil_loop_run(struct coil_loop *loop, int mode);
  */
 int coil_loop_set_batch_wait(struct coil_loop *loop, uint64_t batch_wait_ns);
 
+/*
+ * coil_loop_run_until() - run turns until *@flag is nonzero or @timeout_ns
+ * has passed (for tests, examples and programs that wait for one result
+ * at their top level; docs/TESTING.md).
+ * @flag: set by a callback; read between turns.
+ * The limit is a ring timer of the call's own, so it also ends a wait
+ * with nothing else in flight (where coil_loop_run(COIL_RUN_ONCE) would
+ * block); it is removed before the call returns. Unlike
+ * COIL_RUN_DEFAULT, it does not wait for unrelated ops in flight (a
+ * client's idle keep-alive reads).
+ * Return: 0 once *@flag is set; -ETIMEDOUT; -EBUSY from a callback of
+ * @loop; -EINVAL; coil_loop_run()'s errors.
+ */
+int coil_loop_run_until(struct coil_loop *loop, const volatile int *flag,
+			uint64_t timeout_ns);
+
 /* coil_loop_stop() - make coil_loop_run(COIL_RUN_DEFAULT) return after the
  * current turn. Loop thread only. */
 void coil_loop_stop(struct coil_loop *loop);

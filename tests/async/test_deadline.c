@@ -441,6 +441,42 @@ static void test_drain_with_timed_waits(void **state)
 	coil_loop_free(loop);
 }
 
+/* coil_loop_run_until(): returns when the flag is set, or at its limit
+ * even with nothing in flight, and leaves nothing in flight behind */
+static int flag_set;
+
+static void set_flag(struct coil_op *op, int res, unsigned flags)
+{
+	(void)op;
+	(void)res;
+	(void)flags;
+	flag_set = 1;
+}
+
+static void test_loop_run_until(void **state)
+{
+	struct coil_loop *loop = tu_loop(NULL);
+	struct coil_op t;
+	uint64_t t0;
+	volatile int never = 0;
+
+	flag_set = 0;
+	coil_op_init(&t, set_flag);
+	assert_int_equal(coil_timeout(loop, &t, 20 * MS, 0), 0);
+	t0 = tu_mono_ns();
+	assert_int_equal(coil_loop_run_until(loop, &flag_set, 5000 * MS), 0);
+	assert_true(tu_mono_ns() - t0 >= 20 * MS);
+	assert_true(tu_mono_ns() - t0 < 2000 * MS);
+	assert_int_equal(coil_loop_inflight(loop), 0);
+	t0 = tu_mono_ns();
+	assert_int_equal(coil_loop_run_until(loop, &never, 30 * MS),
+			 -ETIMEDOUT);
+	assert_true(tu_mono_ns() - t0 >= 30 * MS);
+	assert_int_equal(coil_loop_inflight(loop), 0);
+	assert_int_equal(coil_loop_run_until(NULL, &never, 1), -EINVAL);
+	coil_loop_free(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -453,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_group_wait_after_deadline),
 		cmocka_unit_test(test_task_deadline_carried_across_callbacks),
 		cmocka_unit_test(test_drain_with_timed_waits),
+		cmocka_unit_test(test_loop_run_until),
 	};
 	return cmocka_run_group_tests_name("async.deadline", tests, NULL, NULL);
 }

@@ -99,9 +99,9 @@ static void test_http_op_group_cut_at_deadline(void **state)
 	assert_int_equal(cut, 5);
 	assert_int_equal(done.res, 5); /* collect-all: 5 failed */
 	/* nothing left running behind the ops */
-	struct coil_op sd;
-	coil_op_init(&sd, flag_cb);
-	assert_int_equal(coil_http_client_shutdown(c, &sd), 0);
+	struct flag sd = {0};
+	coil_op_init(&sd.op, flag_cb);
+	assert_int_equal(coil_http_client_shutdown(c, &sd.op), 0);
 	coil_loop_run(loop, COIL_RUN_DEFAULT);
 	assert_int_equal(coil_loop_inflight(loop), 0);
 	coil_http_client_free(c);
@@ -158,9 +158,9 @@ static void test_http_op_cancel_and_fail_fast(void **state)
 	}
 	for (int i = 0; i < 4; i++)
 		coil_http_op_free(&k[i].http);
-	struct coil_op sd;
-	coil_op_init(&sd, flag_cb);
-	assert_int_equal(coil_http_client_shutdown(c, &sd), 0);
+	struct flag sd = {0};
+	coil_op_init(&sd.op, flag_cb);
+	assert_int_equal(coil_http_client_shutdown(c, &sd.op), 0);
 	coil_loop_run(loop, COIL_RUN_DEFAULT);
 	coil_http_client_free(c);
 	coil_loop_free(loop);

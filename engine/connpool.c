@@ -122,6 +122,18 @@ static void give(struct coil_connpool *p, struct coil_pconn *pc)
 	coil__post(p->loop, op, 0);
 }
 
+/* A connection ready for use (opened, checked): to the oldest waiter,
+ * else idle; closed if the pool is closing. */
+static void settle(struct coil_connpool *p, struct coil_pconn *pc)
+{
+	if (p->closing)
+		close_pc(p, pc);
+	else if (p->wq.count)
+		give(p, pc);
+	else
+		idle_push(p, pc);
+}
+
 static void fail_oldest(struct coil_connpool *p, int err)
 {
 	struct coil_op *op = coil__waitq_pop(&p->wq);
@@ -339,12 +351,7 @@ void coil_connpool_opened(struct coil_connpool *p, struct coil_pconn *pc,
 	pc->pool = p;
 	pc->next = pc->prev = NULL;
 	p->st.opened++;
-	if (p->closing)
-		close_pc(p, pc);
-	else if (p->wq.count)
-		give(p, pc);
-	else
-		idle_push(p, pc);
+	settle(p, pc);
 }
 
 void coil_connpool_lost(struct coil_connpool *p, struct coil_pconn *pc)
@@ -366,12 +373,7 @@ void coil_connpool_checked(struct coil_connpool *p, struct coil_pconn *pc,
 		serve(p);
 		return;
 	}
-	if (p->closing)
-		close_pc(p, pc);
-	else if (p->wq.count)
-		give(p, pc);
-	else
-		idle_push(p, pc);
+	settle(p, pc);
 }
 
 void coil_connpool_closed(struct coil_connpool *p, struct coil_pconn *pc)

@@ -182,6 +182,11 @@ static int attempt(struct coil_loop *loop, struct coil_sendfile *sf,
 			done(loop, sf, ok, posted);
 			return 0;
 		}
+		if (!ok && (sf->flags & COIL_SENDFILE_CACHED_ONLY)) {
+			done(loop, sf, sf->sent ? (int)sf->sent : -EAGAIN,
+			     posted);
+			return 0;
+		}
 		if (!ok) {
 			if (!loop->sf_sink) {
 				loop->sf_sink = malloc(WARM_MAX);
@@ -242,7 +247,7 @@ void coil__sendfile_step(struct coil_op *op, int res, unsigned flags)
 }
 
 int coil_sendfile(struct coil_loop *loop, struct coil_sendfile *sf, int out_fd,
-		  int in_fd, uint64_t off, size_t len)
+		  int in_fd, uint64_t off, size_t len, unsigned flags)
 {
 	int ret;
 
@@ -250,7 +255,7 @@ int coil_sendfile(struct coil_loop *loop, struct coil_sendfile *sf, int out_fd,
 		return -EBUSY;
 	if (out_fd < 0 || in_fd < 0)
 		return -EBADF;
-	if (off > INT64_MAX)
+	if (off > INT64_MAX || (flags & ~COIL_SENDFILE_CACHED_ONLY))
 		return -EINVAL;
 	if (loop->draining == 2)
 		return -ECANCELED;
@@ -263,6 +268,7 @@ int coil_sendfile(struct coil_loop *loop, struct coil_sendfile *sf, int out_fd,
 	sf->op.timeout_ns = 0;
 	sf->deadline_ns = loop->deadline_ns;
 	sf->sent = 0;
+	sf->flags = (uint8_t)flags;
 	sf->cancelled = 0;
 	sf->step = STEP_NONE;
 	if (len > SF_MAX)

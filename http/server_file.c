@@ -5,8 +5,10 @@
  * cache and each piece sent as a stream write (the first one with the
  * head); larger ones on plain TCP go by coil_sendfile() once the head is
  * sent (sendfile(2) from the loop, the page cache's pages handed to the
- * socket without a copy; uncached ranges are first read through the
- * ring, so the loop never waits on the disk).
+ * socket without a copy) while the page cache holds them; from the first
+ * piece it does not hold (COIL_SENDFILE_CACHED_ONLY), the rest of the body
+ * is read through the ring and sent from a buffer, so the loop never
+ * waits on the disk.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -133,7 +135,8 @@ void coil__sendfile_next(struct sconn *c)
 	coil_op_timeout(&c->fsf.op, c->srv->o.write_timeout_ns);
 	ret = coil_sendfile(c->srv->loop, &c->fsf, coil_stream_fd(c->s), c->ffd,
 			    c->foff,
-			    c->fleft < SIZE_MAX ? (size_t)c->fleft : SIZE_MAX);
+			    c->fleft < SIZE_MAX ? (size_t)c->fleft : SIZE_MAX,
+			    COIL_SENDFILE_CACHED_ONLY);
 	if (ret < 0)
 		sendfile_fail(c, ret);
 }
@@ -146,6 +149,19 @@ void coil__file_sendfile_cb(struct coil_op *op, int res, unsigned flags)
 	if (c->st & C_DEAD) {
 		coil__file_end(c);
 		coil__sconn_release(c);
+		return;
+	}
+	if (res == -EAGAIN) {
+		/* not in the page cache: the rest of this body is read through
+		 * the ring and sent from a buffer (as cheap as sendfile's
+		 * warming read, and one system call less) */
+		c->st &= ~C_SENDFILE;
+		c->fb = fbuf_get(c->srv);
+		if (!c->fb) {
+			sendfile_fail(c, -ENOMEM);
+			return;
+		}
+		file_read(c);
 		return;
 	}
 	if (res <= 0) {

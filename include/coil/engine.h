@@ -619,6 +619,7 @@ struct coil_sendfile {
 	int out_fd, in_fd;
 	uint8_t step;
 	uint8_t cancelled;
+	uint8_t flags;
 };
 
 /*
@@ -646,24 +647,31 @@ struct coil_sendfile {
  * KiB at a time, into a scratch buffer of the loop whose contents are
  * thrown away: buffered reads complete asynchronously, so no thread waits
  * on the disk) and then sent from the cache without another check.
- * Without cachestat(2) every range is read that way first.
+ * Without cachestat(2) every range is read that way first. With
+ * COIL_SENDFILE_CACHED_ONLY in @flags such a range is not read: the op
+ * ends there (with what it sent, or -EAGAIN if nothing), for a caller
+ * with a read path of its own (a READ into its buffer and a SEND copy
+ * the bytes as often as the warming read does, minus a system call).
  * coil_loop_stats() counts the sendfile(2) calls and the warming reads.
  * sendfile(2) cannot be asked not to raise SIGPIPE: where SIGPIPE is not
  * ignored (looked up once per loop), each call runs with it blocked and
  * takes back the one it raised, at two more system calls per call.
  *
  * Callback (never inline): bytes sent, min(@len, 1 MiB) unless the file
- * ended first (fewer; 0 when @off is at or past its end, or @len is 0);
+ * ended first (fewer; 0 when @off is at or past its end, or @len is 0)
+ * or, with COIL_SENDFILE_CACHED_ONLY, the rest is not in the page cache
+ * (fewer; -EAGAIN when none of it was sent);
  * or -errno (-EPIPE, -ECONNRESET, -EBADF ...), -ETIMEDOUT after
  * coil_op_timeout(), -ECANCELED after coil_cancel() or
  * coil_cancel_fd(@out_fd), also when some bytes had been sent. A deadline
  * scope open at the call bounds the waits too.
  * Return: 0; -EBUSY if in flight; -EBADF for a negative fd; -EINVAL for
- * @off above INT64_MAX; -ECANCELED while coil_loop_drain() cancels;
- * -ENOMEM.
+ * @off above INT64_MAX or unknown @flags; -ECANCELED while
+ * coil_loop_drain() cancels; -ENOMEM.
  */
+#define COIL_SENDFILE_CACHED_ONLY (1u << 0)
 int coil_sendfile(struct coil_loop *loop, struct coil_sendfile *sf, int out_fd,
-		  int in_fd, uint64_t off, size_t len);
+		  int in_fd, uint64_t off, size_t len, unsigned flags);
 
 /* @off: file offset, or -1 for the current position. Callback: bytes. */
 int coil_read(struct coil_loop *loop, struct coil_op *op, int fd, void *buf,

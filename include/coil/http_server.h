@@ -341,9 +341,10 @@ int coil_http_respond(struct coil_http_sreq *req, int status,
  * The head is sent with Content-Length @len. On plain TCP a body of at
  * least opts.sendfile_min_bytes (16 KiB) goes by coil_sendfile() once the
  * head is sent: sendfile(2) from the loop hands the page cache's pages to
- * the socket without a copy, ranges not in the page cache are read through
- * the ring first (the loop never waits on the disk), and a reader that
- * takes nothing for write_timeout_ns is cut. Smaller bodies, and all over
+ * the socket without a copy while the page cache holds them; from the
+ * first range it does not hold, the rest is read as below (the loop never
+ * waits on the disk). A reader that takes nothing for write_timeout_ns is
+ * cut. Smaller bodies, and all over
  * TLS, are read with IORING_OP_READ into 64 KiB buffers of the server (a
  * free list) and each piece leaves in one send together with whatever
  * precedes it. A file that turns out shorter than @len ends the

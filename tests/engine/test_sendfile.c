@@ -127,19 +127,27 @@ static void sop_init(struct sop *s)
 	coil_op_init(&s->sf.op, sop_cb);
 }
 
-/* One op, run to its callback; the callback never runs inline. */
-static int sendfile_once(struct coil_loop *loop, int out, int in, uint64_t off,
-			 size_t len, uint64_t wait_ns)
+/* One op with @flags, run to its callback; the callback never runs
+ * inline. */
+static int sendfile_flags(struct coil_loop *loop, int out, int in, uint64_t off,
+			  size_t len, uint64_t wait_ns, unsigned flags)
 {
 	struct sop s;
 	sop_init(&s);
 	if (wait_ns)
 		coil_op_timeout(&s.sf.op, wait_ns);
-	assert_int_equal(coil_sendfile(loop, &s.sf, out, in, off, len), 0);
+	assert_int_equal(coil_sendfile(loop, &s.sf, out, in, off, len, flags),
+			 0);
 	assert_int_equal(s.calls, 0);
 	assert_int_equal(te_run_calls(loop, &s.calls, 1, 10000 * MS), 1);
 	assert_int_equal(coil_loop_inflight(loop), 0);
 	return s.res;
+}
+
+static int sendfile_once(struct coil_loop *loop, int out, int in, uint64_t off,
+			 size_t len, uint64_t wait_ns)
+{
+	return sendfile_flags(loop, out, in, off, len, wait_ns, 0);
 }
 
 /* Send [off, off + len) in as many ops as it takes. Return: bytes sent
@@ -265,6 +273,52 @@ static void test_sendfile_end_of_file_gives_zero(void **state)
 	te_end(loop);
 }
 
+/* COIL_SENDFILE_CACHED_ONLY: a range the page cache does not hold is
+ * left to the caller (-EAGAIN, nothing read, nothing sent); a cached one
+ * is sent as without the flag. */
+static void test_sendfile_cached_only_leaves_uncached_ranges(void **state)
+{
+	struct coil_loop *loop = te_begin(NULL);
+	size_t len = 256 * 1024;
+	int fd = make_file(len, NULL);
+	struct coil_loop_stats a, b;
+	char *buf = malloc(len);
+	int fds[2];
+
+	(void)state;
+	assert_non_null(buf);
+	pair(fds);
+	if (drop_cache(fd, len)) {
+		coil_loop_stats(loop, &a);
+		assert_int_equal(sendfile_flags(loop, fds[1], fd, 0, len, 0,
+						COIL_SENDFILE_CACHED_ONLY),
+				 -EAGAIN);
+		coil_loop_stats(loop, &b);
+		assert_int_equal(b.sendfiles, a.sendfiles);
+		assert_int_equal(b.sendfile_warms, a.sendfile_warms);
+	} else {
+		print_message("the page cache kept the file: skipped\n");
+	}
+	assert_int_equal(pread(fd, buf, len, 0), (ssize_t)len);
+	if (cached_pages(fd, len) >= 0) {
+		struct reader rd;
+		reader_start(&rd, fds[0], len);
+		assert_int_equal(sendfile_flags(loop, fds[1], fd, 0, len, 0,
+						COIL_SENDFILE_CACHED_ONLY),
+				 (int)len);
+		reader_join(&rd);
+		for (size_t k = 0; k < len; k++)
+			if (rd.buf[k] != byte_at(k))
+				fail_msg("byte %zu differs", k);
+		free(rd.buf);
+	}
+	free(buf);
+	close(fds[0]);
+	close(fds[1]);
+	close(fd);
+	te_end(loop);
+}
+
 /* A pair with small buffers, so that a few hundred KiB fill it. */
 static void small_pair(int fds[2])
 {
@@ -288,7 +342,8 @@ static size_t fill_until_waiting(struct coil_loop *loop, struct sop *s, int out,
 			coil_op_timeout(&s->sf.op, wait_ns);
 		coil_loop_stats(loop, &a);
 		assert_int_equal(
-			coil_sendfile(loop, &s->sf, out, in, sent, 1 << 20), 0);
+			coil_sendfile(loop, &s->sf, out, in, sent, 1 << 20, 0),
+			0);
 		/* a few turns: a wait for room stays in flight */
 		for (int i = 0; i < 3 && !s->calls; i++)
 			assert_true(coil_loop_run(loop, COIL_RUN_NOWAIT) >= 0);
@@ -435,18 +490,23 @@ static void test_sendfile_bad_fds(void **state)
 	(void)state;
 	pair(fds);
 	sop_init(&s);
-	assert_int_equal(coil_sendfile(loop, &s.sf, -1, fd, 0, 10), -EBADF);
-	assert_int_equal(coil_sendfile(loop, &s.sf, fds[1], -1, 0, 10), -EBADF);
-	assert_int_equal(coil_sendfile(loop, &s.sf, fds[1], fd, 1ull << 63, 1),
-			 -EINVAL);
+	assert_int_equal(coil_sendfile(loop, &s.sf, -1, fd, 0, 10, 0), -EBADF);
+	assert_int_equal(coil_sendfile(loop, &s.sf, fds[1], -1, 0, 10, 0),
+			 -EBADF);
+	assert_int_equal(
+		coil_sendfile(loop, &s.sf, fds[1], fd, 1ull << 63, 1, 0),
+		-EINVAL);
 	assert_int_equal(coil_loop_inflight(loop), 0);
 	closed = dup(fd);
 	close(closed);
 	assert_int_equal(sendfile_once(loop, fds[1], closed, 0, 10, 0), -EBADF);
 	/* a second submission of a busy op is refused */
 	sop_init(&s);
-	assert_int_equal(coil_sendfile(loop, &s.sf, fds[1], fd, 0, 10), 0);
-	assert_int_equal(coil_sendfile(loop, &s.sf, fds[1], fd, 0, 10), -EBUSY);
+	assert_int_equal(coil_sendfile(loop, &s.sf, fds[1], fd, 0, 10, 8),
+			 -EINVAL);
+	assert_int_equal(coil_sendfile(loop, &s.sf, fds[1], fd, 0, 10, 0), 0);
+	assert_int_equal(coil_sendfile(loop, &s.sf, fds[1], fd, 0, 10, 0),
+			 -EBUSY);
 	assert_int_equal(te_run_calls(loop, &s.calls, 1, 1000 * MS), 1);
 	assert_int_equal(s.res, 10);
 	close(fds[0]);
@@ -466,6 +526,9 @@ int main(void)
 			te_rm_tmp),
 		cmocka_unit_test_teardown(test_sendfile_end_of_file_gives_zero,
 					  te_rm_tmp),
+		cmocka_unit_test_teardown(
+			test_sendfile_cached_only_leaves_uncached_ranges,
+			te_rm_tmp),
 		cmocka_unit_test_teardown(
 			test_sendfile_stalled_reader_times_out, te_rm_tmp),
 		cmocka_unit_test_teardown(test_sendfile_cancel_while_waiting,

@@ -103,7 +103,7 @@ static int expired(const mbedtls_ssl_session *s)
 
 int coil__tls_cache_offer(struct coil_tls_cache *c, const char *key,
 			  const struct coil_tls_config *cfg,
-			  mbedtls_ssl_context *ssl, unsigned char master[48])
+			  mbedtls_ssl_context *ssl)
 {
 	struct entry *e = find(c, key, cfg);
 
@@ -115,7 +115,6 @@ int coil__tls_cache_offer(struct coil_tls_cache *c, const char *key,
 	}
 	if (mbedtls_ssl_set_session(ssl, &e->sess) != 0)
 		return 0;
-	memcpy(master, e->sess.MBEDTLS_PRIVATE(master), 48);
 	e->used = ++c->clock;
 	return 1;
 }

@@ -27,7 +27,12 @@
 
 #define MAX_FILE (16u << 20)
 
+/* TLS 1.3's suites first (RFC 8446 section 9.1; mbedTLS 2.28 knows none
+ * of them and skips them), then TLS 1.2's. */
 static const char *const default_ciphers[] = {
+	"TLS1-3-AES-128-GCM-SHA256",
+	"TLS1-3-AES-256-GCM-SHA384",
+	"TLS1-3-CHACHA20-POLY1305-SHA256",
 	"TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256",
 	"TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256",
 	"TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384",
@@ -42,17 +47,36 @@ static const char *const default_ciphers[] = {
 
 static const char *const default_alpn[] = {"http/1.1", NULL};
 
-/* Key exchange groups, preferred first. mbedTLS's own default starts with
- * P-521; P-256 is its fastest here (one scalar multiplication 0.9 ms
- * against X25519 1.7 ms, P-384 1.4 ms, P-521 2.2 ms: docs/BENCHMARKS.md,
- * section tls), and what most servers prefer (RFC 8446 section 9.1). */
+/* Key exchange groups, preferred first: X25519, then P-256 (what browsers
+ * and OpenSSL send, RFC 8446 section 9.1; TLS 1.3 clients of mbedTLS send
+ * a key share for the first group only, so a server that prefers P-256
+ * costs a HelloRetryRequest round trip), then P-384, P-521. Cost per
+ * scalar multiplication: docs/BENCHMARKS.md, section tls. */
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
 static const uint16_t default_groups[] = {
-	MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
 	MBEDTLS_SSL_IANA_TLS_GROUP_X25519,
+	MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
 	MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1,
 	MBEDTLS_SSL_IANA_TLS_GROUP_SECP521R1,
 	MBEDTLS_SSL_IANA_TLS_GROUP_NONE,
+};
+/* Signature algorithms (RFC 8446 section 4.2.3), SHA-256 and up. RSA
+ * PKCS#1 v1.5 before RSA-PSS: mbedTLS 3.6.6's TLS 1.2 client offers
+ * rsa_pss_rsae (TLS 1.3 needs it) but refuses it in a TLS 1.2
+ * ServerKeyExchange (Mbed-TLS/mbedtls issue 10668, fixed after 3.6.6), and
+ * OpenSSL, in TLS 1.2, picks by the client's order; TLS 1.3 never signs
+ * with PKCS#1 v1.5, so there PSS is used all the same. */
+static const uint16_t default_sig_algs[] = {
+	MBEDTLS_TLS1_3_SIG_ECDSA_SECP256R1_SHA256,
+	MBEDTLS_TLS1_3_SIG_ECDSA_SECP384R1_SHA384,
+	MBEDTLS_TLS1_3_SIG_ECDSA_SECP521R1_SHA512,
+	MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA256,
+	MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA384,
+	MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA512,
+	MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA256,
+	MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA384,
+	MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA512,
+	MBEDTLS_TLS1_3_SIG_NONE,
 };
 #else
 /* Signature hashes offered and accepted in TLS 1.2 (RFC 5246 section
@@ -64,8 +88,8 @@ static const int default_hashes[] = {
 	MBEDTLS_MD_NONE,
 };
 static const mbedtls_ecp_group_id default_curves[] = {
-	MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_CURVE25519,
-	MBEDTLS_ECP_DP_SECP384R1, MBEDTLS_ECP_DP_SECP521R1,
+	MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1,
+	MBEDTLS_ECP_DP_SECP384R1,  MBEDTLS_ECP_DP_SECP521R1,
 	MBEDTLS_ECP_DP_NONE,
 };
 #endif
@@ -391,43 +415,6 @@ static int set_versions(struct coil_tls_config *cfg, unsigned min, unsigned max,
 	return 0;
 }
 
-/* The server's cache and ticket hooks: they record, for the connection
- * whose handshake runs on this thread now, that the client resumed. */
-static __thread int *resumed_flag;
-
-void coil__tls_watch_resume(int *flag)
-{
-	resumed_flag = flag;
-}
-
-#if MBEDTLS_VERSION_NUMBER >= 0x03000000
-static int cache_get(void *data, unsigned char const *id, size_t id_len,
-		     mbedtls_ssl_session *session)
-{
-	int ret = mbedtls_ssl_cache_get(data, id, id_len, session);
-	if (ret == 0 && resumed_flag)
-		*resumed_flag = 1;
-	return ret;
-}
-#else
-static int cache_get(void *data, mbedtls_ssl_session *session)
-{
-	int ret = mbedtls_ssl_cache_get(data, session);
-	if (ret == 0 && resumed_flag)
-		*resumed_flag = 1;
-	return ret;
-}
-#endif
-
-static int ticket_parse(void *p_ticket, mbedtls_ssl_session *session,
-			unsigned char *buf, size_t len)
-{
-	int ret = mbedtls_ssl_ticket_parse(p_ticket, session, buf, len);
-	if (ret == 0 && resumed_flag)
-		*resumed_flag = 1;
-	return ret;
-}
-
 static int setup_server_resume(struct coil_tls_config *cfg,
 			       const struct coil_tls_config_opts *o,
 			       char *errbuf, size_t errlen)
@@ -440,7 +427,8 @@ static int setup_server_resume(struct coil_tls_config *cfg,
 	cfg->has_cache = 1;
 	mbedtls_ssl_cache_set_max_entries(&cfg->cache, (int)size);
 	mbedtls_ssl_cache_set_timeout(&cfg->cache, (int)life);
-	mbedtls_ssl_conf_session_cache(&cfg->conf, &cfg->cache, cache_get,
+	mbedtls_ssl_conf_session_cache(&cfg->conf, &cfg->cache,
+				       mbedtls_ssl_cache_get,
 				       mbedtls_ssl_cache_set);
 
 	mbedtls_ssl_ticket_init(&cfg->ticket);
@@ -453,9 +441,9 @@ static int setup_server_resume(struct coil_tls_config *cfg,
 		say(errbuf, errlen, "session ticket key: %s", why);
 		return COIL_ETLS;
 	}
-	mbedtls_ssl_conf_session_tickets_cb(&cfg->conf,
-					    mbedtls_ssl_ticket_write,
-					    ticket_parse, &cfg->ticket);
+	mbedtls_ssl_conf_session_tickets_cb(
+		&cfg->conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse,
+		&cfg->ticket);
 	return 0;
 }
 
@@ -552,6 +540,17 @@ int coil_tls_config_new(struct coil_tls_config **out,
 	mbedtls_pk_init(&cfg->key);
 	atomic_init(&cfg->users, 0);
 
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+	/* mbedTLS 3.x does TLS 1.3's key exchange and key schedule through
+	 * PSA, which must be set up once per process first (idempotent,
+	 * thread-safe in 3.6; never torn down: other users may share it). */
+	ret = psa_crypto_init();
+	if (ret != PSA_SUCCESS) {
+		say(errbuf, errlen, "psa_crypto_init() failed: %d", ret);
+		ret = COIL_ETLS;
+		goto fail;
+	}
+#endif
 	ret = mbedtls_ctr_drbg_seed(&cfg->drbg, mbedtls_entropy_func,
 				    &cfg->entropy, pers, sizeof(pers) - 1);
 	if (ret) {
@@ -572,6 +571,7 @@ int coil_tls_config_new(struct coil_tls_config **out,
 	mbedtls_ssl_conf_rng(&cfg->conf, coil__tls_rng, cfg);
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
 	mbedtls_ssl_conf_groups(&cfg->conf, default_groups);
+	mbedtls_ssl_conf_sig_algs(&cfg->conf, default_sig_algs);
 #else
 	mbedtls_ssl_conf_curves(&cfg->conf, default_curves);
 	mbedtls_ssl_conf_sig_hashes(&cfg->conf, default_hashes);
@@ -652,6 +652,15 @@ int coil_tls_config_new(struct coil_tls_config **out,
 		ret = setup_server_resume(cfg, o, errbuf, errlen);
 		if (ret < 0)
 			goto fail;
+	} else {
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3) && defined(MBEDTLS_SSL_SESSION_TICKETS)
+		/* TLS 1.3 tickets come after the handshake
+		 * (NewSessionTicket, RFC 8446 section 4.6.1); mbedTLS drops
+		 * them unless asked to hand them over (session.c, pump()) */
+		mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(
+			&cfg->conf,
+			MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
+#endif
 	}
 	*out = cfg;
 	return 0;

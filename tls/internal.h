@@ -23,6 +23,9 @@
 #include <mbedtls/ssl_cache.h>
 #include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#include <psa/crypto.h>
+#endif
 
 #include "coil/tls.h"
 
@@ -72,6 +75,15 @@ struct coil_tls__slot {
 	struct coil_stream_write *done_head, *done_tail;
 };
 
+/* What the handshake showed so far (negotiated.c). */
+struct coil_tls__hs_note {
+	uint16_t group; /* IANA group id, 0 for none (a resumed TLS 1.2) */
+	int full;	/* the certificate went by: not resumed */
+};
+
+/* Finite-field DHE in a TLS 1.2 ServerKeyExchange (no group id there). */
+#define COIL_TLS__GROUP_FFDHE 0xff00
+
 struct coil_tls__conn {
 	mbedtls_ssl_context ssl;
 	struct coil_tls *t;
@@ -79,13 +91,14 @@ struct coil_tls__conn {
 	/* client */
 	struct coil_tls_cache *cache;
 	char *session_key;
-	unsigned char resume_master[48]; /* the offered session's secret */
-	int offered;			 /* a saved session was offered */
+	int offered;	 /* a saved session was offered */
 	int host_ip_len; /* 4 or 16: the host is an IP literal */
 	unsigned char host_ip[16];
 	char host[256];
-	/* server: the ticket or cache callbacks said "resume" */
-	int srv_resumed;
+	/* what the handshake steps showed (negotiated.c); note_sent: a
+	 * server in handshake looks at what it sends */
+	struct coil_tls__hs_note note;
+	int note_sent;
 	/* input: the bytes the TLS engine reads next (the lower stream's
 	 * buffer during its read callback, or the stash) */
 	const unsigned char *src;
@@ -128,11 +141,12 @@ struct coil_tls__conn {
 /* ---- cache.c ---- */
 
 /* Offer the saved session for (key, cfg) to @ssl. Return: 1 if one was
- * set (its master secret copied to @master), 0 if none. */
+ * set, 0 if none. */
 int coil__tls_cache_offer(struct coil_tls_cache *cache, const char *key,
 			  const struct coil_tls_config *cfg,
-			  mbedtls_ssl_context *ssl, unsigned char master[48]);
-/* Save @ssl's session for (key, cfg), replacing an older one. */
+			  mbedtls_ssl_context *ssl);
+/* Save @ssl's session for (key, cfg), replacing an older one: after a TLS
+ * 1.2 handshake, or when a TLS 1.3 ticket came (after the handshake). */
 void coil__tls_cache_save(struct coil_tls_cache *cache, const char *key,
 			  const struct coil_tls_config *cfg,
 			  const mbedtls_ssl_context *ssl);
@@ -154,20 +168,39 @@ const char *coil__tls_alert_name(int alert);
 /* mbedtls_strerror() into @buf, shortened to the reason. */
 void coil__tls_strerror(int ret, char *buf, size_t len);
 
+/* ---- negotiated.c ---- */
+
+/* Note what the handshake step that just ran on @ssl shows (the
+ * certificate state; a client: the group in the message it read). */
+void coil__tls_note_step(const mbedtls_ssl_context *ssl, int server,
+			 struct coil_tls__hs_note *n);
+/* A server: note the group from the ciphertext it sends (@buf, @len: what
+ * mbedTLS handed to bio_send()) while the handshake runs. */
+void coil__tls_note_sent(const unsigned char *buf, size_t len,
+			 struct coil_tls__hs_note *n);
+/* The group's IANA name ("x25519", "secp256r1"), "" for 0. */
+void coil__tls_group_name(uint16_t id, char *buf, size_t len);
+
 /* ---- config.c ---- */
 
 /* The configuration's random generator (thread-safe). */
 int coil__tls_rng(void *cfg, unsigned char *out, size_t len);
-/* Until the next call, a server handshake on this thread that resumes a
- * session (ticket or session-ID cache) sets *@flag to 1; NULL stops it. */
-void coil__tls_watch_resume(int *flag);
 
 /* ---- mbedTLS 2.x / 3.x differences ---- */
 
-static inline const unsigned char *
-coil__tls_master(const mbedtls_ssl_context *ssl)
+static inline int coil__tls_hs_over(const mbedtls_ssl_context *ssl)
 {
-	return ssl->MBEDTLS_PRIVATE(session)->MBEDTLS_PRIVATE(master);
+	return ssl->MBEDTLS_PRIVATE(state) == MBEDTLS_SSL_HANDSHAKE_OVER;
+}
+
+/* The negotiated version: COIL_TLS_V1_2 or COIL_TLS_V1_3. */
+static inline unsigned coil__tls_version_of(const mbedtls_ssl_context *ssl)
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+	return (unsigned)mbedtls_ssl_get_version_number(ssl);
+#else
+	return 0x0300u | (unsigned)ssl->minor_ver;
+#endif
 }
 
 static inline int coil__tls_alert_in(const mbedtls_ssl_context *ssl)

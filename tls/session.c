@@ -266,6 +266,8 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 	struct coil_tls__conn *c = ctx;
 	size_t done = 0;
 
+	if (c->note_sent)
+		coil__tls_note_sent(buf, len, &c->note);
 	if (c->jmode) { /* on a pool worker: the slots are the loop's */
 		if (buf_add(&c->jout, &c->jout_len, &c->jout_cap, buf, len) <
 		    0) {
@@ -570,6 +572,8 @@ static void pump(struct coil_tls *t)
 {
 	struct coil_tls__conn *c = t->c;
 
+	int post_hs = 1;
+
 	if (t->st & S_PUMPING)
 		return;
 	t->st |= S_PUMPING;
@@ -598,6 +602,12 @@ static void pump(struct coil_tls *t)
 		if (ret == MBEDTLS_ERR_SSL_WANT_READ) {
 			if (in_avail(c))
 				continue; /* a record that carried no data */
+			if (!coil__tls_hs_over(&c->ssl) && post_hs) {
+				/* TLS 1.3: a post-handshake message (a ticket)
+				 * was read; the next call processes it */
+				post_hs = 0;
+				continue;
+			}
 			if (!(t->st & S_LEND))
 				break;
 			/* the connection ended under us without
@@ -609,6 +619,17 @@ static void pump(struct coil_tls *t)
 		}
 		if (ret == MBEDTLS_ERR_SSL_WANT_WRITE)
 			break; /* an alert to send first */
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+		if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+			/* TLS 1.3: a ticket for the next connection */
+			t->info.tickets++;
+			post_hs = 1;
+			if (c->cache)
+				coil__tls_cache_save(c->cache, c->session_key,
+						     c->cfg, &c->ssl);
+			continue;
+		}
+#endif
 		if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
 			t->st |= S_RDONE | S_PEER_NOTIFY;
 			t->s.read_cb(&t->s, 0, NULL);
@@ -665,11 +686,13 @@ static void hs_timer_stop(struct coil_tls__conn *c, struct coil_loop *loop)
 static void hs_done(struct coil_tls *t)
 {
 	struct coil_tls__conn *c = t->c;
+	int server = (c->cfg->flags & COIL_TLS_SERVER) != 0;
 	const char *s;
 	coil_stream_connect_cb cb = t->connect_cb;
 
 	t->st &= ~S_HS;
 	t->st |= S_UP;
+	c->note_sent = 0;
 	t->info.handshake_ns = coil_now_update(t->s.loop) - t->t0_ns;
 	snprintf(t->info.version, sizeof(t->info.version), "%s",
 		 mbedtls_ssl_get_version(&c->ssl));
@@ -677,17 +700,17 @@ static void hs_done(struct coil_tls *t)
 		 mbedtls_ssl_get_ciphersuite(&c->ssl));
 	s = mbedtls_ssl_get_alpn_protocol(&c->ssl);
 	snprintf(t->info.alpn, sizeof(t->info.alpn), "%s", s ? s : "");
-	if (c->cfg->flags & COIL_TLS_SERVER) {
-		t->info.resumed = c->srv_resumed;
-	} else {
-		/* a resumed session keeps its master secret; a full
-		 * handshake derives a new one (RFC 5246 section 8.1) */
-		t->info.resumed =
-			c->offered && !memcmp(coil__tls_master(&c->ssl),
-					      c->resume_master, 48);
-		if (c->cache)
-			coil__tls_cache_save(c->cache, c->session_key, c->cfg,
-					     &c->ssl);
+	coil__tls_group_name(c->note.group, t->info.group,
+			     sizeof(t->info.group));
+	/* a server resumes whatever the client offered, a client only
+	 * what it offered */
+	t->info.resumed = !c->note.full && (server || c->offered);
+	if (c->cache && coil__tls_version_of(&c->ssl) < COIL_TLS_V1_3) {
+		coil__tls_cache_save(c->cache, c->session_key, c->cfg, &c->ssl);
+	} else if (c->cache && c->offered && !t->info.resumed) {
+		/* TLS 1.3: the server refused the ticket; the next one
+		 * comes after the handshake (pump()) */
+		coil__tls_cache_drop(c->cache, c->session_key, c->cfg);
 	}
 	hs_timer_stop(c, t->s.loop);
 	t->connect_cb = NULL;
@@ -767,13 +790,16 @@ static int hs_call(struct coil_tls__conn *c)
 {
 	int server = (c->cfg->flags & COIL_TLS_SERVER) != 0;
 	uint64_t t0 = thread_cpu_ns();
-	int ret;
+	int ret = 0;
 
-	if (server)
-		coil__tls_watch_resume(&c->srv_resumed);
-	ret = mbedtls_ssl_handshake(&c->ssl);
-	if (server)
-		coil__tls_watch_resume(NULL);
+	/* mbedtls_ssl_handshake() is this loop; stepping it ourselves lets
+	 * negotiated.c see each message as it goes by */
+	while (!coil__tls_hs_over(&c->ssl)) {
+		ret = mbedtls_ssl_handshake_step(&c->ssl);
+		coil__tls_note_step(&c->ssl, server, &c->note);
+		if (ret != 0)
+			break;
+	}
 	c->job_ns = thread_cpu_ns() - t0;
 	return ret;
 }
@@ -1322,6 +1348,7 @@ static int conn_new(struct coil_tls *t, const struct coil_tls_config *cfg,
 		return -ENOMEM;
 	c->t = t;
 	c->cfg = cfg;
+	c->note_sent = server;
 	mbedtls_ssl_init(&c->ssl);
 	if (mbedtls_ssl_setup(&c->ssl, &cfg->conf) != 0) {
 		mbedtls_ssl_free(&c->ssl);
@@ -1354,9 +1381,8 @@ static int conn_new(struct coil_tls *t, const struct coil_tls_config *cfg,
 			ret = -ENOMEM;
 			goto fail;
 		}
-		c->offered =
-			coil__tls_cache_offer(c->cache, c->session_key, cfg,
-					      &c->ssl, c->resume_master);
+		c->offered = coil__tls_cache_offer(c->cache, c->session_key,
+						   cfg, &c->ssl);
 	}
 	mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
 	c->hs_timeout_ns = o->handshake_timeout_ns ? o->handshake_timeout_ns

@@ -17,7 +17,8 @@
  *    read-only afterwards, usable from several loops' threads at once.
  *  - struct coil_tls_cache: a client's saved sessions per host, so that a
  *    reconnect resumes (an abbreviated handshake, RFC 5246 section 7.3,
- *    RFC 5077). One per loop, shared by the connections of that loop.
+ *    RFC 5077; a TLS 1.3 ticket, RFC 8446 section 2.2). One per loop, shared by
+ * the connections of that loop.
  *  - struct coil_tls: one TLS stream, embedded in the caller's struct.
  *
  * Defaults are the safe ones: a client verifies the server's certificate
@@ -74,12 +75,16 @@ struct coil_pool;      /* coil/async.h */
 #define COIL_TLS_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
 
 /*
- * Defaults both sides share. Cipher suites, TLS 1.2, in this order
- * (Mozilla's "intermediate" list, RFC 9325 section 4.2): ECDHE-ECDSA and
- * ECDHE-RSA with AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305, then
- * DHE-RSA with the same; nothing without forward secrecy, nothing CBC.
- * Key exchange groups: P-256, X25519, P-384, P-521 (P-256 first: mbedTLS
- * computes it fastest). Signatures: SHA-256 and up. Renegotiation off.
+ * Defaults both sides share. Versions: TLS 1.2 and, with mbedTLS 3.6, TLS
+ * 1.3, preferred (mbedTLS 2.28 speaks TLS 1.2 only). Cipher suites: TLS
+ * 1.3's AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305; then TLS 1.2's, in
+ * this order (Mozilla's "intermediate" list, RFC 9325 section 4.2):
+ * ECDHE-ECDSA and ECDHE-RSA with AES-128-GCM, AES-256-GCM,
+ * ChaCha20-Poly1305, then DHE-RSA with the same; nothing without forward
+ * secrecy, nothing CBC. Key exchange groups: X25519, P-256, P-384, P-521
+ * (a TLS 1.3 client sends its key share for X25519). Signatures: SHA-256
+ * and up. Renegotiation off. TLS 1.3 sessions resume by ticket, with a
+ * fresh (EC)DHE exchange (PSK with (EC)DHE, RFC 8446 section 4.2.9).
  */
 
 /*
@@ -177,8 +182,10 @@ int coil_tls_config_free(struct coil_tls_config *cfg);
  * Entries are keyed by the connection's session key (coil_tls_opts) and its
  * configuration, so sessions never cross from one configuration (another
  * client certificate, other trust anchors) to another. A session is saved
- * after every successful handshake, replaced by the next one, dropped after
- * a failed handshake or once its ticket lifetime has passed. Not
+ * after every successful TLS 1.2 handshake and for every TLS 1.3 ticket
+ * (they come after the handshake, while the stream reads), replaced by the
+ * next one, dropped after a failed handshake, a TLS 1.3 ticket the server
+ * refused, or (TLS 1.2, mbedTLS 2.28) once its ticket lifetime has passed. Not
  * thread-safe: use one cache per loop.
  *
  * Return: 0; -EINVAL for NULL @out or @max_entries > 65536; -ENOMEM.
@@ -190,8 +197,9 @@ unsigned coil_tls_cache_count(const struct coil_tls_cache *cache);
 
 /*
  * coil_tls_cache_free() - drop every session and free the cache.
- * @cache: a cache no stream in handshake uses, or NULL. A stream uses the
- *         cache only until its handshake callback ran.
+ * @cache: a cache no open stream uses, or NULL. A stream uses the cache
+ *         until its close callback ran (or its handshake failed): TLS 1.3
+ *         tickets arrive after the handshake.
  */
 void coil_tls_cache_free(struct coil_tls_cache *cache);
 
@@ -227,13 +235,23 @@ struct coil_tls_info {
 	 * (CLOCK_THREAD_CPUTIME_ID around each, on the loop's thread or a
 	 * pool worker's): the public-key work a step costs */
 	uint64_t handshake_cpu_ns;
-	int resumed;	  /* 1: abbreviated handshake from a saved session */
+	/* 1: abbreviated handshake from a saved session (TLS 1.2 ticket or
+	 * session ID; TLS 1.3 ticket, PSK with (EC)DHE) */
+	int resumed;
+	/* client, TLS 1.3: session tickets received so far (they come after
+	 * the handshake, while the stream reads, RFC 8446 section 4.6.1) */
+	unsigned tickets;
 	unsigned verify;  /* COIL_TLS_BAD_* bits of the peer's certificate */
 	int alert;	  /* the last fatal alert received (RFC 8446 section
 			   * 6), -1 for none */
-	char version[16]; /* "TLSv1.2" */
-	char cipher[64];  /* "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256" */
-	char alpn[32];	  /* the protocol both chose, or "" */
+	char version[16]; /* "TLSv1.2", "TLSv1.3" */
+	/* "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256", "TLS1-3-AES-128-GCM-SHA256"
+	 * (mbedTLS's spelling of the IANA names) */
+	char cipher[64];
+	/* the key exchange group by its IANA name: "x25519", "secp256r1"...;
+	 * "" for a resumed TLS 1.2 session (no key exchange) */
+	char group[16];
+	char alpn[32]; /* the protocol both chose, or "" */
 };
 
 /* coil_tls_info.verify bits: why the certificate was refused. */
@@ -285,9 +303,10 @@ struct coil_tls {
  *         lower stream, or coil_stream_close() @t as usual. The reason stays
  *         readable with coil_tls_error() until @t is reused.
  *
- * The handshake follows RFC 5246 (TLS 1.2). Reading may start (and writes
- * queue -ENOTCONN) before @cb; plaintext is delivered once the handshake is
- * done. Errors to @cb: COIL_ETLS (certificate refused, no common cipher
+ * The handshake follows RFC 8446 (TLS 1.3) or RFC 5246 (TLS 1.2), whichever
+ * both sides prefer within the configuration's versions. Reading may start (and
+ * writes queue -ENOTCONN) before @cb; plaintext is delivered once the handshake
+ * is done. Errors to @cb: COIL_ETLS (certificate refused, no common cipher
  * suite or version, alert received, garbage from the peer: see
  * coil_tls_error() and coil_tls_info()); -ETIMEDOUT (handshake timeout);
  * the lower stream's -errno (-ECONNRESET ...); -ECANCELED when @t was

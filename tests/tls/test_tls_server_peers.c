@@ -1,8 +1,8 @@
 /* tests/tls/test_tls_server_peers.c - coil's TLS server (on a thread of
  * its own) checked by outside clients: `openssl s_client` (verification,
- * ALPN, session resumption by ticket with -sess_out/-sess_in, mTLS, TLS
- * 1.1 refused) and curl --cacert (DNS name and IP, a wrong host and an
- * unknown CA refused). Skips (77) without openssl; the curl test without
+ * ALPN, TLS 1.2 session resumption by ticket with -sess_out/-sess_in,
+ * mTLS, TLS 1.1 refused) and curl --cacert (DNS name and IP, a wrong host and
+ * an unknown CA refused). Skips (77) without openssl; the curl test without
  * curl. */
 #include "tt.h"
 
@@ -61,23 +61,15 @@ static void test_tls_server_s_client(void **state)
 
 	tt_srv_start_thread(&srv, cfg, TT_HTTP);
 	{
-		char *argv[] = {"openssl",
-				"s_client",
-				"-connect",
-				(char *)connect_arg(&srv),
-				"-servername",
-				"localhost",
-				"-verify_hostname",
-				"localhost",
-				"-CAfile",
-				"ca.crt",
-				"-verify_return_error",
-				"-alpn",
-				"http/1.1",
-				"-ign_eof",
-				"-sess_out",
-				"sess.pem",
-				NULL};
+		char *argv[] = {"openssl",   "s_client",
+				"-connect",  (char *)connect_arg(&srv),
+				"-tls1_2",   "-servername",
+				"localhost", "-verify_hostname",
+				"localhost", "-CAfile",
+				"ca.crt",    "-verify_return_error",
+				"-alpn",     "http/1.1",
+				"-ign_eof",  "-sess_out",
+				"sess.pem",  NULL};
 		out = run(argv, request, &st);
 	}
 	print_message("s_client: exit %d\n", st);
@@ -92,19 +84,13 @@ static void test_tls_server_s_client(void **state)
 
 	/* the saved session resumes: s_client and our server agree */
 	{
-		char *argv[] = {"openssl",
-				"s_client",
-				"-connect",
-				(char *)connect_arg(&srv),
-				"-servername",
-				"localhost",
-				"-CAfile",
-				"ca.crt",
-				"-verify_return_error",
-				"-ign_eof",
-				"-sess_in",
-				"sess.pem",
-				NULL};
+		char *argv[] = {"openssl",   "s_client",
+				"-connect",  (char *)connect_arg(&srv),
+				"-tls1_2",   "-servername",
+				"localhost", "-CAfile",
+				"ca.crt",    "-verify_return_error",
+				"-ign_eof",  "-sess_in",
+				"sess.pem",  NULL};
 		out = run(argv, request, &st);
 	}
 	assert_int_equal(st, 0);
@@ -193,7 +179,8 @@ static void test_tls_server_curl(void **state)
 	tt_srv_start_thread(&srv, cfg, TT_HTTP);
 	/* by name and by IP */
 	for (int i = 0; i < 2; i++) {
-		char *argv[] = {"curl", "-sS", "--cacert", "ca.crt", url, NULL};
+		char *argv[] = {"curl",	    "-sS",    "--tls-max", "1.2",
+				"--cacert", "ca.crt", url,	   NULL};
 		snprintf(url, sizeof(url), "https://%s:%u/",
 			 i ? "127.0.0.1" : "localhost", srv.port);
 		out = run(argv, NULL, &st);

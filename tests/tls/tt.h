@@ -129,6 +129,25 @@ static inline struct coil_tls_config *tt_client_config(unsigned flags)
 	return tt_config(&o);
 }
 
+/* Does this build speak TLS 1.3 (mbedTLS 3.x)? */
+static inline int tt_have_tls13(void)
+{
+	struct coil_tls_config_opts o = {0};
+	struct coil_tls_config *cfg = NULL;
+	o.flags = COIL_TLS_INSECURE;
+	o.min_version = COIL_TLS_V1_3;
+	if (coil_tls_config_new(&cfg, &o, NULL, 0) < 0)
+		return 0;
+	coil_tls_config_free(cfg);
+	return 1;
+}
+
+/* The version two coil peers negotiate by default. */
+static inline const char *tt_newest(void)
+{
+	return tt_have_tls13() ? "TLSv1.3" : "TLSv1.2";
+}
+
 /* ---- deterministic bytes ------------------------------------------------ */
 
 /* Byte @i of the stream seeded by @seed (checkable without storing). */
@@ -505,7 +524,24 @@ static inline int tt_cli_connect(struct coil_loop *loop, struct tt_cli *c,
 			 0);
 	TT_RUN_UNTIL(loop, c->connected, 20000);
 	assert_true(c->connected != 0);
+	if (getenv("TT_VERBOSE") && c->status < 0)
+		fprintf(stderr, "tt_cli_connect: %d %s\n", c->status,
+			coil_tls_error(&c->tls.s));
 	return c->status;
+}
+
+/* After a TLS 1.3 handshake, read until the server's session ticket came
+ * (it follows the handshake, RFC 8446 section 4.6.1); nothing to wait for
+ * in TLS 1.2, where it is part of the handshake. */
+static inline void tt_cli_wait_ticket(struct coil_loop *loop, struct tt_cli *c)
+{
+	const struct coil_tls_info *in = coil_tls_info(&c->tls);
+
+	if (strcmp(in->version, "TLSv1.3") != 0)
+		return;
+	coil_stream_read_start(&c->tls.s, tt_cli_read);
+	TT_RUN_UNTIL(loop, in->tickets > 0 || c->err || c->eof, 5000);
+	assert_true(in->tickets > 0);
 }
 
 /* Close (also fine after a failed handshake) and wait for the callback. */

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -676,6 +677,38 @@ int coil_tls_config_free(struct coil_tls_config *cfg)
 	if (atomic_load(&cfg->users) > 0)
 		return -EBUSY;
 	config_free(cfg);
+	return 0;
+}
+
+/* "1.2", "1.3", "TLSv1.2"...: the wire value, or 0; *@end after it. */
+static unsigned one_version(const char *s, const char **end)
+{
+	if (!strncasecmp(s, "TLSv", 4))
+		s += 4;
+	if (!strncmp(s, "1.2", 3) || !strncmp(s, "1.3", 3)) {
+		*end = s + 3;
+		return s[2] == '2' ? COIL_TLS_V1_2 : COIL_TLS_V1_3;
+	}
+	return 0;
+}
+
+int coil_tls_parse_versions(const char *s, unsigned *min, unsigned *max)
+{
+	const char *end;
+	unsigned lo, hi;
+
+	if (!s || !min || !max)
+		return -EINVAL;
+	lo = one_version(s, &end);
+	if (!lo)
+		return -EINVAL;
+	hi = lo;
+	if (*end == '-')
+		hi = one_version(end + 1, &end);
+	if (!hi || *end || lo > hi)
+		return -EINVAL;
+	*min = lo;
+	*max = hi;
 	return 0;
 }
 

@@ -394,6 +394,20 @@ const char *coil_tls_error(const struct coil_stream *s);
 const struct coil_tls_info *coil_tls_info(const struct coil_tls *t);
 
 /*
+ * coil_tls_parse_versions() - a command line's TLS version choice.
+ * @s:   "1.2" or "1.3" (that version only), or a "MIN-MAX" pair
+ *       ("1.2-1.3"); "TLSv1.3" spellings are taken too.
+ * @min: receives COIL_TLS_V1_2 or COIL_TLS_V1_3 (for
+ *       coil_tls_config_opts.min_version).
+ * @max: receives the same for max_version.
+ *
+ * Return: 0; -EINVAL for anything else or MIN above MAX. Whether this
+ * build speaks the version is coil_tls_config_new()'s to say
+ * (-EOPNOTSUPP for TLS 1.3 only, with mbedTLS 2.28).
+ */
+int coil_tls_parse_versions(const char *s, unsigned *min, unsigned *max);
+
+/*
  * coil_tls_version() - the TLS library this coil was built with, e.g.
  * "mbed TLS 2.28.3". Return: a static string.
  */

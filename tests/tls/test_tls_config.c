@@ -203,9 +203,13 @@ static void test_tls_config_bad_options(void **state)
 	o.max_version = 0;
 	{
 		int ret = cfg_err(&o, err, sizeof(err));
-		/* TLS 1.3 only: mbedTLS 2.28 cannot */
+		/* TLS 1.3 only: mbedTLS 2.28 cannot; 3.6 can */
 		if (strstr(coil_tls_version(), "TLS 2."))
 			assert_int_equal(ret, -EOPNOTSUPP);
+		else
+			assert_int_equal(ret, 0);
+		coil_tls_config_free(cfg);
+		cfg = NULL;
 	}
 	/* no error buffer: still the code */
 	o.min_version = 0;
@@ -226,6 +230,42 @@ static void test_tls_cache_api(void **state)
 	coil_tls_cache_free(NULL);
 }
 
+/* the programs' --tls-version */
+static void test_tls_parse_versions(void **state)
+{
+	static const struct {
+		const char *s;
+		int ret;
+		unsigned min, max;
+	} cases[] = {
+		{"1.2", 0, COIL_TLS_V1_2, COIL_TLS_V1_2},
+		{"1.3", 0, COIL_TLS_V1_3, COIL_TLS_V1_3},
+		{"TLSv1.3", 0, COIL_TLS_V1_3, COIL_TLS_V1_3},
+		{"1.2-1.3", 0, COIL_TLS_V1_2, COIL_TLS_V1_3},
+		{"tlsv1.2-TLSv1.3", 0, COIL_TLS_V1_2, COIL_TLS_V1_3},
+		{"1.3-1.2", -EINVAL, 0, 0},
+		{"1.1", -EINVAL, 0, 0},
+		{"1.2-", -EINVAL, 0, 0},
+		{"1.23", -EINVAL, 0, 0},
+		{"", -EINVAL, 0, 0},
+		{"2", -EINVAL, 0, 0},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned lo = 0, hi = 0;
+		int ret = coil_tls_parse_versions(cases[i].s, &lo, &hi);
+		print_message("'%s' -> %d 0x%04x 0x%04x\n", cases[i].s, ret, lo,
+			      hi);
+		assert_int_equal(ret, cases[i].ret);
+		assert_int_equal(lo, cases[i].min);
+		assert_int_equal(hi, cases[i].max);
+	}
+	assert_int_equal(coil_tls_parse_versions(NULL, &(unsigned){0},
+						 &(unsigned){0}),
+			 -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_tls_config_bad_files),
 		cmocka_unit_test(test_tls_config_bad_options),
 		cmocka_unit_test(test_tls_cache_api),
+		cmocka_unit_test(test_tls_parse_versions),
 	};
 	tt_certs();
 	return cmocka_run_group_tests_name("tls.config", tests, NULL, NULL);

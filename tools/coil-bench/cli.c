@@ -64,6 +64,7 @@ enum {
 	OPT_BODY_FILE,
 	OPT_BATCH_WAIT,
 	OPT_SLO,
+	OPT_TLS_VERSION,
 };
 
 static const char short_opts[] = ":t:c:d:H:LUR:n:m:b:kP:s:vh";
@@ -81,6 +82,7 @@ static const struct option long_opts[] = {
 	{"body", required_argument, NULL, 'b'},
 	{"body-file", required_argument, NULL, OPT_BODY_FILE},
 	{"insecure", no_argument, NULL, 'k'},
+	{"tls-version", required_argument, NULL, OPT_TLS_VERSION},
 	{"warmup", required_argument, NULL, OPT_WARMUP},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"output", required_argument, NULL, OPT_OUTPUT},
@@ -417,6 +419,9 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 		case 'k':
 			o->insecure = true;
 			break;
+		case OPT_TLS_VERSION:
+			o->tls_versions = optarg;
+			break;
 		case OPT_JSON:
 			o->json = true;
 			break;
@@ -612,6 +617,10 @@ void cb_cli_usage(FILE *f)
 	      "                          called in the closed model only: with "
 	      "-R the schedule\n"
 	      "                          rules, as in wrk2\n"
+	      "        --tls-version V   1.2, 1.3 or a range 1.2-1.3 (default: "
+	      "1.3 preferred,\n"
+	      "                          1.2 offered; with mbedTLS 2.28: 1.2 "
+	      "only)\n"
 	      "  Output:\n"
 	      "    -L, --latency         print the latency distribution\n"
 	      "    -U                    print the uncorrected latency too "

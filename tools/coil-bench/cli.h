@@ -82,9 +82,11 @@ struct cb_opts {
 	uint32_t pipeline;    /* -P, requests in flight per connection */
 	bool keepalive;	      /* false with --no-keepalive */
 	bool insecure;	      /* -k: no TLS certificate verification */
-	uint64_t batch_wait_ns; /* --batch-wait: gather completions this
-				 * long per wait (coil_loop_opts.batch_wait_ns,
-				 * at most 1 s); 0 = off */
+	const char *tls_versions; /* --tls-version (argv): "1.2", "1.3",
+				   * "1.2-1.3"; NULL = the library's range */
+	uint64_t batch_wait_ns;	  /* --batch-wait: gather completions this
+				   * long per wait (coil_loop_opts.batch_wait_ns,
+				   * at most 1 s); 0 = off */
 
 	/* request */
 	const char *method;   /* -m (argv), default "GET", or "POST" when a

@@ -705,6 +705,15 @@ static void tls_done(struct coil_stream *s, int status)
 		g->th->r.tls_handshake_ns += now - c->connect_ns;
 		if (info && info->resumed)
 			g->th->r.tls_resumed++;
+		if (info && !g->th->r.tls_version[0] && info->version[0]) {
+			struct cb_result *r = &g->th->r;
+			snprintf(r->tls_version, sizeof(r->tls_version), "%s",
+				 info->version);
+			snprintf(r->tls_cipher, sizeof(r->tls_cipher), "%s",
+				 info->cipher);
+			snprintf(r->tls_group, sizeof(r->tls_group), "%s",
+				 info->group);
+		}
 	}
 	c->s = &c->tls.s;
 	conn_ready(c);

@@ -276,6 +276,11 @@ static int tls_setup(const struct cb_opts *o, struct cb_target *t)
 	int ret;
 	if (o->insecure)
 		co.flags |= COIL_TLS_INSECURE;
+	if (o->tls_versions &&
+	    coil_tls_parse_versions(o->tls_versions, &co.min_version,
+				    &co.max_version) < 0)
+		return usage_error("bad --tls-version '%s' (1.2, 1.3, 1.2-1.3)",
+				   o->tls_versions);
 	ret = coil_tls_config_new(&t->tls, &co, why, sizeof(why));
 	if (ret < 0)
 		return usage_error("TLS set-up failed: %s",

@@ -109,6 +109,13 @@ int cb_result_merge(struct cb_result *dst, const struct cb_result *src)
 	dst->tls_handshakes += src->tls_handshakes;
 	dst->tls_resumed += src->tls_resumed;
 	dst->tls_handshake_ns += src->tls_handshake_ns;
+	if (!dst->tls_version[0]) {
+		memcpy(dst->tls_version, src->tls_version,
+		       sizeof(dst->tls_version));
+		memcpy(dst->tls_cipher, src->tls_cipher,
+		       sizeof(dst->tls_cipher));
+		memcpy(dst->tls_group, src->tls_group, sizeof(dst->tls_group));
+	}
 	dst->late += src->late;
 	dst->unsent += src->unsent;
 	dst->max_lag_ns = max_u64(dst->max_lag_ns, src->max_lag_ns);
@@ -481,6 +488,8 @@ void cb_report_text(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 			"connect to handshake done\n",
 			(unsigned long long)r->tls_handshakes,
 			(unsigned long long)r->tls_resumed, buf);
+		fprintf(f, "  TLS negotiated: %s %s %s\n", r->tls_version,
+			r->tls_cipher, r->tls_group[0] ? r->tls_group : "-");
 	}
 	if (o->rate) {
 		fmt_time_us(buf, sizeof(buf), r->late_ns / 1000.0L);
@@ -899,6 +908,9 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	j_open(&j, '{');
 	j_u64(&j, "handshakes", r->tls_handshakes);
 	j_u64(&j, "resumed", r->tls_resumed);
+	j_str(&j, "version", r->tls_version);
+	j_str(&j, "cipher", r->tls_cipher);
+	j_str(&j, "group", r->tls_group);
 	j_f64(&j, "handshake_mean_ns",
 	      r->tls_handshakes
 		      ? (double)r->tls_handshake_ns / (double)r->tls_handshakes

@@ -90,6 +90,10 @@ struct cb_result {
 	uint64_t tls_handshakes;
 	uint64_t tls_resumed;
 	uint64_t tls_handshake_ns;
+	/* what was negotiated (the first handshake's; "" without one) */
+	char tls_version[16]; /* "TLSv1.3" */
+	char tls_cipher[64];  /* "TLS1-3-AES-128-GCM-SHA256" */
+	char tls_group[16];   /* "x25519" */
 
 	/* open model (-R): from struct cb_sched, summed over lanes */
 	uint64_t late;	     /* sent more than late_ns after the intended

@@ -208,8 +208,6 @@ static void test_tls_config_bad_options(void **state)
 			assert_int_equal(ret, -EOPNOTSUPP);
 		else
 			assert_int_equal(ret, 0);
-		coil_tls_config_free(cfg);
-		cfg = NULL;
 	}
 	/* no error buffer: still the code */
 	o.min_version = 0;

@@ -259,9 +259,9 @@ static void test_tls_parse_versions(void **state)
 		assert_int_equal(lo, cases[i].min);
 		assert_int_equal(hi, cases[i].max);
 	}
-	assert_int_equal(coil_tls_parse_versions(NULL, &(unsigned){0},
-						 &(unsigned){0}),
-			 -EINVAL);
+	assert_int_equal(
+		coil_tls_parse_versions(NULL, &(unsigned){0}, &(unsigned){0}),
+		-EINVAL);
 }
 
 int main(void)

@@ -4,8 +4,12 @@
  * download and upload compared byte for byte), openssl s_client (the
  * certificate verifies, a request is answered), wrk over https; and what a
  * TLS port must survive: plain HTTP, garbage, a handshake that stalls.
- * Exits 77 without openssl or curl.
+ * Over TLS 1.3 (mbedTLS 3.6; skipped with 2.28): curl --tlsv1.3 and
+ * openssl s_client -tls1_3 (a second connection resumes with the first's
+ * ticket), and coil-serve --tls-version 1.2 refusing a TLS-1.3-only client
+ * while serving a TLS 1.2 one. Exits 77 without openssl or curl.
  */
+#include "coil/tls.h"
 #include "peer.h"
 
 static char *tmp;
@@ -147,6 +151,105 @@ static void test_tls_openssl_s_client(void **state)
 	free(out);
 }
 
+/* Does this build speak TLS 1.3 (mbedTLS 3.x)? */
+static int have_tls13(void)
+{
+	struct coil_tls_config_opts o = {0};
+	struct coil_tls_config *cfg = NULL;
+	o.flags = COIL_TLS_INSECURE;
+	o.min_version = COIL_TLS_V1_3;
+	if (coil_tls_config_new(&cfg, &o, NULL, 0) < 0)
+		return 0;
+	coil_tls_config_free(cfg);
+	return 1;
+}
+
+/* curl --tlsv1.3 --tls-max 1.3: TLS 1.3, verified */
+static void test_tls13_curl(void **state)
+{
+	char *out;
+	char *argv[] = {"curl", "-sv",	    "--tlsv1.3", "--tls-max",
+			"1.3",	"--cacert", cert,	 serve_url(&sv, "/"),
+			NULL};
+	if (!have_tls13())
+		skip();
+	assert_int_equal(run(argv, NULL, &out, 20000), 0);
+	assert_non_null(strstr(out, "SSL connection using TLSv1.3"));
+	assert_non_null(strstr(out, "Hello, World!"));
+	free(out);
+}
+
+/* s_client -tls1_3, then again with the saved session: it resumes */
+static void test_tls13_s_client_resumes(void **state)
+{
+	char in[4200], sess[4200], *out, hp[64];
+	char *argv[] = {
+		"openssl",  "s_client",	   "-connect",	hp,
+		"-tls1_3",  "-CAfile",	   cert,	"-verify_return_error",
+		"-ign_eof", "-servername", "localhost", NULL,
+		NULL,	    NULL};
+	FILE *f;
+
+	if (!have_tls13())
+		skip();
+	snprintf(hp, sizeof(hp), "127.0.0.1:%u", sv.port);
+	snprintf(in, sizeof(in), "%s/req13.txt", tmp);
+	snprintf(sess, sizeof(sess), "%s/sess13.pem", tmp);
+	f = fopen(in, "w");
+	assert_non_null(f);
+	fputs("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", f);
+	fclose(f);
+	argv[11] = "-sess_out";
+	argv[12] = sess;
+	assert_int_equal(run(argv, in, &out, 20000), 0);
+	assert_non_null(strstr(out, "Verify return code: 0 (ok)"));
+	assert_non_null(strstr(out, "New, TLSv1.3"));
+	assert_non_null(strstr(out, "Hello, World!"));
+	free(out);
+	argv[11] = "-sess_in";
+	assert_int_equal(run(argv, in, &out, 20000), 0);
+	assert_non_null(strstr(out, "Reused, TLSv1.3"));
+	assert_non_null(strstr(out, "Hello, World!"));
+	free(out);
+}
+
+/* --tls-version 1.2: a TLS-1.3-only client is refused, a 1.2 one served */
+static void test_tls_version_12_only(void **state)
+{
+	const char *args[] = {"--cert",	       cert,  "--key", key,
+			      "--tls-version", "1.2", NULL};
+	struct served v2;
+	char *out;
+
+	if (!have_tls13())
+		skip();
+	serve_start(&v2, NULL, args);
+	{
+		char *argv[] = {"curl",	    "-sS", "--tlsv1.3",
+				"--cacert", cert,  serve_url(&v2, "/"),
+				NULL};
+		assert_int_not_equal(run(argv, NULL, &out, 20000), 0);
+		free(out);
+	}
+	{
+		char *argv[] = {"curl",	    "-sv", "--tls-max",		"1.2",
+				"--cacert", cert,  serve_url(&v2, "/"), NULL};
+		assert_int_equal(run(argv, NULL, &out, 20000), 0);
+		assert_non_null(strstr(out, "SSL connection using TLSv1.2"));
+		assert_non_null(strstr(out, "Hello, World!"));
+		free(out);
+	}
+	/* and the default server takes both */
+	{
+		char *argv[] = {"curl",	    "-sv", "--tls-max",		"1.2",
+				"--cacert", cert,  serve_url(&sv, "/"), NULL};
+		assert_int_equal(run(argv, NULL, &out, 20000), 0);
+		assert_non_null(strstr(out, "SSL connection using TLSv1.2"));
+		free(out);
+	}
+	assert_int_equal(serve_stop(&v2, 5000), 0);
+}
+
 static void test_tls_wrk(void **state)
 {
 	char *out;
@@ -209,6 +312,9 @@ int main(void)
 		cmocka_unit_test(test_tls_curl_keepalive),
 		cmocka_unit_test(test_tls_curl_large),
 		cmocka_unit_test(test_tls_openssl_s_client),
+		cmocka_unit_test(test_tls13_curl),
+		cmocka_unit_test(test_tls13_s_client_resumes),
+		cmocka_unit_test(test_tls_version_12_only),
 		cmocka_unit_test(test_tls_wrk),
 		cmocka_unit_test(test_tls_bad_input),
 	};

@@ -26,6 +26,10 @@ void serve_cli_usage(FILE *f)
 	      "      --cert FILE          TLS certificate chain (PEM), with "
 	      "--key\n"
 	      "      --key FILE           TLS private key (PEM), with --cert\n"
+	      "      --tls-version V      1.2, 1.3 or 1.2-1.3 (default: 1.3 "
+	      "preferred, 1.2\n"
+	      "                           offered; 1.2 only with mbedTLS "
+	      "2.28)\n"
 	      "      --access-log FILE    append one line per request to "
 	      "FILE\n"
 	      "      --max-body BYTES     largest request body, k/m/g "
@@ -63,6 +67,7 @@ enum {
 	O_ROOT = 256,
 	O_CERT,
 	O_KEY,
+	O_TLS_VERSION,
 	O_ACCESS_LOG,
 	O_MAX_BODY,
 	O_MAX_REQUESTS,
@@ -82,6 +87,7 @@ static const struct option long_opts[] = {
 	{"root", required_argument, NULL, O_ROOT},
 	{"cert", required_argument, NULL, O_CERT},
 	{"key", required_argument, NULL, O_KEY},
+	{"tls-version", required_argument, NULL, O_TLS_VERSION},
 	{"access-log", required_argument, NULL, O_ACCESS_LOG},
 	{"max-body", required_argument, NULL, O_MAX_BODY},
 	{"max-requests", required_argument, NULL, O_MAX_REQUESTS},
@@ -186,6 +192,9 @@ int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
 		case O_KEY:
 			cfg->key = a;
 			break;
+		case O_TLS_VERSION:
+			cfg->tls_versions = a;
+			break;
 		case O_ACCESS_LOG:
 			cfg->access_log = a;
 			break;
@@ -257,6 +266,10 @@ int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
 	}
 	if (!cfg->cert != !cfg->key) {
 		snprintf(err, errlen, "--cert and --key go together");
+		return -1;
+	}
+	if (cfg->tls_versions && !cfg->cert) {
+		snprintf(err, errlen, "--tls-version needs --cert and --key");
 		return -1;
 	}
 	return 0;

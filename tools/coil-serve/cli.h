@@ -24,6 +24,7 @@ struct serve_cfg {
 	unsigned threads;	    /* -t: 1-1024, the online CPUs */
 	const char *root;	    /* --root: files served, NULL = none */
 	const char *cert, *key;	    /* --cert/--key: TLS, both or neither */
+	const char *tls_versions;   /* --tls-version: "1.2", "1.3", "1.2-1.3" */
 	const char *access_log;	    /* --access-log FILE, NULL = off */
 	uint64_t max_body;	    /* --max-body BYTES, 1 GiB */
 	unsigned max_requests;	    /* --max-requests N, 0 = unlimited */

@@ -97,6 +97,15 @@ int main(int argc, char **argv)
 		co.flags = COIL_TLS_SERVER;
 		co.cert_file = cfg.cert;
 		co.key_file = cfg.key;
+		if (cfg.tls_versions &&
+		    coil_tls_parse_versions(cfg.tls_versions, &co.min_version,
+					    &co.max_version) < 0) {
+			fprintf(stderr,
+				"coil-serve: --tls-version: '%s' (1.2, 1.3 or "
+				"1.2-1.3)\n",
+				cfg.tls_versions);
+			return 2;
+		}
 		ret = coil_tls_config_new(&tls, &co, err, sizeof(err));
 		if (ret < 0) {
 			fprintf(stderr, "coil-serve: --cert/--key: %s\n", err);

@@ -4,8 +4,10 @@
  * run time by tests/tls/mkcerts.sh with the openssl command): keep-alive
  * reuse and the per-host limit counted in nginx's log, session
  * resumption on a new connection, a large streamed body, chunked, and the
- * handshake failures (unknown CA, wrong name) with their reasons; then
- * coil-get with --cacert, without it, and with -k. Skips (77) without
+ * handshake failures (unknown CA, wrong name) with their reasons; TLS 1.3
+ * (nginx ssl_protocols TLSv1.3): the ticket kept by the per-host session
+ * cache resumes the next connection, as nginx says; then coil-get with
+ * --cacert, without it, with -k and with --tls-version. Skips (77) without
  * nginx or openssl.
  */
 #include "cl.h"
@@ -17,6 +19,8 @@
 #endif
 
 static char *certs; /* the certificates' temp dir */
+/* more of nginx's server block for the next env_open(), then cleared */
+static const char *env_extra = "";
 
 static int make_certs(void **state)
 {
@@ -63,6 +67,7 @@ static void env_open(struct env *e, const char *crt,
 	e->fds = tu_count_fds();
 	e->tls = NULL;
 	snprintf(conf, sizeof(conf),
+		 "%s"
 		 "    ssl_certificate %s/%s.crt;\n"
 		 "    ssl_certificate_key %s/server.key;\n"
 		 "    location /chunked/ {\n"
@@ -70,7 +75,8 @@ static void env_open(struct env *e, const char *crt,
 		 "      sub_filter_types *;\n"
 		 "      sub_filter 'never-in-the-files' 'x';\n"
 		 "    }\n",
-		 certs, crt, certs);
+		 env_extra, certs, crt, certs);
+	env_extra = "";
 	ngx_start_listen(&e->g, conf, " ssl");
 	snprintf(dir, sizeof(dir), "%s/files", e->g.root);
 	if (mkdir(dir, 0755))
@@ -147,6 +153,74 @@ static void test_https_reuse_and_resume(void **state)
 	assert_int_equal(st.tls_resumed, 1);
 	assert_int_equal(env_close(&e, &conns), 21);
 	assert_int_equal(conns, 2);
+}
+
+/* Does this build speak TLS 1.3 (mbedTLS 3.x)? */
+static int have_tls13(void)
+{
+	struct coil_tls_config_opts o = {0};
+	struct coil_tls_config *cfg = NULL;
+	o.flags = COIL_TLS_INSECURE;
+	o.min_version = COIL_TLS_V1_3;
+	if (coil_tls_config_new(&cfg, &o, NULL, 0) < 0)
+		return 0;
+	coil_tls_config_free(cfg);
+	return 1;
+}
+
+/* nginx's word for the TLS of @x's connection: "$ssl_protocol
+ * $ssl_session_reused" (add_header X-TLS) */
+static void expect_tls(const struct res *x, const char *want)
+{
+	size_t len;
+	const char *v = coil_http_req_header(x->req, "X-TLS", &len);
+	assert_non_null(v);
+	print_message("X-TLS: %.*s\n", (int)len, v);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(v, want, len);
+}
+
+/* nginx with ssl_protocols TLSv1.3: the per-host session cache keeps the
+ * TLS 1.3 ticket that comes after the handshake, and the next connection
+ * resumes with it, as nginx itself says ($ssl_session_reused) */
+static void test_https_tls13_resume(void **state)
+{
+	struct coil_http_client_opts co = {.idle_timeout_ns = 50 * MS};
+	struct coil_http_client_stats st;
+	struct env e;
+	struct res x;
+	int conns;
+
+	if (!have_tls13())
+		skip();
+	env_extra =
+		"    ssl_protocols TLSv1.3;\n"
+		"    add_header X-TLS \"$ssl_protocol $ssl_session_reused\" "
+		"always;\n";
+	env_open(&e, "server", &co, 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(cl_get(&e.f,
+					url(&e, "localhost", "/files/small"),
+					NULL, &x),
+				 200);
+		/* the first connection's handshake is a full one */
+		expect_tls(&x, i == 0 ? "TLSv1.3 ." : "TLSv1.3 r");
+		cl_free(&x);
+		/* the idle connection goes: the next request reconnects */
+		CL_RUN_UNTIL(
+			e.f.loop,
+			(coil_http_client_stats(e.f.c, &st), st.conns == 0),
+			5000);
+		assert_int_equal(st.conns, 0);
+	}
+	coil_http_client_stats(e.f.c, &st);
+	print_message("handshakes %llu, resumed %llu\n",
+		      (unsigned long long)st.tls_handshakes,
+		      (unsigned long long)st.tls_resumed);
+	assert_int_equal(st.tls_handshakes, 3);
+	assert_int_equal(st.tls_resumed, 2);
+	assert_int_equal(env_close(&e, &conns), 3);
+	assert_int_equal(conns, 3);
 }
 
 static int all_done(const struct res *x, int n)
@@ -295,6 +369,31 @@ static void test_https_coil_get(void **state)
 		assert_int_equal(run_get(a, out, sizeof(out)), 2);
 		assert_non_null(strstr(out, "coil-get: TLS: "));
 	}
+	{
+		const char *a[] = {"-q",
+				   "-k",
+				   "--tls-version",
+				   "1.1",
+				   url(&e, "127.0.0.1", "/"),
+				   NULL};
+		assert_int_equal(run_get(a, out, sizeof(out)), 2);
+		assert_non_null(strstr(out, "--tls-version"));
+	}
+	{
+		const char *a[] = {"-q",
+				   "-k",
+				   "--tls-version",
+				   "1.2",
+				   url(&e, "127.0.0.1", "/files/small"),
+				   NULL};
+		assert_int_equal(run_get(a, out, sizeof(out)), 0);
+	}
+	if (have_tls13()) { /* this nginx speaks up to TLS 1.2 */
+		const char *a[] = {"-k", "--tls-version", "1.3",
+				   url(&e, "127.0.0.1", "/files/small"), NULL};
+		assert_int_equal(run_get(a, out, sizeof(out)), 1);
+		print_message("%s", out);
+	}
 	env_close(&e, NULL);
 }
 #endif
@@ -302,6 +401,8 @@ static void test_https_coil_get(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_https_tls13_resume,
+					  ngx_teardown),
 		cmocka_unit_test_teardown(test_https_reuse_and_resume,
 					  ngx_teardown),
 		cmocka_unit_test_teardown(test_https_per_host_limit_and_bodies,

@@ -22,6 +22,7 @@ enum {
 	OPT_RETRY_MAX_TIME,
 	OPT_DATA_BINARY,
 	OPT_CACERT,
+	OPT_TLS_VERSION,
 	OPT_MAX_REDIRS,
 	OPT_RATE,
 	OPT_JSON,
@@ -47,6 +48,7 @@ static const struct option longopts[] = {
 	{"user-agent", required_argument, NULL, 'A'},
 	{"insecure", no_argument, NULL, 'k'},
 	{"cacert", required_argument, NULL, OPT_CACERT},
+	{"tls-version", required_argument, NULL, OPT_TLS_VERSION},
 	{"location", no_argument, NULL, 'L'},
 	{"no-location", no_argument, NULL, OPT_NO_LOCATION},
 	{"max-redirs", required_argument, NULL, OPT_MAX_REDIRS},
@@ -107,6 +109,10 @@ const char *cg_cli_usage(void)
 	       "certificate\n"
 	       "      --cacert FILE         trust these CA certificates "
 	       "(PEM)\n"
+	       "      --tls-version V       1.2, 1.3 or 1.2-1.3 (default: 1.3 "
+	       "preferred,\n"
+	       "                            1.2 offered; 1.2 only with mbedTLS "
+	       "2.28)\n"
 	       "\n"
 	       "  -h, --help                this text\n"
 	       "  -V, --version             version\n"
@@ -419,6 +425,9 @@ int cg_cli_parse(struct cg_opts *o, int argc, char **argv, int tty, char *err,
 			break;
 		case OPT_CACERT:
 			o->cacert = a;
+			break;
+		case OPT_TLS_VERSION:
+			o->tls_versions = a;
 			break;
 		case 'L':
 			follow = true;

@@ -68,8 +68,9 @@ struct cg_opts {
 	size_t data_len;
 	const char *user_agent; /* -A (argv) or NULL */
 	/* TLS */
-	bool insecure;	    /* -k */
-	const char *cacert; /* --cacert FILE (argv) */
+	bool insecure;		  /* -k */
+	const char *cacert;	  /* --cacert FILE (argv) */
+	const char *tls_versions; /* --tls-version "1.2", "1.3", "1.2-1.3" */
 	/* output */
 	bool json;     /* --json: one object per URL on stdout */
 	bool quiet;    /* -q: no progress line, no summary */

@@ -15,11 +15,17 @@
  *       stdin closes (for s_time)
  *   tls_bench client --certs DIR --port P [--secs S] [--conc N]
  *       our client against a server already running (s_server)
+ *   tls_bench version
+ *       the TLS library coil was built with ("Mbed TLS 3.6.6")
  *   tls_bench stall --certs DIR [--secs S] [--pool T]
  *       echo round trips on one connection of our server while s_time
  *       makes full handshakes with the same server loop
  *
- * Certificates: DIR/server.crt, server.key, ca.crt (tests/tls/mkcerts.sh).
+ * Certificates: DIR/server.crt, server.key, ca.crt (tests/tls/mkcerts.sh);
+ * --cert ec takes server-ec.crt, --cert rsa-rsa server-rsa.crt and
+ * rsa-ca.crt (handshakes.sh makes them). --tls 1.2|1.3|1.2-1.3 holds both
+ * sides to those versions; --full 1: the client mode makes full
+ * handshakes only.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,6 +48,14 @@
 static const char *certs = ".";
 static unsigned secs = 3, conc = 1, mib = 256, pool_threads;
 static unsigned short ext_port;
+/* --tls: the versions both sides allow (0: the library's range) */
+static unsigned tls_min, tls_max;
+/* --cert: the server's certificate: rsa (RSA-2048 signed by the P-256
+ * CA, server.crt), ec (ECDSA P-256, server-ec.crt), rsa-rsa (RSA-2048
+ * signed by an RSA-2048 CA: server-rsa.crt, made by run.sh) */
+static const char *cert_kind = "rsa";
+/* --full: the client mode measures full handshakes only */
+static int full_only;
 
 static const char *path(const char *name)
 {
@@ -79,12 +93,19 @@ static struct coil_tls_config *config(int server)
 	int ret;
 
 	if (server) {
+		int ec = !strcmp(cert_kind, "ec");
 		o.flags = COIL_TLS_SERVER;
-		o.cert_file = path("server.crt");
-		o.key_file = path("server.key");
+		o.cert_file =
+			path(ec				 ? "server-ec.crt"
+			     : !strcmp(cert_kind, "rsa") ? "server.crt"
+							 : "server-rsa.crt");
+		o.key_file = path(ec ? "server-ec.key" : "server.key");
 	} else {
-		o.ca_file = path("ca.crt");
+		o.ca_file = path(strcmp(cert_kind, "rsa-rsa") ? "ca.crt"
+							      : "rsa-ca.crt");
 	}
+	o.min_version = tls_min;
+	o.max_version = tls_max;
 	o.handshake_pool = pool;
 	ret = coil_tls_config_new(&cfg, &o, err, sizeof(err));
 	if (ret < 0) {
@@ -298,6 +319,7 @@ struct hsc {
 	uint64_t done, resumed, fail, hs_cpu_ns;
 	unsigned live;
 	struct cconn *c;
+	char version[16], group[16]; /* the last handshake's */
 };
 
 static void hs_next(struct cconn *c);
@@ -306,6 +328,15 @@ static void cconn_closed(struct coil_stream *s)
 {
 	struct cconn *c = coil_container_of(s, struct cconn, tls.s);
 	hs_next(c);
+}
+
+static void cconn_ticket_read(struct coil_stream *s, ssize_t n, const void *buf)
+{
+	struct cconn *c = coil_container_of(s, struct cconn, tls.s);
+	(void)buf;
+	if ((n <= 0 || coil_tls_info(&c->tls)->tickets) &&
+	    !(s->flags & COIL_STREAM_CLOSING))
+		coil_stream_close(s, cconn_closed);
 }
 
 static void cconn_hs(struct coil_stream *s, int status)
@@ -324,6 +355,16 @@ static void cconn_hs(struct coil_stream *s, int status)
 	h->done++;
 	h->resumed += (uint64_t)coil_tls_info(&c->tls)->resumed;
 	h->hs_cpu_ns += coil_tls_info(&c->tls)->handshake_cpu_ns;
+	snprintf(h->version, sizeof(h->version), "%s",
+		 coil_tls_info(&c->tls)->version);
+	snprintf(h->group, sizeof(h->group), "%s",
+		 coil_tls_info(&c->tls)->group);
+	/* TLS 1.3: the ticket comes after the handshake; read until it is
+	 * here when the next connection is to resume with it */
+	if (h->cache && !strcmp(h->version, "TLSv1.3") &&
+	    !coil_tls_info(&c->tls)->tickets &&
+	    coil_stream_read_start(s, cconn_ticket_read) == 0)
+		return;
 	coil_stream_close(s, cconn_closed);
 }
 
@@ -395,9 +436,9 @@ static void print_hs(const char *what, const struct hsc *h, double wall_s,
 		     double cli_cpu_ms, const struct srv *srv,
 		     double srv_cpu_ms)
 {
-	printf("%-28s %8.0f hs/s  resumed %5.1f%%  client cpu %7.3f ms/hs "
-	       "(in mbedTLS %7.3f)",
-	       what, h->done / wall_s,
+	printf("%-28s %s %-9s %8.0f hs/s  resumed %5.1f%%  client cpu %7.3f "
+	       "ms/hs (in mbedTLS %7.3f)",
+	       what, h->version, h->group, h->done / wall_s,
 	       h->done ? 100.0 * (double)h->resumed / (double)h->done : 0,
 	       h->done ? cli_cpu_ms / (double)h->done : 0,
 	       h->done ? h->hs_cpu_ns / 1e6 / (double)h->done : 0);
@@ -619,7 +660,7 @@ static void mode_serve(void)
 static void mode_client(void)
 {
 	bu_pin(1);
-	for (int resume = 0; resume < 2; resume++) {
+	for (int resume = 0; resume < 2 - full_only; resume++) {
 		struct hsc h;
 		struct bu_cpu c0 = bu_thread_cpu(), c1;
 		uint64_t t0 = bu_mono_ns(), t1;
@@ -788,10 +829,15 @@ int main(int argc, char **argv)
 	if (argc < 2) {
 		fprintf(stderr, "usage: tls_bench self|serve|client|stall "
 				"--certs DIR [--secs S] [--conc N] [--mib M] "
-				"[--pool T] [--port P]\n");
+				"[--pool T] [--port P] [--tls 1.2|1.3|1.2-1.3] "
+				"[--cert rsa|ec|rsa-rsa] [--full 0|1]\n");
 		return 2;
 	}
 	mode = argv[1];
+	if (!strcmp(mode, "version")) { /* the mbedTLS it was built with */
+		printf("%s\n", coil_tls_version());
+		return 0;
+	}
 	for (int i = 2; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--certs"))
 			certs = argv[i + 1];
@@ -810,6 +856,17 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--port"))
 			ext_port = (unsigned short)bu_arg_long(
 				"--port", argv[i + 1], 1, 65535);
+		else if (!strcmp(argv[i], "--tls")) {
+			if (coil_tls_parse_versions(argv[i + 1], &tls_min,
+						    &tls_max) < 0) {
+				fprintf(stderr, "bad --tls %s\n", argv[i + 1]);
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--cert"))
+			cert_kind = argv[i + 1];
+		else if (!strcmp(argv[i], "--full"))
+			full_only =
+				(int)bu_arg_long("--full", argv[i + 1], 0, 1);
 		else {
 			fprintf(stderr, "unknown option %s\n", argv[i]);
 			return 2;

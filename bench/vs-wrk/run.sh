@@ -53,6 +53,7 @@ if command -v openssl >/dev/null &&
 		-subj /CN=localhost -addext subjectAltName=DNS:localhost \
 		>/dev/null 2>&1; then
 	tls_conf="server { listen 127.0.0.1:$tport ssl; root $dir;
+	  ssl_protocols TLSv1.2 TLSv1.3;
 	  ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem;
 	  ssl_session_tickets on; }"
 fi

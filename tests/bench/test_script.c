@@ -411,6 +411,12 @@ static void test_script_report(void **state)
 		"   local v, c = latency(1)\n"
 		"   io.write(string.format(\"first %d %d\\n\", v, c))\n"
 		"   io.write(string.format(\"rate %g\\n\", requests.mean))\n"
+		"   io.write(string.format(\"duration %d bytes %d errors "
+		"%d\\n\", "
+		"summary.duration, summary.bytes, summary.errors.connect + "
+		"summary.errors.read + summary.errors.write + "
+		"summary.errors.timeout + summary.errors.status))\n"
+		"   io.write(string.format(\"mean %.0f\\n\", latency.mean))\n"
 		"end\n";
 	static const char *const p[] = {"50", "90", "99", "99.999"};
 	struct cb_out r;
@@ -437,6 +443,13 @@ static void test_script_report(void **state)
 				      1000));
 	assert_non_null(strstr(r.out, line));
 	assert_non_null(strstr(r.out, "first "));
+	snprintf(line, sizeof(line), "duration %llu bytes %llu errors 0\n",
+		 (unsigned long long)(jnum(json, NULL, "runtime_ns") / 1000),
+		 (unsigned long long)jnum(json, NULL, "bytes_read"));
+	assert_non_null(strstr(r.out, line));
+	snprintf(line, sizeof(line), "mean %.0f\n",
+		 jnum(json, "\"latency_ns\"", "mean") / 1000);
+	assert_non_null(strstr(r.out, line));
 	free(json);
 	cb_out_free(&r);
 }
@@ -612,6 +625,93 @@ static void test_script_response_params(void **state)
 	cb_out_free(&r);
 }
 
+/* The cost rule: a static script runs no Lua per request. A call hook
+ * set in init() counts every function call the thread's state makes
+ * from then on: none for 200 requests with post.lua's settings, one per
+ * request once the script defines request() */
+static void test_script_static_no_lua_per_request(void **state)
+{
+	static const char hook_lua[] =
+		"calls = 0\n"
+		"function setup(t) thread = t end\n"
+		"function init(args)\n"
+		"  debug.sethook(function() calls = calls + 1 end, \"c\")\n"
+		"end\n"
+		"function done(summary)\n"
+		"  print(string.format(\"calls %d requests %d\", "
+		"thread:get(\"calls\"), summary.requests))\n"
+		"end\n";
+	char script[2048];
+	struct cb_out r;
+	(void)state;
+	unsigned calls = 0, reqs = 0;
+	const char *line;
+	snprintf(script, sizeof(script), "%s%s", post_lua, hook_lua);
+	r = RUN_SCRIPT(script, "-t1", "-c4", "-n200", url);
+	cb_expect_ok(&r);
+	/* set-up's own calls (wrk.format() building the request) only */
+	assert_non_null(line = strstr(r.out, "calls "));
+	assert_int_equal(sscanf(line, "calls %u requests %u", &calls, &reqs),
+			 2);
+	assert_int_equal(reqs, 200);
+	assert_true(calls < 10);
+	cb_out_free(&r);
+	/* the same with a request(): calls per request (request() and the
+	 * wrk.request() it calls) */
+	snprintf(script, sizeof(script),
+		 "%s%sfunction request() return wrk.request() end\n", post_lua,
+		 hook_lua);
+	r = RUN_SCRIPT(script, "-t1", "-c4", "-n200", url);
+	cb_expect_ok(&r);
+	assert_non_null(line = strstr(r.out, "calls "));
+	assert_int_equal(sscanf(line, "calls %u requests %u", &calls, &reqs),
+			 2);
+	assert_int_equal(reqs, 200);
+	assert_true(calls >= 400);
+	cb_out_free(&r);
+}
+
+/* In the open model the schedule decides when requests leave: delay() is
+ * not called (a 1 s delay would allow 2 requests in 1 s) */
+static void test_script_delay_ignored_open_model(void **state)
+{
+	struct cb_out r;
+	(void)state;
+	r = RUN_SCRIPT("function delay()\n  return 1000\nend\n", "-t1", "-c2",
+		       "-R100", "-d1s", "--json", url);
+	cb_expect_ok(&r);
+	assert_true(j_requests(r.out) >= 90);
+	cb_out_free(&r);
+}
+
+/* counter.lua against coil-serve (paths /bytes/N, which it answers):
+ * its access log has every path */
+static void test_script_counter_serve(void **state)
+{
+	struct cb_out r;
+	char *log, want[64];
+	(void)state;
+	serve_start();
+	r = RUN_SCRIPT("counter = 0\n"
+		       "request = function()\n"
+		       "   path = \"/bytes/\" .. counter\n"
+		       "   wrk.headers[\"X-Counter\"] = counter\n"
+		       "   counter = counter + 1\n"
+		       "   return wrk.format(nil, path)\n"
+		       "end\n",
+		       "-t1", "-c1", "-n50", "--json", serve_url);
+	log = serve_stop_log();
+	cb_expect_ok(&r);
+	assert_int_equal((uint64_t)j_requests(r.out), 50);
+	for (int k = 0; k < 50; k++) {
+		snprintf(want, sizeof(want), "\"GET /bytes/%d HTTP/1.1\" 200",
+			 k);
+		assert_non_null(strstr(log, want));
+	}
+	free(log);
+	cb_out_free(&r);
+}
+
 /* ---- arguments, JSON, errors ----------------------------------------------
  */
 
@@ -766,6 +866,9 @@ int main(void)
 		cmocka_unit_test(test_script_stop),
 		cmocka_unit_test(test_script_addr),
 		cmocka_unit_test(test_script_response_params),
+		cmocka_unit_test(test_script_static_no_lua_per_request),
+		cmocka_unit_test(test_script_delay_ignored_open_model),
+		cmocka_unit_test(test_script_counter_serve),
 		cmocka_unit_test(test_script_args_and_json),
 		cmocka_unit_test(test_script_syntax_error_exit_2),
 		cmocka_unit_test(test_script_init_error_exit_2),

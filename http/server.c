@@ -704,48 +704,6 @@ void coil__sconn_process(struct sconn *c)
 	coil__sconn_retime(c);
 }
 
-/* ---- the request API
- * -----------------------------------------------------------
- */
-
-const char *coil_http_sreq_header(const struct coil_http_sreq *req,
-				  const char *name, size_t *len)
-{
-	size_t nl;
-	if (!req || !name)
-		return NULL;
-	nl = strlen(name);
-	for (unsigned i = 0; i < req->nheaders; i++) {
-		const struct coil_http_header *h = &req->headers[i];
-		if (h->name_len != nl)
-			continue;
-		size_t k = 0;
-		for (; k < nl; k++) {
-			if (ch_lower(h->name[k]) != ch_lower(name[k]))
-				break;
-		}
-		if (k == nl) {
-			if (len)
-				*len = h->value_len;
-			return h->value;
-		}
-	}
-	return NULL;
-}
-
-int coil_http_sreq_on_cancel(struct coil_http_sreq *req,
-			     void (*fn)(struct coil_http_sreq *req, void *arg),
-			     void *arg)
-{
-	struct sconn *c;
-	if (!req)
-		return -EINVAL;
-	c = sconn_of(req);
-	c->cancel_fn = fn;
-	c->cancel_arg = arg;
-	return 0;
-}
-
 /* The handler (or serve_file) let go of the request. */
 void coil__sreq_complete(struct sconn *c)
 {

@@ -1,14 +1,17 @@
 /*
- * http/server_body.c - request bodies: read whole into a buffer
- * (coil_http_sreq_read_body()), lent piece by piece to the handler
- * (coil_http_sreq_stream_body()), or read and dropped after the response
- * (P_DISCARD); 100 Continue when the client waits for it (RFC 9110
- * §10.1.1). The decoding itself is http/body.c.
+ * http/server_body.c - the request's side of the handler API: its head
+ * fields (coil_http_sreq_header()), its cancel hook, and its body: read
+ * whole into a buffer (coil_http_sreq_read_body()), lent piece by piece to
+ * the handler (coil_http_sreq_stream_body()), or read and dropped after
+ * the response (P_DISCARD). The 100 Continue a body read asks for (RFC
+ * 9110 §10.1.1) is written by server_respond.c; the decoding itself is
+ * http/body.c.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chars.h"
 #include "server_internal.h"
 #include "../engine/grow.h"
 
@@ -187,5 +190,45 @@ int coil_http_sreq_body_next(struct coil_http_sreq *req)
 		return -EINVAL;
 	c->st &= ~C_LENT;
 	coil__sconn_kick(c);
+	return 0;
+}
+
+/* ---- the request's head fields and cancel hook ---- */
+
+const char *coil_http_sreq_header(const struct coil_http_sreq *req,
+				  const char *name, size_t *len)
+{
+	size_t nl;
+	if (!req || !name)
+		return NULL;
+	nl = strlen(name);
+	for (unsigned i = 0; i < req->nheaders; i++) {
+		const struct coil_http_header *h = &req->headers[i];
+		if (h->name_len != nl)
+			continue;
+		size_t k = 0;
+		for (; k < nl; k++) {
+			if (ch_lower(h->name[k]) != ch_lower(name[k]))
+				break;
+		}
+		if (k == nl) {
+			if (len)
+				*len = h->value_len;
+			return h->value;
+		}
+	}
+	return NULL;
+}
+
+int coil_http_sreq_on_cancel(struct coil_http_sreq *req,
+			     void (*fn)(struct coil_http_sreq *req, void *arg),
+			     void *arg)
+{
+	struct sconn *c;
+	if (!req)
+		return -EINVAL;
+	c = sconn_of(req);
+	c->cancel_fn = fn;
+	c->cancel_arg = arg;
 	return 0;
 }

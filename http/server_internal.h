@@ -10,7 +10,8 @@
  *                     failure, release) and the phase machine (the pump,
  *                     coil__sconn_process());
  *   server_time.c     time limits: sorted lists under one ticking timer;
- *   server_body.c     request bodies (buffered, streamed, discarded);
+ *   server_body.c     the request: head fields, cancel hook, bodies
+ *                     (buffered, streamed, discarded);
  *   server_respond.c  the output buffer and its writes, answers from
  *                     memory, streamed responses;
  *   server_file.c     file bodies (read + send, or sendfile) and

@@ -1,0 +1,171 @@
+/*
+ * tests/http/test_layers.c - calls in http/ run one way: no two files
+ * call each other, and the client's layers call down only (client.c ->
+ * client_exchange.c -> client_pool.c; docs/ARCHITECTURE.md, "The client's
+ * layers"). Reads the symbol tables of libcoil's http/ objects with nm(1)
+ * (their paths are the arguments, or ';'-lists of them): a file "calls" another
+ * when it has an undefined symbol the other defines. The one exception is
+ * written down in http/server_internal.h: server.c, server_respond.c and
+ * server_file.c are one state machine whose completions re-enter the pump.
+ * Exits 77 without nm.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_OBJS 64
+#define MAX_SYMS 4096
+
+struct sym {
+	char name[128];
+	int obj;     /* index of the object */
+	int defined; /* 1: defined here; 0: used here, defined elsewhere */
+};
+
+static int nobjs;
+static const char *objs[MAX_OBJS];
+static char names[MAX_OBJS][64]; /* "client_pool.c" */
+static struct sym syms[MAX_SYMS];
+static int nsyms;
+
+static void load(int i)
+{
+	char cmd[4200], line[512];
+	const char *base = strrchr(objs[i], '/');
+	FILE *f;
+
+	base = base ? base + 1 : objs[i];
+	snprintf(names[i], sizeof(names[i]), "%s", base);
+	char *dot = strstr(names[i], ".c.o");
+	if (dot)
+		dot[2] = 0; /* "x.c.o" -> "x.c" */
+	snprintf(cmd, sizeof(cmd), "nm -P '%s'", objs[i]);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char name[256], type[8];
+		if (sscanf(line, "%255s %7s", name, type) != 2)
+			continue;
+		if (strlen(name) >= sizeof(syms[0].name) || nsyms == MAX_SYMS)
+			continue;
+		if (!strchr("TDBRU", type[0]))
+			continue;
+		syms[nsyms].obj = i;
+		syms[nsyms].defined = type[0] != 'U';
+		strcpy(syms[nsyms].name, name);
+		nsyms++;
+	}
+	assert_int_equal(pclose(f), 0);
+}
+
+static int find(const char *file)
+{
+	for (int i = 0; i < nobjs; i++) {
+		if (!strcmp(names[i], file))
+			return i;
+	}
+	return -1;
+}
+
+/* Does object @a use a symbol object @b defines? Names one in @why. */
+static int calls(int a, int b, char *why, size_t cap)
+{
+	for (int i = 0; i < nsyms; i++) {
+		if (syms[i].obj != a || syms[i].defined)
+			continue;
+		for (int j = 0; j < nsyms; j++) {
+			if (syms[j].obj == b && syms[j].defined &&
+			    !strcmp(syms[i].name, syms[j].name)) {
+				snprintf(why, cap,
+					 "%.63s uses %.127s from %.63s",
+					 names[a], syms[i].name, names[b]);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int excepted(int a, int b)
+{
+	static const char *const trio[] = {"server.c", "server_respond.c",
+					   "server_file.c"};
+	int ia = 0, ib = 0;
+	for (size_t k = 0; k < 3; k++) {
+		ia |= !strcmp(names[a], trio[k]);
+		ib |= !strcmp(names[b], trio[k]);
+	}
+	return ia && ib;
+}
+
+static void test_layers_no_two_files_call_each_other(void **state)
+{
+	char w1[512], w2[512];
+	int pairs = 0;
+
+	(void)state;
+	for (int a = 0; a < nobjs; a++) {
+		for (int b = a + 1; b < nobjs; b++) {
+			if (excepted(a, b))
+				continue;
+			if (calls(a, b, w1, sizeof(w1)) &&
+			    calls(b, a, w2, sizeof(w2))) {
+				print_error("%s; %s\n", w1, w2);
+				pairs++;
+			}
+		}
+	}
+	assert_int_equal(pairs, 0);
+}
+
+static void test_layers_client_calls_down_only(void **state)
+{
+	static const char *const order[] = {"client.c", "client_exchange.c",
+					    "client_pool.c"};
+	char why[512];
+	int idx[3];
+
+	(void)state;
+	for (int k = 0; k < 3; k++) {
+		idx[k] = find(order[k]);
+		assert_true(idx[k] >= 0);
+	}
+	/* a lower layer uses nothing of a higher one */
+	for (int lo = 1; lo < 3; lo++) {
+		for (int hi = 0; hi < lo; hi++) {
+			if (calls(idx[lo], idx[hi], why, sizeof(why)))
+				fail_msg("%s", why);
+		}
+	}
+	/* and the check can fail: the top does call down */
+	assert_true(calls(idx[0], idx[1], why, sizeof(why)));
+	assert_true(calls(idx[1], idx[2], why, sizeof(why)));
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_layers_no_two_files_call_each_other),
+		cmocka_unit_test(test_layers_client_calls_down_only),
+	};
+
+	if (system("nm --version >/dev/null 2>&1") != 0)
+		return 77;
+	/* ctest passes $<TARGET_OBJECTS:coil_http> as one ';'-list */
+	for (int i = 1; i < argc; i++) {
+		for (char *p = strtok(argv[i], ";"); p && nobjs < MAX_OBJS;
+		     p = strtok(NULL, ";"))
+			objs[nobjs++] = p;
+	}
+	if (!nobjs)
+		return 77;
+	for (int i = 0; i < nobjs; i++)
+		load(i);
+	return cmocka_run_group_tests_name("http.layers", tests, NULL, NULL);
+}

@@ -52,7 +52,7 @@ static struct sconn *conn_alloc(struct coil_http_server *srv)
 						      ((srv->o.max_head_bytes +
 							15) &
 						       ~(size_t)15));
-	c->obuf = (char *)(c->hdrs + srv->o.max_headers);
+	c->obuf = (char *)(c->hdrs + srv->hdrs_inline);
 	if (srv->o.tls)
 		c->tls = (struct coil_tls *)(void *)(c->obuf + OBUF_SIZE);
 	c->ibuf = malloc(IBUF_INIT);
@@ -70,6 +70,7 @@ static void conn_free_mem(struct sconn *c)
 	free(c->ibuf);
 	free(c->bbuf);
 	free(c->aux);
+	free(c->xhdrs);
 	free(c);
 }
 
@@ -159,7 +160,7 @@ static void conn_start(struct coil_http_server *srv, int fd)
 	c->tlist = TL_NONE;
 	c->t_prev = c->t_next = NULL;
 	c->head_start = srv_now(srv);
-	coil_http_msg_init(&c->msg, c->hdrs, srv->o.max_headers);
+	coil_http_msg_init(&c->msg, c->hdrs, srv->hdrs_inline);
 	c->msg.max_head_bytes = srv->o.max_head_bytes;
 	coil_op_init(&c->kick, kick_cb);
 	coil_op_init(&c->fop, coil__file_op_cb);
@@ -264,6 +265,8 @@ void coil__sconn_release(struct sconn *c)
 		c->all_next->all_prev = c->all_prev;
 	srv->stats.conns--;
 	c->st = 0;
+	free(c->xhdrs);
+	c->xhdrs = NULL;
 	if (srv->nfree < FREE_CONNS_MAX && !(srv->st & S_SHUTDOWN)) {
 		/* keep small body buffers; drop big ones */
 		if (c->bcap > 65536) {
@@ -449,6 +452,64 @@ static int head_error_status(const struct sconn *c, int err)
 	return 400;
 }
 
+/* scheme "://" at the start of @p (any case), its length or 0 */
+static size_t abs_scheme(const char *p, size_t len)
+{
+	if (len >= 7 && ch_ieq(p, "http://", 7))
+		return 7;
+	if (len >= 8 && ch_ieq(p, "https://", 8))
+		return 8;
+	return 0;
+}
+
+/*
+ * An absolute-form target (RFC 9112 §3.2.2, "GET http://x/p?q HTTP/1.1"):
+ * a server MUST accept it; the host is the target's authority (it wins
+ * over the Host field) and the path starts after it ("/" when empty).
+ */
+static void target_absolute(struct coil_http_sreq *r)
+{
+	size_t sl = abs_scheme(r->target, r->path_len), a;
+
+	if (!sl)
+		return;
+	for (a = sl; a < r->path_len && r->target[a] != '/'; a++)
+		;
+	r->host = r->target + sl;
+	r->host_len = a - sl;
+	if (a < r->path_len) {
+		r->path = r->target + a;
+		r->path_len -= a;
+	} else {
+		r->path = "/";
+		r->path_len = 1;
+	}
+}
+
+/*
+ * The head has more fields than the connection's own array holds (64):
+ * move to one of max_headers and parse the head again (rare, so idle
+ * connections stay small; the limit that matters is max_head_bytes, as
+ * with nginx's large_client_header_buffers). Return: 0 to parse again,
+ * else the limit stands.
+ */
+static int heads_grow(struct sconn *c)
+{
+	struct coil_http_server *srv = c->srv;
+	struct coil_http_msg *m = &c->msg;
+
+	if (m->nheaders < m->max_headers || c->xhdrs ||
+	    srv->o.max_headers <= srv->hdrs_inline)
+		return -1;
+	c->xhdrs = malloc(srv->o.max_headers * sizeof(*c->xhdrs));
+	if (!c->xhdrs)
+		return -1;
+	coil_http_msg_reset(m);
+	m->headers = c->xhdrs;
+	m->max_headers = srv->o.max_headers;
+	return 0;
+}
+
 static void head_take(struct sconn *c, size_t hlen)
 {
 	const char *base = c->ibuf + c->ipos;
@@ -464,11 +525,11 @@ static void head_take(struct sconn *c, size_t hlen)
 	r->target = RELOC(m->target);
 	r->target_len = m->target_len;
 	for (unsigned i = 0; i < m->nheaders; i++) {
-		c->hdrs[i].name = RELOC(c->hdrs[i].name);
-		c->hdrs[i].value = RELOC(c->hdrs[i].value);
+		m->headers[i].name = RELOC(m->headers[i].name);
+		m->headers[i].value = RELOC(m->headers[i].value);
 	}
 #undef RELOC
-	r->headers = c->hdrs;
+	r->headers = m->headers;
 	r->nheaders = m->nheaders;
 	r->minor_version = m->minor_version;
 	r->body_kind = m->body;
@@ -485,6 +546,8 @@ static void head_take(struct sconn *c, size_t hlen)
 		r->query = r->target + r->target_len;
 		r->query_len = 0;
 	}
+	r->host = coil_http_sreq_header(r, "host", &r->host_len);
+	target_absolute(r);
 	c->ipos += hlen;
 }
 
@@ -640,6 +703,8 @@ void coil__sconn_process(struct sconn *c)
 				}
 				break;
 			}
+			if (r == COIL_ELIMIT && heads_grow(c) == 0)
+				continue;
 			if (r < 0) {
 				coil__send_error(c, head_error_status(c, r));
 				continue;
@@ -873,7 +938,7 @@ int coil_http_server_new(struct coil_http_server **out, struct coil_loop *loop,
 		return -EINVAL;
 	o = *opts;
 	o.max_head_bytes = dflt(o.max_head_bytes, 8192);
-	o.max_headers = (unsigned)dflt(o.max_headers, 64);
+	o.max_headers = (unsigned)dflt(o.max_headers, 256);
 	o.max_body_bytes = dflt(o.max_body_bytes, 1u << 20);
 	o.max_conns = (unsigned)dflt(o.max_conns, 16384);
 	o.header_timeout_ns = dflt(o.header_timeout_ns, 10000000000ull);
@@ -895,9 +960,11 @@ int coil_http_server_new(struct coil_http_server **out, struct coil_loop *loop,
 	srv->loop = loop;
 	srv->o = o;
 	srv->o.addr = NULL;
+	srv->hdrs_inline =
+		o.max_headers < HDRS_INLINE ? o.max_headers : HDRS_INLINE;
 	srv->conn_bytes =
 		sizeof(struct sconn) + ((o.max_head_bytes + 15) & ~(size_t)15) +
-		o.max_headers * sizeof(struct coil_http_header) + OBUF_SIZE;
+		srv->hdrs_inline * sizeof(struct coil_http_header) + OBUF_SIZE;
 	if (o.tls)
 		srv->conn_bytes += sizeof(struct coil_tls);
 	srv->tl[TL_HEADER].dur = o.header_timeout_ns;

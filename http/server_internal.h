@@ -40,6 +40,7 @@
 #include "coil/tls.h"
 
 #define OBUF_SIZE 8192	   /* per-connection output buffer */
+#define HDRS_INLINE 64	   /* header fields a connection holds itself */
 #define OBUF_RESERVE 512   /* room a new request needs to be started */
 #define IBUF_INIT 4096	   /* initial input buffer */
 #define FCHUNK (64 * 1024) /* file piece */
@@ -145,6 +146,9 @@ struct sconn {
 	char *hbuf;
 	struct coil_http_msg msg;
 	struct coil_http_header *hdrs;
+	/* a head with more fields than hdrs holds: max_headers of them, kept
+	 * until the connection ends */
+	struct coil_http_header *xhdrs;
 	/* request body */
 	struct coil_http_body body;
 	unsigned bmode, bstate;
@@ -211,6 +215,7 @@ struct coil_http_server {
 	struct sconn *free;
 	unsigned nfree;
 	size_t conn_bytes;
+	unsigned hdrs_inline; /* fields in a connection's own array */
 	struct tlist tl[TL_N];
 	struct coil_op tmr;
 	uint64_t tick_ns;

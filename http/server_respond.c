@@ -297,7 +297,11 @@ unsigned coil__resp_conn_flags(struct sconn *c)
 
 	if (c->bmode == B_BUFFER || c->bmode == B_STREAM)
 		coil__body_continue(c);
-	int close_it = (c->st & (C_CLOSE | C_EOF)) || !c->msg.keep_alive ||
+	/* the client's FIN after pipelined requests (RFC 9112 §9.6): keep
+	 * going while a further request waits in the input buffer */
+	int eof_close =
+		(c->st & C_EOF) && (c->ipos == c->ilen || !c->body.done);
+	int close_it = (c->st & C_CLOSE) || eof_close || !c->msg.keep_alive ||
 		       (srv->st & S_SHUTDOWN) ||
 		       (srv->o.max_requests && c->nreq >= srv->o.max_requests);
 	if (!close_it && c->bmode == B_NONE && c->body.kind != 0 &&
@@ -624,9 +628,17 @@ int coil_http_sreq_abort(struct coil_http_sreq *req)
 	c = sconn_of(req);
 	if (!(c->st & C_OWNED) || (c->st & C_INTERNAL))
 		return -EINVAL;
-	c->st |= C_DONE | C_CLOSE;
 	c->st &= ~C_WBUSY;
 	c->wcb = NULL;
+	if (!(c->st & (C_DEAD | C_BEGUN)) &&
+	    (c->bstate == BS_FAILED || c->bstate == BS_REPORTED) &&
+	    (c->berr == COIL_EPARSE || c->berr == COIL_ELIMIT)) {
+		/* the client's body was at fault and no status went out */
+		coil__send_error(c, c->berr == COIL_ELIMIT ? 413 : 400);
+		coil__sreq_complete(c);
+		return 0;
+	}
+	c->st |= C_DONE | C_CLOSE;
 	if (!(c->st & C_DEAD)) {
 		c->st |= C_CLOSE_CLEAN;
 		coil__sconn_fail(c, 0);

@@ -87,7 +87,7 @@ struct coil_http_server_opts {
 	coil_http_done_fn on_done; /* NULL: none */
 	/* limits */
 	size_t max_head_bytes;	 /* request line + fields, default 8192 */
-	unsigned max_headers;	 /* fields per head, default 64 */
+	unsigned max_headers;	 /* fields per head, default 256 */
 	uint64_t max_body_bytes; /* request body, default 1 MiB */
 	unsigned max_requests;	 /* per connection, default unlimited */
 	unsigned max_conns;	 /* open connections, default 16384 */
@@ -213,6 +213,11 @@ struct coil_http_sreq {
 	size_t path_len;
 	const char *query; /* after '?', without it; length 0 if none */
 	size_t query_len;
+	/* the authority the request names: an absolute-form target's
+	 * (RFC 9112 §3.2.2; path is then the part after it, "/" when empty),
+	 * else the Host field's value; NULL when neither */
+	const char *host;
+	size_t host_len;
 	int minor_version; /* HTTP/1.minor: 0 or 1 */
 	int is_head;	   /* the method is HEAD: responses carry no body */
 	const struct coil_http_header *headers;
@@ -448,7 +453,9 @@ int coil_http_respond_end(struct coil_http_sreq *req);
 
 /*
  * coil_http_sreq_abort() - complete the request without (the rest of) a
- * response: the connection is closed.
+ * response: the connection is closed. When the request body was malformed
+ * (COIL_EPARSE) or too large (COIL_ELIMIT) and no response has begun, the
+ * server answers 400 or 413 before it closes.
  * Return: 0; -EINVAL for NULL @req or a request already completed.
  */
 int coil_http_sreq_abort(struct coil_http_sreq *req);

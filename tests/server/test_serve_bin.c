@@ -132,6 +132,15 @@ static void test_serve_access_log(void **state)
 	}
 	assert_int_equal(cl_once(sv.port, "BAD\r\n\r\n", &r), 0);
 	free(r.body);
+	/* a target that tries to end the quoted field and forge another:
+	 * '"', '\\' and bytes >= 0x80 are escaped as nginx does */
+	assert_int_equal(cl_once(sv.port,
+				 "GET /a\"_200_1\\\xff\x80~ HTTP/1.1\r\n"
+				 "Host: x\r\n\r\n",
+				 &r),
+			 0);
+	assert_int_equal(r.status, 404);
+	free(r.body);
 	assert_int_equal(serve_stop(&sv, 10000), 0);
 	fd = open(log, O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
@@ -144,6 +153,10 @@ static void test_serve_access_log(void **state)
 		lines++;
 	assert_int_equal(lines, 10);
 	assert_non_null(strstr(buf, "\"-\" 400 "));
+	assert_non_null(strstr(
+		buf, "\"GET /a\\x22_200_1\\x5C\\xFF\\x80~ HTTP/1.1\" 404 "));
+	assert_null(strstr(buf, "\xff"));
+	assert_null(strstr(buf, "a\""));
 }
 
 static void test_serve_root_files(void **state)

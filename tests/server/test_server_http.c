@@ -142,6 +142,36 @@ static void test_server_pipelined_in_order(void **state)
 	free(in);
 }
 
+/* Two pipelined requests, then the client's FIN while the first is still
+ * being handled (a timer): both are answered (RFC 9112 §9.6), then the
+ * server closes. */
+static void test_server_pipelined_then_fin(void **state)
+{
+	struct coil_http_server_opts o;
+	struct cl_in *in = calloc(1, sizeof(*in));
+	struct srv s;
+	struct resp r;
+	char v[64];
+	int fd;
+
+	fd = start_connected(&s, &o);
+	cl_sends(fd, "GET /delay/50 HTTP/1.1\r\nHost: x\r\n\r\n"
+		     "GET /bytes/3 HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	assert_int_equal(cl_response(fd, in, &r, 0, 0), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "delayed 50 ms\n");
+	assert_null(resp_field(&r, "Connection", v, sizeof(v)));
+	free(r.body);
+	assert_int_equal(cl_response(fd, in, &r, 0, 0), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "abc");
+	assert_string_equal(resp_field(&r, "Connection", v, sizeof(v)),
+			    "close");
+	free(r.body);
+	expect_closed_then_stop(fd, in, &s);
+}
+
 static void test_server_head_has_length_no_body(void **state)
 {
 	struct coil_http_server_opts o;
@@ -295,6 +325,64 @@ static void test_server_400_malformed(void **state)
 	assert_int_equal(st.requests, 1);
 }
 
+/* An absolute-form target (RFC 9112 §3.2.2): accepted, the path after
+ * the authority, the host from the target rather than the Host field. */
+static void host_handler(struct coil_http_sreq *req, void *arg)
+{
+	char body[256];
+	int n = snprintf(body, sizeof(body), "%.*s|%.*s|%.*s",
+			 (int)req->host_len, req->host ? req->host : "",
+			 (int)req->path_len, req->path, (int)req->query_len,
+			 req->query);
+	coil_http_respond(req, 200, NULL, 0, body, (size_t)n);
+}
+
+static void test_server_absolute_form(void **state)
+{
+	struct coil_http_server_opts o;
+	struct srv s;
+	struct resp r;
+
+	opts_default(&o);
+	srv_start(&s, &o, NULL);
+	/* coil-serve's own handler: the path after the authority */
+	assert_int_equal(cl_once(s.port,
+				 "GET http://example.com/bytes/3 HTTP/1.1\r\n"
+				 "Host: example.com\r\n\r\n",
+				 &r),
+			 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "abc");
+	free(r.body);
+	assert_int_equal(srv_stop(&s, 1000, NULL), 0);
+
+	opts_default(&o);
+	o.handler = host_handler;
+	srv_start(&s, &o, NULL);
+	assert_int_equal(
+		cl_once(s.port,
+			"GET HTTP://a.example:8080/p/q?x=1 HTTP/1.1\r\n"
+			"Host: other\r\n\r\n",
+			&r),
+		0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "a.example:8080|/p/q|x=1");
+	free(r.body);
+	/* no path: "/" */
+	assert_int_equal(cl_once(s.port,
+				 "GET https://h?k HTTP/1.1\r\nHost: h\r\n\r\n",
+				 &r),
+			 0);
+	assert_string_equal(r.body, "h|/|k");
+	free(r.body);
+	/* origin-form: the Host field */
+	assert_int_equal(
+		cl_once(s.port, "GET /z HTTP/1.1\r\nHost: hh\r\n\r\n", &r), 0);
+	assert_string_equal(r.body, "hh|/z|");
+	free(r.body);
+	assert_int_equal(srv_stop(&s, 1000, NULL), 0);
+}
+
 static void test_server_505_version(void **state)
 {
 	struct coil_http_server_opts o;
@@ -341,6 +429,50 @@ static void test_server_431_head_limits(void **state)
 	expect_status_and_close(s.port, req, 431);
 	assert_int_equal(srv_stop(&s, 1000, NULL), 0);
 	free(req);
+}
+
+/* The default limits: a head is limited by its bytes (max_head_bytes,
+ * 8 KiB), not by a small field count: 256 fields pass (more than the 64 a
+ * connection holds itself), keep-alive goes on; 300 fields get 431. */
+static void test_server_many_fields(void **state)
+{
+	struct coil_http_server_opts o;
+	struct cl_in *in = calloc(1, sizeof(*in));
+	char *req = malloc(8192);
+	struct srv s;
+	struct resp r;
+	size_t len;
+	int fd;
+
+	fd = start_connected(&s, &o);
+	for (int round = 0; round < 2; round++) {
+		len = (size_t)sprintf(req,
+				      "GET /bytes/2 HTTP/1.1\r\nHost: x\r\n");
+		for (int i = 0; i < 255; i++)
+			len += (size_t)sprintf(req + len, "X%d: v\r\n", i);
+		strcpy(req + len, "\r\n");
+		assert_true(len < 8000);
+		cl_sends(fd, req);
+		assert_int_equal(cl_response(fd, in, &r, 0, 0), 0);
+		assert_int_equal(r.status, 200);
+		assert_string_equal(r.body, "ab");
+		assert_true(r.keep_alive);
+		free(r.body);
+	}
+	cl_sends(fd, "GET /bytes/1 HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(cl_response(fd, in, &r, 0, 0), 0);
+	assert_string_equal(r.body, "a");
+	free(r.body);
+	close(fd);
+	len = (size_t)sprintf(req, "GET / HTTP/1.1\r\nHost: x\r\n");
+	for (int i = 0; i < 300; i++)
+		len += (size_t)sprintf(req + len, "X%d: v\r\n", i);
+	strcpy(req + len, "\r\n");
+	expect_status_and_close(s.port, req, 431);
+	expect_serving(s.port);
+	assert_int_equal(srv_stop(&s, 1000, NULL), 0);
+	free(req);
+	free(in);
 }
 
 static void test_server_413_declared_body(void **state)
@@ -628,6 +760,42 @@ static void test_server_chunked_echo(void **state)
 	cl_sends(fd, "POST /echo HTTP/1.1\r\nHost: x\r\n"
 		     "Transfer-Encoding: chunked\r\n\r\nzz\r\n");
 	expect_closed_then_stop(fd, in, &s);
+}
+
+/* A malformed chunked body before any status went out: 400, then the
+ * connection ends; after the head (200) went out: the connection ends. */
+static void test_server_chunked_malformed_400(void **state)
+{
+	struct coil_http_server_opts o;
+	struct cl_in *in = calloc(1, sizeof(*in));
+	struct srv s;
+	struct resp r;
+	int fd;
+
+	opts_default(&o);
+	srv_start(&s, &o, NULL);
+	expect_status_and_close(s.port,
+				"POST /echo HTTP/1.1\r\nHost: x\r\n"
+				"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+				400);
+	expect_status_and_close(s.port,
+				"POST /echo HTTP/1.1\r\nHost: x\r\n"
+				"Transfer-Encoding: chunked\r\n\r\n"
+				"-1\r\n",
+				400);
+	/* one good chunk first: its 200 head is out, then the break */
+	fd = cl_connect(s.port);
+	cl_sends(fd, "POST /echo HTTP/1.1\r\nHost: x\r\n"
+		     "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+	assert_int_equal(cl_fill(fd, in) > 0, 1);
+	assert_int_equal(memcmp(in->buf, "HTTP/1.1 200", 12), 0);
+	cl_sends(fd, "zz\r\n");
+	assert_int_equal(cl_response(fd, in, &r, 0, 0), -1);
+	assert_true(cl_closed(fd, in, 5000) || in->eof || in->err);
+	close(fd);
+	expect_serving(s.port);
+	assert_int_equal(srv_stop(&s, 1000, NULL), 0);
+	free(in);
 }
 
 struct sender {
@@ -1272,12 +1440,15 @@ int main(void)
 		cmocka_unit_test(test_server_hello),
 		cmocka_unit_test(test_server_keepalive_three_requests),
 		cmocka_unit_test(test_server_pipelined_in_order),
+		cmocka_unit_test(test_server_pipelined_then_fin),
 		cmocka_unit_test(test_server_head_has_length_no_body),
 		cmocka_unit_test(test_server_http10),
 		cmocka_unit_test(test_server_204_304_no_body),
 		cmocka_unit_test(test_server_400_malformed),
 		cmocka_unit_test(test_server_505_version),
+		cmocka_unit_test(test_server_absolute_form),
 		cmocka_unit_test(test_server_431_head_limits),
+		cmocka_unit_test(test_server_many_fields),
 		cmocka_unit_test(test_server_413_declared_body),
 		cmocka_unit_test(test_server_expect_continue),
 		cmocka_unit_test(test_server_unread_body),
@@ -1286,6 +1457,7 @@ int main(void)
 		cmocka_unit_test(test_server_body_timeout),
 		cmocka_unit_test(test_server_reset_mid_upload),
 		cmocka_unit_test(test_server_chunked_echo),
+		cmocka_unit_test(test_server_chunked_malformed_400),
 		cmocka_unit_test(test_server_echo_large),
 		cmocka_unit_test(test_server_read_body_buffered),
 		cmocka_unit_test(test_server_streamed_response),

@@ -191,38 +191,49 @@ static void echo_sent(struct coil_http_sreq *req, int status, void *arg)
 	coil_http_sreq_body_next(req);
 }
 
+/* The response's head goes out with the first piece (or the end), so
+ * that a malformed body found first still gets a status (400, from
+ * coil_http_sreq_abort()); req->data marks the head as begun. */
+static int echo_begin(struct coil_http_sreq *req)
+{
+	uint64_t len = req->body_kind == COIL_HTTP_BODY_LENGTH
+			       ? req->content_length
+			       : COIL_HTTP_LENGTH_UNKNOWN;
+	if (req->data)
+		return 0;
+	req->data = (void *)1;
+	return coil_http_respond_begin(req, 200, &octets, 1, len);
+}
+
 static void echo_piece(struct coil_http_sreq *req, int status, const void *data,
 		       size_t len, void *arg)
 {
 	if (status == 0) {
-		if (coil_http_respond_write(req, data, len, echo_sent, NULL) <
-		    0)
+		if (echo_begin(req) < 0 ||
+		    coil_http_respond_write(req, data, len, echo_sent, NULL) <
+			    0)
 			coil_http_sreq_body_next(req);
 	} else if (status == COIL_HTTP_BODY_END) {
-		coil_http_respond_end(req);
+		if (echo_begin(req) < 0)
+			coil_http_sreq_abort(req);
+		else
+			coil_http_respond_end(req);
 	} else {
-		/* the head (200) is out: a broken body ends the connection */
+		/* a broken body: 400 when the head is not out yet, else the
+		 * connection ends */
 		coil_http_sreq_abort(req);
 	}
 }
 
 static void serve_echo(struct coil_http_sreq *req)
 {
-	uint64_t len;
-
 	if (req->body_kind == COIL_HTTP_BODY_NONE) {
 		coil_http_respond(req, 200, &octets, 1, NULL, 0);
 		return;
 	}
-	len = req->body_kind == COIL_HTTP_BODY_LENGTH
-		      ? req->content_length
-		      : COIL_HTTP_LENGTH_UNKNOWN;
-	/* the body first: a 100 Continue must precede the head */
-	if (coil_http_sreq_stream_body(req, echo_piece, NULL) < 0) {
+	req->data = NULL;
+	if (coil_http_sreq_stream_body(req, echo_piece, NULL) < 0)
 		coil_http_sreq_abort(req);
-		return;
-	}
-	coil_http_respond_begin(req, 200, &octets, 1, len);
 }
 
 /* ---- routing ---- */
@@ -401,6 +412,30 @@ static struct logbuf *log_room(struct serve_log *lg, size_t n)
 	return b;
 }
 
+/*
+ * @len bytes of @s into @out as nginx writes a logged variable: '"', '\\',
+ * control bytes, DEL and bytes >= 0x80 become \xHH, so that no client
+ * can end the quoted field or forge a line. @out holds 4 * @len bytes.
+ * Return: the bytes written.
+ */
+static int log_escape(char *out, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *o = out;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
+			*o++ = '\\';
+			*o++ = 'x';
+			*o++ = hex[ch >> 4];
+			*o++ = hex[ch & 15];
+		} else {
+			*o++ = (char)ch;
+		}
+	}
+	return (int)(o - out);
+}
+
 void serve_on_done(struct coil_http_sreq *req, int status, uint64_t bytes,
 		   void *arg)
 {
@@ -408,7 +443,7 @@ void serve_on_done(struct coil_http_sreq *req, int status, uint64_t bytes,
 	struct serve_log *lg;
 	struct timespec ts;
 	struct logbuf *b;
-	char line[2400];
+	char line[64 + 4 * (32 + 2048) + 64];
 	int n;
 
 	if (!app || app->log_fd < 0)
@@ -421,18 +456,21 @@ void serve_on_done(struct coil_http_sreq *req, int status, uint64_t bytes,
 		coil_http_date(lg->date, sizeof(lg->date), ts.tv_sec);
 		lg->date_sec = ts.tv_sec;
 	}
-	if (req->method)
-		n = snprintf(
-			line, sizeof(line),
-			"[%s] \"%.*s %.*s HTTP/1.%d\" %d %llu\n", lg->date,
-			(int)(req->method_len > 32 ? 32 : req->method_len),
-			req->method,
-			(int)(req->target_len > 2048 ? 2048 : req->target_len),
-			req->target, req->minor_version, status,
-			(unsigned long long)bytes);
-	else
+	if (req->method) {
+		n = snprintf(line, sizeof(line), "[%s] \"", lg->date);
+		n += log_escape(line + n, req->method,
+				req->method_len > 32 ? 32 : req->method_len);
+		line[n++] = ' ';
+		n += log_escape(line + n, req->target,
+				req->target_len > 2048 ? 2048
+						       : req->target_len);
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
+			      " HTTP/1.%d\" %d %llu\n", req->minor_version,
+			      status, (unsigned long long)bytes);
+	} else {
 		n = snprintf(line, sizeof(line), "[%s] \"-\" %d %llu\n",
 			     lg->date, status, (unsigned long long)bytes);
+	}
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	b = log_room(lg, (size_t)n);

@@ -96,7 +96,10 @@ static void test_cli_defaults_are_wrks(void **state)
 	assert_int_equal(o->requests, 0);
 	assert_int_equal(o->pipeline, 1);
 	assert_true(o->keepalive);
-	assert_int_equal(o->batch_wait_ns, 0);
+	/* batched waits on by default (kernel receive times keep latencies
+	 * exact); not "set", so dropped without receive timestamps */
+	assert_int_equal(o->batch_wait_ns, CB_DEFAULT_BATCH_WAIT_NS);
+	assert_false(o->batch_wait_set || o->reap_time);
 	assert_false(o->insecure || o->latency || o->uncorrected || o->json);
 	assert_string_equal(o->method, "GET");
 	assert_int_equal(o->n_headers, 0);
@@ -452,9 +455,15 @@ static void test_cli_batch_wait(void **state)
 {
 	struct run *r = OK("--batch-wait", "100us", "http://h/");
 	assert_int_equal(r->o.batch_wait_ns, 100000);
+	assert_true(r->o.batch_wait_set);
 	run_free(r);
 	r = OK("--batch-wait=0", "http://h/");
 	assert_int_equal(r->o.batch_wait_ns, 0);
+	assert_true(r->o.batch_wait_set);
+	run_free(r);
+	r = OK("--reap-time", "http://h/");
+	assert_true(r->o.reap_time);
+	assert_int_equal(r->o.batch_wait_ns, CB_DEFAULT_BATCH_WAIT_NS);
 	run_free(r);
 	r = OK("--batch-wait", "1s", "http://h/");
 	assert_int_equal(r->o.batch_wait_ns, 1000000000ull);

@@ -317,6 +317,60 @@ static void test_report_tls_and_batch_wait(void **state)
 	cb_cli_free(&o);
 }
 
+/* Response times: said when not all from the kernel, merged, in JSON */
+static void test_report_response_times(void **state)
+{
+	struct cb_opts o;
+	struct cb_result r, all;
+	char *text;
+	(void)state;
+	parse_opts(&o, "-d 1s http://h/");
+	assert_int_equal(cb_result_init(&r), 0);
+	assert_int_equal(cb_result_init(&all), 0);
+	r.runtime_ns = 1000000000ull;
+	r.requests = 10;
+	r.rx_reads = 10;
+	r.rx_stamped = 10;
+	r.batch_wait_ns = 100000;
+	assert_int_equal(cb_result_merge(&all, &r), 0);
+	text = render(cb_report_text, &o, &all, true);
+	assert_null(strstr(text, "Response times"));
+	free(text);
+	text = render(NULL, &o, &all, false);
+	assert_non_null(strstr(text, "\"source\": \"kernel\""));
+	assert_non_null(strstr(text, "\"stamped_reads\": 10"));
+	free(text);
+	/* a thread without timestamps: mixed, then reap */
+	r.rx_stamped = 0;
+	r.batch_wait_ns = 0;
+	r.rx_fallback = CB_RX_NO_STAMPS;
+	assert_int_equal(cb_result_merge(&all, &r), 0);
+	assert_int_equal(all.rx_reads, 20);
+	assert_int_equal(all.rx_stamped, 10);
+	assert_int_equal(all.batch_wait_ns, 100000);
+	text = render(cb_report_text, &o, &all, true);
+	assert_non_null(strstr(text, "  Response times: kernel receive "
+				     "timestamps for 50.0% of reads, the rest "
+				     "when reaped; batched waits 100us, which "
+				     "latencies include\n"));
+	free(text);
+	all.rx_stamped = 0;
+	all.batch_wait_ns = 0;
+	text = render(cb_report_text, &o, &all, true);
+	assert_non_null(strstr(text, "  Response times: when reaped (no "
+				     "receive timestamps from the sockets); "
+				     "batched waits off\n"));
+	free(text);
+	text = render(NULL, &o, &all, false);
+	assert_non_null(strstr(text, "\"source\": \"reap\""));
+	assert_non_null(strstr(text, "\"fallback\": \"no receive "
+				     "timestamps from the sockets\""));
+	free(text);
+	cb_result_free(&r);
+	cb_result_free(&all);
+	cb_cli_free(&o);
+}
+
 /* ---- JSON validity ----------------------------------------------------- */
 
 static const char *j_ws(const char *p)
@@ -628,6 +682,7 @@ int main(void)
 		cmocka_unit_test(test_report_json_basic_golden),
 		cmocka_unit_test(test_report_empty_result),
 		cmocka_unit_test(test_report_tls_and_batch_wait),
+		cmocka_unit_test(test_report_response_times),
 		cmocka_unit_test(test_report_json_is_valid),
 		cmocka_unit_test(test_report_json_string_escaping),
 		cmocka_unit_test(test_result_errors_by_code),

@@ -65,6 +65,7 @@ enum {
 	OPT_BATCH_WAIT,
 	OPT_SLO,
 	OPT_TLS_VERSION,
+	OPT_REAP_TIME,
 };
 
 static const char short_opts[] = ":t:c:d:H:LUR:n:m:b:kP:s:vh";
@@ -90,6 +91,7 @@ static const struct option long_opts[] = {
 	{"pipeline", required_argument, NULL, 'P'},
 	{"no-keepalive", no_argument, NULL, OPT_NO_KEEPALIVE},
 	{"batch-wait", required_argument, NULL, OPT_BATCH_WAIT},
+	{"reap-time", no_argument, NULL, OPT_REAP_TIME},
 	{"urls", required_argument, NULL, OPT_URLS},
 	{"slo", required_argument, NULL, OPT_SLO},
 	{"script", required_argument, NULL, 's'},
@@ -330,6 +332,7 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 	o->timeout_ns = CB_DEFAULT_TIMEOUT_NS;
 	o->pipeline = 1;
 	o->keepalive = true;
+	o->batch_wait_ns = CB_DEFAULT_BATCH_WAIT_NS;
 	if (err && err_len)
 		err[0] = '\0';
 
@@ -440,6 +443,10 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 					    "--batch-wait %s is too long (at "
 					    "most 1s)",
 					    optarg);
+			o->batch_wait_set = true;
+			break;
+		case OPT_REAP_TIME:
+			o->reap_time = true;
 			break;
 		case OPT_NO_KEEPALIVE:
 			o->keepalive = false;
@@ -594,10 +601,16 @@ void cb_cli_usage(FILE *f)
 	      "        --no-keepalive    a new connection for every request\n"
 	      "        --batch-wait T    per loop wait, gather completions for "
 	      "up to T: fewer\n"
-	      "                          system calls, up to T added to "
-	      "measured latencies\n"
-	      "                          (io_uring min-wait, Linux 6.12; "
-	      "default 0: off)\n"
+	      "                          system calls; responses keep their "
+	      "kernel receive\n"
+	      "                          times (io_uring min-wait, Linux "
+	      "6.12; default 100us,\n"
+	      "                          off without receive timestamps; 0: "
+	      "off)\n"
+	      "        --reap-time       time responses when reaped, not by "
+	      "the kernel's\n"
+	      "                          receive timestamps (a batched wait "
+	      "then adds up to T)\n"
 	      "  Request:\n"
 	      "    -m, --method M        request method (default GET; POST "
 	      "with a body)\n"

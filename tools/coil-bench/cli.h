@@ -46,6 +46,9 @@ enum cb_action {
 #define CB_MAX_URLS 100000
 #define CB_MAX_BATCH_WAIT_NS 1000000000ull
 #define CB_MAX_SLOS 64
+/* --batch-wait's default: on while responses carry kernel receive
+ * timestamps (then batching costs no latency accuracy), off otherwise */
+#define CB_DEFAULT_BATCH_WAIT_NS 100000ull /* 100 us */
 
 /*
  * Everything the command line says. Strings marked "argv" point into the
@@ -87,6 +90,10 @@ struct cb_opts {
 	uint64_t batch_wait_ns;	  /* --batch-wait: gather completions this
 				   * long per wait (coil_loop_opts.batch_wait_ns,
 				   * at most 1 s); 0 = off */
+	bool batch_wait_set;	  /* --batch-wait given (else the default,
+				   * dropped without receive timestamps) */
+	bool reap_time;		  /* --reap-time: time responses when reaped,
+				   * not by the kernel's receive timestamps */
 
 	/* request */
 	const char *method;   /* -m (argv), default "GET", or "POST" when a

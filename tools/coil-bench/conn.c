@@ -271,7 +271,7 @@ static void response_done(struct cb_conn *c)
 	struct cb_gen *g = c->g;
 	struct cb_result *r = &g->th->r;
 	struct cb_slot *sl = &c->ring[c->head];
-	uint64_t now = coil_now(g->loop);
+	uint64_t now = c->rx_ns; /* when the kernel received it */
 	int status = c->msg.status;
 	int keep = c->msg.keep_alive && g->o->keepalive;
 
@@ -431,6 +431,7 @@ static void on_read(struct coil_stream *s, ssize_t nread, const void *data)
 
 	if (c->state != C_OPEN)
 		return;
+	cb_rx_read(c, s, nread);
 	if (nread <= 0) {
 		if (nread == 0 && c->in_body &&
 		    c->body.kind == COIL_HTTP_BODY_CLOSE) {
@@ -726,6 +727,7 @@ void cb_conn_connect(struct cb_conn *c)
 	int ret;
 
 	to.connect_timeout_ns = g->o->timeout_ns;
+	to.flags = g->tcp_flags;
 	c->tcp.s.data = c;
 	c->s = &c->tcp.s;
 	c->state = C_CONNECTING;

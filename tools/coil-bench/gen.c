@@ -302,6 +302,19 @@ static int gen_setup(struct cb_thread *th, struct cb_gen **out)
 		free(g);
 		return ret;
 	}
+	/* Responses timed by the kernel's receive timestamps need
+	 * multishot recv; without them the default batched wait goes (the
+	 * reap times would carry it). */
+	if (o->reap_time)
+		th->r.rx_fallback = CB_RX_ASKED;
+	else if (!(coil_loop_features(g->loop) & COIL_FEAT_MULTISHOT_RECV))
+		th->r.rx_fallback = CB_RX_NO_MULTISHOT;
+	else
+		g->tcp_flags = COIL_TCP_RX_TIME;
+	if (th->r.rx_fallback && !o->batch_wait_set)
+		coil_loop_set_batch_wait(g->loop, 0);
+	else if (coil_loop_features(g->loop) & COIL_FEAT_MIN_WAIT)
+		th->r.batch_wait_ns = o->batch_wait_ns;
 	g->conns = calloc(g->n, sizeof(*g->conns));
 	g->due = calloc(g->pipeline, sizeof(*g->due));
 	rings = calloc((size_t)g->n * g->pipeline, sizeof(*rings));

@@ -94,6 +94,7 @@ struct cb_conn {
 	struct coil_op retry;
 	unsigned fails;
 	uint64_t connect_ns;
+	uint64_t rx_ns; /* the latest read's receive time */
 };
 
 /*
@@ -170,6 +171,12 @@ struct cb_gen {
 	int has_delay;	   /* delay() before each request (closed model) */
 	int halted;	   /* thread:stop() or a script error: no new request */
 	struct coil_op halt_op;
+
+	/* response times (see cb_rx_read()) */
+	unsigned tcp_flags;    /* COIL_TCP_RX_TIME, or 0 */
+	uint64_t rx_reads_all; /* reads, warmup included */
+	uint64_t rx_stamped_all;
+	int rx_checked; /* the first reads were looked at */
 };
 
 static inline int measured(const struct cb_gen *g, uint64_t t)
@@ -199,6 +206,43 @@ static inline void maybe_finish(struct cb_gen *g)
 		coil_timeout_remove(g->loop, &g->endt);
 	if (coil_op_busy(&g->pacer.tmr))
 		coil_timeout_remove(g->loop, &g->pacer.tmr);
+}
+
+/* Reads looked at before deciding that the sockets give no timestamps */
+#define CB_RX_PROBE_READS 16
+
+/*
+ * A read (@nread bytes, or an end) arrived on @s: its time becomes the
+ * connection's response time. Counts kernel-stamped reads; when the first
+ * CB_RX_PROBE_READS reads of the thread carried no timestamp, the default
+ * batched wait is dropped (reap times would carry it).
+ */
+static inline void cb_rx_read(struct cb_conn *c, const struct coil_stream *s,
+			      ssize_t nread)
+{
+	struct cb_gen *g = c->g;
+	int kernel = (s->flags & COIL_STREAM_RX_KERNEL) != 0;
+	c->rx_ns = coil_stream_rx_time(s);
+	if (nread <= 0)
+		return; /* an end: no read to count */
+	if (measured(g, coil_now(g->loop))) {
+		g->th->r.rx_reads++;
+		g->th->r.rx_stamped += (uint64_t)kernel;
+	}
+	if (g->rx_checked || !g->tcp_flags)
+		return;
+	g->rx_reads_all++;
+	g->rx_stamped_all += (uint64_t)kernel;
+	if (g->rx_stamped_all) {
+		g->rx_checked = 1;
+	} else if (g->rx_reads_all >= CB_RX_PROBE_READS) {
+		g->rx_checked = 1;
+		g->th->r.rx_fallback = CB_RX_NO_STAMPS;
+		if (!g->o->batch_wait_set) {
+			coil_loop_set_batch_wait(g->loop, 0);
+			g->th->r.batch_wait_ns = 0;
+		}
+	}
 }
 
 /* ---- conn.c ---------------------------------------------------------------

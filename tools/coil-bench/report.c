@@ -130,6 +130,11 @@ int cb_result_merge(struct cb_result *dst, const struct cb_result *src)
 	dst->timer_max_ns = max_u64(dst->timer_max_ns, src->timer_max_ns);
 	dst->connect_ns = max_u64(dst->connect_ns, src->connect_ns);
 	dst->drain_ns = max_u64(dst->drain_ns, src->drain_ns);
+	dst->rx_reads += src->rx_reads;
+	dst->rx_stamped += src->rx_stamped;
+	dst->batch_wait_ns = max_u64(dst->batch_wait_ns, src->batch_wait_ns);
+	if (src->rx_fallback > dst->rx_fallback)
+		dst->rx_fallback = src->rx_fallback;
 	return 0;
 }
 
@@ -348,7 +353,8 @@ void cb_report_header(FILE *f, const struct cb_opts *o)
 	fprintf(f, "\n  %u threads and %u connections\n", o->threads,
 		o->connections);
 	if (!o->rate && !o->warmup_ns && !(o->requests && o->duration_ns) &&
-	    o->pipeline == 1 && o->keepalive && !o->batch_wait_ns)
+	    o->pipeline == 1 && o->keepalive &&
+	    !(o->batch_wait_set && o->batch_wait_ns))
 		return;
 	fputs("  ", f);
 	if (o->rate) {
@@ -374,11 +380,57 @@ void cb_report_header(FILE *f, const struct cb_opts *o)
 		fprintf(f, "%sno keep-alive", sep);
 		sep = ", ";
 	}
-	if (o->batch_wait_ns) {
+	if (o->batch_wait_set && o->batch_wait_ns) {
 		fmt_setting(buf, sizeof(buf), o->batch_wait_ns);
 		fprintf(f, "%sbatch wait %s", sep, buf);
 	}
 	fputc('\n', f);
+}
+
+static const char *const rx_why[] = {
+	[CB_RX_KERNEL] = "none",
+	[CB_RX_ASKED] = "--reap-time",
+	[CB_RX_NO_STAMPS] = "no receive timestamps from the sockets",
+	[CB_RX_NO_MULTISHOT] = "no multishot recv, kernel or COIL_FALLBACK",
+};
+
+/* "kernel", "reap" or "mixed": where the response times came from. */
+static const char *rx_source(const struct cb_result *r)
+{
+	if (!r->rx_reads || !r->rx_stamped)
+		return r->rx_fallback == CB_RX_KERNEL && !r->rx_reads ? "kernel"
+								      : "reap";
+	return r->rx_stamped * 100 >= r->rx_reads * 99 ? "kernel" : "mixed";
+}
+
+/* Said only when responses were not all timed by the kernel, or the
+ * batched wait asked for (--batch-wait) is not the one in effect (the
+ * kernel lacks min-wait). */
+static void rx_line(FILE *f, const struct cb_opts *o, const struct cb_result *r)
+{
+	const char *src = rx_source(r);
+	char buf[64];
+	if (!strcmp(src, "kernel") &&
+	    (!o->batch_wait_set || r->batch_wait_ns == o->batch_wait_ns))
+		return;
+	if (!strcmp(src, "kernel"))
+		fputs("  Response times: kernel receive timestamps", f);
+	else if (!strcmp(src, "mixed"))
+		fprintf(f,
+			"  Response times: kernel receive timestamps for "
+			"%.1f%% of reads, the rest when reaped",
+			100.0 * (double)r->rx_stamped / (double)r->rx_reads);
+	else
+		fprintf(f, "  Response times: when reaped (%s)",
+			rx_why[r->rx_fallback]);
+	if (r->batch_wait_ns) {
+		fmt_setting(buf, sizeof(buf), r->batch_wait_ns);
+		fprintf(f, "; batched waits %s%s\n", buf,
+			strcmp(src, "kernel") ? ", which latencies include"
+					      : "");
+	} else {
+		fputs("; batched waits off\n", f);
+	}
 }
 
 static void errors_block(FILE *f, const struct cb_result *r)
@@ -527,6 +579,7 @@ void cb_report_text(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 			"for %s, after the measured window\n",
 			buf);
 	}
+	rx_line(f, o, r);
 	if (r->requests) {
 		long double n = r->requests;
 		fprintf(f,
@@ -889,6 +942,14 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	}
 	j_close(&j, '}');
 
+	j_key(&j, "response_times");
+	j_open(&j, '{');
+	j_str(&j, "source", rx_source(r));
+	j_str(&j, "fallback", rx_why[r->rx_fallback]);
+	j_u64(&j, "reads", r->rx_reads);
+	j_u64(&j, "stamped_reads", r->rx_stamped);
+	j_u64(&j, "batch_wait_ns", r->batch_wait_ns);
+	j_close(&j, '}');
 	j_u64(&j, "syscalls", r->syscalls);
 	j_f64(&j, "syscalls_per_request",
 	      r->requests ? (double)r->syscalls / (double)r->requests : 0);

@@ -123,6 +123,22 @@ struct cb_result {
 	 * flight after it (runtime_ns covers neither) */
 	uint64_t connect_ns;
 	uint64_t drain_ns;
+
+	/* response times: reads of responses in the measured period and
+	 * how many carried the kernel's receive timestamp (the rest were
+	 * timed when reaped); the batched wait in effect; why reap time */
+	uint64_t rx_reads;
+	uint64_t rx_stamped;
+	uint64_t batch_wait_ns;
+	int rx_fallback; /* enum cb_rx_fallback */
+};
+
+/* Why responses are timed when reaped (the larger wins in a merge). */
+enum cb_rx_fallback {
+	CB_RX_KERNEL,	   /* no fallback: kernel receive timestamps */
+	CB_RX_ASKED,	   /* --reap-time */
+	CB_RX_NO_STAMPS,   /* the sockets delivered no timestamps */
+	CB_RX_NO_MULTISHOT /* no multishot recv (kernel, COIL_FALLBACK) */
 };
 
 /* A backlog of due requests that persists this long marks the run

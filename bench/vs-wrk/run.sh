@@ -8,9 +8,15 @@
 # and system CPU per request (perf stat's user/sys times over the whole
 # process), its system calls per request (perf stat -e
 # raw_syscalls:sys_enter, whole process), and p50/p99 as the tool reports
-# them. The table shows each figure's median over the rounds. Then the
-# same over HTTPS (nginx with a throwaway self-signed certificate) when
-# this coil-bench has TLS. Then wrk's scripting (-s) with the same script
+# them. The table shows each figure's median over the rounds. coil-bench
+# runs three ways: its default (batched waits, 100 us, with responses
+# timed by the kernel's receive timestamps), unbatched (--batch-wait 0),
+# and batched with reap times (--reap-time --batch-wait 100us: the old
+# opt-in, whose latencies carry the wait). Under the HTTP table, the
+# goals: the default at most 0.65x wrk's CPU per request and at most 0.1
+# system calls per request, its p50 within 5% of the unbatched one
+# (alternating runs). Then the same over HTTPS (nginx with a throwaway
+# self-signed certificate) when this coil-bench has TLS. Then wrk's scripting (-s) with the same script
 # in both tools: a static one like wrk's post.lua (method, body and a
 # header set once), a request() that makes a new path and header per
 # request like counter.lua, and a response() that counts statuses;
@@ -130,17 +136,18 @@ run() {
 		-v ou="${own_u:--1}" -v os="${own_s:--1}" -v oc="${own_c:--1}" \
 		'BEGIN { printf "%s %.0f %.2f %.2f %.3f %s %s %s %s %s\n", n, r / s,
 			u * 1e6 / r, y * 1e6 / r, sc / r, p50, p99, ou, os, oc }' >>"$dir/results"
-	tail -1 "$dir/results" | awk '{ gsub("_", " ", $1); printf "  %-32s %6s req/s  user %5s us  sys %5s us  %6s syscalls  p50 %s us  p99 %s us  own user/sys %s/%s us, %s syscalls\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }'
+	tail -1 "$dir/results" | awk '{ gsub("_", " ", $1); printf "  %-42s %6s req/s  user %5s us  sys %5s us  %6s syscalls  p50 %s us  p99 %s us  own user/sys %s/%s us, %s syscalls\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }'
 }
 
 # table TITLE: medians per tool of what run() recorded, then clear
 table() {
 	echo
 	echo "$1 (medians of $rounds rounds)"
-	printf '| %-32s | %6s | %11s | %10s | %10s | %12s | %7s | %7s | %15s | %12s |\n' \
+	printf '| %-42s | %6s | %11s | %10s | %10s | %12s | %7s | %7s | %15s | %12s |\n' \
 		generator "req/s" "user us/req" "sys us/req" "CPU us/req" \
 		"syscalls/req" "p50 us" "p99 us" "own user/sys us" "own syscalls"
-	echo "|----------------------------------|-------:|------------:|-----------:|-----------:|-------------:|--------:|--------:|----------------:|-------------:|"
+	rm -f "$dir/medians"
+	echo "|--------------------------------------------|-------:|------------:|-----------:|-----------:|-------------:|--------:|--------:|----------------:|-------------:|"
 	awk '
 	function med(a, n,   i, j, t) {
 		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
@@ -163,11 +170,29 @@ table() {
 			gsub("_", " ", k)
 			own = m[8] < 0 ? "-" : sprintf("%.2f / %.2f", m[8], m[9])
 			owc = m[10] < 0 ? "-" : sprintf("%.2f", m[10])
-			printf "| %-32s | %6.0f | %11.2f | %10.2f | %10.2f | %12.3f | %7.0f | %7.0f | %15s | %12s |\n",
+			printf "| %-42s | %6.0f | %11.2f | %10.2f | %10.2f | %12.3f | %7.0f | %7.0f | %15s | %12s |\n",
 				k, m[2], m[3], m[4], tot, m[5], m[6], m[7], own, owc
+			gsub(" ", "_", k)
+			printf "%s %f %f %f %f\n", k, tot, m[5], m[6], m[7] >> medians
 		}
-	}' "$dir/results"
+	}' medians="$dir/medians" "$dir/results"
 	rm -f "$dir/results"
+}
+
+# goals: the default coil-bench against wrk and against itself unbatched
+goals() {
+	awk '{ cpu[$1] = $2; sc[$1] = $3; p50[$1] = $4; p99[$1] = $5 }
+	END {
+		d = "coil-bench"; u = "coil-bench_--batch-wait_0"
+		if (!(d in cpu) || !("wrk" in cpu) || !(u in cpu)) exit
+		r = cpu[d] / cpu["wrk"]
+		printf "goal: CPU/request <= 0.65x wrk: %.2fx (%s)\n", r, r <= 0.65 ? "met" : "missed"
+		printf "goal: syscalls/request <= 0.1: %.3f (%s)\n", sc[d], sc[d] <= 0.1 ? "met" : "missed"
+		q = p50[u] > 0 ? p50[d] / p50[u] : 0
+		printf "goal: p50 within 5%% of unbatched: %.0f vs %.0f us, %+.1f%% (%s)\n", p50[d], p50[u], (q - 1) * 100, (q >= 0.95 && q <= 1.05) ? "met" : "missed"
+		printf "      p99: %.0f vs %.0f us\n", p99[d], p99[u]
+	}' "$dir/medians"
+	rm -f "$dir/medians"
 }
 
 # tools NAME URL SCHEME: one round of every generator
@@ -175,7 +200,8 @@ round() {
 	local url=$1 https=$2
 	run wrk "$url" wrk -t1 -c$conns -d${secs}s --latency
 	run coil-bench "$url" "$cb" -t1 -c$conns -d${secs}s -L -k
-	run "coil-bench_--batch-wait_100us" "$url" "$cb" -t1 -c$conns -d${secs}s -L -k --batch-wait 100us
+	run "coil-bench_--batch-wait_0" "$url" "$cb" -t1 -c$conns -d${secs}s -L -k --batch-wait 0
+	run "coil-bench_--reap-time_--batch-wait_100us" "$url" "$cb" -t1 -c$conns -d${secs}s -L -k --reap-time --batch-wait 100us
 	if command -v h2load >/dev/null; then
 		run "h2load_--h1" "$url" h2load --h1 -t1 -c$conns -D$secs
 	fi
@@ -189,6 +215,7 @@ if [ "$only" = all ] || [ "$only" = http ]; then
 		round "http://127.0.0.1:$port/" 0
 	done
 	table "HTTP, -t1 -c$conns, ${secs}s"
+	goals
 fi
 
 # the scripts, the same file for both tools
@@ -255,4 +282,5 @@ if [ -n "$tls_conf" ] && { [ "$only" = all ] || [ "$only" = https ]; }; then
 		round "https://localhost:$tport/" 1
 	done
 	table "HTTPS, -t1 -c$conns, ${secs}s"
+	goals
 fi

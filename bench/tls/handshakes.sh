@@ -226,7 +226,8 @@ EOF
 	if [ -x "$serve" ]; then
 		local so=$dir/cs.out
 		taskset -c 0 "$serve" -p 0 -t 1 --cert "$dir/$(crt_of "$kind")" \
-			--key "$dir/$(key_of "$kind")" --tls-version "$v" >"$so" 2>&1 &
+			--key "$dir/$(key_of "$kind")" --tls-version "$v" --tls-no-resume \
+			>"$so" 2>&1 &
 		local cp=$! cport=""
 		pids="$pids $cp"
 		for _ in $(seq 100); do

@@ -7,7 +7,8 @@
  * Over TLS 1.3 (mbedTLS 3.6; skipped with 2.28): curl --tlsv1.3 and
  * openssl s_client -tls1_3 (a second connection resumes with the first's
  * ticket), and coil-serve --tls-version 1.2 refusing a TLS-1.3-only client
- * while serving a TLS 1.2 one. Exits 77 without openssl or curl.
+ * while serving a TLS 1.2 one; --tls-no-resume: no resumption. Exits 77
+ * without openssl or curl.
  */
 #include "coil/tls.h"
 #include "peer.h"
@@ -213,6 +214,43 @@ static void test_tls13_s_client_resumes(void **state)
 	free(out);
 }
 
+/* --tls-no-resume: s_client's saved session is not taken */
+static void test_tls_no_resume(void **state)
+{
+	const char *args[] = {"--cert",		 cert, "--key", key,
+			      "--tls-no-resume", NULL};
+	char in[4200], sess[4200], *out, hp[64];
+	/* TLS 1.2: with no ticket in TLS 1.3, s_client has no session to
+	 * write out */
+	char *argv[] = {"openssl",     "s_client",  "-connect", hp,
+			"-tls1_2",     "-CAfile",   cert,	"-ign_eof",
+			"-servername", "localhost", NULL,	NULL,
+			NULL};
+	struct served v2;
+	FILE *f;
+
+	serve_start(&v2, NULL, args);
+	snprintf(hp, sizeof(hp), "127.0.0.1:%u", v2.port);
+	snprintf(in, sizeof(in), "%s/req-nr.txt", tmp);
+	snprintf(sess, sizeof(sess), "%s/sess-nr.pem", tmp);
+	f = fopen(in, "w");
+	assert_non_null(f);
+	fputs("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", f);
+	fclose(f);
+	argv[10] = "-sess_out";
+	argv[11] = sess;
+	assert_int_equal(run(argv, in, &out, 20000), 0);
+	assert_non_null(strstr(out, "Hello, World!"));
+	free(out);
+	argv[10] = "-sess_in";
+	assert_int_equal(run(argv, in, &out, 20000), 0);
+	assert_non_null(strstr(out, "Hello, World!"));
+	assert_null(strstr(out, "Reused,"));
+	assert_non_null(strstr(out, "New,"));
+	free(out);
+	assert_int_equal(serve_stop(&v2, 5000), 0);
+}
+
 /* --tls-version 1.2: a TLS-1.3-only client is refused, a 1.2 one served */
 static void test_tls_version_12_only(void **state)
 {
@@ -315,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_tls13_curl),
 		cmocka_unit_test(test_tls13_s_client_resumes),
 		cmocka_unit_test(test_tls_version_12_only),
+		cmocka_unit_test(test_tls_no_resume),
 		cmocka_unit_test(test_tls_wrk),
 		cmocka_unit_test(test_tls_bad_input),
 	};

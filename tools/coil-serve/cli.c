@@ -30,6 +30,8 @@ void serve_cli_usage(FILE *f)
 	      "preferred, 1.2\n"
 	      "                           offered; 1.2 only with mbedTLS "
 	      "2.28)\n"
+	      "      --tls-no-resume      no session tickets or cache: full "
+	      "handshakes\n"
 	      "      --access-log FILE    append one line per request to "
 	      "FILE\n"
 	      "      --max-body BYTES     largest request body, k/m/g "
@@ -68,6 +70,7 @@ enum {
 	O_CERT,
 	O_KEY,
 	O_TLS_VERSION,
+	O_TLS_NO_RESUME,
 	O_ACCESS_LOG,
 	O_MAX_BODY,
 	O_MAX_REQUESTS,
@@ -88,6 +91,7 @@ static const struct option long_opts[] = {
 	{"cert", required_argument, NULL, O_CERT},
 	{"key", required_argument, NULL, O_KEY},
 	{"tls-version", required_argument, NULL, O_TLS_VERSION},
+	{"tls-no-resume", no_argument, NULL, O_TLS_NO_RESUME},
 	{"access-log", required_argument, NULL, O_ACCESS_LOG},
 	{"max-body", required_argument, NULL, O_MAX_BODY},
 	{"max-requests", required_argument, NULL, O_MAX_REQUESTS},
@@ -195,6 +199,9 @@ int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
 		case O_TLS_VERSION:
 			cfg->tls_versions = a;
 			break;
+		case O_TLS_NO_RESUME:
+			cfg->tls_no_resume = true;
+			break;
 		case O_ACCESS_LOG:
 			cfg->access_log = a;
 			break;
@@ -268,8 +275,10 @@ int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
 		snprintf(err, errlen, "--cert and --key go together");
 		return -1;
 	}
-	if (cfg->tls_versions && !cfg->cert) {
-		snprintf(err, errlen, "--tls-version needs --cert and --key");
+	if ((cfg->tls_versions || cfg->tls_no_resume) && !cfg->cert) {
+		snprintf(err, errlen,
+			 "--tls-version and --tls-no-resume need --cert and "
+			 "--key");
 		return -1;
 	}
 	return 0;

@@ -6,6 +6,7 @@
 #define COIL_SERVE_CLI_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -25,6 +26,7 @@ struct serve_cfg {
 	const char *root;	    /* --root: files served, NULL = none */
 	const char *cert, *key;	    /* --cert/--key: TLS, both or neither */
 	const char *tls_versions;   /* --tls-version: "1.2", "1.3", "1.2-1.3" */
+	bool tls_no_resume;	    /* --tls-no-resume: full handshakes only */
 	const char *access_log;	    /* --access-log FILE, NULL = off */
 	uint64_t max_body;	    /* --max-body BYTES, 1 GiB */
 	unsigned max_requests;	    /* --max-requests N, 0 = unlimited */

@@ -94,7 +94,8 @@ int main(int argc, char **argv)
 	}
 	if (cfg.cert) {
 		struct coil_tls_config_opts co = {0};
-		co.flags = COIL_TLS_SERVER;
+		co.flags = COIL_TLS_SERVER |
+			   (cfg.tls_no_resume ? COIL_TLS_NO_RESUME : 0);
 		co.cert_file = cfg.cert;
 		co.key_file = cfg.key;
 		if (cfg.tls_versions &&

@@ -123,7 +123,7 @@ run_kind() { # kind version
 		lib=$("$tb" version 2>/dev/null || echo "")
 		if [ -z "$ms" ]; then
 			printf '%-8s %-4s %-30s %-9s %8s  %s\n' "$kind" "$v" \
-				"coil client ($(basename "$(dirname "$(dirname "$(dirname "$tb")")")"))" client - "failed: $r"
+				"coil client ${lib}" client - "none: ${r:-TLS 1.2 only?}"
 			continue
 		fi
 		printf '%-8s %-4s %-30s %-9s %8s  %s\n' "$kind" "$v" \
@@ -138,7 +138,7 @@ run_kind() { # kind version
 		[ "$tb" = - ] && continue
 		local out=$dir/serve.out lib
 		lib=$("$tb" version 2>/dev/null || echo "")
-		rm -f "$dir/serve.in"
+		rm -f "$dir/serve.in" "$out"
 		mkfifo "$dir/serve.in"
 		taskset -c 0 "$tb" serve --certs "$dir" --tls "$v" --cert "$kind" \
 			<"$dir/serve.in" >"$out" 2>&1 &
@@ -225,6 +225,7 @@ EOF
 	# coil-serve, one thread on CPU 0
 	if [ -x "$serve" ]; then
 		local so=$dir/cs.out
+		rm -f "$so" # no port of the last run read back
 		taskset -c 0 "$serve" -p 0 -t 1 --cert "$dir/$(crt_of "$kind")" \
 			--key "$dir/$(key_of "$kind")" --tls-version "$v" --tls-no-resume \
 			>"$so" 2>&1 &

@@ -71,6 +71,7 @@ printf '%-8s %-4s %-30s %-9s %8s  %s\n' cert tls "who" side "hs/cpu-s" detail
 # openssl s_server on CPU 0; sets ss_pid, ss_port
 ss_start() { # kind version
 	local out=$dir/ss.out
+	rm -f "$out" # no port of the last run read back
 	taskset -c 0 openssl s_server -accept 127.0.0.1:0 -cert "$dir/$(crt_of "$1")" \
 		-key "$dir/$(key_of "$1")" "-tls${2/./_}" -www \
 		>"$out" 2>&1 </dev/null &
@@ -78,7 +79,7 @@ ss_start() { # kind version
 	pids="$pids $ss_pid"
 	ss_port=""
 	for _ in $(seq 200); do
-		ss_port=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out")
+		ss_port=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out" 2>/dev/null || true)
 		[ -n "$ss_port" ] && return 0
 		sleep 0.05
 	done
@@ -147,7 +148,7 @@ run_kind() { # kind version
 		exec 3>"$dir/serve.in"
 		local port=""
 		for _ in $(seq 200); do
-			port=$(sed -n 's/^READY //p' "$out")
+			port=$(sed -n 's/^READY //p' "$out" 2>/dev/null || true)
 			[ -n "$port" ] && break
 			sleep 0.05
 		done
@@ -232,7 +233,7 @@ EOF
 		local cp=$! cport=""
 		pids="$pids $cp"
 		for _ in $(seq 100); do
-			cport=$(sed -n 's/^listening https:\/\/[^ ]*:\([0-9]*\) .*/\1/p' "$so")
+			cport=$(sed -n 's/^listening https:\/\/[^ ]*:\([0-9]*\) .*/\1/p' "$so" 2>/dev/null || true)
 			[ -n "$cport" ] && break
 			sleep 0.05
 		done

@@ -61,16 +61,19 @@ static void test_slo_serve_delay_fails(void **state)
 	cb_out_free(&r);
 }
 
-/* On a machine shared with other jobs a scheduling stall of a few ms can
- * reach the p99 of 150 samples: up to five tries, one must pass. */
+/* The same condition passes where the server answers at once. Closed
+ * model: a scheduling stall of a machine shared with other jobs then
+ * delays only the two requests in flight, not the p99 of thousands (in
+ * -R runs the corrected latency rightly charges a stall to every request
+ * due during it, and 150 samples' p99 failed at a load of 15). Up to five
+ * tries, one must pass. */
 static void test_slo_serve_fast_passes(void **state)
 {
 	struct cb_out r;
 	(void)state;
 	for (int i = 0; i < 5; i++) {
-		r = RUN("-t1", "-c2", "-d500ms", "-R", "300", "--slo",
-			"p99<5ms", "--slo", "rps>=50", "--json",
-			serve_url(&srv, "/"));
+		r = RUN("-t1", "-c2", "-d500ms", "--slo", "p99<5ms", "--slo",
+			"rps>=50", "--json", serve_url(&srv, "/"));
 		if (r.status == 0 || i == 4)
 			break;
 		fprintf(stderr, "try %d: p99 %.0f ns, exit %d\n", i + 1,

@@ -66,6 +66,10 @@ enum {
 	OPT_SLO,
 	OPT_TLS_VERSION,
 	OPT_REAP_TIME,
+	OPT_STAGES,
+	OPT_FIND_MAX_RATE,
+	OPT_STEP,
+	OPT_PLOT,
 };
 
 static const char short_opts[] = ":t:c:d:H:LUR:n:m:b:kP:s:vh";
@@ -95,6 +99,10 @@ static const struct option long_opts[] = {
 	{"urls", required_argument, NULL, OPT_URLS},
 	{"slo", required_argument, NULL, OPT_SLO},
 	{"script", required_argument, NULL, 's'},
+	{"stages", required_argument, NULL, OPT_STAGES},
+	{"find-max-rate", no_argument, NULL, OPT_FIND_MAX_RATE},
+	{"step", required_argument, NULL, OPT_STEP},
+	{"plot", required_argument, NULL, OPT_PLOT},
 	{"version", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -316,11 +324,132 @@ static int add_slos(struct cb_opts *o, const char *arg, char *err, size_t len)
 	}
 }
 
+/* --stages LEN:TARGET,...: the text here, the arithmetic in stages.c.
+ * @start is the value before the first stage, @max the largest target. */
+static int parse_stages(struct cb_opts *o, uint64_t start, uint64_t max,
+			char *err, size_t len)
+{
+	struct cb_stage st[CB_MAX_STAGES];
+	const char *p = o->stages_spec;
+	unsigned n = 0;
+	int ret;
+
+	memset(st, 0, sizeof(st));
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t l = comma ? (size_t)(comma - p) : strlen(p);
+		char one[64], *colon;
+		if (n == CB_MAX_STAGES)
+			return fail(err, len, "--stages: more than %d stages",
+				    CB_MAX_STAGES);
+		if (l >= sizeof(one))
+			return fail(err, len, "--stages: '%.*s' is too long",
+				    (int)l, p);
+		memcpy(one, p, l);
+		one[l] = '\0';
+		colon = strchr(one, ':');
+		if (!colon)
+			return fail(err, len,
+				    "bad --stages '%s': expected LENGTH:TARGET "
+				    "(e.g. 30s:1k)",
+				    one);
+		*colon = '\0';
+		if (cb_parse_duration(one, &st[n].len_ns) < 0)
+			return fail(err, len,
+				    "bad --stages length '%s' (expected e.g. "
+				    "30s, 500ms, 2m; 0 for a jump)",
+				    one);
+		if (cb_parse_count(colon + 1, &st[n].target) < 0)
+			return fail(err, len,
+				    "bad --stages target '%s' (expected e.g. "
+				    "100, 5k)",
+				    colon + 1);
+		if (st[n].target > max)
+			return fail(err, len,
+				    "--stages target %s is too large (at most "
+				    "%llu)",
+				    colon + 1, (unsigned long long)max);
+		n++;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	ret = cb_stages_init(&o->stages, st, n, start);
+	if (ret == -ENOMEM) {
+		fail(err, len, "out of memory");
+		return ret;
+	}
+	if (ret < 0)
+		return fail(err, len,
+			    "--stages '%s' lasts no time: give a stage a "
+			    "length",
+			    o->stages_spec);
+	return 0;
+}
+
+/* What --stages and --find-max-rate change and exclude. */
+static int check_modes(struct cb_opts *o, bool have_d, bool have_r, char *err,
+		       size_t len)
+{
+	int ret;
+	if (o->find_max_rate) {
+		if (!o->n_slos)
+			return fail(err, len,
+				    "--find-max-rate needs at least one --slo "
+				    "(the conditions each rate must meet)");
+		if (o->stages_spec)
+			return fail(err, len,
+				    "--find-max-rate and --stages exclude each "
+				    "other");
+		if (have_d || o->requests)
+			return fail(err, len,
+				    "--find-max-rate runs steps of --step "
+				    "each: -d and -n do not apply");
+		if (!o->step_ns)
+			o->step_ns = CB_DEFAULT_STEP_NS;
+		if (!o->rate)
+			o->rate = CB_DEFAULT_SEARCH_RATE;
+		if (!o->warmup_ns)
+			o->warmup_ns = o->step_ns / 5;
+		o->duration_ns = o->step_ns;
+		return 0;
+	}
+	if (o->step_ns)
+		return fail(err, len, "--step needs --find-max-rate");
+	if (!o->stages_spec)
+		return 0;
+	if (have_d)
+		return fail(err, len,
+			    "--stages sets the run's length: leave out -d");
+	if (o->warmup_ns)
+		return fail(err, len,
+			    "--stages and --warmup exclude each other (make "
+			    "the first stage the warm-up)");
+	if (have_r) {
+		ret = parse_stages(o, o->rate, CB_MAX_RATE, err, len);
+		if (ret)
+			return ret;
+		if (!o->stages.peak)
+			return fail(err, len,
+				    "--stages never sends: every rate is 0");
+		o->rate = o->stages.peak;
+	} else {
+		ret = parse_stages(o, o->connections, CB_MAX_CONNECTIONS, err,
+				   len);
+		if (ret)
+			return ret;
+		if (o->stages.peak > o->connections)
+			o->connections = (uint32_t)o->stages.peak;
+	}
+	o->duration_ns = o->stages.total_ns;
+	return 0;
+}
+
 int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 		 size_t err_len)
 {
 	uint64_t v;
-	bool have_d = false;
+	bool have_d = false, have_r = false;
 	const char *body_arg = NULL;
 	char nb[32];
 	int c, ret;
@@ -370,9 +499,10 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 				return ret;
 			break;
 		case 'R':
-			if ((ret = get_count(optarg, c, 1, 1000000000ull,
+			if ((ret = get_count(optarg, c, 0, CB_MAX_RATE,
 					     &o->rate, err, err_len)))
 				return ret;
+			have_r = true;
 			break;
 		case 'n':
 			if ((ret = get_count(optarg, c, 1, UINT64_MAX,
@@ -461,6 +591,20 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 		case 's':
 			o->script = optarg;
 			break;
+		case OPT_STAGES:
+			o->stages_spec = optarg;
+			break;
+		case OPT_FIND_MAX_RATE:
+			o->find_max_rate = true;
+			break;
+		case OPT_STEP:
+			if ((ret = get_duration(optarg, c, 0, &o->step_ns, err,
+						err_len)))
+				return ret;
+			break;
+		case OPT_PLOT:
+			o->plot = optarg;
+			break;
 		case 'v':
 			o->action = CB_VERSION;
 			return 0;
@@ -504,6 +648,12 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 		return fail(err, err_len,
 			    "missing URL (usage: coil-bench [options] URL; "
 			    "see --help)");
+	if (have_r && !o->rate && !o->stages_spec)
+		return fail(err, err_len,
+			    "-R must be at least 1 (0 only as the start of "
+			    "--stages)");
+	if ((ret = check_modes(o, have_d, have_r, err, err_len)))
+		return ret;
 	if (o->connections < o->threads)
 		return fail(err, err_len,
 			    "-c %u is less than -t %u: every thread needs at "
@@ -534,7 +684,7 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 		return fail(err, err_len,
 			    "-s and --urls exclude each other: the script "
 			    "makes the requests");
-	if (o->requests && !have_d)
+	if (o->requests && !have_d && !o->stages.n && !o->find_max_rate)
 		o->duration_ns = 0; /* -n alone: until N requests are done */
 
 	if (body_arg) {
@@ -575,12 +725,14 @@ void cb_cli_free(struct cb_opts *o)
 	free(o->headers);
 	free(o->body);
 	free(o->slos);
+	cb_stages_free(&o->stages);
 	memset(o, 0, sizeof(*o));
 }
 
 void cb_cli_usage(FILE *f)
 {
 	fputs("Usage: coil-bench [options] URL\n"
+	      "       coil-bench plot RESULT.json... -o FILE.svg\n"
 	      "  Load:\n"
 	      "    -t, --threads N       generator threads, one io_uring loop "
 	      "each (default 2)\n"
@@ -651,6 +803,26 @@ void cb_cli_usage(FILE *f)
 	      "rps>=5000; latency is the\n"
 	      "                          corrected one with -R; any failure "
 	      "exits 1\n"
+	      "  Load over time and capacity:\n"
+	      "        --stages SPEC     LEN:TARGET,... e.g. "
+	      "30s:1k,60s:5k,30s:5k,10s:0: the load\n"
+	      "                          moves linearly to each target over "
+	      "its stage (0s: a\n"
+	      "                          jump). With -R (0 allowed): "
+	      "requests/s from -R; without:\n"
+	      "                          sending connections from -c. Sets "
+	      "the length (no -d)\n"
+	      "        --find-max-rate   the highest -R meeting every --slo: "
+	      "a bracket, then a\n"
+	      "                          bisection to within 5%, from -R "
+	      "(default 1000)\n"
+	      "        --step T          each search step: T measured after "
+	      "--warmup (default\n"
+	      "                          10s after step/5)\n"
+	      "        --plot FILE.svg   latency by percentile and rps/p99 "
+	      "per second, as SVG;\n"
+	      "                          `coil-bench plot A.json B.json -o "
+	      "F.svg` overlays runs\n"
 	      "    -v, --version         print the version\n"
 	      "    -h, --help            print this help\n"
 	      "  Numbers take SI suffixes (10k, 1.5M, 1G); times take us, ms, "

@@ -16,6 +16,7 @@
 
 #include "../common/exit_status.h"
 #include "slo.h"
+#include "stages.h"
 
 /* Exit statuses (tools/common/exit_status.h, shared by the programs). */
 #define CB_EXIT_OK COIL_EXIT_OK
@@ -49,6 +50,9 @@ enum cb_action {
 /* --batch-wait's default: on while responses carry kernel receive
  * timestamps (then batching costs no latency accuracy), off otherwise */
 #define CB_DEFAULT_BATCH_WAIT_NS 100000ull /* 100 us */
+#define CB_MAX_RATE 1000000000ull
+#define CB_DEFAULT_STEP_NS 10000000000ull /* --find-max-rate: 10 s */
+#define CB_DEFAULT_SEARCH_RATE 1000	  /* ... from 1000/s */
 
 /*
  * Everything the command line says. Strings marked "argv" point into the
@@ -115,6 +119,24 @@ struct cb_opts {
 	/* verdicts */
 	struct cb_slo *slos; /* --slo conditions in order (owned) */
 	size_t n_slos;
+
+	/*
+	 * --stages (stages.h; owned; stages.n == 0 without). Open model
+	 * (-R given, 0 allowed): the rate starts at -R, and rate becomes the
+	 * stages' peak. Closed model: the number of sending connections
+	 * starts at -c, and connections becomes the peak (opened up front).
+	 * duration_ns is the stages' total length.
+	 */
+	struct cb_stages stages;
+	const char *stages_spec; /* argv */
+
+	/* --find-max-rate: open-model steps of step_ns each after a warmup
+	 * of warmup_ns (default step / 5), starting at rate (-R; default
+	 * CB_DEFAULT_SEARCH_RATE); needs --slo */
+	bool find_max_rate;
+	uint64_t step_ns; /* --step, default CB_DEFAULT_STEP_NS */
+
+	const char *plot; /* --plot FILE.svg (argv) or NULL */
 };
 
 /*

@@ -148,6 +148,8 @@ static int conn_spent(const struct cb_conn *c)
 		return 0;
 	if (g->o->rate)
 		return cb_sched_done(&c->sched);
+	if (!conn_active(c))
+		return 0; /* closed --stages: may send later */
 	return g->limited && !g->budget;
 }
 
@@ -193,6 +195,8 @@ void cb_conn_send_more(struct cb_conn *c)
 		room = 0; /* delay() or a retry pending */
 	if (!g->o->keepalive)
 		room = c->used ? 0 : 1;
+	if (!conn_active(c))
+		room = 0; /* closed --stages: not its turn yet */
 	n = 0;
 	if (room && g->o->rate) {
 		/* the run holds the requests due before its end */
@@ -293,6 +297,7 @@ static void response_done(struct cb_conn *c)
 		}
 		cb_result_status(r, (unsigned)status);
 		r->requests++;
+		cb_track_response(g, sl->intended, now, lat, (unsigned)status);
 	}
 	coil_http_msg_reset(&c->msg);
 	c->in_body = 0;

@@ -31,6 +31,7 @@
  */
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,26 @@ static void begin_measuring(struct cb_gen *g)
 	g->cpu_u0 = thread_cpu(&g->cpu_s0);
 	g->last_sample = g->measure;
 	g->sample_done = g->responses;
+	g->sec = 0;
+	g->sec_end = g->measure + 1000000000ull;
+}
+
+/* Closed --stages: how many connections send at @now (by rank), and a
+ * start for those that just became active. */
+static void update_active(struct cb_gen *g, uint64_t now)
+{
+	const struct cb_stages *st = &g->o->stages;
+	double v = cb_stages_value(st, now > g->t0 ? now - g->t0 : 0);
+	uint64_t was = g->active, n = (uint64_t)llround(v);
+
+	g->active = n;
+	if (n <= was)
+		return; /* fewer: the others finish what they sent and wait */
+	for (unsigned i = 0; i < g->n; i++) {
+		struct cb_conn *c = &g->conns[i];
+		if (c->rank >= was && c->rank < n && c->state == C_OPEN)
+			cb_conn_send_more(c);
+	}
 }
 
 static void tick_cb(struct coil_op *op, int res, unsigned flags)
@@ -152,6 +173,10 @@ static void tick_cb(struct coil_op *op, int res, unsigned flags)
 			return;
 	}
 	sweep(g, now);
+	if (g->measuring)
+		cb_track_roll(g, now);
+	if (g->o->stages.n && !g->o->rate && !g->stopping)
+		update_active(g, now);
 	if (g->measuring && now - g->last_sample >= TICK_MAX_NS) {
 		uint64_t d = now - g->last_sample;
 		coil_hist_record(g->th->r.req_per_sec,
@@ -239,6 +264,7 @@ static void gen_free(struct cb_gen *g)
 	free(g->due);
 	coil_hist_free(g->ih);
 	coil_hist_free(g->ihu);
+	cb_track_free(g);
 	coil_tls_cache_free(g->tls_cache);
 	if (g->loop)
 		coil_loop_free(g->loop);
@@ -332,6 +358,14 @@ static int gen_setup(struct cb_thread *th, struct cb_gen **out)
 		gen_free(g);
 		return -ENOMEM;
 	}
+	if (cb_track_setup(g) < 0 ||
+	    (o->stages.n && !th->r.nstages &&
+	     cb_result_stages(&th->r, o->stages.n) < 0)) {
+		free(rings);
+		free(ws);
+		gen_free(g);
+		return -ENOMEM;
+	}
 	if (run->t->https &&
 	    (ret = coil_tls_cache_new(&g->tls_cache, 16)) < 0) {
 		free(rings);
@@ -343,6 +377,9 @@ static int gen_setup(struct cb_thread *th, struct cb_gen **out)
 		struct cb_conn *c = &g->conns[i];
 		c->g = g;
 		c->idx = first + i;
+		/* closed --stages: the i-th connection of each thread before
+		 * the (i+1)-th of any, so a ramp loads the threads evenly */
+		c->rank = (uint64_t)i * run->threads + th->k;
 		c->url_next = c->idx;
 		c->ring = rings + (size_t)i * g->pipeline;
 		c->ws = ws + (size_t)i * g->pipeline;
@@ -396,6 +433,8 @@ static int gen_run(struct cb_gen *g)
 		if (g->script->stop_early)
 			halt(g);
 	}
+	if (o->stages.n && !o->rate)
+		update_active(g, g->t0);
 	for (unsigned i = 0; i < g->n; i++) {
 		struct cb_conn *c = &g->conns[i];
 		if (o->rate) {
@@ -404,6 +443,8 @@ static int gen_run(struct cb_gen *g)
 					    CB_SCHED_LATE_NS);
 			if (ret < 0)
 				return ret;
+			if (o->stages.n)
+				cb_sched_use_stages(&c->sched, &o->stages);
 		}
 		if (c->state == C_OPEN) {
 			cb_conn_send_more(c);
@@ -459,6 +500,7 @@ static int gen_run(struct cb_gen *g)
 	if (g->run->hdr)
 		cb_hdr_add(g->run->hdr, g->hdr_interval, end_real - g->measure,
 			   g->ih, g->ihu);
+	cb_track_end(g, end_real);
 	atomic_store_explicit(&g->th->live_requests, g->responses,
 			      memory_order_relaxed);
 	atomic_store_explicit(&g->th->live_errors, g->errors,

@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "hdrlog.h"
 #include "report.h"
+#include "series.h"
 
 struct coil_tls_config;
 struct cb_script;
@@ -67,6 +68,8 @@ struct cb_run {
 	uint64_t batch_wait_ns;	  /* coil_loop_opts.batch_wait_ns */
 	struct cb_hdr *hdr;	  /* NULL without --hdr-log */
 	struct cb_script *script; /* -s, or NULL */
+	struct cb_series *series; /* the per-second series, fed by the
+				   * threads (required) */
 	unsigned threads;
 	struct cb_thread *th; /* [threads] */
 	/* the start gate: threads count themselves ready, then wait for

@@ -86,6 +86,7 @@ struct cb_conn {
 	size_t rb_len, rb_cap;
 	/* -s with delay(): 1 waiting on tmr, 2 waited: send one */
 	int delay_state;
+	uint64_t rank; /* closed --stages: sends while rank < g->active */
 
 	/* open model: the connection's lane; the pacer says when it is due */
 	struct cb_sched sched;
@@ -177,11 +178,39 @@ struct cb_gen {
 	uint64_t rx_reads_all; /* reads, warmup included */
 	uint64_t rx_stamped_all;
 	int rx_checked; /* the first reads were looked at */
+	/* track.c: the per-second series and the stages */
+	uint64_t sec, sec_end; /* the current second, its end (abs ns) */
+	uint64_t sec_requests, sec_errors;
+	struct coil_hist *sec_hist;
+	uint64_t active; /* closed --stages: connections that send */
 };
 
 static inline int measured(const struct cb_gen *g, uint64_t t)
 {
 	return g->measuring && t >= g->measure;
+}
+
+/* ---- track.c ---------------------------------------------------------------
+ * What a measured response or error adds to the per-second series and to
+ * its stage.
+ */
+
+/* A measured response: intended send time, now, latency, status. */
+void cb_track_response(struct cb_gen *g, uint64_t intended, uint64_t now,
+		       uint64_t lat, unsigned status);
+/* @n measured errors at @now. */
+void cb_track_error(struct cb_gen *g, uint64_t now, uint64_t n);
+/* Hand in the seconds that ended by @now (from the tick). */
+void cb_track_roll(struct cb_gen *g, uint64_t now);
+/* The run ended at @now: hand in the last, partial second. */
+void cb_track_end(struct cb_gen *g, uint64_t now);
+int cb_track_setup(struct cb_gen *g);
+void cb_track_free(struct cb_gen *g);
+
+/* closed --stages: whether @c may take a request now */
+static inline int conn_active(const struct cb_conn *c)
+{
+	return !c->g->o->stages.n || c->g->o->rate || c->rank < c->g->active;
 }
 
 static inline void count_error(struct cb_gen *g, enum cb_err_class cls,
@@ -190,6 +219,7 @@ static inline void count_error(struct cb_gen *g, enum cb_err_class cls,
 	g->errors += n;
 	if (!measured(g, coil_now(g->loop)))
 		return;
+	cb_track_error(g, coil_now(g->loop), n);
 	for (uint64_t i = 0; i < n; i++)
 		cb_result_error(&g->th->r, cls, code);
 }

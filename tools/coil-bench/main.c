@@ -376,6 +376,7 @@ int main(int argc, char **argv)
 	struct cb_result all;
 	struct cb_hdrlog *log = NULL;
 	struct cb_script *script = NULL;
+	struct cb_series series = {0};
 	FILE *out = stdout;
 	char err[256], why[256];
 	int ret, status = 0, fatal = 0;
@@ -440,6 +441,13 @@ int main(int argc, char **argv)
 	}
 	raise_nofile(o.connections);
 
+	if (cb_series_init(&series, o.threads) < 0) {
+		memset(&series, 0, sizeof(series));
+		status = CB_EXIT_START;
+		fprintf(stderr, "coil-bench: out of memory\n");
+		goto done_hdr;
+	}
+	run.series = &series;
 	run.o = &o;
 	run.t = &t;
 	run.threads = o.threads;
@@ -481,12 +489,16 @@ int main(int argc, char **argv)
 				"the run until then\n");
 	if (fatal) {
 		status = CB_EXIT_START;
-	} else if (cb_result_init(&all) < 0) {
+	} else if (cb_result_init(&all) < 0 ||
+		   (o.stages.n && cb_result_stages(&all, o.stages.n) < 0)) {
 		fprintf(stderr, "coil-bench: out of memory\n");
 		status = CB_EXIT_START;
 	} else {
 		for (unsigned k = 0; k < o.threads; k++)
 			cb_result_merge(&all, &run.th[k].r);
+		cb_series_finish(&series);
+		all.series = series.pt;
+		all.nseries = series.n;
 		if (o.json)
 			ret = cb_report_json(out, &o, &all);
 		else
@@ -516,6 +528,7 @@ int main(int argc, char **argv)
 done_th:
 	free(run.th);
 done_hdr:
+	cb_series_free(&series);
 	if (run.hdr) {
 		ret = cb_hdr_free(run.hdr, 0);
 		if (cb_hdrlog_close(log) < 0 || ret < 0) {

@@ -6,11 +6,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "coil/engine.h"
 #include "report.h"
+#include "series.h"
 #include "slo.h"
+#include "stages.h"
 
 /* ---- the result -----------------------------------------------------------
  */
@@ -28,8 +31,26 @@ int cb_result_init(struct cb_result *r)
 	return 0;
 }
 
+int cb_result_stages(struct cb_result *r, unsigned n)
+{
+	r->stage = calloc(n, sizeof(*r->stage));
+	if (!r->stage)
+		return -ENOMEM;
+	r->nstages = n;
+	for (unsigned k = 0; k < n; k++) {
+		if (coil_hist_new(&r->stage[k].latency, NULL) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 void cb_result_free(struct cb_result *r)
 {
+	for (unsigned k = 0; k < r->nstages; k++)
+		coil_hist_free(r->stage[k].latency);
+	free(r->stage);
+	r->stage = NULL;
+	r->nstages = 0;
 	coil_hist_free(r->latency);
 	coil_hist_free(r->latency_uncorrected);
 	coil_hist_free(r->req_per_sec);
@@ -135,6 +156,15 @@ int cb_result_merge(struct cb_result *dst, const struct cb_result *src)
 	dst->batch_wait_ns = max_u64(dst->batch_wait_ns, src->batch_wait_ns);
 	if (src->rx_fallback > dst->rx_fallback)
 		dst->rx_fallback = src->rx_fallback;
+	for (unsigned k = 0; k < dst->nstages && k < src->nstages; k++) {
+		struct cb_stage_result *d = &dst->stage[k];
+		const struct cb_stage_result *sr = &src->stage[k];
+		d->requests += sr->requests;
+		d->non_2xx_3xx += sr->non_2xx_3xx;
+		d->errors += sr->errors;
+		if ((ret = coil_hist_merge(d->latency, sr->latency)) < 0)
+			return ret;
+	}
 	return 0;
 }
 
@@ -216,6 +246,10 @@ static void fmt_setting(char *buf, size_t len, uint64_t ns)
 	} u[] = {{3600000000000ull, "h"}, {60000000000ull, "m"},
 		 {1000000000ull, "s"},	  {1000000ull, "ms"},
 		 {1000ull, "us"},	  {1ull, "ns"}};
+	if (!ns) {
+		snprintf(buf, len, "0s");
+		return;
+	}
 	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
 		if (ns % u[i].div == 0) {
 			snprintf(buf, len, "%llu%s",
@@ -462,6 +496,48 @@ static void errors_block(FILE *f, const struct cb_result *r)
 	}
 }
 
+/* "  Stages (requests/s):" and one row per stage */
+static void stages_block(FILE *f, const struct cb_opts *o,
+			 const struct cb_result *r)
+{
+	char b[5][32];
+	if (!o->stages.n || r->nstages != o->stages.n)
+		return;
+	fprintf(f, "  Stages (%s):\n",
+		o->rate ? "requests/s, by intended send time"
+			: "sending connections, by send time");
+	fprintf(f, "    %3s %9s %9s %15s %10s %10s %8s %9s %9s %9s\n", "#",
+		"start", "length", "from -> to", o->rate ? "scheduled" : "",
+		"requests", "errors", "p50", "p99", "max");
+	for (unsigned k = 0; k < o->stages.n; k++) {
+		const struct cb_stage *st = &o->stages.st[k];
+		const struct cb_stage_result *sr = &r->stage[k];
+		char fromto[40], sched[24] = "";
+		fmt_setting(b[0], sizeof(b[0]), st->start_ns);
+		fmt_setting(b[1], sizeof(b[1]), st->len_ns);
+		snprintf(fromto, sizeof(fromto), "%llu -> %llu",
+			 (unsigned long long)st->from,
+			 (unsigned long long)st->target);
+		if (o->rate)
+			snprintf(sched, sizeof(sched), "%llu",
+				 (unsigned long long)cb_stages_scheduled(
+					 &o->stages, k));
+		fmt_time_us(b[2], sizeof(b[2]),
+			    coil_hist_value_at_percentile(sr->latency, 50) /
+				    1000.0L);
+		fmt_time_us(b[3], sizeof(b[3]),
+			    coil_hist_value_at_percentile(sr->latency, 99) /
+				    1000.0L);
+		fmt_time_us(b[4], sizeof(b[4]),
+			    coil_hist_max(sr->latency) / 1000.0L);
+		fprintf(f,
+			"    %3u %9s %9s %15s %10s %10llu %8llu %9s %9s %9s\n",
+			k + 1, b[0], b[1], fromto, sched,
+			(unsigned long long)sr->requests,
+			(unsigned long long)sr->errors, b[2], b[3], b[4]);
+	}
+}
+
 void cb_report_text(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 {
 	char buf[64], buf2[64];
@@ -605,6 +681,7 @@ void cb_report_text(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	}
 	if (r->stopped[0])
 		fprintf(f, "  Stopped early: %s\n", r->stopped);
+	stages_block(f, o, r);
 	cb_report_slo_text(f, o, r);
 }
 
@@ -793,6 +870,24 @@ static void j_str(struct json *j, const char *k, const char *v)
 	cb_json_string(j->f, v, strlen(v));
 }
 
+/* "curve": [[percentile, ns], ...] at HdrHistogram's percentile ticks
+ * (outputPercentileDistribution(), 5 ticks per halving of 1 - p) up to
+ * 99.999: what the plot draws on its 1/(1-p) axis. Empty without data. */
+static void j_curve(struct json *j, const struct coil_hist *h)
+{
+	double pts[CB_CURVE_MAX];
+	size_t n = cb_curve_percentiles(pts, CB_CURVE_MAX);
+	j_key(j, "curve");
+	j_open(j, '[');
+	for (size_t i = 0; i < n && coil_hist_count(h); i++) {
+		j_item(j);
+		fprintf(j->f, "[%.6g, %llu]", pts[i],
+			(unsigned long long)coil_hist_value_at_percentile(
+				h, pts[i]));
+	}
+	j_close(j, ']');
+}
+
 static void j_hist(struct json *j, const char *k, const struct coil_hist *h,
 		   bool pcts)
 {
@@ -813,8 +908,96 @@ static void j_hist(struct json *j, const char *k, const struct coil_hist *h,
 			j_u64(j, pct_labels[i],
 			      coil_hist_value_at_percentile(h, pct_values[i]));
 		j_close(j, '}');
+		j_curve(j, h);
 	}
 	j_close(j, '}');
+}
+
+/* "stages": one object per stage (null without --stages) */
+static void j_stages(struct json *j, const struct cb_opts *o,
+		     const struct cb_result *r)
+{
+	j_key(j, "stages");
+	if (!o->stages.n || r->nstages != o->stages.n) {
+		fputs("null", j->f);
+		return;
+	}
+	j_open(j, '{');
+	j_str(j, "model", o->rate ? "open" : "closed");
+	j_str(j, "unit", o->rate ? "requests/s" : "connections");
+	j_u64(j, "start", o->stages.start);
+	j_key(j, "list");
+	j_open(j, '[');
+	for (unsigned k = 0; k < o->stages.n; k++) {
+		const struct cb_stage *st = &o->stages.st[k];
+		const struct cb_stage_result *sr = &r->stage[k];
+		j_item(j);
+		j_open(j, '{');
+		j_u64(j, "start_ns", st->start_ns);
+		j_u64(j, "length_ns", st->len_ns);
+		j_u64(j, "from", st->from);
+		j_u64(j, "target", st->target);
+		if (o->rate)
+			j_u64(j, "scheduled",
+			      cb_stages_scheduled(&o->stages, k));
+		j_u64(j, "requests", sr->requests);
+		j_u64(j, "non_2xx_3xx", sr->non_2xx_3xx);
+		j_u64(j, "errors", sr->errors);
+		j_key(j, "latency_ns");
+		j_open(j, '{');
+		for (size_t i = 0; i < NPCT; i++)
+			j_u64(j, pct_labels[i],
+			      coil_hist_value_at_percentile(sr->latency,
+							    pct_values[i]));
+		j_close(j, '}');
+		j_close(j, '}');
+	}
+	j_close(j, ']');
+	j_close(j, '}');
+}
+
+/* "series": one object per second of the measured period */
+static void j_series(struct json *j, const struct cb_result *r)
+{
+	j_key(j, "series");
+	j_open(j, '{');
+	j_u64(j, "interval_ns", 1000000000ull);
+	j_key(j, "points");
+	j_open(j, '[');
+	for (size_t i = 0; i < r->nseries; i++) {
+		const struct cb_series_point *p = &r->series[i];
+		j_item(j);
+		fprintf(j->f,
+			"{\"t\": %zu, \"requests\": %llu, \"errors\": %llu, "
+			"\"p50_ns\": %llu, \"p99_ns\": %llu}",
+			i, (unsigned long long)p->requests,
+			(unsigned long long)p->errors,
+			(unsigned long long)p->p50_ns,
+			(unsigned long long)p->p99_ns);
+	}
+	j_close(j, ']');
+	j_close(j, '}');
+}
+
+size_t cb_curve_percentiles(double *out, size_t max)
+{
+	/* HdrHistogram's percentile iterator with 5 ticks per half
+	 * distance: from 0, steps of 100 / 2^k / 5 within each halving of
+	 * what remains to 100 */
+	size_t n = 0;
+	for (int k = 0; n < max; k++) {
+		double base = 100.0 - 100.0 / (double)(1ull << k);
+		double step = 100.0 / (double)(1ull << k) / 2.0 / 5.0;
+		for (int i = 0; i < 5 && n < max; i++) {
+			double p = base + step * i;
+			if (p > 99.999 + 1e-9) {
+				out[n++] = 99.999;
+				return n;
+			}
+			out[n++] = p;
+		}
+	}
+	return n;
 }
 
 int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
@@ -1000,6 +1183,8 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 		fputs("null", f);
 	}
 	j_bool(&j, "saturated", cb_result_saturated(o, r));
+	j_stages(&j, o, r);
+	j_series(&j, r);
 	if (o->n_slos) {
 		j_key(&j, "slo");
 		j_open(&j, '[');

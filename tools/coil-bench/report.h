@@ -53,6 +53,17 @@ struct cb_err_stats {
 /* Status codes counted one by one: 0 .. CB_STATUS_MAX - 1. */
 #define CB_STATUS_MAX 600
 
+struct cb_series_point;
+
+/* What one --stage measured: the responses whose intended send time (the
+ * send time in the closed model) fell in it, the errors counted during it. */
+struct cb_stage_result {
+	uint64_t requests;	   /* complete responses */
+	uint64_t non_2xx_3xx;	   /* of those */
+	uint64_t errors;	   /* errors of every class */
+	struct coil_hist *latency; /* as cb_result.latency */
+};
+
 /* One run's (or one thread's) measurements. */
 struct cb_result {
 	/* time */
@@ -131,6 +142,15 @@ struct cb_result {
 	uint64_t rx_stamped;
 	uint64_t batch_wait_ns;
 	int rx_fallback; /* enum cb_rx_fallback */
+
+	/* --stages: one entry per stage (cb_result_stages()), or none */
+	struct cb_stage_result *stage;
+	unsigned nstages;
+
+	/* the per-second series (series.h), borrowed: set on the merged
+	 * result by main, NULL in the threads' */
+	const struct cb_series_point *series;
+	size_t nseries;
 };
 
 /* Why responses are timed when reaped (the larger wins in a merge). */
@@ -174,6 +194,10 @@ static inline uint64_t cb_result_non_2xx_3xx(const struct cb_result *r)
  * Return: 0; -ENOMEM (nothing is left allocated then).
  */
 int cb_result_init(struct cb_result *r);
+
+/* cb_result_stages() - room for @n stages' figures (latency histograms as
+ * cb_result_init()'s). Return: 0; -ENOMEM. */
+int cb_result_stages(struct cb_result *r, unsigned n);
 
 /* cb_result_free() - free the histograms (a zeroed @r is fine too). */
 void cb_result_free(struct cb_result *r);
@@ -241,6 +265,16 @@ void cb_report_slo_text(FILE *f, const struct cb_opts *o,
  * Return: 0; -EIO if writing to @f failed.
  */
 int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r);
+
+/* Percentile ticks of the latency curves (JSON "curve", the plot). */
+#define CB_CURVE_MAX 128
+
+/*
+ * cb_curve_percentiles() - HdrHistogram's percentile ticks, 5 per halving
+ * of 1 - p (0, 10, 20, 30, 40, 50, 55, ... 99.9, ...), ending with 99.999.
+ * Return: how many were written to @out (at most @max).
+ */
+size_t cb_curve_percentiles(double *out, size_t max);
 
 /*
  * cb_json_string() - write @s (@len bytes) as a JSON string literal with

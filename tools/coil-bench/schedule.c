@@ -26,8 +26,19 @@ int cb_sched_init(struct cb_sched *s, uint64_t t0_ns, uint64_t rate,
 	return 0;
 }
 
+void cb_sched_use_stages(struct cb_sched *s, const struct cb_stages *stages)
+{
+	s->stages = stages;
+}
+
 uint64_t cb_sched_time(const struct cb_sched *s, uint64_t i)
 {
+	if (s->stages) {
+		uint64_t t = cb_stages_time(s->stages, i);
+		if (t == UINT64_MAX || t > UINT64_MAX - s->t0_ns)
+			return UINT64_MAX;
+		return s->t0_ns + t;
+	}
 	unsigned __int128 t =
 		(unsigned __int128)i * NS_PER_S / s->rate + s->t0_ns;
 	return t > UINT64_MAX ? UINT64_MAX : (uint64_t)t;
@@ -62,6 +73,10 @@ uint64_t cb_sched_total_due(const struct cb_sched *s, uint64_t now_ns)
 	unsigned __int128 n;
 	if (now_ns < s->t0_ns)
 		return 0;
+	if (s->stages) {
+		uint64_t d = cb_stages_due(s->stages, now_ns - s->t0_ns);
+		return d > s->limit ? s->limit : d;
+	}
 	n = ((unsigned __int128)(now_ns - s->t0_ns) + 1) * s->rate - 1;
 	n = n / NS_PER_S + 1;
 	return n > s->limit ? s->limit : (uint64_t)n;

@@ -31,6 +31,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "stages.h"
+
 /* A send more than this after its intended time counts as late, unless
  * the caller chooses another bound. */
 #define CB_SCHED_LATE_NS 1000000ull /* 1 ms */
@@ -45,6 +47,7 @@ struct cb_sched {
 	uint64_t limit;	  /* only requests i < limit exist (-n); UINT64_MAX
 			   * for none */
 	uint64_t late_ns; /* lateness bound */
+	const struct cb_stages *stages; /* NULL: the constant rate */
 	/* progress */
 	uint64_t next; /* the lane's next request: i = lane + next * lanes */
 	/* statistics */
@@ -65,6 +68,13 @@ struct cb_sched {
 int cb_sched_init(struct cb_sched *s, uint64_t t0_ns, uint64_t rate,
 		  uint64_t lane, uint64_t lanes, uint64_t limit,
 		  uint64_t late_ns);
+
+/*
+ * cb_sched_use_stages() - from now on the lane follows @stages (borrowed,
+ * read-only, outliving @s): t_i = t0 + cb_stages_time(i) instead of the
+ * constant rate's (see stages.h); rate is kept only as a flag.
+ */
+void cb_sched_use_stages(struct cb_sched *s, const struct cb_stages *stages);
 
 /*
  * cb_sched_time() - t_i of global request @i: t0 + floor(i * 10^9 / rate)

@@ -405,6 +405,15 @@ static int check_modes(struct cb_opts *o, bool have_d, bool have_r, char *err,
 			return fail(err, len,
 				    "--find-max-rate runs steps of --step "
 				    "each: -d and -n do not apply");
+		if (o->script)
+			return fail(err, len,
+				    "--find-max-rate runs its steps without "
+				    "-s scripts");
+		if (o->plot || o->hdr_log)
+			return fail(err, len,
+				    "--find-max-rate draws no --plot and "
+				    "writes no --hdr-log: run the rate it "
+				    "finds with them");
 		if (!o->step_ns)
 			o->step_ns = CB_DEFAULT_STEP_NS;
 		if (!o->rate)

@@ -27,6 +27,7 @@
 #include "cli.h"
 #include "gen.h"
 #include "hdrlog.h"
+#include "maxrate.h"
 #include "report.h"
 #include "slo.h"
 #include "script.h"
@@ -319,6 +320,7 @@ static void progress(struct cb_run *run, uint64_t elapsed_ns)
 /* Ctrl-C (or SIGTERM): end the run as -d would, report what was
  * measured; a second one kills at once (the default action). */
 static struct cb_run *sig_run;
+static int interrupted; /* a run was interrupted: no more runs */
 
 static void on_signal(int sig)
 {
@@ -368,18 +370,196 @@ static void raise_nofile(uint64_t want)
 	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/*
+ * Run the load once as @o says, from connecting to the merged result.
+ * @series: initialised here; cb_series_free() it whatever the outcome.
+ * @all:    on success the merged result (cb_result_free() it), its series
+ *          pointing into @series.
+ * Return: 0, or the exit status after saying why on stderr.
+ */
+static int run_load(const struct cb_opts *o, const struct cb_target *t,
+		    struct cb_hdr *hdr, struct cb_script *script,
+		    struct cb_series *series, struct cb_result *all)
+{
+	struct cb_run run;
+	int ret, status = 0, fatal = 0;
+
+	memset(&run, 0, sizeof(run));
+	if (cb_series_init(series, o->threads) < 0) {
+		memset(series, 0, sizeof(*series));
+		fprintf(stderr, "coil-bench: out of memory\n");
+		return CB_EXIT_START;
+	}
+	raise_nofile(o->connections);
+	run.series = series;
+	run.hdr = hdr;
+	run.o = o;
+	run.t = t;
+	run.threads = o->threads;
+	run.batch_wait_ns = o->batch_wait_ns;
+	run.script = script;
+	run.th = calloc(o->threads, sizeof(*run.th));
+	if (!run.th) {
+		fprintf(stderr, "coil-bench: out of memory\n");
+		return CB_EXIT_START;
+	}
+	sig_run = &run;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	prog_prev_n = prog_prev_t = 0;
+	ret = cb_run_threads(&run, isatty(STDERR_FILENO) ? progress : NULL,
+			     PROGRESS_NS);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	sig_run = NULL;
+	if (atomic_load(&run.interrupted))
+		interrupted = 1;
+	if (isatty(STDERR_FILENO)) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+	}
+	if (ret < 0) {
+		fprintf(stderr, "coil-bench: cannot start threads: %s\n",
+			strerror(-ret));
+		free(run.th);
+		return CB_EXIT_START;
+	}
+	for (unsigned k = 0; k < o->threads; k++) {
+		if (run.th[k].fatal && !fatal++)
+			fprintf(stderr, "coil-bench: thread %u: %s\n", k,
+				run.th[k].fatal_msg);
+	}
+	if (atomic_load(&run.interrupted))
+		fprintf(stderr, "coil-bench: interrupted: the report covers "
+				"the run until then\n");
+	if (fatal) {
+		status = CB_EXIT_START;
+	} else if (cb_result_init(all) < 0 ||
+		   (o->stages.n && cb_result_stages(all, o->stages.n) < 0)) {
+		cb_result_free(all);
+		fprintf(stderr, "coil-bench: out of memory\n");
+		status = CB_EXIT_START;
+	} else {
+		for (unsigned k = 0; k < o->threads; k++)
+			cb_result_merge(all, &run.th[k].r);
+		cb_series_finish(series);
+		all->series = series->pt;
+		all->nseries = series->n;
+	}
+	for (unsigned k = 0; k < o->threads; k++)
+		cb_result_free(&run.th[k].r);
+	free(run.th);
+	return status;
+}
+
+/* ---- --find-max-rate -----------------------------------------------------
+ */
+
+struct search_ctx {
+	const struct cb_opts *o;
+	const struct cb_target *t;
+	unsigned step;
+};
+
+static int search_step(void *arg, uint64_t rate, struct cb_step *st)
+{
+	struct search_ctx *c = arg;
+	struct cb_opts o = *c->o; /* a shallow copy: the rate changes */
+	struct cb_series series = {0};
+	struct cb_result r;
+	uint64_t tries;
+	double secs, cpu;
+	int status;
+
+	if (interrupted)
+		return -EINTR;
+	o.rate = rate;
+	status = run_load(&o, c->t, NULL, NULL, &series, &r);
+	if (status) {
+		cb_series_free(&series);
+		return -EIO;
+	}
+	secs = (double)r.runtime_ns / 1e9;
+	tries = r.requests + cb_result_errors(&r);
+	st->achieved = secs > 0 ? (double)r.requests / secs : 0;
+	st->p50_ns = coil_hist_value_at_percentile(r.latency, 50);
+	st->p99_ns = coil_hist_value_at_percentile(r.latency, 99);
+	st->p999_ns = coil_hist_value_at_percentile(r.latency, 99.9);
+	st->errors_pct = tries ? 100.0 *
+					 (double)(cb_result_errors(&r) +
+						  cb_result_non_2xx_3xx(&r)) /
+					 (double)tries
+			       : 100.0;
+	st->pass = r.requests > cb_result_non_2xx_3xx(&r) &&
+		   cb_slo_all_pass(o.slos, o.n_slos, &r);
+	/* the generator's own saturation (report.h): its pacer's backlog
+	 * of due requests persisted, or its CPU ran out; a server that holds
+	 * the connections makes requests late but not this */
+	if (cb_result_saturated(&o, &r)) {
+		cpu = r.runtime_ns
+			      ? 100.0 * (double)(r.cpu_user_ns + r.cpu_sys_ns) /
+					((double)r.runtime_ns * o.threads)
+			      : 0;
+		st->gen_bound = true;
+		snprintf(st->why, sizeof(st->why),
+			 "due requests waited up to %.1fms to leave, CPU %.0f%% "
+			 "of %u threads",
+			 (double)r.backlog_max_ns / 1e6, cpu, o.threads);
+	}
+	fprintf(stderr,
+		"coil-bench: step %u: %llu/s: achieved %.1f/s, p99 %.2fms: "
+		"%s\n",
+		++c->step, (unsigned long long)rate, st->achieved,
+		(double)st->p99_ns / 1e6,
+		st->gen_bound ? "generator-bound"
+		: st->pass    ? "pass"
+			      : "fail");
+	cb_result_free(&r);
+	cb_series_free(&series);
+	return interrupted ? -EINTR : 0;
+}
+
+static int find_max_rate(const struct cb_opts *o, const struct cb_target *t,
+			 FILE *out)
+{
+	struct search_ctx c = {.o = o, .t = t};
+	struct cb_search *s = calloc(1, sizeof(*s));
+	int ret, status;
+
+	if (!s) {
+		fprintf(stderr, "coil-bench: out of memory\n");
+		return CB_EXIT_START;
+	}
+	ret = cb_search_max_rate(s, o->rate, o->threads, CB_MAX_RATE,
+				 CB_SEARCH_TOLERANCE, search_step, &c);
+	if (ret == -EIO) {
+		free(s);
+		return CB_EXIT_START;
+	}
+	if (ret == -EINTR)
+		fprintf(stderr, "coil-bench: interrupted: the search stops "
+				"here\n");
+	if (o->json)
+		cb_search_report_json(out, s);
+	else
+		cb_search_report_text(out, s);
+	status = s->best ? CB_EXIT_OK : CB_EXIT_FAILED;
+	free(s);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct cb_opts o;
 	struct cb_target t;
-	struct cb_run run;
 	struct cb_result all;
 	struct cb_hdrlog *log = NULL;
+	struct cb_hdr *hdr = NULL;
 	struct cb_script *script = NULL;
 	struct cb_series series = {0};
 	FILE *out = stdout;
 	char err[256], why[256];
-	int ret, status = 0, fatal = 0;
+	int ret, status = 0;
 
 	ret = cb_cli_parse(&o, argc, argv, err, sizeof(err));
 	if (ret) {
@@ -419,7 +599,6 @@ int main(int argc, char **argv)
 		out = stdout;
 		goto done_target;
 	}
-	memset(&run, 0, sizeof(run));
 	if (o.hdr_log) {
 		struct timespec rt;
 		char comment[128];
@@ -430,7 +609,7 @@ int main(int argc, char **argv)
 				     (uint64_t)rt.tv_sec * 1000000000ull +
 					     (uint64_t)rt.tv_nsec + o.warmup_ns,
 				     comment);
-		if (ret == 0 && (ret = cb_hdr_new(&run.hdr, log, o.threads,
+		if (ret == 0 && (ret = cb_hdr_new(&hdr, log, o.threads,
 						  o.rate && o.uncorrected)) < 0)
 			cb_hdrlog_close(log);
 		if (ret < 0) {
@@ -439,98 +618,44 @@ int main(int argc, char **argv)
 			goto done_out;
 		}
 	}
-	raise_nofile(o.connections);
 
-	if (cb_series_init(&series, o.threads) < 0) {
-		memset(&series, 0, sizeof(series));
-		status = CB_EXIT_START;
-		fprintf(stderr, "coil-bench: out of memory\n");
-		goto done_hdr;
-	}
-	run.series = &series;
-	run.o = &o;
-	run.t = &t;
-	run.threads = o.threads;
-	run.batch_wait_ns = o.batch_wait_ns;
-	run.script = script;
-	run.th = calloc(o.threads, sizeof(*run.th));
-	if (!run.th) {
-		status = CB_EXIT_START;
-		fprintf(stderr, "coil-bench: out of memory\n");
+	if (o.find_max_rate) {
+		status = find_max_rate(&o, &t, out);
 		goto done_hdr;
 	}
 	if (!o.json)
 		cb_report_header(out, &o);
 	fflush(out);
-	sig_run = &run;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	ret = cb_run_threads(&run, isatty(STDERR_FILENO) ? progress : NULL,
-			     PROGRESS_NS);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	if (isatty(STDERR_FILENO)) {
-		fputs("\r\033[K", stderr);
-		fflush(stderr);
+	status = run_load(&o, &t, hdr, script, &series, &all);
+	if (status)
+		goto done_hdr;
+	if (o.json)
+		cb_report_json(out, &o, &all);
+	else
+		cb_report_text(out, &o, &all);
+	if (fflush(out) != 0 || ferror(out)) {
+		fprintf(stderr, "coil-bench: writing the report: %s\n",
+			strerror(errno));
+		status = CB_EXIT_FAILED;
 	}
-	if (ret < 0) {
-		fprintf(stderr, "coil-bench: cannot start threads: %s\n",
-			strerror(-ret));
-		status = CB_EXIT_START;
-		goto done_th;
+	if (all.stopped[0]) { /* a script error ended the run */
+		fprintf(stderr, "coil-bench: %s (the run stopped)\n",
+			all.stopped);
+		status = CB_EXIT_FAILED;
 	}
-	for (unsigned k = 0; k < o.threads; k++) {
-		if (run.th[k].fatal && !fatal++)
-			fprintf(stderr, "coil-bench: thread %u: %s\n", k,
-				run.th[k].fatal_msg);
+	/* wrk calls done() after its report */
+	if (cb_script_has_done(script) &&
+	    cb_script_done(script, &all, why, sizeof(why)) < 0) {
+		fprintf(stderr, "coil-bench: %s\n", why);
+		status = CB_EXIT_FAILED;
 	}
-	if (atomic_load(&run.interrupted))
-		fprintf(stderr, "coil-bench: interrupted: the report covers "
-				"the run until then\n");
-	if (fatal) {
-		status = CB_EXIT_START;
-	} else if (cb_result_init(&all) < 0 ||
-		   (o.stages.n && cb_result_stages(&all, o.stages.n) < 0)) {
-		fprintf(stderr, "coil-bench: out of memory\n");
-		status = CB_EXIT_START;
-	} else {
-		for (unsigned k = 0; k < o.threads; k++)
-			cb_result_merge(&all, &run.th[k].r);
-		cb_series_finish(&series);
-		all.series = series.pt;
-		all.nseries = series.n;
-		if (o.json)
-			ret = cb_report_json(out, &o, &all);
-		else
-			cb_report_text(out, &o, &all);
-		if (fflush(out) != 0 || ferror(out)) {
-			fprintf(stderr, "coil-bench: writing the report: %s\n",
-				strerror(errno));
-			status = CB_EXIT_FAILED;
-		}
-		if (all.stopped[0]) { /* a script error ended the run */
-			fprintf(stderr, "coil-bench: %s (the run stopped)\n",
-				all.stopped);
-			status = CB_EXIT_FAILED;
-		}
-		/* wrk calls done() after its report */
-		if (cb_script_has_done(script) &&
-		    cb_script_done(script, &all, why, sizeof(why)) < 0) {
-			fprintf(stderr, "coil-bench: %s\n", why);
-			status = CB_EXIT_FAILED;
-		}
-		fflush(stdout);
-		status = status ? status : verdict(&o, &all);
-		cb_result_free(&all);
-	}
-	for (unsigned k = 0; k < o.threads; k++)
-		cb_result_free(&run.th[k].r);
-done_th:
-	free(run.th);
+	fflush(stdout);
+	status = status ? status : verdict(&o, &all);
+	cb_result_free(&all);
 done_hdr:
 	cb_series_free(&series);
-	if (run.hdr) {
-		ret = cb_hdr_free(run.hdr, 0);
+	if (hdr) {
+		ret = cb_hdr_free(hdr, 0);
 		if (cb_hdrlog_close(log) < 0 || ret < 0) {
 			fprintf(stderr,
 				"coil-bench: writing --hdr-log '%s' "

@@ -102,6 +102,7 @@ static const struct option long_opts[] = {
 	{"stages", required_argument, NULL, OPT_STAGES},
 	{"find-max-rate", no_argument, NULL, OPT_FIND_MAX_RATE},
 	{"step", required_argument, NULL, OPT_STEP},
+	{"plot", required_argument, NULL, OPT_PLOT},
 	{"version", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -740,6 +741,8 @@ void cb_cli_free(struct cb_opts *o)
 void cb_cli_usage(FILE *f)
 {
 	fputs("Usage: coil-bench [options] URL\n"
+	      "       coil-bench plot RESULT.json... -o FILE.svg [--title "
+	      "T]\n"
 	      "  Load:\n"
 	      "    -t, --threads N       generator threads, one io_uring loop "
 	      "each (default 2)\n"
@@ -827,6 +830,10 @@ void cb_cli_usage(FILE *f)
 	      "--warmup (default\n"
 	      "                          10s after step/5)\n"
 
+	      "        --plot FILE.svg   latency by percentile and rps/p99 "
+	      "per second, as SVG;\n"
+	      "                          `coil-bench plot A.json B.json -o "
+	      "F.svg` overlays runs\n"
 	      "    -v, --version         print the version\n"
 	      "    -h, --help            print this help\n"
 	      "  Numbers take SI suffixes (10k, 1.5M, 1G); times take us, ms, "

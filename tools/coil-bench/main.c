@@ -28,6 +28,7 @@
 #include "gen.h"
 #include "hdrlog.h"
 #include "maxrate.h"
+#include "plotdata.h"
 #include "report.h"
 #include "slo.h"
 #include "script.h"
@@ -452,6 +453,33 @@ static int run_load(const struct cb_opts *o, const struct cb_target *t,
 	return status;
 }
 
+/* --plot FILE.svg of the run just made, into @f (opened before the run,
+ * so a path that cannot be written fails before any load). Return: 0, or
+ * CB_EXIT_FAILED after saying why. */
+static int write_plot(const struct cb_opts *o, const struct cb_result *r,
+		      FILE *f)
+{
+	struct cb_plot_run run;
+	char label[200];
+	int ret;
+
+	memset(&run, 0, sizeof(run));
+	snprintf(label, sizeof(label), "%s%s", o->urls[0],
+		 o->n_urls > 1 ? " (+ more URLs)" : "");
+	ret = cb_plot_from_result(&run, o, r, label);
+	if (ret == 0)
+		ret = cb_plot_svg(f, &run, 1, "coil-bench");
+	if (ret == 0 && fflush(f) != 0)
+		ret = -errno;
+	cb_plot_run_free(&run);
+	if (ret < 0) {
+		fprintf(stderr, "coil-bench: writing --plot '%s': %s\n",
+			o->plot, strerror(-ret));
+		return CB_EXIT_FAILED;
+	}
+	return 0;
+}
+
 /* ---- --find-max-rate -----------------------------------------------------
  */
 
@@ -557,10 +585,12 @@ int main(int argc, char **argv)
 	struct cb_hdr *hdr = NULL;
 	struct cb_script *script = NULL;
 	struct cb_series series = {0};
-	FILE *out = stdout;
+	FILE *out = stdout, *plot = NULL;
 	char err[256], why[256];
 	int ret, status = 0;
 
+	if (argc > 1 && !strcmp(argv[1], "plot"))
+		return cb_plot_main(argc - 1, argv + 1);
 	ret = cb_cli_parse(&o, argc, argv, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "coil-bench: %s\n", err);
@@ -619,6 +649,11 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (o.plot && !(plot = fopen(o.plot, "w"))) {
+		status = usage_error("cannot write --plot '%s': %s", o.plot,
+				     strerror(errno));
+		goto done_hdr;
+	}
 	if (o.find_max_rate) {
 		status = find_max_rate(&o, &t, out);
 		goto done_hdr;
@@ -650,6 +685,8 @@ int main(int argc, char **argv)
 		status = CB_EXIT_FAILED;
 	}
 	fflush(stdout);
+	if (plot && write_plot(&o, &all, plot))
+		status = CB_EXIT_FAILED;
 	status = status ? status : verdict(&o, &all);
 	cb_result_free(&all);
 done_hdr:
@@ -663,6 +700,11 @@ done_hdr:
 				o.hdr_log);
 			status = status ? status : 1;
 		}
+	}
+	if (plot && fclose(plot) != 0 && !status) {
+		fprintf(stderr, "coil-bench: closing --plot: %s\n",
+			strerror(errno));
+		status = CB_EXIT_FAILED;
 	}
 done_out:
 	if (out != stdout && fclose(out) != 0 && !status) {

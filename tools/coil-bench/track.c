@@ -68,27 +68,36 @@ static void hand_in(struct cb_gen *g)
 	g->sec_end += NS_PER_S;
 }
 
+/* The index of the measured period's last second (partial or whole), or
+ * UINT64_MAX when the run has no set end (-n alone, Ctrl-C). */
+static uint64_t last_second(const struct cb_gen *g)
+{
+	if (g->end == UINT64_MAX || g->end <= g->measure)
+		return UINT64_MAX;
+	return (g->end - g->measure - 1) / NS_PER_S;
+}
+
 void cb_track_roll(struct cb_gen *g, uint64_t now)
 {
+	uint64_t last = last_second(g);
 	if (!g->measuring || !g->run->series)
 		return;
-	while (now >= g->sec_end)
+	/* answers to requests in flight at the end count in the last
+	 * second, not in a stray one after it */
+	while (now >= g->sec_end && g->sec < last)
 		hand_in(g);
 }
 
 void cb_track_end(struct cb_gen *g, uint64_t now)
 {
-	uint64_t last;
+	uint64_t last = last_second(g);
 	if (!g->measuring || !g->run->series)
 		return;
 	cb_track_roll(g, now);
-	/* the measured period's last second, partial: every thread hands
-	 * in the same ones, however early it finished */
-	last = g->end != UINT64_MAX && g->end > g->measure
-		       ? (g->end - g->measure - 1) / NS_PER_S
-		       : g->sec;
+	/* up to the measured period's last second: every thread hands in
+	 * the same ones, however early it finished */
+	if (last == UINT64_MAX)
+		last = g->sec;
 	while (g->sec <= last)
 		hand_in(g);
-	if (g->sec_requests || g->sec_errors)
-		hand_in(g); /* answers that came after the end */
 }

@@ -529,10 +529,11 @@ static int search_step(void *arg, uint64_t rate, struct cb_step *st)
 					((double)r.runtime_ns * o.threads)
 			      : 0;
 		st->gen_bound = true;
-		snprintf(st->why, sizeof(st->why),
-			 "due requests waited up to %.1fms to leave, CPU %.0f%% "
-			 "of %u threads",
-			 (double)r.backlog_max_ns / 1e6, cpu, o.threads);
+		snprintf(
+			st->why, sizeof(st->why),
+			"due requests waited up to %.1fms to leave, CPU %.0f%% "
+			"of %u threads",
+			(double)r.backlog_max_ns / 1e6, cpu, o.threads);
 	}
 	fprintf(stderr,
 		"coil-bench: step %u: %llu/s: achieved %.1f/s, p99 %.2fms: "

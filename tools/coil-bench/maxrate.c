@@ -8,14 +8,14 @@
 
 #include "maxrate.h"
 
-/* Run a step at @rate; a generator-bound or failing one once more (the
- * second run decides: a stall of a shared machine does not set the limit).
- * Return: 0 and *step, or the step function's error, or -E2BIG when the
- * steps ran out. */
+/* Run a step at @rate; a failing one once more, a generator-bound one up
+ * to twice more (the last run decides: a stall of a shared machine does
+ * not set the limit, nor stop the search). Return: 0 and *step, or the
+ * step function's error, or -E2BIG when the steps ran out. */
 static int step(struct cb_search *s, uint64_t rate, cb_step_fn fn, void *ctx,
 		const struct cb_step **out)
 {
-	for (int tries = 0; tries < 2; tries++) {
+	for (int tries = 0; tries < 3; tries++) {
 		struct cb_step *st;
 		int ret;
 		if (s->n >= CB_SEARCH_MAX_STEPS)
@@ -30,6 +30,8 @@ static int step(struct cb_search *s, uint64_t rate, cb_step_fn fn, void *ctx,
 		*out = st;
 		if (st->pass && !st->gen_bound)
 			return 0;
+		if (!st->gen_bound && tries == 1)
+			return 0; /* failed twice */
 	}
 	return 0;
 }

@@ -9,9 +9,9 @@
  * each other; the answer is the highest rate that passed. A step in which
  * the generator itself fell behind (its own lateness, not the server's
  * backpressure, or saturated CPU) says nothing about the server: it is
- * run once more, and if it is generator-bound again the search stops
- * there and says so, reporting the highest passing rate as a lower bound.
- * A failing step is run once more too, and the second run decides: one
+ * run up to twice more, and if it is generator-bound every time the search
+ * stops there and says so, reporting the highest passing rate as a lower
+ * bound. A failing step is run once more, and the second run decides: one
  * stall of a shared machine does not set the limit.
  *
  * The search is plain arithmetic over a step function the caller gives

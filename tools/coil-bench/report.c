@@ -443,11 +443,12 @@ static const char *rx_source(const struct cb_result *r)
 static void rx_line(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 {
 	const char *src = rx_source(r);
+	int kernel = !strcmp(src, "kernel");
 	char buf[64];
-	if (!strcmp(src, "kernel") &&
+	if (kernel &&
 	    (!o->batch_wait_set || r->batch_wait_ns == o->batch_wait_ns))
 		return;
-	if (!strcmp(src, "kernel"))
+	if (kernel)
 		fputs("  Response times: kernel receive timestamps", f);
 	else if (!strcmp(src, "mixed"))
 		fprintf(f,
@@ -460,8 +461,7 @@ static void rx_line(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	if (r->batch_wait_ns) {
 		fmt_setting(buf, sizeof(buf), r->batch_wait_ns);
 		fprintf(f, "; batched waits %s%s\n", buf,
-			strcmp(src, "kernel") ? ", which latencies include"
-					      : "");
+			!kernel ? ", which latencies include" : "");
 	} else {
 		fputs("; batched waits off\n", f);
 	}

@@ -147,6 +147,8 @@ static int ring_setup(struct coil_loop *loop, unsigned entries, unsigned cq)
 				loop->features |= COIL_FEAT_EXT_ARG;
 			if (p.features & IORING_FEAT_MIN_TIMEOUT)
 				loop->features |= COIL_FEAT_MIN_WAIT;
+			if (p.features & IORING_FEAT_CQE_SKIP)
+				loop->features |= COIL_FEAT_CQE_SKIP;
 			return 0;
 		}
 		if (ret != -EINVAL)

@@ -496,6 +496,18 @@ int coil_send(struct coil_loop *loop, struct coil_op *op, int fd,
 	return submit(loop, op, &sqe, 0, 1);
 }
 
+int coil_send_quiet(struct coil_loop *loop, int fd, const void *buf, size_t len)
+{
+	struct io_uring_sqe sqe;
+	if (!(loop->features & COIL_FEAT_CQE_SKIP))
+		return -EOPNOTSUPP;
+	if (len > INT_MAX)
+		return -EINVAL; /* a short send would be a failure here */
+	io_uring_prep_send(&sqe, fd, buf, len, MSG_WAITALL | MSG_NOSIGNAL);
+	sqe.flags |= IOSQE_CQE_SKIP_SUCCESS;
+	return submit_internal(loop, &sqe);
+}
+
 int coil_sendmsg(struct coil_loop *loop, struct coil_op *op, int fd,
 		 const struct msghdr *msg, int msg_flags)
 {

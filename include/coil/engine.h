@@ -183,6 +183,7 @@ struct coil_loop_opts {
 #define COIL_FEAT_SEND_ZC (1u << 9)	     /* kernel >= 6.0 */
 #define COIL_FEAT_EXT_ARG (1u << 10)	     /* timed waits without SQEs */
 #define COIL_FEAT_MIN_WAIT (1u << 11)	     /* batch_wait_ns, kernel >= 6.12 */
+#define COIL_FEAT_CQE_SKIP (1u << 12)	     /* coil_send_quiet(), 5.17 */
 
 /*
  * coil_loop_new() - create a loop with its own ring.
@@ -556,6 +557,21 @@ int coil_send(struct coil_loop *loop, struct coil_op *op, int fd,
 /* @msg and what it points to kept until the callback. Callback: bytes. */
 int coil_sendmsg(struct coil_loop *loop, struct coil_op *op, int fd,
 		 const struct msghdr *msg, int msg_flags);
+
+/*
+ * coil_send_quiet() - a send nobody waits for: IORING_OP_SEND with
+ * MSG_WAITALL (the kernel finishes a short send itself) and
+ * IOSQE_CQE_SKIP_SUCCESS (io_uring_sqe_set_flags(3), kernel 5.17): its
+ * success posts no completion, so it costs no wake-up. It has no op and no
+ * callback and is not counted in flight; a failure is dropped. The caller
+ * learns that the bytes left some other way (the peer answered them) and
+ * keeps @buf unchanged until then, or until the loop is freed if that
+ * never happens. Used by COIL_TCP_QUIET_SENDS (coil/stream.h).
+ * Return: 0; -EOPNOTSUPP without COIL_FEAT_CQE_SKIP; -EINVAL for a length
+ * over INT_MAX; -ENOMEM.
+ */
+int coil_send_quiet(struct coil_loop *loop, int fd, const void *buf,
+		    size_t len);
 
 /* @how: SHUT_RD, SHUT_WR, SHUT_RDWR. Callback: 0. */
 int coil_shutdown(struct coil_loop *loop, struct coil_op *op, int fd, int how);

@@ -323,7 +323,8 @@ int coil_stream_shutdown(struct coil_stream *s, struct coil_stream_write *w,
  * @cb: runs once, from the loop, when everything is done; may be NULL.
  *
  * Stops reading at once (no read callback from here on), cancels every op
- * in flight on the socket (coil_cancel_fd(), IORING_ASYNC_CANCEL_FD) and
+ * in flight on the socket (coil_cancel() on each: one kernel hash lookup;
+ * IORING_ASYNC_CANCEL_FD would scan every poll entry of the ring) and
  * the deadline timer, waits for all their completions, completes the
  * connect callback (-ECANCELED) and every queued write (-ECANCELED, or 0 if
  * its send had completed) in order, gives held buffers back to the ring,
@@ -426,6 +427,27 @@ struct coil_tcp_opts {
  * kernel's arrival time. Needs COIL_FEAT_MULTISHOT_RECV; without it (or if
  * the socket refuses the option) reads are timed when reaped. */
 #define COIL_TCP_RX_TIME (1u << 2)
+/*
+ * COIL_TCP_QUIET_SENDS: sends nobody waits for, for a request/response
+ * client that writes again only once the peer answered everything written
+ * before (one request in flight, like a load generator's open model). A
+ * send of one buffer then leaves with coil_send_quiet()
+ * (IOSQE_CQE_SKIP_SUCCESS): its success posts no completion, which saves
+ * a wake-up and usually one io_uring_enter(2) per request. The stream takes
+ * the bytes as sent when the next byte arrives on the read side (the peer
+ * could only answer what it received) and runs the write callbacks (0)
+ * just before that read callback; writes queued meanwhile wait for it, so
+ * sends never overtake one another. A failed quiet send is reported
+ * nowhere: the peer does not answer, and the read side ends with the
+ * connection's error, or the caller's own time limit fires. Closing with a
+ * quiet send unanswered completes its write with -ECANCELED and cancels the
+ * send by the fd. The written bytes stay valid until their callback or, for
+ * a write still unanswered at close, until the loop is freed (a load
+ * generator's pre-built requests). Sends of several buffers, ending in
+ * coil_stream_writev_more(), with a write deadline, and a loop without
+ * COIL_FEAT_CQE_SKIP take the ordinary way.
+ */
+#define COIL_TCP_QUIET_SENDS (1u << 3)
 
 /*
  * A TCP stream. Embed it; pass &t->s to the coil_stream_*() functions.

@@ -147,6 +147,38 @@ static void test_latency_slow_server_is_not_saturation(void **state)
 	cb_out_free(&r);
 }
 
+/* 1000 requests/s from ten connections: the loop idles between sends.
+ * The idle timer's reading is reported (JSON and text) and the run is
+ * not flagged saturated, whatever the host's own lateness. */
+static void test_latency_quiet_rate_not_saturated(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	struct cb_out j =
+		RUN("-t1", "-c10", "-d2s", "-R1000", "--json", ts_url(s, "/"));
+	struct cb_out t = RUN("-t1", "-c10", "-d1s", "-R1000", ts_url(s, "/"));
+	double wakes;
+	(void)state;
+	cb_expect_ok(&j);
+	cb_expect_ok(&t);
+	ts_stop(s);
+	ts_free(s);
+	wakes = jnum(j.out, "\"idle_timer\"", "wakes");
+	fprintf(stderr,
+		"idle timer: %.0f of %.0f wakes late, p99 %.0f us; "
+		"late sends %.0f of %.0f\n",
+		jnum(j.out, "\"idle_timer\"", "late"), wakes,
+		jnum(j.out, "\"idle_timer\"", "p99_ns") / 1e3,
+		jnum(j.out, "\"open_model\"", "late"), j_requests(j.out));
+	/* a wake every 2 ms for 2 s */
+	assert_true(wakes >= 500 && wakes <= 1100);
+	assert_non_null(strstr(j.out, "\"saturated\": false"));
+	assert_non_null(strstr(t.out, "\n  Idle timer (the host's own "
+				      "lateness): "));
+	assert_null(strstr(t.out, "saturated"));
+	cb_out_free(&j);
+	cb_out_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_latency_open_model_limit),
 		cmocka_unit_test(test_latency_open_no_keepalive),
 		cmocka_unit_test(test_latency_slow_server_is_not_saturation),
+		cmocka_unit_test(test_latency_quiet_rate_not_saturated),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests_name("bench.latency", tests, NULL, NULL);

@@ -162,6 +162,7 @@ static void fill_full(struct cb_result *r)
 	r->timer_p99_ns = 1150000;
 	r->timer_max_ns = 3400000;
 	r->connect_ns = 12345678;
+	r->connect_max_ns = 3456789;
 	r->drain_ns = 2100000;
 }
 
@@ -226,7 +227,8 @@ static void test_report_text_full_golden(void **state)
 				     " 210 of 15000 wakes late (over 1.00ms),"
 				     " p99 1.15ms, at most 3.40ms\n"));
 	assert_non_null(strstr(text, "  Connect: 100 connections opened in "
-				     "12.35ms, before the measured window\n"));
+				     "12.35ms (the slowest 3.46ms), before the "
+				     "measured window\n"));
 	assert_non_null(strstr(text, "  Drain: the requests in flight at the "
 				     "end awaited for 2.10ms, after the "
 				     "measured window\n"));

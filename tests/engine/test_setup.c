@@ -13,7 +13,8 @@
 	 COIL_FEAT_COOP_TASKRUN | COIL_FEAT_SUBMIT_ALL |                       \
 	 COIL_FEAT_MULTISHOT_ACCEPT | COIL_FEAT_MULTISHOT_RECV |               \
 	 COIL_FEAT_BUF_RING | COIL_FEAT_MSG_RING | COIL_FEAT_SOCKET |          \
-	 COIL_FEAT_SEND_ZC | COIL_FEAT_EXT_ARG | COIL_FEAT_MIN_WAIT)
+	 COIL_FEAT_SEND_ZC | COIL_FEAT_EXT_ARG | COIL_FEAT_MIN_WAIT |          \
+	 COIL_FEAT_CQE_SKIP)
 
 static void test_setup_features_are_sane(void **state)
 {

@@ -178,7 +178,7 @@ void cb_conn_send_more(struct cb_conn *c)
 	unsigned room, n;
 	int ret;
 
-	if (c->state != C_OPEN || c->no_more)
+	if (c->state != C_OPEN || c->no_more || g->preconnect)
 		return;
 	if (g->stopping) {
 		/* no new request; close once the last answer is in */
@@ -302,6 +302,14 @@ static void response_done(struct cb_conn *c)
 	coil_http_msg_reset(&c->msg);
 	c->in_body = 0;
 	c->fails = 0;
+	if (c->warming) {
+		/* the server accepted it: the connection is up */
+		c->warming = 0;
+		g->th->r.connect_requests++;
+		if (g->connecting)
+			g->connecting--;
+		coil_stream_set_timeouts(c->s, 0, 0, 0);
+	}
 	if (g->want_response) {
 		cb_script_response(g->script, status, &c->head_ref, c->rb,
 				   c->rb_len);
@@ -546,6 +554,25 @@ static void on_read(struct coil_stream *s, ssize_t nread, const void *data)
 /* ---- connections ------------------------------------------------------------
  */
 
+/* Before the run, with many connections (gen_preconnect()): one request
+ * on the new connection, whose answer proves the server accepted it;
+ * bounded by --timeout like any request. */
+static void confirm_start(struct cb_conn *c)
+{
+	struct cb_gen *g = c->g;
+	int ret;
+
+	if (!take(c, coil_now(g->loop))) {
+		c->warming = 0;
+		if (g->connecting)
+			g->connecting--;
+		return;
+	}
+	coil_stream_set_timeouts(c->s, 0, g->o->timeout_ns, 0);
+	if ((ret = flush_unsent(c)) < 0)
+		cb_conn_fail(c, CB_ERR_WRITE, ret);
+}
+
 static void conn_ready(struct cb_conn *c)
 {
 	struct cb_gen *g = c->g;
@@ -558,11 +585,17 @@ static void conn_ready(struct cb_conn *c)
 	c->wblocked = 0;
 	c->delay_state = 0;
 	coil_http_msg_reset(&c->msg);
-	if (g->connecting)
+	if (g->preconnect && g->confirm)
+		c->warming = 1; /* connecting until its answer */
+	else if (g->connecting)
 		g->connecting--;
 	ret = coil_stream_read_start(c->s, on_read);
 	if (ret < 0) {
 		cb_conn_fail(c, CB_ERR_READ, ret);
+		return;
+	}
+	if (c->warming) {
+		confirm_start(c);
 		return;
 	}
 	if (g->preconnect)
@@ -593,6 +626,11 @@ void cb_conn_next(struct cb_conn *c, int failed)
 	uint64_t wait = 0;
 
 	c->state = C_IDLE;
+	if (c->warming) { /* closed before its confirming answer */
+		c->warming = 0;
+		if (g->connecting)
+			g->connecting--;
+	}
 	if (g->preconnect)
 		return; /* the run connects it again from t0 */
 	if (conn_spent(c)) {
@@ -660,6 +698,9 @@ static void connect_cb(struct coil_stream *s, int status)
 		return;
 	}
 	g->th->r.connections_opened++; /* pre-connects included */
+	if (g->preconnect &&
+	    coil_now(g->loop) - c->connect_ns > g->th->r.connect_max_ns)
+		g->th->r.connect_max_ns = coil_now(g->loop) - c->connect_ns;
 	if (g->stopping) {
 		c->state = C_OPEN;
 		cb_conn_close(c);
@@ -733,6 +774,13 @@ void cb_conn_connect(struct cb_conn *c)
 
 	to.connect_timeout_ns = g->o->timeout_ns;
 	to.flags = g->tcp_flags;
+	/* one request in flight, answered before the next is written: no
+	 * send's completion is waited for, so sends post none
+	 * (coil/stream.h). The pre-built requests outlive the loop; a
+	 * script's request() bytes do not. TLS writes of its own (alerts,
+	 * tickets) break the rule. */
+	if (g->pipeline == 1 && !g->t->https && !g->dynamic)
+		to.flags |= COIL_TCP_QUIET_SENDS;
 	c->tcp.s.data = c;
 	c->s = &c->tcp.s;
 	c->state = C_CONNECTING;

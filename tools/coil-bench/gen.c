@@ -510,10 +510,19 @@ static int gen_run(struct cb_gen *g)
 
 /* Before t0: open the keep-alive connections, so the run measures
  * requests, not the connect storm; at a bounded pace, at most
- * CONNECT_INFLIGHT connects in flight over all threads. All of them in
- * one submission overflowed the accept queue of nginx (listen backlog 511)
- * at -c 8000: the dropped SYNs came back a second later, as request
- * timeouts. */
+ * CONNECT_INFLIGHT over all threads in flight. All of them in one
+ * submission overflowed the accept queue of nginx (listen backlog 511) at
+ * -c 8000: the kernel drops the SYNs that find it full, they come back a
+ * second later, as request timeouts. A connect completes when the
+ * handshake does, before the server accept()s it, so a cap on connects
+ * alone still overflows a server that accepts slower than the loop
+ * connects (nginx on a busy CPU, listen backlog 128: 384 SYNs dropped at
+ * -c 8000, docs/BENCHMARKS.md "Opening many connections"). With more
+ * connections than the cap, a connection is in flight until it answered
+ * one request (sent before the window, reported apart): the server's
+ * answer proves it accepted it, so at most CONNECT_INFLIGHT wait in its
+ * accept queue. A TLS handshake is that proof already; a Lua script that
+ * makes requests or reads responses keeps them all to itself. */
 static int gen_preconnect(struct cb_gen *g)
 {
 	unsigned cap = CONNECT_INFLIGHT / g->run->threads, next = 0;
@@ -525,6 +534,8 @@ static int gen_preconnect(struct cb_gen *g)
 	if (!cap)
 		cap = 1;
 	start = coil_now_update(g->loop);
+	g->confirm = g->o->connections > CONNECT_INFLIGHT && !g->t->https &&
+		     !g->dynamic && !g->want_response;
 	g->preconnect = 1;
 	g->connecting = 0;
 	while (next < g->n || g->connecting) {

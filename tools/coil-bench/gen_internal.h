@@ -69,6 +69,7 @@ struct cb_conn {
 	unsigned wnext;
 	int wblocked; /* a send waits for a write slot */
 	int no_more;  /* the server said close: send nothing more here */
+	int warming;  /* before the run: its confirming request is out */
 	int used;     /* --no-keepalive: the one request was taken */
 
 	/* response parsing */
@@ -138,6 +139,8 @@ struct cb_gen {
 	int stopping;
 	int connecting; /* pre-connect phase: connects outstanding */
 	int preconnect;
+	int confirm;   /* pre-connect: a connection is up once it answered
+			* one request (gen_preconnect()) */
 	unsigned live; /* connections not C_DONE */
 	int finished;
 

@@ -156,6 +156,8 @@ int cb_result_merge(struct cb_result *dst, const struct cb_result *src)
 	dst->batch_wait_ns = max_u64(dst->batch_wait_ns, src->batch_wait_ns);
 	if (src->rx_fallback > dst->rx_fallback)
 		dst->rx_fallback = src->rx_fallback;
+	dst->connect_max_ns = max_u64(dst->connect_max_ns, src->connect_max_ns);
+	dst->connect_requests += src->connect_requests;
 	for (unsigned k = 0; k < dst->nstages && k < src->nstages; k++) {
 		struct cb_stage_result *d = &dst->stage[k];
 		const struct cb_stage_result *sr = &src->stage[k];
@@ -643,10 +645,15 @@ void cb_report_text(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	}
 	if (r->connect_ns) {
 		fmt_time_us(buf, sizeof(buf), r->connect_ns / 1000.0L);
+		fmt_time_us(buf2, sizeof(buf2), r->connect_max_ns / 1000.0L);
 		fprintf(f,
-			"  Connect: %u connections opened in %s, before the "
-			"measured window\n",
-			o->connections, buf);
+			"  Connect: %u connections opened in %s (the slowest "
+			"%s)",
+			o->connections, buf, buf2);
+		if (r->connect_requests)
+			fprintf(f, ", %llu confirmed by an answered request",
+				(unsigned long long)r->connect_requests);
+		fputs(", before the measured window\n", f);
 	}
 	if (r->drain_ns) {
 		fmt_time_us(buf, sizeof(buf), r->drain_ns / 1000.0L);
@@ -1061,6 +1068,8 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	j_u64(&j, "runtime_ns", r->runtime_ns);
 	j_u64(&j, "connect_ns", r->connect_ns);
 	j_u64(&j, "drain_ns", r->drain_ns);
+	j_u64(&j, "connect_max_ns", r->connect_max_ns);
+	j_u64(&j, "connect_requests", r->connect_requests);
 	j_u64(&j, "requests", r->requests);
 	j_u64(&j, "bytes_read", r->bytes_read);
 	j_u64(&j, "bytes_written", r->bytes_written);

@@ -134,6 +134,13 @@ struct cb_result {
 	 * flight after it (runtime_ns covers neither) */
 	uint64_t connect_ns;
 	uint64_t drain_ns;
+	/* the slowest of those connects (TCP connect start to connected): a
+	 * SYN the server's full accept queue dropped costs a second here */
+	uint64_t connect_max_ns;
+	/* requests answered before the window, one per connection, when many
+	 * connections were opened (gen.c: the server's answer proves it
+	 * accepted the connection); summed over threads */
+	uint64_t connect_requests;
 
 	/* response times: reads of responses in the measured period and
 	 * how many carried the kernel's receive timestamp (the rest were

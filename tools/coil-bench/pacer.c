@@ -98,8 +98,12 @@ static void hand_out(struct cb_gen *g, uint64_t now)
 		uint64_t oldest = cb_sched_time(s, p->seen);
 		uint64_t lag = now > oldest ? now - oldest : 0;
 		if (lag > CB_SCHED_LATE_NS) {
+			/* from this wake, not from the oldest request: one
+			 * late wake (a host that stalled the thread) hands out
+			 * everything due and is a stretch of 0; a loop that
+			 * cannot keep up stays behind wake after wake */
 			if (!p->behind_since)
-				p->behind_since = oldest;
+				p->behind_since = now;
 			if (now - p->behind_since > p->behind_max_ns)
 				p->behind_max_ns = now - p->behind_since;
 		} else {

@@ -778,8 +778,12 @@ void cb_conn_connect(struct cb_conn *c)
 	 * send's completion is waited for, so sends post none
 	 * (coil/stream.h). The pre-built requests outlive the loop; a
 	 * script's request() bytes do not. TLS writes of its own (alerts,
-	 * tickets) break the rule. */
-	if (g->pipeline == 1 && !g->t->https && !g->dynamic)
+	 * tickets) break the rule. With batched waits (the default) the
+	 * send completions ride along with the answers' already, and the
+	 * CQEs they add keep the adaptive batching engaged: only unbatched
+	 * (--batch-wait 0). */
+	if (g->pipeline == 1 && !g->t->https && !g->dynamic &&
+	    !g->run->batch_wait_ns)
 		to.flags |= COIL_TCP_QUIET_SENDS;
 	c->tcp.s.data = c;
 	c->s = &c->tcp.s;

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -134,36 +133,25 @@ static const char *long_name(int val)
 	return "?";
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t len,
-						      const char *fmt, ...)
-{
-	va_list ap;
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
 static int get_count(const char *arg, int val, uint64_t min, uint64_t max,
 		     uint64_t *out, char *err, size_t len)
 {
 	char nb[32];
 	uint64_t n;
 	if (cb_parse_count(arg, &n) < 0)
-		return fail(err, len,
-			    "bad number for %s: '%s' (expected e.g. 4, 10k, "
-			    "1.5M)",
-			    opt_name(val, nb, sizeof(nb)), arg);
+		return tools_fail(
+			err, len,
+			"bad number for %s: '%s' (expected e.g. 4, 10k, "
+			"1.5M)",
+			opt_name(val, nb, sizeof(nb)), arg);
 	if (n < min)
-		return fail(err, len, "%s must be at least %llu",
-			    opt_name(val, nb, sizeof(nb)),
-			    (unsigned long long)min);
+		return tools_fail(err, len, "%s must be at least %llu",
+				  opt_name(val, nb, sizeof(nb)),
+				  (unsigned long long)min);
 	if (n > max)
-		return fail(err, len, "%s %s is too large (at most %llu)",
-			    opt_name(val, nb, sizeof(nb)), arg,
-			    (unsigned long long)max);
+		return tools_fail(err, len, "%s %s is too large (at most %llu)",
+				  opt_name(val, nb, sizeof(nb)), arg,
+				  (unsigned long long)max);
 	*out = n;
 	return 0;
 }
@@ -175,16 +163,17 @@ static int get_duration(const char *arg, int val, int zero_ok, uint64_t *out,
 	uint64_t ns;
 	int ret = cb_parse_duration(arg, &ns);
 	if (ret == -ERANGE)
-		return fail(err, len, "%s %s is too long",
-			    opt_name(val, nb, sizeof(nb)), arg);
+		return tools_fail(err, len, "%s %s is too long",
+				  opt_name(val, nb, sizeof(nb)), arg);
 	if (ret < 0)
-		return fail(err, len,
-			    "bad time for %s: '%s' (expected e.g. 500ms, 10s, "
-			    "2m, 1h; a plain number is seconds)",
-			    opt_name(val, nb, sizeof(nb)), arg);
+		return tools_fail(
+			err, len,
+			"bad time for %s: '%s' (expected e.g. 500ms, 10s, "
+			"2m, 1h; a plain number is seconds)",
+			opt_name(val, nb, sizeof(nb)), arg);
 	if (!ns && !zero_ok)
-		return fail(err, len, "%s must be more than 0",
-			    opt_name(val, nb, sizeof(nb)));
+		return tools_fail(err, len, "%s must be more than 0",
+				  opt_name(val, nb, sizeof(nb)));
 	*out = ns;
 	return 0;
 }
@@ -209,19 +198,20 @@ static int check_header(const char *h, char *err, size_t len)
 {
 	const char *colon = strchr(h, ':');
 	if (!colon || !is_token(h, (size_t)(colon - h)))
-		return fail(err, len,
-			    "bad header for -H: '%s' (expected 'Name: value')",
-			    h);
+		return tools_fail(
+			err, len,
+			"bad header for -H: '%s' (expected 'Name: value')", h);
 	if (strpbrk(colon, "\r\n"))
-		return fail(err, len,
-			    "bad header for -H: a line break in '%.*s'",
-			    (int)(colon - h), h);
+		return tools_fail(err, len,
+				  "bad header for -H: a line break in '%.*s'",
+				  (int)(colon - h), h);
 	for (const char *p = colon; *p; p++) {
 		if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
-			return fail(err, len,
-				    "bad header for -H: a control character "
-				    "in '%.*s'",
-				    (int)(colon - h), h);
+			return tools_fail(
+				err, len,
+				"bad header for -H: a control character "
+				"in '%.*s'",
+				(int)(colon - h), h);
 	}
 	return 0;
 }
@@ -252,8 +242,9 @@ static int read_urls(struct cb_opts *o, const char *path, char *err, size_t len)
 	size_t n, before = o->n_urls;
 	int ret = tools_read_file(path, 64u << 20, &text, &n);
 	if (ret < 0) {
-		fail(err, len, "cannot read --urls '%s': %s", path,
-		     ret == -EFBIG ? "larger than 64 MiB" : strerror(-ret));
+		tools_fail(err, len, "cannot read --urls '%s': %s", path,
+			   ret == -EFBIG ? "larger than 64 MiB"
+					 : strerror(-ret));
 		return ret;
 	}
 	for (p = text; p < text + n;) {
@@ -267,19 +258,21 @@ static int read_urls(struct cb_opts *o, const char *path, char *err, size_t len)
 		if (e > b && *b != '#') {
 			if (memchr(b, '\0', (size_t)(e - b))) {
 				free(text);
-				return fail(err, len,
-					    "--urls '%s' has a NUL byte", path);
+				return tools_fail(err, len,
+						  "--urls '%s' has a NUL byte",
+						  path);
 			}
 			ret = add_url(o, b, (size_t)(e - b));
 			if (ret == -E2BIG) {
 				free(text);
-				return fail(err, len,
-					    "--urls '%s' has more than %u URLs",
-					    path, CB_MAX_URLS);
+				return tools_fail(
+					err, len,
+					"--urls '%s' has more than %u URLs",
+					path, CB_MAX_URLS);
 			}
 			if (ret < 0) {
 				free(text);
-				fail(err, len, "out of memory");
+				tools_fail(err, len, "out of memory");
 				return ret;
 			}
 		}
@@ -287,7 +280,7 @@ static int read_urls(struct cb_opts *o, const char *path, char *err, size_t len)
 	}
 	free(text);
 	if (o->n_urls == before)
-		return fail(err, len, "--urls '%s' has no URL", path);
+		return tools_fail(err, len, "--urls '%s' has no URL", path);
 	return 0;
 }
 
@@ -302,16 +295,17 @@ static int add_slos(struct cb_opts *o, const char *arg, char *err, size_t len)
 		struct cb_slo *ns;
 		int ret;
 		if (n >= sizeof(one))
-			return fail(err, len, "--slo '%.*s' is too long",
-				    (int)n, p);
+			return tools_fail(err, len, "--slo '%.*s' is too long",
+					  (int)n, p);
 		memcpy(one, p, n);
 		one[n] = '\0';
 		if (o->n_slos >= CB_MAX_SLOS)
-			return fail(err, len, "more than %d --slo conditions",
-				    CB_MAX_SLOS);
+			return tools_fail(err, len,
+					  "more than %d --slo conditions",
+					  CB_MAX_SLOS);
 		ns = realloc(o->slos, (o->n_slos + 1) * sizeof(*ns));
 		if (!ns) {
-			fail(err, len, "out of memory");
+			tools_fail(err, len, "out of memory");
 			return -ENOMEM;
 		}
 		o->slos = ns;
@@ -340,35 +334,41 @@ static int parse_stages(struct cb_opts *o, uint64_t start, uint64_t max,
 		size_t l = comma ? (size_t)(comma - p) : strlen(p);
 		char one[64], *colon;
 		if (n == CB_MAX_STAGES)
-			return fail(err, len, "--stages: more than %d stages",
-				    CB_MAX_STAGES);
+			return tools_fail(err, len,
+					  "--stages: more than %d stages",
+					  CB_MAX_STAGES);
 		if (l >= sizeof(one))
-			return fail(err, len, "--stages: '%.*s' is too long",
-				    (int)l, p);
+			return tools_fail(err, len,
+					  "--stages: '%.*s' is too long",
+					  (int)l, p);
 		memcpy(one, p, l);
 		one[l] = '\0';
 		colon = strchr(one, ':');
 		if (!colon)
-			return fail(err, len,
-				    "bad --stages '%s': expected LENGTH:TARGET "
-				    "(e.g. 30s:1k)",
-				    one);
+			return tools_fail(
+				err, len,
+				"bad --stages '%s': expected LENGTH:TARGET "
+				"(e.g. 30s:1k)",
+				one);
 		*colon = '\0';
 		if (cb_parse_duration(one, &st[n].len_ns) < 0)
-			return fail(err, len,
-				    "bad --stages length '%s' (expected e.g. "
-				    "30s, 500ms, 2m; 0 for a jump)",
-				    one);
+			return tools_fail(
+				err, len,
+				"bad --stages length '%s' (expected e.g. "
+				"30s, 500ms, 2m; 0 for a jump)",
+				one);
 		if (cb_parse_count(colon + 1, &st[n].target) < 0)
-			return fail(err, len,
-				    "bad --stages target '%s' (expected e.g. "
-				    "100, 5k)",
-				    colon + 1);
+			return tools_fail(
+				err, len,
+				"bad --stages target '%s' (expected e.g. "
+				"100, 5k)",
+				colon + 1);
 		if (st[n].target > max)
-			return fail(err, len,
-				    "--stages target %s is too large (at most "
-				    "%llu)",
-				    colon + 1, (unsigned long long)max);
+			return tools_fail(
+				err, len,
+				"--stages target %s is too large (at most "
+				"%llu)",
+				colon + 1, (unsigned long long)max);
 		n++;
 		if (!comma)
 			break;
@@ -376,14 +376,14 @@ static int parse_stages(struct cb_opts *o, uint64_t start, uint64_t max,
 	}
 	ret = cb_stages_init(&o->stages, st, n, start);
 	if (ret == -ENOMEM) {
-		fail(err, len, "out of memory");
+		tools_fail(err, len, "out of memory");
 		return ret;
 	}
 	if (ret < 0)
-		return fail(err, len,
-			    "--stages '%s' lasts no time: give a stage a "
-			    "length",
-			    o->stages_spec);
+		return tools_fail(err, len,
+				  "--stages '%s' lasts no time: give a stage a "
+				  "length",
+				  o->stages_spec);
 	return 0;
 }
 
@@ -394,26 +394,31 @@ static int check_modes(struct cb_opts *o, bool have_d, bool have_r, char *err,
 	int ret;
 	if (o->find_max_rate) {
 		if (!o->n_slos)
-			return fail(err, len,
-				    "--find-max-rate needs at least one --slo "
-				    "(the conditions each rate must meet)");
+			return tools_fail(
+				err, len,
+				"--find-max-rate needs at least one --slo "
+				"(the conditions each rate must meet)");
 		if (o->stages_spec)
-			return fail(err, len,
-				    "--find-max-rate and --stages exclude each "
-				    "other");
+			return tools_fail(
+				err, len,
+				"--find-max-rate and --stages exclude each "
+				"other");
 		if (have_d || o->requests)
-			return fail(err, len,
-				    "--find-max-rate runs steps of --step "
-				    "each: -d and -n do not apply");
+			return tools_fail(
+				err, len,
+				"--find-max-rate runs steps of --step "
+				"each: -d and -n do not apply");
 		if (o->script)
-			return fail(err, len,
-				    "--find-max-rate runs its steps without "
-				    "-s scripts");
+			return tools_fail(
+				err, len,
+				"--find-max-rate runs its steps without "
+				"-s scripts");
 		if (o->plot || o->hdr_log)
-			return fail(err, len,
-				    "--find-max-rate draws no --plot and "
-				    "writes no --hdr-log: run the rate it "
-				    "finds with them");
+			return tools_fail(
+				err, len,
+				"--find-max-rate draws no --plot and "
+				"writes no --hdr-log: run the rate it "
+				"finds with them");
 		if (!o->step_ns)
 			o->step_ns = CB_DEFAULT_STEP_NS;
 		if (!o->rate)
@@ -424,23 +429,26 @@ static int check_modes(struct cb_opts *o, bool have_d, bool have_r, char *err,
 		return 0;
 	}
 	if (o->step_ns)
-		return fail(err, len, "--step needs --find-max-rate");
+		return tools_fail(err, len, "--step needs --find-max-rate");
 	if (!o->stages_spec)
 		return 0;
 	if (have_d)
-		return fail(err, len,
-			    "--stages sets the run's length: leave out -d");
+		return tools_fail(
+			err, len,
+			"--stages sets the run's length: leave out -d");
 	if (o->warmup_ns)
-		return fail(err, len,
-			    "--stages and --warmup exclude each other (make "
-			    "the first stage the warm-up)");
+		return tools_fail(
+			err, len,
+			"--stages and --warmup exclude each other (make "
+			"the first stage the warm-up)");
 	if (have_r) {
 		ret = parse_stages(o, o->rate, CB_MAX_RATE, err, len);
 		if (ret)
 			return ret;
 		if (!o->stages.peak)
-			return fail(err, len,
-				    "--stages never sends: every rate is 0");
+			return tools_fail(
+				err, len,
+				"--stages never sends: every rate is 0");
 		o->rate = o->stages.peak;
 	} else {
 		ret = parse_stages(o, o->connections, CB_MAX_CONNECTIONS, err,
@@ -531,7 +539,7 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 			nh = realloc(o->headers,
 				     (o->n_headers + 1) * sizeof(*nh));
 			if (!nh) {
-				fail(err, err_len, "out of memory");
+				tools_fail(err, err_len, "out of memory");
 				return -ENOMEM;
 			}
 			o->headers = nh;
@@ -540,10 +548,11 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 		}
 		case 'm':
 			if (!is_token(optarg, strlen(optarg)))
-				return fail(err, err_len,
-					    "bad method for -m: '%s' (letters, "
-					    "digits and !#$%%&'*+-.^_`|~ only)",
-					    optarg);
+				return tools_fail(
+					err, err_len,
+					"bad method for -m: '%s' (letters, "
+					"digits and !#$%%&'*+-.^_`|~ only)",
+					optarg);
 			o->method = optarg;
 			break;
 		case 'b':
@@ -578,10 +587,11 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 						err, err_len)))
 				return ret;
 			if (o->batch_wait_ns > CB_MAX_BATCH_WAIT_NS)
-				return fail(err, err_len,
-					    "--batch-wait %s is too long (at "
-					    "most 1s)",
-					    optarg);
+				return tools_fail(
+					err, err_len,
+					"--batch-wait %s is too long (at "
+					"most 1s)",
+					optarg);
 			o->batch_wait_set = true;
 			break;
 		case OPT_REAP_TIME:
@@ -621,22 +631,24 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 			o->action = CB_HELP;
 			return 0;
 		case ':':
-			return fail(err, err_len, "%s needs a value",
-				    opt_name(optopt, nb, sizeof(nb)));
+			return tools_fail(err, err_len, "%s needs a value",
+					  opt_name(optopt, nb, sizeof(nb)));
 		case '?':
 		default:
 			if (optopt > 0 && optopt < 256 &&
 			    !strchr(short_opts + 1, optopt))
-				return fail(err, err_len,
-					    "unknown option '-%c' (see --help)",
-					    optopt);
+				return tools_fail(
+					err, err_len,
+					"unknown option '-%c' (see --help)",
+					optopt);
 			if (optopt > 0)
-				return fail(err, err_len,
-					    "option '--%s' takes no value",
-					    long_name(optopt));
-			return fail(err, err_len,
-				    "unknown option '%s' (see --help)",
-				    argv[optind - 1]);
+				return tools_fail(
+					err, err_len,
+					"option '--%s' takes no value",
+					long_name(optopt));
+			return tools_fail(err, err_len,
+					  "unknown option '%s' (see --help)",
+					  argv[optind - 1]);
 		}
 	}
 
@@ -649,50 +661,59 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 		optind = argc;
 	}
 	if (optind < argc)
-		return fail(err, err_len,
-			    "unexpected argument '%s' (one URL; --urls FILE "
-			    "gives several)",
-			    argv[optind]);
+		return tools_fail(
+			err, err_len,
+			"unexpected argument '%s' (one URL; --urls FILE "
+			"gives several)",
+			argv[optind]);
 	if (!o->url && !o->urls_file)
-		return fail(err, err_len,
-			    "missing URL (usage: coil-bench [options] URL; "
-			    "see --help)");
+		return tools_fail(
+			err, err_len,
+			"missing URL (usage: coil-bench [options] URL; "
+			"see --help)");
 	if (have_r && !o->rate && !o->stages_spec)
-		return fail(err, err_len,
-			    "-R must be at least 1 (0 only as the start of "
-			    "--stages)");
+		return tools_fail(
+			err, err_len,
+			"-R must be at least 1 (0 only as the start of "
+			"--stages)");
 	if ((ret = check_modes(o, have_d, have_r, err, err_len)))
 		return ret;
 	if (o->connections < o->threads)
-		return fail(err, err_len,
-			    "-c %u is less than -t %u: every thread needs at "
-			    "least one connection",
-			    o->connections, o->threads);
+		return tools_fail(
+			err, err_len,
+			"-c %u is less than -t %u: every thread needs at "
+			"least one connection",
+			o->connections, o->threads);
 	if (o->rate && o->rate < o->threads)
-		return fail(err, err_len,
-			    "-R %llu is less than -t %u: every thread needs at "
-			    "least 1 request/s",
-			    (unsigned long long)o->rate, o->threads);
+		return tools_fail(
+			err, err_len,
+			"-R %llu is less than -t %u: every thread needs at "
+			"least 1 request/s",
+			(unsigned long long)o->rate, o->threads);
 	if (o->uncorrected && !o->rate)
-		return fail(err, err_len,
-			    "-U needs -R: without a rate there is no intended "
-			    "send time, so nothing to correct");
+		return tools_fail(
+			err, err_len,
+			"-U needs -R: without a rate there is no intended "
+			"send time, so nothing to correct");
 	if (o->pipeline > 1 && !o->keepalive)
-		return fail(err, err_len,
-			    "-P %u needs keep-alive: --no-keepalive sends one "
-			    "request per connection",
-			    o->pipeline);
+		return tools_fail(
+			err, err_len,
+			"-P %u needs keep-alive: --no-keepalive sends one "
+			"request per connection",
+			o->pipeline);
 	if (body_arg && o->body_file)
-		return fail(err, err_len,
-			    "-b and --body-file exclude each other");
+		return tools_fail(err, err_len,
+				  "-b and --body-file exclude each other");
 	if (o->script && !o->url)
-		return fail(err, err_len,
-			    "-s needs the URL: the script's requests go to "
-			    "its host (--urls is not for scripts)");
+		return tools_fail(
+			err, err_len,
+			"-s needs the URL: the script's requests go to "
+			"its host (--urls is not for scripts)");
 	if (o->script && o->urls_file)
-		return fail(err, err_len,
-			    "-s and --urls exclude each other: the script "
-			    "makes the requests");
+		return tools_fail(
+			err, err_len,
+			"-s and --urls exclude each other: the script "
+			"makes the requests");
 	if (o->requests && !have_d && !o->stages.n && !o->find_max_rate)
 		o->duration_ns = 0; /* -n alone: until N requests are done */
 
@@ -700,17 +721,18 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 		o->body_len = strlen(body_arg);
 		o->body = strdup(body_arg);
 		if (!o->body) {
-			fail(err, err_len, "out of memory");
+			tools_fail(err, err_len, "out of memory");
 			return -ENOMEM;
 		}
 	} else if (o->body_file) {
 		ret = tools_read_file(o->body_file, CB_MAX_BODY_BYTES, &o->body,
 				      &o->body_len);
 		if (ret < 0) {
-			fail(err, err_len, "cannot read --body-file '%s': %s",
-			     o->body_file,
-			     ret == -EFBIG ? "larger than 64 MiB"
-					   : strerror(-ret));
+			tools_fail(err, err_len,
+				   "cannot read --body-file '%s': %s",
+				   o->body_file,
+				   ret == -EFBIG ? "larger than 64 MiB"
+						 : strerror(-ret));
 			return ret;
 		}
 	}
@@ -718,7 +740,7 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 		o->method = o->body ? "POST" : "GET";
 
 	if (o->url && (ret = add_url(o, o->url, strlen(o->url))) < 0) {
-		fail(err, err_len, "out of memory");
+		tools_fail(err, err_len, "out of memory");
 		return ret;
 	}
 	if (o->urls_file && (ret = read_urls(o, o->urls_file, err, err_len)))

@@ -5,26 +5,14 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "../common/parse.h"
 #include "report.h"
 #include "slo.h"
-
-__attribute__((format(printf, 3, 4))) static int bad(char *err, size_t len,
-						     const char *fmt, ...)
-{
-	va_list ap;
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
 
 struct unit {
 	const char *name;
@@ -89,14 +77,15 @@ int cb_slo_parse(const char *in, struct cb_slo *out, char *err, size_t err_len)
 		if (*p == ' ' || *p == '\t')
 			continue;
 		if (n + 1 >= sizeof(s))
-			return bad(err, err_len, "--slo '%s' is too long", in);
+			return tools_fail(err, err_len,
+					  "--slo '%s' is too long", in);
 		s[n++] = *p;
 	}
 	s[n] = '\0';
 	if (!n)
-		return bad(err, err_len,
-			   "--slo needs a condition (e.g. p99<50ms, "
-			   "errors<0.1%%, rps>=1000)");
+		return tools_fail(err, err_len,
+				  "--slo needs a condition (e.g. p99<50ms, "
+				  "errors<0.1%%, rps>=1000)");
 	memcpy(out->text, s, n + 1);
 
 	/* the metric */
@@ -104,11 +93,12 @@ int cb_slo_parse(const char *in, struct cb_slo *out, char *err, size_t err_len)
 	if (*p == 'p' || *p == 'P') {
 		if (number(p + 1, &out->pct, &rest) < 0 || out->pct <= 0 ||
 		    out->pct > 100)
-			return bad(err, err_len,
-				   "bad --slo '%s': a percentile is p "
-				   "followed by a number above 0 and at most "
-				   "100 (p50, p99, p99.9)",
-				   in);
+			return tools_fail(
+				err, err_len,
+				"bad --slo '%s': a percentile is p "
+				"followed by a number above 0 and at most "
+				"100 (p50, p99, p99.9)",
+				in);
 		out->metric = CB_SLO_PCT;
 		p = rest;
 	} else if (!strncasecmp(p, "max", 3)) {
@@ -124,10 +114,11 @@ int cb_slo_parse(const char *in, struct cb_slo *out, char *err, size_t err_len)
 		out->metric = CB_SLO_RPS;
 		p += 3;
 	} else {
-		return bad(err, err_len,
-			   "bad --slo '%s': the metric is one of pN (p99, "
-			   "p99.9), max, mean, errors, rps",
-			   in);
+		return tools_fail(
+			err, err_len,
+			"bad --slo '%s': the metric is one of pN (p99, "
+			"p99.9), max, mean, errors, rps",
+			in);
 	}
 
 	/* the comparison */
@@ -144,56 +135,62 @@ int cb_slo_parse(const char *in, struct cb_slo *out, char *err, size_t err_len)
 		out->cmp = CB_SLO_GT;
 		p++;
 	} else {
-		return bad(err, err_len,
-			   "bad --slo '%s': expected <, <=, > or >= after "
-			   "the metric",
-			   in);
+		return tools_fail(
+			err, err_len,
+			"bad --slo '%s': expected <, <=, > or >= after "
+			"the metric",
+			in);
 	}
 
 	/* the limit */
 	if (number(p, &v, &rest) < 0)
-		return bad(err, err_len,
-			   "bad --slo '%s': expected a number "
-			   "after the comparison",
-			   in);
+		return tools_fail(err, err_len,
+				  "bad --slo '%s': expected a number "
+				  "after the comparison",
+				  in);
 	switch (out->metric) {
 	case CB_SLO_PCT:
 	case CB_SLO_MAX:
 	case CB_SLO_MEAN:
 		if (!*rest)
-			return bad(err, err_len,
-				   "bad --slo '%s': a latency needs a unit "
-				   "(ns, us, ms, s, m, h), e.g. 50ms",
-				   in);
+			return tools_fail(
+				err, err_len,
+				"bad --slo '%s': a latency needs a unit "
+				"(ns, us, ms, s, m, h), e.g. 50ms",
+				in);
 		if (!(u = find_unit(time_units, rest)))
-			return bad(err, err_len,
-				   "bad --slo '%s': unknown time unit '%s' "
-				   "(ns, us, ms, s, m, h)",
-				   in, rest);
+			return tools_fail(
+				err, err_len,
+				"bad --slo '%s': unknown time unit '%s' "
+				"(ns, us, ms, s, m, h)",
+				in, rest);
 		v *= u->mult;
 		break;
 	case CB_SLO_ERROR_COUNT:
 		if (!strcmp(rest, "%")) {
 			if (v > 100)
-				return bad(err, err_len,
-					   "bad --slo '%s': a percentage "
-					   "above 100",
-					   in);
+				return tools_fail(
+					err, err_len,
+					"bad --slo '%s': a percentage "
+					"above 100",
+					in);
 			out->metric = CB_SLO_ERROR_PCT;
 		} else if (*rest) {
-			return bad(err, err_len,
-				   "bad --slo '%s': errors are a count (10) "
-				   "or a percentage (0.1%%)",
-				   in);
+			return tools_fail(
+				err, err_len,
+				"bad --slo '%s': errors are a count (10) "
+				"or a percentage (0.1%%)",
+				in);
 		}
 		break;
 	case CB_SLO_RPS:
 		if (*rest) {
 			if (!(u = find_unit(count_units, rest)))
-				return bad(err, err_len,
-					   "bad --slo '%s': unknown suffix "
-					   "'%s' (k, M, G)",
-					   in, rest);
+				return tools_fail(
+					err, err_len,
+					"bad --slo '%s': unknown suffix "
+					"'%s' (k, M, G)",
+					in, rest);
 			v *= u->mult;
 		}
 		break;

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,17 +119,6 @@ const char *cg_cli_usage(void)
 	       "Exit status: 0 if every URL answered 2xx, 1 if any failed, 2 "
 	       "for a bad\n"
 	       "command line, 3 if coil-get could not start.\n";
-}
-
-static int fail(char *err, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
 }
 
 int cg_parse_seconds(const char *s, uint64_t *ns)
@@ -326,8 +314,8 @@ int cg_cli_parse(struct cg_opts *o, int argc, char **argv, int tty, char *err,
 			break;
 		case 'o':
 			if (!*a)
-				return fail(err, errlen,
-					    "-o needs a directory");
+				return tools_fail(err, errlen,
+						  "-o needs a directory");
 			o->outdir = a;
 			break;
 		case 'O':
@@ -335,75 +323,83 @@ int cg_cli_parse(struct cg_opts *o, int argc, char **argv, int tty, char *err,
 			break;
 		case OPT_PARALLEL:
 			if (parse_uint(a, CG_MAX_PARALLEL, &v) || !v)
-				return fail(err, errlen,
-					    "--parallel wants 1..%u, not '%s'",
-					    CG_MAX_PARALLEL, a);
+				return tools_fail(
+					err, errlen,
+					"--parallel wants 1..%u, not '%s'",
+					CG_MAX_PARALLEL, a);
 			o->parallel = (unsigned)v;
 			break;
 		case OPT_PER_HOST:
 			if (parse_uint(a, CG_MAX_PARALLEL, &v) || !v)
-				return fail(err, errlen,
-					    "--per-host wants 1..%u, not '%s'",
-					    CG_MAX_PARALLEL, a);
+				return tools_fail(
+					err, errlen,
+					"--per-host wants 1..%u, not '%s'",
+					CG_MAX_PARALLEL, a);
 			o->per_host = (unsigned)v;
 			break;
 		case 'm':
 			if (cg_parse_seconds(a, &o->timeout_ns))
-				return fail(err, errlen,
-					    "--timeout wants seconds, not "
-					    "'%s'",
-					    a);
+				return tools_fail(
+					err, errlen,
+					"--timeout wants seconds, not "
+					"'%s'",
+					a);
 			break;
 		case OPT_CONNECT_TIMEOUT:
 			if (cg_parse_seconds(a, &o->connect_timeout_ns))
-				return fail(err, errlen,
-					    "--connect-timeout wants seconds, "
-					    "not '%s'",
-					    a);
+				return tools_fail(
+					err, errlen,
+					"--connect-timeout wants seconds, "
+					"not '%s'",
+					a);
 			break;
 		case OPT_RETRY:
 			if (parse_uint(a, 1000, &v))
-				return fail(err, errlen,
-					    "--retry wants 0..1000, not '%s'",
-					    a);
+				return tools_fail(
+					err, errlen,
+					"--retry wants 0..1000, not '%s'", a);
 			o->retries = (unsigned)v;
 			break;
 		case OPT_RETRY_MAX_TIME:
 			if (cg_parse_seconds(a, &o->retry_max_time_ns))
-				return fail(err, errlen,
-					    "--retry-max-time wants seconds, "
-					    "not '%s'",
-					    a);
+				return tools_fail(
+					err, errlen,
+					"--retry-max-time wants seconds, "
+					"not '%s'",
+					a);
 			break;
 		case OPT_MAX_FILESIZE:
 			if (parse_uint(a, UINT64_MAX, &v) || !v)
-				return fail(err, errlen,
-					    "--max-filesize wants bytes, not "
-					    "'%s'",
-					    a);
+				return tools_fail(
+					err, errlen,
+					"--max-filesize wants bytes, not "
+					"'%s'",
+					a);
 			o->max_filesize = v;
 			break;
 		case 'H':
 			if (o->n_headers == CG_MAX_HEADERS)
-				return fail(err, errlen,
-					    "more than %d -H options",
-					    CG_MAX_HEADERS);
+				return tools_fail(err, errlen,
+						  "more than %d -H options",
+						  CG_MAX_HEADERS);
 			if (parse_header(a, &o->headers[o->n_headers]))
-				return fail(err, errlen,
-					    "-H wants 'Name: value', not '%s'",
-					    a);
+				return tools_fail(
+					err, errlen,
+					"-H wants 'Name: value', not '%s'", a);
 			o->n_headers++;
 			break;
 		case 'X':
 			if (!*a || strlen(a) > 31)
-				return fail(err, errlen,
-					    "-X wants a method, not '%s'", a);
+				return tools_fail(err, errlen,
+						  "-X wants a method, not '%s'",
+						  a);
 			for (const char *p = a; *p; p++) {
 				if (!tchar(*p))
-					return fail(err, errlen,
-						    "-X wants a method, not "
-						    "'%s'",
-						    a);
+					return tools_fail(
+						err, errlen,
+						"-X wants a method, not "
+						"'%s'",
+						a);
 			}
 			o->method = a;
 			break;
@@ -414,9 +410,10 @@ int cg_cli_parse(struct cg_opts *o, int argc, char **argv, int tty, char *err,
 		case 'A':
 			for (const char *p = a; *p; p++) {
 				if ((unsigned char)*p < 0x20 && *p != '\t')
-					return fail(err, errlen,
-						    "-A: control characters "
-						    "in the user agent");
+					return tools_fail(
+						err, errlen,
+						"-A: control characters "
+						"in the user agent");
 			}
 			o->user_agent = a;
 			break;
@@ -437,19 +434,21 @@ int cg_cli_parse(struct cg_opts *o, int argc, char **argv, int tty, char *err,
 			break;
 		case OPT_MAX_REDIRS:
 			if (parse_uint(a, 1000, &v))
-				return fail(err, errlen,
-					    "--max-redirs wants 0..1000, not "
-					    "'%s'",
-					    a);
+				return tools_fail(
+					err, errlen,
+					"--max-redirs wants 0..1000, not "
+					"'%s'",
+					a);
 			o->max_redirs = (unsigned)v;
 			break;
 		case OPT_RATE:
 			if (cg_parse_rate(a, &o->rate_permits,
 					  &o->rate_period_ns))
-				return fail(err, errlen,
-					    "--rate wants N, N/s, N/m, N/h or "
-					    "N/d, not '%s'",
-					    a);
+				return tools_fail(
+					err, errlen,
+					"--rate wants N, N/s, N/m, N/h or "
+					"N/d, not '%s'",
+					a);
 			break;
 		case OPT_JSON:
 			o->json = true;
@@ -464,26 +463,29 @@ int cg_cli_parse(struct cg_opts *o, int argc, char **argv, int tty, char *err,
 			o->action = CG_VERSION;
 			return 0;
 		case ':':
-			return fail(err, errlen, "option '%s' needs a value",
-				    argv[optind - 1]);
+			return tools_fail(err, errlen,
+					  "option '%s' needs a value",
+					  argv[optind - 1]);
 		default:
 			if (optopt)
-				return fail(err, errlen,
-					    "unknown option '-%c' (see "
-					    "coil-get --help)",
-					    optopt);
-			return fail(err, errlen,
-				    "unknown option '%s' (see coil-get --help)",
-				    argv[optind - 1]);
+				return tools_fail(err, errlen,
+						  "unknown option '-%c' (see "
+						  "coil-get --help)",
+						  optopt);
+			return tools_fail(
+				err, errlen,
+				"unknown option '%s' (see coil-get --help)",
+				argv[optind - 1]);
 		}
 	}
 	if (!follow)
 		o->max_redirs = 0;
 	if (o->to_stdout && o->json)
-		return fail(err, errlen,
-			    "-O and --json both write to stdout: pick one");
+		return tools_fail(
+			err, errlen,
+			"-O and --json both write to stdout: pick one");
 	if (o->to_stdout && o->outdir)
-		return fail(err, errlen, "-O and -o: pick one");
+		return tools_fail(err, errlen, "-O and -o: pick one");
 	for (int i = optind; i < argc; i++) {
 		if (add_url(o, argv[i], false, &cap) < 0)
 			return -ENOMEM;
@@ -494,10 +496,11 @@ int cg_cli_parse(struct cg_opts *o, int argc, char **argv, int tty, char *err,
 			return ret;
 	}
 	if (!o->n_urls)
-		return fail(err, errlen,
-			    o->input ? "no URL in %s"
-				     : "no URL given (see coil-get --help)%s",
-			    o->input ? o->input : "");
+		return tools_fail(
+			err, errlen,
+			o->input ? "no URL in %s"
+				 : "no URL given (see coil-get --help)%s",
+			o->input ? o->input : "");
 	if (data_arg) {
 		if (data_arg[0] == '@') {
 			ret = slurp(data_arg + 1, &o->data, &o->data_len);

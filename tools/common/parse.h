@@ -13,6 +13,8 @@
 #define COIL_TOOLS_PARSE_H
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,6 +27,21 @@ struct tools_unit {
 	const char *name; /* matched case-insensitively */
 	uint64_t mult;
 };
+
+/* tools_fail() - write a one-line message into @err (@len bytes; none when
+ * @err is NULL or @len 0) for the caller to print.
+ * Return: -EINVAL, so a parser can `return tools_fail(...)`. */
+__attribute__((format(printf, 3, 4))) static inline int
+tools_fail(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	if (err && len) {
+		va_start(ap, fmt);
+		vsnprintf(err, len, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
 
 /*
  * tools_parse_scaled() - "<digits>[.<digits>][unit]" times the unit's

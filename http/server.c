@@ -13,12 +13,15 @@
  * threads is http/server_threads.c; path decoding and content types are
  * http/path.c.
  *
- * A connection's memory: the struct, its head buffer (max_head_bytes: the
- * current request's head, copied there from the input buffer so that the
- * handler may keep it across callbacks while further input arrives), its
- * header array and its output buffer, all in one allocation that goes back
- * to the server's free list when the connection ends; the input buffer is
- * separate because it grows (pipelined bursts, request bodies).
+ * A connection's memory (http/server_mem.c has the lists): an idle
+ * keep-alive connection holds its struct sconn only. When a request's
+ * first bytes arrive it takes an exchange (struct sexch: the request,
+ * its head buffer of max_head_bytes, where the head is copied so that the
+ * handler may keep it across callbacks while further input arrives, the
+ * header array, the output buffer and its writes, the file body), and
+ * gives it back when it is idle again (conn_rest()). A head that arrives
+ * whole in one read is parsed straight from the stream's buffer; an input
+ * buffer is taken only for bytes that must outlive the read callback.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,70 +39,132 @@
 static void conn_read_cb(struct coil_stream *s, ssize_t n, const void *buf);
 static void kick_cb(struct coil_op *op, int res, unsigned flags);
 
-static struct sconn *conn_alloc(struct coil_http_server *srv)
-{
-	struct sconn *c = srv->free;
-	if (c) {
-		srv->free = c->all_next;
-		srv->nfree--;
-		return c;
-	}
-	c = calloc(1, srv->conn_bytes);
-	if (!c)
-		return NULL;
-	c->hbuf = (char *)(c + 1);
-	c->hdrs = (struct coil_http_header *)(void *)(c->hbuf +
-						      ((srv->o.max_head_bytes +
-							15) &
-						       ~(size_t)15));
-	c->obuf = (char *)(c->hdrs + srv->hdrs_inline);
-	if (srv->o.tls)
-		c->tls = (struct coil_tls *)(void *)(c->obuf + OBUF_SIZE);
-	c->ibuf = malloc(IBUF_INIT);
-	if (!c->ibuf) {
-		free(c);
-		return NULL;
-	}
-	c->icap = IBUF_INIT;
-	c->srv = srv;
-	return c;
-}
-
-static void conn_free_mem(struct sconn *c)
-{
-	free(c->ibuf);
-	free(c->bbuf);
-	free(c->aux);
-	free(c->xhdrs);
-	free(c);
-}
-
 /* Reset the per-request state for the next request. */
 static void req_reset(struct sconn *c)
 {
-	coil_http_msg_reset(&c->msg);
-	memset(&c->req, 0, sizeof(c->req));
-	c->req.server = c->srv;
-	c->req.loop = c->srv->loop;
+	struct sexch *x = c->x;
+
 	c->st &= ~(C_OWNED | C_BEGUN | C_DONE | C_CANCELLED | C_HOLD | C_FILE |
 		   C_STREAM | C_CHUNKED | C_NOBODY | C_WBUSY | C_INTERNAL |
 		   C_REPORTED | C_LENT);
-	c->bmode = B_NONE;
-	c->bstate = BS_GOING;
-	c->berr = 0;
-	c->expect = 0;
-	c->sent_continue = 0;
-	c->blen = 0;
-	c->bcb = NULL;
-	c->ccb = NULL;
-	c->barg = NULL;
-	c->rstatus = 0;
-	c->rbytes = 0;
-	c->rleft = 0;
-	c->wcb = NULL;
-	c->warg = NULL;
-	c->cancel_fn = NULL;
-	c->cancel_arg = NULL;
+	if (!x)
+		return;
+	coil_http_msg_reset(&x->msg);
+	memset(&x->req, 0, sizeof(x->req));
+	x->req.server = c->srv;
+	x->req.loop = c->srv->loop;
+	x->bmode = B_NONE;
+	x->bstate = BS_GOING;
+	x->berr = 0;
+	x->expect = 0;
+	x->sent_continue = 0;
+	x->blen = 0;
+	x->bcb = NULL;
+	x->ccb = NULL;
+	x->barg = NULL;
+	x->rstatus = 0;
+	x->rbytes = 0;
+	x->rleft = 0;
+	x->wcb = NULL;
+	x->warg = NULL;
+	x->cancel_fn = NULL;
+	x->cancel_arg = NULL;
+}
+
+/* The connection's exchange, taken when a request begins. Return: 0;
+ * -ENOMEM. */
+static int x_attach(struct sconn *c)
+{
+	struct coil_http_server *srv = c->srv;
+	struct sexch *x;
+
+	if (c->x)
+		return 0;
+	x = coil__x_new(srv);
+	if (!x)
+		return -ENOMEM;
+	x->c = c;
+	x->olen = x->oq = 0;
+	x->o_inflight = 0;
+	x->slot_busy = 0;
+	x->heap_slots = 0;
+	x->ffd = -1;
+	x->fb = NULL;
+	x->fwait = 0;
+	x->berr_pending = 0;
+	coil_http_msg_init(&x->msg, x->hdrs, srv->hdrs_inline);
+	x->msg.max_head_bytes = srv->o.max_head_bytes;
+	coil_op_init(&x->fop, coil__file_op_cb);
+	coil_op_init(&x->fsf.op, coil__file_sendfile_cb);
+	coil_op_init(&x->cop, coil__file_close_cb);
+	coil_op_init(&x->wop, coil__respond_wop_cb);
+	memset(&x->wshut, 0, sizeof(x->wshut));
+	c->x = x;
+	req_reset(c);
+	return 0;
+}
+
+/* Nothing of the exchange is in use (no request, write or file op)? */
+static int x_unused(const struct sconn *c)
+{
+	const struct sexch *x = c->x;
+	return !(c->st & (C_OWNED | C_FILE)) && !x->slot_busy &&
+	       !x->heap_slots && !coil_op_busy(&x->fop) &&
+	       !coil_op_busy(&x->fsf.op) && !coil_op_busy(&x->cop) &&
+	       !coil_op_busy(&x->wop) && x->ffd < 0;
+}
+
+/* The exchange goes back to the server's list (its file buffer to the
+ * server's cache). */
+static void x_drop(struct sconn *c)
+{
+	struct coil_http_server *srv = c->srv;
+	struct sexch *x = c->x;
+
+	if (x->fb) {
+		if (srv->nfbufs < FBUF_CACHE) {
+			x->fb->next = srv->fbufs;
+			srv->fbufs = x->fb;
+			srv->nfbufs++;
+		} else {
+			free(x->fb);
+		}
+		x->fb = NULL;
+	}
+	c->x = NULL;
+	c->st &= ~C_FSENT;
+	coil__x_put(srv, x);
+}
+
+/* Give the input buffer back once everything in it is consumed (and no
+ * body piece in it is lent to the handler). */
+static void in_release(struct sconn *c)
+{
+	if (!c->ibuf || c->ipos != c->ilen || (c->st & C_LENT))
+		return;
+	coil__ibuf_put(c->srv, c->ibuf, c->icap);
+	c->ibuf = NULL;
+	c->icap = 0;
+	c->ipos = c->ilen = 0;
+	c->in = NULL;
+}
+
+/*
+ * Between requests with nothing in flight, the connection is idle: its
+ * exchange and input buffer go back to the server's lists, so an idle
+ * keep-alive connection holds only its struct.
+ */
+static void conn_rest(struct sconn *c)
+{
+	struct sexch *x = c->x;
+
+	if (c->phase != P_HEAD || c->ipos != c->ilen ||
+	    (c->st & (C_DEAD | C_BORROWED)))
+		return;
+	in_release(c);
+	if (!x || !x_unused(c) || x->olen > x->oq)
+		return;
+	x_drop(c);
 }
 
 static void srv_listener_cb(struct coil_listener *l, int fd);
@@ -118,7 +183,7 @@ static void tls_done_cb(struct coil_stream *s, int status)
 
 static void conn_start(struct coil_http_server *srv, int fd)
 {
-	struct sconn *c = conn_alloc(srv);
+	struct sconn *c = coil__conn_new(srv);
 	int ret;
 
 	if (!c) {
@@ -130,9 +195,7 @@ static void conn_start(struct coil_http_server *srv, int fd)
 	ret = coil_tcp_open(srv->loop, &c->tcp, fd, &srv->topts);
 	if (ret < 0) {
 		close(fd);
-		c->all_next = srv->free;
-		srv->free = c;
-		srv->nfree++;
+		coil__conn_put(c);
 		return;
 	}
 	c->s = &c->tcp.s;
@@ -146,29 +209,16 @@ static void conn_start(struct coil_http_server *srv, int fd)
 		if (ret == 0)
 			c->s = &c->tls->s;
 	}
+	c->x = NULL;
 	c->st = 0;
 	c->phase = P_HEAD;
 	c->nreq = 0;
-	c->ipos = c->ilen = 0;
-	c->olen = c->oq = 0;
-	c->o_inflight = 0;
-	c->slot_busy = 0;
-	c->heap_slots = 0;
-	c->ffd = -1;
-	c->fb = NULL;
-	c->fwait = 0;
+	c->in = c->ibuf = NULL;
+	c->icap = c->ipos = c->ilen = 0;
 	c->tlist = TL_NONE;
 	c->t_prev = c->t_next = NULL;
 	c->head_start = srv_now(srv);
-	coil_http_msg_init(&c->msg, c->hdrs, srv->hdrs_inline);
-	c->msg.max_head_bytes = srv->o.max_head_bytes;
 	coil_op_init(&c->kick, kick_cb);
-	coil_op_init(&c->fop, coil__file_op_cb);
-	coil_op_init(&c->fsf.op, coil__file_sendfile_cb);
-	coil_op_init(&c->cop, coil__file_close_cb);
-	coil_op_init(&c->wop, coil__respond_wop_cb);
-	memset(&c->wshut, 0, sizeof(c->wshut));
-	req_reset(c);
 	/* link */
 	c->all_prev = NULL;
 	c->all_next = srv->all;
@@ -178,6 +228,7 @@ static void conn_start(struct coil_http_server *srv, int fd)
 	srv->stats.conns++;
 	if (srv->stats.conns > srv->stats.conns_max)
 		srv->stats.conns_max = srv->stats.conns;
+	coil__mem_opened(srv);
 	if (ret == 0)
 		ret = coil_stream_read_start(c->s, conn_read_cb);
 	if (ret < 0) {
@@ -207,55 +258,27 @@ static void srv_listener_cb(struct coil_listener *l, int fd)
 	}
 }
 
-/* Report the request to on_done once. */
-void coil__sconn_report(struct sconn *c)
-{
-	struct coil_http_server *srv = c->srv;
-	if ((c->st & C_REPORTED) || !(c->req.method || c->rstatus))
-		return;
-	c->st |= C_REPORTED;
-	if (c->rstatus)
-		srv->stats.responses++;
-	if (srv->o.on_done)
-		srv->o.on_done(&c->req, c->rstatus, c->rbytes, srv->o.arg);
-}
-
-static void conn_closed_cb(struct coil_stream *s)
-{
-	struct sconn *c = s->data;
-	c->st |= C_CLOSED;
-	coil__sconn_release(c);
-}
-
 /* Give the connection back once nothing refers to it any more. */
-void coil__sconn_release(struct sconn *c)
+static void conn_release(struct sconn *c)
 {
 	struct coil_http_server *srv = c->srv;
+	struct sexch *x = c->x;
 
-	if (!(c->st & C_CLOSED) || (c->st & C_OWNED) ||
-	    coil_op_busy(&c->kick) || coil_op_busy(&c->fop) ||
-	    coil_op_busy(&c->fsf.op) || coil_op_busy(&c->cop) ||
-	    coil_op_busy(&c->wop) || c->slot_busy || c->heap_slots)
+	if (!(c->st & C_CLOSED) || (c->st & C_OWNED) || coil_op_busy(&c->kick))
 		return;
-	if (c->ffd >= 0) {
+	if (x && (coil_op_busy(&x->fop) || coil_op_busy(&x->fsf.op) ||
+		  coil_op_busy(&x->cop) || coil_op_busy(&x->wop) ||
+		  x->slot_busy || x->heap_slots))
+		return;
+	if (x && x->ffd >= 0) {
 		/* a file body cut short: close it through the ring */
-		int fd = c->ffd;
-		c->ffd = -1;
-		if (coil_close(srv->loop, &c->cop, fd) == 0)
+		int fd = x->ffd;
+		x->ffd = -1;
+		if (coil_close(srv->loop, &x->cop, fd) == 0)
 			return;
 		close(fd);
 	}
 	coil__sconn_report(c);
-	if (c->fb) {
-		if (srv->nfbufs < FBUF_CACHE) {
-			c->fb->next = srv->fbufs;
-			srv->fbufs = c->fb;
-			srv->nfbufs++;
-		} else {
-			free(c->fb);
-		}
-		c->fb = NULL;
-	}
 	coil__tl_remove(c);
 	if (c->all_prev)
 		c->all_prev->all_next = c->all_next;
@@ -265,28 +288,14 @@ void coil__sconn_release(struct sconn *c)
 		c->all_next->all_prev = c->all_prev;
 	srv->stats.conns--;
 	c->st = 0;
-	free(c->xhdrs);
-	c->xhdrs = NULL;
-	if (srv->nfree < FREE_CONNS_MAX && !(srv->st & S_SHUTDOWN)) {
-		/* keep small body buffers; drop big ones */
-		if (c->bcap > 65536) {
-			free(c->bbuf);
-			c->bbuf = NULL;
-			c->bcap = 0;
-		}
-		if (c->icap > 65536) {
-			char *p = realloc(c->ibuf, IBUF_INIT);
-			if (p) {
-				c->ibuf = p;
-				c->icap = IBUF_INIT;
-			}
-		}
-		c->all_next = srv->free;
-		srv->free = c;
-		srv->nfree++;
-	} else {
-		conn_free_mem(c);
+	if (x)
+		x_drop(c);
+	if (c->ibuf) {
+		coil__ibuf_put(srv, c->ibuf, c->icap);
+		c->ibuf = NULL;
 	}
+	coil__conn_put(c);
+	coil__mem_closed(srv);
 	if ((srv->st & S_LIS_FULL) && srv->stats.conns < srv->o.max_conns &&
 	    !(srv->st & S_SHUTDOWN)) {
 		srv->st &= ~S_LIS_FULL;
@@ -301,40 +310,19 @@ static void conn_cancel_hook(struct sconn *c)
 	if (!(c->st & C_OWNED) || (c->st & (C_INTERNAL | C_CANCELLED)))
 		return;
 	c->st |= C_CANCELLED;
-	if (c->cancel_fn)
-		c->cancel_fn(&c->req, c->cancel_arg);
-}
-
-/*
- * End the connection now (@err < 0: it failed; 0: a clean close, e.g. an
- * idle keep-alive connection or the end of lingering). The handler hears
- * of it from the loop (kick_cb): its body callback gets the error, then
- * its cancel hook runs; never inline from whatever call found the failure.
- */
-void coil__sconn_fail(struct sconn *c, int err)
-{
-	if (c->st & C_DEAD)
-		return;
-	c->st |= C_DEAD;
-	c->berr_pending = err < 0 ? err : COIL_ETRUNC;
-	coil__tl_remove(c);
-	if (err < 0 && !(c->st & C_CLOSE_CLEAN))
-		c->srv->stats.resets++;
-	/* -EINVAL: the stream holds nothing any more (a TLS stream whose
-	 * handshake failed has closed its lower stream itself) */
-	if (coil_stream_close(c->s, conn_closed_cb) == -EINVAL)
-		c->st |= C_CLOSED;
-	if (coil_op_busy(&c->fsf.op)) /* a file body waiting for room */
-		coil_cancel(c->srv->loop, &c->fsf.op);
-	coil__sconn_kick(c);
+	if (c->x->cancel_fn)
+		c->x->cancel_fn(&c->x->req, c->x->cancel_arg);
 }
 
 /* Tell the handler that its connection is gone (from the loop). */
 static void conn_notify(struct sconn *c)
 {
-	if (c->phase == P_REQ && c->bstate == BS_GOING && (c->st & C_OWNED) &&
-	    (c->bmode == B_BUFFER || c->bmode == B_STREAM))
-		coil__body_fail(c, c->berr_pending);
+	if (!c->x)
+		return;
+	if (c->phase == P_REQ && c->x->bstate == BS_GOING &&
+	    (c->st & C_OWNED) &&
+	    (c->x->bmode == B_BUFFER || c->x->bmode == B_STREAM))
+		coil__body_fail(c, c->x->berr_pending);
 	conn_cancel_hook(c);
 }
 
@@ -343,7 +331,9 @@ static void kick_cb(struct coil_op *op, int res, unsigned flags)
 	struct sconn *c = coil_container_of(op, struct sconn, kick);
 	if (c->st & C_DEAD) {
 		conn_notify(c);
-		coil__sconn_release(c);
+		if (c->x)
+			coil__file_resume(c); /* ends a file body */
+		conn_release(c);
 		return;
 	}
 	coil__sconn_process(c);
@@ -352,8 +342,17 @@ static void kick_cb(struct coil_op *op, int res, unsigned flags)
 /* ---- input ------------------------------------------------------------------
  */
 
+/* Keep @n bytes of input in the connection's own buffer (taken from the
+ * server's list when it has none). */
 static int in_append(struct sconn *c, const void *buf, size_t n)
 {
+	if (!c->ibuf) {
+		c->ibuf = coil__ibuf_new(c->srv);
+		if (!c->ibuf)
+			return -ENOMEM;
+		c->icap = IBUF_INIT;
+		c->ipos = c->ilen = 0;
+	}
 	if (c->ipos == c->ilen)
 		c->ipos = c->ilen = 0;
 	if (c->icap - c->ilen < n) {
@@ -372,7 +371,26 @@ static int in_append(struct sconn *c, const void *buf, size_t n)
 	}
 	memcpy(c->ibuf + c->ilen, buf, n);
 	c->ilen += n;
+	c->in = c->ibuf;
 	return 0;
+}
+
+/* End borrowing the stream's read buffer: what is left of it (a partial
+ * head, a body, pipelined requests) is copied into the connection's own
+ * buffer. Return: 0; -ENOMEM. */
+static int in_keep(struct sconn *c)
+{
+	const char *rest = c->in + c->ipos;
+	size_t n = c->ilen - c->ipos;
+
+	if (!(c->st & C_BORROWED))
+		return 0;
+	c->st &= ~C_BORROWED;
+	c->in = c->ibuf;
+	c->ipos = c->ilen = 0;
+	if (!n || (c->st & C_DEAD))
+		return 0;
+	return in_append(c, rest, n);
 }
 
 /* Bytes of input a connection may hold without consuming them. */
@@ -382,6 +400,12 @@ static size_t in_high(const struct sconn *c)
 	return h < 16384 ? 16384 : h;
 }
 
+/*
+ * Bytes arrived. Between requests, with nothing kept from before, the
+ * head is parsed straight from the stream's buffer (C_BORROWED), so a
+ * connection whose requests come whole never needs an input buffer;
+ * otherwise the bytes join the connection's own.
+ */
 static void conn_read_cb(struct coil_stream *s, ssize_t n, const void *buf)
 {
 	struct sconn *c = s->data;
@@ -391,8 +415,20 @@ static void conn_read_cb(struct coil_stream *s, ssize_t n, const void *buf)
 	if (n > 0) {
 		if (c->phase == P_CLOSING && (c->st & C_SHUT))
 			return; /* lingering: drop */
-		if (c->phase == P_HEAD && c->ipos == c->ilen)
+		if (c->phase == P_HEAD && c->ipos == c->ilen) {
 			c->head_start = srv_now(c->srv);
+			in_release(c);
+			c->in = buf;
+			c->ipos = 0;
+			c->ilen = (size_t)n;
+			c->st |= C_BORROWED;
+			coil__sconn_process(c);
+			if (in_keep(c) < 0)
+				coil__sconn_fail(c, -ENOMEM);
+			else
+				conn_rest(c);
+			return;
+		}
 		if (in_append(c, buf, (size_t)n) < 0) {
 			coil__sconn_fail(c, -ENOMEM);
 			return;
@@ -432,7 +468,7 @@ static void set_reading(struct sconn *c, int want)
  * the version's first digit, so the line may be incomplete), else 400. */
 static int head_error_status(const struct sconn *c, int err)
 {
-	const char *p = c->ibuf + c->ipos;
+	const char *p = c->in + c->ipos;
 	size_t len = c->ilen - c->ipos, i;
 	const char *eol;
 
@@ -496,26 +532,26 @@ static void target_absolute(struct coil_http_sreq *r)
 static int heads_grow(struct sconn *c)
 {
 	struct coil_http_server *srv = c->srv;
-	struct coil_http_msg *m = &c->msg;
+	struct coil_http_msg *m = &c->x->msg;
 
-	if (m->nheaders < m->max_headers || c->xhdrs ||
+	if (m->nheaders < m->max_headers || c->x->xhdrs ||
 	    srv->o.max_headers <= srv->hdrs_inline)
 		return -1;
-	c->xhdrs = malloc(srv->o.max_headers * sizeof(*c->xhdrs));
-	if (!c->xhdrs)
+	c->x->xhdrs = malloc(srv->o.max_headers * sizeof(*c->x->xhdrs));
+	if (!c->x->xhdrs)
 		return -1;
 	coil_http_msg_reset(m);
-	m->headers = c->xhdrs;
+	m->headers = c->x->xhdrs;
 	m->max_headers = srv->o.max_headers;
 	return 0;
 }
 
 static void head_take(struct sconn *c, size_t hlen)
 {
-	const char *base = c->ibuf + c->ipos;
-	char *h = c->hbuf;
-	struct coil_http_msg *m = &c->msg;
-	struct coil_http_sreq *r = &c->req;
+	const char *base = c->in + c->ipos;
+	char *h = c->x->hbuf;
+	struct coil_http_msg *m = &c->x->msg;
+	struct coil_http_sreq *r = &c->x->req;
 	const char *q;
 
 #define RELOC(p) (h + ((p)-base))
@@ -559,32 +595,32 @@ static void start_request(struct sconn *c)
 	const char *ev;
 
 	c->nreq++;
-	coil_http_body_init(&c->body, &c->msg, 0);
-	if (c->body.kind == COIL_HTTP_BODY_NONE ||
-	    (c->body.kind == COIL_HTTP_BODY_LENGTH && !c->body.remaining))
-		c->body.done = 1; /* nothing to read (RFC 9112 §6.3) */
+	coil_http_body_init(&c->x->body, &c->x->msg, 0);
+	if (c->x->body.kind == COIL_HTTP_BODY_NONE ||
+	    (c->x->body.kind == COIL_HTTP_BODY_LENGTH && !c->x->body.remaining))
+		c->x->body.done = 1; /* nothing to read (RFC 9112 §6.3) */
 	c->phase = P_REQ;
 	c->st |= C_OWNED;
-	if (!c->msg.keep_alive)
+	if (!c->x->msg.keep_alive)
 		c->st |= C_CLOSE;
-	ev = coil_http_sreq_header(&c->req, "expect", &elen);
+	ev = coil_http_sreq_header(&c->x->req, "expect", &elen);
 	if (ev) {
 		if (elen == 12 && ch_ieq(ev, "100-continue", 12)) {
-			c->expect = c->req.minor_version >= 1;
+			c->x->expect = c->x->req.minor_version >= 1;
 		} else {
 			c->st &= ~C_OWNED;
 			coil__send_error(c, 417);
 			return;
 		}
 	}
-	if (c->msg.body == COIL_HTTP_BODY_LENGTH &&
-	    c->msg.content_length > srv->o.max_body_bytes) {
+	if (c->x->msg.body == COIL_HTTP_BODY_LENGTH &&
+	    c->x->msg.content_length > srv->o.max_body_bytes) {
 		c->st &= ~C_OWNED;
 		coil__send_error(c, 413);
 		return;
 	}
 	srv->stats.requests++;
-	srv->o.handler(&c->req, srv->o.arg);
+	srv->o.handler(&c->x->req, srv->o.arg);
 }
 
 /* The response is out and the handler let go: on to the next request. */
@@ -594,17 +630,17 @@ static void finish_request(struct sconn *c)
 	int close_it = (c->st & (C_CLOSE | C_SHORT)) != 0;
 
 	coil__sconn_report(c);
-	if (!close_it && c->bstate == BS_GOING && c->body.kind != 0 &&
-	    !c->body.done) {
+	if (!close_it && c->x->bstate == BS_GOING && c->x->body.kind != 0 &&
+	    !c->x->body.done) {
 		if (coil__body_discardable(c)) {
-			c->bmode = B_DISCARD;
-			c->discard_left = DISCARD_MAX;
+			c->x->bmode = B_DISCARD;
+			c->x->discard_left = DISCARD_MAX;
 			c->phase = P_DISCARD;
 			return;
 		}
 		close_it = 1;
 	}
-	if (c->bstate == BS_FAILED)
+	if (c->x->bstate == BS_FAILED)
 		close_it = 1;
 	if (srv->o.max_requests && c->nreq >= srv->o.max_requests)
 		close_it = 1;
@@ -622,7 +658,7 @@ static void finish_request(struct sconn *c)
 
 static void shut_cb(struct coil_stream_write *w, int status)
 {
-	struct sconn *c = coil_container_of(w, struct sconn, wshut);
+	struct sconn *c = coil_container_of(w, struct sexch, wshut)->c;
 	if (status < 0) {
 		c->st |= C_CLOSE_CLEAN;
 		coil__sconn_fail(c, 0);
@@ -635,9 +671,11 @@ static void shut_cb(struct coil_stream_write *w, int status)
  * once when the client already closed its side). */
 static void closing_step(struct sconn *c)
 {
-	if (c->slot_busy || c->heap_slots || (c->st & (C_OWNED | C_FILE)))
+	struct sexch *x = c->x;
+
+	if (sconn_out_busy(c) || (c->st & (C_OWNED | C_FILE)))
 		return;
-	if (c->olen > c->oq) {
+	if (x && x->olen > x->oq) {
 		coil__out_flush(c);
 		return;
 	}
@@ -648,12 +686,15 @@ static void closing_step(struct sconn *c)
 		}
 		return;
 	}
-	if ((c->st & (C_EOF | C_CLOSE_CLEAN)) || c->srv->o.linger_ns == 0) {
+	/* without an exchange the connection sent nothing since its last
+	 * response was out: nothing to linger for */
+	if ((c->st & (C_EOF | C_CLOSE_CLEAN)) || c->srv->o.linger_ns == 0 ||
+	    !x) {
 		c->st |= C_CLOSE_CLEAN;
 		coil__sconn_fail(c, 0);
 		return;
 	}
-	if (coil_stream_shutdown(c->s, &c->wshut, shut_cb) < 0) {
+	if (coil_stream_shutdown(c->s, &x->wshut, shut_cb) < 0) {
 		c->st |= C_CLOSE_CLEAN;
 		coil__sconn_fail(c, 0);
 		return;
@@ -672,6 +713,8 @@ void coil__sconn_process(struct sconn *c)
 	if (c->st & (C_INPROC | C_DEAD))
 		return;
 	c->st |= C_INPROC;
+	if (c->x)
+		coil__file_resume(c);
 	for (;;) {
 		if (c->st & C_DEAD)
 			break;
@@ -689,11 +732,15 @@ void coil__sconn_process(struct sconn *c)
 				}
 				break;
 			}
+			if (!c->x && x_attach(c) < 0) {
+				coil__sconn_fail(c, -ENOMEM);
+				break;
+			}
 			if (!coil__out_room(c)) {
 				coil__out_flush(c);
 				break;
 			}
-			r = coil_http_parse_request(&c->msg, c->ibuf + c->ipos,
+			r = coil_http_parse_request(&c->x->msg, c->in + c->ipos,
 						    c->ilen - c->ipos);
 			if (r == COIL_HTTP_PARTIAL) {
 				if (c->st & C_EOF) {
@@ -710,12 +757,17 @@ void coil__sconn_process(struct sconn *c)
 				continue;
 			}
 			head_take(c, (size_t)r);
+			if (in_keep(c) < 0) {
+				coil__sconn_fail(c, -ENOMEM);
+				break;
+			}
 			start_request(c);
 			continue;
 		}
 		if (c->phase == P_REQ) {
-			if ((c->st & C_OWNED) && c->bmode != B_NONE &&
-			    (c->bstate == BS_GOING || c->bstate == BS_ENDED) &&
+			if ((c->st & C_OWNED) && c->x->bmode != B_NONE &&
+			    (c->x->bstate == BS_GOING ||
+			     c->x->bstate == BS_ENDED) &&
 			    coil__body_step(c))
 				continue;
 			if ((c->st & C_OWNED) || !(c->st & C_DONE))
@@ -725,7 +777,7 @@ void coil__sconn_process(struct sconn *c)
 		}
 		if (c->phase == P_DISCARD) {
 			coil__body_step(c);
-			if (c->bstate == BS_GOING) {
+			if (c->x->bstate == BS_GOING) {
 				if (c->st & C_EOF) {
 					c->st |= C_CLOSE_CLEAN;
 					c->phase = P_CLOSING;
@@ -733,7 +785,7 @@ void coil__sconn_process(struct sconn *c)
 				}
 				break;
 			}
-			if (c->bstate == BS_FAILED) {
+			if (c->x->bstate == BS_FAILED) {
 				c->phase = P_CLOSING;
 				continue;
 			}
@@ -747,7 +799,7 @@ void coil__sconn_process(struct sconn *c)
 		break;
 	}
 	c->st &= ~C_INPROC;
-	if (!(c->st & C_DEAD))
+	if (!(c->st & C_DEAD) && c->x)
 		coil__out_flush(c);
 	if (c->st & C_DEAD)
 		return; /* kick_cb tells the handler and releases */
@@ -759,27 +811,15 @@ void coil__sconn_process(struct sconn *c)
 		else if (c->st & C_LENT)
 			want = 0;
 		else if (c->phase == P_DISCARD ||
-			 (c->phase == P_REQ && c->bstate == BS_GOING &&
-			  (c->bmode == B_BUFFER || c->bmode == B_STREAM)))
+			 (c->phase == P_REQ && c->x->bstate == BS_GOING &&
+			  (c->x->bmode == B_BUFFER || c->x->bmode == B_STREAM)))
 			want = 1;
 		else
 			want = c->ilen - c->ipos < in_high(c);
 		set_reading(c, want);
 	}
+	conn_rest(c);
 	coil__sconn_retime(c);
-}
-
-/* The handler (or serve_file) let go of the request. */
-void coil__sreq_complete(struct sconn *c)
-{
-	c->st &= ~(C_OWNED | C_INTERNAL | C_LENT);
-	if (c->st & C_DEAD) {
-		if (!(c->st & C_INPROC))
-			coil__sconn_release(c);
-		return;
-	}
-	if (!(c->st & C_INPROC))
-		coil__sconn_kick(c);
 }
 
 /* ---- time limits: what expiring means (the lists are http/server_time.c)
@@ -803,7 +843,7 @@ static void expire(struct sconn *c, unsigned kind)
 		coil__sconn_process(c);
 		break;
 	case TL_BODY:
-		if (c->phase == P_REQ && c->bstate == BS_GOING) {
+		if (c->phase == P_REQ && c->x->bstate == BS_GOING) {
 			coil__body_fail(c, -ETIMEDOUT);
 			coil__sconn_process(c);
 		} else {
@@ -904,8 +944,8 @@ int coil_http_server_shutdown(struct coil_http_server *srv, uint64_t drain_ns,
 		next = c->all_next;
 		if (c->st & C_DEAD)
 			continue;
-		if (c->phase == P_HEAD && c->ipos == c->ilen && !c->slot_busy &&
-		    !c->heap_slots) {
+		if (c->phase == P_HEAD && c->ipos == c->ilen &&
+		    !sconn_out_busy(c)) {
 			c->st |= C_CLOSE_CLEAN;
 			coil__sconn_fail(c, 0);
 		} else {
@@ -962,11 +1002,12 @@ int coil_http_server_new(struct coil_http_server **out, struct coil_loop *loop,
 	srv->o.addr = NULL;
 	srv->hdrs_inline =
 		o.max_headers < HDRS_INLINE ? o.max_headers : HDRS_INLINE;
-	srv->conn_bytes =
-		sizeof(struct sconn) + ((o.max_head_bytes + 15) & ~(size_t)15) +
-		srv->hdrs_inline * sizeof(struct coil_http_header) + OBUF_SIZE;
+	srv->conn_bytes = sizeof(struct sconn);
 	if (o.tls)
 		srv->conn_bytes += sizeof(struct coil_tls);
+	srv->x_bytes =
+		sizeof(struct sexch) + ((o.max_head_bytes + 15) & ~(size_t)15) +
+		srv->hdrs_inline * sizeof(struct coil_http_header) + OBUF_SIZE;
 	srv->tl[TL_HEADER].dur = o.header_timeout_ns;
 	srv->tl[TL_WRITE].dur = o.write_timeout_ns;
 	srv->tl[TL_BODY].dur = o.body_timeout_ns;
@@ -1013,16 +1054,7 @@ void coil_http_server_free(struct coil_http_server *srv)
 {
 	if (!srv)
 		return;
-	while (srv->free) {
-		struct sconn *c = srv->free;
-		srv->free = c->all_next;
-		conn_free_mem(c);
-	}
-	while (srv->fbufs) {
-		struct fbuf *b = srv->fbufs;
-		srv->fbufs = b->next;
-		free(b);
-	}
+	coil__mem_free(srv);
 	free(srv);
 }
 

@@ -21,19 +21,19 @@
 
 void coil__body_fail(struct sconn *c, int err)
 {
-	if (c->bstate != BS_GOING)
+	if (c->x->bstate != BS_GOING)
 		return;
-	c->bstate = BS_FAILED;
-	c->berr = err;
+	c->x->bstate = BS_FAILED;
+	c->x->berr = err;
 	c->st |= C_CLOSE;
-	if (c->bmode == B_BUFFER && c->bcb) {
-		coil_http_body_fn cb = c->bcb;
-		c->bstate = BS_REPORTED;
-		cb(&c->req, err, c->barg);
-	} else if (c->bmode == B_STREAM && c->ccb && !(c->st & C_LENT)) {
-		coil_http_chunk_fn cb = c->ccb;
-		c->bstate = BS_REPORTED;
-		cb(&c->req, err, NULL, 0, c->barg);
+	if (c->x->bmode == B_BUFFER && c->x->bcb) {
+		coil_http_body_fn cb = c->x->bcb;
+		c->x->bstate = BS_REPORTED;
+		cb(&c->x->req, err, c->x->barg);
+	} else if (c->x->bmode == B_STREAM && c->x->ccb && !(c->st & C_LENT)) {
+		coil_http_chunk_fn cb = c->x->ccb;
+		c->x->bstate = BS_REPORTED;
+		cb(&c->x->req, err, NULL, 0, c->x->barg);
 	}
 }
 
@@ -42,12 +42,12 @@ static int body_grow(struct sconn *c, size_t need)
 {
 	char *p;
 
-	if (need <= c->bcap)
+	if (need <= c->x->bcap)
 		return 0;
-	p = coil__grow(c->bbuf, &c->bcap, need, 4096);
+	p = coil__grow(c->x->bbuf, &c->x->bcap, need, 4096);
 	if (!p)
 		return -ENOMEM;
-	c->bbuf = p;
+	c->x->bbuf = p;
 	return 0;
 }
 
@@ -60,22 +60,22 @@ int coil__body_step(struct sconn *c)
 	struct coil_http_server *srv = c->srv;
 	int moved = 0;
 
-	while (c->bstate == BS_GOING && !(c->st & (C_LENT | C_DEAD))) {
+	while (c->x->bstate == BS_GOING && !(c->st & (C_LENT | C_DEAD))) {
 		size_t in, n;
 		char *p;
 		int r;
 
-		if (c->body.done) {
-			c->bstate = BS_ENDED;
+		if (c->x->body.done) {
+			c->x->bstate = BS_ENDED;
 			break;
 		}
 		if (c->ipos == c->ilen) {
 			if (c->st & C_EOF) {
-				r = coil_http_body_eof(&c->body);
+				r = coil_http_body_eof(&c->x->body);
 				if (r == 0) {
-					c->bstate = BS_ENDED;
-				} else if (c->bmode == B_DISCARD) {
-					c->bstate = BS_FAILED;
+					c->x->bstate = BS_ENDED;
+				} else if (c->x->bmode == B_DISCARD) {
+					c->x->bstate = BS_FAILED;
 					c->st |= C_CLOSE;
 				} else {
 					coil__body_fail(c, r);
@@ -84,12 +84,15 @@ int coil__body_step(struct sconn *c)
 			}
 			break;
 		}
+		/* the connection's own buffer (never the stream's, which
+		 * server.c copies from before a body): chunked framing is
+		 * decoded in place */
 		p = c->ibuf + c->ipos;
 		in = n = c->ilen - c->ipos;
-		r = coil_http_body_decode(&c->body, p, &n);
+		r = coil_http_body_decode(&c->x->body, p, &n);
 		if (r < 0 && r != COIL_HTTP_PARTIAL) {
-			if (c->bmode == B_DISCARD) {
-				c->bstate = BS_FAILED;
+			if (c->x->bmode == B_DISCARD) {
+				c->x->bstate = BS_FAILED;
 				c->st |= C_CLOSE;
 			} else {
 				coil__body_fail(c, r);
@@ -101,41 +104,43 @@ int coil__body_step(struct sconn *c)
 		(void)in;
 		moved = 1;
 		if (n) {
-			if (c->bmode == B_DISCARD) {
-				if (n > c->discard_left) {
-					c->bstate = BS_FAILED;
+			if (c->x->bmode == B_DISCARD) {
+				if (n > c->x->discard_left) {
+					c->x->bstate = BS_FAILED;
 					c->st |= C_CLOSE;
 					break;
 				}
-				c->discard_left -= n;
-			} else if (c->body.received > srv->o.max_body_bytes) {
+				c->x->discard_left -= n;
+			} else if (c->x->body.received >
+				   srv->o.max_body_bytes) {
 				coil__body_fail(c, COIL_ELIMIT);
 				return 1;
-			} else if (c->bmode == B_BUFFER) {
-				if (body_grow(c, c->blen + n) < 0) {
+			} else if (c->x->bmode == B_BUFFER) {
+				if (body_grow(c, c->x->blen + n) < 0) {
 					coil__body_fail(c, -ENOMEM);
 					return 1;
 				}
-				memcpy(c->bbuf + c->blen, p, n);
-				c->blen += n;
+				memcpy(c->x->bbuf + c->x->blen, p, n);
+				c->x->blen += n;
 			} else {
 				c->st |= C_LENT;
-				c->ccb(&c->req, 0, p, n, c->barg);
+				c->x->ccb(&c->x->req, 0, p, n, c->x->barg);
 			}
 		}
-		if (c->body.done && !(c->st & C_LENT))
-			c->bstate = BS_ENDED;
+		if (c->x->body.done && !(c->st & C_LENT))
+			c->x->bstate = BS_ENDED;
 	}
-	if (c->bstate == BS_ENDED && !(c->st & C_LENT)) {
-		if (c->bmode == B_BUFFER) {
-			c->bstate = BS_REPORTED;
-			c->req.body = c->bbuf;
-			c->req.body_len = c->blen;
-			c->bcb(&c->req, 0, c->barg);
+	if (c->x->bstate == BS_ENDED && !(c->st & C_LENT)) {
+		if (c->x->bmode == B_BUFFER) {
+			c->x->bstate = BS_REPORTED;
+			c->x->req.body = c->x->bbuf;
+			c->x->req.body_len = c->x->blen;
+			c->x->bcb(&c->x->req, 0, c->x->barg);
 			moved = 1;
-		} else if (c->bmode == B_STREAM) {
-			c->bstate = BS_REPORTED;
-			c->ccb(&c->req, COIL_HTTP_BODY_END, NULL, 0, c->barg);
+		} else if (c->x->bmode == B_STREAM) {
+			c->x->bstate = BS_REPORTED;
+			c->x->ccb(&c->x->req, COIL_HTTP_BODY_END, NULL, 0,
+				  c->x->barg);
 			moved = 1;
 		}
 	}
@@ -145,12 +150,12 @@ int coil__body_step(struct sconn *c)
 static int body_begin(struct coil_http_sreq *req, unsigned mode)
 {
 	struct sconn *c = sconn_of(req);
-	if (c->bmode != B_NONE)
+	if (c->x->bmode != B_NONE)
 		return -EALREADY;
-	c->bmode = mode;
+	c->x->bmode = mode;
 	/* a dead connection stays BS_GOING: kick_cb reports the failure */
-	if (c->body.done && !(c->st & C_DEAD))
-		c->bstate = BS_ENDED;
+	if (c->x->body.done && !(c->st & C_DEAD))
+		c->x->bstate = BS_ENDED;
 	coil__body_continue(c);
 	coil__sconn_kick(c);
 	return 0;
@@ -163,8 +168,8 @@ int coil_http_sreq_read_body(struct coil_http_sreq *req, coil_http_body_fn cb,
 	if (!sreq_owned(req) || !cb)
 		return -EINVAL;
 	c = sconn_of(req);
-	c->bcb = cb;
-	c->barg = arg;
+	c->x->bcb = cb;
+	c->x->barg = arg;
 	return body_begin(req, B_BUFFER);
 }
 
@@ -175,8 +180,8 @@ int coil_http_sreq_stream_body(struct coil_http_sreq *req,
 	if (!sreq_owned(req) || !cb)
 		return -EINVAL;
 	c = sconn_of(req);
-	c->ccb = cb;
-	c->barg = arg;
+	c->x->ccb = cb;
+	c->x->barg = arg;
 	return body_begin(req, B_STREAM);
 }
 
@@ -228,7 +233,7 @@ int coil_http_sreq_on_cancel(struct coil_http_sreq *req,
 	if (!req)
 		return -EINVAL;
 	c = sconn_of(req);
-	c->cancel_fn = fn;
-	c->cancel_arg = arg;
+	c->x->cancel_fn = fn;
+	c->x->cancel_arg = arg;
 	return 0;
 }

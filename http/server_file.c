@@ -47,71 +47,72 @@ static void fbuf_put(struct coil_http_server *srv, struct fbuf *b)
 
 static void file_close(struct sconn *c)
 {
-	int fd = c->ffd;
-	c->ffd = -1;
+	int fd = c->x->ffd;
+	c->x->ffd = -1;
 	if (fd < 0)
 		return;
-	if (coil_op_busy(&c->cop) || coil_close(c->srv->loop, &c->cop, fd) < 0)
+	if (coil_op_busy(&c->x->cop) ||
+	    coil_close(c->srv->loop, &c->x->cop, fd) < 0)
 		close(fd);
 }
 
 void coil__file_close_cb(struct coil_op *op, int res, unsigned flags)
 {
-	struct sconn *c = coil_container_of(op, struct sconn, cop);
-	if (c->st & C_DEAD)
-		coil__sconn_release(c);
+	struct sconn *c = coil_container_of(op, struct sexch, cop)->c;
+	coil__sconn_kick(c); /* the exchange may rest now, or be released */
 }
 
 /* The file body is over (sent, or cut by a failure). */
-
-void coil__file_end(struct sconn *c)
+static void file_end(struct sconn *c)
 {
 	file_close(c);
-	if (c->fb) {
-		fbuf_put(c->srv, c->fb);
-		c->fb = NULL;
+	if (c->x->fb) {
+		fbuf_put(c->srv, c->x->fb);
+		c->x->fb = NULL;
 	}
 	c->st &= ~(C_FILE | C_HOLD | C_SENDFILE);
-	c->fwait = 0;
+	c->x->fwait = 0;
 	c->st |= C_DONE;
 }
 
 static void file_read(struct sconn *c)
 {
-	size_t n = c->fleft < FCHUNK ? (size_t)c->fleft : FCHUNK;
+	size_t n = c->x->fleft < FCHUNK ? (size_t)c->x->fleft : FCHUNK;
 	int ret;
 
-	c->fop.cb = coil__file_op_cb;
-	ret = coil_read(c->srv->loop, &c->fop, c->ffd, c->fb->data, n,
-			(int64_t)c->foff);
+	c->x->fop.cb = coil__file_op_cb;
+	ret = coil_read(c->srv->loop, &c->x->fop, c->x->ffd, c->x->fb->data, n,
+			(int64_t)c->x->foff);
 	if (ret < 0) {
-		coil__file_end(c);
+		file_end(c);
 		coil__sconn_fail(c, ret);
 	}
 }
 
 /* A file piece was sent (or failed): read the next or finish. */
-void coil__file_step(struct sconn *c, int status)
+static void file_step(struct sconn *c)
 {
-	if (status < 0 || (c->st & C_DEAD)) {
-		coil__file_end(c);
+	if (c->st & C_DEAD) {
+		file_end(c);
 		return;
 	}
-	if (c->fleft)
+	if (c->x->fleft)
 		file_read(c);
 	else
-		coil__file_end(c);
+		file_end(c);
 }
 
 /* ---- sendfile: file -> socket ---- */
+
+static void sendfile_next(struct sconn *c);
 
 static void sendfile_fail(struct sconn *c, int err)
 {
 	if (err == -ETIMEDOUT)
 		c->srv->stats.timeouts++; /* a reader that stalled */
-	coil__file_end(c);
+	file_end(c);
 	coil__sconn_fail(c, err);
-	coil__sconn_release(c);
+	coil__sconn_kick(c);
 }
 
 /*
@@ -120,22 +121,23 @@ static void sendfile_fail(struct sconn *c, int err)
  * a time, and waits for room under the write time limit, so that a
  * stalled reader is cut there.
  */
-void coil__sendfile_next(struct sconn *c)
+static void sendfile_next(struct sconn *c)
 {
 	int ret;
 
-	if ((c->st & C_DEAD) || c->fleft == 0) {
-		coil__file_end(c);
+	if ((c->st & C_DEAD) || c->x->fleft == 0) {
+		file_end(c);
 		return;
 	}
-	if (c->slot_busy || c->heap_slots) {
-		c->fwait = 1; /* the slot callback calls again */
+	if (c->x->slot_busy || c->x->heap_slots) {
+		c->x->fwait = 1; /* coil__file_resume() calls again */
 		return;
 	}
-	coil_op_timeout(&c->fsf.op, c->srv->o.write_timeout_ns);
-	ret = coil_sendfile(c->srv->loop, &c->fsf, coil_stream_fd(c->s), c->ffd,
-			    c->foff,
-			    c->fleft < SIZE_MAX ? (size_t)c->fleft : SIZE_MAX,
+	coil_op_timeout(&c->x->fsf.op, c->srv->o.write_timeout_ns);
+	ret = coil_sendfile(c->srv->loop, &c->x->fsf, coil_stream_fd(c->s),
+			    c->x->ffd, c->x->foff,
+			    c->x->fleft < SIZE_MAX ? (size_t)c->x->fleft
+						   : SIZE_MAX,
 			    COIL_SENDFILE_CACHED_ONLY);
 	if (ret < 0)
 		sendfile_fail(c, ret);
@@ -143,12 +145,12 @@ void coil__sendfile_next(struct sconn *c)
 
 void coil__file_sendfile_cb(struct coil_op *op, int res, unsigned flags)
 {
-	struct sconn *c = coil_container_of(op, struct sconn, fsf.op);
+	struct sconn *c = coil_container_of(op, struct sexch, fsf.op)->c;
 
 	(void)flags;
 	if (c->st & C_DEAD) {
-		coil__file_end(c);
-		coil__sconn_release(c);
+		file_end(c);
+		coil__sconn_kick(c);
 		return;
 	}
 	if (res == -EAGAIN) {
@@ -156,8 +158,8 @@ void coil__file_sendfile_cb(struct coil_op *op, int res, unsigned flags)
 		 * the ring and sent from a buffer (as cheap as sendfile's
 		 * warming read, and one system call less) */
 		c->st &= ~C_SENDFILE;
-		c->fb = fbuf_get(c->srv);
-		if (!c->fb) {
+		c->x->fb = fbuf_get(c->srv);
+		if (!c->x->fb) {
 			sendfile_fail(c, -ENOMEM);
 			return;
 		}
@@ -169,15 +171,13 @@ void coil__file_sendfile_cb(struct coil_op *op, int res, unsigned flags)
 		sendfile_fail(c, res ? res : COIL_ETRUNC);
 		return;
 	}
-	c->foff += (uint64_t)res;
-	c->fleft -= (uint64_t)res;
-	c->rbytes += (uint64_t)res;
+	c->x->foff += (uint64_t)res;
+	c->x->fleft -= (uint64_t)res;
+	c->x->rbytes += (uint64_t)res;
 	coil__sconn_progress(c, TL_WRITE);
-	coil__sendfile_next(c);
-	if (c->st & C_DONE) {
-		coil__sconn_retime(c);
-		coil__sconn_process(c);
-	}
+	sendfile_next(c);
+	if (c->st & C_DONE)
+		coil__sconn_kick(c);
 }
 
 /* Send this body by sendfile? Plain TCP only (TLS needs the bytes), and
@@ -186,7 +186,7 @@ static int sendfile_start(struct sconn *c)
 {
 	int fd, fl;
 
-	if (c->s != &c->tcp.s || c->fleft < c->srv->o.sendfile_min_bytes)
+	if (c->s != &c->tcp.s || c->x->fleft < c->srv->o.sendfile_min_bytes)
 		return 0;
 	fd = coil_stream_fd(c->s);
 	if (!(c->st & C_NONBLOCK)) {
@@ -199,48 +199,71 @@ static int sendfile_start(struct sconn *c)
 	c->st |= C_SENDFILE;
 	/* the head, held back by the kernel (MSG_MORE) until the body's
 	 * first pages join it: one segment instead of a small one first */
-	if (c->olen > c->oq && !(c->st & (C_HOLD | C_DEAD)))
+	if (c->x->olen > c->x->oq && !(c->st & (C_HOLD | C_DEAD)))
 		coil__out_send(c, SK_MORE, NULL, NULL, 0);
-	coil__sendfile_next(c);
+	sendfile_next(c);
 	return 1;
 }
 
 void coil__file_op_cb(struct coil_op *op, int res, unsigned flags)
 {
-	struct sconn *c = coil_container_of(op, struct sconn, fop);
+	struct sconn *c = coil_container_of(op, struct sexch, fop)->c;
 
 	if (c->st & C_DEAD) {
-		coil__file_end(c);
-		coil__sconn_release(c);
+		file_end(c);
+		coil__sconn_kick(c);
 		return;
 	}
 	if (res == -EAGAIN) {
 		/* an O_NONBLOCK file on a file system without async reads */
-		int fl = fcntl(c->ffd, F_GETFL);
+		int fl = fcntl(c->x->ffd, F_GETFL);
 		if (fl >= 0 && (fl & O_NONBLOCK) &&
-		    fcntl(c->ffd, F_SETFL, fl & ~O_NONBLOCK) == 0) {
+		    fcntl(c->x->ffd, F_SETFL, fl & ~O_NONBLOCK) == 0) {
 			file_read(c);
 			return;
 		}
 	}
 	if (res <= 0) {
 		/* the head announced more: the connection cannot go on */
-		coil__file_end(c);
+		file_end(c);
 		coil__sconn_fail(c, res ? res : COIL_ETRUNC);
-		coil__sconn_release(c);
+		coil__sconn_kick(c);
 		return;
 	}
 	c->st &= ~C_HOLD;
-	c->foff += (uint64_t)res;
-	c->fleft -= (uint64_t)res;
-	c->rbytes += (uint64_t)res;
+	c->x->foff += (uint64_t)res;
+	c->x->fleft -= (uint64_t)res;
+	c->x->rbytes += (uint64_t)res;
 	{
-		struct iovec v = {c->fb->data, (size_t)res};
+		struct iovec v = {c->x->fb->data, (size_t)res};
 		coil__out_send(c, SK_FILE, NULL, &v, 1);
 	}
 	if (c->st & C_DEAD) {
-		coil__file_end(c);
-		coil__sconn_release(c);
+		file_end(c);
+		coil__sconn_kick(c);
+	}
+}
+
+/*
+ * From the pump, after stream writes completed: a file piece was sent
+ * (C_FSENT: read the next, or end), or the writes a sendfile waits for
+ * (the head) are all sent (fwait: send the body). On a dead connection
+ * both end the body.
+ */
+void coil__file_resume(struct sconn *c)
+{
+	struct sexch *x = c->x;
+
+	if (c->st & C_FSENT) {
+		c->st &= ~C_FSENT;
+		file_step(c);
+	}
+	if (x->fwait && !x->slot_busy && !x->heap_slots) {
+		x->fwait = 0;
+		if (c->st & C_DEAD)
+			file_end(c);
+		else
+			sendfile_next(c);
 	}
 }
 
@@ -251,7 +274,7 @@ static int respond_file(struct sconn *c, int status,
 	struct coil_http_response_spec sp = {0};
 	int ret;
 
-	c->ffd = fd;
+	c->x->ffd = fd;
 	if (status < 200 || status > 599 || nobody_status(status) ||
 	    (nheaders && !headers)) {
 		file_close(c);
@@ -261,7 +284,7 @@ static int respond_file(struct sconn *c, int status,
 		return -EINVAL;
 	}
 	c->st |= C_BEGUN;
-	c->rstatus = status;
+	c->x->rstatus = status;
 	if (c->st & C_DEAD) {
 		file_close(c);
 		coil__sreq_complete(c);
@@ -282,21 +305,21 @@ static int respond_file(struct sconn *c, int status,
 		coil__sreq_complete(c);
 		return ret;
 	}
-	if (c->req.is_head || len == 0) {
+	if (c->x->req.is_head || len == 0) {
 		file_close(c);
 		c->st |= C_DONE;
 		coil__sreq_complete(c);
 		return 0;
 	}
-	c->foff = off;
-	c->fleft = len;
+	c->x->foff = off;
+	c->x->fleft = len;
 	c->st |= C_FILE;
 	if (sendfile_start(c)) {
 		coil__sreq_complete(c);
 		return 0;
 	}
-	c->fb = fbuf_get(c->srv);
-	if (!c->fb) {
+	c->x->fb = fbuf_get(c->srv);
+	if (!c->x->fb) {
 		file_close(c);
 		c->st &= ~C_FILE;
 		coil__sconn_fail(c, -ENOMEM);
@@ -352,16 +375,16 @@ static void statx_cb(struct coil_op *op, int res, unsigned flags);
 
 static void open_cb(struct coil_op *op, int res, unsigned flags)
 {
-	struct sconn *c = coil_container_of(op, struct sconn, fop);
+	struct sconn *c = coil_container_of(op, struct sexch, fop)->c;
 	int ret;
 
 	if (res >= 0)
-		c->ffd = res;
+		c->x->ffd = res;
 	if (c->st & C_DEAD) {
 		file_close(c);
 		c->st &= ~C_INTERNAL;
 		coil__sreq_complete(c);
-		coil__sconn_release(c);
+		coil__sconn_kick(c);
 		return;
 	}
 	if (res < 0) {
@@ -386,9 +409,9 @@ static void open_cb(struct coil_op *op, int res, unsigned flags)
 		serve_status(c, st);
 		return;
 	}
-	c->fop.cb = statx_cb;
-	ret = coil_statx(c->srv->loop, &c->fop, c->ffd, "", AT_EMPTY_PATH,
-			 STATX_TYPE | STATX_SIZE, &c->aux->stx);
+	c->x->fop.cb = statx_cb;
+	ret = coil_statx(c->srv->loop, &c->x->fop, c->x->ffd, "", AT_EMPTY_PATH,
+			 STATX_TYPE | STATX_SIZE, &c->x->aux->stx);
 	if (ret < 0) {
 		file_close(c);
 		serve_status(c, 500);
@@ -397,18 +420,18 @@ static void open_cb(struct coil_op *op, int res, unsigned flags)
 
 static void statx_cb(struct coil_op *op, int res, unsigned flags)
 {
-	struct sconn *c = coil_container_of(op, struct sconn, fop);
-	struct aux *a = c->aux;
+	struct sconn *c = coil_container_of(op, struct sexch, fop)->c;
+	struct aux *a = c->x->aux;
 	struct coil_http_header h;
 	const char *ct, *name;
 	int fd;
 
-	c->fop.cb = coil__file_op_cb;
+	c->x->fop.cb = coil__file_op_cb;
 	if (c->st & C_DEAD) {
 		file_close(c);
 		c->st &= ~C_INTERNAL;
 		coil__sreq_complete(c);
-		coil__sconn_release(c);
+		coil__sconn_kick(c);
 		return;
 	}
 	if (res < 0) {
@@ -427,8 +450,8 @@ static void statx_cb(struct coil_op *op, int res, unsigned flags)
 	h.name_len = 12;
 	h.value = ct;
 	h.value_len = strlen(ct);
-	fd = c->ffd;
-	c->ffd = -1;
+	fd = c->x->ffd;
+	c->x->ffd = -1;
 	c->st &= ~C_INTERNAL;
 	respond_file(c, 200, &h, 1, fd, 0, a->stx.stx_size);
 }
@@ -444,14 +467,14 @@ int coil_http_serve_file(struct coil_http_sreq *req, int root_fd)
 	c = sconn_of(req);
 	if (c->st & C_BEGUN)
 		return -EINVAL;
-	if (!c->aux) {
-		c->aux = malloc(sizeof(*c->aux));
-		if (!c->aux) {
+	if (!c->x->aux) {
+		c->x->aux = malloc(sizeof(*c->x->aux));
+		if (!c->x->aux) {
 			serve_status(c, 500);
 			return -ENOMEM;
 		}
 	}
-	a = c->aux;
+	a = c->x->aux;
 	n = coil_http_path_decode(req->path, req->path_len, a->path,
 				  sizeof(a->path) - 16);
 	if (n < 0) {
@@ -465,10 +488,10 @@ int coil_http_serve_file(struct coil_http_sreq *req, int root_fd)
 	a->how.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY;
 	a->how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
 	c->st |= C_INTERNAL | C_BEGUN;
-	c->fop.cb = open_cb;
-	ret = coil_openat2(c->srv->loop, &c->fop, root_fd, a->path, &a->how);
+	c->x->fop.cb = open_cb;
+	ret = coil_openat2(c->srv->loop, &c->x->fop, root_fd, a->path, &a->how);
 	if (ret < 0) {
-		c->fop.cb = coil__file_op_cb;
+		c->x->fop.cb = coil__file_op_cb;
 		c->st &= ~C_BEGUN;
 		serve_status(c, 500);
 		return 0;

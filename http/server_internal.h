@@ -5,27 +5,29 @@
  * is include/coil/http_server.h.
  *
  * Files, by the seams of one connection's life (docs/ARCHITECTURE.md,
- * "The server's phases"):
+ * "The server's phases"), each calling only the ones below it:
  *   server.c          the server object, connections (set-up, input,
- *                     failure, release) and the phase machine (the pump,
- *                     coil__sconn_process());
- *   server_time.c     time limits: sorted lists under one ticking timer;
+ *                     release) and the phase machine (the pump,
+ *                     coil__sconn_process(), and its kick, where every
+ *                     completion below lands);
+ *   server_file.c     file bodies (read + send, or sendfile) and
+ *                     coil_http_serve_file();
  *   server_body.c     the request: head fields, cancel hook, bodies
  *                     (buffered, streamed, discarded);
  *   server_respond.c  the output buffer and its writes, answers from
  *                     memory, streamed responses;
- *   server_file.c     file bodies (read + send, or sendfile) and
- *                     coil_http_serve_file().
+ *   server_conn.c     what any of them may do to a connection: end it,
+ *                     report its request, let go of a request;
+ *   server_time.c     time limits: sorted lists under one ticking timer;
+ *   server_mem.c      connection structs, exchanges and input buffers
+ *                     from capped free lists, the trim after a burst.
  * The runner for N loops on N threads is http/server_threads.c.
  *
- * Calls: server_time.c calls no other file of the server, server_body.c
- * only server_respond.c (100 Continue). server.c, server_respond.c and
- * server_file.c still call each other: the completions of stream writes
- * (slot_cb()) and of file ops re-enter the pump and the connection's
- * failure and release paths in server.c, and a file body's head is a
- * response. They are one state machine in three files; cutting the loop
- * (completions that only record their outcome and kick the pump) is for
- * after the file-body rewrite (issue #19).
+ * A completion below the pump (a write's slot_cb, a file op's callback,
+ * the stream's close callback) updates its own state and the flag word
+ * (C_FSENT, C_DEAD, C_CLOSED ...) and posts the connection's kick; the
+ * pump reads that state and decides (tests/http/test_layers.c checks
+ * that no call goes up).
  */
 #ifndef COIL_HTTP_SERVER_INTERNAL_H
 #define COIL_HTTP_SERVER_INTERNAL_H
@@ -49,10 +51,18 @@
  * smaller ones are read into a buffer and leave in one send with their
  * head (docs/BENCHMARKS.md, section serve). opts.sendfile_min_bytes. */
 #define SENDFILE_MIN (16 * 1024)
-#define FBUF_CACHE 32	    /* file buffers kept per server */
-#define NSLOT 4		    /* inline write slots per connection */
-#define DISCARD_MAX 65536   /* unread body bytes read and dropped */
-#define FREE_CONNS_MAX 4096 /* connection structs kept for reuse */
+#define FBUF_CACHE 32	  /* file buffers kept per server */
+#define NSLOT 4		  /* inline write slots per connection */
+#define DISCARD_MAX 65536 /* unread body bytes read and dropped */
+/* Free lists: what is kept for reuse, so that serving allocates nothing
+ * once warm. After a burst (the open connections fell to a quarter of
+ * their peak, a peak of at least TRIM_PEAK) each list is cut to FREE_KEEP
+ * and malloc_trim(3) gives the freed pages back to the system. */
+#define FREE_CONNS_MAX 1024 /* idle connection structs */
+#define FREE_X_MAX 256	    /* exchanges (struct sexch and its buffers) */
+#define FREE_IBUF_MAX 256   /* input buffers of IBUF_INIT */
+#define FREE_KEEP 16
+#define TRIM_PEAK 256
 #define MAX_TIMEOUT_NS (86400ull * 1000000000ull)
 
 /* Time-limit lists. */
@@ -91,6 +101,8 @@ enum {
 #define C_CLOSE_CLEAN (1u << 21) /* close without lingering */
 #define C_SENDFILE (1u << 22)	 /* the file body goes by sendfile */
 #define C_NONBLOCK (1u << 23)	 /* the socket is O_NONBLOCK (sendfile) */
+#define C_BORROWED (1u << 24)	 /* c->in is the stream's read buffer */
+#define C_FSENT (1u << 25)	 /* a file piece was sent: read the next */
 
 /* body modes */
 enum { B_NONE, B_BUFFER, B_STREAM, B_DISCARD };
@@ -125,29 +137,26 @@ struct aux {
 	char path[4096 + 16];
 };
 
-struct sconn {
-	struct coil_tcp tcp;
-	struct coil_stream *s; /* &tcp.s, or the TLS stream over it */
-	struct coil_tls *tls;  /* in the same allocation, when TLS is on */
-	struct coil_http_server *srv;
+/*
+ * One request and its response on a connection: everything that exists
+ * only while a request is being received, handled or answered (the head,
+ * the body, the output buffer and its writes, a file body). Taken from
+ * the server's free list when a request's first bytes arrive, given back
+ * when the connection is idle again (server.c, conn_rest()), so an idle
+ * keep-alive connection holds only its struct sconn. The head buffer
+ * (max_head_bytes), the header array and the output buffer follow it in
+ * the same allocation.
+ */
+struct sexch {
+	struct sconn *c;
+	struct sexch *next_free;
 	struct coil_http_sreq req;
-	struct sconn *all_prev, *all_next; /* the server's live connections */
-	struct sconn *t_prev, *t_next;	   /* a time-limit list */
-	unsigned tlist;
-	uint64_t deadline;
-	uint64_t head_start;
-	unsigned st;
-	unsigned phase;
-	unsigned nreq; /* requests started on this connection */
-	/* input */
-	char *ibuf;
-	size_t icap, ilen, ipos;
 	/* head */
 	char *hbuf;
 	struct coil_http_msg msg;
 	struct coil_http_header *hdrs;
 	/* a head with more fields than hdrs holds: max_headers of them, kept
-	 * until the connection ends */
+	 * until the exchange goes back to the free list */
 	struct coil_http_header *xhdrs;
 	/* request body */
 	struct coil_http_body body;
@@ -184,12 +193,40 @@ struct sconn {
 	struct coil_sendfile fsf; /* the body by sendfile */
 	struct coil_op fop;	  /* open, statx, reads */
 	struct coil_op cop;	  /* close of a file */
-	struct aux *aux;
-	/* misc */
-	struct coil_op kick;
+	struct aux *aux;	  /* kept with the exchange once used */
 	struct coil_stream_write wshut;
 	void (*cancel_fn)(struct coil_http_sreq *req, void *arg);
 	void *cancel_arg;
+};
+
+/*
+ * A connection: what it holds for its whole life, idle or not. The
+ * input: c->in points at the bytes not consumed yet, [ipos, ilen): into
+ * c->ibuf, or, while the read callback parses a head straight from the
+ * stream's buffer, into that buffer (C_BORROWED); what is left of it
+ * then is copied into an ibuf before the callback returns. The ibuf comes
+ * from the server's free list and goes back when the input is consumed
+ * between requests.
+ */
+struct sconn {
+	struct coil_tcp tcp;
+	struct coil_stream *s; /* &tcp.s, or the TLS stream over it */
+	struct coil_tls *tls;  /* in the same allocation, when TLS is on */
+	struct coil_http_server *srv;
+	struct sexch *x; /* the request in progress; NULL while idle */
+	struct sconn *all_prev, *all_next; /* the server's live connections */
+	struct sconn *t_prev, *t_next;	   /* a time-limit list */
+	uint64_t deadline;
+	uint64_t head_start;
+	unsigned tlist;
+	unsigned st;
+	unsigned phase;
+	unsigned nreq; /* requests started on this connection */
+	/* input */
+	const char *in;
+	char *ibuf;
+	size_t icap, ilen, ipos;
+	struct coil_op kick;
 };
 
 struct tlist {
@@ -212,9 +249,14 @@ struct coil_http_server {
 	void *data;
 	unsigned st;
 	struct sconn *all;
-	struct sconn *free;
+	struct sconn *free; /* idle structs, linked by all_next */
 	unsigned nfree;
-	size_t conn_bytes;
+	struct sexch *xfree;
+	unsigned nxfree;
+	char **ifree; /* input buffers, each holding the next one's address */
+	unsigned nifree;
+	unsigned peak; /* the most connections open since the last trim */
+	size_t conn_bytes, x_bytes;
 	unsigned hdrs_inline; /* fields in a connection's own array */
 	struct tlist tl[TL_N];
 	struct coil_op tmr;
@@ -229,7 +271,7 @@ struct coil_http_server {
 
 static inline struct sconn *sconn_of(struct coil_http_sreq *req)
 {
-	return coil_container_of(req, struct sconn, req);
+	return coil_container_of(req, struct sexch, req)->c;
 }
 
 static inline uint64_t srv_now(const struct coil_http_server *srv)
@@ -265,30 +307,53 @@ static inline void coil__sconn_kick(struct sconn *c)
  * dropped (keeping the connection), or must the connection close? */
 static inline int coil__body_discardable(const struct sconn *c)
 {
-	if (c->bstate != BS_GOING)
-		return c->bstate != BS_FAILED;
-	if (c->expect && !c->sent_continue)
+	const struct sexch *x = c->x;
+	if (x->bstate != BS_GOING)
+		return x->bstate != BS_FAILED;
+	if (x->expect && !x->sent_continue)
 		return 0; /* the client may never send it */
-	if (c->body.kind == COIL_HTTP_BODY_LENGTH)
-		return c->body.remaining <= DISCARD_MAX;
+	if (x->body.kind == COIL_HTTP_BODY_LENGTH)
+		return x->body.remaining <= DISCARD_MAX;
 	return 0;
 }
 
-/* ---- server.c: connections and phases ---- */
+/* Writes of the connection in flight? */
+static inline int sconn_out_busy(const struct sconn *c)
+{
+	return c->x && (c->x->slot_busy || c->x->heap_slots);
+}
+
+/* ---- server.c: connections and phases (calls every file below) ---- */
 
 /* The pump: run the connection's phases until it waits on something. */
 void coil__sconn_process(struct sconn *c);
+/* Post shutdown's done op once nothing is left. */
+void coil__srv_shutdown_check(struct coil_http_server *srv);
+
+/* ---- server_conn.c: what every part may do to a connection ---- */
+
 /* End the connection (@err < 0 failed, 0 clean); the handler hears of it
  * from the loop. */
 void coil__sconn_fail(struct sconn *c, int err);
-/* Give the connection back once nothing refers to it any more. */
-void coil__sconn_release(struct sconn *c);
 /* Report the request to on_done once. */
 void coil__sconn_report(struct sconn *c);
 /* The handler (or serve_file) let go of the request. */
 void coil__sreq_complete(struct sconn *c);
-/* Post shutdown's done op once nothing is left. */
-void coil__srv_shutdown_check(struct coil_http_server *srv);
+
+/* ---- server_mem.c: memory (free lists with caps, trim) ---- */
+
+struct sconn *coil__conn_new(struct coil_http_server *srv);
+void coil__conn_put(struct sconn *c);
+/* An exchange with its buffers; the caller sets up the rest. */
+struct sexch *coil__x_new(struct coil_http_server *srv);
+void coil__x_put(struct coil_http_server *srv, struct sexch *x);
+/* An input buffer of IBUF_INIT bytes. */
+char *coil__ibuf_new(struct coil_http_server *srv);
+void coil__ibuf_put(struct coil_http_server *srv, char *p, size_t cap);
+void coil__mem_opened(struct coil_http_server *srv);
+void coil__mem_closed(struct coil_http_server *srv);
+/* Free what the lists hold (the server ends). */
+void coil__mem_free(struct coil_http_server *srv);
 
 /* ---- server_time.c: time limits ---- */
 
@@ -331,14 +396,10 @@ void coil__respond_wop_cb(struct coil_op *op, int res, unsigned flags);
 
 /* ---- server_file.c: file bodies ---- */
 
-/* A file piece was sent (or failed): read the next or finish. */
-void coil__file_step(struct sconn *c, int status);
-/* The file body is over (sent, or cut by a failure). */
-void coil__file_end(struct sconn *c);
-/* Send the next piece of the file by sendfile, once the stream writes
- * before it are sent. */
-void coil__sendfile_next(struct sconn *c);
-/* c->fop's callback for file reads; c->cop's for closes; c->fsf's. */
+/* From the pump: a file piece was sent (C_FSENT), or the writes a
+ * sendfile waits for may be out (fwait): go on with the body. */
+void coil__file_resume(struct sconn *c);
+/* x->fop's callback for file reads; x->cop's for closes; x->fsf's. */
 void coil__file_op_cb(struct coil_op *op, int res, unsigned flags);
 void coil__file_sendfile_cb(struct coil_op *op, int res, unsigned flags);
 void coil__file_close_cb(struct coil_op *op, int res, unsigned flags);

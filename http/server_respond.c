@@ -31,9 +31,9 @@ static struct oslot *slot_get(struct sconn *c)
 {
 	struct oslot *sl;
 	for (unsigned i = 0; i < NSLOT; i++) {
-		if (!(c->slot_busy & (1u << i))) {
-			c->slot_busy |= 1u << i;
-			sl = &c->slot[i];
+		if (!(c->x->slot_busy & (1u << i))) {
+			c->x->slot_busy |= 1u << i;
+			sl = &c->x->slot[i];
 			memset(&sl->w, 0, sizeof(sl->w));
 			sl->index = i;
 			goto init;
@@ -43,7 +43,7 @@ static struct oslot *slot_get(struct sconn *c)
 	if (!sl)
 		return NULL;
 	sl->index = NSLOT;
-	c->heap_slots++;
+	c->x->heap_slots++;
 init:
 	sl->c = c;
 	sl->heap = NULL;
@@ -55,16 +55,16 @@ init:
 static void slot_put(struct sconn *c, struct oslot *sl)
 {
 	if (sl->index < NSLOT) {
-		c->slot_busy &= ~(1u << sl->index);
+		c->x->slot_busy &= ~(1u << sl->index);
 	} else {
-		c->heap_slots--;
+		c->x->heap_slots--;
 		free(sl);
 	}
 }
 
 static unsigned slots_free(const struct sconn *c)
 {
-	return (unsigned)(NSLOT - __builtin_popcount(c->slot_busy));
+	return (unsigned)(NSLOT - __builtin_popcount(c->x->slot_busy));
 }
 
 /*
@@ -91,12 +91,12 @@ int coil__out_send(struct sconn *c, unsigned kind, void *heap,
 	}
 	sl->kind = kind;
 	sl->heap = heap;
-	if (c->olen > c->oq) {
-		sl->iov[k].iov_base = c->obuf + c->oq;
-		sl->iov[k].iov_len = c->olen - c->oq;
-		sl->obytes = c->olen - c->oq;
-		c->oq = c->olen;
-		c->o_inflight++;
+	if (c->x->olen > c->x->oq) {
+		sl->iov[k].iov_base = c->x->obuf + c->x->oq;
+		sl->iov[k].iov_len = c->x->olen - c->x->oq;
+		sl->obytes = c->x->olen - c->x->oq;
+		c->x->oq = c->x->olen;
+		c->x->o_inflight++;
 		k++;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -111,7 +111,7 @@ int coil__out_send(struct sconn *c, unsigned kind, void *heap,
 	if (ret < 0) {
 		/* the stream failed: undo and fail the connection */
 		if (sl->obytes)
-			c->o_inflight--;
+			c->x->o_inflight--;
 		free(sl->heap);
 		slot_put(c, sl);
 		coil__sconn_fail(c, ret);
@@ -124,20 +124,21 @@ int coil__out_send(struct sconn *c, unsigned kind, void *heap,
  * first piece. */
 void coil__out_flush(struct sconn *c)
 {
-	if (c->olen > c->oq && !(c->st & (C_HOLD | C_DEAD)))
+	if (c->x->olen > c->x->oq && !(c->st & (C_HOLD | C_DEAD)))
 		coil__out_send(c, SK_PLAIN, NULL, NULL, 0);
 }
 
 void coil__obuf_compact(struct sconn *c)
 {
-	if (c->o_inflight)
+	if (c->x->o_inflight)
 		return;
-	if (c->oq == c->olen) {
-		c->olen = c->oq = 0;
-	} else if (c->oq) {
-		memmove(c->obuf, c->obuf + c->oq, c->olen - c->oq);
-		c->olen -= c->oq;
-		c->oq = 0;
+	if (c->x->oq == c->x->olen) {
+		c->x->olen = c->x->oq = 0;
+	} else if (c->x->oq) {
+		memmove(c->x->obuf, c->x->obuf + c->x->oq,
+			c->x->olen - c->x->oq);
+		c->x->olen -= c->x->oq;
+		c->x->oq = 0;
 	}
 }
 
@@ -145,9 +146,12 @@ void coil__obuf_compact(struct sconn *c)
 int coil__out_room(struct sconn *c)
 {
 	coil__obuf_compact(c);
-	return slots_free(c) >= 2 && OBUF_SIZE - c->olen >= OBUF_RESERVE;
+	return slots_free(c) >= 2 && OBUF_SIZE - c->x->olen >= OBUF_RESERVE;
 }
 
+/* A write was sent (or failed): the slot is free; what follows (a file
+ * body's next piece, more requests, closing) is the pump's, from the
+ * kick. */
 static void slot_cb(struct coil_stream_write *w, int status)
 {
 	struct oslot *sl = coil_container_of(w, struct oslot, w);
@@ -155,7 +159,7 @@ static void slot_cb(struct coil_stream_write *w, int status)
 	unsigned kind = sl->kind;
 
 	if (sl->obytes) {
-		c->o_inflight--;
+		c->x->o_inflight--;
 		coil__obuf_compact(c);
 	}
 	free(sl->heap);
@@ -165,21 +169,10 @@ static void slot_cb(struct coil_stream_write *w, int status)
 	else
 		coil__sconn_progress(c, TL_WRITE);
 	if (kind == SK_FILE)
-		coil__file_step(c, status);
+		c->st |= C_FSENT;
 	else if (kind == SK_USER)
 		user_sent(c, status);
-	if (c->fwait && !c->slot_busy && !c->heap_slots) {
-		c->fwait = 0;
-		if (status < 0 || (c->st & C_DEAD))
-			coil__file_end(c);
-		else
-			coil__sendfile_next(c);
-	}
-	if (c->st & C_DEAD) {
-		coil__sconn_release(c);
-		return;
-	}
-	coil__sconn_process(c);
+	coil__sconn_kick(c);
 }
 
 /*
@@ -193,19 +186,19 @@ int coil__out_head(struct sconn *c, const struct coil_http_response_spec *sp)
 	char *h;
 	int r;
 
-	r = coil_http_response_write(c->obuf + c->olen, OBUF_SIZE - c->olen,
-				     sp);
+	r = coil_http_response_write(c->x->obuf + c->x->olen,
+				     OBUF_SIZE - c->x->olen, sp);
 	if (r > 0) {
-		c->olen += (size_t)r;
+		c->x->olen += (size_t)r;
 		return 0;
 	}
 	if (r != -ENOSPC)
 		return r;
 	coil__obuf_compact(c);
-	r = coil_http_response_write(c->obuf + c->olen, OBUF_SIZE - c->olen,
-				     sp);
+	r = coil_http_response_write(c->x->obuf + c->x->olen,
+				     OBUF_SIZE - c->x->olen, sp);
 	if (r > 0) {
-		c->olen += (size_t)r;
+		c->x->olen += (size_t)r;
 		return 0;
 	}
 	if (r != -ENOSPC)
@@ -249,6 +242,12 @@ void coil__send_error(struct sconn *c, int status)
 
 	if (c->st & C_DEAD)
 		return;
+	if (!c->x) {
+		/* no request begun: nothing to answer */
+		c->st |= C_CLOSE_CLEAN;
+		coil__sconn_fail(c, 0);
+		return;
+	}
 	n = snprintf(body, sizeof(body), "%d %s\n", status,
 		     coil_http_reason(status));
 	sp.status = status;
@@ -257,7 +256,7 @@ void coil__send_error(struct sconn *c, int status)
 	sp.body = body;
 	sp.body_len = (uint64_t)n;
 	sp.flags = COIL_HTTP_CLOSE;
-	if (c->req.is_head)
+	if (c->x->req.is_head)
 		sp.flags |= COIL_HTTP_HEAD_ONLY;
 	c->st &= ~C_HOLD;
 	if (coil__out_head(c, &sp) < 0) {
@@ -265,8 +264,8 @@ void coil__send_error(struct sconn *c, int status)
 		return;
 	}
 	srv->stats.errors++;
-	c->rstatus = status;
-	c->rbytes = c->req.is_head ? 0 : (uint64_t)n;
+	c->x->rstatus = status;
+	c->x->rbytes = c->x->req.is_head ? 0 : (uint64_t)n;
 	c->st |= C_CLOSE | C_BEGUN | C_DONE;
 	coil__sconn_report(c);
 	coil__tl_remove(c);
@@ -280,11 +279,11 @@ static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 void coil__body_continue(struct sconn *c)
 {
-	if (!c->expect || c->sent_continue || c->ipos < c->ilen ||
-	    c->body.done || (c->st & C_DEAD))
+	if (!c->x->expect || c->x->sent_continue || c->ipos < c->ilen ||
+	    c->x->body.done || (c->st & C_DEAD))
 		return;
 	struct iovec v = {(void *)continue_100, sizeof(continue_100) - 1};
-	c->sent_continue = 1;
+	c->x->sent_continue = 1;
 	coil__out_send(c, SK_PLAIN, NULL, &v, 1);
 }
 
@@ -295,23 +294,23 @@ unsigned coil__resp_conn_flags(struct sconn *c)
 {
 	struct coil_http_server *srv = c->srv;
 
-	if (c->bmode == B_BUFFER || c->bmode == B_STREAM)
+	if (c->x->bmode == B_BUFFER || c->x->bmode == B_STREAM)
 		coil__body_continue(c);
 	/* the client's FIN after pipelined requests (RFC 9112 §9.6): keep
 	 * going while a further request waits in the input buffer */
 	int eof_close =
-		(c->st & C_EOF) && (c->ipos == c->ilen || !c->body.done);
-	int close_it = (c->st & C_CLOSE) || eof_close || !c->msg.keep_alive ||
-		       (srv->st & S_SHUTDOWN) ||
+		(c->st & C_EOF) && (c->ipos == c->ilen || !c->x->body.done);
+	int close_it = (c->st & C_CLOSE) || eof_close ||
+		       !c->x->msg.keep_alive || (srv->st & S_SHUTDOWN) ||
 		       (srv->o.max_requests && c->nreq >= srv->o.max_requests);
-	if (!close_it && c->bmode == B_NONE && c->body.kind != 0 &&
-	    !c->body.done && !coil__body_discardable(c))
+	if (!close_it && c->x->bmode == B_NONE && c->x->body.kind != 0 &&
+	    !c->x->body.done && !coil__body_discardable(c))
 		close_it = 1;
 	if (close_it) {
 		c->st |= C_CLOSE;
 		return COIL_HTTP_CLOSE;
 	}
-	return c->req.minor_version == 0 ? COIL_HTTP_KEEP_ALIVE : 0;
+	return c->x->req.minor_version == 0 ? COIL_HTTP_KEEP_ALIVE : 0;
 }
 
 /* Answer 500 instead of a response the writer refused. */
@@ -338,7 +337,7 @@ int coil__respond_mem(struct sconn *c, int status,
 	}
 	c->st |= C_BEGUN;
 	if (c->st & C_DEAD) {
-		c->rstatus = status;
+		c->x->rstatus = status;
 		coil__sreq_complete(c);
 		return 0;
 	}
@@ -348,7 +347,7 @@ int coil__respond_mem(struct sconn *c, int status,
 	sp.flags = coil__resp_conn_flags(c);
 	if (!nobody_status(status)) {
 		sp.body_len = len;
-		if (c->req.is_head)
+		if (c->x->req.is_head)
 			sp.flags |= COIL_HTTP_HEAD_ONLY;
 		else
 			sp.body = body;
@@ -364,8 +363,8 @@ int coil__respond_mem(struct sconn *c, int status,
 		coil__sreq_complete(c);
 		return ret;
 	}
-	c->rstatus = status;
-	c->rbytes = (c->req.is_head || nobody_status(status)) ? 0 : len;
+	c->x->rstatus = status;
+	c->x->rbytes = (c->x->req.is_head || nobody_status(status)) ? 0 : len;
 	c->st |= C_DONE;
 	coil__sreq_complete(c);
 	return 0;
@@ -446,8 +445,8 @@ int coil_http_respond_begin(struct coil_http_sreq *req, int status,
 		return -EINVAL;
 	}
 	c->st |= C_BEGUN | C_STREAM;
-	c->rstatus = status;
-	if (c->req.is_head || nobody_status(status))
+	c->x->rstatus = status;
+	if (c->x->req.is_head || nobody_status(status))
 		c->st |= C_NOBODY;
 	if (c->st & C_DEAD)
 		return 0;
@@ -457,7 +456,7 @@ int coil_http_respond_begin(struct coil_http_sreq *req, int status,
 	sp.flags = coil__resp_conn_flags(c);
 	if (!nobody_status(status)) {
 		if (content_length == COIL_HTTP_LENGTH_UNKNOWN) {
-			if (c->req.minor_version >= 1) {
+			if (c->x->req.minor_version >= 1) {
 				sp.flags |= COIL_HTTP_CHUNKED;
 				c->st |= C_CHUNKED;
 			} else {
@@ -471,13 +470,13 @@ int coil_http_respond_begin(struct coil_http_sreq *req, int status,
 		} else {
 			sp.flags |= COIL_HTTP_HEAD_ONLY;
 			sp.body_len = content_length;
-			c->rleft = content_length;
+			c->x->rleft = content_length;
 		}
 	}
 	if (content_length == COIL_HTTP_LENGTH_UNKNOWN &&
-	    c->req.minor_version == 0 && !nobody_status(status)) {
+	    c->x->req.minor_version == 0 && !nobody_status(status)) {
 		ret = out_head_close_delimited(c, &sp);
-		c->rleft = UINT64_MAX;
+		c->x->rleft = UINT64_MAX;
 	} else {
 		ret = coil__out_head(c, &sp);
 	}
@@ -497,23 +496,23 @@ int coil_http_respond_begin(struct coil_http_sreq *req, int status,
 
 void coil__respond_wop_cb(struct coil_op *op, int res, unsigned flags)
 {
-	struct sconn *c = coil_container_of(op, struct sconn, wop);
+	struct sconn *c = coil_container_of(op, struct sexch, wop)->c;
 	user_sent(c, res);
 	if (c->st & C_DEAD)
-		coil__sconn_release(c);
+		coil__sconn_kick(c); /* the pump releases it */
 }
 
 static void user_sent(struct sconn *c, int status)
 {
-	coil_http_sent_fn cb = c->wcb;
-	void *arg = c->warg;
+	coil_http_sent_fn cb = c->x->wcb;
+	void *arg = c->x->warg;
 
 	if (!(c->st & C_WBUSY))
 		return;
 	c->st &= ~C_WBUSY;
-	c->wcb = NULL;
+	c->x->wcb = NULL;
 	if (cb && (c->st & C_OWNED))
-		cb(&c->req, status, arg);
+		cb(&c->x->req, status, arg);
 }
 
 int coil_http_respond_write(struct coil_http_sreq *req, const void *data,
@@ -532,17 +531,17 @@ int coil_http_respond_write(struct coil_http_sreq *req, const void *data,
 		return -EINVAL;
 	if (c->st & C_WBUSY)
 		return -EBUSY;
-	if (!(c->st & C_CHUNKED) && len > c->rleft)
+	if (!(c->st & C_CHUNKED) && len > c->x->rleft)
 		return -EINVAL;
 	if (c->st & C_DEAD)
 		return -EPIPE;
-	c->wcb = cb;
-	c->warg = arg;
+	c->x->wcb = cb;
+	c->x->warg = arg;
 	c->st |= C_WBUSY;
 	if ((c->st & C_NOBODY) || len == 0) {
 		if (!(c->st & C_CHUNKED) && !(c->st & C_NOBODY))
-			c->rleft -= len;
-		coil_loop_post(c->srv->loop, &c->wop, 0);
+			c->x->rleft -= len;
+		coil_loop_post(c->srv->loop, &c->x->wop, 0);
 		return 0;
 	}
 	if (c->st & C_CHUNKED) {
@@ -550,11 +549,11 @@ int coil_http_respond_write(struct coil_http_sreq *req, const void *data,
 		 * precedes), the data borrowed, the CRLF from static memory */
 		char pre[24];
 		int k = coil_http_chunk_head(pre, sizeof(pre), len);
-		if (OBUF_SIZE - c->olen < (size_t)k)
+		if (OBUF_SIZE - c->x->olen < (size_t)k)
 			coil__obuf_compact(c);
-		if (OBUF_SIZE - c->olen >= (size_t)k) {
-			memcpy(c->obuf + c->olen, pre, (size_t)k);
-			c->olen += (size_t)k;
+		if (OBUF_SIZE - c->x->olen >= (size_t)k) {
+			memcpy(c->x->obuf + c->x->olen, pre, (size_t)k);
+			c->x->olen += (size_t)k;
 		} else {
 			char *h = malloc((size_t)k);
 			if (!h) {
@@ -572,12 +571,12 @@ int coil_http_respond_write(struct coil_http_sreq *req, const void *data,
 		v[n].iov_base = (void *)"\r\n";
 		v[n++].iov_len = 2;
 	} else {
-		if (c->rleft != UINT64_MAX)
-			c->rleft -= len;
+		if (c->x->rleft != UINT64_MAX)
+			c->x->rleft -= len;
 		v[n].iov_base = (void *)data;
 		v[n++].iov_len = len;
 	}
-	c->rbytes += len;
+	c->x->rbytes += len;
 	ret = coil__out_send(c, SK_USER, heap, v, n);
 	if (ret < 0) {
 		c->st &= ~C_WBUSY;
@@ -598,24 +597,25 @@ int coil_http_respond_end(struct coil_http_sreq *req)
 	if (!(c->st & C_DEAD) && !(c->st & C_NOBODY)) {
 		if (c->st & C_CHUNKED) {
 			static const char end[] = "0\r\n\r\n";
-			if (OBUF_SIZE - c->olen < sizeof(end))
+			if (OBUF_SIZE - c->x->olen < sizeof(end))
 				coil__obuf_compact(c);
-			if (OBUF_SIZE - c->olen >= sizeof(end)) {
-				memcpy(c->obuf + c->olen, end, sizeof(end) - 1);
-				c->olen += sizeof(end) - 1;
+			if (OBUF_SIZE - c->x->olen >= sizeof(end)) {
+				memcpy(c->x->obuf + c->x->olen, end,
+				       sizeof(end) - 1);
+				c->x->olen += sizeof(end) - 1;
 			} else {
 				struct iovec v = {(void *)end, sizeof(end) - 1};
 				coil__out_send(c, SK_PLAIN, NULL, &v, 1);
 			}
-		} else if (c->rleft == UINT64_MAX) {
+		} else if (c->x->rleft == UINT64_MAX) {
 			c->st |= C_CLOSE; /* close-delimited */
-		} else if (c->rleft) {
+		} else if (c->x->rleft) {
 			c->st |= C_SHORT | C_CLOSE;
 		}
 	}
 	c->st |= C_DONE;
 	c->st &= ~C_WBUSY;
-	c->wcb = NULL;
+	c->x->wcb = NULL;
 	coil__sreq_complete(c);
 	return 0;
 }
@@ -629,12 +629,12 @@ int coil_http_sreq_abort(struct coil_http_sreq *req)
 	if (!(c->st & C_OWNED) || (c->st & C_INTERNAL))
 		return -EINVAL;
 	c->st &= ~C_WBUSY;
-	c->wcb = NULL;
+	c->x->wcb = NULL;
 	if (!(c->st & (C_DEAD | C_BEGUN)) &&
-	    (c->bstate == BS_FAILED || c->bstate == BS_REPORTED) &&
-	    (c->berr == COIL_EPARSE || c->berr == COIL_ELIMIT)) {
+	    (c->x->bstate == BS_FAILED || c->x->bstate == BS_REPORTED) &&
+	    (c->x->berr == COIL_EPARSE || c->x->berr == COIL_ELIMIT)) {
 		/* the client's body was at fault and no status went out */
-		coil__send_error(c, c->berr == COIL_ELIMIT ? 413 : 400);
+		coil__send_error(c, c->x->berr == COIL_ELIMIT ? 413 : 400);
 		coil__sreq_complete(c);
 		return 0;
 	}

@@ -306,6 +306,9 @@ int coil_http_threads_wait(struct coil_http_threads *t,
 			stats->tls_failures += w->stats.tls_failures;
 			stats->conns += w->stats.conns;
 			stats->conns_max += w->stats.conns_max;
+			stats->exchanges += w->stats.exchanges;
+			stats->inbufs += w->stats.inbufs;
+			stats->trims += w->stats.trims;
 		}
 	}
 	t->waited = 1;

@@ -89,7 +89,7 @@ void coil__sconn_retime(struct sconn *c)
 	struct coil_http_server *srv = c->srv;
 	unsigned kind = TL_NONE;
 	uint64_t t = srv_now(srv), dl = 0;
-	int out_busy = c->slot_busy || c->heap_slots;
+	int out_busy = sconn_out_busy(c);
 
 	if (c->st & C_DEAD)
 		kind = TL_NONE;
@@ -104,8 +104,8 @@ void coil__sconn_retime(struct sconn *c)
 		kind = TL_IDLE;
 	else if (c->phase == P_DISCARD ||
 		 (c->phase == P_REQ &&
-		  (c->bmode == B_BUFFER || c->bmode == B_STREAM) &&
-		  c->bstate == BS_GOING && !(c->st & C_LENT)))
+		  (c->x->bmode == B_BUFFER || c->x->bmode == B_STREAM) &&
+		  c->x->bstate == BS_GOING && !(c->st & C_LENT)))
 		kind = TL_BODY;
 
 	if (kind == TL_NONE) {

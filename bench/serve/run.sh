@@ -15,6 +15,15 @@
 #                          by a helper on wrk's CPU, every 20 ms during it
 #   lone   GET /           with one connection (wrk -c1): a lone client's
 #                          latency, which batched waiting must not raise
+#   mem    memory per connection (not in the default list): RSS of the
+#          server process at rest, with MEM_IDLE (default 10000) idle
+#          keep-alive connections (each answered one GET / first; held by
+#          a Python client on CPU 1), once they closed, under
+#          `wrk -c MEM_BUSY` (default 5000) GET / (sampled 2 s into a
+#          4 s run) and once that ended; bytes per idle and per busy
+#          connection over the RSS at rest, and the RSS after each as a
+#          share of the one at rest (goal: within 120%). Needs an
+#          open-file limit above MEM_IDLE + 1024.
 # CASES: a space-separated subset (default "hello small file https large
 # cold lone").
 # COIL_SERVE_ARGS: more arguments for coil-serve (e.g. --batch-wait 20).
@@ -128,6 +137,19 @@ if command -v openssl >/dev/null 2>&1 &&
 	tls=1
 fi
 
+# the mem case: room for MEM_IDLE connections in each process
+mem_idle=${MEM_IDLE:-10000}
+mem_busy=${MEM_BUSY:-5000}
+mem_nofile=""
+case " $cases " in *" mem "*)
+	if ulimit -n $((mem_idle + 1024)) 2>/dev/null; then
+		mem_nofile=$((mem_idle + 1024))
+	else
+		echo "mem    skipped: the open-file limit cannot reach $((mem_idle + 1024))"
+	fi
+	;;
+esac
+
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
 		echo $((20000 + $$ % 20000))
@@ -139,7 +161,8 @@ cat >"$tmp/nginx.conf" <<EOF
 worker_processes 1;
 error_log $tmp/logs/error.log;
 pid $tmp/logs/nginx.pid;
-events { worker_connections 4096; }
+events { worker_connections ${mem_nofile:-4096}; }
+${mem_nofile:+worker_rlimit_nofile $mem_nofile;}
 http {
   access_log off;
   keepalive_requests 1000000000;
@@ -312,6 +335,75 @@ b_url() { # PATH: coil-serve-b's URL, or nothing
 	[ -n "$bport" ] && echo "http://127.0.0.1:$bport$1"
 }
 
+# the mem case's idle client: N connections, one GET / answered on each,
+# then held until a line arrives on stdin; then closed
+cat >"$tmp/idle.py" <<'EOF'
+import socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+socks = []
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(req)
+    got = b""
+    while not got.endswith(b"Hello, World!"):
+        k = s.recv(4096)
+        if not k:
+            sys.exit("closed after %d connections" % i)
+        got += k
+    socks.append(s)
+print("ready", flush=True)
+sys.stdin.readline()
+for s in socks:
+    s.close()
+EOF
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+# mem_measure NAME PID PORT: one line per server
+mem_measure() {
+	name=$1 pid=$2 port=$3
+	curl -s -o /dev/null "http://127.0.0.1:$port/"
+	sleep 1
+	r0=$(rss_kb "$pid")
+	rm -f "$tmp/idle.in"
+	mkfifo "$tmp/idle.in"
+	taskset -c 1 python3 "$tmp/idle.py" "$port" "$mem_idle" \
+		<"$tmp/idle.in" >"$tmp/idle.out" 2>&1 &
+	idle_pid=$!
+	exec 9>"$tmp/idle.in"
+	i=0
+	until grep -q '^ready' "$tmp/idle.out" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 1200 ] || ! kill -0 $idle_pid 2>/dev/null; then
+			echo "mem    $name: idle client failed: $(cat "$tmp/idle.out")"
+			exec 9>&-
+			wait $idle_pid 2>/dev/null || true
+			return 0
+		fi
+		sleep 0.1
+	done
+	sleep 1
+	r1=$(rss_kb "$pid")
+	echo >&9
+	exec 9>&-
+	wait $idle_pid || true
+	sleep 2
+	r2=$(rss_kb "$pid")
+	taskset -c 1 wrk -t1 -c"$mem_busy" -d4s "http://127.0.0.1:$port/" \
+		>"$tmp/wrk-mem.out" 2>&1 &
+	wrk_pid=$!
+	sleep 2
+	r3=$(rss_kb "$pid")
+	wait $wrk_pid || true
+	sleep 2
+	r4=$(rss_kb "$pid")
+	awk -v n="$name" -v r0="$r0" -v r1="$r1" -v r2="$r2" -v r3="$r3" \
+		-v r4="$r4" -v ni="$mem_idle" -v nb="$mem_busy" 'BEGIN {
+		printf "mem    %-11s rest %6d KB  idle %5.0f B/conn (%d)  after %3.0f%%  busy %6.0f B/conn (%d)  after %3.0f%%\n",
+			n, r0, (r1 - r0) * 1024 / ni, ni, r2 * 100 / r0,
+			(r3 - r0) * 1024 / nb, nb, r4 * 100 / r0
+	}' | tee -a "$tmp/mem"
+}
+
 echo "coil-serve: $(cat "$tmp/serve.out") ${COIL_SERVE_ARGS:-}"
 [ -z "$bport" ] ||
 	echo "coil-serve-b: $(cat "$tmp/serve-b.out") ${COIL_SERVE_ARGS:-}" \
@@ -334,6 +426,18 @@ for c in $cases; do
 	cold)
 		run_case cold "$serve_pid" "http://127.0.0.1:$cport/" \
 			"http://127.0.0.1:$nport/" "$(b_url /)"
+		;;
+	mem)
+		[ -n "$mem_nofile" ] || continue
+		for r in $(seq 1 "$rounds"); do
+			if [ $((r % 2)) = 1 ]; then
+				mem_measure coil-serve "$serve_pid" "$cport"
+				mem_measure nginx "$nginx_w" "$nport"
+			else
+				mem_measure nginx "$nginx_w" "$nport"
+				mem_measure coil-serve "$serve_pid" "$cport"
+			fi
+		done
 		;;
 	lone)
 		run_case lone "$serve_pid" "http://127.0.0.1:$cport/" \

@@ -125,6 +125,11 @@ struct coil_http_server_stats {
 	uint64_t tls_failures; /* TLS handshakes that failed */
 	unsigned conns;	       /* connections open now */
 	unsigned conns_max;    /* the most open at once */
+	/* memory: an idle keep-alive connection holds neither of the next
+	 * two, only its connection struct */
+	unsigned exchanges; /* connections holding a request's state now */
+	unsigned inbufs;    /* input buffers held now (partial input) */
+	uint64_t trims;	    /* memory given back after a burst (times) */
 };
 
 /*

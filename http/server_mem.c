@@ -1,0 +1,193 @@
+/*
+ * http/server_mem.c - the server's memory per connection: connection
+ * structs, exchanges (struct sexch: a request and its response, with the
+ * head buffer, header array and output buffer in one allocation) and
+ * input buffers, each from a free list with a cap, and the pages given
+ * back to the system after a burst.
+ *
+ * An idle keep-alive connection holds its struct sconn only (the TCP
+ * stream reads into the loop's provided buffers); an exchange is taken
+ * when a request's first bytes arrive and an input buffer only when
+ * bytes must outlive the read callback (a head or body partly received,
+ * pipelined requests). The lists make serving allocation-free once warm;
+ * their caps bound what a quiet server keeps, and after a burst (the open
+ * connections fell to a quarter of a peak of at least TRIM_PEAK) they are
+ * cut to FREE_KEEP and malloc_trim(3) returns the free pages (glibc frees
+ * whole pages inside the heap too, not only its top). The numbers:
+ * docs/BENCHMARKS.md, section "serve", the memory row. This file calls no
+ * other file of the server.
+ */
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server_internal.h"
+
+/* ---- connection structs ---- */
+
+struct sconn *coil__conn_new(struct coil_http_server *srv)
+{
+	struct sconn *c = srv->free;
+	if (c) {
+		srv->free = c->all_next;
+		srv->nfree--;
+		return c;
+	}
+	c = calloc(1, srv->conn_bytes);
+	if (!c)
+		return NULL;
+	if (srv->o.tls)
+		c->tls = (struct coil_tls *)(void *)(c + 1);
+	c->srv = srv;
+	return c;
+}
+
+void coil__conn_put(struct sconn *c)
+{
+	struct coil_http_server *srv = c->srv;
+	if (srv->nfree < FREE_CONNS_MAX && !(srv->st & S_SHUTDOWN)) {
+		c->all_next = srv->free;
+		srv->free = c;
+		srv->nfree++;
+	} else {
+		free(c);
+	}
+}
+
+/* ---- exchanges ---- */
+
+struct sexch *coil__x_new(struct coil_http_server *srv)
+{
+	struct sexch *x = srv->xfree;
+	size_t hb = (srv->o.max_head_bytes + 15) & ~(size_t)15;
+
+	if (x) {
+		srv->xfree = x->next_free;
+		srv->nxfree--;
+		srv->stats.exchanges++;
+		return x;
+	}
+	x = calloc(1, srv->x_bytes);
+	if (!x)
+		return NULL;
+	x->hbuf = (char *)(x + 1);
+	x->hdrs = (struct coil_http_header *)(void *)(x->hbuf + hb);
+	x->obuf = (char *)(x->hdrs + srv->hdrs_inline);
+	srv->stats.exchanges++;
+	return x;
+}
+
+static void x_free(struct sexch *x)
+{
+	free(x->bbuf);
+	free(x->aux);
+	free(x->xhdrs);
+	free(x);
+}
+
+void coil__x_put(struct coil_http_server *srv, struct sexch *x)
+{
+	srv->stats.exchanges--;
+	free(x->xhdrs);
+	x->xhdrs = NULL;
+	if (srv->nxfree >= FREE_X_MAX || (srv->st & S_SHUTDOWN)) {
+		x_free(x);
+		return;
+	}
+	/* keep a small body buffer; drop a big one */
+	if (x->bcap > 65536) {
+		free(x->bbuf);
+		x->bbuf = NULL;
+		x->bcap = 0;
+	}
+	x->c = NULL;
+	x->next_free = srv->xfree;
+	srv->xfree = x;
+	srv->nxfree++;
+}
+
+/* ---- input buffers (IBUF_INIT bytes; bigger ones are not kept) ---- */
+
+char *coil__ibuf_new(struct coil_http_server *srv)
+{
+	char **b = srv->ifree;
+	if (b) {
+		srv->ifree = (char **)(void *)*b;
+		srv->nifree--;
+		srv->stats.inbufs++;
+		return (char *)b;
+	}
+	b = malloc(IBUF_INIT);
+	if (b)
+		srv->stats.inbufs++;
+	return (char *)b;
+}
+
+void coil__ibuf_put(struct coil_http_server *srv, char *p, size_t cap)
+{
+	srv->stats.inbufs--;
+	if (cap != IBUF_INIT || srv->nifree >= FREE_IBUF_MAX ||
+	    (srv->st & S_SHUTDOWN)) {
+		free(p);
+		return;
+	}
+	*(char **)(void *)p = (char *)srv->ifree;
+	srv->ifree = (char **)(void *)p;
+	srv->nifree++;
+}
+
+/* ---- after a burst, and at the end ---- */
+
+/* Cut the lists to @keep entries each (file buffers too). */
+static void lists_cut(struct coil_http_server *srv, unsigned keep)
+{
+	while (srv->nfree > keep) {
+		struct sconn *c = srv->free;
+		srv->free = c->all_next;
+		srv->nfree--;
+		free(c);
+	}
+	while (srv->nxfree > keep) {
+		struct sexch *x = srv->xfree;
+		srv->xfree = x->next_free;
+		srv->nxfree--;
+		x_free(x);
+	}
+	while (srv->nifree > keep) {
+		char **b = srv->ifree;
+		srv->ifree = (char **)(void *)*b;
+		srv->nifree--;
+		free(b);
+	}
+	while (srv->nfbufs > keep) {
+		struct fbuf *b = srv->fbufs;
+		srv->fbufs = b->next;
+		srv->nfbufs--;
+		free(b);
+	}
+}
+
+/* A connection opened: the peak the next trim is measured against. */
+void coil__mem_opened(struct coil_http_server *srv)
+{
+	if (srv->stats.conns > srv->peak)
+		srv->peak = srv->stats.conns;
+}
+
+/* A connection ended: after a burst, give the memory back. Each trim
+ * sets the peak to what is open, so a burst winding down trims a few
+ * times (at 1/4, 1/16 ... of it), never per connection. */
+void coil__mem_closed(struct coil_http_server *srv)
+{
+	if (srv->peak < TRIM_PEAK || srv->stats.conns > srv->peak / 4)
+		return;
+	lists_cut(srv, FREE_KEEP);
+	malloc_trim(0);
+	srv->stats.trims++;
+	srv->peak = srv->stats.conns;
+}
+
+void coil__mem_free(struct coil_http_server *srv)
+{
+	lists_cut(srv, 0);
+}

@@ -1,0 +1,194 @@
+/*
+ * tests/server/test_server_mem.c - the server's memory per connection
+ * (http/server_mem.c): an idle keep-alive connection holds no exchange
+ * (request and response state) and no input buffer; a partly received
+ * head or pipelined requests hold them only until they are answered; after
+ * a burst the server gives memory back (its trim counter). Read from the
+ * server's own counters (coil_http_server_stats()), asked for on the
+ * loop's thread by a request to /stats, again until they show what is
+ * expected or a deadline passes: nothing here is timed.
+ */
+#include <sys/resource.h>
+
+#include "srv.h"
+
+static void stats_handler(struct coil_http_sreq *req, void *arg)
+{
+	struct coil_http_server_stats st;
+	char body[160];
+	int n;
+
+	(void)arg;
+	if (req->path_len == 6 && memcmp(req->path, "/stats", 6) == 0) {
+		coil_http_server_stats(req->server, &st);
+		n = snprintf(body, sizeof(body), "%u %u %u %llu", st.conns,
+			     st.exchanges, st.inbufs,
+			     (unsigned long long)st.trims);
+		coil_http_respond(req, 200, NULL, 0, body, (size_t)n);
+		return;
+	}
+	coil_http_respond(req, 200, NULL, 0, "ok", 2);
+}
+
+struct memstat {
+	unsigned conns, exchanges, inbufs;
+	unsigned long long trims;
+};
+
+/* One /stats request on a new connection (which holds one exchange while
+ * it is answered, and no input buffer: its head arrives whole). */
+static void stats_get(unsigned short port, struct memstat *m)
+{
+	struct resp r;
+	assert_int_equal(
+		cl_once(port, "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n", &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(sscanf(r.body, "%u %u %u %llu", &m->conns,
+				&m->exchanges, &m->inbufs, &m->trims),
+			 4);
+	free(r.body);
+}
+
+/* Ask until the counters show @conns open (the asking one included;
+ * earlier askers may still be closing), @exchanges and @inbufs (the
+ * asker's exchange included), or 5 s passed; returns the last. */
+static struct memstat stats_wait(unsigned short port, unsigned conns,
+				 unsigned exchanges, unsigned inbufs)
+{
+	uint64_t end = tu_mono_ns() + 5000 * MS;
+	struct memstat m;
+	do
+		stats_get(port, &m);
+	while ((m.conns != conns || m.exchanges != exchanges ||
+		m.inbufs != inbufs) &&
+	       tu_mono_ns() < end);
+	return m;
+}
+
+static void request(int fd, struct cl_in *in, const char *req)
+{
+	struct resp r;
+	cl_sends(fd, req);
+	assert_int_equal(cl_response(fd, in, &r, 0, 0), 0);
+	assert_int_equal(r.status, 200);
+	free(r.body);
+}
+
+static void test_server_idle_conn_holds_no_buffer(void **state)
+{
+	enum { N = 32 };
+	static const char get[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct coil_http_server_opts o = {.handler = stats_handler};
+	struct cl_in *in = calloc(1, sizeof(*in));
+	struct memstat m;
+	struct srv s;
+	int fds[N], part;
+
+	(void)state;
+	srv_start(&s, &o, NULL);
+	for (int i = 0; i < N; i++) {
+		fds[i] = cl_connect(s.port);
+		request(fds[i], in, get);
+	}
+	/* N idle keep-alive connections: none holds anything */
+	m = stats_wait(s.port, N + 1, 1, 0);
+	assert_int_equal(m.conns, N + 1);
+	assert_int_equal(m.exchanges, 1);
+	assert_int_equal(m.inbufs, 0);
+
+	/* a head partly received holds an exchange and an input buffer */
+	part = cl_connect(s.port);
+	cl_sends(part, "GET / HTTP/1.1\r\nHo");
+	m = stats_wait(s.port, N + 2, 2, 1);
+	assert_int_equal(m.exchanges, 2);
+	assert_int_equal(m.inbufs, 1);
+	/* ... until it is complete and answered */
+	request(part, in, "st: x\r\n\r\n");
+	m = stats_wait(s.port, N + 2, 1, 0);
+	assert_int_equal(m.exchanges, 1);
+	assert_int_equal(m.inbufs, 0);
+
+	/* pipelined requests: answered in order, then nothing held */
+	{
+		struct resp r;
+		cl_sends(fds[0], "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+				 "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+				 "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+		for (int k = 0; k < 3; k++) {
+			assert_int_equal(cl_response(fds[0], in, &r, 0, 0), 0);
+			assert_int_equal(r.status, 200);
+			assert_int_equal(r.body_len, 2);
+			free(r.body);
+		}
+	}
+	m = stats_wait(s.port, N + 2, 1, 0);
+	assert_int_equal(m.exchanges, 1);
+	assert_int_equal(m.inbufs, 0);
+
+	/* and every idle connection still serves */
+	for (int i = 0; i < N; i++) {
+		request(fds[i], in, get);
+		close(fds[i]);
+	}
+	close(part);
+	assert_int_equal(srv_stop(&s, 1000, NULL), 0);
+	free(in);
+}
+
+static void test_server_burst_gives_memory_back(void **state)
+{
+	enum { N = 320 }; /* above the trim's peak of 256 connections */
+	static const char get[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct coil_http_server_opts o = {.handler = stats_handler};
+	struct cl_in *in = calloc(1, sizeof(*in));
+	struct rlimit rl;
+	struct memstat m;
+	uint64_t end;
+	struct srv s;
+	int *fds = calloc(N, sizeof(*fds));
+
+	(void)state;
+	/* both ends of N connections in this process */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < 2 * N + 64) {
+		rl.rlim_cur =
+			rl.rlim_max < 2 * N + 64 ? rl.rlim_max : 2 * N + 64;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		if (rl.rlim_cur < 2 * N + 64) {
+			fprintf(stderr, "skip: open-file limit below %d\n",
+				2 * N + 64);
+			exit(COIL_SKIP);
+		}
+	}
+	srv_start(&s, &o, NULL);
+	for (int i = 0; i < N; i++) {
+		fds[i] = cl_connect(s.port);
+		request(fds[i], in, get);
+	}
+	m = stats_wait(s.port, N + 1, 1, 0);
+	assert_int_equal(m.conns, N + 1);
+	assert_int_equal(m.trims, 0);
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	/* the connections end: the lists are cut and the pages given back */
+	end = tu_mono_ns() + 5000 * MS;
+	do
+		stats_get(s.port, &m);
+	while ((m.conns > 1 || m.trims == 0) && tu_mono_ns() < end);
+	assert_int_equal(m.conns, 1);
+	assert_true(m.trims >= 1);
+	assert_int_equal(m.exchanges, 1);
+	assert_int_equal(m.inbufs, 0);
+	assert_int_equal(srv_stop(&s, 1000, NULL), 0);
+	free(fds);
+	free(in);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_server_idle_conn_holds_no_buffer),
+		cmocka_unit_test(test_server_burst_gives_memory_back),
+	};
+	return cmocka_run_group_tests_name("server.mem", tests, NULL, NULL);
+}

@@ -12,6 +12,7 @@
  * connpool.h  connection pool for request/response protocols
  * http_op.h   an HTTP request as a coil_op (groups, deadlines, cancel)
  * resp.h      Redis (RESP2) client on the connection pool
+ * version.h   COIL_VERSION_STRING (written by CMake from the project's)
  */
 #ifndef COIL_COIL_H
 #define COIL_COIL_H
@@ -25,5 +26,6 @@
 #include "coil/http_op.h"
 #include "coil/resp.h"
 #include "coil/hist.h"
+#include "coil/version.h"
 
 #endif

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "coil/version.h"
 #include "testutil.h"
 
 #define MAXARGS 64
@@ -227,6 +228,9 @@ static void test_cli_help_and_version(void **state)
 	r = OK("--version");
 	assert_int_equal(r->o.action, CB_VERSION);
 	run_free(r);
+	r = OK("-V");
+	assert_int_equal(r->o.action, CB_VERSION);
+	run_free(r);
 
 	/* the help names every option */
 	char *text = NULL;
@@ -235,20 +239,38 @@ static void test_cli_help_and_version(void **state)
 	cb_cli_usage(f);
 	fclose(f);
 	static const char *names[] = {
-		"--threads",  "--connections", "--duration",	 "--header",
-		"--latency",  "--timeout",     "--rate",	 "-U",
-		"--requests", "--method",      "--body",	 "--body-file",
-		"--insecure", "--warmup",      "--json",	 "--output",
-		"--hdr-log",  "--pipeline",    "--no-keepalive", "--urls",
-		"--version",  "--help"};
+		"--threads",
+		"--connections",
+		"--duration",
+		"--header",
+		"--latency",
+		"--timeout",
+		"--rate",
+		"-U",
+		"--requests",
+		"--method",
+		"--body",
+		"--body-file",
+		"--insecure",
+		"--warmup",
+		"--json",
+		"--output",
+		"--hdr-log",
+		"--pipeline",
+		"--no-keepalive",
+		"--urls",
+		"--version",
+		"--help",
+		"--connect-timeout",
+		"-V,",
+		"Exit status:\n  0  success\n  1  the work failed"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		assert_non_null(strstr(text, names[i]));
 	free(text);
 	f = open_memstream(&text, &len);
 	cb_cli_version(f);
 	fclose(f);
-	assert_memory_equal(text, "coil-bench " COIL_BENCH_VERSION,
-			    strlen("coil-bench " COIL_BENCH_VERSION));
+	assert_string_equal(text, "coil-bench " COIL_VERSION_STRING "\n");
 	free(text);
 }
 
@@ -470,6 +492,44 @@ static void test_cli_batch_wait(void **state)
 	run_free(r);
 }
 
+/* Every duration option, with a unit and without: a plain number is
+ * seconds (wrk), microseconds for --batch-wait (coil-serve's). */
+static void test_cli_duration_options(void **state)
+{
+	struct run *r =
+		OK("-d", "1500ms", "--timeout", "250ms", "--connect-timeout",
+		   "1m", "--warmup", "2s", "--batch-wait", "50us", "http://h/");
+	assert_int_equal(r->o.duration_ns, 1500000000ull);
+	assert_int_equal(r->o.timeout_ns, 250000000ull);
+	assert_int_equal(r->o.connect_timeout_ns, 60000000000ull);
+	assert_int_equal(r->o.warmup_ns, 2000000000ull);
+	assert_int_equal(r->o.batch_wait_ns, 50000ull);
+	run_free(r);
+	r = OK("-d", "3", "--timeout", "2", "--connect-timeout", "0.5",
+	       "--warmup", "1", "--batch-wait", "30", "http://h/");
+	assert_int_equal(r->o.duration_ns, 3000000000ull);
+	assert_int_equal(r->o.timeout_ns, 2000000000ull);
+	assert_int_equal(r->o.connect_timeout_ns, 500000000ull);
+	assert_int_equal(r->o.warmup_ns, 1000000000ull);
+	assert_int_equal(r->o.batch_wait_ns, 30000ull);
+	run_free(r);
+	r = OK("--find-max-rate", "--slo", "p99<1s", "--step", "500ms",
+	       "http://h/");
+	assert_int_equal(r->o.step_ns, 500000000ull);
+	run_free(r);
+	r = OK("--find-max-rate", "--slo", "p99<1s", "--step", "3",
+	       "http://h/");
+	assert_int_equal(r->o.step_ns, 3000000000ull);
+	run_free(r);
+	r = OK("--stages", "1500ms:5,2:0", "http://h/");
+	assert_int_equal(r->o.duration_ns, 3500000000ull);
+	run_free(r);
+	ERR(-EINVAL, "a plain number is seconds", "--connect-timeout", "1x",
+	    "http://h/");
+	ERR(-EINVAL, "a plain number is microseconds", "--batch-wait", "1q",
+	    "http://h/");
+}
+
 static void test_cli_file_errors(void **state)
 {
 	char *dir = tu_tmpdir(), *missing, *empty;
@@ -507,6 +567,7 @@ int main(void)
 		cmocka_unit_test(test_cli_short_options),
 		cmocka_unit_test(test_cli_long_options),
 		cmocka_unit_test(test_cli_help_and_version),
+		cmocka_unit_test(test_cli_duration_options),
 		cmocka_unit_test(test_cli_order_and_reparse),
 		cmocka_unit_test(test_cli_requests_and_body_rules),
 		cmocka_unit_test(test_cli_durations),

@@ -61,6 +61,21 @@ render(void (*fn)(FILE *, const struct cb_opts *, const struct cb_result *),
 	return text;
 }
 
+/* The JSON on one line: each newline and the indent after it dropped. */
+static void compact(char *s)
+{
+	char *w = s;
+	for (const char *p = s; *p;) {
+		if (*p == '\n') {
+			while (*++p == ' ')
+				;
+			continue;
+		}
+		*w++ = *p++;
+	}
+	*w = '\0';
+}
+
 static void golden(const char *name, const char *actual)
 {
 	char *path, *want = NULL;
@@ -142,6 +157,9 @@ static void fill_full(struct cb_result *r)
 	cb_result_error(r, CB_ERR_CONNECT, -ECONNREFUSED);
 	cb_result_error(r, CB_ERR_CONNECT, -EHOSTUNREACH);
 	cb_result_error(r, CB_ERR_TLS, COIL_ETLS);
+	snprintf(r->tls_error, sizeof(r->tls_error),
+		 "certificate verification failed: the certificate is not "
+		 "correctly signed by the trusted CA");
 	cb_result_error(r, CB_ERR_READ, -EIO);
 	cb_result_error(r, CB_ERR_RESET, -ECONNRESET);
 	cb_result_error(r, CB_ERR_RESET, -ECONNRESET);
@@ -220,6 +238,13 @@ static void test_report_text_full_golden(void **state)
 	assert_non_null(strstr(text, "  Latency Distribution\n     50%"));
 	assert_non_null(strstr(text, "\n    100%  150.00ms\n"));
 	assert_non_null(strstr(text, "ECONNREFUSED 2 (Connection refused)"));
+	/* a TLS failure carries mbedTLS's reason (coil_tls_error()) */
+	assert_non_null(strstr(text,
+			       "    tls             1  COIL_ETLS 1 (TLS "
+			       "failure)\n             first: certificate "
+			       "verification failed: the certificate is "
+			       "not correctly signed by the trusted "
+			       "CA\n"));
 	assert_non_null(strstr(text, "Warning: the generator was saturated"
 				     " (due requests waited over 1.00ms for "
 				     "150.50ms; CPU 92% of 4 threads)"));
@@ -280,6 +305,76 @@ static void test_report_empty_result(void **state)
 	text = render(NULL, &o, &r, false);
 	assert_null(strstr(text, "nan"));
 	assert_non_null(strstr(text, "\"requests_per_sec\": 0.000"));
+	/* no sample, no latency: null, not 0 */
+	compact(text);
+	assert_non_null(strstr(text, "\"latency_ns\": {\"count\": 0,"
+				     "\"min\": null,\"max\": null,"
+				     "\"mean\": null,\"stdev\": null"));
+	assert_non_null(strstr(text, "\"percentiles\": {\"50\": null,"
+				     "\"75\": null"));
+	assert_non_null(strstr(text, "\"100\": null},\"curve\": []"));
+	free(text);
+	cb_result_free(&r);
+	cb_cli_free(&o);
+}
+
+/* schema 1: a version, the start time, one name per figure */
+static void test_report_json_schema_and_start_time(void **state)
+{
+	struct cb_opts o;
+	struct cb_result r;
+	parse_opts(&o, "-d 1s http://h/");
+	assert_int_equal(cb_result_init(&r), 0);
+	r.start_unix_ns = 1764947401250000000ull; /* 2025-12-05T15:10:01.25Z */
+	char *text = render(NULL, &o, &r, false);
+	compact(text);
+	assert_true(strstr(text, "{\"schema\": 1,\"tool\": \"coil-bench\"") ==
+		    text);
+	assert_non_null(
+		strstr(text, "\"start_time\": \"2025-12-05T15:10:01.250Z\""));
+	assert_non_null(strstr(text, "\"thread_requests_per_sec\": {"));
+	assert_null(strstr(text, "\"req_per_sec\""));
+	free(text);
+	r.start_unix_ns = 0; /* not recorded */
+	text = render(NULL, &o, &r, false);
+	assert_non_null(strstr(text, "\"start_time\": null"));
+	free(text);
+	cb_result_free(&r);
+	cb_cli_free(&o);
+}
+
+/* -U: the uncorrected block first, under its own heading, so that the
+ * last "Latency" row and the last "50%" line are the corrected ones (a
+ * wrk2 parser keeping the last match) */
+static void test_report_uncorrected_before_corrected(void **state)
+{
+	struct cb_opts o;
+	struct cb_result r;
+	parse_opts(&o, "-t 1 -c 1 -R 100 -L -U http://h/");
+	assert_int_equal(cb_result_init(&r), 0);
+	for (int i = 0; i < 100; i++) {
+		coil_hist_record(r.latency, 5000000); /* corrected: 5 ms */
+		coil_hist_record(r.latency_uncorrected, 1000000); /* 1 ms */
+	}
+	r.requests = 100;
+	r.runtime_ns = 1000000000ull;
+	char *text = render(cb_report_text, &o, &r, true);
+	char *unc = strstr(text, "  Uncorrected Latency (from the actual send "
+				 "time; the corrected figures follow)\n");
+	char *stats = strstr(text, "  Thread Stats");
+	const char *last50 = NULL, *lastrow = NULL;
+	assert_non_null(unc);
+	assert_non_null(stats);
+	assert_true(unc < stats);
+	for (const char *p = text; (p = strstr(p, "     50%")); p++)
+		last50 = p;
+	for (const char *p = text; (p = strstr(p, "    Latency ")); p++)
+		lastrow = p;
+	assert_non_null(last50);
+	assert_true(!strncmp(last50, "     50%    5.00ms", 18));
+	assert_true(lastrow > stats);
+	assert_non_null(strstr(lastrow, "5.00ms"));
+	assert_true(strstr(lastrow, "5.00ms") < strchr(lastrow, '\n'));
 	free(text);
 	cb_result_free(&r);
 	cb_cli_free(&o);
@@ -683,6 +778,8 @@ int main(void)
 		cmocka_unit_test(test_report_text_full_golden),
 		cmocka_unit_test(test_report_json_basic_golden),
 		cmocka_unit_test(test_report_empty_result),
+		cmocka_unit_test(test_report_json_schema_and_start_time),
+		cmocka_unit_test(test_report_uncorrected_before_corrected),
 		cmocka_unit_test(test_report_tls_and_batch_wait),
 		cmocka_unit_test(test_report_response_times),
 		cmocka_unit_test(test_report_json_is_valid),

@@ -39,7 +39,9 @@ static void test_usage_bad_url(void **state)
 	expect_usage(RUN("-d1s", "http://exa mple.com/"),
 		     "bad URL 'http://exa mple.com/'");
 	expect_usage(RUN("-d1s", "ftp://127.0.0.1/"),
-		     "only http:// and https://");
+		     "bad URL 'ftp://127.0.0.1/': unsupported scheme");
+	expect_usage(RUN("-d1s", "127.0.0.1:8080/"),
+		     "bad URL '127.0.0.1:8080/': missing scheme");
 	expect_usage(RUN("-d1s", "http://127.0.0.1:99999/"), "bad URL");
 	expect_usage(RUN("-d1s"), "missing URL");
 }

@@ -172,7 +172,8 @@ static void test_coil_get_json_and_status(void **state)
 	assert_true(strstr(j, "before the last chunk") < strchr(j, '\n'));
 	j = json_for(r.out, "ftp://x/");
 	assert_true(strstr(j, "\"status\":0,") < strchr(j, '\n'));
-	assert_true(strstr(j, "scheme not supported") < strchr(j, '\n'));
+	assert_true(strstr(j, "bad URL 'ftp://x/': unsupported scheme") <
+		    strchr(j, '\n'));
 	/* the summary */
 	assert_non_null(strstr(r.err, "4 URLs, 1 ok, 3 failed"));
 	run_free(&r);

@@ -113,6 +113,43 @@ static void test_get_cli_options(void **state)
 	assert_int_equal(parse(&o, "--version", NULL), 0);
 	assert_int_equal(o.action, CG_VERSION);
 	cg_cli_free(&o);
+	assert_int_equal(parse(&o, "-V", NULL), 0);
+	assert_int_equal(o.action, CG_VERSION);
+	cg_cli_free(&o);
+	/* the help: units, the exit-status table */
+	assert_non_null(strstr(cg_cli_usage(), "a plain number is seconds"));
+	assert_non_null(strstr(cg_cli_usage(),
+			       "Exit status:\n  0  success\n  1  a URL"));
+}
+
+/* Every duration option, with a unit and without (a plain number is
+ * seconds, as curl's -m and --connect-timeout). */
+static void test_get_cli_durations(void **state)
+{
+	struct cg_opts o;
+	assert_int_equal(parse(&o, "--timeout", "300ms", "--connect-timeout",
+			       "2s", "--retry-max-time", "1m", "http://a/",
+			       NULL),
+			 0);
+	assert_int_equal(o.timeout_ns, 300000000ull);
+	assert_int_equal(o.connect_timeout_ns, 2000000000ull);
+	assert_int_equal(o.retry_max_time_ns, 60000000000ull);
+	cg_cli_free(&o);
+	assert_int_equal(parse(&o, "-m", "2", "--connect-timeout", "0.25",
+			       "--retry-max-time", "30", "http://a/", NULL),
+			 0);
+	assert_int_equal(o.timeout_ns, 2000000000ull);
+	assert_int_equal(o.connect_timeout_ns, 250000000ull);
+	assert_int_equal(o.retry_max_time_ns, 30000000000ull);
+	cg_cli_free(&o);
+	assert_int_equal(parse(&o, "--max-time", "1.5s", "http://a/", NULL), 0);
+	assert_int_equal(o.timeout_ns, 1500000000ull);
+	cg_cli_free(&o);
+	BAD("bad time for --connect-timeout: '2y'", "--connect-timeout", "2y",
+	    "http://a/");
+	BAD("--retry-max-time 9000h is too long", "--retry-max-time", "9000h",
+	    "http://a/");
+	BAD("--timeout 10000h is too long", "--timeout", "10000h", "http://a/");
 }
 
 static void test_get_cli_data_and_list(void **state)
@@ -169,9 +206,10 @@ static void test_get_cli_mistakes(void **state)
 	BAD("--parallel wants", "--parallel", "0", "http://a/");
 	BAD("--parallel wants", "--parallel", "ten", "http://a/");
 	BAD("--per-host wants", "--per-host", "-1", "http://a/");
-	BAD("--timeout wants seconds", "--timeout", "1s", "http://a/");
-	BAD("--timeout wants seconds", "--timeout", "-1", "http://a/");
-	BAD("--timeout wants seconds", "--timeout", "inf", "http://a/");
+	BAD("bad time for --timeout: '-1'", "--timeout", "-1", "http://a/");
+	BAD("a plain number is seconds", "--timeout", "inf", "http://a/");
+	BAD("bad time for --timeout: '1e3'", "--timeout", "1e3", "http://a/");
+	BAD("bad time for --timeout: '0x10'", "-m", "0x10", "http://a/");
 	BAD("--retry wants", "--retry", "x", "http://a/");
 	BAD("--rate wants", "--rate", "5/w", "http://a/");
 	BAD("--rate wants", "--rate", "0/s", "http://a/");
@@ -187,15 +225,7 @@ static void test_get_cli_mistakes(void **state)
 
 static void test_get_cli_values(void **state)
 {
-	uint64_t ns, p, per;
-	assert_int_equal(cg_parse_seconds("1", &ns), 0);
-	assert_int_equal(ns, 1000000000ull);
-	assert_int_equal(cg_parse_seconds("0.001", &ns), 0);
-	assert_int_equal(ns, 1000000ull);
-	assert_int_equal(cg_parse_seconds("", &ns), -EINVAL);
-	assert_int_equal(cg_parse_seconds("1e3", &ns), -EINVAL);
-	assert_int_equal(cg_parse_seconds("0x10", &ns), -EINVAL);
-	assert_int_equal(cg_parse_seconds("99999999", &ns), -EINVAL);
+	uint64_t p, per;
 	assert_int_equal(cg_parse_rate("7", &p, &per), 0);
 	assert_int_equal(p, 7);
 	assert_int_equal(per, 1000000000ull);
@@ -210,6 +240,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_get_cli_defaults),
 		cmocka_unit_test(test_get_cli_options),
+		cmocka_unit_test(test_get_cli_durations),
 		cmocka_unit_test(test_get_cli_data_and_list),
 		cmocka_unit_test(test_get_cli_mistakes),
 		cmocka_unit_test(test_get_cli_values),

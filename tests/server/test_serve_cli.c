@@ -37,8 +37,8 @@ static void test_cli_defaults(void **state)
 	assert_null(c.root);
 	assert_null(c.access_log);
 	assert_int_equal(c.max_body, 1ull << 30);
-	assert_int_equal(c.drain_ms, 5000);
-	assert_int_equal(c.batch_wait_us, SERVE_BATCH_WAIT_US);
+	assert_int_equal(c.drain_ns, 5000000000ull);
+	assert_int_equal(c.batch_wait_ns, SERVE_BATCH_WAIT_US * 1000ull);
 }
 
 static void test_cli_all_options(void **state)
@@ -63,11 +63,11 @@ static void test_cli_all_options(void **state)
 	assert_int_equal(c.max_body, 16u << 20);
 	assert_int_equal(c.max_requests, 100);
 	assert_int_equal(c.max_conns, 50);
-	assert_int_equal(c.header_timeout_ms, 250);
-	assert_int_equal(c.idle_timeout_ms, 1000);
-	assert_int_equal(c.drain_ms, 0);
+	assert_int_equal(c.header_timeout_ns, 250000000ull);
+	assert_int_equal(c.idle_timeout_ns, 1000000000ull);
+	assert_int_equal(c.drain_ns, 0);
 	assert_int_equal(c.stats, 1);
-	assert_int_equal(c.batch_wait_us, 0);
+	assert_int_equal(c.batch_wait_ns, 0);
 	assert_int_equal(parse(&c, err, "-p8081", "-t", "1", NULL), 0);
 	assert_int_equal(c.port, 8081);
 }
@@ -78,6 +78,34 @@ static void test_cli_help(void **state)
 	char err[256];
 	assert_int_equal(parse(&c, err, "--help", NULL), 1);
 	assert_int_equal(parse(&c, err, "-p", "1", "-h", NULL), 1);
+	assert_int_equal(parse(&c, err, "-V", NULL), 2);
+	assert_int_equal(parse(&c, err, "--version", NULL), 2);
+}
+
+/* Every duration option, with a unit and without (tools/common/cli.h: a
+ * plain number is ms for the timeouts, us for --batch-wait). */
+static void test_cli_durations(void **state)
+{
+	struct serve_cfg c;
+	char err[256];
+	assert_int_equal(parse(&c, err, "--header-timeout", "2s",
+			       "--idle-timeout", "1m", "--drain", "1.5s",
+			       "--batch-wait", "50us", NULL),
+			 0);
+	assert_int_equal(c.header_timeout_ns, 2000000000ull);
+	assert_int_equal(c.idle_timeout_ns, 60000000000ull);
+	assert_int_equal(c.drain_ns, 1500000000ull);
+	assert_int_equal(c.batch_wait_ns, 50000ull);
+	assert_int_equal(parse(&c, err, "--header-timeout", "300ms",
+			       "--idle-timeout", "2500", "--drain", "100",
+			       "--batch-wait", "30", NULL),
+			 0);
+	assert_int_equal(c.header_timeout_ns, 300000000ull);
+	assert_int_equal(c.idle_timeout_ns, 2500000000ull);
+	assert_int_equal(c.drain_ns, 100000000ull);
+	assert_int_equal(c.batch_wait_ns, 30000ull);
+	assert_int_equal(parse(&c, err, "--batch-wait", "1ms", NULL), 0);
+	assert_int_equal(c.batch_wait_ns, 1000000ull);
 }
 
 static void bad(const char *want, ...)
@@ -115,7 +143,16 @@ static void test_cli_errors(void **state)
 	bad("--max-body: bad value '5t'", "--max-body", "5t", NULL);
 	bad("--max-body: bad value '99999999999999999999'", "--max-body",
 	    "99999999999999999999", NULL);
-	bad("--header-timeout: bad value '0'", "--header-timeout", "0", NULL);
+	bad("--header-timeout 0 is too short", "--header-timeout", "0", NULL);
+	bad("--header-timeout 500us is too short", "--header-timeout", "500us",
+	    NULL);
+	bad("bad time for --idle-timeout: '1x' (expected e.g. 500ms",
+	    "--idle-timeout", "1x", NULL);
+	bad("a plain number is milliseconds", "--drain", "-1", NULL);
+	bad("a plain number is microseconds", "--batch-wait", "3 s", NULL);
+	bad("--batch-wait 2s is too long", "--batch-wait", "2s", NULL);
+	bad("bad time for --drain: '2d'", "--drain", "2d", NULL);
+	bad("--idle-timeout 25h is too long", "--idle-timeout", "25h", NULL);
 	bad("--cert and --key go together", "--cert", "c.pem", NULL);
 	bad("--cert and --key go together", "--key", "k.pem", NULL);
 	bad("unexpected argument 'extra'", "extra", NULL);
@@ -127,6 +164,7 @@ int main(void)
 		cmocka_unit_test(test_cli_defaults),
 		cmocka_unit_test(test_cli_all_options),
 		cmocka_unit_test(test_cli_help),
+		cmocka_unit_test(test_cli_durations),
 		cmocka_unit_test(test_cli_errors),
 	};
 	return cmocka_run_group_tests_name("serve.cli", tests, NULL, NULL);

@@ -12,25 +12,11 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "../common/parse.h"
+#include "../common/cli.h"
 #include "cli.h"
-
-#ifndef COIL_BENCH_VERSION
-#error "compile with -DCOIL_BENCH_VERSION=\"<project version>\""
-#endif
 
 /* ---- numbers and times ----------------------------------------------------
  */
-
-static const struct tools_unit time_units[] = {
-	{"ns", 1ull},
-	{"us", 1000ull},
-	{"ms", 1000000ull},
-	{"s", 1000000000ull},
-	{"m", 60000000000ull},
-	{"h", 3600000000000ull},
-	{NULL, 0},
-};
 
 static const struct tools_unit count_units[] = {
 	{"k", 1000ull},
@@ -41,7 +27,7 @@ static const struct tools_unit count_units[] = {
 
 int cb_parse_duration(const char *s, uint64_t *ns)
 {
-	return tools_parse_scaled(s, time_units, 1000000000ull, 0, ns);
+	return tools_parse_duration(s, TOOLS_PLAIN_S, ns);
 }
 
 int cb_parse_count(const char *s, uint64_t *n)
@@ -69,9 +55,10 @@ enum {
 	OPT_FIND_MAX_RATE,
 	OPT_STEP,
 	OPT_PLOT,
+	OPT_CONNECT_TIMEOUT,
 };
 
-static const char short_opts[] = ":t:c:d:H:LUR:n:m:b:kP:s:vh";
+static const char short_opts[] = ":t:c:d:H:LUR:n:m:b:kP:s:vVh";
 
 static const struct option long_opts[] = {
 	{"threads", required_argument, NULL, 't'},
@@ -80,6 +67,7 @@ static const struct option long_opts[] = {
 	{"header", required_argument, NULL, 'H'},
 	{"latency", no_argument, NULL, 'L'},
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
 	{"rate", required_argument, NULL, 'R'},
 	{"requests", required_argument, NULL, 'n'},
 	{"method", required_argument, NULL, 'm'},
@@ -102,7 +90,7 @@ static const struct option long_opts[] = {
 	{"find-max-rate", no_argument, NULL, OPT_FIND_MAX_RATE},
 	{"step", required_argument, NULL, OPT_STEP},
 	{"plot", required_argument, NULL, OPT_PLOT},
-	{"version", no_argument, NULL, 'v'},
+	{"version", no_argument, NULL, 'V'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -156,21 +144,19 @@ static int get_count(const char *arg, int val, uint64_t min, uint64_t max,
 	return 0;
 }
 
+/* A duration option (tools/common/cli.h); a plain number is seconds, as
+ * in wrk, but for --batch-wait: microseconds, as in coil-serve. */
 static int get_duration(const char *arg, int val, int zero_ok, uint64_t *out,
 			char *err, size_t len)
 {
 	char nb[32];
-	uint64_t ns;
-	int ret = cb_parse_duration(arg, &ns);
-	if (ret == -ERANGE)
-		return tools_fail(err, len, "%s %s is too long",
-				  opt_name(val, nb, sizeof(nb)), arg);
+	uint64_t ns = 0;
+	int ret = tools_get_duration(opt_name(val, nb, sizeof(nb)), arg,
+				     val == OPT_BATCH_WAIT ? TOOLS_PLAIN_US
+							   : TOOLS_PLAIN_S,
+				     0, UINT64_MAX, &ns, err, len);
 	if (ret < 0)
-		return tools_fail(
-			err, len,
-			"bad time for %s: '%s' (expected e.g. 500ms, 10s, "
-			"2m, 1h; a plain number is seconds)",
-			opt_name(val, nb, sizeof(nb)), arg);
+		return ret;
 	if (!ns && !zero_ok)
 		return tools_fail(err, len, "%s must be more than 0",
 				  opt_name(val, nb, sizeof(nb)));
@@ -510,6 +496,12 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 						err, err_len)))
 				return ret;
 			break;
+		case OPT_CONNECT_TIMEOUT:
+			if ((ret = get_duration(optarg, c, 0,
+						&o->connect_timeout_ns, err,
+						err_len)))
+				return ret;
+			break;
 		case OPT_WARMUP:
 			if ((ret = get_duration(optarg, c, 1, &o->warmup_ns,
 						err, err_len)))
@@ -624,7 +616,8 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 		case OPT_PLOT:
 			o->plot = optarg;
 			break;
-		case 'v':
+		case 'v': /* wrk's spelling */
+		case 'V':
 			o->action = CB_VERSION;
 			return 0;
 		case 'h':
@@ -780,11 +773,14 @@ void cb_cli_usage(FILE *f)
 	      "    -n, --requests N      stop after N requests\n"
 	      "        --warmup T        send load for T before measuring\n"
 	      "        --timeout T       per-request timeout (default 2s)\n"
+	      "        --connect-timeout T  each connect (default: "
+	      "--timeout)\n"
 	      "    -P, --pipeline N      requests in flight per connection "
 	      "(default 1)\n"
 	      "        --no-keepalive    a new connection for every request\n"
 	      "        --batch-wait T    per loop wait, gather completions for "
-	      "up to T: fewer\n"
+	      "up to T (a plain\n"
+	      "                          number is microseconds): fewer\n"
 	      "                          system calls; responses keep their "
 	      "kernel receive\n"
 	      "                          times (io_uring min-wait, Linux "
@@ -856,14 +852,15 @@ void cb_cli_usage(FILE *f)
 	      "per second, as SVG;\n"
 	      "                          `coil-bench plot A.json B.json -o "
 	      "F.svg` overlays runs\n"
-	      "    -v, --version         print the version\n"
+	      "    -V, -v, --version     print the version\n"
 	      "    -h, --help            print this help\n"
-	      "  Numbers take SI suffixes (10k, 1.5M, 1G); times take us, ms, "
-	      "s, m, h\n"
-	      "  (a plain number is seconds). Ctrl-C ends the run early: no "
-	      "new "
-	      "request,\n"
-	      "  those in flight awaited, the report printed.\n"
+	      "  Numbers take SI suffixes (10k, 1.5M, 1G); times take ns, us, "
+	      "ms, s, m, h\n"
+	      "  (a plain number is seconds, as in wrk; --batch-wait: "
+	      "microseconds).\n"
+	      "  Ctrl-C ends the run early: no new request, those in flight "
+	      "awaited,\n"
+	      "  the report printed.\n"
 	      "\n" COIL_EXIT_HELP(
 		      "the work failed: no request succeeded, or an --slo "
 		      "condition failed"),
@@ -872,6 +869,5 @@ void cb_cli_usage(FILE *f)
 
 void cb_cli_version(FILE *f)
 {
-	fprintf(f, "coil-bench %s (coil io_uring engine)\n",
-		COIL_BENCH_VERSION);
+	tools_print_version(f, "coil-bench");
 }

@@ -30,7 +30,7 @@
 enum cb_action {
 	CB_RUN = 0,	/* run the test */
 	CB_HELP = 1,	/* -h/--help: print cb_cli_usage() to stdout, exit 0 */
-	CB_VERSION = 2, /* -v/--version: print cb_cli_version(), exit 0 */
+	CB_VERSION = 2, /* -V/-v/--version: print cb_cli_version(), exit 0 */
 };
 
 /* Defaults (wrk's where wrk has one). */
@@ -84,11 +84,12 @@ struct cb_opts {
 			       * then the run ends after -n requests */
 	uint64_t warmup_ns;   /* --warmup: load sent, not measured; 0 = none */
 	uint64_t timeout_ns;  /* --timeout, per request, > 0 */
-	uint64_t rate;	      /* -R, total requests/s; 0 = closed model */
-	uint64_t requests;    /* -n, stop after this many; 0 = no limit */
-	uint32_t pipeline;    /* -P, requests in flight per connection */
-	bool keepalive;	      /* false with --no-keepalive */
-	bool insecure;	      /* -k: no TLS certificate verification */
+	uint64_t connect_timeout_ns; /* --connect-timeout; 0: timeout_ns */
+	uint64_t rate;		  /* -R, total requests/s; 0 = closed model */
+	uint64_t requests;	  /* -n, stop after this many; 0 = no limit */
+	uint32_t pipeline;	  /* -P, requests in flight per connection */
+	bool keepalive;		  /* false with --no-keepalive */
+	bool insecure;		  /* -k: no TLS certificate verification */
 	const char *tls_versions; /* --tls-version (argv): "1.2", "1.3",
 				   * "1.2-1.3"; NULL = the library's range */
 	uint64_t batch_wait_ns;	  /* --batch-wait: gather completions this
@@ -149,10 +150,11 @@ struct cb_opts {
  * @err:     receives a one-line message on failure (no newline, no program
  *           name); @err_len its size.
  *
- * -h and -v stop the parse at once with action CB_HELP / CB_VERSION.
+ * -h and -V (-v) stop the parse at once with action CB_HELP / CB_VERSION.
  * Numbers accept wrk's suffixes k, M, G (10^3, 10^6, 10^9) and decimals
  * that come out whole ("1.5k"); times accept ns, us, ms, s, m, h, and a
- * plain number means seconds (cb_parse_duration()).
+ * plain number means seconds (cb_parse_duration()), microseconds for
+ * --batch-wait (as coil-serve's; tools/common/cli.h).
  *
  * Return: 0; -EINVAL for a usage error (unknown option, missing value or
  * URL, bad number or time, -c below -t, -R below -t, zero duration, zero
@@ -169,7 +171,7 @@ void cb_cli_free(struct cb_opts *o);
 /* cb_cli_usage() - the --help text. */
 void cb_cli_usage(FILE *f);
 
-/* cb_cli_version() - "coil-bench X.Y.Z" and the engine line. */
+/* cb_cli_version() - "coil-bench X.Y.Z" (tools_print_version()). */
 void cb_cli_version(FILE *f);
 
 /*

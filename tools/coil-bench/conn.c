@@ -739,8 +739,14 @@ static void tls_done(struct coil_stream *s, int status)
 	if (status < 0) {
 		if (c->state == C_CLOSING)
 			return; /* closed with a callback: close_cb goes on */
-		if (status != -ECANCELED || !g->stopping)
+		if (status != -ECANCELED || !g->stopping) {
+			const char *why = coil_tls_error(&c->tls.s);
 			count_error(g, CB_ERR_TLS, status, 1);
+			/* mbedTLS's reason, as coil-get reports it */
+			if (!g->th->r.tls_error[0] && why && why[0])
+				snprintf(g->th->r.tls_error,
+					 sizeof(g->th->r.tls_error), "%s", why);
+		}
 		if (g->connecting)
 			g->connecting--;
 		cb_conn_next(c, 1);
@@ -772,7 +778,9 @@ void cb_conn_connect(struct cb_conn *c)
 	struct coil_tcp_opts to = {0};
 	int ret;
 
-	to.connect_timeout_ns = g->o->timeout_ns;
+	to.connect_timeout_ns = g->o->connect_timeout_ns
+					? g->o->connect_timeout_ns
+					: g->o->timeout_ns;
 	to.flags = g->tcp_flags;
 	/* one request in flight, answered before the next is written: no
 	 * send's completion is waited for, so sends post none

@@ -24,6 +24,7 @@
 #include "coil/engine.h"
 #include "coil/http.h"
 #include "coil/tls.h"
+#include "../common/url.h"
 #include "cli.h"
 #include "gen.h"
 #include "hdrlog.h"
@@ -175,16 +176,11 @@ static int build_target(const struct cb_opts *o, struct cb_target *t)
 		struct coil_url *cur = i ? u : first;
 		struct coil_http_request_spec spec = {0};
 		int n = coil_url_parse(cur, o->urls[i], strlen(o->urls[i]));
-		if (n == -EPROTONOSUPPORT) {
-			ret = usage_error("bad URL '%s': only http:// and "
-					  "https:// are supported",
-					  o->urls[i]);
-			goto out;
-		}
 		if (n < 0) {
-			ret = usage_error("bad URL '%s': %s", o->urls[i],
-					  cur->why ? cur->why
-						   : coil_strerror(n));
+			char why[COIL_URL_MAX_LEN + 128];
+			ret = usage_error("%s",
+					  tools_url_why(o->urls[i], n, cur->why,
+							why, sizeof(why)));
 			goto out;
 		}
 		if (i &&
@@ -339,9 +335,10 @@ static int verdict(const struct cb_opts *o, const struct cb_result *r)
 	if (r->requests <= cb_result_non_2xx_3xx(r)) {
 		fprintf(stderr,
 			"coil-bench: no request succeeded (%llu "
-			"responses, none 2xx or 3xx; %llu errors)\n",
+			"responses, none 2xx or 3xx; %llu errors)%s%s\n",
 			(unsigned long long)r->requests,
-			(unsigned long long)cb_result_errors(r));
+			(unsigned long long)cb_result_errors(r),
+			r->tls_error[0] ? "; TLS: " : "", r->tls_error);
 		status = CB_EXIT_FAILED;
 	}
 	if (!cb_slo_all_pass(o->slos, o->n_slos, r)) {
@@ -383,6 +380,7 @@ static int run_load(const struct cb_opts *o, const struct cb_target *t,
 		    struct cb_series *series, struct cb_result *all)
 {
 	struct cb_run run;
+	struct timespec wall;
 	int ret, status = 0, fatal = 0;
 
 	memset(&run, 0, sizeof(run));
@@ -408,6 +406,7 @@ static int run_load(const struct cb_opts *o, const struct cb_target *t,
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	prog_prev_n = prog_prev_t = 0;
+	clock_gettime(CLOCK_REALTIME, &wall);
 	ret = cb_run_threads(&run, isatty(STDERR_FILENO) ? progress : NULL,
 			     PROGRESS_NS);
 	signal(SIGINT, SIG_DFL);
@@ -446,6 +445,8 @@ static int run_load(const struct cb_opts *o, const struct cb_target *t,
 		cb_series_finish(series);
 		all->series = series->pt;
 		all->nseries = series->n;
+		all->start_unix_ns = (uint64_t)wall.tv_sec * 1000000000ull +
+				     (uint64_t)wall.tv_nsec;
 	}
 	for (unsigned k = 0; k < o->threads; k++)
 		cb_result_free(&run.th[k].r);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "coil/engine.h"
 #include "report.h"
@@ -143,6 +144,11 @@ int cb_result_merge(struct cb_result *dst, const struct cb_result *src)
 	dst->late_ns = max_u64(dst->late_ns, src->late_ns);
 	if (!dst->stopped[0])
 		memcpy(dst->stopped, src->stopped, sizeof(dst->stopped));
+	if (!dst->tls_error[0])
+		memcpy(dst->tls_error, src->tls_error, sizeof(dst->tls_error));
+	if (src->start_unix_ns &&
+	    (!dst->start_unix_ns || src->start_unix_ns < dst->start_unix_ns))
+		dst->start_unix_ns = src->start_unix_ns; /* the earliest */
 	dst->backlog_max_ns = max_u64(dst->backlog_max_ns, src->backlog_max_ns);
 	dst->pacer_wakes += src->pacer_wakes;
 	dst->timer_wakes += src->timer_wakes;
@@ -495,6 +501,8 @@ static void errors_block(FILE *f, const struct cb_result *r)
 			fprintf(f, "%sother %llu", sep,
 				(unsigned long long)e->other);
 		fputc('\n', f);
+		if (c == CB_ERR_TLS && r->tls_error[0])
+			fprintf(f, "             first: %s\n", r->tls_error);
 	}
 }
 
@@ -555,19 +563,24 @@ void cb_report_text(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	uint64_t bad_status = cb_result_non_2xx_3xx(r);
 
 	/* wrk's part */
+	/* -U: the uncorrected block first, under its own heading, so that
+	 * a wrk2 parser keeping the last "Latency" row or "50%" line reads
+	 * the corrected figures */
+	if (o->uncorrected) {
+		fputs("  Uncorrected Latency (from the actual send time; the "
+		      "corrected figures follow)\n",
+		      f);
+		stats_row(f, "Latency", r->latency_uncorrected, true);
+		if (o->latency)
+			distribution(f, "  Uncorrected Latency Distribution\n",
+				     r->latency_uncorrected);
+	}
 	fprintf(f, "  Thread Stats%6s%11s%8s%12s\n", "Avg", "Stdev", "Max",
 		"+/- Stdev");
 	stats_row(f, "Latency", r->latency, true);
 	stats_row(f, "Req/Sec", r->req_per_sec, false);
 	if (o->latency)
 		distribution(f, "  Latency Distribution\n", r->latency);
-	if (o->uncorrected) {
-		fputs("  Uncorrected Latency (from the actual send time)\n", f);
-		stats_row(f, "Latency", r->latency_uncorrected, true);
-		if (o->latency)
-			distribution(f, "  Uncorrected Latency Distribution\n",
-				     r->latency_uncorrected);
-	}
 	fmt_time_us(buf, sizeof(buf), r->runtime_ns / 1000.0L);
 	fmt_binary(buf2, sizeof(buf2), r->bytes_read);
 	fprintf(f, "  %llu requests in %s, %sB read\n",
@@ -865,6 +878,16 @@ static void j_f64(struct json *j, const char *k, double v)
 		fputs("null", j->f);
 }
 
+static void j_u64_or_null(struct json *j, const char *k, bool have, uint64_t v)
+{
+	if (have) {
+		j_u64(j, k, v);
+	} else {
+		j_key(j, k);
+		fputs("null", j->f);
+	}
+}
+
 static void j_bool(struct json *j, const char *k, bool v)
 {
 	j_key(j, k);
@@ -875,6 +898,23 @@ static void j_str(struct json *j, const char *k, const char *v)
 {
 	j_key(j, k);
 	cb_json_string(j->f, v, strlen(v));
+}
+
+/* @unix_ns as an RFC 3339 UTC time with milliseconds,
+ * "2026-12-05T15:20:01.250Z"; null for 0 (not recorded). */
+static void j_time(struct json *j, uint64_t unix_ns)
+{
+	time_t secs = (time_t)(unix_ns / 1000000000ull);
+	struct tm tm;
+	char buf[40];
+
+	if (!unix_ns || !gmtime_r(&secs, &tm) ||
+	    !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm)) {
+		fputs("null", j->f);
+		return;
+	}
+	fprintf(j->f, "\"%s.%03uZ\"", buf,
+		(unsigned)(unix_ns / 1000000ull % 1000));
 }
 
 /* "curve": [[percentile, ns], ...] at HdrHistogram's percentile ticks
@@ -895,25 +935,31 @@ static void j_curve(struct json *j, const struct coil_hist *h)
 	j_close(j, ']');
 }
 
+/* A histogram's figures; without samples every figure but the count is
+ * null (there is no latency to report, and 0 would read as a fast one). */
 static void j_hist(struct json *j, const char *k, const struct coil_hist *h,
 		   bool pcts)
 {
+	double nan = __builtin_nan(""); /* j_f64() writes null */
+	bool any = coil_hist_count(h) > 0;
+
 	j_key(j, k);
 	j_open(j, '{');
 	j_u64(j, "count", coil_hist_count(h));
-	j_u64(j, "min", coil_hist_min(h));
-	j_u64(j, "max", coil_hist_max(h));
-	j_f64(j, "mean", coil_hist_mean(h));
-	j_f64(j, "stdev", coil_hist_stdev(h));
-	j_f64(j, "within_stdev_pct", within_stdev_pct(h));
+	j_u64_or_null(j, "min", any, coil_hist_min(h));
+	j_u64_or_null(j, "max", any, coil_hist_max(h));
+	j_f64(j, "mean", any ? coil_hist_mean(h) : nan);
+	j_f64(j, "stdev", any ? coil_hist_stdev(h) : nan);
+	j_f64(j, "within_stdev_pct", any ? within_stdev_pct(h) : nan);
 	if (pcts) {
 		j_u64(j, "below_range", coil_hist_underflows(h));
 		j_u64(j, "above_range", coil_hist_overflows(h));
 		j_key(j, "percentiles");
 		j_open(j, '{');
 		for (size_t i = 0; i < NPCT; i++)
-			j_u64(j, pct_labels[i],
-			      coil_hist_value_at_percentile(h, pct_values[i]));
+			j_u64_or_null(j, pct_labels[i], any,
+				      coil_hist_value_at_percentile(
+					      h, pct_values[i]));
 		j_close(j, '}');
 		j_curve(j, h);
 	}
@@ -953,9 +999,10 @@ static void j_stages(struct json *j, const struct cb_opts *o,
 		j_key(j, "latency_ns");
 		j_open(j, '{');
 		for (size_t i = 0; i < NPCT; i++)
-			j_u64(j, pct_labels[i],
-			      coil_hist_value_at_percentile(sr->latency,
-							    pct_values[i]));
+			j_u64_or_null(j, pct_labels[i],
+				      coil_hist_count(sr->latency) > 0,
+				      coil_hist_value_at_percentile(
+					      sr->latency, pct_values[i]));
 		j_close(j, '}');
 		j_close(j, '}');
 	}
@@ -975,12 +1022,15 @@ static void j_series(struct json *j, const struct cb_result *r)
 		const struct cb_series_point *p = &r->series[i];
 		j_item(j);
 		fprintf(j->f,
-			"{\"t\": %zu, \"requests\": %llu, \"errors\": %llu, "
-			"\"p50_ns\": %llu, \"p99_ns\": %llu}",
+			"{\"t\": %zu, \"requests\": %llu, \"errors\": %llu, ",
 			i, (unsigned long long)p->requests,
-			(unsigned long long)p->errors,
-			(unsigned long long)p->p50_ns,
-			(unsigned long long)p->p99_ns);
+			(unsigned long long)p->errors);
+		if (p->requests) /* no latency in a second without answers */
+			fprintf(j->f, "\"p50_ns\": %llu, \"p99_ns\": %llu}",
+				(unsigned long long)p->p50_ns,
+				(unsigned long long)p->p99_ns);
+		else
+			fputs("\"p50_ns\": null, \"p99_ns\": null}", j->f);
 	}
 	j_close(j, ']');
 	j_close(j, '}');
@@ -1015,8 +1065,13 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	char key[16];
 
 	j_open(&j, '{');
+	/* the layout's version: a field renamed, removed or changed in
+	 * meaning bumps it (docs/BENCHMARKS.md, "coil-bench --json") */
+	j_u64(&j, "schema", CB_JSON_SCHEMA);
 	j_str(&j, "tool", "coil-bench");
 	j_str(&j, "version", COIL_BENCH_VERSION);
+	j_key(&j, "start_time");
+	j_time(&j, r->start_unix_ns);
 
 	j_key(&j, "config");
 	j_open(&j, '{');
@@ -1086,7 +1141,9 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 		j_key(&j, "latency_uncorrected_ns");
 		fputs("null", f);
 	}
-	j_hist(&j, "req_per_sec", r->req_per_sec, false);
+	/* wrk's per-thread "Req/Sec" row; the run's rate is
+	 * requests_per_sec above, the one name for it */
+	j_hist(&j, "thread_requests_per_sec", r->req_per_sec, false);
 
 	j_key(&j, "status");
 	j_open(&j, '{');
@@ -1130,6 +1187,8 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 		}
 		j_close(&j, ']');
 		j_u64(&j, "other", e[c].other);
+		if (c == CB_ERR_TLS && r->tls_error[0])
+			j_str(&j, "reason", r->tls_error);
 		j_close(&j, '}');
 	}
 	j_close(&j, '}');

@@ -53,6 +53,11 @@ struct cb_err_stats {
 /* Status codes counted one by one: 0 .. CB_STATUS_MAX - 1. */
 #define CB_STATUS_MAX 600
 
+/* The --json layout's version ("schema"): 1 is the first versioned one
+ * (a schema version and start_time, null for figures without samples,
+ * thread_requests_per_sec for wrk's per-thread Req/Sec). */
+#define CB_JSON_SCHEMA 1
+
 struct cb_series_point;
 
 /* What one --stage measured: the responses whose intended send time (the
@@ -105,6 +110,13 @@ struct cb_result {
 	char tls_version[16]; /* "TLSv1.3" */
 	char tls_cipher[64];  /* "TLS1-3-AES-128-GCM-SHA256" */
 	char tls_group[16];   /* "x25519" */
+	/* the first failed handshake's reason as mbedTLS gives it
+	 * (coil_tls_error(): "certificate verification failed: ..."), or ""
+	 * (merge keeps the first) */
+	char tls_error[192];
+	/* when the run started (CLOCK_REALTIME, ns since 1970; 0: not
+	 * recorded): "start_time" in the JSON */
+	uint64_t start_unix_ns;
 
 	/* open model (-R): from struct cb_sched, summed over lanes */
 	uint64_t late;	     /* sent more than late_ns after the intended

@@ -1,6 +1,7 @@
 /*
  * tools/coil-get/cli.c - coil-get's command line (getopt_long(3)), the
- * -i URL list and the -d body.
+ * -i URL list and the -d body. Durations take units (tools/common/cli.h);
+ * a plain number is seconds, as curl's -m and --connect-timeout.
  */
 
 #include <errno.h>
@@ -10,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/parse.h"
+#include "../common/cli.h"
 #include "cli.h"
 
 enum {
@@ -84,15 +85,18 @@ const char *cg_cli_usage(void)
 	       "      --per-host N          connections per host (default 6)\n"
 	       "      --rate N[/s|/m|/h|/d] start at most N requests per "
 	       "second (minute ...)\n"
-	       "  -m, --timeout SECS        deadline of each attempt (default "
-	       "none)\n"
-	       "      --connect-timeout SECS\n"
+	       "  -m, --timeout T           deadline of each attempt (default "
+	       "none;\n"
+	       "                            a plain number is seconds, as "
+	       "curl's)\n"
+	       "      --connect-timeout T   each connect (plain: seconds)\n"
 	       "      --retry N             retry connect errors, timeouts, "
 	       "502/503/504 N times,\n"
 	       "                            with backoff (1 s doubling, "
 	       "jittered), honouring\n"
 	       "                            Retry-After\n"
-	       "      --retry-max-time SECS no retry after this long\n"
+	       "      --retry-max-time T    no retry after this long (plain: "
+	       "seconds)\n"
 	       "      --max-filesize BYTES  refuse larger bodies\n"
 	       "  -L, --location            follow redirects (the default)\n"
 	       "      --no-location         do not follow redirects\n"
@@ -114,30 +118,9 @@ const char *cg_cli_usage(void)
 	       "2.28)\n"
 	       "\n"
 	       "  -h, --help                this text\n"
-	       "  -V, --version             version\n"
-	       "\n"
-	       "Exit status: 0 if every URL answered 2xx, 1 if any failed, 2 "
-	       "for a bad\n"
-	       "command line, 3 if coil-get could not start.\n";
-}
-
-int cg_parse_seconds(const char *s, uint64_t *ns)
-{
-	char *end;
-	double d;
-
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-		return -EINVAL;
-	errno = 0;
-	d = strtod(s, &end);
-	if (errno || *end || end == s || !(d >= 0) || d > 365.0 * 86400)
-		return -EINVAL;
-	for (const char *p = s; *p; p++) { /* no hex, inf, nan, exponent */
-		if (!((*p >= '0' && *p <= '9') || *p == '.'))
-			return -EINVAL;
-	}
-	*ns = (uint64_t)(d * 1e9 + 0.5);
-	return 0;
+	       "  -V, --version             print the version\n"
+	       "\n" TOOLS_DURATION_HELP "\n" COIL_EXIT_HELP(
+		       "a URL could not be fetched or did not answer 2xx");
 }
 
 /* A plain decimal number up to @max (tools/common/parse.h). */
@@ -338,20 +321,17 @@ int cg_cli_parse(struct cg_opts *o, int argc, char **argv, int tty, char *err,
 			o->per_host = (unsigned)v;
 			break;
 		case 'm':
-			if (cg_parse_seconds(a, &o->timeout_ns))
-				return tools_fail(
-					err, errlen,
-					"--timeout wants seconds, not "
-					"'%s'",
-					a);
+			if (tools_get_duration("--timeout", a, TOOLS_PLAIN_S, 0,
+					       CG_MAX_DURATION_NS,
+					       &o->timeout_ns, err, errlen))
+				return -EINVAL;
 			break;
 		case OPT_CONNECT_TIMEOUT:
-			if (cg_parse_seconds(a, &o->connect_timeout_ns))
-				return tools_fail(
-					err, errlen,
-					"--connect-timeout wants seconds, "
-					"not '%s'",
-					a);
+			if (tools_get_duration(
+				    "--connect-timeout", a, TOOLS_PLAIN_S, 0,
+				    CG_MAX_DURATION_NS, &o->connect_timeout_ns,
+				    err, errlen))
+				return -EINVAL;
 			break;
 		case OPT_RETRY:
 			if (parse_uint(a, 1000, &v))
@@ -361,12 +341,11 @@ int cg_cli_parse(struct cg_opts *o, int argc, char **argv, int tty, char *err,
 			o->retries = (unsigned)v;
 			break;
 		case OPT_RETRY_MAX_TIME:
-			if (cg_parse_seconds(a, &o->retry_max_time_ns))
-				return tools_fail(
-					err, errlen,
-					"--retry-max-time wants seconds, "
-					"not '%s'",
-					a);
+			if (tools_get_duration(
+				    "--retry-max-time", a, TOOLS_PLAIN_S, 0,
+				    CG_MAX_DURATION_NS, &o->retry_max_time_ns,
+				    err, errlen))
+				return -EINVAL;
 			break;
 		case OPT_MAX_FILESIZE:
 			if (parse_uint(a, UINT64_MAX, &v) || !v)

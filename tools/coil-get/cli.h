@@ -14,12 +14,13 @@
 #include <stdint.h>
 
 #include "coil/http.h"
+#include "../common/exit_status.h"
 
-/* Exit statuses. */
-#define CG_EXIT_OK 0	 /* every URL fetched with a 2xx status */
-#define CG_EXIT_FAILED 1 /* at least one URL failed */
-#define CG_EXIT_USAGE 2	 /* bad command line or input */
-#define CG_EXIT_SYSTEM 3 /* could not start (no io_uring, out of memory) */
+/* Exit statuses: tools/common/exit_status.h's table. */
+#define CG_EXIT_OK COIL_EXIT_OK		/* every URL answered 2xx */
+#define CG_EXIT_FAILED COIL_EXIT_FAILED /* at least one URL failed */
+#define CG_EXIT_USAGE COIL_EXIT_USAGE	/* bad command line or input */
+#define CG_EXIT_SYSTEM COIL_EXIT_START	/* could not start */
 
 enum cg_action {
 	CG_RUN = 0,
@@ -32,6 +33,8 @@ enum cg_action {
 #define CG_DEFAULT_MAX_REDIRS 20
 #define CG_MAX_PARALLEL 100000
 #define CG_MAX_HEADERS 64
+/* the longest --timeout, --connect-timeout, --retry-max-time: a year */
+#define CG_MAX_DURATION_NS (365ull * 86400 * 1000000000ull)
 
 /*
  * Everything the command line says. Strings marked "argv" point into the
@@ -95,12 +98,6 @@ void cg_cli_free(struct cg_opts *o);
 
 /* cg_cli_usage() - the --help text. */
 const char *cg_cli_usage(void);
-
-/*
- * cg_parse_seconds() - "2", "0.5", "1.25": seconds to ns.
- * Return: 0; -EINVAL for anything else, negatives, or over a year.
- */
-int cg_parse_seconds(const char *s, uint64_t *ns);
 
 /*
  * cg_parse_rate() - "N", "N/s", "N/m", "N/h", "N/d" (curl's --rate forms):

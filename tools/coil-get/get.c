@@ -25,6 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/cli.h"
+#include "../common/url.h"
 #include "cli.h"
 #include "coil/async.h"
 #include "coil/http.h"
@@ -192,10 +194,10 @@ static const char *job_error(struct job *j, char *buf, size_t cap)
 		return buf;
 	}
 	if (j->start_err) {
-		snprintf(buf, cap, "bad URL or request: %s",
-			 j->start_err == -EPROTONOSUPPORT
-				 ? "scheme not supported (http and https only)"
-				 : coil_strerror(j->start_err));
+		/* the words coil-bench uses for the same URL (common/url.h) */
+		if (tools_url_check(j->g->o->urls[j->idx], buf, cap) == 0)
+			snprintf(buf, cap, "cannot start the request: %s",
+				 coil_strerror(j->start_err));
 		return buf;
 	}
 	if (j->result < 0) {
@@ -710,8 +712,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (o.action == CG_VERSION) {
-		puts("coil-get 0.1 (coil: io_uring HTTP/1.1 client; http, "
-		     "https)");
+		tools_print_version(stdout, "coil-get");
 		cg_cli_free(&o);
 		return 0;
 	}
@@ -767,7 +768,8 @@ int main(int argc, char **argv)
 	}
 	co.max_conns = o.parallel > o.per_host ? o.parallel : o.per_host;
 	co.max_conns_per_host = o.per_host;
-	co.user_agent = o.user_agent ? o.user_agent : "coil-get/0.1";
+	co.user_agent =
+		o.user_agent ? o.user_agent : "coil-get/" COIL_VERSION_STRING;
 	ret = coil_http_client_new(&g.c, g.loop, &co);
 	if (ret < 0) {
 		fprintf(stderr, "coil-get: client: %s\n", coil_strerror(ret));

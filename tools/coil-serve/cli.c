@@ -1,7 +1,8 @@
 /*
  * tools/coil-serve/cli.c - the command line: getopt_long(3), numbers
- * checked whole (strtoull(3) with end and range checks), one line per
- * error.
+ * checked whole, durations with units (tools/common/cli.h: a plain
+ * number is milliseconds for the timeouts, microseconds for
+ * --batch-wait), one line per error.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../common/parse.h"
+#include "../common/cli.h"
 #include "cli.h"
 
 void serve_cli_usage(FILE *f)
@@ -40,20 +41,24 @@ void serve_cli_usage(FILE *f)
 	      "limit)\n"
 	      "      --max-conns N        open connections per thread "
 	      "(16384)\n"
-	      "      --header-timeout MS  time for a request head (10000)\n"
-	      "      --idle-timeout MS    keep-alive idle time (60000)\n"
-	      "      --drain MS           graceful-shutdown time (5000)\n"
-	      "      --batch-wait US      while busy, gather completions up "
-	      "to US\n"
-	      "                           microseconds per loop turn (kernel "
-	      "6.12\n"
-	      "                           min-wait; 30; 0: off)\n"
+	      "      --header-timeout T   time for a request head (10s; a "
+	      "plain number is ms)\n"
+	      "      --idle-timeout T     keep-alive idle time (60s; plain: "
+	      "ms)\n"
+	      "      --drain T            graceful-shutdown time (5s; plain: "
+	      "ms)\n"
+	      "      --batch-wait T       while busy, gather completions up "
+	      "to T per loop\n"
+	      "                           turn (kernel 6.12 min-wait; 30us; "
+	      "0: off; a plain\n"
+	      "                           number is microseconds)\n"
 	      "      --sendfile-min BYTES file bodies of at least BYTES go by "
 	      "sendfile(2),\n"
 	      "                           k/m/g suffixes (16k; off: never)\n"
 	      "      --stats              print counters on stderr at exit\n"
+	      "  -V, --version            print the version\n"
 	      "  -h, --help               this text\n"
-	      "\n"
+	      "\n" TOOLS_DURATION_HELP "\n"
 	      "Built-in endpoints: /  (13 bytes: Hello, World!), /bytes/N, "
 	      "/delay/MS,\n"
 	      "/status/CODE, /echo. Other paths: files under --root, else "
@@ -61,7 +66,9 @@ void serve_cli_usage(FILE *f)
 	      "At start it prints one line to stdout:\n"
 	      "  listening http://ADDR:PORT threads N pid P\n"
 	      "SIGINT/SIGTERM: stop accepting, finish requests (--drain), "
-	      "exit 0.\n",
+	      "exit 0.\n"
+	      "\n" COIL_EXIT_HELP(
+		      "not used: coil-serve runs until SIGINT/SIGTERM"),
 	      f);
 }
 
@@ -103,6 +110,7 @@ static const struct option long_opts[] = {
 	{"sendfile-min", required_argument, NULL, O_SENDFILE_MIN},
 	{"stats", no_argument, NULL, O_STATS},
 	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
 };
 
@@ -141,10 +149,37 @@ static int number(const char *s, uint64_t lo, uint64_t hi, int suffix,
 	return 0;
 }
 
+/* The duration options (tools/common/cli.h): a plain number is
+ * milliseconds for the timeouts and microseconds for --batch-wait, as
+ * these options always took; at most a day (--batch-wait: 1 s). */
+static int duration(int c, const char *a, struct serve_cfg *cfg, char *err,
+		    size_t errlen)
+{
+	const uint64_t day = 86400 * TOOLS_PLAIN_S;
+
+	switch (c) {
+	case O_HEADER_TIMEOUT:
+		return tools_get_duration("--header-timeout", a, TOOLS_PLAIN_MS,
+					  TOOLS_PLAIN_MS, day,
+					  &cfg->header_timeout_ns, err, errlen);
+	case O_IDLE_TIMEOUT:
+		return tools_get_duration("--idle-timeout", a, TOOLS_PLAIN_MS,
+					  TOOLS_PLAIN_MS, day,
+					  &cfg->idle_timeout_ns, err, errlen);
+	case O_DRAIN:
+		return tools_get_duration("--drain", a, TOOLS_PLAIN_MS, 0, day,
+					  &cfg->drain_ns, err, errlen);
+	default:
+		return tools_get_duration("--batch-wait", a, TOOLS_PLAIN_US, 0,
+					  TOOLS_PLAIN_S, &cfg->batch_wait_ns,
+					  err, errlen);
+	}
+}
+
 int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
 		    size_t errlen)
 {
-	static const char short_opts[] = ":p:b:t:h";
+	static const char short_opts[] = ":p:b:t:hV";
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	uint64_t v;
 	int c;
@@ -154,10 +189,10 @@ int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
 	cfg->port = 8080;
 	cfg->threads = ncpu > 0 ? (unsigned)(ncpu > 1024 ? 1024 : ncpu) : 1;
 	cfg->max_body = 1ull << 30;
-	cfg->header_timeout_ms = 10000;
-	cfg->idle_timeout_ms = 60000;
-	cfg->drain_ms = 5000;
-	cfg->batch_wait_us = SERVE_BATCH_WAIT_US;
+	cfg->header_timeout_ns = 10 * TOOLS_PLAIN_S;
+	cfg->idle_timeout_ns = 60 * TOOLS_PLAIN_S;
+	cfg->drain_ns = 5 * TOOLS_PLAIN_S;
+	cfg->batch_wait_ns = SERVE_BATCH_WAIT_US * TOOLS_PLAIN_US;
 
 	optind = 0; /* GNU: re-initialise getopt's state for every parse */
 	opterr = 0;
@@ -221,24 +256,11 @@ int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
 			cfg->max_conns = (unsigned)v;
 			break;
 		case O_HEADER_TIMEOUT:
-			if (number(a, 1, 86400000, 0, &v) < 0)
-				goto bad_value;
-			cfg->header_timeout_ms = v;
-			break;
 		case O_IDLE_TIMEOUT:
-			if (number(a, 1, 86400000, 0, &v) < 0)
-				goto bad_value;
-			cfg->idle_timeout_ms = v;
-			break;
 		case O_DRAIN:
-			if (number(a, 0, 86400000, 0, &v) < 0)
-				goto bad_value;
-			cfg->drain_ms = v;
-			break;
 		case O_BATCH_WAIT:
-			if (number(a, 0, 1000000, 0, &v) < 0)
-				goto bad_value;
-			cfg->batch_wait_us = v;
+			if (duration(c, a, cfg, err, errlen) < 0)
+				return -1;
 			break;
 		case O_SENDFILE_MIN:
 			if (strcmp(a, "off") == 0)
@@ -252,6 +274,8 @@ int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
 			break;
 		case 'h':
 			return 1;
+		case 'V':
+			return 2;
 		case ':':
 			snprintf(err, errlen, "option '%s' needs a value",
 				 argv[optind - 1]);

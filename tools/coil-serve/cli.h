@@ -31,10 +31,10 @@ struct serve_cfg {
 	uint64_t max_body;	    /* --max-body BYTES, 1 GiB */
 	unsigned max_requests;	    /* --max-requests N, 0 = unlimited */
 	unsigned max_conns;	    /* --max-conns N, 0 = the library's */
-	uint64_t header_timeout_ms; /* --header-timeout MS, 10000 */
-	uint64_t idle_timeout_ms;   /* --idle-timeout MS, 60000 */
-	uint64_t drain_ms;	    /* --drain MS, 5000 */
-	uint64_t batch_wait_us;	    /* --batch-wait US, 0 = off */
+	uint64_t header_timeout_ns; /* --header-timeout T, 10 s */
+	uint64_t idle_timeout_ns;   /* --idle-timeout T, 60 s */
+	uint64_t drain_ns;	    /* --drain T, 5 s */
+	uint64_t batch_wait_ns;	    /* --batch-wait T, 30 us; 0 = off */
 	uint64_t sendfile_min;	    /* --sendfile-min BYTES, 0 = library's */
 	int stats;		    /* --stats: counters on stderr at exit */
 };
@@ -42,8 +42,8 @@ struct serve_cfg {
 /*
  * serve_cli_parse() - fill @cfg from argv (defaults first).
  * @err: receives a one-line message on failure.
- * Return: 0 to run; 1 when --help was asked (nothing else to do); -1 for
- * a bad command line (@err says why).
+ * Return: 0 to run; 1 when --help was asked, 2 when -V/--version was
+ * (nothing else to do); -1 for a bad command line (@err says why).
  */
 int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
 		    size_t errlen);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "coil/coil.h"
+#include "../common/cli.h"
 #include "app.h"
 #include "cli.h"
 
@@ -82,15 +83,19 @@ int main(int argc, char **argv)
 	ret = serve_cli_parse(&cfg, argc, argv, err, sizeof(err));
 	if (ret == 1) {
 		serve_cli_usage(stdout);
-		return 0;
+		return COIL_EXIT_OK;
+	}
+	if (ret == 2) {
+		tools_print_version(stdout, "coil-serve");
+		return COIL_EXIT_OK;
 	}
 	if (ret < 0) {
 		fprintf(stderr, "coil-serve: %s (see --help)\n", err);
-		return 2;
+		return COIL_EXIT_USAGE;
 	}
 	if (make_addr(&cfg, &ss, &slen) < 0) {
 		fprintf(stderr, "coil-serve: bad address %s\n", cfg.bind);
-		return 2;
+		return COIL_EXIT_USAGE;
 	}
 	if (cfg.cert) {
 		struct coil_tls_config_opts co = {0};
@@ -105,12 +110,12 @@ int main(int argc, char **argv)
 				"coil-serve: --tls-version: '%s' (1.2, 1.3 or "
 				"1.2-1.3)\n",
 				cfg.tls_versions);
-			return 2;
+			return COIL_EXIT_USAGE;
 		}
 		ret = coil_tls_config_new(&tls, &co, err, sizeof(err));
 		if (ret < 0) {
 			fprintf(stderr, "coil-serve: --cert/--key: %s\n", err);
-			return 1;
+			return COIL_EXIT_USAGE;
 		}
 		so.tls = tls;
 	}
@@ -119,7 +124,7 @@ int main(int argc, char **argv)
 		if (app.root_fd < 0) {
 			fprintf(stderr, "coil-serve: --root %s: %s\n", cfg.root,
 				strerror(errno));
-			ret = 1;
+			ret = COIL_EXIT_USAGE;
 			goto out;
 		}
 	}
@@ -130,7 +135,7 @@ int main(int argc, char **argv)
 		if (app.log_fd < 0) {
 			fprintf(stderr, "coil-serve: --access-log %s: %s\n",
 				cfg.access_log, strerror(errno));
-			ret = 1;
+			ret = COIL_EXIT_USAGE;
 			goto out;
 		}
 	}
@@ -153,9 +158,9 @@ int main(int argc, char **argv)
 	so.sendfile_min_bytes = cfg.sendfile_min > SIZE_MAX
 					? SIZE_MAX
 					: (size_t)cfg.sendfile_min;
-	so.header_timeout_ns = cfg.header_timeout_ms * 1000000ull;
-	so.idle_timeout_ns = cfg.idle_timeout_ms * 1000000ull;
-	lo.batch_wait_ns = cfg.batch_wait_us * 1000ull;
+	so.header_timeout_ns = cfg.header_timeout_ns;
+	so.idle_timeout_ns = cfg.idle_timeout_ns;
+	lo.batch_wait_ns = cfg.batch_wait_ns;
 	to.loop = &lo;
 	to.threads = cfg.threads;
 	to.on_start = serve_on_start;
@@ -169,7 +174,7 @@ int main(int argc, char **argv)
 			ret == -ENOSYS || ret == -EPERM
 				? coil_loop_strerror(ret)
 				: coil_strerror(ret));
-		ret = 1;
+		ret = COIL_EXIT_START;
 		goto out;
 	}
 	coil_http_threads_addr(t, &ss, &slen);
@@ -177,7 +182,7 @@ int main(int argc, char **argv)
 
 	while (sigwait(&sigs, &sig) != 0)
 		;
-	coil_http_threads_stop(t, cfg.drain_ms * 1000000ull);
+	coil_http_threads_stop(t, cfg.drain_ns);
 	ret = coil_http_threads_wait(t, &st);
 	if (cfg.stats) {
 		struct coil_loop_stats ls;

@@ -178,6 +178,13 @@ struct coil_http_req_opts {
  * so the server never sees more connections than the limits, not even
  * while one is closing.
  *
+ * An idle keep-alive connection keeps a read in flight (to see the
+ * server close it) and the client its expiry timer, so
+ * coil_loop_run(COIL_RUN_DEFAULT) goes on until they end (idle_timeout_ns,
+ * 30 s by default): call coil_http_client_shutdown() once no request is
+ * left (README's fetch.c does it from the last done callback), or wait
+ * for a result with coil_loop_run_until(), which ignores them.
+ *
  * Return: 0; -EINVAL for NULL @out/@loop, max_idle_per_host >
  * max_conns_per_host or max_conns_per_host > max_conns; -ENOMEM.
  */

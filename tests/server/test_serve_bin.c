@@ -98,14 +98,15 @@ static void test_serve_start_failures(void **state)
 	serve_start(&sv, NULL, NULL);
 	snprintf(port, sizeof(port), "%u", sv.port);
 	/* the port is taken by another coil-serve: refused, although both
-	 * would use SO_REUSEPORT */
-	assert_int_equal(run(inuse, NULL, &out, 5000), 1);
+	 * would use SO_REUSEPORT: could not start, 3 (exit_status.h) */
+	assert_int_equal(run(inuse, NULL, &out, 5000), 3);
 	assert_non_null(strstr(out, "cannot serve"));
 	assert_non_null(strstr(out, "in use"));
 	free(out);
 	assert_int_equal(serve_stop(&sv, 10000), 0);
 	snprintf(root, sizeof(root), "%s/missing", tmp);
-	assert_int_equal(run(noroot, NULL, &out, 5000), 1);
+	/* a --root that is not there: bad input, 2 */
+	assert_int_equal(run(noroot, NULL, &out, 5000), 2);
 	assert_non_null(strstr(out, "--root"));
 	free(out);
 }

@@ -242,8 +242,27 @@ static void test_tools_help_has_exit_table_and_units(void **state)
 	}
 }
 
-/* ---- exit statuses
- * ----------------------------------------------------------- */
+/* The flags the two clients share are spelled alike in both. */
+static void test_tools_shared_flags_spelled_alike(void **state)
+{
+	static const char *const shared[] = {
+		"--timeout T",	  "--connect-timeout T",
+		"-k, --insecure", "-H, --header",
+		"--json",
+	};
+	static const char *const bins[] = {COIL_BENCH_BIN, COIL_GET_BIN};
+	for (int i = 0; i < 2; i++) {
+		struct out r = run(bins[i], "--help", NULL);
+		assert_int_equal(r.status, 0);
+		for (size_t k = 0; k < sizeof(shared) / sizeof(shared[0]); k++)
+			if (!strstr(r.out, shared[k]))
+				fail_msg("%s --help lacks '%s'", bins[i],
+					 shared[k]);
+		out_free(&r);
+	}
+}
+
+/* ---- exit statuses ------------------------------------------------------ */
 
 static void test_tools_bad_command_line_exits_2(void **state)
 {
@@ -453,6 +472,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tools_version_same_on_all_three),
 		cmocka_unit_test(test_tools_help_has_exit_table_and_units),
+		cmocka_unit_test(test_tools_shared_flags_spelled_alike),
 		cmocka_unit_test(test_tools_bad_command_line_exits_2),
 		cmocka_unit_test(test_tools_missing_scheme_same_message),
 		cmocka_unit_test(test_tools_refused_port_exits_1),

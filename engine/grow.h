@@ -1,7 +1,7 @@
 /*
  * engine/grow.h - the one growth rule of coil's heap byte buffers that
  * take what cannot be handed on at once: a paused TCP stream's spill
- * (engine/stream.c), the TLS stash and handshake job buffers
+ * (engine/tcp.c), the TLS stash and handshake job buffers
  * (tls/session.c), the HTTP client's response head and body
  * (http/client_exchange.c), the HTTP server's input buffer and request
  * bodies (http/server.c, http/server_body.c). Internal: included by those

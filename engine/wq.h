@@ -1,6 +1,6 @@
 /*
  * engine/wq.h - the write queue of a stream, shared by the TCP stream
- * (engine/stream.c) and the TLS stream (tls/session.c), the only two
+ * (engine/tcp.c) and the TLS stream (tls/session.c), the only two
  * files that include it.
  *
  * A queue is a FIFO of the caller's struct coil_stream_write requests,

@@ -154,6 +154,36 @@ void coil__tls_cache_save(struct coil_tls_cache *cache, const char *key,
 void coil__tls_cache_drop(struct coil_tls_cache *cache, const char *key,
 			  const struct coil_tls_config *cfg);
 
+/* ---- conn.c ---- */
+
+/* Build t->c for @cfg and @o (coil_tls_open()'s and coil_tls_connect()'s
+ * arguments, checked): mbedTLS set up, host and session key, nothing
+ * started; t->lower set if the key comes from its peer. The session owns
+ * it from then on (its timers, and freeing it). Return: 0; -ENOMEM;
+ * -EINVAL (a host mbedTLS refuses). */
+int coil__tls_conn_new(struct coil_tls *t, const struct coil_tls_config *cfg,
+		       const struct coil_tls_opts *o);
+
+/* ---- bio.c: the memory BIO ---- */
+
+/* mbedtls_ssl_set_bio()'s callbacks; @ctx is the struct coil_tls__conn. */
+int coil__tls_bio_recv(void *ctx, unsigned char *buf, size_t len);
+int coil__tls_bio_send(void *ctx, const unsigned char *buf, size_t len);
+/* Ciphertext waiting for mbedTLS (the lower buffer's rest and the stash). */
+size_t coil__tls_in_avail(const struct coil_tls__conn *c);
+/* Append to a growable buffer (@len bytes used of @cap), doubling it
+ * from 4096 bytes when full. Return: 0 or -ENOMEM (as it was). */
+int coil__tls_buf_add(unsigned char **buf, size_t *len, size_t *cap,
+		      const void *p, size_t n);
+/* Append to the stash. Return: 0 or -ENOMEM. */
+int coil__tls_stash_add(struct coil_tls__conn *c, const void *p, size_t n);
+/* Move the rest of the lower stream's buffer to the stash. */
+int coil__tls_src_keep(struct coil_tls__conn *c);
+/* Bytes coil__tls_bio_send() can take now without a lower write ending. */
+size_t coil__tls_out_room(const struct coil_tls__conn *c);
+/* The slot that got the newest bytes, if they are not sent yet. */
+struct coil_tls__slot *coil__tls_newest_pending(struct coil_tls__conn *c);
+
 /* ---- verify.c ---- */
 
 /* Does @crt name the IP address @ip (@len 4 or 16) in its subjectAltName
@@ -167,6 +197,13 @@ unsigned coil__tls_verify_bits(uint32_t flags);
 const char *coil__tls_alert_name(int alert);
 /* mbedtls_strerror() into @buf, shortened to the reason. */
 void coil__tls_strerror(int ret, char *buf, size_t len);
+/* printf into t->err: what failed, in words (coil_tls_error()). */
+void coil__tls_set_err(struct coil_tls *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* t->err for mbedTLS's @ret during @what ("handshake failed"): the
+ * certificate's faults, the peer's alert, or mbedTLS's reason.
+ * Return: the code for the caller (-ENOMEM or COIL_ETLS). */
+int coil__tls_fail_text(struct coil_tls *t, int ret, const char *what);
 
 /* ---- negotiated.c ---- */
 

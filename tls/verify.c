@@ -1,5 +1,6 @@
 /*
- * tls/verify.c - certificate names and error texts.
+ * tls/verify.c - certificate names and error texts (what a TLS stream
+ * says failed: coil_tls_error()).
  *
  * mbedTLS 2.28 matches a host only against dNSName entries (and the CN):
  * its subjectAltName parser skips iPAddress entries. A client that was
@@ -9,6 +10,8 @@
  * octets for IPv4, sixteen for IPv6), as browsers and curl do.
  */
 
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -203,4 +206,92 @@ void coil__tls_strerror(int ret, char *buf, size_t len)
 	    !strncmp(p, "CTR_DRBG - ", 11))
 		p = strstr(p, " - ") + 3;
 	snprintf(buf, len, "%s", p);
+}
+
+/* ---- a stream's error text ---- */
+
+void coil__tls_set_err(struct coil_tls *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(t->err, sizeof(t->err), fmt, ap);
+	va_end(ap);
+}
+
+/* Append to a NUL-terminated string in @buf (@size bytes), cutting. */
+static void cat(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void cat(char *buf, size_t size, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+	if (n + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, size - n, fmt, ap);
+	va_end(ap);
+}
+
+/* The reasons of a refused certificate, ours first, then mbedTLS's
+ * (mbedtls_x509_crt_verify_info(), one line per flag). */
+static void verify_text(struct coil_tls *t, uint32_t flags)
+{
+	struct coil_tls__conn *c = t->c;
+	unsigned bits = coil__tls_verify_bits(flags);
+	char info[512];
+
+	t->info.verify = bits;
+	t->err[0] = 0;
+	cat(t->err, sizeof(t->err), "certificate verification failed:");
+	if (bits & COIL_TLS_BAD_HOST)
+		cat(t->err, sizeof(t->err),
+		    " host name mismatch (the certificate is not for '%s');",
+		    c->host);
+	if (bits & COIL_TLS_BAD_EXPIRED)
+		cat(t->err, sizeof(t->err), " certificate expired;");
+	if (bits & COIL_TLS_BAD_NOT_YET)
+		cat(t->err, sizeof(t->err), " certificate not valid yet;");
+	if (bits & COIL_TLS_BAD_UNKNOWN_CA)
+		cat(t->err, sizeof(t->err),
+		    " unknown CA (no trusted certificate issued it);");
+	if (bits & COIL_TLS_BAD_REVOKED)
+		cat(t->err, sizeof(t->err), " certificate revoked;");
+	if (bits & COIL_TLS_BAD_MISSING)
+		cat(t->err, sizeof(t->err), " the peer sent no certificate;");
+	if (mbedtls_x509_crt_verify_info(info, sizeof(info), "", flags) < 0)
+		info[0] = 0;
+	/* one line per flag: join them */
+	for (char *p = info; *p; p++) {
+		if (*p == '\n')
+			*p = p[1] ? ';' : 0;
+	}
+	cat(t->err, sizeof(t->err), " [mbedTLS: %s]", info);
+}
+
+int coil__tls_fail_text(struct coil_tls *t, int ret, const char *what)
+{
+	struct coil_tls__conn *c = t->c;
+	char why[200];
+
+	if (ret == MBEDTLS_ERR_SSL_ALLOC_FAILED || c->nomem) {
+		coil__tls_set_err(t, "%s: out of memory", what);
+		return -ENOMEM;
+	}
+	if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+		verify_text(t, mbedtls_ssl_get_verify_result(&c->ssl));
+		return COIL_ETLS;
+	}
+	if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE) {
+		int a = coil__tls_alert_in(&c->ssl);
+		t->info.alert = a;
+		coil__tls_set_err(t,
+				  "%s: alert received from the peer: %s (%d)",
+				  what, coil__tls_alert_name(a), a);
+		return COIL_ETLS;
+	}
+	coil__tls_strerror(ret, why, sizeof(why));
+	coil__tls_set_err(t, "%s: %s (mbedTLS -0x%04x)", what, why,
+			  (unsigned)-ret);
+	return COIL_ETLS;
 }

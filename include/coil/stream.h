@@ -455,7 +455,7 @@ struct coil_tcp_opts {
  */
 struct coil_tcp {
 	struct coil_stream s;
-	/* private to engine/stream.c below this line */
+	/* private to engine/tcp.c below this line */
 	int fd;
 	unsigned st; /* TCP state bits */
 	int fail;    /* the stream's error once failed, else 0 */

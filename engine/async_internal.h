@@ -52,6 +52,10 @@ struct coil_op *coil__waitq_pop(struct coil__waitq *wq);
 /* Take @op out. Return: 1 if it was there. */
 int coil__waitq_remove(struct coil__waitq *wq, struct coil_op *op);
 
+/* Take @op out and undo its wait: no longer in flight, no callback.
+ * Return: 0; -ENOENT if it does not wait here. */
+int coil__waitq_withdraw(struct coil__waitq *wq, struct coil_op *op);
+
 /* Link into / unlink from the loop's list as the queue's state says. */
 void coil__waitq_update(struct coil__waitq *wq);
 

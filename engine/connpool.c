@@ -10,9 +10,17 @@
  * supply already promised to the oldest waiters, so a burst of N acquires
  * starts at most N opens.
  *
+ * A "fresh" acquire (coil_connpool_acquire_fresh()) waits on a queue of
+ * its own and is fed by opens only: opens in progress are promised to
+ * the fresh waiters first, idle connections and checks to the others; a
+ * full pool closes idle connections to make room for a fresh waiter.
+ *
  * Idle connections are closed by one absolute timer armed for the oldest
  * one's expiry (the idle list is in release order: its tail is always the
- * oldest).
+ * oldest), and beyond max_idle at once, oldest first.
+ *
+ * The HTTP client's pool (http/client_pool.c) is one of these per host,
+ * with its global limit in its open hook.
  */
 
 #include <errno.h>
@@ -29,6 +37,7 @@ struct coil_connpool {
 	void *arg;
 	struct coil_connpool_opts o;
 	struct coil__waitq wq;			  /* acquires; arg = the slot */
+	struct coil__waitq fq;			  /* fresh acquires, the same */
 	struct coil__waitq closeq;		  /* the close's done op */
 	struct coil_pconn *idle_head, *idle_tail; /* newest .. oldest */
 	unsigned size, nidle, in_use, opening, checking, nclosing;
@@ -74,8 +83,22 @@ static void timer_sync(struct coil_connpool *p)
 	}
 }
 
+static void close_pc(struct coil_connpool *p, struct coil_pconn *pc);
+
+/* Close the oldest idle connection (to keep max_idle, or make room). */
+static void close_oldest_idle(struct coil_connpool *p)
+{
+	struct coil_pconn *pc = p->idle_tail;
+
+	idle_unlink(p, pc);
+	p->st.idle_closed++;
+	close_pc(p, pc);
+}
+
 static void idle_push(struct coil_connpool *p, struct coil_pconn *pc)
 {
+	if (p->nidle >= p->o.max_idle)
+		close_oldest_idle(p);
 	pc->state = PC_IDLE;
 	pc->idle_since = coil_now(p->loop);
 	pc->prev = NULL;
@@ -109,10 +132,28 @@ static void maybe_done(struct coil_connpool *p)
 		coil__post(p->loop, d, 0);
 }
 
-/* Hand @pc to the oldest waiter. */
-static void give(struct coil_connpool *p, struct coil_pconn *pc)
+/* Fresh waiters not covered by an open in progress. */
+static unsigned fresh_unserved(const struct coil_connpool *p)
 {
-	struct coil_op *op = coil__waitq_pop(&p->wq);
+	return p->fq.count > p->opening ? p->fq.count - p->opening : 0;
+}
+
+/* Other waiters not covered by a check, or an open left over once the
+ * fresh waiters have theirs. */
+static unsigned any_unserved(const struct coil_connpool *p)
+{
+	unsigned opens =
+		p->opening > p->fq.count ? p->opening - p->fq.count : 0;
+	unsigned supply = opens + p->checking;
+
+	return p->wq.count > supply ? p->wq.count - supply : 0;
+}
+
+/* Hand @pc to the oldest waiter of @q. */
+static void give(struct coil_connpool *p, struct coil__waitq *q,
+		 struct coil_pconn *pc)
+{
+	struct coil_op *op = coil__waitq_pop(q);
 	struct coil_pconn **slot = coil__wait_arg(op);
 
 	pc->state = PC_IN_USE;
@@ -122,21 +163,25 @@ static void give(struct coil_connpool *p, struct coil_pconn *pc)
 	coil__post(p->loop, op, 0);
 }
 
-/* A connection ready for use (opened, checked): to the oldest waiter,
- * else idle; closed if the pool is closing. */
-static void settle(struct coil_connpool *p, struct coil_pconn *pc)
+/* A connection ready for use (opened: @fresh, or checked): to the oldest
+ * waiter that may take it, else idle; closed if the pool is closing. */
+static void settle(struct coil_connpool *p, struct coil_pconn *pc, int fresh)
 {
 	if (p->closing)
 		close_pc(p, pc);
+	else if (fresh && p->fq.count)
+		give(p, &p->fq, pc);
 	else if (p->wq.count)
-		give(p, pc);
+		give(p, &p->wq, pc);
 	else
 		idle_push(p, pc);
 }
 
+/* An open failed: the oldest waiter it was promised to gets @err. */
 static void fail_oldest(struct coil_connpool *p, int err)
 {
-	struct coil_op *op = coil__waitq_pop(&p->wq);
+	struct coil__waitq *q = fresh_unserved(p) ? &p->fq : &p->wq;
+	struct coil_op *op = coil__waitq_pop(q);
 	if (op)
 		coil__post(p->loop, op, err);
 }
@@ -185,9 +230,12 @@ static void serve(struct coil_connpool *p)
 	uint64_t now = p->ops->check && p->idle_head ? coil_now_update(p->loop)
 						     : coil_now(p->loop);
 
-	while (!p->closing && p->wq.count > p->opening + p->checking) {
+	while (!p->closing) {
 		struct coil_pconn *pc = p->idle_head;
-		if (pc) {
+		unsigned fresh = fresh_unserved(p);
+		unsigned any = any_unserved(p);
+
+		if (any && pc) {
 			idle_unlink(p, pc);
 			if (p->ops->check &&
 			    now - pc->idle_since >= p->o.check_idle_ns) {
@@ -195,14 +243,24 @@ static void serve(struct coil_connpool *p)
 				continue;
 			}
 			p->st.reused++;
-			give(p, pc);
+			give(p, &p->wq, pc);
 			continue;
 		}
-		if (p->size >= p->o.max_size)
+		if (!fresh && !any)
 			break;
-		int ret = start_open(p);
-		if (ret < 0)
-			fail_oldest(p, ret);
+		if (p->size < p->o.max_size) {
+			int ret = start_open(p);
+			if (ret < 0)
+				fail_oldest(p, ret);
+			continue;
+		}
+		/* full: a fresh waiter gets room by closing an idle one
+		 * (every connection closing makes room when it is gone) */
+		if (fresh > p->nclosing && p->idle_tail) {
+			close_oldest_idle(p);
+			continue;
+		}
+		break;
 	}
 }
 
@@ -221,6 +279,7 @@ static void timer_cb(struct coil_op *op, int res, unsigned flags)
 		struct coil_pconn *pc = p->idle_tail;
 		idle_unlink(p, pc);
 		p->st.idle_expired++;
+		p->st.idle_closed++;
 		close_pc(p, pc);
 	}
 	/* kept for min_idle: look again a timeout later */
@@ -233,16 +292,27 @@ static void timer_cb(struct coil_op *op, int res, unsigned flags)
 
 /* ---- API ---------------------------------------------------------------- */
 
-static int pool_cancel_hook(struct coil__waitq *wq, struct coil_op *op)
+static int cancel_counted(struct coil_connpool *p, struct coil__waitq *wq,
+			  struct coil_op *op)
 {
-	struct coil_connpool *p =
-		coil_container_of(wq, struct coil_connpool, wq);
 	int timed = op && (op->state & ST_TIMED_OUT);
 	int ret = coil__waitq_cancel_default(wq, op);
 
 	if (ret == 0 && timed)
 		p->st.timed_out++;
 	return ret;
+}
+
+static int pool_cancel_hook(struct coil__waitq *wq, struct coil_op *op)
+{
+	return cancel_counted(coil_container_of(wq, struct coil_connpool, wq),
+			      wq, op);
+}
+
+static int fresh_cancel_hook(struct coil__waitq *wq, struct coil_op *op)
+{
+	return cancel_counted(coil_container_of(wq, struct coil_connpool, fq),
+			      wq, op);
 }
 
 int coil_connpool_new(struct coil_connpool **out, struct coil_loop *loop,
@@ -262,7 +332,10 @@ int coil_connpool_new(struct coil_connpool **out, struct coil_loop *loop,
 		p->o.max_size = 10;
 	if (!p->o.idle_timeout_ns)
 		p->o.idle_timeout_ns = 60000000000ull;
-	if (p->o.min_idle > p->o.max_size) {
+	if (!p->o.max_idle)
+		p->o.max_idle = p->o.max_size;
+	if (p->o.min_idle > p->o.max_size || p->o.max_idle > p->o.max_size ||
+	    p->o.min_idle > p->o.max_idle) {
 		free(p);
 		return -EINVAL;
 	}
@@ -270,6 +343,7 @@ int coil_connpool_new(struct coil_connpool **out, struct coil_loop *loop,
 	p->ops = ops;
 	p->arg = arg;
 	coil__waitq_init(&p->wq, loop, pool_cancel_hook);
+	coil__waitq_init(&p->fq, loop, fresh_cancel_hook);
 	coil__waitq_init(&p->closeq, loop, NULL);
 	*out = p;
 	maintain(p);
@@ -281,8 +355,32 @@ void *coil_connpool_arg(const struct coil_connpool *p)
 	return p ? p->arg : NULL;
 }
 
-int coil_connpool_acquire(struct coil_connpool *p, struct coil_op *op,
-			  struct coil_pconn **slot)
+int coil_connpool_try_acquire(struct coil_connpool *p, struct coil_pconn **slot)
+{
+	struct coil_pconn *pc;
+
+	if (!p || !slot)
+		return -EINVAL;
+	if (p->closing)
+		return COIL_ECLOSED;
+	pc = p->idle_head;
+	/* (older waiters first; a connection due for a check is not
+	 * handed out unchecked) */
+	if (!pc || p->wq.count || p->fq.count ||
+	    (p->ops->check &&
+	     coil_now_update(p->loop) - pc->idle_since >= p->o.check_idle_ns))
+		return -EAGAIN;
+	idle_unlink(p, pc);
+	pc->state = PC_IN_USE;
+	p->in_use++;
+	p->st.acquired++;
+	p->st.reused++;
+	*slot = pc;
+	return 0;
+}
+
+static int acquire(struct coil_connpool *p, struct coil__waitq *q,
+		   struct coil_op *op, struct coil_pconn **slot)
 {
 	int ret;
 
@@ -299,13 +397,35 @@ int coil_connpool_acquire(struct coil_connpool *p, struct coil_op *op,
 	}
 	/* everyone queues, so nobody overtakes an older waiter; serve()
 	 * hands out at once what is there */
-	ret = coil__waitq_push(&p->wq, op, slot);
+	ret = coil__waitq_push(q, op, slot);
 	if (ret < 0)
 		return ret;
 	serve(p);
 	if (!(op->state & ST_POSTED))
 		p->st.waited++;
 	return 0;
+}
+
+int coil_connpool_acquire(struct coil_connpool *p, struct coil_op *op,
+			  struct coil_pconn **slot)
+{
+	return acquire(p, p ? &p->wq : NULL, op, slot);
+}
+
+int coil_connpool_acquire_fresh(struct coil_connpool *p, struct coil_op *op,
+				struct coil_pconn **slot)
+{
+	return acquire(p, p ? &p->fq : NULL, op, slot);
+}
+
+int coil_connpool_withdraw(struct coil_connpool *p, struct coil_op *op)
+{
+	if (!p || !op)
+		return -EINVAL;
+	if (coil__waitq_withdraw(&p->wq, op) == 0 ||
+	    coil__waitq_withdraw(&p->fq, op) == 0)
+		return 0;
+	return -ENOENT;
 }
 
 int coil_connpool_release(struct coil_connpool *p, struct coil_pconn *pc)
@@ -315,10 +435,12 @@ int coil_connpool_release(struct coil_connpool *p, struct coil_pconn *pc)
 	p->in_use--;
 	if (p->closing) {
 		close_pc(p, pc);
-	} else if (p->wq.count > p->opening + p->checking) {
-		give(p, pc); /* used a moment ago: no check */
+	} else if (any_unserved(p)) {
+		give(p, &p->wq, pc); /* used a moment ago: no check */
 	} else {
 		idle_push(p, pc);
+		if (fresh_unserved(p))
+			serve(p); /* room for a fresh one, if full */
 	}
 	return 0;
 }
@@ -342,16 +464,18 @@ void coil_connpool_opened(struct coil_connpool *p, struct coil_pconn *pc,
 		p->size--;
 		p->st.open_failed++;
 		/* the open was promised to the oldest waiter beyond the rest
-		 * of the supply: that one gets the error */
-		if (p->wq.count > p->opening + p->checking)
+		 * of the supply: that one gets the error; the others keep
+		 * theirs, and those the limit held back get an open now */
+		if (fresh_unserved(p) || any_unserved(p))
 			fail_oldest(p, status < 0 ? status : -EINVAL);
+		serve(p);
 		maybe_done(p);
 		return;
 	}
 	pc->pool = p;
 	pc->next = pc->prev = NULL;
 	p->st.opened++;
-	settle(p, pc);
+	settle(p, pc, 1);
 }
 
 void coil_connpool_lost(struct coil_connpool *p, struct coil_pconn *pc)
@@ -359,8 +483,20 @@ void coil_connpool_lost(struct coil_connpool *p, struct coil_pconn *pc)
 	if (!p || !pc || pc->pool != p || pc->state != PC_IDLE)
 		return;
 	idle_unlink(p, pc);
+	p->st.idle_closed++;
 	close_pc(p, pc);
 	maintain(p);
+}
+
+unsigned coil_connpool_close_idle(struct coil_connpool *p, unsigned n)
+{
+	unsigned done = 0;
+
+	while (p && done < n && p->idle_tail) {
+		close_oldest_idle(p);
+		done++;
+	}
+	return done;
 }
 
 void coil_connpool_checked(struct coil_connpool *p, struct coil_pconn *pc,
@@ -373,7 +509,7 @@ void coil_connpool_checked(struct coil_connpool *p, struct coil_pconn *pc,
 		serve(p);
 		return;
 	}
-	settle(p, pc);
+	settle(p, pc, 0);
 }
 
 void coil_connpool_closed(struct coil_connpool *p, struct coil_pconn *pc)
@@ -404,6 +540,8 @@ int coil_connpool_close(struct coil_connpool *p, struct coil_op *done)
 	p->closing = 1;
 	while ((op = coil__waitq_pop(&p->wq)))
 		coil__post(p->loop, op, COIL_ECLOSED);
+	while ((op = coil__waitq_pop(&p->fq)))
+		coil__post(p->loop, op, COIL_ECLOSED);
 	while (p->idle_head) {
 		struct coil_pconn *pc = p->idle_head;
 		idle_unlink(p, pc);
@@ -433,5 +571,6 @@ void coil_connpool_stats(const struct coil_connpool *p,
 	st->idle = p->nidle;
 	st->in_use = p->in_use;
 	st->opening = p->opening;
-	st->waiting = p->wq.count;
+	st->waiting = p->wq.count + p->fq.count;
+	st->idle_since = p->idle_tail ? p->idle_tail->idle_since : 0;
 }

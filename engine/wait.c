@@ -242,19 +242,23 @@ unsigned coil_waitlist_len(const struct coil_waitlist *wl)
 	return wl ? wl->wq.count : 0;
 }
 
-int coil_waitlist_remove(struct coil_waitlist *wl, struct coil_op *op)
+int coil__waitq_withdraw(struct coil__waitq *wq, struct coil_op *op)
 {
-	struct coil_loop *loop;
+	struct coil_loop *loop = wq->loop;
 
-	if (!wl || !op)
-		return -EINVAL;
-	if (!coil__waitq_remove(&wl->wq, op))
+	if (!coil__waitq_remove(wq, op))
 		return -ENOENT;
-	loop = wl->wq.loop;
 	if (op->state & ST_WAIT_TIMED)
 		coil__wait_untime(loop, op);
 	loop->inflight--;
 	op->state = 0;
 	op->timeout_ns = 0;
 	return 0;
+}
+
+int coil_waitlist_remove(struct coil_waitlist *wl, struct coil_op *op)
+{
+	if (!wl || !op)
+		return -EINVAL;
+	return coil__waitq_withdraw(&wl->wq, op);
 }

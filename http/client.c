@@ -26,7 +26,8 @@
  * Deadlines: every request with a deadline is on one list sorted by
  * deadline (insertion scans from the tail: deadlines mostly arrive in
  * order), watched by one ring timer for the whole client, armed for the
- * earliest deadline or idle connection expiry. One timer per client
+ * earliest deadline (idle connections expire in their host's pool). One
+ * timer per client
  * instead of one per request keeps the SQE count per request down.
  */
 
@@ -51,10 +52,7 @@ static void maybe_done(struct coil_http_client *c);
 static void timer_update(struct coil_http_client *c)
 {
 	uint64_t next = c->thead ? c->thead->deadline_ns : 0;
-	uint64_t idle = coil__pool_next_expiry(c);
 
-	if (idle && (!next || idle < next))
-		next = idle;
 	if (!next || c->shutting)
 		return;
 	if (coil_op_busy(&c->tmr)) {
@@ -135,7 +133,6 @@ static void tmr_cb(struct coil_op *op, int res, unsigned flags)
 			      (double)req->timeout_ns / 1e9);
 		abort_attempt(req, -ETIMEDOUT);
 	}
-	coil__pool_expire(c, now);
 	timer_update(c);
 }
 
@@ -193,6 +190,7 @@ static void conn_ready(struct coil__pool_wait *w, struct cconn *cn, int err);
 static void hop_start(struct coil_http_req *req, int fresh)
 {
 	struct coil__pool_wait *w = &req->pw;
+	int ret;
 
 	w->cb = conn_ready;
 	w->fresh = fresh;
@@ -201,9 +199,10 @@ static void hop_start(struct coil_http_req *req, int fresh)
 	w->why = req->errbuf;
 	w->why_cap = sizeof(req->errbuf);
 	req->state = RQ_POOL;
-	if (coil__pool_wait(req->c, &req->url, w) < 0) {
-		coil__req_why(req, -ENOMEM, "host table");
-		attempt_end(req, -ENOMEM, 0);
+	ret = coil__pool_wait(req->c, &req->url, w);
+	if (ret < 0) {
+		coil__req_why(req, ret, "wait for a connection");
+		attempt_end(req, ret, 0);
 	}
 }
 
@@ -491,9 +490,7 @@ int coil_http_client_new(struct coil_http_client **out, struct coil_loop *loop,
 	c->o = o;
 	c->resolver = o.resolver;
 	c->tls = o.tls;
-	coil_sem_init(&c->global, loop, o.max_conns, o.max_conns);
 	coil_op_init(&c->tmr, tmr_cb);
-	c->on_idle = timer_update;
 	c->on_conn_gone = maybe_done;
 	*out = c;
 	return 0;
@@ -502,7 +499,7 @@ int coil_http_client_new(struct coil_http_client **out, struct coil_loop *loop,
 static void maybe_done(struct coil_http_client *c)
 {
 	if (!c->shutting || c->shut_posted || c->nreq || c->conns ||
-	    coil_op_busy(&c->tmr))
+	    c->pools_open || coil_op_busy(&c->tmr))
 		return;
 	c->shut_posted = 1;
 	if (c->own_resolver) {
@@ -544,7 +541,10 @@ int coil_http_client_free(struct coil_http_client *c)
 {
 	if (!c)
 		return 0;
-	if (c->nreq || c->conns || coil_op_busy(&c->tmr))
+	/* (a pool that had connections may have its expiry timer armed
+	 * until its close completes) */
+	if (c->nreq || c->conns || coil_op_busy(&c->tmr) ||
+	    (c->pools_open && c->stats.conns_opened))
 		return -EBUSY;
 	if (c->own_resolver)
 		coil_resolver_free(c->resolver);
@@ -565,6 +565,7 @@ void coil_http_client_stats(const struct coil_http_client *c,
 		return;
 	}
 	*st = c->stats;
+	coil__pool_stats(c, st);
 }
 
 /* ---- requests

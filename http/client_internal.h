@@ -13,10 +13,12 @@
  *   client_exchange.c  one request and its response on one connection;
  *                      reports how it ended as an enum coil__xout through
  *                      the callback client.c gave it, never calling up.
- *   client_pool.c      hosts, limits, connections (resolve, connect, TLS),
- *                      idle reuse; hands a connection to a waiter (struct
- *                      coil__pool_wait) through the waiter's callback,
- *                      and knows nothing of requests' policy.
+ *   client_pool.c      hosts (a coil_connpool each: per-host limit, idle
+ *                      reuse and expiry), the global limit, connections
+ *                      (resolve, connect, TLS); hands a connection to a
+ *                      waiter (struct coil__pool_wait) through the
+ *                      waiter's callback, and knows nothing of requests'
+ *                      policy.
  *   client_policy.c    pure helpers: which results retry, failure words.
  *   client_ref.c       pure helpers: Location references, Retry-After.
  * What a lower layer tells the one above goes through a callback the
@@ -32,6 +34,7 @@
 #include <sys/uio.h>
 
 #include "coil/async.h"
+#include "coil/connpool.h"
 #include "coil/http.h"
 #include "coil/stream.h"
 #include "coil/tls.h"
@@ -45,9 +48,9 @@ struct coil_http_req;
 struct coil__pool_wait;
 
 /*
- * A waiter for a connection (embedded in a request): queued FIFO on its
- * host, then either handed an open connection or told that opening one
- * failed, once, through @cb.
+ * A waiter for a connection (embedded in a request): an acquire on its
+ * host's pool (engine/connpool.c), answered once through @cb with an
+ * open connection or why none came.
  */
 struct coil__pool_wait {
 	/* set by the waiter before coil__pool_wait() */
@@ -58,60 +61,63 @@ struct coil__pool_wait {
 	char *why;		     /* receives a failure in words */
 	size_t why_cap;
 	/* the pool's */
-	struct host *host;		       /* while queued */
-	struct cconn *conn;		       /* while its connection opens */
-	struct coil__pool_wait *wnext, *wprev; /* host wait queue */
+	struct host *host;	 /* while its acquire is in flight */
+	struct coil_op op;	 /* the acquire */
+	struct coil_pconn *slot; /* what it got */
+	unsigned fail_seq;	 /* the host's open failures when it began */
+	int dropped;		 /* withdrawn after its answer was due */
 };
 
 /* One scheme+host+port. Lives until the client is freed. */
 struct host {
 	struct coil_http_client *c;
 	struct host *hnext; /* hash chain */
+	struct host *next;  /* every host of the client */
 	uint32_t hash;
 	int https;
 	uint16_t port;
-	int kind;	     /* COIL_URL_HOST_* */
-	struct coil_sem sem; /* per-host connection permits */
-	/* idle connections, most recently used first */
-	struct cconn *idle_head, *idle_tail;
-	unsigned nidle;
-	/* waiters for a connection, FIFO */
-	struct coil__pool_wait *wait_head, *wait_tail;
-	unsigned nwait;
-	unsigned nconn;	   /* open connections (all states) */
-	unsigned evicting; /* idle connections closing to make room here */
+	int kind;			   /* COIL_URL_HOST_* */
+	struct coil_connpool *pool;	   /* its connections, per-host limit */
+	struct coil_op pool_closed;	   /* the pool's close, at shutdown */
+	struct coil__pool_wait *acquiring; /* whose acquire runs now */
+	uint64_t connect_timeout_ns; /* the last waiter's, for later opens */
+	unsigned nconn;		     /* open connections (all states) */
+	unsigned gpending;	     /* opens waiting for a global permit */
 	struct host *gnext;
-	int in_gwait;	/* queued for a global permit */
-	char name[256]; /* lowercased; IPv6 without brackets */
+	int in_gwait;	   /* queued for a global permit */
+	unsigned fail_seq; /* open failures so far */
+	char why[320];	   /* the last one, in words */
+	char name[256];	   /* lowercased; IPv6 without brackets */
 };
 
 enum conn_state {
 	C_RESOLVING,
 	C_CONNECTING,
-	C_ACTIVE,
-	C_IDLE,
+	C_ACTIVE, /* an exchange's */
+	C_POOLED, /* given back to the pool: idle, or on its way to a waiter */
 	C_CLOSING,
 };
 
 struct cconn {
+	struct coil_pconn pc; /* in its host's pool, once open */
 	struct coil_tcp tcp;
 	struct coil_tls tls;
 	struct coil_stream *s; /* the top stream: &tcp.s or &tls.s */
 	struct coil_http_client *c;
 	struct host *h;
-	struct coil__pool_wait *owner; /* while connecting, if any */
 	/* while active: the exchange's reader, and its argument */
 	void (*on_read)(struct cconn *cn, ssize_t n, const void *buf);
 	void *user;
-	struct cconn *inext, *iprev; /* host idle list */
-	struct cconn *lnext, *lprev; /* client idle list, newest first */
 	struct cconn *anext, *aprev; /* every connection of the client */
 	enum conn_state state;
+	int in_pool;	 /* open: the pool counts it as a connection */
 	int stream_open; /* the stream needs coil_stream_close() */
-	int evicted;	 /* closed to make room (counted in h->evicting) */
+	int evicted;	 /* closed to free a global permit (c->evicting) */
+	int dead;	 /* the server closed it while it was pooled */
 	int paused;	 /* reading stopped for back-pressure */
+	int err;	 /* why it failed to open */
 	unsigned nreq;	 /* exchanges started on it */
-	uint64_t idle_at;
+	uint64_t deadline_ns, connect_timeout_ns; /* of its connect */
 	struct coil_resolve_req rr;
 	struct sockaddr_storage addrs[COIL_RESOLVE_MAX];
 	unsigned naddrs;
@@ -265,18 +271,20 @@ struct coil_http_client {
 	struct coil_tls_cache *tls_cache;
 	int tls_fail; /* making the default configuration failed */
 	char tls_err[256];
-	struct coil_sem global;
 	struct host **tab;
 	unsigned tab_cap, nhosts;
+	struct host *hosts;  /* every host, newest first */
+	unsigned pools_open; /* host pools whose close has not completed */
+	/* the global limit (o.max_conns, counted in stats.conns): hosts with
+	 * opens waiting for a permit, and idle connections of other hosts
+	 * closing to free one */
 	struct host *gwait_head, *gwait_tail;
-	unsigned gwaiting;
-	unsigned evicting; /* idle conns closing to free a global permit */
-	struct cconn *lru_head, *lru_tail; /* idle, newest first */
+	unsigned gpending;
+	unsigned evicting;
+	int in_evict; /* (closing an idle one for the global limit) */
 	struct cconn *conns;
-	/* what the pool tells client.c (set by coil_http_client_new()): a
-	 * connection went idle (its expiry may need the timer); one is gone
-	 * (a shutdown may be complete) */
-	void (*on_idle)(struct coil_http_client *c);
+	/* what the pool tells client.c (set by coil_http_client_new()): one
+	 * connection or pool is gone (a shutdown may be complete) */
 	void (*on_conn_gone)(struct coil_http_client *c);
 	struct coil_http_req *reqs;
 	unsigned nreq;
@@ -294,20 +302,23 @@ struct coil_http_client {
 
 /* ---- client_pool.c: hosts and connections ---- */
 
-/* Queue @w on the host of @u and serve what can be served; @w->cb runs
- * once, maybe before this returns. Return: 0; -ENOMEM (host table). */
+/* Acquire a connection on the host of @u (at once when an idle one is
+ * there: then @w->cb runs before this returns). Return: 0; -ENOMEM (host
+ * table); the pool's refusal (COIL_ECLOSED at shutdown, -ECANCELED while
+ * the loop drains). */
 int coil__pool_wait(struct coil_http_client *c, const struct coil_url *u,
 		    struct coil__pool_wait *w);
-/* Withdraw @w before its callback ran (queued, or its connection opens). */
+/* Withdraw @w before its callback ran; the callback will not run. */
 void coil__pool_unwait(struct coil__pool_wait *w);
 /* An exchange is over: keep @cn for reuse (or hand it on), or close it. */
 void coil__conn_release(struct cconn *cn);
 void coil__conn_close(struct cconn *cn);
 void coil__conn_pause(struct cconn *cn, int pause);
-void coil__pool_expire(struct coil_http_client *c, uint64_t now);
 void coil__pool_shutdown(struct coil_http_client *c);
 void coil__pool_free(struct coil_http_client *c);
-uint64_t coil__pool_next_expiry(const struct coil_http_client *c);
+/* The pools' part of the counters: idle now, idle ones closed. */
+void coil__pool_stats(const struct coil_http_client *c,
+		      struct coil_http_client_stats *st);
 
 /* ---- client_exchange.c: one exchange ---- */
 

@@ -1,26 +1,24 @@
 /*
- * http/client_pool.c - the client's connection pool: hosts (one per
- * scheme+host+port), the limits, opening connections (resolve, connect),
- * idle keep-alive connections, and handing connections to waiting
- * requests.
+ * http/client_pool.c - the client's connections: hosts (one per
+ * scheme+host+port), each a coil_connpool (engine/connpool.c: the
+ * per-host limit, waiters in FIFO order, keep-alive reuse most recently
+ * used first, max idle, idle expiry, fresh connections after a stale
+ * reuse), the client's global limit, and opening connections (resolve,
+ * connect, TLS with the client's session cache) for the pools' open hook.
  *
- * A permit of the host's coil_sem and one of the client's global coil_sem
- * belong to each open connection, from the moment it is decided until its
- * close callback: the server never sees more connections than the limits,
- * not even while one is closing. The number of connections is therefore
- * exactly the number of permits taken (h->nconn, counted for the stats).
- * Requests never wait on the semaphores themselves: they queue FIFO on
- * their host, because what frees up for them is either an idle connection
- * (handed over as it is) or a permit (to open a new one). A host that has
- * a host permit but finds the global limit reached joins the client's
- * queue of hosts waiting for a global permit, and an idle connection
- * elsewhere is closed to make room (httpx's pool does the same).
+ * The global limit lives in the open hook: a connection holds one of
+ * o.max_conns permits (counted in stats.conns) from the moment it is
+ * decided until its close callback, so the server never sees more, not
+ * even while one closes. A pool that must open but finds no permit
+ * leaves the open pending (it still counts as opening for the pool): its
+ * host joins the client's queue of hosts waiting for a permit, and the
+ * oldest idle connection of any host is closed to make room (httpx's
+ * pool does the same). A permit coming back starts the oldest pending
+ * open.
  *
- * Idle connections keep reading: a close, a reset or stray bytes from the
- * server while idle close them at once, so a reused connection has at
- * least not been seen dead. Idle connections are reused most recently
- * used first (the least likely to have been timed out by the server) and
- * closed after the idle timeout, oldest first.
+ * Pooled connections keep reading: a close, a reset or stray bytes from
+ * the server while idle close them at once (coil_connpool_lost()), so a
+ * reused connection has at least not been seen dead.
  */
 
 #include <arpa/inet.h>
@@ -64,9 +62,16 @@ static int host_grow(struct coil_http_client *c)
 	return 0;
 }
 
+static const struct coil_connpool_ops pool_ops;
+
 static struct host *host_get(struct coil_http_client *c,
 			     const struct coil_url *u)
 {
+	struct coil_connpool_opts po = {
+		.max_size = c->o.max_conns_per_host,
+		.max_idle = c->o.max_idle_per_host,
+		.idle_timeout_ns = c->o.idle_timeout_ns,
+	};
 	char name[sizeof(((struct host *)0)->name)];
 	const char *src = coil_url_host(u);
 	struct host *h;
@@ -98,46 +103,20 @@ static struct host *host_get(struct coil_http_client *c,
 	h->port = u->port;
 	h->kind = u->host_kind;
 	memcpy(h->name, name, n + 1);
-	coil_sem_init(&h->sem, c->loop, c->o.max_conns_per_host,
-		      c->o.max_conns_per_host);
+	if (coil_connpool_new(&h->pool, c->loop, &pool_ops, h, &po) < 0) {
+		free(h);
+		return NULL;
+	}
 	h->hnext = c->tab[hash & (c->tab_cap - 1)];
 	c->tab[hash & (c->tab_cap - 1)] = h;
+	h->next = c->hosts;
+	c->hosts = h;
 	c->nhosts++;
+	c->pools_open++;
 	return h;
 }
 
-static void host_enqueue(struct host *h, struct coil__pool_wait *req)
-{
-	req->host = h;
-	req->conn = NULL;
-	req->wnext = NULL;
-	req->wprev = h->wait_tail;
-	if (h->wait_tail)
-		h->wait_tail->wnext = req;
-	else
-		h->wait_head = req;
-	h->wait_tail = req;
-	h->nwait++;
-	h->c->stats.waiting++;
-}
-
-static void host_unqueue(struct coil__pool_wait *req)
-{
-	struct host *h = req->host;
-
-	if (req->wprev)
-		req->wprev->wnext = req->wnext;
-	else
-		h->wait_head = req->wnext;
-	if (req->wnext)
-		req->wnext->wprev = req->wprev;
-	else
-		h->wait_tail = req->wprev;
-	req->wnext = req->wprev = NULL;
-	req->host = NULL;
-	h->nwait--;
-	h->c->stats.waiting--;
-}
+/* ---- the global limit ---------------------------------------------------- */
 
 static void gwait_add(struct host *h)
 {
@@ -152,7 +131,6 @@ static void gwait_add(struct host *h)
 	else
 		c->gwait_head = h;
 	c->gwait_tail = h;
-	c->gwaiting++;
 }
 
 static struct host *gwait_pop(struct coil_http_client *c)
@@ -164,71 +142,68 @@ static struct host *gwait_pop(struct coil_http_client *c)
 		c->gwait_tail = NULL;
 	h->gnext = NULL;
 	h->in_gwait = 0;
-	c->gwaiting--;
 	return h;
 }
 
-/* ---- idle lists ---------------------------------------------------------- */
-
-static void idle_push(struct cconn *cn)
+/* The host whose oldest idle connection is the oldest of the client. */
+static struct host *oldest_idle_host(struct coil_http_client *c)
 {
-	struct host *h = cn->h;
-	struct coil_http_client *c = cn->c;
+	struct host *best = NULL;
+	uint64_t best_at = 0;
 
-	cn->iprev = NULL;
-	cn->inext = h->idle_head;
-	if (h->idle_head)
-		h->idle_head->iprev = cn;
-	else
-		h->idle_tail = cn;
-	h->idle_head = cn;
-	h->nidle++;
-
-	cn->lprev = NULL;
-	cn->lnext = c->lru_head;
-	if (c->lru_head)
-		c->lru_head->lprev = cn;
-	else
-		c->lru_tail = cn;
-	c->lru_head = cn;
-	c->stats.idle++;
+	for (struct host *h = c->hosts; h; h = h->next) {
+		struct coil_connpool_stats st;
+		coil_connpool_stats(h->pool, &st);
+		if (st.idle && (!best || st.idle_since < best_at)) {
+			best = h;
+			best_at = st.idle_since;
+		}
+	}
+	return best;
 }
 
-static void idle_unlink(struct cconn *cn)
+/* Close idle connections (oldest first) until every pending open has
+ * one closing for it. */
+static void evict_for_global(struct coil_http_client *c)
 {
-	struct host *h = cn->h;
-	struct coil_http_client *c = cn->c;
+	while (c->evicting < c->gpending) {
+		struct host *h = oldest_idle_host(c);
+		if (!h)
+			return;
+		c->in_evict = 1; /* (the close hook counts it) */
+		coil_connpool_close_idle(h->pool, 1);
+		c->in_evict = 0;
+	}
+}
 
-	if (cn->iprev)
-		cn->iprev->inext = cn->inext;
-	else
-		h->idle_head = cn->inext;
-	if (cn->inext)
-		cn->inext->iprev = cn->iprev;
-	else
-		h->idle_tail = cn->iprev;
-	cn->inext = cn->iprev = NULL;
-	h->nidle--;
+static int conn_new(struct host *h, const struct coil__pool_wait *w);
 
-	if (cn->lprev)
-		cn->lprev->lnext = cn->lnext;
-	else
-		c->lru_head = cn->lnext;
-	if (cn->lnext)
-		cn->lnext->lprev = cn->lprev;
-	else
-		c->lru_tail = cn->lprev;
-	cn->lnext = cn->lprev = NULL;
-	c->stats.idle--;
+/* Start the pending opens that permits allow, oldest host first. */
+static void global_dispatch(struct coil_http_client *c)
+{
+	while (c->gwait_head && c->stats.conns < c->o.max_conns) {
+		struct host *h = c->gwait_head;
+		struct coil_connpool_stats st;
+		int ret = -ECANCELED;
+
+		h->gpending--;
+		c->gpending--;
+		if (!h->gpending)
+			gwait_pop(c);
+		/* nobody waits any more: the open is not needed */
+		coil_connpool_stats(h->pool, &st);
+		if (st.waiting)
+			ret = conn_new(h, NULL);
+		if (ret < 0)
+			coil_connpool_opened(h->pool, NULL, ret);
+	}
 }
 
 /* ---- connections ----------------------------------------------------------
  */
 
-static void global_dispatch(struct coil_http_client *c);
-static void host_dispatch(struct host *h);
-
-/* The connection is over: permits back, memory freed, waiters served. */
+/* The connection is over: its permit back, the pool told, memory freed,
+ * pending opens started. */
 static void conn_gone(struct cconn *cn)
 {
 	struct coil_http_client *c = cn->c;
@@ -240,16 +215,16 @@ static void conn_gone(struct cconn *cn)
 		c->conns = cn->anext;
 	if (cn->anext)
 		cn->anext->aprev = cn->aprev;
-	if (cn->evicted == 1)
-		h->evicting--;
-	else if (cn->evicted == 2)
+	if (cn->evicted)
 		c->evicting--;
 	h->nconn--;
 	c->stats.conns--;
-	coil_sem_release(&h->sem);
-	coil_sem_release(&c->global);
+	if (cn->in_pool)
+		coil_connpool_closed(h->pool, &cn->pc);
+	else
+		coil_connpool_opened(h->pool, NULL,
+				     cn->err < 0 ? cn->err : -ECANCELED);
 	free(cn);
-	host_dispatch(h);
 	global_dispatch(c);
 	c->on_conn_gone(c);
 }
@@ -262,76 +237,49 @@ static void conn_closed(struct coil_stream *s)
 	conn_gone(cn);
 }
 
-void coil__conn_close(struct cconn *cn)
+/* Opening failed (@err), h->why says why: counted, and the pool told. */
+static void open_failed(struct cconn *cn, int err)
 {
-	struct coil_loop *loop = cn->c->loop;
-	enum conn_state prev = cn->state;
-
-	if (prev == C_CLOSING)
-		return;
-	if (prev == C_IDLE)
-		idle_unlink(cn);
-	cn->state = C_CLOSING;
-	if (prev == C_RESOLVING) {
-		/* its callback comes with -ECANCELED (or the answer) and
-		 * finishes the job */
-		coil_cancel(loop, &cn->rr.op);
-		return;
-	}
-	if (cn->stream_open)
-		coil_stream_close(cn->s, conn_closed);
+	cn->h->fail_seq++;
+	cn->c->stats.connect_errors++;
+	cn->err = err;
+	conn_gone(cn);
 }
 
-/* Close an idle connection to make room for a request that waits (@why:
- * 1 for the host's own fresh waiters, 2 for the global limit). */
-static void evict(struct cconn *cn, int why)
-{
-	cn->evicted = why;
-	if (why == 1)
-		cn->h->evicting++;
-	else
-		cn->c->evicting++;
-	cn->c->stats.idle_closed++;
-	coil__conn_close(cn);
-}
-
-/* Give @cn to the waiter @w, taken off its queue. */
-static void hand_over(struct coil__pool_wait *w, struct cconn *cn)
-{
-	cn->state = C_ACTIVE;
-	cn->nreq++;
-	w->cb(w, cn, 0);
-}
-
-/* Tell the waiter @w that the connection it waited on failed (@err);
- * the words are already in w->why. */
-static void owner_failed(struct coil__pool_wait *w, int err)
-{
-	w->conn = NULL;
-	w->cb(w, NULL, err);
-}
-
-/* Opening the connection failed: its owner (if any) ends its attempt.
- * @detail: what went wrong in words, or NULL for coil_strerror(@err). */
+/* Opening failed (@err): the host keeps the words for the waiter the
+ * pool gives the error to. @detail: what went wrong in words, or NULL
+ * for coil_strerror(@err). */
 static void conn_fail(struct cconn *cn, int err, const char *what,
 		      const char *detail)
 {
-	struct coil__pool_wait *owner = cn->owner;
+	struct host *h = cn->h;
 
-	cn->owner = NULL;
-	cn->c->stats.connect_errors++;
-	if (owner) {
-		if (detail)
-			coil__why(owner->why, owner->why_cap, 0,
-				  "%s %s port %u: %s", what, cn->h->name,
-				  (unsigned)cn->h->port, detail);
-		else
-			coil__why(owner->why, owner->why_cap, err,
-				  "%s %s port %u", what, cn->h->name,
-				  (unsigned)cn->h->port);
-		owner_failed(owner, err);
+	if (detail)
+		coil__why(h->why, sizeof(h->why), 0, "%s %s port %u: %s", what,
+			  h->name, (unsigned)h->port, detail);
+	else
+		coil__why(h->why, sizeof(h->why), err, "%s %s port %u", what,
+			  h->name, (unsigned)h->port);
+	open_failed(cn, err);
+}
+
+/* Stop opening @cn (a shutdown): its callback comes with -ECANCELED (or
+ * its result) and reports to the pool. */
+static void conn_abort(struct cconn *cn)
+{
+	enum conn_state prev = cn->state;
+
+	if (prev == C_ACTIVE) {
+		coil__conn_close(cn);
+		return;
 	}
-	conn_gone(cn);
+	if (prev != C_RESOLVING && prev != C_CONNECTING)
+		return;
+	cn->state = C_CLOSING;
+	if (prev == C_RESOLVING)
+		coil_cancel(cn->c->loop, &cn->rr.op);
+	else if (cn->stream_open)
+		coil_stream_close(cn->s, conn_closed);
 }
 
 static void conn_read(struct coil_stream *s, ssize_t n, const void *buf)
@@ -342,16 +290,19 @@ static void conn_read(struct coil_stream *s, ssize_t n, const void *buf)
 		cn->on_read(cn, n, buf);
 		return;
 	}
-	/* idle: the server closed, reset, or sent what nobody asked for */
-	if (cn->state == C_IDLE)
-		cn->c->stats.idle_closed++;
-	coil__conn_close(cn);
+	if (cn->state != C_POOLED || cn->dead)
+		return;
+	/* pooled: the server closed, reset, or sent what nobody asked for.
+	 * An idle one the pool closes now; one on its way to a waiter is
+	 * discarded when it arrives (acquired()). */
+	cn->dead = 1;
+	coil_connpool_lost(cn->h->pool, &cn->pc);
 }
 
 static void conn_connected(struct coil_stream *s, int status)
 {
 	struct cconn *cn = s->data;
-	struct coil__pool_wait *owner = cn->owner;
+	struct coil_http_client *c = cn->c;
 
 	if (cn->state == C_CLOSING)
 		return; /* -ECANCELED by our close: its callback follows */
@@ -368,51 +319,42 @@ static void conn_connected(struct coil_stream *s, int status)
 		conn_fail(cn, status, "connect to", NULL);
 		return;
 	}
-	cn->c->stats.conns_opened++;
+	c->stats.conns_opened++;
 	if (cn->h->https) {
-		cn->c->stats.tls_handshakes++;
+		c->stats.tls_handshakes++;
 		if (coil_tls_info(&cn->tls)->resumed)
-			cn->c->stats.tls_resumed++;
+			c->stats.tls_resumed++;
 	}
 	if (coil_stream_read_start(cn->s, conn_read) < 0) {
-		cn->c->stats.connect_errors++;
-		cn->owner = NULL;
-		if (owner) {
-			coil__why(owner->why, owner->why_cap, -ENOMEM,
-				  "read from %s", cn->h->name);
-			owner_failed(owner, -ENOMEM);
-		}
-		coil__conn_close(cn);
+		coil__why(cn->h->why, sizeof(cn->h->why), -ENOMEM,
+			  "read from %s", cn->h->name);
+		cn->h->fail_seq++;
+		c->stats.connect_errors++;
+		cn->err = -ENOMEM;
+		cn->state = C_CLOSING;
+		coil_stream_close(cn->s, conn_closed); /* → conn_gone() */
 		return;
 	}
-	if (owner) {
-		cn->owner = NULL;
-		owner->conn = NULL;
-		hand_over(owner, cn);
-	} else {
-		coil__conn_release(cn);
-	}
+	cn->state = C_POOLED;
+	cn->in_pool = 1;
+	coil_connpool_opened(cn->h->pool, &cn->pc, 0);
 }
 
-static void conn_connect(struct cconn *cn)
+/* Start the connect; 0, or -errno (the stream could not start). */
+static int conn_connect(struct cconn *cn)
 {
 	struct coil_http_client *c = cn->c;
-	struct coil__pool_wait *owner = cn->owner;
 	struct coil_tcp_opts to = {0};
-	uint64_t prev, deadline = 0;
+	uint64_t prev, deadline = cn->deadline_ns;
 	int ret;
 
 	cn->state = C_CONNECTING;
-	if (owner) {
+	to.connect_timeout_ns = cn->connect_timeout_ns;
+	if (deadline) {
 		uint64_t now = coil_now_update(c->loop);
-		deadline = owner->deadline_ns;
-		to.connect_timeout_ns = owner->connect_timeout_ns;
-		if (deadline) {
-			uint64_t left = deadline > now ? deadline - now : 1;
-			if (!to.connect_timeout_ns ||
-			    left < to.connect_timeout_ns)
-				to.connect_timeout_ns = left;
-		}
+		uint64_t left = deadline > now ? deadline - now : 1;
+		if (!to.connect_timeout_ns || left < to.connect_timeout_ns)
+			to.connect_timeout_ns = left;
 	}
 	cn->tcp.s.data = cn;
 	cn->s = &cn->tcp.s;
@@ -435,17 +377,15 @@ static void conn_connect(struct cconn *cn)
 				       &to, conn_connected);
 	}
 	coil_deadline_leave(c->loop, prev);
-	if (ret < 0) {
-		conn_fail(cn, ret, "socket for", NULL);
-		return;
-	}
-	cn->stream_open = 1;
+	if (ret == 0)
+		cn->stream_open = 1;
+	return ret;
 }
 
 static void conn_resolved(struct coil_op *op, int res, unsigned flags)
 {
 	struct cconn *cn = coil_container_of(op, struct cconn, rr.op);
-	struct coil__pool_wait *owner = cn->owner;
+	int ret;
 
 	(void)flags;
 	if (cn->state == C_CLOSING) {
@@ -455,15 +395,10 @@ static void conn_resolved(struct coil_op *op, int res, unsigned flags)
 	if (res <= 0) {
 		if (res == 0)
 			res = COIL_ERESOLVE;
-		cn->owner = NULL;
-		cn->c->stats.connect_errors++;
-		if (owner) {
-			coil__why(owner->why, owner->why_cap, 0,
-				  "cannot resolve %s: %s", cn->h->name,
-				  coil_resolve_strerror(&cn->rr, res));
-			owner_failed(owner, res);
-		}
-		conn_gone(cn);
+		coil__why(cn->h->why, sizeof(cn->h->why), 0,
+			  "cannot resolve %s: %s", cn->h->name,
+			  coil_resolve_strerror(&cn->rr, res));
+		open_failed(cn, res);
 		return;
 	}
 	cn->naddrs = cn->rr.naddr;
@@ -472,7 +407,9 @@ static void conn_resolved(struct coil_op *op, int res, unsigned flags)
 		memcpy(&cn->addrs[i], &cn->rr.addr[i],
 		       coil_sockaddr_len(&cn->rr.addr[i]));
 	}
-	conn_connect(cn);
+	ret = conn_connect(cn);
+	if (ret < 0)
+		conn_fail(cn, ret, "socket for", NULL);
 }
 
 static int ensure_resolver(struct coil_http_client *c)
@@ -523,25 +460,86 @@ static int client_tls(struct coil_http_client *c)
 	return 0;
 }
 
-/* Open a connection for @owner; the caller took both permits. */
-static void conn_new(struct host *h, struct coil__pool_wait *owner)
+/* The address of an IP literal host into cn->addrs[0]. */
+static void literal_addr(struct cconn *cn)
+{
+	struct host *h = cn->h;
+
+	if (h->kind == COIL_URL_HOST_IPV4) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&cn->addrs[0];
+		a->sin_family = AF_INET;
+		a->sin_port = htons(h->port);
+		inet_pton(AF_INET, h->name, &a->sin_addr);
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&cn->addrs[0];
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(h->port);
+		inet_pton(AF_INET6, h->name, &a->sin6_addr);
+	}
+	cn->naddrs = 1;
+}
+
+/* Resolve or connect: 0, or -errno with h->why set (nothing started). */
+static int conn_start(struct cconn *cn)
+{
+	struct coil_http_client *c = cn->c;
+	struct host *h = cn->h;
+	int ret;
+
+	if (h->https) {
+		ret = client_tls(c);
+		if (ret < 0) {
+			coil__why(h->why, sizeof(h->why), 0,
+				  "TLS configuration: %s", c->tls_err);
+			return ret;
+		}
+	}
+	if (h->kind == COIL_URL_HOST_IPV4 || h->kind == COIL_URL_HOST_IPV6) {
+		literal_addr(cn);
+		ret = conn_connect(cn);
+		if (ret < 0)
+			coil__why(h->why, sizeof(h->why), ret,
+				  "socket for %s port %u", h->name,
+				  (unsigned)h->port);
+		return ret;
+	}
+	cn->state = C_RESOLVING;
+	ret = ensure_resolver(c);
+	if (ret == 0) {
+		coil_op_init(&cn->rr.op, conn_resolved);
+		ret = coil_resolve(c->resolver, &cn->rr, h->name, h->port);
+	}
+	if (ret < 0)
+		coil__why(h->why, sizeof(h->why), ret, "resolve %s", h->name);
+	return ret;
+}
+
+/* Open a connection to @h under a global permit (counted here), with the
+ * connect limits of @w, or the host's last waiter's. Return: 0 (it
+ * reports to the pool when open or failed); -errno with h->why set
+ * (nothing to report). */
+static int conn_new(struct host *h, const struct coil__pool_wait *w)
 {
 	struct coil_http_client *c = h->c;
 	struct cconn *cn = calloc(1, sizeof(*cn));
 	int ret;
 
 	if (!cn) {
-		coil_sem_release(&h->sem);
-		coil_sem_release(&c->global);
-		coil__why(owner->why, owner->why_cap, -ENOMEM,
-			  "new connection");
-		owner_failed(owner, -ENOMEM);
-		return;
+		coil__why(h->why, sizeof(h->why), -ENOMEM, "new connection");
+		ret = -ENOMEM;
+		goto fail;
 	}
 	cn->c = c;
 	cn->h = h;
-	cn->owner = owner;
-	owner->conn = cn;
+	cn->pc.data = cn;
+	cn->deadline_ns = w ? w->deadline_ns : 0;
+	cn->connect_timeout_ns =
+		w ? w->connect_timeout_ns : h->connect_timeout_ns;
+	ret = conn_start(cn);
+	if (ret < 0) {
+		free(cn);
+		goto fail;
+	}
 	cn->anext = c->conns;
 	if (c->conns)
 		c->conns->aprev = cn;
@@ -552,64 +550,175 @@ static void conn_new(struct host *h, struct coil__pool_wait *owner)
 		c->stats.peak_conns = c->stats.conns;
 	if (h->nconn > c->stats.peak_conns_per_host)
 		c->stats.peak_conns_per_host = h->nconn;
-
-	if (h->https) {
-		ret = client_tls(c);
-		if (ret < 0) {
-			cn->owner = NULL;
-			c->stats.connect_errors++;
-			coil__why(owner->why, owner->why_cap, 0,
-				  "TLS configuration: %s", c->tls_err);
-			owner_failed(owner, ret);
-			conn_gone(cn);
-			return;
-		}
-	}
-	if (h->kind == COIL_URL_HOST_IPV4) {
-		struct sockaddr_in *a = (struct sockaddr_in *)&cn->addrs[0];
-		a->sin_family = AF_INET;
-		a->sin_port = htons(h->port);
-		inet_pton(AF_INET, h->name, &a->sin_addr);
-		cn->naddrs = 1;
-		conn_connect(cn);
-		return;
-	}
-	if (h->kind == COIL_URL_HOST_IPV6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&cn->addrs[0];
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons(h->port);
-		inet_pton(AF_INET6, h->name, &a->sin6_addr);
-		cn->naddrs = 1;
-		conn_connect(cn);
-		return;
-	}
-	cn->state = C_RESOLVING;
-	ret = ensure_resolver(c);
-	if (ret == 0) {
-		coil_op_init(&cn->rr.op, conn_resolved);
-		ret = coil_resolve(c->resolver, &cn->rr, h->name, h->port);
-	}
-	if (ret < 0) {
-		cn->owner = NULL;
-		c->stats.connect_errors++;
-		coil__why(owner->why, owner->why_cap, ret, "resolve %s",
-			  h->name);
-		owner_failed(owner, ret);
-		conn_gone(cn);
-	}
+	return 0;
+fail:
+	h->fail_seq++;
+	c->stats.connect_errors++;
+	return ret;
 }
 
-static void conn_disown(struct cconn *cn)
+/* ---- the pool's hooks -----------------------------------------------------
+ */
+
+static int pool_open(struct coil_connpool *p)
 {
-	cn->owner = NULL;
-	/* nobody else wants it: stop opening it */
-	if (!cn->h->wait_head)
-		coil__conn_close(cn);
+	struct host *h = coil_connpool_arg(p);
+	struct coil_http_client *c = h->c;
+
+	if (c->stats.conns < c->o.max_conns)
+		return conn_new(h, h->acquiring);
+	/* no global permit: pending until one comes back */
+	h->gpending++;
+	c->gpending++;
+	gwait_add(h);
+	evict_for_global(c);
+	return 0;
+}
+
+static void pool_close(struct coil_connpool *p, struct coil_pconn *pc)
+{
+	struct cconn *cn = pc->data;
+	struct coil_http_client *c = cn->c;
+
+	(void)p;
+	if (c->in_evict) {
+		cn->evicted = 1;
+		c->evicting++;
+	}
+	cn->state = C_CLOSING;
+	coil_stream_close(cn->s, conn_closed);
+}
+
+static const struct coil_connpool_ops pool_ops = {
+	.open = pool_open,
+	.close = pool_close,
+};
+
+/* ---- waiters --------------------------------------------------------------
+ */
+
+/* Give @cn to the waiter @w. */
+static void hand_over(struct coil__pool_wait *w, struct cconn *cn)
+{
+	cn->state = C_ACTIVE;
+	cn->nreq++;
+	w->cb(w, cn, 0);
+}
+
+static int pool_acquire(struct host *h, struct coil__pool_wait *w);
+
+/* The answer to @w's acquire. */
+static void acquired(struct coil_op *op, int res, unsigned flags)
+{
+	struct coil__pool_wait *w =
+		coil_container_of(op, struct coil__pool_wait, op);
+	struct host *h = w->host;
+	struct cconn *cn = res == 0 ? w->slot->data : NULL;
+	int ret;
+
+	(void)flags;
+	w->host = NULL;
+	h->c->stats.waiting--;
+	if (cn)
+		cn->state = C_ACTIVE; /* ours now, whatever follows */
+	if (cn && (cn->dead || w->dropped)) {
+		/* withdrawn: given back; closed by the server on its way
+		 * here: dropped, and the waiter waits for another */
+		if (!cn->dead)
+			coil__conn_release(cn);
+		else
+			coil__conn_close(cn);
+		if (w->dropped)
+			return;
+		ret = pool_acquire(h, w);
+		if (ret == 0)
+			return;
+		res = ret;
+		cn = NULL;
+	}
+	if (w->dropped)
+		return;
+	if (!cn) {
+		if (h->fail_seq != w->fail_seq)
+			coil__why(w->why, w->why_cap, 0, "%s", h->why);
+		else
+			coil__why(w->why, w->why_cap, res,
+				  "wait for a connection to %s port %u",
+				  h->name, (unsigned)h->port);
+		w->cb(w, NULL, res);
+		return;
+	}
+	hand_over(w, cn);
+}
+
+static int pool_acquire(struct host *h, struct coil__pool_wait *w)
+{
+	int ret;
+
+	w->host = h;
+	w->slot = NULL;
+	w->dropped = 0;
+	w->fail_seq = h->fail_seq;
+	coil_op_init(&w->op, acquired);
+	h->acquiring = w; /* (an open it starts has its limits) */
+	ret = w->fresh ? coil_connpool_acquire_fresh(h->pool, &w->op, &w->slot)
+		       : coil_connpool_acquire(h->pool, &w->op, &w->slot);
+	h->acquiring = NULL;
+	if (ret < 0) {
+		w->host = NULL;
+		return ret;
+	}
+	h->c->stats.waiting++;
+	return 0;
+}
+
+int coil__pool_wait(struct coil_http_client *c, const struct coil_url *u,
+		    struct coil__pool_wait *w)
+{
+	struct host *h = host_get(c, u);
+	struct coil_pconn *pc;
+
+	if (!h)
+		return -ENOMEM;
+	h->connect_timeout_ns = w->connect_timeout_ns;
+	/* the keep-alive path: an idle connection, at once */
+	if (!w->fresh && coil_connpool_try_acquire(h->pool, &pc) == 0) {
+		w->host = NULL;
+		hand_over(w, pc->data);
+		return 0;
+	}
+	return pool_acquire(h, w);
+}
+
+void coil__pool_unwait(struct coil__pool_wait *w)
+{
+	struct host *h = w->host;
+
+	if (!h || w->dropped)
+		return;
+	if (coil_connpool_withdraw(h->pool, &w->op) == 0) {
+		w->host = NULL;
+		h->c->stats.waiting--;
+		return;
+	}
+	/* answered already, the callback is due: it gives back what came
+	 * (and runs before anything the waiter starts next, posted after) */
+	w->dropped = 1;
+}
+
+/* ---- connections given back -----------------------------------------------
+ */
+
+void coil__conn_close(struct cconn *cn)
+{
+	if (cn->state != C_ACTIVE)
+		return;
+	coil_connpool_discard(cn->h->pool, &cn->pc);
 }
 
 void coil__conn_pause(struct cconn *cn, int pause)
 {
-	if (cn->state == C_CLOSING || pause == cn->paused)
+	if (cn->state != C_ACTIVE || pause == cn->paused)
 		return;
 	cn->paused = pause;
 	if (pause)
@@ -618,162 +727,85 @@ void coil__conn_pause(struct cconn *cn, int pause)
 		coil__conn_close(cn);
 }
 
-int coil__pool_wait(struct coil_http_client *c, const struct coil_url *u,
-		    struct coil__pool_wait *w)
-{
-	struct host *h = host_get(c, u);
-
-	if (!h)
-		return -ENOMEM;
-	host_enqueue(h, w);
-	host_dispatch(h);
-	return 0;
-}
-
-void coil__pool_unwait(struct coil__pool_wait *w)
-{
-	struct cconn *cn = w->conn;
-
-	if (cn) {
-		w->conn = NULL;
-		conn_disown(cn);
-	} else if (w->host) {
-		host_unqueue(w);
-	}
-}
-
-/* The first waiter that may take a connection already used. */
-static struct coil__pool_wait *first_taker(struct host *h)
-{
-	for (struct coil__pool_wait *r = h->wait_head; r; r = r->wnext) {
-		if (!r->fresh)
-			return r;
-	}
-	return NULL;
-}
-
 void coil__conn_release(struct cconn *cn)
 {
 	struct coil_http_client *c = cn->c;
-	struct host *h = cn->h;
-	struct coil__pool_wait *req;
 
-	cn->owner = NULL;
 	cn->on_read = NULL;
 	cn->user = NULL;
-	if (c->shutting) {
-		coil__conn_close(cn);
-		return;
-	}
 	if (cn->paused)
 		coil__conn_pause(cn, 0);
-	if (cn->state == C_CLOSING)
+	if (cn->state != C_ACTIVE)
 		return;
-	req = first_taker(h);
-	if (req) {
-		host_unqueue(req);
-		hand_over(req, cn);
-		return;
-	}
-	/* other hosts wait for a global permit that idling here would hold */
-	if (c->gwaiting > c->evicting) {
-		evict(cn, 2);
-		return;
-	}
-	if (h->nidle >= c->o.max_idle_per_host) {
-		c->stats.idle_closed++;
-		coil__conn_close(h->idle_tail);
-	}
-	cn->state = C_IDLE;
-	cn->idle_at = coil_now(c->loop);
-	idle_push(cn);
-	c->on_idle(c);
-	if (h->wait_head)
-		host_dispatch(h); /* fresh waiters may need room */
+	cn->state = C_POOLED;
+	coil_connpool_release(cn->h->pool, &cn->pc);
+	/* other hosts wait for a global permit that idling here holds */
+	if (c->gpending > c->evicting)
+		evict_for_global(c);
 }
 
-static void host_dispatch(struct host *h)
-{
-	struct coil_http_client *c = h->c;
-	struct coil__pool_wait *req;
-
-	while ((req = h->wait_head)) {
-		if (!req->fresh && h->idle_head) {
-			struct cconn *cn = h->idle_head;
-			idle_unlink(cn);
-			host_unqueue(req);
-			hand_over(req, cn);
-			continue;
-		}
-		if (coil_sem_try_acquire(&h->sem) == 0) {
-			if (coil_sem_try_acquire(&c->global) == 0) {
-				host_unqueue(req);
-				conn_new(h, req);
-				continue;
-			}
-			coil_sem_release(&h->sem);
-			gwait_add(h);
-			if (c->evicting < c->gwaiting && c->lru_tail)
-				evict(c->lru_tail, 2);
-			break;
-		}
-		/* the host is full; a request that must not reuse a
-		 * connection gets room by closing an idle one */
-		if (req->fresh && h->idle_tail && !h->evicting)
-			evict(h->idle_tail, 1);
-		break;
-	}
-}
-
-static void global_dispatch(struct coil_http_client *c)
-{
-	while (c->gwait_head && coil_sem_value(&c->global) > 0) {
-		struct host *h = gwait_pop(c);
-		host_dispatch(h);
-		if (h->in_gwait)
-			break;
-	}
-}
-
-/* ---- timers and shutdown --------------------------------------------------
+/* ---- shutdown and counters ------------------------------------------------
  */
 
-void coil__pool_expire(struct coil_http_client *c, uint64_t now)
+static void pool_closed(struct coil_op *op, int res, unsigned flags)
 {
-	while (c->lru_tail &&
-	       c->lru_tail->idle_at + c->o.idle_timeout_ns <= now) {
-		c->stats.idle_closed++;
-		coil__conn_close(c->lru_tail);
-	}
-}
+	struct host *h = coil_container_of(op, struct host, pool_closed);
 
-uint64_t coil__pool_next_expiry(const struct coil_http_client *c)
-{
-	return c->lru_tail ? c->lru_tail->idle_at + c->o.idle_timeout_ns : 0;
+	(void)res;
+	(void)flags;
+	h->c->pools_open--;
+	h->c->on_conn_gone(h->c);
 }
 
 void coil__pool_shutdown(struct coil_http_client *c)
 {
 	struct cconn *cn, *next;
 
+	/* pending opens will not get a permit: the pools hear it now */
+	while (c->gwait_head) {
+		struct host *h = gwait_pop(c);
+		for (; h->gpending; h->gpending--, c->gpending--)
+			coil_connpool_opened(h->pool, NULL, -ECANCELED);
+	}
+	/* idle connections close now, those in use when given back */
+	for (struct host *h = c->hosts; h; h = h->next) {
+		coil_op_init(&h->pool_closed, pool_closed);
+		if (coil_connpool_close(h->pool, &h->pool_closed) < 0)
+			c->pools_open--;
+	}
+	/* and those still opening or in use are stopped */
 	for (cn = c->conns; cn; cn = next) {
 		next = cn->anext;
-		coil__conn_close(cn);
+		conn_abort(cn);
 	}
 }
 
 void coil__pool_free(struct coil_http_client *c)
 {
+	struct host *h, *next;
+
 	coil_tls_cache_free(c->tls_cache);
 	coil_tls_config_free(c->own_tls);
-	for (unsigned i = 0; i < c->tab_cap; i++) {
-		struct host *h = c->tab[i], *next;
-		for (; h; h = next) {
-			next = h->hnext;
-			free(h);
-		}
+	for (h = c->hosts; h; h = next) {
+		next = h->next;
+		coil_connpool_free(h->pool);
+		free(h);
 	}
+	c->hosts = NULL;
 	free(c->tab);
 	c->tab = NULL;
 	c->tab_cap = c->nhosts = 0;
+}
+
+void coil__pool_stats(const struct coil_http_client *c,
+		      struct coil_http_client_stats *st)
+{
+	st->idle = 0;
+	st->idle_closed = 0;
+	for (const struct host *h = c->hosts; h; h = h->next) {
+		struct coil_connpool_stats ps;
+		coil_connpool_stats(h->pool, &ps);
+		st->idle += ps.idle;
+		st->idle_closed += ps.idle_closed;
+	}
 }

@@ -22,6 +22,11 @@
  * health-checked (the ops' check hook, e.g. a PING) before it is handed
  * out; one that fails is closed and the waiter gets another.
  *
+ * The HTTP client's per-host pools are this pool (one per host, with the
+ * client's global limit kept by its open hook): its keep-alive reuse,
+ * max_idle, fresh acquires after a stale reuse and idle expiry are the
+ * ones below.
+ *
  * Loop thread only, like every primitive of coil/async.h.
  */
 #ifndef COIL_CONNPOOL_H
@@ -70,6 +75,8 @@ struct coil_connpool_ops {
 struct coil_connpool_opts {
 	unsigned max_size;	  /* connections at most, default 10 */
 	unsigned min_idle;	  /* kept open even when unused, default 0 */
+	unsigned max_idle;	  /* idle ones kept at most, default max_size:
+				     a release beyond closes the oldest */
 	uint64_t idle_timeout_ns; /* close idle ones after, default 60 s;
 				     UINT64_MAX = never */
 	uint64_t check_idle_ns;	  /* check before reuse if idle this long;
@@ -79,11 +86,13 @@ struct coil_connpool_opts {
 
 struct coil_connpool_stats {
 	/* now */
-	unsigned size;	  /* connections counted against max_size */
-	unsigned idle;	  /* idle, ready to hand out */
-	unsigned in_use;  /* handed out, not yet released */
-	unsigned opening; /* being opened */
-	unsigned waiting; /* acquires waiting */
+	unsigned size;	     /* connections counted against max_size */
+	unsigned idle;	     /* idle, ready to hand out */
+	unsigned in_use;     /* handed out, not yet released */
+	unsigned opening;    /* being opened */
+	unsigned waiting;    /* acquires waiting (fresh ones too) */
+	uint64_t idle_since; /* when the oldest idle one went idle
+				(coil_now() ns), 0 if none is idle */
 	/* since coil_connpool_new() */
 	uint64_t opened;       /* opens that succeeded */
 	uint64_t open_failed;  /* opens that failed */
@@ -96,6 +105,9 @@ struct coil_connpool_stats {
 	uint64_t checks;       /* health checks run */
 	uint64_t check_failed; /* ... that failed */
 	uint64_t idle_expired; /* closed for idleness */
+	uint64_t idle_closed;  /* idle ones closed before reuse: expired,
+				  lost, beyond max_idle, to make room, or by
+				  coil_connpool_close_idle() */
 	uint64_t discarded;    /* coil_connpool_discard() calls */
 };
 
@@ -104,8 +116,8 @@ struct coil_connpool_stats {
  * @ops: kept by reference; must outlive the pool.
  * @arg: the protocol's, returned by coil_connpool_arg().
  * Opens min_idle connections in the background at once.
- * Return: 0; -EINVAL for NULL arguments, no open/close hook, or
- * min_idle > max_size; -ENOMEM.
+ * Return: 0; -EINVAL for NULL arguments, no open/close hook, min_idle >
+ * max_idle or max_idle > max_size; -ENOMEM.
  */
 int coil_connpool_new(struct coil_connpool **out, struct coil_loop *loop,
 		      const struct coil_connpool_ops *ops, void *arg,
@@ -131,6 +143,41 @@ void *coil_connpool_arg(const struct coil_connpool *p);
 int coil_connpool_acquire(struct coil_connpool *p, struct coil_op *op,
 			  struct coil_pconn **slot);
 
+/*
+ * coil_connpool_acquire_fresh() - coil_connpool_acquire() for a
+ * connection opened for it, never an idle or released one: what a
+ * protocol needs after a reused connection failed before any answer
+ * (RFC 9112 §9.3.1: retry on a new connection). Fresh acquires queue
+ * FIFO among themselves and are served by opens first; when the pool is
+ * at max_size, idle connections are closed to make room.
+ * Callback and return: as coil_connpool_acquire().
+ */
+int coil_connpool_acquire_fresh(struct coil_connpool *p, struct coil_op *op,
+				struct coil_pconn **slot);
+
+/*
+ * coil_connpool_try_acquire() - take the most recently used idle
+ * connection now, without waiting or a callback (the fast path of a
+ * keep-alive client): only when no acquire waits (FIFO stays fair) and
+ * the connection needs no health check.
+ * Return: 0 (*slot is yours, as after an acquire); -EAGAIN when none can
+ * be had at once (acquire instead); -EINVAL for NULL; COIL_ECLOSED after
+ * coil_connpool_close().
+ */
+int coil_connpool_try_acquire(struct coil_connpool *p,
+			      struct coil_pconn **slot);
+
+/*
+ * coil_connpool_withdraw() - undo an acquire that still waits: @op
+ * leaves the queue, is no longer in flight and its callback will not
+ * run (coil_waitlist_remove()'s rule; coil_cancel() instead ends it
+ * with -ECANCELED on the next turn). An open started for it goes on and
+ * serves the next waiter, or the idle list.
+ * Return: 0; -EINVAL for NULL; -ENOENT if @op does not wait (its
+ * callback is due: with a connection in its slot, or an error).
+ */
+int coil_connpool_withdraw(struct coil_connpool *p, struct coil_op *op);
+
 /* coil_connpool_release() - give a healthy connection back: to the oldest
  * waiter, else to the idle list. Return: 0; -EINVAL if @pc is not in use. */
 int coil_connpool_release(struct coil_connpool *p, struct coil_pconn *pc);
@@ -139,6 +186,11 @@ int coil_connpool_release(struct coil_connpool *p, struct coil_pconn *pc);
  * reused (out of sync, broken): the pool closes it (and may open another
  * for waiters). Return: 0; -EINVAL if @pc is not in use. */
 int coil_connpool_discard(struct coil_connpool *p, struct coil_pconn *pc);
+
+/* coil_connpool_close_idle() - close up to @n idle connections, oldest
+ * first (room for another pool under a limit the protocol shares between
+ * pools, as the HTTP client's global one). Return: how many it closed. */
+unsigned coil_connpool_close_idle(struct coil_connpool *p, unsigned n);
 
 /* ---- the protocol's reports ------------------------------------------- */
 

@@ -1,7 +1,8 @@
 /* tests/async/test_connpool.c - the generic connection pool over real TCP
  * streams to a listener on 127.0.0.1: limits and FIFO hand-over, acquire
  * deadlines, health checks, idle expiry with min_idle, open failures,
- * discard, close */
+ * discard, close; what the HTTP client's pool uses of it: try_acquire,
+ * max_idle, fresh acquires, close_idle, withdraw */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -401,6 +402,225 @@ static void test_connpool_open_failure_and_discard(void **state)
 	coil_loop_free(loop);
 }
 
+/* two waiters beyond max_size 2 against a closed port: every acquire
+ * gets its own -ECONNREFUSED (those the limit held back get an open when
+ * one fails), none is left waiting */
+static void test_connpool_failed_opens_serve_all(void **state)
+{
+	struct coil_loop *loop = tu_loop(NULL);
+	struct coil_connpool_opts o = {.max_size = 2};
+	struct coil_connpool_stats st;
+	struct proto pr;
+	struct acq a[4];
+	unsigned short port;
+	int fd;
+
+	fd = tu_listen(&port);
+	close(fd);
+	proto_setup(&pr, loop, port);
+	assert_int_equal(
+		coil_connpool_new(&pr.pool, loop, &ops_nocheck, &pr, &o), 0);
+	for (int i = 0; i < 4; i++) {
+		acq_init(&a[i]);
+		assert_int_equal(
+			coil_connpool_acquire(pr.pool, &a[i].r.op, &a[i].pc),
+			0);
+	}
+	for (int i = 0; i < 4; i++) {
+		run_until_called(loop, &a[i].r);
+		assert_int_equal(a[i].r.res, -ECONNREFUSED);
+	}
+	coil_connpool_stats(pr.pool, &st);
+	assert_int_equal(st.open_failed, 4);
+	assert_int_equal(st.waiting, 0);
+	assert_int_equal(st.size, 0);
+	close_pool(loop, &pr);
+	coil_loop_free(loop);
+}
+
+/* try_acquire: -EAGAIN with nothing idle, the newest idle one at once
+ * otherwise (no callback), -EAGAIN while an acquire waits (FIFO) or when
+ * a check is due; max_idle closes the oldest idle beyond it */
+static void test_connpool_try_acquire_and_max_idle(void **state)
+{
+	struct coil_loop *loop = tu_loop(NULL);
+	struct coil_connpool_opts o = {.max_size = 3, .max_idle = 2};
+	struct coil_connpool_opts bad = {.max_size = 2, .max_idle = 3};
+	struct coil_connpool_stats st;
+	struct coil_connpool *np;
+	struct coil_pconn *pc;
+	struct proto pr;
+	struct acq a[2], w;
+	unsigned short port;
+
+	lfd = tu_listen(&port);
+	proto_setup(&pr, loop, port);
+	assert_int_equal(coil_connpool_new(&np, loop, &ops_nocheck, &pr, &bad),
+			 -EINVAL);
+	assert_int_equal(
+		coil_connpool_new(&pr.pool, loop, &ops_nocheck, &pr, &o), 0);
+	assert_int_equal(coil_connpool_try_acquire(pr.pool, &pc), -EAGAIN);
+	for (int i = 0; i < 2; i++) {
+		acq_init(&a[i]);
+		assert_int_equal(
+			coil_connpool_acquire(pr.pool, &a[i].r.op, &a[i].pc),
+			0);
+	}
+	for (int i = 0; i < 2; i++)
+		run_until_called(loop, &a[i].r);
+	/* w waits on an open; a[0] released meanwhile goes idle, and
+	 * try_acquire does not take it ahead of w */
+	acq_init(&w);
+	assert_int_equal(coil_connpool_acquire(pr.pool, &w.r.op, &w.pc), 0);
+	assert_int_equal(coil_connpool_release(pr.pool, a[0].pc), 0);
+	coil_connpool_stats(pr.pool, &st);
+	assert_int_equal(st.idle, 1);
+	assert_int_equal(coil_connpool_try_acquire(pr.pool, &pc), -EAGAIN);
+	run_until_called(loop, &w.r);
+	assert_int_equal(w.r.res, 0);
+	assert_int_equal(pr.opens, 3);
+	assert_int_equal(coil_connpool_try_acquire(pr.pool, &pc), 0);
+	assert_ptr_equal(pc, a[0].pc);
+	coil_connpool_stats(pr.pool, &st);
+	assert_int_equal(st.in_use, 3);
+	assert_int_equal(st.reused, 1);
+	/* three released, max_idle 2: the oldest (a[0]) is closed */
+	assert_int_equal(coil_connpool_release(pr.pool, a[0].pc), 0);
+	assert_int_equal(coil_connpool_release(pr.pool, a[1].pc), 0);
+	assert_int_equal(coil_connpool_release(pr.pool, w.pc), 0);
+	coil_connpool_stats(pr.pool, &st);
+	assert_int_equal(st.idle, 2);
+	assert_int_equal(st.idle_closed, 1);
+	assert_int_equal(coil_connpool_try_acquire(pr.pool, &pc), 0);
+	assert_ptr_equal(pc, w.pc); /* the most recently released */
+	assert_int_equal(coil_connpool_release(pr.pool, pc), 0);
+	close_pool(loop, &pr);
+
+	/* with a check hook and check_idle_ns 0, every reuse is checked:
+	 * try_acquire leaves it to acquire */
+	proto_setup(&pr, loop, port);
+	assert_int_equal(coil_connpool_new(&pr.pool, loop, &ops_check, &pr, &o),
+			 0);
+	acq_init(&w);
+	assert_int_equal(coil_connpool_acquire(pr.pool, &w.r.op, &w.pc), 0);
+	run_until_called(loop, &w.r);
+	assert_int_equal(coil_connpool_release(pr.pool, w.pc), 0);
+	assert_int_equal(coil_connpool_try_acquire(pr.pool, &pc), -EAGAIN);
+	assert_int_equal(coil_connpool_close(pr.pool, NULL), 0);
+	assert_int_equal(coil_connpool_try_acquire(pr.pool, &pc), COIL_ECLOSED);
+	assert_int_equal(run_idle(loop, 5000 * MS), 0);
+	assert_int_equal(pr.opens, pr.closes);
+	coil_connpool_free(pr.pool);
+	close(lfd);
+	coil_loop_free(loop);
+}
+
+/* a fresh acquire never gets an idle or released connection: with room
+ * it opens one; on a full pool of idle ones it closes one for room; a
+ * release goes to the plain waiter behind it */
+static void test_connpool_fresh_acquire(void **state)
+{
+	struct coil_loop *loop = tu_loop(NULL);
+	struct coil_connpool_opts o = {.max_size = 2};
+	struct coil_connpool_stats st;
+	struct proto pr;
+	struct acq a[2], f, g, plain;
+	unsigned short port;
+
+	lfd = tu_listen(&port);
+	proto_setup(&pr, loop, port);
+	assert_int_equal(
+		coil_connpool_new(&pr.pool, loop, &ops_nocheck, &pr, &o), 0);
+	acq_init(&a[0]);
+	assert_int_equal(coil_connpool_acquire(pr.pool, &a[0].r.op, &a[0].pc),
+			 0);
+	run_until_called(loop, &a[0].r);
+	assert_int_equal(coil_connpool_release(pr.pool, a[0].pc), 0);
+	/* room: a new one, the idle one stays */
+	acq_init(&f);
+	assert_int_equal(coil_connpool_acquire_fresh(pr.pool, &f.r.op, &f.pc),
+			 0);
+	run_until_called(loop, &f.r);
+	assert_int_equal(f.r.res, 0);
+	assert_ptr_not_equal(f.pc, a[0].pc);
+	assert_int_equal(pr.opens, 2);
+	coil_connpool_stats(pr.pool, &st);
+	assert_int_equal(st.idle, 1);
+	/* full (one idle, one ours): the next fresh one closes the idle
+	 * one and gets a new connection; a release while it waits goes
+	 * to the plain waiter queued after it, not to it */
+	acq_init(&g);
+	acq_init(&plain);
+	assert_int_equal(coil_connpool_acquire_fresh(pr.pool, &g.r.op, &g.pc),
+			 0);
+	coil_connpool_stats(pr.pool, &st);
+	assert_int_equal(st.idle, 0);
+	assert_int_equal(st.idle_closed, 1);
+	assert_int_equal(coil_connpool_acquire(pr.pool, &plain.r.op, &plain.pc),
+			 0);
+	assert_int_equal(coil_connpool_release(pr.pool, f.pc), 0);
+	run_until_called(loop, &plain.r);
+	assert_ptr_equal(plain.pc, f.pc);
+	run_until_called(loop, &g.r);
+	assert_int_equal(g.r.res, 0);
+	assert_ptr_not_equal(g.pc, f.pc);
+	assert_int_equal(pr.opens, 3);
+	assert_int_equal(coil_connpool_release(pr.pool, g.pc), 0);
+	assert_int_equal(coil_connpool_release(pr.pool, plain.pc), 0);
+	/* close_idle: oldest first, as many as asked and there are */
+	assert_int_equal(coil_connpool_close_idle(pr.pool, 5), 2);
+	assert_int_equal(coil_connpool_close_idle(pr.pool, 1), 0);
+	close_pool(loop, &pr);
+	close(lfd);
+	coil_loop_free(loop);
+}
+
+/* withdraw: a waiting acquire leaves without a callback and is no longer
+ * in flight; one already answered is not withdrawn (-ENOENT) */
+static void test_connpool_withdraw(void **state)
+{
+	struct coil_loop *loop = tu_loop(NULL);
+	struct coil_connpool_opts o = {.max_size = 1};
+	struct coil_connpool_stats st;
+	struct proto pr;
+	struct acq held, w, next;
+	unsigned short port;
+
+	lfd = tu_listen(&port);
+	proto_setup(&pr, loop, port);
+	assert_int_equal(
+		coil_connpool_new(&pr.pool, loop, &ops_nocheck, &pr, &o), 0);
+	acq_init(&held);
+	assert_int_equal(coil_connpool_acquire(pr.pool, &held.r.op, &held.pc),
+			 0);
+	run_until_called(loop, &held.r);
+	acq_init(&w);
+	acq_init(&next);
+	coil_op_timeout(&w.r.op, 10 * MS); /* (its deadline goes too) */
+	assert_int_equal(coil_connpool_acquire(pr.pool, &w.r.op, &w.pc), 0);
+	assert_int_equal(coil_connpool_acquire(pr.pool, &next.r.op, &next.pc),
+			 0);
+	assert_true(coil_op_busy(&w.r.op));
+	assert_int_equal(coil_connpool_withdraw(pr.pool, &w.r.op), 0);
+	assert_false(coil_op_busy(&w.r.op));
+	assert_int_equal(coil_connpool_withdraw(pr.pool, &w.r.op), -ENOENT);
+	coil_connpool_stats(pr.pool, &st);
+	assert_int_equal(st.waiting, 1);
+	assert_int_equal(coil_connpool_release(pr.pool, held.pc), 0);
+	/* answered (posted), not yet run: no longer withdrawable */
+	assert_int_equal(coil_connpool_withdraw(pr.pool, &next.r.op), -ENOENT);
+	run_until_called(loop, &next.r);
+	assert_int_equal(next.r.res, 0);
+	assert_int_equal(coil_connpool_release(pr.pool, next.pc), 0);
+	/* past w's 10 ms deadline: it had left the deadline heap too */
+	for (uint64_t end = tu_mono_ns() + 50 * MS; tu_mono_ns() < end;)
+		coil_loop_run(loop, COIL_RUN_NOWAIT);
+	assert_int_equal(w.r.calls, 0);
+	close_pool(loop, &pr);
+	close(lfd);
+	coil_loop_free(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -409,6 +629,10 @@ int main(void)
 		cmocka_unit_test(test_connpool_health_check),
 		cmocka_unit_test(test_connpool_idle_expiry_and_min_idle),
 		cmocka_unit_test(test_connpool_open_failure_and_discard),
+		cmocka_unit_test(test_connpool_failed_opens_serve_all),
+		cmocka_unit_test(test_connpool_try_acquire_and_max_idle),
+		cmocka_unit_test(test_connpool_fresh_acquire),
+		cmocka_unit_test(test_connpool_withdraw),
 	};
 	return cmocka_run_group_tests_name("async.connpool", tests, NULL, NULL);
 }

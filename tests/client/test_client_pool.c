@@ -4,7 +4,8 @@
  * reuse, the per-host and global limits never exceeded (the server's own
  * peak of concurrent connections), reuse of the most recently used
  * connection, max idle per host, eviction of idle connections for another
- * host, host names compared without case.
+ * host, host names compared without case, a stale reuse resent on a new
+ * connection at the per-host limit.
  */
 #include "fenv.h"
 
@@ -223,6 +224,33 @@ static void test_pool_host_case_insensitive(void **state)
 	env_close(&e);
 }
 
+/* at the per-host limit (1), a request resent after a stale reuse (RFC
+ * 9112 §9.3.1) waits for the dead connection to close and gets a new
+ * one: the limit holds and the request succeeds */
+static void test_pool_reuse_retry_at_host_limit(void **state)
+{
+	struct coil_http_client_opts co = {.max_conns_per_host = 1};
+	struct coil_http_client_stats st;
+	struct env e;
+	struct res x;
+	int accepted;
+
+	env_open(&e, &co);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(
+			cl_get(&e.f, url(&e, "/once-per-conn"), NULL, &x), 200);
+		assert_int_equal(x.info.reuse_retries, i > 0);
+		cl_free(&x);
+	}
+	coil_http_client_stats(e.f.c, &st);
+	fsrv_get(&e.s, NULL, &accepted, NULL);
+	assert_int_equal(st.reuse_retries, 2);
+	assert_int_equal(st.conns_opened, 3);
+	assert_int_equal(st.peak_conns_per_host, 1);
+	assert_int_equal(accepted, 3);
+	env_close(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +261,7 @@ int main(void)
 		cmocka_unit_test(test_pool_reuses_most_recent),
 		cmocka_unit_test(test_pool_max_idle_per_host),
 		cmocka_unit_test(test_pool_host_case_insensitive),
+		cmocka_unit_test(test_pool_reuse_retry_at_host_limit),
 	};
 	return cmocka_run_group_tests_name("client.pool", tests, NULL, NULL);
 }

@@ -108,7 +108,7 @@ struct cconn {
 	/* while active: the exchange's reader, and its argument */
 	void (*on_read)(struct cconn *cn, ssize_t n, const void *buf);
 	void *user;
-	struct cconn *anext, *aprev; /* every connection of the client */
+	struct cconn *anext, **apprev; /* every connection of the client */
 	enum conn_state state;
 	int in_pool;	 /* open: the pool counts it as a connection */
 	int stream_open; /* the stream needs coil_stream_close() */

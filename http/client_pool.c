@@ -209,12 +209,9 @@ static void conn_gone(struct cconn *cn)
 	struct coil_http_client *c = cn->c;
 	struct host *h = cn->h;
 
-	if (cn->aprev)
-		cn->aprev->anext = cn->anext;
-	else
-		c->conns = cn->anext;
+	*cn->apprev = cn->anext;
 	if (cn->anext)
-		cn->anext->aprev = cn->aprev;
+		cn->anext->apprev = cn->apprev;
 	if (cn->evicted)
 		c->evicting--;
 	h->nconn--;
@@ -540,9 +537,12 @@ static int conn_new(struct host *h, const struct coil__pool_wait *w)
 		free(cn);
 		goto fail;
 	}
+	/* (linked by the address of the link to it: unlinking needs no
+	 * head) */
 	cn->anext = c->conns;
+	cn->apprev = &c->conns;
 	if (c->conns)
-		c->conns->aprev = cn;
+		c->conns->apprev = &cn->anext;
 	c->conns = cn;
 	h->nconn++;
 	c->stats.conns++;

@@ -146,6 +146,31 @@ static void close_pool(struct coil_loop *loop, struct proto *pr)
 	coil_connpool_free(pr->pool);
 }
 
+/* Listen on a free port and make pr->pool with @ops and @o. */
+static void pool_start(struct proto *pr, struct coil_loop *loop,
+		       const struct coil_connpool_ops *ops,
+		       const struct coil_connpool_opts *o)
+{
+	unsigned short port;
+
+	lfd = tu_listen(&port);
+	proto_setup(pr, loop, port);
+	assert_int_equal(coil_connpool_new(&pr->pool, loop, ops, pr, o), 0);
+}
+
+/* close_pool(), then the listener and the loop. */
+static void pool_end(struct coil_loop *loop, struct proto *pr)
+{
+	close_pool(loop, pr);
+	close(lfd);
+	coil_loop_free(loop);
+}
+
+static void acquire_ok(struct proto *pr, struct acq *a)
+{
+	assert_int_equal(coil_connpool_acquire(pr->pool, &a->r.op, &a->pc), 0);
+}
+
 /* max_size 3 and 10 acquires: 3 connections open, 7 wait and get them in
  * FIFO order as they are released; the pool never has more than 3 */
 static void test_connpool_limit_and_fifo(void **state)
@@ -155,18 +180,12 @@ static void test_connpool_limit_and_fifo(void **state)
 	struct coil_connpool_stats st;
 	struct proto pr;
 	struct acq a[10];
-	unsigned short port;
 
-	lfd = tu_listen(&port);
-	proto_setup(&pr, loop, port);
-	assert_int_equal(
-		coil_connpool_new(&pr.pool, loop, &ops_nocheck, &pr, &o), 0);
+	pool_start(&pr, loop, &ops_nocheck, &o);
 	rec_seq = 0;
 	for (int i = 0; i < 10; i++) {
 		acq_init(&a[i]);
-		assert_int_equal(
-			coil_connpool_acquire(pr.pool, &a[i].r.op, &a[i].pc),
-			0);
+		acquire_ok(&pr, &a[i]);
 	}
 	run_until_called(loop, &a[2].r);
 	for (int i = 0; i < 3; i++)
@@ -195,9 +214,7 @@ static void test_connpool_limit_and_fifo(void **state)
 	assert_int_equal(st.idle, 3);
 	assert_int_equal(st.acquired, 10);
 	assert_int_equal(st.waited, 10); /* 3 opens, 7 releases */
-	close_pool(loop, &pr);
-	close(lfd);
-	coil_loop_free(loop);
+	pool_end(loop, &pr);
 }
 
 /* an acquire with a 20 ms timeout on a full pool ends -ETIMEDOUT and is
@@ -209,27 +226,20 @@ static void test_connpool_acquire_deadline(void **state)
 	struct coil_connpool_stats st;
 	struct proto pr;
 	struct acq held, late, scoped, after;
-	unsigned short port;
 	uint64_t t0, prev;
 
-	lfd = tu_listen(&port);
-	proto_setup(&pr, loop, port);
-	assert_int_equal(
-		coil_connpool_new(&pr.pool, loop, &ops_nocheck, &pr, &o), 0);
+	pool_start(&pr, loop, &ops_nocheck, &o);
 	acq_init(&held);
-	assert_int_equal(coil_connpool_acquire(pr.pool, &held.r.op, &held.pc),
-			 0);
+	acquire_ok(&pr, &held);
 	run_until_called(loop, &held.r);
 	assert_int_equal(held.r.res, 0);
 	acq_init(&late);
 	acq_init(&scoped);
 	t0 = tu_mono_ns();
 	coil_op_timeout(&late.r.op, 20 * MS);
-	assert_int_equal(coil_connpool_acquire(pr.pool, &late.r.op, &late.pc),
-			 0);
+	acquire_ok(&pr, &late);
 	prev = coil_deadline_enter(loop, coil_now_update(loop) + 40 * MS);
-	assert_int_equal(
-		coil_connpool_acquire(pr.pool, &scoped.r.op, &scoped.pc), 0);
+	acquire_ok(&pr, &scoped);
 	coil_deadline_leave(loop, prev);
 	run_until_called(loop, &scoped.r);
 	assert_int_equal(late.r.res, -ETIMEDOUT);
@@ -242,15 +252,12 @@ static void test_connpool_acquire_deadline(void **state)
 	assert_int_equal(st.waiting, 0);
 	/* the connection still goes to the next acquire */
 	acq_init(&after);
-	assert_int_equal(coil_connpool_acquire(pr.pool, &after.r.op, &after.pc),
-			 0);
+	acquire_ok(&pr, &after);
 	assert_int_equal(coil_connpool_release(pr.pool, held.pc), 0);
 	run_until_called(loop, &after.r);
 	assert_ptr_equal(after.pc, held.pc);
 	assert_int_equal(coil_connpool_release(pr.pool, after.pc), 0);
-	close_pool(loop, &pr);
-	close(lfd);
-	coil_loop_free(loop);
+	pool_end(loop, &pr);
 }
 
 /* an idle connection is checked before reuse; one that fails the check
@@ -262,26 +269,22 @@ static void test_connpool_health_check(void **state)
 	struct coil_connpool_stats st;
 	struct proto pr;
 	struct acq a, b, c;
-	unsigned short port;
 
-	lfd = tu_listen(&port);
-	proto_setup(&pr, loop, port);
-	assert_int_equal(coil_connpool_new(&pr.pool, loop, &ops_check, &pr, &o),
-			 0);
+	pool_start(&pr, loop, &ops_check, &o);
 	acq_init(&a);
-	assert_int_equal(coil_connpool_acquire(pr.pool, &a.r.op, &a.pc), 0);
+	acquire_ok(&pr, &a);
 	run_until_called(loop, &a.r);
 	assert_int_equal(pr.checks, 0); /* new: not checked */
 	assert_int_equal(coil_connpool_release(pr.pool, a.pc), 0);
 	acq_init(&b);
-	assert_int_equal(coil_connpool_acquire(pr.pool, &b.r.op, &b.pc), 0);
+	acquire_ok(&pr, &b);
 	run_until_called(loop, &b.r);
 	assert_int_equal(pr.checks, 1);
 	assert_ptr_equal(b.pc, a.pc); /* passed: reused */
 	coil_container_of(b.pc, struct tconn, pc)->bad = 1;
 	assert_int_equal(coil_connpool_release(pr.pool, b.pc), 0);
 	acq_init(&c);
-	assert_int_equal(coil_connpool_acquire(pr.pool, &c.r.op, &c.pc), 0);
+	acquire_ok(&pr, &c);
 	run_until_called(loop, &c.r);
 	assert_int_equal(c.r.res, 0);
 	assert_int_equal(pr.checks, 2);
@@ -291,9 +294,7 @@ static void test_connpool_health_check(void **state)
 	assert_int_equal(st.check_failed, 1);
 	assert_int_equal(st.checks, 2);
 	assert_int_equal(coil_connpool_release(pr.pool, c.pc), 0);
-	close_pool(loop, &pr);
-	close(lfd);
-	coil_loop_free(loop);
+	pool_end(loop, &pr);
 }
 
 /* idle connections expire after idle_timeout, down to min_idle; min_idle
@@ -306,13 +307,9 @@ static void test_connpool_idle_expiry_and_min_idle(void **state)
 	struct coil_connpool_stats st;
 	struct proto pr;
 	struct acq a[3];
-	unsigned short port;
 	uint64_t end;
 
-	lfd = tu_listen(&port);
-	proto_setup(&pr, loop, port);
-	assert_int_equal(
-		coil_connpool_new(&pr.pool, loop, &ops_nocheck, &pr, &o), 0);
+	pool_start(&pr, loop, &ops_nocheck, &o);
 	assert_int_equal(pr.opens, 1); /* min_idle, in the background */
 	end = tu_mono_ns() + 5000 * MS;
 	do {
@@ -322,9 +319,7 @@ static void test_connpool_idle_expiry_and_min_idle(void **state)
 	assert_int_equal(st.idle, 1);
 	for (int i = 0; i < 3; i++) {
 		acq_init(&a[i]);
-		assert_int_equal(
-			coil_connpool_acquire(pr.pool, &a[i].r.op, &a[i].pc),
-			0);
+		acquire_ok(&pr, &a[i]);
 	}
 	for (int i = 0; i < 3; i++)
 		run_until_called(loop, &a[i].r);
@@ -338,9 +333,7 @@ static void test_connpool_idle_expiry_and_min_idle(void **state)
 	assert_int_equal(st.idle_expired, 2);
 	assert_int_equal(st.idle, 1); /* min_idle kept */
 	assert_int_equal(st.size, 1);
-	close_pool(loop, &pr);
-	close(lfd);
-	coil_loop_free(loop);
+	pool_end(loop, &pr);
 }
 
 /* a refused open fails the acquire it was for; a discarded connection
@@ -361,19 +354,16 @@ static void test_connpool_open_failure_and_discard(void **state)
 	assert_int_equal(
 		coil_connpool_new(&pr.pool, loop, &ops_nocheck, &pr, &o), 0);
 	acq_init(&a);
-	assert_int_equal(coil_connpool_acquire(pr.pool, &a.r.op, &a.pc), 0);
+	acquire_ok(&pr, &a);
 	run_until_called(loop, &a.r);
 	assert_int_equal(a.r.res, -ECONNREFUSED);
 	close_pool(loop, &pr);
 
-	lfd = tu_listen(&port);
-	proto_setup(&pr, loop, port);
-	assert_int_equal(
-		coil_connpool_new(&pr.pool, loop, &ops_nocheck, &pr, &o), 0);
+	pool_start(&pr, loop, &ops_nocheck, &o);
 	acq_init(&b);
 	acq_init(&c);
-	assert_int_equal(coil_connpool_acquire(pr.pool, &b.r.op, &b.pc), 0);
-	assert_int_equal(coil_connpool_acquire(pr.pool, &c.r.op, &c.pc), 0);
+	acquire_ok(&pr, &b);
+	acquire_ok(&pr, &c);
 	run_until_called(loop, &b.r);
 	assert_int_equal(coil_connpool_discard(pr.pool, b.pc), 0);
 	run_until_called(loop, &c.r);
@@ -384,7 +374,7 @@ static void test_connpool_open_failure_and_discard(void **state)
 	assert_int_equal(st.size, 1);
 	/* closing with one in use: waiters fail, done waits for it */
 	acq_init(&b);
-	assert_int_equal(coil_connpool_acquire(pr.pool, &b.r.op, &b.pc), 0);
+	acquire_ok(&pr, &b);
 	struct rec done;
 	rec_init(&done);
 	assert_int_equal(coil_connpool_close(pr.pool, &done.op), 0);
@@ -422,9 +412,7 @@ static void test_connpool_failed_opens_serve_all(void **state)
 		coil_connpool_new(&pr.pool, loop, &ops_nocheck, &pr, &o), 0);
 	for (int i = 0; i < 4; i++) {
 		acq_init(&a[i]);
-		assert_int_equal(
-			coil_connpool_acquire(pr.pool, &a[i].r.op, &a[i].pc),
-			0);
+		acquire_ok(&pr, &a[i]);
 	}
 	for (int i = 0; i < 4; i++) {
 		run_until_called(loop, &a[i].r);
@@ -462,16 +450,14 @@ static void test_connpool_try_acquire_and_max_idle(void **state)
 	assert_int_equal(coil_connpool_try_acquire(pr.pool, &pc), -EAGAIN);
 	for (int i = 0; i < 2; i++) {
 		acq_init(&a[i]);
-		assert_int_equal(
-			coil_connpool_acquire(pr.pool, &a[i].r.op, &a[i].pc),
-			0);
+		acquire_ok(&pr, &a[i]);
 	}
 	for (int i = 0; i < 2; i++)
 		run_until_called(loop, &a[i].r);
 	/* w waits on an open; a[0] released meanwhile goes idle, and
 	 * try_acquire does not take it ahead of w */
 	acq_init(&w);
-	assert_int_equal(coil_connpool_acquire(pr.pool, &w.r.op, &w.pc), 0);
+	acquire_ok(&pr, &w);
 	assert_int_equal(coil_connpool_release(pr.pool, a[0].pc), 0);
 	coil_connpool_stats(pr.pool, &st);
 	assert_int_equal(st.idle, 1);
@@ -502,7 +488,7 @@ static void test_connpool_try_acquire_and_max_idle(void **state)
 	assert_int_equal(coil_connpool_new(&pr.pool, loop, &ops_check, &pr, &o),
 			 0);
 	acq_init(&w);
-	assert_int_equal(coil_connpool_acquire(pr.pool, &w.r.op, &w.pc), 0);
+	acquire_ok(&pr, &w);
 	run_until_called(loop, &w.r);
 	assert_int_equal(coil_connpool_release(pr.pool, w.pc), 0);
 	assert_int_equal(coil_connpool_try_acquire(pr.pool, &pc), -EAGAIN);
@@ -525,15 +511,10 @@ static void test_connpool_fresh_acquire(void **state)
 	struct coil_connpool_stats st;
 	struct proto pr;
 	struct acq a[2], f, g, plain;
-	unsigned short port;
 
-	lfd = tu_listen(&port);
-	proto_setup(&pr, loop, port);
-	assert_int_equal(
-		coil_connpool_new(&pr.pool, loop, &ops_nocheck, &pr, &o), 0);
+	pool_start(&pr, loop, &ops_nocheck, &o);
 	acq_init(&a[0]);
-	assert_int_equal(coil_connpool_acquire(pr.pool, &a[0].r.op, &a[0].pc),
-			 0);
+	acquire_ok(&pr, &a[0]);
 	run_until_called(loop, &a[0].r);
 	assert_int_equal(coil_connpool_release(pr.pool, a[0].pc), 0);
 	/* room: a new one, the idle one stays */
@@ -556,8 +537,7 @@ static void test_connpool_fresh_acquire(void **state)
 	coil_connpool_stats(pr.pool, &st);
 	assert_int_equal(st.idle, 0);
 	assert_int_equal(st.idle_closed, 1);
-	assert_int_equal(coil_connpool_acquire(pr.pool, &plain.r.op, &plain.pc),
-			 0);
+	acquire_ok(&pr, &plain);
 	assert_int_equal(coil_connpool_release(pr.pool, f.pc), 0);
 	run_until_called(loop, &plain.r);
 	assert_ptr_equal(plain.pc, f.pc);
@@ -570,9 +550,7 @@ static void test_connpool_fresh_acquire(void **state)
 	/* close_idle: oldest first, as many as asked and there are */
 	assert_int_equal(coil_connpool_close_idle(pr.pool, 5), 2);
 	assert_int_equal(coil_connpool_close_idle(pr.pool, 1), 0);
-	close_pool(loop, &pr);
-	close(lfd);
-	coil_loop_free(loop);
+	pool_end(loop, &pr);
 }
 
 /* withdraw: a waiting acquire leaves without a callback and is no longer
@@ -584,22 +562,16 @@ static void test_connpool_withdraw(void **state)
 	struct coil_connpool_stats st;
 	struct proto pr;
 	struct acq held, w, next;
-	unsigned short port;
 
-	lfd = tu_listen(&port);
-	proto_setup(&pr, loop, port);
-	assert_int_equal(
-		coil_connpool_new(&pr.pool, loop, &ops_nocheck, &pr, &o), 0);
+	pool_start(&pr, loop, &ops_nocheck, &o);
 	acq_init(&held);
-	assert_int_equal(coil_connpool_acquire(pr.pool, &held.r.op, &held.pc),
-			 0);
+	acquire_ok(&pr, &held);
 	run_until_called(loop, &held.r);
 	acq_init(&w);
 	acq_init(&next);
 	coil_op_timeout(&w.r.op, 10 * MS); /* (its deadline goes too) */
-	assert_int_equal(coil_connpool_acquire(pr.pool, &w.r.op, &w.pc), 0);
-	assert_int_equal(coil_connpool_acquire(pr.pool, &next.r.op, &next.pc),
-			 0);
+	acquire_ok(&pr, &w);
+	acquire_ok(&pr, &next);
 	assert_true(coil_op_busy(&w.r.op));
 	assert_int_equal(coil_connpool_withdraw(pr.pool, &w.r.op), 0);
 	assert_false(coil_op_busy(&w.r.op));
@@ -616,9 +588,7 @@ static void test_connpool_withdraw(void **state)
 	for (uint64_t end = tu_mono_ns() + 50 * MS; tu_mono_ns() < end;)
 		coil_loop_run(loop, COIL_RUN_NOWAIT);
 	assert_int_equal(w.r.calls, 0);
-	close_pool(loop, &pr);
-	close(lfd);
-	coil_loop_free(loop);
+	pool_end(loop, &pr);
 }
 
 int main(void)

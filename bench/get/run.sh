@@ -14,6 +14,9 @@
 # worker threads and xargs' curl children included (perf stat); without
 # perf, bash's `time` user+sys. nginx runs alone on one worker; its CPU is
 # not counted. Medians of the rounds. Results: docs/BENCHMARKS.md, "get".
+#
+# BASE=path/to/other/coil-get adds a row "coil-base" measured in the same
+# rounds (before/after a change); PEERS=0 leaves curl and xargs out.
 set -eu
 bin=$(readlink -f "${1:-build/tools/coil-get/coil-get}")
 rounds=${2:-3}
@@ -133,16 +136,20 @@ measure() {
 }
 
 coil() { measure coil-get "$out/coil" "$bin" -q --parallel 100 -o "$out/coil" -i "$work/urls"; }
+base() { measure coil-base "$out/base" "$BASE" -q --parallel 100 -o "$out/base" -i "$work/urls"; }
 curlp() { cfg "$out/curl" >"$work/curl.cfg"
 	measure curl "$out/curl" curl -s -S --no-progress-meter --parallel --parallel-max 100 -K "$work/curl.cfg"; }
 xcurl() { measure xargs+curl "$out/xargs" bash -c \
 	"cd '$out/xargs' && xargs -P 100 -n 100 curl -s -S --remote-name-all < '$work/urls'"; }
 
+tools="coil"
+[ -n "${BASE:-}" ] && tools="$tools base"
+[ "${PEERS:-1}" != 0 ] && tools="$tools curlp xcurl"
 echo "warm-up round (not counted)"
-coil >/dev/null; curlp >/dev/null; xcurl >/dev/null
+for f in $tools; do $f >/dev/null; done
 : >"$work/results"
 for r in $(seq 1 "$rounds"); do
-	for f in coil curlp xcurl; do
+	for f in $tools; do
 		line=$($f)
 		echo "round $r: $line"
 		echo "$line" >>"$work/results"
@@ -161,9 +168,11 @@ function median(s,   a, n, i, j, t) {
 END {
 	printf "%-12s %12s %14s %16s %12s\n", "tool", "fetches/s", "CPU us/fetch", "fetches/CPU-s", "vs coil-get"
 	cf = files / median(cpu["coil-get"])
-	n = split("coil-get curl xargs+curl", names, " ")
+	n = split("coil-get coil-base curl xargs+curl", names, " ")
 	for (i = 1; i <= n; i++) {
-		k = names[i]; w = median(wall[k]); c = median(cpu[k])
+		k = names[i]
+		if (!(k in cpu)) continue
+		w = median(wall[k]); c = median(cpu[k])
 		printf "%-12s %12.0f %14.1f %16.0f %11.2fx\n", k, files / w, c / files * 1e6, files / c, cf / (files / c)
 	}
 }' "$work/results"

@@ -54,7 +54,10 @@ struct coil_loop {
 	uint64_t now_ns;
 	uint64_t deadline_ns;	/* current deadline scope, 0 = none */
 	unsigned batch_wait_us; /* min-wait of a waiting turn, 0 = off */
-	int batch_hot; /* the last waiting turn found more than one CQE */
+	int batch_hot;	 /* the last waiting turn found more than one CQE */
+	int batch_timer; /* COIL_BATCH_WAIT_TIMER: waits gather to the alarm */
+	struct coil_op *alarm; /* coil_loop_alarm(), NULL = none */
+	uint64_t alarm_at;
 	/* CLOCK_REALTIME - CLOCK_MONOTONIC, read once in turn rt_turn (for
 	 * receive timestamps, coil_buf_recvmsg()) */
 	int64_t rt_off;

@@ -195,7 +195,9 @@ int coil_loop_new(struct coil_loop **out, const struct coil_loop_opts *opts)
 	if (!o.iowq_max_workers)
 		o.iowq_max_workers = 4;
 	if (o.sq_entries > 32768 || o.cq_factor > 64 || o.buf_count > 32768 ||
-	    (o.flags & ~COIL_LOOP_FLAGS_ALL) || o.batch_wait_ns > 1000000000ull)
+	    (o.flags & ~COIL_LOOP_FLAGS_ALL) ||
+	    (o.batch_wait_ns > 1000000000ull &&
+	     o.batch_wait_ns != COIL_BATCH_WAIT_TIMER))
 		return -EINVAL;
 
 	loop = calloc(1, sizeof(*loop));
@@ -300,6 +302,9 @@ unsigned coil_loop_inflight(const struct coil_loop *loop)
 
 int coil_loop_set_batch_wait(struct coil_loop *loop, uint64_t batch_wait_ns)
 {
+	loop->batch_timer = batch_wait_ns == COIL_BATCH_WAIT_TIMER;
+	if (loop->batch_timer)
+		batch_wait_ns = 0;
 	if (batch_wait_ns > 1000000000ull)
 		return -EINVAL;
 	if (!(loop->features & COIL_FEAT_MIN_WAIT))
@@ -547,23 +552,29 @@ static unsigned reap(struct coil_loop *loop)
  * IORING_OP_TIMEOUT completions wake the waiter at once whatever the count
  * (io_uring's rule for timeouts), so timers are never held back.
  */
+/* Publish the SQ tail as io_uring_submit() does; the count to submit. */
+static unsigned publish_sq(struct io_uring *ring)
+{
+	struct io_uring_sq *sq = &ring->sq;
+	unsigned tail = sq->sqe_tail;
+	if (sq->sqe_head != tail) {
+		sq->sqe_head = tail;
+		io_uring_smp_store_release(sq->ktail, tail);
+	}
+	return tail - io_uring_smp_load_acquire(sq->khead);
+}
+
 static int enter_batched(struct coil_loop *loop)
 {
 	struct io_uring *ring = &loop->ring;
-	struct io_uring_sq *sq = &ring->sq;
 	struct __kernel_timespec ts = {.tv_sec = 1};
 	struct io_uring_getevents_arg arg;
-	unsigned tail = sq->sqe_tail, to_submit;
+	unsigned to_submit = publish_sq(ring);
 	int ret;
 
 	memset(&arg, 0, sizeof(arg));
 	arg.ts = (uint64_t)(uintptr_t)&ts;
 	arg.pad = loop->batch_wait_us; /* min_wait_usec */
-	if (sq->sqe_head != tail) {
-		sq->sqe_head = tail;
-		io_uring_smp_store_release(sq->ktail, tail);
-	}
-	to_submit = tail - io_uring_smp_load_acquire(sq->khead);
 	do {
 		ret = io_uring_enter2(ring->ring_fd, to_submit, loop->inflight,
 				      IORING_ENTER_GETEVENTS |
@@ -574,6 +585,77 @@ static int enter_batched(struct coil_loop *loop)
 		/* A wait that timed out still returns the count submitted */
 	} while ((ret >= 0 || ret == -ETIME) && !io_uring_cq_ready(ring));
 	return ret;
+}
+
+/*
+ * Submit and wait until the alarm (coil_loop_alarm()): for @wait_nr
+ * completions at most (or what has come after @min_wait_us), with the time
+ * left to the alarm as the wait's timeout. -ETIME when the alarm's time
+ * came first.
+ */
+static int enter_until_alarm(struct coil_loop *loop, unsigned wait_nr,
+			     unsigned min_wait_us, uint64_t now)
+{
+	struct io_uring *ring = &loop->ring;
+	uint64_t left = loop->alarm_at - now;
+	struct __kernel_timespec ts = {.tv_sec = (long long)(left / 1000000000),
+				       .tv_nsec =
+					       (long long)(left % 1000000000)};
+	struct io_uring_getevents_arg arg;
+	int ret;
+
+	memset(&arg, 0, sizeof(arg));
+	arg.ts = (uint64_t)(uintptr_t)&ts;
+	arg.pad = min_wait_us;
+	ret = io_uring_enter2(ring->ring_fd, publish_sq(ring), wait_nr,
+			      IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+			      (sigset_t *)&arg, sizeof(arg));
+	loop->st.enters++;
+	return ret;
+}
+
+/* A waiting turn with an alarm armed: no later than the alarm; with
+ * COIL_BATCH_WAIT_TIMER for everything in flight until then, with a hot
+ * batched wait for its min-wait, else for one completion. */
+static int wait_for_alarm(struct coil_loop *loop, uint64_t now)
+{
+	unsigned nr = 1, min_wait_us = 0;
+	if (loop->batch_timer && loop->inflight) {
+		nr = loop->inflight;
+		loop->st.batched++;
+	} else if (loop->batch_hot &&
+		   loop->alarm_at - now > loop->batch_wait_us * 1000ull) {
+		nr = loop->inflight;
+		min_wait_us = loop->batch_wait_us;
+		loop->st.batched++;
+	}
+	return enter_until_alarm(loop, nr, min_wait_us, now);
+}
+
+/* Run the alarm's callback once its time has come. */
+static void ring_alarm(struct coil_loop *loop)
+{
+	struct coil_op *op = loop->alarm;
+	if (!op || loop->now_ns < loop->alarm_at)
+		return;
+	loop->alarm = NULL;
+	op->cb(op, 0, 0);
+}
+
+int coil_loop_alarm(struct coil_loop *loop, struct coil_op *op, uint64_t at_ns)
+{
+	if (!op || !op->cb)
+		return -EINVAL;
+	if (!(loop->features & COIL_FEAT_EXT_ARG))
+		return -EOPNOTSUPP;
+	loop->alarm = op;
+	loop->alarm_at = at_ns;
+	return 0;
+}
+
+void coil_loop_alarm_cancel(struct coil_loop *loop)
+{
+	loop->alarm = NULL;
 }
 
 static int turn(struct coil_loop *loop, int may_wait)
@@ -592,10 +674,15 @@ static int turn(struct coil_loop *loop, int may_wait)
 	if (overflow & IORING_SQ_CQ_OVERFLOW)
 		loop->st.overflow++;
 
-	int wait = may_wait && !loop->ready_head && loop->inflight > 0 &&
+	int wait = may_wait && !loop->ready_head &&
+		   (loop->inflight > 0 || loop->alarm) &&
 		   !io_uring_cq_ready(ring);
 	loop->st.turns++;
-	if (wait && loop->batch_hot) {
+	if (wait && loop->alarm && coil_now_update(loop) >= loop->alarm_at)
+		wait = 0; /* the alarm rings this turn */
+	if (wait && loop->alarm) {
+		ret = wait_for_alarm(loop, loop->now_ns);
+	} else if (wait && loop->batch_hot) {
 		ret = enter_batched(loop);
 		loop->st.batched++;
 	} else if (wait) {
@@ -625,6 +712,7 @@ static int turn(struct coil_loop *loop, int may_wait)
 	 * peers active at once) makes the next wait gather again. */
 	if (wait && loop->batch_wait_us)
 		loop->batch_hot = n > 1;
+	ring_alarm(loop);
 	run_ready(loop);
 	coil__rearm_parked(loop);
 	return 0;
@@ -646,7 +734,7 @@ int coil_loop_run(struct coil_loop *loop, int mode)
 	do {
 		ret = turn(loop, mode != COIL_RUN_NOWAIT);
 	} while (ret >= 0 && mode == COIL_RUN_DEFAULT && !loop->stop &&
-		 (loop->inflight > 0 || loop->pend_head));
+		 (loop->inflight > 0 || loop->pend_head || loop->alarm));
 	loop->running = 0;
 	return ret < 0 ? ret : (int)loop->inflight;
 }

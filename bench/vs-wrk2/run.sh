@@ -166,6 +166,6 @@ END {
 		w = "wrk2 " p[2]
 		if (m[w, 12] > 0)
 			printf "-R%s: coil-bench CPU per request %.2fx wrk2'"'"'s (user+sys), system calls %.2fx\n",
-				p[2], m[k, 12] / m[w, 12], m[w, 8] > 0 ? m[k, 8] / m[w, 8] : 0
+				p[2], m[k, 12] / m[w, 12], (m[w, 8] > 0 ? m[k, 8] / m[w, 8] : 0)
 	}
 }' "$dir/results"

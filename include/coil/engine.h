@@ -151,7 +151,8 @@ struct coil_loop_opts {
 	 * a busy loop goes quiet (coil_loop_stats.batched counts the batched
 	 * waits). Uses the min-wait of io_uring_enter(2)
 	 * (IORING_FEAT_MIN_TIMEOUT, kernel 6.12); ignored without
-	 * COIL_FEAT_MIN_WAIT.
+	 * COIL_FEAT_MIN_WAIT. COIL_BATCH_WAIT_TIMER (below) waits for a
+	 * timer instead.
 	 */
 	uint64_t batch_wait_ns;
 };
@@ -265,10 +266,52 @@ int coil_loop_ring_fd(const struct coil_loop *loop);
 int coil_loop_run(struct coil_loop *loop, int mode);
 
 /*
+ * COIL_BATCH_WAIT_TIMER - a batch wait that lasts until the loop's alarm
+ * (coil_loop_alarm()): a turn that has to wait while an alarm is armed
+ * sleeps until the alarm's time or until every op in flight has
+ * completed, gathering whatever completes meanwhile into that one wake-up
+ * (io_uring_enter(2) with min_complete = the ops in flight and the alarm
+ * as the wait's timeout). Without an alarm armed, waits are plain ones.
+ * For a loop whose work is paced by its alarm and whose completions carry
+ * their own times: coil-bench's open model, whose pacer wakes on a grid
+ * and whose responses are timed by the kernel's receive timestamps
+ * (COIL_TCP_RX_TIME), so one wake-up per grid step replaces one per
+ * response. A completion can wait up to the alarm to be seen. Needs
+ * COIL_FEAT_EXT_ARG. Not adaptive.
+ */
+#define COIL_BATCH_WAIT_TIMER UINT64_MAX
+
+/*
+ * coil_loop_alarm() - wake the loop at @at_ns without a timeout op: @op's
+ * callback runs (res 0, flags 0) in the first turn that reaps at or after
+ * @at_ns (absolute, coil_now()'s clock, CLOCK_MONOTONIC), and every wait
+ * before then ends by @at_ns: the alarm is the timeout of the turn's
+ * io_uring_enter(2) wait (IORING_ENTER_EXT_ARG), so it costs no SQE, no
+ * CQE and no io_uring timeout of its own. A timeout op (coil_timeout())
+ * is the general timer; the alarm is the one cheap wake-up a loop paced
+ * by its own clock needs (with COIL_BATCH_WAIT_TIMER, the loop sleeps from
+ * alarm to alarm). One alarm per loop: arming again replaces it (the
+ * replaced op gets no callback); coil_loop_alarm_cancel() disarms. An
+ * armed alarm keeps coil_loop_run(COIL_RUN_DEFAULT) running as an op in
+ * flight does. The callback may re-arm. The wait's timer has the thread's
+ * timer slack (prctl(2) PR_SET_TIMERSLACK, 50 us by default). @op is the
+ * caller's and must stay valid while armed. Loop thread only.
+ * Return: 0; -EINVAL for a NULL @op or an @op without a callback;
+ * -EOPNOTSUPP without COIL_FEAT_EXT_ARG (kernel < 5.11).
+ */
+int coil_loop_alarm(struct coil_loop *loop, struct coil_op *op, uint64_t at_ns);
+
+/* coil_loop_alarm_cancel() - disarm the loop's alarm, if armed (its op gets
+ * no callback). Loop thread only. */
+void coil_loop_alarm_cancel(struct coil_loop *loop);
+
+/*
  * coil_loop_set_batch_wait() - change coil_loop_opts.batch_wait_ns from
- * the next waiting turn on (0 turns batched waiting off). Ignored (set to
- * 0) without COIL_FEAT_MIN_WAIT. Loop thread only.
- * Return: 0; -EINVAL above 1 s.
+ * the next waiting turn on (0 turns batched waiting off;
+ * COIL_BATCH_WAIT_TIMER waits for a timer, above). Ignored (set to 0)
+ * without COIL_FEAT_MIN_WAIT (COIL_FEAT_EXT_ARG for
+ * COIL_BATCH_WAIT_TIMER). Loop thread only.
+ * Return: 0; -EINVAL above 1 s (other than COIL_BATCH_WAIT_TIMER).
  */
 int coil_loop_set_batch_wait(struct coil_loop *loop, uint64_t batch_wait_ns);
 
@@ -306,7 +349,8 @@ struct coil_loop_stats {
 	uint64_t overflow;	 /* times the CQ overflow flag was seen */
 	uint64_t queued;	 /* ops parked because the SQ was full */
 	uint64_t nobufs;	 /* multishot recvs parked on -ENOBUFS */
-	uint64_t batched;	 /* waits that used batch_wait_ns (min-wait) */
+	uint64_t batched;	 /* waits that used batch_wait_ns (min-wait) or
+				    gathered to the alarm (COIL_BATCH_WAIT_TIMER) */
 	uint64_t sendfiles;	 /* sendfile(2) calls made by coil_sendfile() */
 	uint64_t sendfile_warms; /* its reads of ranges not in the page cache */
 };

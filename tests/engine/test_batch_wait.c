@@ -1,6 +1,8 @@
 /* tests/engine/test_batch_wait.c - coil_loop_opts.batch_wait_ns: a waiting
  * turn gathers completions up to the min-wait, never holds one back longer,
- * and an idle wait still ends only when something completes. */
+ * and an idle wait still ends only when something completes;
+ * COIL_BATCH_WAIT_TIMER gathers up to the loop's alarm and without one
+ * waits the plain way. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -277,6 +279,105 @@ static void test_batch_wait_lone_exchanges_do_not_wait(void **state)
 	coil_loop_free(loop);
 }
 
+/* COIL_BATCH_WAIT_TIMER with an alarm: the waiting turn sleeps until the
+ * alarm, gathering both recvs (their data arrive 2 ms apart, long before
+ * it): one COIL_RUN_ONCE delivers the two recvs and the alarm, and the
+ * recvs' callbacks run only once the alarm's time has come. */
+static void on_alarm(struct coil_op *op, int res, unsigned flags)
+{
+	on_done(op, res, flags);
+}
+
+static void test_batch_wait_timer_gathers_until_alarm(void **state)
+{
+	struct coil_loop *loop = batch_loop(COIL_BATCH_WAIT_TIMER);
+	struct counted a = {0}, b = {0}, al = {0}, idle = {0};
+	int pa[2], pb[2], pi[2];
+	struct writer wr = {.waiter = gettid()};
+	char ba[4], bb[4], bi[4];
+	pthread_t th;
+	(void)state;
+	if (!(coil_loop_features(loop) & COIL_FEAT_EXT_ARG)) {
+		coil_loop_free(loop); /* kernel < 5.11: no alarm */
+		skip();
+	}
+	tu_tcp_pair(pa);
+	tu_tcp_pair(pb);
+	tu_tcp_pair(pi);
+	coil_op_init(&idle.op, on_done);
+	coil_op_init(&a.op, on_done);
+	coil_op_init(&b.op, on_done);
+	coil_op_init(&al.op, on_alarm);
+	assert_int_equal(coil_recv(loop, &a.op, pa[0], ba, sizeof(ba), 0), 0);
+	assert_int_equal(coil_recv(loop, &b.op, pb[0], bb, sizeof(bb), 0), 0);
+	/* an op that stays in flight (a listener, a multishot recv), so the
+	 * wait cannot end by everything in flight completing */
+	assert_int_equal(coil_recv(loop, &idle.op, pi[0], bi, sizeof(bi), 0),
+			 0);
+	assert_int_equal(coil_loop_run(loop, COIL_RUN_NOWAIT), 3);
+	uint64_t at = coil_now_update(loop) + 500 * MS;
+	assert_int_equal(coil_loop_alarm(loop, &al.op, at), 0);
+	wr.fds[0] = pa[1];
+	wr.fds[1] = pb[1];
+	assert_int_equal(pthread_create(&th, NULL, write_two, &wr), 0);
+	assert_true(coil_loop_run(loop, COIL_RUN_ONCE) >= 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(al.calls, 1);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(a.res, 1);
+	assert_int_equal(b.res, 1);
+	assert_true(a.at_ns >= at);
+	assert_true(b.at_ns >= at);
+	struct coil_loop_stats st;
+	coil_loop_stats(loop, &st);
+	assert_true(st.batched >= 1);
+	assert_int_equal(idle.calls, 0);
+	assert_int_equal(coil_cancel(loop, &idle.op), 0);
+	assert_int_equal(coil_loop_run(loop, COIL_RUN_DEFAULT), 0);
+	close(pi[0]);
+	close(pi[1]);
+	close(pa[0]);
+	close(pa[1]);
+	close(pb[0]);
+	close(pb[1]);
+	coil_loop_free(loop);
+}
+
+/* COIL_BATCH_WAIT_TIMER without an alarm armed waits the plain way: a lone
+ * completion is delivered when it comes, not held (there is no alarm to
+ * end the wait). */
+static void test_batch_wait_timer_without_alarm_is_plain(void **state)
+{
+	struct coil_loop *loop = batch_loop(COIL_BATCH_WAIT_TIMER);
+	struct counted a = {0}, idle = {0};
+	int pa[2], pi[2];
+	char ba[4], bi[4];
+	(void)state;
+	tu_tcp_pair(pa);
+	tu_tcp_pair(pi);
+	coil_op_init(&a.op, on_done);
+	coil_op_init(&idle.op, on_done);
+	assert_int_equal(coil_recv(loop, &idle.op, pi[0], bi, sizeof(bi), 0),
+			 0);
+	assert_int_equal(coil_recv(loop, &a.op, pa[0], ba, sizeof(ba), 0), 0);
+	assert_int_equal(coil_loop_run(loop, COIL_RUN_NOWAIT), 2);
+	assert_int_equal(write(pa[1], "a", 1), 1);
+	uint64_t t0 = tu_mono_ns();
+	while (!a.calls && tu_mono_ns() - t0 < 5000 * MS)
+		assert_true(coil_loop_run(loop, COIL_RUN_ONCE) >= 0);
+	assert_int_equal(a.calls, 1);
+	assert_true(a.at_ns - t0 < 900 * MS); /* not the 1 s bound */
+	assert_int_equal(idle.calls, 0);
+	assert_int_equal(coil_cancel(loop, &idle.op), 0);
+	assert_int_equal(coil_loop_run(loop, COIL_RUN_DEFAULT), 0);
+	close(pa[0]);
+	close(pa[1]);
+	close(pi[0]);
+	close(pi[1]);
+	coil_loop_free(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +389,8 @@ int main(void)
 		cmocka_unit_test(
 			test_batch_wait_idle_turn_waits_for_completion),
 		cmocka_unit_test(test_batch_wait_lone_exchanges_do_not_wait),
+		cmocka_unit_test(test_batch_wait_timer_gathers_until_alarm),
+		cmocka_unit_test(test_batch_wait_timer_without_alarm_is_plain),
 	};
 	return cmocka_run_group_tests_name("engine.batch_wait", tests, NULL,
 					   NULL);

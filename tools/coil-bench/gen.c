@@ -496,6 +496,8 @@ static int gen_run(struct cb_gen *g)
 		}
 		g->th->r.backlog_max_ns = g->pacer.behind_max_ns;
 		g->th->r.pacer_wakes = g->pacer.wakes;
+		g->th->r.pacer_gathered = g->pacer.gathered;
+		g->th->r.pacer_grid_ns = g->pacer.grid_ns;
 	}
 	if (g->run->hdr)
 		cb_hdr_add(g->run->hdr, g->hdr_interval, end_real - g->measure,

@@ -119,6 +119,8 @@ struct cb_pacer {
 	uint64_t behind_since;
 	uint64_t behind_max_ns;
 	uint64_t wakes;
+	uint64_t gathered; /* wakes the loop slept to from the last one */
+	int gathering;	   /* the loop waits from wake to wake (pacer.c) */
 };
 
 struct cb_gen {

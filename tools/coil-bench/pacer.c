@@ -30,10 +30,14 @@
 #include "gen_internal.h"
 
 /* The grid: about GRID_REQS of the thread's requests per wake, within
- * [GRID_MIN_NS, GRID_MAX_NS] (issue #12's throwaway pacer measured these
- * at 20k and 40k requests/s). */
+ * [GRID_MIN_NS, GRID_MAX_NS]. Each wake costs 13-15 us of CPU on the
+ * development VM (a timer interrupt and a context switch, each a VM exit),
+ * and each sends at most one grid late: at -R 20000 -c100 against nginx,
+ * sleeping from wake to wake, a 250 us grid cost 15.5-16.4 us of CPU per
+ * request and a 500 us one 11.8-12.0 us, for a mean latency 285 against
+ * 445 us (2026-12-05, docs/BENCHMARKS.md "vs-wrk2"); 400 us sits between. */
 #define GRID_REQS 4
-#define GRID_MIN_NS 250000ull  /* 250 us */
+#define GRID_MIN_NS 400000ull  /* 400 us */
 #define GRID_MAX_NS 1000000ull /* 1 ms: never more than the late bound */
 
 uint64_t cb_pacer_grid_ns(uint64_t rate, uint64_t lanes, uint64_t mine)
@@ -60,10 +64,35 @@ static uint64_t next_mine(const struct cb_pacer *p, uint64_t n, uint64_t i)
 	return i + (p->lanes - r) + p->first;
 }
 
+/*
+ * With the default batched wait and kernel receive timestamps, the loop
+ * sleeps from one pacer wake to the next (COIL_BATCH_WAIT_TIMER): the
+ * responses that arrive meanwhile are timed by the kernel, not by when they
+ * are reaped, and a connection takes its next request only when one is
+ * due, at a wake; so one wake-up per grid step serves them all, where the
+ * 100 us min-wait batch woke two to three times per step (-R 20000 -c100:
+ * 0.43 system calls per request, and 19.6 us of system CPU).
+ */
+static void gather(struct cb_gen *g, int on)
+{
+	int want = on && !g->o->batch_wait_set && !g->th->r.rx_fallback &&
+		   g->tcp_flags;
+	if (want == g->pacer.gathering)
+		return;
+	g->pacer.gathering = want;
+	coil_loop_set_batch_wait(g->loop, want ? COIL_BATCH_WAIT_TIMER
+					       : g->th->r.batch_wait_ns);
+}
+
+/* The wake is the loop's alarm (no timeout op, no CQE: the wait's own
+ * timeout), or a timeout op on kernels without IORING_ENTER_EXT_ARG. */
 static void arm(struct cb_gen *g, uint64_t at)
 {
 	g->pacer.wake_at = at;
-	coil_timeout(g->loop, &g->pacer.tmr, at, COIL_TIMEOUT_ABS);
+	if (coil_loop_alarm(g->loop, &g->pacer.tmr, at) == 0)
+		gather(g, 1);
+	else
+		coil_timeout(g->loop, &g->pacer.tmr, at, COIL_TIMEOUT_ABS);
 }
 
 /* Arm the wake after the one at @from: the thread's next intended time,
@@ -74,13 +103,17 @@ static void arm_next(struct cb_gen *g, uint64_t from)
 	const struct cb_sched *s = &g->conns[0].sched;
 	uint64_t i = next_mine(p, g->n, p->seen), at;
 
-	if (i >= s->limit || g->stopping)
+	if (i >= s->limit || g->stopping) {
+		gather(g, 0);
 		return;
+	}
 	at = cb_sched_time(s, i);
 	if (at < from + p->grid_ns)
 		at = from + p->grid_ns;
-	if (at >= g->end)
+	if (at >= g->end) {
+		gather(g, 0);
 		return; /* the end hands out the rest: cb_pacer_end() */
+	}
 	arm(g, at);
 }
 
@@ -93,6 +126,7 @@ static void hand_out(struct cb_gen *g, uint64_t now)
 	uint64_t due = cb_sched_total_due(s, now < g->end ? now : g->end - 1);
 
 	p->wakes++;
+	p->gathered += (uint64_t)p->gathering;
 	if (due > p->seen) {
 		/* the oldest request not handed out yet: how far behind */
 		uint64_t oldest = cb_sched_time(s, p->seen);
@@ -130,8 +164,10 @@ static void wake_cb(struct coil_op *op, int res, unsigned flags)
 	uint64_t now = coil_now(g->loop);
 	(void)flags;
 
-	if (res < 0 || g->stopping || g->finished)
+	if (res < 0 || g->stopping || g->finished) {
+		gather(g, 0);
 		return;
+	}
 	hand_out(g, now);
 	arm_next(g, p->wake_at < now ? p->wake_at : now);
 }
@@ -161,6 +197,8 @@ void cb_pacer_start(struct cb_gen *g)
 
 void cb_pacer_end(struct cb_gen *g)
 {
+	gather(g, 0);
+	coil_loop_alarm_cancel(g->loop);
 	if (!g->n || g->stopping)
 		return;
 	hand_out(g, coil_now(g->loop));

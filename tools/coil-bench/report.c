@@ -151,6 +151,8 @@ int cb_result_merge(struct cb_result *dst, const struct cb_result *src)
 		dst->start_unix_ns = src->start_unix_ns; /* the earliest */
 	dst->backlog_max_ns = max_u64(dst->backlog_max_ns, src->backlog_max_ns);
 	dst->pacer_wakes += src->pacer_wakes;
+	dst->pacer_gathered += src->pacer_gathered;
+	dst->pacer_grid_ns = max_u64(dst->pacer_grid_ns, src->pacer_grid_ns);
 	dst->timer_wakes += src->timer_wakes;
 	dst->timer_late += src->timer_late;
 	dst->timer_p99_ns = max_u64(dst->timer_p99_ns, src->timer_p99_ns);
@@ -1239,6 +1241,8 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 		j_u64(&j, "unsent", r->unsent);
 		j_u64(&j, "backlog_max_ns", r->backlog_max_ns);
 		j_u64(&j, "pacer_wakes", r->pacer_wakes);
+		j_u64(&j, "pacer_gathered_wakes", r->pacer_gathered);
+		j_u64(&j, "pacer_grid_ns", r->pacer_grid_ns);
 		j_key(&j, "idle_timer");
 		j_open(&j, '{');
 		j_u64(&j, "wakes", r->timer_wakes);

@@ -133,6 +133,10 @@ struct cb_result {
 	 * out was over late_ns old at every wake; and the wakes, summed */
 	uint64_t backlog_max_ns;
 	uint64_t pacer_wakes;
+	/* ... of which the loop slept to from the last one, gathering the
+	 * responses between (pacer.c); the grid (the largest over threads) */
+	uint64_t pacer_gathered;
+	uint64_t pacer_grid_ns;
 	/* ... and the platform's own timer lateness, measured on an idle
 	 * loop's timer beside the run (jitter.c): wakes, those over late_ns
 	 * late, the 99th percentile and the largest lateness */

@@ -253,10 +253,13 @@ static int fmt_put(struct fmt_buf *b, size_t *used, const char *s, size_t n)
 	return 0;
 }
 
-/* The text of the value at @idx as string.format("%s") shows it. */
+/* The text of the value at @idx as string.format("%s") shows it. A number
+ * converts in place, as tostring() would show it (both "%.14g"): no Lua
+ * call for a counter in a header, the common request() script. */
 static const char *fmt_text(lua_State *L, int idx, size_t *len)
 {
-	if (lua_type(L, idx) == LUA_TSTRING)
+	int t = lua_type(L, idx);
+	if (t == LUA_TSTRING || t == LUA_TNUMBER)
 		return lua_tolstring(L, idx, len);
 	lua_getglobal(L, "tostring");
 	lua_pushvalue(L, idx);

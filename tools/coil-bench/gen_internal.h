@@ -250,7 +250,8 @@ static inline void maybe_finish(struct cb_gen *g)
  * A read (@nread bytes, or an end) arrived on @s: its time becomes the
  * connection's response time. Counts kernel-stamped reads; when the first
  * CB_RX_PROBE_READS reads of the thread carried no timestamp, the default
- * batched wait is dropped (reap times would carry it).
+ * batched wait is dropped (reap times would carry it) until a stamped read
+ * comes.
  */
 static inline void cb_rx_read(struct cb_conn *c, const struct coil_stream *s,
 			      ssize_t nread)
@@ -264,8 +265,25 @@ static inline void cb_rx_read(struct cb_conn *c, const struct coil_stream *s,
 		g->th->r.rx_reads++;
 		g->th->r.rx_stamped += (uint64_t)kernel;
 	}
-	if (g->rx_checked || !g->tcp_flags)
+	if (!g->tcp_flags)
 		return;
+	if (g->rx_checked) {
+		/* The kernel turns stamping on from a workqueue when the first
+		 * socket asks (net_enable_timestamp()): on a busy host the
+		 * first reads of a run can all come unstamped. Stamps that
+		 * come later undo the fallback. */
+		if (kernel && g->th->r.rx_fallback == CB_RX_NO_STAMPS) {
+			g->th->r.rx_fallback = CB_RX_KERNEL;
+			if (!g->o->batch_wait_set &&
+			    (coil_loop_features(g->loop) &
+			     COIL_FEAT_MIN_WAIT)) {
+				g->th->r.batch_wait_ns = g->o->batch_wait_ns;
+				coil_loop_set_batch_wait(g->loop,
+							 g->o->batch_wait_ns);
+			}
+		}
+		return;
+	}
 	g->rx_reads_all++;
 	g->rx_stamped_all += (uint64_t)kernel;
 	if (g->rx_stamped_all) {

@@ -26,6 +26,14 @@ const char *coil_strerror(int err)
 		return "name resolution failed";
 	case COIL_EHTTP:
 		return "HTTP error status";
+	case COIL_EH2:
+		return "HTTP/2 protocol error by the peer";
+	case COIL_EH2_RESET:
+		return "HTTP/2 stream reset by the peer (RST_STREAM)";
+	case COIL_EH2_GOAWAY:
+		return "HTTP/2 peer went away (GOAWAY)";
+	case COIL_EH2_FLOW:
+		return "HTTP/2 flow-control window stayed closed";
 	}
 	if (err < 0 && err > COIL_EBASE)
 		return strerrordesc_np(-err) ? strerrordesc_np(-err)

@@ -43,6 +43,11 @@ extern "C" {
 #define COIL_ERESOLVE (COIL_EBASE - 6) /* name resolution failed */
 #define COIL_EHTTP (COIL_EBASE - 7)    /* HTTP status counted as failure */
 #define COIL_ELAST (COIL_EBASE - 63)   /* end of coil's range */
+/* HTTP/2 (coil/http_h2.h) */
+#define COIL_EH2 (COIL_EBASE - 8)	/* peer broke HTTP/2: we reset/GOAWAY */
+#define COIL_EH2_RESET (COIL_EBASE - 9) /* peer reset the stream */
+#define COIL_EH2_GOAWAY (COIL_EBASE - 10) /* peer went away (GOAWAY) */
+#define COIL_EH2_FLOW (COIL_EBASE - 11)	  /* send window stayed closed */
 
 /*
  * coil_strerror() - a one-line message for any result code.

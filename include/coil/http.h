@@ -10,5 +10,6 @@
 #include "coil/http_message.h"
 #include "coil/http_client.h"
 #include "coil/http_server.h"
+#include "coil/http_h2.h"
 
 #endif /* COIL_HTTP_H */

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "chars.h"
+#include "filecache.h"
 #include "server_internal.h"
 #include "../engine/grow.h"
 
@@ -89,6 +90,7 @@ static int x_attach(struct sconn *c)
 	x->slot_busy = 0;
 	x->heap_slots = 0;
 	x->ffd = -1;
+	x->fent = NULL;
 	x->fb = NULL;
 	x->fwait = 0;
 	x->berr_pending = 0;
@@ -270,6 +272,12 @@ static void conn_release(struct sconn *c)
 		  coil_op_busy(&x->cop) || coil_op_busy(&x->wop) ||
 		  x->slot_busy || x->heap_slots))
 		return;
+	if (x && x->fent) {
+		/* a file body cut short: the cache's descriptor stays open */
+		coil__fcache_unref(srv->fc, x->fent);
+		x->fent = NULL;
+		x->ffd = -1;
+	}
 	if (x && x->ffd >= 0) {
 		/* a file body cut short: close it through the ring */
 		int fd = x->ffd;
@@ -987,12 +995,17 @@ int coil_http_server_new(struct coil_http_server **out, struct coil_loop *loop,
 	o.write_timeout_ns = dflt(o.write_timeout_ns, 30000000000ull);
 	o.linger_ns = dflt(o.linger_ns, 2000000000ull);
 	o.sendfile_min_bytes = (size_t)dflt(o.sendfile_min_bytes, SENDFILE_MIN);
+	o.file_cache_files = (unsigned)dflt(o.file_cache_files, FCACHE_FILES);
+	o.file_cache_mem_bytes =
+		(size_t)dflt(o.file_cache_mem_bytes, FCACHE_MEM_BYTES);
 	if (o.max_head_bytes < 64 || o.max_head_bytes > (1u << 20) ||
 	    o.max_headers > 1024 || o.header_timeout_ns > MAX_TIMEOUT_NS ||
 	    o.idle_timeout_ns > MAX_TIMEOUT_NS ||
 	    o.body_timeout_ns > MAX_TIMEOUT_NS ||
 	    o.write_timeout_ns > MAX_TIMEOUT_NS ||
-	    o.linger_ns > MAX_TIMEOUT_NS || o.backlog < 0)
+	    o.linger_ns > MAX_TIMEOUT_NS || o.backlog < 0 ||
+	    o.file_cache_valid_ns > MAX_TIMEOUT_NS ||
+	    o.file_cache_files > FCACHE_FILES_MAX)
 		return -EINVAL;
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
@@ -1055,14 +1068,23 @@ void coil_http_server_free(struct coil_http_server *srv)
 	if (!srv)
 		return;
 	coil__mem_free(srv);
+	coil__fcache_free(srv->fc);
 	free(srv);
 }
 
 void coil_http_server_stats(const struct coil_http_server *srv,
 			    struct coil_http_server_stats *st)
 {
-	if (srv && st)
-		*st = srv->stats;
+	struct fcache_counts fc;
+
+	if (!srv || !st)
+		return;
+	*st = srv->stats;
+	coil__fcache_counts(srv->fc, &fc);
+	st->file_cache_hits = fc.hits;
+	st->file_cache_misses = fc.misses;
+	st->file_cache_files = fc.files;
+	st->file_cache_bytes = fc.mem_bytes;
 }
 
 struct coil_loop *coil_http_server_loop(const struct coil_http_server *srv)

@@ -9,6 +9,10 @@
  * piece it does not hold (COIL_SENDFILE_CACHED_ONLY), the rest of the body
  * is read through the ring and sent from a buffer, so the loop never
  * waits on the disk.
+ * With the open-file cache on (opts.file_cache_valid_ns, http/filecache.h),
+ * coil_http_serve_file() takes a path's descriptor and statx from the cache
+ * while they are fresh (no openat2, statx or close), and a small file's
+ * body from the cache's copy, sent with its head in one write (no read).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "filecache.h"
 #include "server_internal.h"
 
 /* ---- file bodies -----------------------------------------------------------
@@ -49,6 +54,12 @@ static void file_close(struct sconn *c)
 {
 	int fd = c->x->ffd;
 	c->x->ffd = -1;
+	if (c->x->fent) {
+		/* the cache's descriptor: it stays open there */
+		coil__fcache_unref(c->srv->fc, c->x->fent);
+		c->x->fent = NULL;
+		return;
+	}
 	if (fd < 0)
 		return;
 	if (coil_op_busy(&c->x->cop) ||
@@ -231,6 +242,9 @@ void coil__file_op_cb(struct coil_op *op, int res, unsigned flags)
 		return;
 	}
 	c->st &= ~C_HOLD;
+	if (c->x->fent && c->x->foff == 0)
+		coil__fcache_fill(c->srv->fc, c->x->fent, c->x->fb->data,
+				  (size_t)res); /* the whole file, or nothing */
 	c->x->foff += (uint64_t)res;
 	c->x->fleft -= (uint64_t)res;
 	c->x->rbytes += (uint64_t)res;
@@ -265,6 +279,32 @@ void coil__file_resume(struct sconn *c)
 		else
 			sendfile_next(c);
 	}
+}
+
+/*
+ * The body from the open-file cache's copy of the file, if it holds one:
+ * one stream write with the head (no read, no sendfile); the entry is
+ * held until the write completed (file_end()).
+ */
+static int file_from_cache(struct sconn *c)
+{
+	struct fc_entry *e = c->x->fent;
+	struct iovec v;
+
+	if (!e || !e->data || c->x->foff > e->stx.stx_size ||
+	    c->x->fleft > e->stx.stx_size - c->x->foff)
+		return 0;
+	v.iov_base = e->data + c->x->foff;
+	v.iov_len = (size_t)c->x->fleft;
+	c->x->foff += c->x->fleft;
+	c->x->rbytes += c->x->fleft;
+	c->x->fleft = 0;
+	coil__out_send(c, SK_FILE, NULL, &v, 1);
+	if (c->st & C_DEAD) {
+		file_end(c);
+		coil__sconn_kick(c);
+	}
+	return 1;
 }
 
 static int respond_file(struct sconn *c, int status,
@@ -314,7 +354,7 @@ static int respond_file(struct sconn *c, int status,
 	c->x->foff = off;
 	c->x->fleft = len;
 	c->st |= C_FILE;
-	if (sendfile_start(c)) {
+	if (file_from_cache(c) || sendfile_start(c)) {
 		coil__sreq_complete(c);
 		return 0;
 	}
@@ -389,6 +429,10 @@ static void open_cb(struct coil_op *op, int res, unsigned flags)
 	}
 	if (res < 0) {
 		int st;
+		if (c->srv->fc) /* gone or forbidden now: no stale entry */
+			coil__fcache_forget(c->srv->fc, c->x->aux->root_fd,
+					    c->x->aux->path,
+					    strlen(c->x->aux->path));
 		switch (res) {
 		case -ENOENT:
 		case -ENOTDIR:
@@ -418,13 +462,12 @@ static void open_cb(struct coil_op *op, int res, unsigned flags)
 	}
 }
 
+static void serve_found(struct sconn *c);
+
 static void statx_cb(struct coil_op *op, int res, unsigned flags)
 {
 	struct sconn *c = coil_container_of(op, struct sexch, fop)->c;
 	struct aux *a = c->x->aux;
-	struct coil_http_header h;
-	const char *ct, *name;
-	int fd;
 
 	c->x->fop.cb = coil__file_op_cb;
 	if (c->st & C_DEAD) {
@@ -444,6 +487,65 @@ static void statx_cb(struct coil_op *op, int res, unsigned flags)
 		serve_status(c, 403);
 		return;
 	}
+	if (c->srv->fc)
+		/* the cache takes the descriptor (else it stays ours) */
+		c->x->fent = coil__fcache_put(c->srv->fc, a->root_fd, a->path,
+					      strlen(a->path), c->x->ffd,
+					      &a->stx, srv_now(c->srv));
+	serve_found(c);
+}
+
+/* The server's open-file cache, made at its first use; NULL when off. */
+static struct fcache *file_cache(struct coil_http_server *srv)
+{
+	struct fcache_limits lim;
+
+	if (srv->fc || !srv->o.file_cache_valid_ns)
+		return srv->fc;
+	lim.valid_ns = srv->o.file_cache_valid_ns;
+	lim.files = srv->o.file_cache_files;
+	lim.mem_bytes = srv->o.file_cache_mem_bytes == SIZE_MAX
+				? 0
+				: srv->o.file_cache_mem_bytes;
+	/* contents are taken from the read path's one read of a whole file,
+	 * and only where it is the path chosen (sendfile copies less) */
+	lim.file_bytes = FCHUNK;
+	if (!srv->o.tls && srv->o.sendfile_min_bytes <= FCHUNK)
+		lim.file_bytes = srv->o.sendfile_min_bytes - 1;
+	srv->fc = coil__fcache_new(&lim);
+	return srv->fc;
+}
+
+/* A fresh entry of the open-file cache for the path: its descriptor and
+ * statx as if just opened, with no system call. */
+static int serve_cached(struct sconn *c)
+{
+	struct aux *a = c->x->aux;
+	struct fcache *fc = file_cache(c->srv);
+	struct fc_entry *e;
+
+	if (!fc)
+		return 0;
+	e = coil__fcache_get(fc, a->root_fd, a->path, strlen(a->path),
+			     srv_now(c->srv));
+	if (!e)
+		return 0;
+	c->x->fent = e;
+	c->x->ffd = e->fd;
+	a->stx = e->stx;
+	c->st |= C_INTERNAL | C_BEGUN;
+	serve_found(c);
+	return 1;
+}
+
+/* A regular file, open in x->ffd (maybe the cache's), its statx in aux. */
+static void serve_found(struct sconn *c)
+{
+	struct aux *a = c->x->aux;
+	struct coil_http_header h;
+	const char *ct, *name;
+	int fd;
+
 	name = a->path;
 	ct = coil_http_content_type(name, strlen(name));
 	h.name = "Content-Type";
@@ -483,6 +585,9 @@ int coil_http_serve_file(struct coil_http_sreq *req, int root_fd)
 	}
 	if (n == 0 || a->path[n - 1] == '/')
 		memcpy(a->path + n, "index.html", 11);
+	a->root_fd = root_fd;
+	if (serve_cached(c))
+		return 0;
 	memset(&a->how, 0, sizeof(a->how));
 	/* O_NONBLOCK: opening a FIFO must not block an io-wq worker */
 	a->how.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY;

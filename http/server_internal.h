@@ -12,6 +12,8 @@
  *                     completion below lands);
  *   server_file.c     file bodies (read + send, or sendfile) and
  *                     coil_http_serve_file();
+ *   server_filecache.c its open-file cache (filecache.h; calls nothing
+ *                     of http/);
  *   server_body.c     the request: head fields, cancel hook, bodies
  *                     (buffered, streamed, discarded);
  *   server_respond.c  the output buffer and its writes, answers from
@@ -51,7 +53,12 @@
  * smaller ones are read into a buffer and leave in one send with their
  * head (docs/BENCHMARKS.md, section serve). opts.sendfile_min_bytes. */
 #define SENDFILE_MIN (16 * 1024)
-#define FBUF_CACHE 32	  /* file buffers kept per server */
+#define FBUF_CACHE 32 /* file buffers kept per server */
+/* The open-file cache's defaults (opts.file_cache_*): entries, the memory
+ * for small files' contents, and the most entries one may ask for. */
+#define FCACHE_FILES 1024
+#define FCACHE_MEM_BYTES (16u << 20)
+#define FCACHE_FILES_MAX (1u << 20)
 #define NSLOT 4		  /* inline write slots per connection */
 #define DISCARD_MAX 65536 /* unread body bytes read and dropped */
 /* Free lists: what is kept for reuse, so that serving allocates nothing
@@ -113,6 +120,8 @@ enum { BS_GOING, BS_ENDED, BS_FAILED, BS_REPORTED };
 enum { SK_PLAIN, SK_HEAP, SK_FILE, SK_USER, SK_MORE };
 
 struct sconn;
+struct fc_entry;
+struct fcache;
 
 struct oslot {
 	struct coil_stream_write w;
@@ -132,6 +141,7 @@ struct fbuf {
 /* serve_file's scratch: kept with the connection once used. */
 struct aux {
 	struct open_how how;
+	int root_fd;
 	struct statx stx;
 	char ctype[64];
 	char path[4096 + 16];
@@ -194,6 +204,7 @@ struct sexch {
 	struct coil_op fop;	  /* open, statx, reads */
 	struct coil_op cop;	  /* close of a file */
 	struct aux *aux;	  /* kept with the exchange once used */
+	struct fc_entry *fent;	  /* ffd is this cache entry's (filecache.h) */
 	struct coil_stream_write wshut;
 	void (*cancel_fn)(struct coil_http_sreq *req, void *arg);
 	void *cancel_arg;
@@ -265,6 +276,7 @@ struct coil_http_server {
 	struct coil_op *done;
 	struct fbuf *fbufs;
 	unsigned nfbufs;
+	struct fcache *fc; /* open-file cache, NULL when off */
 	struct coil_http_server_stats stats;
 	struct coil_tcp_opts topts;
 };

@@ -105,6 +105,27 @@ struct coil_http_server_opts {
 	 * at least this many bytes go by coil_sendfile() on plain TCP;
 	 * default 16 KiB; SIZE_MAX: never (read + send) */
 	size_t sendfile_min_bytes;
+	/* open-file cache of coil_http_serve_file() (nginx's open_file_cache
+	 * and open_file_cache_valid): a path's open descriptor and statx(2)
+	 * result are kept and trusted for file_cache_valid_ns after the
+	 * open that found them; the first request after that opens the path
+	 * again (openat2, statx) and replaces or drops the entry. So a file
+	 * changed, replaced or deleted on disk is seen at most this long
+	 * after the change (a file replaced by rename(2) is sent old or new,
+	 * never a mix; one rewritten in place within the window is read at
+	 * the cached length, as with nginx). 0: off (the default): every
+	 * request opens its file. Per server, so per loop and thread. */
+	uint64_t file_cache_valid_ns;
+	/* entries (open descriptors) at most, least recently used evicted;
+	 * default 1024, at most 2^20 */
+	unsigned file_cache_files;
+	/* memory for the contents of small files (those read rather than
+	 * sent by sendfile: under sendfile_min_bytes, or over TLS; at most
+	 * 64 KiB; kept from the one read of the whole file on a request):
+	 * a later request's body leaves from memory with its head in one
+	 * send, no read. Least recently used contents go to make room.
+	 * Default 16 MiB; SIZE_MAX: no contents (descriptors only). */
+	size_t file_cache_mem_bytes;
 };
 
 /* SO_REUSEPORT on the listening socket (socket(7)): N servers, one per
@@ -130,6 +151,11 @@ struct coil_http_server_stats {
 	unsigned exchanges; /* connections holding a request's state now */
 	unsigned inbufs;    /* input buffers held now (partial input) */
 	uint64_t trims;	    /* memory given back after a burst (times) */
+	/* the open-file cache (opts.file_cache_valid_ns) */
+	uint64_t file_cache_hits;   /* paths served from a fresh entry */
+	uint64_t file_cache_misses; /* paths opened (none, or stale) */
+	unsigned file_cache_files;  /* entries now */
+	size_t file_cache_bytes;    /* file contents held now */
 };
 
 /*
@@ -150,7 +176,8 @@ struct coil_http_server_stats {
  *
  * Return: 0; -EINVAL for NULL arguments, no handler, no address, a
  * max_head_bytes below 64 or above 1 MiB, max_headers 0 or above 1024,
- * or a timeout above one day; -ENOTSUP for opts->tls when coil was built
+ * a timeout or file_cache_valid_ns above one day, file_cache_files above
+ * 2^20; -ENOTSUP for opts->tls when coil was built
  * without the TLS layer (no coil/tls.h); -ENOMEM; the listener's errors
  * (-EADDRINUSE, -EACCES, -EAFNOSUPPORT, -EMFILE ...).
  */
@@ -379,6 +406,11 @@ int coil_http_respond_file(struct coil_http_sreq *req, int status,
  * files (403: FIFOs, devices) and directories (403); a missing file is 404.
  * A regular file is sent as by coil_http_respond_file(), with a
  * Content-Type chosen from its extension. Completes the request.
+ * With opts.file_cache_valid_ns, a path opened less than that long ago is
+ * answered from the server's open-file cache (its descriptor and statx,
+ * and a small file's content) without opening it again; (@root_fd, path)
+ * is the key, so the root's fd must not be reused for another directory
+ * while the server runs.
  * Return: as coil_http_respond().
  */
 int coil_http_serve_file(struct coil_http_sreq *req, int root_fd);

@@ -158,6 +158,10 @@ int main(int argc, char **argv)
 	so.sendfile_min_bytes = cfg.sendfile_min > SIZE_MAX
 					? SIZE_MAX
 					: (size_t)cfg.sendfile_min;
+	so.file_cache_valid_ns = cfg.file_cache_ns;
+	so.file_cache_mem_bytes = cfg.file_cache_mem > SIZE_MAX
+					  ? SIZE_MAX
+					  : (size_t)cfg.file_cache_mem;
 	so.header_timeout_ns = cfg.header_timeout_ns;
 	so.idle_timeout_ns = cfg.idle_timeout_ns;
 	lo.batch_wait_ns = cfg.batch_wait_ns;
@@ -206,6 +210,13 @@ int main(int argc, char **argv)
 			(unsigned long long)ls.sendfile_warms,
 			ret == 1 ? " (drain time ran out)" : "");
 	}
+	if (cfg.stats && cfg.file_cache_ns)
+		fprintf(stderr,
+			"coil-serve: file cache: %llu hits, %llu misses; "
+			"%u files and %zu bytes of contents held at exit\n",
+			(unsigned long long)st.file_cache_hits,
+			(unsigned long long)st.file_cache_misses,
+			st.file_cache_files, st.file_cache_bytes);
 	if (app.log_dropped)
 		fprintf(stderr, "coil-serve: access log: %llu lines dropped\n",
 			(unsigned long long)app.log_dropped);

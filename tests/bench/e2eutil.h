@@ -340,6 +340,44 @@ static inline pid_t ngx_spawn(const char *bin, const char *dir,
 	return pid;
 }
 
+/* Write @text to the file @name in @dir (readable by nginx's worker). */
+static inline void ngx_put(const char *dir, const char *name, const char *text)
+{
+	char p[300];
+	FILE *f;
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	f = fopen(p, "w");
+	if (!f)
+		abort();
+	fputs(text, f);
+	fclose(f);
+	chmod(p, 0644);
+}
+
+/* Write @dir/nginx.conf and start @bin on it (ngx_spawn()): one worker
+ * (master process on), its pid, error log and temp paths in @dir, @conns
+ * worker_connections; @top: more top-level lines ("" for none); @http:
+ * the lines inside http {}, the server block included.
+ * Return: nginx's pid. */
+static inline pid_t ngx_start(const char *bin, const char *dir,
+			      unsigned short port, const char *top,
+			      unsigned conns, const char *http)
+{
+	char conf[8192], cpath[300];
+	snprintf(conf, sizeof(conf),
+		 "daemon off;\nmaster_process on;\nworker_processes 1;\n%s"
+		 "pid %s/nginx.pid;\nerror_log %s/error.log;\n"
+		 "events { worker_connections %u; }\n"
+		 "http {\n"
+		 "  client_body_temp_path %s;\n  proxy_temp_path %s;\n"
+		 "  fastcgi_temp_path %s;\n  uwsgi_temp_path %s;\n"
+		 "  scgi_temp_path %s;\n%s}\n",
+		 top, dir, dir, conns, dir, dir, dir, dir, dir, http);
+	ngx_put(dir, "nginx.conf", conf);
+	snprintf(cpath, sizeof(cpath), "%s/nginx.conf", dir);
+	return ngx_spawn(bin, dir, cpath, port);
+}
+
 /* SIGTERM nginx @pid, reap it, remove its prefix @dir.
  * Return: 0, or -1 when the prefix could not be removed. */
 static inline int ngx_stop_rm(pid_t pid, const char *dir)
@@ -380,6 +418,17 @@ static inline char *slurp(const char *path)
 
 /* Run the binary with NULL-terminated @argv (argv[0] is replaced by the
  * binary's path), stdout and stderr to temp files. */
+/* Lines in the file @path so far (nginx's access log). */
+static inline uint64_t ngx_count_lines(const char *path)
+{
+	char *text = slurp(path);
+	uint64_t n = 0;
+	for (char *c = text; *c; c++)
+		n += *c == '\n';
+	free(text);
+	return n;
+}
+
 static inline struct cb_out cb_exec(char **argv)
 {
 	struct cb_out r = {0};

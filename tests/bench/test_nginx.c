@@ -22,30 +22,12 @@ static unsigned short port;
 static pid_t nginx_pid;
 static char url[64];
 
-static void put(const char *name, const char *text)
-{
-	char p[256];
-	FILE *f;
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	f = fopen(p, "w");
-	if (!f)
-		abort();
-	fputs(text, f);
-	fclose(f);
-	chmod(p, 0644);
-}
-
+/* The lines in nginx's access log. */
 static uint64_t log_lines(void)
 {
 	char p[256];
-	char *text;
-	uint64_t n = 0;
 	snprintf(p, sizeof(p), "%s/access.log", dir);
-	text = slurp(p);
-	for (char *c = text; *c; c++)
-		n += *c == '\n';
-	free(text);
-	return n;
+	return ngx_count_lines(p);
 }
 
 static void log_clear(void)
@@ -57,33 +39,25 @@ static void log_clear(void)
 
 static int start_nginx(void **state)
 {
-	char conf[2048], cpath[256];
+	char http[1024];
 	(void)state;
 	port = ngx_prepare(NGINX, dir);
-	snprintf(conf, sizeof(conf),
-		 "daemon off;\nmaster_process on;\nworker_processes 1;\n"
-		 "pid %s/nginx.pid;\nerror_log %s/error.log;\n"
-		 "events { worker_connections 1024; }\n"
-		 "http {\n  access_log %s/access.log;\n"
+	snprintf(http, sizeof(http),
+		 "  access_log %s/access.log;\n"
 		 "  keepalive_requests 1000000;\n"
 		 "  gzip on; gzip_min_length 1;\n"
-		 "  client_body_temp_path %s;\n  proxy_temp_path %s;\n"
-		 "  fastcgi_temp_path %s;\n  uwsgi_temp_path %s;\n"
-		 "  scgi_temp_path %s;\n"
-		 "  server { listen 127.0.0.1:%u; root %s; }\n}\n",
-		 dir, dir, dir, dir, dir, dir, dir, dir, port, dir);
-	put("nginx.conf", conf);
-	put("index.html", "hello from nginx\n");
+		 "  server { listen 127.0.0.1:%u; root %s; }\n",
+		 dir, port, dir);
+	ngx_put(dir, "index.html", "hello from nginx\n");
 	{ /* 1 MiB for bodies across many reads */
 		char *big = malloc(1 << 20);
 		memset(big, 'x', 1 << 20);
 		big[(1 << 20) - 1] = '\0';
-		put("big.html", big);
+		ngx_put(dir, "big.html", big);
 		free(big);
 	}
-	snprintf(cpath, sizeof(cpath), "%s/nginx.conf", dir);
 	/* ready once it accepts (bounded: 5 s) */
-	nginx_pid = ngx_spawn(NGINX, dir, cpath, port);
+	nginx_pid = ngx_start(NGINX, dir, port, "", 1024, http);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
 	return 0;
 }

@@ -50,47 +50,24 @@ static void need_fds(void)
 	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
-static void put(const char *name, const char *text)
-{
-	char p[256];
-	FILE *f;
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	f = fopen(p, "w");
-	if (!f)
-		abort();
-	fputs(text, f);
-	fclose(f);
-	chmod(p, 0644);
-}
-
 /* nginx with listen backlog=128: the accept queue a connect storm would
  * overflow (the kernel drops the SYNs that find it full). Twice the
  * worker_connections in use: below 1/16 free, nginx closes idle
  * keep-alive connections to make room (ngx_drain_connections()). */
 static int start_nginx(void **state)
 {
-	char conf[2048], cpath[256];
+	char top[64], http[512];
 	unsigned short port;
 	(void)state;
 	port = ngx_prepare(NGINX, dir);
 	need_fds();
-	snprintf(conf, sizeof(conf),
-		 "daemon off;\nmaster_process on;\nworker_processes 1;\n"
-		 "worker_rlimit_nofile %d;\n"
-		 "pid %s/nginx.pid;\nerror_log %s/error.log;\n"
-		 "events { worker_connections %d; }\n"
-		 "http {\n  access_log off;\n"
-		 "  keepalive_requests 1000000;\n"
-		 "  client_body_temp_path %s;\n  proxy_temp_path %s;\n"
-		 "  fastcgi_temp_path %s;\n  uwsgi_temp_path %s;\n"
-		 "  scgi_temp_path %s;\n"
-		 "  server { listen 127.0.0.1:%u backlog=%d; root %s; }\n}\n",
-		 MANY + 1024, dir, dir, 2 * MANY, dir, dir, dir, dir, dir, port,
-		 BACKLOG, dir);
-	put("nginx.conf", conf);
-	put("index.html", "hello from nginx\n");
-	snprintf(cpath, sizeof(cpath), "%s/nginx.conf", dir);
-	nginx_pid = ngx_spawn(NGINX, dir, cpath, port);
+	snprintf(top, sizeof(top), "worker_rlimit_nofile %d;\n", MANY + 1024);
+	snprintf(http, sizeof(http),
+		 "  access_log off;\n  keepalive_requests 1000000;\n"
+		 "  server { listen 127.0.0.1:%u backlog=%d; root %s; }\n",
+		 port, BACKLOG, dir);
+	ngx_put(dir, "index.html", "hello from nginx\n");
+	nginx_pid = ngx_start(NGINX, dir, port, top, 2 * MANY, http);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
 	return 0;
 }

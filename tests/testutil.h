@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "coil/engine.h"
+#include "coil/tls.h"
 
 #define COIL_SKIP 77
 
@@ -193,6 +194,19 @@ static inline int tu_count_fds(void)
 			n++;
 	}
 	return n;
+}
+
+/* Does this build speak TLS 1.3 (mbedTLS 3.x)? */
+static inline int tu_have_tls13(void)
+{
+	struct coil_tls_config_opts o = {0};
+	struct coil_tls_config *cfg = NULL;
+	o.flags = COIL_TLS_INSECURE;
+	o.min_version = COIL_TLS_V1_3;
+	if (coil_tls_config_new(&cfg, &o, NULL, 0) < 0)
+		return 0;
+	coil_tls_config_free(cfg);
+	return 1;
 }
 
 #endif

@@ -29,19 +29,6 @@ static unsigned short port, port13;
 static pid_t nginx_pid;
 static char url[64], url13[64];
 
-/* Does this build speak TLS 1.3 (mbedTLS 3.x)? */
-static int have_tls13(void)
-{
-	struct coil_tls_config_opts o = {0};
-	struct coil_tls_config *cfg = NULL;
-	o.flags = COIL_TLS_INSECURE;
-	o.min_version = COIL_TLS_V1_3;
-	if (coil_tls_config_new(&cfg, &o, NULL, 0) < 0)
-		return 0;
-	coil_tls_config_free(cfg);
-	return 1;
-}
-
 static char *path_of(const char *name)
 {
 	static char p[4][256];
@@ -213,7 +200,7 @@ static void test_https_tls13_resumes(void **state)
 	uint64_t lines, reused;
 	double hs, resumed;
 	(void)state;
-	if (!have_tls13())
+	if (!tu_have_tls13())
 		skip();
 	log_count(NULL, 1);
 	/* a count, not a duration: a loaded machine made only 14 requests
@@ -266,7 +253,7 @@ static void test_https_tls_version_flag(void **state)
 	assert_int_not_equal(r.status, 0);
 	assert_non_null(strstr(r.err, "--tls-version"));
 	cb_out_free(&r);
-	if (!have_tls13()) {
+	if (!tu_have_tls13()) {
 		log_count(NULL, 1);
 		skip();
 	}

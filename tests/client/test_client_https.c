@@ -155,19 +155,6 @@ static void test_https_reuse_and_resume(void **state)
 	assert_int_equal(conns, 2);
 }
 
-/* Does this build speak TLS 1.3 (mbedTLS 3.x)? */
-static int have_tls13(void)
-{
-	struct coil_tls_config_opts o = {0};
-	struct coil_tls_config *cfg = NULL;
-	o.flags = COIL_TLS_INSECURE;
-	o.min_version = COIL_TLS_V1_3;
-	if (coil_tls_config_new(&cfg, &o, NULL, 0) < 0)
-		return 0;
-	coil_tls_config_free(cfg);
-	return 1;
-}
-
 /* nginx's word for the TLS of @x's connection: "$ssl_protocol
  * $ssl_session_reused" (add_header X-TLS) */
 static void expect_tls(const struct res *x, const char *want)
@@ -191,7 +178,7 @@ static void test_https_tls13_resume(void **state)
 	struct res x;
 	int conns;
 
-	if (!have_tls13())
+	if (!tu_have_tls13())
 		skip();
 	env_extra =
 		"    ssl_protocols TLSv1.3;\n"
@@ -388,7 +375,7 @@ static void test_https_coil_get(void **state)
 				   NULL};
 		assert_int_equal(run_get(a, out, sizeof(out)), 0);
 	}
-	if (have_tls13()) { /* this nginx speaks up to TLS 1.2 */
+	if (tu_have_tls13()) { /* this nginx speaks up to TLS 1.2 */
 		const char *a[] = {"-k", "--tls-version", "1.3",
 				   url(&e, "127.0.0.1", "/files/small"), NULL};
 		assert_int_equal(run_get(a, out, sizeof(out)), 1);

@@ -152,19 +152,6 @@ static void test_tls_openssl_s_client(void **state)
 	free(out);
 }
 
-/* Does this build speak TLS 1.3 (mbedTLS 3.x)? */
-static int have_tls13(void)
-{
-	struct coil_tls_config_opts o = {0};
-	struct coil_tls_config *cfg = NULL;
-	o.flags = COIL_TLS_INSECURE;
-	o.min_version = COIL_TLS_V1_3;
-	if (coil_tls_config_new(&cfg, &o, NULL, 0) < 0)
-		return 0;
-	coil_tls_config_free(cfg);
-	return 1;
-}
-
 /* curl --tlsv1.3 --tls-max 1.3: TLS 1.3, verified */
 static void test_tls13_curl(void **state)
 {
@@ -172,7 +159,7 @@ static void test_tls13_curl(void **state)
 	char *argv[] = {"curl", "-sv",	    "--tlsv1.3", "--tls-max",
 			"1.3",	"--cacert", cert,	 serve_url(&sv, "/"),
 			NULL};
-	if (!have_tls13())
+	if (!tu_have_tls13())
 		skip();
 	assert_int_equal(run(argv, NULL, &out, 20000), 0);
 	assert_non_null(strstr(out, "SSL connection using TLSv1.3"));
@@ -191,7 +178,7 @@ static void test_tls13_s_client_resumes(void **state)
 		NULL,	    NULL};
 	FILE *f;
 
-	if (!have_tls13())
+	if (!tu_have_tls13())
 		skip();
 	snprintf(hp, sizeof(hp), "127.0.0.1:%u", sv.port);
 	snprintf(in, sizeof(in), "%s/req13.txt", tmp);
@@ -259,7 +246,7 @@ static void test_tls_version_12_only(void **state)
 	struct served v2;
 	char *out;
 
-	if (!have_tls13())
+	if (!tu_have_tls13())
 		skip();
 	serve_start(&v2, NULL, args);
 	{

@@ -129,23 +129,10 @@ static inline struct coil_tls_config *tt_client_config(unsigned flags)
 	return tt_config(&o);
 }
 
-/* Does this build speak TLS 1.3 (mbedTLS 3.x)? */
-static inline int tt_have_tls13(void)
-{
-	struct coil_tls_config_opts o = {0};
-	struct coil_tls_config *cfg = NULL;
-	o.flags = COIL_TLS_INSECURE;
-	o.min_version = COIL_TLS_V1_3;
-	if (coil_tls_config_new(&cfg, &o, NULL, 0) < 0)
-		return 0;
-	coil_tls_config_free(cfg);
-	return 1;
-}
-
 /* The version two coil peers negotiate by default. */
 static inline const char *tt_newest(void)
 {
-	return tt_have_tls13() ? "TLSv1.3" : "TLSv1.2";
+	return tu_have_tls13() ? "TLSv1.3" : "TLSv1.2";
 }
 
 /* ---- deterministic bytes ------------------------------------------------ */
@@ -553,6 +540,36 @@ static inline void tt_cli_close(struct coil_loop *loop, struct tt_cli *c)
 	assert_int_equal(c->cbs_after_close, 0);
 	free(c->in);
 	c->in = NULL;
+}
+
+/* Certificates a client must refuse against a server presenting @cert
+ * (with server.key), asked for @host: the bit it reports and its words. */
+struct tt_refusal {
+	const char *cert;
+	const char *host;
+	unsigned bit;
+	const char *text;
+};
+
+static const struct tt_refusal tt_refusals[] = {
+	{"wrong.crt", "localhost", COIL_TLS_BAD_HOST, "host name mismatch"},
+	{"server.crt", "wrong.example", COIL_TLS_BAD_HOST,
+	 "host name mismatch"},
+	{"server.crt", "127.0.0.2", COIL_TLS_BAD_HOST, "host name mismatch"},
+	{"rogue.crt", "localhost", COIL_TLS_BAD_UNKNOWN_CA, "unknown CA"},
+	{"expired.crt", "localhost", COIL_TLS_BAD_EXPIRED, "expired"},
+};
+#define TT_NREFUSALS (sizeof(tt_refusals) / sizeof(tt_refusals[0]))
+
+/* @c's connection (@ret: how it ended) was refused as @r says. */
+static inline void tt_expect_refused(struct tt_cli *c, int ret,
+				     const struct tt_refusal *r)
+{
+	print_message("%s as %s: %d %s\n", r->cert, r->host, ret,
+		      coil_tls_error(&c->tls.s));
+	assert_int_equal(ret, COIL_ETLS);
+	assert_true(coil_tls_info(&c->tls)->verify & r->bit);
+	assert_non_null(strstr(coil_tls_error(&c->tls.s), r->text));
 }
 
 /* ---- a TLS server ---------------------------------------------------------

@@ -34,24 +34,12 @@ conns=50
 rate=${VS_WRK_RATE:-20000} # the open-model rows' -R
 only=${VS_WRK_ONLY:-all}
 
-for t in nginx wrk perf taskset; do
-	command -v $t >/dev/null || { echo "vs-wrk: $t not installed: skipped"; exit 0; }
-done
+. "$(dirname "$0")/../common/bench.sh"
+bench_need vs-wrk nginx wrk perf taskset
 [ -x "$cb" ] || { echo "vs-wrk: $cb not found (build coil-bench first)"; exit 1; }
 cb=$(readlink -f "$cb")
 
-dir=$(mktemp -d /tmp/coil-vs-wrk-XXXXXX)
-chmod 755 "$dir"
-cleanup() {
-	[ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
-	sleep 0.2
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+bench_tmpdir vs-wrk
 port=$(free_port)
 tport=$(free_port)
 printf 'hello from nginx, a small static page for the load test\n' > "$dir/index.html"
@@ -67,44 +55,14 @@ if command -v openssl >/dev/null &&
 	  ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem;
 	  ssl_session_tickets on; }"
 fi
-cat > "$dir/nginx.conf" <<CONF
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 10000000;
-  client_body_temp_path $dir; proxy_temp_path $dir; fastcgi_temp_path $dir;
-  uwsgi_temp_path $dir; scgi_temp_path $dir;
-  server { listen 127.0.0.1:$port; root $dir;
-    location = /form { return 200 "hello from nginx, a small static page for the load test\n"; }
-    location /c/ { return 200 "hello from nginx, a small static page for the load test\n"; } }
-  $tls_conf
-}
-CONF
-taskset -c 0 nginx -p "$dir" -c "$dir/nginx.conf"
-for i in $(seq 50); do
-	curl -s -o /dev/null "http://127.0.0.1:$port/" && break
-	sleep 0.1
-done
+bench_nginx "$port" "server { listen 127.0.0.1:$port; root $dir;
+    location = /form { return 200 \"hello from nginx, a small static page for the load test\\n\"; }
+    location /c/ { return 200 \"hello from nginx, a small static page for the load test\\n\"; } }
+  $tls_conf"
 
-echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-echo "machine: $(nproc) CPU(s), kernel $(uname -r)," \
-	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-echo "load: $(cat /proc/loadavg)"
+bench_header
 echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), 1 worker on CPU 0, access log off;" \
 	"generators on CPU 1, -t1 -c$conns, ${secs}s each, $rounds rounds"
-
-# to_us VALUE-WITH-UNIT: "1.23ms" -> microseconds
-to_us() {
-	awk -v v="$1" 'BEGIN {
-		n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-		if (u == "us") m = 1; else if (u == "ms") m = 1000;
-		else if (u == "s") m = 1000000; else if (u == "m") m = 60000000;
-		else m = 1
-		printf "%.1f", n * m }'
-}
 
 # run NAME URL CMD...: one measured run; appends a line to $dir/results
 run() {
@@ -131,12 +89,10 @@ run() {
 	own_u=$(sed -n 's/.*Per request: .* system calls, \([0-9.]*\)us user CPU.*/\1/p' "$out")
 	own_s=$(sed -n 's/.*us user CPU, \([0-9.]*\)us system CPU.*/\1/p' "$out")
 	own_c=$(sed -n 's/.*Per request: \([0-9.]*\) system calls.*/\1/p' "$out")
-	sc=$(awk '/raw_syscalls:sys_enter/ { gsub(",", "", $1); print $1 }' "$perf")
-	usr=$(awk '/seconds user/ { print $1 }' "$perf")
-	sys=$(awk '/seconds sys/ { print $1 }' "$perf")
+	perf_read "$perf"
 	[ -n "$reqs" ] && [ "$reqs" -gt 0 ] || { echo "$name: no requests"; cat "$out"; return 0; }
 	awk -v n="$name" -v r="$reqs" -v s="$secs" -v sc="$sc" -v u="$usr" \
-		-v y="$sys" -v p50="$(to_us "$p50")" -v p99="$(to_us "${p99:-0}")" \
+		-v y="$sys" -v p50="$(to_us "$p50" 1)" -v p99="$(to_us "${p99:-0}" 1)" \
 		-v ou="${own_u:--1}" -v os="${own_s:--1}" -v oc="${own_c:--1}" \
 		'BEGIN { printf "%s %.0f %.2f %.2f %.3f %s %s %s %s %s\n", n, r / s,
 			u * 1e6 / r, y * 1e6 / r, sc / r, p50, p99, ou, os, oc }' >>"$dir/results"

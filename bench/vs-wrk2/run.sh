@@ -24,62 +24,23 @@ secs=${4:-10}
 conns=100
 rates="5000 20000 40000"
 
-for t in nginx perf taskset; do
-	command -v $t >/dev/null || { echo "vs-wrk2: $t not installed: skipped"; exit 0; }
-done
+. "$(dirname "$0")/../common/bench.sh"
+bench_need vs-wrk2 nginx perf taskset
 [ -x "$wrk2" ] || { echo "vs-wrk2: $wrk2 is not an executable wrk2"; exit 1; }
 [ -x "$cb" ] || { echo "vs-wrk2: $cb not found (build coil-bench first)"; exit 1; }
 cb=$(readlink -f "$cb")
 wrk2=$(readlink -f "$wrk2")
 
-dir=$(mktemp -d /tmp/coil-vs-wrk2-XXXXXX)
-chmod 755 "$dir"
-cleanup() {
-	[ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
-	sleep 0.2
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+bench_tmpdir vs-wrk2
+port=$(free_port)
 printf 'hello from nginx, a small static page for the load test\n' > "$dir/index.html"
 chmod 644 "$dir/index.html"
-cat > "$dir/nginx.conf" <<CONF
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 10000000;
-  client_body_temp_path $dir; proxy_temp_path $dir; fastcgi_temp_path $dir;
-  uwsgi_temp_path $dir; scgi_temp_path $dir;
-  server { listen 127.0.0.1:$port; root $dir; }
-}
-CONF
-taskset -c 0 nginx -p "$dir" -c "$dir/nginx.conf"
+bench_nginx "$port" "server { listen 127.0.0.1:$port; root $dir; }"
 url="http://127.0.0.1:$port/"
-for i in $(seq 50); do
-	curl -s -o /dev/null "$url" && break
-	sleep 0.1
-done
 
-echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-echo "machine: $(nproc) CPU(s), kernel $(uname -r)," \
-	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-echo "load: $(cat /proc/loadavg)"
+bench_header
 echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), 1 worker on CPU 0, access log off;" \
 	"generators on CPU 1, -t1 -c$conns, ${secs}s each, $rounds rounds, alternating"
-
-# to_us VALUE-WITH-UNIT: "1.23ms" -> microseconds
-to_us() {
-	awk -v v="$1" 'BEGIN {
-		n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-		if (u == "us") m = 1; else if (u == "ms") m = 1000;
-		else if (u == "s") m = 1000000; else if (u == "m") m = 60000000;
-		else m = 1
-		printf "%.0f", n * m }'
-}
 
 # run NAME RATE CMD...: one measured run; appends a line to $dir/results
 run() {
@@ -95,9 +56,7 @@ run() {
 	p999=$(awk '$1 == "99.9%" || $1 == "99.900%" { print $2; exit }' "$out")
 	late=$(sed -n 's/.*scheduled; \([0-9]*\) sent late.*/\1/p' "$out")
 	unsent=$(sed -n 's/.*, \([0-9]*\) never sent.*/\1/p' "$out")
-	sc=$(awk '/raw_syscalls:sys_enter/ { gsub(",", "", $1); print $1 }' "$perf")
-	usr=$(awk '/seconds user/ { print $1 }' "$perf")
-	sys=$(awk '/seconds sys/ { print $1 }' "$perf")
+	perf_read "$perf"
 	[ -n "$reqs" ] && [ "$reqs" -gt 0 ] || { echo "$name: no requests"; cat "$out"; return 0; }
 	echo "$name $rate $(awk -v r="$reqs" -v s="$secs" -v sc="$sc" -v u="$usr" \
 		-v y="$sys" -v l="${late:--1}" -v un="${unsent:--1}" \

@@ -1,0 +1,85 @@
+# bench/common/bench.sh - what the load-test scripts against nginx share
+# (bench/vs-wrk, bench/vs-wrk2). Source it after `set -eu`:
+#   . "$(dirname "$0")/../common/bench.sh"
+# It defines:
+#   bench_need NAME TOOL...   exit 0 with "NAME: TOOL not installed: skipped"
+#                             unless every TOOL is on PATH
+#   bench_tmpdir NAME         $dir: a fresh folder nginx can read, removed
+#                             (nginx stopped first) when the script exits
+#   free_port                 a TCP port free on 127.0.0.1 now
+#   bench_nginx PORT SERVERS  nginx from $dir on CPU 0: one worker, access
+#                             log off, keep-alive unlimited, the http{}
+#                             lines SERVERS (server blocks); returns once
+#                             http://127.0.0.1:PORT/ answers (or 5 s)
+#   bench_header              the date, machine and load lines
+#   to_us VALUE [DECIMALS]    "1.23ms" -> microseconds (default 0 decimals)
+#   perf_read FILE            sc, usr, sys from perf stat's output (system
+#                             calls, user and system seconds)
+
+bench_need() {
+	local name=$1 t
+	shift
+	for t in "$@"; do
+		command -v "$t" >/dev/null || { echo "$name: $t not installed: skipped"; exit 0; }
+	done
+}
+
+bench_cleanup() {
+	[ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
+	sleep 0.2
+	rm -rf "$dir"
+}
+
+bench_tmpdir() {
+	dir=$(mktemp -d "/tmp/coil-$1-XXXXXX")
+	chmod 755 "$dir"
+	trap bench_cleanup EXIT
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+bench_nginx() {
+	local port=$1 servers=$2 i
+	cat > "$dir/nginx.conf" <<CONF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  client_body_temp_path $dir; proxy_temp_path $dir; fastcgi_temp_path $dir;
+  uwsgi_temp_path $dir; scgi_temp_path $dir;
+  $servers
+}
+CONF
+	taskset -c 0 nginx -p "$dir" -c "$dir/nginx.conf"
+	for i in $(seq 50); do
+		curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+		sleep 0.1
+	done
+}
+
+bench_header() {
+	echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+	echo "machine: $(nproc) CPU(s), kernel $(uname -r)," \
+		"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+	echo "load: $(cat /proc/loadavg)"
+}
+
+to_us() {
+	awk -v v="$1" -v d="${2:-0}" 'BEGIN {
+		n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+		if (u == "us") m = 1; else if (u == "ms") m = 1000;
+		else if (u == "s") m = 1000000; else if (u == "m") m = 60000000;
+		else m = 1
+		printf "%." d "f", n * m }'
+}
+
+perf_read() {
+	sc=$(awk '/raw_syscalls:sys_enter/ { gsub(",", "", $1); print $1 }' "$1")
+	usr=$(awk '/seconds user/ { print $1 }' "$1")
+	sys=$(awk '/seconds sys/ { print $1 }' "$1")
+}

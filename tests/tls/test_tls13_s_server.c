@@ -11,43 +11,17 @@
 static struct coil_loop *loop;
 static int fds0;
 
-struct ss {
-	struct tt_proc p;
-	unsigned short port;
-};
-
-/* openssl s_server -tls1_3 -www on 127.0.0.1, port 0, plus @extra. */
-static void ss_start(struct ss *s, const char *cert, const char *key,
+/* openssl s_server -tls1_3 -www, plus @extra. */
+static void ss_start(struct tt_ss *s, const char *cert, const char *key,
 		     const char *const extra[])
 {
-	char *argv[32];
-	int n = 0;
-	char *line;
+	const char *argv[16] = {"-tls1_3", "-www"};
+	int n = 2;
 
-	argv[n++] = "openssl";
-	argv[n++] = "s_server";
-	argv[n++] = "-accept";
-	argv[n++] = "127.0.0.1:0";
-	argv[n++] = "-cert";
-	argv[n++] = (char *)tt_file(cert);
-	argv[n++] = "-key";
-	argv[n++] = (char *)tt_file(key);
-	argv[n++] = "-tls1_3";
-	argv[n++] = "-www";
 	for (int i = 0; extra && extra[i]; i++)
-		argv[n++] = (char *)extra[i];
+		argv[n++] = extra[i];
 	argv[n] = NULL;
-	tt_spawn(&s->p, argv, tt_dir, 0);
-	line = tt_proc_wait_line(&s->p, "ACCEPT 127.0.0.1:", 10000);
-	if (!line) {
-		char *out = tt_proc_output(&s->p);
-		fprintf(stderr, "s_server did not start: %s\n", out);
-		free(out);
-		fail();
-	}
-	s->port = (unsigned short)atoi(line);
-	free(line);
-	assert_true(s->port > 0);
+	tt_ss_start(s, cert, key, argv);
 }
 
 TT_FIXTURE(loop, fds0)
@@ -58,23 +32,11 @@ static int get(struct tt_cli *c, unsigned short port,
 	       const struct coil_tls_config *cfg, const char *host,
 	       struct coil_tls_cache *cache)
 {
-	static const char req[] = "GET / HTTP/1.0\r\n\r\n";
-	struct coil_stream_write w = {0};
 	struct coil_tls_opts o = {0};
-	int ret;
 
 	o.host = host;
 	o.cache = cache;
-	c->collect = 1;
-	ret = tt_cli_connect(loop, c, port, cfg, &o);
-	if (ret < 0)
-		return ret;
-	assert_int_equal(coil_stream_read_start(&c->tls.s, tt_cli_read), 0);
-	assert_int_equal(
-		coil_stream_write(&c->tls.s, &w, req, sizeof(req) - 1, NULL),
-		0);
-	TT_RUN_UNTIL(loop, c->eof || c->err, 10000);
-	return 0;
+	return tt_exchange(loop, c, port, cfg, &o, "GET / HTTP/1.0\r\n\r\n");
 }
 
 static void test_tls13_s_server_negotiates(void **state)
@@ -91,7 +53,7 @@ static void test_tls13_s_server_negotiates(void **state)
 		const char *const *extra = i == 2 ? p256 : NULL;
 		struct tt_cli c = {0};
 		const struct coil_tls_info *in;
-		struct ss s;
+		struct tt_ss s;
 
 		ss_start(&s, certs[i % 2][0], certs[i % 2][1], extra);
 		assert_int_equal(get(&c, s.port, cfg, "localhost", NULL), 0);
@@ -111,7 +73,7 @@ static void test_tls13_s_server_negotiates(void **state)
 		assert_int_equal(c.eof, 1);
 		assert_non_null(strstr((char *)c.in, "New, TLSv1.3"));
 		tt_cli_close(loop, &c);
-		tt_proc_free(&s.p);
+		tt_ss_stop(&s);
 	}
 	coil_tls_config_free(cfg);
 }
@@ -122,7 +84,7 @@ static void test_tls13_s_server_resumes(void **state)
 {
 	struct coil_tls_config *cfg = tt_client_config(0);
 	struct coil_tls_cache *cache;
-	struct ss s;
+	struct tt_ss s;
 	(void)state;
 
 	assert_int_equal(coil_tls_cache_new(&cache, 8), 0);
@@ -146,7 +108,7 @@ static void test_tls13_s_server_resumes(void **state)
 		tt_cli_close(loop, &c);
 	}
 	assert_int_equal(coil_tls_cache_count(cache), 1);
-	tt_proc_free(&s.p);
+	tt_ss_stop(&s);
 	coil_tls_cache_free(cache);
 	coil_tls_config_free(cfg);
 }
@@ -160,7 +122,7 @@ static void test_tls13_s_server_refused_certificates(void **state)
 	for (size_t i = 0; i < TT_NREFUSALS; i++) {
 		const struct tt_refusal *r = &tt_refusals[i];
 		struct tt_cli c = {0};
-		struct ss s;
+		struct tt_ss s;
 		int ret;
 
 		ss_start(&s, r->cert, "server.key", NULL);
@@ -170,7 +132,7 @@ static void test_tls13_s_server_refused_certificates(void **state)
 		tt_cli_close(loop, &c);
 		/* the server heard our alert */
 		assert_true(tt_proc_wait_for(&s.p, "alert", 5000));
-		tt_proc_free(&s.p);
+		tt_ss_stop(&s);
 	}
 	coil_tls_config_free(cfg);
 }
@@ -181,7 +143,7 @@ static void test_tls13_s_server_version_range(void **state)
 	struct coil_tls_config_opts o = {0};
 	struct coil_tls_config *cfg;
 	struct tt_cli c = {0}, d = {0};
-	struct ss s;
+	struct tt_ss s;
 	int ret;
 	(void)state;
 
@@ -207,7 +169,7 @@ static void test_tls13_s_server_version_range(void **state)
 	assert_string_equal(coil_tls_info(&d.tls)->version, "TLSv1.3");
 	tt_cli_close(loop, &d);
 	coil_tls_config_free(cfg);
-	tt_proc_free(&s.p);
+	tt_ss_stop(&s);
 }
 
 int main(void)

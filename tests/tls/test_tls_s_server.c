@@ -9,72 +9,13 @@
 static struct coil_loop *loop;
 static int fds0;
 
-struct ss {
-	struct tt_proc p;
-	unsigned short port;
-};
-
-/* openssl s_server on 127.0.0.1, port 0 (it prints the one it got). */
-static void ss_start(struct ss *s, const char *cert, const char *key,
-		     const char *const extra[])
-{
-	char *argv[32];
-	int n = 0, version = 0;
-	char *line;
-
-	argv[n++] = "openssl";
-	argv[n++] = "s_server";
-	argv[n++] = "-accept";
-	argv[n++] = "127.0.0.1:0";
-	argv[n++] = "-cert";
-	argv[n++] = (char *)tt_file(cert);
-	argv[n++] = "-key";
-	argv[n++] = (char *)tt_file(key);
-	for (int i = 0; extra && extra[i]; i++) {
-		if (!strncmp(extra[i], "-tls1", 5))
-			version = 1;
-		argv[n++] = (char *)extra[i];
-	}
-	if (!version)
-		argv[n++] = "-tls1_2";
-	argv[n] = NULL;
-	tt_spawn(&s->p, argv, tt_dir, 0);
-	line = tt_proc_wait_line(&s->p, "ACCEPT 127.0.0.1:", 10000);
-	if (!line) {
-		char *out = tt_proc_output(&s->p);
-		fprintf(stderr, "s_server did not start: %s\n", out);
-		free(out);
-		fail();
-	}
-	s->port = (unsigned short)atoi(line);
-	free(line);
-	assert_true(s->port > 0);
-}
-
-static void ss_stop(struct ss *s)
-{
-	tt_proc_free(&s->p);
-}
-
 TT_FIXTURE(loop, fds0)
 
-/* Connect, send @req, read until the end; the handshake's status. */
 static int exchange(struct tt_cli *c, unsigned short port,
 		    const struct coil_tls_config *cfg,
 		    const struct coil_tls_opts *o, const char *req)
 {
-	struct coil_stream_write w = {0};
-	int ret;
-
-	c->collect = 1;
-	ret = tt_cli_connect(loop, c, port, cfg, o);
-	if (ret < 0)
-		return ret;
-	assert_int_equal(coil_stream_read_start(&c->tls.s, tt_cli_read), 0);
-	assert_int_equal(
-		coil_stream_write(&c->tls.s, &w, req, strlen(req), NULL), 0);
-	TT_RUN_UNTIL(loop, c->eof || c->err, 10000);
-	return 0;
+	return tt_exchange(loop, c, port, cfg, o, req);
 }
 
 static struct coil_tls_opts opts(const char *host, struct coil_tls_cache *cache)
@@ -97,8 +38,8 @@ static void test_tls_s_server_verify_ok(void **state)
 
 	for (int i = 0; i < 2; i++) {
 		const char *hosts[] = {"localhost", "127.0.0.1"};
-		struct ss s;
-		ss_start(&s, certs[i][0], certs[i][1], www);
+		struct tt_ss s;
+		tt_ss_start(&s, certs[i][0], certs[i][1], www);
 		for (int h = 0; h < 2; h++) {
 			struct tt_cli c = {0};
 			struct coil_tls_opts o = opts(hosts[h], NULL);
@@ -121,7 +62,7 @@ static void test_tls_s_server_verify_ok(void **state)
 			assert_non_null(strstr((char *)c.in, "New, TLSv1.2"));
 			tt_cli_close(loop, &c);
 		}
-		ss_stop(&s);
+		tt_ss_stop(&s);
 	}
 	coil_tls_config_free(cfg);
 }
@@ -137,10 +78,10 @@ static void test_tls_s_server_refused_certificates(void **state)
 		const struct tt_refusal *r = &tt_refusals[i];
 		struct tt_cli c = {0}, ic = {0};
 		struct coil_tls_opts o = opts(r->host, NULL);
-		struct ss s;
+		struct tt_ss s;
 		int ret;
 
-		ss_start(&s, r->cert, "server.key", www);
+		tt_ss_start(&s, r->cert, "server.key", www);
 		ret = exchange(&c, s.port, cfg, &o, "GET / HTTP/1.0\r\n\r\n");
 		tt_expect_refused(&c, ret, r);
 		tt_cli_close(loop, &c);
@@ -152,7 +93,7 @@ static void test_tls_s_server_refused_certificates(void **state)
 		tt_cli_close(loop, &ic);
 		/* the server heard our alert */
 		assert_true(tt_proc_wait_for(&s.p, "alert", 5000));
-		ss_stop(&s);
+		tt_ss_stop(&s);
 	}
 	coil_tls_config_free(cfg);
 	coil_tls_config_free(icfg);
@@ -168,19 +109,19 @@ static void test_tls_s_server_refused_parameters(void **state)
 	struct coil_tls_config *cfg = tt_client_config(0);
 	struct coil_tls_opts o = opts("localhost", NULL);
 	struct tt_cli c = {0}, d = {0};
-	struct ss s;
+	struct tt_ss s;
 	(void)state;
 
-	ss_start(&s, "server.crt", "server.key", rsa_cbc);
+	tt_ss_start(&s, "server.crt", "server.key", rsa_cbc);
 	assert_int_equal(exchange(&c, s.port, cfg, &o, "GET /\r\n\r\n"),
 			 COIL_ETLS);
 	print_message("RSA kx + CBC only: %s\n", coil_tls_error(&c.tls.s));
 	assert_int_equal(coil_tls_info(&c.tls)->alert, 40);
 	assert_non_null(strstr(coil_tls_error(&c.tls.s), "handshake_failure"));
 	tt_cli_close(loop, &c);
-	ss_stop(&s);
+	tt_ss_stop(&s);
 
-	ss_start(&s, "server.crt", "server.key", tls11);
+	tt_ss_start(&s, "server.crt", "server.key", tls11);
 	assert_int_equal(exchange(&d, s.port, cfg, &o, "GET /\r\n\r\n"),
 			 COIL_ETLS);
 	print_message("TLS 1.1 only: %s\n", coil_tls_error(&d.tls.s));
@@ -214,7 +155,7 @@ static void test_tls_s_server_refused_parameters(void **state)
 		assert_true(
 			tt_proc_wait_for(&s.p, "alert protocol version", 5000));
 	}
-	ss_stop(&s);
+	tt_ss_stop(&s);
 	coil_tls_config_free(cfg);
 }
 
@@ -228,9 +169,9 @@ static void test_tls_s_server_resumes(void **state)
 
 	for (int m = 0; m < 2; m++) {
 		struct coil_tls_cache *cache;
-		struct ss s;
+		struct tt_ss s;
 		assert_int_equal(coil_tls_cache_new(&cache, 8), 0);
-		ss_start(&s, "server.crt", "server.key", modes[m]);
+		tt_ss_start(&s, "server.crt", "server.key", modes[m]);
 		for (int i = 0; i < 3; i++) {
 			struct tt_cli c = {0};
 			struct coil_tls_opts o = opts("localhost", cache);
@@ -252,7 +193,7 @@ static void test_tls_s_server_resumes(void **state)
 				       i ? "Reused, TLSv1.2" : "New, TLSv1.2"));
 			tt_cli_close(loop, &c);
 		}
-		ss_stop(&s);
+		tt_ss_stop(&s);
 		coil_tls_cache_free(cache);
 	}
 	coil_tls_config_free(cfg);
@@ -266,14 +207,14 @@ static void test_tls_s_server_mutual(void **state)
 	struct coil_tls_config *with, *without = tt_client_config(0);
 	struct coil_tls_opts o = opts("localhost", NULL);
 	struct tt_cli c = {0}, d = {0};
-	struct ss s;
+	struct tt_ss s;
 	(void)state;
 
 	co.ca_file = tt_file("ca.crt");
 	co.cert_file = tt_file("client.crt");
 	co.key_file = tt_file("client.key");
 	with = tt_config(&co);
-	ss_start(&s, "server.crt", "server.key", verify);
+	tt_ss_start(&s, "server.crt", "server.key", verify);
 	assert_int_equal(
 		exchange(&c, s.port, with, &o, "GET / HTTP/1.0\r\n\r\n"), 0);
 	assert_non_null(strstr((char *)c.in, "200 ok"));
@@ -286,7 +227,7 @@ static void test_tls_s_server_mutual(void **state)
 	print_message("no client certificate: %s\n", coil_tls_error(&d.tls.s));
 	assert_true(coil_tls_info(&d.tls)->alert > 0);
 	tt_cli_close(loop, &d);
-	ss_stop(&s);
+	tt_ss_stop(&s);
 	coil_tls_config_free(with);
 	coil_tls_config_free(without);
 }
@@ -374,14 +315,14 @@ static void test_tls_s_server_16mib_rev(void **state)
 	struct coil_tls_config *cfg = tt_client_config(0);
 	struct coil_tls_opts o = opts("localhost", NULL);
 	struct tt_cli c = {0};
-	struct ss s;
+	struct tt_ss s;
 	uint64_t t0;
 	(void)state;
 
 	rv = calloc(1, sizeof(*rv));
 	assert_non_null(rv);
 	rev_cli = &c;
-	ss_start(&s, "server.crt", "server.key", rev);
+	tt_ss_start(&s, "server.crt", "server.key", rev);
 	assert_int_equal(tt_cli_connect(loop, &c, s.port, cfg, &o), 0);
 	assert_int_equal(coil_stream_read_start(&c.tls.s, rev_read), 0);
 	t0 = tu_mono_ns();
@@ -397,7 +338,7 @@ static void test_tls_s_server_16mib_rev(void **state)
 	assert_int_equal(rv->bad, 0);
 	assert_true(rv->sent_hash == rv->back_hash);
 	tt_cli_close(loop, &c);
-	ss_stop(&s);
+	tt_ss_stop(&s);
 	free(rv);
 	coil_tls_config_free(cfg);
 }
@@ -410,10 +351,10 @@ static void test_tls_s_server_killed_is_truncation(void **state)
 	struct coil_tls_opts o = opts("localhost", NULL);
 	struct tt_cli c = {0};
 	struct coil_stream_write w = {0};
-	struct ss s;
+	struct tt_ss s;
 	(void)state;
 
-	ss_start(&s, "server.crt", "server.key", rev);
+	tt_ss_start(&s, "server.crt", "server.key", rev);
 	c.collect = 1;
 	assert_int_equal(tt_cli_connect(loop, &c, s.port, cfg, &o), 0);
 	assert_int_equal(coil_stream_read_start(&c.tls.s, tt_cli_read), 0);
@@ -429,7 +370,7 @@ static void test_tls_s_server_killed_is_truncation(void **state)
 	assert_int_equal(c.err, COIL_ETRUNC);
 	assert_non_null(strstr(coil_tls_error(&c.tls.s), "close_notify"));
 	tt_cli_close(loop, &c);
-	ss_stop(&s);
+	tt_ss_stop(&s);
 	coil_tls_config_free(cfg);
 }
 

@@ -572,6 +572,78 @@ static inline void tt_expect_refused(struct tt_cli *c, int ret,
 	assert_non_null(strstr(coil_tls_error(&c->tls.s), r->text));
 }
 
+/* Connect @c to @port, send @req, read until the end (c->in collects).
+ * Return: the handshake's status. */
+static inline int tt_exchange(struct coil_loop *loop, struct tt_cli *c,
+			      unsigned short port,
+			      const struct coil_tls_config *cfg,
+			      const struct coil_tls_opts *o, const char *req)
+{
+	struct coil_stream_write w = {0};
+	int ret;
+
+	c->collect = 1;
+	ret = tt_cli_connect(loop, c, port, cfg, o);
+	if (ret < 0)
+		return ret;
+	assert_int_equal(coil_stream_read_start(&c->tls.s, tt_cli_read), 0);
+	assert_int_equal(
+		coil_stream_write(&c->tls.s, &w, req, strlen(req), NULL), 0);
+	TT_RUN_UNTIL(loop, c->eof || c->err, 10000);
+	return 0;
+}
+
+/* ---- openssl s_server as the peer ------------------------------------ */
+
+struct tt_ss {
+	struct tt_proc p;
+	unsigned short port;
+};
+
+/* openssl s_server on 127.0.0.1, port 0 (it prints the one it got),
+ * with @cert and @key from the certificate dir, TLS 1.2 unless @extra
+ * (more arguments, NULL-terminated, may be NULL) names a version. */
+static inline void tt_ss_start(struct tt_ss *s, const char *cert,
+			       const char *key, const char *const extra[])
+{
+	char *argv[32];
+	int n = 0, version = 0;
+	char *line;
+
+	argv[n++] = "openssl";
+	argv[n++] = "s_server";
+	argv[n++] = "-accept";
+	argv[n++] = "127.0.0.1:0";
+	argv[n++] = "-cert";
+	argv[n++] = (char *)tt_file(cert);
+	argv[n++] = "-key";
+	argv[n++] = (char *)tt_file(key);
+	for (int i = 0; extra && extra[i]; i++) {
+		if (!strncmp(extra[i], "-tls1", 5))
+			version = 1;
+		argv[n++] = (char *)extra[i];
+	}
+	if (!version)
+		argv[n++] = "-tls1_2";
+	argv[n] = NULL;
+	tt_spawn(&s->p, argv, tt_dir, 0);
+	line = tt_proc_wait_line(&s->p, "ACCEPT 127.0.0.1:", 10000);
+	if (!line) {
+		char *out = tt_proc_output(&s->p);
+		fprintf(stderr, "s_server did not start: %s\n", out);
+		free(out);
+		fail();
+	}
+	s->port = (unsigned short)atoi(line);
+	free(line);
+	assert_true(s->port > 0);
+}
+
+static inline void tt_ss_stop(struct tt_ss *s)
+{
+	tt_proc_free(&s->p);
+}
+
 /* ---- a TLS server ---------------------------------------------------------
  */
 

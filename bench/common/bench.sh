@@ -15,6 +15,10 @@
 #   to_us VALUE [DECIMALS]    "1.23ms" -> microseconds (default 0 decimals)
 #   perf_read FILE            sc, usr, sys from perf stat's output (system
 #                             calls, user and system seconds)
+#   bench_perf OUT PERF CMD...  CMD on CPU 1 under perf stat (system calls
+#                             counted): its output into OUT, perf's into
+#                             PERF; on failure shows OUT and returns 1
+# The scripts that only print the machine source it for bench_header.
 
 bench_need() {
 	local name=$1 t
@@ -82,4 +86,11 @@ perf_read() {
 	sc=$(awk '/raw_syscalls:sys_enter/ { gsub(",", "", $1); print $1 }' "$1")
 	usr=$(awk '/seconds user/ { print $1 }' "$1")
 	sys=$(awk '/seconds sys/ { print $1 }' "$1")
+}
+
+bench_perf() {
+	local out=$1 perf=$2
+	shift 2
+	perf stat -e raw_syscalls:sys_enter -o "$perf" -- \
+		taskset -c 1 "$@" >"$out" 2>&1 || { cat "$out"; return 1; }
 }

@@ -7,10 +7,8 @@
 set -eu
 bin=${1:-build/bench/engine-echo/engine_echo}
 [ $# -gt 0 ] && shift
-echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-echo "machine: $(nproc) CPU(s), kernel $(uname -r)," \
-	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-echo "load: $(cat /proc/loadavg)"
+. "$(dirname "$0")/../common/bench.sh"
+bench_header
 echo "command: $bin $*"
 "$bin" "$@"
 

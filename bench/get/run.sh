@@ -49,10 +49,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-echo "machine: $(nproc) CPU(s), kernel $(uname -r)," \
-	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-echo "load: $(cat /proc/loadavg)"
+. "$(dirname "$0")/../common/bench.sh"
+bench_header
 echo "coil-get: $bin; $(curl --version | head -1 | cut -d' ' -f1-2)," \
 	"$("$nginx" -v 2>&1 | cut -d' ' -f3)"
 echo "files: $files x 1 KiB; output on $(stat -f -c %T "$out");" \

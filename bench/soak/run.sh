@@ -53,9 +53,7 @@ for _ in range(50):
         time.sleep(0.1)
 PY
 }
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. "$(dirname "$0")/../common/bench.sh" # free_port
 
 # mem PID: "RSS_KB FDS" of a process
 mem() {

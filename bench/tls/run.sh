@@ -27,10 +27,8 @@ trap cleanup EXIT INT TERM
 sh "$here/../../tests/tls/mkcerts.sh" "$dir"
 suite=ECDHE-RSA-AES128-GCM-SHA256
 
-echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-echo "machine: $(nproc) CPU(s), kernel $(uname -r)," \
-	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-echo "load: $(cat /proc/loadavg)"
+. "$(dirname "$0")/../common/bench.sh"
+bench_header
 echo "openssl: $(openssl version)"
 
 echo

@@ -69,8 +69,7 @@ run() {
 	local name=$1 url=$2
 	shift 2
 	local out="$dir/out" perf="$dir/perf"
-	perf stat -e raw_syscalls:sys_enter -o "$perf" -- \
-		taskset -c 1 "$@" "$url" >"$out" 2>&1 || { cat "$out"; return 0; }
+	bench_perf "$out" "$perf" "$@" "$url" || return 0
 	local reqs sc usr sys p50 p99 own_u own_s own_c
 	case $name in
 	h2load*)

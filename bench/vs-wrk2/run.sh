@@ -47,8 +47,7 @@ run() {
 	local name=$1 rate=$2
 	shift 2
 	local out="$dir/out" perf="$dir/perf"
-	perf stat -e raw_syscalls:sys_enter -o "$perf" -- \
-		taskset -c 1 "$@" >"$out" 2>&1 || { cat "$out"; return 0; }
+	bench_perf "$out" "$perf" "$@" || return 0
 	local reqs sc usr sys p50 p99 p999 late unsent
 	reqs=$(awk '/requests in/ { print $1; exit }' "$out")
 	p50=$(awk '$1 == "50%" || $1 == "50.000%" { print $2; exit }' "$out")

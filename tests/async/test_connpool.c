@@ -576,6 +576,16 @@ static void test_connpool_withdraw(void **state)
 	assert_int_equal(coil_connpool_withdraw(pr.pool, &w.r.op), 0);
 	assert_false(coil_op_busy(&w.r.op));
 	assert_int_equal(coil_connpool_withdraw(pr.pool, &w.r.op), -ENOENT);
+	/* bad arguments */
+	assert_int_equal(coil_connpool_withdraw(NULL, &w.r.op), -EINVAL);
+	assert_int_equal(coil_connpool_withdraw(pr.pool, NULL), -EINVAL);
+	assert_int_equal(coil_connpool_try_acquire(NULL, &w.pc), -EINVAL);
+	assert_int_equal(coil_connpool_try_acquire(pr.pool, NULL), -EINVAL);
+	assert_int_equal(coil_connpool_acquire_fresh(NULL, &w.r.op, &w.pc),
+			 -EINVAL);
+	assert_int_equal(coil_connpool_acquire_fresh(pr.pool, &w.r.op, NULL),
+			 -EINVAL);
+	assert_int_equal(coil_connpool_close_idle(NULL, 1), 0);
 	coil_connpool_stats(pr.pool, &st);
 	assert_int_equal(st.waiting, 1);
 	assert_int_equal(coil_connpool_release(pr.pool, held.pc), 0);

@@ -13,7 +13,9 @@
 # fetch: the task-clock of the whole process tree, io_uring's io-wq
 # worker threads and xargs' curl children included (perf stat); without
 # perf, bash's `time` user+sys. nginx runs alone on one worker; its CPU is
-# not counted. Medians of the rounds. Results: docs/BENCHMARKS.md, "get".
+# not counted; user and system CPU and system calls per fetch (perf stat's
+# user/sys times and raw_syscalls:sys_enter, the whole tree) beside it.
+# Medians of the rounds. Results: docs/BENCHMARKS.md, "get".
 #
 # BASE=path/to/other/coil-get adds a row "coil-base" measured in the same
 # rounds (before/after a change); PEERS=0 leaves curl and xargs out.
@@ -34,6 +36,10 @@ if command -v perf >/dev/null &&
 	perf stat -x, -e task-clock -o /dev/null true 2>/dev/null; then
 	use_perf=1
 fi
+# system calls of the whole tree too, where the tracepoint is readable
+sc_event=
+[ $use_perf = 1 ] && perf stat -e raw_syscalls:sys_enter -o /dev/null true 2>/dev/null &&
+	sc_event=,raw_syscalls:sys_enter
 
 work=$(mktemp -d)
 out=$work
@@ -108,29 +114,34 @@ cfg() { # curl -K config writing into $1
 }
 
 # measure NAME DIR CMD... : run CMD, check DIR holds every file, print
-# "NAME wall_s cpu_s"
+# "NAME wall_s cpu_s user_s sys_s syscalls" (-1 for what was not counted)
 measure() {
-	local name=$1 dir=$2 t0 t1 cpu n
+	local name=$1 dir=$2 t0 t1 cpu n usr=-1 sys=-1 sc=-1
 	shift 2
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	t0=$(date +%s%N)
 	if [ $use_perf = 1 ]; then
-		perf stat -x, -e task-clock -o "$work/perf" -- "$@" >/dev/null 2>"$work/err" ||
+		perf stat -e task-clock$sc_event -o "$work/perf" -- "$@" >/dev/null 2>"$work/err" ||
 			{ cat "$work/err"; echo "$name failed"; exit 1; }
 		t1=$(date +%s%N)
-		cpu=$(awk -F, '/task-clock/ { printf "%.4f", $1 / 1000 }' "$work/perf")
+		cpu=$(awk '/task-clock/ { gsub(",", "", $1); printf "%.4f", $1 / 1000 }' "$work/perf")
+		usr=$(awk '/seconds user/ { print $1 }' "$work/perf")
+		sys=$(awk '/seconds sys/ { print $1 }' "$work/perf")
+		[ -n "$sc_event" ] && sc=$(awk '/raw_syscalls:sys_enter/ { gsub(",", "", $1); print $1 }' "$work/perf")
 	else
 		local TIMEFORMAT='%U %S'
 		{ time "$@" >/dev/null 2>"$work/err"; } 2>"$work/time" ||
 			{ cat "$work/err"; echo "$name failed"; exit 1; }
 		t1=$(date +%s%N)
 		cpu=$(awk '{ printf "%.4f", $1 + $2 }' "$work/time")
+		usr=$(awk '{ print $1 }' "$work/time")
+		sys=$(awk '{ print $2 }' "$work/time")
 	fi
 	n=$(ls "$dir" | wc -l)
 	[ "$n" = "$files" ] || { echo "$name wrote $n of $files files"; exit 1; }
 	cmp -s "$dir/f000007" "$work/html/f000007" || { echo "$name: wrong content"; exit 1; }
-	echo "$name $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }') $cpu"
+	echo "$name $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }') $cpu $usr $sys $sc"
 }
 
 coil() { measure coil-get "$out/coil" "$bin" -q --parallel 100 -o "$out/coil" -i "$work/urls"; }
@@ -156,7 +167,8 @@ done
 
 echo
 awk -v files="$files" '
-{ wall[$1] = wall[$1] " " $2; cpu[$1] = cpu[$1] " " $3 }
+{ wall[$1] = wall[$1] " " $2; cpu[$1] = cpu[$1] " " $3
+  usr[$1] = usr[$1] " " $4; sys[$1] = sys[$1] " " $5; sc[$1] = sc[$1] " " $6 }
 function median(s,   a, n, i, j, t) {
 	n = split(s, a, " ")
 	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
@@ -164,13 +176,16 @@ function median(s,   a, n, i, j, t) {
 	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
 END {
-	printf "%-12s %12s %14s %16s %12s\n", "tool", "fetches/s", "CPU us/fetch", "fetches/CPU-s", "vs coil-get"
+	printf "%-12s %12s %14s %16s %12s %10s %10s %14s\n", "tool", "fetches/s", "CPU us/fetch", "fetches/CPU-s", "vs coil-get", "user us", "sys us", "syscalls/fetch"
 	cf = files / median(cpu["coil-get"])
 	n = split("coil-get coil-base curl xargs+curl", names, " ")
 	for (i = 1; i <= n; i++) {
 		k = names[i]
 		if (!(k in cpu)) continue
 		w = median(wall[k]); c = median(cpu[k])
-		printf "%-12s %12.0f %14.1f %16.0f %11.2fx\n", k, files / w, c / files * 1e6, files / c, cf / (files / c)
+		u = median(usr[k]); y = median(sys[k]); q = median(sc[k])
+		printf "%-12s %12.0f %14.1f %16.0f %11.2fx %10s %10s %14s\n", k, files / w, c / files * 1e6, files / c, cf / (files / c),
+			u < 0 ? "-" : sprintf("%.1f", u / files * 1e6), y < 0 ? "-" : sprintf("%.1f", y / files * 1e6),
+			q < 0 ? "-" : sprintf("%.2f", q / files)
 	}
 }' "$work/results"

@@ -428,6 +428,23 @@ int coil_connpool_withdraw(struct coil_connpool *p, struct coil_op *op)
 	return -ENOENT;
 }
 
+struct coil_op *coil_connpool_pass(struct coil_connpool *p,
+				   struct coil_pconn *pc)
+{
+	struct coil_op *op;
+	struct coil_pconn **slot;
+
+	if (!p || !pc || pc->pool != p || pc->state != PC_IN_USE ||
+	    p->closing || !any_unserved(p))
+		return NULL;
+	op = p->wq.head;
+	slot = coil__wait_arg(op);
+	coil__waitq_withdraw(&p->wq, op);
+	*slot = pc;
+	p->st.acquired++;
+	return op;
+}
+
 int coil_connpool_release(struct coil_connpool *p, struct coil_pconn *pc)
 {
 	if (!p || !pc || pc->pool != p || pc->state != PC_IN_USE)

@@ -730,6 +730,7 @@ void coil__conn_pause(struct cconn *cn, int pause)
 void coil__conn_release(struct cconn *cn)
 {
 	struct coil_http_client *c = cn->c;
+	struct coil_op *op;
 
 	cn->on_read = NULL;
 	cn->user = NULL;
@@ -737,6 +738,16 @@ void coil__conn_release(struct cconn *cn)
 		coil__conn_pause(cn, 0);
 	if (cn->state != C_ACTIVE)
 		return;
+	/* the next queued request takes it now, as before the pool */
+	op = coil_connpool_pass(cn->h->pool, &cn->pc);
+	if (op) {
+		struct coil__pool_wait *w =
+			coil_container_of(op, struct coil__pool_wait, op);
+		w->host = NULL;
+		c->stats.waiting--;
+		hand_over(w, cn);
+		return;
+	}
 	cn->state = C_POOLED;
 	coil_connpool_release(cn->h->pool, &cn->pc);
 	/* other hosts wait for a global permit that idling here holds */

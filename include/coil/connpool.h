@@ -182,6 +182,20 @@ int coil_connpool_withdraw(struct coil_connpool *p, struct coil_op *op);
  * waiter, else to the idle list. Return: 0; -EINVAL if @pc is not in use. */
 int coil_connpool_release(struct coil_connpool *p, struct coil_pconn *pc);
 
+/*
+ * coil_connpool_pass() - hand @pc, in use, straight to the oldest waiting
+ * acquire, the way coil_connpool_release() would, but without its
+ * callback: the acquire leaves the queue (no longer in flight, its
+ * callback will not run) with @pc in its slot, and is returned for the
+ * protocol to carry on inline (a keep-alive client starts the next
+ * queued request in the same turn, as it did before the pool: no loop
+ * turn in between). Fresh acquires are never passed a connection.
+ * Return: the acquire's op; NULL when none waits for a connection (or
+ * @pc is not in use, or the pool is closing): release @pc instead.
+ */
+struct coil_op *coil_connpool_pass(struct coil_connpool *p,
+				   struct coil_pconn *pc);
+
 /* coil_connpool_discard() - give back a connection that must not be
  * reused (out of sync, broken): the pool closes it (and may open another
  * for waiters). Return: 0; -EINVAL if @pc is not in use. */

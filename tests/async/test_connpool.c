@@ -2,7 +2,7 @@
  * streams to a listener on 127.0.0.1: limits and FIFO hand-over, acquire
  * deadlines, health checks, idle expiry with min_idle, open failures,
  * discard, close; what the HTTP client's pool uses of it: try_acquire,
- * max_idle, fresh acquires, close_idle, withdraw */
+ * max_idle, fresh acquires, close_idle, withdraw, pass */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -601,6 +601,45 @@ static void test_connpool_withdraw(void **state)
 	pool_end(loop, &pr);
 }
 
+/* pass: the oldest plain waiter gets a connection in use at once, with
+ * no callback and no longer in flight; a fresh waiter is never passed
+ * one; with nobody (plain) waiting, NULL */
+static void test_connpool_pass(void **state)
+{
+	struct coil_loop *loop = tu_loop(NULL);
+	struct coil_connpool_opts o = {.max_size = 1};
+	struct coil_connpool_stats st;
+	struct proto pr;
+	struct acq held, w, f;
+
+	pool_start(&pr, loop, &ops_nocheck, &o);
+	acq_init(&held);
+	acquire_ok(&pr, &held);
+	run_until_called(loop, &held.r);
+	assert_null(coil_connpool_pass(pr.pool, held.pc));
+	acq_init(&f);
+	assert_int_equal(coil_connpool_acquire_fresh(pr.pool, &f.r.op, &f.pc),
+			 0);
+	assert_null(coil_connpool_pass(pr.pool, held.pc)); /* fresh only */
+	acq_init(&w);
+	acquire_ok(&pr, &w);
+	assert_ptr_equal(coil_connpool_pass(pr.pool, held.pc), &w.r.op);
+	assert_ptr_equal(w.pc, held.pc);
+	assert_false(coil_op_busy(&w.r.op));
+	coil_connpool_stats(pr.pool, &st);
+	assert_int_equal(st.in_use, 1);
+	assert_int_equal(st.waiting, 1);
+	assert_null(coil_connpool_pass(NULL, held.pc));
+	/* given back: the fresh waiter gets a new connection, not it */
+	assert_int_equal(coil_connpool_release(pr.pool, w.pc), 0);
+	run_until_called(loop, &f.r);
+	assert_int_equal(f.r.res, 0);
+	assert_ptr_not_equal(f.pc, w.pc);
+	assert_int_equal(w.r.calls, 0);
+	assert_int_equal(coil_connpool_release(pr.pool, f.pc), 0);
+	pool_end(loop, &pr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -613,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_connpool_try_acquire_and_max_idle),
 		cmocka_unit_test(test_connpool_fresh_acquire),
 		cmocka_unit_test(test_connpool_withdraw),
+		cmocka_unit_test(test_connpool_pass),
 	};
 	return cmocka_run_group_tests_name("async.connpool", tests, NULL, NULL);
 }

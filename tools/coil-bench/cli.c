@@ -56,6 +56,9 @@ enum {
 	OPT_STEP,
 	OPT_PLOT,
 	OPT_CONNECT_TIMEOUT,
+	OPT_SEGMENT,
+	OPT_SEGMENTS,
+	OPT_START_AT,
 };
 
 static const char short_opts[] = ":t:c:d:H:LUR:n:m:b:kP:s:vVh";
@@ -90,6 +93,9 @@ static const struct option long_opts[] = {
 	{"find-max-rate", no_argument, NULL, OPT_FIND_MAX_RATE},
 	{"step", required_argument, NULL, OPT_STEP},
 	{"plot", required_argument, NULL, OPT_PLOT},
+	{"segment", required_argument, NULL, OPT_SEGMENT},
+	{"segments", required_argument, NULL, OPT_SEGMENTS},
+	{"start-at", required_argument, NULL, OPT_START_AT},
 	{"version", no_argument, NULL, 'V'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -271,7 +277,7 @@ static int read_urls(struct cb_opts *o, const char *path, char *err, size_t len)
 }
 
 /* --slo EXPR[,EXPR...]: each condition parsed and kept in order */
-static int add_slos(struct cb_opts *o, const char *arg, char *err, size_t len)
+int cb_cli_add_slos(struct cb_opts *o, const char *arg, char *err, size_t len)
 {
 	const char *p = arg;
 	for (;;) {
@@ -596,7 +602,7 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 			o->urls_file = optarg;
 			break;
 		case OPT_SLO:
-			if ((ret = add_slos(o, optarg, err, err_len)))
+			if ((ret = cb_cli_add_slos(o, optarg, err, err_len)))
 				return ret;
 			break;
 		case 's':
@@ -615,6 +621,24 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 			break;
 		case OPT_PLOT:
 			o->plot = optarg;
+			break;
+		case OPT_SEGMENT:
+			if ((ret = cb_segment_parse(&o->seg, optarg, err,
+						    err_len)))
+				return ret;
+			break;
+		case OPT_SEGMENTS:
+			if ((ret = get_count(optarg, c, 1, CB_MAX_SEGMENTS, &v,
+					     err, err_len)))
+				return ret;
+			o->seg.source = CB_SEG_K8S;
+			o->seg.count = (uint32_t)v;
+			break;
+		case OPT_START_AT:
+			if ((ret = cb_parse_start_at(optarg, cb_realtime_ns(),
+						     &o->start_at_ns, err,
+						     err_len)))
+				return ret;
 			break;
 		case 'v': /* wrk's spelling */
 		case 'V':
@@ -670,6 +694,8 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 			"-R must be at least 1 (0 only as the start of "
 			"--stages)");
 	if ((ret = check_modes(o, have_d, have_r, err, err_len)))
+		return ret;
+	if ((ret = cb_segment_apply(o, err, err_len)))
 		return ret;
 	if (o->connections < o->threads)
 		return tools_fail(
@@ -854,6 +880,21 @@ void cb_cli_usage(FILE *f)
 	      "per second, as SVG;\n"
 	      "                          `coil-bench plot A.json B.json -o "
 	      "F.svg` overlays runs\n"
+	      "  One test over N machines (Slurm, Kubernetes; README):\n"
+	      "        --segment I/N     run share I of N (1..N): connections, "
+	      "-n, --stages\n"
+	      "                          and URLs split as one generator "
+	      "would send them;\n"
+	      "                          auto: I, N from SLURM_PROCID, "
+	      "SLURM_NTASKS (srun)\n"
+	      "        --segments N      N shares, I from JOB_COMPLETION_INDEX "
+	      "(Indexed Job)\n"
+	      "        --start-at T      connect, then start at UNIX time T "
+	      "(fractional s)\n"
+	      "    coil-bench merge RESULT.json...|- [-L] [-U] [--slo E] "
+	      "[--json] [--plot F]\n"
+	      "                          one exact report from the workers' "
+	      "--json results\n"
 	      "    -V, -v, --version     print the version\n"
 	      "    -h, --help            print this help\n"
 	      "  Numbers take SI suffixes (10k, 1.5M, 1G); times take ns, us, "

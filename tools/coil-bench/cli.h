@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "../common/exit_status.h"
+#include "segment.h"
 #include "slo.h"
 #include "stages.h"
 
@@ -138,6 +139,12 @@ struct cb_opts {
 	uint64_t step_ns; /* --step, default CB_DEFAULT_STEP_NS */
 
 	const char *plot; /* --plot FILE.svg (argv) or NULL */
+
+	/* one test over N workers (segment.h): --segment I/N or auto,
+	 * --segments N; connections, threads and requests above are then
+	 * this worker's share, seg holds the whole test's */
+	struct cb_segment seg;
+	uint64_t start_at_ns; /* --start-at: CLOCK_REALTIME ns; 0 = none */
 };
 
 /*
@@ -164,6 +171,13 @@ struct cb_opts {
  */
 int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 		 size_t err_len);
+
+/*
+ * cb_cli_add_slos() - --slo's value: conditions separated by commas, each
+ * parsed (cb_slo_parse()) and appended to @o->slos.
+ * Return: 0; -EINVAL with a message in @err; -ENOMEM.
+ */
+int cb_cli_add_slos(struct cb_opts *o, const char *arg, char *err, size_t len);
 
 /* cb_cli_free() - free what cb_cli_parse() allocated; @o is zeroed. */
 void cb_cli_free(struct cb_opts *o);

@@ -45,6 +45,41 @@
 #define TICK_MAX_NS 100000000ull /* 100 ms: wrk's req/s sample */
 #define CONNECT_INFLIGHT 64	 /* connects in flight before the run */
 
+const char *cb_ring_strerror(int err)
+{
+	switch (err) {
+	case -EPERM:
+	case -ENOSYS:
+		/* Docker's and containerd's default seccomp profiles (the
+		 * Kubernetes RuntimeDefault) deny io_uring_setup(2) with
+		 * EPERM; other filters answer ENOSYS */
+		return err == -EPERM
+			       ? "io_uring_setup(2) refused (EPERM): in a "
+				 "container the runtime's default seccomp "
+				 "profile blocks io_uring; run it with seccomp "
+				 "Unconfined (docker run --security-opt "
+				 "seccomp=unconfined; Kubernetes: "
+				 "securityContext.seccompProfile.type: "
+				 "Unconfined, as "
+				 "deploy/k8s/coil-bench-job.yaml) "
+				 "or a profile that allows io_uring_setup, "
+				 "io_uring_enter and io_uring_register; "
+				 "outside "
+				 "one, check sysctl kernel.io_uring_disabled"
+			       : "io_uring_setup(2) refused (ENOSYS): a "
+				 "seccomp "
+				 "filter that blocks io_uring (run with "
+				 "seccomp "
+				 "Unconfined or a profile that allows "
+				 "io_uring_setup, io_uring_enter and "
+				 "io_uring_register: deploy/k8s/"
+				 "coil-bench-job.yaml) or a kernel without it "
+				 "(Linux 5.19 or later)";
+	default:
+		return coil_loop_strerror(err);
+	}
+}
+
 uint64_t cb_mono_ns(void)
 {
 	struct timespec ts;
@@ -138,7 +173,9 @@ static void update_active(struct cb_gen *g, uint64_t now)
 {
 	const struct cb_stages *st = &g->o->stages;
 	double v = cb_stages_value(st, now > g->t0 ? now - g->t0 : 0);
-	uint64_t was = g->active, n = (uint64_t)llround(v);
+	uint64_t was = g->active;
+	/* with --segment, this worker's share of the whole test's value */
+	uint64_t n = cb_segment_share(&g->o->seg, (uint64_t)llround(v));
 
 	g->active = n;
 	if (n <= was)
@@ -324,7 +361,7 @@ static int gen_setup(struct cb_thread *th, struct cb_gen **out)
 	ret = coil_loop_new(&g->loop, &lo);
 	if (ret < 0) {
 		snprintf(th->fatal_msg, sizeof(th->fatal_msg), "%s",
-			 coil_loop_strerror(ret));
+			 cb_ring_strerror(ret));
 		free(g);
 		return ret;
 	}
@@ -376,7 +413,7 @@ static int gen_setup(struct cb_thread *th, struct cb_gen **out)
 	for (unsigned i = 0; i < g->n; i++) {
 		struct cb_conn *c = &g->conns[i];
 		c->g = g;
-		c->idx = first + i;
+		c->idx = o->seg.conn_first + first + i; /* global: the lane */
 		/* closed --stages: the i-th connection of each thread before
 		 * the (i+1)-th of any, so a ramp loads the threads evenly */
 		c->rank = (uint64_t)i * run->threads + th->k;
@@ -439,7 +476,7 @@ static int gen_run(struct cb_gen *g)
 		struct cb_conn *c = &g->conns[i];
 		if (o->rate) {
 			ret = cb_sched_init(&c->sched, g->t0, o->rate, c->idx,
-					    o->connections, o->requests,
+					    cb_lanes(o), o->requests,
 					    CB_SCHED_LATE_NS);
 			if (ret < 0)
 				return ret;
@@ -648,6 +685,13 @@ int cb_run_threads(struct cb_run *run,
 	 * probe that cannot start leaves the figures at 0) */
 	if (run->o->rate && started == run->threads)
 		cb_jitter_start(&jit);
+	if (run->o->start_at_ns && started == run->threads) {
+		/* --start-at: connected; now wait for the common start */
+		pthread_mutex_unlock(&run->mu);
+		run->start_late_ns =
+			cb_wait_until(run->o->start_at_ns, &run->interrupted);
+		pthread_mutex_lock(&run->mu);
+	}
 	run->t0_ns = cb_mono_ns();
 	run->go = started == run->threads ? 1 : -1;
 	pthread_cond_broadcast(&run->cv);
@@ -679,6 +723,7 @@ int cb_run_threads(struct cb_run *run,
 		r->timer_late = jit.late;
 		r->timer_p99_ns = jit.p99_ns;
 		r->timer_max_ns = jit.max_ns;
+		r->start_late_ns = run->start_late_ns;
 	}
 	pthread_cond_destroy(&run->cv);
 	pthread_mutex_destroy(&run->mu);

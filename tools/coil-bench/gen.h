@@ -56,7 +56,7 @@ struct cb_thread {
 	pthread_t tid;
 	struct cb_result r;
 	int fatal; /* nonzero: the thread could not run */
-	char fatal_msg[200];
+	char fatal_msg[512];
 	_Atomic uint64_t live_requests; /* responses so far (warmup too) */
 	_Atomic uint64_t live_errors;
 };
@@ -79,6 +79,7 @@ struct cb_run {
 	unsigned ready, finished;
 	int go;
 	uint64_t t0_ns;
+	uint64_t start_late_ns; /* --start-at: how late t0 came */
 	/* set from a signal handler (SIGINT, SIGTERM): end the run now, as
 	 * at the end of -d: no new request, the ones in flight awaited */
 	atomic_int interrupted;
@@ -104,5 +105,13 @@ int cb_run_threads(struct cb_run *run,
 
 /* monotonic clock (ns) */
 uint64_t cb_mono_ns(void);
+
+/*
+ * cb_ring_strerror() - why coil_loop_new() failed with @err: for EPERM and
+ * ENOSYS from io_uring_setup(2), the likely cause (a container's seccomp
+ * profile, kernel.io_uring_disabled, an old kernel) and the fix; else
+ * coil_loop_strerror()'s text.
+ */
+const char *cb_ring_strerror(int err);
 
 #endif

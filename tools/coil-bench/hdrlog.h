@@ -76,6 +76,55 @@ int cb_hdrlog_close(struct cb_hdrlog *log);
  */
 ssize_t cb_hdrlog_encode(const struct coil_hist *h, char **out);
 
+/* Scratch space of the encoding, kept by a caller that encodes often (the
+ * per-second series): then only the text is allocated. Zero it to start;
+ * cb_hdr_buf_free() at the end. */
+struct cb_hdr_buf {
+	uint8_t *raw, *z;
+	size_t raw_cap, z_cap;
+};
+
+/* cb_hdrlog_encode_buf() - cb_hdrlog_encode() with the scratch space of @b
+ * (grown as needed). Same return values. */
+ssize_t cb_hdrlog_encode_buf(const struct coil_hist *h, struct cb_hdr_buf *b,
+			     char **out);
+void cb_hdr_buf_free(struct cb_hdr_buf *b);
+
+/* ---- a histogram as text, exactly (--json, coil-bench merge) -------------
+ *
+ * The interval log's encoding keeps every slot's count; what it loses is
+ * kept beside it: the exact min and max (HdrHistogram derives them from
+ * the slots) and the values clamped at the range's bounds. Read back with
+ * cb_hdr_text_add(), a histogram of the default layout (coil_hist_new(NULL))
+ * has the same slots, count, min, max, underflows and overflows, hence the
+ * same percentiles, mean and stdev: adding several is merging them.
+ */
+struct cb_hdr_text {
+	char *hdr;	/* cb_hdrlog_encode()'s text (owned), or NULL */
+	uint64_t count; /* coil_hist_count() */
+	uint64_t min, max;
+	uint64_t below, above; /* coil_hist_underflows(), _overflows() */
+};
+
+/* cb_hdr_text_make() - @t from @h. Return: 0; -ENOMEM; -EIO (zlib).
+ * cb_hdr_text_make_buf(): the same with the scratch space of @b. */
+int cb_hdr_text_make(struct cb_hdr_text *t, const struct coil_hist *h);
+int cb_hdr_text_make_buf(struct cb_hdr_text *t, const struct coil_hist *h,
+			 struct cb_hdr_buf *b);
+
+/* cb_hdr_text_free() - free t->hdr; @t is zeroed. */
+void cb_hdr_text_free(struct cb_hdr_text *t);
+
+/*
+ * cb_hdr_text_add() - add the values @t describes into @h (as
+ * coil_hist_merge() would add the histogram @t was made from).
+ * @h: must have @t's significant digits (the encoding's header says).
+ * Return: 0; -EINVAL for text that is not base64 of a V2 compressed
+ * histogram, a layout other than @h's digits, or counts that disagree
+ * with count/min/max/below/above; -ENOMEM.
+ */
+int cb_hdr_text_add(const struct cb_hdr_text *t, struct coil_hist *h);
+
 /* ---- the --hdr-log intervals of a multi-threaded run ----------------------
  */
 

@@ -29,6 +29,7 @@
 #include "gen.h"
 #include "hdrlog.h"
 #include "maxrate.h"
+#include "merge.h"
 #include "plotdata.h"
 #include "report.h"
 #include "slo.h"
@@ -66,7 +67,10 @@ static void resolved(struct coil_op *op, int res, unsigned flags)
 	rc->done = 1;
 }
 
-/* Resolve @host once, on a loop and pool of its own (coil_resolve()). */
+#define RING_REFUSED (-4096 - 1000) /* resolve(): no ring to resolve on */
+
+/* Resolve @host once, on a loop and pool of its own (coil_resolve()).
+ * Return: 0; RING_REFUSED when no io_uring could be set up; -errno. */
 static int resolve(struct cb_target *t, char *why, size_t why_len)
 {
 	struct coil_loop *loop = NULL;
@@ -79,8 +83,9 @@ static int resolve(struct cb_target *t, char *why, size_t why_len)
 	memset(&rc, 0, sizeof(rc));
 	ret = coil_loop_new(&loop, NULL);
 	if (ret < 0) {
-		snprintf(why, why_len, "%s", coil_loop_strerror(ret));
-		return ret;
+		/* the first ring of the run: no io_uring here at all */
+		snprintf(why, why_len, "%s", cb_ring_strerror(ret));
+		return RING_REFUSED;
 	}
 	if ((ret = coil_pool_new(&pool, &po)) < 0 ||
 	    (ret = coil_resolver_new(&r, loop, pool, NULL)) < 0) {
@@ -326,37 +331,6 @@ static void on_signal(int sig)
 	signal(sig, SIG_DFL);
 }
 
-/* The exit status a finished run earns: CB_EXIT_FAILED when no request
- * succeeded (no 2xx or 3xx response) or an --slo condition failed, each
- * said in one line on stderr. */
-static int verdict(const struct cb_opts *o, const struct cb_result *r)
-{
-	int status = CB_EXIT_OK;
-	if (r->requests <= cb_result_non_2xx_3xx(r)) {
-		fprintf(stderr,
-			"coil-bench: no request succeeded (%llu "
-			"responses, none 2xx or 3xx; %llu errors)%s%s\n",
-			(unsigned long long)r->requests,
-			(unsigned long long)cb_result_errors(r),
-			r->tls_error[0] ? "; TLS: " : "", r->tls_error);
-		status = CB_EXIT_FAILED;
-	}
-	if (!cb_slo_all_pass(o->slos, o->n_slos, r)) {
-		size_t failed = 0;
-		for (size_t i = 0; i < o->n_slos; i++) {
-			struct cb_slo_verdict v;
-			cb_slo_eval(&o->slos[i], r, &v);
-			failed += !v.pass;
-		}
-		fprintf(stderr,
-			"coil-bench: %zu of %zu --slo conditions "
-			"failed\n",
-			failed, o->n_slos);
-		status = CB_EXIT_FAILED;
-	}
-	return status;
-}
-
 static void raise_nofile(uint64_t want)
 {
 	struct rlimit rl;
@@ -588,11 +562,13 @@ int main(int argc, char **argv)
 	struct cb_script *script = NULL;
 	struct cb_series series = {0};
 	FILE *out = stdout, *plot = NULL;
-	char err[256], why[256];
+	char err[256], why[512];
 	int ret, status = 0;
 
 	if (argc > 1 && !strcmp(argv[1], "plot"))
 		return cb_plot_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "merge"))
+		return cb_merge_main(argc - 1, argv + 1);
 	ret = cb_cli_parse(&o, argc, argv, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "coil-bench: %s\n", err);
@@ -616,6 +592,11 @@ int main(int argc, char **argv)
 			goto done_target;
 	}
 	ret = resolve(&t, why, sizeof(why));
+	if (ret == RING_REFUSED) {
+		fprintf(stderr, "coil-bench: cannot start: %s\n", why);
+		status = CB_EXIT_START;
+		goto done_target;
+	}
 	if (ret < 0) {
 		status = usage_error("cannot resolve '%s': %s", t.host, why);
 		goto done_target;
@@ -666,9 +647,11 @@ int main(int argc, char **argv)
 	status = run_load(&o, &t, hdr, script, &series, &all);
 	if (status)
 		goto done_hdr;
-	if (o.json)
-		cb_report_json(out, &o, &all);
-	else
+	gethostname(all.host, sizeof(all.host) - 1); /* "" if it fails */
+	if (o.json && cb_report_json(out, &o, &all) == -ENOMEM)
+		fprintf(stderr, "coil-bench: out of memory: histograms missing "
+				"from the --json result\n");
+	else if (!o.json)
 		cb_report_text(out, &o, &all);
 	if (fflush(out) != 0 || ferror(out)) {
 		fprintf(stderr, "coil-bench: writing the report: %s\n",
@@ -689,7 +672,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if (plot && write_plot(&o, &all, plot))
 		status = CB_EXIT_FAILED;
-	status = status ? status : verdict(&o, &all);
+	status = status ? status : cb_report_verdict(&o, &all);
 	cb_result_free(&all);
 done_hdr:
 	cb_series_free(&series);

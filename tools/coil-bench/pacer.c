@@ -178,7 +178,7 @@ void cb_pacer_init(struct cb_gen *g)
 	memset(p, 0, sizeof(*p));
 	coil_op_init(&p->tmr, wake_cb);
 	p->first = g->n ? g->conns[0].idx : 0;
-	p->lanes = g->o->connections;
+	p->lanes = cb_lanes(g->o); /* --segment: the whole test's */
 	p->grid_ns = cb_pacer_grid_ns(g->o->rate, p->lanes, g->n);
 }
 

@@ -174,6 +174,27 @@ struct cb_result {
 	 * result by main, NULL in the threads' */
 	const struct cb_series_point *series;
 	size_t nseries;
+
+	/* where (segment.h): the host's name (gethostname(2), set by main;
+	 * "" unknown); with --start-at, how late the start came after it
+	 * (the largest in a merge; start_unix_ns above is the start) */
+	char host[72];
+	uint64_t start_late_ns;
+
+	/* coil-bench merge: one line per worker, borrowed (NULL otherwise) */
+	const struct cb_worker *workers;
+	size_t nworkers;
+};
+
+/* What coil-bench merge says of each worker of a merged result. */
+struct cb_worker {
+	uint32_t index, count; /* its segment */
+	char host[72];
+	char label[128]; /* the input it came from */
+	uint64_t requests, errors, runtime_ns;
+	uint64_t late, unsent;	/* open model */
+	uint64_t start_late_ns; /* --start-at */
+	bool saturated;
 };
 
 /* Why responses are timed when reaped (the larger wins in a merge). */
@@ -253,6 +274,12 @@ int cb_result_merge(struct cb_result *dst, const struct cb_result *src);
  */
 bool cb_result_saturated(const struct cb_opts *o, const struct cb_result *r);
 
+/* cb_result_cpu_pct() - the generator's CPU time (user + system) as a
+ * percentage of runtime x threads; cb_result_backlogged() - with -R, the
+ * backlog of due requests persisted (the two causes of saturation). */
+double cb_result_cpu_pct(const struct cb_opts *o, const struct cb_result *r);
+bool cb_result_backlogged(const struct cb_opts *o, const struct cb_result *r);
+
 /*
  * cb_report_header() - the lines wrk prints when a test starts:
  *   "Running 10s test @ URL" / "  2 threads and 10 connections",
@@ -284,10 +311,44 @@ void cb_report_slo_text(FILE *f, const struct cb_opts *o,
 /*
  * cb_report_json() - the whole result and configuration as one JSON object
  * (RFC 8259) and a newline. Strings are escaped; bytes that are not UTF-8
- * become U+FFFD. Latencies are in ns.
- * Return: 0; -EIO if writing to @f failed.
+ * become U+FFFD. Latencies are in ns. With --segment, "config" is the
+ * whole test's and "segment" this worker's share; "histograms" carries
+ * every histogram exactly (hdrlog.h), for coil-bench merge.
+ * Return: 0; -EIO if writing to @f failed; -ENOMEM (a histogram could not
+ * be encoded: written as null).
  */
 int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r);
+
+/*
+ * cb_report_verdict() - the exit status a finished run (or a merged one)
+ * earns: CB_EXIT_FAILED when no request succeeded (no 2xx or 3xx
+ * response) or an --slo condition failed, each said in one line on
+ * stderr; else CB_EXIT_OK.
+ */
+int cb_report_verdict(const struct cb_opts *o, const struct cb_result *r);
+
+/* ---- what the text report (report.c) and the JSON (report_json.c) share */
+
+/* The -L percentiles: "50" .. "100" and their values. */
+#define CB_NPCT 8
+extern const char *const cb_pct_labels[CB_NPCT];
+extern const double cb_pct_values[CB_NPCT];
+/* The error classes' names ("connect", "tls", ...). */
+extern const char *const cb_err_class_names[CB_ERR_CLASSES];
+/* Why responses were timed when reaped, by enum cb_rx_fallback. */
+extern const char *const cb_rx_why[4];
+
+/* cb_code_name() - a result code's symbolic name: "ECONNREFUSED",
+ * "COIL_EPARSE", or "unknown". */
+const char *cb_code_name(int code);
+
+/* cb_rx_source() - "kernel", "reap" or "mixed": where the response times
+ * came from. */
+const char *cb_rx_source(const struct cb_result *r);
+
+/* cb_within_stdev_pct() - the share of values within mean +/- stdev, in %
+ * (wrk's "+/- Stdev" column). */
+double cb_within_stdev_pct(const struct coil_hist *h);
 
 /* Percentile ticks of the latency curves (JSON "curve", the plot). */
 #define CB_CURVE_MAX 128

@@ -49,12 +49,18 @@ static void settle(struct cb_series *s, struct cb_series_pending *p)
 	if (p->sec < s->n) {
 		s->pt[p->sec].p50_ns = coil_hist_value_at_percentile(p->h, 50);
 		s->pt[p->sec].p99_ns = coil_hist_value_at_percentile(p->h, 99);
+		cb_hdr_text_free(&s->pt[p->sec].hist);
+		if (cb_hdr_text_make_buf(&s->pt[p->sec].hist, p->h, &s->buf) <
+		    0)
+			cb_hdr_text_free(&s->pt[p->sec].hist);
 	}
 	while (*pp != p)
 		pp = &(*pp)->next;
 	*pp = p->next;
-	coil_hist_free(p->h);
-	free(p);
+	coil_hist_reset(p->h);
+	p->parts = 0;
+	p->next = s->spare;
+	s->spare = p;
 }
 
 int cb_series_add(struct cb_series *s, uint64_t sec, uint64_t requests,
@@ -74,8 +80,11 @@ int cb_series_add(struct cb_series *s, uint64_t sec, uint64_t requests,
 	for (p = s->pending; p && p->sec != sec; p = p->next)
 		;
 	if (!p) {
-		p = calloc(1, sizeof(*p));
-		if (!p || coil_hist_new(&p->h, NULL) < 0) {
+		/* a new second: a settled one's memory, or fresh */
+		if ((p = s->spare)) {
+			s->spare = p->next;
+		} else if (!(p = calloc(1, sizeof(*p))) ||
+			   coil_hist_new(&p->h, NULL) < 0) {
 			free(p);
 			ret = -ENOMEM;
 			goto out;
@@ -109,6 +118,15 @@ void cb_series_finish(struct cb_series *s)
 void cb_series_free(struct cb_series *s)
 {
 	cb_series_finish(s);
+	while (s->spare) {
+		struct cb_series_pending *p = s->spare;
+		s->spare = p->next;
+		coil_hist_free(p->h);
+		free(p);
+	}
+	cb_hdr_buf_free(&s->buf);
+	for (size_t i = 0; i < s->cap; i++)
+		cb_hdr_text_free(&s->pt[i].hist);
 	free(s->pt);
 	pthread_mutex_destroy(&s->mu);
 	memset(s, 0, sizeof(*s));

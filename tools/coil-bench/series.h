@@ -9,8 +9,10 @@
  * (cb_series_add(), under a mutex, once a second per thread: off the hot
  * path). Percentiles need the merged histogram, so a second stays pending
  * until every thread has handed in its part; then its percentiles are
- * taken and its histogram freed. Only the few seconds the threads are
- * apart are pending at a time, whatever the run's length.
+ * taken, its histogram kept as text (hdrlog.h: coil-bench merge adds the
+ * workers' seconds) and its memory reused for a later second. Only the few
+ * seconds the threads are apart are pending at a time, whatever the run's
+ * length; a second costs one allocation, its text.
  */
 #ifndef COIL_BENCH_SERIES_H
 #define COIL_BENCH_SERIES_H
@@ -20,6 +22,7 @@
 #include <stdint.h>
 
 #include "coil/hist.h"
+#include "hdrlog.h"
 
 /* One second of the run. */
 struct cb_series_point {
@@ -28,6 +31,9 @@ struct cb_series_point {
 	uint64_t p50_ns;   /* of those responses' latency (corrected with
 			    * -R); 0 when none */
 	uint64_t p99_ns;
+	struct cb_hdr_text hist; /* the second's latencies, exactly (for
+				  * coil-bench merge); hist.hdr NULL when
+				  * none or out of memory */
 };
 
 struct cb_series_pending;
@@ -38,6 +44,8 @@ struct cb_series {
 	struct cb_series_point *pt; /* [n] */
 	size_t n, cap;
 	struct cb_series_pending *pending; /* seconds still being merged */
+	struct cb_series_pending *spare;   /* settled ones, for reuse */
+	struct cb_hdr_buf buf;		   /* the encoding's scratch space */
 	int failed;			   /* out of memory: series cut short */
 };
 

@@ -71,7 +71,7 @@ static uint64_t run_workers(const char *const *args, int n, uint64_t *counts)
 {
 	struct serve srv;
 	struct job jobs[3];
-	char seg[3][8];
+	char seg[3][24];
 	uint64_t total = 0;
 	char *log;
 	int runs = n ? n : 1;

@@ -170,9 +170,63 @@ static void conn_rest(struct sconn *c)
 }
 
 static void srv_listener_cb(struct coil_listener *l, int fd);
+static void conn_release(struct sconn *c);
+
+/* ---- HTTP/2: the hand-over to http/server_h2.c ------------------------------
+ */
+
+/* The HTTP/2 session and its streams are over and the stream is closed:
+ * the connection goes back (server_h2.c's only way back into this file). */
+static void h2_gone(struct sconn *c, int err)
+{
+	c->h2 = NULL;
+	if (err < 0)
+		c->srv->stats.resets++;
+	c->st |= C_DEAD | C_CLOSED;
+	conn_release(c);
+}
+
+/* From here on the connection is HTTP/2's (RFC 9113 §3.2, §3.3): the
+ * session reads and writes the stream; @pre, bytes read already, are its
+ * first input (copied). */
+static void h2_start(struct sconn *c, const void *pre, size_t n)
+{
+	int ret;
+
+	coil__tl_remove(c);
+	c->phase = P_H2;
+	ret = coil__h2_serve(c, pre, n, h2_gone);
+	c->ipos = c->ilen = 0;
+	in_release(c);
+	if (ret < 0) {
+		c->phase = P_CLOSING;
+		c->st |= C_CLOSE_CLEAN;
+		coil__sconn_fail(c, ret);
+	}
+}
+
+/* The client preface of HTTP/2 with prior knowledge (RFC 9113 §3.4). */
+static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/*
+ * A first request on plain TCP, with HTTP/2 on: 1 when the input is the
+ * preface (0: the start of it, wait for more), -1 when it is not.
+ */
+static int h2_prior_knowledge(const struct sconn *c)
+{
+	size_t n = c->ilen - c->ipos, k = sizeof(h2_preface) - 1;
+
+	if (!(c->srv->o.flags & COIL_HTTP_SERVER_H2) || c->nreq ||
+	    c->s != &c->tcp.s)
+		return -1;
+	if (memcmp(c->in + c->ipos, h2_preface, n < k ? n : k) != 0)
+		return -1;
+	return n >= k ? 1 : 0;
+}
 
 /* The handshake ended: a failure ends the connection (the lower stream is
- * closed already; closing the TLS stream completes it). */
+ * closed already; closing the TLS stream completes it). ALPN "h2" with
+ * HTTP/2 on hands the connection over. */
 static void tls_done_cb(struct coil_stream *s, int status)
 {
 	struct sconn *c = s->data;
@@ -180,7 +234,11 @@ static void tls_done_cb(struct coil_stream *s, int status)
 		c->srv->stats.tls_failures++;
 		c->st |= C_CLOSE_CLEAN;
 		coil__sconn_fail(c, status);
+		return;
 	}
+	if ((c->srv->o.flags & COIL_HTTP_SERVER_H2) &&
+	    !strcmp(coil_tls_info(c->tls)->alpn, "h2"))
+		h2_start(c, NULL, 0);
 }
 
 static void conn_start(struct coil_http_server *srv, int fd)
@@ -212,6 +270,7 @@ static void conn_start(struct coil_http_server *srv, int fd)
 			c->s = &c->tls->s;
 	}
 	c->x = NULL;
+	c->h2 = NULL;
 	c->st = 0;
 	c->phase = P_HEAD;
 	c->nreq = 0;
@@ -575,6 +634,7 @@ static void head_take(struct sconn *c, size_t hlen)
 #undef RELOC
 	r->headers = m->headers;
 	r->nheaders = m->nheaders;
+	r->major_version = 1;
 	r->minor_version = m->minor_version;
 	r->body_kind = m->body;
 	r->content_length = m->content_length;
@@ -740,6 +800,13 @@ void coil__sconn_process(struct sconn *c)
 				}
 				break;
 			}
+			r = h2_prior_knowledge(c);
+			if (r == 0 && !(c->st & C_EOF))
+				break;
+			if (r == 1) {
+				h2_start(c, c->in + c->ipos, c->ilen - c->ipos);
+				break;
+			}
 			if (!c->x && x_attach(c) < 0) {
 				coil__sconn_fail(c, -ENOMEM);
 				break;
@@ -807,6 +874,8 @@ void coil__sconn_process(struct sconn *c)
 		break;
 	}
 	c->st &= ~C_INPROC;
+	if (c->phase == P_H2)
+		return; /* the session's from here on */
 	if (!(c->st & C_DEAD) && c->x)
 		coil__out_flush(c);
 	if (c->st & C_DEAD)
@@ -952,6 +1021,11 @@ int coil_http_server_shutdown(struct coil_http_server *srv, uint64_t drain_ns,
 		next = c->all_next;
 		if (c->st & C_DEAD)
 			continue;
+		if (c->phase == P_H2) {
+			if (c->h2) /* GOAWAY; its streams finish */
+				coil__h2_shutdown(c->h2);
+			continue;
+		}
 		if (c->phase == P_HEAD && c->ipos == c->ilen &&
 		    !sconn_out_busy(c)) {
 			c->st |= C_CLOSE_CLEAN;

@@ -165,6 +165,8 @@ int coil_http_sreq_read_body(struct coil_http_sreq *req, coil_http_body_fn cb,
 			     void *arg)
 {
 	struct sconn *c;
+	if (sreq_h2(req))
+		return coil__h2_read_body(req, cb, arg);
 	if (!sreq_owned(req) || !cb)
 		return -EINVAL;
 	c = sconn_of(req);
@@ -177,6 +179,8 @@ int coil_http_sreq_stream_body(struct coil_http_sreq *req,
 			       coil_http_chunk_fn cb, void *arg)
 {
 	struct sconn *c;
+	if (sreq_h2(req))
+		return coil__h2_stream_body(req, cb, arg);
 	if (!sreq_owned(req) || !cb)
 		return -EINVAL;
 	c = sconn_of(req);
@@ -190,6 +194,8 @@ int coil_http_sreq_body_next(struct coil_http_sreq *req)
 	struct sconn *c;
 	if (!req)
 		return -EINVAL;
+	if (sreq_h2(req))
+		return coil__h2_body_next(req);
 	c = sconn_of(req);
 	if (!(c->st & C_LENT))
 		return -EINVAL;
@@ -232,6 +238,8 @@ int coil_http_sreq_on_cancel(struct coil_http_sreq *req,
 	struct sconn *c;
 	if (!req)
 		return -EINVAL;
+	if (sreq_h2(req))
+		return coil__h2_on_cancel(req, fn, arg);
 	c = sconn_of(req);
 	c->x->cancel_fn = fn;
 	c->x->cancel_arg = arg;

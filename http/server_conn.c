@@ -32,6 +32,13 @@ void coil__sconn_fail(struct sconn *c, int err)
 {
 	if (c->st & C_DEAD)
 		return;
+	if (c->phase == P_H2) {
+		/* the session closes the stream; server.c hears of the end
+		 * through the gone callback it gave */
+		if (c->h2)
+			coil__h2_cut(c->h2, err);
+		return;
+	}
 	c->st |= C_DEAD;
 	if (c->x)
 		c->x->berr_pending = err < 0 ? err : COIL_ETRUNC;

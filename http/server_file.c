@@ -377,6 +377,9 @@ int coil_http_respond_file(struct coil_http_sreq *req, int status,
 			   size_t nheaders, int fd, uint64_t off, uint64_t len)
 {
 	struct sconn *c;
+	if (sreq_h2(req))
+		return coil__h2_respond_file(req, status, headers, nheaders, fd,
+					     off, len);
 	if (!sreq_owned(req)) {
 		if (fd >= 0)
 			close(fd);
@@ -428,29 +431,11 @@ static void open_cb(struct coil_op *op, int res, unsigned flags)
 		return;
 	}
 	if (res < 0) {
-		int st;
 		if (c->srv->fc) /* gone or forbidden now: no stale entry */
 			coil__fcache_forget(c->srv->fc, c->x->aux->root_fd,
 					    c->x->aux->path,
 					    strlen(c->x->aux->path));
-		switch (res) {
-		case -ENOENT:
-		case -ENOTDIR:
-			st = 404;
-			break;
-		case -EACCES:
-		case -EPERM:
-		case -EXDEV:
-		case -ELOOP:
-			st = 403;
-			break;
-		case -ENAMETOOLONG:
-			st = 414;
-			break;
-		default:
-			st = 500;
-		}
-		serve_status(c, st);
+		serve_status(c, coil__http_open_status(res));
 		return;
 	}
 	c->x->fop.cb = statx_cb;
@@ -564,6 +549,8 @@ int coil_http_serve_file(struct coil_http_sreq *req, int root_fd)
 	struct aux *a;
 	int n, ret;
 
+	if (sreq_h2(req))
+		return coil__h2_serve_file(req, root_fd);
 	if (!sreq_owned(req))
 		return -EINVAL;
 	c = sconn_of(req);

@@ -22,7 +22,13 @@
  *                     report its request, let go of a request;
  *   server_time.c     time limits: sorted lists under one ticking timer;
  *   server_mem.c      connection structs, exchanges and input buffers
- *                     from capped free lists, the trim after a burst.
+ *                     from capped free lists, the trim after a burst;
+ *   server_h2.c       HTTP/2 connections once handed over (P_H2) and the
+ *                     HTTP/2 half of the request API; called by server.c
+ *                     (hand-over, GOAWAY), server_conn.c (the cut) and the
+ *                     API's files (one test, sreq_h2(), at each entry);
+ *                     it calls none of them, and gives a connection back
+ *                     through the function pointer server.c passed.
  * The runner for N loops on N threads is http/server_threads.c.
  *
  * A completion below the pump (a write's slot_cb, a file op's callback,
@@ -34,6 +40,7 @@
 #ifndef COIL_HTTP_SERVER_INTERNAL_H
 #define COIL_HTTP_SERVER_INTERNAL_H
 
+#include <errno.h>
 #include <linux/openat2.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -81,6 +88,7 @@ enum {
 	P_REQ,	   /* a request is being handled or answered */
 	P_DISCARD, /* dropping the unread body of a finished request */
 	P_CLOSING, /* last output, then FIN and lingering, then close */
+	P_H2,	   /* handed over to http/server_h2.c (c->h2) */
 };
 
 /* sconn->st, the connection's flag word */
@@ -238,6 +246,7 @@ struct sconn {
 	char *ibuf;
 	size_t icap, ilen, ipos;
 	struct coil_op kick;
+	struct h2conn *h2; /* HTTP/2: the connection once handed over (P_H2) */
 };
 
 struct tlist {
@@ -299,6 +308,32 @@ static inline int sreq_owned(struct coil_http_sreq *req)
 		return 0;
 	c = sconn_of(req);
 	return (c->st & C_OWNED) && !(c->st & C_INTERNAL);
+}
+
+/* The status for an openat2(2) error of a file to serve (both
+ * protocols' coil_http_serve_file()). */
+static inline int coil__http_open_status(int err)
+{
+	switch (err) {
+	case -ENOENT:
+	case -ENOTDIR:
+		return 404;
+	case -EACCES:
+	case -EPERM:
+	case -EXDEV:
+	case -ELOOP:
+		return 403;
+	case -ENAMETOOLONG:
+		return 414;
+	default:
+		return 500;
+	}
+}
+
+/* An HTTP/2 request: the API calls go to http/server_h2.c. */
+static inline int sreq_h2(const struct coil_http_sreq *req)
+{
+	return req && req->major_version == 2;
 }
 
 /* Statuses whose responses carry no body (RFC 9110 §15.3.5, §15.4.5). */
@@ -415,5 +450,42 @@ void coil__file_resume(struct sconn *c);
 void coil__file_op_cb(struct coil_op *op, int res, unsigned flags);
 void coil__file_sendfile_cb(struct coil_op *op, int res, unsigned flags);
 void coil__file_close_cb(struct coil_op *op, int res, unsigned flags);
+
+/* ---- server_h2.c: HTTP/2 connections (below the others: it calls none
+ * of them and reports back through @gone) ---- */
+
+struct h2conn;
+/* Hand @c over to HTTP/2: a session on c->s (bytes @pre already read
+ * come first). @gone runs once the session and every stream are over
+ * and the stream is closed. Return: 0; -ENOMEM; the session's errors. */
+int coil__h2_serve(struct sconn *c, const void *pre, size_t n,
+		   void (*gone)(struct sconn *c, int err));
+/* GOAWAY; the streams in progress finish. */
+void coil__h2_shutdown(struct h2conn *hc);
+/* End now: the streams are cut (their handlers' cancel hooks run). */
+void coil__h2_cut(struct h2conn *hc, int err);
+/* The request API for HTTP/2 requests, as the public calls. */
+int coil__h2_respond(struct coil_http_sreq *req, int status,
+		     const struct coil_http_header *headers, size_t nheaders,
+		     const void *body, size_t len);
+int coil__h2_respond_begin(struct coil_http_sreq *req, int status,
+			   const struct coil_http_header *headers,
+			   size_t nheaders, uint64_t content_length);
+int coil__h2_respond_write(struct coil_http_sreq *req, const void *data,
+			   size_t len, coil_http_sent_fn cb, void *arg);
+int coil__h2_respond_end(struct coil_http_sreq *req);
+int coil__h2_respond_file(struct coil_http_sreq *req, int status,
+			  const struct coil_http_header *headers,
+			  size_t nheaders, int fd, uint64_t off, uint64_t len);
+int coil__h2_serve_file(struct coil_http_sreq *req, int root_fd);
+int coil__h2_abort(struct coil_http_sreq *req);
+int coil__h2_read_body(struct coil_http_sreq *req, coil_http_body_fn cb,
+		       void *arg);
+int coil__h2_stream_body(struct coil_http_sreq *req, coil_http_chunk_fn cb,
+			 void *arg);
+int coil__h2_body_next(struct coil_http_sreq *req);
+int coil__h2_on_cancel(struct coil_http_sreq *req,
+		       void (*fn)(struct coil_http_sreq *req, void *arg),
+		       void *arg);
 
 #endif

@@ -375,6 +375,9 @@ int coil_http_respond(struct coil_http_sreq *req, int status,
 		      const void *body, size_t len)
 {
 	struct sconn *c;
+	if (sreq_h2(req))
+		return coil__h2_respond(req, status, headers, nheaders, body,
+					len);
 	if (!sreq_owned(req))
 		return -EINVAL;
 	c = sconn_of(req);
@@ -431,6 +434,9 @@ int coil_http_respond_begin(struct coil_http_sreq *req, int status,
 	struct sconn *c;
 	int ret;
 
+	if (sreq_h2(req))
+		return coil__h2_respond_begin(req, status, headers, nheaders,
+					      content_length);
 	if (!sreq_owned(req))
 		return -EINVAL;
 	c = sconn_of(req);
@@ -524,6 +530,8 @@ int coil_http_respond_write(struct coil_http_sreq *req, const void *data,
 	unsigned n = 0;
 	int ret;
 
+	if (sreq_h2(req))
+		return coil__h2_respond_write(req, data, len, cb, arg);
 	if (!sreq_owned(req))
 		return -EINVAL;
 	c = sconn_of(req);
@@ -589,6 +597,8 @@ int coil_http_respond_end(struct coil_http_sreq *req)
 {
 	struct sconn *c;
 
+	if (sreq_h2(req))
+		return coil__h2_respond_end(req);
 	if (!sreq_owned(req))
 		return -EINVAL;
 	c = sconn_of(req);
@@ -625,6 +635,8 @@ int coil_http_sreq_abort(struct coil_http_sreq *req)
 	struct sconn *c;
 	if (!req)
 		return -EINVAL;
+	if (sreq_h2(req))
+		return coil__h2_abort(req);
 	c = sconn_of(req);
 	if (!(c->st & C_OWNED) || (c->st & C_INTERNAL))
 		return -EINVAL;

@@ -126,6 +126,9 @@ struct coil_http_server_opts {
 	 * send, no read. Least recently used contents go to make room.
 	 * Default 16 MiB; SIZE_MAX: no contents (descriptors only). */
 	size_t file_cache_mem_bytes;
+	/* HTTP/2: streams a client may open at once on one connection
+	 * (SETTINGS_MAX_CONCURRENT_STREAMS, RFC 9113 §6.5.2), default 128 */
+	unsigned h2_max_streams;
 };
 
 /* SO_REUSEPORT on the listening socket (socket(7)): N servers, one per
@@ -133,6 +136,11 @@ struct coil_http_server_opts {
 #define COIL_HTTP_SERVER_REUSEPORT (1u << 0)
 /* IPV6_V6ONLY for an AF_INET6 address. */
 #define COIL_HTTP_SERVER_V6ONLY (1u << 1)
+/* HTTP/2 (RFC 9113, through libnghttp2) beside HTTP/1.1: on plain TCP a
+ * connection that opens with the client preface is HTTP/2 "with prior
+ * knowledge" (h2c, §3.3); over TLS a connection whose ALPN chose "h2"
+ * (§3.2; list "h2" first in the TLS configuration's alpn). */
+#define COIL_HTTP_SERVER_H2 (1u << 2)
 
 /* Counters of one server (coil_http_server_stats()). */
 struct coil_http_server_stats {
@@ -250,11 +258,15 @@ struct coil_http_sreq {
 	 * else the Host field's value; NULL when neither */
 	const char *host;
 	size_t host_len;
-	int minor_version; /* HTTP/1.minor: 0 or 1 */
+	int major_version; /* 1, or 2 for HTTP/2 (RFC 9113) */
+	int minor_version; /* HTTP/1.minor: 0 or 1; 0 with HTTP/2 */
 	int is_head;	   /* the method is HEAD: responses carry no body */
 	const struct coil_http_header *headers;
 	unsigned nheaders;
-	int body_kind;		 /* COIL_HTTP_BODY_NONE, _LENGTH or _CHUNKED */
+	/* COIL_HTTP_BODY_NONE, _LENGTH or _CHUNKED; with HTTP/2, _CHUNKED
+	 * stands for a body without content-length (DATA frames up to
+	 * END_STREAM, RFC 9113 §8.1) */
+	int body_kind;
 	uint64_t content_length; /* with COIL_HTTP_BODY_LENGTH */
 	/* the whole body, once coil_http_sreq_read_body() reported 0 */
 	const void *body;

@@ -465,8 +465,10 @@ void serve_on_done(struct coil_http_sreq *req, int status, uint64_t bytes,
 				req->target_len > 2048 ? 2048
 						       : req->target_len);
 		n += snprintf(line + n, sizeof(line) - (size_t)n,
-			      " HTTP/1.%d\" %d %llu\n", req->minor_version,
-			      status, (unsigned long long)bytes);
+			      " HTTP/%d.%d\" %d %llu\n",
+			      req->major_version == 2 ? 2 : 1,
+			      req->minor_version, status,
+			      (unsigned long long)bytes);
 	} else {
 		n = snprintf(line, sizeof(line), "[%s] \"-\" %d %llu\n",
 			     lg->date, status, (unsigned long long)bytes);

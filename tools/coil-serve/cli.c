@@ -33,6 +33,9 @@ void serve_cli_usage(FILE *f)
 	      "2.28)\n"
 	      "      --tls-no-resume      no session tickets or cache: full "
 	      "handshakes\n"
+	      "      --http2              HTTP/2 too: ALPN h2 with --cert, "
+	      "else h2c with\n"
+	      "                           prior knowledge (RFC 9113 3.3)\n"
 	      "      --access-log FILE    append one line per request to "
 	      "FILE\n"
 	      "      --max-body BYTES     largest request body, k/m/g "
@@ -98,6 +101,7 @@ enum {
 	O_FILE_CACHE,
 	O_FILE_CACHE_MEM,
 	O_STATS,
+	O_HTTP2,
 };
 
 static const struct option long_opts[] = {
@@ -121,6 +125,7 @@ static const struct option long_opts[] = {
 	{"file-cache", required_argument, NULL, O_FILE_CACHE},
 	{"file-cache-mem", required_argument, NULL, O_FILE_CACHE_MEM},
 	{"stats", no_argument, NULL, O_STATS},
+	{"http2", no_argument, NULL, O_HTTP2},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -297,6 +302,9 @@ int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
 			break;
 		case O_STATS:
 			cfg->stats = 1;
+			break;
+		case O_HTTP2:
+			cfg->http2 = true;
 			break;
 		case 'h':
 			return 1;

@@ -40,6 +40,7 @@ struct serve_cfg {
 	uint64_t file_cache_mem;    /* --file-cache-mem BYTES, 0 = library's,
 				       UINT64_MAX = none */
 	int stats;		    /* --stats: counters on stderr at exit */
+	bool http2;		    /* --http2: h2 (ALPN) and h2c too */
 };
 
 /*

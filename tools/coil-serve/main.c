@@ -103,6 +103,8 @@ int main(int argc, char **argv)
 			   (cfg.tls_no_resume ? COIL_TLS_NO_RESUME : 0);
 		co.cert_file = cfg.cert;
 		co.key_file = cfg.key;
+		if (cfg.http2)
+			co.alpn = coil_h2_alpn; /* "h2" first (RFC 9113 §3.2) */
 		if (cfg.tls_versions &&
 		    coil_tls_parse_versions(cfg.tls_versions, &co.min_version,
 					    &co.max_version) < 0) {
@@ -150,6 +152,8 @@ int main(int argc, char **argv)
 	so.addr = (const struct sockaddr *)&ss;
 	so.addr_len = slen;
 	so.handler = serve_handler;
+	if (cfg.http2)
+		so.flags |= COIL_HTTP_SERVER_H2;
 	so.arg = &app;
 	so.on_done = app.log_fd >= 0 ? serve_on_done : NULL;
 	so.max_body_bytes = cfg.max_body ? cfg.max_body : 1;

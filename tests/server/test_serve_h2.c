@@ -1,0 +1,396 @@
+/*
+ * tests/server/test_serve_h2.c - coil-serve --http2 against HTTP/2 clients
+ * no one here wrote (peer): curl --http2-prior-knowledge (h2c, RFC 9113
+ * §3.3) and curl --http2 over TLS (ALPN h2, §3.2): the protocol each
+ * reports, several requests on one connection, statuses, HEAD, 204,
+ * bodies up and down compared byte for byte, files under --root; the
+ * limits answered per stream (431 for a head over the limit, 413 for a
+ * body declared or grown over --max-body); h2load with -m10 over h2c and
+ * TLS: every request answered 2xx, and the access log holds exactly the
+ * requests h2load counted; nghttp's view of the SETTINGS; HTTP/1.1 still
+ * served on the same ports. Each server stops with exit 0 (under
+ * AddressSanitizer: nothing leaked). Exits 77 without curl, h2load,
+ * nghttp or openssl.
+ */
+#include "peer.h"
+
+static char *tmp;
+static char cert[4200], key[4200], root[4200], logp[4200];
+static struct served h2c, h2s;
+
+static int setup(void **state)
+{
+	char cmd[9000], path[4300];
+	const char *a1[] = {"-t",	  "1",	"--http2",	"--root", root,
+			    "--max-body", "1m", "--access-log", logp,	  NULL};
+	const char *a2[] = {"-t",    "2", "--http2",	"--cert", cert,
+			    "--key", key, "--max-body", "64m",	  NULL};
+
+	(void)state;
+	require_prog("curl");
+	require_prog("h2load");
+	require_prog("nghttp");
+	require_prog("openssl");
+	tmp = tu_tmpdir();
+	snprintf(cert, sizeof(cert), "%s/cert.pem", tmp);
+	snprintf(key, sizeof(key), "%s/key.pem", tmp);
+	snprintf(root, sizeof(root), "%s/root", tmp);
+	snprintf(logp, sizeof(logp), "%s/access.log", tmp);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey ec -pkeyopt "
+		 "ec_paramgen_curve:prime256v1 -nodes -keyout '%s' -out '%s' "
+		 "-days 2 -subj /CN=localhost -addext "
+		 "subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1",
+		 key, cert);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "skip: openssl could not make a certificate\n");
+		exit(COIL_SKIP);
+	}
+	if (mkdir(root, 0755) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/big.bin", root);
+	make_file(path, (3u << 20) + 333, 11);
+	snprintf(path, sizeof(path), "%s/index.html", root);
+	make_file(path, 1000, 12);
+	serve_start(&h2c, NULL, a1);
+	serve_start(&h2s, NULL, a2);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	int a, b;
+	(void)state;
+	a = serve_stop(&h2c, 10000);
+	b = serve_stop(&h2s, 10000);
+	peer_cleanup();
+	rm_tree(tmp);
+	free(tmp);
+	/* exit 0 after SIGTERM (and, under AddressSanitizer, no leak) */
+	return a == 0 && b == 0 ? 0 : -1;
+}
+
+/* Lines in a file. */
+static long count_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long n = 0;
+	int ch;
+	if (!f)
+		return -1;
+	while ((ch = fgetc(f)) != EOF)
+		n += ch == '\n';
+	fclose(f);
+	return n;
+}
+
+/* The access log holds @want lines, once the server wrote them (it
+ * writes at least once a second): wait up to 5 s. */
+static long log_lines_settled(long want)
+{
+	uint64_t end = tu_mono_ns() + 5000 * MS;
+	long n;
+	while ((n = count_lines(logp)) < want && tu_mono_ns() < end)
+		poll(NULL, 0, 50);
+	return n;
+}
+
+/* curl --http2-prior-knowledge @path: "version status bytes\n" in *out.
+ * One URL per curl: curl 7.88 fails a second transfer on an h2c
+ * connection (nginx's as well); one connection carrying many streams is
+ * h2load's and nghttp's to show. */
+static int curl_h2c(const char *path, char **out)
+{
+	return curl_each((const char *const[]){"--http2-prior-knowledge",
+					       "--path-as-is", NULL},
+			 "%{http_version} %{http_code} %{size_download}\n",
+			 (const char *const[]){serve_url(&h2c, path), NULL},
+			 out, 20000);
+}
+
+/* h2c: curl speaks HTTP/2 from the first byte; each request answered as
+ * HTTP/1.1 would be. */
+static void test_h2c_curl_prior_knowledge(void **state)
+{
+	static const char *const want[][2] = {
+		{"/", "2 200 13\n"},
+		{"/bytes/100000", "2 200 100000\n"},
+		{"/status/503", "2 503 24\n"},
+		{"/status/204", "2 204 0\n"},
+		{"/nothing", "2 404 14\n"},
+		{"/index.html", "2 200 1000\n"},
+		{"/bytes/x", "2 400 16\n"},
+		{"/../etc/passwd", "2 400 16\n"},
+	};
+	char *out;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		assert_int_equal(curl_h2c(want[i][0], &out), 0);
+		if (strcmp(out, want[i][1]) != 0)
+			fail_msg("%s: '%s', want '%s'", want[i][0], out,
+				 want[i][1]);
+		free(out);
+	}
+}
+
+/* The bytes themselves: "/", HEAD (content-length, no body), /echo of a
+ * 700 KB body, a 3 MB file from --root, all compared. */
+static void test_h2c_bodies(void **state)
+{
+	char in[4200], outp[4200], data[4300], file[4300];
+	char *out;
+	char *hello[] = {"curl", "-s", "--http2-prior-knowledge",
+			 serve_url(&h2c, "/"), NULL};
+	char *head[] = {"curl", "-sI", "--http2-prior-knowledge",
+			serve_url(&h2c, "/bytes/5000"), NULL};
+	char *up[] = {"curl",
+		      "-s",
+		      "--http2-prior-knowledge",
+		      "--data-binary",
+		      data,
+		      "-o",
+		      outp,
+		      serve_url(&h2c, "/echo"),
+		      NULL};
+	char *down[] = {"curl", "-s", "--http2-prior-knowledge",
+			"-o",	outp, serve_url(&h2c, "/big.bin"),
+			NULL};
+
+	(void)state;
+	assert_int_equal(run(hello, NULL, &out, 20000), 0);
+	assert_string_equal(out, "Hello, World!");
+	free(out);
+	assert_int_equal(run(head, NULL, &out, 20000), 0);
+	assert_non_null(strstr(out, "HTTP/2 200"));
+	assert_non_null(strstr(out, "content-length: 5000"));
+	assert_non_null(strstr(out, "content-type: application/octet-stream"));
+	assert_non_null(strstr(out, "date: "));
+	free(out);
+	snprintf(in, sizeof(in), "%s/up.bin", tmp);
+	snprintf(outp, sizeof(outp), "%s/up.out", tmp);
+	snprintf(data, sizeof(data), "@%s", in);
+	make_file(in, 700001, 13);
+	assert_int_equal(run(up, NULL, &out, 30000), 0);
+	free(out);
+	assert_true(same_file(in, outp));
+	snprintf(file, sizeof(file), "%s/big.bin", root);
+	assert_int_equal(run(down, NULL, &out, 30000), 0);
+	free(out);
+	assert_true(same_file(file, outp));
+}
+
+/* The limits, per stream: a head over 8 KiB is answered 431, a body
+ * declared over --max-body 413, a body of no declared length that grows
+ * over it 413 too (the handler's abort); the connection goes on. */
+static void test_h2c_limits(void **state)
+{
+	char big[12000], hdr[12100], in[4200], data[4300];
+	char *out;
+	char *h431[] = {"curl",
+			"-s",
+			"--http2-prior-knowledge",
+			"-o",
+			"/dev/null",
+			"-w",
+			"%{http_version} %{http_code}\n",
+			"-H",
+			hdr,
+			serve_url(&h2c, "/"),
+			NULL};
+	char *h413[] = {"curl",
+			"-s",
+			"--http2-prior-knowledge",
+			"-o",
+			"/dev/null",
+			"-w",
+			"%{http_version} %{http_code}\n",
+			"--data-binary",
+			data,
+			serve_url(&h2c, "/echo"),
+			NULL};
+	char *h413s[] = {
+		"curl", "-sv", "--http2-prior-knowledge", "-o", "/dev/null",
+		"-T",	"-",   serve_url(&h2c, "/echo"),  NULL};
+
+	(void)state;
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	snprintf(hdr, sizeof(hdr), "X-Big: %s", big);
+	assert_int_equal(run(h431, NULL, &out, 20000), 0);
+	assert_string_equal(out, "2 431\n");
+	free(out);
+	snprintf(in, sizeof(in), "%s/over.bin", tmp);
+	snprintf(data, sizeof(data), "@%s", in);
+	make_file(in, (1u << 20) + 1, 14);
+	assert_int_equal(run(h413, NULL, &out, 20000), 0);
+	assert_string_equal(out, "2 413\n");
+	free(out);
+	/* from stdin: no content-length; /echo's answer has begun when
+	 * the body grows past the limit, so the stream is reset (as an
+	 * HTTP/1.1 connection would be closed) */
+	assert_int_equal(run(h413s, in, &out, 20000), 92);
+	assert_non_null(strstr(out, "< HTTP/2 200"));
+	assert_non_null(strstr(out, "was not closed cleanly: INTERNAL_ERROR"));
+	free(out);
+}
+
+/* TLS: ALPN chooses h2; curl verifies the certificate; several requests
+ * on one connection; a 20 MB upload echoed back and compared; and a
+ * client that offers only http/1.1 still gets HTTP/1.1. */
+static void test_h2_tls_curl(void **state)
+{
+	char in[4200], outp[4200], data[4300];
+	char *out;
+	char *up[] = {"curl",	 "-s",
+		      "--http2", "--cacert",
+		      cert,	 "--data-binary",
+		      data,	 "-o",
+		      outp,	 serve_url(&h2s, "/echo"),
+		      NULL};
+
+	(void)state;
+	assert_int_equal(
+		curl_each((const char *const[]){"--http2", "--cacert", cert,
+						NULL},
+			  "%{http_version} %{http_code} %{num_connects} "
+			  "%{ssl_verify_result} %{size_download}\n",
+			  (const char *const[]){serve_url(&h2s, "/"),
+						serve_url(&h2s, "/bytes/70000"),
+						serve_url(&h2s, "/status/202"),
+						NULL},
+			  &out, 20000),
+		0);
+	assert_string_equal(out, "2 200 1 0 13\n2 200 0 0 70000\n"
+				 "2 202 0 0 13\n");
+	free(out);
+	assert_int_equal(
+		curl_each((const char *const[]){"--http1.1", "--cacert", cert,
+						NULL},
+			  "%{http_version} %{http_code}\n",
+			  (const char *const[]){serve_url(&h2s, "/"), NULL},
+			  &out, 20000),
+		0);
+	assert_string_equal(out, "1.1 200\n");
+	free(out);
+	snprintf(in, sizeof(in), "%s/up20.bin", tmp);
+	snprintf(outp, sizeof(outp), "%s/up20.out", tmp);
+	snprintf(data, sizeof(data), "@%s", in);
+	make_file(in, (20u << 20) + 7, 15);
+	assert_int_equal(run(up, NULL, &out, 60000), 0);
+	free(out);
+	assert_true(same_file(in, outp));
+}
+
+/* HTTP/1.1 is still served on the h2c port. */
+static void test_h2c_port_speaks_http11(void **state)
+{
+	char *out;
+	(void)state;
+	assert_int_equal(
+		curl_each((const char *const[]){"--http1.1", NULL},
+			  "%{http_version} %{http_code}\n",
+			  (const char *const[]){serve_url(&h2c, "/"),
+						serve_url(&h2c, "/status/201"),
+						NULL},
+			  &out, 20000),
+		0);
+	assert_string_equal(out, "1.1 200\n1.1 201\n");
+	free(out);
+}
+
+/* h2load's "requests: N total, N started, N done, N succeeded" and its
+ * "status codes: N 2xx" line: every request done and 2xx. */
+static long check_h2load(const char *out, long want)
+{
+	long total = -1, done = -1, ok = -1, s2 = -1;
+	const char *p = strstr(out, "requests: ");
+	if (!p || sscanf(p,
+			 "requests: %ld total, %*d started, %ld done, %ld "
+			 "succeeded",
+			 &total, &done, &ok) != 3)
+		fail_msg("no summary in h2load output:\n%s", out);
+	p = strstr(out, "status codes: ");
+	if (!p || sscanf(p, "status codes: %ld 2xx", &s2) != 1)
+		fail_msg("no status codes in h2load output:\n%s", out);
+	if (total != want || done != want || ok != want || s2 != want)
+		fail_msg("h2load: %ld total %ld done %ld succeeded %ld 2xx, "
+			 "want %ld:\n%s",
+			 total, done, ok, s2, want, out);
+	if (!strstr(out, "Application protocol: h2"))
+		fail_msg("h2load did not speak h2:\n%s", out);
+	return done;
+}
+
+/* h2load -c4 -m10 over h2c: 4000 requests, all 2xx; the access log
+ * counts exactly them. */
+static void test_h2c_h2load_access_log(void **state)
+{
+	char *out;
+	long before, after;
+	char *argv[] = {"h2load", "-n", "4000", "-c",
+			"4",	  "-m", "10",	serve_url(&h2c, "/"),
+			NULL};
+
+	(void)state;
+	before = log_lines_settled(0);
+	assert_true(before >= 0);
+	assert_int_equal(run(argv, NULL, &out, 60000), 0);
+	check_h2load(out, 4000);
+	free(out);
+	after = log_lines_settled(before + 4000);
+	assert_int_equal(after - before, 4000);
+}
+
+/* h2load -c8 -m10 over TLS with streamed bodies (/bytes/20000 each). */
+static void test_h2_tls_h2load(void **state)
+{
+	char *out;
+	char *argv[] = {"h2load", "-n", "2000", "-c",
+			"8",	  "-m", "10",	serve_url(&h2s, "/bytes/20000"),
+			NULL};
+	(void)state;
+	assert_int_equal(run(argv, NULL, &out, 60000), 0);
+	check_h2load(out, 2000);
+	assert_non_null(strstr(out, "traffic: "));
+	free(out);
+}
+
+/* nghttp -v: the server's SETTINGS carry its limits; three requests on
+ * one connection at once, each answered on its own stream. */
+static void test_h2c_nghttp_settings(void **state)
+{
+	char *out;
+	char *argv[] = {"nghttp",
+			"-v",
+			"-n",
+			serve_url(&h2c, "/"),
+			serve_url(&h2c, "/status/201"),
+			serve_url(&h2c, "/bytes/70000"),
+			NULL};
+	(void)state;
+	assert_int_equal(run(argv, NULL, &out, 20000), 0);
+	assert_non_null(
+		strstr(out, "SETTINGS_MAX_CONCURRENT_STREAMS(0x03):128"));
+	assert_non_null(strstr(out, "(stream_id=13) :status: 200"));
+	assert_non_null(strstr(out, "(stream_id=15) :status: 201"));
+	assert_non_null(strstr(out, "(stream_id=17) :status: 200"));
+	assert_non_null(strstr(out, "(stream_id=17) content-length: 70000"));
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_h2c_curl_prior_knowledge),
+		cmocka_unit_test(test_h2c_bodies),
+		cmocka_unit_test(test_h2c_limits),
+		cmocka_unit_test(test_h2c_port_speaks_http11),
+		cmocka_unit_test(test_h2_tls_curl),
+		cmocka_unit_test(test_h2c_h2load_access_log),
+		cmocka_unit_test(test_h2_tls_h2load),
+		cmocka_unit_test(test_h2c_nghttp_settings),
+	};
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("serve.h2", tests, setup, teardown);
+}

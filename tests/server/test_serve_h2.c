@@ -21,8 +21,13 @@ static struct served h2c, h2s;
 static int setup(void **state)
 {
 	char cmd[9000], path[4300];
-	const char *a1[] = {"-t",	  "1",	"--http2",	"--root", root,
-			    "--max-body", "1m", "--access-log", logp,	  NULL};
+	const char *a1[] = {"-t",      "1",
+			    "--http2", "--root",
+			    root,      "--max-body",
+			    "1m",      "--access-log",
+			    logp,      "--header-timeout",
+			    "400",     "--idle-timeout",
+			    "400",     NULL};
 	const char *a2[] = {"-t",    "2", "--http2",	"--cert", cert,
 			    "--key", key, "--max-body", "64m",	  NULL};
 
@@ -356,6 +361,71 @@ static void test_h2_tls_h2load(void **state)
 	free(out);
 }
 
+/* HTTP/2 frames read from a raw connection: the types seen, in order,
+ * until EOF (or @ms pass); the GOAWAY's error code in *@code. */
+static int read_frames(int fd, char *types, size_t cap, uint32_t *code,
+		       unsigned ms)
+{
+	struct cl_in *in = calloc(1, sizeof(*in));
+	size_t nt = 0, left;
+	const unsigned char *p;
+	int eof;
+
+	assert_non_null(in);
+	eof = cl_closed(fd, in, ms);
+	p = (const unsigned char *)in->buf;
+	left = in->len;
+	while (left >= 9 && nt + 1 < cap) {
+		size_t len = (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
+		if (left < 9 + len)
+			break;
+		types[nt++] = (char)('0' + p[3]);
+		if (p[3] == 7 && len >= 8)
+			*code = (uint32_t)p[13] << 24 | (uint32_t)p[14] << 16 |
+				(uint32_t)p[15] << 8 | p[16];
+		p += 9 + len;
+		left -= 9 + len;
+	}
+	types[nt] = '\0';
+	free(in);
+	return eof;
+}
+
+/* A client that sends the preface and SETTINGS and then nothing: after
+ * --header-timeout (400 ms) the server sends GOAWAY NO_ERROR and closes. */
+static void test_h2c_silent_client_goaway(void **state)
+{
+	static const char pre[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+				  "\0\0\0\x04\0\0\0\0\0";
+	char types[32];
+	uint32_t code = 99;
+	uint64_t t0 = tu_mono_ns(), dt;
+	int fd = cl_connect(h2c.port);
+
+	(void)state;
+	cl_send(fd, pre, sizeof(pre) - 1);
+	assert_true(read_frames(fd, types, sizeof(types), &code, 5000));
+	dt = (tu_mono_ns() - t0) / MS;
+	close(fd);
+	/* our SETTINGS first, ..., GOAWAY last */
+	assert_int_equal(types[0], '4');
+	assert_int_equal(types[strlen(types) - 1], '7');
+	assert_int_equal(code, 0);
+	assert_true(dt >= 300 && dt < 4000);
+}
+
+/* Not the preface after all: HTTP/1.1 takes the bytes and answers 505
+ * for "HTTP/2.0" in a request line, as without --http2. */
+static void test_h2c_bad_preface(void **state)
+{
+	struct resp r;
+	(void)state;
+	assert_int_equal(
+		cl_once(h2c.port, "PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n", &r), 0);
+	assert_int_equal(r.status, 505);
+	free(r.body);
+}
+
 /* nghttp -v: the server's SETTINGS carry its limits; three requests on
  * one connection at once, each answered on its own stream. */
 static void test_h2c_nghttp_settings(void **state)
@@ -390,6 +460,8 @@ int main(void)
 		cmocka_unit_test(test_h2c_h2load_access_log),
 		cmocka_unit_test(test_h2_tls_h2load),
 		cmocka_unit_test(test_h2c_nghttp_settings),
+		cmocka_unit_test(test_h2c_silent_client_goaway),
+		cmocka_unit_test(test_h2c_bad_preface),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests_name("serve.h2", tests, setup, teardown);

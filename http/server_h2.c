@@ -97,8 +97,7 @@ struct h2s {
 	struct h2s *prev, *next; /* the connection's streams */
 	int32_t id;
 	unsigned st;
-	/* the head: strings in hbuf, fields in hdrs */
-	char *hbuf;
+	/* the head: the fields, then the bytes they point to */
 	struct coil_http_header *hdrs;
 	/* the request body */
 	unsigned bmode, bstate;
@@ -473,7 +472,6 @@ static void stream_free_check(struct h2s *s)
 		s->next->prev = s->prev;
 	hc->nstreams--;
 	hc->active_ns = coil_now(hc->srv->loop);
-	free(s->hbuf);
 	free(s->hdrs);
 	free(s->bbuf);
 	free(s->heap);
@@ -592,7 +590,7 @@ static void stream_release(struct h2s *s)
 	stream_kick(s);
 }
 
-/* An answer the server makes itself (431, 413, 400, 500, serve_file's). */
+/* A plain-text answer "STATUS REASON" (serve_file's, and refuse()'s). */
 static void send_status(struct h2s *s, int status)
 {
 	static const struct coil_http_header tp = {
@@ -601,8 +599,6 @@ static void send_status(struct h2s *s, int status)
 	int n = snprintf(body, sizeof(body), "%d %s\n", status,
 			 coil_http_reason(status));
 
-	if (status >= 400 && status != 404)
-		s->hc->srv->stats.errors++;
 	if (!live(s)) {
 		s->rstatus = status;
 		return;
@@ -613,12 +609,19 @@ static void send_status(struct h2s *s, int status)
 	}
 }
 
+/* An answer the server makes itself, an error (431, 413, 400, 500). */
+static void refuse(struct h2s *s, int status)
+{
+	s->hc->srv->stats.errors++;
+	send_status(s, status);
+}
+
 /* A call the server refused: 500 instead (or a reset once a response
  * began), and the request is complete. */
 static int stream_500(struct h2s *s, int err)
 {
 	if (!(s->st & HS_BEGUN))
-		send_status(s, 500);
+		refuse(s, 500);
 	else
 		stream_rst(s, H2_INTERNAL_ERROR);
 	stream_done(s);
@@ -766,12 +769,11 @@ int coil__h2_respond_file(struct coil_http_sreq *req, int status,
 	int nobody = req->is_head || len == 0;
 	int ret;
 
-	if (!(s->st & HS_OWNED) || (s->st & HS_BEGUN)) {
+	if (!owned(req) || (s->st & HS_BEGUN)) {
 		if (fd >= 0)
 			close(fd);
 		return -EINVAL;
 	}
-	s->st &= ~HS_INTERNAL;
 	if (fd < 0)
 		return stream_500(s, -EBADF);
 	s->ffd = fd;
@@ -840,6 +842,7 @@ static void statx_cb(struct coil_op *op, int res, unsigned flags)
 	h.value = ct;
 	h.value_len = strlen(ct);
 	s->ffd = -1;
+	s->st &= ~HS_INTERNAL;
 	coil__h2_respond_file(&s->req, 200, &h, 1, fd, 0, a->stx.stx_size);
 }
 
@@ -911,7 +914,7 @@ int coil__h2_abort(struct coil_http_sreq *req)
 	if (!(s->st & HS_BEGUN) && s->bstate == BS_REPORTED &&
 	    (s->berr == COIL_EPARSE || s->berr == COIL_ELIMIT)) {
 		/* the client's body was at fault and no status went out */
-		send_status(s, s->berr == COIL_ELIMIT ? 413 : 400);
+		refuse(s, s->berr == COIL_ELIMIT ? 413 : 400);
 		stream_release(s);
 		return 0;
 	}
@@ -1053,10 +1056,11 @@ static int head_take(struct h2s *s, const struct coil_http_header *f,
 		s->st |= HS_HEADERR;
 		return 0;
 	}
-	s->hbuf = h = malloc(bytes ? bytes : 1);
-	s->hdrs = malloc((nh ? nh : 1) * sizeof(*s->hdrs));
-	if (!s->hbuf || !s->hdrs)
+	/* one allocation: the fields, then their bytes */
+	s->hdrs = malloc(nh * sizeof(*s->hdrs) + bytes + 1);
+	if (!s->hdrs)
 		return -ENOMEM;
+	h = (char *)(s->hdrs + nh);
 	nh = 0;
 	for (unsigned i = 0; i < n; i++) {
 		const char *nm = h + off;
@@ -1172,16 +1176,19 @@ static void start_request(struct h2conn *hc, int32_t sid,
 	if (flags & COIL_H2_END_STREAM)
 		s->st |= HS_IN_END;
 	if (head_take(s, f, n) < 0) {
-		send_status(s, 500);
+		refuse(s, 500);
+		stream_release(s);
 		return;
 	}
 	if (s->st & HS_HEADERR) {
-		send_status(s, 431);
+		refuse(s, 431);
+		stream_release(s);
 		return;
 	}
 	if (s->req.body_kind == COIL_HTTP_BODY_LENGTH &&
 	    s->req.content_length > srv->o.max_body_bytes) {
-		send_status(s, 413);
+		refuse(s, 413);
+		stream_release(s);
 		return;
 	}
 	s->bstate = (s->st & HS_IN_END) ? BS_ENDED : BS_GOING;

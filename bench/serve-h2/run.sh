@@ -1,11 +1,12 @@
 #!/bin/sh
-# bench/serve-h2/run.sh [COIL_SERVE [SECS [ROUNDS [CASES]]]]
+# bench/serve-h2/run.sh [COIL_SERVE [REQUESTS [ROUNDS [CASES]]]]
 #
 # coil-serve --http2 against nginx's http2 under the same HTTP/2 load:
-# `h2load -t1 -c50 -m10` (50 connections, 10 streams in flight on each)
-# for SECS seconds (default 5), each server pinned to CPU 0 and h2load to
-# CPU 1, the two servers alternating for ROUNDS rounds (default 3) per
-# case:
+# `h2load -t1 -c50 -m10 -n REQUESTS` (50 connections, 10 streams in flight
+# on each; default 200000 requests; a count, not h2load's -D, whose timer
+# waits for every connection to be up), each server pinned to CPU 0 and
+# h2load to CPU 1, the two servers alternating for ROUNDS rounds (default
+# 3) per case:
 #   h2c    GET /  over plain TCP, HTTP/2 with prior knowledge
 #   h2     GET /  over TLS, ALPN h2
 #   file   GET /f4k.bin over h2c: a 4 KiB file from a root directory
@@ -23,7 +24,7 @@
 set -eu
 
 serve=${1:-build/tools/coil-serve/coil-serve}
-secs=${2:-5}
+nreq=${2:-200000}
 rounds=${3:-3}
 cases=${4:-h2c h2 file}
 conns=50
@@ -64,7 +65,7 @@ echo "machine: $(nproc) CPU(s), kernel $(uname -r)," \
 	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 echo "load: $(cat /proc/loadavg)"
 echo "$(nginx -v 2>&1), $(h2load --version 2>&1 | head -1)"
-echo "load: h2load -t1 -c$conns -m$streams -D$secs on CPU 1; servers on" \
+echo "load: h2load -t1 -c$conns -m$streams -n$nreq on CPU 1; servers on" \
 	"CPU 0; $rounds rounds, alternating"
 [ $have_perf = 1 ] || echo "perf not usable: system calls not counted"
 
@@ -166,22 +167,23 @@ fi
 # measure NAME CASE PID URL: one run, one result line
 measure() {
 	name=$1 case=$2 pid=$3 url=$4
-	taskset -c 1 h2load -t1 -c$conns -m$streams -D1 "$url" \
-		>/dev/null 2>&1 # warm-up
-	set -- $(cut -d' ' -f14,15 "/proc/$pid/stat")
-	u0=$1 s0=$2
+	timeout 60 taskset -c 1 h2load -t1 -c$conns -m$streams \
+		-n$((nreq / 10)) "$url" >/dev/null 2>&1 || true # warm-up
 	if [ $have_perf = 1 ]; then
 		perf stat -x, -e raw_syscalls:sys_enter -p "$pid" \
-			-o "$tmp/perf.out" -- sleep $((secs + 1)) &
+			-o "$tmp/perf.out" &
 		perf_pid=$!
 		sleep 0.3
 	fi
-	taskset -c 1 h2load -t1 -c$conns -m$streams -D"$secs" "$url" \
-		>"$tmp/h2load.out" 2>&1
+	set -- $(cut -d' ' -f14,15 "/proc/$pid/stat")
+	u0=$1 s0=$2
+	timeout 300 taskset -c 1 h2load -t1 -c$conns -m$streams -n"$nreq" \
+		"$url" >"$tmp/h2load.out" 2>&1 || true
 	set -- $(cut -d' ' -f14,15 "/proc/$pid/stat")
 	u1=$1 s1=$2
 	sc=0
 	if [ $have_perf = 1 ]; then
+		kill -INT $perf_pid 2>/dev/null || true
 		wait $perf_pid || true
 		sc=$(grep raw_syscalls "$tmp/perf.out" | cut -d, -f1)
 	fi

@@ -45,6 +45,24 @@ extern "C" {
  * close" it shuts down its sending side and reads until the client closes
  * or linger_ns passes (lingering close, RFC 9112 §9.6), so that unread
  * request bytes do not turn into a reset that destroys the response.
+ *
+ * With COIL_HTTP_SERVER_H2 a connection may speak HTTP/2 instead (RFC
+ * 9113, http/server_h2.c over the session of coil/http_h2.h): ALPN "h2"
+ * over TLS, the client preface on plain TCP (h2c, prior knowledge; no
+ * Upgrade). Each stream is a request for the same handler and the same
+ * calls below, with major_version 2; streams are answered as they
+ * finish, up to h2_max_streams at once. The limits hold per stream: 431
+ * for a header list above max_head_bytes (names, values and 32 per field,
+ * §6.5.2) or max_headers fields, 413 for a content-length above
+ * max_body_bytes, COIL_ELIMIT to a body read that grows past it; a
+ * request aborted, or a body that ends short of its announced length, is
+ * reset (RST_STREAM INTERNAL_ERROR, §8.1.1), and a request body still
+ * coming after the answer is stopped with RST_STREAM NO_ERROR (§8.1).
+ * The connection sends GOAWAY NO_ERROR after header_timeout_ns without a
+ * first stream or idle_timeout_ns without one, after max_requests
+ * streams, and at a shutdown (the streams begun finish within the drain
+ * time). Bodies are not flow-controlled by the handler's reading: a
+ * stream's DATA is kept until read, at most max_body_bytes.
  */
 
 struct sockaddr;

@@ -19,7 +19,8 @@
  * body that grows past it COIL_ELIMIT to the handler (then 413 from
  * coil_http_sreq_abort()); an aborted request's stream is reset
  * (INTERNAL_ERROR), and a request body still coming after the answer is
- * cut with RST_STREAM NO_ERROR (§8.1). The session itself refuses what
+ * dropped, and cut past max_body_bytes with RST_STREAM NO_ERROR (§8.1).
+ * The session itself refuses what
  * breaks the protocol (its own limits: header lists four times
  * max_head_bytes, CONTINUATION and control-frame floods). The connection
  * ends after header_timeout_ns without a first request or idle_timeout_ns
@@ -80,6 +81,7 @@
 #define HS_INTERNAL (1u << 13) /* serve_file holds req, not the handler */
 #define HS_DEFERRED (1u << 14) /* the body source said -EAGAIN */
 #define HS_HEADERR (1u << 15)  /* the head broke a limit: 431 */
+#define HS_RST (1u << 16)      /* we reset the stream */
 
 /* A piece of request body kept for the handler. */
 struct bpiece {
@@ -579,14 +581,13 @@ static int send_mem(struct h2s *s, int status,
 	return 0;
 }
 
-/* The handler (or serve_file) let go of the request. */
+/* The handler (or serve_file) let go of the request. A request body
+ * still coming is read and dropped (on_data()) rather than cut: curl 7.88
+ * fails a transfer whose answer is followed by RST_STREAM NO_ERROR,
+ * though RFC 9113 §8.1 allows it; past max_body_bytes it is cut. */
 static void stream_release(struct h2s *s)
 {
 	s->st &= ~(HS_OWNED | HS_INTERNAL | HS_LENT);
-	if ((s->st & HS_DONE) && !(s->st & HS_IN_END))
-		/* answered before the request body ended: ask the client
-		 * to stop sending it (RFC 9113 §8.1) */
-		stream_rst(s, H2_NO_ERROR);
 	stream_kick(s);
 }
 
@@ -1226,20 +1227,29 @@ static void on_data(struct coil_h2 *h, int32_t sid, void *sdata,
 	struct bpiece *p;
 
 	(void)sid;
-	if (!s || s->bstate != BS_GOING)
+	if (!s)
 		return;
 	if (!len) {
 		/* the request's END_STREAM: its body is complete */
 		s->st |= HS_IN_END;
-		s->bstate = BS_ENDED;
-		stream_kick(s);
+		if (s->bstate == BS_GOING) {
+			s->bstate = BS_ENDED;
+			stream_kick(s);
+		}
 		return;
 	}
 	s->brecv += len;
 	if (s->brecv > hc->srv->o.max_body_bytes) {
+		/* answered already: the rest is not wanted (§8.1) */
+		if ((s->st & HS_DONE) && !(s->st & (HS_OWNED | HS_RST))) {
+			s->st |= HS_RST;
+			stream_rst(s, H2_NO_ERROR);
+		}
 		stream_body_fail(s, COIL_ELIMIT);
 		return;
 	}
+	if (s->bstate != BS_GOING)
+		return;
 	if (s->bmode == B_BUFFER) {
 		if (body_grow(s, s->blen + len) < 0) {
 			stream_body_fail(s, -ENOMEM);

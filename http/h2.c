@@ -581,6 +581,14 @@ static int cb_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 	case NGHTTP2_HEADERS:
 		deliver_head(h, f);
 		break;
+	case NGHTTP2_DATA:
+		/* the peer's body ended (END_STREAM): on_data with 0 bytes,
+		 * which a server needs before it answers a whole body */
+		st = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
+		if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) && st && !st->err &&
+		    h->hd->on_data && !(h->st & H_CLOSING))
+			h->hd->on_data(h, f->hd.stream_id, st->sdata, NULL, 0);
+		break;
 	case NGHTTP2_RST_STREAM:
 		h->info.resets_received++;
 		st = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);

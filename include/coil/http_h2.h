@@ -121,7 +121,9 @@ struct coil_h2_handler {
 			const struct coil_http_header *fields, unsigned n,
 			unsigned flags);
 	/* DATA payload of a stream, in order; valid during the call only.
-	 * Flow control: the window is given back once the call returned. */
+	 * Flow control: the window is given back once the call returned.
+	 * @len 0 (@buf NULL): the peer's END_STREAM came on a DATA frame:
+	 * its body is complete (a server answers a whole body then). */
 	void (*on_data)(struct coil_h2 *h, int32_t sid, void *sdata,
 			const void *buf, size_t len);
 	/*

@@ -23,12 +23,13 @@
  *   server_time.c     time limits: sorted lists under one ticking timer;
  *   server_mem.c      connection structs, exchanges and input buffers
  *                     from capped free lists, the trim after a burst;
- *   server_h2.c       HTTP/2 connections once handed over (P_H2) and the
- *                     HTTP/2 half of the request API; called by server.c
- *                     (hand-over, GOAWAY), server_conn.c (the cut) and the
- *                     API's files (one test, sreq_h2(), at each entry);
- *                     it calls none of them, and gives a connection back
- *                     through the function pointer server.c passed.
+ *   server_h2.c       HTTP/2 connections once handed over (P_H2), called
+ *                     by server.c (hand-over, GOAWAY) and server_conn.c
+ *                     (the cut); server_h2_stream.c, below it, the HTTP/2
+ *                     half of the request API, called by the API's files
+ *                     (one test, sreq_h2(), at each entry). Neither calls
+ *                     the files above; a connection goes back to server.c
+ *                     through the function pointer it passed.
  * The runner for N loops on N threads is http/server_threads.c.
  *
  * A completion below the pump (a write's slot_cb, a file op's callback,
@@ -451,8 +452,8 @@ void coil__file_op_cb(struct coil_op *op, int res, unsigned flags);
 void coil__file_sendfile_cb(struct coil_op *op, int res, unsigned flags);
 void coil__file_close_cb(struct coil_op *op, int res, unsigned flags);
 
-/* ---- server_h2.c: HTTP/2 connections (below the others: it calls none
- * of them and reports back through @gone) ---- */
+/* ---- server_h2.c and server_h2_stream.c: HTTP/2 (below the others:
+ * they call none of them; a connection goes back through @gone) ---- */
 
 struct h2conn;
 /* Hand @c over to HTTP/2: a session on c->s (bytes @pre already read
@@ -464,7 +465,8 @@ int coil__h2_serve(struct sconn *c, const void *pre, size_t n,
 void coil__h2_shutdown(struct h2conn *hc);
 /* End now: the streams are cut (their handlers' cancel hooks run). */
 void coil__h2_cut(struct h2conn *hc, int err);
-/* The request API for HTTP/2 requests, as the public calls. */
+/* server_h2_stream.c: the request API for HTTP/2 requests, as the
+ * public calls. */
 int coil__h2_respond(struct coil_http_sreq *req, int status,
 		     const struct coil_http_header *headers, size_t nheaders,
 		     const void *body, size_t len);

@@ -47,7 +47,7 @@ extern "C" {
  * request bytes do not turn into a reset that destroys the response.
  *
  * With COIL_HTTP_SERVER_H2 a connection may speak HTTP/2 instead (RFC
- * 9113, http/server_h2.c over the session of coil/http_h2.h): ALPN "h2"
+ * 9113, http/server_h2*.c over the session of coil/http_h2.h): ALPN "h2"
  * over TLS, the client preface on plain TCP (h2c, prior knowledge; no
  * Upgrade). Each stream is a request for the same handler and the same
  * calls below, with major_version 2; streams are answered as they

@@ -688,6 +688,40 @@ static void test_script_counter_serve(void **state)
 	cb_out_free(&r);
 }
 
+/* wrk.segment: with --segment, the worker's share, so that each worker's
+ * script takes its own offset (here: its own page); nil on one machine */
+static void test_script_segment_offset(void **state)
+{
+	static const char seg_lua[] =
+		"if wrk.segment then\n"
+		"   wrk.path = \"/seg\" .. wrk.segment.index\n"
+		"   io.write((\"segment %d of %d, connections %d from %d\\n\")"
+		":format(wrk.segment.index, wrk.segment.count, "
+		"wrk.segment.connections, wrk.segment.first_connection))\n"
+		"else\n"
+		"   io.write(\"one machine\\n\")\n"
+		"end\n";
+	struct cb_out r;
+	char **l;
+	uint64_t n, seg2 = 0;
+	(void)state;
+	r = RUN_SCRIPT(seg_lua, "-t1", "-c5", "-n10", "--segment", "2/2", url);
+	cb_expect_ok(&r);
+	assert_non_null(
+		strstr(r.out, "segment 2 of 2, connections 2 from 3\n"));
+	l = log_lines(5, &n);
+	assert_int_equal(n, 5); /* -n 10 over two workers */
+	for (uint64_t i = 0; i < n; i++)
+		seg2 += strstr(l[i], "/seg2") != NULL;
+	assert_int_equal(seg2, 5);
+	lines_free(l);
+	cb_out_free(&r);
+	r = RUN_SCRIPT(seg_lua, "-t1", "-c1", "-n1", url);
+	cb_expect_ok(&r);
+	assert_non_null(strstr(r.out, "one machine\n"));
+	cb_out_free(&r);
+}
+
 /* ---- arguments, JSON, errors ----------------------------------------------
  */
 
@@ -837,6 +871,7 @@ int main(void)
 		cmocka_unit_test(test_script_pipeline),
 		cmocka_unit_test(test_script_report),
 		cmocka_unit_test(test_script_setup),
+		cmocka_unit_test(test_script_segment_offset),
 		cmocka_unit_test(test_script_stop),
 		cmocka_unit_test(test_script_addr),
 		cmocka_unit_test(test_script_response_params),

@@ -660,6 +660,27 @@ static void split_url(const char *url, struct url_parts *u)
 	}
 }
 
+/* wrk.segment (coil's own, segment.h): with --segment, this worker's share
+ * of the test, {index = I, count = N, first_connection = F (0-based),
+ * connections = C}, so that a script can give each worker its own offset
+ * (ids, keys, pages); nil on one machine. */
+static void push_segment(lua_State *L, const struct cb_opts *o)
+{
+	if (!o->seg.count) {
+		lua_pushnil(L);
+		return;
+	}
+	lua_newtable(L);
+	lua_pushinteger(L, (lua_Integer)o->seg.index);
+	lua_setfield(L, -2, "index");
+	lua_pushinteger(L, (lua_Integer)o->seg.count);
+	lua_setfield(L, -2, "count");
+	lua_pushinteger(L, (lua_Integer)o->seg.conn_first);
+	lua_setfield(L, -2, "first_connection");
+	lua_pushinteger(L, (lua_Integer)o->connections);
+	lua_setfield(L, -2, "connections");
+}
+
 static lua_State *new_state(struct cb_script *s, const struct cb_opts *o,
 			    const char *url, struct cb_script_thread *st,
 			    char *err, size_t err_len)
@@ -740,6 +761,8 @@ static lua_State *new_state(struct cb_script *s, const struct cb_opts *o,
 	lua_setfield(L, -2, "lookup");
 	lua_pushcfunction(L, l_connect);
 	lua_setfield(L, -2, "connect");
+	push_segment(L, o);
+	lua_setfield(L, -2, "segment");
 	/* require "wrk" gives the same table */
 	lua_getglobal(L, "package");
 	lua_getfield(L, -1, "loaded");

@@ -288,6 +288,18 @@ int coil_http_chunk_end(char *buf, size_t cap);
  */
 int coil_http_date(char *out, size_t cap, int64_t unix_sec);
 
+/*
+ * coil_http_date_parse() - the Unix time of an HTTP-date (RFC 9110
+ * §5.6.7): IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), rfc850-date
+ * ("Sunday, 06-Nov-94 08:49:37 GMT") or asctime-date ("Sun Nov  6
+ * 08:49:37 1994"). The weekday is not checked against the date.
+ * @s, @len:   the value, without surrounding whitespace; not NUL-terminated.
+ * @now_unix:  the current time, which places an rfc850-date's two-digit
+ *             year (more than 50 years ahead means the century before).
+ * Return: seconds since 1970 (>= 0); -1 when @s is none of the three.
+ */
+int64_t coil_http_date_parse(const char *s, size_t len, int64_t now_unix);
+
 /* ==== parser (RFC 9112 §2-§7) ========================================= */
 
 /* "Need more bytes": a message (or body) is incomplete so far. Not an

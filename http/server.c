@@ -276,6 +276,7 @@ static void conn_start(struct coil_http_server *srv, int fd)
 	c->nreq = 0;
 	c->in = c->ibuf = NULL;
 	c->icap = c->ipos = c->ilen = 0;
+	c->peer_len = 0;
 	c->tlist = TL_NONE;
 	c->t_prev = c->t_next = NULL;
 	c->head_start = srv_now(srv);

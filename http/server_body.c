@@ -1,6 +1,7 @@
 /*
  * http/server_body.c - the request's side of the handler API: its head
- * fields (coil_http_sreq_header()), its cancel hook, and its body: read
+ * fields (coil_http_sreq_header()), the client's address
+ * (coil_http_sreq_peer()), its cancel hook, and its body: read
  * whole into a buffer (coil_http_sreq_read_body()), lent piece by piece to
  * the handler (coil_http_sreq_stream_body()), or read and dropped after
  * the response (P_DISCARD). The 100 Continue a body read asks for (RFC
@@ -10,8 +11,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "chars.h"
+#include "server_h2.h"
 #include "server_internal.h"
 #include "../engine/grow.h"
 
@@ -229,6 +232,29 @@ const char *coil_http_sreq_header(const struct coil_http_sreq *req,
 		}
 	}
 	return NULL;
+}
+
+int coil_http_sreq_peer(const struct coil_http_sreq *req,
+			struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sconn *c;
+
+	if (!req || !ss || !len)
+		return -EINVAL;
+	if (sreq_h2(req)) /* a stream of an HTTP/2 connection */
+		c = coil_container_of(req, struct h2s, req)->hc->c;
+	else
+		c = sconn_of((struct coil_http_sreq *)req);
+	if (!c->peer_len) {
+		socklen_t n = sizeof(c->peer);
+		if (getpeername(coil_stream_fd(&c->tcp.s), &c->peer.sa, &n) < 0)
+			return -errno;
+		c->peer_len = n;
+	}
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, &c->peer, c->peer_len);
+	*len = c->peer_len;
+	return 0;
 }
 
 int coil_http_sreq_on_cancel(struct coil_http_sreq *req,

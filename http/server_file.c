@@ -1,6 +1,8 @@
 /*
  * http/server_file.c - file bodies: coil_http_respond_file() and
- * coil_http_serve_file() (openat2 beneath a root, statx, content type).
+ * coil_http_serve_root() (openat2 beneath a root, statx, then the answer:
+ * 405, 301, a listing from server_dir.c, or the file with the validators,
+ * 304/412 and ranges server_static.c decides).
  * Small bodies are read in FCHUNK pieces into a buffer from a server-wide
  * cache and each piece sent as a stream write (the first one with the
  * head); larger ones on plain TCP go by coil_sendfile() once the head is
@@ -10,7 +12,7 @@
  * is read through the ring and sent from a buffer, so the loop never
  * waits on the disk.
  * With the open-file cache on (opts.file_cache_valid_ns, http/filecache.h),
- * coil_http_serve_file() takes a path's descriptor and statx from the cache
+ * coil_http_serve_root() takes a path's descriptor and statx from the cache
  * while they are fresh (no openat2, statx or close), and a small file's
  * body from the cache's copy, sent with its head in one write (no read).
  */
@@ -20,10 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "filecache.h"
 #include "server_internal.h"
+#include "static.h"
 
 /* ---- file bodies -----------------------------------------------------------
  */
@@ -402,19 +406,155 @@ int coil_http_respond_file(struct coil_http_sreq *req, int status,
 /* ---- static files -----------------------------------------------------------
  */
 
-/* serve_file's answer without a file. */
-static void serve_status(struct sconn *c, int status)
+/* serve_root's answer without a file: "STATUS REASON\n" as text, with
+ * @extra fields (Allow, Location, Content-Range ...). */
+static void serve_status(struct sconn *c, int status,
+			 const struct coil_http_header *extra, size_t nextra)
 {
+	struct coil_http_header h[4] = {
+		{"Content-Type", 12, "text/plain; charset=utf-8", 25}};
 	char body[64];
-	struct coil_http_header h = {"Content-Type", 12,
-				     "text/plain; charset=utf-8", 25};
 	int n = snprintf(body, sizeof(body), "%d %s\n", status,
 			 coil_http_reason(status));
+	for (size_t i = 0; i < nextra && i < 3; i++)
+		h[i + 1] = extra[i];
 	c->st &= ~C_INTERNAL;
-	coil__respond_mem(c, status, &h, 1, body, (size_t)n);
+	coil__respond_mem(c, status, h, 1 + (nextra < 3 ? nextra : 3), body,
+			  (size_t)n);
 }
 
+/* The connection went away while serve_root held the request. */
+static int serve_dead(struct sconn *c)
+{
+	if (!(c->st & C_DEAD))
+		return 0;
+	file_close(c);
+	c->x->fop.cb = coil__file_op_cb;
+	c->st &= ~C_INTERNAL;
+	coil__sreq_complete(c);
+	coil__sconn_kick(c);
+	return 1;
+}
+
+/* Nothing to send (404, or 403 for a directory without index.html): the
+ * fallback's, if there is one. */
+static void serve_none(struct sconn *c, int status)
+{
+	struct aux *a = c->x->aux;
+
+	file_close(c);
+	c->x->fop.cb = coil__file_op_cb;
+	if (!a->o.fallback) {
+		serve_status(c, status, NULL, 0);
+		return;
+	}
+	/* the request is the handler's again, as when it came */
+	c->st &= ~(C_INTERNAL | C_BEGUN);
+	a->o.fallback(&c->x->req, a->o.fallback_arg);
+}
+
+/* GET and HEAD only, once something was found (RFC 9110 §15.5.6). */
+static int method_refused(struct sconn *c)
+{
+	static const struct coil_http_header allow = {"Allow", 5, "GET, HEAD",
+						      9};
+	const struct coil_http_sreq *r = &c->x->req;
+
+	if ((r->method_len == 3 && memcmp(r->method, "GET", 3) == 0) ||
+	    r->is_head)
+		return 0;
+	file_close(c);
+	serve_status(c, 405, &allow, 1);
+	return 1;
+}
+
+/* 301 to the directory's path with its '/', as nginx builds Location:
+ * scheme and Host, the path as sent, the query kept. */
+static void serve_redirect(struct sconn *c)
+{
+	const struct coil_http_sreq *r = &c->x->req;
+	struct coil_http_header h = {"Location", 8, NULL, 0};
+	const char *scheme = c->s == &c->tcp.s ? "http://" : "https://";
+	size_t cap = r->host_len + r->path_len + r->query_len + 16;
+	char *loc = malloc(cap);
+	int n;
+
+	file_close(c);
+	if (!loc) {
+		serve_status(c, 500, NULL, 0);
+		return;
+	}
+	n = snprintf(loc, cap, "%s%.*s%.*s/%s%.*s", r->host ? scheme : "",
+		     (int)r->host_len, r->host ? r->host : "", (int)r->path_len,
+		     r->path, r->query_len ? "?" : "", (int)r->query_len,
+		     r->query);
+	h.value = loc;
+	h.value_len = n > 0 ? (size_t)n : 0;
+	serve_status(c, 301, &h, 1);
+	free(loc);
+}
+
+static void dir_open_cb(struct coil_op *op, int res, unsigned flags);
 static void statx_cb(struct coil_op *op, int res, unsigned flags);
+static void serve_found(struct sconn *c);
+
+/* index.html is not in the directory: list it, or find out whether the
+ * directory itself is there (403) or not (404). */
+static void serve_dir(struct sconn *c)
+{
+	struct aux *a = c->x->aux;
+	int ret;
+
+	if (a->o.fallback && !(a->o.flags & COIL_HTTP_SERVE_AUTOINDEX)) {
+		serve_none(c, 404); /* either way the fallback's */
+		return;
+	}
+	if (a->plen == 0)
+		memcpy(a->path, ".", 2);
+	else
+		a->path[a->plen] = '\0';
+	a->how.flags = O_RDONLY | O_DIRECTORY | O_NOCTTY;
+	c->x->fop.cb = dir_open_cb;
+	ret = coil_openat2(c->srv->loop, &c->x->fop, a->root_fd, a->path,
+			   &a->how);
+	if (ret < 0) {
+		c->x->fop.cb = coil__file_op_cb;
+		serve_status(c, 500, NULL, 0);
+	}
+}
+
+static void dir_open_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct sconn *c = coil_container_of(op, struct sexch, fop)->c;
+	struct aux *a = c->x->aux;
+	int ret;
+
+	if (res >= 0)
+		c->x->ffd = res;
+	if (serve_dead(c))
+		return;
+	c->x->fop.cb = coil__file_op_cb;
+	if (res < 0) {
+		int st = coil__http_open_status(res);
+		if (st == 404)
+			serve_none(c, 404);
+		else
+			serve_status(c, st, NULL, 0);
+		return;
+	}
+	if (method_refused(c))
+		return;
+	if (!(a->o.flags & COIL_HTTP_SERVE_AUTOINDEX)) {
+		serve_none(c, 403); /* nginx: directory index is forbidden */
+		return;
+	}
+	if (a->plen == 0)
+		a->path[0] = '\0';
+	c->x->ffd = -1;
+	ret = coil__dir_list(c, res, a->path, a->plen);
+	if (ret < 0)
+		serve_status(c, ret == -ENOMEM ? 500 : 403, NULL, 0);
+}
 
 static void open_cb(struct coil_op *op, int res, unsigned flags)
 {
@@ -423,53 +563,117 @@ static void open_cb(struct coil_op *op, int res, unsigned flags)
 
 	if (res >= 0)
 		c->x->ffd = res;
-	if (c->st & C_DEAD) {
-		file_close(c);
-		c->st &= ~C_INTERNAL;
-		coil__sreq_complete(c);
-		coil__sconn_kick(c);
+	if (serve_dead(c))
 		return;
-	}
 	if (res < 0) {
+		int st = coil__http_open_status(res);
+		c->x->fop.cb = coil__file_op_cb;
 		if (c->srv->fc) /* gone or forbidden now: no stale entry */
 			coil__fcache_forget(c->srv->fc, c->x->aux->root_fd,
 					    c->x->aux->path,
 					    strlen(c->x->aux->path));
-		serve_status(c, coil__http_open_status(res));
+		if (st == 404 && c->x->aux->slash)
+			serve_dir(c);
+		else if (st == 404)
+			serve_none(c, 404);
+		else
+			serve_status(c, st, NULL, 0);
 		return;
 	}
 	c->x->fop.cb = statx_cb;
 	ret = coil_statx(c->srv->loop, &c->x->fop, c->x->ffd, "", AT_EMPTY_PATH,
-			 STATX_TYPE | STATX_SIZE, &c->x->aux->stx);
+			 STATX_TYPE | STATX_SIZE | STATX_MTIME,
+			 &c->x->aux->stx);
 	if (ret < 0) {
+		c->x->fop.cb = coil__file_op_cb;
 		file_close(c);
-		serve_status(c, 500);
+		serve_status(c, 500, NULL, 0);
 	}
 }
 
-static void serve_found(struct sconn *c);
+/* A regular file, found: its validators, the preconditions and range
+ * (server_static.c), then the answer. */
+static void serve_regular(struct sconn *c)
+{
+	struct aux *a = c->x->aux;
+	struct static_plan p;
+	struct coil_http_header h[5];
+	char etag[STATIC_ETAG_MAX], lm[32], cr[64];
+	int64_t mtime = a->stx.stx_mtime.tv_sec;
+	uint64_t size = a->stx.stx_size;
+	const char *ct = coil_http_content_type(a->path, strlen(a->path));
+	size_t nh = 0;
+	int fd;
+
+	coil__static_etag(etag, mtime, size);
+	if (coil_http_date(lm, sizeof(lm), mtime) < 0)
+		lm[0] = '\0';
+	coil__static_plan(&c->x->req, mtime, size, etag, (int64_t)time(NULL),
+			  &p);
+	if (p.status != 412 && p.status != 416) {
+		if (p.status != 304)
+			h[nh++] = (struct coil_http_header){"Content-Type", 12,
+							    ct, strlen(ct)};
+		if (lm[0])
+			h[nh++] = (struct coil_http_header){"Last-Modified", 13,
+							    lm, strlen(lm)};
+		h[nh++] = (struct coil_http_header){"ETag", 4, etag,
+						    strlen(etag)};
+	}
+	if (p.status == 200 || p.status == 206)
+		h[nh++] = (struct coil_http_header){"Accept-Ranges", 13,
+						    "bytes", 5};
+	if (p.status == 206 || p.status == 416) {
+		int n = p.status == 206
+				? snprintf(cr, sizeof(cr),
+					   "bytes %llu-%llu/%llu",
+					   (unsigned long long)p.off,
+					   (unsigned long long)(p.off + p.len -
+								1),
+					   (unsigned long long)size)
+				: snprintf(cr, sizeof(cr), "bytes */%llu",
+					   (unsigned long long)size);
+		h[nh++] = (struct coil_http_header){"Content-Range", 13, cr,
+						    (size_t)n};
+	}
+	if (p.status == 304) {
+		file_close(c);
+		c->st &= ~C_INTERNAL;
+		coil__respond_mem(c, 304, h, nh, NULL, 0);
+		return;
+	}
+	if (p.status == 412 || p.status == 416) {
+		file_close(c);
+		serve_status(c, p.status, h, nh);
+		return;
+	}
+	fd = c->x->ffd;
+	c->x->ffd = -1;
+	c->st &= ~C_INTERNAL;
+	respond_file(c, p.status, h, nh, fd, p.off, p.len);
+}
 
 static void statx_cb(struct coil_op *op, int res, unsigned flags)
 {
 	struct sconn *c = coil_container_of(op, struct sexch, fop)->c;
 	struct aux *a = c->x->aux;
 
-	c->x->fop.cb = coil__file_op_cb;
-	if (c->st & C_DEAD) {
-		file_close(c);
-		c->st &= ~C_INTERNAL;
-		coil__sreq_complete(c);
-		coil__sconn_kick(c);
+	if (serve_dead(c))
 		return;
-	}
+	c->x->fop.cb = coil__file_op_cb;
 	if (res < 0) {
 		file_close(c);
-		serve_status(c, 500);
+		serve_status(c, 500, NULL, 0);
+		return;
+	}
+	if (S_ISDIR(a->stx.stx_mode) && !a->slash) {
+		if (!method_refused(c))
+			serve_redirect(c);
 		return;
 	}
 	if (!S_ISREG(a->stx.stx_mode)) {
 		file_close(c);
-		serve_status(c, 403);
+		serve_status(c, 403, NULL, 0);
 		return;
 	}
 	if (c->srv->fc)
@@ -523,33 +727,22 @@ static int serve_cached(struct sconn *c)
 	return 1;
 }
 
-/* A regular file, open in x->ffd (maybe the cache's), its statx in aux. */
+/* A regular file, open in x->ffd (maybe the cache's), its statx in aux:
+ * GET and HEAD only, then the answer. */
 static void serve_found(struct sconn *c)
 {
-	struct aux *a = c->x->aux;
-	struct coil_http_header h;
-	const char *ct, *name;
-	int fd;
-
-	name = a->path;
-	ct = coil_http_content_type(name, strlen(name));
-	h.name = "Content-Type";
-	h.name_len = 12;
-	h.value = ct;
-	h.value_len = strlen(ct);
-	fd = c->x->ffd;
-	c->x->ffd = -1;
-	c->st &= ~C_INTERNAL;
-	respond_file(c, 200, &h, 1, fd, 0, a->stx.stx_size);
+	if (!method_refused(c))
+		serve_regular(c);
 }
 
-int coil_http_serve_file(struct coil_http_sreq *req, int root_fd)
+int coil_http_serve_root(struct coil_http_sreq *req, int root_fd,
+			 const struct coil_http_serve_opts *opts)
 {
 	struct sconn *c;
 	struct aux *a;
 	int n, ret;
 
-	if (sreq_h2(req))
+	if (sreq_h2(req)) /* HTTP/2's file answers: no options there yet */
 		return coil__h2_serve_file(req, root_fd);
 	if (!sreq_owned(req))
 		return -EINVAL;
@@ -559,20 +752,25 @@ int coil_http_serve_file(struct coil_http_sreq *req, int root_fd)
 	if (!c->x->aux) {
 		c->x->aux = malloc(sizeof(*c->x->aux));
 		if (!c->x->aux) {
-			serve_status(c, 500);
+			serve_status(c, 500, NULL, 0);
 			return -ENOMEM;
 		}
 	}
 	a = c->x->aux;
+	memset(&a->o, 0, sizeof(a->o));
+	if (opts)
+		a->o = *opts;
+	a->root_fd = root_fd;
 	n = coil_http_path_decode(req->path, req->path_len, a->path,
 				  sizeof(a->path) - 16);
 	if (n < 0) {
-		serve_status(c, n == -ENAMETOOLONG ? 414 : 400);
+		serve_status(c, n == -ENAMETOOLONG ? 414 : 400, NULL, 0);
 		return 0;
 	}
-	if (n == 0 || a->path[n - 1] == '/')
+	a->plen = (unsigned)n;
+	a->slash = n == 0 || a->path[n - 1] == '/';
+	if (a->slash)
 		memcpy(a->path + n, "index.html", 11);
-	a->root_fd = root_fd;
 	if (serve_cached(c))
 		return 0;
 	memset(&a->how, 0, sizeof(a->how));
@@ -585,8 +783,13 @@ int coil_http_serve_file(struct coil_http_sreq *req, int root_fd)
 	if (ret < 0) {
 		c->x->fop.cb = coil__file_op_cb;
 		c->st &= ~C_BEGUN;
-		serve_status(c, 500);
+		serve_status(c, 500, NULL, 0);
 		return 0;
 	}
 	return 0;
+}
+
+int coil_http_serve_file(struct coil_http_sreq *req, int root_fd)
+{
+	return coil_http_serve_root(req, root_fd, NULL);
 }

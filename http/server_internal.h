@@ -11,7 +11,8 @@
  *                     coil__sconn_process(), and its kick, where every
  *                     completion below lands);
  *   server_file.c     file bodies (read + send, or sendfile) and
- *                     coil_http_serve_file();
+ *                     coil_http_serve_root(): open, statx, the answer
+ *                     (calls server_dir.c and server_static.c);
  *   server_filecache.c its open-file cache (filecache.h; calls nothing
  *                     of http/);
  *   server_body.c     the request: head fields, cancel hook, bodies
@@ -30,6 +31,9 @@
  *                     (one test, sreq_h2(), at each entry). Neither calls
  *                     the files above; a connection goes back to server.c
  *                     through the function pointer it passed.
+ *   server_static.c   serve_root's decisions without I/O (validators,
+ *                     304/412, ranges, escaping);
+ *   server_dir.c      serve_root's directory listings.
  * The runner for N loops on N threads is http/server_threads.c.
  *
  * A completion below the pump (a write's slot_cb, a file op's callback,
@@ -43,6 +47,7 @@
 
 #include <errno.h>
 #include <linux/openat2.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -152,7 +157,9 @@ struct aux {
 	struct open_how how;
 	int root_fd;
 	struct statx stx;
-	char ctype[64];
+	struct coil_http_serve_opts o; /* coil_http_serve_root()'s */
+	unsigned plen;	/* the decoded path's length, without index.html */
+	unsigned slash; /* the path ended in '/': index.html appended */
 	char path[4096 + 16];
 };
 
@@ -248,6 +255,13 @@ struct sconn {
 	size_t icap, ilen, ipos;
 	struct coil_op kick;
 	struct h2conn *h2; /* HTTP/2: the connection once handed over (P_H2) */
+	/* the client's address, read once (coil_http_sreq_peer()) */
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in a4;
+		struct sockaddr_in6 a6;
+	} peer;
+	socklen_t peer_len; /* 0: not read yet */
 };
 
 struct tlist {
@@ -489,5 +503,12 @@ int coil__h2_body_next(struct coil_http_sreq *req);
 int coil__h2_on_cancel(struct coil_http_sreq *req,
 		       void (*fn)(struct coil_http_sreq *req, void *arg),
 		       void *arg);
+
+/* ---- server_dir.c: directory listings ---- */
+
+/* Answer with the listing of directory @dfd (taken: closed) named @path
+ * (decoded, relative to the root, "" or ending in '/'). Return: 0
+ * answered; -errno not answered (the caller answers). */
+int coil__dir_list(struct sconn *c, int dfd, const char *path, size_t plen);
 
 #endif

@@ -77,7 +77,8 @@ struct coil_http_sreq;
  * coil_http_sreq_read_body() and coil_http_sreq_stream_body()). @req is the
  * handler's from here until it completes it with exactly one of
  * coil_http_respond(), coil_http_respond_file(), coil_http_serve_file(),
- * coil_http_respond_end() (after coil_http_respond_begin()) or
+ * coil_http_serve_root(), coil_http_respond_end() (after
+ * coil_http_respond_begin()) or
  * coil_http_sreq_abort(), now or later from another callback of the same
  * loop. The server never frees or reuses @req before that.
  */
@@ -304,6 +305,16 @@ struct coil_http_sreq {
 const char *coil_http_sreq_header(const struct coil_http_sreq *req,
 				  const char *name, size_t *len);
 
+/*
+ * coil_http_sreq_peer() - the client's address (getpeername(2), called
+ * once per connection and kept).
+ * @ss, @len: receive the address (AF_INET or AF_INET6) and its length.
+ * Return: 0; -EINVAL for NULL arguments; getpeername(2)'s -errno
+ * (-ENOTCONN once the client has gone).
+ */
+int coil_http_sreq_peer(const struct coil_http_sreq *req,
+			struct sockaddr_storage *ss, socklen_t *len);
+
 /* A status for the callbacks below: the body has ended. */
 #define COIL_HTTP_BODY_END 1
 
@@ -424,19 +435,58 @@ int coil_http_respond_file(struct coil_http_sreq *req, int status,
 			   const struct coil_http_header *headers,
 			   size_t nheaders, int fd, uint64_t off, uint64_t len);
 
+/* Options of coil_http_serve_root(). Zero means default. */
+struct coil_http_serve_opts {
+	unsigned flags; /* COIL_HTTP_SERVE_* */
+	/* Called instead of answering 404 (nothing at the path) or 403 (a
+	 * directory without index.html, listing off): the request is the
+	 * handler's again, as if just handed to it, and @fallback answers
+	 * it (nginx's try_files). NULL: 404 or 403. */
+	coil_http_handler fallback;
+	void *fallback_arg;
+};
+
+/* A directory without index.html answers with an HTML listing of its
+ * entries (nginx's autoindex): names HTML-escaped, hrefs percent-encoded,
+ * subdirectories first, then by name; names starting with '.' left out. */
+#define COIL_HTTP_SERVE_AUTOINDEX (1u << 0)
+
 /*
- * coil_http_serve_file() - answer with a file under a root directory.
+ * coil_http_serve_root() - answer with what the request's path names under
+ * a root directory, as a static file server (nginx's static module) does.
  * @root_fd: an O_PATH or O_DIRECTORY fd of the root, kept open by the
  *           caller while the server runs.
+ * @opts:    NULL for defaults; copied.
  *
  * Decodes req->path with coil_http_path_decode() (400 for what it
- * refuses), appends "index.html" to a path ending in '/', then opens the
- * file through the ring with openat2(2) and RESOLVE_BENEATH |
+ * refuses), appends "index.html" to a path ending in '/', then opens it
+ * through the ring with openat2(2) and RESOLVE_BENEATH |
  * RESOLVE_NO_MAGICLINKS (coil_openat2()): a path or symbolic link that
  * leads out of the root is refused by the kernel (403), as are special
- * files (403: FIFOs, devices) and directories (403); a missing file is 404.
+ * files (403: FIFOs, devices); a missing file is 404.
+ *
+ * Found, it takes GET and HEAD only: other methods get 405 with "Allow:
+ * GET, HEAD" (RFC 9110 §15.5.6). A directory named without its final
+ * '/' gets 301 with Location: the path with '/' appended (and the query
+ * kept), absolute from the Host field and the connection's scheme as
+ * nginx builds it, relative without a Host. A directory without
+ * index.html gets its listing with COIL_HTTP_SERVE_AUTOINDEX, else 403
+ * (or the fallback).
+ *
  * A regular file is sent as by coil_http_respond_file(), with a
- * Content-Type chosen from its extension. Completes the request.
+ * Content-Type from its extension, Last-Modified (its mtime), ETag
+ * ("MTIME-SIZE" in hex, nginx's strong validator, RFC 9110 §8.8.3) and
+ * "Accept-Ranges: bytes". Preconditions are evaluated in RFC 9110
+ * §13.2.2's order: If-Match / If-Unmodified-Since failing give 412;
+ * If-None-Match matching (weak comparison), or else If-Modified-Since not
+ * older than the mtime, give 304 with the validators. Then a GET's
+ * Range (§14.2; HEAD's is ignored), if If-Range (§13.1.5) holds: one
+ * satisfiable range gives 206 with Content-Range, one unsatisfiable 416
+ * with a Content-Range of "*" and the length (RFC 9110 §14.4); several
+ * ranges give the whole file
+ * with 200 (no multipart/byteranges; 416 when none is satisfiable); a
+ * Range that does not parse is ignored. Completes the request (or hands
+ * it to the fallback).
  * With opts.file_cache_valid_ns, a path opened less than that long ago is
  * answered from the server's open-file cache (its descriptor and statx,
  * and a small file's content) without opening it again; (@root_fd, path)
@@ -444,6 +494,11 @@ int coil_http_respond_file(struct coil_http_sreq *req, int status,
  * while the server runs.
  * Return: as coil_http_respond().
  */
+int coil_http_serve_root(struct coil_http_sreq *req, int root_fd,
+			 const struct coil_http_serve_opts *opts);
+
+/* coil_http_serve_file() - coil_http_serve_root() with default options
+ * (no listing, no fallback). */
 int coil_http_serve_file(struct coil_http_sreq *req, int root_fd);
 
 /*

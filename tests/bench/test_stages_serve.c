@@ -17,14 +17,16 @@
 
 #include "serveutil.h"
 
-/* "[Sat, 05 Dec 2026 12:19:35 GMT] ..." -> seconds since midnight (the
- * test does not run across midnight for long enough to matter: a jump
- * backwards also starts a burst) */
+/* "127.0.0.1 - - [05/Dec/2026:12:19:35 +0000] ..." (nginx's combined
+ * format) -> seconds since midnight (the test does not run across
+ * midnight for long enough to matter: a jump backwards also starts a
+ * burst) */
 static long log_second(const char *line)
 {
 	int h, m, s;
-	const char *p = strchr(line, ':');
-	if (!p || p - line < 2 || sscanf(p - 2, "%d:%d:%d", &h, &m, &s) != 3)
+	const char *p = strchr(line, '[');
+	if (!p || !(p = strchr(p, ':')) ||
+	    sscanf(p + 1, "%d:%d:%d", &h, &m, &s) != 3)
 		return -1;
 	return h * 3600L + m * 60L + s;
 }

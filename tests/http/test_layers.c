@@ -160,6 +160,7 @@ static void calls_down_only(const char *const *order, int n, int chained)
 static void test_layers_server_calls_down_only(void **state)
 {
 	static const char *const order[] = {"server.c",	     "server_file.c",
+					    "server_dir.c",  "server_static.c",
 					    "server_body.c", "server_respond.c",
 					    "server_conn.c", "server_time.c"};
 	static const char *const mem[] = {"server.c", "server_mem.c"};
@@ -167,7 +168,7 @@ static void test_layers_server_calls_down_only(void **state)
 	(void)state;
 	/* server_file.c and server_body.c do not call each other, so not
 	 * every pair in the order is a call: the ones that are */
-	calls_down_only(order, 6, 0);
+	calls_down_only(order, 8, 0);
 	calls_down_only(mem, 2, 1);
 	{
 		char why[512];

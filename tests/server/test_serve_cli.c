@@ -186,6 +186,19 @@ static void test_cli_file_cache(void **state)
 	bad("--file-cache-mem: bad value '5t'", "--file-cache-mem", "5t", NULL);
 }
 
+/* --autoindex: off by default, only with --root */
+static void test_cli_autoindex(void **state)
+{
+	struct serve_cfg c;
+	char err[256];
+	assert_int_equal(parse(&c, err, "--root", "/tmp", NULL), 0);
+	assert_int_equal(c.autoindex, 0);
+	assert_int_equal(parse(&c, err, "--root", "/tmp", "--autoindex", NULL),
+			 0);
+	assert_int_equal(c.autoindex, 1);
+	bad("--autoindex needs --root", "--autoindex", NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +208,7 @@ int main(void)
 		cmocka_unit_test(test_cli_durations),
 		cmocka_unit_test(test_cli_errors),
 		cmocka_unit_test(test_cli_file_cache),
+		cmocka_unit_test(test_cli_autoindex),
 	};
 	return cmocka_run_group_tests_name("serve.cli", tests, NULL, NULL);
 }

@@ -44,15 +44,15 @@ static int teardown(void **state)
 static void test_curl_keepalive(void **state)
 {
 	char *out;
-	assert_int_equal(
-		curl_each((const char *const[]){"--http1.1", NULL},
-			  "%{http_code} %{num_connects}\n",
-			  (const char *const[]){serve_url(&sv, "/"),
-						serve_url(&sv, "/bytes/1000"),
-						serve_url(&sv, "/status/201"),
-						serve_url(&sv, "/echo"), NULL},
-			  &out, 20000),
-		0);
+	assert_int_equal(curl_each((const char *const[]){"--http1.1", NULL},
+				   "%{http_code} %{num_connects}\n",
+				   (const char *const[]){
+					   serve_url(&sv, "/_coil/"),
+					   serve_url(&sv, "/_coil/bytes/1000"),
+					   serve_url(&sv, "/_coil/status/201"),
+					   serve_url(&sv, "/_coil/echo"), NULL},
+				   &out, 20000),
+			 0);
 	/* four answers, one connection made */
 	assert_string_equal(out, "200 1\n200 0\n201 0\n200 0\n");
 	free(out);
@@ -61,9 +61,9 @@ static void test_curl_keepalive(void **state)
 static void test_curl_hello_and_head(void **state)
 {
 	char *out;
-	char *get[] = {"curl", "-s", serve_url(&sv, "/"), NULL};
-	char *head[] = {"curl", "-s", "-I", serve_url(&sv, "/bytes/12345"),
-			NULL};
+	char *get[] = {"curl", "-s", serve_url(&sv, "/_coil/"), NULL};
+	char *head[] = {"curl", "-s", "-I",
+			serve_url(&sv, "/_coil/bytes/12345"), NULL};
 
 	assert_int_equal(run(get, NULL, &out, 20000), 0);
 	assert_string_equal(out, "Hello, World!");
@@ -91,7 +91,7 @@ static void test_curl_statuses(void **state)
 	argv[n++] = "curl";
 	argv[n++] = "-s";
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
-		snprintf(urls[i], sizeof(urls[i]), "%s/status/%d", sv.url,
+		snprintf(urls[i], sizeof(urls[i]), "%s/_coil/status/%d", sv.url,
 			 codes[i]);
 		argv[n++] = "-o";
 		argv[n++] = "/dev/null";
@@ -111,9 +111,16 @@ static void test_curl_100_continue_upload(void **state)
 {
 	char in[4200], outp[4200], data[4300];
 	char *out;
-	char *argv[] = {
-		"curl", "-sv", "-H", "Expect: 100-continue",  "--data-binary",
-		data,	"-o",  outp, serve_url(&sv, "/echo"), NULL};
+	char *argv[] = {"curl",
+			"-sv",
+			"-H",
+			"Expect: 100-continue",
+			"--data-binary",
+			data,
+			"-o",
+			outp,
+			serve_url(&sv, "/_coil/echo"),
+			NULL};
 
 	snprintf(in, sizeof(in), "%s/up.bin", tmp);
 	snprintf(outp, sizeof(outp), "%s/up.out", tmp);
@@ -135,7 +142,7 @@ static void test_curl_chunked_upload(void **state)
 	/* -T - reads stdin: curl sends it chunked */
 	char *argv[] = {"curl", "-s",		"-T",
 			"-",	"-o",		outp,
-			"-w",	"%{http_code}", serve_url(&sv, "/echo"),
+			"-w",	"%{http_code}", serve_url(&sv, "/_coil/echo"),
 			NULL};
 
 	snprintf(in, sizeof(in), "%s/chunk.bin", tmp);
@@ -167,7 +174,7 @@ static void test_curl_downloads(void **state)
 			 outp,
 			 "-w",
 			 "%{size_download}",
-			 serve_url(&sv, "/bytes/50000017"),
+			 serve_url(&sv, "/_coil/bytes/50000017"),
 			 NULL};
 	char *http10[] = {"curl",
 			  "-s",
@@ -176,7 +183,7 @@ static void test_curl_downloads(void **state)
 			  outp,
 			  "-w",
 			  "%{http_version} %{size_download}",
-			  serve_url(&sv, "/bytes/3000000"),
+			  serve_url(&sv, "/_coil/bytes/3000000"),
 			  NULL};
 
 	snprintf(outp, sizeof(outp), "%s/dl.out", tmp);
@@ -253,7 +260,7 @@ static void test_curl_413(void **state)
 			"Expect: 100-continue",
 			"-X",
 			"POST",
-			serve_url(&sv, "/echo"),
+			serve_url(&sv, "/_coil/echo"),
 			NULL};
 
 	assert_int_equal(run(argv, NULL, &out, 20000), 0);

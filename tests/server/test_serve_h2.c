@@ -114,17 +114,17 @@ static int curl_h2c(const char *path, char **out)
 }
 
 /* h2c: curl speaks HTTP/2 from the first byte; each request answered as
- * HTTP/1.1 would be. */
+ * HTTP/1.1 would be (with --root the built-ins are under /_coil). */
 static void test_h2c_curl_prior_knowledge(void **state)
 {
 	static const char *const want[][2] = {
-		{"/", "2 200 13\n"},
-		{"/bytes/100000", "2 200 100000\n"},
-		{"/status/503", "2 503 24\n"},
-		{"/status/204", "2 204 0\n"},
+		{"/_coil/", "2 200 13\n"},
+		{"/_coil/bytes/100000", "2 200 100000\n"},
+		{"/_coil/status/503", "2 503 24\n"},
+		{"/_coil/status/204", "2 204 0\n"},
 		{"/nothing", "2 404 14\n"},
 		{"/index.html", "2 200 1000\n"},
-		{"/bytes/x", "2 400 16\n"},
+		{"/_coil/bytes/x", "2 400 16\n"},
 		{"/../etc/passwd", "2 400 16\n"},
 	};
 	char *out;
@@ -146,9 +146,9 @@ static void test_h2c_bodies(void **state)
 	char in[4200], outp[4200], data[4300], file[4300];
 	char *out;
 	char *hello[] = {"curl", "-s", "--http2-prior-knowledge",
-			 serve_url(&h2c, "/"), NULL};
+			 serve_url(&h2c, "/_coil/"), NULL};
 	char *head[] = {"curl", "-sI", "--http2-prior-knowledge",
-			serve_url(&h2c, "/bytes/5000"), NULL};
+			serve_url(&h2c, "/_coil/bytes/5000"), NULL};
 	char *up[] = {"curl",
 		      "-s",
 		      "--http2-prior-knowledge",
@@ -156,7 +156,7 @@ static void test_h2c_bodies(void **state)
 		      data,
 		      "-o",
 		      outp,
-		      serve_url(&h2c, "/echo"),
+		      serve_url(&h2c, "/_coil/echo"),
 		      NULL};
 	char *down[] = {"curl", "-s", "--http2-prior-knowledge",
 			"-o",	outp, serve_url(&h2c, "/big.bin"),
@@ -201,7 +201,7 @@ static void test_h2c_limits(void **state)
 			"%{http_version} %{http_code}\n",
 			"-H",
 			hdr,
-			serve_url(&h2c, "/"),
+			serve_url(&h2c, "/_coil/"),
 			NULL};
 	char *h413[] = {"curl",
 			"-s",
@@ -212,11 +212,17 @@ static void test_h2c_limits(void **state)
 			"%{http_version} %{http_code}\n",
 			"--data-binary",
 			data,
-			serve_url(&h2c, "/echo"),
+			serve_url(&h2c, "/_coil/echo"),
 			NULL};
-	char *h413s[] = {
-		"curl", "-sv", "--http2-prior-knowledge", "-o", "/dev/null",
-		"-T",	"-",   serve_url(&h2c, "/echo"),  NULL};
+	char *h413s[] = {"curl",
+			 "-sv",
+			 "--http2-prior-knowledge",
+			 "-o",
+			 "/dev/null",
+			 "-T",
+			 "-",
+			 serve_url(&h2c, "/_coil/echo"),
+			 NULL};
 
 	(void)state;
 	memset(big, 'a', sizeof(big) - 1);
@@ -295,9 +301,9 @@ static void test_h2c_port_speaks_http11(void **state)
 	assert_int_equal(
 		curl_each((const char *const[]){"--http1.1", NULL},
 			  "%{http_version} %{http_code}\n",
-			  (const char *const[]){serve_url(&h2c, "/"),
-						serve_url(&h2c, "/status/201"),
-						NULL},
+			  (const char *const[]){
+				  serve_url(&h2c, "/_coil/"),
+				  serve_url(&h2c, "/_coil/status/201"), NULL},
 			  &out, 20000),
 		0);
 	assert_string_equal(out, "1.1 200\n1.1 201\n");
@@ -334,7 +340,7 @@ static void test_h2c_h2load_access_log(void **state)
 	char *out;
 	long before, after;
 	char *argv[] = {"h2load", "-n", "4000", "-c",
-			"4",	  "-m", "10",	serve_url(&h2c, "/"),
+			"4",	  "-m", "10",	serve_url(&h2c, "/_coil/"),
 			NULL};
 
 	(void)state;
@@ -434,9 +440,9 @@ static void test_h2c_nghttp_settings(void **state)
 	char *argv[] = {"nghttp",
 			"-v",
 			"-n",
-			serve_url(&h2c, "/"),
-			serve_url(&h2c, "/status/201"),
-			serve_url(&h2c, "/bytes/70000"),
+			serve_url(&h2c, "/_coil/"),
+			serve_url(&h2c, "/_coil/status/201"),
+			serve_url(&h2c, "/_coil/bytes/70000"),
 			NULL};
 	(void)state;
 	assert_int_equal(run(argv, NULL, &out, 20000), 0);

@@ -57,9 +57,9 @@ static void test_server_hot_path_allocates_nothing(void **state)
 {
 	static const char *const reqs[] = {
 		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
-		"GET /bytes/1000 HTTP/1.1\r\nHost: x\r\n\r\n",
-		"GET /bytes/100000 HTTP/1.1\r\nHost: x\r\n\r\n",
-		"HEAD /bytes/5000 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /_coil/bytes/1000 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /_coil/bytes/100000 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"HEAD /_coil/bytes/5000 HTTP/1.1\r\nHost: x\r\n\r\n",
 		"GET /f.bin HTTP/1.1\r\nHost: x\r\n\r\n",
 	};
 	enum { NREQ = sizeof(reqs) / sizeof(reqs[0]) };

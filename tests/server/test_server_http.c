@@ -1200,7 +1200,7 @@ static void test_server_file_stalled_reader(void **state)
 	struct coil_http_server_stats st;
 	char *dir = *state, path[4200];
 	int before = tu_count_fds(), fd;
-	static const char *const names[] = {"/big.bin", "/bytes/8388608"};
+	static const char *const names[] = {"/big.bin", "/_coil/bytes/8388608"};
 	struct srv s;
 
 	snprintf(path, sizeof(path), "%s/big.bin", dir);

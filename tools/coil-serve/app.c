@@ -8,21 +8,30 @@
  *                 blocked; a client that goes away cancels the timer
  *   /status/CODE  status CODE (200-599) with its reason as body
  *   /echo         the request body streamed back as it arrives
- *   anything else a file under --root (coil_http_serve_file()), else 404
  *
- * The access log: each thread appends lines to a queue of 256 KiB buffers
+ * always under /_coil (/_coil/, /_coil/bytes/N ...), and at the paths
+ * above too without --root. With --root every other path is the file
+ * tree's (coil_http_serve_root(): index.html, 301 for a directory without
+ * its '/', 304, ranges, 405, --autoindex listings), and "/" is the
+ * built-in page only while the root has no index.html (root_has_index()).
+ *
+ * The access log, in nginx's "combined" format (log_line()): each thread
+ * appends lines to a queue of 256 KiB buffers
  * and writes them in order with IORING_OP_WRITE to the O_APPEND file (one
  * write at a time per thread; each appends atomically, so threads never
  * interleave inside a line): the last buffer once it is half full, or
  * once a second. When the disk falls behind, buffers queue up (64 MiB per
  * thread) before lines are dropped and counted.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "app.h"
 
@@ -64,9 +73,10 @@ static int parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-static int prefix(const struct coil_http_sreq *r, const char *p, size_t n)
+/* Whether @path (@len bytes) starts with @p (@n bytes) and goes on. */
+static int prefix(const char *path, size_t len, const char *p, size_t n)
 {
-	return r->path_len > n && memcmp(r->path, p, n) == 0;
+	return len > n && memcmp(path, p, n) == 0;
 }
 
 static void bad_request(struct coil_http_sreq *req)
@@ -80,12 +90,15 @@ static void bad_request(struct coil_http_sreq *req)
 _Static_assert(UINTPTR_MAX >= SERVE_BYTES_MAX,
 	       "the offset of /bytes/N lives in req->data");
 
-/* N again from the path (the request keeps only the offset sent so far, in
- * req->data: nothing is allocated per request). */
+/* N again from the path's last segment (the request keeps only the
+ * offset sent so far, in req->data: nothing is allocated per request). */
 static uint64_t bytes_total(const struct coil_http_sreq *req)
 {
+	size_t i = req->path_len;
 	uint64_t n = 0;
-	parse_u64(req->path + 7, req->path_len - 7, SERVE_BYTES_MAX, &n);
+	while (i && req->path[i - 1] != '/')
+		i--;
+	parse_u64(req->path + i, req->path_len - i, SERVE_BYTES_MAX, &n);
 	return n;
 }
 
@@ -238,56 +251,102 @@ static void serve_echo(struct coil_http_sreq *req)
 
 /* ---- routing ---- */
 
-void serve_handler(struct coil_http_sreq *req, void *arg)
+static void serve_hello(struct coil_http_sreq *req, void *arg)
 {
-	struct serve_app *app = arg;
+	coil_http_respond(req, 200, &text_plain, 1, SERVE_HELLO,
+			  sizeof(SERVE_HELLO) - 1);
+}
+
+/* The built-in endpoint at @p (the path, without the /_coil prefix).
+ * Return: 1 answered; 0 no such endpoint. */
+static int builtin(struct coil_http_sreq *req, const char *p, size_t n)
+{
 	uint64_t v;
 
-	if (req->path_len == 1 && req->path[0] == '/') {
-		coil_http_respond(req, 200, &text_plain, 1, SERVE_HELLO,
-				  sizeof(SERVE_HELLO) - 1);
-		return;
-	}
-	if (prefix(req, "/bytes/", 7)) {
-		if (parse_u64(req->path + 7, req->path_len - 7, SERVE_BYTES_MAX,
-			      &v) < 0) {
+	if (n == 1 && p[0] == '/') {
+		serve_hello(req, NULL);
+	} else if (prefix(p, n, "/bytes/", 7)) {
+		if (parse_u64(p + 7, n - 7, SERVE_BYTES_MAX, &v) < 0) {
 			bad_request(req);
-			return;
+			return 1;
 		}
 		pthread_once(&pattern_once, pattern_init);
 		serve_bytes(req, v);
-		return;
-	}
-	if (prefix(req, "/delay/", 7)) {
-		if (parse_u64(req->path + 7, req->path_len - 7,
-			      SERVE_DELAY_MAX_MS, &v) < 0) {
+	} else if (prefix(p, n, "/delay/", 7)) {
+		if (parse_u64(p + 7, n - 7, SERVE_DELAY_MAX_MS, &v) < 0)
 			bad_request(req);
-			return;
-		}
-		serve_delay(req, v);
-		return;
-	}
-	if (prefix(req, "/status/", 8)) {
-		if (parse_u64(req->path + 8, req->path_len - 8, 999, &v) < 0) {
+		else
+			serve_delay(req, v);
+	} else if (prefix(p, n, "/status/", 8)) {
+		if (parse_u64(p + 8, n - 8, 999, &v) < 0)
 			bad_request(req);
-			return;
-		}
-		serve_status(req, v);
-		return;
-	}
-	if (req->path_len == 5 && memcmp(req->path, "/echo", 5) == 0) {
+		else
+			serve_status(req, v);
+	} else if (n == 5 && memcmp(p, "/echo", 5) == 0) {
 		serve_echo(req);
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Whether the root has an index.html, looked at (faccessat(2), a dentry
+ * cache lookup) at most once a second per thread: "/" without one is the
+ * built-in page at the cost of the page alone, which bench/serve measures
+ * beside nginx's `return 200`. An index.html that appears is served
+ * within a second; one that goes away falls back to the page at once.
+ */
+static int root_has_index(const struct coil_http_sreq *req,
+			  const struct serve_app *app)
+{
+	static __thread uint64_t checked_ns;
+	static __thread int has;
+	uint64_t now = coil_now(req->loop);
+
+	if (!checked_ns || now - checked_ns >= 1000000000ull) {
+		has = faccessat(app->root_fd, "index.html", F_OK, 0) == 0;
+		checked_ns = now ? now : 1;
+	}
+	return has;
+}
+
+void serve_handler(struct coil_http_sreq *req, void *arg)
+{
+	static const char nf[] = "404 Not Found\n";
+	struct serve_app *app = arg;
+	const char *p = req->path;
+	size_t n = req->path_len;
+	struct coil_http_serve_opts so = {0};
+
+	if (n == 6 && memcmp(p, SERVE_PREFIX, 6) == 0) {
+		serve_hello(req, NULL);
 		return;
 	}
-	if (app && app->root_fd >= 0) {
-		coil_http_serve_file(req, app->root_fd);
+	if (n >= 7 && memcmp(p, SERVE_PREFIX "/", 7) == 0) {
+		if (!builtin(req, p + 6, n - 6))
+			coil_http_respond(req, 404, &text_plain, 1, nf,
+					  sizeof(nf) - 1);
 		return;
 	}
-	{
-		static const char body[] = "404 Not Found\n";
-		coil_http_respond(req, 404, &text_plain, 1, body,
-				  sizeof(body) - 1);
+	if (!app || app->root_fd < 0) {
+		/* no --root: the built-ins at their first paths too */
+		if (!builtin(req, p, n))
+			coil_http_respond(req, 404, &text_plain, 1, nf,
+					  sizeof(nf) - 1);
+		return;
 	}
+	/* --root: the files; "/" falls back to the built-in page when the
+	 * root has no index.html (and no listing is asked for) */
+	so.flags = app->autoindex ? COIL_HTTP_SERVE_AUTOINDEX : 0;
+	if (n == 1 && p[0] == '/' && !app->autoindex) {
+		if (!root_has_index(req, app)) {
+			serve_hello(req, NULL);
+			return;
+		}
+		so.fallback = serve_hello;
+	}
+	coil_http_serve_root(req, app->root_fd, &so);
 }
 
 /* ---- access log ---- */
@@ -436,6 +495,86 @@ static int log_escape(char *out, const char *s, size_t len)
 	return (int)(o - out);
 }
 
+/* A request field for the log: its value escaped between quotes, "-"
+ * when absent (nginx's "$http_referer" ...), at most @max bytes of it. */
+static int log_field(char *out, const struct coil_http_sreq *req,
+		     const char *name, size_t max)
+{
+	size_t len = 0;
+	const char *v = coil_http_sreq_header(req, name, &len);
+	int n = 0;
+
+	out[n++] = '"';
+	if (!v || !len)
+		out[n++] = '-';
+	else
+		n += log_escape(out + n, v, len > max ? max : len);
+	out[n++] = '"';
+	return n;
+}
+
+/* The client's address as nginx's $remote_addr ("-" if it has gone). */
+static int log_addr(char *out, size_t cap, const struct coil_http_sreq *req)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const void *a;
+
+	if (coil_http_sreq_peer(req, &ss, &len) < 0)
+		return snprintf(out, cap, "-");
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = (const void *)&ss;
+		/* an IPv4 client of a dual-stack socket, as nginx shows it */
+		if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
+			a = &a6->sin6_addr.s6_addr[12];
+			inet_ntop(AF_INET, a, out, (socklen_t)cap);
+		} else {
+			inet_ntop(AF_INET6, &a6->sin6_addr, out,
+				  (socklen_t)cap);
+		}
+	} else {
+		a = &((const struct sockaddr_in *)&ss)->sin_addr;
+		inet_ntop(AF_INET, a, out, (socklen_t)cap);
+	}
+	return (int)strlen(out);
+}
+
+/*
+ * One line in nginx's "combined" format:
+ *   $remote_addr - $remote_user [$time_local] "$request" $status
+ *   $body_bytes_sent "$http_referer" "$http_user_agent"
+ * with its escaping (log_escape()); a request the server refused before
+ * it had a request line logs "-" as its request.
+ */
+static int log_line(char *line, size_t cap, struct serve_log *lg,
+		    const struct coil_http_sreq *req, int status,
+		    uint64_t bytes)
+{
+	int n = log_addr(line, 64, req);
+
+	n += snprintf(line + n, cap - (size_t)n, " - - [%s] \"", lg->date);
+	if (req->method) {
+		n += log_escape(line + n, req->method,
+				req->method_len > 32 ? 32 : req->method_len);
+		line[n++] = ' ';
+		n += log_escape(line + n, req->target,
+				req->target_len > 2048 ? 2048
+						       : req->target_len);
+		n += snprintf(line + n, cap - (size_t)n, " HTTP/%d.%d",
+			      req->major_version == 2 ? 2 : 1,
+			      req->minor_version);
+	} else {
+		line[n++] = '-';
+	}
+	n += snprintf(line + n, cap - (size_t)n, "\" %d %llu ", status,
+		      (unsigned long long)bytes);
+	n += log_field(line + n, req, "Referer", 1024);
+	line[n++] = ' ';
+	n += log_field(line + n, req, "User-Agent", 1024);
+	line[n++] = '\n';
+	return n;
+}
+
 void serve_on_done(struct coil_http_sreq *req, int status, uint64_t bytes,
 		   void *arg)
 {
@@ -443,7 +582,9 @@ void serve_on_done(struct coil_http_sreq *req, int status, uint64_t bytes,
 	struct serve_log *lg;
 	struct timespec ts;
 	struct logbuf *b;
-	char line[64 + 4 * (32 + 2048) + 64];
+	/* address, time, request (32 + 2048 bytes escaped), status and
+	 * bytes, referer and user agent (1024 each, escaped) */
+	char line[64 + 64 + 4 * (32 + 2048) + 64 + 2 * (4 * 1024 + 4) + 8];
 	int n;
 
 	if (!app || app->log_fd < 0)
@@ -453,26 +594,16 @@ void serve_on_done(struct coil_http_sreq *req, int status, uint64_t bytes,
 		return;
 	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
 	if (ts.tv_sec != lg->date_sec) {
-		coil_http_date(lg->date, sizeof(lg->date), ts.tv_sec);
+		/* $time_local: "05/Dec/2026:15:12:08 +0000" */
+		struct tm tm;
+		time_t t = ts.tv_sec;
+		if (!localtime_r(&t, &tm) ||
+		    !strftime(lg->date, sizeof(lg->date),
+			      "%d/%b/%Y:%H:%M:%S %z", &tm))
+			snprintf(lg->date, sizeof(lg->date), "-");
 		lg->date_sec = ts.tv_sec;
 	}
-	if (req->method) {
-		n = snprintf(line, sizeof(line), "[%s] \"", lg->date);
-		n += log_escape(line + n, req->method,
-				req->method_len > 32 ? 32 : req->method_len);
-		line[n++] = ' ';
-		n += log_escape(line + n, req->target,
-				req->target_len > 2048 ? 2048
-						       : req->target_len);
-		n += snprintf(line + n, sizeof(line) - (size_t)n,
-			      " HTTP/%d.%d\" %d %llu\n",
-			      req->major_version == 2 ? 2 : 1,
-			      req->minor_version, status,
-			      (unsigned long long)bytes);
-	} else {
-		n = snprintf(line, sizeof(line), "[%s] \"-\" %d %llu\n",
-			     lg->date, status, (unsigned long long)bytes);
-	}
+	n = log_line(line, sizeof(line), lg, req, status, bytes);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	b = log_room(lg, (size_t)n);

@@ -10,6 +10,10 @@
 
 #include "coil/http.h"
 
+/* Where the built-in endpoints always are (/_coil/bytes/N ...): with
+ * --root, every other path is the file tree's. */
+#define SERVE_PREFIX "/_coil"
+
 /* The body of "/": the same 13 bytes nginx returns in bench/serve. */
 #define SERVE_HELLO "Hello, World!"
 
@@ -25,8 +29,9 @@ static inline char serve_byte_at(uint64_t i)
 
 /* Shared by every thread, read-only once serving. */
 struct serve_app {
-	int root_fd; /* O_PATH directory of --root, or -1 */
-	int log_fd;  /* --access-log, O_APPEND, or -1 */
+	int root_fd;   /* O_PATH directory of --root, or -1 */
+	int log_fd;    /* --access-log, O_APPEND, or -1 */
+	int autoindex; /* --autoindex: list directories without index.html */
 	/* lines dropped because the log could not keep up (all threads) */
 	uint64_t log_dropped;
 };

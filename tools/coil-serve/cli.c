@@ -23,7 +23,12 @@ void serve_cli_usage(FILE *f)
 	      "  -b, --bind ADDR          IPv4 or IPv6 address (127.0.0.1)\n"
 	      "  -t, --threads N          loops/threads sharing the port "
 	      "(CPUs)\n"
-	      "      --root DIR           serve the files under DIR\n"
+	      "      --root DIR           serve the files under DIR (as nginx: "
+	      "index.html,\n"
+	      "                           301 to dir/, ETag, 304, Range; "
+	      "GET and HEAD)\n"
+	      "      --autoindex          list a directory without "
+	      "index.html (HTML)\n"
 	      "      --cert FILE          TLS certificate chain (PEM), with "
 	      "--key\n"
 	      "      --key FILE           TLS private key (PEM), with --cert\n"
@@ -37,7 +42,8 @@ void serve_cli_usage(FILE *f)
 	      "else h2c with\n"
 	      "                           prior knowledge (RFC 9113 3.3)\n"
 	      "      --access-log FILE    append one line per request to "
-	      "FILE\n"
+	      "FILE, in nginx's\n"
+	      "                           \"combined\" format\n"
 	      "      --max-body BYTES     largest request body, k/m/g "
 	      "suffixes (1g)\n"
 	      "      --max-requests N     requests per connection (no "
@@ -70,10 +76,15 @@ void serve_cli_usage(FILE *f)
 	      "  -V, --version            print the version\n"
 	      "  -h, --help               this text\n"
 	      "\n" TOOLS_DURATION_HELP "\n"
-	      "Built-in endpoints: /  (13 bytes: Hello, World!), /bytes/N, "
-	      "/delay/MS,\n"
-	      "/status/CODE, /echo. Other paths: files under --root, else "
-	      "404.\n"
+	      "Built-in endpoints: /_coil/  (13 bytes: Hello, World!), "
+	      "/_coil/bytes/N,\n"
+	      "/_coil/delay/MS, /_coil/status/CODE, /_coil/echo; without "
+	      "--root also at\n"
+	      "/, /bytes/N, /delay/MS, /status/CODE, /echo. With --root, "
+	      "other paths are\n"
+	      "files, and / is DIR/index.html when there is one (else the "
+	      "listing with\n"
+	      "--autoindex, else the built-in page).\n"
 	      "At start it prints one line to stdout:\n"
 	      "  listening http://ADDR:PORT threads N pid P\n"
 	      "SIGINT/SIGTERM: stop accepting, finish requests (--drain), "
@@ -85,6 +96,7 @@ void serve_cli_usage(FILE *f)
 
 enum {
 	O_ROOT = 256,
+	O_AUTOINDEX,
 	O_CERT,
 	O_KEY,
 	O_TLS_VERSION,
@@ -109,6 +121,7 @@ static const struct option long_opts[] = {
 	{"bind", required_argument, NULL, 'b'},
 	{"threads", required_argument, NULL, 't'},
 	{"root", required_argument, NULL, O_ROOT},
+	{"autoindex", no_argument, NULL, O_AUTOINDEX},
 	{"cert", required_argument, NULL, O_CERT},
 	{"key", required_argument, NULL, O_KEY},
 	{"tls-version", required_argument, NULL, O_TLS_VERSION},
@@ -250,6 +263,9 @@ int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
 		case O_ROOT:
 			cfg->root = a;
 			break;
+		case O_AUTOINDEX:
+			cfg->autoindex = 1;
+			break;
 		case O_CERT:
 			cfg->cert = a;
 			break;
@@ -327,6 +343,10 @@ int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
 	}
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
+	if (cfg->autoindex && !cfg->root) {
+		snprintf(err, errlen, "--autoindex needs --root");
 		return -1;
 	}
 	if (!cfg->cert != !cfg->key) {

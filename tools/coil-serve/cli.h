@@ -24,6 +24,7 @@ struct serve_cfg {
 	unsigned port;		    /* -p: 0-65535, 8080 */
 	unsigned threads;	    /* -t: 1-1024, the online CPUs */
 	const char *root;	    /* --root: files served, NULL = none */
+	int autoindex;		    /* --autoindex: directory listings */
 	const char *cert, *key;	    /* --cert/--key: TLS, both or neither */
 	const char *tls_versions;   /* --tls-version: "1.2", "1.3", "1.2-1.3" */
 	bool tls_no_resume;	    /* --tls-no-resume: full handshakes only */

@@ -121,6 +121,7 @@ int main(int argc, char **argv)
 		}
 		so.tls = tls;
 	}
+	app.autoindex = cfg.autoindex;
 	if (cfg.root) {
 		app.root_fd = open(cfg.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (app.root_fd < 0) {

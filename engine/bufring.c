@@ -113,6 +113,48 @@ int coil_buf_put(struct coil_loop *loop, unsigned bid)
 	return 0;
 }
 
+/*
+ * Every buffer the kernel ever filled keeps its pages (a 16 KiB buffer
+ * holding one small request keeps one page), so after a burst the ring
+ * stays as resident as at its busiest. With IORING_SETUP_DEFER_TASKRUN
+ * the kernel picks and fills provided buffers only inside
+ * io_uring_enter(2) on this thread, so between two entries, with the CQ
+ * reaped, a buffer nobody holds carries nothing: its pages can go
+ * (madvise(2) MADV_DONTNEED; the next recv into it faults in a zeroed
+ * page). Runs of such buffers go in one call each.
+ */
+void coil__buf_trim(struct coil_loop *loop)
+{
+	unsigned i = 0, n = loop->buf_count;
+
+	loop->buf_trim = 0;
+	while (i < n) {
+		unsigned j;
+		if (loop->buf_held[i / 64] & (1ull << (i % 64))) {
+			i++;
+			continue;
+		}
+		for (j = i;
+		     j < n && !(loop->buf_held[j / 64] & (1ull << (j % 64)));
+		     j++)
+			;
+		madvise(loop->bufs + (size_t)i * loop->buf_size,
+			(size_t)(j - i) * loop->buf_size, MADV_DONTNEED);
+		i = j;
+	}
+	loop->st.buf_trims++;
+}
+
+int coil_loop_trim(struct coil_loop *loop)
+{
+	if (!loop)
+		return -EINVAL;
+	if (!loop->bufs || !(loop->features & COIL_FEAT_DEFER_TASKRUN))
+		return -EOPNOTSUPP;
+	loop->buf_trim = 1;
+	return 0;
+}
+
 /* The header of a stamped recvmsg buffer (coil_recv_multishot_ts()), or
  * NULL when @res cannot hold one. */
 static struct io_uring_recvmsg_out *recvmsg_out(const struct coil_loop *loop,

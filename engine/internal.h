@@ -86,6 +86,7 @@ struct coil_loop {
 	char *bufs;
 	unsigned buf_count, buf_size, buf_out;
 	uint64_t *buf_held; /* bitmap: handed to the consumer, not put back */
+	int buf_trim;	    /* coil_loop_trim() asked: at the next turn */
 
 	/* cross-thread inbox: eventfd + mutex-protected list */
 	int efd;
@@ -134,6 +135,9 @@ int coil__buf_ring_setup(struct coil_loop *loop, unsigned count, unsigned size);
 void coil__buf_ring_free(struct coil_loop *loop);
 /* A CQE handed buffer @bid to the consumer. */
 void coil__buf_taken(struct coil_loop *loop, unsigned bid);
+/* Drop the pages of the buffers nobody holds (coil_loop_trim()); only
+ * when no completion waits to be reaped. */
+void coil__buf_trim(struct coil_loop *loop);
 
 /* ops.c */
 /* Copy @nr prepared SQEs (user_data set) into the SQ, or queue them in

@@ -673,6 +673,10 @@ static int turn(struct coil_loop *loop, int may_wait)
 		       (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN);
 	if (overflow & IORING_SQ_CQ_OVERFLOW)
 		loop->st.overflow++;
+	/* coil_loop_trim(): every CQE reaped, none in the kernel's overflow
+	 * list, no entry yet: no buffer nobody holds carries bytes */
+	if (loop->buf_trim && !overflow && !io_uring_cq_ready(ring))
+		coil__buf_trim(loop);
 
 	int wait = may_wait && !loop->ready_head &&
 		   (loop->inflight > 0 || loop->alarm) &&

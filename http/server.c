@@ -614,14 +614,25 @@ static int heads_grow(struct sconn *c)
 	return 0;
 }
 
-static void head_take(struct sconn *c, size_t hlen)
+/* Copy the head (@hlen bytes of input) where the request keeps it and
+ * point the request at it. Return: 0; -ENOMEM. */
+static int head_take(struct sconn *c, size_t hlen)
 {
 	const char *base = c->in + c->ipos;
-	char *h = c->x->hbuf;
+	struct sexch *x = c->x;
+	char *h = x->hbuf;
 	struct coil_http_msg *m = &c->x->msg;
 	struct coil_http_sreq *r = &c->x->req;
 	const char *q;
 
+	if (hlen > c->srv->hbuf_inline) {
+		/* a long head (cookies...): one of max_head_bytes */
+		if (!x->xhbuf)
+			x->xhbuf = malloc(c->srv->o.max_head_bytes);
+		if (!x->xhbuf)
+			return -ENOMEM;
+		h = x->xhbuf;
+	}
 #define RELOC(p) (h + ((p)-base))
 	memcpy(h, base, hlen);
 	r->method = RELOC(m->method);
@@ -654,6 +665,7 @@ static void head_take(struct sconn *c, size_t hlen)
 	r->host = coil_http_sreq_header(r, "host", &r->host_len);
 	target_absolute(r);
 	c->ipos += hlen;
+	return 0;
 }
 
 /* A complete head: checks the server makes, then the handler. */
@@ -832,8 +844,7 @@ void coil__sconn_process(struct sconn *c)
 				coil__send_error(c, head_error_status(c, r));
 				continue;
 			}
-			head_take(c, (size_t)r);
-			if (in_keep(c) < 0) {
+			if (head_take(c, (size_t)r) < 0 || in_keep(c) < 0) {
 				coil__sconn_fail(c, -ENOMEM);
 				break;
 			}
@@ -1093,9 +1104,12 @@ int coil_http_server_new(struct coil_http_server **out, struct coil_loop *loop,
 	srv->conn_bytes = sizeof(struct sconn);
 	if (o.tls)
 		srv->conn_bytes += sizeof(struct coil_tls);
-	srv->x_bytes =
-		sizeof(struct sexch) + ((o.max_head_bytes + 15) & ~(size_t)15) +
-		srv->hdrs_inline * sizeof(struct coil_http_header) + OBUF_SIZE;
+	srv->hbuf_inline = (o.max_head_bytes + 15) & ~(size_t)15;
+	if (srv->hbuf_inline > HBUF_INLINE)
+		srv->hbuf_inline = HBUF_INLINE;
+	srv->x_bytes = sizeof(struct sexch) +
+		       srv->hdrs_inline * sizeof(struct coil_http_header) +
+		       srv->hbuf_inline + OBUF_SIZE;
 	srv->tl[TL_HEADER].dur = o.header_timeout_ns;
 	srv->tl[TL_WRITE].dur = o.write_timeout_ns;
 	srv->tl[TL_BODY].dur = o.body_timeout_ns;

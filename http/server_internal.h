@@ -57,7 +57,8 @@
 #include "coil/tls.h"
 
 #define OBUF_SIZE 8192	   /* per-connection output buffer */
-#define HDRS_INLINE 64	   /* header fields a connection holds itself */
+#define HDRS_INLINE 64	   /* header fields an exchange holds itself */
+#define HBUF_INLINE 2048   /* head bytes an exchange holds itself */
 #define OBUF_RESERVE 512   /* room a new request needs to be started */
 #define IBUF_INIT 4096	   /* initial input buffer */
 #define FCHUNK (64 * 1024) /* file piece */
@@ -169,16 +170,19 @@ struct aux {
  * the body, the output buffer and its writes, a file body). Taken from
  * the server's free list when a request's first bytes arrive, given back
  * when the connection is idle again (server.c, conn_rest()), so an idle
- * keep-alive connection holds only its struct sconn. The head buffer
- * (max_head_bytes), the header array and the output buffer follow it in
- * the same allocation.
+ * keep-alive connection holds only its struct sconn. The header array,
+ * the head buffer (HBUF_INLINE) and the output buffer follow it in the
+ * same allocation, in that order: a small exchange touches two pages.
  */
 struct sexch {
 	struct sconn *c;
 	struct sexch *next_free;
 	struct coil_http_sreq req;
-	/* head */
+	/* head: copied into hbuf (HBUF_INLINE bytes in the exchange), or a
+	 * longer one into xhbuf (max_head_bytes, kept until the exchange
+	 * goes back to the list) */
 	char *hbuf;
+	char *xhbuf;
 	struct coil_http_msg msg;
 	struct coil_http_header *hdrs;
 	/* a head with more fields than hdrs holds: max_headers of them, kept
@@ -291,8 +295,10 @@ struct coil_http_server {
 	char **ifree; /* input buffers, each holding the next one's address */
 	unsigned nifree;
 	unsigned peak; /* the most connections open since the last trim */
+	int trim_last; /* trim again when the last connection closed */
 	size_t conn_bytes, x_bytes;
-	unsigned hdrs_inline; /* fields in a connection's own array */
+	unsigned hdrs_inline; /* fields in an exchange's own array */
+	size_t hbuf_inline;   /* head bytes in an exchange's own buffer */
 	struct tlist tl[TL_N];
 	struct coil_op tmr;
 	uint64_t tick_ns;

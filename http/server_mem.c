@@ -12,8 +12,9 @@
  * pipelined requests). The lists make serving allocation-free once warm;
  * their caps bound what a quiet server keeps, and after a burst (the open
  * connections fell to a quarter of a peak of at least TRIM_PEAK) they are
- * cut to FREE_KEEP and malloc_trim(3) returns the free pages (glibc frees
- * whole pages inside the heap too, not only its top). The numbers:
+ * cut to FREE_KEEP, malloc_trim(3) returns the free pages (glibc frees
+ * whole pages inside the heap too, not only its top) and coil_loop_trim()
+ * those of the provided buffers that a burst's reads touched. The numbers:
  * docs/BENCHMARKS.md, section "serve", the memory row. This file calls no
  * other file of the server.
  */
@@ -59,7 +60,6 @@ void coil__conn_put(struct sconn *c)
 struct sexch *coil__x_new(struct coil_http_server *srv)
 {
 	struct sexch *x = srv->xfree;
-	size_t hb = (srv->o.max_head_bytes + 15) & ~(size_t)15;
 
 	if (x) {
 		srv->xfree = x->next_free;
@@ -70,9 +70,11 @@ struct sexch *coil__x_new(struct coil_http_server *srv)
 	x = calloc(1, srv->x_bytes);
 	if (!x)
 		return NULL;
-	x->hbuf = (char *)(x + 1);
-	x->hdrs = (struct coil_http_header *)(void *)(x->hbuf + hb);
-	x->obuf = (char *)(x->hdrs + srv->hdrs_inline);
+	/* what a small request and its answer touch comes first: the
+	 * struct, the first header fields, the head, the output's start */
+	x->hdrs = (struct coil_http_header *)(void *)(x + 1);
+	x->hbuf = (char *)(x->hdrs + srv->hdrs_inline);
+	x->obuf = x->hbuf + srv->hbuf_inline;
 	srv->stats.exchanges++;
 	return x;
 }
@@ -82,6 +84,7 @@ static void x_free(struct sexch *x)
 	free(x->bbuf);
 	free(x->aux);
 	free(x->xhdrs);
+	free(x->xhbuf);
 	free(x);
 }
 
@@ -90,6 +93,8 @@ void coil__x_put(struct coil_http_server *srv, struct sexch *x)
 	srv->stats.exchanges--;
 	free(x->xhdrs);
 	x->xhdrs = NULL;
+	free(x->xhbuf);
+	x->xhbuf = NULL;
 	if (srv->nxfree >= FREE_X_MAX || (srv->st & S_SHUTDOWN)) {
 		x_free(x);
 		return;
@@ -174,17 +179,30 @@ void coil__mem_opened(struct coil_http_server *srv)
 		srv->peak = srv->stats.conns;
 }
 
-/* A connection ended: after a burst, give the memory back. Each trim
- * sets the peak to what is open, so a burst winding down trims a few
- * times (at 1/4, 1/16 ... of it), never per connection. */
-void coil__mem_closed(struct coil_http_server *srv)
+static void trim(struct coil_http_server *srv)
 {
-	if (srv->peak < TRIM_PEAK || srv->stats.conns > srv->peak / 4)
-		return;
 	lists_cut(srv, FREE_KEEP);
 	malloc_trim(0);
+	/* and the pages of the loop's provided buffers (-EOPNOTSUPP: a ring
+	 * where that is not safe keeps them) */
+	coil_loop_trim(srv->loop);
 	srv->stats.trims++;
-	srv->peak = srv->stats.conns;
+}
+
+/* A connection ended: after a burst, give the memory back. Each trim
+ * sets the peak to what is open, so a burst winding down trims a few
+ * times (at 1/4, 1/16 ... of it), never per connection, and once more
+ * when its last connection closed. */
+void coil__mem_closed(struct coil_http_server *srv)
+{
+	if (srv->peak >= TRIM_PEAK && srv->stats.conns <= srv->peak / 4) {
+		trim(srv);
+		srv->peak = srv->stats.conns;
+		srv->trim_last = 1;
+	} else if (srv->trim_last && srv->stats.conns == 0) {
+		trim(srv);
+		srv->trim_last = 0;
+	}
 }
 
 void coil__mem_free(struct coil_http_server *srv)

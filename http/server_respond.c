@@ -272,8 +272,6 @@ void coil__send_error(struct sconn *c, int status)
 	c->phase = P_CLOSING;
 }
 
-/* Copy the parsed head into hbuf and point the request at it. */
-
 /* 100 Continue (RFC 9110 §10.1.1), if the client waits for it. */
 static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 

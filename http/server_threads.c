@@ -337,6 +337,7 @@ void coil_http_threads_loop_stats(const struct coil_http_threads *t,
 		st->batched += s->batched;
 		st->sendfiles += s->sendfiles;
 		st->sendfile_warms += s->sendfile_warms;
+		st->buf_trims += s->buf_trims;
 	}
 }
 

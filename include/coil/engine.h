@@ -358,6 +358,7 @@ struct coil_loop_stats {
 				    gathered to the alarm (COIL_BATCH_WAIT_TIMER) */
 	uint64_t sendfiles;	 /* sendfile(2) calls made by coil_sendfile() */
 	uint64_t sendfile_warms; /* its reads of ranges not in the page cache */
+	uint64_t buf_trims;	 /* coil_loop_trim() requests carried out */
 };
 void coil_loop_stats(const struct coil_loop *loop, struct coil_loop_stats *st);
 
@@ -512,6 +513,29 @@ unsigned coil_buf_size(const struct coil_loop *loop);
  * delivered, or already put back): it is not published twice.
  */
 int coil_buf_put(struct coil_loop *loop, unsigned bid);
+
+/*
+ * coil_loop_trim() - give the pages of the provided buffers nobody holds
+ * back to the system (after a burst: each buffer the kernel ever filled
+ * keeps its pages resident, so the ring stays as large as at its
+ * busiest).
+ * @loop: the loop; call on its thread.
+ *
+ * At the start of the loop's next turn, once every completion is reaped
+ * and none waits in the kernel's overflow list, the pages of every buffer
+ * not held by a consumer (delivered and not yet put back with
+ * coil_buf_put()) are dropped with madvise(2) MADV_DONTNEED, one call per
+ * run of such buffers. That is safe only because on a ring set up with
+ * IORING_SETUP_DEFER_TASKRUN (io_uring_setup(2)) the kernel picks and
+ * fills provided buffers only inside io_uring_enter(2) on this thread;
+ * the next recv into a dropped buffer faults in a zeroed page. Held
+ * buffers keep their bytes. Counted in coil_loop_stats.buf_trims.
+ *
+ * Return: 0 (done at the next turn); -EINVAL for NULL @loop; -EOPNOTSUPP
+ * without a buffer ring or without COIL_FEAT_DEFER_TASKRUN (a kernel that
+ * may fill buffers outside the loop's own entries).
+ */
+int coil_loop_trim(struct coil_loop *loop);
 
 /* ---- socket ops (io_uring_prep_*(3) of the same names) ---------------- */
 

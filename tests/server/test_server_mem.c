@@ -3,7 +3,8 @@
  * (http/server_mem.c): an idle keep-alive connection holds no exchange
  * (request and response state) and no input buffer; a partly received
  * head or pipelined requests hold them only until they are answered; after
- * a burst the server gives memory back (its trim counter). Read from the
+ * a burst the server gives memory back (its trim counter); a head longer
+ * than an exchange holds itself arrives whole. Read from the
  * server's own counters (coil_http_server_stats()), asked for on the
  * loop's thread by a request to /stats, again until they show what is
  * expected or a deadline passes: nothing here is timed.
@@ -25,6 +26,12 @@ static void stats_handler(struct coil_http_sreq *req, void *arg)
 			     st.exchanges, st.inbufs,
 			     (unsigned long long)st.trims);
 		coil_http_respond(req, 200, NULL, 0, body, (size_t)n);
+		return;
+	}
+	if (req->path_len == 5 && memcmp(req->path, "/echo", 5) == 0) {
+		size_t len = 0;
+		const char *v = coil_http_sreq_header(req, "x-long", &len);
+		coil_http_respond(req, 200, NULL, 0, v, v ? len : 0);
 		return;
 	}
 	coil_http_respond(req, 200, NULL, 0, "ok", 2);
@@ -184,11 +191,49 @@ static void test_server_burst_gives_memory_back(void **state)
 	free(in);
 }
 
+/* A head longer than an exchange holds itself (2 KiB) goes into one of
+ * max_head_bytes, on every request of a keep-alive connection, whole. */
+static void test_server_long_head_kept_whole(void **state)
+{
+	struct coil_http_server_opts o = {.handler = stats_handler};
+	struct cl_in *in = calloc(1, sizeof(*in));
+	char *req = malloc(8192), *val = malloc(6000);
+	struct srv s;
+	struct resp r;
+	int fd;
+
+	(void)state;
+	srv_start(&s, &o, NULL);
+	fd = cl_connect(s.port);
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 5999; i++)
+			val[i] = (char)('a' + (i * 7 + round) % 26);
+		val[5999] = 0;
+		snprintf(req, 8192,
+			 "GET /echo HTTP/1.1\r\nHost: x\r\nX-Long: %s\r\n\r\n",
+			 val);
+		cl_sends(fd, req);
+		assert_int_equal(cl_response(fd, in, &r, 0, 0), 0);
+		assert_int_equal(r.status, 200);
+		assert_int_equal(r.body_len, 5999);
+		assert_memory_equal(r.body, val, 5999);
+		free(r.body);
+		/* and a short one after it */
+		request(fd, in, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+	}
+	close(fd);
+	assert_int_equal(srv_stop(&s, 1000, NULL), 0);
+	free(val);
+	free(req);
+	free(in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_server_idle_conn_holds_no_buffer),
 		cmocka_unit_test(test_server_burst_gives_memory_back),
+		cmocka_unit_test(test_server_long_head_kept_whole),
 	};
 	return cmocka_run_group_tests_name("server.mem", tests, NULL, NULL);
 }

@@ -87,6 +87,11 @@ struct coil_loop {
 	unsigned buf_count, buf_size, buf_out;
 	uint64_t *buf_held; /* bitmap: handed to the consumer, not put back */
 	int buf_trim;	    /* coil_loop_trim() asked: at the next turn */
+	/* engine/blkcache.h: blocks kept for reuse, each holding the next
+	 * one's address in its first bytes */
+	void *blk_free;
+	unsigned nblk_free;
+	size_t blk_size;
 
 	/* cross-thread inbox: eventfd + mutex-protected list */
 	int efd;

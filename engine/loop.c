@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blkcache.h"
 #include "internal.h"
 
 #ifndef IORING_FEAT_MIN_TIMEOUT /* kernel 6.12; liburing 2.3 predates it */
@@ -276,6 +277,11 @@ void coil_loop_free(struct coil_loop *loop)
 	}
 	io_uring_queue_exit(&loop->ring);
 	coil__buf_ring_free(loop);
+	while (loop->blk_free) {
+		void *next = *(void **)loop->blk_free;
+		free(loop->blk_free);
+		loop->blk_free = next;
+	}
 	coil__wait_free(loop);
 	free(loop->fd_cancel);
 	free(loop->sf_sink);
@@ -320,6 +326,30 @@ int coil_loop_set_batch_wait(struct coil_loop *loop, uint64_t batch_wait_ns)
 void coil_loop_stop(struct coil_loop *loop)
 {
 	loop->stop = 1;
+}
+
+void *coil__blk_get(struct coil_loop *loop, size_t size)
+{
+	void *p = loop->blk_free;
+	if (p) {
+		loop->blk_free = *(void **)p;
+		loop->nblk_free--;
+		return p;
+	}
+	if (!loop->blk_size)
+		loop->blk_size = size < sizeof(void *) ? sizeof(void *) : size;
+	return malloc(loop->blk_size);
+}
+
+void coil__blk_put(struct coil_loop *loop, void *p)
+{
+	if (loop->nblk_free >= 64) {
+		free(p);
+		return;
+	}
+	*(void **)p = loop->blk_free;
+	loop->blk_free = p;
+	loop->nblk_free++;
 }
 
 void coil_loop_stats(const struct coil_loop *loop, struct coil_loop_stats *st)

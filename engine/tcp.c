@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "coil/stream.h"
+#include "blkcache.h"
 #include "grow.h"
 #include "wq.h"
 
@@ -416,6 +417,23 @@ static struct coil_stream_write *pop_done(struct coil_tcp *t)
 	return first;
 }
 
+/*
+ * A sendmsg's header and iovecs. The kernel reads them until the send
+ * completes, so they must outlive the call, but only while a send of more
+ * than one iovec is in flight: a block of the loop's (engine/blkcache.h)
+ * then, not 568 bytes in every stream, idle ones included.
+ */
+struct coil__sendv {
+	struct msghdr msg;
+	struct iovec iov[COIL_TCP_IOV];
+};
+
+static void sendv_put(struct coil_tcp *t)
+{
+	coil__blk_put(t->s.loop, t->sv);
+	t->sv = NULL;
+}
+
 /* Send what is queued: one send or sendmsg for up to COIL_TCP_IOV iovecs
  * gathered across requests, or the shutdown when it reaches the head. */
 static void flush(struct coil_tcp *t)
@@ -426,6 +444,7 @@ static void flush(struct coil_tcp *t)
 	while (!coil_op_busy(&t->wr) && !(t->st & T_QUIET) && !closing(t) &&
 	       (t->st & T_CONNECTED) && t->wq_head) {
 		struct coil_stream_write *w = t->wq_head, *last = NULL;
+		struct iovec iov[COIL_TCP_IOV];
 		unsigned n = 0, all = 1;
 		int more;
 		size_t bytes = 0;
@@ -459,9 +478,9 @@ static void flush(struct coil_tcp *t)
 					all = 0; /* more of @w than fits */
 					break;
 				}
-				t->iov[n].iov_base =
+				iov[n].iov_base =
 					(char *)w->iov[i].iov_base + skip;
-				t->iov[n].iov_len = len;
+				iov[n].iov_len = len;
 				bytes += len;
 				n++;
 			}
@@ -478,8 +497,8 @@ static void flush(struct coil_tcp *t)
 			       : 0;
 		if (n == 1 && !more && (t->opt_flags & COIL_TCP_QUIET_SENDS) &&
 		    !t->write_ns &&
-		    coil_send_quiet(loop, t->fd, t->iov[0].iov_base,
-				    t->iov[0].iov_len) == 0) {
+		    coil_send_quiet(loop, t->fd, iov[0].iov_base,
+				    iov[0].iov_len) == 0) {
 			/* done when the peer answers: quiet_answered() */
 			t->st |= T_QUIET;
 			t->sending = bytes;
@@ -489,13 +508,19 @@ static void flush(struct coil_tcp *t)
 		if (t->write_ns)
 			coil_op_timeout(&t->wr, t->write_ns);
 		if (n == 1) {
-			ret = coil_send(loop, &t->wr, t->fd, t->iov[0].iov_base,
-					t->iov[0].iov_len, more);
+			ret = coil_send(loop, &t->wr, t->fd, iov[0].iov_base,
+					iov[0].iov_len, more);
+		} else if (!(t->sv = coil__blk_get(loop, sizeof(*t->sv)))) {
+			ret = -ENOMEM;
 		} else {
-			memset(&t->msg, 0, sizeof(t->msg));
-			t->msg.msg_iov = t->iov;
-			t->msg.msg_iovlen = n;
-			ret = coil_sendmsg(loop, &t->wr, t->fd, &t->msg, more);
+			memcpy(t->sv->iov, iov, n * sizeof(iov[0]));
+			memset(&t->sv->msg, 0, sizeof(t->sv->msg));
+			t->sv->msg.msg_iov = t->sv->iov;
+			t->sv->msg.msg_iovlen = n;
+			ret = coil_sendmsg(loop, &t->wr, t->fd, &t->sv->msg,
+					   more);
+			if (ret < 0)
+				sendv_put(t);
 		}
 		if (ret < 0) {
 			t->wfail = ret;
@@ -513,6 +538,8 @@ static void wr_cb(struct coil_op *op, int res, unsigned flags)
 {
 	struct coil_tcp *t = coil_container_of(op, struct coil_tcp, wr);
 
+	if (t->sv) /* the sendmsg is over: the kernel read its iovecs */
+		sendv_put(t);
 	if (t->st & T_CLOSE_FD) {
 		close_done(t);
 		return;

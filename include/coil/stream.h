@@ -453,6 +453,8 @@ struct coil_tcp_opts {
  * A TCP stream. Embed it; pass &t->s to the coil_stream_*() functions.
  * Everything after s is private.
  */
+struct coil__sendv;
+
 struct coil_tcp {
 	struct coil_stream s;
 	/* private to engine/tcp.c below this line */
@@ -467,8 +469,9 @@ struct coil_tcp {
 	struct coil_op tmr;  /* idle/read deadline timer */
 	/* write queue */
 	struct coil_stream_write *wq_head, *wq_tail;
-	struct msghdr msg;
-	struct iovec iov[COIL_TCP_IOV];
+	/* a sendmsg's header and iovecs, from the loop's list while one is
+	 * in flight (the kernel reads them until it completes), else NULL */
+	struct coil__sendv *sv;
 	size_t sending; /* bytes in the send in flight */
 	/* bytes kept while paused: provided buffers (see held) ... */
 	uint64_t held[COIL_TCP_HELD];	 /* bid << 48 | offset << 32 | len */

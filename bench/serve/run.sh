@@ -21,9 +21,11 @@
 #          a Python client on CPU 1), once they closed, under
 #          `wrk -c MEM_BUSY` (default 5000) GET / (sampled 2 s into a
 #          4 s run) and once that ended; bytes per idle and per busy
-#          connection over the RSS at rest, and the RSS after each as a
-#          share of the one at rest (goal: within 120%). Needs an
-#          open-file limit above MEM_IDLE + 1024.
+#          connection over the RSS at rest, and the RSS after each (once
+#          the server closed the connections) as a share of the one at
+#          rest (goal: within 120%). Later rounds reuse what the first
+#          left: the first round's figures are those of a fresh process.
+#          Needs an open-file limit above MEM_IDLE + 1024.
 # CASES: a space-separated subset (default "hello small file https large
 # cold lone").
 # COIL_SERVE_ARGS: more arguments for coil-serve (e.g. --batch-wait 20).
@@ -356,12 +358,24 @@ for s in socks:
     s.close()
 EOF
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+nfds() { ls "/proc/$1/fd" | wc -l; }
+# settle PID FDS: wait (up to 20 s) until the server holds no more than
+# FDS + 2 descriptors, i.e. it has closed the connections, then 1 s more
+settle() {
+	i=0
+	while [ "$(nfds "$1")" -gt $(($2 + 2)) ] && [ $i -lt 200 ]; do
+		i=$((i + 1))
+		sleep 0.1
+	done
+	sleep 1
+}
 # mem_measure NAME PID PORT: one line per server
 mem_measure() {
 	name=$1 pid=$2 port=$3
 	curl -s -o /dev/null "http://127.0.0.1:$port/"
 	sleep 1
 	r0=$(rss_kb "$pid")
+	f0=$(nfds "$pid")
 	rm -f "$tmp/idle.in"
 	mkfifo "$tmp/idle.in"
 	taskset -c 1 python3 "$tmp/idle.py" "$port" "$mem_idle" \
@@ -384,7 +398,7 @@ mem_measure() {
 	echo >&9
 	exec 9>&-
 	wait $idle_pid || true
-	sleep 2
+	settle "$pid" "$f0"
 	r2=$(rss_kb "$pid")
 	taskset -c 1 wrk -t1 -c"$mem_busy" -d4s "http://127.0.0.1:$port/" \
 		>"$tmp/wrk-mem.out" 2>&1 &
@@ -392,7 +406,7 @@ mem_measure() {
 	sleep 2
 	r3=$(rss_kb "$pid")
 	wait $wrk_pid || true
-	sleep 2
+	settle "$pid" "$f0"
 	r4=$(rss_kb "$pid")
 	awk -v n="$name" -v r0="$r0" -v r1="$r1" -v r2="$r2" -v r3="$r3" \
 		-v r4="$r4" -v ni="$mem_idle" -v nb="$mem_busy" 'BEGIN {

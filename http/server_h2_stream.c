@@ -873,6 +873,11 @@ int coil__h2_body_next(struct coil_http_sreq *req)
 	return 0;
 }
 
+struct sconn *coil__h2_sconn(struct coil_http_sreq *req)
+{
+	return h2s_of(req)->hc->c;
+}
+
 int coil__h2_on_cancel(struct coil_http_sreq *req,
 		       void (*fn)(struct coil_http_sreq *req, void *arg),
 		       void *arg)

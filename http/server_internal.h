@@ -311,8 +311,18 @@ struct coil_http_server {
 	struct coil_tcp_opts topts;
 };
 
+/* server_h2_stream.c: the connection an HTTP/2 request came on. */
+struct sconn *coil__h2_sconn(struct coil_http_sreq *req);
+
+/* The connection of @req. An HTTP/2 request's is its session's (P_H2):
+ * it has no exchange and never C_OWNED, so a call made only for
+ * HTTP/1.1 requests refuses it (sreq_owned()) instead of reading an
+ * exchange that is not there; what belongs to the connection (the
+ * socket, the peer) is the same for both. */
 static inline struct sconn *sconn_of(struct coil_http_sreq *req)
 {
+	if (req->major_version == 2)
+		return coil__h2_sconn(req);
 	return coil_container_of(req, struct sexch, req)->c;
 }
 

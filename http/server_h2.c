@@ -19,7 +19,8 @@
  * body that grows past it COIL_ELIMIT to the handler (then 413 from
  * coil_http_sreq_abort()); an aborted request's stream is reset
  * (INTERNAL_ERROR), and a request body still coming after the answer is
- * dropped, and cut past max_body_bytes with RST_STREAM NO_ERROR (§8.1).
+ * dropped (the session resets the stream, CANCEL, once it runs past
+ * twice max_body_bytes and 1 MiB).
  * The session itself refuses what
  * breaks the protocol (its own limits: header lists four times
  * max_head_bytes, CONTINUATION and control-frame floods). The connection
@@ -260,11 +261,9 @@ static void on_data(struct coil_h2 *h, int32_t sid, void *sdata,
 	}
 	s->brecv += len;
 	if (s->brecv > hc->srv->o.max_body_bytes) {
-		/* answered already: the rest is not wanted (§8.1) */
-		if ((s->st & HS_DONE) && !(s->st & (HS_OWNED | HS_RST))) {
-			s->st |= HS_RST;
-			coil__h2s_rst(s, H2_NO_ERROR);
-		}
+		/* dropped, not reset: nghttp2 sends a RST_STREAM ahead of an
+		 * answer still queued (a 413), which would be lost; the
+		 * session resets a stream whose body runs far past it */
 		coil__h2s_body_fail(s, COIL_ELIMIT);
 		return;
 	}
@@ -450,6 +449,11 @@ int coil__h2_serve(struct sconn *c, const void *pre, size_t n,
 	/* the session resets a stream whose header list is far over the
 	 * limit; over max_head_bytes alone it is answered 431 here */
 	o.max_header_list_bytes = hl < 65536 ? 65536 : (uint32_t)hl;
+	/* past twice the body limit (and 1 MiB more) the session resets
+	 * the stream (CANCEL): a body nobody reads is not taken forever */
+	o.max_body_bytes = srv->o.max_body_bytes > UINT64_MAX / 4
+				   ? 0
+				   : srv->o.max_body_bytes * 2 + (1u << 20);
 	ret = coil_h2_server(c->s, &o, &server_role, hc, pre, n, &hc->h2);
 	if (ret < 0) {
 		free(hc);

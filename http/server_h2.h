@@ -18,7 +18,6 @@
 #define H2_FIELD_COST 32      /* per field (RFC 9113 §6.5.2) */
 #define H2_SPARE 16	      /* stream structs a connection keeps */
 /* RFC 9113 §7 error codes */
-#define H2_NO_ERROR 0x0
 #define H2_INTERNAL_ERROR 0x2
 #define H2_REFUSED_STREAM 0x7
 
@@ -46,7 +45,6 @@
 #define HS_INTERNAL (1u << 13) /* serve_file holds req, not the handler */
 #define HS_DEFERRED (1u << 14) /* the body source said -EAGAIN */
 #define HS_HEADERR (1u << 15)  /* the head broke a limit: 431 */
-#define HS_RST (1u << 16)      /* we reset the stream */
 
 /* A piece of request body kept for the handler. */
 struct bpiece {

@@ -451,7 +451,8 @@ static int send_mem(struct h2s *s, int status,
 /* The handler (or serve_file) let go of the request. A request body
  * still coming is read and dropped (on_data()) rather than cut: curl 7.88
  * fails a transfer whose answer is followed by RST_STREAM NO_ERROR,
- * though RFC 9113 §8.1 allows it; past max_body_bytes it is cut. */
+ * though RFC 9113 §8.1 allows it, and nghttp2 sends a reset ahead of an
+ * answer still queued. */
 void coil__h2s_release(struct h2s *s)
 {
 	s->st &= ~(HS_OWNED | HS_INTERNAL | HS_LENT);

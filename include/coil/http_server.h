@@ -57,8 +57,8 @@ extern "C" {
  * max_body_bytes, COIL_ELIMIT to a body read that grows past it; a
  * request aborted, or a body that ends short of its announced length, is
  * reset (RST_STREAM INTERNAL_ERROR, §8.1.1), and a request body still
- * coming after the answer is read and dropped, and past max_body_bytes
- * stopped with RST_STREAM NO_ERROR (§8.1).
+ * coming after the answer is read and dropped (the stream is reset,
+ * CANCEL, once it runs past twice max_body_bytes and 1 MiB).
  * The connection sends GOAWAY NO_ERROR after header_timeout_ns without a
  * first stream or idle_timeout_ns without one, after max_requests
  * streams, and at a shutdown (the streams begun finish within the drain

@@ -177,6 +177,12 @@ uint64_t coil__rt_to_now(struct coil_loop *loop, uint64_t rt_ns);
  * between two steps is not lost. */
 void coil__sendfile_step(struct coil_op *op, int res, unsigned flags);
 
+struct coil_tcp;
+struct sockaddr_storage;
+/* engine/addr_order.c: the TCP stream's next address to try (RFC 8305
+ * section 4 order), or NULL when every one was tried. */
+const struct sockaddr_storage *coil__tcp_next_addr(struct coil_tcp *t);
+
 /* wait.c: coil_cancel() of an op waiting in user space (ST_EXPECT) */
 int coil__cancel_wait(struct coil_loop *loop, struct coil_op *op);
 /* deadline.c: @op (ST_WAIT_TIMED) ends: forget its deadline. */

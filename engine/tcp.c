@@ -32,6 +32,7 @@
 #include "coil/stream.h"
 #include "blkcache.h"
 #include "grow.h"
+#include "internal.h"
 #include "wq.h"
 
 /* t->st bits */
@@ -880,39 +881,6 @@ static socklen_t addr_len(const struct sockaddr_storage *a)
 					: sizeof(struct sockaddr_in);
 }
 
-/* The next untried address of @family at or after *cursor, or -1. */
-static int take(struct coil_tcp *t, int family, unsigned *cursor)
-{
-	while (*cursor < t->naddrs) {
-		unsigned i = (*cursor)++;
-		if (t->addrs[i].ss_family == family)
-			return (int)i;
-	}
-	return -1;
-}
-
-/* Happy Eyeballs order (RFC 8305 section 4): alternate families, starting
- * with the family of the resolver's first answer. */
-static const struct sockaddr_storage *next_addr(struct coil_tcp *t)
-{
-	int first = t->addrs[0].ss_family;
-	int want, i;
-
-	if (!t->last_family)
-		want = first;
-	else
-		want = t->last_family == AF_INET6 ? AF_INET : AF_INET6;
-	i = take(t, want, want == AF_INET ? &t->next4 : &t->next6);
-	if (i < 0) {
-		want = want == AF_INET ? AF_INET6 : AF_INET;
-		i = take(t, want, want == AF_INET ? &t->next4 : &t->next6);
-	}
-	if (i < 0)
-		return NULL;
-	t->last_family = want;
-	return &t->addrs[i];
-}
-
 /* Start the next attempt. Return: 0 if one is in flight, else -errno. */
 static int attempt(struct coil_tcp *t, int last_err)
 {
@@ -922,7 +890,7 @@ static int attempt(struct coil_tcp *t, int last_err)
 	int fd, ret;
 
 	for (;;) {
-		a = next_addr(t);
+		a = coil__tcp_next_addr(t);
 		if (!a)
 			return last_err;
 		if (t->connect_deadline_ns) {

@@ -1,101 +1,15 @@
-/* tests/http/test_parser.c - response and request heads: every accepted
- * form, every refusal, limits, framing and keep-alive, each input parsed
- * whole, byte by byte and split at every point, before a guard page. */
+/* tests/http/test_parser.c - response heads: every accepted form, every
+ * refusal, limits, framing and keep-alive, each input parsed whole, byte
+ * by byte and split at every point, before a guard page (pcase.h); and
+ * the parser's contract (errors stay, buffers move, sizes). Request heads
+ * are test_parser_requests.c's. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "parse_check.h"
-
-#define NONE COIL_HTTP_BODY_NONE
-#define LEN COIL_HTTP_BODY_LENGTH
-#define CHUNKED COIL_HTTP_BODY_CHUNKED
-#define CLOSE COIL_HTTP_BODY_CLOSE
-#define EPARSE COIL_EPARSE
-#define ELIMIT COIL_ELIMIT
-#define PARTIAL COIL_HTTP_PARTIAL
-#define HEAD COIL_HTTP_PARSE_HEAD
-/* a literal with its exact length, NUL bytes included */
-#define S(lit) lit, sizeof(lit) - 1
-
-struct pcase {
-	const char *name;
-	const char *head; /* the input, or its head if rest follows */
-	size_t head_len;  /* 0: strlen(head) */
-	const char *rest; /* body bytes after the head, or NULL */
-	int ret;	  /* 0: the head's length; else the result code */
-	struct pc_opts o;
-	/* expected on success (checked when ret == 0) */
-	int minor;
-	int status;	    /* responses */
-	const char *reason; /* responses */
-	const char *method; /* requests */
-	const char *target; /* requests */
-	int body;
-	uint64_t cl;
-	int ka;
-	const char *fields; /* "name: value\n" lines, NULL: not checked */
-};
-
-static unsigned long checks;
-
-static void run_case(struct guard *g, const struct pcase *c)
-{
-	char in[70000];
-	size_t hl = c->head_len ? c->head_len : strlen(c->head);
-	size_t rl = c->rest ? strlen(c->rest) : 0;
-	struct pc_run whole;
-	const char *buf;
-	char fields[4096];
-
-	assert_true(hl + rl <= sizeof(in));
-	memcpy(in, c->head, hl);
-	if (rl)
-		memcpy(in + hl, c->rest, rl);
-	int r = pc_check(g, in, hl + rl, &c->o, &whole, &buf, &checks);
-	if (c->ret != 0) {
-		if (r != c->ret)
-			fail_msg("%s: got %d, want %d", c->name, r, c->ret);
-		return;
-	}
-	if (r != (int)hl)
-		fail_msg("%s: got %d, want head length %zu", c->name, r, hl);
-	const struct coil_http_msg *m = &whole.m;
-	assert_int_equal(m->minor_version, c->minor);
-	if (c->o.flags & PC_REQ) {
-		assert_int_equal(m->method_len, strlen(c->method));
-		assert_memory_equal(m->method, c->method, m->method_len);
-		assert_int_equal(m->target_len, strlen(c->target));
-		assert_memory_equal(m->target, c->target, m->target_len);
-		/* pointers into the buffer handed in */
-		assert_true(m->method >= buf && m->method < buf + hl);
-	} else {
-		assert_int_equal(m->status, c->status);
-		assert_int_equal(m->reason_len, strlen(c->reason));
-		assert_memory_equal(m->reason, c->reason, m->reason_len);
-	}
-	if (m->body != c->body)
-		fail_msg("%s: body %d, want %d", c->name, m->body, c->body);
-	if (c->body == LEN || c->cl)
-		assert_int_equal(m->content_length, c->cl);
-	if (m->keep_alive != c->ka)
-		fail_msg("%s: keep_alive %d", c->name, m->keep_alive);
-	if (c->fields) {
-		pc_fields(fields, sizeof(fields), m);
-		if (strcmp(fields, c->fields) != 0)
-			fail_msg("%s: fields\n%s\nwant\n%s", c->name, fields,
-				 c->fields);
-	}
-	for (unsigned i = 0; i < m->nheaders; i++) {
-		assert_true(m->headers[i].name >= buf &&
-			    m->headers[i].name < buf + hl);
-		assert_true(m->headers[i].value >= buf &&
-			    m->headers[i].value + m->headers[i].value_len <=
-				    buf + hl);
-	}
-}
+#include "pcase.h"
 
 /* ---- responses ---------------------------------------------------------- */
 
@@ -668,155 +582,6 @@ static const struct pcase responses_bad[] = {
 	{"empty input", "", 0, NULL, PARTIAL},
 };
 
-/* ---- requests ----------------------------------------------------------- */
-
-#define REQ                                                                    \
-	{                                                                      \
-		PC_REQ                                                         \
-	}
-
-static const struct pcase requests_ok[] = {
-	{"GET",
-	 "GET /index.html HTTP/1.1\r\nHost: example.com\r\n"
-	 "User-Agent: coil\r\n\r\n",
-	 0, NULL, 0, REQ, 1, .method = "GET", .target = "/index.html",
-	 .body = NONE, .ka = 1,
-	 .fields = "Host: example.com\nUser-Agent: coil\n"},
-	{"POST with length",
-	 "POST /api?x=1&y=%20 HTTP/1.1\r\nHost: h\r\n"
-	 "Content-Length: 7\r\n\r\n",
-	 0, "{\"a\":1}", 0, REQ, 1, .method = "POST",
-	 .target = "/api?x=1&y=%20", .body = LEN, .cl = 7, .ka = 1},
-	{"POST chunked",
-	 "POST /up HTTP/1.1\r\nHost: h\r\n"
-	 "Transfer-Encoding: chunked\r\n\r\n",
-	 0, "3\r\nabc\r\n0\r\n\r\n", 0, REQ, 1, .method = "POST",
-	 .target = "/up", .body = CHUNKED, .ka = 1},
-	{"empty lines before the request line",
-	 "\r\n\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", 0, NULL, 0, REQ, 1,
-	 .method = "GET", .target = "/", .body = NONE, .ka = 1},
-	{"HTTP/1.0 without Host", "GET / HTTP/1.0\r\n\r\n", 0, NULL, 0, REQ, 0,
-	 .method = "GET", .target = "/", .body = NONE, .ka = 0},
-	{"HTTP/1.0 keep-alive",
-	 "GET / HTTP/1.0\r\nConnection: keep-alive\r\n"
-	 "\r\n",
-	 0, NULL, 0, REQ, 0, .method = "GET", .target = "/", .body = NONE,
-	 .ka = 1},
-	{"HTTP/1.1 close",
-	 "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
-	 "\r\n",
-	 0, NULL, 0, REQ, 1, .method = "GET", .target = "/", .body = NONE,
-	 .ka = 0},
-	{"absolute-form", "GET http://h:8/a?b HTTP/1.1\r\nHost: h:8\r\n\r\n", 0,
-	 NULL, 0, REQ, 1, .method = "GET", .target = "http://h:8/a?b",
-	 .body = NONE, .ka = 1},
-	{"asterisk-form", "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", 0, NULL, 0,
-	 REQ, 1, .method = "OPTIONS", .target = "*", .body = NONE, .ka = 1},
-	{"authority-form", "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", 0,
-	 NULL, 0, REQ, 1, .method = "CONNECT", .target = "h:443", .body = NONE,
-	 .ka = 1},
-	{"extension method", "M-SEARCH * HTTP/1.1\r\nHost: h\r\n\r\n", 0, NULL,
-	 0, REQ, 1, .method = "M-SEARCH", .target = "*", .body = NONE, .ka = 1},
-	{"obs-text target", "GET /\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n", 0,
-	 NULL, 0, REQ, 1, .method = "GET", .target = "/\xc3\xa9", .body = NONE,
-	 .ka = 1},
-	{"empty Host value", "GET / HTTP/1.1\r\nHost:\r\n\r\n", 0, NULL, 0, REQ,
-	 1, .method = "GET", .target = "/", .body = NONE, .ka = 1},
-	{"bare LF request", "GET / HTTP/1.1\nHost: h\n\n", 0, "GET", 0, REQ, 1,
-	 .method = "GET", .target = "/", .body = NONE, .ka = 1},
-	{"Content-Length 0",
-	 "PUT /x HTTP/1.1\r\nHost: h\r\n"
-	 "Content-Length: 0\r\n\r\n",
-	 0, NULL, 0, REQ, 1, .method = "PUT", .target = "/x", .body = LEN,
-	 .cl = 0, .ka = 1},
-};
-
-static const struct pcase requests_bad[] = {
-	{"missing Host in 1.1", "GET / HTTP/1.1\r\n\r\n", 0, NULL, EPARSE, REQ},
-	{"two Host fields", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 0,
-	 NULL, EPARSE, REQ},
-	{"two Host fields in 1.0",
-	 "GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n"
-	 "\r\n",
-	 0, NULL, EPARSE, REQ},
-	{"double space after method", "GET  / HTTP/1.1\r\nHost: h\r\n\r\n", 0,
-	 NULL, EPARSE, REQ},
-	{"double space after target", "GET /  HTTP/1.1\r\nHost: h\r\n\r\n", 0,
-	 NULL, EPARSE, REQ},
-	{"trailing space", "GET / HTTP/1.1 \r\nHost: h\r\n\r\n", 0, NULL,
-	 EPARSE, REQ},
-	{"tab separator", "GET\t/ HTTP/1.1\r\nHost: h\r\n\r\n", 0, NULL, EPARSE,
-	 REQ},
-	{"HTTP/0.9 request line", "GET /\r\n\r\n", 0, NULL, EPARSE, REQ},
-	{"method only", "GET\r\n\r\n", 0, NULL, EPARSE, REQ},
-	{"empty method", " / HTTP/1.1\r\nHost: h\r\n\r\n", 0, NULL, EPARSE,
-	 REQ},
-	{"non-token method", "G(T / HTTP/1.1\r\nHost: h\r\n\r\n", 0, NULL,
-	 EPARSE, REQ},
-	{"empty target", "GET  HTTP/1.1\r\nHost: h\r\n\r\n", 0, NULL, EPARSE,
-	 REQ},
-	{"control byte in target", "GET /a\x01 HTTP/1.1\r\nHost: h\r\n\r\n", 0,
-	 NULL, EPARSE, REQ},
-	{"DEL in target", "GET /a\x7f HTTP/1.1\r\nHost: h\r\n\r\n", 0, NULL,
-	 EPARSE, REQ},
-	{"NUL in target", S("GET /a\0 HTTP/1.1\r\nHost: h\r\n\r\n"), NULL,
-	 EPARSE, REQ},
-	{"lowercase version", "GET / http/1.1\r\nHost: h\r\n\r\n", 0, NULL,
-	 EPARSE, REQ},
-	{"HTTP/2 version", "GET / HTTP/2.0\r\nHost: h\r\n\r\n", 0, NULL, EPARSE,
-	 REQ},
-	{"Transfer-Encoding and Content-Length (smuggling)",
-	 "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n"
-	 "Transfer-Encoding: chunked\r\n\r\n",
-	 0, "0\r\n\r\n", EPARSE, REQ},
-	{"Content-Length and Transfer-Encoding in other order",
-	 "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
-	 "Content-Length: 4\r\n\r\n",
-	 0, NULL, EPARSE, REQ},
-	{"chunked not last",
-	 "POST / HTTP/1.1\r\nHost: h\r\n"
-	 "Transfer-Encoding: chunked, gzip\r\n\r\n",
-	 0, NULL, EPARSE, REQ},
-	{"Transfer-Encoding in 1.0",
-	 "POST / HTTP/1.0\r\n"
-	 "Transfer-Encoding: chunked\r\n\r\n",
-	 0, NULL, EPARSE, REQ},
-	{"Transfer-Encoding with a space in the name (smuggling)",
-	 "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding : chunked\r\n\r\n", 0,
-	 NULL, EPARSE, REQ},
-	{"Content-Length differs (smuggling)",
-	 "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n"
-	 "Content-Length: 10\r\n\r\n",
-	 0, NULL, EPARSE, REQ},
-	{"obs-fold", "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n  b\r\n\r\n", 0,
-	 NULL, EPARSE, REQ},
-	{"a response where a request is due", "HTTP/1.1 200 OK\r\n\r\n", 0,
-	 NULL, EPARSE, REQ},
-	{"too many headers",
-	 "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n",
-	 0,
-	 NULL,
-	 ELIMIT,
-	 {PC_REQ, 2}},
-	{"head over the limit",
-	 "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n",
-	 0,
-	 NULL,
-	 ELIMIT,
-	 {PC_REQ, 0, 32}},
-	{"incomplete request line", "GET /index", 0, NULL, PARTIAL, REQ},
-	{"only empty lines", "\r\n\r\n\r", 0, NULL, PARTIAL, REQ},
-};
-
-static void run_table(const struct pcase *t, size_t n)
-{
-	struct guard g;
-	guard_init(&g, 70000);
-	for (size_t i = 0; i < n; i++)
-		run_case(&g, &t[i]);
-	guard_free(&g);
-}
-
 static void test_parser_responses_accepted(void **state)
 {
 	run_table(responses_ok, sizeof(responses_ok) / sizeof(responses_ok[0]));
@@ -826,16 +591,6 @@ static void test_parser_responses_refused(void **state)
 {
 	run_table(responses_bad,
 		  sizeof(responses_bad) / sizeof(responses_bad[0]));
-}
-
-static void test_parser_requests_accepted(void **state)
-{
-	run_table(requests_ok, sizeof(requests_ok) / sizeof(requests_ok[0]));
-}
-
-static void test_parser_requests_refused(void **state)
-{
-	run_table(requests_bad, sizeof(requests_bad) / sizeof(requests_bad[0]));
 }
 
 /* Every byte value at one position of a field value and of a field name:
@@ -1025,8 +780,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parser_responses_accepted),
 		cmocka_unit_test(test_parser_responses_refused),
-		cmocka_unit_test(test_parser_requests_accepted),
-		cmocka_unit_test(test_parser_requests_refused),
 		cmocka_unit_test(test_parser_every_byte_in_value_and_name),
 		cmocka_unit_test(test_parser_pipelined_responses_after_reset),
 		cmocka_unit_test(test_parser_buffer_moved_between_calls),

@@ -3,7 +3,7 @@
  * resumption, mTLS, 16 MiB both ways, clean end vs truncation, pausing,
  * timeouts, garbage, closing early, bad arguments. */
 #include "coil/async.h"
-#include "tt.h"
+#include "tt_srv.h"
 
 static struct coil_loop *loop;
 static int fds0;

@@ -4,7 +4,7 @@
  * mTLS, TLS 1.1 refused) and curl --cacert (DNS name and IP, a wrong host and
  * an unknown CA refused). Skips (77) without openssl; the curl test without
  * curl. */
-#include "tt.h"
+#include "tt_srv.h"
 
 static int fds0;
 

@@ -45,6 +45,9 @@ enum {
 	OPT_OUTPUT,
 	OPT_HDR_LOG,
 	OPT_NO_KEEPALIVE,
+	OPT_HTTP2,
+	OPT_HTTP11,
+	OPT_MAX_STREAMS,
 	OPT_URLS,
 	OPT_BODY_FILE,
 	OPT_BATCH_WAIT,
@@ -84,6 +87,9 @@ static const struct option long_opts[] = {
 	{"hdr-log", required_argument, NULL, OPT_HDR_LOG},
 	{"pipeline", required_argument, NULL, 'P'},
 	{"no-keepalive", no_argument, NULL, OPT_NO_KEEPALIVE},
+	{"http2", no_argument, NULL, OPT_HTTP2},
+	{"http1.1", no_argument, NULL, OPT_HTTP11},
+	{"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
 	{"batch-wait", required_argument, NULL, OPT_BATCH_WAIT},
 	{"reap-time", no_argument, NULL, OPT_REAP_TIME},
 	{"urls", required_argument, NULL, OPT_URLS},
@@ -598,6 +604,18 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 		case OPT_NO_KEEPALIVE:
 			o->keepalive = false;
 			break;
+		case OPT_HTTP2:
+			o->http2 = true;
+			break;
+		case OPT_HTTP11:
+			o->http2 = false;
+			break;
+		case OPT_MAX_STREAMS:
+			if ((ret = get_count(optarg, c, 1, CB_MAX_PIPELINE, &v,
+					     err, err_len)))
+				return ret;
+			o->max_streams = (uint32_t)v;
+			break;
 		case OPT_URLS:
 			o->urls_file = optarg;
 			break;
@@ -714,6 +732,20 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 			err, err_len,
 			"-U needs -R: without a rate there is no intended "
 			"send time, so nothing to correct");
+	if (o->max_streams && !o->http2)
+		return tools_fail(err, err_len,
+				  "--max-streams needs --http2 (HTTP/1.1 "
+				  "pipelines with -P)");
+	if (o->http2 && o->pipeline > 1)
+		return tools_fail(err, err_len,
+				  "-P is HTTP/1.1's: with --http2, "
+				  "--max-streams N sets the streams in flight");
+	if (o->http2 && !o->keepalive)
+		return tools_fail(err, err_len,
+				  "--http2 keeps its connections: "
+				  "--no-keepalive is HTTP/1.1's");
+	if (o->http2 && !o->max_streams)
+		o->max_streams = 1; /* h2load's -m default */
 	if (o->pipeline > 1 && !o->keepalive)
 		return tools_fail(
 			err, err_len,
@@ -804,6 +836,15 @@ void cb_cli_usage(FILE *f)
 	      "    -P, --pipeline N      requests in flight per connection "
 	      "(default 1)\n"
 	      "        --no-keepalive    a new connection for every request\n"
+	      "        --http2           HTTP/2: ALPN h2 over https, prior "
+	      "knowledge (h2c)\n"
+	      "                          over http (h2load's default)\n"
+	      "        --http1.1         HTTP/1.1 (the default)\n"
+	      "        --max-streams N   --http2: streams in flight per "
+	      "connection, also\n"
+	      "                          bounded by the server's "
+	      "MAX_CONCURRENT_STREAMS\n"
+	      "                          (h2load's -m; default 1)\n"
 	      "        --batch-wait T    per loop wait, gather completions for "
 	      "up to T (a plain\n"
 	      "                          number is microseconds): fewer\n"

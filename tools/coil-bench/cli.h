@@ -90,6 +90,8 @@ struct cb_opts {
 	uint64_t requests;	  /* -n, stop after this many; 0 = no limit */
 	uint32_t pipeline;	  /* -P, requests in flight per connection */
 	bool keepalive;		  /* false with --no-keepalive */
+	bool http2;		  /* --http2 (--http1.1 clears it) */
+	uint32_t max_streams;	  /* --max-streams with --http2 (default 1) */
 	bool insecure;		  /* -k: no TLS certificate verification */
 	const char *tls_versions; /* --tls-version (argv): "1.2", "1.3",
 				   * "1.2-1.3"; NULL = the library's range */

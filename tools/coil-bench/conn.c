@@ -49,19 +49,26 @@ static int write_slot(struct cb_conn *c, struct cb_slot *sl)
 	size_t len = g->req_len[sl->url];
 	int ret;
 
-	if (ws->busy) {
-		c->wblocked = 1;
-		return -EAGAIN;
+	if (g->h2) {
+		/* a stream of the session: its bytes are counted there */
+		if ((ret = g->h2->submit(c, sl)) < 0)
+			return ret;
+		len = 0;
+	} else {
+		if (ws->busy) {
+			c->wblocked = 1;
+			return -EAGAIN;
+		}
+		if (g->dynamic) {
+			p = sl->buf;
+			len = sl->len;
+		}
+		ret = coil_stream_write(c->s, &ws->w, p, len, write_cb);
+		if (ret < 0)
+			return ret;
+		ws->busy = 1;
+		c->wnext = (c->wnext + 1) % g->pipeline;
 	}
-	if (g->dynamic) {
-		p = sl->buf;
-		len = sl->len;
-	}
-	ret = coil_stream_write(c->s, &ws->w, p, len, write_cb);
-	if (ret < 0)
-		return ret;
-	ws->busy = 1;
-	c->wnext = (c->wnext + 1) % g->pipeline;
 	if (g->o->keepalive)
 		sl->start = now;
 	else
@@ -170,6 +177,61 @@ static unsigned script_delay(struct cb_conn *c)
 	return 0;
 }
 
+/* Requests @c may take now: free pipeline slots, and with --http2 the
+ * streams the server still allows beyond the ones not sent yet. */
+static unsigned conn_room(const struct cb_conn *c)
+{
+	const struct cb_gen *g = c->g;
+	unsigned room = g->pipeline - c->count;
+	if (g->h2) { /* the server's MAX_CONCURRENT_STREAMS */
+		unsigned h2room = g->h2->room(c);
+		h2room = h2room > c->unsent ? h2room - c->unsent : 0;
+		if (room > h2room)
+			room = h2room;
+	}
+	return room;
+}
+
+/*
+ * --http2, open model: requests of @c's lane that are due and that @c has
+ * no free stream for (or @c is not open) go to the least-loaded open
+ * connection of the thread that has one, so a slow or reconnecting
+ * connection does not hold them back while others have streams free.
+ * Their intended times stay the lane's; O(connections) per hand-out,
+ * which happens only with such a backlog.
+ */
+static void lend_due(struct cb_conn *c, uint64_t now)
+{
+	struct cb_gen *g = c->g;
+	uint64_t at = now < g->end ? now : g->end - 1;
+
+	while (!g->stopping && cb_sched_backlog(&c->sched, at)) {
+		struct cb_conn *best = NULL;
+		unsigned room = 0, n;
+		int ret;
+		for (unsigned i = 0; i < g->n; i++) {
+			struct cb_conn *o = &g->conns[i];
+			unsigned r;
+			if (o == c || o->state != C_OPEN || o->no_more ||
+			    (best && o->count >= best->count))
+				continue;
+			if ((r = conn_room(o))) {
+				best = o;
+				room = r;
+			}
+		}
+		if (!best)
+			return;
+		n = cb_sched_due(&c->sched, at, g->due, room);
+		for (unsigned i = 0; i < n; i++)
+			take(best, g->due[i]);
+		if ((ret = flush_unsent(best)) < 0)
+			cb_conn_fail(best, CB_ERR_WRITE, ret);
+		if (!n)
+			return;
+	}
+}
+
 /* Take and send what the model allows now. */
 void cb_conn_send_more(struct cb_conn *c)
 {
@@ -190,7 +252,7 @@ void cb_conn_send_more(struct cb_conn *c)
 		goto fail;
 	if (c->wblocked)
 		return;
-	room = g->pipeline - c->count;
+	room = conn_room(c);
 	if (coil_op_busy(&c->tmr) && !g->o->rate)
 		room = 0; /* delay() or a retry pending */
 	if (!g->o->keepalive)
@@ -222,6 +284,8 @@ void cb_conn_send_more(struct cb_conn *c)
 		c->used = 1;
 	if ((ret = flush_unsent(c)) < 0)
 		goto fail;
+	if (g->h2 && g->o->rate) /* what this one has no stream for */
+		lend_due(c, now);
 	if (conn_spent(c))
 		cb_conn_close(c);
 	return;
@@ -251,6 +315,8 @@ void cb_conn_due(struct cb_conn *c)
 	if (g->stopping)
 		return;
 	if (g->o->keepalive) {
+		if (g->h2 && c->state != C_OPEN) /* connecting: others take */
+			lend_due(c, coil_now(g->loop));
 		cb_conn_send_more(c);
 		return;
 	}
@@ -270,46 +336,58 @@ void cb_conn_due(struct cb_conn *c)
 /* ---- responses ------------------------------------------------------------
  */
 
-static void response_done(struct cb_conn *c)
+void cb_record(struct cb_conn *c, struct cb_slot *sl, int status)
 {
 	struct cb_gen *g = c->g;
 	struct cb_result *r = &g->th->r;
-	struct cb_slot *sl = &c->ring[c->head];
 	uint64_t now = c->rx_ns; /* when the kernel received it */
+
+	g->responses++;
+	c->fails = 0;
+	if (!measured(g, sl->intended))
+		return;
+	uint64_t lat = now > sl->intended ? now - sl->intended : 0;
+	coil_hist_record(r->latency, lat);
+	if (g->ih)
+		coil_hist_record(g->ih, lat);
+	if (g->o->rate) {
+		uint64_t u = now > sl->start ? now - sl->start : 0;
+		coil_hist_record(r->latency_uncorrected, u);
+		if (g->ihu)
+			coil_hist_record(g->ihu, u);
+	}
+	cb_result_status(r, (unsigned)status);
+	r->requests++;
+	cb_track_response(g, sl->intended, now, lat, (unsigned)status);
+}
+
+void cb_conn_warmed(struct cb_conn *c)
+{
+	struct cb_gen *g = c->g;
+	/* the server accepted it: the connection is up */
+	c->warming = 0;
+	g->th->r.connect_requests++;
+	if (g->connecting)
+		g->connecting--;
+	coil_stream_set_timeouts(c->s, 0, 0, 0);
+}
+
+static void response_done(struct cb_conn *c)
+{
+	struct cb_gen *g = c->g;
+	struct cb_slot *sl = &c->ring[c->head];
 	int status = c->msg.status;
 	int keep = c->msg.keep_alive && g->o->keepalive;
 
+	cb_record(c, sl, status);
 	if (--sl->left == 0) {
 		c->head = (c->head + 1) % g->pipeline;
 		c->count--;
 	}
-	g->responses++;
-	if (measured(g, sl->intended)) {
-		uint64_t lat = now > sl->intended ? now - sl->intended : 0;
-		coil_hist_record(r->latency, lat);
-		if (g->ih)
-			coil_hist_record(g->ih, lat);
-		if (g->o->rate) {
-			uint64_t u = now > sl->start ? now - sl->start : 0;
-			coil_hist_record(r->latency_uncorrected, u);
-			if (g->ihu)
-				coil_hist_record(g->ihu, u);
-		}
-		cb_result_status(r, (unsigned)status);
-		r->requests++;
-		cb_track_response(g, sl->intended, now, lat, (unsigned)status);
-	}
 	coil_http_msg_reset(&c->msg);
 	c->in_body = 0;
-	c->fails = 0;
-	if (c->warming) {
-		/* the server accepted it: the connection is up */
-		c->warming = 0;
-		g->th->r.connect_requests++;
-		if (g->connecting)
-			g->connecting--;
-		coil_stream_set_timeouts(c->s, 0, 0, 0);
-	}
+	if (c->warming)
+		cb_conn_warmed(c);
 	if (g->want_response) {
 		cb_script_response(g->script, status, &c->head_ref, c->rb,
 				   c->rb_len);
@@ -589,9 +667,14 @@ static void conn_ready(struct cb_conn *c)
 		c->warming = 1; /* connecting until its answer */
 	else if (g->connecting)
 		g->connecting--;
-	ret = coil_stream_read_start(c->s, on_read);
+	if (g->h2)
+		ret = g->h2->start(c);
+	else
+		ret = coil_stream_read_start(c->s, on_read);
 	if (ret < 0) {
-		cb_conn_fail(c, CB_ERR_READ, ret);
+		cb_conn_fail(c,
+			     ret == -EPROTONOSUPPORT ? CB_ERR_TLS : CB_ERR_READ,
+			     ret);
 		return;
 	}
 	if (c->warming) {
@@ -677,6 +760,11 @@ void cb_conn_close(struct cb_conn *c)
 	c->state = C_CLOSING;
 	if (coil_op_busy(&c->tmr))
 		coil_timeout_remove(c->g->loop, &c->tmr);
+	if (c->h2) { /* the session closes its stream */
+		if (c->g->h2->close(c) < 0)
+			cb_conn_next(c, 0);
+		return;
+	}
 	if (coil_stream_close(c->s, close_cb) < 0)
 		cb_conn_next(c, 0);
 }
@@ -790,7 +878,7 @@ void cb_conn_connect(struct cb_conn *c)
 	 * send completions ride along with the answers' already, and the
 	 * CQEs they add keep the adaptive batching engaged: only unbatched
 	 * (--batch-wait 0). */
-	if (g->pipeline == 1 && !g->t->https && !g->dynamic &&
+	if (g->pipeline == 1 && !g->t->https && !g->dynamic && !g->h2 &&
 	    !g->run->batch_wait_ns)
 		to.flags |= COIL_TCP_QUIET_SENDS;
 	c->tcp.s.data = c;

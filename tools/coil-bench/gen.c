@@ -297,6 +297,8 @@ static void gen_free(struct cb_gen *g)
 		free(g->conns[0].ring);
 		free(g->conns[0].ws);
 	}
+	if (g->h2)
+		g->h2->free(g);
 	free(g->conns);
 	free(g->due);
 	coil_hist_free(g->ih);
@@ -327,6 +329,14 @@ static int gen_setup(struct cb_thread *th, struct cb_gen **out)
 	g->o = o;
 	g->t = run->t;
 	g->pipeline = o->pipeline ? o->pipeline : 1;
+	if (o->http2) {
+		g->h2 = &cb_h2_proto;
+		g->pipeline = o->max_streams ? o->max_streams : 1;
+	}
+	snprintf(th->r.protocol, sizeof(th->r.protocol), "%s",
+		 !o->http2	 ? "http/1.1"
+		 : run->t->https ? "h2"
+				 : "h2c");
 	g->reqs = run->t->reqs;
 	g->req_off = run->t->req_off;
 	g->req_len = run->t->req_len;
@@ -427,6 +437,19 @@ static int gen_setup(struct cb_thread *th, struct cb_gen **out)
 		coil_op_init(&c->retry, cb_conn_retry_cb);
 		c->head_ref = CB_SCRIPT_NOREF;
 		c->state = C_IDLE;
+	}
+	if (g->h2 && g->want_response) {
+		snprintf(th->fatal_msg, sizeof(th->fatal_msg),
+			 "--http2 does not run a script's response() yet");
+		gen_free(g);
+		return -ENOTSUP;
+	}
+	if (g->h2 && (ret = g->h2->setup(g)) < 0) {
+		snprintf(th->fatal_msg, sizeof(th->fatal_msg),
+			 "--http2: the request cannot be sent as HTTP/2: %s",
+			 coil_strerror(ret));
+		gen_free(g);
+		return ret;
 	}
 	if (o->rate)
 		cb_pacer_init(g);

@@ -45,6 +45,8 @@ struct cb_slot {
 	int head_req;	   /* request(): the request is HEAD */
 	char *buf;	   /* request(): this slot's bytes (owned) */
 	size_t len, cap;
+	int32_t sid;	 /* --http2: the slot's stream */
+	uint16_t status; /* --http2: its final :status, once seen */
 };
 
 struct cb_wslot {
@@ -97,7 +99,32 @@ struct cb_conn {
 	unsigned fails;
 	uint64_t connect_ns;
 	uint64_t rx_ns; /* the latest read's receive time */
+	/* --http2 (conn_h2.c): the session, a script's request as fields,
+	 * the stream's byte counters at the last look */
+	struct coil_h2 *h2;
+	struct cb_h2req *h2req;
+	uint64_t h2_in, h2_out;
 };
+
+/*
+ * A protocol other than HTTP/1.1 on a connection (conn_h2.c: HTTP/2),
+ * registered by gen.c in g->h2; conn.c calls through it.
+ *  setup/free: the thread's part (gen_setup(), gen_free());
+ *  start: the stream is connected (and TLS done): take it over; 0 or an
+ *         error (-EPROTONOSUPPORT: TLS did not choose the protocol);
+ *  room:  requests that may be opened now (unsent ones included);
+ *  submit: send the slot's request; 0, -EAGAIN (no room), or an error;
+ *  close: close the connection; cb_conn_next() follows (0), else -errno.
+ */
+struct cb_proto {
+	int (*setup)(struct cb_gen *g);
+	void (*free)(struct cb_gen *g);
+	int (*start)(struct cb_conn *c);
+	unsigned (*room)(const struct cb_conn *c);
+	int (*submit)(struct cb_conn *c, struct cb_slot *sl);
+	int (*close)(struct cb_conn *c);
+};
+extern const struct cb_proto cb_h2_proto;
 
 /*
  * The open model's pacer: one timer per loop instead of one per request.
@@ -131,7 +158,10 @@ struct cb_gen {
 	struct coil_loop *loop;
 	struct cb_conn *conns;
 	unsigned n;
-	unsigned pipeline;
+	unsigned pipeline;	   /* requests in flight per connection: -P, or
+				    * --max-streams with --http2 */
+	const struct cb_proto *h2; /* --http2: &cb_h2_proto, else NULL */
+	void *h2reqs;		   /* conn_h2.c's requests as fields */
 	struct coil_http_header headers[MAX_HEADERS];
 	uint64_t *due; /* scratch for cb_sched_due(), [pipeline] */
 
@@ -311,6 +341,11 @@ void cb_conn_close(struct cb_conn *c);
 void cb_conn_fail(struct cb_conn *c, enum cb_err_class cls, int code);
 /* Take and send what the model allows now. */
 void cb_conn_send_more(struct cb_conn *c);
+/* A response with @status to the request in @sl, timed at c->rx_ns:
+ * counted and recorded (latency, status, series). */
+void cb_record(struct cb_conn *c, struct cb_slot *sl, int status);
+/* The connection's confirming answer came (pre-connect): it is up. */
+void cb_conn_warmed(struct cb_conn *c);
 /* After a failed connect (@failed) or a close: connect again, or finish. */
 void cb_conn_next(struct cb_conn *c, int failed);
 /* The open model: requests of the connection's lane are due (the pacer

@@ -279,6 +279,8 @@ static int tls_setup(const struct cb_opts *o, struct cb_target *t)
 	int ret;
 	if (o->insecure)
 		co.flags |= COIL_TLS_INSECURE;
+	if (o->http2) /* ALPN: h2, then http/1.1 (refused by the run) */
+		co.alpn = coil_h2_alpn;
 	if (o->tls_versions &&
 	    coil_tls_parse_versions(o->tls_versions, &co.min_version,
 				    &co.max_version) < 0)

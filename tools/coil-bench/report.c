@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "coil/engine.h"
+#include "coil/http_h2.h"
 #include "report.h"
 #include "series.h"
 #include "slo.h"
@@ -128,6 +129,9 @@ int cb_result_merge(struct cb_result *dst, const struct cb_result *src)
 	dst->cpu_user_ns += src->cpu_user_ns;
 	dst->cpu_sys_ns += src->cpu_sys_ns;
 	dst->tls_handshakes += src->tls_handshakes;
+	dst->h2_sessions += src->h2_sessions;
+	if (!dst->protocol[0] || src->h2_sessions)
+		memcpy(dst->protocol, src->protocol, sizeof(dst->protocol));
 	dst->tls_resumed += src->tls_resumed;
 	dst->tls_handshake_ns += src->tls_handshake_ns;
 	if (!dst->tls_version[0]) {
@@ -288,10 +292,12 @@ static void print_units(FILE *f, const char *msg, int width)
  */
 
 const char *const cb_err_class_names[CB_ERR_CLASSES] = {
-	[CB_ERR_CONNECT] = "connect", [CB_ERR_TLS] = "tls",
-	[CB_ERR_READ] = "read",	      [CB_ERR_WRITE] = "write",
-	[CB_ERR_RESET] = "reset",     [CB_ERR_TIMEOUT] = "timeout",
-	[CB_ERR_PARSE] = "parse",     [CB_ERR_SCRIPT] = "script",
+	[CB_ERR_CONNECT] = "connect",	[CB_ERR_TLS] = "tls",
+	[CB_ERR_READ] = "read",		[CB_ERR_WRITE] = "write",
+	[CB_ERR_RESET] = "reset",	[CB_ERR_TIMEOUT] = "timeout",
+	[CB_ERR_PARSE] = "parse",	[CB_ERR_SCRIPT] = "script",
+	[CB_ERR_H2_RESET] = "h2-reset", [CB_ERR_GOAWAY] = "goaway",
+	[CB_ERR_FLOW] = "flow-control",
 };
 
 /* The symbolic name of a result code: "ECONNREFUSED", "COIL_EPARSE". */
@@ -313,6 +319,8 @@ const char *cb_code_name(int code)
 	case COIL_EHTTP:
 		return "COIL_EHTTP";
 	}
+	if (code >= CB_H2_CODE(0))
+		return coil_h2_strcode((uint32_t)code & 0xffffu);
 	if (code < 0 && code > COIL_EBASE) {
 		const char *n = strerrorname_np(-code);
 		if (n)
@@ -507,7 +515,9 @@ static void errors_block(FILE *f, const struct cb_result *r)
 			fprintf(f, "%s%s %llu (%s)", sep,
 				cb_code_name(e->codes[i].code),
 				(unsigned long long)e->codes[i].count,
-				coil_strerror(e->codes[i].code));
+				e->codes[i].code > 0
+					? "HTTP/2 error code"
+					: coil_strerror(e->codes[i].code));
 			sep = ", ";
 		}
 		if (e->other)
@@ -604,7 +614,8 @@ void cb_report_text(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	const struct cb_err_stats *e = r->errors;
 	uint64_t sock_connect = e[CB_ERR_CONNECT].count + e[CB_ERR_TLS].count;
 	uint64_t sock_read = e[CB_ERR_READ].count + e[CB_ERR_RESET].count +
-			     e[CB_ERR_PARSE].count;
+			     e[CB_ERR_PARSE].count + e[CB_ERR_H2_RESET].count +
+			     e[CB_ERR_GOAWAY].count + e[CB_ERR_FLOW].count;
 	uint64_t sock_write = e[CB_ERR_WRITE].count;
 	uint64_t sock_timeout = e[CB_ERR_TIMEOUT].count;
 	uint64_t bad_status = cb_result_non_2xx_3xx(r);
@@ -670,6 +681,9 @@ void cb_report_text(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 			"%llu below, %llu above\n",
 			(unsigned long long)coil_hist_underflows(r->latency),
 			(unsigned long long)coil_hist_overflows(r->latency));
+	if (r->h2_sessions)
+		fprintf(f, "  Protocol: HTTP/2 (%s), %llu sessions\n",
+			r->protocol, (unsigned long long)r->h2_sessions);
 	if (r->tls_handshakes) {
 		fmt_time_us(buf, sizeof(buf),
 			    r->tls_handshake_ns / 1000.0L / r->tls_handshakes);

@@ -35,8 +35,18 @@ enum cb_err_class {
 	CB_ERR_PARSE,	/* malformed response (COIL_EPARSE, COIL_ELIMIT) */
 	CB_ERR_SCRIPT,	/* -s: request() gave a non-string (-EINVAL) or a
 			 * malformed request (COIL_EPARSE); never sent */
+	/* --http2 (wrk's line counts them as read errors): */
+	CB_ERR_H2_RESET, /* the server reset the stream (RST_STREAM; the
+			  * code is CB_H2_CODE(its error code)) */
+	CB_ERR_GOAWAY,	 /* refused by the server's GOAWAY (COIL_EH2_GOAWAY):
+			  * not processed */
+	CB_ERR_FLOW,	 /* the send window stayed closed (COIL_EH2_FLOW) */
 	CB_ERR_CLASSES
 };
+
+/* An HTTP/2 error code (RFC 9113 §7) among a class's codes: positive,
+ * where -errno and COIL_E* codes are negative. */
+#define CB_H2_CODE(c) ((int)(0x10000u | ((c)&0xffffu)))
 
 /* Distinct result codes kept per class; further codes count in "other". */
 #define CB_ERR_CODES 8
@@ -117,6 +127,10 @@ struct cb_result {
 	/* when the run started (CLOCK_REALTIME, ns since 1970; 0: not
 	 * recorded): "start_time" in the JSON */
 	uint64_t start_unix_ns;
+	/* the protocol the connections spoke: "http/1.1", "h2" (TLS, ALPN)
+	 * or "h2c" (prior knowledge); and HTTP/2 sessions started */
+	char protocol[16];
+	uint64_t h2_sessions;
 
 	/* open model (-R): from struct cb_sched, summed over lanes */
 	uint64_t late;	     /* sent more than late_ns after the intended

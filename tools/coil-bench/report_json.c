@@ -613,7 +613,8 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	j_u64(&j, "connect", e[CB_ERR_CONNECT].count + e[CB_ERR_TLS].count);
 	j_u64(&j, "read",
 	      e[CB_ERR_READ].count + e[CB_ERR_RESET].count +
-		      e[CB_ERR_PARSE].count);
+		      e[CB_ERR_PARSE].count + e[CB_ERR_H2_RESET].count +
+		      e[CB_ERR_GOAWAY].count + e[CB_ERR_FLOW].count);
 	j_u64(&j, "write", e[CB_ERR_WRITE].count);
 	j_u64(&j, "timeout", e[CB_ERR_TIMEOUT].count);
 	j_close(&j, '}');
@@ -665,6 +666,12 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	j_f64(&j, "sys_us_per_request",
 	      r->requests ? (double)r->cpu_sys_ns / 1e3 / (double)r->requests
 			  : 0);
+	j_close(&j, '}');
+
+	j_key(&j, "http");
+	j_open(&j, '{');
+	j_str(&j, "protocol", r->protocol);
+	j_u64(&j, "h2_sessions", r->h2_sessions);
 	j_close(&j, '}');
 
 	j_key(&j, "tls");

@@ -1,0 +1,119 @@
+#!/bin/bash
+# bench/vs-h2load/run.sh [COIL_BENCH [ROUNDS [SECS]]]
+#
+# coil-bench --http2 beside h2load against the same nginx (HTTP/2): one
+# worker pinned to CPU 0, every generator pinned to CPU 1, -t1 -c50 and
+# 10 streams per connection (h2load -m10, coil-bench --max-streams 10),
+# SECS (default 5) seconds each, ROUNDS (default 3) rounds with the tools
+# alternating; over h2c (prior knowledge, nginx `listen ... http2`) and
+# over TLS (ALPN h2, a throwaway self-signed certificate). For each run:
+# requests/s, the generator's user and system CPU per request and its
+# system calls per request (perf stat over the whole process), p50/p99
+# as the tool reports them (h2load: its mean; it prints no percentiles).
+# The helpers are bench/common/vs.sh's, as bench/vs-wrk uses them. Under
+# each table, the goals: coil-bench at most 0.7x h2load's CPU per request
+# and at most 0.1 system calls per request. VS_H2LOAD_ONLY=h2c or tls runs
+# one section. Needs nginx, h2load, perf, openssl, taskset.
+set -euo pipefail
+cb=${1:-build/tools/coil-bench/coil-bench}
+rounds=${2:-3}
+secs=${3:-5}
+conns=50
+streams=10
+only=${VS_H2LOAD_ONLY:-all}
+
+for t in nginx h2load perf taskset openssl; do
+	command -v $t >/dev/null || { echo "vs-h2load: $t not installed: skipped"; exit 0; }
+done
+[ -x "$cb" ] || { echo "vs-h2load: $cb not found (build coil-bench first)"; exit 1; }
+cb=$(readlink -f "$cb")
+here=$(dirname "$(readlink -f "$0")")
+
+dir=$(mktemp -d /tmp/coil-vs-h2load-XXXXXX)
+chmod 755 "$dir"
+cleanup() {
+	[ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
+	sleep 0.2
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+. "$here/../common/vs.sh"
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+port=$(free_port)
+tport=$(free_port)
+printf 'hello from nginx, a small static page for the load test\n' > "$dir/index.html"
+chmod 644 "$dir/index.html"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$dir/key.pem" -out "$dir/cert.pem" -days 1 \
+	-subj /CN=localhost -addext subjectAltName=DNS:localhost >/dev/null 2>&1
+cat > "$dir/nginx.conf" <<CONF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  http2_max_concurrent_streams 128;
+  client_body_temp_path $dir; proxy_temp_path $dir; fastcgi_temp_path $dir;
+  uwsgi_temp_path $dir; scgi_temp_path $dir;
+  server { listen 127.0.0.1:$port http2; root $dir; }
+  server { listen 127.0.0.1:$tport ssl http2; root $dir;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem; }
+}
+CONF
+taskset -c 0 nginx -p "$dir" -c "$dir/nginx.conf"
+for i in $(seq 50); do
+	curl -s --http2-prior-knowledge -o /dev/null "http://127.0.0.1:$port/" && break
+	sleep 0.1
+done
+
+echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+echo "machine: $(nproc) CPU(s), kernel $(uname -r)," \
+	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "load: $(cat /proc/loadavg)"
+echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), 1 worker on CPU 0, access log off;" \
+	"generators on CPU 1, -t1 -c$conns, $streams streams each, ${secs}s each, $rounds rounds;" \
+	"$(h2load --version 2>&1 | head -1)"
+
+goals() {
+	awk '{ cpu[$1] = $2; sc[$1] = $3 }
+	END {
+		d = "coil-bench_--http2"; h = "h2load"
+		if (!(d in cpu) || !(h in cpu)) exit
+		r = cpu[d] / cpu[h]
+		printf "goal: CPU/request <= 0.7x h2load: %.2fx (%s)\n", r, r <= 0.7 ? "met" : "missed"
+		printf "goal: syscalls/request <= 0.1: %.3f (%s)\n", sc[d], sc[d] <= 0.1 ? "met" : "missed"
+	}' "$dir/medians"
+	rm -f "$dir/medians"
+}
+
+round() {
+	local url=$1
+	run h2load "$url" h2load -t1 -c$conns -m$streams -D$secs
+	run "coil-bench_--http2" "$url" "$cb" -t1 -c$conns -d${secs}s -L -k \
+		--http2 --max-streams $streams
+}
+
+section() {
+	local title=$1 url=$2
+	echo
+	echo "== $title: $url"
+	for r in $(seq "$rounds"); do
+		echo "round $r"
+		round "$url"
+	done
+	table "$title, -t1 -c$conns -m$streams, ${secs}s"
+	goals
+}
+
+if [ "$only" = all ] || [ "$only" = h2c ]; then
+	section "h2c (prior knowledge)" "http://127.0.0.1:$port/"
+fi
+if [ "$only" = all ] || [ "$only" = tls ]; then
+	section "h2 over TLS (ALPN)" "https://localhost:$tport/"
+fi

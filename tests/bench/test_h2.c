@@ -1,0 +1,262 @@
+/*
+ * tests/bench/test_h2.c - coil-bench --http2 against nginx's HTTP/2:
+ * prior knowledge (h2c, `listen ... http2`) and TLS with ALPN h2, many
+ * streams per connection (--max-streams), in the closed and the open
+ * model. Exact accounting holds over HTTP/2: the request count
+ * coil-bench reports equals the lines nginx logged with protocol
+ * HTTP/2.0, with no error; the report names the protocol. A TLS server
+ * without h2 is refused with a TLS-class error. Skips (77) without nginx
+ * or openssl.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <sys/stat.h>
+
+#include "e2eutil.h"
+
+#define NGINX "/usr/sbin/nginx"
+
+#ifndef COIL_TLS_MKCERTS
+#error "COIL_TLS_MKCERTS must name tests/tls/mkcerts.sh"
+#endif
+
+static char dir[] = "/tmp/coil-bench-h2-XXXXXX";
+static unsigned short port, tls_port, h1_port;
+static pid_t nginx_pid;
+static char url[64], tls_url[64], h1_url[64];
+
+static void put(const char *name, const char *text)
+{
+	char p[256];
+	FILE *f;
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	f = fopen(p, "w");
+	if (!f)
+		abort();
+	fputs(text, f);
+	fclose(f);
+	chmod(p, 0644);
+}
+
+/* log lines, and those whose protocol was HTTP/2.0 */
+static uint64_t log_lines(uint64_t *h2)
+{
+	char p[256];
+	char *text, *line;
+	uint64_t n = 0;
+	snprintf(p, sizeof(p), "%s/access.log", dir);
+	text = slurp(p);
+	*h2 = 0;
+	for (line = text; *line;) {
+		char *nl = strchr(line, '\n');
+		if (!nl)
+			break;
+		*nl = 0;
+		n++;
+		*h2 += strstr(line, " HTTP/2.0") != NULL;
+		line = nl + 1;
+	}
+	free(text);
+	return n;
+}
+
+static void log_clear(void)
+{
+	char p[256];
+	snprintf(p, sizeof(p), "%s/access.log", dir);
+	if (truncate(p, 0))
+		abort();
+}
+
+static unsigned short free_port(void)
+{
+	unsigned short p;
+	close(tu_listen(&p));
+	return p;
+}
+
+static int start_nginx(void **state)
+{
+	char conf[4096], cpath[256], cmd[512];
+	int rc;
+	(void)state;
+	port = ngx_prepare(NGINX, dir);
+	tls_port = free_port();
+	h1_port = free_port();
+	snprintf(cmd, sizeof(cmd), "sh %s %s >/dev/null", COIL_TLS_MKCERTS,
+		 dir);
+	rc = system(cmd);
+	if (rc != 0 && WIFEXITED(rc) && WEXITSTATUS(rc) == 77) {
+		fprintf(stderr, "skip: openssl is not installed\n");
+		exit(77);
+	}
+	snprintf(conf, sizeof(conf),
+		 "daemon off;\nmaster_process on;\nworker_processes 1;\n"
+		 "pid %1$s/nginx.pid;\nerror_log %1$s/error.log;\n"
+		 "events { worker_connections 1024; }\n"
+		 "http {\n"
+		 "  log_format h2 '$connection $request $status "
+		 "$server_protocol';\n"
+		 "  access_log %1$s/access.log h2;\n"
+		 "  keepalive_requests 1000000;\n"
+		 "  http2_max_concurrent_streams 128;\n"
+		 "  client_body_temp_path %1$s;\n  proxy_temp_path %1$s;\n"
+		 "  fastcgi_temp_path %1$s;\n  uwsgi_temp_path %1$s;\n"
+		 "  scgi_temp_path %1$s;\n"
+		 "  ssl_certificate %1$s/server.crt;\n"
+		 "  ssl_certificate_key %1$s/server.key;\n"
+		 "  server { listen 127.0.0.1:%2$u http2; root %1$s; }\n"
+		 "  server { listen 127.0.0.1:%3$u ssl http2; root %1$s; }\n"
+		 "  server { listen 127.0.0.1:%4$u ssl; root %1$s; }\n"
+		 "}\n",
+		 dir, port, tls_port, h1_port);
+	put("nginx.conf", conf);
+	put("index.html", "hello from nginx over HTTP/2\n");
+	snprintf(cpath, sizeof(cpath), "%s/nginx.conf", dir);
+	nginx_pid = ngx_spawn(NGINX, dir, cpath, port);
+	port_accepting(tls_port, 5000);
+	port_accepting(h1_port, 5000);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
+	snprintf(tls_url, sizeof(tls_url), "https://127.0.0.1:%u/", tls_port);
+	snprintf(h1_url, sizeof(h1_url), "https://127.0.0.1:%u/", h1_port);
+	return 0;
+}
+
+static int stop_nginx(void **state)
+{
+	(void)state;
+	return ngx_stop_rm(nginx_pid, dir);
+}
+
+/* nginx writes a request's log line after its response: up to 3 s */
+static uint64_t log_lines_settled(uint64_t want, uint64_t *h2)
+{
+	uint64_t n = log_lines(h2);
+	for (int i = 0; i < 300 && n < want; i++) {
+		struct timespec d = {0, 10000000};
+		nanosleep(&d, NULL);
+		n = log_lines(h2);
+	}
+	return n;
+}
+
+static void check(struct cb_out r, double min, const char *proto)
+{
+	uint64_t h2,
+		lines = log_lines_settled((uint64_t)j_requests(r.out), &h2);
+	char want[64];
+	cb_expect_ok(&r);
+	fprintf(stderr,
+		"coil-bench %.0f requests, nginx logged %llu (%llu "
+		"HTTP/2.0)\n",
+		j_requests(r.out), (unsigned long long)lines,
+		(unsigned long long)h2);
+	assert_true(j_requests(r.out) >= min);
+	assert_int_equal((uint64_t)j_requests(r.out), lines);
+	assert_int_equal(h2, lines);
+	assert_int_equal((uint64_t)j_errors(r.out), 0);
+	assert_int_equal((uint64_t)jnum(r.out, "\"status\"", "200"), lines);
+	snprintf(want, sizeof(want), "\"protocol\": \"%s\"", proto);
+	assert_non_null(strstr(r.out, want));
+	assert_true(jnum(r.out, NULL, "h2_sessions") >= 1);
+	cb_out_free(&r);
+	log_clear();
+}
+
+static void test_bench_h2c_closed_max_streams(void **state)
+{
+	(void)state;
+	log_clear();
+	check(RUN("-t1", "-c4", "-d1s", "--http2", "--max-streams", "10",
+		  "--json", url),
+	      1000, "h2c");
+}
+
+static void test_bench_h2c_requests_exact(void **state)
+{
+	struct cb_out r;
+	(void)state;
+	log_clear();
+	r = RUN("-t2", "-c4", "-n", "5000", "--http2", "--max-streams", "16",
+		"--json", url);
+	assert_int_equal((uint64_t)j_requests(r.out), 5000);
+	check(r, 5000, "h2c");
+}
+
+/* every scheduled request is answered, or reported as never sent */
+static void test_bench_h2c_open_model(void **state)
+{
+	struct cb_out r;
+	double unsent;
+	(void)state;
+	log_clear();
+	r = RUN("-t2", "-c4", "-d1s", "-R3000", "--http2", "--max-streams", "8",
+		"--json", url);
+	unsent = jnum(r.out, "\"open_model\"", "unsent");
+	assert_int_equal((uint64_t)(j_requests(r.out) + unsent), 3000);
+	check(r, 2500, "h2c");
+}
+
+static void test_bench_h2_tls_alpn(void **state)
+{
+	struct cb_out r;
+	(void)state;
+	log_clear();
+	r = RUN("-t1", "-c4", "-d1s", "-k", "--http2", "--max-streams", "10",
+		"--json", tls_url);
+	check(r, 500, "h2");
+	/* the text report names it */
+	r = RUN("-t1", "-c2", "-d200ms", "-k", "--http2", tls_url);
+	cb_expect_ok(&r);
+	assert_non_null(strstr(r.out, "  Protocol: HTTP/2 (h2), "));
+	cb_out_free(&r);
+	log_clear();
+}
+
+/* a TLS server that picks http/1.1: each connection refused (tls class,
+ * EPROTONOSUPPORT), no request sent */
+static void test_bench_h2_tls_without_h2_refused(void **state)
+{
+	struct cb_out r;
+	uint64_t h2;
+	(void)state;
+	log_clear();
+	r = RUN("-t1", "-c1", "-d200ms", "-k", "--http2", "--json", h1_url);
+	assert_int_equal(r.status, 1); /* no request succeeded */
+	assert_true(jnum(r.out, "\"tls\"", "count") >= 1);
+	assert_non_null(strstr(r.out, "EPROTONOSUPPORT"));
+	assert_int_equal(log_lines(&h2), 0);
+	cb_out_free(&r);
+}
+
+static void test_bench_h2_cli_errors(void **state)
+{
+	struct cb_out r;
+	(void)state;
+	r = RUN("--max-streams", "4", url);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "--max-streams needs --http2"));
+	cb_out_free(&r);
+	r = RUN("--http2", "-P4", url);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "--max-streams N sets"));
+	cb_out_free(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bench_h2c_closed_max_streams),
+		cmocka_unit_test(test_bench_h2c_requests_exact),
+		cmocka_unit_test(test_bench_h2c_open_model),
+		cmocka_unit_test(test_bench_h2_tls_alpn),
+		cmocka_unit_test(test_bench_h2_tls_without_h2_refused),
+		cmocka_unit_test(test_bench_h2_cli_errors),
+	};
+	return cmocka_run_group_tests_name("bench.h2", tests, start_nginx,
+					   stop_nginx);
+}

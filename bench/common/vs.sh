@@ -96,3 +96,4 @@ table() {
 		}
 	}' medians="$dir/medians" "$dir/results"
 	rm -f "$dir/results"
+}

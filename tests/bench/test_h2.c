@@ -233,6 +233,43 @@ static void test_bench_h2_tls_without_h2_refused(void **state)
 	cb_out_free(&r);
 }
 
+/* a script's request() per request (a new path and header each), turned
+ * into HTTP/2 fields per request: nginx logs each path once */
+static void test_bench_h2_script_request(void **state)
+{
+	static const char lua[] = "counter = 0\n"
+				  "request = function()\n"
+				  "  local path = '/c/' .. counter\n"
+				  "  wrk.headers['X-Counter'] = counter\n"
+				  "  counter = counter + 1\n"
+				  "  return wrk.format(nil, path)\n"
+				  "end\n";
+	char script[256], p[256];
+	struct cb_out r;
+	uint64_t h2;
+	char *text;
+	(void)state;
+	put("counter.lua", lua);
+	snprintf(script, sizeof(script), "%s/counter.lua", dir);
+	log_clear();
+	r = RUN("-t1", "-c1", "-n", "200", "--http2", "--max-streams", "4",
+		"-s", script, "--json", url);
+	if (strstr(r.err, "LuaJIT")) { /* built without -s */
+		cb_out_free(&r);
+		skip();
+	}
+	assert_int_equal((uint64_t)j_requests(r.out), 200);
+	assert_int_equal(log_lines_settled(200, &h2), 200);
+	assert_int_equal(h2, 200);
+	snprintf(p, sizeof(p), "%s/access.log", dir);
+	text = slurp(p);
+	assert_non_null(strstr(text, "GET /c/0 HTTP/2.0"));
+	assert_non_null(strstr(text, "GET /c/199 HTTP/2.0"));
+	free(text);
+	cb_out_free(&r);
+	log_clear();
+}
+
 static void test_bench_h2_cli_errors(void **state)
 {
 	struct cb_out r;
@@ -255,6 +292,7 @@ int main(void)
 		cmocka_unit_test(test_bench_h2c_open_model),
 		cmocka_unit_test(test_bench_h2_tls_alpn),
 		cmocka_unit_test(test_bench_h2_tls_without_h2_refused),
+		cmocka_unit_test(test_bench_h2_script_request),
 		cmocka_unit_test(test_bench_h2_cli_errors),
 	};
 	return cmocka_run_group_tests_name("bench.h2", tests, start_nginx,

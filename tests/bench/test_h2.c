@@ -14,12 +14,16 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <sys/stat.h>
 
 #include "e2eutil.h"
 
 #define NGINX "/usr/sbin/nginx"
 
+#ifndef COIL_H2PEER
+#error "COIL_H2PEER must name tests/h2/h2peer.py"
+#endif
 #ifndef COIL_TLS_MKCERTS
 #error "COIL_TLS_MKCERTS must name tests/tls/mkcerts.sh"
 #endif
@@ -270,6 +274,68 @@ static void test_bench_h2_script_request(void **state)
 	log_clear();
 }
 
+/* the error classes, against tests/h2/h2peer.py (one connection): a
+ * stream reset mid-body is h2-reset with its RST_STREAM code; streams
+ * refused by GOAWAY are goaway */
+static void peer_run(const char *mode, char *streams, struct cb_out *r)
+{
+	char purl[64], line[32];
+	int fds[2];
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(fds))
+		abort();
+	pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		execl("/usr/bin/python3", "python3", COIL_H2PEER, mode,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	n = read(fds[0], line, sizeof(line) - 1);
+	close(fds[0]);
+	assert_true(n > 0);
+	line[n] = 0;
+	snprintf(purl, sizeof(purl), "http://127.0.0.1:%d/", atoi(line));
+	*r = RUN("-t1", "-c1", "-n", streams, "--http2", "--max-streams",
+		 streams, "--timeout", "2s", purl);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static void test_bench_h2_error_classes(void **state)
+{
+	struct cb_out r;
+	(void)state;
+	if (access("/usr/bin/python3", X_OK))
+		skip();
+	peer_run("rst_mid_body", (char *)"1", &r);
+	assert_non_null(strstr(r.out, "h2-reset"));
+	assert_non_null(strstr(r.out, "INTERNAL_ERROR 1 (HTTP/2 error code)"));
+	cb_out_free(&r);
+	peer_run("goaway_inflight", (char *)"3", &r);
+	assert_non_null(strstr(r.out, "1 requests in"));
+	assert_non_null(strstr(r.out, "    goaway          2  "));
+	cb_out_free(&r);
+}
+
+/* --slo over HTTP/2: met, exit 0 */
+static void test_bench_h2_slo(void **state)
+{
+	struct cb_out r;
+	(void)state;
+	log_clear();
+	r = RUN("-t1", "-c2", "-d300ms", "--http2", "--max-streams", "4",
+		"--slo", "errors<0.1%,rps>10", url);
+	cb_expect_ok(&r);
+	assert_non_null(strstr(r.out, "errors<0.1%"));
+	cb_out_free(&r);
+	log_clear();
+}
+
 static void test_bench_h2_cli_errors(void **state)
 {
 	struct cb_out r;
@@ -293,6 +359,8 @@ int main(void)
 		cmocka_unit_test(test_bench_h2_tls_alpn),
 		cmocka_unit_test(test_bench_h2_tls_without_h2_refused),
 		cmocka_unit_test(test_bench_h2_script_request),
+		cmocka_unit_test(test_bench_h2_error_classes),
+		cmocka_unit_test(test_bench_h2_slo),
 		cmocka_unit_test(test_bench_h2_cli_errors),
 	};
 	return cmocka_run_group_tests_name("bench.h2", tests, start_nginx,

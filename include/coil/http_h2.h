@@ -283,7 +283,13 @@ int coil_h2_close(struct coil_h2 *h, void (*cb)(void *data));
  */
 uint32_t coil_h2_room(const struct coil_h2 *h);
 
-/* coil_h2_set_stream_data() - set a stream's data (0, -EINVAL, -ENOENT) */
+/*
+ * coil_h2_set_stream_data() - set the data the handler gets for stream
+ * @sid (a server names its request's state after on_head; a client may
+ * move it). Borrowed: coil never frees it.
+ * Return: 0; -EINVAL for NULL @h; -ENOENT for a stream that is not open
+ * or a session that ended or is closing.
+ */
 int coil_h2_set_stream_data(struct coil_h2 *h, int32_t sid, void *sdata);
 
 /* coil_h2_data() - the caller's data given at the start (NULL for NULL). */
@@ -292,7 +298,8 @@ void *coil_h2_data(const struct coil_h2 *h);
 /* coil_h2_stream() - the stream under the session (NULL for NULL). */
 struct coil_stream *coil_h2_stream(const struct coil_h2 *h);
 
-/* coil_h2_info() - what the session saw (never NULL for non-NULL @h). */
+/* coil_h2_info() - what the session saw, updated as frames come and go;
+ * valid until the session is freed (never NULL for non-NULL @h). */
 const struct coil_h2_info *coil_h2_info(const struct coil_h2 *h);
 
 /* coil_h2_strcode() - the name of an RFC 9113 §7 error code

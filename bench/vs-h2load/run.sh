@@ -10,7 +10,7 @@
 # requests/s, the generator's user and system CPU per request and its
 # system calls per request (perf stat over the whole process), p50/p99
 # as the tool reports them (h2load: its mean; it prints no percentiles).
-# The helpers are bench/common/vs.sh's, as bench/vs-wrk uses them. Under
+# The helpers are bench/vs-wrk's, sourced from bench/common/vs.sh. Under
 # each table, the goals: coil-bench at most 0.7x h2load's CPU per request
 # and at most 0.1 system calls per request. VS_H2LOAD_ONLY=h2c or tls runs
 # one section. Needs nginx, h2load, perf, openssl, taskset.

@@ -1,8 +1,9 @@
 # bench/common/vs.sh - the measuring part of bench/vs-wrk made sourceable
 # (to_us, run, table), for bench/vs-h2load. The sourcing script sets $dir
-# (a temp dir), $secs and $rounds. bench/vs-wrk still has its own copy of
-# these three: its move onto this file waits for the bench/common/bench.sh
-# under way (issue 18's helper), so the two changes do not collide.
+# (a temp dir), $secs and $rounds. bench/vs-wrk still has its own run()
+# and table() (bench/common/bench.sh, which landed beside this file, took
+# the rest of what vs-wrk and vs-wrk2 share); one of the two should move
+# onto the other.
 #
 # run NAME URL CMD...: one measured run of CMD URL pinned to CPU 1 under
 #   perf stat (raw_syscalls:sys_enter, user and system time of the whole

@@ -127,9 +127,12 @@ static void hand_out(struct cb_gen *g, uint64_t now)
 
 	p->wakes++;
 	p->gathered += (uint64_t)p->gathering;
-	if (due > p->seen) {
-		/* the oldest request not handed out yet: how far behind */
-		uint64_t oldest = cb_sched_time(s, p->seen);
+	if (next_mine(p, g->n, p->seen) < due) {
+		/* the thread's oldest request not handed out yet: how far
+		 * behind (the requests of other threads' lanes, or other
+		 * --segment workers', are not its backlog: with one lane of
+		 * several, the one before its own is always a gap ago) */
+		uint64_t oldest = cb_sched_time(s, next_mine(p, g->n, p->seen));
 		uint64_t lag = now > oldest ? now - oldest : 0;
 		if (lag > CB_SCHED_LATE_NS) {
 			/* from this wake, not from the oldest request: one

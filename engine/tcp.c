@@ -18,6 +18,12 @@
  * Pausing cancels the multishot recv; whatever the kernel delivered before
  * the cancel took effect is held (bid, len) and delivered on resume, ahead
  * of an EOF or error that came after it.
+ *
+ * Why one file of about 1,000 lines: connect, read, write, the kick and
+ * close are one state machine over one flag word (t->st) and one pump;
+ * cut in two, the halves would call each other. What calls nothing back
+ * is out already: the address order (engine/addr_order.c), the stream
+ * interface (engine/stream.c).
  */
 
 #include <errno.h>

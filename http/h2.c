@@ -17,6 +17,12 @@
  * when its send window closed. Limits are checked in nghttp2's callbacks;
  * a stream's limit resets the stream (the session goes on), a session's
  * limit (control-frame flood, CONTINUATION flood) ends it.
+ *
+ * Why one file of over 1,000 lines: nghttp2's callbacks, the pump and the
+ * API share the session's flag word and call each other (a read feeds
+ * nghttp2, which calls back, which asks for a pump; the pump asks
+ * nghttp2 for frames). The output gathering (about 180 lines) could move
+ * behind an internal header, called one way; not done yet.
  */
 
 #include <errno.h>

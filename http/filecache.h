@@ -2,9 +2,10 @@
  * http/filecache.h - the server's open-file cache (http/server_filecache.c),
  * as nginx's open_file_cache: per path under a root, the open descriptor
  * and its statx(2) result, trusted for a validity window
- * (coil_http_server_opts.file_cache_valid_ns) and then checked again by
- * opening the path anew; for small files the content too, so that a
- * response leaves from memory with its head in one send. Private to
+ * (coil_http_server_opts.file_cache_valid_ns) and then checked again by a
+ * statx of the path (the same file: trusted for another window; else the
+ * path is opened anew and the entry replaced); for small files the content too,
+ * so that a response leaves from memory with its head in one send. Private to
  * http/; used by server_file.c (lookups, fills) and server.c (release,
  * free, stats). Calls nothing else of http/.
  *
@@ -44,9 +45,10 @@ struct fcache_limits {
 };
 
 struct fcache_counts {
-	uint64_t hits, misses; /* lookups: fresh entry / none or stale */
-	unsigned files;	       /* entries in the table */
-	size_t mem_bytes;      /* content bytes allocated (in use included) */
+	uint64_t hits;	  /* fresh entries, and stale ones found unchanged */
+	uint64_t misses;  /* no entry, or one found changed: opened */
+	unsigned files;	  /* entries in the table */
+	size_t mem_bytes; /* content bytes allocated (in use included) */
 };
 
 /* A cache with these limits; NULL on -ENOMEM. */
@@ -54,11 +56,20 @@ struct fcache *coil__fcache_new(const struct fcache_limits *lim);
 /* Close and free everything; no entry may be in use. NULL is a no-op. */
 void coil__fcache_free(struct fcache *fc);
 
-/* The fresh entry of (@root_fd, @path) at @now_ns, counted (release it with
- * coil__fcache_unref()), or NULL: none, or older than the window. */
+/* The entry of (@root_fd, @path), counted (release it with
+ * coil__fcache_unref()), or NULL (a miss). *@fresh: 1 when it was checked
+ * less than the window before @now_ns (a hit); 0 when it must be checked
+ * again first (coil__fcache_recheck()). */
 struct fc_entry *coil__fcache_get(struct fcache *fc, int root_fd,
 				  const char *path, size_t plen,
-				  uint64_t now_ns);
+				  uint64_t now_ns, int *fresh);
+
+/* A stale entry's path, statx'ed anew (@stx): if it is still the same
+ * file (inode, device, size, mtime and ctime) the entry is trusted for
+ * another window from @now_ns and 1 is returned (a hit); else 0 (a miss:
+ * the caller opens the path, and its put replaces the entry). */
+int coil__fcache_recheck(struct fcache *fc, struct fc_entry *e,
+			 const struct statx *stx, uint64_t now_ns);
 
 /* A file just opened and statx'ed at (@root_fd, @path): the cache takes
  * @fd and returns its new entry, counted; it replaces an older entry of

@@ -582,8 +582,7 @@ static void open_cb(struct coil_op *op, int res, unsigned flags)
 	}
 	c->x->fop.cb = statx_cb;
 	ret = coil_statx(c->srv->loop, &c->x->fop, c->x->ffd, "", AT_EMPTY_PATH,
-			 STATX_TYPE | STATX_SIZE | STATX_MTIME,
-			 &c->x->aux->stx);
+			 STATX_BASIC_STATS, &c->x->aux->stx);
 	if (ret < 0) {
 		c->x->fop.cb = coil__file_op_cb;
 		file_close(c);
@@ -705,26 +704,72 @@ static struct fcache *file_cache(struct coil_http_server *srv)
 	return srv->fc;
 }
 
-/* A fresh entry of the open-file cache for the path: its descriptor and
- * statx as if just opened, with no system call. */
+static void serve_open(struct sconn *c);
+
+/* A stale entry's path was statx'ed again: the same file is served from
+ * the entry; a changed, missing or unreadable one is opened anew (whose
+ * put replaces the entry, or whose failure drops it). */
+static void recheck_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct sconn *c = coil_container_of(op, struct sexch, fop)->c;
+	struct aux *a = c->x->aux;
+	struct fc_entry *e = c->x->fent;
+
+	c->x->fop.cb = coil__file_op_cb;
+	if (c->st & C_DEAD) {
+		file_close(c);
+		c->st &= ~C_INTERNAL;
+		coil__sreq_complete(c);
+		coil__sconn_kick(c);
+		return;
+	}
+	if (res == 0 &&
+	    coil__fcache_recheck(c->srv->fc, e, &a->stx, srv_now(c->srv))) {
+		c->x->ffd = e->fd;
+		a->stx = e->stx;
+		serve_found(c);
+		return;
+	}
+	file_close(c); /* lets go of the entry */
+	serve_open(c);
+}
+
+/*
+ * The path's entry in the open-file cache: fresh, its descriptor and
+ * statx as if just opened, with no system call; stale, a statx of the
+ * path through the ring first (one op instead of openat2, statx and
+ * close). Safe without RESOLVE_BENEATH: only the inode that the entry's
+ * own beneath-the-root open found is ever served from it.
+ */
 static int serve_cached(struct sconn *c)
 {
 	struct aux *a = c->x->aux;
 	struct fcache *fc = file_cache(c->srv);
 	struct fc_entry *e;
+	int fresh = 0;
 
 	if (!fc)
 		return 0;
 	e = coil__fcache_get(fc, a->root_fd, a->path, strlen(a->path),
-			     srv_now(c->srv));
+			     srv_now(c->srv), &fresh);
 	if (!e)
 		return 0;
 	c->x->fent = e;
-	c->x->ffd = e->fd;
-	a->stx = e->stx;
 	c->st |= C_INTERNAL | C_BEGUN;
-	serve_found(c);
-	return 1;
+	if (fresh) {
+		c->x->ffd = e->fd;
+		a->stx = e->stx;
+		serve_found(c);
+		return 1;
+	}
+	c->x->fop.cb = recheck_cb;
+	if (coil_statx(c->srv->loop, &c->x->fop, a->root_fd, a->path, 0,
+		       STATX_BASIC_STATS, &a->stx) == 0)
+		return 1;
+	c->x->fop.cb = coil__file_op_cb;
+	file_close(c);
+	c->st &= ~(C_INTERNAL | C_BEGUN);
+	return 0;
 }
 
 /* A regular file, open in x->ffd (maybe the cache's), its statx in aux:
@@ -740,7 +785,7 @@ int coil_http_serve_root(struct coil_http_sreq *req, int root_fd,
 {
 	struct sconn *c;
 	struct aux *a;
-	int n, ret;
+	int n;
 
 	if (sreq_h2(req)) /* HTTP/2's file answers: no options there yet */
 		return coil__h2_serve_file(req, root_fd);
@@ -771,22 +816,30 @@ int coil_http_serve_root(struct coil_http_sreq *req, int root_fd,
 	a->slash = n == 0 || a->path[n - 1] == '/';
 	if (a->slash)
 		memcpy(a->path + n, "index.html", 11);
-	if (serve_cached(c))
-		return 0;
+	if (!serve_cached(c))
+		serve_open(c);
+	return 0;
+}
+
+/* Open aux->path beneath the root through the ring (open_cb goes on). */
+static void serve_open(struct sconn *c)
+{
+	struct aux *a = c->x->aux;
+	int ret;
+
 	memset(&a->how, 0, sizeof(a->how));
 	/* O_NONBLOCK: opening a FIFO must not block an io-wq worker */
 	a->how.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY;
 	a->how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
 	c->st |= C_INTERNAL | C_BEGUN;
 	c->x->fop.cb = open_cb;
-	ret = coil_openat2(c->srv->loop, &c->x->fop, root_fd, a->path, &a->how);
+	ret = coil_openat2(c->srv->loop, &c->x->fop, a->root_fd, a->path,
+			   &a->how);
 	if (ret < 0) {
 		c->x->fop.cb = coil__file_op_cb;
 		c->st &= ~C_BEGUN;
 		serve_status(c, 500, NULL, 0);
-		return 0;
 	}
-	return 0;
 }
 
 int coil_http_serve_file(struct coil_http_sreq *req, int root_fd)

@@ -128,16 +128,18 @@ void coil__fcache_free(struct fcache *fc)
 
 struct fc_entry *coil__fcache_get(struct fcache *fc, int root_fd,
 				  const char *path, size_t plen,
-				  uint64_t now_ns)
+				  uint64_t now_ns, int *fresh)
 {
 	uint32_t h = key_hash(root_fd, path, plen);
 	struct fc_entry *e = lookup(fc, h, root_fd, path, plen);
 
-	if (!e || now_ns - e->checked_ns >= fc->lim.valid_ns) {
-		fc->n.misses++; /* a stale entry stays until put or forget */
+	if (!e) {
+		fc->n.misses++;
 		return NULL;
 	}
-	fc->n.hits++;
+	*fresh = now_ns - e->checked_ns < fc->lim.valid_ns;
+	if (*fresh)
+		fc->n.hits++;
 	lru_front(fc, e);
 	e->refs++;
 	return e;
@@ -155,6 +157,18 @@ static int same_file(const struct statx *a, const struct statx *b)
 	       a->stx_mtime.tv_nsec == b->stx_mtime.tv_nsec &&
 	       a->stx_ctime.tv_sec == b->stx_ctime.tv_sec &&
 	       a->stx_ctime.tv_nsec == b->stx_ctime.tv_nsec;
+}
+
+int coil__fcache_recheck(struct fcache *fc, struct fc_entry *e,
+			 const struct statx *stx, uint64_t now_ns)
+{
+	if (!e->linked || !same_file(&e->stx, stx)) {
+		fc->n.misses++;
+		return 0;
+	}
+	e->checked_ns = now_ns;
+	fc->n.hits++;
+	return 1;
 }
 
 struct fc_entry *coil__fcache_put(struct fcache *fc, int root_fd,

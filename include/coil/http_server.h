@@ -128,8 +128,10 @@ struct coil_http_server_opts {
 	/* open-file cache of coil_http_serve_file() (nginx's open_file_cache
 	 * and open_file_cache_valid): a path's open descriptor and statx(2)
 	 * result are kept and trusted for file_cache_valid_ns after the
-	 * open that found them; the first request after that opens the path
-	 * again (openat2, statx) and replaces or drops the entry. So a file
+	 * open (or check) that found them; the first request after that
+	 * checks the path with one statx: the same file (inode, size, mtime,
+	 * ctime) is trusted for another window, a changed one is opened
+	 * anew and replaces the entry, a missing one drops it. So a file
 	 * changed, replaced or deleted on disk is seen at most this long
 	 * after the change (a file replaced by rename(2) is sent old or new,
 	 * never a mix; one rewritten in place within the window is read at
@@ -180,8 +182,8 @@ struct coil_http_server_stats {
 	unsigned inbufs;    /* input buffers held now (partial input) */
 	uint64_t trims;	    /* memory given back after a burst (times) */
 	/* the open-file cache (opts.file_cache_valid_ns) */
-	uint64_t file_cache_hits;   /* paths served from a fresh entry */
-	uint64_t file_cache_misses; /* paths opened (none, or stale) */
+	uint64_t file_cache_hits; /* served from an entry (fresh or checked) */
+	uint64_t file_cache_misses; /* paths opened (no entry, or changed) */
 	unsigned file_cache_files;  /* entries now */
 	size_t file_cache_bytes;    /* file contents held now */
 };

@@ -259,6 +259,7 @@ static void test_server_filecache_changed_in_place(void **state)
 	(void)state;
 	check_changed("small.txt", 3000, 2500, 0);
 	check_changed("small1.txt", 3000, 5000, 0);
+	check_changed("small3.txt", 3000, 3000, 0); /* mtime, ctime tell */
 }
 
 static void test_server_filecache_replaced_by_rename(void **state)
@@ -471,6 +472,37 @@ static void test_server_filecache_stalled_reader(void **state)
 	assert_int_equal(tu_count_fds(), before);
 }
 
+/* Past the window an unchanged file is checked by a statx of its path and
+ * served from its entry again: one open in all (misses), the content
+ * kept. */
+static void test_server_filecache_unchanged_rechecked(void **state)
+{
+	struct coil_http_server_stats st;
+	int before = tu_count_fds();
+	struct resp r;
+	struct srv s;
+
+	(void)state;
+	put_file("same.txt", 3000, 's', 0);
+	put_file("same.bin", 100 * 1024, 'S', 0);
+	start(&s, 50, 0, 0, 0);
+	for (int i = 0; i < 3; i++) {
+		get(&s, "same.txt", &r);
+		assert_true(body_all(&r, 3000, 's'));
+		free(r.body);
+		get(&s, "same.bin", &r);
+		assert_true(body_all(&r, 100 * 1024, 'S'));
+		free(r.body);
+		poll(NULL, 0, 120); /* the window passes */
+	}
+	assert_int_equal(srv_stop(&s, 1000, &st), 0);
+	assert_int_equal(st.file_cache_misses, 2);
+	assert_int_equal(st.file_cache_hits, 4);
+	assert_int_equal(st.file_cache_files, 2);
+	assert_int_equal(st.file_cache_bytes, 3000);
+	assert_int_equal(tu_count_fds(), before);
+}
+
 /* Off by default: every request opens its file, nothing is counted. */
 static void test_server_filecache_off_by_default(void **state)
 {
@@ -520,6 +552,7 @@ int main(void)
 		cmocka_unit_test(test_server_filecache_changed_in_place),
 		cmocka_unit_test(test_server_filecache_replaced_by_rename),
 		cmocka_unit_test(test_server_filecache_deleted_is_404),
+		cmocka_unit_test(test_server_filecache_unchanged_rechecked),
 		cmocka_unit_test(test_server_filecache_caps_honoured),
 		cmocka_unit_test(test_server_filecache_truncated_while_sent),
 		cmocka_unit_test(test_server_filecache_stalled_reader),

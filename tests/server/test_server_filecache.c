@@ -503,6 +503,82 @@ static void test_server_filecache_unchanged_rechecked(void **state)
 	assert_int_equal(tu_count_fds(), before);
 }
 
+/*
+ * coil-serve --file-cache over TLS (contents up to 64 KiB are kept there,
+ * no sendfile): files fetched three times each by curl on one connection,
+ * byte for byte; --stats shows one open per file, the rest hits.
+ */
+static void test_serve_filecache_tls_binary(void **state)
+{
+	static const size_t lens[] = {1, 4096, 20000, 65536, 70000};
+	char cert[4300], key[4300], cmd[9000], err[4300], *out;
+	char outs[15][4300], paths[5][4300], urls[15][128];
+	char *argv[64];
+	struct served sv;
+	int argc = 0, rc;
+	FILE *f;
+	char line[512] = "";
+
+	(void)state;
+	require_prog("openssl");
+	require_prog("curl");
+	path_of(cert, sizeof(cert), "cert.pem");
+	path_of(key, sizeof(key), "key.pem");
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey ec -pkeyopt "
+		 "ec_paramgen_curve:prime256v1 -nodes -keyout '%s' -out '%s' "
+		 "-days 2 -subj /CN=localhost -addext "
+		 "subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1",
+		 key, cert);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "skip: openssl could not make a certificate\n");
+		exit(COIL_SKIP);
+	}
+	for (int i = 0; i < 5; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "t%zu.bin", lens[i]);
+		path_of(paths[i], sizeof(paths[i]), name);
+		make_file(paths[i], lens[i], (unsigned)i + 7);
+	}
+	path_of(err, sizeof(err), "serve.err");
+	serve_start(&sv, err,
+		    (const char *const[]){"-t", "1", "--root", dir, "--cert",
+					  cert, "--key", key, "--file-cache",
+					  "1m", "--stats", NULL});
+	argv[argc++] = (char *)"curl";
+	argv[argc++] = (char *)"-sf";
+	argv[argc++] = (char *)"--cacert";
+	argv[argc++] = cert;
+	for (int k = 0; k < 3; k++) {
+		for (int i = 0; i < 5; i++) {
+			int j = k * 5 + i;
+			snprintf(urls[j], sizeof(urls[j]), "%s/t%zu.bin",
+				 sv.url, lens[i]);
+			snprintf(outs[j], sizeof(outs[j]), "%s/tout%d", dir, j);
+			argv[argc++] = urls[j];
+			argv[argc++] = (char *)"-o";
+			argv[argc++] = outs[j];
+		}
+	}
+	argv[argc] = NULL;
+	rc = run(argv, NULL, &out, 30000);
+	if (rc != 0)
+		fail_msg("curl: %d: %s", rc, out);
+	free(out);
+	for (int j = 0; j < 15; j++)
+		if (!same_file(paths[j % 5], outs[j]))
+			fail_msg("%s differs", urls[j]);
+	assert_int_equal(serve_stop(&sv, 10000), 0);
+	f = fopen(err, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) && !strstr(line, "file cache:"))
+		;
+	fclose(f);
+	if (!strstr(line, "file cache: 10 hits, 5 misses; 5 files and "
+			  "89633 bytes"))
+		fail_msg("--stats: '%s'", line);
+}
+
 /* Off by default: every request opens its file, nothing is counted. */
 static void test_server_filecache_off_by_default(void **state)
 {
@@ -558,6 +634,7 @@ int main(void)
 		cmocka_unit_test(test_server_filecache_stalled_reader),
 		cmocka_unit_test(test_server_filecache_sizes_read_path),
 		cmocka_unit_test(test_server_filecache_sizes_byte_for_byte),
+		cmocka_unit_test(test_serve_filecache_tls_binary),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests_name("server.filecache", tests, setup,

@@ -29,6 +29,10 @@ const struct sockaddr_storage *coil__tcp_next_addr(struct coil_tcp *t)
 	int first = t->addrs[0].ss_family;
 	int want, i;
 
+	if (first == AF_UNIX) { /* all of them are (coil_tcp_connect()) */
+		i = take(t, AF_UNIX, &t->next4);
+		return i < 0 ? NULL : &t->addrs[i];
+	}
 	if (!t->last_family)
 		want = first;
 	else

@@ -33,6 +33,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "coil/stream.h"
@@ -883,6 +884,8 @@ int coil_tcp_open(struct coil_loop *loop, struct coil_tcp *t, int fd,
 
 static socklen_t addr_len(const struct sockaddr_storage *a)
 {
+	if (a->ss_family == AF_UNIX)
+		return sizeof(struct sockaddr_un);
 	return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 					: sizeof(struct sockaddr_in);
 }
@@ -910,7 +913,7 @@ static int attempt(struct coil_tcp *t, int last_err)
 		}
 		t->tried++;
 		fd = socket(a->ss_family, SOCK_STREAM | SOCK_CLOEXEC,
-			    IPPROTO_TCP);
+			    a->ss_family == AF_UNIX ? 0 : IPPROTO_TCP);
 		if (fd >= 0)
 			break;
 		/* a family this host lacks (no IPv6): on to the next */
@@ -986,8 +989,13 @@ int coil_tcp_connect(struct coil_loop *loop, struct coil_tcp *t,
 	if (!loop || !t || !addrs || !cb || !naddrs || naddrs > 65535)
 		return -EINVAL;
 	for (unsigned i = 0; i < naddrs; i++) {
+		/* AF_UNIX: only a list of nothing else (no Happy Eyeballs) */
+		if ((addrs[i].ss_family == AF_UNIX) !=
+		    (addrs[0].ss_family == AF_UNIX))
+			return -EAFNOSUPPORT;
 		if (addrs[i].ss_family != AF_INET &&
-		    addrs[i].ss_family != AF_INET6)
+		    addrs[i].ss_family != AF_INET6 &&
+		    addrs[i].ss_family != AF_UNIX)
 			return -EAFNOSUPPORT;
 	}
 	tcp_init(loop, t, opts);

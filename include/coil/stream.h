@@ -506,6 +506,9 @@ struct coil_tcp {
  *          connect failed); initialised here. @t->s.data is kept.
  * @addrs:  resolved addresses (AF_INET / AF_INET6, port set), borrowed
  *          until @cb runs; 1 .. 65535 of them, in the resolver's order.
+ *          Or AF_UNIX addresses only (a pathname or abstract socket,
+ *          unix(7)): a Unix stream socket, tried in order; TCP_NODELAY
+ *          does not apply to it.
  * @opts:   options, or NULL for defaults; read during the call only.
  * @cb:     runs once, from the loop: 0 when connected, or the error.
  *
@@ -532,8 +535,9 @@ struct coil_tcp {
  *
  * Return: 0 (the callback will run); -EINVAL for NULL @loop/@t/@addrs/@cb
  * or @naddrs 0 or > 65535; -EAFNOSUPPORT for an address that is neither
- * AF_INET nor AF_INET6; -EMFILE, -ENFILE, -ENOBUFS, -ENOMEM from socket(2)
- * for the first attempt (the callback will not run).
+ * AF_INET, AF_INET6 nor AF_UNIX, or AF_UNIX mixed with the others; -EMFILE,
+ * -ENFILE, -ENOBUFS, -ENOMEM from socket(2) for the first attempt (the callback
+ * will not run).
  */
 int coil_tcp_connect(struct coil_loop *loop, struct coil_tcp *t,
 		     const struct sockaddr_storage *addrs, unsigned naddrs,

@@ -354,7 +354,7 @@ static void test_https_coil_get(void **state)
 		const char *a[] = {"--cacert", "/nonexistent.pem",
 				   url(&e, "127.0.0.1", "/"), NULL};
 		assert_int_equal(run_get(a, out, sizeof(out)), 2);
-		assert_non_null(strstr(out, "coil-get: TLS: "));
+		assert_non_null(strstr(out, "coil-get: TLS set-up failed: "));
 	}
 	{
 		const char *a[] = {"-q",

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../common/cli.h"
+#include "../common/tls_opts.h"
 #include "cli.h"
 
 /* ---- numbers and times ----------------------------------------------------
@@ -62,6 +63,14 @@ enum {
 	OPT_SEGMENT,
 	OPT_SEGMENTS,
 	OPT_START_AT,
+	/* connections (route.h, tools/common/tls_opts.h) */
+	OPT_CACERT,
+	OPT_CERT,
+	OPT_KEY,
+	OPT_CONNECT_TO,
+	OPT_RESOLVE,
+	OPT_UNIX_SOCKET,
+	OPT_TARGETS,
 };
 
 static const char short_opts[] = ":t:c:d:H:LUR:n:m:b:kP:s:vVh";
@@ -102,6 +111,13 @@ static const struct option long_opts[] = {
 	{"segment", required_argument, NULL, OPT_SEGMENT},
 	{"segments", required_argument, NULL, OPT_SEGMENTS},
 	{"start-at", required_argument, NULL, OPT_START_AT},
+	{"cacert", required_argument, NULL, OPT_CACERT},
+	{"cert", required_argument, NULL, OPT_CERT},
+	{"key", required_argument, NULL, OPT_KEY},
+	{"connect-to", required_argument, NULL, OPT_CONNECT_TO},
+	{"resolve", required_argument, NULL, OPT_RESOLVE},
+	{"unix-socket", required_argument, NULL, OPT_UNIX_SOCKET},
+	{"targets", required_argument, NULL, OPT_TARGETS},
 	{"version", no_argument, NULL, 'V'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -385,6 +401,63 @@ static int parse_stages(struct cb_opts *o, uint64_t start, uint64_t max,
 	return 0;
 }
 
+/* ---- connections: TLS files, where connections go, --targets ---------- */
+
+static int conn_option(struct cb_opts *o, int c, const char *arg, char *err,
+		       size_t len)
+{
+	switch (c) {
+	case OPT_CACERT:
+		o->cacert = arg;
+		return 0;
+	case OPT_CERT:
+		o->cert = arg;
+		return 0;
+	case OPT_KEY:
+		o->key = arg;
+		return 0;
+	case OPT_CONNECT_TO:
+		return cb_route_add_connect_to(&o->routes, arg, err, len);
+	case OPT_RESOLVE:
+		return cb_route_add_resolve(&o->routes, arg, err, len);
+	case OPT_UNIX_SOCKET:
+		return cb_route_set_unix(&o->routes, arg, err, len);
+	default: /* OPT_TARGETS */
+		o->targets_file = arg;
+		return 0;
+	}
+}
+
+/* What the connection options exclude (the files are read later: the
+ * TLS ones by main, the --targets file by targets.c). */
+static int check_conn_options(const struct cb_opts *o, char *err, size_t len)
+{
+	struct tools_tls_opts t = {.cert = o->cert, .key = o->key};
+	int ret;
+	if ((ret = tools_tls_check(&t, err, len)) ||
+	    (ret = cb_route_check(&o->routes, err, len)))
+		return ret;
+	if (!o->targets_file)
+		return 0;
+	if (o->url || o->urls_file)
+		return tools_fail(err, len,
+				  "--targets gives the URLs: leave out the URL "
+				  "and --urls");
+	if (o->script)
+		return tools_fail(err, len,
+				  "-s and --targets exclude each other: the "
+				  "script makes the requests");
+	if (o->method || o->body_file)
+		return tools_fail(err, len,
+				  "--targets gives each request's method and "
+				  "body: leave out -m and --body-file");
+	if (o->http2)
+		return tools_fail(err, len,
+				  "--targets runs over HTTP/1.1 only: leave "
+				  "out --http2");
+	return 0;
+}
+
 /* What --stages and --find-max-rate change and exclude. */
 static int check_modes(struct cb_opts *o, bool have_d, bool have_r, char *err,
 		       size_t len)
@@ -658,6 +731,16 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 						     err_len)))
 				return ret;
 			break;
+		case OPT_CACERT:
+		case OPT_CERT:
+		case OPT_KEY:
+		case OPT_CONNECT_TO:
+		case OPT_RESOLVE:
+		case OPT_UNIX_SOCKET:
+		case OPT_TARGETS:
+			if ((ret = conn_option(o, c, optarg, err, err_len)))
+				return ret;
+			break;
 		case 'v': /* wrk's spelling */
 		case 'V':
 			o->action = CB_VERSION;
@@ -701,7 +784,9 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 			"unexpected argument '%s' (one URL; --urls FILE "
 			"gives several)",
 			argv[optind]);
-	if (!o->url && !o->urls_file)
+	if ((ret = check_conn_options(o, err, err_len)))
+		return ret;
+	if (!o->url && !o->urls_file && !o->targets_file)
 		return tools_fail(
 			err, err_len,
 			"missing URL (usage: coil-bench [options] URL; "
@@ -755,6 +840,10 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 	if (body_arg && o->body_file)
 		return tools_fail(err, err_len,
 				  "-b and --body-file exclude each other");
+	if (body_arg && o->targets_file)
+		return tools_fail(err, err_len,
+				  "--targets gives each request's body "
+				  "('@file' lines): leave out -b");
 	if (o->script && !o->url)
 		return tools_fail(
 			err, err_len,
@@ -808,6 +897,7 @@ void cb_cli_free(struct cb_opts *o)
 	free(o->body);
 	free(o->slos);
 	cb_stages_free(&o->stages);
+	cb_routes_free(&o->routes);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -883,6 +973,29 @@ void cb_cli_usage(FILE *f)
 	      "1.3 preferred,\n"
 	      "                          1.2 offered; with mbedTLS 2.28: 1.2 "
 	      "only)\n"
+	      "  Connections (curl's spellings):\n"
+	      "        --cacert FILE     trust the CA certificates in FILE "
+	      "(PEM), not the\n"
+	      "                          system's\n"
+	      "        --cert FILE       client certificate (PEM), for "
+	      "servers that ask for one\n"
+	      "        --key FILE        its private key (default: in the "
+	      "--cert file)\n"
+	      "        --connect-to H1:P1:H2:P2  requests for H1:P1 connect "
+	      "to H2:P2 (empty\n"
+	      "                          fields: any / the URL's own)\n"
+	      "        --resolve H:P:ADDR[,ADDR]  H:P resolves to ADDR "
+	      "(H may be '*')\n"
+	      "        --unix-socket PATH  connect to this Unix stream "
+	      "socket\n"
+	      "                          (Host header and TLS name stay "
+	      "the URL's host)\n"
+	      "        --targets FILE    vegeta's targets: 'METHOD URL', "
+	      "header lines,\n"
+	      "                          '@body-file', a blank line between; "
+	      "several hosts,\n"
+	      "                          -c dealt by their targets (see "
+	      "README)\n"
 	      "  Output:\n"
 	      "    -L, --latency         print the latency distribution\n"
 	      "    -U                    print the uncorrected latency too "

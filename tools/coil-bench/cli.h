@@ -16,6 +16,7 @@
 
 #include "../common/exit_status.h"
 #include "segment.h"
+#include "route.h"
 #include "slo.h"
 #include "stages.h"
 
@@ -147,6 +148,14 @@ struct cb_opts {
 	 * this worker's share, seg holds the whole test's */
 	struct cb_segment seg;
 	uint64_t start_at_ns; /* --start-at: CLOCK_REALTIME ns; 0 = none */
+
+	/* connections: TLS files and where connections go (curl's
+	 * spellings; tools/common/tls_opts.h, route.h) */
+	const char *cacert; /* --cacert FILE (argv) or NULL */
+	const char *cert;   /* --cert FILE (argv) or NULL */
+	const char *key;    /* --key FILE (argv) or NULL: the --cert file */
+	struct cb_routes routes;  /* --connect-to, --resolve, --unix-socket */
+	const char *targets_file; /* --targets FILE (argv) or NULL */
 };
 
 /*

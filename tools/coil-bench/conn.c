@@ -120,7 +120,10 @@ static struct cb_slot *take(struct cb_conn *c, uint64_t intended)
 	struct cb_slot *sl = &c->ring[(c->head + c->count) % g->pipeline];
 	sl->intended = intended;
 	sl->start = 0;
-	sl->url = (uint32_t)(c->url_next++ % g->n_reqs);
+	if (c->host) /* --targets: its host's requests, round robin */
+		sl->url = c->host->reqs[c->url_next++ % c->host->n_reqs];
+	else
+		sl->url = (uint32_t)(c->url_next++ % g->n_reqs);
 	sl->nreq = sl->left = 1;
 	if (g->dynamic && script_take(c, sl) < 0)
 		return NULL;
@@ -358,6 +361,12 @@ void cb_record(struct cb_conn *c, struct cb_slot *sl, int status)
 	}
 	cb_result_status(r, (unsigned)status);
 	r->requests++;
+	if (c->host) { /* --targets: its host's row too */
+		struct cb_host_result *h = &r->by_host[c->host_k];
+		h->requests++;
+		h->non_2xx_3xx += status < 200 || status > 399;
+		coil_hist_record(h->latency, lat);
+	}
 	cb_track_response(g, sl->intended, now, lat, (unsigned)status);
 }
 
@@ -413,7 +422,7 @@ void cb_conn_fail(struct cb_conn *c, enum cb_err_class cls, int code)
 	unsigned lost = c->count - c->unsent;
 	if (c->state != C_OPEN && c->state != C_HANDSHAKE)
 		return;
-	count_error(c->g, cls, code, lost ? lost : 1);
+	count_conn_error(c, cls, code, lost ? lost : 1);
 	/* taken but unsent requests stay for the next connection */
 	c->head = (c->head + lost) % c->g->pipeline;
 	c->count -= lost;
@@ -447,6 +456,10 @@ static unsigned parse_flags(const struct cb_conn *c)
 	const struct cb_gen *g = c->g;
 	if (g->dynamic)
 		return c->ring[c->head].head_req ? COIL_HTTP_PARSE_HEAD : 0;
+	if (g->t->req_head) /* --targets: each request its own method */
+		return g->t->req_head[c->ring[c->head].url]
+			       ? COIL_HTTP_PARSE_HEAD
+			       : 0;
 	return g->parse_flags;
 }
 
@@ -778,7 +791,7 @@ static void connect_cb(struct coil_stream *s, int status)
 
 	if (status < 0) {
 		if (status != -ECANCELED || !g->stopping) {
-			count_error(g, CB_ERR_CONNECT, status, 1);
+			count_conn_error(c, CB_ERR_CONNECT, status, 1);
 		}
 		if (g->connecting)
 			g->connecting--;
@@ -794,17 +807,17 @@ static void connect_cb(struct coil_stream *s, int status)
 		cb_conn_close(c);
 		return;
 	}
-	if (g->t->https) {
+	if (conn_https(c)) {
 		struct coil_tls_opts to = {0};
 		int ret;
 		c->tls.s.data = c;
-		to.host = g->t->host;
+		to.host = conn_server_name(c);
 		to.cache = g->tls_cache;
 		c->state = C_HANDSHAKE;
 		ret = coil_tls_open(&c->tls, &c->tcp.s, g->t->tls, &to,
 				    tls_done);
 		if (ret < 0) {
-			count_error(g, CB_ERR_TLS, ret, 1);
+			count_conn_error(c, CB_ERR_TLS, ret, 1);
 			c->state = C_OPEN;
 			c->s = &c->tcp.s;
 			cb_conn_close(c);
@@ -829,7 +842,7 @@ static void tls_done(struct coil_stream *s, int status)
 			return; /* closed with a callback: close_cb goes on */
 		if (status != -ECANCELED || !g->stopping) {
 			const char *why = coil_tls_error(&c->tls.s);
-			count_error(g, CB_ERR_TLS, status, 1);
+			count_conn_error(c, CB_ERR_TLS, status, 1);
 			/* mbedTLS's reason, as coil-get reports it */
 			if (!g->th->r.tls_error[0] && why && why[0])
 				snprintf(g->th->r.tls_error,
@@ -878,18 +891,19 @@ void cb_conn_connect(struct cb_conn *c)
 	 * send completions ride along with the answers' already, and the
 	 * CQEs they add keep the adaptive batching engaged: only unbatched
 	 * (--batch-wait 0). */
-	if (g->pipeline == 1 && !g->t->https && !g->dynamic && !g->h2 &&
+	if (g->pipeline == 1 && !conn_https(c) && !g->dynamic && !g->h2 &&
 	    !g->run->batch_wait_ns)
 		to.flags |= COIL_TCP_QUIET_SENDS;
 	c->tcp.s.data = c;
 	c->s = &c->tcp.s;
 	c->state = C_CONNECTING;
 	c->connect_ns = coil_now_update(g->loop);
-	ret = coil_tcp_connect(g->loop, &c->tcp, g->addrs, g->naddrs, &to,
-			       connect_cb);
+	ret = coil_tcp_connect(
+		g->loop, &c->tcp, c->host ? c->host->addrs : g->addrs,
+		c->host ? c->host->naddrs : g->naddrs, &to, connect_cb);
 	g->outside_syscalls += 2; /* socket(2), setsockopt(2) TCP_NODELAY */
 	if (ret < 0) {
-		count_error(g, CB_ERR_CONNECT, ret, 1);
+		count_conn_error(c, CB_ERR_CONNECT, ret, 1);
 		if (g->connecting)
 			g->connecting--;
 		cb_conn_next(c, 1);

@@ -310,6 +310,16 @@ static void gen_free(struct cb_gen *g)
 	free(g);
 }
 
+/* --targets: the connection's host and its first request (gen.h). */
+static void conn_host(struct cb_conn *c, const struct cb_target *t)
+{
+	size_t slot = (size_t)(c->idx % t->n_slots);
+	c->host_k = t->slot_host[slot];
+	c->host = &t->hosts[c->host_k];
+	c->url_next =
+		(c->idx / t->n_slots) * c->host->n_reqs + t->slot_rank[slot];
+}
+
 static int gen_setup(struct cb_thread *th, struct cb_gen **out)
 {
 	struct cb_run *run = th->run;
@@ -407,7 +417,9 @@ static int gen_setup(struct cb_thread *th, struct cb_gen **out)
 	}
 	if (cb_track_setup(g) < 0 ||
 	    (o->stages.n && !th->r.nstages &&
-	     cb_result_stages(&th->r, o->stages.n) < 0)) {
+	     cb_result_stages(&th->r, o->stages.n) < 0) ||
+	    (run->t->n_hosts && !th->r.nhosts &&
+	     cb_result_hosts(&th->r, run->t->n_hosts) < 0)) {
 		free(rings);
 		free(ws);
 		gen_free(g);
@@ -428,6 +440,8 @@ static int gen_setup(struct cb_thread *th, struct cb_gen **out)
 		 * the (i+1)-th of any, so a ramp loads the threads evenly */
 		c->rank = (uint64_t)i * run->threads + th->k;
 		c->url_next = c->idx;
+		if (run->t->n_hosts)
+			conn_host(c, run->t);
 		c->ring = rings + (size_t)i * g->pipeline;
 		c->ws = ws + (size_t)i * g->pipeline;
 		for (unsigned j = 0; j < g->pipeline; j++)

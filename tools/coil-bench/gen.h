@@ -29,6 +29,18 @@
 struct coil_tls_config;
 struct cb_script;
 
+/* --targets: one server of the run (scheme, host and port) and the
+ * requests that go to it, round robin on its connections. */
+struct cb_host {
+	int https;
+	char host[256]; /* the URL's host: SNI and certificate check */
+	uint16_t port;
+	struct sockaddr_storage addrs[COIL_RESOLVE_MAX];
+	unsigned naddrs;
+	uint32_t *reqs; /* its requests: indices into cb_target's (owned) */
+	size_t n_reqs;
+};
+
 /* What every connection talks to. Built once by main, read-only after. */
 struct cb_target {
 	int https;
@@ -44,6 +56,21 @@ struct cb_target {
 	size_t n_reqs;
 	unsigned parse_flags;	     /* COIL_HTTP_PARSE_HEAD for -m HEAD */
 	struct coil_tls_config *tls; /* HTTPS client configuration */
+
+	/*
+	 * --targets (targets.c): the hosts (owned; n_hosts 0 without, and
+	 * then the fields above say where every connection goes). The -c
+	 * connections are dealt over the hosts in proportion to their
+	 * targets: connection i goes to host slot_host[i % n_slots], where
+	 * the slots interleave the hosts' targets round robin (A1 B1 A2 B2
+	 * A3 ...), so -c >= n_hosts reaches every host. slot_rank: the
+	 * connection's rank among its host's within one cycle of slots.
+	 */
+	struct cb_host *hosts;
+	unsigned n_hosts;
+	uint32_t *slot_host, *slot_rank;
+	size_t n_slots;
+	unsigned char *req_head; /* per request: 1 for HEAD (no body) */
 };
 
 struct cb_run;

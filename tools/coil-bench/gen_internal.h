@@ -57,6 +57,8 @@ struct cb_wslot {
 
 struct cb_conn {
 	struct cb_gen *g;
+	const struct cb_host *host; /* --targets: where it goes, else NULL */
+	unsigned host_k;	    /* ... its index */
 	struct coil_tcp tcp;
 	struct coil_tls tls;
 	struct coil_stream *s; /* &tcp.s or &tls.s */
@@ -257,6 +259,28 @@ static inline void count_error(struct cb_gen *g, enum cb_err_class cls,
 	cb_track_error(g, coil_now(g->loop), n);
 	for (uint64_t i = 0; i < n; i++)
 		cb_result_error(&g->th->r, cls, code);
+}
+
+/* An error on connection @c: counted as count_error() does, and for its
+ * host too (--targets). */
+static inline void count_conn_error(struct cb_conn *c, enum cb_err_class cls,
+				    int code, uint64_t n)
+{
+	struct cb_gen *g = c->g;
+	if (c->host && measured(g, coil_now(g->loop)))
+		g->th->r.by_host[c->host_k].errors += n;
+	count_error(g, cls, code, n);
+}
+
+/* Whether @c speaks TLS, and the name it checks the certificate for. */
+static inline int conn_https(const struct cb_conn *c)
+{
+	return c->host ? c->host->https : c->g->t->https;
+}
+
+static inline const char *conn_server_name(const struct cb_conn *c)
+{
+	return c->host ? c->host->host : c->g->t->host;
 }
 
 /* The thread is done once no connection is live: stop its timers. */

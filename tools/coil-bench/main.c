@@ -25,15 +25,18 @@
 #include "coil/http.h"
 #include "coil/tls.h"
 #include "../common/url.h"
+#include "../common/tls_opts.h"
 #include "cli.h"
 #include "gen.h"
 #include "hdrlog.h"
 #include "maxrate.h"
 #include "merge.h"
 #include "plotdata.h"
+#include "probe.h"
 #include "report.h"
 #include "slo.h"
 #include "script.h"
+#include "targets.h"
 
 #define PROGRESS_NS 500000000ull
 
@@ -69,9 +72,12 @@ static void resolved(struct coil_op *op, int res, unsigned flags)
 
 #define RING_REFUSED (-4096 - 1000) /* resolve(): no ring to resolve on */
 
-/* Resolve @host once, on a loop and pool of its own (coil_resolve()).
+/* Resolve @host:@port once, on a loop and pool of its own
+ * (coil_resolve()), into @addrs (room for COIL_RESOLVE_MAX), *@naddrs.
  * Return: 0; RING_REFUSED when no io_uring could be set up; -errno. */
-static int resolve(struct cb_target *t, char *why, size_t why_len)
+static int resolve(const char *host, uint16_t port,
+		   struct sockaddr_storage *addrs, unsigned *naddrs, char *why,
+		   size_t why_len)
 {
 	struct coil_loop *loop = NULL;
 	struct coil_pool *pool = NULL;
@@ -93,7 +99,7 @@ static int resolve(struct cb_target *t, char *why, size_t why_len)
 		goto out;
 	}
 	coil_op_init(&rc.req.op, resolved);
-	ret = coil_resolve(r, &rc.req, t->host, t->port);
+	ret = coil_resolve(r, &rc.req, host, port);
 	if (ret < 0) {
 		snprintf(why, why_len, "%s", coil_strerror(ret));
 		goto out;
@@ -110,9 +116,9 @@ static int resolve(struct cb_target *t, char *why, size_t why_len)
 			 coil_resolve_strerror(&rc.req, rc.res));
 		goto out;
 	}
-	t->naddrs = rc.req.naddr;
+	*naddrs = rc.req.naddr;
 	for (unsigned i = 0; i < rc.req.naddr; i++)
-		memcpy(&t->addrs[i], &rc.req.addr[i],
+		memcpy(&addrs[i], &rc.req.addr[i],
 		       coil_sockaddr_len(&rc.req.addr[i]));
 	ret = 0;
 out:
@@ -124,8 +130,37 @@ out:
 	return ret;
 }
 
+/* Where the connections to @host:@port go (route.h): --unix-socket, or
+ * the --connect-to host and port, by --resolve or else DNS. On failure
+ * @why says which host could not be resolved and why. */
+static int cb_connect_addrs(const struct cb_routes *routes, const char *host,
+			    uint16_t port, struct sockaddr_storage *addrs,
+			    unsigned *naddrs, char *why, size_t why_len)
+{
+	const char *ch;
+	uint16_t cp;
+	char w[200];
+	int ret;
+
+	if (cb_route_unix_addr(routes, &addrs[0])) {
+		*naddrs = 1;
+		return 0;
+	}
+	cb_route_connect_to(routes, host, port, &ch, &cp);
+	*naddrs = cb_route_lookup(routes, ch, cp, addrs);
+	if (*naddrs)
+		return 0;
+	ret = resolve(ch, cp, addrs, naddrs, w, sizeof(w));
+	if (ret == RING_REFUSED)
+		snprintf(why, why_len, "cannot start: %s", w);
+	else if (ret < 0)
+		snprintf(why, why_len, "cannot resolve '%s': %s", ch, w);
+	return ret;
+}
+
 static void target_free(struct cb_target *t)
 {
+	cb_target_hosts_free(t);
 	free(t->reqs);
 	free(t->req_off);
 	free(t->req_len);
@@ -211,32 +246,10 @@ static int build_target(const struct cb_opts *o, struct cb_target *t)
 		spec.body = o->body;
 		spec.body_len = o->body_len;
 		spec.flags = o->keepalive ? 0 : COIL_HTTP_CLOSE;
-		for (;;) {
-			if (cap - used < 256) {
-				size_t nc = cap ? cap * 2 : 4096;
-				char *nb = realloc(t->reqs, nc);
-				if (!nb) {
-					ret = usage_error("out of memory");
-					goto out;
-				}
-				t->reqs = nb;
-				cap = nc;
-			}
-			n = coil_http_request_write(t->reqs + used, cap - used,
-						    &spec);
-			if (n != -ENOSPC)
-				break;
-			if (cap > ((size_t)1 << 31)) {
-				n = -E2BIG;
-				break;
-			}
-			cap *= 2;
-			char *nb = realloc(t->reqs, cap);
-			if (!nb) {
-				ret = usage_error("out of memory");
-				goto out;
-			}
-			t->reqs = nb;
+		n = cb_target_add_request(t, &cap, &used, i, &spec);
+		if (n == -ENOMEM) {
+			ret = usage_error("out of memory");
+			goto out;
 		}
 		if (n < 0) {
 			ret = usage_error(
@@ -255,9 +268,6 @@ static int build_target(const struct cb_opts *o, struct cb_target *t)
 					: "");
 			goto out;
 		}
-		t->req_off[i] = used;
-		t->req_len[i] = (size_t)n;
-		used += (size_t)n;
 	}
 	t->n_reqs = o->n_urls;
 	t->https = first->https;
@@ -272,25 +282,85 @@ out:
 	return ret;
 }
 
+/* -k, --cacert, --cert/--key, --tls-version (tools/common/tls_opts.h):
+ * every file read now. Return: 0, or the exit status after saying why. */
+/* --targets FILE (targets.c): read it, build each target's request,
+ * group them by host. Return: 0, or the exit status after saying why. */
+static int build_targets(const struct cb_opts *o, struct cb_target *t)
+{
+	struct cb_targets ts;
+	struct coil_http_header *hdrs = NULL;
+	char err[512];
+	int has_host, ret;
+
+	memset(t, 0, sizeof(*t));
+	ret = cb_targets_read(&ts, o->targets_file, err, sizeof(err));
+	if (ret == 0 && !(hdrs = split_headers(o, &has_host))) {
+		snprintf(err, sizeof(err), "out of memory");
+		ret = -ENOMEM;
+	}
+	if (ret == 0)
+		ret = cb_targets_build(&ts, o, hdrs, o->n_headers, t, err,
+				       sizeof(err));
+	free(hdrs);
+	cb_targets_free(&ts);
+	if (ret == 0)
+		return 0;
+	fprintf(stderr, "coil-bench: %s\n", err);
+	return ret == -ENOMEM ? CB_EXIT_START : CB_EXIT_USAGE;
+}
+
+/* Where each host's connections go (--targets: every host), and with
+ * --cacert the TLS probe (probe.h) of each https one: a CA the user gave
+ * that does not verify the server is a bad command line (exit 2). Without
+ * --cacert an untrusted server is the run's business, as in coil-get: TLS
+ * errors with mbedTLS's reason, exit 1. Return: 0, or the exit status
+ * after saying why. */
+static int route_hosts(const struct cb_opts *o, struct cb_target *t)
+{
+	char why[512];
+	int ret = cb_connect_addrs(&o->routes, t->host, t->port, t->addrs,
+				   &t->naddrs, why, sizeof(why));
+	for (unsigned k = 0; ret == 0 && k < t->n_hosts; k++) {
+		struct cb_host *h = &t->hosts[k];
+		ret = cb_connect_addrs(&o->routes, h->host, h->port, h->addrs,
+				       &h->naddrs, why, sizeof(why));
+	}
+	if (ret == RING_REFUSED) {
+		fprintf(stderr, "coil-bench: %s\n", why);
+		return CB_EXIT_START;
+	}
+	if (ret < 0)
+		return usage_error("%s", why);
+	for (unsigned k = 0; k < (t->n_hosts ? t->n_hosts : 1); k++) {
+		const struct cb_host *h = t->n_hosts ? &t->hosts[k] : NULL;
+		if (o->insecure || !o->cacert || !(h ? h->https : t->https))
+			continue;
+		if (cb_tls_probe(t->tls, h ? h->host : t->host,
+				 h ? h->addrs : t->addrs,
+				 h ? h->naddrs : t->naddrs, o->timeout_ns, why,
+				 sizeof(why)) == COIL_ETLS)
+			return usage_error("%s (--cacert '%s')", why,
+					   o->cacert);
+	}
+	return 0;
+}
+
 static int tls_setup(const struct cb_opts *o, struct cb_target *t)
 {
-	struct coil_tls_config_opts co = {0};
-	char why[256] = "";
-	int ret;
-	if (o->insecure)
-		co.flags |= COIL_TLS_INSECURE;
-	if (o->http2) /* ALPN: h2, then http/1.1 (refused by the run) */
-		co.alpn = coil_h2_alpn;
-	if (o->tls_versions &&
-	    coil_tls_parse_versions(o->tls_versions, &co.min_version,
-				    &co.max_version) < 0)
-		return usage_error("bad --tls-version '%s' (1.2, 1.3, 1.2-1.3)",
-				   o->tls_versions);
-	ret = coil_tls_config_new(&t->tls, &co, why, sizeof(why));
-	if (ret < 0)
-		return usage_error("TLS set-up failed: %s",
-				   why[0] ? why : coil_strerror(ret));
-	return 0;
+	struct tools_tls_opts to = {.insecure = o->insecure,
+				    .cacert = o->cacert,
+				    .cert = o->cert,
+				    .key = o->key,
+				    .versions = o->tls_versions,
+				    /* ALPN: h2, then http/1.1 (refused by
+				     * the run) */
+				    .alpn = o->http2 ? coil_h2_alpn : NULL};
+	char why[320];
+	int status = tools_tls_config(&to, &t->tls, why, sizeof(why));
+	if (status)
+		fprintf(stderr, "coil-bench: %s\n", why);
+	return status;
 }
 
 /* ---- output -------------------------------------------------------------
@@ -411,7 +481,8 @@ static int run_load(const struct cb_opts *o, const struct cb_target *t,
 	if (fatal) {
 		status = CB_EXIT_START;
 	} else if (cb_result_init(all) < 0 ||
-		   (o->stages.n && cb_result_stages(all, o->stages.n) < 0)) {
+		   (o->stages.n && cb_result_stages(all, o->stages.n) < 0) ||
+		   (t->n_hosts && cb_result_hosts(all, t->n_hosts) < 0)) {
 		cb_result_free(all);
 		fprintf(stderr, "coil-bench: out of memory\n");
 		status = CB_EXIT_START;
@@ -423,6 +494,16 @@ static int run_load(const struct cb_opts *o, const struct cb_target *t,
 		all->nseries = series->n;
 		all->start_unix_ns = (uint64_t)wall.tv_sec * 1000000000ull +
 				     (uint64_t)wall.tv_nsec;
+		for (unsigned k = 0; k < t->n_hosts; k++) {
+			const struct cb_host *h = &t->hosts[k];
+			snprintf(all->by_host[k].name,
+				 sizeof(all->by_host[k].name), "%s://%s%s%s:%u",
+				 h->https ? "https" : "http",
+				 strchr(h->host, ':') ? "[" : "", h->host,
+				 strchr(h->host, ':') ? "]" : "", h->port);
+			all->by_host[k].connections =
+				cb_target_host_conns(t, k, o->connections);
+		}
 	}
 	for (unsigned k = 0; k < o->threads; k++)
 		cb_result_free(&run.th[k].r);
@@ -441,7 +522,8 @@ static int write_plot(const struct cb_opts *o, const struct cb_result *r,
 	int ret;
 
 	memset(&run, 0, sizeof(run));
-	snprintf(label, sizeof(label), "%s%s", o->urls[0],
+	snprintf(label, sizeof(label), "%s%s",
+		 o->n_urls ? o->urls[0] : o->targets_file,
 		 o->n_urls > 1 ? " (+ more URLs)" : "");
 	ret = cb_plot_from_result(&run, o, r, label);
 	if (ret == 0)
@@ -587,22 +669,15 @@ int main(int argc, char **argv)
 		cb_cli_free(&o);
 		return 0;
 	}
-	if ((status = build_target(&o, &t)))
+	if ((status = o.targets_file ? build_targets(&o, &t)
+				     : build_target(&o, &t)))
 		goto done_target;
-	if (t.https) {
+	if (t.https || o.cacert || o.cert) {
 		if ((status = tls_setup(&o, &t)))
 			goto done_target;
 	}
-	ret = resolve(&t, why, sizeof(why));
-	if (ret == RING_REFUSED) {
-		fprintf(stderr, "coil-bench: cannot start: %s\n", why);
-		status = CB_EXIT_START;
+	if ((status = route_hosts(&o, &t)))
 		goto done_target;
-	}
-	if (ret < 0) {
-		status = usage_error("cannot resolve '%s': %s", t.host, why);
-		goto done_target;
-	}
 	if (o.script && cb_script_new(&script, &o, o.url, o.threads, t.addrs,
 				      t.naddrs, why, sizeof(why)) < 0) {
 		status = usage_error("%s", why);

@@ -45,8 +45,26 @@ int cb_result_stages(struct cb_result *r, unsigned n)
 	return 0;
 }
 
+int cb_result_hosts(struct cb_result *r, unsigned n)
+{
+	r->by_host = calloc(n, sizeof(*r->by_host));
+	if (!r->by_host)
+		return -ENOMEM;
+	r->nhosts = n;
+	for (unsigned k = 0; k < n; k++) {
+		if (coil_hist_new(&r->by_host[k].latency, NULL) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 void cb_result_free(struct cb_result *r)
 {
+	for (unsigned k = 0; k < r->nhosts; k++)
+		coil_hist_free(r->by_host[k].latency);
+	free(r->by_host);
+	r->by_host = NULL;
+	r->nhosts = 0;
 	for (unsigned k = 0; k < r->nstages; k++)
 		coil_hist_free(r->stage[k].latency);
 	free(r->stage);
@@ -179,6 +197,15 @@ int cb_result_merge(struct cb_result *dst, const struct cb_result *src)
 		d->non_2xx_3xx += sr->non_2xx_3xx;
 		d->errors += sr->errors;
 		if ((ret = coil_hist_merge(d->latency, sr->latency)) < 0)
+			return ret;
+	}
+	for (unsigned k = 0; k < dst->nhosts && k < src->nhosts; k++) {
+		struct cb_host_result *d = &dst->by_host[k];
+		const struct cb_host_result *sh = &src->by_host[k];
+		d->requests += sh->requests;
+		d->non_2xx_3xx += sh->non_2xx_3xx;
+		d->errors += sh->errors;
+		if ((ret = coil_hist_merge(d->latency, sh->latency)) < 0)
 			return ret;
 	}
 	return 0;
@@ -386,6 +413,8 @@ static const char *first_url(const struct cb_opts *o)
 {
 	if (o->n_urls)
 		return o->urls[0];
+	if (o->targets_file)
+		return o->targets_file;
 	return o->url ? o->url : "(no URL)";
 }
 
@@ -526,6 +555,33 @@ static void errors_block(FILE *f, const struct cb_result *r)
 		fputc('\n', f);
 		if (c == CB_ERR_TLS && r->tls_error[0])
 			fprintf(f, "             first: %s\n", r->tls_error);
+	}
+}
+
+/* --targets: "  Hosts:" and one row per host */
+static void hosts_block(FILE *f, const struct cb_result *r)
+{
+	char b[3][32];
+	if (r->nhosts < 2)
+		return;
+	fprintf(f, "  Hosts (--targets):\n");
+	fprintf(f, "    %-32s %6s %10s %8s %8s %9s %9s %9s\n", "host", "conns",
+		"requests", "errors", "non-2xx", "p50", "p99", "max");
+	for (unsigned k = 0; k < r->nhosts; k++) {
+		const struct cb_host_result *h = &r->by_host[k];
+		fmt_time_us(b[0], sizeof(b[0]),
+			    coil_hist_value_at_percentile(h->latency, 50) /
+				    1000.0L);
+		fmt_time_us(b[1], sizeof(b[1]),
+			    coil_hist_value_at_percentile(h->latency, 99) /
+				    1000.0L);
+		fmt_time_us(b[2], sizeof(b[2]),
+			    coil_hist_max(h->latency) / 1000.0L);
+		fprintf(f, "    %-32s %6llu %10llu %8llu %8llu %9s %9s %9s\n",
+			h->name, (unsigned long long)h->connections,
+			(unsigned long long)h->requests,
+			(unsigned long long)h->errors,
+			(unsigned long long)h->non_2xx_3xx, b[0], b[1], b[2]);
 	}
 }
 
@@ -765,6 +821,7 @@ void cb_report_text(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 		fprintf(f, "  Stopped early: %s\n", r->stopped);
 	stages_block(f, o, r);
 	workers_block(f, o, r);
+	hosts_block(f, r);
 	cb_report_slo_text(f, o, r);
 }
 

@@ -79,6 +79,17 @@ struct cb_stage_result {
 	struct coil_hist *latency; /* as cb_result.latency */
 };
 
+/* --targets: what one host's connections measured (gen.c), as a stage's
+ * figures are counted; its name and share of -c set by main. */
+struct cb_host_result {
+	char name[300];		   /* "http://host:port" */
+	uint64_t connections;	   /* its share of -c */
+	uint64_t requests;	   /* complete responses */
+	uint64_t non_2xx_3xx;	   /* of those */
+	uint64_t errors;	   /* errors of every class */
+	struct coil_hist *latency; /* as cb_result.latency */
+};
+
 /* One run's (or one thread's) measurements. */
 struct cb_result {
 	/* time */
@@ -184,6 +195,10 @@ struct cb_result {
 	struct cb_stage_result *stage;
 	unsigned nstages;
 
+	/* --targets: one entry per host (cb_result_hosts()), or none */
+	struct cb_host_result *by_host;
+	unsigned nhosts;
+
 	/* the per-second series (series.h), borrowed: set on the merged
 	 * result by main, NULL in the threads' */
 	const struct cb_series_point *series;
@@ -256,6 +271,10 @@ int cb_result_init(struct cb_result *r);
 /* cb_result_stages() - room for @n stages' figures (latency histograms as
  * cb_result_init()'s). Return: 0; -ENOMEM. */
 int cb_result_stages(struct cb_result *r, unsigned n);
+
+/* cb_result_hosts() - room for @n hosts' figures (--targets; latency
+ * histograms as cb_result_init()'s). Return: 0; -ENOMEM. */
+int cb_result_hosts(struct cb_result *r, unsigned n);
 
 /* cb_result_free() - free the histograms (a zeroed @r is fine too). */
 void cb_result_free(struct cb_result *r);

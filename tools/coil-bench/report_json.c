@@ -253,6 +253,35 @@ static void j_hist(struct json *j, const char *k, const struct coil_hist *h,
 }
 
 /* "stages": one object per stage (null without --stages) */
+/* "hosts": one object per host of --targets (absent without) */
+static void j_hosts(struct json *j, const struct cb_result *r)
+{
+	if (!r->nhosts)
+		return;
+	j_key(j, "hosts");
+	j_open(j, '[');
+	for (unsigned k = 0; k < r->nhosts; k++) {
+		const struct cb_host_result *h = &r->by_host[k];
+		bool any = coil_hist_count(h->latency) > 0;
+		j_item(j);
+		j_open(j, '{');
+		j_str(j, "host", h->name);
+		j_u64(j, "connections", h->connections);
+		j_u64(j, "requests", h->requests);
+		j_u64(j, "non_2xx_3xx", h->non_2xx_3xx);
+		j_u64(j, "errors", h->errors);
+		j_key(j, "latency_ns");
+		j_open(j, '{');
+		for (size_t i = 0; i < CB_NPCT; i++)
+			j_u64_or_null(j, cb_pct_labels[i], any,
+				      coil_hist_value_at_percentile(
+					      h->latency, cb_pct_values[i]));
+		j_close(j, '}');
+		j_close(j, '}');
+	}
+	j_close(j, ']');
+}
+
 static void j_stages(struct json *j, const struct cb_opts *o,
 		     const struct cb_result *r)
 {
@@ -532,6 +561,8 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 		cb_json_string(f, o->urls[i], strlen(o->urls[i]));
 	}
 	j_close(&j, ']');
+	if (o->targets_file)
+		j_str(&j, "targets", o->targets_file);
 	j_str(&j, "method", o->method ? o->method : "GET");
 	j_key(&j, "headers");
 	j_open(&j, '[');
@@ -713,6 +744,7 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	}
 	j_bool(&j, "saturated", cb_result_saturated(o, r));
 	j_stages(&j, o, r);
+	j_hosts(&j, r);
 	j_series(&j, r);
 	if (o->n_slos) {
 		j_key(&j, "slo");

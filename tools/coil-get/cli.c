@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../common/cli.h"
+#include "../common/tls_opts.h"
 #include "cli.h"
 
 enum {
@@ -28,6 +29,8 @@ enum {
 	OPT_JSON,
 	OPT_MAX_FILESIZE,
 	OPT_NO_LOCATION,
+	OPT_CERT,
+	OPT_KEY,
 };
 
 static const struct option longopts[] = {
@@ -48,6 +51,8 @@ static const struct option longopts[] = {
 	{"user-agent", required_argument, NULL, 'A'},
 	{"insecure", no_argument, NULL, 'k'},
 	{"cacert", required_argument, NULL, OPT_CACERT},
+	{"cert", required_argument, NULL, OPT_CERT},
+	{"key", required_argument, NULL, OPT_KEY},
 	{"tls-version", required_argument, NULL, OPT_TLS_VERSION},
 	{"location", no_argument, NULL, 'L'},
 	{"no-location", no_argument, NULL, OPT_NO_LOCATION},
@@ -112,6 +117,10 @@ const char *cg_cli_usage(void)
 	       "certificate\n"
 	       "      --cacert FILE         trust these CA certificates "
 	       "(PEM)\n"
+	       "      --cert FILE           client certificate (PEM), for "
+	       "servers that ask\n"
+	       "      --key FILE            its private key (default: in the "
+	       "--cert file)\n"
 	       "      --tls-version V       1.2, 1.3 or 1.2-1.3 (default: 1.3 "
 	       "preferred,\n"
 	       "                            1.2 offered; 1.2 only with mbedTLS "
@@ -402,6 +411,12 @@ int cg_cli_parse(struct cg_opts *o, int argc, char **argv, int tty, char *err,
 		case OPT_CACERT:
 			o->cacert = a;
 			break;
+		case OPT_CERT:
+			o->cert = a;
+			break;
+		case OPT_KEY:
+			o->key = a;
+			break;
 		case OPT_TLS_VERSION:
 			o->tls_versions = a;
 			break;
@@ -459,6 +474,11 @@ int cg_cli_parse(struct cg_opts *o, int argc, char **argv, int tty, char *err,
 	}
 	if (!follow)
 		o->max_redirs = 0;
+	{
+		struct tools_tls_opts to = {.cert = o->cert, .key = o->key};
+		if ((ret = tools_tls_check(&to, err, errlen)))
+			return ret;
+	}
 	if (o->to_stdout && o->json)
 		return tools_fail(
 			err, errlen,

@@ -73,6 +73,8 @@ struct cg_opts {
 	/* TLS */
 	bool insecure;		  /* -k */
 	const char *cacert;	  /* --cacert FILE (argv) */
+	const char *cert;	  /* --cert FILE (argv): client certificate */
+	const char *key;	  /* --key FILE (argv); NULL: in --cert's */
 	const char *tls_versions; /* --tls-version "1.2", "1.3", "1.2-1.3" */
 	/* output */
 	bool json;     /* --json: one object per URL on stdout */

@@ -27,6 +27,7 @@
 
 #include "../common/cli.h"
 #include "../common/url.h"
+#include "../common/tls_opts.h"
 #include "cli.h"
 #include "coil/async.h"
 #include "coil/http.h"
@@ -741,28 +742,18 @@ int main(int argc, char **argv)
 		cg_cli_free(&o);
 		return CG_EXIT_SYSTEM;
 	}
-	if (o.insecure || o.cacert || o.tls_versions) {
-		struct coil_tls_config_opts to = {
-			.flags = o.insecure ? COIL_TLS_INSECURE : 0,
-			.ca_file = o.cacert,
-		};
-		ret = 0;
-		if (o.tls_versions &&
-		    coil_tls_parse_versions(o.tls_versions, &to.min_version,
-					    &to.max_version) < 0) {
-			snprintf(err, sizeof(err),
-				 "--tls-version '%s' (1.2, 1.3 or 1.2-1.3)",
-				 o.tls_versions);
-			ret = -EINVAL;
-		}
-		if (ret == 0)
-			ret = coil_tls_config_new(&g.tls, &to, err,
-						  sizeof(err));
-		if (ret < 0) {
-			fprintf(stderr, "coil-get: TLS: %s\n", err);
+	if (o.insecure || o.cacert || o.cert || o.tls_versions) {
+		struct tools_tls_opts to = {.insecure = o.insecure,
+					    .cacert = o.cacert,
+					    .cert = o.cert,
+					    .key = o.key,
+					    .versions = o.tls_versions};
+		int tls_st = tools_tls_config(&to, &g.tls, err, sizeof(err));
+		if (tls_st) {
+			fprintf(stderr, "coil-get: %s\n", err);
 			coil_loop_free(g.loop);
 			cg_cli_free(&o);
-			return CG_EXIT_USAGE;
+			return tls_st;
 		}
 		co.tls = g.tls;
 	}

@@ -11,7 +11,8 @@
  *    by targets, each server's log equal to coil-bench's per-host count,
  *    POST bodies from '@' files; errors with file:line and exit 2;
  *  - --cacert, --cert/--key against `ssl_verify_client on`: accepted with
- *    the certificate, refused (400) without; a CA that does not verify the
+ *    the certificate, refused (400) without, and against `openssl s_server
+ *    -Verify 1` (refused in the handshake); a CA that does not verify the
  *    server, unreadable or mismatched files: one line and exit 2; coil-get
  *    takes the same flags.
  * Skips (77) without nginx or openssl.
@@ -522,6 +523,58 @@ static void test_connopts_client_certificate(void **state)
 	cb_out_free(&r);
 }
 
+/* openssl s_server -Verify 1: the refusal comes in the handshake (an
+ * alert), not as an HTTP status */
+static void test_connopts_s_server_requires_certificate(void **state)
+{
+	char port[16], url[96], res[96], acc[32];
+	char *argv[] = {"openssl", "s_server",
+			"-accept", acc,
+			"-cert",   path_of("server.pem"),
+			"-key",	   path_of("server.key"),
+			"-CAfile", path_of("ca.pem"),
+			"-Verify", "1",
+			"-www",	   "-quiet",
+			NULL};
+	posix_spawn_file_actions_t fa;
+	unsigned short p;
+	struct cb_out r;
+	pid_t pid;
+	int st;
+	(void)state;
+
+	close(tu_listen(&p));
+	snprintf(port, sizeof(port), "%u", p);
+	snprintf(acc, sizeof(acc), "127.0.0.1:%u", p);
+	snprintf(url, sizeof(url), "https://bench.test:%u/", p);
+	snprintf(res, sizeof(res), "bench.test:%u:127.0.0.1", p);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	assert_int_equal(
+		posix_spawnp(&pid, "openssl", &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	assert_true(port_accepting(p, 5000));
+
+	/* with the certificate: every page served (-www closes after each) */
+	r = RUN("-t1", "-c1", "-n3", "--json", "--resolve", res, "--cacert",
+		path_of("ca.pem"), "--cert", path_of("client.pem"), "--key",
+		path_of("client.key"), url);
+	cb_expect_ok(&r);
+	assert_int_equal(requests_of(&r), 3);
+	cb_out_free(&r);
+	/* without: refused in the handshake, the run's errors, exit 1 */
+	r = RUN("-t1", "-c1", "-d500ms", "--json", "--resolve", res, "--cacert",
+		path_of("ca.pem"), url);
+	cb_expect_none_succeeded(&r);
+	assert_true(j_errors(r.out) + jnum(r.out, "\"tls\"", "count") >= 1);
+	cb_out_free(&r);
+
+	kill(pid, SIGTERM);
+	waitpid(pid, &st, 0);
+}
+
 static void test_connopts_bad_tls_files(void **state)
 {
 	char u[] = "https://127.0.0.1:1/";
@@ -617,6 +670,7 @@ int main(void)
 		cmocka_unit_test(test_connopts_targets_two_servers),
 		cmocka_unit_test(test_connopts_targets_errors),
 		cmocka_unit_test(test_connopts_client_certificate),
+		cmocka_unit_test(test_connopts_s_server_requires_certificate),
 		cmocka_unit_test(test_connopts_bad_tls_files),
 #ifdef COIL_GET_BIN
 		cmocka_unit_test(test_connopts_coil_get_client_certificate),

@@ -248,7 +248,8 @@ static void test_tools_shared_flags_spelled_alike(void **state)
 	static const char *const shared[] = {
 		"--timeout T",	  "--connect-timeout T",
 		"-k, --insecure", "-H, --header",
-		"--json",
+		"--json",	  "--cacert FILE",
+		"--cert FILE",	  "--key FILE",
 	};
 	static const char *const bins[] = {COIL_BENCH_BIN, COIL_GET_BIN};
 	for (int i = 0; i < 2; i++) {

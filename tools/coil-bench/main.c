@@ -139,7 +139,7 @@ static int cb_connect_addrs(const struct cb_routes *routes, const char *host,
 {
 	const char *ch;
 	uint16_t cp;
-	char w[200];
+	char w[512];
 	int ret;
 
 	if (cb_route_unix_addr(routes, &addrs[0])) {
@@ -318,7 +318,7 @@ static int build_targets(const struct cb_opts *o, struct cb_target *t)
  * after saying why. */
 static int route_hosts(const struct cb_opts *o, struct cb_target *t)
 {
-	char why[512];
+	char why[700];
 	int ret = cb_connect_addrs(&o->routes, t->host, t->port, t->addrs,
 				   &t->naddrs, why, sizeof(why));
 	for (unsigned k = 0; ret == 0 && k < t->n_hosts; k++) {

@@ -150,7 +150,7 @@ goals() {
 		q = p50[u] > 0 ? p50[d] / p50[u] : 0
 		printf "closed model, p50 beside unbatched: %.0f vs %.0f us, %+.1f%% (each at its own throughput)\n", p50[d], p50[u], (q - 1) * 100
 		printf "      p99: %.0f vs %.0f us\n", p99[d], p99[u]
-		# at one offered load: what the kernel's times are worth
+		# at one offered load: what the kernel receive times are worth
 		d = "coil-bench_-R" rate; u = d "_--batch-wait_0"
 		if (!(d in p50) || !(u in p50)) exit
 		q = p50[u] > 0 ? p50[d] / p50[u] : 0

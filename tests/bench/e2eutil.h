@@ -9,6 +9,9 @@
  * Server paths:
  *   /            200, body "ok"
  *   /delay/MS    200 after MS milliseconds (per request)
+ *   /once/MS     the first such request of the server's life is answered
+ *                after MS milliseconds (its connection held), the rest at
+ *                once
  *   /hang        never answers (the connection stays open)
  *   /garbage     answers with bytes that are not HTTP
  *   /close       200 with "Connection: close", then closes
@@ -58,6 +61,7 @@ struct ts_server {
 	int stalled;
 	/* connection threads (detached): accepted in all, and still running */
 	atomic_int nconns;
+	atomic_int once_taken; /* /once/MS: the first one was held */
 	int active;
 	pthread_cond_t idle; /* signalled, under mu, when active drops */
 };
@@ -99,6 +103,11 @@ static inline int ts_answer(struct ts_server *s, int fd, const char *target)
 
 	if (!strncmp(target, "/delay/", 7)) {
 		long ms = strtol(target + 7, NULL, 10);
+		struct timespec d = {ms / 1000, (ms % 1000) * 1000000L};
+		nanosleep(&d, NULL);
+	} else if (!strncmp(target, "/once/", 6) &&
+		   !atomic_exchange(&s->once_taken, 1)) {
+		long ms = strtol(target + 6, NULL, 10);
 		struct timespec d = {ms / 1000, (ms % 1000) * 1000000L};
 		nanosleep(&d, NULL);
 	} else if (!strcmp(target, "/hang")) {

@@ -127,6 +127,35 @@ static void test_latency_open_no_keepalive(void **state)
 	cb_out_free(&r);
 }
 
+/* the open model's arrivals do not wait for one another: while one
+ * connection waits 1.5 s for a slow answer, the requests of its lane go
+ * out on the connections that are free (a lane bound to its connection, as
+ * wrk2's, would hand them out up to 1.5 s late); every one is answered */
+static void test_latency_open_model_lends(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	struct cb_out r = RUN("-t1", "-c4", "-d3s", "-R100", "--timeout", "5s",
+			      "--json", ts_url(s, "/once/1500"));
+	double n, lag;
+	(void)state;
+	cb_expect_ok(&r);
+	ts_stop(s);
+	n = j_requests(r.out);
+	lag = jnum(r.out, "\"open_model\"", "max_lag_ns");
+	fprintf(stderr, "max lag %.1f ms, late %.0f, %.0f requests\n", lag / MS,
+		jnum(r.out, "\"open_model\"", "late"), n);
+	assert_int_equal(atomic_load(&s->once_taken), 1);
+	assert_int_equal(
+		(uint64_t)(n + jnum(r.out, "\"open_model\"", "unsent")), 300);
+	assert_int_equal((uint64_t)n, atomic_load(&s->served));
+	assert_int_equal((uint64_t)j_errors(r.out), 0);
+	/* bound to its connection, the held lane's requests would lag up to
+	 * 1.5 s; lent, only the pacer's step and the host's hiccups */
+	assert_true(lag < 500 * MS);
+	ts_free(s);
+	cb_out_free(&r);
+}
+
 /* one connection cannot carry 2000/s to a 10 ms server: most requests
  * go out late, but the server held them, not the generator: the late
  * count says so, the saturation warning does not fire */
@@ -187,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_latency_open_model_counts),
 		cmocka_unit_test(test_latency_open_model_limit),
 		cmocka_unit_test(test_latency_open_no_keepalive),
+		cmocka_unit_test(test_latency_open_model_lends),
 		cmocka_unit_test(test_latency_slow_server_is_not_saturation),
 		cmocka_unit_test(test_latency_quiet_rate_not_saturated),
 	};

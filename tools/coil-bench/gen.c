@@ -8,8 +8,9 @@
  * counters, --hdr-log intervals) and one end timer. Per connection: a TCP
  * stream (coil/stream.h), a ring of the requests in flight with their
  * intended and actual start times, one write request per pipeline slot,
- * and with -R a lane of the global schedule (schedule.h) with its own
- * timer.
+ * and with -R a lane of the global schedule (schedule.h), handed its due
+ * requests by the thread's pacer (pacer.c); what a busy connection has no
+ * room for goes to a free one (conn.c, lend_due()).
  *
  * The hot path allocates nothing: requests are pre-built bytes written as
  * they are; responses are parsed where the kernel put them (the loop's

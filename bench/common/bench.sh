@@ -1,5 +1,5 @@
 # bench/common/bench.sh - what the load-test scripts against nginx share
-# (bench/vs-wrk, bench/vs-wrk2). Source it after `set -eu`:
+# (bench/vs-wrk, bench/vs-wrk2, bench/vs-h2load). Source it after `set -eu`:
 #   . "$(dirname "$0")/../common/bench.sh"
 # It defines:
 #   bench_need NAME TOOL...   exit 0 with "NAME: TOOL not installed: skipped"
@@ -7,10 +7,15 @@
 #   bench_tmpdir NAME         $dir: a fresh folder nginx can read, removed
 #                             (nginx stopped first) when the script exits
 #   free_port                 a TCP port free on 127.0.0.1 now
-#   bench_nginx PORT SERVERS  nginx from $dir on CPU 0: one worker, access
+#   bench_cert                $dir/cert.pem and $dir/key.pem: a throwaway
+#                             self-signed P-256 certificate for localhost;
+#                             returns 1 without openssl or when it fails
+#   bench_nginx PORT SERVERS [CURL-OPTION...]
+#                             nginx from $dir on CPU 0: one worker, access
 #                             log off, keep-alive unlimited, the http{}
 #                             lines SERVERS (server blocks); returns once
-#                             http://127.0.0.1:PORT/ answers (or 5 s)
+#                             http://127.0.0.1:PORT/ answers curl with the
+#                             CURL-OPTIONs (or 5 s)
 #   bench_header              the date, machine and load lines
 #   to_us VALUE [DECIMALS]    "1.23ms" -> microseconds (default 0 decimals)
 #   perf_read FILE            sc, usr, sys from perf stat's output (system
@@ -44,8 +49,17 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+bench_cert() {
+	command -v openssl >/dev/null &&
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-keyout "$dir/key.pem" -out "$dir/cert.pem" -days 1 \
+			-subj /CN=localhost -addext subjectAltName=DNS:localhost \
+			>/dev/null 2>&1
+}
+
 bench_nginx() {
 	local port=$1 servers=$2 i
+	shift 2
 	cat > "$dir/nginx.conf" <<CONF
 worker_processes 1;
 pid $dir/nginx.pid;
@@ -61,7 +75,7 @@ http {
 CONF
 	taskset -c 0 nginx -p "$dir" -c "$dir/nginx.conf"
 	for i in $(seq 50); do
-		curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+		curl -s "$@" -o /dev/null "http://127.0.0.1:$port/" && break
 		sleep 0.1
 	done
 }

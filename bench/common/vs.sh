@@ -1,48 +1,36 @@
-# bench/common/vs.sh - the measuring part of bench/vs-wrk made sourceable
-# (to_us, run, table), for bench/vs-h2load. The sourcing script sets $dir
-# (a temp dir), $secs and $rounds. bench/vs-wrk still has its own run()
-# and table() (bench/common/bench.sh, which landed beside this file, took
-# the rest of what vs-wrk and vs-wrk2 share); one of the two should move
-# onto the other.
+# bench/common/vs.sh - one generator beside another, the measuring part of
+# bench/vs-wrk and bench/vs-h2load (run, table). Source it after
+# bench/common/bench.sh (its to_us, perf_read and bench_perf); the sourcing
+# script sets $dir (bench_tmpdir), $secs and $rounds.
 #
 # run NAME URL CMD...: one measured run of CMD URL pinned to CPU 1 under
 #   perf stat (raw_syscalls:sys_enter, user and system time of the whole
 #   process); appends "NAME req/s user-us sys-us syscalls p50 p99 own..."
-#   per request to $dir/results and prints it. h2load prints no
-#   percentiles: its p50 column holds its mean ("time for request").
+#   per request to $dir/results and prints it. A figure a tool does not
+#   report is "-": h2load prints min, max, mean and sd of the time per
+#   request and no percentiles, so its p50 and p99 are "-".
 # table TITLE: the medians over the rounds of what run() recorded, as a
 #   markdown table; also "NAME cpu syscalls p50 p99" lines in
-#   $dir/medians for the script's goals; then clears the results.
-# to_us VALUE-WITH-UNIT: "1.23ms" -> microseconds
-to_us() {
-	awk -v v="$1" 'BEGIN {
-		n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-		if (u == "us") m = 1; else if (u == "ms") m = 1000;
-		else if (u == "s") m = 1000000; else if (u == "m") m = 60000000;
-		else m = 1
-		printf "%.1f", n * m }'
-}
+#   $dir/medians for the script's goals (p50, p99: -1 where "-"); then
+#   clears the results.
 
 # run NAME URL CMD...: one measured run; appends a line to $dir/results
 run() {
 	local name=$1 url=$2
 	shift 2
 	local out="$dir/out" perf="$dir/perf"
-	perf stat -e raw_syscalls:sys_enter -o "$perf" -- \
-		taskset -c 1 "$@" "$url" >"$out" 2>&1 || { cat "$out"; return 0; }
-	local reqs sc usr sys p50 p99 own_u own_s own_c
+	bench_perf "$out" "$perf" "$@" "$url" || return 0
+	local reqs p50=- p99=- own_u own_s own_c
 	case $name in
 	h2load*)
 		reqs=$(awk '/^requests:/ { print $8 }' "$out")
-		# "time for request: min max mean sd +/- sd": the mean
-		# (vs-wrk took $5, the max, before this was shared)
-		p50=$(awk '/^time for request:/ { print $6 }' "$out")
-		p99="-"
 		;;
 	*)
 		reqs=$(awk '/requests in/ { print $1; exit }' "$out")
 		p50=$(awk '$1 == "50%" || $1 == "50.000%" { print $2; exit }' "$out")
 		p99=$(awk '$1 == "99%" || $1 == "99.000%" { print $2; exit }' "$out")
+		if [ -n "$p50" ]; then p50=$(to_us "$p50" 1); else p50=-; fi
+		if [ -n "$p99" ]; then p99=$(to_us "$p99" 1); else p99=-; fi
 		;;
 	esac
 	# coil-bench's own figures: its run window only (no set-up, no
@@ -50,12 +38,10 @@ run() {
 	own_u=$(sed -n 's/.*Per request: .* system calls, \([0-9.]*\)us user CPU.*/\1/p' "$out")
 	own_s=$(sed -n 's/.*us user CPU, \([0-9.]*\)us system CPU.*/\1/p' "$out")
 	own_c=$(sed -n 's/.*Per request: \([0-9.]*\) system calls.*/\1/p' "$out")
-	sc=$(awk '/raw_syscalls:sys_enter/ { gsub(",", "", $1); print $1 }' "$perf")
-	usr=$(awk '/seconds user/ { print $1 }' "$perf")
-	sys=$(awk '/seconds sys/ { print $1 }' "$perf")
+	perf_read "$perf"
 	[ -n "$reqs" ] && [ "$reqs" -gt 0 ] || { echo "$name: no requests"; cat "$out"; return 0; }
 	awk -v n="$name" -v r="$reqs" -v s="$secs" -v sc="$sc" -v u="$usr" \
-		-v y="$sys" -v p50="$(to_us "$p50")" -v p99="$(to_us "${p99:-0}")" \
+		-v y="$sys" -v p50="$p50" -v p99="$p99" \
 		-v ou="${own_u:--1}" -v os="${own_s:--1}" -v oc="${own_c:--1}" \
 		'BEGIN { printf "%s %.0f %.2f %.2f %.3f %s %s %s %s %s\n", n, r / s,
 			u * 1e6 / r, y * 1e6 / r, sc / r, p50, p99, ou, os, oc }' >>"$dir/results"
@@ -77,8 +63,10 @@ table() {
 			if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 	}
+	# a latency column: "-" when a run had no such figure (h2load)
+	function lat(x) { return x < 0 ? sprintf("%7s", "-") : sprintf("%7.0f", x) }
 	{ k = $1; n[k]++; order[k] = order[k] ? order[k] : ++no; names[no] = k
-	  for (f = 2; f <= 10; f++) v[k, f, n[k]] = $f }
+	  for (f = 2; f <= 10; f++) v[k, f, n[k]] = $f == "-" ? -1 : $f }
 	END {
 		for (o = 1; o <= no; o++) {
 			k = names[o]
@@ -93,8 +81,8 @@ table() {
 			gsub("_", " ", k)
 			own = m[8] < 0 ? "-" : sprintf("%.2f / %.2f", m[8], m[9])
 			owc = m[10] < 0 ? "-" : sprintf("%.2f", m[10])
-			printf "| %-42s | %6.0f | %11.2f | %10.2f | %10.2f | %12.3f | %7.0f | %7.0f | %15s | %12s |\n",
-				k, m[2], m[3], m[4], tot, m[5], m[6], m[7], own, owc
+			printf "| %-42s | %6.0f | %11.2f | %10.2f | %10.2f | %12.3f | %s | %s | %15s | %12s |\n",
+				k, m[2], m[3], m[4], tot, m[5], lat(m[6]), lat(m[7]), own, owc
 			gsub(" ", "_", k)
 			printf "%s %f %f %f %f\n", k, tot, m[5], m[6], m[7] >> medians
 		}

@@ -9,8 +9,8 @@
 # over TLS (ALPN h2, a throwaway self-signed certificate). For each run:
 # requests/s, the generator's user and system CPU per request and its
 # system calls per request (perf stat over the whole process), p50/p99
-# as the tool reports them (h2load: its mean; it prints no percentiles).
-# The helpers are bench/vs-wrk's, sourced from bench/common/vs.sh. Under
+# as the tool reports them ("-" for h2load, which prints no percentiles).
+# run() and table() are bench/common/vs.sh's, shared with bench/vs-wrk. Under
 # each table, the goals: coil-bench at most 0.7x h2load's CPU per request
 # and at most 0.1 system calls per request. VS_H2LOAD_ONLY=h2c or tls runs
 # one section. Needs nginx, h2load, perf, openssl, taskset.
@@ -22,60 +22,26 @@ conns=50
 streams=10
 only=${VS_H2LOAD_ONLY:-all}
 
-for t in nginx h2load perf taskset openssl; do
-	command -v $t >/dev/null || { echo "vs-h2load: $t not installed: skipped"; exit 0; }
-done
+. "$(dirname "$0")/../common/bench.sh"
+. "$(dirname "$0")/../common/vs.sh"
+bench_need vs-h2load nginx h2load perf taskset openssl
 [ -x "$cb" ] || { echo "vs-h2load: $cb not found (build coil-bench first)"; exit 1; }
 cb=$(readlink -f "$cb")
-here=$(dirname "$(readlink -f "$0")")
 
-dir=$(mktemp -d /tmp/coil-vs-h2load-XXXXXX)
-chmod 755 "$dir"
-cleanup() {
-	[ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
-	sleep 0.2
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-. "$here/../common/vs.sh"
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+bench_tmpdir vs-h2load
 port=$(free_port)
 tport=$(free_port)
 printf 'hello from nginx, a small static page for the load test\n' > "$dir/index.html"
 chmod 644 "$dir/index.html"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$dir/key.pem" -out "$dir/cert.pem" -days 1 \
-	-subj /CN=localhost -addext subjectAltName=DNS:localhost >/dev/null 2>&1
-cat > "$dir/nginx.conf" <<CONF
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 10000000;
-  http2_max_concurrent_streams 128;
-  client_body_temp_path $dir; proxy_temp_path $dir; fastcgi_temp_path $dir;
-  uwsgi_temp_path $dir; scgi_temp_path $dir;
+bench_cert
+bench_nginx "$port" "http2_max_concurrent_streams 128;
   server { listen 127.0.0.1:$port http2; root $dir; }
   server { listen 127.0.0.1:$tport ssl http2; root $dir;
     ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem; }
-}
-CONF
-taskset -c 0 nginx -p "$dir" -c "$dir/nginx.conf"
-for i in $(seq 50); do
-	curl -s --http2-prior-knowledge -o /dev/null "http://127.0.0.1:$port/" && break
-	sleep 0.1
-done
+    ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem; }" \
+	--http2-prior-knowledge
 
-echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-echo "machine: $(nproc) CPU(s), kernel $(uname -r)," \
-	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-echo "load: $(cat /proc/loadavg)"
+bench_header
 echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), 1 worker on CPU 0, access log off;" \
 	"generators on CPU 1, -t1 -c$conns, $streams streams each, ${secs}s each, $rounds rounds;" \
 	"$(h2load --version 2>&1 | head -1)"

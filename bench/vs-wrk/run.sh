@@ -8,8 +8,9 @@
 # and system CPU per request (perf stat's user/sys times over the whole
 # process), its system calls per request (perf stat -e
 # raw_syscalls:sys_enter, whole process), and p50/p99 as the tool reports
-# them. The table shows each figure's median over the rounds. coil-bench
-# runs three ways: its default (batched waits, 100 us, with responses
+# them ("-" for h2load, which prints no percentiles; run() and table()
+# are bench/common/vs.sh's). The table shows each figure's median over
+# the rounds. coil-bench runs three ways: its default (batched waits, 100 us, with responses
 # timed by the kernel's receive timestamps), unbatched (--batch-wait 0),
 # and batched with reap times (--reap-time --batch-wait 100us: the old
 # opt-in, whose latencies carry the wait). Under the HTTP table, the
@@ -35,6 +36,7 @@ rate=${VS_WRK_RATE:-20000} # the open-model rows' -R
 only=${VS_WRK_ONLY:-all}
 
 . "$(dirname "$0")/../common/bench.sh"
+. "$(dirname "$0")/../common/vs.sh"
 bench_need vs-wrk nginx wrk perf taskset
 [ -x "$cb" ] || { echo "vs-wrk: $cb not found (build coil-bench first)"; exit 1; }
 cb=$(readlink -f "$cb")
@@ -45,11 +47,7 @@ tport=$(free_port)
 printf 'hello from nginx, a small static page for the load test\n' > "$dir/index.html"
 chmod 644 "$dir/index.html"
 tls_conf=""
-if command -v openssl >/dev/null &&
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$dir/key.pem" -out "$dir/cert.pem" -days 1 \
-		-subj /CN=localhost -addext subjectAltName=DNS:localhost \
-		>/dev/null 2>&1; then
+if bench_cert; then
 	tls_conf="server { listen 127.0.0.1:$tport ssl; root $dir;
 	  ssl_protocols TLSv1.2 TLSv1.3;
 	  ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem;
@@ -63,80 +61,6 @@ bench_nginx "$port" "server { listen 127.0.0.1:$port; root $dir;
 bench_header
 echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), 1 worker on CPU 0, access log off;" \
 	"generators on CPU 1, -t1 -c$conns, ${secs}s each, $rounds rounds"
-
-# run NAME URL CMD...: one measured run; appends a line to $dir/results
-run() {
-	local name=$1 url=$2
-	shift 2
-	local out="$dir/out" perf="$dir/perf"
-	bench_perf "$out" "$perf" "$@" "$url" || return 0
-	local reqs sc usr sys p50 p99 own_u own_s own_c
-	case $name in
-	h2load*)
-		reqs=$(awk '/^requests:/ { print $8 }' "$out")
-		p50=$(awk '/^time for request:/ { print $5 }' "$out")
-		p99="-"
-		;;
-	*)
-		reqs=$(awk '/requests in/ { print $1; exit }' "$out")
-		p50=$(awk '$1 == "50%" || $1 == "50.000%" { print $2; exit }' "$out")
-		p99=$(awk '$1 == "99%" || $1 == "99.000%" { print $2; exit }' "$out")
-		;;
-	esac
-	# coil-bench's own figures: its run window only (no set-up, no
-	# pre-connect handshakes)
-	own_u=$(sed -n 's/.*Per request: .* system calls, \([0-9.]*\)us user CPU.*/\1/p' "$out")
-	own_s=$(sed -n 's/.*us user CPU, \([0-9.]*\)us system CPU.*/\1/p' "$out")
-	own_c=$(sed -n 's/.*Per request: \([0-9.]*\) system calls.*/\1/p' "$out")
-	perf_read "$perf"
-	[ -n "$reqs" ] && [ "$reqs" -gt 0 ] || { echo "$name: no requests"; cat "$out"; return 0; }
-	awk -v n="$name" -v r="$reqs" -v s="$secs" -v sc="$sc" -v u="$usr" \
-		-v y="$sys" -v p50="$(to_us "$p50" 1)" -v p99="$(to_us "${p99:-0}" 1)" \
-		-v ou="${own_u:--1}" -v os="${own_s:--1}" -v oc="${own_c:--1}" \
-		'BEGIN { printf "%s %.0f %.2f %.2f %.3f %s %s %s %s %s\n", n, r / s,
-			u * 1e6 / r, y * 1e6 / r, sc / r, p50, p99, ou, os, oc }' >>"$dir/results"
-	tail -1 "$dir/results" | awk '{ gsub("_", " ", $1); printf "  %-42s %6s req/s  user %5s us  sys %5s us  %6s syscalls  p50 %s us  p99 %s us  own user/sys %s/%s us, %s syscalls\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }'
-}
-
-# table TITLE: medians per tool of what run() recorded, then clear
-table() {
-	echo
-	echo "$1 (medians of $rounds rounds)"
-	printf '| %-42s | %6s | %11s | %10s | %10s | %12s | %7s | %7s | %15s | %12s |\n' \
-		generator "req/s" "user us/req" "sys us/req" "CPU us/req" \
-		"syscalls/req" "p50 us" "p99 us" "own user/sys us" "own syscalls"
-	rm -f "$dir/medians"
-	echo "|--------------------------------------------|-------:|------------:|-----------:|-----------:|-------------:|--------:|--------:|----------------:|-------------:|"
-	awk '
-	function med(a, n,   i, j, t) {
-		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
-			if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-	}
-	{ k = $1; n[k]++; order[k] = order[k] ? order[k] : ++no; names[no] = k
-	  for (f = 2; f <= 10; f++) v[k, f, n[k]] = $f }
-	END {
-		for (o = 1; o <= no; o++) {
-			k = names[o]
-			for (f = 2; f <= 10; f++) {
-				delete a
-				for (i = 1; i <= n[k]; i++) a[i] = v[k, f, i]
-				m[f] = med(a, n[k])
-				if (f == 3) { delete a
-					for (i = 1; i <= n[k]; i++) a[i] = v[k, 3, i] + v[k, 4, i]
-					tot = med(a, n[k]) }
-			}
-			gsub("_", " ", k)
-			own = m[8] < 0 ? "-" : sprintf("%.2f / %.2f", m[8], m[9])
-			owc = m[10] < 0 ? "-" : sprintf("%.2f", m[10])
-			printf "| %-42s | %6.0f | %11.2f | %10.2f | %10.2f | %12.3f | %7.0f | %7.0f | %15s | %12s |\n",
-				k, m[2], m[3], m[4], tot, m[5], m[6], m[7], own, owc
-			gsub(" ", "_", k)
-			printf "%s %f %f %f %f\n", k, tot, m[5], m[6], m[7] >> medians
-		}
-	}' medians="$dir/medians" "$dir/results"
-	rm -f "$dir/results"
-}
 
 # goals: the default coil-bench against wrk and against itself unbatched
 goals() {

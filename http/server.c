@@ -969,6 +969,7 @@ static void tick_cb(struct coil_op *op, int res, unsigned flags)
 		while ((c = srv->tl[k].head) && c->deadline <= t)
 			expire(c, k);
 	}
+	coil__mem_tick(srv);
 	coil__tl_arm(srv);
 	coil__srv_shutdown_check(srv);
 }

@@ -296,6 +296,7 @@ struct coil_http_server {
 	unsigned nifree;
 	unsigned peak; /* the most connections open since the last trim */
 	int trim_last; /* trim again when the last connection closed */
+	uint64_t tick_req, trim_req; /* stats.requests at the last tick, trim */
 	size_t conn_bytes, x_bytes;
 	unsigned hdrs_inline; /* fields in an exchange's own array */
 	size_t hbuf_inline;   /* head bytes in an exchange's own buffer */
@@ -430,6 +431,8 @@ char *coil__ibuf_new(struct coil_http_server *srv);
 void coil__ibuf_put(struct coil_http_server *srv, char *p, size_t cap);
 void coil__mem_opened(struct coil_http_server *srv);
 void coil__mem_closed(struct coil_http_server *srv);
+/* The server's tick: give memory back once requests went quiet. */
+void coil__mem_tick(struct coil_http_server *srv);
 /* Free what the lists hold (the server ends). */
 void coil__mem_free(struct coil_http_server *srv);
 

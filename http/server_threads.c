@@ -313,6 +313,7 @@ int coil_http_threads_wait(struct coil_http_threads *t,
 			stats->file_cache_files += w->stats.file_cache_files;
 			stats->file_cache_bytes += w->stats.file_cache_bytes;
 			stats->trims += w->stats.trims;
+			stats->quiet_trims += w->stats.quiet_trims;
 		}
 	}
 	t->waited = 1;

@@ -181,6 +181,11 @@ struct coil_http_server_stats {
 	unsigned exchanges; /* connections holding a request's state now */
 	unsigned inbufs;    /* input buffers held now (partial input) */
 	uint64_t trims;	    /* memory given back after a burst (times) */
+	/* memory given back once requests went quiet for a tick of the
+	 * server's timer (a quarter of its shortest time limit, 10 ms to
+	 * 1 s): the provided buffers' pages their reads touched, the free
+	 * lists beyond 16 entries, the heap's free pages (times) */
+	uint64_t quiet_trims;
 	/* the open-file cache (opts.file_cache_valid_ns) */
 	uint64_t file_cache_hits; /* served from an entry (fresh or checked) */
 	uint64_t file_cache_misses; /* paths opened (no entry, or changed) */

@@ -9,6 +9,7 @@
  * loop's thread by a request to /stats, again until they show what is
  * expected or a deadline passes: nothing here is timed.
  */
+#include <poll.h>
 #include <sys/resource.h>
 
 #include "srv.h"
@@ -22,9 +23,10 @@ static void stats_handler(struct coil_http_sreq *req, void *arg)
 	(void)arg;
 	if (req->path_len == 6 && memcmp(req->path, "/stats", 6) == 0) {
 		coil_http_server_stats(req->server, &st);
-		n = snprintf(body, sizeof(body), "%u %u %u %llu", st.conns,
+		n = snprintf(body, sizeof(body), "%u %u %u %llu %llu", st.conns,
 			     st.exchanges, st.inbufs,
-			     (unsigned long long)st.trims);
+			     (unsigned long long)st.trims,
+			     (unsigned long long)st.quiet_trims);
 		coil_http_respond(req, 200, NULL, 0, body, (size_t)n);
 		return;
 	}
@@ -39,7 +41,7 @@ static void stats_handler(struct coil_http_sreq *req, void *arg)
 
 struct memstat {
 	unsigned conns, exchanges, inbufs;
-	unsigned long long trims;
+	unsigned long long trims, quiet_trims;
 };
 
 /* One /stats request on a new connection (which holds one exchange while
@@ -50,9 +52,10 @@ static void stats_get(unsigned short port, struct memstat *m)
 	assert_int_equal(
 		cl_once(port, "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n", &r), 0);
 	assert_int_equal(r.status, 200);
-	assert_int_equal(sscanf(r.body, "%u %u %u %llu", &m->conns,
-				&m->exchanges, &m->inbufs, &m->trims),
-			 4);
+	assert_int_equal(sscanf(r.body, "%u %u %u %llu %llu", &m->conns,
+				&m->exchanges, &m->inbufs, &m->trims,
+				&m->quiet_trims),
+			 5);
 	free(r.body);
 }
 
@@ -191,6 +194,59 @@ static void test_server_burst_gives_memory_back(void **state)
 	free(in);
 }
 
+/* Requests that go quiet for a tick of the server's timer (10 ms here:
+ * a quarter of a 40 ms linger) give back what their reads touched, once
+ * per quiet spell, while the connections stay open; they serve on after
+ * it (the provided buffers fault in zeroed pages again). The gap between
+ * two asks is what is tested: a quiet spell needs time without requests,
+ * so the test leaves 100 ms (ten ticks) between them and counts trims. */
+static void test_server_quiet_gives_memory_back(void **state)
+{
+	enum { N = 8 };
+	static const char get[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct coil_http_server_opts o = {.handler = stats_handler,
+					  .linger_ns = 40 * MS};
+	struct cl_in *in = calloc(1, sizeof(*in));
+	struct memstat m;
+	uint64_t end;
+	struct srv s;
+	int fds[N];
+
+	(void)state;
+	srv_start(&s, &o, NULL);
+	for (int i = 0; i < N; i++) {
+		fds[i] = cl_connect(s.port);
+		request(fds[i], in, get);
+	}
+	end = tu_mono_ns() + 10000 * MS;
+	do {
+		poll(NULL, 0, 100);
+		stats_get(s.port, &m);
+	} while (m.quiet_trims == 0 && tu_mono_ns() < end);
+	assert_true(m.quiet_trims >= 1);
+	assert_int_equal(m.trims, 0); /* no burst of connections ended */
+	assert_int_equal(m.conns, N + 1);
+	assert_int_equal(m.inbufs, 0);
+
+	/* a quiet server does not trim again and again: only requests since
+	 * the last trim make the next one (the asks are requests: at most
+	 * one trim per ask) */
+	{
+		unsigned long long q = m.quiet_trims;
+		for (int k = 0; k < 3; k++) {
+			poll(NULL, 0, 100);
+			stats_get(s.port, &m);
+		}
+		assert_true(m.quiet_trims <= q + 3);
+	}
+	for (int i = 0; i < N; i++) {
+		request(fds[i], in, get);
+		close(fds[i]);
+	}
+	assert_int_equal(srv_stop(&s, 1000, NULL), 0);
+	free(in);
+}
+
 /* A head longer than an exchange holds itself (2 KiB) goes into one of
  * max_head_bytes, on every request of a keep-alive connection, whole. */
 static void test_server_long_head_kept_whole(void **state)
@@ -233,6 +289,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_server_idle_conn_holds_no_buffer),
 		cmocka_unit_test(test_server_burst_gives_memory_back),
+		cmocka_unit_test(test_server_quiet_gives_memory_back),
 		cmocka_unit_test(test_server_long_head_kept_whole),
 	};
 	return cmocka_run_group_tests_name("server.mem", tests, NULL, NULL);

@@ -277,7 +277,10 @@ static void conn_ready(struct coil__pool_wait *w, struct cconn *cn, int err)
 		return;
 	}
 	req->state = RQ_EXCHANGE;
-	coil__exchange_start(req, cn, hop_end);
+	if (cn->h2)
+		coil__exchange_h2_start(req, cn, hop_end);
+	else
+		coil__exchange_start(req, cn, hop_end);
 }
 
 static void abort_attempt(struct coil_http_req *req, int err)
@@ -288,7 +291,10 @@ static void abort_attempt(struct coil_http_req *req, int err)
 		attempt_end(req, err, 0);
 		break;
 	case RQ_EXCHANGE:
-		coil__exchange_abort(req, err);
+		if (req->x.h2)
+			coil__exchange_h2_abort(req, err);
+		else
+			coil__exchange_abort(req, err);
 		break;
 	default:
 		break;
@@ -361,18 +367,6 @@ static void retry_done_cb(struct coil_op *op, int res, unsigned flags)
 
 #define INLINE_BODY_MAX 16384 /* copied after the head, else a 2nd iovec */
 
-static int is_strip(const struct coil_http_header *h)
-{
-	static const char *const names[] = {"authorization", "cookie",
-					    "proxy-authorization"};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (h->name_len == strlen(names[i]) &&
-		    !strncasecmp(h->name, names[i], h->name_len))
-			return 1;
-	}
-	return 0;
-}
-
 static int build_request(struct coil_http_req *req)
 {
 	struct coil_http_request_spec sp = {0};
@@ -393,7 +387,7 @@ static int build_request(struct coil_http_req *req)
 			free(hs);
 			return -EINVAL;
 		}
-		if (req->strip_auth && is_strip(h))
+		if (coil__header_dropped(req, h))
 			continue;
 		if (h->name_len == 6 && !strncasecmp(h->name, "accept", 6))
 			accept = 1;
@@ -475,7 +469,8 @@ int coil_http_client_new(struct coil_http_client **out, struct coil_loop *loop,
 	if (!o.idle_timeout_ns)
 		o.idle_timeout_ns = 30000000000ull;
 	if (o.max_idle_per_host > o.max_conns_per_host ||
-	    o.max_conns_per_host > o.max_conns)
+	    o.max_conns_per_host > o.max_conns ||
+	    o.http_version > COIL_HTTP_VERSION_2_PRIOR)
 		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -490,6 +485,8 @@ int coil_http_client_new(struct coil_http_client **out, struct coil_loop *loop,
 	c->o = o;
 	c->resolver = o.resolver;
 	c->tls = o.tls;
+	c->http_version =
+		o.http_version ? o.http_version : COIL_HTTP_VERSION_1_1;
 	coil_op_init(&c->tmr, tmr_cb);
 	c->on_conn_gone = maybe_done;
 	*out = c;
@@ -736,7 +733,8 @@ int coil_http_req_pause(struct coil_http_req *req)
 		return -EINVAL;
 	if (req->state != RQ_EXCHANGE)
 		return -EINVAL;
-	return coil__exchange_pause(req, 1);
+	return req->x.h2 ? coil__exchange_h2_pause(req, 1)
+			 : coil__exchange_pause(req, 1);
 }
 
 int coil_http_req_resume(struct coil_http_req *req)
@@ -745,7 +743,10 @@ int coil_http_req_resume(struct coil_http_req *req)
 		return -EINVAL;
 	if (req->state != RQ_EXCHANGE)
 		return 0;
-	coil__exchange_pause(req, 0);
+	if (req->x.h2)
+		coil__exchange_h2_pause(req, 0);
+	else
+		coil__exchange_pause(req, 0);
 	return 0;
 }
 
@@ -821,6 +822,10 @@ void coil_http_req_info(const struct coil_http_req *req,
 	info->redirects = req->redirects;
 	info->reuse_retries = req->reuse_retries;
 	info->reused = req->x.reused;
+	if (req->x.have_head)
+		info->http_version = req->x.h2			? 20
+				     : req->x.msg.minor_version ? 11
+								: 10;
 	info->body_bytes = req->x.have_head ? req->x.body.received : 0;
 	info->time_ns =
 		(req->state == RQ_DONE ? req->end_ns : coil_now(req->c->loop)) -

@@ -31,7 +31,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../engine/grow.h"
 #include "client_internal.h"
@@ -163,11 +162,6 @@ static int append(char **buf, size_t *len, size_t *cap, const void *p, size_t n,
 	return 0;
 }
 
-static int buffer_body(struct coil_http_req *req, const char *p, size_t n)
-{
-	return append(&req->bbuf, &req->x.blen, &req->bcap, p, n, 16384);
-}
-
 /* Feed body bytes (@writable: @data may be decoded in place). */
 static void body_feed(struct coil_http_req *req, const void *data, size_t n,
 		      int writable)
@@ -210,20 +204,14 @@ static void body_feed(struct coil_http_req *req, const void *data, size_t n,
 				finish(req, req->x.status_pending, 0);
 				return;
 			}
-		} else if (req->x.body.received > req->max_body) {
-			coil__req_why(req, COIL_ELIMIT,
-				      "response body over %llu bytes",
-				      (unsigned long long)req->max_body);
-			finish(req, COIL_ELIMIT, 0);
-			return;
-		} else if (req->on_body) {
-			req->on_body(req, p, len);
+		} else {
+			int e = coil__resp_body(req, p, len);
+			if (e < 0) {
+				finish(req, e, 0);
+				return;
+			}
 			if (req->x.conn != cn || req->x.ended)
 				return;
-		} else if (buffer_body(req, p, len) < 0) {
-			coil__req_why(req, -ENOMEM, "body buffer");
-			finish(req, -ENOMEM, 0);
-			return;
 		}
 	}
 	if (r >= 0) /* the body ended; @r bytes after it nobody asked for */
@@ -284,83 +272,15 @@ int coil__exchange_pause(struct coil_http_req *req, int pause)
 
 /* ---- the head ------------------------------------------------------------ */
 
-static int is_redirect(int status)
-{
-	return status == 301 || status == 302 || status == 303 ||
-	       status == 307 || status == 308;
-}
-
-/* A redirect to follow: 1 (req->next_url set), 0 (deliver the 3xx as
- * the final response), or -ELOOP. */
-static int want_redirect(struct coil_http_req *req)
-{
-	const struct coil_http_header *loc;
-	char *buf;
-	int n, ret;
-
-	if (!req->max_redirects || !is_redirect(req->x.msg.status) ||
-	    (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")))
-		return 0;
-	loc = coil_http_header_find(&req->x.msg, "location", NULL);
-	if (!loc || !loc->value_len)
-		return 0;
-	if (req->redirects >= req->max_redirects)
-		return -ELOOP;
-	if (!req->next_url) {
-		req->next_url = malloc(sizeof(*req->next_url));
-		if (!req->next_url)
-			return 0;
-	}
-	buf = malloc(COIL_URL_MAX_LEN + 1);
-	if (!buf)
-		return 0;
-	n = coil__url_join(buf, COIL_URL_MAX_LEN + 1, &req->url, loc->value,
-			   loc->value_len);
-	ret = n > 0 ? coil_url_parse(req->next_url, buf, (size_t)n) : n;
-	free(buf);
-	return ret == 0;
-}
-
-/* A status this attempt would be retried for. */
-static int want_retry(struct coil_http_req *req)
-{
-	const struct coil_http_header *ra;
-	int64_t d = 0;
-
-	if (!coil__req_retryable(req, req->x.msg.status))
-		return 0;
-	ra = coil_http_header_find(&req->x.msg, "retry-after", NULL);
-	if (ra) {
-		d = coil__retry_after(ra->value, ra->value_len,
-				      (int64_t)time(NULL));
-		if (d < 0)
-			d = 0;
-	}
-	req->x.retry_after_ns = (uint64_t)d;
-	if (!coil__req_may_retry(req, req->x.retry_after_ns))
-		return 0;
-	req->x.out = XO_RETRY;
-	return 1;
-}
-
 static void head_done(struct coil_http_req *req)
 {
 	struct cconn *cn = req->x.conn;
 	int status = req->x.msg.status, r;
 
-	req->x.status_pending = status;
-	r = want_redirect(req);
+	r = coil__resp_head(req);
 	if (r < 0) {
-		coil__req_why(req, r, "more than %u redirects",
-			      req->max_redirects);
 		finish(req, r, 0);
 		return;
-	}
-	if (r > 0) {
-		req->x.sink = SINK_REDIRECT;
-		req->x.out = XO_REDIRECT;
-	} else if (want_retry(req)) {
-		req->x.sink = SINK_RETRY;
 	}
 	coil_http_body_init(&req->x.body, &req->x.msg,
 			    req->x.sink != SINK_USER);
@@ -371,35 +291,10 @@ static void head_done(struct coil_http_req *req)
 			finish(req, status, 0);
 			return;
 		}
-	} else {
-		if (req->x.body.kind == COIL_HTTP_BODY_LENGTH &&
-		    req->x.msg.content_length > req->max_body) {
-			coil__req_why(
-				req, COIL_ELIMIT,
-				"Content-Length %llu over the limit of "
-				"%llu bytes",
-				(unsigned long long)req->x.msg.content_length,
-				(unsigned long long)req->max_body);
-			finish(req, COIL_ELIMIT, 0);
+	} else if (req->on_head) {
+		req->on_head(req);
+		if (req->x.conn != cn || req->x.ended)
 			return;
-		}
-		if (!req->on_body &&
-		    req->x.body.kind == COIL_HTTP_BODY_LENGTH &&
-		    req->x.msg.content_length > req->bcap) {
-			char *b = realloc(req->bbuf,
-					  (size_t)req->x.msg.content_length);
-			if (b) {
-				req->bbuf = b;
-				req->bcap = (size_t)req->x.msg.content_length;
-			}
-		}
-		req->x.have_head = 1;
-		req->x.status = status;
-		if (req->on_head) {
-			req->on_head(req);
-			if (req->x.conn != cn || req->x.ended)
-				return;
-		}
 	}
 	req->x.phase = X_BODY;
 	if (req->x.body.kind == COIL_HTTP_BODY_NONE) {

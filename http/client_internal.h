@@ -13,9 +13,15 @@
  *   client_exchange.c  one request and its response on one connection;
  *                      reports how it ended as an enum coil__xout through
  *                      the callback client.c gave it, never calling up.
+ *   client_exchange_h2.c  its HTTP/2 sibling: one request as a stream of
+ *                      a connection's coil_h2 session, reporting the same
+ *                      enum coil__xout.
+ *   client_response.c  below both: the final head's decisions (redirect,
+ *                      retry, limits) and the body's sink.
  *   client_pool.c      hosts (a coil_connpool each: per-host limit, idle
  *                      reuse and expiry), the global limit, connections
- *                      (resolve, connect, TLS); hands a connection to a
+ *                      (resolve, connect, TLS, ALPN), a host's one HTTP/2
+ *                      session and its stream slots; hands a connection to a
  *                      waiter (struct coil__pool_wait) through the
  *                      waiter's callback, and knows nothing of requests'
  *                      policy.
@@ -36,6 +42,7 @@
 #include "coil/async.h"
 #include "coil/connpool.h"
 #include "coil/http.h"
+#include "coil/http_h2.h"
 #include "coil/stream.h"
 #include "coil/tls.h"
 
@@ -66,6 +73,8 @@ struct coil__pool_wait {
 	struct coil_pconn *slot; /* what it got */
 	unsigned fail_seq;	 /* the host's open failures when it began */
 	int dropped;		 /* withdrawn after its answer was due */
+	struct coil__pool_wait *h2next; /* in its host's h2 queue */
+	int h2queued;			/* ... while there */
 };
 
 /* One scheme+host+port. Lives until the client is freed. */
@@ -87,7 +96,16 @@ struct host {
 	int in_gwait;	   /* queued for a global permit */
 	unsigned fail_seq; /* open failures so far */
 	char why[320];	   /* the last one, in words */
-	char name[256];	   /* lowercased; IPv6 without brackets */
+	/* HTTP/2 (client_pool.c's "HTTP/2 hosts"): requests to a host that
+	 * may speak it wait here for a stream of its one session */
+	int h2_ok;	   /* offered (ALPN "h2") or prior knowledge */
+	int h1_only;	   /* the server chose HTTP/1.1: the pool's way */
+	struct cconn *h2c; /* the session taking new streams, or NULL */
+	int h2_opening;	   /* h2w's acquire is under way */
+	struct coil__pool_wait h2w; /* the host's own acquire for it */
+	struct coil__pool_wait *h2q_head, *h2q_tail; /* waiting for a stream */
+	char h2why[320]; /* why h2w's acquire failed */
+	char name[256];	 /* lowercased; IPv6 without brackets */
 };
 
 enum conn_state {
@@ -117,6 +135,11 @@ struct cconn {
 	int paused;	 /* reading stopped for back-pressure */
 	int err;	 /* why it failed to open */
 	unsigned nreq;	 /* exchanges started on it */
+	/* HTTP/2: the session over s (it owns the stream's reads then) */
+	struct coil_h2 *h2;
+	unsigned h2_streams; /* streams handed to exchanges, not ended */
+	int h2_ready;	     /* the server's first SETTINGS arrived */
+	int h2_dead;	     /* the session ended */
 	uint64_t deadline_ns, connect_timeout_ns; /* of its connect */
 	struct coil_resolve_req rr;
 	struct sockaddr_storage addrs[COIL_RESOLVE_MAX];
@@ -144,6 +167,19 @@ enum xsink {
 	SINK_USER,     /* on_body or the buffer */
 	SINK_REDIRECT, /* discard, then follow the Location */
 	SINK_RETRY,    /* discard, then end the attempt for a retry */
+};
+
+/*
+ * What an HTTP/2 stream's owner hears: embedded in the exchange, given as
+ * the stream's data to coil_h2_request(); the pool's session handler
+ * forwards the stream callbacks of struct coil_h2_handler to it.
+ */
+struct coil__h2stream {
+	void (*on_head)(struct coil__h2stream *st,
+			const struct coil_http_header *f, unsigned n,
+			unsigned flags);
+	void (*on_data)(struct coil__h2stream *st, const void *buf, size_t len);
+	void (*on_close)(struct coil__h2stream *st, int err, uint32_t code);
 };
 
 /* How an exchange ended: what it reports to its owner (client.c). */
@@ -189,6 +225,12 @@ struct coil__exchange {
 	uint64_t retry_after_ns;   /* the head's Retry-After */
 	struct coil_http_msg msg;
 	struct coil_http_body body;
+	/* HTTP/2 (client_exchange_h2.c) */
+	int h2;			  /* this exchange is a stream */
+	int32_t sid;		  /* > 0 while the stream's on_close is due */
+	int h2_closed;		  /* the stream ended cleanly, body held */
+	size_t held;		  /* body bytes in req->scratch while paused */
+	struct coil__h2stream hs; /* the stream's callbacks */
 };
 
 struct coil_http_req {
@@ -298,6 +340,8 @@ struct coil_http_client {
 	int shut_posted;
 	struct coil_op *shut_op;
 	struct coil_http_client_stats stats;
+	/* COIL_HTTP_VERSION_* asked for (o.http_version, defaulted) */
+	unsigned http_version;
 };
 
 /* ---- client_pool.c: hosts and connections ---- */
@@ -332,7 +376,35 @@ void coil__exchange_abort(struct coil_http_req *req, int err);
 /* Stop or restart reading; -EINVAL if there is no body being read. */
 int coil__exchange_pause(struct coil_http_req *req, int pause);
 
+/* ---- client_exchange_h2.c: one exchange as an HTTP/2 stream ---- */
+
+/* As coil__exchange_start(), on @cn's session (cn->h2): the request
+ * becomes a stream; a timeout or cancel resets it (RST_STREAM CANCEL). */
+void coil__exchange_h2_start(struct coil_http_req *req, struct cconn *cn,
+			     void (*done)(struct coil_http_req *req,
+					  enum coil__xout out, int res));
+void coil__exchange_h2_abort(struct coil_http_req *req, int err);
+int coil__exchange_h2_pause(struct coil_http_req *req, int pause);
+
+/* ---- client_response.c: the response, whatever the framing ---- */
+
+/* A final head is in req->x.msg (msg.body, content_length set): decide
+ * its body's sink (SINK_REDIRECT with x.out XO_REDIRECT and next_url,
+ * SINK_RETRY with XO_RETRY, else SINK_USER with have_head and status
+ * set, the Content-Length checked and the buffer sized). Return: 0;
+ * -ELOOP or COIL_ELIMIT (errbuf set): end the exchange with it. */
+int coil__resp_head(struct coil_http_req *req);
+/* @len decoded body bytes for SINK_USER (x.body.received already counts
+ * them): the body limit, then on_body or the buffer. Return: 0 (on_body
+ * may have cancelled the request); COIL_ELIMIT or -ENOMEM (errbuf set). */
+int coil__resp_body(struct coil_http_req *req, const void *p, size_t len);
+
 /* ---- client_policy.c: pure helpers ---- */
+
+/* A header field of the caller's not to send: Authorization, Cookie and
+ * Proxy-Authorization after a redirect to another origin. */
+int coil__header_dropped(const struct coil_http_req *req,
+			 const struct coil_http_header *h);
 
 #define COIL__RETRY_STOP COIL_ELAST /* a retryable result not to be retried */
 

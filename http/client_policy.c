@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <strings.h>
 
 #include "client_internal.h"
 
@@ -75,4 +77,20 @@ void coil__req_why(struct coil_http_req *req, int res, const char *fmt, ...)
 	va_start(ap, fmt);
 	vwhy(req->errbuf, sizeof(req->errbuf), res, fmt, ap);
 	va_end(ap);
+}
+
+int coil__header_dropped(const struct coil_http_req *req,
+			 const struct coil_http_header *h)
+{
+	static const char *const names[] = {"authorization", "cookie",
+					    "proxy-authorization"};
+
+	if (!req->strip_auth)
+		return 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (h->name_len == strlen(names[i]) &&
+		    !strncasecmp(h->name, names[i], h->name_len))
+			return 1;
+	}
+	return 0;
 }

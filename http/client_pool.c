@@ -19,6 +19,9 @@
  * Pooled connections keep reading: a close, a reset or stray bytes from
  * the server while idle close them at once (coil_connpool_lost()), so a
  * reused connection has at least not been seen dead.
+ *
+ * HTTP/2 hosts (the section of that name) share one connection among
+ * their requests: see there.
  */
 
 #include <arpa/inet.h>
@@ -102,6 +105,8 @@ static struct host *host_get(struct coil_http_client *c,
 	h->https = u->https;
 	h->port = u->port;
 	h->kind = u->host_kind;
+	h->h2_ok = c->http_version == COIL_HTTP_VERSION_2_PRIOR ||
+		   (u->https && c->http_version == COIL_HTTP_VERSION_2);
 	memcpy(h->name, name, n + 1);
 	if (coil_connpool_new(&h->pool, c->loop, &pool_ops, h, &po) < 0) {
 		free(h);
@@ -296,6 +301,17 @@ static void conn_read(struct coil_stream *s, ssize_t n, const void *buf)
 	coil_connpool_lost(cn->h->pool, &cn->pc);
 }
 
+/* Will @cn carry the host's HTTP/2 session (its TLS chose h2, or prior
+ * knowledge)? */
+static int will_h2(const struct cconn *cn)
+{
+	const struct host *h = cn->h;
+
+	if (!h->h2_ok || h->h1_only)
+		return 0;
+	return !h->https || !strcmp(coil_tls_info(&cn->tls)->alpn, "h2");
+}
+
 static void conn_connected(struct coil_stream *s, int status)
 {
 	struct cconn *cn = s->data;
@@ -316,13 +332,32 @@ static void conn_connected(struct coil_stream *s, int status)
 		conn_fail(cn, status, "connect to", NULL);
 		return;
 	}
+	if (cn->h->https && !cn->h->h2_ok &&
+	    !strcmp(coil_tls_info(&cn->tls)->alpn, "h2")) {
+		/* a caller's configuration offered h2 to a client not asked
+		 * to speak it */
+		cn->stream_open = 1;
+		coil__why(cn->h->why, sizeof(cn->h->why), 0,
+			  "TLS handshake with %s port %u: the server chose h2 "
+			  "(ALPN), HTTP/2 not asked for",
+			  cn->h->name, (unsigned)cn->h->port);
+		cn->h->fail_seq++;
+		c->stats.connect_errors++;
+		cn->err = COIL_ETLS;
+		cn->state = C_CLOSING;
+		coil_stream_close(cn->s, conn_closed);
+		return;
+	}
 	c->stats.conns_opened++;
 	if (cn->h->https) {
 		c->stats.tls_handshakes++;
 		if (coil_tls_info(&cn->tls)->resumed)
 			c->stats.tls_resumed++;
 	}
-	if (coil_stream_read_start(cn->s, conn_read) < 0) {
+	/* A connection for an HTTP/2 session does not read until the session
+	 * starts (coil_h2_client()): a TLS server sends its SETTINGS at
+	 * once, which must not read as a pooled connection's stray bytes. */
+	if (!will_h2(cn) && coil_stream_read_start(cn->s, conn_read) < 0) {
 		coil__why(cn->h->why, sizeof(cn->h->why), -ENOMEM,
 			  "read from %s", cn->h->name);
 		cn->h->fail_seq++;
@@ -438,7 +473,11 @@ static int client_tls(struct coil_http_client *c)
 	if (c->tls_fail)
 		return c->tls_fail;
 	if (!c->tls) {
-		ret = coil_tls_config_new(&c->own_tls, NULL, c->tls_err,
+		/* ALPN offers h2 when HTTP/2 is asked for (RFC 9113 §3.2) */
+		struct coil_tls_config_opts co = {0};
+		if (c->http_version >= COIL_HTTP_VERSION_2)
+			co.alpn = coil_h2_alpn;
+		ret = coil_tls_config_new(&c->own_tls, &co, c->tls_err,
 					  sizeof(c->tls_err));
 		if (ret < 0) {
 			c->tls_fail = ret == -ENOMEM ? ret : COIL_ETLS;
@@ -575,6 +614,8 @@ static int pool_open(struct coil_connpool *p)
 	return 0;
 }
 
+static void h2_closed(void *data);
+
 static void pool_close(struct coil_connpool *p, struct coil_pconn *pc)
 {
 	struct cconn *cn = pc->data;
@@ -586,6 +627,13 @@ static void pool_close(struct coil_connpool *p, struct coil_pconn *pc)
 		c->evicting++;
 	}
 	cn->state = C_CLOSING;
+	if (cn->h2) {
+		/* the session owns the stream: it closes it */
+		if (cn->h->h2c == cn)
+			cn->h->h2c = NULL;
+		coil_h2_close(cn->h2, h2_closed);
+		return;
+	}
 	coil_stream_close(cn->s, conn_closed);
 }
 
@@ -672,6 +720,345 @@ static int pool_acquire(struct host *h, struct coil__pool_wait *w)
 	return 0;
 }
 
+/* ---- HTTP/2 hosts -----------------------------------------------------------
+ *
+ * A host that may speak HTTP/2 (ALPN "h2" offered over TLS, or h2c by
+ * prior knowledge) queues its waiters here (FIFO), not in its
+ * coil_connpool. The host acquires one connection from its pool for
+ * itself (h2w: the pool's limits and the global one apply as to any
+ * open), and once it is open:
+ *  - the server chose HTTP/1.1 (ALPN): the host speaks HTTP/1.1 from then
+ *    on (h1_only), the connection goes back to the pool and the queue
+ *    moves, in order, to the pool's acquire;
+ *  - h2: a coil_h2 session starts on it and, once the server's SETTINGS
+ *    came (so its MAX_CONCURRENT_STREAMS is known, RFC 9113 §6.5.2), the
+ *    waiters in turn get the connection while fewer than
+ *    min(max_conns_per_host, coil_h2_room()) streams are out.
+ * An exchange gives its stream slot back with coil__conn_release(). A
+ * session without streams goes back to the pool as an idle connection,
+ * so idle expiry, max idle, the global limit's eviction and shutdown
+ * treat it as any other, and the next waiter takes it back. After a
+ * GOAWAY or the session's end the host retires it (its streams finish,
+ * then it closes) and opens another for those still waiting; a session
+ * that ends before its SETTINGS fails the waiters as a failed connect.
+ */
+
+static void h2q_push(struct host *h, struct coil__pool_wait *w)
+{
+	w->h2next = NULL;
+	w->h2queued = 1;
+	if (h->h2q_tail)
+		h->h2q_tail->h2next = w;
+	else
+		h->h2q_head = w;
+	h->h2q_tail = w;
+	h->c->stats.waiting++;
+}
+
+static struct coil__pool_wait *h2q_pop(struct host *h)
+{
+	struct coil__pool_wait *w = h->h2q_head;
+
+	if (!w)
+		return NULL;
+	h->h2q_head = w->h2next;
+	if (!h->h2q_head)
+		h->h2q_tail = NULL;
+	w->h2next = NULL;
+	w->h2queued = 0;
+	w->host = NULL;
+	h->c->stats.waiting--;
+	return w;
+}
+
+static void h2q_remove(struct host *h, struct coil__pool_wait *w)
+{
+	struct coil__pool_wait **pp = &h->h2q_head, *prev = NULL;
+
+	while (*pp && *pp != w) {
+		prev = *pp;
+		pp = &(*pp)->h2next;
+	}
+	if (!*pp)
+		return;
+	*pp = w->h2next;
+	if (h->h2q_tail == w)
+		h->h2q_tail = prev;
+	w->h2next = NULL;
+	w->h2queued = 0;
+	w->host = NULL;
+	h->c->stats.waiting--;
+}
+
+/* Every waiter fails with @err, h->h2why saying why. */
+static void h2_fail_all(struct host *h, int err)
+{
+	struct coil__pool_wait *w;
+
+	while ((w = h2q_pop(h))) {
+		coil__why(w->why, w->why_cap, 0, "%s", h->h2why);
+		w->cb(w, NULL, err);
+	}
+}
+
+/* May the session take new streams? */
+static int h2_usable(const struct cconn *cn)
+{
+	return cn->h2 && !cn->h2_dead && cn->state != C_CLOSING &&
+	       !coil_h2_info(cn->h2)->goaway_received;
+}
+
+/* The session of h->h2c takes no more streams: it closes once its
+ * streams ended. */
+static void h2_retire(struct host *h)
+{
+	struct cconn *cn = h->h2c;
+
+	h->h2c = NULL;
+	if (cn->state == C_POOLED) {
+		cn->dead = 1;
+		coil_connpool_lost(h->pool, &cn->pc);
+	} else if (cn->state == C_ACTIVE && !cn->h2_streams) {
+		coil_connpool_discard(h->pool, &cn->pc);
+	}
+}
+
+static void h2_conn_ready(struct coil__pool_wait *w, struct cconn *cn, int err);
+
+/* Acquire a connection for the host's session (one at a time). */
+static void h2_open(struct host *h)
+{
+	struct coil__pool_wait *w = &h->h2w, *first = h->h2q_head;
+	int ret;
+
+	if (h->h2_opening || !first)
+		return;
+	h->h2_opening = 1;
+	w->cb = h2_conn_ready;
+	w->fresh = 0;
+	w->deadline_ns = first->deadline_ns;
+	w->connect_timeout_ns = first->connect_timeout_ns;
+	w->why = h->h2why;
+	w->why_cap = sizeof(h->h2why);
+	ret = pool_acquire(h, w);
+	if (ret < 0) {
+		h->h2_opening = 0;
+		coil__why(h->h2why, sizeof(h->h2why), ret,
+			  "wait for a connection to %s port %u", h->name,
+			  (unsigned)h->port);
+		h2_fail_all(h, ret);
+	}
+}
+
+/* Hand out stream slots while the session has room. */
+static void h2_serve(struct host *h)
+{
+	struct coil_http_client *c = h->c;
+
+	while (h->h2q_head) {
+		struct cconn *cn = h->h2c;
+		struct coil__pool_wait *w;
+
+		if (cn && !h2_usable(cn)) {
+			h2_retire(h);
+			cn = NULL;
+		}
+		if (!cn) {
+			h2_open(h);
+			return;
+		}
+		if (!cn->h2_ready)
+			return;
+		if (cn->state == C_POOLED) {
+			/* idle in the pool: take it back */
+			struct coil_pconn *pc;
+			if (coil_connpool_try_acquire(h->pool, &pc) < 0)
+				return;
+			cn = pc->data;
+			cn->state = C_ACTIVE;
+			h->h2c = cn;
+			continue;
+		}
+		if (cn->h2_streams >= c->o.max_conns_per_host ||
+		    !coil_h2_room(cn->h2))
+			return;
+		w = h2q_pop(h);
+		cn->h2_streams++;
+		if (cn->h2_streams > c->stats.peak_h2_streams)
+			c->stats.peak_h2_streams = cn->h2_streams;
+		hand_over(w, cn);
+	}
+}
+
+static void h2_on_head(struct coil_h2 *s, int32_t sid, void *sdata,
+		       const struct coil_http_header *f, unsigned n,
+		       unsigned flags)
+{
+	struct coil__h2stream *st = sdata;
+
+	(void)s;
+	(void)sid;
+	if (st)
+		st->on_head(st, f, n, flags);
+}
+
+static void h2_on_data(struct coil_h2 *s, int32_t sid, void *sdata,
+		       const void *buf, size_t len)
+{
+	struct coil__h2stream *st = sdata;
+
+	(void)s;
+	(void)sid;
+	if (st)
+		st->on_data(st, buf, len);
+}
+
+static void h2_on_close(struct coil_h2 *s, int32_t sid, void *sdata, int err,
+			uint32_t code)
+{
+	struct coil__h2stream *st = sdata;
+
+	(void)s;
+	(void)sid;
+	if (st)
+		st->on_close(st, err, code);
+}
+
+static void h2_on_settings(struct coil_h2 *s)
+{
+	struct cconn *cn = coil_h2_data(s);
+
+	cn->h2_ready = 1;
+	h2_serve(cn->h);
+}
+
+static void h2_on_end(struct coil_h2 *s, int err)
+{
+	struct cconn *cn = coil_h2_data(s);
+	struct host *h = cn->h;
+
+	cn->h2_dead = 1;
+	if (h->h2c == cn) {
+		h2_retire(h);
+		if (!cn->h2_ready && h->h2q_head) {
+			/* it never took a stream: a failed open */
+			h->fail_seq++;
+			cn->c->stats.connect_errors++;
+			coil__why(h->h2why, sizeof(h->h2why),
+				  err ? err : COIL_ETRUNC,
+				  "HTTP/2 session with %s port %u", h->name,
+				  (unsigned)h->port);
+			h2_fail_all(h, err ? err : COIL_ETRUNC);
+			return;
+		}
+	} else if (cn->state == C_POOLED) {
+		cn->dead = 1;
+		coil_connpool_lost(h->pool, &cn->pc);
+	} else if (cn->state == C_ACTIVE && !cn->h2_streams) {
+		coil_connpool_discard(h->pool, &cn->pc);
+	}
+	h2_serve(h);
+}
+
+static const struct coil_h2_handler h2_handler = {
+	.on_head = h2_on_head,
+	.on_data = h2_on_data,
+	.on_close = h2_on_close,
+	.on_end = h2_on_end,
+	.on_settings = h2_on_settings,
+};
+
+static void h2_closed(void *data)
+{
+	struct cconn *cn = data;
+
+	cn->h2 = NULL;
+	cn->stream_open = 0;
+	conn_gone(cn);
+}
+
+/* The host's own acquire came back: the connection for its session. */
+static void h2_conn_ready(struct coil__pool_wait *w, struct cconn *cn, int err)
+{
+	struct host *h = coil_container_of(w, struct host, h2w);
+	struct coil_http_client *c = h->c;
+	struct coil__pool_wait *q;
+	int ret;
+
+	h->h2_opening = 0;
+	if (err < 0) {
+		h2_fail_all(h, err);
+		return;
+	}
+	cn->nreq--;   /* (counted by hand_over(): streams count instead) */
+	if (cn->h2) { /* an idle session the pool gave back */
+		h->h2c = cn;
+		h2_serve(h);
+		return;
+	}
+	if (h->https && strcmp(coil_tls_info(&cn->tls)->alpn, "h2")) {
+		/* the server chose HTTP/1.1: the pool's way from now on */
+		h->h1_only = 1;
+		coil__conn_release(cn);
+		while ((q = h2q_pop(h))) {
+			ret = pool_acquire(h, q);
+			if (ret < 0)
+				q->cb(q, NULL, ret);
+		}
+		return;
+	}
+	ret = coil_h2_client(cn->s, NULL, &h2_handler, cn, &cn->h2);
+	if (ret < 0) {
+		coil__why(h->h2why, sizeof(h->h2why), ret,
+			  "HTTP/2 session with %s port %u", h->name,
+			  (unsigned)h->port);
+		coil__conn_close(cn);
+		h2_fail_all(h, ret);
+		return;
+	}
+	c->stats.h2_conns++;
+	h->h2c = cn;
+	/* streams start once the server's SETTINGS came (h2_on_settings) */
+}
+
+/* A waiter for a stream of the host's session. */
+static int h2_wait(struct host *h, struct coil__pool_wait *w)
+{
+	w->dropped = 0;
+	w->slot = NULL;
+	w->fail_seq = h->fail_seq;
+	h2q_push(h, w);
+	w->host = h;
+	h2_serve(h);
+	return 0;
+}
+
+/* An exchange's stream ended: its slot back. */
+static void h2_release(struct cconn *cn)
+{
+	struct host *h = cn->h;
+
+	if (cn->h2_streams)
+		cn->h2_streams--;
+	if (cn->state != C_ACTIVE)
+		return;
+	if (cn != h->h2c || !h2_usable(cn)) {
+		/* retired (GOAWAY, or its end): closed once empty */
+		if (cn == h->h2c)
+			h2_retire(h);
+		else if (!cn->h2_streams)
+			coil_connpool_discard(h->pool, &cn->pc);
+		h2_serve(h);
+		return;
+	}
+	h2_serve(h);
+	if (h->h2c == cn && cn->state == C_ACTIVE && !cn->h2_streams &&
+	    !h->h2q_head) {
+		cn->state = C_POOLED;
+		coil_connpool_release(h->pool, &cn->pc);
+	}
+}
+
 int coil__pool_wait(struct coil_http_client *c, const struct coil_url *u,
 		    struct coil__pool_wait *w)
 {
@@ -681,6 +1068,8 @@ int coil__pool_wait(struct coil_http_client *c, const struct coil_url *u,
 	if (!h)
 		return -ENOMEM;
 	h->connect_timeout_ns = w->connect_timeout_ns;
+	if (h->h2_ok && !h->h1_only)
+		return h2_wait(h, w);
 	/* the keep-alive path: an idle connection, at once */
 	if (!w->fresh && coil_connpool_try_acquire(h->pool, &pc) == 0) {
 		w->host = NULL;
@@ -696,6 +1085,10 @@ void coil__pool_unwait(struct coil__pool_wait *w)
 
 	if (!h || w->dropped)
 		return;
+	if (w->h2queued) {
+		h2q_remove(h, w);
+		return;
+	}
 	if (coil_connpool_withdraw(h->pool, &w->op) == 0) {
 		w->host = NULL;
 		h->c->stats.waiting--;
@@ -718,7 +1111,7 @@ void coil__conn_close(struct cconn *cn)
 
 void coil__conn_pause(struct cconn *cn, int pause)
 {
-	if (cn->state != C_ACTIVE || pause == cn->paused)
+	if (cn->h2 || cn->state != C_ACTIVE || pause == cn->paused)
 		return;
 	cn->paused = pause;
 	if (pause)
@@ -734,6 +1127,10 @@ void coil__conn_release(struct cconn *cn)
 
 	cn->on_read = NULL;
 	cn->user = NULL;
+	if (cn->h2) {
+		h2_release(cn);
+		return;
+	}
 	if (cn->paused)
 		coil__conn_pause(cn, 0);
 	if (cn->state != C_ACTIVE)

@@ -41,6 +41,18 @@ extern "C" {
  * https URLs go over TLS streams (coil/tls.h) with the client's TLS
  * configuration, verifying the server's certificate and name by default,
  * and resuming sessions per host:port.
+ *
+ * HTTP/2 (RFC 9113, through coil/http_h2.h) when asked for
+ * (coil_http_client_opts.http_version): a host that speaks it gets one
+ * connection, and its requests become streams on it, at most
+ * min(the server's SETTINGS_MAX_CONCURRENT_STREAMS, max_conns_per_host)
+ * at once, the others waiting FIFO as they wait for a connection over
+ * HTTP/1.1. Limits, deadlines, retries and redirects are the same; a
+ * deadline or a cancel resets the request's stream (RST_STREAM CANCEL,
+ * §6.4), not the connection; streams a GOAWAY refused (§6.8: above its
+ * last stream id, not processed) or the server refused (REFUSED_STREAM,
+ * §8.7) are sent again on a new connection, whatever the method, once
+ * per attempt.
  */
 
 struct coil_http_client;
@@ -48,6 +60,20 @@ struct coil_http_req;
 struct coil_resolver;
 struct coil_retry_policy;
 struct coil_tls_config;
+
+/* The protocol a client speaks (coil_http_client_opts.http_version);
+ * curl's --http1.1, --http2 and --http2-prior-knowledge. */
+#define COIL_HTTP_VERSION_DEFAULT 0 /* COIL_HTTP_VERSION_1_1 */
+/* HTTP/1.1 only: no ALPN is offered over TLS */
+#define COIL_HTTP_VERSION_1_1 1
+/* https: ALPN offers "h2" then "http/1.1" (RFC 7301, RFC 9113 §3.2) and
+ * the server's choice is used; http: HTTP/1.1 (no h2c upgrade) */
+#define COIL_HTTP_VERSION_2 2
+/* as COIL_HTTP_VERSION_2 for https; http: HTTP/2 by prior knowledge
+ * (h2c, RFC 9113 §3.3): the connection preface at once, for servers known
+ * to take it (one that does not fails the requests with COIL_EH2 or
+ * COIL_ETRUNC) */
+#define COIL_HTTP_VERSION_2_PRIOR 3
 
 /* Options of coil_http_client_new(). Zero means "default" for every field. */
 struct coil_http_client_opts {
@@ -73,8 +99,18 @@ struct coil_http_client_opts {
 	 * borrowed, outliving the client; NULL: the client makes the
 	 * verifying default (the system CA bundle) on its first https URL.
 	 * Either way the client keeps a session cache (coil_tls_cache_new())
-	 * so that new connections to a host resume. */
+	 * so that new connections to a host resume. Its ALPN list
+	 * (coil_tls_config_opts.alpn) is what is offered: coil_h2_alpn for
+	 * HTTP/2 (the default configuration offers it when http_version
+	 * asks for HTTP/2); a server choosing "h2" when HTTP/2 was not
+	 * asked for fails the connect with COIL_ETLS. */
 	const struct coil_tls_config *tls;
+	/* COIL_HTTP_VERSION_*; default HTTP/1.1 (unlike curl, which offers
+	 * h2 on https by default: HTTP/2 is asked for here). Over HTTP/2, a
+	 * host has one connection at a time (another only once a GOAWAY or
+	 * a lost connection retired it) carrying up to max_conns_per_host
+	 * streams; idle, it is kept and expires as idle connections do. */
+	unsigned http_version;
 };
 
 /*
@@ -186,7 +222,8 @@ struct coil_http_req_opts {
  * for a result with coil_loop_run_until(), which ignores them.
  *
  * Return: 0; -EINVAL for NULL @out/@loop, max_idle_per_host >
- * max_conns_per_host or max_conns_per_host > max_conns; -ENOMEM.
+ * max_conns_per_host, max_conns_per_host > max_conns or an http_version
+ * not COIL_HTTP_VERSION_*; -ENOMEM.
  */
 int coil_http_client_new(struct coil_http_client **out, struct coil_loop *loop,
 			 const struct coil_http_client_opts *opts);
@@ -229,6 +266,11 @@ int coil_http_client_new(struct coil_http_client **out, struct coil_loop *loop,
  * (the handshake failed: certificate refused, no common protocol, an
  * alert; or the default configuration could not be made);
  * -ECANCELED (coil_http_req_cancel(), coil_http_client_shutdown());
+ * over HTTP/2 (coil/http_h2.h): COIL_EH2_RESET (the server reset the
+ * stream: RST_STREAM, its error code in coil_http_req_strerror()),
+ * COIL_EH2_GOAWAY (refused twice in one attempt, or the server went away
+ * with an error), COIL_EH2 (the server broke the protocol), COIL_EH2_FLOW
+ * (its window stayed closed while the body was sent);
  * -ENOMEM. coil_http_req_strerror() says what failed in words.
  *
  * Return: 0 (the done callback will run); -EINVAL for NULL @c/@o/@out/
@@ -317,6 +359,8 @@ struct coil_http_req_info {
 	unsigned redirects;	/* redirects followed */
 	unsigned reuse_retries; /* resent after a reused connection failed */
 	int reused;		/* the last exchange used a reused connection */
+	unsigned http_version;	/* the final response's: 10 (HTTP/1.0), 11
+				   (HTTP/1.1), 20 (HTTP/2); 0 before it */
 	uint64_t body_bytes;	/* final body bytes received (decoded) */
 	uint64_t time_ns;	/* coil_http_request() to done (or to now) */
 };
@@ -376,6 +420,10 @@ struct coil_http_client_stats {
 	unsigned waiting;	 /* requests waiting for a connection now */
 	unsigned peak_conns;	 /* most connections open at once */
 	unsigned peak_conns_per_host; /* most open to one host at once */
+	uint64_t h2_conns;	      /* connections that spoke HTTP/2 */
+	uint64_t h2_streams;	      /* requests sent as HTTP/2 streams */
+	unsigned peak_h2_streams;     /* most streams open on one
+					 connection at once */
 };
 
 /* coil_http_client_stats() - copy the counters (zeroes for NULL @c). */

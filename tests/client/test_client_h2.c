@@ -1,0 +1,225 @@
+/*
+ * tests/client/test_client_h2.c - the HTTP client over HTTP/2 against
+ * nginx's http2 (nginx.h): h2c by prior knowledge and TLS with ALPN "h2"
+ * (certificates from tests/tls/mkcerts.sh). 100 requests with a per-host
+ * limit of 10 share exactly one connection (nginx's access log: one
+ * $connection, 100 lines of HTTP/2.0), every body byte-exact (hashed
+ * against the file), never more than 10 streams at once (the client's
+ * peak); a redirect followed over the same connection; a TLS nginx
+ * without http2 chooses http/1.1 by ALPN and the client speaks HTTP/1.1
+ * to it. No fd left open. Skips (77) without nginx or openssl.
+ */
+#include <sys/wait.h>
+
+#include "cl.h"
+#include "nginx.h"
+
+#ifndef COIL_TLS_MKCERTS
+#error "COIL_TLS_MKCERTS must name tests/tls/mkcerts.sh"
+#endif
+
+#define PROTO_LOG "    add_header X-Proto $server_protocol always;\n"
+
+static char *certs;
+
+static int make_certs(void **state)
+{
+	char cmd[1024];
+	int rc;
+
+	(void)state;
+	certs = tu_tmpdir();
+	snprintf(cmd, sizeof(cmd), "sh %s %s", COIL_TLS_MKCERTS, certs);
+	rc = system(cmd);
+	if (rc != 0 && WIFEXITED(rc) && WEXITSTATUS(rc) == 77) {
+		fprintf(stderr, "skip: openssl is not installed\n");
+		exit(77);
+	}
+	assert_int_equal(rc, 0);
+	return 0;
+}
+
+static uint64_t file_hash(struct ngx *g, const char *name, size_t *len)
+{
+	char path[1024], buf[65536];
+	uint64_t h = CL_FNV0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", g->root, name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	*len = 0;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		h = cl_fnv(h, buf, n);
+		*len += n;
+	}
+	fclose(f);
+	return h;
+}
+
+/* @n GETs of /f (and /redir → /f when @redir), streamed and hashed, all
+ * started at once; nginx's log must show one connection. */
+static void run_many(struct ngx *g, const char *scheme,
+		     struct coil_tls_config *tls, unsigned version, int n,
+		     int expect_version)
+{
+	struct coil_http_client_opts o = {
+		.max_conns_per_host = 10, .http_version = version, .tls = tls};
+	struct coil_http_req_opts ro = {
+		.on_body = cl_body, .timeout_ns = 30 * SEC, .max_redirects = 2};
+	struct coil_http_client_stats st;
+	struct res *x = calloc((size_t)n, sizeof(*x));
+	char url[256];
+	size_t flen;
+	uint64_t fh = file_hash(g, "f", &flen);
+	struct fx f;
+	int done = 0, conns = 0, lines;
+
+	assert_non_null(x);
+	fx_open(&f, &o);
+	for (int i = 0; i < n; i++) {
+		snprintf(url, sizeof(url), "%s://localhost:%u/%s", scheme,
+			 (unsigned)g->port, i % 10 == 9 ? "redir" : "f");
+		cl_start(&f, url, &ro, &x[i]);
+	}
+	for (;;) {
+		done = 0;
+		for (int i = 0; i < n; i++)
+			done += x[i].done;
+		if (done == n)
+			break;
+		CL_RUN_UNTIL(f.loop, 0, 50);
+		if (tu_mono_ns() > x[0].t_start + 60 * SEC)
+			break;
+	}
+	for (int i = 0; i < n; i++) {
+		if (x[i].res != 200)
+			fail_msg("request %d: %d (%s)", i, x[i].res, x[i].err);
+		assert_int_equal(x[i].done, 1);
+		assert_int_equal(x[i].got, flen);
+		assert_true(x[i].hash == fh);
+		assert_int_equal(x[i].info.http_version, expect_version);
+		assert_int_equal(x[i].info.redirects, i % 10 == 9 ? 1 : 0);
+		coil_http_req_free(x[i].req);
+	}
+	coil_http_client_stats(f.c, &st);
+	if (expect_version == 20) {
+		assert_int_equal(st.conns_opened, 1);
+		assert_int_equal(st.h2_conns, 1);
+		assert_int_equal(st.h2_streams, (uint64_t)(n + n / 10));
+		assert_true(st.peak_h2_streams >= 1);
+		assert_true(st.peak_h2_streams <= 10);
+	} else {
+		assert_int_equal(st.h2_conns, 0);
+		assert_int_equal(st.h2_streams, 0);
+	}
+	fx_close(&f);
+	free(x);
+	ngx_stop(g);
+	lines = ngx_log(g, &conns, NULL);
+	assert_int_equal(lines, n + n / 10);
+	if (expect_version == 20)
+		assert_int_equal(conns, 1);
+	else
+		assert_true(conns >= 1 && conns <= 10);
+}
+
+static const char *locations = "    location = /redir { return 302 /f; }\n";
+
+static void test_client_h2_prior_knowledge_one_connection(void **state)
+{
+	struct ngx g;
+	int fds = tu_count_fds();
+
+	(void)state;
+	ngx_start_listen(&g, locations, " http2");
+	ngx_file(&g, "f", 70000, 3);
+	run_many(&g, "http", NULL, COIL_HTTP_VERSION_2_PRIOR, 100, 20);
+	ngx_clean(&g);
+	assert_int_equal(tu_count_fds(), fds);
+}
+
+static struct coil_tls_config *ca_config(void)
+{
+	struct coil_tls_config *tls = NULL;
+	struct coil_tls_config_opts to = {0};
+	char ca[600], err[256];
+
+	snprintf(ca, sizeof(ca), "%s/ca.crt", certs);
+	to.ca_file = ca;
+	to.alpn = coil_h2_alpn;
+	assert_int_equal(coil_tls_config_new(&tls, &to, err, sizeof(err)), 0);
+	return tls;
+}
+
+static void start_tls(struct ngx *g, const char *listen)
+{
+	char conf[2048];
+
+	snprintf(conf, sizeof(conf),
+		 "    ssl_certificate %s/server.crt;\n"
+		 "    ssl_certificate_key %s/server.key;\n%s%s",
+		 certs, certs, PROTO_LOG, locations);
+	ngx_start_listen(g, conf, listen);
+	ngx_file(g, "f", 70000, 4);
+}
+
+static void test_client_h2_tls_alpn_one_connection(void **state)
+{
+	struct coil_tls_config *tls = ca_config();
+	struct ngx g;
+	int fds = tu_count_fds();
+
+	(void)state;
+	start_tls(&g, " ssl http2");
+	run_many(&g, "https", tls, COIL_HTTP_VERSION_2, 100, 20);
+	ngx_clean(&g);
+	assert_int_equal(coil_tls_config_free(tls), 0);
+	assert_int_equal(tu_count_fds(), fds);
+}
+
+/* the server picks http/1.1 by ALPN: HTTP/1.1 it is, on several
+ * connections under the per-host limit */
+static void test_client_h2_tls_server_picks_http11(void **state)
+{
+	struct coil_tls_config *tls = ca_config();
+	struct ngx g;
+	int fds = tu_count_fds();
+
+	(void)state;
+	start_tls(&g, " ssl");
+	run_many(&g, "https", tls, COIL_HTTP_VERSION_2, 30, 11);
+	ngx_clean(&g);
+	assert_int_equal(coil_tls_config_free(tls), 0);
+	assert_int_equal(tu_count_fds(), fds);
+}
+
+/* http_version out of range */
+static void test_client_h2_bad_version(void **state)
+{
+	struct coil_http_client_opts o = {.http_version = 4};
+	struct coil_http_client *c = NULL;
+	struct coil_loop *loop = tu_loop(NULL);
+
+	(void)state;
+	assert_int_equal(coil_http_client_new(&c, loop, &o), -EINVAL);
+	assert_null(c);
+	coil_loop_free(loop);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_client_h2_bad_version),
+		cmocka_unit_test_teardown(
+			test_client_h2_prior_knowledge_one_connection,
+			ngx_teardown),
+		cmocka_unit_test_teardown(
+			test_client_h2_tls_alpn_one_connection, ngx_teardown),
+		cmocka_unit_test_teardown(
+			test_client_h2_tls_server_picks_http11, ngx_teardown),
+	};
+	return cmocka_run_group_tests_name("client.h2", tests, make_certs,
+					   NULL);
+}

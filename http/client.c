@@ -180,8 +180,11 @@ static void attempt_end(struct coil_http_req *req, int res, int decided)
 		coil_retry_done(&req->retry, res);
 		return;
 	}
+	/* not retried: STOP even when the policy lists @res (a POST's
+	 * transport error after sending, RFC 9110 §9.2.2, would otherwise be
+	 * retried by coil_retry's own check of the list) */
 	req->final_res = res;
-	coil_retry_done(&req->retry, retry ? STOP : res);
+	coil_retry_done(&req->retry, STOP);
 }
 
 static void conn_ready(struct coil__pool_wait *w, struct cconn *cn, int err);

@@ -7,13 +7,21 @@
  * against the file), never more than 10 streams at once (the client's
  * peak); a redirect followed over the same connection; a TLS nginx
  * without http2 chooses http/1.1 by ALPN and the client speaks HTTP/1.1
- * to it. No fd left open. Skips (77) without nginx or openssl.
+ * to it. coil-get --http2 / --http2-prior-knowledge fetches N URLs over
+ * one connection into files byte-equal to nginx's (and to curl's output
+ * where curl speaks HTTP/2), its JSON saying "http_version":"2". No fd
+ * left open. Skips (77) without nginx or openssl.
  */
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "cl.h"
 #include "nginx.h"
 
+#ifndef COIL_GET_BIN
+#error "COIL_GET_BIN must name the coil-get binary"
+#endif
 #ifndef COIL_TLS_MKCERTS
 #error "COIL_TLS_MKCERTS must name tests/tls/mkcerts.sh"
 #endif
@@ -195,6 +203,164 @@ static void test_client_h2_tls_server_picks_http11(void **state)
 	assert_int_equal(tu_count_fds(), fds);
 }
 
+/* Run @argv (NULL-terminated) with stdout into @out; its exit status. */
+static int run_child(const char *const *argv, const char *out)
+{
+	int st;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int o = creat(out, 0600), e = open("/dev/null", O_WRONLY);
+		if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+			_exit(126);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *b;
+	long n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	b = malloc((size_t)n + 1);
+	assert_non_null(b);
+	assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+	b[n] = 0;
+	fclose(f);
+	*len = (size_t)n;
+	return b;
+}
+
+/* curl with HTTP/2 (nghttp2), or NULL */
+static const char *curl_h2(void)
+{
+	if (access("/usr/bin/curl", X_OK) ||
+	    system("/usr/bin/curl --version 2>/dev/null | grep -q HTTP2"))
+		return NULL;
+	return "/usr/bin/curl";
+}
+
+#define GET_FILES 12
+
+/* coil-get @flag fetches GET_FILES files of nginx's into a directory:
+ * exit 0, one JSON line each with "http_version":"2", every file equal to
+ * nginx's and to curl's output, one connection at nginx. */
+static void coil_get_run(struct ngx *g, const char *scheme, const char *flag)
+{
+	char *dir = tu_tmpdir(), outdir[600], json[600], ca[600];
+	char urls[GET_FILES][128], name[32], path[1024];
+	const char *argv[GET_FILES + 16];
+	const char *curl = curl_h2();
+	size_t len, flen;
+	char *out;
+	int n = 0, conns = 0;
+
+	for (int i = 0; i < GET_FILES; i++) {
+		snprintf(name, sizeof(name), "g%d", i);
+		ngx_file(g, name, 1000 + (size_t)i * 7919, (unsigned)i + 20);
+		snprintf(urls[i], sizeof(urls[i]), "%s://localhost:%u/g%d",
+			 scheme, (unsigned)g->port, i);
+	}
+	snprintf(outdir, sizeof(outdir), "%s/out", dir);
+	snprintf(json, sizeof(json), "%s/json", dir);
+	snprintf(ca, sizeof(ca), "%s/ca.crt", certs);
+	argv[n++] = COIL_GET_BIN;
+	argv[n++] = flag;
+	argv[n++] = "--json";
+	argv[n++] = "-q";
+	argv[n++] = "--per-host";
+	argv[n++] = "4";
+	argv[n++] = "--cacert";
+	argv[n++] = ca;
+	argv[n++] = "-o";
+	argv[n++] = outdir;
+	for (int i = 0; i < GET_FILES; i++)
+		argv[n++] = urls[i];
+	argv[n] = NULL;
+	assert_int_equal(run_child(argv, json), 0);
+	out = slurp(json, &len);
+	for (int i = 0; i < GET_FILES; i++) {
+		char key[1700];
+		const char *line;
+		snprintf(key, sizeof(key), "\"url\":\"%s\",\"status\":200,",
+			 urls[i]);
+		line = strstr(out, key);
+		if (!line)
+			fail_msg("no line %s in %s", key, out);
+		/* on that line */
+		assert_non_null(strstr(line, "\"http_version\":\"2\","));
+		assert_true(strstr(line, "\"http_version\":\"2\",") <
+			    strchr(line, '\n'));
+	}
+	free(out);
+	for (int i = 0; i < GET_FILES; i++) {
+		char *got, *want;
+		size_t glen;
+		snprintf(path, sizeof(path), "%s/g%d", outdir, i);
+		got = slurp(path, &glen);
+		snprintf(path, sizeof(path), "%s/g%d", g->root, i);
+		want = slurp(path, &flen);
+		assert_int_equal(glen, flen);
+		assert_memory_equal(got, want, flen);
+		free(want);
+		if (curl) { /* and what curl writes for the URL */
+			const char *cv[] = {curl, "-s",	   flag, "--cacert",
+					    ca,	  urls[i], NULL};
+			char cout[700];
+			size_t clen;
+			char *c;
+			snprintf(cout, sizeof(cout), "%s/curl", dir);
+			assert_int_equal(run_child(cv, cout), 0);
+			c = slurp(cout, &clen);
+			assert_int_equal(clen, glen);
+			assert_memory_equal(c, got, glen);
+			free(c);
+			unlink(cout);
+		}
+		free(got);
+		snprintf(path, sizeof(path), "%s/g%d", outdir, i);
+		unlink(path);
+	}
+	rmdir(outdir);
+	unlink(json);
+	rmdir(dir);
+	free(dir);
+	ngx_stop(g);
+	/* coil-get's requests, then curl's (one connection each) */
+	assert_int_equal(ngx_log(g, &conns, NULL), GET_FILES * (curl ? 2 : 1));
+	assert_int_equal(conns, 1 + (curl ? GET_FILES : 0));
+}
+
+static void test_client_h2_coil_get_prior_knowledge(void **state)
+{
+	struct ngx g;
+
+	(void)state;
+	ngx_start_listen(&g, locations, " http2");
+	coil_get_run(&g, "http", "--http2-prior-knowledge");
+	ngx_clean(&g);
+}
+
+static void test_client_h2_coil_get_tls(void **state)
+{
+	struct ngx g;
+
+	(void)state;
+	start_tls(&g, " ssl http2");
+	coil_get_run(&g, "https", "--http2");
+	ngx_clean(&g);
+}
+
 /* http_version out of range */
 static void test_client_h2_bad_version(void **state)
 {
@@ -219,6 +385,10 @@ int main(void)
 			test_client_h2_tls_alpn_one_connection, ngx_teardown),
 		cmocka_unit_test_teardown(
 			test_client_h2_tls_server_picks_http11, ngx_teardown),
+		cmocka_unit_test_teardown(
+			test_client_h2_coil_get_prior_knowledge, ngx_teardown),
+		cmocka_unit_test_teardown(test_client_h2_coil_get_tls,
+					  ngx_teardown),
 	};
 	return cmocka_run_group_tests_name("client.h2", tests, make_certs,
 					   NULL);

@@ -61,8 +61,29 @@ static void test_get_cli_defaults(void **state)
 	assert_null(o.outdir);
 	assert_false(o.to_stdout);
 	assert_false(o.json);
-	assert_true(o.progress); /* a TTY, not quiet */
+	assert_int_equal(o.http_version, 0); /* the client's: HTTP/1.1 */
+	assert_true(o.progress);	     /* a TTY, not quiet */
 	cg_cli_free(&o);
+}
+
+/* curl's protocol flags; the last one wins, as in curl */
+static void test_get_cli_http_versions(void **state)
+{
+	struct cg_opts o;
+
+	(void)state;
+	assert_int_equal(parse(&o, "--http2", "https://a/", NULL), 0);
+	assert_int_equal(o.http_version, COIL_HTTP_VERSION_2);
+	cg_cli_free(&o);
+	assert_int_equal(
+		parse(&o, "--http2-prior-knowledge", "http://a/", NULL), 0);
+	assert_int_equal(o.http_version, COIL_HTTP_VERSION_2_PRIOR);
+	cg_cli_free(&o);
+	assert_int_equal(parse(&o, "--http2", "--http1.1", "http://a/", NULL),
+			 0);
+	assert_int_equal(o.http_version, COIL_HTTP_VERSION_1_1);
+	cg_cli_free(&o);
+	assert_non_null(strstr(cg_cli_usage(), "--http2-prior-knowledge"));
 }
 
 static void test_get_cli_options(void **state)
@@ -240,6 +261,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_get_cli_defaults),
 		cmocka_unit_test(test_get_cli_options),
+		cmocka_unit_test(test_get_cli_http_versions),
 		cmocka_unit_test(test_get_cli_durations),
 		cmocka_unit_test(test_get_cli_data_and_list),
 		cmocka_unit_test(test_get_cli_mistakes),

@@ -31,6 +31,9 @@ enum {
 	OPT_NO_LOCATION,
 	OPT_CERT,
 	OPT_KEY,
+	OPT_HTTP11,
+	OPT_HTTP2,
+	OPT_HTTP2_PRIOR,
 };
 
 static const struct option longopts[] = {
@@ -54,6 +57,9 @@ static const struct option longopts[] = {
 	{"cert", required_argument, NULL, OPT_CERT},
 	{"key", required_argument, NULL, OPT_KEY},
 	{"tls-version", required_argument, NULL, OPT_TLS_VERSION},
+	{"http1.1", no_argument, NULL, OPT_HTTP11},
+	{"http2", no_argument, NULL, OPT_HTTP2},
+	{"http2-prior-knowledge", no_argument, NULL, OPT_HTTP2_PRIOR},
 	{"location", no_argument, NULL, 'L'},
 	{"no-location", no_argument, NULL, OPT_NO_LOCATION},
 	{"max-redirs", required_argument, NULL, OPT_MAX_REDIRS},
@@ -83,11 +89,15 @@ const char *cg_cli_usage(void)
 	       "as it completes\n"
 	       "      --json                one JSON object per URL on stdout "
 	       "(url, status,\n"
-	       "                            bytes, time_ns, attempts, error)\n"
+	       "                            bytes, time_ns, http_version, "
+	       "attempts, error)\n"
 	       "  -q, --quiet               no progress line, no summary\n"
 	       "Limits:\n"
 	       "      --parallel N          requests in flight (default 50)\n"
-	       "      --per-host N          connections per host (default 6)\n"
+	       "      --per-host N          connections per host (default 6);"
+	       " over HTTP/2,\n"
+	       "                            streams on the host's one "
+	       "connection\n"
 	       "      --rate N[/s|/m|/h|/d] start at most N requests per "
 	       "second (minute ...)\n"
 	       "  -m, --timeout T           deadline of each attempt (default "
@@ -125,6 +135,16 @@ const char *cg_cli_usage(void)
 	       "preferred,\n"
 	       "                            1.2 offered; 1.2 only with mbedTLS "
 	       "2.28)\n"
+	       "Protocol (default HTTP/1.1; curl offers h2 on https by "
+	       "default):\n"
+	       "      --http1.1             HTTP/1.1 only\n"
+	       "      --http2               https: offer h2 by ALPN, use what "
+	       "the server picks;\n"
+	       "                            http: HTTP/1.1 (no h2c upgrade)\n"
+	       "      --http2-prior-knowledge  http: HTTP/2 without "
+	       "negotiation (h2c; the\n"
+	       "                            server must speak it); https: as "
+	       "--http2\n"
 	       "\n"
 	       "  -h, --help                this text\n"
 	       "  -V, --version             print the version\n"
@@ -446,6 +466,15 @@ int cg_cli_parse(struct cg_opts *o, int argc, char **argv, int tty, char *err,
 			break;
 		case OPT_JSON:
 			o->json = true;
+			break;
+		case OPT_HTTP11:
+			o->http_version = COIL_HTTP_VERSION_1_1;
+			break;
+		case OPT_HTTP2:
+			o->http_version = COIL_HTTP_VERSION_2;
+			break;
+		case OPT_HTTP2_PRIOR:
+			o->http_version = COIL_HTTP_VERSION_2_PRIOR;
 			break;
 		case 'q':
 			o->quiet = true;

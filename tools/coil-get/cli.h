@@ -76,6 +76,10 @@ struct cg_opts {
 	const char *cert;	  /* --cert FILE (argv): client certificate */
 	const char *key;	  /* --key FILE (argv); NULL: in --cert's */
 	const char *tls_versions; /* --tls-version "1.2", "1.3", "1.2-1.3" */
+	/* the protocol: --http1.1, --http2 (ALPN h2 on https),
+	 * --http2-prior-knowledge (h2c on http too), curl's meanings;
+	 * COIL_HTTP_VERSION_*, default HTTP/1.1 */
+	unsigned http_version;
 	/* output */
 	bool json;     /* --json: one object per URL on stdout */
 	bool quiet;    /* -q: no progress line, no summary */

@@ -245,9 +245,19 @@ static void job_end(struct job *j)
 		json_str(f, g->o->urls[j->idx]);
 		fprintf(f,
 			",\"status\":%d,\"bytes\":%llu,\"time_ns\":%llu,"
-			"\"attempts\":%u,",
+			"\"http_version\":",
 			info.status, (unsigned long long)info.body_bytes,
-			(unsigned long long)info.time_ns, info.attempts);
+			(unsigned long long)info.time_ns);
+		/* curl's %{http_version} spellings; null before a
+		 * response */
+		if (info.http_version)
+			fprintf(f, "\"%s\"",
+				info.http_version == 20	  ? "2"
+				: info.http_version == 11 ? "1.1"
+							  : "1.0");
+		else
+			fputs("null", f);
+		fprintf(f, ",\"attempts\":%u,", info.attempts);
 		if (j->name && !err) {
 			fputs("\"file\":", f);
 			json_str(f, j->name);
@@ -743,11 +753,17 @@ int main(int argc, char **argv)
 		return CG_EXIT_SYSTEM;
 	}
 	if (o.insecure || o.cacert || o.cert || o.tls_versions) {
-		struct tools_tls_opts to = {.insecure = o.insecure,
-					    .cacert = o.cacert,
-					    .cert = o.cert,
-					    .key = o.key,
-					    .versions = o.tls_versions};
+		/* ALPN offers h2 with --http2 (the client's default
+		 * configuration does the same without these flags) */
+		struct tools_tls_opts to = {
+			.insecure = o.insecure,
+			.cacert = o.cacert,
+			.cert = o.cert,
+			.key = o.key,
+			.versions = o.tls_versions,
+			.alpn = o.http_version >= COIL_HTTP_VERSION_2
+					? coil_h2_alpn
+					: NULL};
 		int tls_st = tools_tls_config(&to, &g.tls, err, sizeof(err));
 		if (tls_st) {
 			fprintf(stderr, "coil-get: %s\n", err);
@@ -759,6 +775,7 @@ int main(int argc, char **argv)
 	}
 	co.max_conns = o.parallel > o.per_host ? o.parallel : o.per_host;
 	co.max_conns_per_host = o.per_host;
+	co.http_version = o.http_version;
 	co.user_agent =
 		o.user_agent ? o.user_agent : "coil-get/" COIL_VERSION_STRING;
 	ret = coil_http_client_new(&g.c, g.loop, &co);
@@ -806,13 +823,14 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 			"coil-get: %zu URL%s, %zu ok, %zu failed, %.1f MB in "
 			"%.2f s (%.0f fetches/s, %.1f MB/s); %llu "
-			"connection%s, %llu retr%s, %llu redirect%s\n",
+			"connection%s%s, %llu retr%s, %llu redirect%s\n",
 			o.n_urls, o.n_urls == 1 ? "" : "s", g.ok, g.failed,
 			(double)g.bytes / 1e6, secs,
 			secs > 0 ? (double)g.done / secs : 0.0,
 			secs > 0 ? (double)g.bytes / 1e6 / secs : 0.0,
 			(unsigned long long)st.conns_opened,
 			st.conns_opened == 1 ? "" : "s",
+			st.h2_conns ? " (HTTP/2)" : "",
 			(unsigned long long)st.retries,
 			st.retries == 1 ? "y" : "ies",
 			(unsigned long long)st.redirects,

@@ -185,12 +185,30 @@ static void test_layers_server_calls_down_only(void **state)
 	}
 }
 
+/* HTTP/2 (issue 17): the exchange's sibling sits where the exchange does,
+ * and the response helper below both */
+static void test_layers_client_h2_calls_down_only(void **state)
+{
+	static const char *const h2[] = {"client.c", "client_exchange_h2.c",
+					 "client_pool.c"};
+	static const char *const r1[] = {"client_exchange.c",
+					 "client_response.c"};
+	static const char *const r2[] = {"client_exchange_h2.c",
+					 "client_response.c"};
+
+	(void)state;
+	calls_down_only(h2, 3, 1);
+	calls_down_only(r1, 2, 1);
+	calls_down_only(r2, 2, 1);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_layers_no_two_files_call_each_other),
 		cmocka_unit_test(test_layers_client_calls_down_only),
 		cmocka_unit_test(test_layers_server_calls_down_only),
+		cmocka_unit_test(test_layers_client_h2_calls_down_only),
 	};
 
 	if (system("nm --version >/dev/null 2>&1") != 0)

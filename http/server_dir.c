@@ -8,9 +8,9 @@
  * directory is read with getdents64(2) (readdir(3)) and each entry's
  * type and size taken with fstatat(2) on the loop's thread, as nginx
  * does in its worker: listings are opt-in, and a directory's entries are
- * in the dentry cache once it was opened. Answers through
- * server_respond.c (or reports the error to server_file.c, which
- * answers); calls server_static.c for the escaping.
+ * in the dentry cache once it was opened. Makes the page only: each
+ * protocol sends it (server_file.c, server_h2_stream.c); calls
+ * server_static.c for the escaping.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -204,10 +204,12 @@ static void put_page(struct obuf *b, const char *path, size_t plen,
 	PUT(b, "</pre><hr></body>\n</html>\n");
 }
 
-int coil__dir_list(struct sconn *c, int dfd, const char *path, size_t plen)
+const struct coil_http_header coil__dir_type = {"Content-Type", 12,
+						"text/html; charset=utf-8", 24};
+
+int coil__dir_page(int dfd, const char *path, size_t plen, char **page,
+		   size_t *len)
 {
-	static const struct coil_http_header html = {
-		"Content-Type", 12, "text/html; charset=utf-8", 24};
 	struct obuf b = {0};
 	struct dent *v = NULL;
 	int more, n = read_dir(dfd, &v, &more);
@@ -222,8 +224,7 @@ int coil__dir_list(struct sconn *c, int dfd, const char *path, size_t plen)
 		free(b.p);
 		return -ENOMEM;
 	}
-	c->st &= ~C_INTERNAL;
-	coil__respond_mem(c, 200, &html, 1, b.p, b.len);
-	free(b.p);
+	*page = b.p;
+	*len = b.len;
 	return 0;
 }

@@ -414,8 +414,7 @@ static void serve_status(struct sconn *c, int status,
 	struct coil_http_header h[4] = {
 		{"Content-Type", 12, "text/plain; charset=utf-8", 25}};
 	char body[64];
-	int n = snprintf(body, sizeof(body), "%d %s\n", status,
-			 coil_http_reason(status));
+	int n = coil__static_status_body(body, status);
 	for (size_t i = 0; i < nextra && i < 3; i++)
 		h[i + 1] = extra[i];
 	c->st &= ~C_INTERNAL;
@@ -456,40 +455,28 @@ static void serve_none(struct sconn *c, int status)
 /* GET and HEAD only, once something was found (RFC 9110 §15.5.6). */
 static int method_refused(struct sconn *c)
 {
-	static const struct coil_http_header allow = {"Allow", 5, "GET, HEAD",
-						      9};
-	const struct coil_http_sreq *r = &c->x->req;
-
-	if ((r->method_len == 3 && memcmp(r->method, "GET", 3) == 0) ||
-	    r->is_head)
+	if (coil__static_method_ok(&c->x->req))
 		return 0;
 	file_close(c);
-	serve_status(c, 405, &allow, 1);
+	serve_status(c, 405, &coil__static_allow, 1);
 	return 1;
 }
 
-/* 301 to the directory's path with its '/', as nginx builds Location:
- * scheme and Host, the path as sent, the query kept. */
+/* 301 to the directory's path with its '/' (server_static.c builds
+ * Location as nginx does). */
 static void serve_redirect(struct sconn *c)
 {
-	const struct coil_http_sreq *r = &c->x->req;
 	struct coil_http_header h = {"Location", 8, NULL, 0};
-	const char *scheme = c->s == &c->tcp.s ? "http://" : "https://";
-	size_t cap = r->host_len + r->path_len + r->query_len + 16;
-	char *loc = malloc(cap);
-	int n;
+	char *loc = coil__static_location(
+		&c->x->req, c->s == &c->tcp.s ? "http://" : "https://",
+		&h.value_len);
 
 	file_close(c);
 	if (!loc) {
 		serve_status(c, 500, NULL, 0);
 		return;
 	}
-	n = snprintf(loc, cap, "%s%.*s%.*s/%s%.*s", r->host ? scheme : "",
-		     (int)r->host_len, r->host ? r->host : "", (int)r->path_len,
-		     r->path, r->query_len ? "?" : "", (int)r->query_len,
-		     r->query);
 	h.value = loc;
-	h.value_len = n > 0 ? (size_t)n : 0;
 	serve_status(c, 301, &h, 1);
 	free(loc);
 }
@@ -527,6 +514,8 @@ static void dir_open_cb(struct coil_op *op, int res, unsigned flags)
 {
 	struct sconn *c = coil_container_of(op, struct sexch, fop)->c;
 	struct aux *a = c->x->aux;
+	char *page;
+	size_t len;
 	int ret;
 
 	if (res >= 0)
@@ -551,9 +540,14 @@ static void dir_open_cb(struct coil_op *op, int res, unsigned flags)
 	if (a->plen == 0)
 		a->path[0] = '\0';
 	c->x->ffd = -1;
-	ret = coil__dir_list(c, res, a->path, a->plen);
-	if (ret < 0)
+	ret = coil__dir_page(res, a->path, a->plen, &page, &len);
+	if (ret < 0) {
 		serve_status(c, ret == -ENOMEM ? 500 : 403, NULL, 0);
+		return;
+	}
+	c->st &= ~C_INTERNAL;
+	coil__respond_mem(c, 200, &coil__dir_type, 1, page, len);
+	free(page);
 }
 
 static void open_cb(struct coil_op *op, int res, unsigned flags)
@@ -590,66 +584,31 @@ static void open_cb(struct coil_op *op, int res, unsigned flags)
 	}
 }
 
-/* A regular file, found: its validators, the preconditions and range
- * (server_static.c), then the answer. */
+/* A regular file, found: its answer as server_static.c decides it
+ * (validators, preconditions, range), then sent. */
 static void serve_regular(struct sconn *c)
 {
 	struct aux *a = c->x->aux;
-	struct static_plan p;
-	struct coil_http_header h[5];
-	char etag[STATIC_ETAG_MAX], lm[32], cr[64];
-	int64_t mtime = a->stx.stx_mtime.tv_sec;
-	uint64_t size = a->stx.stx_size;
-	const char *ct = coil_http_content_type(a->path, strlen(a->path));
-	size_t nh = 0;
+	struct static_answer sa;
 	int fd;
 
-	coil__static_etag(etag, mtime, size);
-	if (coil_http_date(lm, sizeof(lm), mtime) < 0)
-		lm[0] = '\0';
-	coil__static_plan(&c->x->req, mtime, size, etag, (int64_t)time(NULL),
-			  &p);
-	if (p.status != 412 && p.status != 416) {
-		if (p.status != 304)
-			h[nh++] = (struct coil_http_header){"Content-Type", 12,
-							    ct, strlen(ct)};
-		if (lm[0])
-			h[nh++] = (struct coil_http_header){"Last-Modified", 13,
-							    lm, strlen(lm)};
-		h[nh++] = (struct coil_http_header){"ETag", 4, etag,
-						    strlen(etag)};
-	}
-	if (p.status == 200 || p.status == 206)
-		h[nh++] = (struct coil_http_header){"Accept-Ranges", 13,
-						    "bytes", 5};
-	if (p.status == 206 || p.status == 416) {
-		int n = p.status == 206
-				? snprintf(cr, sizeof(cr),
-					   "bytes %llu-%llu/%llu",
-					   (unsigned long long)p.off,
-					   (unsigned long long)(p.off + p.len -
-								1),
-					   (unsigned long long)size)
-				: snprintf(cr, sizeof(cr), "bytes */%llu",
-					   (unsigned long long)size);
-		h[nh++] = (struct coil_http_header){"Content-Range", 13, cr,
-						    (size_t)n};
-	}
-	if (p.status == 304) {
+	coil__static_answer(&c->x->req, a->path, a->stx.stx_mtime.tv_sec,
+			    a->stx.stx_size, (int64_t)time(NULL), &sa);
+	if (sa.p.status == 304) {
 		file_close(c);
 		c->st &= ~C_INTERNAL;
-		coil__respond_mem(c, 304, h, nh, NULL, 0);
+		coil__respond_mem(c, 304, sa.h, sa.nh, NULL, 0);
 		return;
 	}
-	if (p.status == 412 || p.status == 416) {
+	if (sa.p.status == 412 || sa.p.status == 416) {
 		file_close(c);
-		serve_status(c, p.status, h, nh);
+		serve_status(c, sa.p.status, sa.h, sa.nh);
 		return;
 	}
 	fd = c->x->ffd;
 	c->x->ffd = -1;
 	c->st &= ~C_INTERNAL;
-	respond_file(c, p.status, h, nh, fd, p.off, p.len);
+	respond_file(c, sa.p.status, sa.h, sa.nh, fd, sa.p.off, sa.p.len);
 }
 
 static void statx_cb(struct coil_op *op, int res, unsigned flags)
@@ -665,14 +624,16 @@ static void statx_cb(struct coil_op *op, int res, unsigned flags)
 		serve_status(c, 500, NULL, 0);
 		return;
 	}
-	if (S_ISDIR(a->stx.stx_mode) && !a->slash) {
-		if (!method_refused(c))
-			serve_redirect(c);
+	switch (coil__static_found(&c->x->req, a->stx.stx_mode, a->slash)) {
+	case 301:
+		serve_redirect(c);
 		return;
-	}
-	if (!S_ISREG(a->stx.stx_mode)) {
+	case 403:
 		file_close(c);
 		serve_status(c, 403, NULL, 0);
+		return;
+	case 405:
+		method_refused(c);
 		return;
 	}
 	if (c->srv->fc)
@@ -787,8 +748,8 @@ int coil_http_serve_root(struct coil_http_sreq *req, int root_fd,
 	struct aux *a;
 	int n;
 
-	if (sreq_h2(req)) /* HTTP/2's file answers: no options there yet */
-		return coil__h2_serve_file(req, root_fd);
+	if (sreq_h2(req)) /* the same answers over HTTP/2 */
+		return coil__h2_serve_root(req, root_fd, opts);
 	if (!sreq_owned(req))
 		return -EINVAL;
 	c = sconn_of(req);

@@ -27,7 +27,10 @@
  * ends after header_timeout_ns without a first request or idle_timeout_ns
  * without a stream (GOAWAY NO_ERROR), after max_requests streams (GOAWAY
  * naming the last), or at a shutdown (GOAWAY; the streams in progress
- * finish, cut when the drain time runs out).
+ * finish, cut when the drain time runs out). A reader that stalls meets
+ * write_timeout_ns twice: a stream whose send window stays closed that
+ * long is reset (the session's flow_timeout_ns), a connection whose send
+ * makes no progress that long ends (the stream's write deadline).
  *
  * Request bodies are kept in memory as they arrive (the session gives the
  * window back once each DATA frame is read), up to max_body_bytes per
@@ -454,11 +457,16 @@ int coil__h2_serve(struct sconn *c, const void *pre, size_t n,
 	o.max_body_bytes = srv->o.max_body_bytes > UINT64_MAX / 4
 				   ? 0
 				   : srv->o.max_body_bytes * 2 + (1u << 20);
+	/* a reader that stalls is cut at the write limit, as over HTTP/1.1:
+	 * a stream whose flow-control window stays closed is reset (the
+	 * others go on); a connection whose sends make no progress ends */
+	o.flow_timeout_ns = srv->o.write_timeout_ns;
 	ret = coil_h2_server(c->s, &o, &server_role, hc, pre, n, &hc->h2);
 	if (ret < 0) {
 		free(hc);
 		return ret;
 	}
+	coil_stream_set_timeouts(c->s, 0, 0, srv->o.write_timeout_ns);
 	c->h2 = hc;
 	tmr_arm(hc, srv->o.header_timeout_ns);
 	return 0;

@@ -29,7 +29,7 @@
 #define HC_SHUTDOWN (1u << 4) /* the server shuts down */
 
 /* struct h2s.st */
-#define HS_OWNED (1u << 0)     /* the handler (or serve_file) holds req */
+#define HS_OWNED (1u << 0)     /* the handler (or serve_root) holds req */
 #define HS_BEGUN (1u << 1)     /* a response was begun */
 #define HS_DONE (1u << 2)      /* the response's last byte went out */
 #define HS_CLOSED (1u << 3)    /* the session ended the stream */
@@ -42,7 +42,7 @@
 #define HS_NOBODY (1u << 10)   /* HEAD / 204 / 304 */
 #define HS_FILE (1u << 11)     /* the body comes from a file */
 #define HS_IN_END (1u << 12)   /* the request's END_STREAM came */
-#define HS_INTERNAL (1u << 13) /* serve_file holds req, not the handler */
+#define HS_INTERNAL (1u << 13) /* serve_root holds req, not the handler */
 #define HS_DEFERRED (1u << 14) /* the body source said -EAGAIN */
 #define HS_HEADERR (1u << 15)  /* the head broke a limit: 431 */
 
@@ -94,7 +94,7 @@ struct h2s {
 	size_t fpos, flen;
 	struct coil_op fop; /* reads, open, statx */
 	struct coil_op cop; /* close */
-	struct aux *aux;    /* serve_file's scratch */
+	struct aux *aux;    /* serve_root's scratch (server_h2_static.c) */
 	/* events for the handler, run from the loop */
 	struct coil_op ev;
 	void (*cancel_fn)(struct coil_http_sreq *req, void *arg);
@@ -145,8 +145,10 @@ void coil__h2s_body_fail(struct h2s *s, int err);
 int coil__h2s_body_grow(struct h2s *s, size_t need);
 /* An answer of the server's own, an error (431, 413, 400, 500). */
 void coil__h2s_refuse(struct h2s *s, int status);
-/* The handler (or serve_file) let go of the request. */
+/* The handler (or serve_root) let go of the request. */
 void coil__h2s_release(struct h2s *s);
+/* Close the stream's file (s->ffd) through the ring, if one is open. */
+void coil__h2s_file_close(struct h2s *s);
 /* RST_STREAM with @code, if the session still carries the stream. */
 void coil__h2s_rst(struct h2s *s, uint32_t code);
 

@@ -2,11 +2,12 @@
  * http/server_h2_stream.c - one HTTP/2 request stream of the server: the
  * HTTP/2 half of the request API (coil_http_respond() and the others
  * come here for a request whose major_version is 2: answers from memory,
- * streamed answers, files, serve_file, the body calls, the cancel hook,
- * the abort), the stream's events for the handler (its own kick and pump,
- * docs/ARCHITECTURE.md, "The kick and the pump"), and its memory. Its
- * connection and the session's callbacks are http/server_h2.c, which
- * calls in here (http/server_h2.h); nothing here calls up.
+ * streamed answers, files, the body calls, the cancel hook, the abort;
+ * coil_http_serve_root()'s is server_h2_static.c, above), the stream's events
+ * for the handler (its own kick and pump, docs/ARCHITECTURE.md, "The kick and
+ * the pump"), and its memory. Its connection and the session's callbacks are
+ * http/server_h2.c, which calls in here (http/server_h2.h); nothing here calls
+ * up.
  *
  * Answers go through the session of coil/http_h2.h: the head with
  * coil_h2_respond(), a body from memory borrowed until the stream ends,
@@ -239,7 +240,7 @@ static void body_resume(struct h2s *s)
 /* ---- file bodies: IORING_OP_READ into a buffer, then the source -------------
  */
 
-static void file_close(struct h2s *s)
+void coil__h2s_file_close(struct h2s *s)
 {
 	int fd = s->ffd;
 	s->ffd = -1;
@@ -254,7 +255,7 @@ static void file_close(struct h2s *s)
  * reset, so that the client sees a truncated body (RFC 9113 §8.1.1). */
 static void file_fail(struct h2s *s)
 {
-	file_close(s);
+	coil__h2s_file_close(s);
 	stream_done(s);
 	coil__h2s_rst(s, H2_INTERNAL_ERROR);
 }
@@ -276,7 +277,7 @@ static void file_read_cb(struct coil_op *op, int res, unsigned flags)
 	s->flen = (size_t)res < s->rleft ? (size_t)res : (size_t)s->rleft;
 	s->foff += (uint64_t)res;
 	if (s->flen == s->rleft)
-		file_close(s); /* all read */
+		coil__h2s_file_close(s); /* all read */
 	body_resume(s);
 }
 
@@ -317,7 +318,7 @@ static void stream_free_check(struct h2s *s)
 	if (!(s->st & HS_CLOSED) || (s->st & HS_OWNED) ||
 	    coil_op_busy(&s->ev) || coil_op_busy(&s->fop))
 		return;
-	file_close(s);
+	coil__h2s_file_close(s);
 	if (coil_op_busy(&s->cop))
 		return;
 	stream_report(s);
@@ -448,7 +449,7 @@ static int send_mem(struct h2s *s, int status,
 	return 0;
 }
 
-/* The handler (or serve_file) let go of the request. A request body
+/* The handler (or serve_root) let go of the request. A request body
  * still coming is read and dropped (on_data()) rather than cut: curl 7.88
  * fails a transfer whose answer is followed by RST_STREAM NO_ERROR,
  * though RFC 9113 §8.1 allows it, and nghttp2 sends a reset ahead of an
@@ -459,7 +460,7 @@ void coil__h2s_release(struct h2s *s)
 	coil__h2s_kick(s);
 }
 
-/* A plain-text answer "STATUS REASON" (serve_file's, and coil__h2s_refuse()'s).
+/* A plain-text answer "STATUS REASON" (coil__h2s_refuse()'s).
  */
 static void send_status(struct h2s *s, int status)
 {
@@ -648,11 +649,11 @@ int coil__h2_respond_file(struct coil_http_sreq *req, int status,
 		return stream_500(s, -EBADF);
 	s->ffd = fd;
 	if (status < 200 || status > 599 || nobody_status(status)) {
-		file_close(s);
+		coil__h2s_file_close(s);
 		return stream_500(s, -EINVAL);
 	}
 	if (!h2s_live(s)) {
-		file_close(s);
+		coil__h2s_file_close(s);
 		s->rstatus = status;
 		coil__h2s_release(s);
 		return 0;
@@ -660,7 +661,7 @@ int coil__h2_respond_file(struct coil_http_sreq *req, int status,
 	if (!nobody) {
 		s->fbuf = malloc(len < H2_FCHUNK ? (size_t)len : H2_FCHUNK);
 		if (!s->fbuf) {
-			file_close(s);
+			coil__h2s_file_close(s);
 			return stream_500(s, -ENOMEM);
 		}
 		s->st |= HS_FILE;
@@ -670,106 +671,17 @@ int coil__h2_respond_file(struct coil_http_sreq *req, int status,
 	}
 	ret = send_head(s, status, headers, nheaders, len, nobody ? NULL : &b);
 	if (ret < 0) {
-		file_close(s);
+		coil__h2s_file_close(s);
 		s->st &= ~HS_FILE;
 		return stream_500(s, ret);
 	}
 	if (nobody) {
-		file_close(s);
+		coil__h2s_file_close(s);
 		stream_done(s);
 	} else {
 		file_read(s);
 	}
 	coil__h2s_release(s);
-	return 0;
-}
-
-static void serve_status(struct h2s *s, int status)
-{
-	s->st &= ~HS_INTERNAL;
-	send_status(s, status);
-	coil__h2s_release(s);
-}
-
-static void statx_cb(struct coil_op *op, int res, unsigned flags)
-{
-	struct h2s *s = coil_container_of(op, struct h2s, fop);
-	struct aux *a = s->aux;
-	struct coil_http_header h;
-	const char *ct;
-	int fd = s->ffd;
-
-	(void)flags;
-	s->fop.cb = file_read_cb;
-	if (res < 0 || !S_ISREG(a->stx.stx_mode) || !h2s_live(s)) {
-		file_close(s);
-		serve_status(s, res < 0 ? 500 : 403);
-		return;
-	}
-	ct = coil_http_content_type(a->path, strlen(a->path));
-	h.name = "content-type";
-	h.name_len = 12;
-	h.value = ct;
-	h.value_len = strlen(ct);
-	s->ffd = -1;
-	s->st &= ~HS_INTERNAL;
-	coil__h2_respond_file(&s->req, 200, &h, 1, fd, 0, a->stx.stx_size);
-}
-
-static void open_cb(struct coil_op *op, int res, unsigned flags)
-{
-	struct h2s *s = coil_container_of(op, struct h2s, fop);
-
-	(void)flags;
-	s->fop.cb = file_read_cb;
-	if (res >= 0)
-		s->ffd = res;
-	if (res < 0 || !h2s_live(s)) {
-		file_close(s);
-		serve_status(s, coil__http_open_status(res));
-		return;
-	}
-	s->fop.cb = statx_cb;
-	if (coil_statx(s->hc->srv->loop, &s->fop, s->ffd, "", AT_EMPTY_PATH,
-		       STATX_TYPE | STATX_SIZE, &s->aux->stx) < 0) {
-		s->fop.cb = file_read_cb;
-		file_close(s);
-		serve_status(s, 500);
-	}
-}
-
-int coil__h2_serve_file(struct coil_http_sreq *req, int root_fd)
-{
-	struct h2s *s = h2s_of(req);
-	struct aux *a;
-	int n;
-
-	if (!owned(req) || (s->st & HS_BEGUN))
-		return -EINVAL;
-	s->aux = a = malloc(sizeof(*a));
-	if (!a) {
-		serve_status(s, 500);
-		return -ENOMEM;
-	}
-	n = coil_http_path_decode(req->path, req->path_len, a->path,
-				  sizeof(a->path) - 16);
-	if (n < 0) {
-		serve_status(s, n == -ENAMETOOLONG ? 414 : 400);
-		return 0;
-	}
-	if (n == 0 || a->path[n - 1] == '/')
-		memcpy(a->path + n, "index.html", 11);
-	memset(&a->how, 0, sizeof(a->how));
-	/* O_NONBLOCK: opening a FIFO must not block an io-wq worker */
-	a->how.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY;
-	a->how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-	s->st |= HS_INTERNAL;
-	s->fop.cb = open_cb;
-	if (coil_openat2(s->hc->srv->loop, &s->fop, root_fd, a->path, &a->how) <
-	    0) {
-		s->fop.cb = file_read_cb;
-		serve_status(s, 500);
-	}
 	return 0;
 }
 

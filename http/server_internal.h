@@ -512,7 +512,8 @@ int coil__h2_respond_end(struct coil_http_sreq *req);
 int coil__h2_respond_file(struct coil_http_sreq *req, int status,
 			  const struct coil_http_header *headers,
 			  size_t nheaders, int fd, uint64_t off, uint64_t len);
-int coil__h2_serve_file(struct coil_http_sreq *req, int root_fd);
+int coil__h2_serve_root(struct coil_http_sreq *req, int root_fd,
+			const struct coil_http_serve_opts *opts);
 int coil__h2_abort(struct coil_http_sreq *req);
 int coil__h2_read_body(struct coil_http_sreq *req, coil_http_body_fn cb,
 		       void *arg);
@@ -525,9 +526,14 @@ int coil__h2_on_cancel(struct coil_http_sreq *req,
 
 /* ---- server_dir.c: directory listings ---- */
 
-/* Answer with the listing of directory @dfd (taken: closed) named @path
- * (decoded, relative to the root, "" or ending in '/'). Return: 0
- * answered; -errno not answered (the caller answers). */
-int coil__dir_list(struct sconn *c, int dfd, const char *path, size_t plen);
+/* The HTML listing of directory @dfd (taken: closed) named @path
+ * (decoded, relative to the root, "" or ending in '/'), for either
+ * protocol to send as text/html (coil__dir_type). Return: 0 and the page
+ * in *@page (malloc'd: the caller frees it), *@len; -errno (the caller
+ * answers 403, or 500 for -ENOMEM). */
+int coil__dir_page(int dfd, const char *path, size_t plen, char **page,
+		   size_t *len);
+/* The listing's Content-Type field. */
+extern const struct coil_http_header coil__dir_type;
 
 #endif

@@ -1,14 +1,19 @@
 /*
- * http/server_static.c - the static file server's decisions, without I/O:
- * a file's validators (ETag as nginx writes it, Last-Modified), the
- * conditional requests that turn a GET into 304 or 412 (RFC 9110 §13),
- * byte ranges (206, 416: RFC 9110 §14), and the escaping of names in a
- * directory listing. Calls no other file of the server; server_file.c
- * and server_dir.c call it.
+ * http/server_static.c - the static file server's decisions, without I/O,
+ * one for both protocols (server_file.c's HTTP/1.1 answers and
+ * server_h2_stream.c's HTTP/2 ones): what a path found gets (301, 405,
+ * 403, the file), the answer's fields, a file's validators (ETag as nginx
+ * writes it, Last-Modified), the conditional requests that turn a GET
+ * into 304 or 412 (RFC 9110 §13), byte ranges (206, 416: RFC 9110 §14),
+ * and the escaping of names in a directory listing. Calls no other file
+ * of the server; server_file.c, server_h2_stream.c and server_dir.c call
+ * it.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "chars.h"
 #include "static.h"
@@ -300,4 +305,87 @@ size_t coil__url_escape(char *out, const char *s, size_t len)
 		*o++ = hex[c & 15];
 	}
 	return (size_t)(o - out);
+}
+
+void coil__static_answer(const struct coil_http_sreq *req, const char *path,
+			 int64_t mtime, uint64_t size, int64_t now,
+			 struct static_answer *a)
+{
+	const char *ct = coil_http_content_type(path, strlen(path));
+	struct static_plan *p = &a->p;
+	size_t nh = 0;
+	int n;
+
+	coil__static_etag(a->etag, mtime, size);
+	if (coil_http_date(a->lm, sizeof(a->lm), mtime) < 0)
+		a->lm[0] = '\0';
+	coil__static_plan(req, mtime, size, a->etag, now, p);
+	if (p->status != 412 && p->status != 416) {
+		if (p->status != 304)
+			a->h[nh++] = (struct coil_http_header){
+				"Content-Type", 12, ct, strlen(ct)};
+		if (a->lm[0])
+			a->h[nh++] = (struct coil_http_header){
+				"Last-Modified", 13, a->lm, strlen(a->lm)};
+		a->h[nh++] = (struct coil_http_header){"ETag", 4, a->etag,
+						       strlen(a->etag)};
+	}
+	if (p->status == 200 || p->status == 206)
+		a->h[nh++] = (struct coil_http_header){"Accept-Ranges", 13,
+						       "bytes", 5};
+	if (p->status == 206 || p->status == 416) {
+		if (p->status == 206)
+			n = snprintf(a->cr, sizeof(a->cr),
+				     "bytes %llu-%llu/%llu",
+				     (unsigned long long)p->off,
+				     (unsigned long long)(p->off + p->len - 1),
+				     (unsigned long long)size);
+		else
+			n = snprintf(a->cr, sizeof(a->cr), "bytes */%llu",
+				     (unsigned long long)size);
+		a->h[nh++] = (struct coil_http_header){"Content-Range", 13,
+						       a->cr, (size_t)n};
+	}
+	a->nh = nh;
+}
+
+const struct coil_http_header coil__static_allow = {"Allow", 5, "GET, HEAD", 9};
+
+int coil__static_method_ok(const struct coil_http_sreq *req)
+{
+	return (req->method_len == 3 && memcmp(req->method, "GET", 3) == 0) ||
+	       req->is_head;
+}
+
+int coil__static_found(const struct coil_http_sreq *req, unsigned mode,
+		       int slash)
+{
+	if (S_ISDIR(mode) && !slash)
+		return coil__static_method_ok(req) ? 301 : 405;
+	if (!S_ISREG(mode))
+		return 403;
+	return coil__static_method_ok(req) ? 200 : 405;
+}
+
+char *coil__static_location(const struct coil_http_sreq *req,
+			    const char *scheme, size_t *len)
+{
+	size_t cap = strlen(scheme) + req->host_len + req->path_len +
+		     req->query_len + 3;
+	char *loc = malloc(cap);
+	int n;
+
+	if (!loc)
+		return NULL;
+	n = snprintf(loc, cap, "%s%.*s%.*s/%s%.*s", req->host ? scheme : "",
+		     (int)req->host_len, req->host ? req->host : "",
+		     (int)req->path_len, req->path, req->query_len ? "?" : "",
+		     (int)req->query_len, req->query);
+	*len = n > 0 ? (size_t)n : 0;
+	return loc;
+}
+
+int coil__static_status_body(char *out, int status)
+{
+	return snprintf(out, 64, "%d %s\n", status, coil_http_reason(status));
 }

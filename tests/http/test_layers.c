@@ -164,12 +164,20 @@ static void test_layers_server_calls_down_only(void **state)
 					    "server_body.c", "server_respond.c",
 					    "server_conn.c", "server_time.c"};
 	static const char *const mem[] = {"server.c", "server_mem.c"};
+	/* HTTP/2's static files: above the stream, below the HTTP/1.1 file
+	 * server that hands them over; the connection is not called */
+	static const char *const h2[] = {"server_file.c", "server_h2_static.c",
+					 "server_h2_stream.c"};
+	static const char *const h2conn[] = {"server_h2.c",
+					     "server_h2_static.c"};
 
 	(void)state;
 	/* server_file.c and server_body.c do not call each other, so not
 	 * every pair in the order is a call: the ones that are */
 	calls_down_only(order, 8, 0);
 	calls_down_only(mem, 2, 1);
+	calls_down_only(h2, 3, 1);
+	calls_down_only(h2conn, 2, 0);
 	{
 		char why[512];
 		assert_true(calls(find("server.c"), find("server_file.c"), why,

@@ -12,7 +12,7 @@
  * AddressSanitizer: nothing leaked). Exits 77 without curl, h2load,
  * nghttp or openssl.
  */
-#include "peer.h"
+#include "serve_h2.h"
 
 static char *tmp;
 static char cert[4200], key[4200], root[4200], logp[4200];
@@ -73,50 +73,6 @@ static int teardown(void **state)
 	free(tmp);
 	/* exit 0 after SIGTERM (and, under AddressSanitizer, no leak) */
 	return a == 0 && b == 0 ? 0 : -1;
-}
-
-/* Lines in a file. */
-static long count_lines(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	long n = 0;
-	int ch;
-	if (!f)
-		return -1;
-	while ((ch = fgetc(f)) != EOF)
-		n += ch == '\n';
-	fclose(f);
-	return n;
-}
-
-/* The access log holds @want lines, once the server wrote them (it
- * writes at least once a second): wait up to 5 s. */
-static long log_lines_settled(long want)
-{
-	uint64_t end = tu_mono_ns() + 5000 * MS;
-	long n;
-	while ((n = count_lines(logp)) < want && tu_mono_ns() < end)
-		poll(NULL, 0, 50);
-	return n;
-}
-
-/* The access log's line count once the server has written out what it
- * holds: it writes at least once a second, so lines of the tests before
- * can still be on their way; the count unchanged for 1.2 s (5 s at
- * most). */
-static long log_lines_flushed(void)
-{
-	uint64_t end = tu_mono_ns() + 5000 * MS, since = tu_mono_ns();
-	long n = count_lines(logp), m;
-	while (tu_mono_ns() < end && tu_mono_ns() - since < 1200 * MS) {
-		poll(NULL, 0, 100);
-		m = count_lines(logp);
-		if (m != n) {
-			n = m;
-			since = tu_mono_ns();
-		}
-	}
-	return n;
 }
 
 /* curl --http2-prior-knowledge @path: "version status bytes\n" in *out.
@@ -329,29 +285,6 @@ static void test_h2c_port_speaks_http11(void **state)
 	free(out);
 }
 
-/* h2load's "requests: N total, N started, N done, N succeeded" and its
- * "status codes: N 2xx" line: every request done and 2xx. */
-static long check_h2load(const char *out, long want)
-{
-	long total = -1, done = -1, ok = -1, s2 = -1;
-	const char *p = strstr(out, "requests: ");
-	if (!p || sscanf(p,
-			 "requests: %ld total, %*d started, %ld done, %ld "
-			 "succeeded",
-			 &total, &done, &ok) != 3)
-		fail_msg("no summary in h2load output:\n%s", out);
-	p = strstr(out, "status codes: ");
-	if (!p || sscanf(p, "status codes: %ld 2xx", &s2) != 1)
-		fail_msg("no status codes in h2load output:\n%s", out);
-	if (total != want || done != want || ok != want || s2 != want)
-		fail_msg("h2load: %ld total %ld done %ld succeeded %ld 2xx, "
-			 "want %ld:\n%s",
-			 total, done, ok, s2, want, out);
-	if (!strstr(out, "Application protocol: h2"))
-		fail_msg("h2load did not speak h2:\n%s", out);
-	return done;
-}
-
 /* h2load -c4 -m10 over h2c: 4000 requests, all 2xx; the access log
  * counts exactly them. */
 static void test_h2c_h2load_access_log(void **state)
@@ -363,12 +296,12 @@ static void test_h2c_h2load_access_log(void **state)
 			NULL};
 
 	(void)state;
-	before = log_lines_flushed();
+	before = log_lines_flushed(logp);
 	assert_true(before >= 0);
 	assert_int_equal(run(argv, NULL, &out, 60000), 0);
 	check_h2load(out, 4000);
 	free(out);
-	after = log_lines_settled(before + 4000);
+	after = log_lines_settled(logp, before + 4000);
 	assert_int_equal(after - before, 4000);
 }
 

@@ -845,6 +845,49 @@ static void test_h2_static_stalled_reader_reset(void **state)
 	assert_int_equal(tu_count_fds(), before);
 }
 
+/* A reader that stops reading the socket with its windows wide open:
+ * the server's send makes no progress, and at the write limit (1 s) the
+ * connection is cut (its descriptor closed: counted in this process,
+ * where the server runs), as over HTTP/1.1. */
+static void test_h2_static_stalled_socket_cut(void **state)
+{
+	static const char pre[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+	static const unsigned char win[6] = {0, 4, 0x7f, 0xff, 0xff, 0xff};
+	struct sockaddr_in a;
+	int before, base, fd, small = 4096;
+	uint64_t end;
+	struct srv s;
+
+	(void)state;
+	before = tu_count_fds();
+	raw_start(&s, 1000);
+	base = tu_count_fds();
+	a = tu_addr(s.port);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cl_send(fd, pre, sizeof(pre) - 1);
+	frame_send(fd, 4, 0, 0, win, sizeof(win)); /* INITIAL_WINDOW_SIZE */
+	window_update(fd, 0, 0x7fffffffu - 65535);
+	/* ours and the server's end of the connection */
+	end = tu_mono_ns() + 10000 * MS;
+	while (tu_count_fds() < base + 2 && tu_mono_ns() < end)
+		poll(NULL, 0, 10);
+	assert_int_equal(tu_count_fds(), base + 2);
+	/* 8 MiB asked for, never read: more than the socket buffers hold */
+	for (uint32_t sid = 1; sid <= 15; sid += 2)
+		raw_get(fd, sid, "/s1048577.bin");
+	/* cut: the server's end and its files closed, ours left */
+	end = tu_mono_ns() + 15000 * MS;
+	while (tu_count_fds() != base + 1 && tu_mono_ns() < end)
+		poll(NULL, 0, 20);
+	assert_int_equal(tu_count_fds(), base + 1);
+	close(fd);
+	raw_stop(&s);
+	assert_int_equal(tu_count_fds(), before);
+}
+
 /* coil-serve holds as many descriptors as before all the tests. */
 static void test_h2_static_fds_back(void **state)
 {
@@ -866,6 +909,7 @@ int main(void)
 		cmocka_unit_test(test_h2_static_nghttp_window),
 		cmocka_unit_test(test_h2_static_truncated_during_send),
 		cmocka_unit_test(test_h2_static_stalled_reader_reset),
+		cmocka_unit_test(test_h2_static_stalled_socket_cut),
 		cmocka_unit_test(test_h2_static_fds_back),
 	};
 	signal(SIGPIPE, SIG_IGN);

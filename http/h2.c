@@ -38,6 +38,7 @@
 #define OUT_MIN 4096u
 #define HB_MIN 1024u
 #define SEC_NS 1000000000ull
+#define TABLE_MAX (1u << 20) /* coil_h2_opts.header_table_bytes */
 
 /* session state bits (h->st) */
 #define H_SERVER (1u << 0)
@@ -93,6 +94,7 @@ struct coil_h2 {
 	size_t hf_n, hf_cap;
 	uint64_t hb_list; /* §6.5.2 size so far */
 	uint32_t hb_frames;
+	struct h2s *hb_st; /* its stream's record (looked up once), or NULL */
 	/* control frames in the current second */
 	uint64_t ctl_sec;
 	uint32_t ctl_n;
@@ -139,6 +141,8 @@ static void body_end(struct coil_h2 *h, struct h2s *st)
 static void strm_free(struct coil_h2 *h, struct h2s *st)
 {
 	body_end(h, st);
+	if (h->hb_st == st)
+		h->hb_st = NULL;
 	st->prev->next = st->next;
 	st->next->prev = st->prev;
 	h->nlive--;
@@ -497,6 +501,9 @@ static int cb_begin_headers(nghttp2_session *ng, const nghttp2_frame *f,
 	struct coil_h2 *h = ud;
 	h->hb_len = h->hf_n = 0;
 	h->hb_list = 0;
+	/* the block's fields all belong to this stream: one lookup for them
+	 * (nghttp2's stream map), not one per field */
+	h->hb_st = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
 	if (f->hd.type == NGHTTP2_HEADERS &&
 	    f->headers.cat == NGHTTP2_HCAT_REQUEST && (h->st & H_SERVER)) {
 		struct h2s *st = strm_new(h, NULL);
@@ -505,6 +512,7 @@ static int cb_begin_headers(nghttp2_session *ng, const nghttp2_frame *f,
 		st->sid = f->hd.stream_id;
 		h->info.streams_opened++;
 		nghttp2_session_set_stream_user_data(ng, st->sid, st);
+		h->hb_st = st;
 	}
 	return 0;
 }
@@ -514,11 +522,12 @@ static int cb_header(nghttp2_session *ng, const nghttp2_frame *f,
 		     size_t vlen, uint8_t flags, void *ud)
 {
 	struct coil_h2 *h = ud;
-	struct h2s *st;
+	struct h2s *st = h->hb_st;
 	size_t need;
+	(void)ng;
+	(void)f;
 	(void)flags;
 
-	st = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
 	if (!st || st->err)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	h->hb_list += nlen + vlen + 32;
@@ -558,8 +567,7 @@ static int cb_header(nghttp2_session *ng, const nghttp2_frame *f,
 
 static void deliver_head(struct coil_h2 *h, const nghttp2_frame *f)
 {
-	struct h2s *st =
-		nghttp2_session_get_stream_user_data(h->ng, f->hd.stream_id);
+	struct h2s *st = h->hb_st;
 	unsigned flags = 0;
 
 	if (!st || st->err || !h->hd->on_head || (h->st & H_CLOSING))
@@ -590,9 +598,11 @@ static int cb_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 	case NGHTTP2_DATA:
 		/* the peer's body ended (END_STREAM): on_data with 0 bytes,
 		 * which a server needs before it answers a whole body */
+		if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
+		    !h->hd->on_data || (h->st & H_CLOSING))
+			break;
 		st = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
-		if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) && st && !st->err &&
-		    h->hd->on_data && !(h->st & H_CLOSING))
+		if (st && !st->err)
 			h->hd->on_data(h, f->hd.stream_id, st->sdata, NULL, 0);
 		break;
 	case NGHTTP2_RST_STREAM:
@@ -631,9 +641,14 @@ static int cb_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t sid,
 			 const uint8_t *data, size_t len, void *ud)
 {
 	struct coil_h2 *h = ud;
-	struct h2s *st = nghttp2_session_get_stream_user_data(ng, sid);
+	struct h2s *st;
 	(void)flags;
 
+	/* nothing to count against and no one to hand it to (a load
+	 * generator): no stream lookup */
+	if (!h->o.max_body_bytes && !h->hd->on_data)
+		return 0;
+	st = nghttp2_session_get_stream_user_data(ng, sid);
 	if (!st || st->err)
 		return 0;
 	st->rx_bytes += len;
@@ -752,7 +767,9 @@ static int opts_check(struct coil_h2_opts *o, const struct coil_h2_opts *in)
 	if (in)
 		*o = *in;
 	if (o->stream_window_bytes > NGHTTP2_MAX_WINDOW_SIZE ||
-	    o->conn_window_bytes > NGHTTP2_MAX_WINDOW_SIZE)
+	    o->conn_window_bytes > NGHTTP2_MAX_WINDOW_SIZE ||
+	    (o->header_table_bytes > TABLE_MAX &&
+	     o->header_table_bytes != COIL_H2_TABLE_NONE))
 		return -EINVAL;
 	if (!o->max_concurrent_streams)
 		o->max_concurrent_streams = 100;
@@ -768,6 +785,10 @@ static int opts_check(struct coil_h2_opts *o, const struct coil_h2_opts *in)
 		o->max_control_per_sec = 1000;
 	if (!o->flow_timeout_ns)
 		o->flow_timeout_ns = 10 * SEC_NS;
+	if (!o->header_table_bytes)
+		o->header_table_bytes = NGHTTP2_DEFAULT_HEADER_TABLE_SIZE;
+	else if (o->header_table_bytes == COIL_H2_TABLE_NONE)
+		o->header_table_bytes = 0;
 	return 0;
 }
 
@@ -816,7 +837,7 @@ static int make_session(struct coil_h2 *h, int server)
 
 static int send_settings(struct coil_h2 *h, int server)
 {
-	nghttp2_settings_entry iv[4];
+	nghttp2_settings_entry iv[6];
 	size_t n = 0;
 	int rv;
 
@@ -826,9 +847,19 @@ static int send_settings(struct coil_h2 *h, int server)
 	iv[n++].value = h->o.stream_window_bytes;
 	iv[n].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
 	iv[n++].value = h->o.max_header_list_bytes;
+	if (h->o.header_table_bytes != NGHTTP2_DEFAULT_HEADER_TABLE_SIZE) {
+		iv[n].settings_id = NGHTTP2_SETTINGS_HEADER_TABLE_SIZE;
+		iv[n++].value = h->o.header_table_bytes;
+	}
 	if (!server) {
 		iv[n].settings_id = NGHTTP2_SETTINGS_ENABLE_PUSH;
 		iv[n++].value = 0;
+		/* a client has nothing to prioritise (no push, its DATA
+		 * only request bodies): RFC 9218 §2.1 says so to the peer,
+		 * and nghttp2 then keeps no RFC 7540 dependency tree, whose
+		 * upkeep was a share of every stream's open and close */
+		iv[n].settings_id = NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES;
+		iv[n++].value = 1;
 	}
 	rv = nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, n);
 	if (!rv)

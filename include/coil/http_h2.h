@@ -94,7 +94,20 @@ struct coil_h2_opts {
 	 * the connection's) stays at 0 this long is reset and ends with
 	 * COIL_EH2_FLOW. Default 10 s. */
 	uint64_t flow_timeout_ns;
+	/* SETTINGS_HEADER_TABLE_SIZE we send: the bytes of HPACK dynamic
+	 * table our decoder keeps for the peer's header blocks (RFC 7541
+	 * §4.2, §6.3; RFC 9113 §6.5.2), at most 1 MiB (more: -EINVAL).
+	 * Default 4096, the protocol's initial size. COIL_H2_TABLE_NONE
+	 * asks for none: the peer's encoder says so at the start of its
+	 * next header block and indexes nothing after, which saves our
+	 * decoder an insertion and an eviction per field the peer would
+	 * have indexed (nginx marks every response field so), at the cost
+	 * of fields it would have referred to coming literal. */
+	uint32_t header_table_bytes;
 };
+
+/* coil_h2_opts.header_table_bytes: no dynamic table (size 0) */
+#define COIL_H2_TABLE_NONE UINT32_MAX
 
 /* on_head flags */
 #define COIL_H2_END_STREAM (1u << 0) /* no DATA follows on the stream */

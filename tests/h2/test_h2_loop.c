@@ -5,7 +5,9 @@
  * (on_data with 0 bytes), a response larger than the 65,535-byte window
  * a stream opens with; the h2c preface partly read by the caller and
  * handed to coil_h2_server(); a reset by the server; the server's GOAWAY
- * refusing a later stream; bad arguments. No fd left open.
+ * refusing a later stream; a client that asks for no HPACK table
+ * (COIL_H2_TABLE_NONE: the same fields arrive, unindexed); bad arguments.
+ * No fd left open.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,6 +36,7 @@ struct pair {
 	struct side cli, srv;
 	/* client: one result per stream */
 	int status[4];
+	size_t fill[4]; /* "fields": the x-fill value's length */
 	size_t got[4];
 	int err[4];
 	uint32_t code[4];
@@ -43,7 +46,7 @@ struct pair {
 	int body_done; /* on_data(NULL, 0) seen */
 	int srv_closes, srv_err;
 	int32_t srv_sid;
-	const char *mode; /* "echo", "reset", "goaway" */
+	const char *mode; /* "echo", "reset", "goaway", "fields" */
 	/* the client's request body, pulled */
 	struct coil_op later;
 	int pulls, deferred;
@@ -80,6 +83,17 @@ static void srv_head(struct coil_h2 *h, int32_t sid, void *sdata,
 	assert_int_equal(coil_h2_set_stream_data(h, sid, p), 0);
 	if (!strcmp(p->mode, "reset")) {
 		assert_int_equal(coil_h2_reset(h, sid, 8), 0); /* CANCEL */
+		return;
+	}
+	if (!strcmp(p->mode, "fields")) {
+		/* the same long field in every response: an encoder with a
+		 * table sends it once and refers to it after */
+		static char fill[200];
+		static const struct coil_http_header ok[] = {
+			{":status", 7, "200", 3},
+			{"x-fill", 6, fill, sizeof(fill)}};
+		memset(fill, 'f', sizeof(fill));
+		assert_int_equal(coil_h2_respond(h, sid, ok, 2, NULL), 0);
 		return;
 	}
 	if (!strcmp(p->mode, "goaway")) {
@@ -195,6 +209,9 @@ static void cli_head(struct coil_h2 *h, int32_t sid, void *sdata,
 	(void)flags;
 	assert_true(n >= 1);
 	p->status[*slot] = atoi(f[0].value);
+	if (n >= 2 && f[1].name_len == 6 && !memcmp(f[1].name, "x-fill", 6))
+		for (size_t i = 0; i < f[1].value_len; i++)
+			p->fill[*slot] += f[1].value[i] == 'f';
 }
 
 static void cli_data(struct coil_h2 *h, int32_t sid, void *sdata,
@@ -240,6 +257,9 @@ static const struct coil_h2_handler cli_hd = {
 /* ---- set-up ---------------------------------------------------------------
  */
 
+/* the client's options for the next pair_open() (NULL: defaults) */
+static const struct coil_h2_opts *cli_opts;
+
 /* A connected pair, both sessions started; @pre_n bytes of the client's
  * preface read by the test and given to coil_h2_server(). */
 static struct pair *pair_open(const char *mode, size_t pre_n)
@@ -256,7 +276,8 @@ static struct pair *pair_open(const char *mode, size_t pre_n)
 	tu_tcp_pair(fds);
 	assert_int_equal(coil_tcp_open(p->loop, &p->cli.tcp, fds[0], NULL), 0);
 	assert_int_equal(
-		coil_h2_client(&p->cli.tcp.s, NULL, &cli_hd, p, &p->cli.h), 0);
+		coil_h2_client(&p->cli.tcp.s, cli_opts, &cli_hd, p, &p->cli.h),
+		0);
 	if (pre_n) {
 		/* the client's first bytes, as an HTTP/1.1 server would have
 		 * read them before it saw "PRI * HTTP/2.0" */
@@ -381,17 +402,65 @@ static void test_h2_loop_goaway_then_request_refused(void **state)
 	assert_int_equal(tu_count_fds(), fds);
 }
 
+/* Four responses with the same 200-byte field; the client's bytes in. */
+static uint64_t four_fields(const struct coil_h2_opts *o)
+{
+	struct pair *p;
+	volatile int *done;
+	uint64_t in, end;
+
+	cli_opts = o;
+	p = pair_open("fields", 0);
+	cli_opts = NULL;
+	done = &p->nclosed;
+	for (int i = 0; i < 4; i++)
+		assert_true(coil_h2_request(p->cli.h, req_get, 4, NULL,
+					    &slots[i]) > 0);
+	end = tu_mono_ns() + 10000000000ull;
+	while (*done < 4 && tu_mono_ns() < end)
+		coil_loop_run(p->loop, COIL_RUN_ONCE);
+	assert_int_equal(*done, 4);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(p->err[i], 0);
+		assert_int_equal(p->status[i], 200);
+		assert_int_equal(p->fill[i], 200);
+	}
+	in = coil_stream_stats(&p->cli.tcp.s)->bytes_in;
+	pair_close(p);
+	return in;
+}
+
+/* COIL_H2_TABLE_NONE: the server's encoder (nghttp2's) is told to keep no
+ * table, so the field comes literal four times instead of once and then
+ * by index: the same fields arrive, in at least 3 x 150 more bytes (a
+ * 200-byte value, Huffman-coded) */
+static void test_h2_loop_no_header_table(void **state)
+{
+	int fds = tu_count_fds();
+	struct coil_h2_opts none = {.header_table_bytes = COIL_H2_TABLE_NONE};
+	uint64_t with, without;
+	(void)state;
+
+	with = four_fields(NULL);
+	without = four_fields(&none);
+	assert_true(without >= with + 3 * 150);
+	assert_int_equal(tu_count_fds(), fds);
+}
+
 static void test_h2_loop_bad_arguments(void **state)
 {
 	struct pair *p = pair_open("echo", 0);
 	struct coil_tcp t;
 	struct coil_h2 *h;
 	struct coil_h2_opts o = {.stream_window_bytes = 1u << 31};
+	struct coil_h2_opts table = {.header_table_bytes = (1u << 20) + 1};
 	(void)state;
 	memset(&t, 0, sizeof(t));
 	assert_int_equal(coil_h2_client(NULL, NULL, &cli_hd, p, &h), -EINVAL);
 	assert_int_equal(coil_h2_client(&t.s, NULL, &cli_hd, p, &h), -EINVAL);
 	assert_int_equal(coil_h2_client(&p->cli.tcp.s, &o, &cli_hd, p, &h),
+			 -EINVAL);
+	assert_int_equal(coil_h2_client(&p->cli.tcp.s, &table, &cli_hd, p, &h),
 			 -EINVAL);
 	assert_int_equal(
 		coil_h2_server(&p->srv.tcp.s, NULL, &srv_hd, p, NULL, 3, &h),
@@ -424,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_h2_loop_server_takes_read_preface),
 		cmocka_unit_test(test_h2_loop_server_reset),
 		cmocka_unit_test(test_h2_loop_goaway_then_request_refused),
+		cmocka_unit_test(test_h2_loop_no_header_table),
 		cmocka_unit_test(test_h2_loop_bad_arguments),
 	};
 	return cmocka_run_group_tests_name("h2.loop", tests, NULL, NULL);

@@ -256,6 +256,10 @@ static int h2_start(struct cb_conn *c)
 		if (strcmp(alpn, "h2"))
 			return -EPROTONOSUPPORT; /* the server chose no h2 */
 	}
+	/* no HPACK table for the server's fields: they are decoded once
+	 * and dropped, never inserted and evicted (nginx marks every
+	 * response field for indexing and never refers to one) */
+	o.header_table_bytes = COIL_H2_TABLE_NONE;
 	c->h2_in = s->bytes_in;
 	c->h2_out = s->bytes_out;
 	ret = coil_h2_client(c->s, &o, &handler, c, &c->h2);

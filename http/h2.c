@@ -33,6 +33,7 @@
 
 #include "coil/http_h2.h"
 #include "../engine/grow.h"
+#include "h2_mem.h"
 
 #define OUT_TARGET 32768u /* gather up to this much per write */
 #define OUT_MIN 4096u
@@ -104,6 +105,11 @@ struct coil_h2 {
 	unsigned char *pre; /* coil_h2_server()'s bytes, not fed yet */
 	size_t pre_len;
 	int got_settings;
+	/* a client's nghttp2 allocates from here (http/h2_mem.c): the
+	 * stream, its outbound item and header copy, and a decoded field's
+	 * buffer, made and dropped per request; a server's uses malloc(3),
+	 * so an idle server connection keeps no free blocks (issue 12) */
+	struct coil__h2_mem mem;
 };
 
 static void pump(struct coil_h2 *h);
@@ -209,6 +215,7 @@ static void try_free(struct coil_h2 *h)
 	strm_end_all(h, -ECANCELED);
 	if (h->ng)
 		nghttp2_session_del(h->ng);
+	coil__h2_mem_free(&h->mem);
 	while (h->spare) {
 		struct h2s *st = h->spare;
 		h->spare = st->next;
@@ -827,7 +834,8 @@ static int make_session(struct coil_h2 *h, int server)
 	if (server)
 		rv = nghttp2_session_server_new2(&h->ng, cbs, h, opt);
 	else
-		rv = nghttp2_session_client_new2(&h->ng, cbs, h, opt);
+		rv = nghttp2_session_client_new3(&h->ng, cbs, h, opt,
+						 &h->mem.ng);
 	nghttp2_option_del(opt);
 	nghttp2_session_callbacks_del(cbs);
 	if (rv)
@@ -893,6 +901,7 @@ static int start(struct coil_stream *s, const struct coil_h2_opts *opts,
 	h->ctl_sec = coil_now(s->loop);
 	coil_op_init(&h->kick, kick_cb);
 	coil_op_init(&h->tmr, tmr_cb);
+	coil__h2_mem_init(&h->mem);
 	if ((ret = make_session(h, server)) < 0 ||
 	    (ret = send_settings(h, server)) < 0)
 		goto fail;
@@ -920,6 +929,7 @@ fail_read:
 fail:
 	if (h->ng)
 		nghttp2_session_del(h->ng);
+	coil__h2_mem_free(&h->mem);
 	free(h);
 	return ret;
 }

@@ -206,7 +206,8 @@ struct coil_h2_info {
  * preface).
  *
  * Return: 0; -EINVAL for NULL arguments, a stream that is not open, or
- * options out of range (a window over 2^31-1, RFC 9113 §6.9.1); -ENOMEM;
+ * options out of range (a window over 2^31-1, RFC 9113 §6.9.1; a header
+ * table over 1 MiB); -ENOMEM;
  * the stream's error from coil_stream_read_start().
  */
 int coil_h2_client(struct coil_stream *s, const struct coil_h2_opts *opts,

@@ -3,7 +3,7 @@
  * throwaway self-signed certificate: the counts match nginx's access log
  * with no error, the SNI nginx saw is the URL's host, a connection per
  * request (--no-keepalive) resumes its TLS session and reports the
- * handshake time, and a certificate that does not verify ends in the TLS
+ * handshake time, kept-alive connections resume the first one's session, and a certificate that does not verify ends in the TLS
  * error class with its reason. Two servers: TLS 1.2 only (it still works
  * with a client that prefers 1.3) and TLS 1.3 only (`ssl_protocols
  * TLSv1.3`: version, group and cipher suite in the report, tickets resume,
@@ -304,6 +304,30 @@ static void test_https_no_keepalive_resumes(void **state)
 	cb_out_free(&r);
 }
 
+/* kept-alive connections: the first handshake ends before the others
+ * start, so they resume its session (pre-connect, gen.c); nginx sees
+ * one full handshake, the connections' requests all answered */
+static void test_https_preconnect_resumes(void **state)
+{
+	struct cb_out r;
+	uint64_t lines, reused;
+	(void)state;
+	log_count(NULL, 1);
+	r = RUN("-t1", "-c4", "-n", "8", "-k", "--json", url);
+	cb_expect_ok(&r);
+	reused = log_count("reused=r", 0);
+	lines = log_count(NULL, 1);
+	assert_int_equal((uint64_t)j_requests(r.out), 8);
+	assert_int_equal(lines, 8);
+	assert_int_equal((uint64_t)j_errors(r.out), 0);
+	assert_int_equal(jnum(r.out, "\"tls\"", "handshakes"), 4);
+	assert_int_equal(jnum(r.out, "\"tls\"", "resumed"), 3);
+	/* the requests of the one full handshake's connection are the
+	 * lines nginx logs without "reused=r" */
+	assert_true(reused >= 3 && reused < 8);
+	cb_out_free(&r);
+}
+
 /* without -k the self-signed certificate is refused: TLS errors, with
  * the reason, and no request */
 static void test_https_verify_fails(void **state)
@@ -324,6 +348,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_https_counts_and_sni),
 		cmocka_unit_test(test_https_no_keepalive_resumes),
+		cmocka_unit_test(test_https_preconnect_resumes),
 		cmocka_unit_test(test_https_tls13_resumes),
 		cmocka_unit_test(test_https_tls_version_flag),
 		cmocka_unit_test(test_https_verify_fails),

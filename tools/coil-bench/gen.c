@@ -603,6 +603,7 @@ static int gen_run(struct cb_gen *g)
 static int gen_preconnect(struct cb_gen *g)
 {
 	unsigned cap = CONNECT_INFLIGHT / g->run->threads, next = 0;
+	int seed;
 	uint64_t start;
 	int ret;
 
@@ -615,8 +616,15 @@ static int gen_preconnect(struct cb_gen *g)
 		     !g->dynamic && !g->want_response;
 	g->preconnect = 1;
 	g->connecting = 0;
+	/* over TLS the first connection's handshake ends before the others
+	 * start, so they find its session in the thread's cache (tls/cache.c)
+	 * and resume it (RFC 5077) instead of each paying the public-key
+	 * work of a full one */
+	seed = g->t->https && g->tls_cache;
 	while (next < g->n || g->connecting) {
 		while (next < g->n && (unsigned)g->connecting < cap) {
+			if (seed && next == 1 && g->connecting)
+				break; /* the first handshake alone */
 			g->connecting++;
 			cb_conn_connect(&g->conns[next++]);
 		}

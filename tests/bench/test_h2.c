@@ -171,13 +171,24 @@ static void check(struct cb_out r, double min, const char *proto)
 	log_clear();
 }
 
+/* many streams per connection gather 500 us per wait by default; one
+ * stream, or a --batch-wait given, as HTTP/1.1 (the options' value) */
 static void test_bench_h2c_closed_max_streams(void **state)
 {
+	struct cb_out r;
 	(void)state;
 	log_clear();
-	check(RUN("-t1", "-c4", "-d1s", "--http2", "--max-streams", "10",
-		  "--json", url),
-	      1000, "h2c");
+	r = RUN("-t1", "-c4", "-d1s", "--http2", "--max-streams", "10",
+		"--json", url);
+	assert_int_equal(jnum(r.out, NULL, "batch_wait_ns"), 500000);
+	check(r, 1000, "h2c");
+	r = RUN("-t1", "-c2", "-n", "100", "--http2", "--json", url);
+	assert_int_equal(jnum(r.out, NULL, "batch_wait_ns"), 100000);
+	check(r, 100, "h2c");
+	r = RUN("-t1", "-c2", "-n", "100", "--http2", "--max-streams", "4",
+		"--batch-wait", "50", "--json", url);
+	assert_int_equal(jnum(r.out, NULL, "batch_wait_ns"), 50000);
+	check(r, 100, "h2c");
 }
 
 static void test_bench_h2c_requests_exact(void **state)

@@ -3,13 +3,13 @@
  * throwaway self-signed certificate: the counts match nginx's access log
  * with no error, the SNI nginx saw is the URL's host, a connection per
  * request (--no-keepalive) resumes its TLS session and reports the
- * handshake time, kept-alive connections resume the first one's session, and a certificate that does not verify ends in the TLS
- * error class with its reason. Two servers: TLS 1.2 only (it still works
- * with a client that prefers 1.3) and TLS 1.3 only (`ssl_protocols
- * TLSv1.3`: version, group and cipher suite in the report, tickets resume,
- * seen from nginx's $ssl_session_reused); --tls-version picks or refuses
- * each. Skips (77) without nginx or openssl; the TLS 1.3 cases skip with
- * mbedTLS 2.28.
+ * handshake time, kept-alive connections resume the first one's session, and a
+ * certificate that does not verify ends in the TLS error class with its reason.
+ * Two servers: TLS 1.2 only (it still works with a client that prefers 1.3) and
+ * TLS 1.3 only (`ssl_protocols TLSv1.3`: version, group and cipher suite in the
+ * report, tickets resume, seen from nginx's $ssl_session_reused); --tls-version
+ * picks or refuses each. Skips (77) without nginx or openssl; the TLS 1.3 cases
+ * skip with mbedTLS 2.28.
  */
 #include <stdarg.h>
 #include <stddef.h>

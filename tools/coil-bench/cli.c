@@ -831,6 +831,8 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 				  "--no-keepalive is HTTP/1.1's");
 	if (o->http2 && !o->max_streams)
 		o->max_streams = 1; /* h2load's -m default */
+	if (o->http2 && o->max_streams > 1 && !o->batch_wait_set)
+		o->batch_wait_ns = CB_H2_BATCH_WAIT_NS;
 	if (o->pipeline > 1 && !o->keepalive)
 		return tools_fail(
 			err, err_len,
@@ -942,6 +944,8 @@ void cb_cli_usage(FILE *f)
 	      "kernel receive\n"
 	      "                          times (io_uring min-wait, Linux "
 	      "6.12; default 100us,\n"
+	      "                          500us with --http2 --max-streams "
+	      "above 1,\n"
 	      "                          off without receive timestamps; 0: "
 	      "off); with -R the\n"
 	      "                          default waits from one pacer wake "

@@ -1,17 +1,17 @@
 /*
- * http/filecache.h - the server's open-file cache (http/server_filecache.c),
- * as nginx's open_file_cache: per path under a root, the open descriptor
- * and its statx(2) result, trusted for a validity window
- * (coil_http_server_opts.file_cache_valid_ns) and then checked again by a
- * statx of the path (the same file: trusted for another window; else the
- * path is opened anew and the entry replaced); for small files the content too,
- * so that a response leaves from memory with its head in one send. Private to
- * http/; used by server_file.c (lookups, fills) and server.c (release,
- * free, stats). Calls nothing else of http/.
+ * http/filecache.h - the server's open-file cache (http/server_filecache.c):
+ * per path under a root, the open descriptor and its statx(2) result, and
+ * for small files the content too, so that a response leaves from memory
+ * with its head in one send. An entry is exact: it is trusted until
+ * inotify(7) reports a change to the file or to a directory on its path
+ * from the root (then dropped, and the next request opens the path anew),
+ * and a file that cannot be watched is not cached. Private to http/; used
+ * by server_file.c (lookups, fills) and server.c (stop, free, stats).
+ * Calls nothing else of http/.
  *
  * One cache per server, so per loop and thread: no locks. An entry is
- * counted (refs) by every exchange sending from it; an entry replaced
- * or evicted while in use is unlinked and freed by its last release.
+ * counted (refs) by every exchange sending from it; an entry dropped or
+ * evicted while in use is unlinked and freed by its last release.
  */
 #ifndef COIL_HTTP_FILECACHE_H
 #define COIL_HTTP_FILECACHE_H
@@ -20,17 +20,33 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+struct coil_loop;
+struct coil_op;
+struct fc_watch;
+struct fc_entry;
+
+/* An entry's link to one inotify watch: a directory on its path (the
+ * component of the path that the directory holds: name_off, name_len) or
+ * the file itself (name_len 0). */
+struct fc_dep {
+	struct fc_dep *prev, *next; /* in the watch's list */
+	struct fc_watch *w;
+	struct fc_entry *e;
+	unsigned name_off, name_len;
+};
+
 struct fc_entry {
 	struct fc_entry *hnext;	      /* hash chain */
 	struct fc_entry *prev, *next; /* LRU list, most recent first */
-	uint64_t checked_ns;	      /* opened or checked at (coil_now()) */
 	unsigned refs;		      /* exchanges using fd or data */
 	unsigned linked;	      /* in the table (else freed at refs 0) */
 	int fd;			      /* owned: closed when the entry goes */
 	int root_fd;
 	uint32_t hash;
-	struct statx stx; /* as the open path's statx gave it */
-	char *data;	  /* the whole file (stx_size bytes), or NULL */
+	unsigned ndeps;	     /* watches held (deps[0..ndeps)) */
+	struct fc_dep *deps; /* the directories from the root, the file */
+	struct statx stx;    /* as the open path's statx gave it */
+	char *data;	     /* the whole file (stx_size bytes), or NULL */
 	size_t plen;
 	char path[]; /* NUL-terminated, plen bytes before the NUL */
 };
@@ -38,50 +54,56 @@ struct fc_entry {
 struct fcache;
 
 struct fcache_limits {
-	uint64_t valid_ns; /* an entry is trusted this long after its check */
 	unsigned files;	   /* entries at most (least recently used go) */
 	size_t mem_bytes;  /* file contents held at most; 0: none */
 	size_t file_bytes; /* the largest file whose content is kept */
 };
 
 struct fcache_counts {
-	uint64_t hits;	  /* fresh entries, and stale ones found unchanged */
-	uint64_t misses;  /* no entry, or one found changed: opened */
-	unsigned files;	  /* entries in the table */
-	size_t mem_bytes; /* content bytes allocated (in use included) */
+	uint64_t hits;	    /* requests served from an entry */
+	uint64_t misses;    /* no entry: the path was opened */
+	uint64_t unwatched; /* files opened but not cached (no watch) */
+	uint64_t drops;	    /* entries dropped by a change on disk */
+	uint64_t overflows; /* inotify queue overflows (all dropped) */
+	unsigned files;	    /* entries in the table */
+	size_t mem_bytes;   /* content bytes allocated (in use included) */
 };
 
-/* A cache with these limits; NULL on -ENOMEM. */
-struct fcache *coil__fcache_new(const struct fcache_limits *lim);
-/* Close and free everything; no entry may be in use. NULL is a no-op. */
+/* A cache with these limits on @loop, with its inotify descriptor and
+ * its poll armed. NULL and *@err: -ENOMEM, or inotify_init1(2)'s error
+ * (-EMFILE: fs.inotify.max_user_instances). */
+struct fcache *coil__fcache_new(struct coil_loop *loop,
+				const struct fcache_limits *lim, int *err);
+
+/* Stop watching (before the loop's last turn): 0 when the cache's poll
+ * is no longer in flight; 1 when it is being cancelled, and @done is
+ * posted (coil_loop_post()) once it has ended. NULL is 0. */
+int coil__fcache_stop(struct fcache *fc, struct coil_op *done);
+
+/* Close and free everything; no entry may be in use, the cache stopped.
+ * NULL is a no-op. */
 void coil__fcache_free(struct fcache *fc);
 
 /* The entry of (@root_fd, @path), counted (release it with
- * coil__fcache_unref()), or NULL (a miss). *@fresh: 1 when it was checked
- * less than the window before @now_ns (a hit); 0 when it must be checked
- * again first (coil__fcache_recheck()). */
+ * coil__fcache_unref()), or NULL (a miss). An entry is valid as long as
+ * it is in the table. */
 struct fc_entry *coil__fcache_get(struct fcache *fc, int root_fd,
-				  const char *path, size_t plen,
-				  uint64_t now_ns, int *fresh);
+				  const char *path, size_t plen);
 
-/* A stale entry's path, statx'ed anew (@stx): if it is still the same
- * file (inode, device, size, mtime and ctime) the entry is trusted for
- * another window from @now_ns and 1 is returned (a hit); else 0 (a miss:
- * the caller opens the path, and its put replaces the entry). */
-int coil__fcache_recheck(struct fcache *fc, struct fc_entry *e,
-			 const struct statx *stx, uint64_t now_ns);
-
-/* A file just opened and statx'ed at (@root_fd, @path): the cache takes
- * @fd and returns its new entry, counted; it replaces an older entry of
- * the path (whose content it keeps when the file is the same: inode,
- * size, mtime and ctime equal). NULL (-ENOMEM): @fd stays the caller's. */
+/* A regular file just opened beneath @root_fd at @path, with @stx its
+ * statx: watched (the directories from the root by path, the file
+ * through its descriptor, then the path checked to lead to the same
+ * inode without a symbolic link), the cache takes @fd and returns its new
+ * entry, counted. NULL: not cached (a file system inotify cannot vouch
+ * for, a symbolic link on the path, no watch to be had: ENOSPC from
+ * fs.inotify.max_user_watches, -ENOMEM); @fd stays the caller's. */
 struct fc_entry *coil__fcache_put(struct fcache *fc, int root_fd,
 				  const char *path, size_t plen, int fd,
-				  const struct statx *stx, uint64_t now_ns);
+				  const struct statx *stx);
 
-/* The path could not be opened (gone, forbidden): drop its entry. */
-void coil__fcache_forget(struct fcache *fc, int root_fd, const char *path,
-			 size_t plen);
+/* Would @e keep its content, if read whole? (the body is then read
+ * rather than sent by sendfile, and kept from that read) */
+int coil__fcache_wants(const struct fcache *fc, const struct fc_entry *e);
 
 /* @e's whole content, @len bytes read at offset 0 in one read: kept when
  * the limits allow (the least recently used contents not in use are

@@ -30,6 +30,7 @@
  * is the next to move out if it grows.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1019,9 +1020,20 @@ void coil__srv_shutdown_check(struct coil_http_server *srv)
 			srv->st |= S_SHUTDOWN_T;
 		return;
 	}
+	if (coil__fcache_stop(srv->fc, &srv->fcstop))
+		return; /* fcstop_cb checks again */
 	srv->st |= S_DONE;
 	if (srv->done)
 		coil_loop_post(srv->loop, srv->done, (srv->st & S_CUT) ? 1 : 0);
+}
+
+/* The open-file cache's poll has ended (coil__fcache_stop()). */
+static void fcstop_cb(struct coil_op *op, int res, unsigned flags)
+{
+	(void)res;
+	(void)flags;
+	coil__srv_shutdown_check(
+		coil_container_of(op, struct coil_http_server, fcstop));
 }
 
 int coil_http_server_shutdown(struct coil_http_server *srv, uint64_t drain_ns,
@@ -1033,6 +1045,7 @@ int coil_http_server_shutdown(struct coil_http_server *srv, uint64_t drain_ns,
 		return -EALREADY;
 	srv->st |= S_SHUTDOWN;
 	srv->done = done;
+	srv->fcstop.cb = fcstop_cb;
 	if (coil_listener_close(&srv->lis, lis_closed_cb) < 0)
 		srv->st |= S_LIS_CLOSED;
 	/* idle connections go now; the others after their response */
@@ -1097,8 +1110,8 @@ int coil_http_server_new(struct coil_http_server **out, struct coil_loop *loop,
 	    o.body_timeout_ns > MAX_TIMEOUT_NS ||
 	    o.write_timeout_ns > MAX_TIMEOUT_NS ||
 	    o.linger_ns > MAX_TIMEOUT_NS || o.backlog < 0 ||
-	    o.file_cache_valid_ns > MAX_TIMEOUT_NS ||
-	    o.file_cache_files > FCACHE_FILES_MAX)
+	    (o.file_cache_files > FCACHE_FILES_MAX &&
+	     o.file_cache_files != UINT_MAX))
 		return -EINVAL;
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
@@ -1181,6 +1194,9 @@ void coil_http_server_stats(const struct coil_http_server *srv,
 	st->file_cache_misses = fc.misses;
 	st->file_cache_files = fc.files;
 	st->file_cache_bytes = fc.mem_bytes;
+	st->file_cache_drops = fc.drops;
+	st->file_cache_overflows = fc.overflows;
+	st->file_cache_unwatched = fc.unwatched;
 }
 
 struct coil_loop *coil_http_server_loop(const struct coil_http_server *srv)

@@ -11,13 +11,19 @@
  * piece it does not hold (COIL_SENDFILE_CACHED_ONLY), the rest of the body
  * is read through the ring and sent from a buffer, so the loop never
  * waits on the disk.
- * With the open-file cache on (opts.file_cache_valid_ns, http/filecache.h),
- * coil_http_serve_root() takes a path's descriptor and statx from the cache
- * while they are fresh (no openat2, statx or close), and a small file's
- * body from the cache's copy, sent with its head in one write (no read).
+ * With the open-file cache (on unless opts.file_cache_files is UINT_MAX;
+ * http/filecache.h), coil_http_serve_root() takes a path's descriptor and
+ * statx from the cache (no openat2, statx or close: inotify tells when
+ * they are no longer the path's), and a body of up to 64 KiB from the
+ * cache's copy of the file, sent with its head in one write (no read, no
+ * sendfile: one copy into the socket, as sendfile's from the page cache;
+ * the copy into the cache is made once per entry, from the one read
+ * of the first request). Larger bodies, and small ones the memory cap
+ * leaves out, go by sendfile or read + send as above.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +208,9 @@ static int sendfile_start(struct sconn *c)
 	int fd, fl;
 
 	if (c->s != &c->tcp.s || c->x->fleft < c->srv->o.sendfile_min_bytes)
+		return 0;
+	/* a file the cache would keep: read it whole, kept from that read */
+	if (c->x->fent && coil__fcache_wants(c->srv->fc, c->x->fent))
 		return 0;
 	fd = coil_stream_fd(c->s);
 	if (!(c->st & C_NONBLOCK)) {
@@ -562,10 +571,6 @@ static void open_cb(struct coil_op *op, int res, unsigned flags)
 	if (res < 0) {
 		int st = coil__http_open_status(res);
 		c->x->fop.cb = coil__file_op_cb;
-		if (c->srv->fc) /* gone or forbidden now: no stale entry */
-			coil__fcache_forget(c->srv->fc, c->x->aux->root_fd,
-					    c->x->aux->path,
-					    strlen(c->x->aux->path));
 		if (st == 404 && c->x->aux->slash)
 			serve_dir(c);
 		else if (st == 404)
@@ -638,100 +643,62 @@ static void statx_cb(struct coil_op *op, int res, unsigned flags)
 	}
 	if (c->srv->fc)
 		/* the cache takes the descriptor (else it stays ours) */
-		c->x->fent = coil__fcache_put(c->srv->fc, a->root_fd, a->path,
-					      strlen(a->path), c->x->ffd,
-					      &a->stx, srv_now(c->srv));
+		c->x->fent =
+			coil__fcache_put(c->srv->fc, a->root_fd, a->path,
+					 strlen(a->path), c->x->ffd, &a->stx);
 	serve_found(c);
 }
 
-/* The server's open-file cache, made at its first use; NULL when off. */
+/* The server's open-file cache, made at its first use; NULL when off or
+ * when it cannot be made (no inotify instance left: EMFILE, from
+ * fs.inotify.max_user_instances): the server then opens every file. */
 static struct fcache *file_cache(struct coil_http_server *srv)
 {
 	struct fcache_limits lim;
+	int err;
 
-	if (srv->fc || !srv->o.file_cache_valid_ns)
+	if (srv->fc || srv->o.file_cache_files == UINT_MAX)
 		return srv->fc;
-	lim.valid_ns = srv->o.file_cache_valid_ns;
 	lim.files = srv->o.file_cache_files;
 	lim.mem_bytes = srv->o.file_cache_mem_bytes == SIZE_MAX
 				? 0
 				: srv->o.file_cache_mem_bytes;
-	/* contents are taken from the read path's one read of a whole file,
-	 * and only where it is the path chosen (sendfile copies less) */
+	/* contents are taken from the read path's one read of a whole
+	 * file: up to one file buffer */
 	lim.file_bytes = FCHUNK;
-	if (!srv->o.tls && srv->o.sendfile_min_bytes <= FCHUNK)
-		lim.file_bytes = srv->o.sendfile_min_bytes - 1;
-	srv->fc = coil__fcache_new(&lim);
+	srv->fc = coil__fcache_new(srv->loop, &lim, &err);
+	if (!srv->fc)
+		srv->o.file_cache_files = UINT_MAX; /* not again */
 	return srv->fc;
 }
 
-static void serve_open(struct sconn *c);
-
-/* A stale entry's path was statx'ed again: the same file is served from
- * the entry; a changed, missing or unreadable one is opened anew (whose
- * put replaces the entry, or whose failure drops it). */
-static void recheck_cb(struct coil_op *op, int res, unsigned flags)
-{
-	struct sconn *c = coil_container_of(op, struct sexch, fop)->c;
-	struct aux *a = c->x->aux;
-	struct fc_entry *e = c->x->fent;
-
-	c->x->fop.cb = coil__file_op_cb;
-	if (c->st & C_DEAD) {
-		file_close(c);
-		c->st &= ~C_INTERNAL;
-		coil__sreq_complete(c);
-		coil__sconn_kick(c);
-		return;
-	}
-	if (res == 0 &&
-	    coil__fcache_recheck(c->srv->fc, e, &a->stx, srv_now(c->srv))) {
-		c->x->ffd = e->fd;
-		a->stx = e->stx;
-		serve_found(c);
-		return;
-	}
-	file_close(c); /* lets go of the entry */
-	serve_open(c);
-}
-
 /*
- * The path's entry in the open-file cache: fresh, its descriptor and
- * statx as if just opened, with no system call; stale, a statx of the
- * path through the ring first (one op instead of openat2, statx and
- * close). Safe without RESOLVE_BENEATH: only the inode that the entry's
- * own beneath-the-root open found is ever served from it.
+ * The path's entry in the open-file cache: its descriptor and statx as if
+ * just opened, with no system call. Safe without RESOLVE_BENEATH: only
+ * the inode that the entry's own beneath-the-root open found is ever
+ * served from it, and the entry goes as soon as the path may lead
+ * elsewhere.
  */
 static int serve_cached(struct sconn *c)
 {
 	struct aux *a = c->x->aux;
 	struct fcache *fc = file_cache(c->srv);
 	struct fc_entry *e;
-	int fresh = 0;
 
 	if (!fc)
 		return 0;
-	e = coil__fcache_get(fc, a->root_fd, a->path, strlen(a->path),
-			     srv_now(c->srv), &fresh);
+	e = coil__fcache_get(fc, a->root_fd, a->path, strlen(a->path));
 	if (!e)
 		return 0;
 	c->x->fent = e;
 	c->st |= C_INTERNAL | C_BEGUN;
-	if (fresh) {
-		c->x->ffd = e->fd;
-		a->stx = e->stx;
-		serve_found(c);
-		return 1;
-	}
-	c->x->fop.cb = recheck_cb;
-	if (coil_statx(c->srv->loop, &c->x->fop, a->root_fd, a->path, 0,
-		       STATX_BASIC_STATS, &a->stx) == 0)
-		return 1;
-	c->x->fop.cb = coil__file_op_cb;
-	file_close(c);
-	c->st &= ~(C_INTERNAL | C_BEGUN);
-	return 0;
+	c->x->ffd = e->fd;
+	a->stx = e->stx;
+	serve_found(c);
+	return 1;
 }
+
+static void serve_open(struct sconn *c);
 
 /* A regular file, open in x->ffd (maybe the cache's), its statx in aux:
  * GET and HEAD only, then the answer. */

@@ -307,7 +307,8 @@ struct coil_http_server {
 	struct coil_op *done;
 	struct fbuf *fbufs;
 	unsigned nfbufs;
-	struct fcache *fc; /* open-file cache, NULL when off */
+	struct fcache *fc;     /* open-file cache, NULL when off */
+	struct coil_op fcstop; /* posted when fc's poll has ended */
 	struct coil_http_server_stats stats;
 	struct coil_tcp_opts topts;
 };

@@ -312,6 +312,11 @@ int coil_http_threads_wait(struct coil_http_threads *t,
 			stats->file_cache_misses += w->stats.file_cache_misses;
 			stats->file_cache_files += w->stats.file_cache_files;
 			stats->file_cache_bytes += w->stats.file_cache_bytes;
+			stats->file_cache_drops += w->stats.file_cache_drops;
+			stats->file_cache_overflows +=
+				w->stats.file_cache_overflows;
+			stats->file_cache_unwatched +=
+				w->stats.file_cache_unwatched;
 			stats->trims += w->stats.trims;
 			stats->quiet_trims += w->stats.quiet_trims;
 		}

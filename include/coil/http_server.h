@@ -125,28 +125,32 @@ struct coil_http_server_opts {
 	 * at least this many bytes go by coil_sendfile() on plain TCP;
 	 * default 16 KiB; SIZE_MAX: never (read + send) */
 	size_t sendfile_min_bytes;
-	/* open-file cache of coil_http_serve_file() (nginx's open_file_cache
-	 * and open_file_cache_valid): a path's open descriptor and statx(2)
-	 * result are kept and trusted for file_cache_valid_ns after the
-	 * open (or check) that found them; the first request after that
-	 * checks the path with one statx: the same file (inode, size, mtime,
-	 * ctime) is trusted for another window, a changed one is opened
-	 * anew and replaces the entry, a missing one drops it. So a file
-	 * changed, replaced or deleted on disk is seen at most this long
-	 * after the change (a file replaced by rename(2) is sent old or new,
-	 * never a mix; one rewritten in place within the window is read at
-	 * the cached length, as with nginx). 0: off (the default): every
-	 * request opens its file. Per server, so per loop and thread. */
-	uint64_t file_cache_valid_ns;
-	/* entries (open descriptors) at most, least recently used evicted;
-	 * default 1024, at most 2^20 */
+	/* open-file cache of coil_http_serve_file(), on by default: a
+	 * path's open descriptor and statx(2) result are kept, and trusted
+	 * until inotify(7) reports a change to the file (written, truncated,
+	 * chmod, deleted, renamed) or to a directory on its path from the
+	 * root (an entry of the path created, deleted or renamed, chmod), so
+	 * the first request after a change opens the path anew: a change is
+	 * never served late (HTTP/1.1; HTTP/2 streams open their files).
+	 * Files whose changes inotify may not see are not cached: on a file
+	 * system other than the local ones (ext2-4, xfs, btrfs, tmpfs,
+	 * f2fs, zfs, bcachefs, overlayfs, read-only ones; not NFS, CIFS,
+	 * FUSE), reached through a symbolic link, or when no watch can be
+	 * added (fs.inotify.max_user_watches); nor any file when no inotify
+	 * instance can be made (fs.inotify.max_user_instances). Writes
+	 * through a shared mmap(2) raise no event (publish by rename(2)).
+	 * Entries (open descriptors) at most, least recently used evicted:
+	 * default 1024, at most 2^20; UINT_MAX: no cache, every request
+	 * opens its file. Per server, so per loop and thread; one inotify
+	 * instance each, one watch per file and per directory. */
 	unsigned file_cache_files;
-	/* memory for the contents of small files (those read rather than
-	 * sent by sendfile: under sendfile_min_bytes, or over TLS; at most
-	 * 64 KiB; kept from the one read of the whole file on a request):
-	 * a later request's body leaves from memory with its head in one
-	 * send, no read. Least recently used contents go to make room.
-	 * Default 16 MiB; SIZE_MAX: no contents (descriptors only). */
+	/* memory for the contents of files of up to 64 KiB, kept from the
+	 * one read of the whole file on a first request (such files are
+	 * read then, not sent by sendfile): later requests' bodies leave
+	 * from memory with their head in one send (one copy into the
+	 * socket, no read, no sendfile). Least recently used contents go to
+	 * make room. Default 16 MiB; SIZE_MAX: no contents (descriptors
+	 * only). */
 	size_t file_cache_mem_bytes;
 	/* HTTP/2: streams a client may open at once on one connection
 	 * (SETTINGS_MAX_CONCURRENT_STREAMS, RFC 9113 §6.5.2), default 128 */
@@ -186,11 +190,14 @@ struct coil_http_server_stats {
 	 * 1 s): the provided buffers' pages their reads touched, the free
 	 * lists beyond 16 entries, the heap's free pages (times) */
 	uint64_t quiet_trims;
-	/* the open-file cache (opts.file_cache_valid_ns) */
-	uint64_t file_cache_hits; /* served from an entry (fresh or checked) */
-	uint64_t file_cache_misses; /* paths opened (no entry, or changed) */
-	unsigned file_cache_files;  /* entries now */
-	size_t file_cache_bytes;    /* file contents held now */
+	/* the open-file cache (opts.file_cache_files) */
+	uint64_t file_cache_hits;      /* requests served from an entry */
+	uint64_t file_cache_misses;    /* paths opened (no entry) */
+	unsigned file_cache_files;     /* entries now */
+	size_t file_cache_bytes;       /* file contents held now */
+	uint64_t file_cache_drops;     /* entries dropped by a change on disk */
+	uint64_t file_cache_overflows; /* inotify queue overflows */
+	uint64_t file_cache_unwatched; /* files opened but not cached */
 };
 
 /*
@@ -211,10 +218,10 @@ struct coil_http_server_stats {
  *
  * Return: 0; -EINVAL for NULL arguments, no handler, no address, a
  * max_head_bytes below 64 or above 1 MiB, max_headers 0 or above 1024,
- * a timeout or file_cache_valid_ns above one day, file_cache_files above
- * 2^20; -ENOTSUP for opts->tls when coil was built
- * without the TLS layer (no coil/tls.h); -ENOMEM; the listener's errors
- * (-EADDRINUSE, -EACCES, -EAFNOSUPPORT, -EMFILE ...).
+ * a timeout above one day, file_cache_files above 2^20 (but UINT_MAX);
+ * -ENOTSUP for opts->tls when coil was built without the TLS layer (no
+ * coil/tls.h); -ENOMEM; the listener's errors (-EADDRINUSE, -EACCES,
+ * -EAFNOSUPPORT, -EMFILE ...).
  */
 int coil_http_server_new(struct coil_http_server **out, struct coil_loop *loop,
 			 const struct coil_http_server_opts *opts);
@@ -494,11 +501,12 @@ struct coil_http_serve_opts {
  * with 200 (no multipart/byteranges; 416 when none is satisfiable); a
  * Range that does not parse is ignored. Completes the request (or hands
  * it to the fallback).
- * With opts.file_cache_valid_ns, a path opened less than that long ago is
- * answered from the server's open-file cache (its descriptor and statx,
- * and a small file's content) without opening it again; (@root_fd, path)
- * is the key, so the root's fd must not be reused for another directory
- * while the server runs.
+ * Unless opts.file_cache_files is UINT_MAX, a path opened before and
+ * unchanged since (inotify) is answered from the server's open-file
+ * cache (its descriptor and statx, and a file of up to 64 KiB from
+ * memory) without opening it again; (@root_fd, path) is the key, so the
+ * root's fd must not be reused for another directory while the server
+ * runs.
  * Over HTTP/2 (req->major_version 2, COIL_HTTP_SERVER_H2) the answers are
  * the same, decided by the same code, with the fields in lower case and
  * none of HTTP/1.1's connection-specific ones (RFC 9113 §8.2.2): the

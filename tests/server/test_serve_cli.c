@@ -158,31 +158,29 @@ static void test_cli_errors(void **state)
 	bad("unexpected argument 'extra'", "extra", NULL);
 }
 
-/* --file-cache T (off by default; a plain number is ms; 0 or off: off)
- * and --file-cache-mem BYTES (0: no contents). */
+/* --file-cache on|off (on by default; the last one counts) and
+ * --file-cache-mem BYTES (0: no contents). */
 static void test_cli_file_cache(void **state)
 {
 	struct serve_cfg c;
 	char err[256];
 	assert_int_equal(parse(&c, err, NULL), 0);
-	assert_int_equal(c.file_cache_ns, 0);
+	assert_false(c.file_cache_off);
 	assert_int_equal(c.file_cache_mem, 0);
-	assert_int_equal(parse(&c, err, "--file-cache", "1s",
+	assert_int_equal(parse(&c, err, "--file-cache", "off",
 			       "--file-cache-mem", "4m", NULL),
 			 0);
-	assert_int_equal(c.file_cache_ns, 1000000000ull);
+	assert_true(c.file_cache_off);
 	assert_int_equal(c.file_cache_mem, 4u << 20);
-	assert_int_equal(parse(&c, err, "--file-cache", "250",
-			       "--file-cache-mem", "0", NULL),
+	assert_int_equal(parse(&c, err, "--file-cache", "off", "--file-cache",
+			       "on", "--file-cache-mem", "0", NULL),
 			 0);
-	assert_int_equal(c.file_cache_ns, 250000000ull);
+	assert_false(c.file_cache_off);
 	assert_int_equal(c.file_cache_mem, UINT64_MAX);
-	assert_int_equal(parse(&c, err, "--file-cache", "2s", "--file-cache",
-			       "off", NULL),
-			 0);
-	assert_int_equal(c.file_cache_ns, 0);
-	bad("--file-cache 25h is too long", "--file-cache", "25h", NULL);
-	bad("bad time for --file-cache: 'x'", "--file-cache", "x", NULL);
+	/* the window of the first version is gone: the cache is exact */
+	bad("--file-cache takes on or off, not '1s'", "--file-cache", "1s",
+	    NULL);
+	bad("--file-cache takes on or off, not 'x'", "--file-cache", "x", NULL);
 	bad("--file-cache-mem: bad value '5t'", "--file-cache-mem", "5t", NULL);
 }
 

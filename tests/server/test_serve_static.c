@@ -16,8 +16,9 @@
 static char *tmp;     /* our files: logs, downloads */
 static struct ngx ng; /* nginx; its root is the root every server serves */
 static struct served srv_a; /* --root, sendfile (default), access log */
-/* --root --autoindex --sendfile-min off --file-cache 10s: read + send,
- * then the open-file cache's descriptors and small files' contents */
+/* --root --autoindex --sendfile-min off --file-cache on: read + send,
+ * and the open-file cache's descriptors and small files' contents (on by
+ * default: srv_a has it too) */
 static struct served srv_b;
 static char serve_log[4200], nginx_log[4200];
 
@@ -44,7 +45,7 @@ static int setup(void **state)
 				"--root",      ng.root,
 				"--autoindex", "--sendfile-min",
 				"off",	       "--file-cache",
-				"10s",	       "--file-cache-mem",
+				"on",	       "--file-cache-mem",
 				"16m",	       NULL};
 
 	(void)state;

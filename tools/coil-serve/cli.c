@@ -64,14 +64,13 @@ void serve_cli_usage(FILE *f)
 	      "      --sendfile-min BYTES file bodies of at least BYTES go by "
 	      "sendfile(2),\n"
 	      "                           k/m/g suffixes (16k; off: never)\n"
-	      "      --file-cache T       keep open files and their statx "
-	      "for T (off; a\n"
-	      "                           plain number is ms): a file "
-	      "changed or deleted\n"
-	      "                           on disk is seen at most T later\n"
-	      "      --file-cache-mem BYTES  memory per thread for small "
+	      "      --file-cache on|off  keep open files, their statx and "
 	      "files' contents\n"
-	      "                           sent from memory (16m; 0: none)\n"
+	      "                           up to 64k until inotify reports "
+	      "a change (on)\n"
+	      "      --file-cache-mem BYTES  memory per thread for those "
+	      "contents (16m;\n"
+	      "                           0: none)\n"
 	      "      --stats              print counters on stderr at exit\n"
 	      "  -V, --version            print the version\n"
 	      "  -h, --help               this text\n"
@@ -199,14 +198,6 @@ static int duration(int c, const char *a, struct serve_cfg *cfg, char *err,
 	case O_DRAIN:
 		return tools_get_duration("--drain", a, TOOLS_PLAIN_MS, 0, day,
 					  &cfg->drain_ns, err, errlen);
-	case O_FILE_CACHE:
-		if (strcmp(a, "off") == 0) {
-			cfg->file_cache_ns = 0;
-			return 0;
-		}
-		return tools_get_duration("--file-cache", a, TOOLS_PLAIN_MS, 0,
-					  day, &cfg->file_cache_ns, err,
-					  errlen);
 	default:
 		return tools_get_duration("--batch-wait", a, TOOLS_PLAIN_US, 0,
 					  TOOLS_PLAIN_S, &cfg->batch_wait_ns,
@@ -299,7 +290,6 @@ int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
 		case O_HEADER_TIMEOUT:
 		case O_IDLE_TIMEOUT:
 		case O_DRAIN:
-		case O_FILE_CACHE:
 		case O_BATCH_WAIT:
 			if (duration(c, a, cfg, err, errlen) < 0)
 				return -1;
@@ -310,6 +300,16 @@ int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
 			else if (number(a, 1, UINT64_MAX / 2, 1, &v) < 0)
 				goto bad_value;
 			cfg->sendfile_min = v;
+			break;
+		case O_FILE_CACHE:
+			if (strcmp(a, "on") != 0 && strcmp(a, "off") != 0) {
+				snprintf(err, errlen,
+					 "--file-cache takes on or off, not "
+					 "'%s'",
+					 a);
+				return -1;
+			}
+			cfg->file_cache_off = strcmp(a, "off") == 0;
 			break;
 		case O_FILE_CACHE_MEM:
 			if (number(a, 0, UINT64_MAX / 2, 1, &v) < 0)

@@ -37,7 +37,7 @@ struct serve_cfg {
 	uint64_t drain_ns;	    /* --drain T, 5 s */
 	uint64_t batch_wait_ns;	    /* --batch-wait T, 30 us; 0 = off */
 	uint64_t sendfile_min;	    /* --sendfile-min BYTES, 0 = library's */
-	uint64_t file_cache_ns;	    /* --file-cache T, 0 = off */
+	bool file_cache_off;	    /* --file-cache off (on by default) */
 	uint64_t file_cache_mem;    /* --file-cache-mem BYTES, 0 = library's,
 				       UINT64_MAX = none */
 	int stats;		    /* --stats: counters on stderr at exit */

@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -163,7 +164,7 @@ int main(int argc, char **argv)
 	so.sendfile_min_bytes = cfg.sendfile_min > SIZE_MAX
 					? SIZE_MAX
 					: (size_t)cfg.sendfile_min;
-	so.file_cache_valid_ns = cfg.file_cache_ns;
+	so.file_cache_files = cfg.file_cache_off ? UINT_MAX : 0;
 	so.file_cache_mem_bytes = cfg.file_cache_mem > SIZE_MAX
 					  ? SIZE_MAX
 					  : (size_t)cfg.file_cache_mem;
@@ -215,13 +216,18 @@ int main(int argc, char **argv)
 			(unsigned long long)ls.sendfile_warms,
 			ret == 1 ? " (drain time ran out)" : "");
 	}
-	if (cfg.stats && cfg.file_cache_ns)
+	if (cfg.stats && !cfg.file_cache_off)
 		fprintf(stderr,
 			"coil-serve: file cache: %llu hits, %llu misses; "
-			"%u files and %zu bytes of contents held at exit\n",
+			"%u files and %zu bytes of contents held at exit; "
+			"%llu dropped by changes, %llu overflows, %llu files "
+			"not watched\n",
 			(unsigned long long)st.file_cache_hits,
 			(unsigned long long)st.file_cache_misses,
-			st.file_cache_files, st.file_cache_bytes);
+			st.file_cache_files, st.file_cache_bytes,
+			(unsigned long long)st.file_cache_drops,
+			(unsigned long long)st.file_cache_overflows,
+			(unsigned long long)st.file_cache_unwatched);
 	if (app.log_dropped)
 		fprintf(stderr, "coil-serve: access log: %llu lines dropped\n",
 			(unsigned long long)app.log_dropped);

@@ -28,16 +28,18 @@
  * one removes it. A file system whose changes inotify may not see (NFS,
  * FUSE, anything not on the list in local_fs()) is not cached, nor a
  * file a watch cannot be added for (ENOSPC: fs.inotify.max_user_watches),
- * nor one reached through a symbolic link. IN_Q_OVERFLOW (events lost:
+ * nor one reached through a symbolic link, nor any without /proc
+ * mounted (the watches are added through it). IN_Q_OVERFLOW (events lost:
  * fs.inotify.max_queued_events) drops every entry. Not seen: writes
  * through a shared mmap(2) (inotify(7) reports none); such a writer must
  * publish by rename(2) or close it (IN_CLOSE_WRITE).
  *
  * The inotify descriptor is O_NONBLOCK, polled through the ring
  * (IORING_OP_POLL_ADD, re-armed) and read with read(2) when it is ready:
- * only when files change. (A ring read of an O_NONBLOCK descriptor with
- * nothing queued completes with -EAGAIN instead of waiting; a blocking
- * one would park an io-wq worker per server.)
+ * a system call only when files changed. (A ring read of it waits for an
+ * event without an io-wq worker on 6.18, measured; where a kernel cannot
+ * read it without blocking, a ring read would end at once with -EAGAIN
+ * or hold a worker, and the poll works the same on all of them.)
  *
  * Only the loop's thread touches it. Descriptors are closed here with
  * close(2), and watches removed with inotify_rm_watch(2), when an entry

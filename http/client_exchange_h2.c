@@ -413,8 +413,9 @@ static void hs_data(struct coil__h2stream *st, const void *buf, size_t len)
 	if (!len || req->x.ended || req->x.phase != X_BODY)
 		return;
 	req->x.body.received += len;
-	r = req->x.paused ? hold(req, buf, len)
-			  : coil__resp_body(req, buf, len);
+	/* held bytes (paused, or a resume's kick not run yet) go first */
+	r = req->x.paused || req->x.held ? hold(req, buf, len)
+					 : coil__resp_body(req, buf, len);
 	if (r < 0)
 		finish(req, r);
 }
@@ -489,8 +490,13 @@ static void hs_close(struct coil__h2stream *st, int err, uint32_t code)
 			finish(req, COIL_ETRUNC);
 			return;
 		}
-		if (req->x.paused && req->x.held) {
-			req->x.h2_closed = 1; /* the resume's kick ends it */
+		if (req->x.held) {
+			/* held bytes first: the resume's kick ends it */
+			req->x.h2_closed = 1;
+			if (!req->x.paused && !coil_op_busy(&req->kick)) {
+				coil_op_init(&req->kick, kick_cb);
+				coil_loop_post(req->c->loop, &req->kick, 0);
+			}
 			return;
 		}
 		finish(req, req->x.status_pending);

@@ -9,8 +9,11 @@
  * without http2 chooses http/1.1 by ALPN and the client speaks HTTP/1.1
  * to it. coil-get --http2 / --http2-prior-knowledge fetches N URLs over
  * one connection into files byte-equal to nginx's (and to curl's output
- * where curl speaks HTTP/2), its JSON saying "http_version":"2". No fd
- * left open. Skips (77) without nginx or openssl.
+ * where curl speaks HTTP/2), its JSON saying "http_version":"2". A
+ * paused stream's bytes come after the resume, in order, while another
+ * stream goes on; body and head limits, HEAD, a 404 and a cancel each end
+ * one stream on the one connection. No fd left open. Skips (77) without nginx
+ * or openssl.
  */
 #include <fcntl.h>
 #include <sys/prctl.h>
@@ -361,6 +364,161 @@ static void test_client_h2_coil_get_tls(void **state)
 	ngx_clean(&g);
 }
 
+/* pause after some body callbacks, resume from a timer: over HTTP/2 the
+ * connection goes on for the other stream meanwhile, the paused one's
+ * bytes are held and come after the resume, in order */
+struct bp {
+	struct res x;
+	struct coil_loop *loop;
+	struct coil_op tmr;
+	int paused;
+	int while_paused;
+	int pauses;
+};
+
+static void bp_resume(struct coil_op *op, int res, unsigned flags)
+{
+	struct bp *b = coil_container_of(op, struct bp, tmr);
+
+	(void)res;
+	(void)flags;
+	b->paused = 0;
+	assert_int_equal(coil_http_req_resume(b->x.req), 0);
+}
+
+static void bp_body(struct coil_http_req *req, const void *p, size_t n)
+{
+	struct bp *b = coil_http_req_data(req);
+
+	if (b->paused)
+		b->while_paused++;
+	cl_body(req, p, n);
+	if (b->pauses++ % 4 == 0) {
+		assert_int_equal(coil_http_req_pause(req), 0);
+		b->paused = 1;
+		coil_op_init(&b->tmr, bp_resume);
+		assert_int_equal(coil_timeout(b->loop, &b->tmr, 2 * MS, 0), 0);
+	}
+}
+
+static void test_client_h2_pause_resume_in_order(void **state)
+{
+	struct coil_http_client_opts o = {.http_version =
+						  COIL_HTTP_VERSION_2_PRIOR};
+	struct coil_http_req_opts po = {.on_body = bp_body};
+	struct coil_http_req_opts so = {.on_body = cl_body};
+	struct coil_http_client_stats st;
+	struct ngx g;
+	struct fx f;
+	struct bp b;
+	struct res other;
+	char url[128];
+	size_t len;
+	uint64_t want;
+	int fds = tu_count_fds();
+
+	(void)state;
+	ngx_start_listen(&g, NULL, " http2");
+	ngx_file(&g, "big", 3u << 20, 9);
+	want = file_hash(&g, "big", &len);
+	fx_open(&f, &o);
+	memset(&b, 0, sizeof(b));
+	b.loop = f.loop;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/big", (unsigned)g.port);
+	cl_start(&f, url, &po, &b.x); /* b.x is first in b: data == &b */
+	cl_start(&f, url, &so, &other);
+	CL_RUN_UNTIL(f.loop, b.x.done && other.done && !coil_op_busy(&b.tmr),
+		     30000);
+	assert_int_equal(b.x.res, 200);
+	assert_int_equal(b.x.got, len);
+	assert_true(b.x.hash == want);
+	assert_int_equal(b.while_paused, 0);
+	assert_true(b.pauses > 4);
+	assert_int_equal(other.res, 200);
+	assert_true(other.hash == want);
+	coil_http_client_stats(f.c, &st);
+	assert_int_equal(st.conns_opened, 1);
+	coil_http_req_free(b.x.req);
+	coil_http_req_free(other.req);
+	fx_close(&f);
+	ngx_stop(&g);
+	ngx_clean(&g);
+	assert_int_equal(tu_count_fds(), fds);
+}
+
+/* the body and head limits, HEAD, 404 and a cancel end one stream each;
+ * the connection carries the rest */
+static void test_client_h2_limits_end_one_stream(void **state)
+{
+	struct coil_http_client_opts o = {.http_version =
+						  COIL_HTTP_VERSION_2_PRIOR};
+	struct coil_http_req_opts body_lim = {.max_body_bytes = 1000};
+	struct coil_http_req_opts str_lim = {.max_body_bytes = 1000,
+					     .on_body = cl_body};
+	struct coil_http_req_opts head_lim = {.max_head_bytes = 20};
+	struct coil_http_req_opts head = {.method = "HEAD"};
+	struct coil_http_client_stats st;
+	struct res x[7];
+	struct ngx g;
+	struct fx f;
+	char url[128], miss[128], chunked[128];
+	size_t len;
+	int fds = tu_count_fds(), done;
+
+	(void)state;
+	/* /chunked/f: sub_filter drops the length */
+	ngx_start_listen(&g,
+			 "    location /chunked/ {\n"
+			 "      rewrite ^/chunked/(.*)$ /$1 break;\n"
+			 "      sub_filter_types *;\n"
+			 "      sub_filter 'never-in-the-files' 'x';\n"
+			 "    }\n",
+			 " http2");
+	ngx_file(&g, "f", 70000, 5);
+	fx_open(&f, &o);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/f", (unsigned)g.port);
+	snprintf(miss, sizeof(miss), "http://127.0.0.1:%u/missing",
+		 (unsigned)g.port);
+	snprintf(chunked, sizeof(chunked), "http://127.0.0.1:%u/chunked/f",
+		 (unsigned)g.port);
+	cl_start(&f, url, &body_lim, &x[0]);
+	cl_start(&f, chunked, &str_lim, &x[1]);
+	cl_start(&f, url, &head_lim, &x[2]);
+	cl_start(&f, url, &head, &x[3]);
+	cl_start(&f, miss, NULL, &x[4]);
+	cl_start(&f, url, NULL, &x[5]);
+	cl_start(&f, url, NULL, &x[6]);
+	assert_int_equal(coil_http_req_cancel(x[6].req), 0);
+	do {
+		done = 0;
+		for (int i = 0; i < 7; i++)
+			done += x[i].done;
+		cl_turn(f.loop);
+	} while (done < 7 && tu_mono_ns() < x[0].t_start + 30 * SEC);
+	assert_int_equal(x[0].res, COIL_ELIMIT);
+	assert_non_null(strstr(x[0].err, "Content-Length 70000"));
+	assert_int_equal(x[1].res, COIL_ELIMIT);
+	assert_true(x[1].got <= 1000);
+	assert_int_equal(x[2].res, COIL_ELIMIT);
+	assert_int_equal(x[3].res, 200);
+	assert_non_null(coil_http_req_body(x[3].req, &len));
+	assert_int_equal(len, 0);
+	assert_non_null(coil_http_req_header(x[3].req, "content-length", &len));
+	assert_int_equal(x[4].res, 404);
+	assert_int_equal(x[5].res, 200);
+	assert_non_null(coil_http_req_body(x[5].req, &len));
+	assert_int_equal(len, 70000);
+	assert_int_equal(x[6].res, -ECANCELED);
+	coil_http_client_stats(f.c, &st);
+	assert_int_equal(st.conns_opened, 1);
+	for (int i = 0; i < 7; i++)
+		coil_http_req_free(x[i].req);
+	fx_close(&f);
+	ngx_stop(&g);
+	ngx_clean(&g);
+	assert_int_equal(tu_count_fds(), fds);
+}
+
 /* http_version out of range */
 static void test_client_h2_bad_version(void **state)
 {
@@ -388,6 +546,10 @@ int main(void)
 		cmocka_unit_test_teardown(
 			test_client_h2_coil_get_prior_knowledge, ngx_teardown),
 		cmocka_unit_test_teardown(test_client_h2_coil_get_tls,
+					  ngx_teardown),
+		cmocka_unit_test_teardown(test_client_h2_pause_resume_in_order,
+					  ngx_teardown),
+		cmocka_unit_test_teardown(test_client_h2_limits_end_one_stream,
 					  ngx_teardown),
 	};
 	return cmocka_run_group_tests_name("client.h2", tests, make_certs,

@@ -10,7 +10,8 @@
  * streams in flight: those above its last stream id are sent again on a
  * new connection (a POST too: they were not processed) and succeed; a
  * connection lost with two streams in flight: the GET is retried by its
- * policy, the POST fails (RFC 9110 §9.2.2). No fd left open. Skips (77)
+ * policy, the POST fails (RFC 9110 §9.2.2); a shutdown with a stream in
+ * flight cancels it. No fd left open. Skips (77)
  * without python3.
  */
 #include <fcntl.h>
@@ -341,6 +342,34 @@ static void test_client_h2_lost_connection_retries_idempotent(void **state)
 	free(r);
 }
 
+/* the client shut down with a stream the server never answers: that
+ * request ends -ECANCELED, the connection closes, nothing is left */
+static void test_client_h2_shutdown_with_stream_in_flight(void **state)
+{
+	const char *args[] = {"slow", "1", NULL};
+	struct peer p;
+	struct run *r = calloc(1, sizeof(*r));
+
+	(void)state;
+	assert_non_null(r);
+	peer_start(&p, args);
+	run_open(r, &p, 10);
+	run_add(r, NULL); /* stream 1: never answered */
+	run_add(r, NULL);
+	CL_RUN_UNTIL(r->f.loop, r->x[1].done, 30000);
+	assert_int_equal(body_conn(&r->x[1]), 1);
+	assert_int_equal(r->x[0].done, 0);
+	fx_close(&r->f);
+	assert_int_equal(r->x[0].done, 1);
+	assert_int_equal(r->x[0].res, -ECANCELED);
+	for (int i = 0; i < r->n; i++)
+		coil_http_req_free(r->x[i].req);
+	peer_end(&p);
+	assert_int_equal(p.conns, 1);
+	assert_int_equal(tu_count_fds(), r->fds);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_client_h2_goaway_retries_unprocessed),
 		cmocka_unit_test(
 			test_client_h2_lost_connection_retries_idempotent),
+		cmocka_unit_test(test_client_h2_shutdown_with_stream_in_flight),
 	};
 	return cmocka_run_group_tests_name("client.h2_peer", tests, NULL, NULL);
 }

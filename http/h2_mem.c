@@ -32,12 +32,16 @@ union head {
 	unsigned char pad[HEAD];
 };
 
+/* The classes are the powers of two from 64: the bit length of size - 1,
+ * less 6 (65..128 -> 1, ..., 513..1024 -> 4). */
 static unsigned class_of(size_t size)
 {
-	for (unsigned c = 0; c < COIL__H2_MEM_CLASSES; c++)
-		if (size <= class_bytes[c])
-			return c;
-	return BIG;
+	if (size <= class_bytes[0])
+		return 0;
+	if (size > class_bytes[COIL__H2_MEM_CLASSES - 1])
+		return BIG;
+	return (unsigned)(64 - __builtin_clzll((unsigned long long)size - 1)) -
+	       6;
 }
 
 static void *mem_malloc(size_t size, void *ud)

@@ -1,11 +1,11 @@
 /*
  * tests/h2/test_h2_mem.c - the free-list allocator under a client's
  * nghttp2 session (http/h2_mem.c), through the nghttp2_mem it hands
- * nghttp2: a freed block of a class comes back for the next request of
- * that class, realloc() keeps the bytes across classes and past the
- * largest, calloc() zeroes and refuses an overflowing product, a list
- * keeps at most COIL__H2_MEM_KEEP blocks, and coil__h2_mem_free() leaves
- * nothing (ASan's leak check).
+ * nghttp2: each size lands in its class (the edges), a freed block of a
+ * class comes back for the next request of that class, realloc() keeps the
+ * bytes across classes and past the largest, calloc() zeroes and refuses an
+ * overflowing product, a list keeps at most COIL__H2_MEM_KEEP blocks, and
+ * coil__h2_mem_free() leaves nothing (ASan's leak check).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,6 +44,35 @@ static void test_h2_mem_reuses_a_class(void **state)
 	coil__h2_mem_free(&m);
 	assert_int_equal(m.nfree[0], 0);
 	assert_null(m.lists[0]);
+}
+
+/* each class's first and last size, and past the last: freed blocks land
+ * on the list of their class, the larger one goes back to free(3) */
+static void test_h2_mem_class_edges(void **state)
+{
+	static const size_t sizes[][2] = {
+		{0, 0},	  {64, 0},  {65, 1},  {128, 1}, {129, 2},
+		{256, 2}, {257, 3}, {512, 3}, {513, 4}, {1024, 4}};
+	struct coil__h2_mem m;
+	nghttp2_mem *g = &m.ng;
+	uint32_t total = 0;
+	(void)state;
+
+	coil__h2_mem_init(&m);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		unsigned c = (unsigned)sizes[i][1];
+		uint32_t before = m.nfree[c];
+		void *p = g->malloc(sizes[i][0], g->mem_user_data);
+		if (before)
+			before--; /* it came off that list */
+		g->free(p, g->mem_user_data);
+		assert_int_equal(m.nfree[c], before + 1);
+	}
+	g->free(g->malloc(1025, g->mem_user_data), g->mem_user_data);
+	for (unsigned c = 0; c < COIL__H2_MEM_CLASSES; c++)
+		total += m.nfree[c];
+	assert_int_equal(total, 5); /* one block per class, none for 1025 */
+	coil__h2_mem_free(&m);
 }
 
 static void test_h2_mem_realloc_keeps_bytes(void **state)
@@ -118,6 +147,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_h2_mem_reuses_a_class),
+		cmocka_unit_test(test_h2_mem_class_edges),
 		cmocka_unit_test(test_h2_mem_realloc_keeps_bytes),
 		cmocka_unit_test(test_h2_mem_calloc_zeroes),
 		cmocka_unit_test(test_h2_mem_lists_are_bounded),

@@ -485,6 +485,19 @@ static void chmod_in(const char *name, mode_t mode)
 	assert_int_equal(chmod(path, mode), 0);
 }
 
+/* @name served (cached) as @ok, then @what (it, or a directory above)
+ * made chmod 000: 403; then @back: @ok again. */
+static void chmod_cycle(const struct srv *s, const char *name, const char *what,
+			mode_t back, struct want ok)
+{
+	expect(s, name, ok);
+	expect(s, name, ok);
+	chmod_in(what, 0);
+	wait_for(s, name, W403, ok);
+	chmod_in(what, back);
+	wait_for(s, name, ok, W403);
+}
+
 /* chmod 000 on a cached file, then on a directory above one: 403 (as
  * user 65534), and back. */
 static void test_server_filecache_chmod_000(void **state)
@@ -505,18 +518,8 @@ static void test_server_filecache_chmod_000(void **state)
 	mkdir_in("p");
 	put_file("p/c.bin", 100000, 'p', 0);
 	pid = nobody_server(&s.port, &stop, &res);
-	expect(&s, "c.txt", W200(1500, 'c'));
-	expect(&s, "c.txt", W200(1500, 'c'));
-	chmod_in("c.txt", 0);
-	wait_for(&s, "c.txt", W403, W200(1500, 'c'));
-	chmod_in("c.txt", 0644);
-	wait_for(&s, "c.txt", W200(1500, 'c'), W403);
-	expect(&s, "p/c.bin", W200(100000, 'p'));
-	expect(&s, "p/c.bin", W200(100000, 'p'));
-	chmod_in("p", 0);
-	wait_for(&s, "p/c.bin", W403, W200(100000, 'p'));
-	chmod_in("p", 0755);
-	wait_for(&s, "p/c.bin", W200(100000, 'p'), W403);
+	chmod_cycle(&s, "c.txt", "c.txt", 0644, W200(1500, 'c'));
+	chmod_cycle(&s, "p/c.bin", "p", 0755, W200(100000, 'p'));
 	close(stop);
 	assert_int_equal(read(res, &drops, sizeof(drops)), sizeof(drops));
 	close(res);

@@ -19,6 +19,13 @@
 #
 # BASE=path/to/other/coil-get adds a row "coil-base" measured in the same
 # rounds (before/after a change); PEERS=0 leaves curl and xargs out.
+# H2=1: nginx listens with http2 and every tool speaks h2c by prior
+# knowledge (--http2-prior-knowledge, coil-get's and curl's), so coil-get
+# and curl --parallel each fetch over one connection of up to 100 streams
+# (coil-get: --per-host 100), beside a row "coil-h1": the same coil-get
+# over HTTP/1.1 from a second listener of the same nginx. BASE and the
+# curl rows are left out (curl 7.88 fails over h2c prior knowledge,
+# "Error in the HTTP2 framing layer", in --parallel and alone).
 set -eu
 bin=$(readlink -f "${1:-build/tools/coil-get/coil-get}")
 rounds=${2:-3}
@@ -41,6 +48,13 @@ sc_event=
 [ $use_perf = 1 ] && perf stat -e raw_syscalls:sys_enter -o /dev/null true 2>/dev/null &&
 	sc_event=,raw_syscalls:sys_enter
 
+h2=${H2:-0}
+listen_opt= proto=
+if [ "$h2" = 1 ]; then
+	listen_opt=" http2"
+	proto=--http2-prior-knowledge
+fi
+
 work=$(mktemp -d)
 out=$work
 if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] && [ -w /dev/shm ]; then
@@ -59,7 +73,7 @@ trap cleanup EXIT
 bench_header
 echo "coil-get: $bin; $(curl --version | head -1 | cut -d' ' -f1-2)," \
 	"$("$nginx" -v 2>&1 | cut -d' ' -f3)"
-echo "files: $files x 1 KiB; output on $(stat -f -c %T "$out");" \
+echo "files: $files x 1 KiB; protocol: $([ "$h2" = 1 ] && echo 'HTTP/2 (h2c, prior knowledge)' || echo HTTP/1.1); output on $(stat -f -c %T "$out");" \
 	"CPU by $([ $use_perf = 1 ] && echo 'perf stat task-clock' || echo 'bash time')"
 
 mkdir -p "$work/html" "$work/logs"
@@ -84,7 +98,10 @@ http {
   fastcgi_temp_path $work/fcgi; uwsgi_temp_path $work/uwsgi;
   scgi_temp_path $work/scgi;
   keepalive_requests 1000000;
-  server { listen 127.0.0.1:$port; root $work/html; }
+  http2_max_requests 1000000;
+  http2_max_concurrent_streams 128;
+  server { listen 127.0.0.1:$port$listen_opt; root $work/html; }
+  server { listen 127.0.0.1:$((port + 1)); root $work/html; }
 }
 CONF
 	"$nginx" -p "$work" -c "$work/nginx.conf" -e "$work/logs/error.log" \
@@ -109,6 +126,7 @@ done
 [ -n "$ngx_pid" ] || { cat "$work/logs/error.log"; echo "nginx did not start"; exit 1; }
 
 (cd "$work/html" && ls) | sed "s|^|http://127.0.0.1:$port/|" >"$work/urls"
+(cd "$work/html" && ls) | sed "s|^|http://127.0.0.1:$((port + 1))/|" >"$work/urls1"
 cfg() { # curl -K config writing into $1
 	sed "s|^\(.*/\)\(f[0-9]*\)$|url = \"\1\2\"\noutput = \"$1/\2\"|" "$work/urls"
 }
@@ -144,16 +162,24 @@ measure() {
 	echo "$name $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }') $cpu $usr $sys $sc"
 }
 
-coil() { measure coil-get "$out/coil" "$bin" -q --parallel 100 -o "$out/coil" -i "$work/urls"; }
+# (an unquoted empty $proto and $per_host add no argument)
+per_host=
+[ "$h2" = 1 ] && per_host="--per-host 100"
+coil() { measure coil-get "$out/coil" "$bin" -q --parallel 100 $per_host $proto -o "$out/coil" -i "$work/urls"; }
+h1() { measure coil-h1 "$out/h1" "$bin" -q --parallel 100 -o "$out/h1" -i "$work/urls1"; }
 base() { measure coil-base "$out/base" "$BASE" -q --parallel 100 -o "$out/base" -i "$work/urls"; }
 curlp() { cfg "$out/curl" >"$work/curl.cfg"
-	measure curl "$out/curl" curl -s -S --no-progress-meter --parallel --parallel-max 100 -K "$work/curl.cfg"; }
+	measure curl "$out/curl" curl -s -S --no-progress-meter $proto --parallel --parallel-max 100 -K "$work/curl.cfg"; }
 xcurl() { measure xargs+curl "$out/xargs" bash -c \
-	"cd '$out/xargs' && xargs -P 100 -n 100 curl -s -S --remote-name-all < '$work/urls'"; }
+	"cd '$out/xargs' && xargs -P 100 -n 100 curl -s -S $proto --remote-name-all < '$work/urls'"; }
 
 tools="coil"
-[ -n "${BASE:-}" ] && tools="$tools base"
-[ "${PEERS:-1}" != 0 ] && tools="$tools curlp xcurl"
+[ -n "${BASE:-}" ] && [ "$h2" != 1 ] && tools="$tools base"
+if [ "$h2" = 1 ]; then
+	tools="$tools h1"
+elif [ "${PEERS:-1}" != 0 ]; then
+	tools="$tools curlp xcurl"
+fi
 echo "warm-up round (not counted)"
 for f in $tools; do $f >/dev/null; done
 : >"$work/results"
@@ -178,7 +204,7 @@ function median(s,   a, n, i, j, t) {
 END {
 	printf "%-12s %12s %14s %16s %12s %10s %10s %14s\n", "tool", "fetches/s", "CPU us/fetch", "fetches/CPU-s", "vs coil-get", "user us", "sys us", "syscalls/fetch"
 	cf = files / median(cpu["coil-get"])
-	n = split("coil-get coil-base curl xargs+curl", names, " ")
+	n = split("coil-get coil-h1 coil-base curl xargs+curl", names, " ")
 	for (i = 1; i <= n; i++) {
 		k = names[i]
 		if (!(k in cpu)) continue

@@ -1,7 +1,7 @@
 /*
- * coil/http_client.h - the HTTP/1.1 client (http/client*.c). Included by
- * coil/http.h, which is what users include; the message layer it builds on
- * is coil/http_message.h.
+ * coil/http_client.h - the HTTP/1.1 and HTTP/2 client (http/client*.c).
+ * Included by coil/http.h, which is what users include; the message layer it
+ * builds on is coil/http_message.h.
  */
 #ifndef COIL_HTTP_CLIENT_H
 #define COIL_HTTP_CLIENT_H
@@ -21,13 +21,13 @@ extern "C" {
 
 /* ==== client ========================================================== */
 /*
- * An HTTP/1.1 client for one loop: what people do in Python with
- * asyncio.gather + Semaphore + httpx.AsyncClient(limits=...) + retry with
- * backoff. A client keeps a pool of connections keyed by scheme, host and
- * port; requests wait FIFO per host for a connection under a per-host and
- * a global limit, reuse idle keep-alive connections (the most recently
- * used first), and run each attempt under a deadline, with retries and
- * redirects as asked.
+ * An HTTP/1.1 (and, when asked, HTTP/2) client for one loop: what people do in
+ * Python with asyncio.gather + Semaphore + httpx.AsyncClient(limits=...) +
+ * retry with backoff. A client keeps a pool of connections keyed by scheme,
+ * host and port; requests wait FIFO per host for a connection under a per-host
+ * and a global limit, reuse idle keep-alive connections (the most recently used
+ * first), and run each attempt under a deadline, with retries and redirects as
+ * asked.
  *
  * Requests are allocated by coil_http_request() and freed by the caller
  * with coil_http_req_free() in or after their done callback; the header
@@ -289,7 +289,10 @@ int coil_http_request(struct coil_http_client *c,
 /*
  * coil_http_req_pause() - stop the body callbacks (back-pressure): the
  * connection stops reading (coil_stream_read_stop()), so the kernel's
- * buffers fill and TCP flow control slows the server.
+ * buffers fill and TCP flow control slows the server. Over HTTP/2 the
+ * connection carries other streams and goes on reading: the body bytes
+ * that arrive meanwhile are held (up to max_body_bytes) and delivered,
+ * in order, after coil_http_req_resume().
  * @req: a request whose head callback has run and whose body is not over.
  * Return: 0; -EINVAL for NULL or a request in another state.
  */

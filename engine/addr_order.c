@@ -2,7 +2,8 @@
  * engine/addr_order.c - the order in which a TCP stream (engine/tcp.c)
  * tries a host's addresses: Happy Eyeballs (RFC 8305 section 4), the
  * families alternating, the first the resolver's first answer's. Pure
- * bookkeeping over struct coil_tcp's addrs, next4, next6 and last_family;
+ * bookkeeping over the connect fields of a TCP stream's struct
+ * coil__tcp_ext (addrs, next4, next6, last_family);
  * tcp.c calls it, it calls nothing back.
  */
 #include <netinet/in.h>
@@ -12,7 +13,7 @@
 #include "internal.h"
 
 /* The next untried address of @family at or after *cursor, or -1. */
-static int take(struct coil_tcp *t, int family, unsigned *cursor)
+static int take(struct coil__tcp_ext *t, int family, unsigned *cursor)
 {
 	while (*cursor < t->naddrs) {
 		unsigned i = (*cursor)++;
@@ -24,7 +25,7 @@ static int take(struct coil_tcp *t, int family, unsigned *cursor)
 
 /* Happy Eyeballs order (RFC 8305 section 4): alternate families, starting
  * with the family of the resolver's first answer. */
-const struct sockaddr_storage *coil__tcp_next_addr(struct coil_tcp *t)
+const struct sockaddr_storage *coil__tcp_next_addr(struct coil__tcp_ext *t)
 {
 	int first = t->addrs[0].ss_family;
 	int want, i;

@@ -1,11 +1,13 @@
 /*
  * engine/blkcache.h - a loop's cache of blocks for state that must
- * outlive a call only while an op is in flight: the TCP stream's sendmsg
- * header and iovecs (engine/tcp.c), so that an idle stream does not carry
- * them. Taken when an op needs one, put back at its completion; kept in a
- * list of at most 64 (engine/loop.c, which frees it with the loop). All
- * blocks of a loop have the size of the first one asked for. Loop thread
- * only.
+ * outlive a call only while an op is in flight or a stream is in use:
+ * the TCP stream's sendmsg header and iovecs, and the part of a TCP
+ * stream beyond an armed read (struct coil__tcp_ext, engine/tcp.c), so
+ * that an idle stream does not carry them. Taken when needed, put back
+ * when done; kept in one list per kind (at most 64 sendmsg blocks, 1,024
+ * extensions; engine/loop.c, which frees them with the loop and cuts
+ * them to 16 at coil_loop_trim()). Every block of a kind has the size
+ * given for that kind. Loop thread only.
  */
 #ifndef COIL_ENGINE_BLKCACHE_H
 #define COIL_ENGINE_BLKCACHE_H
@@ -14,9 +16,15 @@
 
 #include "coil/engine.h"
 
-/* A block of @size bytes (the same size on every call), or NULL. */
-void *coil__blk_get(struct coil_loop *loop, size_t size);
-/* Give @p back (from coil__blk_get() of the same loop). */
-void coil__blk_put(struct coil_loop *loop, void *p);
+/* The kinds of blocks. */
+enum { COIL__BLK_SENDV, COIL__BLK_TCPX, COIL__BLK_N };
+
+/* A block of kind @kind, of @size bytes (the same size for every call of
+ * that kind), or NULL. */
+void *coil__blk_get(struct coil_loop *loop, unsigned kind, size_t size);
+/* Give @p back (from coil__blk_get() of the same loop and @kind). */
+void coil__blk_put(struct coil_loop *loop, unsigned kind, void *p);
+/* Free the kept blocks beyond @keep of each kind (coil_loop_trim()). */
+void coil__blk_trim(struct coil_loop *loop, unsigned keep);
 
 #endif

@@ -89,9 +89,8 @@ struct coil_loop {
 	int buf_trim;	    /* coil_loop_trim() asked: at the next turn */
 	/* engine/blkcache.h: blocks kept for reuse, each holding the next
 	 * one's address in its first bytes */
-	void *blk_free;
-	unsigned nblk_free;
-	size_t blk_size;
+	void *blk_free[2]; /* COIL__BLK_N kinds */
+	unsigned nblk_free[2];
 
 	/* cross-thread inbox: eventfd + mutex-protected list */
 	int efd;
@@ -177,11 +176,11 @@ uint64_t coil__rt_to_now(struct coil_loop *loop, uint64_t rt_ns);
  * between two steps is not lost. */
 void coil__sendfile_step(struct coil_op *op, int res, unsigned flags);
 
-struct coil_tcp;
+struct coil__tcp_ext;
 struct sockaddr_storage;
 /* engine/addr_order.c: the TCP stream's next address to try (RFC 8305
  * section 4 order), or NULL when every one was tried. */
-const struct sockaddr_storage *coil__tcp_next_addr(struct coil_tcp *t);
+const struct sockaddr_storage *coil__tcp_next_addr(struct coil__tcp_ext *x);
 
 /* wait.c: coil_cancel() of an op waiting in user space (ST_EXPECT) */
 int coil__cancel_wait(struct coil_loop *loop, struct coil_op *op);

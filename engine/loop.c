@@ -277,10 +277,12 @@ void coil_loop_free(struct coil_loop *loop)
 	}
 	io_uring_queue_exit(&loop->ring);
 	coil__buf_ring_free(loop);
-	while (loop->blk_free) {
-		void *next = *(void **)loop->blk_free;
-		free(loop->blk_free);
-		loop->blk_free = next;
+	for (unsigned k = 0; k < COIL__BLK_N; k++) {
+		while (loop->blk_free[k]) {
+			void *next = *(void **)loop->blk_free[k];
+			free(loop->blk_free[k]);
+			loop->blk_free[k] = next;
+		}
 	}
 	coil__wait_free(loop);
 	free(loop->fd_cancel);
@@ -328,28 +330,43 @@ void coil_loop_stop(struct coil_loop *loop)
 	loop->stop = 1;
 }
 
-void *coil__blk_get(struct coil_loop *loop, size_t size)
+void *coil__blk_get(struct coil_loop *loop, unsigned kind, size_t size)
 {
-	void *p = loop->blk_free;
+	void *p = loop->blk_free[kind];
 	if (p) {
-		loop->blk_free = *(void **)p;
-		loop->nblk_free--;
+		loop->blk_free[kind] = *(void **)p;
+		loop->nblk_free[kind]--;
 		return p;
 	}
-	if (!loop->blk_size)
-		loop->blk_size = size < sizeof(void *) ? sizeof(void *) : size;
-	return malloc(loop->blk_size);
+	return malloc(size < sizeof(void *) ? sizeof(void *) : size);
 }
 
-void coil__blk_put(struct coil_loop *loop, void *p)
+/* Blocks kept per kind: a sendmsg's iovecs are needed only while one is
+ * in flight; a stream's extension while it writes, pauses or keeps
+ * deadlines, by as many streams as a loop serves at once. */
+static const unsigned blk_cap[COIL__BLK_N] = {64, 1024};
+
+void coil__blk_put(struct coil_loop *loop, unsigned kind, void *p)
 {
-	if (loop->nblk_free >= 64) {
+	if (loop->nblk_free[kind] >= blk_cap[kind]) {
 		free(p);
 		return;
 	}
-	*(void **)p = loop->blk_free;
-	loop->blk_free = p;
-	loop->nblk_free++;
+	*(void **)p = loop->blk_free[kind];
+	loop->blk_free[kind] = p;
+	loop->nblk_free[kind]++;
+}
+
+void coil__blk_trim(struct coil_loop *loop, unsigned keep)
+{
+	for (unsigned k = 0; k < COIL__BLK_N; k++) {
+		while (loop->nblk_free[k] > keep) {
+			void *p = loop->blk_free[k];
+			loop->blk_free[k] = *(void **)p;
+			loop->nblk_free[k]--;
+			free(p);
+		}
+	}
 }
 
 void coil_loop_stats(const struct coil_loop *loop, struct coil_loop_stats *st)
@@ -705,8 +722,10 @@ static int turn(struct coil_loop *loop, int may_wait)
 		loop->st.overflow++;
 	/* coil_loop_trim(): every CQE reaped, none in the kernel's overflow
 	 * list, no entry yet: no buffer nobody holds carries bytes */
-	if (loop->buf_trim && !overflow && !io_uring_cq_ready(ring))
+	if (loop->buf_trim && !overflow && !io_uring_cq_ready(ring)) {
 		coil__buf_trim(loop);
+		coil__blk_trim(loop, 16);
+	}
 
 	int wait = may_wait && !loop->ready_head &&
 		   (loop->inflight > 0 || loop->alarm) &&

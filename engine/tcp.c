@@ -3,15 +3,25 @@
  * implementation over a socket (engine/stream.c dispatches to it through
  * tcp_vt).
  *
- * A TCP stream owns four ops: rd (connect, then recv), wr (send or sendmsg,
- * shutdown, and last the close), kick (posted to the loop: flushes the
- * write queue and delivers held bytes, so neither happens inline from the
- * caller's call and everything written in one turn leaves in one send) and
- * tmr (the idle/read deadline timer). The kick, the flag word t->st and
- * pump() are the idiom docs/ARCHITECTURE.md describes ("The kick and the
- * pump"). Closing cancels what is in flight
- * and waits until none of the four is busy before closing the fd, so no
- * completion can arrive for a stream whose close callback ran.
+ * A TCP stream owns four ops: rd (connect, then recv, and last the close
+ * of the fd), and in its extension wr (send or sendmsg, shutdown), kick
+ * (posted to the loop: flushes the write queue and delivers held bytes,
+ * so neither happens inline from the caller's call and everything
+ * written in one turn leaves in one send) and tmr (the idle/read deadline
+ * timer). The kick, the flag word t->st and pump() are the idiom
+ * docs/ARCHITECTURE.md describes ("The kick and the pump"). Closing
+ * cancels what is in flight and waits until none of the four is busy
+ * before closing the fd, so no completion can arrive for a stream whose
+ * close callback ran.
+ *
+ * The extension (struct coil__tcp_ext: wr, kick, tmr, the write queue,
+ * held bytes, the single-shot buffer, the connect's addresses and the
+ * deadlines) is a block of the loop's (engine/blkcache.h), taken by the
+ * call that first needs it (a write, a pause, deadlines, a connect) and
+ * given back by the op callback that finds the stream idle again
+ * (ext_idle()). Without one, the work of the kick is posted on rd when rd
+ * is not in flight (T_RD_POST); when it is, rd's own completion does it.
+ * So a keep-alive server connection between requests is its core alone.
  *
  * Reading: a multishot recv into the loop's provided buffers when the loop
  * has it (kernel 6.0), else single-shot recvs into the stream's own buffer.
@@ -45,19 +55,22 @@
 /* t->st bits */
 #define T_CONNECTING (1u << 0)
 #define T_CONNECTED (1u << 1)
-#define T_MULTI (1u << 2)	/* reads by multishot recv */
-#define T_RWANT (1u << 3)	/* reading started and not paused */
-#define T_RDONE (1u << 4)	/* EOF/error delivered: no read cb any more */
-#define T_REND (1u << 5)	/* rd_end waits behind held bytes */
-#define T_RCANCEL (1u << 6)	/* we cancelled rd: its -ECANCELED is ours */
-#define T_SHUT (1u << 7)	/* shutdown queued: no more writes */
-#define T_WR_SHUT (1u << 8)	/* wr is the shutdown(2) */
-#define T_CLOSE_FD (1u << 9)	/* wr is the close of the fd */
-#define T_KICK_CLOSE (1u << 10) /* kick ends a close without fd */
-#define T_TMR_REARM (1u << 11)	/* timer removed, to re-arm earlier */
-#define T_PUMPING (1u << 12)	/* delivering held bytes: no nesting */
-#define T_STAMP (1u << 13)	/* multishot recvmsg with receive timestamps */
-#define T_QUIET (1u << 14)	/* a quiet send is out, not yet answered */
+#define T_MULTI (1u << 2)	 /* reads by multishot recv */
+#define T_RWANT (1u << 3)	 /* reading started and not paused */
+#define T_RDONE (1u << 4)	 /* EOF/error delivered: no read cb any more */
+#define T_REND (1u << 5)	 /* rd_end waits behind held bytes */
+#define T_RCANCEL (1u << 6)	 /* we cancelled rd: its -ECANCELED is ours */
+#define T_SHUT (1u << 7)	 /* shutdown queued: no more writes */
+#define T_WR_SHUT (1u << 8)	 /* wr is the shutdown(2) */
+#define T_CLOSE_FD (1u << 9)	 /* rd is the close of the fd */
+#define T_KICK_CLOSE (1u << 10)	 /* the kick ends a close without fd */
+#define T_TMR_REARM (1u << 11)	 /* timer removed, to re-arm earlier */
+#define T_PUMPING (1u << 12)	 /* delivering held bytes: no nesting */
+#define T_STAMP (1u << 13)	 /* multishot recvmsg with receive timestamps */
+#define T_QUIET (1u << 14)	 /* a quiet send is out, not yet answered */
+#define T_RD_POST (1u << 15)	 /* rd is posted as the kick (no ext) */
+#define T_QUIET_OK (1u << 16)	 /* COIL_TCP_QUIET_SENDS */
+#define T_NODELAY_OFF (1u << 17) /* COIL_TCP_NO_NODELAY */
 
 static const struct coil_stream_vt tcp_vt;
 
@@ -73,15 +86,76 @@ static int closing(const struct coil_tcp *t)
 
 static int ops_busy(const struct coil_tcp *t)
 {
-	return coil_op_busy(&t->rd) || coil_op_busy(&t->wr) ||
-	       coil_op_busy(&t->kick) || coil_op_busy(&t->tmr);
+	const struct coil__tcp_ext *x = t->x;
+	return coil_op_busy(&t->rd) ||
+	       (x && (coil_op_busy(&x->wr) || coil_op_busy(&x->kick) ||
+		      coil_op_busy(&x->tmr)));
 }
 
-/* Run flush/delivery from the loop on this turn (or the next). */
+/* ---- the extension: everything beyond an armed read ---- */
+
+static void wr_cb(struct coil_op *op, int res, unsigned flags);
+static void kick_cb(struct coil_op *op, int res, unsigned flags);
+static void tmr_cb(struct coil_op *op, int res, unsigned flags);
+
+/* The stream's extension, taken from the loop's blocks when it has none.
+ * Return: it, or NULL (no memory). */
+static struct coil__tcp_ext *ext(struct coil_tcp *t)
+{
+	struct coil__tcp_ext *x = t->x;
+
+	if (x)
+		return x;
+	x = coil__blk_get(t->s.loop, COIL__BLK_TCPX, sizeof(*x));
+	if (!x)
+		return NULL;
+	memset(x, 0, sizeof(*x));
+	x->t = t;
+	coil_op_init(&x->wr, wr_cb);
+	coil_op_init(&x->kick, kick_cb);
+	coil_op_init(&x->tmr, tmr_cb);
+	t->x = x;
+	t->s.loop->st.tcp_exts++;
+	return x;
+}
+
+static void ext_free(struct coil_tcp *t)
+{
+	coil__blk_put(t->s.loop, COIL__BLK_TCPX, t->x);
+	t->x = NULL;
+	t->s.loop->st.tcp_exts--;
+}
+
+/* Give the extension back once the stream needs nothing of it: reading
+ * (not paused), no op of its in flight, no write queued, no byte held, no
+ * deadline, not connecting, failed nor closing. Called last by the ops'
+ * callbacks, when nothing up the stack holds it. */
+static void ext_idle(struct coil_tcp *t)
+{
+	const struct coil__tcp_ext *x = t->x;
+
+	if (!x || closing(t) || t->fail || !(t->st & T_RWANT) ||
+	    (t->st &
+	     (T_CONNECTING | T_QUIET | T_WR_SHUT | T_PUMPING | T_TMR_REARM)) ||
+	    coil_op_busy(&x->wr) || coil_op_busy(&x->kick) ||
+	    coil_op_busy(&x->tmr) || x->wq_head || x->sv || x->held_n ||
+	    x->spill || x->rbuf || x->idle_ns || x->read_ns || x->write_ns)
+		return;
+	ext_free(t);
+}
+
+/* Run flush/delivery from the loop on this turn (or the next): the
+ * extension's kick, or without one the read op posted in its place when
+ * it is not in flight (when it is, its own completion pumps). */
 static void kick(struct coil_tcp *t)
 {
-	if (!coil_op_busy(&t->kick))
-		coil_loop_post(t->s.loop, &t->kick, 0);
+	if (t->x) {
+		if (!coil_op_busy(&t->x->kick))
+			coil_loop_post(t->s.loop, &t->x->kick, 0);
+	} else if (!coil_op_busy(&t->rd)) {
+		t->st |= T_RD_POST;
+		coil_loop_post(t->s.loop, &t->rd, 0);
+	}
 }
 
 static void close_step(struct coil_tcp *t);
@@ -93,34 +167,36 @@ static void tmr_update(struct coil_tcp *t);
 /* Copy @len bytes aside (after the held buffers). Return: 0 or -ENOMEM. */
 static int spill(struct coil_tcp *t, const void *p, size_t len)
 {
-	if (t->spill_off + t->spill_len + len > t->spill_cap) {
-		if (t->spill_off) {
-			memmove(t->spill, t->spill + t->spill_off,
-				t->spill_len);
-			t->spill_off = 0;
+	struct coil__tcp_ext *x = t->x;
+
+	if (x->spill_off + x->spill_len + len > x->spill_cap) {
+		if (x->spill_off) {
+			memmove(x->spill, x->spill + x->spill_off,
+				x->spill_len);
+			x->spill_off = 0;
 		}
-		if (t->spill_len + len > t->spill_cap) {
+		if (x->spill_len + len > x->spill_cap) {
 			unsigned char *n =
-				coil__grow(t->spill, &t->spill_cap,
-					   t->spill_len + len, 65536);
+				coil__grow(x->spill, &x->spill_cap,
+					   x->spill_len + len, 65536);
 			if (!n)
 				return -ENOMEM;
-			t->spill = n;
+			x->spill = n;
 		}
 	}
-	memcpy(t->spill + t->spill_off + t->spill_len, p, len);
-	t->spill_len += len;
+	memcpy(x->spill + x->spill_off + x->spill_len, p, len);
+	x->spill_len += len;
 	t->s.stats.spilled += len;
-	if (t->spill_len > t->s.stats.spill_max)
-		t->s.stats.spill_max = t->spill_len;
+	if (x->spill_len > t->s.stats.spill_max)
+		t->s.stats.spill_max = x->spill_len;
 	return 0;
 }
 
-static void spill_free(struct coil_tcp *t)
+static void spill_free(struct coil__tcp_ext *x)
 {
-	free(t->spill);
-	t->spill = NULL;
-	t->spill_off = t->spill_len = t->spill_cap = 0;
+	free(x->spill);
+	x->spill = NULL;
+	x->spill_off = x->spill_len = x->spill_cap = 0;
 }
 
 /* Keep provided buffer @bid (@len bytes at @p inside it, received at @rx)
@@ -131,33 +207,39 @@ static int held_push(struct coil_tcp *t, unsigned bid, const void *p,
 		     unsigned len, uint64_t rx)
 {
 	struct coil_loop *loop = t->s.loop;
+	struct coil__tcp_ext *x = ext(t);
 	int ret;
 
-	if (t->held_n < COIL_TCP_HELD && !t->spill_len) {
-		unsigned i = (t->held_head + t->held_n++) % COIL_TCP_HELD;
+	if (!x) {
+		coil_buf_put(loop, bid);
+		return -ENOMEM;
+	}
+	if (x->held_n < COIL_TCP_HELD && !x->spill_len) {
+		unsigned i = (x->held_head + x->held_n++) % COIL_TCP_HELD;
 		uint64_t off =
 			(uint64_t)((const char *)p -
 				   (const char *)coil_buf_ptr(loop, bid));
-		t->held[i] = (uint64_t)bid << 48 | off << 32 | len;
-		t->held_rx[i] = rx;
-		t->s.stats.held = t->held_n;
-		if (t->held_n > t->s.stats.held_max)
-			t->s.stats.held_max = t->held_n;
+		x->held[i] = (uint64_t)bid << 48 | off << 32 | len;
+		x->held_rx[i] = rx;
+		t->s.stats.held = x->held_n;
+		if (x->held_n > t->s.stats.held_max)
+			t->s.stats.held_max = x->held_n;
 		return 0;
 	}
 	ret = spill(t, p, len);
-	t->spill_rx = rx;
+	x->spill_rx = rx;
 	coil_buf_put(loop, bid);
 	return ret;
 }
 
 static uint64_t held_pop(struct coil_tcp *t, uint64_t *rx)
 {
-	uint64_t v = t->held[t->held_head];
-	*rx = t->held_rx[t->held_head];
-	t->held_head = (t->held_head + 1) % COIL_TCP_HELD;
-	t->held_n--;
-	t->s.stats.held = t->held_n;
+	struct coil__tcp_ext *x = t->x;
+	uint64_t v = x->held[x->held_head];
+	*rx = x->held_rx[x->held_head];
+	x->held_head = (x->held_head + 1) % COIL_TCP_HELD;
+	x->held_n--;
+	t->s.stats.held = x->held_n;
 	return v;
 }
 
@@ -165,15 +247,19 @@ static uint64_t held_pop(struct coil_tcp *t, uint64_t *rx)
 static void held_drop(struct coil_tcp *t)
 {
 	uint64_t rx;
-	while (t->held_n)
+
+	if (!t->x)
+		return;
+	while (t->x->held_n)
 		coil_buf_put(t->s.loop, (unsigned)(held_pop(t, &rx) >> 48));
-	spill_free(t);
-	t->rbuf_len = 0;
+	spill_free(t->x);
+	t->x->rbuf_len = 0;
 }
 
 static int has_held(const struct coil_tcp *t)
 {
-	return t->held_n || t->spill_len || t->rbuf_len;
+	const struct coil__tcp_ext *x = t->x;
+	return x && (x->held_n || x->spill_len || x->rbuf_len);
 }
 
 /* ---- reading ---- */
@@ -216,8 +302,11 @@ static void rd_arm(struct coil_tcp *t)
 		ret = coil_recv_multishot_ts(loop, &t->rd, t->fd);
 	else if (t->st & T_MULTI)
 		ret = coil_recv_multishot(loop, &t->rd, t->fd);
+	else if (t->x && t->x->rbuf)
+		ret = coil_recv(loop, &t->rd, t->fd, t->x->rbuf, t->rbuf_size,
+				0);
 	else
-		ret = coil_recv(loop, &t->rd, t->fd, t->rbuf, t->rbuf_size, 0);
+		ret = -ENOMEM;
 	if (ret < 0) {
 		read_end(t, ret);
 		kick(t);
@@ -229,11 +318,13 @@ static void rd_arm(struct coil_tcp *t)
 static void pump(struct coil_tcp *t)
 {
 	struct coil_loop *loop = t->s.loop;
+	struct coil__tcp_ext *x;
 
 	if (t->st & T_PUMPING)
 		return;
 	t->st |= T_PUMPING;
 	while (!closing(t) && !(t->st & T_RDONE) && t->s.read_cb) {
+		x = t->x;
 		if (t->fail) {
 			t->st &= ~T_REND;
 			t->st |= T_RDONE;
@@ -243,7 +334,7 @@ static void pump(struct coil_tcp *t)
 		}
 		if (!(t->st & T_RWANT))
 			break;
-		if (t->held_n) {
+		if (x && x->held_n) {
 			uint64_t rx, v = held_pop(t, &rx);
 			unsigned bid = (unsigned)(v >> 48);
 			unsigned off = (unsigned)(v >> 32) & 0xffff;
@@ -251,24 +342,26 @@ static void pump(struct coil_tcp *t)
 			t->s.read_cb(&t->s, (ssize_t)(uint32_t)v,
 				     (char *)coil_buf_ptr(loop, bid) + off);
 			coil_buf_put(loop, bid);
-		} else if (t->spill_len) {
+		} else if (x && x->spill_len) {
 			/* in buffer-sized pieces, so pausing still works */
-			size_t len = t->spill_len, max = coil_buf_size(loop);
-			const unsigned char *p = t->spill + t->spill_off;
+			size_t len = x->spill_len, max = coil_buf_size(loop);
+			const unsigned char *p = x->spill + x->spill_off;
 			if (len > max)
 				len = max;
-			t->spill_off += len;
-			t->spill_len -= len;
-			set_rx(t, t->spill_rx);
+			x->spill_off += len;
+			x->spill_len -= len;
+			set_rx(t, x->spill_rx);
 			t->s.read_cb(&t->s, (ssize_t)len, p);
-			if (!t->spill_len)
-				spill_free(t);
-		} else if (t->rbuf_len) {
-			unsigned len = t->rbuf_len;
-			t->rbuf_len = 0;
-			set_rx(t, t->rbuf_rx);
+			/* the callback may have closed: the extension stays
+			 * until the close is done */
+			if (!x->spill_len)
+				spill_free(x);
+		} else if (x && x->rbuf_len) {
+			unsigned len = x->rbuf_len;
+			x->rbuf_len = 0;
+			set_rx(t, x->rbuf_rx);
 			t->s.read_cb(&t->s, (ssize_t)len,
-				     t->rbuf + t->rbuf_off);
+				     x->rbuf + x->rbuf_off);
 		} else if (t->st & T_REND) {
 			/* The kernel reports a reset once (sock_error()
 			 * clears it): if a send took it, the recv then
@@ -292,16 +385,20 @@ static void pump(struct coil_tcp *t)
 static void connect_done(struct coil_tcp *t, int res);
 static void flush(struct coil_tcp *t);
 static struct coil_stream_write *pop_done(struct coil_tcp *t);
+static void kicked(struct coil_tcp *t);
+static void close_done(struct coil_tcp *t);
 
 /* COIL_TCP_QUIET_SENDS: bytes arrived, so the peer had what the quiet send
  * carried: complete its writes and send what queued behind them. */
 static void quiet_answered(struct coil_tcp *t)
 {
+	struct coil__tcp_ext *x = t->x;
+
 	t->st &= ~T_QUIET;
-	t->last_any_ns = coil_now(t->s.loop);
-	coil__wq_sent(&t->s, t->wq_head, t->sending);
+	x->last_any_ns = coil_now(t->s.loop);
+	coil__wq_sent(&t->s, x->wq_head, x->sending);
 	t->s.stats.sends--; /* counted when it left */
-	t->sending = 0;
+	x->sending = 0;
 	coil__wq_complete(pop_done(t), 0);
 	if (!closing(t))
 		flush(t);
@@ -312,6 +409,15 @@ static void rd_cb(struct coil_op *op, int res, unsigned flags)
 	struct coil_tcp *t = coil_container_of(op, struct coil_tcp, rd);
 	struct coil_loop *loop = t->s.loop;
 
+	if (t->st & T_RD_POST) { /* posted as the kick */
+		t->st &= ~T_RD_POST;
+		kicked(t);
+		return;
+	}
+	if (t->st & T_CLOSE_FD) {
+		close_done(t);
+		return;
+	}
 	if (t->st & T_CONNECTING) {
 		connect_done(t, res);
 		return;
@@ -319,10 +425,12 @@ static void rd_cb(struct coil_op *op, int res, unsigned flags)
 	if (res > 0) {
 		unsigned bid = coil_buf_id(flags);
 		int buf = (flags & COIL_BUFFER) != 0;
-		const void *p = buf ? coil_buf_ptr(loop, bid) : t->rbuf;
+		const void *p = buf ? coil_buf_ptr(loop, bid) : NULL;
 		unsigned len = (unsigned)res;
 		uint64_t rx = 0;
 
+		if (!buf)
+			p = t->x->rbuf; /* the single-shot recv's buffer */
 		if (buf && (t->st & T_STAMP))
 			rx = coil_buf_recvmsg(loop, bid, res, &p, &len);
 		if (rx)
@@ -332,7 +440,8 @@ static void rd_cb(struct coil_op *op, int res, unsigned flags)
 		rx = rx ? rx | 1 : coil_now(loop) & ~1ull;
 		t->s.stats.recvs++;
 		t->s.stats.bytes_in += len;
-		t->last_rd_ns = t->last_any_ns = coil_now(loop);
+		if (t->x)
+			t->x->last_rd_ns = t->x->last_any_ns = coil_now(loop);
 		if ((t->st & T_QUIET) && len)
 			quiet_answered(t);
 		if (closing(t) || (t->st & T_RDONE) || t->fail || !len) {
@@ -347,9 +456,9 @@ static void rd_cb(struct coil_op *op, int res, unsigned flags)
 			if (held_push(t, bid, p, len, rx) < 0)
 				fail_stream(t, -ENOMEM);
 		} else {
-			t->rbuf_off = 0;
-			t->rbuf_len = len;
-			t->rbuf_rx = rx;
+			t->x->rbuf_off = 0;
+			t->x->rbuf_len = len;
+			t->x->rbuf_rx = rx;
 		}
 	} else if (flags & COIL_BUFFER) {
 		coil_buf_put(loop, coil_buf_id(flags));
@@ -367,21 +476,25 @@ static void rd_cb(struct coil_op *op, int res, unsigned flags)
 		return;
 	}
 	pump(t);
+	ext_idle(t);
 }
 
 static int tcp_read_start(struct coil_stream *s)
 {
 	struct coil_tcp *t = tcp_of(s);
 
-	if (!(t->st & T_MULTI) && !t->rbuf) {
-		t->rbuf = malloc(t->rbuf_size);
-		if (!t->rbuf)
+	if (!(t->st & T_MULTI)) {
+		struct coil__tcp_ext *x = ext(t);
+		if (!x)
+			return -ENOMEM;
+		if (!x->rbuf && !(x->rbuf = malloc(t->rbuf_size)))
 			return -ENOMEM;
 	}
 	if (t->st & T_RWANT)
 		return 0;
 	t->st |= T_RWANT;
-	t->last_rd_ns = coil_now(s->loop);
+	if (t->x)
+		t->x->last_rd_ns = coil_now(s->loop);
 	if (!(t->st & T_CONNECTED) || (t->st & T_PUMPING))
 		return 0;
 	/* Held bytes are delivered, and the recv armed, from the loop: no
@@ -396,6 +509,10 @@ static int tcp_read_stop(struct coil_stream *s)
 
 	if (!(t->st & T_RWANT))
 		return 0;
+	/* what arrives before the cancel takes effect is held in the
+	 * extension, which a paused stream keeps */
+	if (!ext(t))
+		return -ENOMEM;
 	t->st &= ~T_RWANT;
 	t->s.stats.pauses++;
 	if ((t->st & T_MULTI) && (t->st & T_CONNECTED) &&
@@ -411,14 +528,15 @@ static int tcp_read_stop(struct coil_stream *s)
 /* Complete every queued request with @err, in order. */
 static void fail_writes(struct coil_tcp *t, int err)
 {
-	coil__wq_fail(&t->s, &t->wq_head, &t->wq_tail, err);
+	if (t->x)
+		coil__wq_fail(&t->s, &t->x->wq_head, &t->x->wq_tail, err);
 }
 
 /* Detach the finished requests at the head of the queue. */
 static struct coil_stream_write *pop_done(struct coil_tcp *t)
 {
 	struct coil_stream_write *first = NULL, **tail = &first, *w;
-	while ((w = coil__wq_pop_done(&t->wq_head, &t->wq_tail))) {
+	while ((w = coil__wq_pop_done(&t->x->wq_head, &t->x->wq_tail))) {
 		*tail = w;
 		tail = &w->next;
 	}
@@ -438,8 +556,8 @@ struct coil__sendv {
 
 static void sendv_put(struct coil_tcp *t)
 {
-	coil__blk_put(t->s.loop, t->sv);
-	t->sv = NULL;
+	coil__blk_put(t->s.loop, COIL__BLK_SENDV, t->x->sv);
+	t->x->sv = NULL;
 }
 
 /* Send what is queued: one send or sendmsg for up to COIL_TCP_IOV iovecs
@@ -447,11 +565,12 @@ static void sendv_put(struct coil_tcp *t)
 static void flush(struct coil_tcp *t)
 {
 	struct coil_loop *loop = t->s.loop;
+	struct coil__tcp_ext *x = t->x;
 	int ret;
 
-	while (!coil_op_busy(&t->wr) && !(t->st & T_QUIET) && !closing(t) &&
-	       (t->st & T_CONNECTED) && t->wq_head) {
-		struct coil_stream_write *w = t->wq_head, *last = NULL;
+	while (x && !coil_op_busy(&x->wr) && !(t->st & T_QUIET) &&
+	       !closing(t) && (t->st & T_CONNECTED) && x->wq_head) {
+		struct coil_stream_write *w = x->wq_head, *last = NULL;
 		struct iovec iov[COIL_TCP_IOV];
 		unsigned n = 0, all = 1;
 		int more;
@@ -463,9 +582,9 @@ static void flush(struct coil_tcp *t)
 		}
 
 		if (w->flags & COIL_STREAM_W_SHUTDOWN) {
-			if (t->write_ns)
-				coil_op_timeout(&t->wr, t->write_ns);
-			ret = coil_shutdown(loop, &t->wr, t->fd, SHUT_WR);
+			if (x->write_ns)
+				coil_op_timeout(&x->wr, x->write_ns);
+			ret = coil_shutdown(loop, &x->wr, t->fd, SHUT_WR);
 			if (ret == 0) {
 				t->st |= T_WR_SHUT;
 				return;
@@ -503,29 +622,29 @@ static void flush(struct coil_tcp *t)
 				       (last->flags & COIL_STREAM_W_MORE)
 			       ? MSG_MORE
 			       : 0;
-		if (n == 1 && !more && (t->opt_flags & COIL_TCP_QUIET_SENDS) &&
-		    !t->write_ns &&
+		if (n == 1 && !more && (t->st & T_QUIET_OK) && !x->write_ns &&
 		    coil_send_quiet(loop, t->fd, iov[0].iov_base,
 				    iov[0].iov_len) == 0) {
 			/* done when the peer answers: quiet_answered() */
 			t->st |= T_QUIET;
-			t->sending = bytes;
+			x->sending = bytes;
 			t->s.stats.sends++; /* when it leaves, as others */
 			return;
 		}
-		if (t->write_ns)
-			coil_op_timeout(&t->wr, t->write_ns);
+		if (x->write_ns)
+			coil_op_timeout(&x->wr, x->write_ns);
 		if (n == 1) {
-			ret = coil_send(loop, &t->wr, t->fd, iov[0].iov_base,
+			ret = coil_send(loop, &x->wr, t->fd, iov[0].iov_base,
 					iov[0].iov_len, more);
-		} else if (!(t->sv = coil__blk_get(loop, sizeof(*t->sv)))) {
+		} else if (!(x->sv = coil__blk_get(loop, COIL__BLK_SENDV,
+						   sizeof(*x->sv)))) {
 			ret = -ENOMEM;
 		} else {
-			memcpy(t->sv->iov, iov, n * sizeof(iov[0]));
-			memset(&t->sv->msg, 0, sizeof(t->sv->msg));
-			t->sv->msg.msg_iov = t->sv->iov;
-			t->sv->msg.msg_iovlen = n;
-			ret = coil_sendmsg(loop, &t->wr, t->fd, &t->sv->msg,
+			memcpy(x->sv->iov, iov, n * sizeof(iov[0]));
+			memset(&x->sv->msg, 0, sizeof(x->sv->msg));
+			x->sv->msg.msg_iov = x->sv->iov;
+			x->sv->msg.msg_iovlen = n;
+			ret = coil_sendmsg(loop, &x->wr, t->fd, &x->sv->msg,
 					   more);
 			if (ret < 0)
 				sendv_put(t);
@@ -535,23 +654,19 @@ static void flush(struct coil_tcp *t)
 			fail_writes(t, ret);
 			return;
 		}
-		t->sending = bytes;
+		x->sending = bytes;
 		return;
 	}
 }
 
-static void close_done(struct coil_tcp *t);
-
 static void wr_cb(struct coil_op *op, int res, unsigned flags)
 {
-	struct coil_tcp *t = coil_container_of(op, struct coil_tcp, wr);
+	struct coil__tcp_ext *x =
+		coil_container_of(op, struct coil__tcp_ext, wr);
+	struct coil_tcp *t = x->t;
 
-	if (t->sv) /* the sendmsg is over: the kernel read its iovecs */
+	if (x->sv) /* the sendmsg is over: the kernel read its iovecs */
 		sendv_put(t);
-	if (t->st & T_CLOSE_FD) {
-		close_done(t);
-		return;
-	}
 	if (res < 0) {
 		int err;
 		t->st &= ~T_WR_SHUT;
@@ -572,11 +687,11 @@ static void wr_cb(struct coil_op *op, int res, unsigned flags)
 	}
 	if (t->st & T_WR_SHUT) {
 		t->st &= ~T_WR_SHUT;
-		coil__wq_complete(coil__wq_pop(&t->wq_head, &t->wq_tail), 0);
+		coil__wq_complete(coil__wq_pop(&x->wq_head, &x->wq_tail), 0);
 	} else {
 		if (res > 0)
-			t->last_any_ns = coil_now(t->s.loop);
-		coil__wq_sent(&t->s, t->wq_head, (size_t)res);
+			x->last_any_ns = coil_now(t->s.loop);
+		coil__wq_sent(&t->s, x->wq_head, (size_t)res);
 		coil__wq_complete(pop_done(t), 0);
 	}
 	if (closing(t)) {
@@ -584,6 +699,7 @@ static void wr_cb(struct coil_op *op, int res, unsigned flags)
 		return;
 	}
 	flush(t);
+	ext_idle(t);
 }
 
 /* t->fail is only ever set on a connected stream, so its place ahead of
@@ -598,13 +714,17 @@ static int write_state(const struct coil_tcp *t)
 static int tcp_queue(struct coil_stream *s, struct coil_stream_write *w)
 {
 	struct coil_tcp *t = tcp_of(s);
+	struct coil__tcp_ext *x;
 	int ret = write_state(t);
+
 	if (ret < 0)
 		return ret;
-	coil__wq_add(s, &t->wq_head, &t->wq_tail, w);
+	if (!(x = ext(t)))
+		return -ENOMEM;
+	coil__wq_add(s, &x->wq_head, &x->wq_tail, w);
 	if (w->flags & COIL_STREAM_W_SHUTDOWN)
 		t->st |= T_SHUT;
-	if (!coil_op_busy(&t->wr))
+	if (!coil_op_busy(&x->wr))
 		kick(t);
 	return 0;
 }
@@ -613,17 +733,18 @@ static int tcp_queue(struct coil_stream *s, struct coil_stream_write *w)
 
 static int read_timed(const struct coil_tcp *t)
 {
-	return t->read_ns && (t->st & T_RWANT) &&
+	return t->x->read_ns && (t->st & T_RWANT) &&
 	       !(t->st & (T_RDONE | T_REND)) && !has_held(t);
 }
 
 static uint64_t tmr_next(const struct coil_tcp *t)
 {
+	const struct coil__tcp_ext *x = t->x;
 	uint64_t next = 0;
-	if (t->idle_ns)
-		next = t->last_any_ns + t->idle_ns;
+	if (x->idle_ns)
+		next = x->last_any_ns + x->idle_ns;
 	if (read_timed(t)) {
-		uint64_t d = t->last_rd_ns + t->read_ns;
+		uint64_t d = x->last_rd_ns + x->read_ns;
 		if (!next || d < next)
 			next = d;
 	}
@@ -632,28 +753,31 @@ static uint64_t tmr_next(const struct coil_tcp *t)
 
 static void tmr_update(struct coil_tcp *t)
 {
+	struct coil__tcp_ext *x = t->x;
 	uint64_t next;
 
-	if (closing(t) || t->fail || !(t->st & T_CONNECTED))
+	if (!x || closing(t) || t->fail || !(t->st & T_CONNECTED))
 		return;
 	next = tmr_next(t);
 	if (!next)
 		return;
-	if (coil_op_busy(&t->tmr)) {
-		if (t->tmr_at_ns <= next || (t->st & T_TMR_REARM))
+	if (coil_op_busy(&x->tmr)) {
+		if (x->tmr_at_ns <= next || (t->st & T_TMR_REARM))
 			return;
-		if (coil_timeout_remove(t->s.loop, &t->tmr) == 0)
+		if (coil_timeout_remove(t->s.loop, &x->tmr) == 0)
 			t->st |= T_TMR_REARM;
 		return;
 	}
-	t->tmr_at_ns = next;
-	if (coil_timeout(t->s.loop, &t->tmr, next, COIL_TIMEOUT_ABS) < 0)
+	x->tmr_at_ns = next;
+	if (coil_timeout(t->s.loop, &x->tmr, next, COIL_TIMEOUT_ABS) < 0)
 		fail_stream(t, -ENOMEM);
 }
 
 static void tmr_cb(struct coil_op *op, int res, unsigned flags)
 {
-	struct coil_tcp *t = coil_container_of(op, struct coil_tcp, tmr);
+	struct coil__tcp_ext *x =
+		coil_container_of(op, struct coil__tcp_ext, tmr);
+	struct coil_tcp *t = x->t;
 	uint64_t now = coil_now(t->s.loop);
 
 	t->st &= ~T_TMR_REARM;
@@ -662,23 +786,46 @@ static void tmr_cb(struct coil_op *op, int res, unsigned flags)
 		return;
 	}
 	if (res == 0 && !t->fail) {
-		if ((t->idle_ns && now >= t->last_any_ns + t->idle_ns) ||
-		    (read_timed(t) && now >= t->last_rd_ns + t->read_ns)) {
+		if ((x->idle_ns && now >= x->last_any_ns + x->idle_ns) ||
+		    (read_timed(t) && now >= x->last_rd_ns + x->read_ns)) {
 			fail_stream(t, -ETIMEDOUT);
 			return;
 		}
 	}
 	tmr_update(t);
+	ext_idle(t);
+}
+
+/* Set the deadlines (a stream without any keeps no extension for them). */
+static int set_deadlines(struct coil_tcp *t, uint64_t idle_ns, uint64_t read_ns,
+			 uint64_t write_ns)
+{
+	struct coil__tcp_ext *x = t->x;
+
+	if (!x && !idle_ns && !read_ns && !write_ns)
+		return 0;
+	if (!x && !(x = ext(t)))
+		return -ENOMEM;
+	x->idle_ns = idle_ns;
+	x->read_ns = read_ns;
+	x->write_ns = write_ns;
+	x->last_rd_ns = x->last_any_ns = coil_now(t->s.loop);
+	return 0;
 }
 
 static int tcp_set_timeouts(struct coil_stream *s, uint64_t idle_ns,
 			    uint64_t read_ns, uint64_t write_ns)
 {
 	struct coil_tcp *t = tcp_of(s);
-	t->idle_ns = idle_ns;
-	t->read_ns = read_ns;
-	t->write_ns = write_ns;
-	t->last_rd_ns = t->last_any_ns = coil_now(s->loop);
+	int ret = set_deadlines(t, idle_ns, read_ns, write_ns);
+	if (ret < 0)
+		return ret;
+	/* no deadline left: the timer goes, and the extension with it once
+	 * nothing else holds it (its callback finds it idle) */
+	if (t->x && !idle_ns && !read_ns && coil_op_busy(&t->x->tmr) &&
+	    !(t->st & T_TMR_REARM) &&
+	    coil_timeout_remove(s->loop, &t->x->tmr) == 0)
+		t->st |= T_TMR_REARM;
 	tmr_update(t);
 	return 0;
 }
@@ -698,8 +845,8 @@ static void fail_stream(struct coil_tcp *t, int err)
 		t->st |= T_RCANCEL;
 	if (!(t->st & T_RDONE))
 		held_drop(t);
-	if (coil_op_busy(&t->wr))
-		coil_cancel(loop, &t->wr); /* its callback fails the queue */
+	if (t->x && coil_op_busy(&t->x->wr))
+		coil_cancel(loop, &t->x->wr); /* its callback fails the queue */
 	kick(t);
 }
 
@@ -709,6 +856,7 @@ static int tcp_close(struct coil_stream *s)
 {
 	struct coil_tcp *t = tcp_of(s);
 	struct coil_loop *loop = s->loop;
+	struct coil__tcp_ext *x = t->x;
 
 	t->st &= ~T_RWANT;
 	/* Each op by itself: the kernel finds an op by its user_data in a
@@ -721,19 +869,20 @@ static int tcp_close(struct coil_stream *s)
 		coil_cancel_fd(loop, t->fd);
 		t->st &= ~T_QUIET;
 	} else if (t->fd >= 0) {
-		if (coil_op_busy(&t->rd))
+		if (coil_op_busy(&t->rd) && !(t->st & T_RD_POST))
 			coil_cancel(loop, &t->rd);
-		if (coil_op_busy(&t->wr))
-			coil_cancel(loop, &t->wr);
+		if (x && coil_op_busy(&x->wr))
+			coil_cancel(loop, &x->wr);
 	}
-	if (coil_op_busy(&t->tmr))
-		coil_timeout_remove(loop, &t->tmr);
+	if (x && coil_op_busy(&x->tmr))
+		coil_timeout_remove(loop, &x->tmr);
 	kick(t); /* close_step from the loop, never inline */
 	return 0;
 }
 
 /* Once nothing is in flight: finish the requests, give buffers back and
- * close the fd through the ring. */
+ * close the fd through the ring (with the read op, the one op every
+ * stream has). */
 static void close_step(struct coil_tcp *t)
 {
 	struct coil_loop *loop = t->s.loop;
@@ -745,31 +894,34 @@ static void close_step(struct coil_tcp *t)
 	if (ops_busy(t)) /* a write callback cannot submit, but be sure */
 		return;
 	if (t->fd >= 0) {
-		coil_op_init(&t->wr, wr_cb);
-		if (coil_close(loop, &t->wr, t->fd) == 0) {
+		coil_op_init(&t->rd, rd_cb);
+		if (coil_close(loop, &t->rd, t->fd) == 0) {
 			t->st |= T_CLOSE_FD;
 			return;
 		}
 		close(t->fd);
 		t->fd = -1;
 	}
-	t->st |= T_KICK_CLOSE;
-	coil_loop_post(loop, &t->kick, 0);
+	t->st |= T_KICK_CLOSE | T_RD_POST;
+	coil_loop_post(loop, &t->rd, 0);
 }
 
 static void close_done(struct coil_tcp *t)
 {
 	t->fd = -1;
-	free(t->rbuf);
-	t->rbuf = NULL;
+	if (t->x) {
+		free(t->x->rbuf);
+		spill_free(t->x);
+		ext_free(t);
+	}
 	t->st = 0;
 	coil_stream_finish_close(&t->s);
 }
 
-static void kick_cb(struct coil_op *op, int res, unsigned flags)
+/* The kick's work: from the extension's kick op, or the read op posted in
+ * its place. */
+static void kicked(struct coil_tcp *t)
 {
-	struct coil_tcp *t = coil_container_of(op, struct coil_tcp, kick);
-
 	if (t->st & T_KICK_CLOSE) {
 		close_done(t);
 		return;
@@ -782,6 +934,12 @@ static void kick_cb(struct coil_op *op, int res, unsigned flags)
 	if (closing(t))
 		return;
 	flush(t);
+	ext_idle(t);
+}
+
+static void kick_cb(struct coil_op *op, int res, unsigned flags)
+{
+	kicked(coil_container_of(op, struct coil__tcp_ext, kick)->t);
 }
 
 static int tcp_fd(const struct coil_stream *s)
@@ -803,38 +961,29 @@ static const struct coil_stream_vt tcp_vt = {
 /* ---- set-up ---- */
 
 static void tcp_init(struct coil_loop *loop, struct coil_tcp *t,
-		     const struct coil_tcp_opts *opts)
+		     const struct coil_tcp_opts *o)
 {
-	struct coil_tcp_opts o = {0};
 	void *data = t->s.data;
 
-	if (opts)
-		o = *opts;
 	memset(t, 0, sizeof(*t));
 	t->s.data = data;
 	coil_stream_init(&t->s, loop, &tcp_vt);
 	t->fd = -1;
 	coil_op_init(&t->rd, rd_cb);
-	coil_op_init(&t->wr, wr_cb);
-	coil_op_init(&t->kick, kick_cb);
-	coil_op_init(&t->tmr, tmr_cb);
-	t->rbuf_size = o.rbuf_size ? o.rbuf_size : 16384;
-	t->idle_ns = o.idle_timeout_ns;
-	t->read_ns = o.read_timeout_ns;
-	t->write_ns = o.write_timeout_ns;
-	t->sndbuf = o.sndbuf;
-	t->rcvbuf = o.rcvbuf;
-	t->opt_flags = o.flags;
-	t->connect_deadline_ns = o.connect_timeout_ns;
+	t->rbuf_size = o->rbuf_size ? o->rbuf_size : 16384;
+	if (o->flags & COIL_TCP_QUIET_SENDS)
+		t->st |= T_QUIET_OK;
+	if (o->flags & COIL_TCP_NO_NODELAY)
+		t->st |= T_NODELAY_OFF;
 	if ((coil_loop_features(loop) & COIL_FEAT_MULTISHOT_RECV) &&
-	    !(o.flags & COIL_TCP_SINGLESHOT)) {
+	    !(o->flags & COIL_TCP_SINGLESHOT)) {
 		t->st |= T_MULTI;
-		if (o.flags & COIL_TCP_RX_TIME)
+		if (o->flags & COIL_TCP_RX_TIME)
 			t->st |= T_STAMP;
 	}
 }
 
-static void sock_opts(struct coil_tcp *t, int fd)
+static void sock_opts(struct coil_tcp *t, int fd, int sndbuf, int rcvbuf)
 {
 	int one = 1;
 	int ts = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
@@ -842,25 +991,25 @@ static void sock_opts(struct coil_tcp *t, int fd)
 	if ((t->st & T_STAMP) &&
 	    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &ts, sizeof(ts)) < 0)
 		t->st &= ~T_STAMP;
-	if (!(t->opt_flags & COIL_TCP_NO_NODELAY))
+	if (!(t->st & T_NODELAY_OFF))
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (t->sndbuf > 0)
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &t->sndbuf,
-			   sizeof(t->sndbuf));
-	if (t->rcvbuf > 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &t->rcvbuf,
-			   sizeof(t->rcvbuf));
+	if (sndbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	if (rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 }
 
 static void connected(struct coil_tcp *t)
 {
 	t->st |= T_CONNECTED;
-	t->last_rd_ns = t->last_any_ns = coil_now(t->s.loop);
+	if (t->x)
+		t->x->last_rd_ns = t->x->last_any_ns = coil_now(t->s.loop);
 }
 
 int coil_tcp_open(struct coil_loop *loop, struct coil_tcp *t, int fd,
 		  const struct coil_tcp_opts *opts)
 {
+	struct coil_tcp_opts o = {0};
 	int type = 0;
 	socklen_t len = sizeof(type);
 
@@ -872,9 +1021,17 @@ int coil_tcp_open(struct coil_loop *loop, struct coil_tcp *t, int fd,
 		return -errno;
 	if (type != SOCK_STREAM)
 		return -EPROTOTYPE;
-	tcp_init(loop, t, opts);
+	if (opts)
+		o = *opts;
+	tcp_init(loop, t, &o);
+	if (set_deadlines(t, o.idle_timeout_ns, o.read_timeout_ns,
+			  o.write_timeout_ns) < 0) {
+		t->st = 0;
+		t->s.flags = 0;
+		return -ENOMEM;
+	}
 	t->fd = fd;
-	sock_opts(t, fd);
+	sock_opts(t, fd, o.sndbuf, o.rcvbuf);
 	connected(t);
 	tmr_update(t);
 	return 0;
@@ -894,24 +1051,25 @@ static socklen_t addr_len(const struct sockaddr_storage *a)
 static int attempt(struct coil_tcp *t, int last_err)
 {
 	struct coil_loop *loop = t->s.loop;
+	struct coil__tcp_ext *x = t->x;
 	const struct sockaddr_storage *a;
 	uint64_t to = 0;
 	int fd, ret;
 
 	for (;;) {
-		a = coil__tcp_next_addr(t);
+		a = coil__tcp_next_addr(x);
 		if (!a)
 			return last_err;
-		if (t->connect_deadline_ns) {
+		if (x->connect_deadline_ns) {
 			uint64_t now = coil_now_update(loop);
-			unsigned left = t->naddrs - t->tried;
-			if (now >= t->connect_deadline_ns)
+			unsigned left = x->naddrs - x->tried;
+			if (now >= x->connect_deadline_ns)
 				return -ETIMEDOUT;
-			to = (t->connect_deadline_ns - now) / left;
+			to = (x->connect_deadline_ns - now) / left;
 			if (!to)
 				to = 1;
 		}
-		t->tried++;
+		x->tried++;
 		fd = socket(a->ss_family, SOCK_STREAM | SOCK_CLOEXEC,
 			    a->ss_family == AF_UNIX ? 0 : IPPROTO_TCP);
 		if (fd >= 0)
@@ -921,7 +1079,7 @@ static int attempt(struct coil_tcp *t, int last_err)
 		if (last_err != -EAFNOSUPPORT && last_err != -EPROTONOSUPPORT)
 			return last_err;
 	}
-	sock_opts(t, fd);
+	sock_opts(t, fd, x->sndbuf, x->rcvbuf);
 	t->fd = fd;
 	coil_op_timeout(&t->rd, to);
 	ret = coil_connect(loop, &t->rd, fd, (const struct sockaddr *)a,
@@ -933,17 +1091,24 @@ static int attempt(struct coil_tcp *t, int last_err)
 	return ret;
 }
 
+/* A connect that failed on its own: the stream holds nothing when @cb
+ * runs (the caller may free it there), so the extension goes first. */
 static void connect_fail(struct coil_tcp *t, int err)
 {
-	coil_stream_connect_cb cb = t->connect_cb;
+	coil_stream_connect_cb cb = t->x->connect_cb;
 	t->st &= ~T_CONNECTING;
-	t->connect_cb = NULL;
-	t->addrs = NULL;
+	t->x->connect_cb = NULL;
+	t->x->addrs = NULL;
+	if (err != -ECANCELED) {
+		free(t->x->rbuf);
+		ext_free(t);
+	}
 	cb(&t->s, err);
 }
 
 static void connect_done(struct coil_tcp *t, int res)
 {
+	struct coil__tcp_ext *x = t->x;
 	int err = res;
 
 	if (closing(t)) {
@@ -953,26 +1118,27 @@ static void connect_done(struct coil_tcp *t, int res)
 		return;
 	}
 	if (res == 0) {
-		coil_stream_connect_cb cb = t->connect_cb;
+		coil_stream_connect_cb cb = x->connect_cb;
 		t->st &= ~T_CONNECTING;
-		t->connect_cb = NULL;
-		t->addrs = NULL;
+		x->connect_cb = NULL;
+		x->addrs = NULL;
 		connected(t);
 		cb(&t->s, 0);
 		if (closing(t))
 			return;
 		rd_arm(t);
 		tmr_update(t);
-		if (t->wq_head)
+		if (t->x && t->x->wq_head)
 			kick(t);
+		ext_idle(t);
 		return;
 	}
 	close(t->fd);
 	t->fd = -1;
-	if (t->connect_deadline_ns &&
-	    coil_now(t->s.loop) >= t->connect_deadline_ns)
+	if (x->connect_deadline_ns &&
+	    coil_now(t->s.loop) >= x->connect_deadline_ns)
 		err = -ETIMEDOUT;
-	else if (t->tried < t->naddrs)
+	else if (x->tried < x->naddrs)
 		err = attempt(t, res);
 	if (err < 0)
 		connect_fail(t, err);
@@ -983,7 +1149,8 @@ int coil_tcp_connect(struct coil_loop *loop, struct coil_tcp *t,
 		     const struct coil_tcp_opts *opts,
 		     coil_stream_connect_cb cb)
 {
-	uint64_t timeout;
+	struct coil_tcp_opts o = {0};
+	struct coil__tcp_ext *x;
 	int ret;
 
 	if (!loop || !t || !addrs || !cb || !naddrs || naddrs > 65535)
@@ -998,15 +1165,29 @@ int coil_tcp_connect(struct coil_loop *loop, struct coil_tcp *t,
 		    addrs[i].ss_family != AF_UNIX)
 			return -EAFNOSUPPORT;
 	}
-	tcp_init(loop, t, opts);
-	timeout = t->connect_deadline_ns;
-	t->connect_deadline_ns = timeout ? coil_now_update(loop) + timeout : 0;
-	t->addrs = addrs;
-	t->naddrs = naddrs;
-	t->connect_cb = cb;
+	if (opts)
+		o = *opts;
+	tcp_init(loop, t, &o);
+	/* connecting needs the extension: its addresses, the callback */
+	if (!(x = ext(t))) {
+		t->s.flags = 0;
+		return -ENOMEM;
+	}
+	set_deadlines(t, o.idle_timeout_ns, o.read_timeout_ns,
+		      o.write_timeout_ns);
+	x->sndbuf = o.sndbuf;
+	x->rcvbuf = o.rcvbuf;
+	x->connect_deadline_ns =
+		o.connect_timeout_ns
+			? coil_now_update(loop) + o.connect_timeout_ns
+			: 0;
+	x->addrs = addrs;
+	x->naddrs = naddrs;
+	x->connect_cb = cb;
 	t->st |= T_CONNECTING;
 	ret = attempt(t, -ECONNREFUSED);
 	if (ret < 0) {
+		ext_free(t);
 		t->st = 0;
 		t->s.flags = 0;
 		return ret;

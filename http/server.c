@@ -244,7 +244,7 @@ static void tls_done_cb(struct coil_stream *s, int status)
 		return;
 	}
 	if ((c->srv->o.flags & COIL_HTTP_SERVER_H2) &&
-	    !strcmp(coil_tls_info(c->tls)->alpn, "h2"))
+	    !strcmp(coil_tls_info(sconn_tls(c))->alpn, "h2"))
 		h2_start(c, NULL, 0);
 }
 
@@ -270,11 +270,12 @@ static void conn_start(struct coil_http_server *srv, int fd)
 		/* the handshake must fit in the time a first head has */
 		struct coil_tls_opts to = {.handshake_timeout_ns =
 						   srv->o.header_timeout_ns};
-		c->tls->s.data = c;
-		ret = coil_tls_open(c->tls, &c->tcp.s, srv->o.tls, &to,
+		struct coil_tls *tls = sconn_tls(c);
+		tls->s.data = c;
+		ret = coil_tls_open(tls, &c->tcp.s, srv->o.tls, &to,
 				    tls_done_cb);
 		if (ret == 0)
-			c->s = &c->tls->s;
+			c->s = &tls->s;
 	}
 	c->x = NULL;
 	c->h2 = NULL;
@@ -283,7 +284,7 @@ static void conn_start(struct coil_http_server *srv, int fd)
 	c->nreq = 0;
 	c->in = c->ibuf = NULL;
 	c->icap = c->ipos = c->ilen = 0;
-	c->peer_len = 0;
+	c->peer4 = 0;
 	c->tlist = TL_NONE;
 	c->t_prev = c->t_next = NULL;
 	c->head_start = srv_now(srv);
@@ -1189,6 +1190,7 @@ void coil_http_server_stats(const struct coil_http_server *srv,
 	if (!srv || !st)
 		return;
 	*st = srv->stats;
+	st->conn_bytes = srv->conn_bytes;
 	coil__fcache_counts(srv->fc, &fc);
 	st->file_cache_hits = fc.hits;
 	st->file_cache_misses = fc.misses;

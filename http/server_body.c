@@ -9,6 +9,7 @@
  * http/body.c.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -245,15 +246,25 @@ int coil_http_sreq_peer(const struct coil_http_sreq *req,
 		c = coil_container_of(req, struct h2s, req)->hc->c;
 	else
 		c = sconn_of((struct coil_http_sreq *)req);
-	if (!c->peer_len) {
-		socklen_t n = sizeof(c->peer);
-		if (getpeername(coil_stream_fd(&c->tcp.s), &c->peer.sa, &n) < 0)
-			return -errno;
-		c->peer_len = n;
-	}
 	memset(ss, 0, sizeof(*ss));
-	memcpy(ss, &c->peer, c->peer_len);
-	*len = c->peer_len;
+	if (c->peer4) {
+		struct sockaddr_in *a = (struct sockaddr_in *)(void *)ss;
+		a->sin_family = AF_INET;
+		a->sin_port = (in_port_t)(c->peer4 >> 32);
+		a->sin_addr.s_addr = (in_addr_t)c->peer4;
+		*len = sizeof(*a);
+		return 0;
+	}
+	*len = sizeof(*ss);
+	if (getpeername(coil_stream_fd(&c->tcp.s), (struct sockaddr *)ss, len) <
+	    0)
+		return -errno;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a =
+			(const struct sockaddr_in *)(const void *)ss;
+		c->peer4 = 1ull << 63 | (uint64_t)a->sin_port << 32 |
+			   a->sin_addr.s_addr;
+	}
 	return 0;
 }
 

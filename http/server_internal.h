@@ -242,30 +242,28 @@ struct sexch {
 struct sconn {
 	struct coil_tcp tcp;
 	struct coil_stream *s; /* &tcp.s, or the TLS stream over it */
-	struct coil_tls *tls;  /* in the same allocation, when TLS is on */
 	struct coil_http_server *srv;
 	struct sexch *x; /* the request in progress; NULL while idle */
 	struct sconn *all_prev, *all_next; /* the server's live connections */
 	struct sconn *t_prev, *t_next;	   /* a time-limit list */
 	uint64_t deadline;
 	uint64_t head_start;
-	unsigned tlist;
 	unsigned st;
-	unsigned phase;
-	unsigned nreq; /* requests started on this connection */
+	unsigned nreq;	     /* requests started on this connection */
+	unsigned char tlist; /* TL_* */
+	unsigned char phase; /* P_* */
 	/* input */
 	const char *in;
 	char *ibuf;
 	size_t icap, ilen, ipos;
 	struct coil_op kick;
 	struct h2conn *h2; /* HTTP/2: the connection once handed over (P_H2) */
-	/* the client's address, read once (coil_http_sreq_peer()) */
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in a4;
-		struct sockaddr_in6 a6;
-	} peer;
-	socklen_t peer_len; /* 0: not read yet */
+	/* the client's IPv4 address, read once (coil_http_sreq_peer()):
+	 * 1 << 63 | port << 32 | address, both in network order; 0 until
+	 * read, and for an IPv6 client (asked each time: 28 bytes in every
+	 * connection would cost more than its getpeername(2)) */
+	uint64_t peer4;
+	/* with TLS, struct coil_tls follows in the same allocation */
 };
 
 struct tlist {
@@ -312,6 +310,12 @@ struct coil_http_server {
 	struct coil_http_server_stats stats;
 	struct coil_tcp_opts topts;
 };
+
+/* The TLS stream of @c (server with TLS), else NULL. */
+static inline struct coil_tls *sconn_tls(struct sconn *c)
+{
+	return c->srv->o.tls ? (struct coil_tls *)(void *)(c + 1) : NULL;
+}
 
 /* server_h2_stream.c: the connection an HTTP/2 request came on. */
 struct sconn *coil__h2_sconn(struct coil_http_sreq *req);

@@ -37,8 +37,6 @@ struct sconn *coil__conn_new(struct coil_http_server *srv)
 	c = calloc(1, srv->conn_bytes);
 	if (!c)
 		return NULL;
-	if (srv->o.tls)
-		c->tls = (struct coil_tls *)(void *)(c + 1);
 	c->srv = srv;
 	return c;
 }

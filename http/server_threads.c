@@ -319,6 +319,7 @@ int coil_http_threads_wait(struct coil_http_threads *t,
 				w->stats.file_cache_unwatched;
 			stats->trims += w->stats.trims;
 			stats->quiet_trims += w->stats.quiet_trims;
+			stats->conn_bytes = w->stats.conn_bytes;
 		}
 	}
 	t->waited = 1;

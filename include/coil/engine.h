@@ -359,6 +359,10 @@ struct coil_loop_stats {
 	uint64_t sendfiles;	 /* sendfile(2) calls made by coil_sendfile() */
 	uint64_t sendfile_warms; /* its reads of ranges not in the page cache */
 	uint64_t buf_trims;	 /* coil_loop_trim() requests carried out */
+	/* TCP streams holding their extension now (coil/stream.h: writing,
+	 * paused, connecting, with deadlines or single-shot reads); a
+	 * stream that only has its multishot read armed holds none */
+	uint64_t tcp_exts;
 };
 void coil_loop_stats(const struct coil_loop *loop, struct coil_loop_stats *st);
 
@@ -529,7 +533,9 @@ int coil_buf_put(struct coil_loop *loop, unsigned bid);
  * IORING_SETUP_DEFER_TASKRUN (io_uring_setup(2)) the kernel picks and
  * fills provided buffers only inside io_uring_enter(2) on this thread;
  * the next recv into a dropped buffer faults in a zeroed page. Held
- * buffers keep their bytes. Counted in coil_loop_stats.buf_trims.
+ * buffers keep their bytes. Counted in coil_loop_stats.buf_trims. The
+ * same turn frees the blocks the loop keeps for its TCP streams (their
+ * extensions and sendmsg iovecs, coil/stream.h) beyond 16 of each kind.
  *
  * Return: 0 (done at the next turn); -EINVAL for NULL @loop; -EOPNOTSUPP
  * without a buffer ring or without COIL_FEAT_DEFER_TASKRUN (a kernel that

@@ -190,6 +190,10 @@ struct coil_http_server_stats {
 	 * 1 s): the provided buffers' pages their reads touched, the free
 	 * lists beyond 16 entries, the heap's free pages (times) */
 	uint64_t quiet_trims;
+	/* the bytes of one connection's own struct, all that an idle
+	 * keep-alive connection holds (its TCP stream's core, the list
+	 * links, the input pointers, its kick; with TLS the TLS stream) */
+	size_t conn_bytes;
 	/* the open-file cache (opts.file_cache_files) */
 	uint64_t file_cache_hits;      /* requests served from an entry */
 	uint64_t file_cache_misses;    /* paths opened (no entry) */

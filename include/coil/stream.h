@@ -15,11 +15,13 @@
  * (struct coil_tcp), a write request (struct coil_stream_write) and a
  * listener (struct coil_listener) are embedded in the caller's own structs;
  * coil never allocates them and never frees them. Nothing on the data path
- * allocates: reads land in the loop's provided buffers (or, without
- * multishot recv, in one buffer per stream allocated when reading starts),
- * writes are gathered from the caller's memory. The one exception is a
- * paused stream that received more than COIL_TCP_HELD buffers before the
- * pause took effect (see coil_stream_read_stop()).
+ * allocates once warm: reads land in the loop's provided buffers (or,
+ * without multishot recv, in one buffer per stream allocated when reading
+ * starts), writes are gathered from the caller's memory, and what a TCP
+ * stream needs beyond an armed read (its extension, see struct coil_tcp)
+ * comes from a list the loop keeps. The one exception is a paused stream
+ * that received more than COIL_TCP_HELD buffers before the pause took
+ * effect (see coil_stream_read_stop()).
  *
  * Lifetime rules:
  *  - A stream is "open" from a successful coil_tcp_connect() / coil_tcp_open()
@@ -244,7 +246,8 @@ int coil_stream_read_start(struct coil_stream *s, coil_stream_read_cb cb);
  * single-shot path simply does not re-arm (at most its one buffer is held).
  * The read deadline does not run while paused.
  *
- * Return: 0; -EINVAL for NULL or a stream that is not open.
+ * Return: 0; -EINVAL for NULL or a stream that is not open; -ENOMEM when
+ * a TCP stream cannot take its extension (where held bytes are kept).
  */
 int coil_stream_read_stop(struct coil_stream *s);
 
@@ -269,7 +272,8 @@ int coil_stream_read_stop(struct coil_stream *s);
  * @w is still queued; -ENOTCONN before the stream is connected;
  * COIL_ECLOSED when closing; -EPIPE after coil_stream_shutdown(); the
  * stream's error (-ECONNRESET, -EPIPE, -ETIMEDOUT ...) once a send failed
- * or a deadline expired.
+ * or a deadline expired; -ENOMEM when a TCP stream cannot take its
+ * extension (the write queue lives there).
  */
 int coil_stream_write(struct coil_stream *s, struct coil_stream_write *w,
 		      const void *buf, size_t len, coil_stream_write_cb cb);
@@ -312,7 +316,7 @@ int coil_stream_writev_more(struct coil_stream *s, struct coil_stream_write *w,
  *
  * Return: 0; -EINVAL for NULL @s/@w; -EBUSY if @w is queued; -ENOTCONN
  * before connected; COIL_ECLOSED when closing; -EPIPE if already shut down;
- * the stream's error once it failed.
+ * the stream's error once it failed; -ENOMEM as coil_stream_write().
  */
 int coil_stream_shutdown(struct coil_stream *s, struct coil_stream_write *w,
 			 coil_stream_write_cb cb);
@@ -351,7 +355,8 @@ int coil_stream_close(struct coil_stream *s, coil_stream_close_cb cb);
  * timestamp, the timer re-checks when it fires.
  *
  * Return: 0; -EINVAL for NULL or a stream that is not open; COIL_ECLOSED
- * when closing.
+ * when closing; -ENOMEM when a TCP stream cannot take its extension (its
+ * timer lives there; turning every deadline off needs none).
  */
 int coil_stream_set_timeouts(struct coil_stream *s, uint64_t idle_ns,
 			     uint64_t read_ns, uint64_t write_ns);
@@ -452,19 +457,21 @@ struct coil_tcp_opts {
 /*
  * A TCP stream. Embed it; pass &t->s to the coil_stream_*() functions.
  * Everything after s is private.
+ *
+ * What an idle stream with a multishot read armed needs is in struct
+ * coil_tcp itself (the socket, the flag word, the read op: 256 bytes on
+ * x86-64). The rest (the write queue and its op, the kick, the deadline
+ * timer, bytes held while paused, the single-shot buffer, the connect's
+ * addresses) is a struct coil__tcp_ext, a block of the loop's taken when
+ * the stream first needs one of them and given back once it is idle
+ * again: a keep-alive server connection between requests holds none.
  */
 struct coil__sendv;
+struct coil_tcp;
 
-struct coil_tcp {
-	struct coil_stream s;
-	/* private to engine/tcp.c below this line */
-	int fd;
-	unsigned st; /* TCP state bits */
-	int fail;    /* the stream's error once failed, else 0 */
-	int wfail;   /* the write side's error once a send failed, else 0 */
-	int rd_end;  /* EOF (0) or -errno waiting behind held bytes */
-	struct coil_op rd;   /* connect, then recv */
-	struct coil_op wr;   /* send/sendmsg, shutdown, then close */
+struct coil__tcp_ext {
+	struct coil_tcp *t;
+	struct coil_op wr;   /* send/sendmsg, shutdown */
 	struct coil_op kick; /* posted: flush writes, deliver held bytes */
 	struct coil_op tmr;  /* idle/read deadline timer */
 	/* write queue */
@@ -483,19 +490,31 @@ struct coil_tcp {
 	size_t spill_off, spill_len, spill_cap;
 	/* ... or the single-shot buffer */
 	unsigned char *rbuf;
-	unsigned rbuf_size, rbuf_off, rbuf_len;
+	unsigned rbuf_off, rbuf_len;
 	/* connect */
 	const struct sockaddr_storage *addrs;
 	unsigned naddrs, tried;
 	unsigned next4, next6;
 	int last_family;
+	int sndbuf, rcvbuf;
 	uint64_t connect_deadline_ns;
 	coil_stream_connect_cb connect_cb;
 	/* deadlines */
 	uint64_t idle_ns, read_ns, write_ns;
 	uint64_t last_rd_ns, last_any_ns, tmr_at_ns;
-	int sndbuf, rcvbuf;
-	unsigned opt_flags;
+};
+
+struct coil_tcp {
+	struct coil_stream s;
+	/* private to engine/tcp.c below this line */
+	int fd;
+	unsigned st; /* TCP state bits */
+	int fail;    /* the stream's error once failed, else 0 */
+	int wfail;   /* the write side's error once a send failed, else 0 */
+	int rd_end;  /* EOF (0) or -errno waiting behind held bytes */
+	unsigned rbuf_size;	 /* single-shot recv buffer's size */
+	struct coil_op rd;	 /* connect, then recv; last the close */
+	struct coil__tcp_ext *x; /* the rest, while used; else NULL */
 };
 
 /*
@@ -534,7 +553,8 @@ struct coil_tcp {
  * time with their own timeouts.
  *
  * Return: 0 (the callback will run); -EINVAL for NULL @loop/@t/@addrs/@cb
- * or @naddrs 0 or > 65535; -EAFNOSUPPORT for an address that is neither
+ * or @naddrs 0 or > 65535; -ENOMEM for the stream's extension (which
+ * holds the connect's state); -EAFNOSUPPORT for an address that is neither
  * AF_INET, AF_INET6 nor AF_UNIX, or AF_UNIX mixed with the others; -EMFILE,
  * -ENFILE, -ENOBUFS, -ENOMEM from socket(2) for the first attempt (the callback
  * will not run).
@@ -556,7 +576,8 @@ int coil_tcp_connect(struct coil_loop *loop, struct coil_tcp *t,
  *
  * Return: 0; -EINVAL for NULL @loop/@t; -EBADF for a negative or closed
  * @fd; -ENOTSOCK if @fd is not a socket; -EPROTOTYPE if it is not
- * SOCK_STREAM.
+ * SOCK_STREAM; -ENOMEM when @opts sets a deadline and the stream cannot
+ * take its extension.
  */
 int coil_tcp_open(struct coil_loop *loop, struct coil_tcp *t, int fd,
 		  const struct coil_tcp_opts *opts);

@@ -383,7 +383,8 @@ static void test_stream_failure_before_read_start(void **state)
 
 	tu_tcp_pair(fds);
 	assert_int_equal(coil_tcp_open(loop, &c.t, fds[0], &o), 0);
-	ST_RUN_UNTIL(loop, !coil_op_busy(&c.t.tmr), 10000);
+	assert_non_null(c.t.x); /* a deadline: the extension holds its timer */
+	ST_RUN_UNTIL(loop, !coil_op_busy(&c.t.x->tmr), 10000);
 	assert_int_equal(c.err, 0);
 	assert_int_equal(coil_stream_read_start(&c.t.s, st_client_read), 0);
 	assert_int_equal(c.err, 0); /* never inline */

@@ -6,7 +6,7 @@
  * that an idle stream does not carry them. Taken when needed, put back
  * when done; kept in one list per kind (at most 64 sendmsg blocks, 1,024
  * extensions; engine/loop.c, which frees them with the loop and cuts
- * them to 16 at coil_loop_trim()). Every block of a kind has the size
+ * them to 16 in coil_loop_trim()). Every block of a kind has the size
  * given for that kind. Loop thread only.
  */
 #ifndef COIL_ENGINE_BLKCACHE_H

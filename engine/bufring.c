@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 
+#include "blkcache.h"
 #include "internal.h"
 
 int coil__buf_ring_setup(struct coil_loop *loop, unsigned count, unsigned size)
@@ -149,6 +150,9 @@ int coil_loop_trim(struct coil_loop *loop)
 {
 	if (!loop)
 		return -EINVAL;
+	/* at once: nothing but this thread touches them, and a caller that
+	 * runs malloc_trim(3) next finds the pages they pinned free */
+	coil__blk_trim(loop, 16);
 	if (!loop->bufs || !(loop->features & COIL_FEAT_DEFER_TASKRUN))
 		return -EOPNOTSUPP;
 	loop->buf_trim = 1;

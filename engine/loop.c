@@ -722,10 +722,8 @@ static int turn(struct coil_loop *loop, int may_wait)
 		loop->st.overflow++;
 	/* coil_loop_trim(): every CQE reaped, none in the kernel's overflow
 	 * list, no entry yet: no buffer nobody holds carries bytes */
-	if (loop->buf_trim && !overflow && !io_uring_cq_ready(ring)) {
+	if (loop->buf_trim && !overflow && !io_uring_cq_ready(ring))
 		coil__buf_trim(loop);
-		coil__blk_trim(loop, 16);
-	}
 
 	int wait = may_wait && !loop->ready_head &&
 		   (loop->inflight > 0 || loop->alarm) &&

@@ -534,8 +534,10 @@ int coil_buf_put(struct coil_loop *loop, unsigned bid);
  * fills provided buffers only inside io_uring_enter(2) on this thread;
  * the next recv into a dropped buffer faults in a zeroed page. Held
  * buffers keep their bytes. Counted in coil_loop_stats.buf_trims. The
- * same turn frees the blocks the loop keeps for its TCP streams (their
- * extensions and sendmsg iovecs, coil/stream.h) beyond 16 of each kind.
+ * blocks the loop keeps for its TCP streams (their extensions and
+ * sendmsg iovecs, coil/stream.h) beyond 16 of each kind are freed at
+ * once, in this call (even where the buffers' pages cannot go), so that a
+ * malloc_trim(3) after it finds the heap pages they pinned free.
  *
  * Return: 0 (done at the next turn); -EINVAL for NULL @loop; -EOPNOTSUPP
  * without a buffer ring or without COIL_FEAT_DEFER_TASKRUN (a kernel that

@@ -157,6 +157,23 @@ static void log_clear(void)
 	truncate(at("access.log"), 0);
 }
 
+/* What nginx should have logged as line @i (from 0), into @buf. */
+typedef void (*log_line_fn)(uint64_t i, char *buf, size_t cap);
+
+/* nginx logged exactly @want lines (log_lines()); with @line, each is the
+ * one @line writes for it. */
+static void expect_log(uint64_t want, log_line_fn line)
+{
+	char **l, buf[160];
+	uint64_t n;
+	l = log_lines(want, &n);
+	for (uint64_t i = 0; line && i < n; i++) {
+		line(i, buf, sizeof(buf));
+		assert_string_equal(l[i], buf);
+	}
+	lines_free(l);
+}
+
 /* Run coil-bench with @script (written to the folder) and arguments. */
 #define RUN_SCRIPT(script, ...)                                                \
 	({                                                                     \
@@ -175,21 +192,22 @@ static const char post_lua[] = "wrk.method = \"POST\"\n"
 			       "wrk.headers[\"Content-Type\"] = "
 			       "\"application/x-www-form-urlencoded\"\n";
 
+static void post_line(uint64_t i, char *buf, size_t cap)
+{
+	(void)i;
+	snprintf(buf, cap,
+		 "POST / 16 [application/x-www-form-urlencoded] "
+		 "[-] [-]");
+}
+
 static void test_script_post_nginx(void **state)
 {
 	struct cb_out r;
-	char **l;
-	uint64_t n;
 	(void)state;
 	r = RUN_SCRIPT(post_lua, "-t2", "-c4", "-n200", "--json", url);
 	cb_expect_ok(&r);
 	assert_int_equal((uint64_t)j_requests(r.out), 200);
-	l = log_lines(200, &n);
-	for (uint64_t i = 0; i < n; i++)
-		assert_string_equal(l[i], "POST / 16 "
-					  "[application/x-www-form-urlencoded]"
-					  " [-] [-]");
-	lines_free(l);
+	expect_log(200, post_line);
 	cb_out_free(&r);
 }
 
@@ -271,26 +289,31 @@ static void test_script_counter(void **state)
 }
 
 /* the same in the open model: the schedule sends, request() makes each */
+static void counter_line(uint64_t i, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "GET /%llu - [-] [%llu] [-]", (unsigned long long)i,
+		 (unsigned long long)i);
+}
+
 static void test_script_counter_open_model(void **state)
 {
 	struct cb_out r;
-	char **l;
-	uint64_t n, got;
+	uint64_t got;
 	(void)state;
 	r = RUN_SCRIPT(counter_lua, "-t1", "-c1", "-R200", "-d1s", "--json",
 		       url);
 	cb_expect_ok(&r);
 	got = (uint64_t)j_requests(r.out);
 	assert_true(got >= 150 && got <= 201);
-	l = log_lines(got, &n);
-	for (uint64_t i = 0; i < n; i++) {
-		char want[64];
-		snprintf(want, sizeof(want), "GET /%llu - [-] [%llu] [-]",
-			 (unsigned long long)i, (unsigned long long)i);
-		assert_string_equal(l[i], want);
-	}
-	lines_free(l);
+	expect_log(got, counter_line);
 	cb_out_free(&r);
+}
+
+static void auth_line(uint64_t i, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s",
+		 i == 0 ? "GET /authenticate - [-] [-] [-]"
+			: "GET /resource - [-] [-] [s3cret]");
 }
 
 /* auth.lua: response() reads a header and changes what request() sends */
@@ -310,16 +333,10 @@ static void test_script_auth(void **state)
 		"   end\n"
 		"end\n";
 	struct cb_out r;
-	char **l;
-	uint64_t n;
 	(void)state;
 	r = RUN_SCRIPT(auth_lua, "-t1", "-c1", "-n20", "--json", url);
 	cb_expect_ok(&r);
-	l = log_lines(20, &n);
-	assert_string_equal(l[0], "GET /authenticate - [-] [-] [-]");
-	for (uint64_t i = 1; i < n; i++)
-		assert_string_equal(l[i], "GET /resource - [-] [-] [s3cret]");
-	lines_free(l);
+	expect_log(20, auth_line);
 	cb_out_free(&r);
 }
 
@@ -328,17 +345,20 @@ static void test_script_auth(void **state)
 static void test_script_delay(void **state)
 {
 	struct cb_out r;
-	char **l;
-	uint64_t n;
 	(void)state;
 	r = RUN_SCRIPT("function delay()\n  return 20\nend\n", "-t1", "-c1",
 		       "-n10", "--json", url);
 	cb_expect_ok(&r);
 	assert_int_equal((uint64_t)j_requests(r.out), 10);
 	assert_true(jnum(r.out, NULL, "runtime_ns") >= 200e6);
-	l = log_lines(10, &n);
-	lines_free(l);
+	expect_log(10, NULL);
 	cb_out_free(&r);
+}
+
+static void pipeline_line(uint64_t i, char *buf, size_t cap)
+{
+	static const char *const q[] = {"foo", "bar", "baz"};
+	snprintf(buf, cap, "GET /?%s - [-] [-] [-]", q[i % 3]);
 }
 
 /* pipeline.lua: one request() string holding three requests */
@@ -355,21 +375,12 @@ static void test_script_pipeline(void **state)
 		"request = function()\n"
 		"   return req\n"
 		"end\n";
-	static const char *const q[] = {"foo", "bar", "baz"};
 	struct cb_out r;
-	char **l, want[64];
-	uint64_t n;
 	(void)state;
 	r = RUN_SCRIPT(pipeline_lua, "-t1", "-c1", "-n10", "--json", url);
 	cb_expect_ok(&r);
 	assert_int_equal((uint64_t)j_requests(r.out), 30);
-	l = log_lines(30, &n);
-	for (uint64_t i = 0; i < n; i++) {
-		snprintf(want, sizeof(want), "GET /?%s - [-] [-] [-]",
-			 q[i % 3]);
-		assert_string_equal(l[i], want);
-	}
-	lines_free(l);
+	expect_log(30, pipeline_line);
 	cb_out_free(&r);
 }
 
@@ -470,8 +481,6 @@ static void test_script_setup(void **state)
 		"   print((\"total %d %d\"):format(rq, rs))\n"
 		"end\n";
 	struct cb_out r;
-	char **l;
-	uint64_t n;
 	(void)state;
 	r = RUN_SCRIPT(setup_lua, "-t2", "-c2", "-n100", "--output",
 		       at("out.json"), "--json", url);
@@ -483,8 +492,7 @@ static void test_script_setup(void **state)
 	assert_non_null(strstr(r.out, "thread 2 made 50 requests and got 50 "
 				      "responses\n"));
 	assert_non_null(strstr(r.out, "total 100 100\n"));
-	l = log_lines(100, &n);
-	lines_free(l);
+	expect_log(100, NULL);
 	cb_out_free(&r);
 }
 
@@ -500,15 +508,12 @@ static void test_script_stop(void **state)
 				       "   counter = counter + 1\n"
 				       "end\n";
 	struct cb_out r;
-	char **l;
-	uint64_t n;
 	(void)state;
 	r = RUN_SCRIPT(stop_lua, "-t1", "-c1", "-d30s", "--json", url);
 	cb_expect_ok(&r);
 	assert_int_equal((uint64_t)j_requests(r.out), 100);
 	assert_true(jnum(r.out, NULL, "runtime_ns") < 10e9);
-	l = log_lines(100, &n);
-	lines_free(l);
+	expect_log(100, NULL);
 	cb_out_free(&r);
 }
 
@@ -534,16 +539,14 @@ static void test_script_addr(void **state)
 		"   print(msg:format(tostring(wrk.thread.addr)))\n"
 		"end\n";
 	struct cb_out r;
-	char want[64], **l;
-	uint64_t n;
+	char want[64];
 	(void)state;
 	r = RUN_SCRIPT(addr_lua, "-t2", "-c2", "-n20", "--json", url);
 	cb_expect_ok(&r);
 	snprintf(want, sizeof(want), "thread addr: 127.0.0.1:%u\n", port);
 	assert_non_null(strstr(r.out, want));
 	assert_non_null(strstr(strstr(r.out, want) + 1, want));
-	l = log_lines(20, &n);
-	lines_free(l);
+	expect_log(20, NULL);
 	cb_out_free(&r);
 }
 
@@ -776,8 +779,6 @@ static void test_script_init_error_exit_2(void **state)
 {
 	struct cb_out r;
 	char want[300];
-	uint64_t n;
-	char **l;
 	(void)state;
 	r = RUN_SCRIPT("function init(args)\n  local t = nil\n"
 		       "  return t.field\nend\n",
@@ -787,8 +788,7 @@ static void test_script_init_error_exit_2(void **state)
 		 at("s.lua"));
 	assert_non_null(strstr(r.err, want));
 	cb_out_free(&r);
-	l = log_lines(0, &n); /* nothing was sent */
-	lines_free(l);
+	expect_log(0, NULL); /* nothing was sent */
 }
 
 /* an error in request() during the run: the run stops, exit 1, the
@@ -825,6 +825,12 @@ static void test_script_run_error_stops(void **state)
 	cb_out_free(&r);
 }
 
+static void good_line(uint64_t i, char *buf, size_t cap)
+{
+	(void)i;
+	snprintf(buf, cap, "GET /good - [-] [-] [-]");
+}
+
 /* request() returning a number or a malformed request: counted as
  * "script" errors, never sent */
 static void test_script_bad_request_counted(void **state)
@@ -838,8 +844,6 @@ static void test_script_bad_request_counted(void **state)
 		"  return wrk.format(nil, \"/good\")\n"
 		"end\n";
 	struct cb_out r;
-	char **l;
-	uint64_t n;
 	double good;
 	(void)state;
 	r = RUN_SCRIPT(bad_lua, "-t1", "-c1", "-n30", "--json", url);
@@ -852,10 +856,7 @@ static void test_script_bad_request_counted(void **state)
 			 20);
 	assert_non_null(strstr(r.out, "\"name\": \"EINVAL\""));
 	assert_non_null(strstr(r.out, "\"name\": \"COIL_EPARSE\""));
-	l = log_lines(10, &n);
-	for (uint64_t i = 0; i < n; i++)
-		assert_string_equal(l[i], "GET /good - [-] [-] [-]");
-	lines_free(l);
+	expect_log(10, good_line);
 	cb_out_free(&r);
 }
 

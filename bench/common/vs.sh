@@ -57,12 +57,7 @@ table() {
 		"syscalls/req" "p50 us" "p99 us" "own user/sys us" "own syscalls"
 	rm -f "$dir/medians"
 	echo "|--------------------------------------------|-------:|------------:|-----------:|-----------:|-------------:|--------:|--------:|----------------:|-------------:|"
-	awk '
-	function med(a, n,   i, j, t) {
-		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
-			if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-	}
+	awk "$bench_awk_med"'
 	# a latency column: "-" when a run had no such figure (h2load)
 	function lat(x) { return x < 0 ? sprintf("%7s", "-") : sprintf("%7.0f", x) }
 	{ k = $1; n[k]++; order[k] = order[k] ? order[k] : ++no; names[no] = k

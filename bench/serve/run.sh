@@ -53,59 +53,39 @@ rounds=${3:-3}
 cases=${4:-hello small file https large cold lone}
 conns=50
 
-for p in wrk nginx taskset; do
-	if ! command -v $p >/dev/null 2>&1; then
-		echo "bench/serve: $p is not installed" >&2
-		exit 77
-	fi
-done
+. "$(dirname "$0")/../common/bench.sh"
+. "$(dirname "$0")/../common/serve.sh"
+bench_skip=77 # ctest's skip (tests/server/bench_serve_smoke.sh)
+bench_need bench/serve wrk nginx taskset curl
 [ -x "$serve" ] || {
 	echo "bench/serve: no coil-serve at $serve" >&2
 	exit 1
 }
-have_perf=0
-if command -v perf >/dev/null 2>&1 &&
-	perf stat -e raw_syscalls:sys_enter -x, -o /dev/null -- true 2>/dev/null; then
-	have_perf=1
-fi
+bench_tmpdir serve
+drop_pid=""
 
-tmp=$(mktemp -d)
-nginx_pid="" serve_pid="" serve_tls_pid="" drop_pid="" serve_b_pid=""
-cleanup() {
-	for p in $serve_pid $serve_tls_pid $nginx_pid $drop_pid $serve_b_pid; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in $serve_pid $serve_tls_pid $nginx_pid $drop_pid $serve_b_pid; do
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-. "$(dirname "$0")/../common/bench.sh"
 bench_header
 echo "$(nginx -v 2>&1), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
 echo "load: wrk -t1 -c$conns -d${secs}s on CPU 1; servers on CPU 0;" \
 	"$rounds rounds, alternating"
-[ $have_perf = 1 ] || echo "perf not usable: system calls not counted"
+serve_perf_probe
 
-mkdir -p "$tmp/root" "$tmp/logs"
-head -c 4096 /dev/urandom >"$tmp/root/f4k.bin"
-head -c 65536 /dev/urandom >"$tmp/root/f64k.bin"
-head -c 1048576 /dev/urandom >"$tmp/root/f1m.bin"
+mkdir -p "$dir/root"
+head -c 4096 /dev/urandom >"$dir/root/f4k.bin"
+head -c 65536 /dev/urandom >"$dir/root/f64k.bin"
+head -c 1048576 /dev/urandom >"$dir/root/f1m.bin"
 ncold=256
 case " $cases " in *" cold "*)
-	mkdir -p "$tmp/root/cold"
+	mkdir -p "$dir/root/cold"
 	for i in $(seq 1 $ncold); do
-		head -c 65536 /dev/urandom >"$tmp/root/cold/$i.bin"
+		head -c 65536 /dev/urandom >"$dir/root/cold/$i.bin"
 	done
 	sync # clean pages: DONTNEED drops only those
-	chmod 755 "$tmp/root/cold"
-	chmod 644 "$tmp/root/cold/"*.bin
+	chmod 755 "$dir/root/cold"
+	chmod 644 "$dir/root/cold/"*.bin
 	;;
 esac
-cat >"$tmp/cold.lua" <<EOF
+cat >"$dir/cold.lua" <<EOF
 local i = 0
 request = function()
   i = i % $ncold + 1
@@ -114,9 +94,9 @@ end
 EOF
 # drops the cold files from the page cache: once (with an argument), or
 # every 20 ms until killed
-cat >"$tmp/drop.py" <<EOF
+cat >"$dir/drop.py" <<EOF
 import glob, os, sys, time
-fds = [os.open(p, os.O_RDONLY) for p in glob.glob("$tmp/root/cold/*.bin")]
+fds = [os.open(p, os.O_RDONLY) for p in glob.glob("$dir/root/cold/*.bin")]
 while True:
     for fd in fds:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
@@ -125,128 +105,64 @@ while True:
     time.sleep(0.02)
 EOF
 # nginx's worker runs as an unprivileged user: let it read the root
-chmod 755 "$tmp" "$tmp/root"
-chmod 644 "$tmp/root/f4k.bin" "$tmp/root/f64k.bin" "$tmp/root/f1m.bin"
+chmod 755 "$dir" "$dir/root"
+chmod 644 "$dir/root/f4k.bin" "$dir/root/f64k.bin" "$dir/root/f1m.bin"
 
 # TLS material for the https case (a self-signed P-256 certificate)
 tls=0
-if command -v openssl >/dev/null 2>&1 &&
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-		-nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 \
-		-subj /CN=localhost >/dev/null 2>&1; then
-	tls=1
-fi
+! bench_cert || tls=1
 
 # the mem case: room for MEM_IDLE connections in each process
 mem_idle=${MEM_IDLE:-10000}
 mem_busy=${MEM_BUSY:-5000}
-mem_nofile=""
+nginx_nofile=""
 case " $cases " in *" mem "*)
 	if ulimit -n $((mem_idle + 1024)) 2>/dev/null; then
-		mem_nofile=$((mem_idle + 1024))
+		nginx_nofile=$((mem_idle + 1024))
 	else
 		echo "mem    skipped: the open-file limit cannot reach $((mem_idle + 1024))"
 	fi
 	;;
 esac
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-		echo $((20000 + $$ % 20000))
-}
 nport=$(free_port)
 nsport=$(free_port)
-
-cat >"$tmp/nginx.conf" <<EOF
-worker_processes 1;
-error_log $tmp/logs/error.log;
-pid $tmp/logs/nginx.pid;
-events { worker_connections ${mem_nofile:-4096}; }
-${mem_nofile:+worker_rlimit_nofile $mem_nofile;}
-http {
-  access_log off;
-  keepalive_requests 1000000000;
-  keepalive_timeout 65;
+bench_nginx "$nport" "keepalive_timeout 65;
   sendfile on;
   tcp_nopush on;
-  client_body_temp_path $tmp/body;
-  proxy_temp_path $tmp/proxy;
-  fastcgi_temp_path $tmp/fastcgi;
-  uwsgi_temp_path $tmp/uwsgi;
-  scgi_temp_path $tmp/scgi;
   server {
     listen 127.0.0.1:$nport;
     $([ $tls = 1 ] && echo "listen 127.0.0.1:$nsport ssl;
-    ssl_certificate $tmp/cert.pem;
-    ssl_certificate_key $tmp/key.pem;")
-    root $tmp/root;
-    location = / { default_type text/plain; return 200 "Hello, World!"; }
-  }
-}
-EOF
-taskset -c 0 nginx -p "$tmp" -c "$tmp/nginx.conf" -g 'daemon off;' \
-	2>"$tmp/logs/nginx.stderr" &
-nginx_pid=$!
+    ssl_certificate $dir/cert.pem;
+    ssl_certificate_key $dir/key.pem;")
+    root $dir/root;
+    location = / { default_type text/plain; return 200 \"Hello, World!\"; }
+  }"
 
-# coil-serve on port 0; the port comes from its "listening" line
-start_serve() { # $1: output file, rest: extra arguments
-	out=$1
-	shift
-	bin=$serve
-	[ "$out" != "$tmp/serve-b.out" ] || bin=${COIL_SERVE_B_BIN:-$serve}
-	# shellcheck disable=SC2086
-	taskset -c 0 "$bin" -p 0 -b 127.0.0.1 -t 1 --root "$tmp/root" \
-		${COIL_SERVE_ARGS:-} "$@" \
-		>"$out" 2>"$out.err" &
-	last_pid=$!
-	i=0
-	until grep -q '^listening ' "$out" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 $last_pid 2>/dev/null; then
-			start_err=$(cat "$out.err")
-			return 1
-		fi
-		sleep 0.05
-	done
-}
-if ! start_serve "$tmp/serve.out"; then
+if ! serve_start "$dir/serve.out" "$serve"; then
 	echo "bench/serve: coil-serve did not start: $start_err" >&2
 	exit 1
 fi
 serve_pid=$last_pid
-curl_url=$(sed -n 's/^listening \([^ ]*\) .*/\1/p' "$tmp/serve.out")
-cport=${curl_url##*:}
+cport=${serve_url##*:}
 bport=""
 if [ -n "${COIL_SERVE_B_ARGS:-}${COIL_SERVE_B_BIN:-}" ]; then
 	# shellcheck disable=SC2086
-	if ! start_serve "$tmp/serve-b.out" ${COIL_SERVE_B_ARGS:-}; then
+	if ! serve_start "$dir/serve-b.out" "${COIL_SERVE_B_BIN:-$serve}" \
+		${COIL_SERVE_B_ARGS:-}; then
 		echo "bench/serve: coil-serve-b did not start: $start_err" >&2
 		exit 1
 	fi
 	serve_b_pid=$last_pid
-	b_url=$(sed -n 's/^listening \([^ ]*\) .*/\1/p' "$tmp/serve-b.out")
-	bport=${b_url##*:}
+	bport=${serve_url##*:}
 fi
 cs_url=""
 start_err=""
-if [ $tls = 1 ] && start_serve "$tmp/serve-tls.out" --cert "$tmp/cert.pem" \
-	--key "$tmp/key.pem"; then
+if [ $tls = 1 ] && serve_start "$dir/serve-tls.out" "$serve" \
+	--cert "$dir/cert.pem" --key "$dir/key.pem"; then
 	serve_tls_pid=$last_pid
-	cs_url=$(sed -n 's/^listening \([^ ]*\) .*/\1/p' "$tmp/serve-tls.out")
+	cs_url=$serve_url
 fi
-
-# nginx's worker: the child of the master
-i=0
-until nginx_w=$(pgrep -P "$nginx_pid" 2>/dev/null) && [ -n "$nginx_w" ] &&
-	curl -s -o /dev/null "http://127.0.0.1:$nport/" 2>/dev/null; do
-	i=$((i + 1))
-	if [ $i -gt 100 ]; then
-		echo "bench/serve: nginx did not start:" \
-			"$(cat "$tmp/logs/nginx.stderr" "$tmp/logs/error.log" 2>/dev/null)" >&2
-		exit 1
-	fi
-	sleep 0.05
-done
 
 # check the bodies are the same 13 bytes
 b1=$(curl -s "http://127.0.0.1:$cport/")
@@ -262,60 +178,33 @@ measure() {
 	c=$conns
 	[ "$case" = lone ] && c=1
 	script=""
-	[ "$case" = cold ] && script="-s $tmp/cold.lua"
+	[ "$case" = cold ] && script="-s $dir/cold.lua"
 	# shellcheck disable=SC2086
 	taskset -c 1 wrk -t1 -c$c -d1s $script "$url" >/dev/null 2>&1 # warm-up
 	drop_pid=""
 	if [ "$case" = cold ]; then
-		python3 "$tmp/drop.py" once
-		taskset -c 1 python3 "$tmp/drop.py" &
+		python3 "$dir/drop.py" once
+		taskset -c 1 python3 "$dir/drop.py" &
 		drop_pid=$!
+		bench_pids="$bench_pids $drop_pid"
 	fi
-	set -- $(cut -d' ' -f14,15 "/proc/$pid/stat")
-	u0=$1 s0=$2
-	if [ $have_perf = 1 ]; then
-		perf stat -x, -e raw_syscalls:sys_enter -p "$pid" \
-			-o "$tmp/perf.out" -- sleep $((secs + 1)) &
-		perf_pid=$!
-		sleep 0.3
-	fi
+	serve_measure_start "$pid"
 	# shellcheck disable=SC2086
 	taskset -c 1 wrk -t1 -c$c -d"${secs}s" --latency $script "$url" \
-		>"$tmp/wrk.out" 2>&1
-	set -- $(cut -d' ' -f14,15 "/proc/$pid/stat")
-	u1=$1 s1=$2
+		>"$dir/wrk.out" 2>&1
+	serve_measure_stop "$pid"
 	if [ -n "$drop_pid" ]; then
 		kill "$drop_pid" 2>/dev/null || true
 		wait "$drop_pid" 2>/dev/null || true
+		bench_pids=${bench_pids% "$drop_pid"}
 	fi
-	sc=0
-	if [ $have_perf = 1 ]; then
-		wait $perf_pid || true
-		sc=$(grep raw_syscalls "$tmp/perf.out" | cut -d, -f1)
-	fi
-	req=$(awk '/ requests in /{print $1}' "$tmp/wrk.out")
-	rps=$(awk '/^Requests\/sec/{print $2}' "$tmp/wrk.out")
-	err=$(grep -E 'Socket errors|Non-2xx' "$tmp/wrk.out" | tr -s ' ' | tr '\n' ' ' || true)
-	p50=$(awk '$1 == "50%" { print $2 }' "$tmp/wrk.out")
-	p99=$(awk '$1 == "99%" { print $2 }' "$tmp/wrk.out")
-	awk -v n="$name" -v c="$case" -v r="$req" -v rps="$rps" \
-		-v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" \
-		-v sc="$sc" -v e="$err" -v perf=$have_perf \
-		-v p50="$p50" -v p99="$p99" '
-	function us(t) { # wrk latency: 12.3us, 1.2ms, 3.4s
-		if (t ~ /us$/) return t + 0
-		if (t ~ /ms$/) return t * 1000
-		if (t ~ /s$/) return t * 1000000
-		return -1
-	}
-	BEGIN {
-		cpu = (u + s) / hz
-		printf "%-6s %-11s %9.0f req/s  user %6.2f us/req  sys %6.2f us/req  %8.0f req/cpu-s  %s syscalls/req  p50 %7.0f p99 %7.0f us%s\n",
-			c, n, rps, u * 1e6 / hz / r, s * 1e6 / hz / r,
-			(cpu > 0 ? r / cpu : 0),
-			(perf ? sprintf("%.3f", sc / r) : "-"), us(p50), us(p99),
-			(e != "" ? "  ERRORS: " e : "")
-	}' | tee -a "$tmp/results"
+	req=$(awk '/ requests in /{print $1}' "$dir/wrk.out")
+	rps=$(awk '/^Requests\/sec/{print $2}' "$dir/wrk.out")
+	err=$(grep -E 'Socket errors|Non-2xx' "$dir/wrk.out" | tr -s ' ' | tr '\n' ' ' || true)
+	p50=$(awk '$1 == "50%" { print $2 }' "$dir/wrk.out")
+	p99=$(awk '$1 == "99%" { print $2 }' "$dir/wrk.out")
+	serve_result "$case" "$name" "$req" "$rps" \
+		"$(printf 'p50 %7s p99 %7s us' "$(to_us "${p50:--1us}")" "$(to_us "${p99:--1us}")")" "$err"
 }
 
 run_case() { # CASE COIL_PID COIL_URL NGINX_URL [COIL_B_URL]
@@ -337,7 +226,7 @@ b_url() { # PATH: coil-serve-b's URL, or nothing
 
 # the mem case's idle client: N connections, one GET / answered on each,
 # then held until a line arrives on stdin; then closed
-cat >"$tmp/idle.py" <<'EOF'
+cat >"$dir/idle.py" <<'EOF'
 import socket, sys
 port, n = int(sys.argv[1]), int(sys.argv[2])
 req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -376,17 +265,17 @@ mem_measure() {
 	sleep 1
 	r0=$(rss_kb "$pid")
 	f0=$(nfds "$pid")
-	rm -f "$tmp/idle.in"
-	mkfifo "$tmp/idle.in"
-	taskset -c 1 python3 "$tmp/idle.py" "$port" "$mem_idle" \
-		<"$tmp/idle.in" >"$tmp/idle.out" 2>&1 &
+	rm -f "$dir/idle.in"
+	mkfifo "$dir/idle.in"
+	taskset -c 1 python3 "$dir/idle.py" "$port" "$mem_idle" \
+		<"$dir/idle.in" >"$dir/idle.out" 2>&1 &
 	idle_pid=$!
-	exec 9>"$tmp/idle.in"
+	exec 9>"$dir/idle.in"
 	i=0
-	until grep -q '^ready' "$tmp/idle.out" 2>/dev/null; do
+	until grep -q '^ready' "$dir/idle.out" 2>/dev/null; do
 		i=$((i + 1))
 		if [ $i -gt 1200 ] || ! kill -0 $idle_pid 2>/dev/null; then
-			echo "mem    $name: idle client failed: $(cat "$tmp/idle.out")"
+			echo "mem    $name: idle client failed: $(cat "$dir/idle.out")"
 			exec 9>&-
 			wait $idle_pid 2>/dev/null || true
 			return 0
@@ -401,7 +290,7 @@ mem_measure() {
 	settle "$pid" "$f0"
 	r2=$(rss_kb "$pid")
 	taskset -c 1 wrk -t1 -c"$mem_busy" -d4s "http://127.0.0.1:$port/" \
-		>"$tmp/wrk-mem.out" 2>&1 &
+		>"$dir/wrk-mem.out" 2>&1 &
 	wrk_pid=$!
 	sleep 2
 	r3=$(rss_kb "$pid")
@@ -413,12 +302,12 @@ mem_measure() {
 		printf "mem    %-11s rest %6d KB  idle %5.0f B/conn (%d)  after %3.0f%%  busy %6.0f B/conn (%d)  after %3.0f%%\n",
 			n, r0, (r1 - r0) * 1024 / ni, ni, r2 * 100 / r0,
 			(r3 - r0) * 1024 / nb, nb, r4 * 100 / r0
-	}' | tee -a "$tmp/mem"
+	}' | tee -a "$dir/mem"
 }
 
-echo "coil-serve: $(cat "$tmp/serve.out") ${COIL_SERVE_ARGS:-}"
+echo "coil-serve: $(cat "$dir/serve.out") ${COIL_SERVE_ARGS:-}"
 [ -z "$bport" ] ||
-	echo "coil-serve-b: $(cat "$tmp/serve-b.out") ${COIL_SERVE_ARGS:-}" \
+	echo "coil-serve-b: $(cat "$dir/serve-b.out") ${COIL_SERVE_ARGS:-}" \
 		"${COIL_SERVE_B_ARGS:-} ${COIL_SERVE_B_BIN:-}"
 echo
 for c in $cases; do
@@ -440,7 +329,7 @@ for c in $cases; do
 			"http://127.0.0.1:$nport/" "$(b_url /)"
 		;;
 	mem)
-		[ -n "$mem_nofile" ] || continue
+		[ -n "$nginx_nofile" ] || continue
 		for r in $(seq 1 "$rounds"); do
 			if [ $((r % 2)) = 1 ]; then
 				mem_measure coil-serve "$serve_pid" "$cport"
@@ -470,33 +359,5 @@ for c in $cases; do
 	esac
 done
 
-# medians: field 3 is req/s, 6 user, 9 sys, 11 req/cpu-s, 13 syscalls,
-# 16 p50, 18 p99
-echo
-echo "medians of $rounds runs (server process only):"
-for c in $cases; do
-	grep -q "^$c " "$tmp/results" || continue
-	for n in coil-serve coil-serve-b nginx; do
-		grep -q "^$c *$n " "$tmp/results" || continue
-		grep "^$c *$n " "$tmp/results" | awk -v c="$c" -v n="$n" '
-		function med(a, k,   i, j, t) {
-			for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++)
-				if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-			return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
-		}
-		{ k++; rps[k] = $3; u[k] = $6; s[k] = $9; rc[k] = $11; sc[k] = $13
-		  p5[k] = $16; p9[k] = $18 }
-		END {
-			printf "%-6s %-11s %9.0f req/s  user %6.2f us/req  sys %6.2f us/req  %8.0f req/cpu-s  %s syscalls/req  p50 %7.0f p99 %7.0f us\n",
-				c, n, med(rps, k), med(u, k), med(s, k), med(rc, k),
-				(sc[1] == "-" ? "-" : sprintf("%.3f", med(sc, k))),
-				med(p5, k), med(p9, k)
-		}'
-	done | tee -a "$tmp/medians"
-	awk -v c="$c" '$1 == c && $2 == "coil-serve" { a = $11 }
-		$1 == c && $2 == "coil-serve-b" { x = $11 }
-		$1 == c && $2 == "nginx" { b = $11 }
-		END { if (b > 0) printf "%-6s coil-serve / nginx, requests per CPU-second: %.2fx\n", c, a / b
-		      if (b > 0 && x > 0) printf "%-6s coil-serve-b / nginx, requests per CPU-second: %.2fx\n", c, x / b }' "$tmp/medians"
-done
+serve_medians "$cases"
 echo "load after: $(cat /proc/loadavg)"

@@ -92,12 +92,7 @@ printf '| %-10s | %6s | %7s | %7s | %8s | %11s | %10s | %10s | %12s | %7s | %7s 
 	generator "-R" "req/s" "late %" "unsent %" "user us/req" "sys us/req" "CPU us/req" \
 	"syscalls/req" "p50 us" "p99 us" "p99.9 us"
 echo "|------------|-------:|--------:|--------:|---------:|------------:|-----------:|-----------:|-------------:|--------:|--------:|---------:|"
-awk '
-function med(a, n,   i, j, t) {
-	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
-		if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
+awk "$bench_awk_med"'
 { k = $1 " " $2; n[k]++; if (!(k in seen)) { seen[k] = 1; keys[++nk] = k }
   for (f = 3; f <= 11; f++) v[k, f, n[k]] = $f
   v[k, 12, n[k]] = $6 + $7 }

@@ -415,6 +415,28 @@ static inline int same_file(const char *a, const char *b)
 	return same;
 }
 
+/* A throwaway self-signed P-256 certificate for localhost and 127.0.0.1
+ * (openssl req -x509), its key in @dir/key.pem and itself in
+ * @dir/cert.pem, whose paths go to @key and @cert (@cap bytes each).
+ * Exits 77 when openssl is not installed or cannot make one. */
+static inline void make_cert(const char *dir, char *cert, char *key, size_t cap)
+{
+	char cmd[9000];
+	require_prog("openssl");
+	snprintf(cert, cap, "%s/cert.pem", dir);
+	snprintf(key, cap, "%s/key.pem", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey ec -pkeyopt "
+		 "ec_paramgen_curve:prime256v1 -nodes -keyout '%s' -out '%s' "
+		 "-days 2 -subj /CN=localhost -addext "
+		 "subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1",
+		 key, cert);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "skip: openssl could not make a certificate\n");
+		exit(COIL_SKIP);
+	}
+}
+
 /* Remove a test's temp dir and everything in it (flat, plus one level). */
 static inline void rm_tree(const char *dir)
 {

@@ -303,6 +303,59 @@ static inline const char *resp_field(const struct resp *r, const char *name,
 	return NULL;
 }
 
+/*
+ * A file cut short while it is sent: @path becomes a 32 MiB file (sparse);
+ * a client with a 4 KiB receive buffer asks the server on @port for
+ * @target and reads the head (Content-Length: 33554432) and 64 KiB of
+ * body; then @path is truncated to 100 KiB and the client reads on. The
+ * response must end (EOF or reset) within 5 s, short of its length.
+ */
+static inline void cl_truncated_while_sent(unsigned short port,
+					   const char *target, const char *path)
+{
+	struct sockaddr_in a = tu_addr(port);
+	struct timeval tv = {5, 0};
+	int fd, c, small = 4096;
+	char buf[4096], *e;
+	size_t got = 0, hlen = 0;
+	ssize_t n;
+	uint64_t t0;
+
+	fd = open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 32 << 20), 0);
+	close(fd);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(c, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	snprintf(buf, sizeof(buf), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
+		 target);
+	cl_sends(c, buf);
+	/* the head and the first bytes of the body */
+	while (got < 65536) {
+		n = recv(c, buf, sizeof(buf), 0);
+		assert_true(n > 0);
+		if (!hlen) {
+			e = memmem(buf, (size_t)n, "\r\n\r\n", 4);
+			assert_non_null(e);
+			assert_non_null(memmem(buf, (size_t)(e - buf),
+					       "Content-Length: 33554432", 24));
+			hlen = (size_t)(e + 4 - buf);
+		}
+		got += (size_t)n;
+	}
+	assert_int_equal(truncate(path, 100 << 10), 0);
+	/* then read on: the rest of what was queued, then the end */
+	t0 = tu_mono_ns();
+	while ((n = recv(c, buf, sizeof(buf), 0)) > 0)
+		got += (size_t)n;
+	assert_true(n == 0 || errno == ECONNRESET);
+	assert_true(tu_mono_ns() - t0 < 5000 * MS);
+	assert_true(got - hlen < (32u << 20));
+	close(c);
+}
+
 /* One request on a fresh connection: send @req, read one response. */
 static inline int cl_once(unsigned short port, const char *req, struct resp *r)
 {

@@ -19,7 +19,6 @@ static struct served sv;
 
 static int setup(void **state)
 {
-	char cmd[9000];
 	const char *args[] = {"-t",    "2", "--cert",		cert,
 			      "--key", key, "--header-timeout", "500",
 			      NULL};
@@ -27,18 +26,7 @@ static int setup(void **state)
 	require_prog("openssl");
 	require_prog("curl");
 	tmp = tu_tmpdir();
-	snprintf(cert, sizeof(cert), "%s/cert.pem", tmp);
-	snprintf(key, sizeof(key), "%s/key.pem", tmp);
-	snprintf(cmd, sizeof(cmd),
-		 "openssl req -x509 -newkey ec -pkeyopt "
-		 "ec_paramgen_curve:prime256v1 -nodes -keyout '%s' -out '%s' "
-		 "-days 2 -subj /CN=localhost -addext "
-		 "subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1",
-		 key, cert);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "skip: openssl could not make a certificate\n");
-		exit(COIL_SKIP);
-	}
+	make_cert(tmp, cert, key, sizeof(cert));
 	serve_start(&sv, NULL, args);
 	return 0;
 }

@@ -55,11 +55,9 @@ static void test_server_keepalive_three_requests(void **state)
 		assert_string_equal(r.body, "201 Created\n");
 		free(r.body);
 	}
-	close(fd);
-	assert_int_equal(srv_stop(&s, 1000, &st), 0);
+	close_then_stop(fd, in, &s, &st);
 	assert_int_equal(st.accepted, 1);
 	assert_int_equal(st.requests, 3);
-	free(in);
 }
 
 /* 40 requests in one send, one of them answered later (a timer): the
@@ -101,10 +99,8 @@ static void test_server_pipelined_in_order(void **state)
 		}
 		free(r.body);
 	}
-	close(fd);
-	assert_int_equal(srv_stop(&s, 1000, NULL), 0);
+	close_then_stop(fd, in, &s, NULL);
 	free(req);
-	free(in);
 }
 
 /* Two pipelined requests, then the client's FIN while the first is still
@@ -164,9 +160,7 @@ static void test_server_head_has_length_no_body(void **state)
 	assert_int_equal(cl_response(fd, in, &r, 0, 0), 0);
 	assert_string_equal(r.body, "abc");
 	free(r.body);
-	close(fd);
-	assert_int_equal(srv_stop(&s, 1000, NULL), 0);
-	free(in);
+	close_then_stop(fd, in, &s, NULL);
 }
 
 static void test_server_http10(void **state)
@@ -513,11 +507,8 @@ static void test_server_unread_body(void **state)
 	assert_int_equal(r.status, 202);
 	assert_false(r.keep_alive);
 	free(r.body);
-	assert_true(cl_closed(fd, in, 5000));
-	close(fd);
-	assert_int_equal(srv_stop(&s, 1000, NULL), 0);
+	expect_closed_then_stop(fd, in, &s);
 	free(body);
-	free(in);
 }
 
 /* ---- time limits ---- */
@@ -588,9 +579,7 @@ static void test_server_slowloris_408(void **state)
 	in->eof = 0;
 	assert_true(cl_closed(fd, in, 5000));
 	assert_int_equal(in->len, 0);
-	close(fd);
-	assert_int_equal(srv_stop(&s, 1000, NULL), 0);
-	free(in);
+	close_then_stop(fd, in, &s, NULL);
 }
 
 static void test_server_idle_timeout_closes(void **state)
@@ -605,8 +594,7 @@ static void test_server_idle_timeout_closes(void **state)
 
 	opts_default(&o);
 	o.idle_timeout_ns = 200 * MS;
-	srv_start(&s, &o, NULL);
-	fd = cl_connect(s.port);
+	fd = start_with(&s, &o);
 	cl_sends(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
 	assert_int_equal(cl_response(fd, in, &r, 0, 0), 0);
 	free(r.body);
@@ -614,10 +602,8 @@ static void test_server_idle_timeout_closes(void **state)
 	assert_true(cl_closed(fd, in, 5000));
 	assert_true(tu_mono_ns() - t0 >= 150 * MS);
 	assert_int_equal(in->len, 0); /* no bytes, just the close */
-	close(fd);
-	assert_int_equal(srv_stop(&s, 1000, &st), 0);
+	close_then_stop(fd, in, &s, &st);
 	assert_int_equal(st.timeouts, 1);
-	free(in);
 }
 
 static void test_server_body_timeout(void **state)
@@ -630,16 +616,13 @@ static void test_server_body_timeout(void **state)
 
 	opts_default(&o);
 	o.body_timeout_ns = 200 * MS;
-	srv_start(&s, &o, NULL);
-	fd = cl_connect(s.port);
+	fd = start_with(&s, &o);
 	cl_sends(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
 		     "\r\n0123456789");
 	/* the echo's head went out at once; the body stalls: cut */
 	assert_int_equal(cl_response(fd, in, &r, 0, 0), -1);
 	assert_true(in->eof || in->err);
-	close(fd);
-	assert_int_equal(srv_stop(&s, 1000, NULL), 0);
-	free(in);
+	close_then_stop(fd, in, &s, NULL);
 }
 
 /* ---- resets ---- */
@@ -696,8 +679,7 @@ static void test_server_max_requests(void **state)
 
 	opts_default(&o);
 	o.max_requests = 2;
-	srv_start(&s, &o, NULL);
-	fd = cl_connect(s.port);
+	fd = start_with(&s, &o);
 	cl_sends(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 		     "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 		     "GET / HTTP/1.1\r\nHost: x\r\n\r\n");

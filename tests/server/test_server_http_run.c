@@ -174,8 +174,7 @@ static void test_server_read_body_buffered(void **state)
 	memset(&o, 0, sizeof(o));
 	o.handler = buffered_handler;
 	o.max_body_bytes = 20;
-	srv_start(&s, &o, NULL);
-	fd = cl_connect(s.port);
+	fd = start_with(&s, &o);
 	cl_sends(fd, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n"
 		     "hello world!"
 		     "POST / HTTP/1.1\r\nHost: x\r\n"
@@ -299,9 +298,7 @@ static void test_server_streamed_response(void **state)
 	cl_sends(fd, "GET /s HTTP/1.1\r\nHost: x\r\n\r\n");
 	assert_int_equal(cl_response(fd, in, &r, 0, 0), -1);
 	assert_true(in->eof || in->err);
-	close(fd);
-	assert_int_equal(srv_stop(&s, 1000, NULL), 0);
-	free(in);
+	close_then_stop(fd, in, &s, NULL);
 }
 
 /* ---- graceful shutdown ---- */

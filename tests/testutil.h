@@ -185,6 +185,33 @@ static inline char *tu_tmpdir(void)
 	return p;
 }
 
+/* The whole file @path, NUL-terminated, in a malloc'd buffer (the caller
+ * frees it); its length into *@len unless @len is NULL. Return: NULL when
+ * the file cannot be opened or read whole. */
+static inline char *tu_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n = -1;
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0)
+		n = ftell(f);
+	if (n >= 0 && fseek(f, 0, SEEK_SET) == 0)
+		buf = malloc((size_t)n + 1);
+	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	if (!buf)
+		return NULL;
+	buf[n] = '\0';
+	if (len)
+		*len = (size_t)n;
+	return buf;
+}
+
 /* Open file descriptors of this process (leak checks). */
 static inline int tu_count_fds(void)
 {

@@ -408,21 +408,11 @@ struct cb_out {
 	char *err;  /* stderr */
 };
 
+/* The file @path (tu_slurp()), or "" when there is none; free it. */
 static inline char *slurp(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-	if (!f)
-		return strdup("");
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-		buf[0] = '\0';
-	fclose(f);
-	return buf;
+	char *buf = tu_slurp(path, NULL);
+	return buf ? buf : strdup("");
 }
 
 /* Run the binary with NULL-terminated @argv (argv[0] is replaced by the

@@ -35,15 +35,7 @@ static char url[64], tls_url[64], h1_url[64];
 
 static void put(const char *name, const char *text)
 {
-	char p[256];
-	FILE *f;
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	f = fopen(p, "w");
-	if (!f)
-		abort();
-	fputs(text, f);
-	fclose(f);
-	chmod(p, 0644);
+	ngx_put(dir, name, text);
 }
 
 /* log lines, and those whose protocol was HTTP/2.0 */

@@ -40,12 +40,10 @@ static void assert_decoded_equals(const struct dec_hist *d,
 
 static char *slurp(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
 	size_t len = 0;
-	assert_non_null(f);
-	assert_int_equal(getdelim(&buf, &len, '\0', f) > 0, 1);
-	fclose(f);
+	char *buf = tu_slurp(path, &len);
+	assert_non_null(buf);
+	assert_true(len > 0);
 	return buf;
 }
 

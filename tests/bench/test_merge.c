@@ -26,6 +26,7 @@
 #include "merge.h"
 #include "report.h"
 #include "series.h"
+#include "testutil.h"
 
 #define WORKERS 3
 
@@ -395,17 +396,8 @@ static void test_merge_not_a_segment_refused(void **state)
 
 static char *slurp_file(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
+	char *buf = tu_slurp(path, len);
+	assert_non_null(buf);
 	return buf;
 }
 

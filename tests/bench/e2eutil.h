@@ -161,55 +161,67 @@ static inline int ts_answer(struct ts_server *s, int fd, const char *target)
 	return ret ? 1 : 0;
 }
 
+/* A test server's read: more bytes from @fd after the @*len in @buf (of
+ * @cap, kept NUL-terminated), waiting up to 50 ms. Return: 1 when some
+ * came, 0 when none did in time, -1 at the end or on an error. */
+static inline int ts_recv_more(int fd, char *buf, size_t cap, size_t *len)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	ssize_t n;
+	if (poll(&p, 1, 50) == 0)
+		return 0;
+	n = recv(fd, buf + *len, cap - 1 - *len, 0);
+	if (n <= 0)
+		return -1;
+	*len += (size_t)n;
+	buf[*len] = '\0';
+	return 1;
+}
+
+/* If @buf (@*len bytes, NUL-terminated) holds a whole request head, take
+ * it out (the rest moves up) with its target in @target unless NULL
+ * ("" if none), and return 1; else 0. */
+static inline int ts_take_head(char *buf, size_t *len, char target[256])
+{
+	char *end = strstr(buf, "\r\n\r\n");
+	size_t used;
+	if (!end)
+		return 0;
+	used = (size_t)(end + 4 - buf);
+	if (target) {
+		target[0] = '\0';
+		sscanf(buf, "%*s %255s", target);
+	}
+	memmove(buf, buf + used, *len - used);
+	*len -= used;
+	buf[*len] = '\0';
+	return 1;
+}
+
 static inline void *ts_conn_main(void *arg)
 {
 	struct ts_conn_arg *a = arg;
 	struct ts_server *s = a->s;
-	int fd = a->fd, hang = 0;
-	char buf[16384];
+	int fd = a->fd, hang = 0, r;
+	char buf[16384], target[256];
 	size_t len = 0;
 
 	free(a);
-	for (;;) {
-		char *end;
-		ssize_t n;
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (atomic_load(&s->stop))
+	while (!atomic_load(&s->stop)) {
+		r = ts_recv_more(fd, buf, sizeof(buf), &len);
+		if (r < 0)
 			break;
-		if (poll(&p, 1, 50) == 0)
-			continue;
-		n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		buf[len] = '\0';
-		while (!hang && (end = strstr(buf, "\r\n\r\n"))) {
-			char target[256] = "";
-			size_t used = (size_t)(end + 4 - buf);
-			int r;
-			sscanf(buf, "%*s %255s", target);
+		while (!hang && ts_take_head(buf, &len, target)) {
 			atomic_fetch_add(&s->received, 1);
-			memmove(buf, buf + used, len - used);
-			len -= used;
-			buf[len] = '\0';
 			r = ts_answer(s, fd, target);
-			if (r == 2) {
+			if (r == 2)
 				hang = 1;
-				continue;
-			}
-			if (r)
+			else if (r)
 				goto out;
 		}
-		if (hang) {
-			/* count further pipelined requests, answer none */
-			while ((end = strstr(buf, "\r\n\r\n"))) {
-				size_t used = (size_t)(end + 4 - buf);
-				atomic_fetch_add(&s->received, 1);
-				memmove(buf, buf + used, len - used);
-				len -= used;
-				buf[len] = '\0';
-			}
-		}
+		/* hung: count further pipelined requests, answer none */
+		while (hang && ts_take_head(buf, &len, NULL))
+			atomic_fetch_add(&s->received, 1);
 	}
 out:
 	shutdown(fd, SHUT_RDWR);

@@ -68,22 +68,10 @@ static void *bucket_conn_main(void *arg)
 
 	free(c);
 	while (!atomic_load(&b->stop)) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		char *end;
-		ssize_t n;
-		if (poll(&p, 1, 50) == 0)
-			continue;
-		n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-		if (n <= 0)
+		if (ts_recv_more(fd, buf, sizeof(buf), &len) < 0)
 			break;
-		len += (size_t)n;
-		buf[len] = '\0';
-		while ((end = strstr(buf, "\r\n\r\n"))) {
-			size_t used = (size_t)(end + 4 - buf);
+		while (ts_take_head(buf, &len, NULL)) {
 			int take = bucket_take(b);
-			memmove(buf, buf + used, len - used);
-			len -= used;
-			buf[len] = '\0';
 			atomic_fetch_add(take ? &b->ok : &b->refused, 1);
 			if (ts_write_all(fd, take ? ok : busy,
 					 take ? sizeof(ok) - 1

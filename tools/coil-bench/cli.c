@@ -192,26 +192,12 @@ static int get_duration(const char *arg, int val, int zero_ok, uint64_t *out,
 	return 0;
 }
 
-/* RFC 9110 section 5.6.2: token = 1*tchar */
-static int is_token(const char *s, size_t n)
-{
-	if (!n)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c)))
-			return 0;
-	}
-	return 1;
-}
-
 /* "Name: value": a token, a colon, a value of visible characters, spaces
  * and tabs (RFC 9110 section 5.5: no CR, LF or other control character) */
 static int check_header(const char *h, char *err, size_t len)
 {
 	const char *colon = strchr(h, ':');
-	if (!colon || !is_token(h, (size_t)(colon - h)))
+	if (!colon || !tools_is_token(h, (size_t)(colon - h)))
 		return tools_fail(
 			err, len,
 			"bad header for -H: '%s' (expected 'Name: value')", h);
@@ -624,7 +610,7 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 			break;
 		}
 		case 'm':
-			if (!is_token(optarg, strlen(optarg)))
+			if (!tools_is_token(optarg, strlen(optarg)))
 				return tools_fail(
 					err, err_len,
 					"bad method for -m: '%s' (letters, "

@@ -41,20 +41,6 @@ static char *next_line(struct lines *l)
 	return b;
 }
 
-/* RFC 9110 section 5.6.2: token = 1*tchar */
-static int token(const char *s, size_t n)
-{
-	if (!n)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c)))
-			return 0;
-	}
-	return 1;
-}
-
 static int bad(const struct cb_targets *ts, unsigned line, char *err,
 	       size_t len, const char *what, const char *text)
 {
@@ -80,7 +66,7 @@ static int header_line(struct cb_targets *ts, struct cb_tgt *t, char *s,
 	while (*v == ' ' || *v == '\t')
 		v++;
 	e = v + strlen(v);
-	if (!token(s, nn) || v == e)
+	if (!tools_is_token(s, nn) || v == e)
 		return bad(ts, line, err, len,
 			   "bad header (a name of letters, digits and "
 			   "!#$%&'*+-.^_`|~, and a value)",
@@ -138,7 +124,7 @@ static int parse_target(struct cb_targets *ts, struct lines *l, char *s,
 	*sp = '\0';
 	for (u = sp + 1; *u == ' ' || *u == '\t'; u++)
 		;
-	if (!token(s, strlen(s)))
+	if (!tools_is_token(s, strlen(s)))
 		return bad(ts, l->no, err, len, "bad method", s);
 	if (strpbrk(u, " \t"))
 		return bad(ts, l->no, err, len,

@@ -1,7 +1,8 @@
 /*
  * tools/common/parse.h - the parsers coil's programs share: numbers with
  * an optional unit ("10k", "1.5M", "500ms", "64k" in binary units), plain
- * decimal numbers in a range, and a whole file ("-" for stdin). One home
+ * decimal numbers in a range, a whole file ("-" for stdin), an HTTP
+ * token. One home
  * for what coil-bench, coil-get and coil-serve each wrote once.
  *
  * Header-only on purpose: each program, and each test that compiles a
@@ -187,6 +188,23 @@ static inline int tools_read_file(const char *path, size_t max, char **out,
 	*out = buf;
 	*len = n;
 	return 0;
+}
+
+/* tools_is_token() - whether the @n bytes at @s are an HTTP token
+ * (RFC 9110 section 5.6.2: 1*tchar), as a method or a field name must be.
+ * Return: 1 or 0 (0 for an empty one). */
+static inline int tools_is_token(const char *s, size_t n)
+{
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') ||
+		      (c && strchr("!#$%&'*+-.^_`|~", c))))
+			return 0;
+	}
+	return 1;
 }
 
 #endif

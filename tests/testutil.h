@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -210,6 +211,25 @@ static inline char *tu_slurp(const char *path, size_t *len)
 	if (len)
 		*len = (size_t)n;
 	return buf;
+}
+
+/* tests/tls/mkcerts.sh (@script) run into @dir: the test CA and the
+ * certificates and keys signed by it. Exits 77 when openssl is not
+ * installed (the script's 77); aborts when it fails otherwise. */
+static inline void tu_mkcerts(const char *script, const char *dir)
+{
+	char cmd[4200];
+	int rc;
+	snprintf(cmd, sizeof(cmd), "sh '%s' '%s' >/dev/null", script, dir);
+	rc = system(cmd);
+	if (WIFEXITED(rc) && WEXITSTATUS(rc) == COIL_SKIP) {
+		fprintf(stderr, "skip: openssl is not installed\n");
+		exit(COIL_SKIP);
+	}
+	if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 0) {
+		fprintf(stderr, "%s failed (%d)\n", script, rc);
+		abort();
+	}
 }
 
 /* Open file descriptors of this process (leak checks). */

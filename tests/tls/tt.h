@@ -76,23 +76,11 @@ static inline const char *tt_file(const char *name)
 /* Make the certificates once per process; exit 77 without openssl. */
 static inline void tt_certs(void)
 {
-	char cmd[1024];
-	int rc;
-
 	if (tt_dir)
 		return;
 	tt_dir = tu_tmpdir();
 	atexit(tt_rm_dir);
-	snprintf(cmd, sizeof(cmd), "sh %s %s", COIL_TLS_MKCERTS, tt_dir);
-	rc = system(cmd);
-	if (WIFEXITED(rc) && WEXITSTATUS(rc) == 77) {
-		fprintf(stderr, "skip: openssl not installed\n");
-		exit(COIL_SKIP);
-	}
-	if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 0) {
-		fprintf(stderr, "mkcerts.sh failed (%d)\n", rc);
-		abort();
-	}
+	tu_mkcerts(COIL_TLS_MKCERTS, tt_dir);
 }
 
 static inline struct coil_tls_config *

@@ -12,6 +12,11 @@
 #   bench_tmpdir NAME         $dir: a fresh folder nginx can read; on exit
 #                             nginx and the processes listed in $bench_pids
 #                             are stopped and $dir removed
+#   bench_cb NAME PATH        PATH made absolute, once it is an
+#                             executable (a coil-bench); else exit 1
+#                             saying to build it first
+#   bench_page                $dir/index.html: the small static page the
+#                             generator scripts ask nginx for
 #   free_port                 a TCP port free on 127.0.0.1 now
 #   bench_cert                $dir/cert.pem and $dir/key.pem: a throwaway
 #                             self-signed P-256 certificate for localhost;
@@ -66,6 +71,16 @@ bench_tmpdir() {
 	bench_pids=""
 	trap bench_cleanup EXIT
 	trap 'exit 130' INT TERM
+}
+
+bench_cb() {
+	[ -x "$2" ] || { echo "$1: $2 not found (build coil-bench first)" >&2; exit 1; }
+	readlink -f "$2"
+}
+
+bench_page() {
+	printf 'hello from nginx, a small static page for the load test\n' > "$dir/index.html"
+	chmod 644 "$dir/index.html"
 }
 
 free_port() {

@@ -25,14 +25,12 @@ only=${VS_H2LOAD_ONLY:-all}
 . "$(dirname "$0")/../common/bench.sh"
 . "$(dirname "$0")/../common/vs.sh"
 bench_need vs-h2load nginx h2load perf taskset openssl
-[ -x "$cb" ] || { echo "vs-h2load: $cb not found (build coil-bench first)"; exit 1; }
-cb=$(readlink -f "$cb")
+cb=$(bench_cb vs-h2load "$cb")
 
 bench_tmpdir vs-h2load
 port=$(free_port)
 tport=$(free_port)
-printf 'hello from nginx, a small static page for the load test\n' > "$dir/index.html"
-chmod 644 "$dir/index.html"
+bench_page
 bench_cert
 bench_nginx "$port" "http2_max_concurrent_streams 128;
   server { listen 127.0.0.1:$port http2; root $dir; }

@@ -38,14 +38,12 @@ only=${VS_WRK_ONLY:-all}
 . "$(dirname "$0")/../common/bench.sh"
 . "$(dirname "$0")/../common/vs.sh"
 bench_need vs-wrk nginx wrk perf taskset
-[ -x "$cb" ] || { echo "vs-wrk: $cb not found (build coil-bench first)"; exit 1; }
-cb=$(readlink -f "$cb")
+cb=$(bench_cb vs-wrk "$cb")
 
 bench_tmpdir vs-wrk
 port=$(free_port)
 tport=$(free_port)
-printf 'hello from nginx, a small static page for the load test\n' > "$dir/index.html"
-chmod 644 "$dir/index.html"
+bench_page
 tls_conf=""
 if bench_cert; then
 	tls_conf="server { listen 127.0.0.1:$tport ssl; root $dir;

@@ -27,14 +27,12 @@ rates="5000 20000 40000"
 . "$(dirname "$0")/../common/bench.sh"
 bench_need vs-wrk2 nginx perf taskset
 [ -x "$wrk2" ] || { echo "vs-wrk2: $wrk2 is not an executable wrk2"; exit 1; }
-[ -x "$cb" ] || { echo "vs-wrk2: $cb not found (build coil-bench first)"; exit 1; }
-cb=$(readlink -f "$cb")
+cb=$(bench_cb vs-wrk2 "$cb")
 wrk2=$(readlink -f "$wrk2")
 
 bench_tmpdir vs-wrk2
 port=$(free_port)
-printf 'hello from nginx, a small static page for the load test\n' > "$dir/index.html"
-chmod 644 "$dir/index.html"
+bench_page
 bench_nginx "$port" "server { listen 127.0.0.1:$port; root $dir; }"
 url="http://127.0.0.1:$port/"
 

@@ -427,8 +427,6 @@ static inline char *slurp(const char *path)
 	return buf ? buf : strdup("");
 }
 
-/* Run the binary with NULL-terminated @argv (argv[0] is replaced by the
- * binary's path), stdout and stderr to temp files. */
 /* Lines in the file @path so far (nginx's access log). */
 static inline uint64_t ngx_count_lines(const char *path)
 {
@@ -440,34 +438,56 @@ static inline uint64_t ngx_count_lines(const char *path)
 	return n;
 }
 
-static inline struct cb_out cb_exec(char **argv)
-{
-	struct cb_out r = {0};
-	char o[] = "/tmp/coil-bench-out-XXXXXX",
-	     e[] = "/tmp/coil-bench-err-XXXXXX";
-	int ofd = mkstemp(o), efd = mkstemp(e), st;
-	posix_spawn_file_actions_t fa;
+/* coil-bench started with NULL-terminated @argv (argv[0] is replaced by
+ * the binary's path), stdout and stderr to temp files; cb_join() waits
+ * for it and reads them. Two at once share the host's noise of the same
+ * moments. */
+struct cb_job {
 	pid_t pid;
+	char o[32], e[32];
+};
 
+static inline void cb_start(struct cb_job *j, char **argv)
+{
+	posix_spawn_file_actions_t fa;
+	int ofd, efd;
+	strcpy(j->o, "/tmp/coil-bench-out-XXXXXX");
+	strcpy(j->e, "/tmp/coil-bench-err-XXXXXX");
+	ofd = mkstemp(j->o);
+	efd = mkstemp(j->e);
 	if (ofd < 0 || efd < 0)
 		abort();
 	argv[0] = (char *)COIL_BENCH_BIN;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, ofd, 1);
 	posix_spawn_file_actions_adddup2(&fa, efd, 2);
-	if (posix_spawn(&pid, COIL_BENCH_BIN, &fa, NULL, argv, environ) != 0)
+	if (posix_spawn(&j->pid, COIL_BENCH_BIN, &fa, NULL, argv, environ))
 		abort();
 	posix_spawn_file_actions_destroy(&fa);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	close(ofd);
 	close(efd);
-	r.out = slurp(o);
-	r.err = slurp(e);
-	unlink(o);
-	unlink(e);
+}
+
+static inline struct cb_out cb_join(struct cb_job *j)
+{
+	struct cb_out r = {0};
+	int st;
+	while (waitpid(j->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r.out = slurp(j->o);
+	r.err = slurp(j->e);
+	unlink(j->o);
+	unlink(j->e);
 	return r;
+}
+
+/* Run coil-bench with @argv (cb_start()) and wait for it. */
+static inline struct cb_out cb_exec(char **argv)
+{
+	struct cb_job j;
+	cb_start(&j, argv);
+	return cb_join(&j);
 }
 
 static inline void cb_out_free(struct cb_out *r)

@@ -20,15 +20,15 @@
 
 #include <sys/stat.h>
 
-#include "e2eutil.h"
+#include "serveutil.h"
 
 #define NGINX "/usr/sbin/nginx"
 
 static char dir[] = "/tmp/coil-bench-script-XXXXXX";
 static unsigned short port;
-static pid_t nginx_pid, serve_pid;
-static char url[64], serve_url[64];
-static char serve_log[300];
+static pid_t nginx_pid;
+static char url[64];
+static struct serve srv; /* coil-serve, for the cases that need its /echo */
 
 /* ---- the servers ----------------------------------------------------------
  */
@@ -46,44 +46,6 @@ static char *at(const char *name)
 	i = (i + 1) % 4;
 	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
 	return buf[i];
-}
-
-static void serve_start(void)
-{
-	char *argv[] = {COIL_SERVE_BIN, "-p",	   "0", "-t", "1",
-			"--access-log", serve_log, NULL};
-	posix_spawn_file_actions_t fa;
-	char line[256];
-	unsigned p = 0;
-	int fds[2];
-	FILE *f;
-
-	if (pipe(fds) != 0)
-		abort();
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-	posix_spawn_file_actions_addclose(&fa, fds[0]);
-	if (posix_spawn(&serve_pid, COIL_SERVE_BIN, &fa, NULL, argv, environ) !=
-	    0)
-		abort();
-	posix_spawn_file_actions_destroy(&fa);
-	close(fds[1]);
-	f = fdopen(fds[0], "r");
-	if (!fgets(line, sizeof(line), f) ||
-	    sscanf(line, "listening http://127.0.0.1:%u", &p) != 1)
-		abort();
-	fclose(f);
-	snprintf(serve_url, sizeof(serve_url), "http://127.0.0.1:%u", p);
-}
-
-/* SIGTERM coil-serve (it flushes its log); its access log's text. */
-static char *serve_stop_log(void)
-{
-	int st;
-	kill(serve_pid, SIGTERM);
-	waitpid(serve_pid, &st, 0);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	return slurp(serve_log);
 }
 
 static int setup_all(void **state)
@@ -106,7 +68,6 @@ static int setup_all(void **state)
 		 dir, port);
 	nginx_pid = ngx_start(NGINX, dir, port, "", 1024, http);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
-	snprintf(serve_log, sizeof(serve_log), "%s/serve.log", dir);
 	return 0;
 }
 
@@ -234,11 +195,11 @@ static void test_script_post_echo(void **state)
 		 "  print(\"bad bodies: \" .. b)\n"
 		 "end\n",
 		 post_lua);
-	serve_start();
-	snprintf(u, sizeof(u), "%s/echo", serve_url);
+	serve_start(&srv, "1");
+	snprintf(u, sizeof(u), "%s/echo", srv.base);
 	r = RUN_SCRIPT(script, "-t2", "-c4", "-n300", "--output",
 		       at("out.json"), "--json", u);
-	log = serve_stop_log();
+	log = serve_stop(&srv);
 	cb_expect_ok(&r);
 	assert_non_null(strstr(r.out, "bad bodies: 0\n"));
 	for (char *c = log; *c; c++)
@@ -670,7 +631,7 @@ static void test_script_counter_serve(void **state)
 	struct cb_out r;
 	char *log, want[64];
 	(void)state;
-	serve_start();
+	serve_start(&srv, "1");
 	r = RUN_SCRIPT("counter = 0\n"
 		       "request = function()\n"
 		       "   path = \"/bytes/\" .. counter\n"
@@ -678,8 +639,8 @@ static void test_script_counter_serve(void **state)
 		       "   counter = counter + 1\n"
 		       "   return wrk.format(nil, path)\n"
 		       "end\n",
-		       "-t1", "-c1", "-n50", "--json", serve_url);
-	log = serve_stop_log();
+		       "-t1", "-c1", "-n50", "--json", srv.base);
+	log = serve_stop(&srv);
 	cb_expect_ok(&r);
 	assert_int_equal((uint64_t)j_requests(r.out), 50);
 	for (int k = 0; k < 50; k++) {

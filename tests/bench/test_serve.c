@@ -11,60 +11,18 @@
 
 #include <math.h>
 
-#include "e2eutil.h"
+#include "serveutil.h"
 
-static char logpath[] = "/tmp/coil-bench-serve-log-XXXXXX";
-static pid_t serve_pid;
-static char base[64];
-
-/* Start coil-serve on a free port with an access log; read the port from
- * its "listening http://127.0.0.1:PORT ..." line. */
-static void serve_start(void)
-{
-	char *argv[] = {COIL_SERVE_BIN, "-p",	 "0", "-t", "1",
-			"--access-log", logpath, NULL};
-	posix_spawn_file_actions_t fa;
-	char line[256];
-	unsigned port = 0;
-	int p[2], fd;
-	FILE *f;
-
-	fd = mkstemp(logpath);
-	close(fd);
-	if (pipe(p) != 0)
-		abort();
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	posix_spawn_file_actions_addclose(&fa, p[0]);
-	if (posix_spawn(&serve_pid, COIL_SERVE_BIN, &fa, NULL, argv, environ) !=
-	    0)
-		abort();
-	posix_spawn_file_actions_destroy(&fa);
-	close(p[1]);
-	f = fdopen(p[0], "r");
-	if (!fgets(line, sizeof(line), f) ||
-	    sscanf(line, "listening http://127.0.0.1:%u", &port) != 1) {
-		fprintf(stderr, "coil-serve said: %s\n", line);
-		abort();
-	}
-	fclose(f);
-	snprintf(base, sizeof(base), "http://127.0.0.1:%u", port);
-}
+static struct serve srv;
 
 /* SIGTERM: coil-serve finishes its requests, flushes its log, exits. */
 static uint64_t serve_stop_count_lines(void)
 {
-	int st;
-	char *text;
+	char *text = serve_stop(&srv);
 	uint64_t n = 0;
-	kill(serve_pid, SIGTERM);
-	waitpid(serve_pid, &st, 0);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	text = slurp(logpath);
 	for (char *c = text; *c; c++)
 		n += *c == '\n';
 	free(text);
-	unlink(logpath);
 	return n;
 }
 
@@ -74,8 +32,8 @@ static void test_serve_counts_match_log(void **state)
 	struct cb_out r;
 	uint64_t lines;
 	(void)state;
-	serve_start();
-	snprintf(url, sizeof(url), "%s/", base);
+	serve_start(&srv, "1");
+	snprintf(url, sizeof(url), "%s/", srv.base);
 	r = RUN("-t2", "-c16", "-d2s", "--json", url);
 	lines = serve_stop_count_lines();
 	cb_expect_ok(&r);
@@ -94,8 +52,8 @@ static void test_serve_delay_median(void **state)
 	uint64_t lines;
 	double p50;
 	(void)state;
-	serve_start();
-	snprintf(url, sizeof(url), "%s/delay/20", base);
+	serve_start(&srv, "1");
+	snprintf(url, sizeof(url), "%s/delay/20", srv.base);
 	r = RUN("-t1", "-c10", "-d2s", "--json", url);
 	lines = serve_stop_count_lines();
 	cb_expect_ok(&r);
@@ -106,49 +64,6 @@ static void test_serve_delay_median(void **state)
 	assert_int_equal((uint64_t)j_requests(r.out), lines);
 	assert_int_equal((uint64_t)j_errors(r.out), 0);
 	cb_out_free(&r);
-}
-
-/* Start coil-bench with @argv (argv[0] replaced), output to temp files;
- * cb_join() waits for it and reads them. Two at once share the host's
- * noise of the same moments. */
-struct cb_job {
-	pid_t pid;
-	char o[32], e[32];
-};
-
-static void cb_start(struct cb_job *j, char **argv)
-{
-	posix_spawn_file_actions_t fa;
-	int ofd, efd;
-	strcpy(j->o, "/tmp/coil-bench-out-XXXXXX");
-	strcpy(j->e, "/tmp/coil-bench-err-XXXXXX");
-	ofd = mkstemp(j->o);
-	efd = mkstemp(j->e);
-	if (ofd < 0 || efd < 0)
-		abort();
-	argv[0] = (char *)COIL_BENCH_BIN;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, ofd, 1);
-	posix_spawn_file_actions_adddup2(&fa, efd, 2);
-	if (posix_spawn(&j->pid, COIL_BENCH_BIN, &fa, NULL, argv, environ))
-		abort();
-	posix_spawn_file_actions_destroy(&fa);
-	close(ofd);
-	close(efd);
-}
-
-static struct cb_out cb_join(struct cb_job *j)
-{
-	struct cb_out r = {0};
-	int st;
-	while (waitpid(j->pid, &st, 0) < 0 && errno == EINTR)
-		;
-	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	r.out = slurp(j->o);
-	r.err = slurp(j->e);
-	unlink(j->o);
-	unlink(j->e);
-	return r;
 }
 
 /*
@@ -164,8 +79,8 @@ static void test_serve_delay_lone_batching(void **state)
 	char url[96];
 	double on50[2], on99[2], off50[2], off99[2], m[4];
 	(void)state;
-	serve_start();
-	snprintf(url, sizeof(url), "%s/delay/20", base);
+	serve_start(&srv, "1");
+	snprintf(url, sizeof(url), "%s/delay/20", srv.base);
 	for (int i = 0; i < 2; i++) {
 		char *av[] = {NULL, "-t1", "-c1", "-d3s", "--json", url, NULL};
 		char *bv[] = {NULL,	      "-t1", "-c1", "-d3s", "--json",

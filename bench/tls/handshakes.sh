@@ -29,15 +29,8 @@ tb36=${1:-build/bench/tls/tls_bench}
 tb228=${2:--}
 serve=${3:-build/tools/coil-serve/coil-serve}
 secs=${4:-3}
-dir=$(mktemp -d /tmp/coil-hs-XXXXXX)
-chmod 755 "$dir"
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$dir"
-}
-trap cleanup EXIT INT TERM
+. "$here/../common/bench.sh"
+bench_tmpdir hs
 hz=$(getconf CLK_TCK)
 
 sh "$here/../../tests/tls/mkcerts.sh" "$dir"
@@ -76,7 +69,7 @@ ss_start() { # kind version
 		-key "$dir/$(key_of "$1")" "-tls${2/./_}" -www \
 		>"$out" 2>&1 </dev/null &
 	ss_pid=$!
-	pids="$pids $ss_pid"
+	bench_pids="$bench_pids $ss_pid"
 	ss_port=""
 	for _ in $(seq 200); do
 		ss_port=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out" 2>/dev/null || true)
@@ -144,7 +137,7 @@ run_kind() { # kind version
 		taskset -c 0 "$tb" serve --certs "$dir" --tls "$v" --cert "$kind" \
 			<"$dir/serve.in" >"$out" 2>&1 &
 		local sp=$!
-		pids="$pids $sp"
+		bench_pids="$bench_pids $sp"
 		exec 3>"$dir/serve.in"
 		local port=""
 		for _ in $(seq 200); do
@@ -214,7 +207,7 @@ http { access_log off;
 EOF
 		taskset -c 0 nginx -p "$dir/ngx" -c "$dir/ngx/nginx.conf" &
 		local np=$!
-		pids="$pids $np"
+		bench_pids="$bench_pids $np"
 		for _ in $(seq 100); do
 			(echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
 			sleep 0.05
@@ -231,7 +224,7 @@ EOF
 			--key "$dir/$(key_of "$kind")" --tls-version "$v" --tls-no-resume \
 			>"$so" 2>&1 &
 		local cp=$! cport=""
-		pids="$pids $cp"
+		bench_pids="$bench_pids $cp"
 		for _ in $(seq 100); do
 			cport=$(sed -n 's/^listening https:\/\/[^ ]*:\([0-9]*\) .*/\1/p' "$so" 2>/dev/null || true)
 			[ -n "$cport" ] && break

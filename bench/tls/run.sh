@@ -16,18 +16,11 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${1:-build/bench/tls/tls_bench}
 secs=${2:-3}
-dir=$(mktemp -d)
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$dir"
-}
-trap cleanup EXIT INT TERM
+. "$here/../common/bench.sh"
+bench_tmpdir tls
 sh "$here/../../tests/tls/mkcerts.sh" "$dir"
 suite=ECDHE-RSA-AES128-GCM-SHA256
 
-. "$(dirname "$0")/../common/bench.sh"
 bench_header
 echo "openssl: $(openssl version)"
 
@@ -49,7 +42,7 @@ openssl s_server -accept 127.0.0.1:0 -cert "$dir/server.crt" \
 	-key "$dir/server.key" -tls1_2 -cipher "$suite" -www \
 	>"$ssout" 2>&1 </dev/null &
 sspid=$!
-pids="$pids $sspid"
+bench_pids="$bench_pids $sspid"
 port=""
 for _ in $(seq 100); do
 	port=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$ssout")
@@ -74,7 +67,7 @@ for mode in new reuse; do
 	mkfifo "$dir/serve.in"
 	"$bin" serve --certs "$dir" <"$dir/serve.in" >"$out" 2>&1 &
 	srvpid=$!
-	pids="$pids $srvpid"
+	bench_pids="$bench_pids $srvpid"
 	exec 3>"$dir/serve.in"
 	port=""
 	for _ in $(seq 100); do

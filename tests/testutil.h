@@ -78,6 +78,15 @@ static inline struct sockaddr_in tu_addr(unsigned short port)
 	return a;
 }
 
+/* A port of 127.0.0.1 nobody listened on a moment ago (bound to port 0,
+ * read back, let go): for a peer that must be told its port. */
+static inline unsigned short tu_free_port(void)
+{
+	unsigned short port;
+	close(tu_listen(&port));
+	return port;
+}
+
 /* A listener on 127.0.0.1 whose accept queue is full (backlog 0, one
  * connection nobody accepts, *filler): further SYNs are dropped
  * (tcp_conn_request: "listen queue overflow"), so connects to it hang

@@ -68,20 +68,13 @@ static void log_clear(void)
 		abort();
 }
 
-static unsigned short free_port(void)
-{
-	unsigned short p;
-	close(tu_listen(&p));
-	return p;
-}
-
 static int start_nginx(void **state)
 {
 	char conf[4096], cpath[256];
 	(void)state;
 	port = ngx_prepare(NGINX, dir);
-	tls_port = free_port();
-	h1_port = free_port();
+	tls_port = tu_free_port();
+	h1_port = tu_free_port();
 	tu_mkcerts(COIL_TLS_MKCERTS, dir);
 	snprintf(conf, sizeof(conf),
 		 "daemon off;\nmaster_process on;\nworker_processes 1;\n"

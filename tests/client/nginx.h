@@ -65,15 +65,6 @@ static inline const char *ngx_bin(void)
 	return NULL;
 }
 
-/* A port nobody listens on right now (bind port 0, read it, let go). */
-static inline unsigned short ngx_free_port(void)
-{
-	unsigned short port;
-	int fd = tu_listen(&port);
-	close(fd);
-	return port;
-}
-
 static inline void ngx_write(const char *path, const void *p, size_t n)
 {
 	FILE *f = fopen(path, "wb");
@@ -130,7 +121,7 @@ static inline void ngx_start_listen(struct ngx *g, const char *extra,
 	if (mkdir(g->root, 0755))
 		abort();
 	for (int attempt = 0; attempt < 20; attempt++) {
-		g->port = ngx_free_port();
+		g->port = tu_free_port();
 		snprintf(server, sizeof(server), extra ? extra : "",
 			 (unsigned)g->port);
 		snprintf(conf, sizeof(conf),

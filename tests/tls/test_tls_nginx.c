@@ -45,7 +45,7 @@ static int start_nginx(void)
 
 	for (int attempt = 0; attempt < 5; attempt++) {
 		int ino, ok;
-		port = tt_free_port();
+		port = tu_free_port();
 		snprintf(conf, sizeof(conf), "%s", tt_file("nginx.conf"));
 		snprintf(errlog, sizeof(errlog), "%s", tt_file("error.log"));
 		f = fopen(conf, "w");

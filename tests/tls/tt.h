@@ -403,15 +403,6 @@ static inline void tt_proc_free(struct tt_proc *p)
 	pthread_cond_destroy(&p->cv);
 }
 
-/* A port on 127.0.0.1 that was free a moment ago. */
-static inline unsigned short tt_free_port(void)
-{
-	unsigned short port;
-	int fd = tu_listen(&port);
-	close(fd);
-	return port;
-}
-
 /* ---- a TLS client ----------------------------------------------------- */
 
 struct tt_cli {

@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,6 +66,36 @@ struct ts_server {
 	int active;
 	pthread_cond_t idle; /* signalled, under mu, when active drops */
 };
+
+/*
+ * ts_spawn() - start @path with @argv (NULL-terminated), its stdout on
+ * @out and its stderr on @err (-1: the test's own). The child keeps no
+ * other descriptor of the test (close_range(2)): none that a harness
+ * holds a lock on; and it is killed when the test process ends
+ * (PR_SET_PDEATHSIG, prctl(2)), so that a test that fails or is killed
+ * half-way leaves no server running. Return: its pid (aborts if fork
+ * fails).
+ */
+static inline pid_t ts_spawn(const char *path, char *const argv[], int out,
+			     int err)
+{
+	pid_t parent = getpid(), pid = fork();
+	if (pid < 0)
+		abort();
+	if (pid == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 ||
+		    getppid() != parent)
+			_exit(127); /* the test is gone already */
+		if (out >= 0 && out != 1 && dup2(out, 1) < 0)
+			_exit(127);
+		if (err >= 0 && err != 2 && dup2(err, 2) < 0)
+			_exit(127);
+		close_range(3, ~0U, 0);
+		execve(path, argv, environ);
+		_exit(127);
+	}
+	return pid;
+}
 
 static inline uint64_t ts_now(void)
 {
@@ -449,7 +480,6 @@ struct cb_job {
 
 static inline void cb_start(struct cb_job *j, char **argv)
 {
-	posix_spawn_file_actions_t fa;
 	int ofd, efd;
 	strcpy(j->o, "/tmp/coil-bench-out-XXXXXX");
 	strcpy(j->e, "/tmp/coil-bench-err-XXXXXX");
@@ -458,12 +488,7 @@ static inline void cb_start(struct cb_job *j, char **argv)
 	if (ofd < 0 || efd < 0)
 		abort();
 	argv[0] = (char *)COIL_BENCH_BIN;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, ofd, 1);
-	posix_spawn_file_actions_adddup2(&fa, efd, 2);
-	if (posix_spawn(&j->pid, COIL_BENCH_BIN, &fa, NULL, argv, environ))
-		abort();
-	posix_spawn_file_actions_destroy(&fa);
+	j->pid = ts_spawn(COIL_BENCH_BIN, argv, ofd, efd);
 	close(ofd);
 	close(efd);
 }

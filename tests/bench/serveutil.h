@@ -1,7 +1,8 @@
 /*
  * tests/bench/serveutil.h - coil-serve (tools/coil-serve) as the server of
  * coil-bench's end-to-end tests: started on a free port of 127.0.0.1 with
- * an access log, its port read from its first line, stopped with SIGTERM
+ * an access log (ts_spawn(): it goes when the test does), its port read
+ * from its first line, stopped with SIGTERM
  * (it finishes its requests and flushes the log), the log read back.
  * Needs COIL_SERVE_BIN and e2eutil.h.
  */
@@ -23,7 +24,6 @@ static inline void serve_start(struct serve *s, const char *threads)
 {
 	char *argv[] = {COIL_SERVE_BIN,	 "-p",		 "0",	 "-t",
 			(char *)threads, "--access-log", s->log, NULL};
-	posix_spawn_file_actions_t fa;
 	char line[256] = "";
 	int p[2], fd;
 	FILE *f;
@@ -35,12 +35,7 @@ static inline void serve_start(struct serve *s, const char *threads)
 	close(fd);
 	if (pipe(p) != 0)
 		abort();
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	posix_spawn_file_actions_addclose(&fa, p[0]);
-	if (posix_spawn(&s->pid, COIL_SERVE_BIN, &fa, NULL, argv, environ) != 0)
-		abort();
-	posix_spawn_file_actions_destroy(&fa);
+	s->pid = ts_spawn(COIL_SERVE_BIN, argv, p[1], -1);
 	close(p[1]);
 	f = fdopen(p[0], "r");
 	if (!fgets(line, sizeof(line), f) ||

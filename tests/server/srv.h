@@ -303,6 +303,38 @@ static inline const char *resp_field(const struct resp *r, const char *name,
 	return NULL;
 }
 
+/* A client to 127.0.0.1:@port with a receive buffer of @rcvbuf bytes,
+ * set before the connect so that the window the server sees stays small
+ * (a slow or a stalled reader); reads time out after @timeout_ms. */
+static inline int cl_connect_rcvbuf(unsigned short port, int rcvbuf,
+				    unsigned timeout_ms)
+{
+	struct sockaddr_in a = tu_addr(port);
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(c >= 0);
+	setsockopt(c, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return c;
+}
+
+/* A reader that stalls: @req sent from a 2 KiB receive buffer, the
+ * answer's first bytes read (the server has the request), nothing more.
+ * Return: its descriptor, to close once the test is done with it. */
+static inline int cl_stalled_reader(unsigned short port, const char *req)
+{
+	int c = cl_connect_rcvbuf(port, 2048, 10000);
+	char head[64];
+	ssize_t n;
+	cl_sends(c, req);
+	do
+		n = recv(c, head, sizeof(head), 0);
+	while (n < 0 && errno == EINTR);
+	assert_true(n > 0);
+	return c;
+}
+
 /*
  * A file cut short while it is sent: @path becomes a 32 MiB file (sparse);
  * a client with a 4 KiB receive buffer asks the server on @port for
@@ -313,9 +345,7 @@ static inline const char *resp_field(const struct resp *r, const char *name,
 static inline void cl_truncated_while_sent(unsigned short port,
 					   const char *target, const char *path)
 {
-	struct sockaddr_in a = tu_addr(port);
-	struct timeval tv = {5, 0};
-	int fd, c, small = 4096;
+	int fd, c;
 	char buf[4096], *e;
 	size_t got = 0, hlen = 0;
 	ssize_t n;
@@ -325,10 +355,7 @@ static inline void cl_truncated_while_sent(unsigned short port,
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, 32 << 20), 0);
 	close(fd);
-	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	setsockopt(c, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-	assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
-	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	c = cl_connect_rcvbuf(port, 4096, 5000);
 	snprintf(buf, sizeof(buf), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
 		 target);
 	cl_sends(c, buf);

@@ -776,11 +776,10 @@ static void test_server_filecache_truncated_while_sent(void **state)
 static void test_server_filecache_stalled_reader(void **state)
 {
 	struct coil_http_server_stats st;
-	int before = tu_count_fds(), fd, c, small = 2048;
-	char path[4300], buf[64];
+	int before = tu_count_fds(), fd, c;
+	char path[4300];
 	struct resp r;
 	struct srv s;
-	ssize_t n;
 
 	path_of(path, sizeof(path), "stall.bin");
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -792,18 +791,8 @@ static void test_server_filecache_stalled_reader(void **state)
 	assert_int_equal(r.status, 200);
 	assert_int_equal(r.body_len, 8 << 20);
 	free(r.body);
-	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	setsockopt(c, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-	{
-		struct sockaddr_in a = tu_addr(s.port);
-		assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)),
-				 0);
-	}
-	cl_sends(c, "GET /stall.bin HTTP/1.1\r\nHost: x\r\n\r\n");
-	do
-		n = recv(c, buf, sizeof(buf), 0);
-	while (n < 0 && errno == EINTR);
-	assert_true(n > 0);
+	c = cl_stalled_reader(s.port,
+			      "GET /stall.bin HTTP/1.1\r\nHost: x\r\n\r\n");
 	/* the drain waits for it: the write limit must end it */
 	assert_int_equal(srv_stop(&s, 10000, &st), 0);
 	assert_int_equal(st.timeouts, 1);

@@ -757,7 +757,7 @@ static void test_server_file_stalled_reader(void **state)
 	for (int i = 0; i < 2; i++) {
 		struct resp r;
 		char req[128];
-		int c, small = 2048;
+		int c;
 		opts_default(&o);
 		/* long enough that the first, whole download never stalls that
 		 * long under ASan on a loaded machine */
@@ -771,24 +771,7 @@ static void test_server_file_stalled_reader(void **state)
 		assert_int_equal(r.body_len, 8 << 20);
 		free(r.body);
 		/* then never read */
-		c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		setsockopt(c, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-		{
-			struct sockaddr_in a = tu_addr(s.port);
-			assert_int_equal(
-				connect(c, (struct sockaddr *)&a, sizeof(a)),
-				0);
-		}
-		cl_sends(c, req);
-		{
-			/* the answer has begun (the server has the request) */
-			char head[64];
-			ssize_t n;
-			do
-				n = recv(c, head, sizeof(head), 0);
-			while (n < 0 && errno == EINTR);
-			assert_true(n > 0);
-		}
+		c = cl_stalled_reader(s.port, req);
 		/* the drain waits for it: the time limit must end it */
 		assert_int_equal(srv_stop(&s, 10000, &st), 0);
 		if (st.timeouts != 1)

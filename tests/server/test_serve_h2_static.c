@@ -46,7 +46,7 @@ static void put_dir(const char *name)
 
 static int setup(void **state)
 {
-	char cmd[9000], name[64];
+	char name[64];
 	/* --file-cache off: the cache (HTTP/1.1's) would keep the files the
 	 * HTTP/1.1 comparisons fetched open, and fds_back counts them */
 	const char *a1[] = {"-t",	    "1",  "--http2",
@@ -63,20 +63,9 @@ static int setup(void **state)
 	require_prog("nghttp");
 	require_prog("openssl");
 	tmp = tu_tmpdir();
-	snprintf(cert, sizeof(cert), "%s/cert.pem", tmp);
-	snprintf(key, sizeof(key), "%s/key.pem", tmp);
+	make_cert(tmp, cert, key, sizeof(cert));
 	snprintf(root, sizeof(root), "%s/root", tmp);
 	snprintf(logp, sizeof(logp), "%s/access.log", tmp);
-	snprintf(cmd, sizeof(cmd),
-		 "openssl req -x509 -newkey ec -pkeyopt "
-		 "ec_paramgen_curve:prime256v1 -nodes -keyout '%s' -out '%s' "
-		 "-days 2 -subj /CN=localhost -addext "
-		 "subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1",
-		 key, cert);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "skip: openssl could not make a certificate\n");
-		exit(COIL_SKIP);
-	}
 	if (mkdir(root, 0755) != 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {

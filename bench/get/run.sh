@@ -24,8 +24,9 @@
 # and curl --parallel each fetch over one connection of up to 100 streams
 # (coil-get: --per-host 100), beside a row "coil-h1": the same coil-get
 # over HTTP/1.1 from a second listener of the same nginx. BASE and the
-# curl rows are left out (curl 7.88 fails over h2c prior knowledge,
-# "Error in the HTTP2 framing layer", in --parallel and alone).
+# curl rows are left out (curl 7.88 over h2c prior knowledge fails the
+# second URL of a process, "Error in the HTTP2 framing layer", with
+# --parallel and without: one URL per curl works).
 set -eu
 bin=$(readlink -f "${1:-build/tools/coil-get/coil-get}")
 rounds=${2:-3}

@@ -112,24 +112,32 @@ static int script_take(struct cb_conn *c, struct cb_slot *sl)
 	return 0;
 }
 
-/* Take one more request into the ring (not sent yet); NULL when a
- * script's request() gave nothing to send. */
-static struct cb_slot *take(struct cb_conn *c, uint64_t intended)
+/* Take one more request of @lane's into @c's ring (not sent yet; @lane is
+ * @c but for a lent request, whose URL stays its lane's turn of --urls or
+ * --targets); NULL when a script's request() gave nothing to send. */
+static struct cb_slot *take_of(struct cb_conn *c, struct cb_conn *lane,
+			       uint64_t intended)
 {
 	struct cb_gen *g = c->g;
 	struct cb_slot *sl = &c->ring[(c->head + c->count) % g->pipeline];
 	sl->intended = intended;
 	sl->start = 0;
-	if (c->host) /* --targets: its host's requests, round robin */
-		sl->url = c->host->reqs[c->url_next++ % c->host->n_reqs];
+	if (lane->host) /* --targets: its host's requests, round robin */
+		sl->url =
+			lane->host->reqs[lane->url_next++ % lane->host->n_reqs];
 	else
-		sl->url = (uint32_t)(c->url_next++ % g->n_reqs);
+		sl->url = (uint32_t)(lane->url_next++ % g->n_reqs);
 	sl->nreq = sl->left = 1;
 	if (g->dynamic && script_take(c, sl) < 0)
 		return NULL;
 	c->count++;
 	c->unsent++;
 	return sl;
+}
+
+static struct cb_slot *take(struct cb_conn *c, uint64_t intended)
+{
+	return take_of(c, c, intended);
 }
 
 /* Write every taken request not yet sent, oldest first. */
@@ -234,7 +242,7 @@ static void lend_due(struct cb_conn *c, uint64_t now)
 			return;
 		n = cb_sched_due(&c->sched, at, g->due, room);
 		for (unsigned i = 0; i < n; i++)
-			take(best, g->due[i]);
+			take_of(best, c, g->due[i]);
 		if ((ret = flush_unsent(best)) < 0)
 			cb_conn_fail(best, CB_ERR_WRITE, ret);
 		if (!n)

@@ -169,6 +169,28 @@ static void test_bench_h2c_closed_max_streams(void **state)
 	check(r, 100, "h2c");
 }
 
+/* --header-table-size: h2load's option; 0 asks for no HPACK table and
+ * the answers are counted as with one; only with --http2, at most 1 MiB */
+static void test_bench_h2c_header_table_size(void **state)
+{
+	struct cb_out r;
+	(void)state;
+	log_clear();
+	r = RUN("-t1", "-c2", "-n", "200", "--http2", "--max-streams", "4",
+		"--header-table-size", "0", "--json", url);
+	check(r, 200, "h2c");
+	r = RUN("-t1", "-c1", "-n", "10", "--header-table-size", "0", url);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "--header-table-size needs --http2"));
+	cb_out_free(&r);
+	r = RUN("-t1", "-c1", "-n", "10", "--http2", "--header-table-size",
+		"2000000", url);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "too large"));
+	cb_out_free(&r);
+	log_clear();
+}
+
 static void test_bench_h2c_requests_exact(void **state)
 {
 	struct cb_out r;
@@ -343,6 +365,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bench_h2c_closed_max_streams),
+		cmocka_unit_test(test_bench_h2c_header_table_size),
 		cmocka_unit_test(test_bench_h2c_requests_exact),
 		cmocka_unit_test(test_bench_h2c_open_model),
 		cmocka_unit_test(test_bench_h2_tls_alpn),

@@ -49,6 +49,7 @@ enum {
 	OPT_HTTP2,
 	OPT_HTTP11,
 	OPT_MAX_STREAMS,
+	OPT_HEADER_TABLE,
 	OPT_URLS,
 	OPT_BODY_FILE,
 	OPT_BATCH_WAIT,
@@ -99,6 +100,7 @@ static const struct option long_opts[] = {
 	{"http2", no_argument, NULL, OPT_HTTP2},
 	{"http1.1", no_argument, NULL, OPT_HTTP11},
 	{"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
+	{"header-table-size", required_argument, NULL, OPT_HEADER_TABLE},
 	{"batch-wait", required_argument, NULL, OPT_BATCH_WAIT},
 	{"reap-time", no_argument, NULL, OPT_REAP_TIME},
 	{"urls", required_argument, NULL, OPT_URLS},
@@ -675,6 +677,13 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 				return ret;
 			o->max_streams = (uint32_t)v;
 			break;
+		case OPT_HEADER_TABLE:
+			if ((ret = get_count(optarg, c, 0, 1u << 20, &v, err,
+					     err_len)))
+				return ret;
+			o->header_table_bytes = (uint32_t)v;
+			o->header_table_set = true;
+			break;
 		case OPT_URLS:
 			o->urls_file = optarg;
 			break;
@@ -803,6 +812,9 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 			err, err_len,
 			"-U needs -R: without a rate there is no intended "
 			"send time, so nothing to correct");
+	if (o->header_table_set && !o->http2)
+		return tools_fail(err, err_len,
+				  "--header-table-size needs --http2");
 	if (o->max_streams && !o->http2)
 		return tools_fail(err, err_len,
 				  "--max-streams needs --http2 (HTTP/1.1 "
@@ -923,6 +935,10 @@ void cb_cli_usage(FILE *f)
 	      "                          bounded by the server's "
 	      "MAX_CONCURRENT_STREAMS\n"
 	      "                          (h2load's -m; default 1)\n"
+	      "        --header-table-size N  --http2: the HPACK table for "
+	      "the server's\n"
+	      "                          fields, bytes (h2load's; default "
+	      "4096; 0: none)\n"
 	      "        --batch-wait T    per loop wait, gather completions for "
 	      "up to T (a plain\n"
 	      "                          number is microseconds): fewer\n"

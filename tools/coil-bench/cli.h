@@ -94,22 +94,24 @@ struct cb_opts {
 	uint64_t warmup_ns;   /* --warmup: load sent, not measured; 0 = none */
 	uint64_t timeout_ns;  /* --timeout, per request, > 0 */
 	uint64_t connect_timeout_ns; /* --connect-timeout; 0: timeout_ns */
-	uint64_t rate;		  /* -R, total requests/s; 0 = closed model */
-	uint64_t requests;	  /* -n, stop after this many; 0 = no limit */
-	uint32_t pipeline;	  /* -P, requests in flight per connection */
-	bool keepalive;		  /* false with --no-keepalive */
-	bool http2;		  /* --http2 (--http1.1 clears it) */
-	uint32_t max_streams;	  /* --max-streams with --http2 (default 1) */
-	bool insecure;		  /* -k: no TLS certificate verification */
-	const char *tls_versions; /* --tls-version (argv): "1.2", "1.3",
-				   * "1.2-1.3"; NULL = the library's range */
-	uint64_t batch_wait_ns;	  /* --batch-wait: gather completions this
-				   * long per wait (coil_loop_opts.batch_wait_ns,
-				   * at most 1 s); 0 = off */
-	bool batch_wait_set;	  /* --batch-wait given (else the default,
-				   * dropped without receive timestamps) */
-	bool reap_time;		  /* --reap-time: time responses when reaped,
-				   * not by the kernel's receive timestamps */
+	uint64_t rate;	      /* -R, total requests/s; 0 = closed model */
+	uint64_t requests;    /* -n, stop after this many; 0 = no limit */
+	uint32_t pipeline;    /* -P, requests in flight per connection */
+	bool keepalive;	      /* false with --no-keepalive */
+	bool http2;	      /* --http2 (--http1.1 clears it) */
+	uint32_t max_streams; /* --max-streams with --http2 (default 1) */
+	uint32_t header_table_bytes; /* --header-table-size (0: none) */
+	bool header_table_set;	     /* given; else nghttp2's 4096 */
+	bool insecure;		     /* -k: no TLS certificate verification */
+	const char *tls_versions;    /* --tls-version (argv): "1.2", "1.3",
+				      * "1.2-1.3"; NULL = the library's range */
+	uint64_t batch_wait_ns;	     /* --batch-wait: gather completions this
+				      * long per wait (coil_loop_opts.batch_wait_ns,
+				      * at most 1 s); 0 = off */
+	bool batch_wait_set;	     /* --batch-wait given (else the default,
+				      * dropped without receive timestamps) */
+	bool reap_time;		     /* --reap-time: time responses when reaped,
+				      * not by the kernel's receive timestamps */
 
 	/* request */
 	const char *method;   /* -m (argv), default "GET", or "POST" when a

@@ -715,8 +715,11 @@ int coil_http_serve_root(struct coil_http_sreq *req, int root_fd,
 	struct aux *a;
 	int n;
 
-	if (sreq_h2(req)) /* the same answers over HTTP/2 */
+	if (sreq_h2(req)) {
+		/* the same answers over HTTP/2, the same file cache */
+		file_cache(req->server);
 		return coil__h2_serve_root(req, root_fd, opts);
+	}
 	if (!sreq_owned(req))
 		return -EINVAL;
 	c = sconn_of(req);

@@ -10,6 +10,7 @@
 #ifndef COIL_HTTP_SERVER_H2_H
 #define COIL_HTTP_SERVER_H2_H
 
+#include "filecache.h"
 #include "server_internal.h"
 
 #define H2_MAX_STREAMS 128
@@ -92,9 +93,10 @@ struct h2s {
 	uint64_t foff;
 	char *fbuf;
 	size_t fpos, flen;
-	struct coil_op fop; /* reads, open, statx */
-	struct coil_op cop; /* close */
-	struct aux *aux;    /* serve_root's scratch (server_h2_static.c) */
+	struct coil_op fop;    /* reads, open, statx */
+	struct coil_op cop;    /* close */
+	struct aux *aux;       /* serve_root's scratch (server_h2_static.c) */
+	struct fc_entry *fent; /* ffd is this open-file cache entry's */
 	/* events for the handler, run from the loop */
 	struct coil_op ev;
 	void (*cancel_fn)(struct coil_http_sreq *req, void *arg);
@@ -147,7 +149,8 @@ int coil__h2s_body_grow(struct h2s *s, size_t need);
 void coil__h2s_refuse(struct h2s *s, int status);
 /* The handler (or serve_root) let go of the request. */
 void coil__h2s_release(struct h2s *s);
-/* Close the stream's file (s->ffd) through the ring, if one is open. */
+/* Close the stream's file (s->ffd) through the ring, if one is open; a
+ * descriptor of the open-file cache's (s->fent) is let go instead. */
 void coil__h2s_file_close(struct h2s *s);
 /* RST_STREAM with @code, if the session still carries the stream. */
 void coil__h2s_rst(struct h2s *s, uint32_t code);

@@ -7,7 +7,9 @@
  * What to answer is decided in one place for both protocols
  * (server_static.c: coil__static_found(), coil__static_answer(); the
  * listing's page from server_dir.c); this file does the stream's I/O
- * around it: openat2 beneath the root and statx through the ring, then the
+ * around it: the open-file cache's entry (server_filecache.c: the
+ * descriptor, statx and a small file's content, shared with HTTP/1.1),
+ * else openat2 beneath the root and statx through the ring, then the
  * answer through server_h2_stream.c (coil__h2_respond() for answers from
  * memory, coil__h2_respond_file() for a file, whose body the session
  * pulls as the peer's flow-control window opens, read through the ring a
@@ -17,8 +19,9 @@
  * While the request is the server's (HS_INTERNAL) the handler's calls are
  * refused and its cancel hook does not run; a stream that the peer resets
  * meanwhile is let go when the op in flight completes.
- * Calls server_h2_stream.c, server_static.c and server_dir.c; called by
- * server_file.c (coil_http_serve_root()'s HTTP/2 half).
+ * Calls server_h2_stream.c, server_static.c, server_dir.c and
+ * server_filecache.c; called by server_file.c (coil_http_serve_root()'s
+ * HTTP/2 half, which makes the server's cache at its first use).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -127,6 +130,33 @@ static void serve_regular(struct h2s *s)
 			      sa.p.len);
 }
 
+/* What was found at the path (open in s->ffd, its statx in aux), as
+ * server_static.c decides; a regular file goes into the open-file cache
+ * (which takes the descriptor) unless it came from there. */
+static void serve_found(struct h2s *s)
+{
+	struct coil_http_server *srv = s->hc->srv;
+	struct aux *a = s->aux;
+
+	switch (coil__static_found(&s->req, a->stx.stx_mode, (int)a->slash)) {
+	case 301:
+		serve_redirect(s);
+		break;
+	case 405:
+		serve_status(s, 405, &coil__static_allow, 1);
+		break;
+	case 403:
+		serve_status(s, 403, NULL, 0);
+		break;
+	default:
+		if (srv->fc && !s->fent)
+			s->fent = coil__fcache_put(srv->fc, a->root_fd, a->path,
+						   strlen(a->path), s->ffd,
+						   &a->stx);
+		serve_regular(s);
+	}
+}
+
 static void statx_cb(struct coil_op *op, int res, unsigned flags)
 {
 	struct h2s *s = coil_container_of(op, struct h2s, fop);
@@ -138,20 +168,7 @@ static void statx_cb(struct coil_op *op, int res, unsigned flags)
 		serve_status(s, 500, NULL, 0);
 		return;
 	}
-	switch (coil__static_found(&s->req, s->aux->stx.stx_mode,
-				   (int)s->aux->slash)) {
-	case 301:
-		serve_redirect(s);
-		break;
-	case 405:
-		serve_status(s, 405, &coil__static_allow, 1);
-		break;
-	case 403:
-		serve_status(s, 403, NULL, 0);
-		break;
-	default:
-		serve_regular(s);
-	}
+	serve_found(s);
 }
 
 /* The directory's listing (index.html is not in it). */
@@ -248,6 +265,7 @@ int coil__h2_serve_root(struct coil_http_sreq *req, int root_fd,
 			const struct coil_http_serve_opts *opts)
 {
 	struct h2s *s = h2s_of(req);
+	struct coil_http_server *srv = s->hc->srv;
 	struct aux *a;
 	int n;
 
@@ -273,6 +291,15 @@ int coil__h2_serve_root(struct coil_http_sreq *req, int root_fd,
 	a->slash = n == 0 || a->path[n - 1] == '/';
 	if (a->slash)
 		memcpy(a->path + n, "index.html", 11);
+	if (srv->fc && (s->fent = coil__fcache_get(srv->fc, root_fd, a->path,
+						   strlen(a->path)))) {
+		/* opened before and unchanged since: its descriptor and statx
+		 * as if just opened, with no system call */
+		s->ffd = s->fent->fd;
+		a->stx = s->fent->stx;
+		serve_found(s);
+		return 0;
+	}
 	memset(&a->how, 0, sizeof(a->how));
 	/* O_NONBLOCK: opening a FIFO must not block an io-wq worker */
 	a->how.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY;

@@ -14,7 +14,10 @@
  * streamed and file bodies pulled by the session's read callback as the
  * flow-control window opens (body_read()), so a slow reader holds back a
  * stream, not the loop. A file is read through the ring (IORING_OP_READ)
- * into a buffer of the stream's, a piece ahead of the session.
+ * into a buffer of the stream's, a piece ahead of the session; a file
+ * the open-file cache holds the content of (http/filecache.h) is lent to
+ * the session from there, and a small one read whole is given to the
+ * cache to keep.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -244,6 +247,12 @@ void coil__h2s_file_close(struct h2s *s)
 {
 	int fd = s->ffd;
 	s->ffd = -1;
+	if (s->fent) {
+		/* the cache's descriptor (and content): it stays open there */
+		coil__fcache_unref(s->hc->srv->fc, s->fent);
+		s->fent = NULL;
+		return;
+	}
 	if (fd < 0)
 		return;
 	if (coil_op_busy(&s->cop) ||
@@ -273,6 +282,10 @@ static void file_read_cb(struct coil_op *op, int res, unsigned flags)
 		file_fail(s);
 		return;
 	}
+	if (s->fent && s->foff == 0)
+		/* the whole file in one read: the cache keeps it, if it may */
+		coil__fcache_fill(s->hc->srv->fc, s->fent, s->fbuf,
+				  (size_t)res);
 	s->fpos = 0;
 	s->flen = (size_t)res < s->rleft ? (size_t)res : (size_t)s->rleft;
 	s->foff += (uint64_t)res;
@@ -631,6 +644,31 @@ int coil__h2_respond_end(struct coil_http_sreq *req)
  * ---------------------------------------------------------------
  */
 
+/*
+ * The body from the open-file cache's copy of the file (s->fent->data):
+ * lent to the session (no read, no copy of ours), the entry held until
+ * the stream is freed (stream_free_check() lets go of it).
+ */
+static int file_from_cache(struct h2s *s, int status,
+			   const struct coil_http_header *headers,
+			   size_t nheaders, uint64_t off, uint64_t len)
+{
+	struct coil_h2_body b = {0};
+	int ret;
+
+	b.buf = s->fent->data + off;
+	b.len = (size_t)len;
+	ret = send_head(s, status, headers, nheaders, len, &b);
+	if (ret < 0) {
+		coil__h2s_file_close(s);
+		return stream_500(s, ret);
+	}
+	s->rbytes = len;
+	stream_done(s);
+	coil__h2s_release(s);
+	return 0;
+}
+
 int coil__h2_respond_file(struct coil_http_sreq *req, int status,
 			  const struct coil_http_header *headers,
 			  size_t nheaders, int fd, uint64_t off, uint64_t len)
@@ -658,6 +696,9 @@ int coil__h2_respond_file(struct coil_http_sreq *req, int status,
 		coil__h2s_release(s);
 		return 0;
 	}
+	if (!nobody && s->fent && s->fent->data &&
+	    off <= s->fent->stx.stx_size && len <= s->fent->stx.stx_size - off)
+		return file_from_cache(s, status, headers, nheaders, off, len);
 	if (!nobody) {
 		s->fbuf = malloc(len < H2_FCHUNK ? (size_t)len : H2_FCHUNK);
 		if (!s->fbuf) {

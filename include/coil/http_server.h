@@ -515,12 +515,12 @@ struct coil_http_serve_opts {
  * the same, decided by the same code, with the fields in lower case and
  * none of HTTP/1.1's connection-specific ones (RFC 9113 §8.2.2): the
  * file's body is read through the ring in 64 KiB pieces as the session
- * pulls it, so it goes out as the client's flow-control window opens
+ * pulls it (or lent from the open-file cache's copy, the same cache as
+ * HTTP/1.1's), so it goes out as the client's flow-control window opens
  * (RFC 9113 §5.2); a stream whose window stays closed for
  * write_timeout_ns is reset (CANCEL), and a file found shorter than its
  * content-length resets the stream (INTERNAL_ERROR) after the bytes it
- * had; the other streams of the connection go on. The open-file cache is
- * not consulted over HTTP/2.
+ * had; the other streams of the connection go on.
  * Return: as coil_http_respond().
  */
 int coil_http_serve_root(struct coil_http_sreq *req, int root_fd,

@@ -14,11 +14,14 @@
  * over raw frames: a file truncated while it is sent (the stream reset
  * after the bytes the file still had; the connection serves the next
  * stream) and a reader whose window stays closed (the stream reset at
- * the write limit, the other streams served). Descriptors all come back;
+ * the write limit, the other streams served); the open-file cache shared
+ * with HTTP/1.1 (a small file served from its copy, then new once
+ * rewritten in place). Descriptors all come back;
  * each coil-serve exits 0 (under AddressSanitizer: nothing leaked).
  * Exits 77 without curl, h2load, nghttp or openssl.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <strings.h>
 
 #include "serve_h2.h"
@@ -47,8 +50,9 @@ static void put_dir(const char *name)
 static int setup(void **state)
 {
 	char name[64];
-	/* --file-cache off: the cache (HTTP/1.1's) would keep the files the
-	 * HTTP/1.1 comparisons fetched open, and fds_back counts them */
+	/* h2c: --file-cache off, files opened each time (its descriptors
+	 * counted at the end: the cache would keep the files open); TLS:
+	 * the open-file cache (the default), over HTTP/2 as over HTTP/1.1 */
 	const char *a1[] = {"-t",	    "1",  "--http2",
 			    "--root",	    root, "--autoindex",
 			    "--access-log", logp, "--file-cache",
@@ -586,8 +590,9 @@ static void handler(struct coil_http_sreq *req, void *arg)
 	coil_http_serve_root(req, root_fd, &so);
 }
 
-/* An in-process h2c server on the root, with a write limit of @wt_ms. */
-static void raw_start(struct srv *s, unsigned wt_ms)
+/* An in-process h2c server on the root, with a write limit of @wt_ms,
+ * with the open-file cache (the default) or without (@cache 0). */
+static void raw_start(struct srv *s, unsigned wt_ms, int cache)
 {
 	struct coil_http_server_opts o;
 
@@ -595,6 +600,7 @@ static void raw_start(struct srv *s, unsigned wt_ms)
 	o.handler = handler;
 	o.flags = COIL_HTTP_SERVER_H2;
 	o.write_timeout_ns = wt_ms * MS;
+	o.file_cache_files = cache ? 0 : UINT_MAX;
 	root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	assert_true(root_fd >= 0);
 	srv_start(s, &o, NULL);
@@ -707,8 +713,10 @@ static void raw_get(int fd, uint32_t sid, const char *path)
 
 /* Read stream @sid's whole answer (other streams' frames counted into
  * @other_bytes): HEADERS with :status 200 (HPACK static index 8), then
- * DATA up to END_STREAM. Return: the body's bytes. */
-static size_t raw_answer(int fd, uint32_t sid, size_t *other_bytes)
+ * DATA up to END_STREAM, its first @cap bytes into @body (if not NULL).
+ * Return: the body's bytes. */
+static size_t raw_body(int fd, uint32_t sid, size_t *other_bytes, char *body,
+		       size_t cap)
 {
 	struct frame *f = malloc(sizeof(*f));
 	size_t got = 0;
@@ -726,6 +734,9 @@ static size_t raw_answer(int fd, uint32_t sid, size_t *other_bytes)
 			assert_int_equal(f->p[0], 0x88);
 			head = 1;
 		} else if (f->type == 0) {
+			if (body && got < cap)
+				memcpy(body + got, f->p,
+				       f->len < cap - got ? f->len : cap - got);
 			got += f->len;
 		} else {
 			fail_msg("frame type %u on stream %u", f->type, sid);
@@ -736,6 +747,11 @@ static size_t raw_answer(int fd, uint32_t sid, size_t *other_bytes)
 	free(f);
 	assert_true(head);
 	return got;
+}
+
+static size_t raw_answer(int fd, uint32_t sid, size_t *other_bytes)
+{
+	return raw_body(fd, sid, other_bytes, NULL, 0);
 }
 
 /* A file truncated while it is sent: the bytes it still has arrive, then
@@ -754,7 +770,7 @@ static void test_h2_static_truncated_during_send(void **state)
 	(void)state;
 	assert_non_null(f);
 	snprintf(path, sizeof(path), "%s/tr.bin", root);
-	raw_start(&s, 60000); /* no stall of the test's cut it */
+	raw_start(&s, 60000, 1); /* no stall of the test's cut it */
 	fd = raw_open(s.port);
 	raw_get(fd, 1, "/tr.bin");
 	/* the stream's window (65535) is all it may send */
@@ -809,7 +825,7 @@ static void test_h2_static_stalled_reader_reset(void **state)
 
 	(void)state;
 	assert_non_null(f);
-	raw_start(&s, 1000);
+	raw_start(&s, 1000, 1);
 	fd = raw_open(s.port);
 	raw_get(fd, 1, "/s1048577.bin");
 	raw_get(fd, 3, "/s16384.bin");
@@ -852,7 +868,7 @@ static void test_h2_static_stalled_socket_cut(void **state)
 
 	(void)state;
 	before = tu_count_fds();
-	raw_start(&s, 1000);
+	raw_start(&s, 1000, 0); /* no descriptor kept by a cache */
 	base = tu_count_fds();
 	a = tu_addr(s.port);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -880,6 +896,64 @@ static void test_h2_static_stalled_socket_cut(void **state)
 	assert_int_equal(tu_count_fds(), before);
 }
 
+/* The open-file cache over HTTP/2 (on by default, shared with HTTP/1.1):
+ * a small file is served again from the cache's copy; rewritten in place
+ * (the same size), it is served new once inotify told the cache. */
+static void test_h2_static_file_cache(void **state)
+{
+	struct coil_http_server_stats st;
+	char path[4400], body[4000], want[4000];
+	uint64_t end;
+	uint32_t sid = 1;
+	int before = tu_count_fds(), fd, wfd, fresh = 0;
+	struct srv s;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/c.bin", root);
+	wfd = open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(wfd >= 0);
+	memset(want, 'A', sizeof(want));
+	assert_int_equal(pwrite(wfd, want, sizeof(want), 0), sizeof(want));
+	raw_start(&s, 60000, 1);
+	fd = raw_open(s.port);
+	for (int i = 0; i < 3; i++, sid += 2) {
+		raw_get(fd, sid, "/c.bin");
+		assert_int_equal(raw_body(fd, sid, NULL, body, sizeof(body)),
+				 sizeof(body));
+		assert_memory_equal(body, want, sizeof(body));
+	}
+	memset(want, 'B', sizeof(want));
+	assert_int_equal(pwrite(wfd, want, sizeof(want), 0), sizeof(want));
+	close(wfd);
+	/* the change reaches the cache through its inotify poll: the old
+	 * content whole until then, the new one whole after */
+	end = tu_mono_ns() + 5000 * MS;
+	while (!fresh && tu_mono_ns() < end && sid < 1000) {
+		raw_get(fd, sid, "/c.bin");
+		assert_int_equal(raw_body(fd, sid, NULL, body, sizeof(body)),
+				 sizeof(body));
+		fresh = !memcmp(body, want, sizeof(body));
+		if (!fresh) {
+			memset(want, 'A', sizeof(want));
+			assert_memory_equal(body, want, sizeof(body));
+			memset(want, 'B', sizeof(want));
+			poll(NULL, 0, 10);
+		}
+		sid += 2;
+	}
+	assert_true(fresh);
+	close(fd);
+	assert_int_equal(srv_stop(&s, 2000, &st), 0);
+	close(root_fd);
+	root_fd = -1;
+	assert_true(st.file_cache_hits >= 2);
+	assert_true(st.file_cache_drops >= 1);
+	/* the new content, read whole once and kept for the next */
+	assert_int_equal(st.file_cache_bytes, sizeof(body));
+	unlink(path);
+	assert_int_equal(tu_count_fds(), before);
+}
+
 /* coil-serve holds as many descriptors as before all the tests. */
 static void test_h2_static_fds_back(void **state)
 {
@@ -902,6 +976,7 @@ int main(void)
 		cmocka_unit_test(test_h2_static_truncated_during_send),
 		cmocka_unit_test(test_h2_static_stalled_reader_reset),
 		cmocka_unit_test(test_h2_static_stalled_socket_cut),
+		cmocka_unit_test(test_h2_static_file_cache),
 		cmocka_unit_test(test_h2_static_fds_back),
 	};
 	signal(SIGPIPE, SIG_IGN);

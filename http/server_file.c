@@ -505,10 +505,7 @@ static void serve_dir(struct sconn *c)
 		serve_none(c, 404); /* either way the fallback's */
 		return;
 	}
-	if (a->plen == 0)
-		memcpy(a->path, ".", 2);
-	else
-		a->path[a->plen] = '\0';
+	coil__static_dir_path(a->path, a->plen);
 	a->how.flags = O_RDONLY | O_DIRECTORY | O_NOCTTY;
 	c->x->fop.cb = dir_open_cb;
 	ret = coil_openat2(c->srv->loop, &c->x->fop, a->root_fd, a->path,
@@ -737,16 +734,12 @@ int coil_http_serve_root(struct coil_http_sreq *req, int root_fd,
 	if (opts)
 		a->o = *opts;
 	a->root_fd = root_fd;
-	n = coil_http_path_decode(req->path, req->path_len, a->path,
-				  sizeof(a->path) - 16);
-	if (n < 0) {
-		serve_status(c, n == -ENAMETOOLONG ? 414 : 400, NULL, 0);
+	n = coil__static_target(req, a->path, sizeof(a->path), &a->plen,
+				&a->slash);
+	if (n) {
+		serve_status(c, n, NULL, 0);
 		return 0;
 	}
-	a->plen = (unsigned)n;
-	a->slash = n == 0 || a->path[n - 1] == '/';
-	if (a->slash)
-		memcpy(a->path + n, "index.html", 11);
 	if (!serve_cached(c))
 		serve_open(c);
 	return 0;

@@ -224,10 +224,7 @@ static void serve_dir(struct h2s *s)
 		serve_none(s, 404); /* either way the fallback's */
 		return;
 	}
-	if (a->plen == 0)
-		memcpy(a->path, ".", 2);
-	else
-		a->path[a->plen] = '\0';
+	coil__static_dir_path(a->path, a->plen);
 	a->how.flags = O_RDONLY | O_DIRECTORY | O_NOCTTY;
 	s->fop.cb = dir_open_cb;
 	if (coil_openat2(s->hc->srv->loop, &s->fop, a->root_fd, a->path,
@@ -281,16 +278,12 @@ int coil__h2_serve_root(struct coil_http_sreq *req, int root_fd,
 		a->o = *opts;
 	a->root_fd = root_fd;
 	s->st |= HS_INTERNAL;
-	n = coil_http_path_decode(req->path, req->path_len, a->path,
-				  sizeof(a->path) - 16);
-	if (n < 0) {
-		serve_status(s, n == -ENAMETOOLONG ? 414 : 400, NULL, 0);
+	n = coil__static_target(req, a->path, sizeof(a->path), &a->plen,
+				&a->slash);
+	if (n) {
+		serve_status(s, n, NULL, 0);
 		return 0;
 	}
-	a->plen = (unsigned)n;
-	a->slash = n == 0 || a->path[n - 1] == '/';
-	if (a->slash)
-		memcpy(a->path + n, "index.html", 11);
 	if (srv->fc && (s->fent = coil__fcache_get(srv->fc, root_fd, a->path,
 						   strlen(a->path)))) {
 		/* opened before and unchanged since: its descriptor and statx

@@ -389,3 +389,24 @@ int coil__static_status_body(char *out, int status)
 {
 	return snprintf(out, 64, "%d %s\n", status, coil_http_reason(status));
 }
+
+int coil__static_target(const struct coil_http_sreq *req, char *path,
+			size_t cap, unsigned *plen, unsigned *slash)
+{
+	int n = coil_http_path_decode(req->path, req->path_len, path, cap - 16);
+	if (n < 0)
+		return n == -ENAMETOOLONG ? 414 : 400;
+	*plen = (unsigned)n;
+	*slash = n == 0 || path[n - 1] == '/';
+	if (*slash)
+		memcpy(path + n, "index.html", 11);
+	return 0;
+}
+
+void coil__static_dir_path(char *path, unsigned plen)
+{
+	if (plen == 0)
+		memcpy(path, ".", 2);
+	else
+		path[plen] = '\0';
+}

@@ -90,6 +90,21 @@ void coil__static_answer(const struct coil_http_sreq *req, const char *path,
 int coil__static_found(const struct coil_http_sreq *req, unsigned mode,
 		       int slash);
 
+/*
+ * coil__static_target() - @req's path percent-decoded into @path (@cap
+ * bytes, of which the last 16 stay free for "index.html"), with
+ * "index.html" appended when it ends in '/' (or is empty), as both
+ * protocols' coil_http_serve_root() start.
+ * @plen: the decoded length, without index.html; @slash: 1 if appended.
+ * Return: 0; or the status to answer: 414 (too long), 400 (malformed).
+ */
+int coil__static_target(const struct coil_http_sreq *req, char *path,
+			size_t cap, unsigned *plen, unsigned *slash);
+
+/* The directory of a target whose index.html was not found: @path cut
+ * back to its @plen decoded bytes, or "." for the root. */
+void coil__static_dir_path(char *path, unsigned plen);
+
 /* Whether the request's method is GET or HEAD (the others get 405). */
 int coil__static_method_ok(const struct coil_http_sreq *req);
 

@@ -19,12 +19,15 @@
  *   client_response.c  below both: the final head's decisions (redirect,
  *                      retry, limits) and the body's sink.
  *   client_pool.c      hosts (a coil_connpool each: per-host limit, idle
- *                      reuse and expiry), the global limit, connections
- *                      (resolve, connect, TLS, ALPN), a host's one HTTP/2
- *                      session and its stream slots; hands a connection to a
- *                      waiter (struct coil__pool_wait) through the
- *                      waiter's callback, and knows nothing of requests'
- *                      policy.
+ *                      reuse and expiry), a host's one HTTP/2 session and
+ *                      its stream slots; hands a connection to a waiter
+ *                      (struct coil__pool_wait) through the waiter's
+ *                      callback, and knows nothing of requests' policy.
+ *   client_conn.c      below it: one connection's life (resolve, connect,
+ *                      TLS, ALPN, reading while pooled, closing), the
+ *                      global limit, the pools' open and close hooks;
+ *                      reports through engine/connpool.c and
+ *                      c->on_conn_gone, never calling up.
  *   client_policy.c    pure helpers: which results retry, failure words.
  *   client_ref.c       pure helpers: Location references, Retry-After.
  * What a lower layer tells the one above goes through a callback the
@@ -344,7 +347,7 @@ struct coil_http_client {
 	unsigned http_version;
 };
 
-/* ---- client_pool.c: hosts and connections ---- */
+/* ---- client_pool.c: hosts and their waiters ---- */
 
 /* Acquire a connection on the host of @u (at once when an idle one is
  * there: then @w->cb runs before this returns). Return: 0; -ENOMEM (host
@@ -356,13 +359,28 @@ int coil__pool_wait(struct coil_http_client *c, const struct coil_url *u,
 void coil__pool_unwait(struct coil__pool_wait *w);
 /* An exchange is over: keep @cn for reuse (or hand it on), or close it. */
 void coil__conn_release(struct cconn *cn);
-void coil__conn_close(struct cconn *cn);
-void coil__conn_pause(struct cconn *cn, int pause);
 void coil__pool_shutdown(struct coil_http_client *c);
 void coil__pool_free(struct coil_http_client *c);
 /* The pools' part of the counters: idle now, idle ones closed. */
 void coil__pool_stats(const struct coil_http_client *c,
 		      struct coil_http_client_stats *st);
+
+/* ---- client_conn.c: connections, the global limit ---- */
+
+/* Each host's coil_connpool hooks: open (under a global permit, or
+ * pending until one comes back) and close. */
+extern const struct coil_connpool_ops coil__conn_hooks;
+/* An exchange's connection is not to be reused: the pool closes it. */
+void coil__conn_close(struct cconn *cn);
+/* Stop or restart reading (back-pressure; not for an HTTP/2 session). */
+void coil__conn_pause(struct cconn *cn, int pause);
+/* Close idle connections, oldest first, until every open pending for a
+ * global permit has one closing for it. */
+void coil__conn_evict_idle(struct coil_http_client *c);
+/* Shutdown: the opens pending for a permit fail with -ECANCELED ... */
+void coil__conn_cancel_pending(struct coil_http_client *c);
+/* ... and every connection still opening or in use is stopped. */
+void coil__conn_abort_all(struct coil_http_client *c);
 
 /* ---- client_exchange.c: one exchange ---- */
 

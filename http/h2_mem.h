@@ -1,6 +1,6 @@
 /*
  * http/h2_mem.h - the free-list allocator under a client's nghttp2 session
- * (http/h2_mem.c). Internal: included by http/h2.c only.
+ * (http/h2_mem.c). Internal: included through http/h2_internal.h.
  */
 #ifndef COIL_HTTP_H2_MEM_H
 #define COIL_HTTP_H2_MEM_H

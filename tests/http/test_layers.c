@@ -212,6 +212,19 @@ static void test_layers_client_h2_calls_down_only(void **state)
 	calls_down_only(r2, 2, 1);
 }
 
+/* The HTTP/2 session: the calls on streams above the session's pump,
+ * nghttp2's callbacks below it (they run inside its mem_recv/mem_send
+ * and only record), the stream records at the bottom
+ * (http/h2_internal.h) */
+static void test_layers_h2_session_calls_down_only(void **state)
+{
+	static const char *const order[] = {"h2_submit.c", "h2.c",
+					    "h2_callbacks.c", "h2_record.c"};
+
+	(void)state;
+	calls_down_only(order, 4, 1);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +232,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_layers_client_calls_down_only),
 		cmocka_unit_test(test_layers_server_calls_down_only),
 		cmocka_unit_test(test_layers_client_h2_calls_down_only),
+		cmocka_unit_test(test_layers_h2_session_calls_down_only),
 	};
 
 	if (system("nm --version >/dev/null 2>&1") != 0)

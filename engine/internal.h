@@ -59,9 +59,17 @@ struct coil_loop {
 	struct coil_op *alarm; /* coil_loop_alarm(), NULL = none */
 	uint64_t alarm_at;
 	/* CLOCK_REALTIME - CLOCK_MONOTONIC, read once in turn rt_turn (for
-	 * receive timestamps, coil_buf_recvmsg()) */
+	 * receive timestamps, coil_buf_recvmsg()) at monotonic time rt_mono
+	 * (0: never); rt_bad: this turn's read moved beyond what the clocks
+	 * allow, its stamps are not used; stamps mapped before rt_step_ns
+	 * (the read that saw the last step) are not used either */
 	int64_t rt_off;
 	uint64_t rt_turn;
+	uint64_t rt_mono, rt_unc; /* rt_unc: the read's bracket (ns) */
+	uint64_t rt_step_ns;
+	int rt_bad;
+	/* tests only: CLOCK_REALTIME read through this when set */
+	uint64_t (*rt_clock)(void);
 	/* the msghdr of every stamped multishot recvmsg: no name, room for
 	 * one SCM_TIMESTAMPING control message */
 	struct msghdr rx_msg;
@@ -167,8 +175,20 @@ int coil__cancel_pending(const struct coil_loop *loop,
 /* loop.c */
 int coil__arm_inbox(struct coil_loop *loop);
 /* A CLOCK_REALTIME time (ns) on coil_now()'s clock, with the offset
- * between the two clocks read once per turn; never later than coil_now(). */
+ * between the two clocks read once per turn; never later than coil_now().
+ * 0 when the clocks' offset cannot be trusted for it (a clock step: see
+ * coil__rt_stepped()); the caller takes the reap time then. */
 uint64_t coil__rt_to_now(struct coil_loop *loop, uint64_t rt_ns);
+/* Allowed movement of CLOCK_REALTIME - CLOCK_MONOTONIC between two reads:
+ * NTP's largest slew, 500 ppm of the time between them, plus a margin for
+ * the reads themselves (COIL__RT_MARGIN_NS and each read's bracket). */
+#define COIL__RT_MARGIN_NS 2000ull
+/* Whether the offset @off, read at @mono within a bracket of @unc_ns,
+ * moved beyond the allowance from @prev_off read at @prev_mono within
+ * @prev_unc_ns: a step (settimeofday(2), ADJ_SETOFFSET, a leap second),
+ * or a slew faster than adjtimex(2) allows. */
+int coil__rt_stepped(int64_t prev_off, uint64_t prev_mono, uint64_t prev_unc_ns,
+		     int64_t off, uint64_t mono, uint64_t unc_ns);
 
 /* sendfile.c: the callback a coil_sendfile() op carries while one of its
  * steps (a wait for room, a warming read) is in the ring; coil_cancel()

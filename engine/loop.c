@@ -46,22 +46,78 @@ uint64_t coil_now_update(struct coil_loop *loop)
 }
 
 /* The kernel stamps received packets with CLOCK_REALTIME (there is no
- * monotonic receive timestamp). The offset to CLOCK_MONOTONIC moves only
- * with clock steps and NTP slewing (at most 500 ppm: 0.5 us per ms), so
- * reading it once per turn, the first time a timestamp needs it, costs
- * one vDSO clock read per turn and no accuracy. */
+ * monotonic receive timestamp). NTP's slewing moves CLOCK_MONOTONIC with
+ * it (adjtimex(2) changes the rate both clocks advance at), so their
+ * offset moves only when CLOCK_REALTIME is set: settimeofday(2),
+ * ADJ_SETOFFSET, a leap second, or an agent that steps the clock often
+ * in small steps, which looks like a fast slew. Reading the offset once
+ * per turn, the first time a timestamp needs it, costs a few vDSO clock
+ * reads per turn. A read that finds the offset moved more than a slew
+ * of NTP's 500 ppm would over the time since the previous read (plus a
+ * margin for the reads) marks the turn: its stamps are not used (the
+ * caller times those reads when reaped), nor any stamp that maps to
+ * before that read, and loop->st counts both. */
+int coil__rt_stepped(int64_t prev_off, uint64_t prev_mono, uint64_t prev_unc_ns,
+		     int64_t off, uint64_t mono, uint64_t unc_ns)
+{
+	uint64_t moved = off > prev_off ? (uint64_t)(off - prev_off)
+					: (uint64_t)(prev_off - off);
+	uint64_t dt = mono > prev_mono ? mono - prev_mono : 0;
+	return moved > dt / 2000 + COIL__RT_MARGIN_NS + prev_unc_ns + unc_ns;
+}
+
+static uint64_t realtime_ns(const struct coil_loop *loop)
+{
+	struct timespec ts;
+	if (loop->rt_clock)
+		return loop->rt_clock();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* CLOCK_REALTIME - CLOCK_MONOTONIC from a realtime read between two
+ * monotonic ones: a read preempted between them shows as a wide bracket
+ * and is taken again (3 tries at most, the narrowest kept). A preempted
+ * read was what set stamps 486 us before their write at load 20. */
+static int64_t read_rt_off(const struct coil_loop *loop, uint64_t *mono,
+			   uint64_t *unc_ns)
+{
+	int64_t off = 0;
+	*unc_ns = UINT64_MAX;
+	for (int i = 0; i < 3 && *unc_ns > 1000; i++) {
+		uint64_t a = mono_ns(), r = realtime_ns(loop), b = mono_ns();
+		if (b - a < *unc_ns) {
+			off = (int64_t)(r - (a + (b - a) / 2));
+			*mono = b;
+			*unc_ns = b - a;
+		}
+	}
+	return off;
+}
+
 uint64_t coil__rt_to_now(struct coil_loop *loop, uint64_t rt_ns)
 {
 	uint64_t t;
-	if (loop->rt_turn != loop->st.turns || !loop->rt_off) {
-		struct timespec ts;
-		uint64_t m = mono_ns();
-		clock_gettime(CLOCK_REALTIME, &ts);
-		loop->rt_off = (int64_t)((uint64_t)ts.tv_sec * 1000000000ull +
-					 (uint64_t)ts.tv_nsec - m);
+	if (loop->rt_turn != loop->st.turns || !loop->rt_mono) {
+		uint64_t mono = 0, unc;
+		int64_t off = read_rt_off(loop, &mono, &unc);
+		loop->rt_bad = loop->rt_mono &&
+			       coil__rt_stepped(loop->rt_off, loop->rt_mono,
+						loop->rt_unc, off, mono, unc);
+		if (loop->rt_bad) {
+			loop->st.rt_steps++;
+			loop->rt_step_ns = mono;
+		}
+		loop->rt_off = off;
+		loop->rt_mono = mono;
+		loop->rt_unc = unc;
 		loop->rt_turn = loop->st.turns;
 	}
 	t = rt_ns - (uint64_t)loop->rt_off;
+	if (loop->rt_bad || t < loop->rt_step_ns) {
+		loop->st.rt_fallbacks++;
+		return 0;
+	}
 	return t < loop->now_ns ? t : loop->now_ns;
 }
 

@@ -363,6 +363,12 @@ struct coil_loop_stats {
 	 * paused, connecting, with deadlines or single-shot reads); a
 	 * stream that only has its multishot read armed holds none */
 	uint64_t tcp_exts;
+	/* receive timestamps (coil_buf_recvmsg()): reads of the clocks'
+	 * offset that found CLOCK_REALTIME stepped against CLOCK_MONOTONIC
+	 * (moved beyond a 500 ppm slew since the previous read), and the
+	 * timestamps not used because of it (their reads timed when reaped) */
+	uint64_t rt_steps;
+	uint64_t rt_fallbacks;
 };
 void coil_loop_stats(const struct coil_loop *loop, struct coil_loop_stats *st);
 
@@ -626,7 +632,10 @@ int coil_recv_multishot_ts(struct coil_loop *loop, struct coil_op *op, int fd);
  * carries the latest one's time (tcp_recvmsg()), which for a response is
  * when its last byte came. The loop maps it onto CLOCK_MONOTONIC with the
  * clocks' offset read once per turn, and never returns a time later than
- * coil_now().
+ * coil_now(). 0 too when CLOCK_REALTIME was stepped: a turn whose read of
+ * the offset finds it moved more than NTP's largest slew (500 ppm) allows
+ * since the previous read uses none of its stamps, nor later a stamp that
+ * maps to before that read (coil_loop_stats(): rt_steps, rt_fallbacks).
  */
 uint64_t coil_buf_recvmsg(struct coil_loop *loop, unsigned bid, int res,
 			  const void **data, unsigned *len);

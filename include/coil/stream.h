@@ -372,7 +372,8 @@ int coil_stream_set_timeouts(struct coil_stream *s, uint64_t idle_ns,
  * reaped it), so a turn that reaps late (a batched wait, a busy
  * callback) does not shift it; s->flags has COIL_STREAM_RX_KERNEL then,
  * and stats.rx_stamped counts the reads that had one. Otherwise, or when a read
- * came without one, the time the loop reaped the read (coil_now() of its turn).
+ * came without one (or with one a clock step made useless: coil_buf_recvmsg()),
+ * the time the loop reaped the read (coil_now() of its turn).
  * Bytes held while paused keep their own read's time; bytes copied aside
  * (stats.spilled) carry the latest copied read's. A TLS stream (coil/tls.h)
  * reports the time of the latest TCP read under it when it delivers plaintext,

@@ -468,6 +468,44 @@ static void test_report_response_times(void **state)
 	cb_cli_free(&o);
 }
 
+/* CLOCK_REALTIME steps the loops saw: added up over threads, said beside
+ * the timestamp source even when every other read was stamped, in JSON */
+static void test_report_clock_steps(void **state)
+{
+	struct cb_opts o;
+	struct cb_result r, all;
+	char *text;
+	(void)state;
+	parse_opts(&o, "-d 1s http://h/");
+	assert_int_equal(cb_result_init(&r), 0);
+	assert_int_equal(cb_result_init(&all), 0);
+	r.runtime_ns = 1000000000ull;
+	r.requests = 1000;
+	r.rx_reads = 1000;
+	r.rx_stamped = 999;
+	r.batch_wait_ns = 100000;
+	r.rx_clock_steps = 1;
+	r.rx_step_fallbacks = 1;
+	assert_int_equal(cb_result_merge(&all, &r), 0);
+	r.rx_step_fallbacks = 2;
+	assert_int_equal(cb_result_merge(&all, &r), 0);
+	assert_int_equal(all.rx_clock_steps, 2);
+	assert_int_equal(all.rx_step_fallbacks, 3);
+	text = render(cb_report_text, &o, &all, true);
+	assert_non_null(strstr(text, "  Response times: kernel receive "
+				     "timestamps; CLOCK_REALTIME stepped 2 "
+				     "times, 3 reads timed when reaped for "
+				     "it; batched waits 100us\n"));
+	free(text);
+	text = render(NULL, &o, &all, false);
+	assert_non_null(strstr(text, "\"clock_steps\": 2"));
+	assert_non_null(strstr(text, "\"step_fallbacks\": 3"));
+	free(text);
+	cb_result_free(&r);
+	cb_result_free(&all);
+	cb_cli_free(&o);
+}
+
 /* ---- JSON validity ----------------------------------------------------- */
 
 static const char *j_ws(const char *p)
@@ -782,6 +820,7 @@ int main(void)
 		cmocka_unit_test(test_report_uncorrected_before_corrected),
 		cmocka_unit_test(test_report_tls_and_batch_wait),
 		cmocka_unit_test(test_report_response_times),
+		cmocka_unit_test(test_report_clock_steps),
 		cmocka_unit_test(test_report_json_is_valid),
 		cmocka_unit_test(test_report_json_string_escaping),
 		cmocka_unit_test(test_result_errors_by_code),

@@ -4,9 +4,13 @@
  * the kernel's arrival time, not the reap time; a batched wait does not
  * shift it; EOF and large transfers through the stamped recvmsg arrive
  * intact; without multishot recv (forced fallbacks) the time is the reap
- * time and no read counts as stamped.
+ * time and no read counts as stamped; a CLOCK_REALTIME step or a slew
+ * beyond NTP's 500 ppm (fed through the loop's test hook, never
+ * clock_settime) makes the reads of that turn fall back to reap times,
+ * counted in the loop's stats.
  */
 #include "st.h"
+#include "../../engine/internal.h"
 
 #include <linux/net_tstamp.h>
 #include <pthread.h>
@@ -294,6 +298,151 @@ static void test_rxtime_bulk_paused(void **state)
 	coil_loop_free(loop);
 }
 
+/* The offset check alone: what a slew of NTP's 500 ppm and the reads'
+ * margin allow, and what they do not, in both directions. */
+static void test_rxtime_step_rule(void **state)
+{
+	const uint64_t m = 1000 * MS, unc = 100;
+	const int64_t off = 1700000000000000000ll;
+	(void)state;
+
+	/* unmoved, moved within the margin */
+	assert_false(coil__rt_stepped(off, m, unc, off, m + MS, unc));
+	assert_false(coil__rt_stepped(off, m, 0, off + 2000, m + 1000, 0));
+	/* 1 ms apart: 500 ns of slew + 2 us margin + the brackets */
+	assert_false(coil__rt_stepped(off, m, unc, off + 2700, m + MS, unc));
+	assert_true(coil__rt_stepped(off, m, unc, off + 2800, m + MS, unc));
+	assert_true(coil__rt_stepped(off, m, unc, off - 2800, m + MS, unc));
+	/* 1 s apart: 400 us of slew is NTP's, 600 us is a step */
+	assert_false(
+		coil__rt_stepped(off, m, 0, off + 400000, m + 1000 * MS, 0));
+	assert_true(
+		coil__rt_stepped(off, m, 0, off - 600000, m + 1000 * MS, 0));
+	/* the 486 us seen under ASan, 2 ms after the previous read */
+	assert_true(
+		coil__rt_stepped(off, m, unc, off + 486000, m + 2 * MS, unc));
+	/* a wide bracket (a preempted read) widens the allowance */
+	assert_false(coil__rt_stepped(off, m, 0, off + 30000, m + MS, 30000));
+}
+
+/* The test hook's CLOCK_REALTIME: the real one moved by rt_step_ns, and
+ * by rt_ppm parts per million of the time since rt_t0 (a slew). */
+static int64_t rt_step_ns;
+static uint64_t rt_ppm, rt_t0;
+
+static uint64_t fake_realtime(void)
+{
+	struct timespec ts;
+	uint64_t r;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (rt_ppm)
+		r += (tu_mono_ns() - rt_t0) * rt_ppm / 1000000;
+	return r + (uint64_t)rt_step_ns;
+}
+
+/* One write of @n bytes, run until they are read: whether the read
+ * carried the kernel's time, and that time (or the reap time). */
+static int rx_one(struct coil_loop *loop, struct rx *r, uint64_t *t0,
+		  uint64_t *t1)
+{
+	size_t want = r->got + 1;
+	r->reads = 0;
+	*t0 = tu_mono_ns();
+	assert_int_equal(write(r->peer, "x", 1), 1);
+	*t1 = tu_mono_ns();
+	ST_RUN_UNTIL(loop, r->got >= want, 2000);
+	assert_int_equal(r->got, want);
+	return r->kernel;
+}
+
+/* CLOCK_REALTIME stepped 1 ms forward, then back: each of the two turns
+ * that read the offset after a step times its read when reaped, and the
+ * loop counts both; the next read has the kernel's time again. */
+static void test_rxtime_clock_step(void **state)
+{
+	struct coil_loop *loop = tu_loop(NULL);
+	struct coil_loop_stats st;
+	struct rx r = {0};
+	uint64_t t0, t1;
+	(void)state;
+
+	if (!stamped(loop)) {
+		print_message("skip: no multishot recv, no stamps\n");
+		coil_loop_free(loop);
+		skip();
+	}
+	rt_step_ns = 0;
+	rt_ppm = 0;
+	loop->rt_clock = fake_realtime;
+	rx_open(loop, &r);
+	assert_true(rx_one(loop, &r, &t0, &t1));
+	assert_true(r.rx_ns >= t0 - 1000 && r.rx_ns <= t1 + 2 * MS);
+
+	rt_step_ns = 1000 * 1000; /* forward */
+	assert_false(rx_one(loop, &r, &t0, &t1));
+	assert_true(r.rx_ns == (r.reap_ns & ~1ull));
+	coil_loop_stats(loop, &st);
+	assert_int_equal(st.rt_steps, 1);
+	assert_int_equal(st.rt_fallbacks, 1);
+
+	rt_step_ns = 0; /* and back */
+	assert_false(rx_one(loop, &r, &t0, &t1));
+	assert_true(r.rx_ns == (r.reap_ns & ~1ull));
+	coil_loop_stats(loop, &st);
+	assert_int_equal(st.rt_steps, 2);
+	assert_int_equal(st.rt_fallbacks, 2);
+
+	/* steady again: stamped */
+	assert_true(rx_one(loop, &r, &t0, &t1));
+	assert_true(r.rx_ns >= t0 - 1000 && r.rx_ns <= t1 + 2 * MS);
+	coil_loop_stats(loop, &st);
+	assert_int_equal(st.rt_steps, 2);
+	assert_int_equal(st.rt_fallbacks, 2);
+	assert_int_equal(r.t.s.stats.rx_stamped, 2);
+	rx_close(loop, &r);
+	coil_loop_free(loop);
+}
+
+/* CLOCK_REALTIME slewing at 5,000 ppm (what this VM's clock did once):
+ * reads 40 ms apart see the offset move 200 us, ten times what a 500 ppm
+ * slew allows; those reads fall back to reap times, counted. */
+static void test_rxtime_fast_slew(void **state)
+{
+	struct coil_loop *loop = tu_loop(NULL);
+	struct coil_loop_stats st;
+	struct rx r = {0};
+	uint64_t t0, t1;
+	(void)state;
+
+	if (!stamped(loop)) {
+		print_message("skip: no multishot recv, no stamps\n");
+		coil_loop_free(loop);
+		skip();
+	}
+	rt_step_ns = 0;
+	rt_ppm = 5000;
+	rt_t0 = tu_mono_ns();
+	loop->rt_clock = fake_realtime;
+	rx_open(loop, &r);
+	rx_one(loop, &r, &t0, &t1); /* the first read of the offset */
+	for (int i = 0; i < 3; i++) {
+		spin_ms(40);
+		assert_false(rx_one(loop, &r, &t0, &t1));
+		assert_true(r.rx_ns == (r.reap_ns & ~1ull));
+	}
+	coil_loop_stats(loop, &st);
+	print_message("offset reads that saw a step %llu, stamps dropped "
+		      "%llu\n",
+		      (unsigned long long)st.rt_steps,
+		      (unsigned long long)st.rt_fallbacks);
+	assert_int_equal(st.rt_steps, 3);
+	assert_int_equal(st.rt_fallbacks, 3);
+	rt_ppm = 0;
+	rx_close(loop, &r);
+	coil_loop_free(loop);
+}
+
 static void test_rxtime_set_batch_wait(void **state)
 {
 	struct coil_loop *loop = tu_loop(NULL);
@@ -348,6 +497,9 @@ int main(void)
 		cmocka_unit_test(test_rxtime_eof),
 		cmocka_unit_test(test_rxtime_bulk_paused),
 		cmocka_unit_test(test_rxtime_set_batch_wait),
+		cmocka_unit_test(test_rxtime_step_rule),
+		cmocka_unit_test(test_rxtime_clock_step),
+		cmocka_unit_test(test_rxtime_fast_slew),
 	};
 	int ret;
 	stamps_on();

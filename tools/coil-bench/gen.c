@@ -559,6 +559,8 @@ static int gen_run(struct cb_gen *g)
 			end_real > g->measure ? end_real - g->measure : 0;
 	}
 	g->th->r.syscalls = st.enters - g->enters0 + g->outside_syscalls + 1;
+	g->th->r.rx_clock_steps = st.rt_steps;
+	g->th->r.rx_step_fallbacks = st.rt_fallbacks;
 	g->th->r.cpu_user_ns = u - g->cpu_u0;
 	g->th->r.cpu_sys_ns = s - g->cpu_s0;
 	g->th->r.late_ns = CB_SCHED_LATE_NS;

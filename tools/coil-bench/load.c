@@ -269,6 +269,8 @@ static void counts(struct rd *d, json_t *root, struct cb_result *r)
 			r->rx_fallback = i;
 	r->rx_reads = U("response_times.reads");
 	r->rx_stamped = U("response_times.stamped_reads");
+	r->rx_clock_steps = UOPT("response_times.clock_steps");
+	r->rx_step_fallbacks = UOPT("response_times.step_fallbacks");
 	r->batch_wait_ns = U("response_times.batch_wait_ns");
 	r->syscalls = U("syscalls");
 	r->cpu_user_ns = U("cpu.user_ns");

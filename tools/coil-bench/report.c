@@ -182,6 +182,8 @@ int cb_result_merge(struct cb_result *dst, const struct cb_result *src)
 	dst->drain_ns = max_u64(dst->drain_ns, src->drain_ns);
 	dst->rx_reads += src->rx_reads;
 	dst->rx_stamped += src->rx_stamped;
+	dst->rx_clock_steps += src->rx_clock_steps;
+	dst->rx_step_fallbacks += src->rx_step_fallbacks;
 	dst->batch_wait_ns = max_u64(dst->batch_wait_ns, src->batch_wait_ns);
 	if (src->rx_fallback > dst->rx_fallback)
 		dst->rx_fallback = src->rx_fallback;
@@ -503,7 +505,7 @@ static void rx_line(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	const char *src = cb_rx_source(r);
 	int kernel = !strcmp(src, "kernel");
 	char buf[64];
-	if (kernel &&
+	if (kernel && !r->rx_clock_steps &&
 	    (!o->batch_wait_set || r->batch_wait_ns == o->batch_wait_ns))
 		return;
 	if (kernel)
@@ -516,6 +518,12 @@ static void rx_line(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	else
 		fprintf(f, "  Response times: when reaped (%s)",
 			cb_rx_why[r->rx_fallback]);
+	if (r->rx_clock_steps)
+		fprintf(f,
+			"; CLOCK_REALTIME stepped %llu times, %llu reads timed "
+			"when reaped for it",
+			(unsigned long long)r->rx_clock_steps,
+			(unsigned long long)r->rx_step_fallbacks);
 	if (r->batch_wait_ns) {
 		fmt_setting(buf, sizeof(buf), r->batch_wait_ns);
 		fprintf(f, "; batched waits %s%s\n", buf,

@@ -190,6 +190,12 @@ struct cb_result {
 	uint64_t rx_stamped;
 	uint64_t batch_wait_ns;
 	int rx_fallback; /* enum cb_rx_fallback */
+	/* the loop's reads of the clocks' offset that found CLOCK_REALTIME
+	 * stepped, and the kernel timestamps not used because of them (those
+	 * reads timed when reaped): coil_loop_stats() rt_steps, rt_fallbacks,
+	 * the whole run */
+	uint64_t rx_clock_steps;
+	uint64_t rx_step_fallbacks;
 
 	/* --stages: one entry per stage (cb_result_stages()), or none */
 	struct cb_stage_result *stage;

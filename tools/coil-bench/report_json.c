@@ -682,6 +682,8 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	j_str(&j, "fallback", cb_rx_why[r->rx_fallback]);
 	j_u64(&j, "reads", r->rx_reads);
 	j_u64(&j, "stamped_reads", r->rx_stamped);
+	j_u64(&j, "clock_steps", r->rx_clock_steps);
+	j_u64(&j, "step_fallbacks", r->rx_step_fallbacks);
 	j_u64(&j, "batch_wait_ns", r->batch_wait_ns);
 	j_close(&j, '}');
 	j_u64(&j, "syscalls", r->syscalls);

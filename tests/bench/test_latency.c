@@ -16,6 +16,19 @@
 
 #define MS 1e6
 
+/* The late requests' causes (JSON open_model.late_causes), summed. */
+static uint64_t late_causes(const char *out)
+{
+	static const char *const cause[] = {"held", "busy", "timer"};
+	uint64_t n = 0;
+	for (int i = 0; i < 3; i++) {
+		double v = jnum(out, "\"late_causes\"", cause[i]);
+		assert_true(v >= 0); /* -1: missing */
+		n += (uint64_t)v;
+	}
+	return n;
+}
+
 /* /delay/20: the median is the delay, 20-22 ms */
 static void test_latency_delay_median(void **state)
 {
@@ -62,6 +75,10 @@ static void test_latency_stall_corrected(void **state)
 	assert_true(p99 >= 350 * MS && p99 <= 700 * MS);
 	assert_true(u99 < 100 * MS);
 	assert_true(late >= 300);
+	/* the causes add up to the late count, and the stall's are the
+	 * server's: due while every connection waited for its answer */
+	assert_int_equal((uint64_t)late, late_causes(r.out));
+	assert_true(jnum(r.out, "\"late_causes\"", "held") >= 300);
 	assert_int_equal((uint64_t)j_requests(r.out), atomic_load(&s->served));
 	ts_free(s);
 	cb_out_free(&r);
@@ -156,6 +173,59 @@ static void test_latency_open_model_lends(void **state)
 	cb_out_free(&r);
 }
 
+/*
+ * A request that found every connection busy goes out on the first one an
+ * answer frees, whichever lane that connection's own requests are of. -c3
+ * at 4 requests/s (lanes 0, 1, 2 in turn, 250 ms apart), three URLs (the
+ * k-th request of lane l asks URL (l + k) mod 3): a 1.1 s one, a 3 s one
+ * and a quick one:
+ *   0 ms    lane 0 asks the 1.1 s URL on connection 0
+ *   250 ms  lane 1 asks the 3 s URL on connection 1
+ *   500 ms  lane 2 asks the quick URL on connection 2
+ *   750 ms  lane 0's 3 s request goes to connection 2, lent
+ *   1000 ms lane 1's quick request finds every connection busy: held
+ *   1100 ms connection 0 is free: it takes lane 1's held request
+ *   1250 ms lane 2's 1.1 s request goes to connection 0, free again
+ * -d1300ms: six requests, all answered (the 3 s ones in the drain). Left
+ * to its lane, the held request would have waited for a new one of lane 1
+ * (none before the end) or for connection 1 (3 s): never sent, and lane
+ * 2's request would have taken connection 0 instead. The late one counts
+ * as held: the server's pace, not the generator's.
+ */
+static void test_latency_open_model_held_takes_freed(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	char *dir = tu_tmpdir(), *urls;
+	struct cb_out r;
+	FILE *f;
+	double late;
+	(void)state;
+	assert_true(asprintf(&urls, "%s/urls", dir) > 0);
+	assert_non_null(f = fopen(urls, "w"));
+	fprintf(f, "%s\n", ts_url(s, "/delay/1100"));
+	fprintf(f, "%s\n", ts_url(s, "/delay/3000"));
+	fprintf(f, "%s\n", ts_url(s, "/"));
+	assert_int_equal(fclose(f), 0);
+	r = RUN("-t1", "-c3", "-d1300ms", "-R4", "--timeout", "8s", "--urls",
+		urls, "--json");
+	cb_expect_ok(&r);
+	ts_stop(s);
+	late = jnum(r.out, "\"open_model\"", "late");
+	fprintf(stderr, "late %.0f (held %.0f), unsent %.0f, max lag %.1f ms\n",
+		late, jnum(r.out, "\"late_causes\"", "held"),
+		jnum(r.out, "\"open_model\"", "unsent"),
+		jnum(r.out, "\"open_model\"", "max_lag_ns") / MS);
+	assert_int_equal((uint64_t)jnum(r.out, "\"open_model\"", "unsent"), 0);
+	assert_int_equal((uint64_t)j_requests(r.out), 6);
+	assert_int_equal(atomic_load(&s->served), 6);
+	assert_int_equal((uint64_t)j_errors(r.out), 0);
+	assert_true(jnum(r.out, "\"late_causes\"", "held") >= 1);
+	assert_int_equal((uint64_t)late, late_causes(r.out));
+	free(urls);
+	ts_free(s);
+	cb_out_free(&r);
+}
+
 /* one connection cannot carry 2000/s to a 10 ms server: most requests
  * go out late, but the server held them, not the generator: the late
  * count says so, the saturation warning does not fire */
@@ -217,6 +287,7 @@ int main(void)
 		cmocka_unit_test(test_latency_open_model_limit),
 		cmocka_unit_test(test_latency_open_no_keepalive),
 		cmocka_unit_test(test_latency_open_model_lends),
+		cmocka_unit_test(test_latency_open_model_held_takes_freed),
 		cmocka_unit_test(test_latency_slow_server_is_not_saturation),
 		cmocka_unit_test(test_latency_quiet_rate_not_saturated),
 	};

@@ -105,6 +105,8 @@ static void write_worker(struct fixture *fx, int k, unsigned n,
 	cb_result_error(&r, CB_ERR_TIMEOUT, -ETIMEDOUT);
 	cb_result_error(&r, CB_ERR_CONNECT, -ECONNREFUSED);
 	r.late = 3;
+	r.late_by.held = 2;
+	r.late_by.timer = 1;
 	r.unsent = (uint64_t)k;
 	r.start_late_ns = 1000u * (unsigned)(k + 1);
 	snprintf(r.host, sizeof(r.host), "node%d", k);
@@ -255,6 +257,12 @@ static void test_merge_equals_union(void **state)
 	assert_int_equal(jget(root, "errors", "timeout", "count"), WORKERS);
 	assert_int_equal(jget(root, "errors", "connect", "count"), WORKERS);
 	assert_int_equal(jget(root, "open_model", "late", NULL), 3 * WORKERS);
+	/* its causes too, read back and summed */
+	assert_int_equal(jget(root, "open_model", "late_causes", "held"),
+			 2 * WORKERS);
+	assert_int_equal(jget(root, "open_model", "late_causes", "busy"), 0);
+	assert_int_equal(jget(root, "open_model", "late_causes", "timer"),
+			 WORKERS);
 	assert_int_equal(jget(root, "open_model", "unsent", NULL), 0 + 1 + 2);
 	assert_int_equal(jget(root, "config", "connections", NULL), 12);
 	assert_int_equal(jget(root, "config", "threads", NULL), 6);

@@ -170,6 +170,9 @@ static void fill_full(struct cb_result *r)
 	r->cpu_user_ns = 52000000000ull;
 	r->cpu_sys_ns = 58000000000ull;
 	r->late = 1500;
+	r->late_by.held = 1400;
+	r->late_by.busy = 30;
+	r->late_by.timer = 70;
 	r->unsent = 120;
 	r->max_lag_ns = 151234567;
 	r->late_ns = 1000000;
@@ -248,6 +251,11 @@ static void test_report_text_full_golden(void **state)
 	assert_non_null(strstr(text, "Warning: the generator was saturated"
 				     " (due requests waited over 1.00ms for "
 				     "150.50ms; CPU 92% of 4 threads)"));
+	/* the late sends split by cause, beside the idle timer's own */
+	assert_non_null(strstr(text, "  Late by cause: 1400 waited for a free "
+				     "connection (every one had its answer "
+				     "outstanding), 30 behind a busy loop, 70 "
+				     "woken late by the host's timer\n"));
 	assert_non_null(strstr(text, "  Idle timer (the host's own lateness):"
 				     " 210 of 15000 wakes late (over 1.00ms),"
 				     " p99 1.15ms, at most 3.40ms\n"));

@@ -120,6 +120,8 @@ static struct cb_slot *take_of(struct cb_conn *c, struct cb_conn *lane,
 {
 	struct cb_gen *g = c->g;
 	struct cb_slot *sl = &c->ring[(c->head + c->count) % g->pipeline];
+	if (g->o->rate)
+		cb_late_cause(g, intended);
 	sl->intended = intended;
 	sl->start = 0;
 	if (lane->host) /* --targets: its host's requests, round robin */

@@ -571,6 +571,7 @@ static int gen_run(struct cb_gen *g)
 			if (sc->max_lag_ns > g->th->r.max_lag_ns)
 				g->th->r.max_lag_ns = sc->max_lag_ns;
 		}
+		g->th->r.late_by = g->pacer.late;
 		g->th->r.backlog_max_ns = g->pacer.behind_max_ns;
 		g->th->r.pacer_wakes = g->pacer.wakes;
 		g->th->r.pacer_gathered = g->pacer.gathered;

@@ -150,6 +150,12 @@ struct cb_pacer {
 	uint64_t wakes;
 	uint64_t gathered; /* wakes the loop slept to from the last one */
 	int gathering;	   /* the loop waits from wake to wake (pacer.c) */
+	unsigned held;	   /* lanes with a due request no connection took */
+	/* why requests went out late (cb_late_cause()): the time of the
+	 * latest wake, and the clock when its work ended */
+	uint64_t last_wake;
+	uint64_t work_end;
+	struct cb_late_causes late;
 };
 
 struct cb_gen {
@@ -225,6 +231,33 @@ struct cb_gen {
 static inline int measured(const struct cb_gen *g, uint64_t t)
 {
 	return g->measuring && t >= g->measure;
+}
+
+/*
+ * The open model: a request due at @intended is handed out now (at the
+ * schedule's time: the run's end at the latest, as cb_sched_due() has it).
+ * Over the late bound, count why (report.h, struct cb_late_causes): it was
+ * due at an earlier wake of the pacer, which found no connection with room
+ * for it (held); or it became due since the latest wake and the wake that
+ * hands it out came late, because the loop's previous wake worked past
+ * this one's time (busy) or because the host woke the loop late (timer).
+ */
+static inline void cb_late_cause(struct cb_gen *g, uint64_t intended)
+{
+	struct cb_pacer *p = &g->pacer;
+	uint64_t now = coil_now(g->loop);
+	if (g->preconnect)
+		return; /* a connection's confirming request: not scheduled */
+	if (now >= g->end)
+		now = g->end - 1;
+	if (now <= intended || now - intended <= CB_SCHED_LATE_NS)
+		return;
+	if (intended <= p->last_wake)
+		p->late.held++;
+	else if (p->work_end > p->wake_at)
+		p->late.busy++;
+	else
+		p->late.timer++;
 }
 
 /* ---- track.c ---------------------------------------------------------------

@@ -284,6 +284,9 @@ static void counts(struct rd *d, json_t *root, struct cb_result *r)
 	copy_str(r->tls_group, sizeof(r->tls_group), str(root, "tls.group"));
 	r->late = UOPT("open_model.late");
 	r->late_ns = UOPT("open_model.late_bound_ns");
+	r->late_by.held = UOPT("open_model.late_causes.held");
+	r->late_by.busy = UOPT("open_model.late_causes.busy");
+	r->late_by.timer = UOPT("open_model.late_causes.timer");
 	r->max_lag_ns = UOPT("open_model.max_lag_ns");
 	r->unsent = UOPT("open_model.unsent");
 	r->backlog_max_ns = UOPT("open_model.backlog_max_ns");

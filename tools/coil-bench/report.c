@@ -160,6 +160,9 @@ int cb_result_merge(struct cb_result *dst, const struct cb_result *src)
 		memcpy(dst->tls_group, src->tls_group, sizeof(dst->tls_group));
 	}
 	dst->late += src->late;
+	dst->late_by.held += src->late_by.held;
+	dst->late_by.busy += src->late_by.busy;
+	dst->late_by.timer += src->late_by.timer;
 	dst->unsent += src->unsent;
 	dst->max_lag_ns = max_u64(dst->max_lag_ns, src->max_lag_ns);
 	dst->late_ns = max_u64(dst->late_ns, src->late_ns);
@@ -768,6 +771,15 @@ void cb_report_text(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 			(unsigned long long)o->rate,
 			(unsigned long long)r->late, buf, buf2,
 			(unsigned long long)r->unsent);
+		if (r->late)
+			fprintf(f,
+				"  Late by cause: %llu waited for a free "
+				"connection (every one had its answer "
+				"outstanding), %llu behind a busy loop, %llu "
+				"woken late by the host's timer\n",
+				(unsigned long long)r->late_by.held,
+				(unsigned long long)r->late_by.busy,
+				(unsigned long long)r->late_by.timer);
 		if (r->timer_wakes) {
 			fmt_time_us(buf2, sizeof(buf2),
 				    r->timer_p99_ns / 1000.0L);

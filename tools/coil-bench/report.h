@@ -90,6 +90,23 @@ struct cb_host_result {
 	struct coil_hist *latency; /* as cb_result.latency */
 };
 
+/*
+ * The open model's late requests (sent more than late_ns after their
+ * intended time) by cause, as the pacer saw them (pacer.c):
+ *  held:  due at an earlier wake, where no connection had room for it
+ *         (every connection had its answers outstanding: the server's
+ *         pace, or connections reconnecting);
+ *  busy:  due since the latest wake, and the wake came late because the
+ *         loop's previous wake worked past its time (the generator);
+ *  timer: due since the latest wake, and the host woke the loop late
+ *         (compare the idle timer's lateness: the platform).
+ */
+struct cb_late_causes {
+	uint64_t held;
+	uint64_t busy;
+	uint64_t timer;
+};
+
 /* One run's (or one thread's) measurements. */
 struct cb_result {
 	/* time */
@@ -149,6 +166,7 @@ struct cb_result {
 	uint64_t unsent;     /* due by the end but never sent */
 	uint64_t max_lag_ns; /* the largest send lag */
 	uint64_t late_ns;    /* the lateness bound used */
+	struct cb_late_causes late_by; /* ... @late by cause, summed */
 
 	/* why the run stopped before its end ("script error: f.lua:3: ..."),
 	 * or "" (merge keeps the first) */

@@ -727,6 +727,12 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 		j_u64(&j, "rate", o->rate);
 		j_u64(&j, "late", r->late);
 		j_u64(&j, "late_bound_ns", r->late_ns);
+		j_key(&j, "late_causes");
+		j_open(&j, '{');
+		j_u64(&j, "held", r->late_by.held);
+		j_u64(&j, "busy", r->late_by.busy);
+		j_u64(&j, "timer", r->late_by.timer);
+		j_close(&j, '}');
 		j_u64(&j, "max_lag_ns", r->max_lag_ns);
 		j_u64(&j, "unsent", r->unsent);
 		j_u64(&j, "backlog_max_ns", r->backlog_max_ns);

@@ -222,6 +222,7 @@ static void test_latency_open_model_held_takes_freed(void **state)
 	assert_true(jnum(r.out, "\"late_causes\"", "held") >= 1);
 	assert_int_equal((uint64_t)late, late_causes(r.out));
 	free(urls);
+	free(dir);
 	ts_free(s);
 	cb_out_free(&r);
 }

@@ -55,29 +55,44 @@ struct sf_cachestat {
 
 enum { STEP_NONE, STEP_POLL, STEP_WARM };
 
+int coil_file_cached(int fd, uint64_t off, uint64_t len)
+{
+	static long page;
+	struct sf_cachestat_range r = {off, len};
+	struct sf_cachestat cs;
+	uint64_t pages;
+
+	if (fd < 0)
+		return -EBADF;
+	if (off > INT64_MAX || len > INT64_MAX - off)
+		return -EINVAL;
+	if (len == 0)
+		return 1;
+	if (!page)
+		page = sysconf(_SC_PAGESIZE);
+	if (syscall(SYS_cachestat, fd, &r, &cs, 0) < 0)
+		return -errno;
+	pages = (off + len + (uint64_t)page - 1) / (uint64_t)page -
+		off / (uint64_t)page;
+	return cs.nr_cache >= pages;
+}
+
 /*
  * Whether every page of [@off, @off + @n) is in the page cache. 1 yes, 0
  * no or unknown (read it first), -errno for a bad fd.
  */
 static int resident(struct coil_loop *loop, int fd, uint64_t off, size_t n)
 {
-	static long page;
-	struct sf_cachestat_range r = {off, n};
-	struct sf_cachestat cs;
-	uint64_t pages;
+	int ret;
 
 	if (loop->sf_no_cachestat)
 		return 0;
-	if (!page)
-		page = sysconf(_SC_PAGESIZE);
-	if (syscall(SYS_cachestat, fd, &r, &cs, 0) < 0) {
-		if (errno == ENOSYS)
-			loop->sf_no_cachestat = 1;
-		return errno == EBADF ? -EBADF : 0;
-	}
-	pages = (off + n + (uint64_t)page - 1) / (uint64_t)page -
-		off / (uint64_t)page;
-	return cs.nr_cache >= pages;
+	ret = coil_file_cached(fd, off, n);
+	if (ret == -ENOSYS)
+		loop->sf_no_cachestat = 1;
+	if (ret < 0)
+		return ret == -EBADF ? -EBADF : 0;
+	return ret;
 }
 
 /*

@@ -1,13 +1,13 @@
 /*
  * http/filecache.h - the server's open-file cache (http/server_filecache.c):
  * per path under a root, the open descriptor and its statx(2) result, and
- * for small files the content too, so that a response leaves from memory
- * with its head in one send. An entry is exact: it is trusted until
- * inotify(7) reports a change to the file or to a directory on its path
- * from the root (then dropped, and the next request opens the path anew),
- * and a file that cannot be watched is not cached. Private to http/; used
- * by server_file.c (lookups, fills) and server.c (stop, free, stats).
- * Calls nothing else of http/.
+ * for small files the content too (larger ones: their pages pinned), so
+ * that a response leaves from memory with its head in one send. An entry is
+ * exact: it is trusted until inotify(7) reports a change to the file or to a
+ * directory on its path from the root (then dropped, and the next request opens
+ * the path anew), and a file that cannot be watched is not cached. Private to
+ * http/; used by server_file.c (lookups, fills) and server.c (stop, free,
+ * stats). Calls nothing else of http/.
  *
  * One cache per server, so per loop and thread: no locks. An entry is
  * counted (refs) by every exchange sending from it; an entry dropped or
@@ -47,6 +47,8 @@ struct fc_entry {
 	struct fc_dep *deps; /* the directories from the root, the file */
 	struct statx stx;    /* as the open path's statx gave it */
 	char *data;	     /* the whole file (stx_size bytes), or NULL */
+	char *map;	     /* or: the file mmap(2)ed and mlock(2)ed */
+	unsigned nopin;	     /* mapping or locking it failed: not again */
 	size_t plen;
 	char path[]; /* NUL-terminated, plen bytes before the NUL */
 };
@@ -57,6 +59,8 @@ struct fcache_limits {
 	unsigned files;	   /* entries at most (least recently used go) */
 	size_t mem_bytes;  /* file contents held at most; 0: none */
 	size_t file_bytes; /* the largest file whose content is kept */
+	/* larger files, up to mem_bytes each, are pinned instead: mapped
+	 * and locked in memory (their pages stay in the page cache) */
 };
 
 struct fcache_counts {
@@ -67,6 +71,9 @@ struct fcache_counts {
 	uint64_t overflows; /* inotify queue overflows (all dropped) */
 	unsigned files;	    /* entries in the table */
 	size_t mem_bytes;   /* content bytes allocated (in use included) */
+	size_t pin_bytes;   /* of which pinned (mapped and locked) */
+	uint64_t pins;	    /* files pinned */
+	uint64_t pin_fails; /* mmap(2) or mlock(2) refused (RLIMIT_MEMLOCK) */
 };
 
 /* A cache with these limits on @loop, with its inotify descriptor and
@@ -110,6 +117,20 @@ int coil__fcache_wants(const struct fcache *fc, const struct fc_entry *e);
  * dropped to make room). Return: 1 kept, 0 not. */
 int coil__fcache_fill(struct fcache *fc, struct fc_entry *e, const void *buf,
 		      size_t len);
+
+/* Would @e be pinned (a file over lim.file_bytes, within mem_bytes, not
+ * pinned nor refused before)? */
+int coil__fcache_wants_pin(const struct fcache *fc, const struct fc_entry *e);
+
+/* Pin @e's file if coil__fcache_wants_pin(): when every page of it is in
+ * the page cache now (coil_file_cached(): the loop must not wait on the
+ * disk), map it (mmap(2), read-only, shared) and lock it (mlock(2)), so
+ * that its pages stay resident and a body goes from e->map with no system
+ * call and no check. The least recently used contents not in use are
+ * dropped to make room. An mmap(2) or mlock(2) that fails (EPERM, or
+ * EAGAIN/ENOMEM under RLIMIT_MEMLOCK) leaves @e unpinned for good (it is
+ * sent by sendfile). Return: 1 pinned, 0 not. */
+int coil__fcache_pin(struct fcache *fc, struct fc_entry *e);
 
 /* An exchange is done with @e. */
 void coil__fcache_unref(struct fcache *fc, struct fc_entry *e);

@@ -1199,6 +1199,8 @@ void coil_http_server_stats(const struct coil_http_server *srv,
 	st->file_cache_drops = fc.drops;
 	st->file_cache_overflows = fc.overflows;
 	st->file_cache_unwatched = fc.unwatched;
+	st->file_cache_pinned = fc.pin_bytes;
+	st->file_cache_pin_fails = fc.pin_fails;
 }
 
 struct coil_loop *coil_http_server_loop(const struct coil_http_server *srv)

@@ -302,12 +302,22 @@ void coil__file_resume(struct sconn *c)
 static int file_from_cache(struct sconn *c)
 {
 	struct fc_entry *e = c->x->fent;
+	const char *src;
 	struct iovec v;
 
-	if (!e || !e->data || c->x->foff > e->stx.stx_size ||
+	if (!e)
+		return 0;
+	/* a pinned file's pages, on plain TCP only: the kernel's copy of a
+	 * page the file lost since (truncated) fails the send (EFAULT),
+	 * where a copy in user space (TLS) would raise SIGBUS */
+	if (e->map && c->s == &c->tcp.s)
+		src = e->map;
+	else
+		src = e->data;
+	if (!src || c->x->foff > e->stx.stx_size ||
 	    c->x->fleft > e->stx.stx_size - c->x->foff)
 		return 0;
-	v.iov_base = e->data + c->x->foff;
+	v.iov_base = (void *)(src + c->x->foff);
 	v.iov_len = (size_t)c->x->fleft;
 	c->x->foff += c->x->fleft;
 	c->x->rbytes += c->x->fleft;
@@ -318,6 +328,18 @@ static int file_from_cache(struct sconn *c)
 		coil__sconn_kick(c);
 	}
 	return 1;
+}
+
+/* A cached file too large for a copy, sent on plain TCP: the cache pins
+ * it if its pages are resident (mapped and locked), and this body and the
+ * next go from its pages with the head in one send, as a small file's. */
+static void file_pin(struct sconn *c)
+{
+	struct fc_entry *e = c->x->fent;
+
+	if (e && !e->map && c->s == &c->tcp.s &&
+	    coil__fcache_wants_pin(c->srv->fc, e))
+		coil__fcache_pin(c->srv->fc, e);
 }
 
 static int respond_file(struct sconn *c, int status,
@@ -367,6 +389,7 @@ static int respond_file(struct sconn *c, int status,
 	c->x->foff = off;
 	c->x->fleft = len;
 	c->st |= C_FILE;
+	file_pin(c);
 	if (file_from_cache(c) || sendfile_start(c)) {
 		coil__sreq_complete(c);
 		return 0;

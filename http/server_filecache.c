@@ -1,8 +1,9 @@
 /*
  * http/server_filecache.c - the server's open-file cache (http/filecache.h):
  * a hash table of entries keyed by (root fd, path), an LRU list that caps
- * their number, the contents of small files under a memory cap, and the
- * inotify(7) watches that make an entry exact.
+ * their number, the contents of small files under a memory cap (copied)
+ * and of larger ones under the same cap (pinned: mapped and locked), and
+ * the inotify(7) watches that make an entry exact.
  *
  * Why inotify, not a time window or a check per request: a window (nginx's
  * open_file_cache_valid) serves a changed file for up to its length, and a
@@ -52,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -299,6 +301,13 @@ static int watch_entry(struct fcache *fc, struct fc_entry *e)
 
 static void drop_data(struct fcache *fc, struct fc_entry *e)
 {
+	if (e->map) {
+		/* munmap(2) unlocks the pages too */
+		fc->n.mem_bytes -= (size_t)e->stx.stx_size;
+		fc->n.pin_bytes -= (size_t)e->stx.stx_size;
+		munmap(e->map, (size_t)e->stx.stx_size);
+		e->map = NULL;
+	}
 	if (!e->data)
 		return;
 	fc->n.mem_bytes -= (size_t)e->stx.stx_size;
@@ -472,9 +481,21 @@ unwatched:
 
 int coil__fcache_wants(const struct fcache *fc, const struct fc_entry *e)
 {
-	return !e->data && e->linked && e->stx.stx_size > 0 &&
+	return !e->data && !e->map && e->linked && e->stx.stx_size > 0 &&
 	       e->stx.stx_size <= fc->lim.file_bytes &&
 	       e->stx.stx_size <= fc->lim.mem_bytes;
+}
+
+/* Room for @len more bytes of contents: the least recently used contents
+ * nobody sends from go. Return: 1 there is room, 0 not. */
+static int make_room(struct fcache *fc, size_t len)
+{
+	for (struct fc_entry *v = fc->tail;
+	     v && fc->n.mem_bytes + len > fc->lim.mem_bytes; v = v->prev) {
+		if ((v->data || v->map) && v->refs == 0)
+			drop_data(fc, v);
+	}
+	return fc->n.mem_bytes + len <= fc->lim.mem_bytes;
 }
 
 int coil__fcache_fill(struct fcache *fc, struct fc_entry *e, const void *buf,
@@ -482,19 +503,49 @@ int coil__fcache_fill(struct fcache *fc, struct fc_entry *e, const void *buf,
 {
 	if (!coil__fcache_wants(fc, e) || len != e->stx.stx_size)
 		return 0;
-	/* room: drop the least recently used contents nobody sends from */
-	for (struct fc_entry *v = fc->tail;
-	     v && fc->n.mem_bytes + len > fc->lim.mem_bytes; v = v->prev) {
-		if (v->data && v->refs == 0)
-			drop_data(fc, v);
-	}
-	if (fc->n.mem_bytes + len > fc->lim.mem_bytes)
+	if (!make_room(fc, len))
 		return 0;
 	e->data = malloc(len);
 	if (!e->data)
 		return 0;
 	memcpy(e->data, buf, len);
 	fc->n.mem_bytes += len;
+	return 1;
+}
+
+int coil__fcache_wants_pin(const struct fcache *fc, const struct fc_entry *e)
+{
+	return !e->data && !e->map && !e->nopin && e->linked &&
+	       e->stx.stx_size > fc->lim.file_bytes &&
+	       e->stx.stx_size <= fc->lim.mem_bytes;
+}
+
+int coil__fcache_pin(struct fcache *fc, struct fc_entry *e)
+{
+	size_t len = (size_t)e->stx.stx_size;
+	void *p;
+
+	if (!coil__fcache_wants_pin(fc, e) ||
+	    coil_file_cached(e->fd, 0, len) != 1 || !make_room(fc, len))
+		return 0;
+	/* the pages are resident: mlock(2) only maps them (a page evicted
+	 * in between would be read, the one wait on the disk left) */
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, e->fd, 0);
+	if (p == MAP_FAILED) {
+		e->nopin = 1;
+		fc->n.pin_fails++;
+		return 0;
+	}
+	if (mlock(p, len) < 0) {
+		munmap(p, len);
+		e->nopin = 1;
+		fc->n.pin_fails++;
+		return 0;
+	}
+	e->map = p;
+	fc->n.mem_bytes += len;
+	fc->n.pin_bytes += len;
+	fc->n.pins++;
 	return 1;
 }
 

@@ -317,6 +317,9 @@ int coil_http_threads_wait(struct coil_http_threads *t,
 				w->stats.file_cache_overflows;
 			stats->file_cache_unwatched +=
 				w->stats.file_cache_unwatched;
+			stats->file_cache_pinned += w->stats.file_cache_pinned;
+			stats->file_cache_pin_fails +=
+				w->stats.file_cache_pin_fails;
 			stats->trims += w->stats.trims;
 			stats->quiet_trims += w->stats.quiet_trims;
 			stats->conn_bytes = w->stats.conn_bytes;

@@ -779,6 +779,25 @@ struct coil_sendfile {
 int coil_sendfile(struct coil_loop *loop, struct coil_sendfile *sf, int out_fd,
 		  int in_fd, uint64_t off, size_t len, unsigned flags);
 
+/*
+ * coil_file_cached() - whether every page of bytes [@off, @off + @len) of
+ * file @fd is in the page cache now, so that reading them (read(2),
+ * sendfile(2), a copy from an mmap(2) of them) does not wait on the disk.
+ * @fd:  an open file; its position is untouched.
+ * @off: the first byte; @len: the bytes (0: trivially cached).
+ *
+ * One cachestat(2) call (Linux 6.5), from the calling thread; it neither
+ * blocks nor brings pages in. A page may be evicted right after the
+ * answer: lock it (mlock(2) of a mapping) to keep it. Bytes past the end
+ * of the file, and any fd without pages (a pipe, a socket), count as not
+ * cached.
+ * Return: 1 all cached, 0 some are not; -EBADF for a bad @fd; -EINVAL
+ * for a range past INT64_MAX; -ENOSYS without cachestat(2) (before Linux
+ * 6.5, or filtered by seccomp); cachestat(2)'s other errors (-EOPNOTSUPP
+ * for a hugetlbfs file).
+ */
+int coil_file_cached(int fd, uint64_t off, uint64_t len);
+
 /* @off: file offset, or -1 for the current position. Callback: bytes. */
 int coil_read(struct coil_loop *loop, struct coil_op *op, int fd, void *buf,
 	      size_t len, int64_t off);

@@ -148,9 +148,14 @@ struct coil_http_server_opts {
 	 * one read of the whole file on a first request (such files are
 	 * read then, not sent by sendfile): later requests' bodies leave
 	 * from memory with their head in one send (one copy into the
-	 * socket, no read, no sendfile). Least recently used contents go to
-	 * make room. Default 16 MiB; SIZE_MAX: no contents (descriptors
-	 * only). */
+	 * socket, no read, no sendfile). Larger files, up to this much
+	 * each, are pinned under the same cap on plain TCP: when all their
+	 * pages are in the page cache (cachestat(2)), mapped (mmap(2)) and
+	 * locked (mlock(2)), so that their bodies too leave from memory in
+	 * one ring send, with no system call and no check; where mlock(2)
+	 * is refused (RLIMIT_MEMLOCK, EPERM) they go by sendfile. Least
+	 * recently used contents go to make room. Default 16 MiB;
+	 * SIZE_MAX: no contents (descriptors only). */
 	size_t file_cache_mem_bytes;
 	/* HTTP/2: streams a client may open at once on one connection
 	 * (SETTINGS_MAX_CONCURRENT_STREAMS, RFC 9113 §6.5.2), default 128 */
@@ -202,6 +207,10 @@ struct coil_http_server_stats {
 	uint64_t file_cache_drops;     /* entries dropped by a change on disk */
 	uint64_t file_cache_overflows; /* inotify queue overflows */
 	uint64_t file_cache_unwatched; /* files opened but not cached */
+	/* of file_cache_bytes, the files over 64 KiB pinned in memory
+	 * (mapped and locked: sent from their pages, no sendfile(2)) */
+	size_t file_cache_pinned;
+	uint64_t file_cache_pin_fails; /* mmap(2)/mlock(2) refused them */
 };
 
 /*

@@ -2,7 +2,8 @@
  * 127.0.0.1 from real temp files: ranges byte for byte from the page cache
  * and from files dropped from it (posix_fadvise DONTNEED), the end of the
  * file, a reader that stalls (the wait limit), cancel, a peer that closes
- * (no SIGPIPE), a file truncated while it is being sent, bad fds. */
+ * (no SIGPIPE), a file truncated while it is being sent, bad fds; and
+ * coil_file_cached(), which tells it what the page cache holds. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -515,6 +516,42 @@ static void test_sendfile_bad_fds(void **state)
 	te_end(loop);
 }
 
+/* coil_file_cached(): a file just written is cached, after DONTNEED it
+ * is not (where the file system lets it go), nor bytes past its end or
+ * an fd without pages; bad input is refused. Skipped without
+ * cachestat(2) (before Linux 6.5). */
+static void test_file_cached_tells_residency(void **state)
+{
+	int fd = make_file(65536 + 10, NULL);
+	int fds[2], closed;
+
+	(void)state;
+	if (coil_file_cached(fd, 0, 1) == -ENOSYS) {
+		close(fd);
+		fprintf(stderr, "skip: no cachestat(2)\n");
+		skip();
+	}
+	assert_int_equal(coil_file_cached(fd, 0, 65536 + 10), 1);
+	assert_int_equal(coil_file_cached(fd, 4096, 100), 1);
+	assert_int_equal(coil_file_cached(fd, 0, 0), 1);
+	assert_int_equal(coil_file_cached(fd, 0, 1u << 20), 0); /* past EOF */
+	if (drop_cache(fd, 65536 + 10)) {
+		assert_int_equal(coil_file_cached(fd, 0, 65536 + 10), 0);
+		assert_int_equal(coil_file_cached(fd, 8192, 1), 0);
+	}
+	pair(fds);
+	assert_int_equal(coil_file_cached(fds[0], 0, 10), 0);
+	close(fds[0]);
+	close(fds[1]);
+	assert_int_equal(coil_file_cached(-1, 0, 10), -EBADF);
+	closed = dup(fd);
+	close(closed);
+	assert_int_equal(coil_file_cached(closed, 0, 10), -EBADF);
+	assert_int_equal(coil_file_cached(fd, 1ull << 63, 1), -EINVAL);
+	assert_int_equal(coil_file_cached(fd, INT64_MAX, 2), -EINVAL);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -538,6 +575,8 @@ int main(void)
 		cmocka_unit_test_teardown(
 			test_sendfile_file_truncated_while_sending, te_rm_tmp),
 		cmocka_unit_test_teardown(test_sendfile_bad_fds, te_rm_tmp),
+		cmocka_unit_test_teardown(test_file_cached_tells_residency,
+					  te_rm_tmp),
 	};
 	te_watchdog(60);
 	return cmocka_run_group_tests_name("engine.sendfile", tests, NULL,

@@ -12,7 +12,10 @@
  * user namespace of our own, /proc/sys/user/max_inotify_watches); the
  * inotify queue overflowing while the loop is held by a handler; the
  * memory cap; a file truncated while it is sent, and a reader that
- * stalls; descriptors all come back when the server ends. Exits 77
+ * stalls; the same for a file over 64 KiB pinned (mapped and locked),
+ * the cap on pins, and mlock(2) refused (RLIMIT_MEMLOCK, as user 65534:
+ * sendfile instead); descriptors all come back when the server
+ * ends. Exits 77
  * without curl (the byte-for-byte case); the cases that need root (the
  * server as another user), a user namespace (the watch limit) or a queue
  * short enough to fill are skipped alone (cmocka's skip()), with the
@@ -21,6 +24,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <sched.h>
+#include <sys/resource.h>
 
 #include "peer.h"
 
@@ -180,7 +184,7 @@ static void check_sizes(size_t sendfile_min)
 {
 	struct coil_http_server_stats st;
 	int before = tu_count_fds();
-	size_t held = 0;
+	size_t held = 0, pinned = 0;
 	struct srv s;
 
 	require_prog("curl");
@@ -189,19 +193,28 @@ static void check_sizes(size_t sendfile_min)
 		snprintf(name, sizeof(name), "s%zu.bin", sizes[i]);
 		put_file(name, sizes[i], (char)('a' + i), 0);
 		/* contents are kept for files up to 64 KiB (read whole, on
-		 * the sendfile path too) */
+		 * the sendfile path too); larger ones are pinned once their
+		 * pages are all in the page cache */
 		if (sizes[i] && sizes[i] <= 64 * 1024)
 			held += sizes[i];
+		else if (sizes[i])
+			pinned += sizes[i];
 	}
 	start(&s, sendfile_min, 0, 0);
-	fetch_all(&s, 3, 0);
+	/* first dropped from the page cache before each download: nothing
+	 * to pin, sendfile or read + send; then from the page cache: the
+	 * large files pinned at their first download, sent from their
+	 * pages */
 	fetch_all(&s, 2, 1);
+	fetch_all(&s, 3, 0);
 	assert_int_equal(srv_stop(&s, 1000, &st), 0);
 	/* one open per file (the first), every later download a hit */
 	assert_int_equal(st.file_cache_misses, NSIZES);
 	assert_int_equal(st.file_cache_hits, NSIZES * 4);
 	assert_int_equal(st.file_cache_files, NSIZES);
-	assert_int_equal(st.file_cache_bytes, held);
+	assert_int_equal(st.file_cache_bytes, held + pinned);
+	assert_int_equal(st.file_cache_pinned, pinned);
+	assert_int_equal(st.file_cache_pin_fails, 0);
 	assert_int_equal(tu_count_fds(), before);
 }
 
@@ -419,11 +432,14 @@ static void test_server_filecache_dir_renamed_above(void **state)
 
 /*
  * A server in a child process running as user and group 65534 (root
- * would open a file whatever its mode): the child writes its port, its
- * stats' drops after the parent closes @stop (-1 if it could not become
- * that user or start) and exits. No cmocka in the child.
+ * would open a file whatever its mode, and lock any memory): the child
+ * writes its port, its stats' drops (with @memlock: RLIMIT_MEMLOCK that
+ * many bytes, and its pins refused instead) after the parent closes
+ * @stop (-1 if it
+ * could not become that user or start) and exits. No cmocka in the child.
  */
-static pid_t nobody_server(unsigned short *port, int *stop, int *res)
+static pid_t nobody_server(unsigned short *port, int *stop, int *res,
+			   rlim_t memlock)
 {
 	int a[2], b[2];
 	long v = -1;
@@ -449,7 +465,10 @@ static pid_t nobody_server(unsigned short *port, int *stop, int *res)
 		o.handler = handler;
 		o.addr = (const struct sockaddr *)&sa;
 		o.addr_len = sizeof(sa);
-		if (setgroups(0, NULL) == 0 &&
+		if ((!memlock ||
+		     setrlimit(RLIMIT_MEMLOCK,
+			       &(struct rlimit){memlock, memlock}) == 0) &&
+		    setgroups(0, NULL) == 0 &&
 		    setresgid(65534, 65534, 65534) == 0 &&
 		    setresuid(65534, 65534, 65534) == 0 &&
 		    coil_http_threads_start(&t, &o, NULL) == 0 &&
@@ -460,9 +479,9 @@ static pid_t nobody_server(unsigned short *port, int *stop, int *res)
 		while (read(b[0], &c, 1) < 0 && errno == EINTR)
 			;
 		coil_http_threads_stop(t, 1000 * MS);
-		v = coil_http_threads_wait(t, &st) == 0
-			    ? (long)st.file_cache_drops
-			    : -1;
+		v = coil_http_threads_wait(t, &st) != 0 ? -1
+		    : memlock ? (long)st.file_cache_pin_fails
+			      : (long)st.file_cache_drops;
 		coil_http_threads_free(t);
 		_exit(write(a[1], &v, sizeof(v)) == sizeof(v) ? 0 : 1);
 	}
@@ -521,7 +540,7 @@ static void test_server_filecache_chmod_000(void **state)
 	put_file("c.txt", 1500, 'c', 0);
 	mkdir_in("p");
 	put_file("p/c.bin", 100000, 'p', 0);
-	pid = nobody_server(&s.port, &stop, &res);
+	pid = nobody_server(&s.port, &stop, &res, 0);
 	chmod_cycle(&s, "c.txt", "c.txt", 0644, W200(1500, 'c'));
 	chmod_cycle(&s, "p/c.bin", "p", 0755, W200(100000, 'p'));
 	close(stop);
@@ -805,6 +824,150 @@ static void test_server_filecache_stalled_reader(void **state)
 	assert_int_equal(tu_count_fds(), before);
 }
 
+/* A file of @len bytes of a pattern at @name, flushed (its pages in the
+ * page cache, clean). */
+static void put_pattern(const char *name, size_t len)
+{
+	char path[4300];
+	path_of(path, sizeof(path), name);
+	make_file(path, len, 3);
+}
+
+/*
+ * An 8 MiB file, pinned at its first download (its pages just written),
+ * is truncated to 100 KiB while a slow client reads it: the send from
+ * its pages fails where they are gone (EFAULT, not SIGBUS), the response
+ * ends short and the connection closes; the file is then served at its
+ * new length, pinned again.
+ */
+static void test_server_filecache_pinned_truncated_while_sent(void **state)
+{
+	struct coil_http_server_stats st;
+	int before = tu_count_fds();
+	char path[4300];
+	struct resp r;
+	struct srv s;
+	uint64_t t0;
+
+	(void)state;
+	put_pattern("ptrunc.bin", 8 << 20);
+	path_of(path, sizeof(path), "ptrunc.bin");
+	start(&s, 0, 0, 0);
+	get(&s, "ptrunc.bin", &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, 8 << 20);
+	free(r.body);
+	cl_truncate_while_sent(s.port, "/ptrunc.bin", path, 8u << 20);
+	t0 = tu_mono_ns();
+	for (;;) {
+		get(&s, "ptrunc.bin", &r);
+		assert_int_equal(r.status, 200);
+		free(r.body);
+		if (r.body_len == 100 << 10)
+			break;
+		assert_true(tu_mono_ns() - t0 < 5000 * MS);
+		poll(NULL, 0, 20);
+	}
+	get(&s, "ptrunc.bin", &r); /* from the new entry's pages */
+	assert_int_equal(r.body_len, 100 << 10);
+	free(r.body);
+	assert_int_equal(srv_stop(&s, 1000, &st), 0);
+	assert_int_equal(st.file_cache_pinned, 100 << 10);
+	assert_true(st.file_cache_drops >= 1);
+	assert_int_equal(tu_count_fds(), before);
+}
+
+/* A reader that never reads a pinned file's body is cut at the write
+ * limit; the mapping and the descriptor go with the server. */
+static void test_server_filecache_pinned_stalled_reader(void **state)
+{
+	struct coil_http_server_stats st;
+	int before = tu_count_fds(), c;
+	struct resp r;
+	struct srv s;
+
+	(void)state;
+	put_pattern("pstall.bin", 4 << 20);
+	start(&s, 0, 0, 0);
+	get(&s, "pstall.bin", &r); /* pinned */
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, 4 << 20);
+	free(r.body);
+	c = cl_stalled_reader(s.port,
+			      "GET /pstall.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(srv_stop(&s, 10000, &st), 0);
+	assert_int_equal(st.timeouts, 1);
+	assert_int_equal(st.file_cache_hits, 1);
+	assert_int_equal(st.file_cache_pinned, 4 << 20);
+	close(c);
+	assert_int_equal(tu_count_fds(), before);
+}
+
+/* Files over 64 KiB but over the memory cap are not pinned (sendfile);
+ * one within it is, and the least recently used copies make room. */
+static void test_server_filecache_pin_cap(void **state)
+{
+	struct coil_http_server_stats st;
+	struct resp r;
+	struct srv s;
+
+	(void)state;
+	put_pattern("pc1.bin", 300000);
+	put_pattern("pc2.bin", 200000);
+	put_file("pc3.txt", 60000, 'z', 0);
+	start(&s, 0, 250000, 0);
+	for (int k = 0; k < 2; k++) {
+		get(&s, "pc3.txt", &r); /* a copy: 60,000 */
+		assert_true(body_all(&r, 60000, 'z'));
+		free(r.body);
+		get(&s, "pc1.bin", &r); /* over the cap */
+		assert_int_equal(r.body_len, 300000);
+		free(r.body);
+		get(&s, "pc2.bin", &r); /* pinned, the copy dropped */
+		assert_int_equal(r.body_len, 200000);
+		free(r.body);
+	}
+	assert_int_equal(srv_stop(&s, 1000, &st), 0);
+	/* the copy came back in the second round and went again */
+	assert_int_equal(st.file_cache_pinned, 200000);
+	assert_int_equal(st.file_cache_bytes, 200000);
+	assert_int_equal(st.file_cache_pin_fails, 0);
+}
+
+/* mlock(2) refused (RLIMIT_MEMLOCK 256 KiB, as user 65534, the file's
+ * owner; the ring's own memory counts apart): a 500,000-byte file is sent
+ * by sendfile, whole, every time; the refusal is counted once. */
+static void test_server_filecache_pin_refused(void **state)
+{
+	struct srv s = {NULL, 0};
+	int stop, res, st;
+	long fails = -1;
+	char path[4300];
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0) {
+		fprintf(stderr, "skip: needs root to run a server as another "
+				"user\n");
+		skip();
+	}
+	assert_int_equal(chmod(dir, 0755), 0);
+	put_file("pr.bin", 500000, 'r', 0);
+	/* its owner: cachestat(2) answers only a process that owns the file
+	 * or may write to it (else EPERM, and nothing is pinned) */
+	path_of(path, sizeof(path), "pr.bin");
+	assert_int_equal(chown(path, 65534, 65534), 0);
+	pid = nobody_server(&s.port, &stop, &res, 256 * 1024);
+	for (int k = 0; k < 3; k++)
+		expect(&s, "pr.bin", W200(500000, 'r'));
+	close(stop);
+	assert_int_equal(read(res, &fails, sizeof(fails)), sizeof(fails));
+	close(res);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(fails, 1);
+}
+
 /*
  * coil-serve over TLS, its cache on by default (contents up to 64 KiB are
  * kept): files fetched three times each by curl on one connection, byte
@@ -926,6 +1089,11 @@ int main(void)
 		cmocka_unit_test(test_server_filecache_caps_honoured),
 		cmocka_unit_test(test_server_filecache_truncated_while_sent),
 		cmocka_unit_test(test_server_filecache_stalled_reader),
+		cmocka_unit_test(
+			test_server_filecache_pinned_truncated_while_sent),
+		cmocka_unit_test(test_server_filecache_pinned_stalled_reader),
+		cmocka_unit_test(test_server_filecache_pin_cap),
+		cmocka_unit_test(test_server_filecache_pin_refused),
 		cmocka_unit_test(test_server_filecache_sizes_read_path),
 		cmocka_unit_test(test_server_filecache_sizes_byte_for_byte),
 		cmocka_unit_test(test_serve_filecache_tls_binary),

@@ -221,13 +221,15 @@ int main(int argc, char **argv)
 			"coil-serve: file cache: %llu hits, %llu misses; "
 			"%u files and %zu bytes of contents held at exit; "
 			"%llu dropped by changes, %llu overflows, %llu files "
-			"not watched\n",
+			"not watched; %zu bytes pinned, %llu pins refused\n",
 			(unsigned long long)st.file_cache_hits,
 			(unsigned long long)st.file_cache_misses,
 			st.file_cache_files, st.file_cache_bytes,
 			(unsigned long long)st.file_cache_drops,
 			(unsigned long long)st.file_cache_overflows,
-			(unsigned long long)st.file_cache_unwatched);
+			(unsigned long long)st.file_cache_unwatched,
+			st.file_cache_pinned,
+			(unsigned long long)st.file_cache_pin_fails);
 	if (app.log_dropped)
 		fprintf(stderr, "coil-serve: access log: %llu lines dropped\n",
 			(unsigned long long)app.log_dropped);

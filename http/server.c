@@ -176,6 +176,21 @@ static void conn_rest(struct sconn *c)
 	x_drop(c);
 }
 
+/*
+ * The connection is about to rest (a request answered at once, no more
+ * input, nothing else of its exchange in use): its answer leaves from a
+ * block of its own, so that conn_rest() gives the exchange back now, not
+ * when the send completed (a burst of N first requests then needs one
+ * exchange, not N). Return: 1 if it did.
+ */
+static int out_detach(struct sconn *c)
+{
+	if (c->phase != P_HEAD || c->ipos != c->ilen || (c->st & C_EOF) ||
+	    !x_unused(c))
+		return 0;
+	return coil__out_detach(c) == 0;
+}
+
 static void srv_listener_cb(struct coil_listener *l, int fd);
 static void conn_release(struct sconn *c);
 
@@ -334,7 +349,8 @@ static void conn_release(struct sconn *c)
 	struct coil_http_server *srv = c->srv;
 	struct sexch *x = c->x;
 
-	if (!(c->st & C_CLOSED) || (c->st & C_OWNED) || coil_op_busy(&c->kick))
+	if (!(c->st & C_CLOSED) || (c->st & (C_OWNED | C_ANS)) ||
+	    coil_op_busy(&c->kick))
 		return;
 	if (x && (coil_op_busy(&x->fop) || coil_op_busy(&x->fsf.op) ||
 		  coil_op_busy(&x->cop) || coil_op_busy(&x->wop) ||
@@ -896,7 +912,7 @@ void coil__sconn_process(struct sconn *c)
 	c->st &= ~C_INPROC;
 	if (c->phase == P_H2)
 		return; /* the session's from here on */
-	if (!(c->st & C_DEAD) && c->x)
+	if (!(c->st & C_DEAD) && c->x && !out_detach(c))
 		coil__out_flush(c);
 	if (c->st & C_DEAD)
 		return; /* kick_cb tells the handler and releases */

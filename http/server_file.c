@@ -150,7 +150,7 @@ static void sendfile_next(struct sconn *c)
 		file_end(c);
 		return;
 	}
-	if (c->x->slot_busy || c->x->heap_slots) {
+	if (sconn_out_busy(c)) {
 		c->x->fwait = 1; /* coil__file_resume() calls again */
 		return;
 	}
@@ -285,7 +285,7 @@ void coil__file_resume(struct sconn *c)
 		c->st &= ~C_FSENT;
 		file_step(c);
 	}
-	if (x->fwait && !x->slot_busy && !x->heap_slots) {
+	if (x->fwait && !sconn_out_busy(c)) {
 		x->fwait = 0;
 		if (c->st & C_DEAD)
 			file_end(c);

@@ -85,6 +85,14 @@
 #define FREE_KEEP 16
 #define TRIM_PEAK 256
 #define MAX_TIMEOUT_NS (86400ull * 1000000000ull)
+/* Answers sent from blocks of their own (server_respond.c,
+ * coil__out_detach()), so that the exchange goes back to the free list
+ * when the response is queued, not when its send completed: carved from
+ * chunks of ACHUNK_BYTES (4 KiB with malloc's header), at most ANS_MAX
+ * bytes an answer; FREE_ACHUNK_MAX chunks kept. */
+#define ACHUNK_BYTES 4080
+#define ANS_MAX 2048
+#define FREE_ACHUNK_MAX 64
 
 /* Time-limit lists. */
 enum { TL_NONE, TL_HEADER, TL_WRITE, TL_BODY, TL_IDLE, TL_LINGER, TL_N };
@@ -125,6 +133,7 @@ enum {
 #define C_NONBLOCK (1u << 23)	 /* the socket is O_NONBLOCK (sendfile) */
 #define C_BORROWED (1u << 24)	 /* c->in is the stream's read buffer */
 #define C_FSENT (1u << 25)	 /* a file piece was sent: read the next */
+#define C_ANS (1u << 26)	 /* a detached answer is being sent */
 
 /* body modes */
 enum { B_NONE, B_BUFFER, B_STREAM, B_DISCARD };
@@ -151,6 +160,23 @@ struct oslot {
 struct fbuf {
 	struct fbuf *next;
 	char data[FCHUNK];
+};
+
+/* A chunk that answers are carved from, in order (server_mem.c): it goes
+ * back when the last of them was sent. */
+struct achunk {
+	struct achunk *next; /* the server's free list */
+	unsigned refs;	     /* answers carved from it and not yet sent */
+	unsigned used;	     /* bytes of data[] carved */
+	char data[];
+};
+
+/* One answer whose bytes left the exchange (at most one a connection:
+ * C_ANS). w.data is the connection. */
+struct answer {
+	struct coil_stream_write w;
+	struct achunk *ch;
+	char data[];
 };
 
 /* serve_file's scratch: kept with the connection once used. */
@@ -305,6 +331,9 @@ struct coil_http_server {
 	struct coil_op *done;
 	struct fbuf *fbufs;
 	unsigned nfbufs;
+	struct achunk *acur;  /* answers are carved from it */
+	struct achunk *afree; /* chunks kept, linked by next */
+	unsigned nafree;
 	struct fcache *fc;     /* open-file cache, NULL when off */
 	struct coil_op fcstop; /* posted when fc's poll has ended */
 	struct coil_http_server_stats stats;
@@ -401,10 +430,12 @@ static inline int coil__body_discardable(const struct sconn *c)
 	return 0;
 }
 
-/* Writes of the connection in flight? */
+/* Writes of the connection in flight (the exchange's, or a detached
+ * answer)? */
 static inline int sconn_out_busy(const struct sconn *c)
 {
-	return c->x && (c->x->slot_busy || c->x->heap_slots);
+	return (c->st & C_ANS) ||
+	       (c->x && (c->x->slot_busy || c->x->heap_slots));
 }
 
 /* ---- server.c: connections and phases (calls every file below) ---- */
@@ -431,6 +462,10 @@ void coil__conn_put(struct sconn *c);
 /* An exchange with its buffers; the caller sets up the rest. */
 struct sexch *coil__x_new(struct coil_http_server *srv);
 void coil__x_put(struct coil_http_server *srv, struct sexch *x);
+/* A block for an answer of @n bytes (at most ANS_MAX), carved from the
+ * server's current chunk; NULL without memory. */
+struct answer *coil__ans_new(struct coil_http_server *srv, size_t n);
+void coil__ans_put(struct coil_http_server *srv, struct answer *a);
 /* An input buffer of IBUF_INIT bytes. */
 char *coil__ibuf_new(struct coil_http_server *srv);
 void coil__ibuf_put(struct coil_http_server *srv, char *p, size_t cap);
@@ -462,6 +497,11 @@ int coil__body_step(struct sconn *c);
 int coil__out_send(struct sconn *c, unsigned kind, void *heap,
 		   const struct iovec *extra, unsigned n);
 void coil__out_flush(struct sconn *c);
+/* Send what the output buffer holds from an answer block of its own, so
+ * that the exchange can go back at once (the caller checked that nothing
+ * else of it is in use). Return: 0 (sent, or the connection failed);
+ * -1: it does not fit or no memory, flush it the usual way. */
+int coil__out_detach(struct sconn *c);
 void coil__obuf_compact(struct sconn *c);
 /* Room to start answering another request. */
 int coil__out_room(struct sconn *c);

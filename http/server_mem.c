@@ -9,7 +9,9 @@
  * stream reads into the loop's provided buffers); an exchange is taken
  * when a request's first bytes arrive and an input buffer only when
  * bytes must outlive the read callback (a head or body partly received,
- * pipelined requests). The lists make serving allocation-free once warm;
+ * pipelined requests); an answer, once queued whole, leaves from a block
+ * of its own, so that the exchange goes back before it is sent. The
+ * lists make serving allocation-free once warm;
  * their caps bound what a quiet server keeps, and after a burst (the open
  * connections fell to a quarter of a peak of at least TRIM_PEAK) they are
  * cut to FREE_KEEP, malloc_trim(3) returns the free pages (glibc frees
@@ -55,6 +57,12 @@ void coil__conn_put(struct sconn *c)
 
 /* ---- exchanges ---- */
 
+static void x_count(struct coil_http_server *srv)
+{
+	if (++srv->stats.exchanges > srv->stats.exchanges_max)
+		srv->stats.exchanges_max = srv->stats.exchanges;
+}
+
 struct sexch *coil__x_new(struct coil_http_server *srv)
 {
 	struct sexch *x = srv->xfree;
@@ -62,7 +70,7 @@ struct sexch *coil__x_new(struct coil_http_server *srv)
 	if (x) {
 		srv->xfree = x->next_free;
 		srv->nxfree--;
-		srv->stats.exchanges++;
+		x_count(srv);
 		return x;
 	}
 	x = calloc(1, srv->x_bytes);
@@ -73,7 +81,7 @@ struct sexch *coil__x_new(struct coil_http_server *srv)
 	x->hdrs = (struct coil_http_header *)(void *)(x + 1);
 	x->hbuf = (char *)(x->hdrs + srv->hdrs_inline);
 	x->obuf = x->hbuf + srv->hbuf_inline;
-	srv->stats.exchanges++;
+	x_count(srv);
 	return x;
 }
 
@@ -107,6 +115,79 @@ void coil__x_put(struct coil_http_server *srv, struct sexch *x)
 	x->next_free = srv->xfree;
 	srv->xfree = x;
 	srv->nxfree++;
+}
+
+/* ---- answer blocks ----
+ *
+ * An answer that leaves the exchange (coil__out_detach()) is copied into
+ * a block carved from the current chunk: the blocks of a turn's answers
+ * lie side by side (a hello answer and its write request take about 250
+ * bytes, sixteen a chunk), and a chunk goes back once every answer carved
+ * from it was sent. So a burst of N first requests holds N answers' bytes
+ * while they are sent, not N exchanges. */
+
+static struct achunk *achunk_new(struct coil_http_server *srv)
+{
+	struct achunk *ch = srv->afree;
+	if (ch) {
+		srv->afree = ch->next;
+		srv->nafree--;
+	} else {
+		ch = malloc(ACHUNK_BYTES);
+		if (!ch)
+			return NULL;
+	}
+	ch->next = NULL;
+	ch->refs = 0;
+	ch->used = 0;
+	return ch;
+}
+
+static void achunk_put(struct coil_http_server *srv, struct achunk *ch)
+{
+	if (srv->nafree >= FREE_ACHUNK_MAX || (srv->st & S_SHUTDOWN)) {
+		free(ch);
+		return;
+	}
+	ch->next = srv->afree;
+	srv->afree = ch;
+	srv->nafree++;
+}
+
+struct answer *coil__ans_new(struct coil_http_server *srv, size_t n)
+{
+	const size_t cap = ACHUNK_BYTES - sizeof(struct achunk);
+	size_t need = (sizeof(struct answer) + n + 15) & ~(size_t)15;
+	struct achunk *ch = srv->acur;
+	struct answer *a;
+
+	if (n > ANS_MAX)
+		return NULL;
+	if (ch && ch->refs == 0)
+		ch->used = 0; /* every answer of it was sent: start again */
+	if (!ch || cap - ch->used < need) {
+		/* the full chunk goes back when its last answer is sent */
+		struct achunk *nc = achunk_new(srv);
+		if (!nc)
+			return NULL;
+		srv->acur = ch = nc;
+	}
+	a = (struct answer *)(void *)(ch->data + ch->used);
+	ch->used += (unsigned)need;
+	ch->refs++;
+	memset(&a->w, 0, sizeof(a->w));
+	a->ch = ch;
+	srv->stats.answers++;
+	return a;
+}
+
+void coil__ans_put(struct coil_http_server *srv, struct answer *a)
+{
+	struct achunk *ch = a->ch;
+
+	srv->stats.answers--;
+	if (--ch->refs == 0 && ch != srv->acur)
+		achunk_put(srv, ch);
 }
 
 /* ---- input buffers (IBUF_INIT bytes; bigger ones are not kept) ---- */
@@ -167,6 +248,16 @@ static void lists_cut(struct coil_http_server *srv, unsigned keep)
 		srv->fbufs = b->next;
 		srv->nfbufs--;
 		free(b);
+	}
+	while (srv->nafree > keep) {
+		struct achunk *ch = srv->afree;
+		srv->afree = ch->next;
+		srv->nafree--;
+		free(ch);
+	}
+	if (!keep && srv->acur && srv->acur->refs == 0) {
+		free(srv->acur); /* the server ends: nothing is being sent */
+		srv->acur = NULL;
 	}
 }
 

@@ -10,6 +10,12 @@
  * bytes (a file piece, a streamed body piece with its chunk framing), so a
  * head and the first piece of its body leave in one send.
  *
+ * An answer queued whole while nothing else of its exchange is in use
+ * (the common case: a request answered at once, no more input) leaves
+ * instead from a block of its own (coil__out_detach(), server_mem.c's
+ * answer chunks), so that the exchange goes back to the free list when
+ * the response is queued rather than when its send completed.
+ *
  * Also here: error answers, coil_http_respond(), and streamed responses
  * (coil_http_respond_begin/write/end()).
  */
@@ -126,6 +132,45 @@ void coil__out_flush(struct sconn *c)
 {
 	if (c->x->olen > c->x->oq && !(c->st & (C_HOLD | C_DEAD)))
 		coil__out_send(c, SK_PLAIN, NULL, NULL, 0);
+}
+
+/* A detached answer was sent (or failed): its block goes back; the pump
+ * goes on from the kick (the time limit, closing, a release). */
+static void ans_cb(struct coil_stream_write *w, int status)
+{
+	struct answer *a = coil_container_of(w, struct answer, w);
+	struct sconn *c = w->data;
+
+	coil__ans_put(c->srv, a);
+	c->st &= ~C_ANS;
+	if (status < 0)
+		coil__sconn_fail(c, status);
+	else
+		coil__sconn_progress(c, TL_WRITE);
+	coil__sconn_kick(c);
+}
+
+int coil__out_detach(struct sconn *c)
+{
+	struct sexch *x = c->x;
+	size_t n = x->olen - x->oq;
+	struct answer *a;
+	int ret;
+
+	if (!n || (c->st & (C_ANS | C_HOLD | C_DEAD)) ||
+	    !(a = coil__ans_new(c->srv, n)))
+		return -1;
+	memcpy(a->data, x->obuf + x->oq, n);
+	x->olen = x->oq = 0;
+	a->w.data = c;
+	c->st |= C_ANS;
+	ret = coil_stream_write(c->s, &a->w, a->data, n, ans_cb);
+	if (ret < 0) {
+		c->st &= ~C_ANS;
+		coil__ans_put(c->srv, a);
+		coil__sconn_fail(c, ret);
+	}
+	return 0;
 }
 
 void coil__obuf_compact(struct sconn *c)

@@ -308,6 +308,8 @@ int coil_http_threads_wait(struct coil_http_threads *t,
 			stats->conns_max += w->stats.conns_max;
 			stats->exchanges += w->stats.exchanges;
 			stats->inbufs += w->stats.inbufs;
+			stats->exchanges_max += w->stats.exchanges_max;
+			stats->answers += w->stats.answers;
 			stats->file_cache_hits += w->stats.file_cache_hits;
 			stats->file_cache_misses += w->stats.file_cache_misses;
 			stats->file_cache_files += w->stats.file_cache_files;

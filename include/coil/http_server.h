@@ -189,7 +189,16 @@ struct coil_http_server_stats {
 	 * two, only its connection struct */
 	unsigned exchanges; /* connections holding a request's state now */
 	unsigned inbufs;    /* input buffers held now (partial input) */
-	uint64_t trims;	    /* memory given back after a burst (times) */
+	/* the most exchanges held at once since the server started: a
+	 * request answered at once holds one from its first bytes until its
+	 * answer is queued (not sent), so a burst of first requests needs
+	 * few */
+	unsigned exchanges_max;
+	/* answers being sent from the server's answer blocks now (small
+	 * answers queued whole, copied out of their exchange: one at most a
+	 * connection, at most 2 KiB each, in 4 KiB chunks) */
+	unsigned answers;
+	uint64_t trims; /* memory given back after a burst (times) */
 	/* memory given back once requests went quiet for a tick of the
 	 * server's timer (a quarter of its shortest time limit, 10 ms to
 	 * 1 s): the provided buffers' pages their reads touched, the free

@@ -14,6 +14,9 @@
 
 #include "srv.h"
 
+/* /hold: the handler tells it is in (entered), then waits (release) */
+static int entered[2] = {-1, -1}, release[2] = {-1, -1};
+
 static void stats_handler(struct coil_http_sreq *req, void *arg)
 {
 	struct coil_http_server_stats st;
@@ -30,13 +33,14 @@ static void stats_handler(struct coil_http_sreq *req, void *arg)
 		/* taken before the answer is written: the asker's stream
 		 * holds no extension yet */
 		n = snprintf(body, sizeof(body),
-			     "%u %u %u %llu %llu %zu %llu %d", st.conns,
+			     "%u %u %u %llu %llu %zu %llu %d %u %u", st.conns,
 			     st.exchanges, st.inbufs,
 			     (unsigned long long)st.trims,
 			     (unsigned long long)st.quiet_trims, st.conn_bytes,
 			     (unsigned long long)ls.tcp_exts,
 			     (coil_loop_features(loop) &
-			      COIL_FEAT_MULTISHOT_RECV) != 0);
+			      COIL_FEAT_MULTISHOT_RECV) != 0,
+			     st.exchanges_max, st.answers);
 		coil_http_respond(req, 200, NULL, 0, body, (size_t)n);
 		return;
 	}
@@ -44,6 +48,18 @@ static void stats_handler(struct coil_http_sreq *req, void *arg)
 		size_t len = 0;
 		const char *v = coil_http_sreq_header(req, "x-long", &len);
 		coil_http_respond(req, 200, NULL, 0, v, v ? len : 0);
+		return;
+	}
+	if (req->path_len == 5 && memcmp(req->path, "/hold", 5) == 0) {
+		/* the loop's thread waits here until the test has sent what
+		 * it wants the next turn to find all at once */
+		struct pollfd p = {.fd = release[0], .events = POLLIN};
+		char b;
+		if (write(entered[1], "h", 1) == 1 && poll(&p, 1, 10000) == 1 &&
+		    read(release[0], &b, 1) == 1)
+			coil_http_respond(req, 200, NULL, 0, "ok", 2);
+		else
+			coil_http_respond(req, 500, NULL, 0, NULL, 0);
 		return;
 	}
 	coil_http_respond(req, 200, NULL, 0, "ok", 2);
@@ -55,6 +71,8 @@ struct memstat {
 	size_t conn_bytes;	     /* one connection's struct */
 	unsigned long long tcp_exts; /* streams holding their extension */
 	int multishot;		     /* the loop reads by multishot recv */
+	unsigned exchanges_max;	     /* the most exchanges held at once */
+	unsigned answers;	     /* answers being sent from blocks */
 };
 
 /* One /stats request on a new connection (which holds one exchange while
@@ -65,11 +83,11 @@ static void stats_get(unsigned short port, struct memstat *m)
 	assert_int_equal(
 		cl_once(port, "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n", &r), 0);
 	assert_int_equal(r.status, 200);
-	assert_int_equal(sscanf(r.body, "%u %u %u %llu %llu %zu %llu %d",
+	assert_int_equal(sscanf(r.body, "%u %u %u %llu %llu %zu %llu %d %u %u",
 				&m->conns, &m->exchanges, &m->inbufs, &m->trims,
 				&m->quiet_trims, &m->conn_bytes, &m->tcp_exts,
-				&m->multishot),
-			 8);
+				&m->multishot, &m->exchanges_max, &m->answers),
+			 10);
 	free(r.body);
 }
 
@@ -226,6 +244,82 @@ static void test_server_burst_gives_memory_back(void **state)
 	free(in);
 }
 
+/*
+ * A burst of requests on busy connections (what `wrk -c 5000` makes):
+ * each is answered at once, and its answer leaves from a block of its
+ * own, so the exchange goes back when the answer is queued, not when it
+ * was sent: one exchange serves the whole burst. To make the burst
+ * arrive in one turn of the server's loop, a request to /hold keeps the
+ * loop's thread in its handler while the test sends N requests (each on
+ * its own connection: in the server's socket when send() returns), then
+ * lets it go: the next turn finds all N (the handler tells the test
+ * through a pipe that it is in). Before, N exchanges were held
+ * until the N sends completed.
+ */
+static void test_server_burst_needs_one_exchange(void **state)
+{
+	enum { N = 64 };
+	static const char get[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct coil_http_server_opts o = {.handler = stats_handler};
+	struct cl_in *in = calloc(1, sizeof(*in));
+	struct memstat m;
+	struct srv s;
+	struct resp r;
+	int fds[N], hold;
+
+	(void)state;
+	assert_int_equal(pipe(entered), 0);
+	assert_int_equal(pipe(release), 0);
+	srv_start(&s, &o, NULL);
+	for (int i = 0; i < N; i++) {
+		fds[i] = cl_connect(s.port);
+		request(fds[i], in, get); /* accepted, reading */
+	}
+	hold = cl_connect(s.port);
+	cl_sends(hold, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+	{
+		/* the loop's thread is in the handler ... */
+		struct pollfd p = {.fd = entered[0], .events = POLLIN};
+		char b;
+		assert_int_equal(poll(&p, 1, 10000), 1);
+		assert_int_equal(read(entered[0], &b, 1), 1);
+	}
+	/* ... while the burst arrives */
+	for (int i = 0; i < N; i++)
+		cl_sends(fds[i], get);
+	assert_int_equal(write(release[1], "x", 1), 1);
+	assert_int_equal(cl_response(hold, in, &r, 0, 0), 0);
+	assert_int_equal(r.status, 200);
+	free(r.body);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(cl_response(fds[i], in, &r, 0, 0), 0);
+		assert_int_equal(r.status, 200);
+		assert_int_equal(r.body_len, 2);
+		free(r.body);
+	}
+	m = stats_wait(s.port, N + 2, 1, 0);
+	assert_int_equal(m.exchanges, 1); /* the asker's */
+	/* one at a time: each request's exchange went back before the next
+	 * request of the burst was parsed (2: slack for a head that came in
+	 * two reads) */
+	assert_true(m.exchanges_max <= 2);
+	/* every answer block was sent and given back (the asker's own answer
+	 * is written after these counts were taken) */
+	assert_int_equal(m.answers, 0);
+	for (int i = 0; i < N; i++) {
+		request(fds[i], in, get);
+		close(fds[i]);
+	}
+	close(hold);
+	assert_int_equal(srv_stop(&s, 1000, NULL), 0);
+	for (int i = 0; i < 2; i++) {
+		close(entered[i]);
+		close(release[i]);
+		entered[i] = release[i] = -1;
+	}
+	free(in);
+}
+
 /* Requests that go quiet for a tick of the server's timer (10 ms here:
  * a quarter of a 40 ms linger) give back what their reads touched, once
  * per quiet spell, while the connections stay open; they serve on after
@@ -321,6 +415,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_server_idle_conn_holds_no_buffer),
 		cmocka_unit_test(test_server_burst_gives_memory_back),
+		cmocka_unit_test(test_server_burst_needs_one_exchange),
 		cmocka_unit_test(test_server_quiet_gives_memory_back),
 		cmocka_unit_test(test_server_long_head_kept_whole),
 	};

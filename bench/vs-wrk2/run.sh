@@ -76,7 +76,7 @@ run() {
 	[ -n "$held" ] && echo "$name $rate $(awk -v r="$reqs" -v h="$held" \
 		-v b="$busy" -v t="$timer" -v twl="${twl:-0}" -v tw="${tw:-0}" \
 		'BEGIN { printf "%.3f %.3f %.3f %.2f", 100 * h / r, 100 * b / r,
-			100 * t / r, tw > 0 ? 100 * twl / tw : -1 }')" >>"$dir/causes"
+			100 * t / r, (tw > 0 ? 100 * twl / tw : -1) }')" >>"$dir/causes"
 	tail -1 "$dir/results" | awk '{ printf "  %-10s -R%-6s %6s req/s  late %6s%%  unsent %6s%%  user %6s us  sys %6s us  %6s syscalls  p50 %s us  p99 %s us  p99.9 %s us\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 }'
 	[ -n "$held" ] && tail -1 "$dir/causes" | awk '{ printf "  %-10s -R%-6s late by cause: held %s%%  busy loop %s%%  host timer %s%%; idle timer %s%% of wakes late\n", $1, $2, $3, $4, $5, $6 }'
 	return 0

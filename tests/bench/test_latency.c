@@ -227,6 +227,34 @@ static void test_latency_open_model_held_takes_freed(void **state)
 	cb_out_free(&r);
 }
 
+/* Without keep-alive a lane's request waits for its own connection (no
+ * lending), so the pacer does not wake every 100 us while one waits, as
+ * it does for a held request with keep-alive: one connection, 200/s
+ * scheduled, each answer 30 ms: for 500 ms a request waits nearly all the
+ * time, and the wakes stay the schedule's (100, plus the ones a late
+ * host adds), not 5,000 */
+static void test_latency_open_no_keepalive_held_paces(void **state)
+{
+	struct ts_server *s = ts_start(0, 0);
+	struct cb_out r =
+		RUN("-t1", "-c1", "-d500ms", "-R200", "--no-keepalive",
+		    "--json", ts_url(s, "/delay/30"));
+	double wakes;
+	(void)state;
+	cb_expect_ok(&r);
+	ts_stop(s);
+	wakes = jnum(r.out, "\"open_model\"", "pacer_wakes");
+	fprintf(stderr, "%.0f wakes, %.0f requests, late %.0f (held %.0f)\n",
+		wakes, j_requests(r.out), jnum(r.out, "\"open_model\"", "late"),
+		jnum(r.out, "\"late_causes\"", "held"));
+	assert_true(wakes >= 1 && wakes <= 400);
+	assert_true(j_requests(r.out) >= 1);
+	assert_int_equal((uint64_t)jnum(r.out, "\"open_model\"", "late"),
+			 late_causes(r.out));
+	ts_free(s);
+	cb_out_free(&r);
+}
+
 /* one connection cannot carry 2000/s to a 10 ms server: most requests
  * go out late, but the server held them, not the generator: the late
  * count says so, the saturation warning does not fire */
@@ -289,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_latency_open_no_keepalive),
 		cmocka_unit_test(test_latency_open_model_lends),
 		cmocka_unit_test(test_latency_open_model_held_takes_freed),
+		cmocka_unit_test(test_latency_open_no_keepalive_held_paces),
 		cmocka_unit_test(test_latency_slow_server_is_not_saturation),
 		cmocka_unit_test(test_latency_quiet_rate_not_saturated),
 	};

@@ -54,7 +54,8 @@
  * its answer outstanding), the next wake comes after this step instead,
  * so that a connection an answer frees takes it soon; not once the
  * generator is behind (a server that cannot keep up: the requests are
- * late already, and the wakes would only cost CPU). */
+ * late already, and the wakes would only cost CPU), nor without
+ * keep-alive (a lane's request waits for its own connection there). */
 #define GRID_HELD_NS 100000ull /* 100 us */
 
 uint64_t cb_pacer_grid_ns(uint64_t rate, uint64_t lanes, uint64_t mine)
@@ -203,7 +204,7 @@ static void hand_out(struct cb_gen *g, uint64_t now)
 		p->seen = due;
 	p->last_wake = now;
 	p->held = 0;
-	for (unsigned k = 0; k < g->n; k++)
+	for (unsigned k = 0; k < g->n && g->o->keepalive; k++)
 		p->held += lane_held(&g->conns[k].sched, p->seen);
 }
 

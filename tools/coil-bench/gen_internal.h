@@ -148,9 +148,10 @@ struct cb_pacer {
 	uint64_t behind_since;
 	uint64_t behind_max_ns;
 	uint64_t wakes;
-	uint64_t gathered; /* wakes the loop slept to from the last one */
-	int gathering;	   /* the loop waits from wake to wake (pacer.c) */
-	unsigned held;	   /* lanes with a due request no connection took */
+	uint64_t gathered;    /* wakes the loop slept to from the last one */
+	int gathering;	      /* the loop waits from wake to wake (pacer.c) */
+	unsigned held;	      /* lanes with a due request no connection took */
+	uint64_t held_oldest; /* ... the oldest such request (global index) */
 	/* why requests went out late (cb_late_cause()): the time of the
 	 * latest wake, and the clock when its work ended */
 	uint64_t last_wake;

@@ -27,8 +27,10 @@ run() {
 		;;
 	*)
 		reqs=$(awk '/requests in/ { print $1; exit }' "$out")
-		p50=$(awk '$1 == "50%" || $1 == "50.000%" { print $2; exit }' "$out")
-		p99=$(awk '$1 == "99%" || $1 == "99.000%" { print $2; exit }' "$out")
+		# the last distribution: with -U coil-bench prints the
+		# uncorrected one first, the corrected one last (as wrk2)
+		p50=$(awk '$1 == "50%" || $1 == "50.000%" { v = $2 } END { print v }' "$out")
+		p99=$(awk '$1 == "99%" || $1 == "99.000%" { v = $2 } END { print v }' "$out")
 		if [ -n "$p50" ]; then p50=$(to_us "$p50" 1); else p50=-; fi
 		if [ -n "$p99" ]; then p99=$(to_us "$p99" 1); else p99=-; fi
 		;;

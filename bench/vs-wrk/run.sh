@@ -19,7 +19,10 @@
 # (alternating runs): in the closed model (-c50 alone) each way of waiting
 # makes its own throughput and the p50 follows it (Little's law), so the
 # accuracy is shown at one offered load, -R VS_WRK_RATE (default 20000),
-# the default beside --batch-wait 0. Then the same over HTTPS (nginx with a throwaway
+# the default beside --batch-wait 0, each with -U: the median of the
+# uncorrected p50 (from each request's actual send to its response) of
+# both is printed beside them, the response side alone, and each one's
+# own send lag (p50 minus it). Then the same over HTTPS (nginx with a throwaway
 # self-signed certificate) when this coil-bench has TLS. Then wrk's scripting (-s) with the same script
 # in both tools: a static one like wrk's post.lua (method, body and a
 # header set once), a request() that makes a new path and header per
@@ -62,7 +65,15 @@ echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), 1 worker on CPU 0, access log off
 
 # goals: the default coil-bench against wrk and against itself unbatched
 goals() {
-	awk '{ cpu[$1] = $2; sc[$1] = $3; p50[$1] = $4; p99[$1] = $5 }
+	# the medians of sent() over the rounds, "NAME p50-us"
+	: >"$dir/medians.sent"
+	[ -f "$dir/sent" ] && awk "$bench_awk_med"'
+		{ n[$1]++; v[$1, n[$1]] = $2 }
+		END { for (k in n) { delete a
+			for (i = 1; i <= n[k]; i++) a[i] = v[k, i]
+			print k, med(a, n[k]) } }' "$dir/sent" >"$dir/medians.sent"
+	awk 'FILENAME ~ /medians.sent$/ { s50[$1] = $2; next }
+	{ cpu[$1] = $2; sc[$1] = $3; p50[$1] = $4; p99[$1] = $5 }
 	END {
 		d = "coil-bench"; u = "coil-bench_--batch-wait_0"
 		if (!(d in cpu) || !("wrk" in cpu) || !(u in cpu)) exit
@@ -78,8 +89,26 @@ goals() {
 		q = p50[u] > 0 ? p50[d] / p50[u] : 0
 		printf "goal: p50 at -R %d within 5%% of unbatched: %.0f vs %.0f us, %+.1f%% (%s)\n", rate, p50[d], p50[u], (q - 1) * 100, (q >= 0.95 && q <= 1.05) ? "met" : "missed"
 		printf "      p99: %.0f vs %.0f us\n", p99[d], p99[u]
-	}' rate="$rate" "$dir/medians"
-	rm -f "$dir/medians"
+		# the third measurement: from the actual send of each request to
+		# its response, which leaves out when the generator got round
+		# to sending (an unbatched loop wakes per response and sends
+		# the due requests later): the response side alone
+		if (!(d in s50) || !(u in s50)) exit
+		q = s50[u] > 0 ? s50[d] / s50[u] : 0
+		printf "sent->received p50 (-U), batched vs unbatched: %.0f vs %.0f us, %+.1f%% (%swithin 5%%)\n", s50[d], s50[u], (q - 1) * 100, (q >= 0.95 && q <= 1.05) ? "" : "not "
+		printf "      own send lag (p50 minus sent->received p50): %.0f vs %.0f us\n", p50[d] - s50[d], p50[u] - s50[u]
+	}' rate="$rate" "$dir/medians.sent" "$dir/medians"
+	rm -f "$dir/medians" "$dir/medians.sent" "$dir/sent"
+}
+
+# sent NAME: the uncorrected p50 of the run just made (-U: from each
+# request's actual send, the block coil-bench prints first), for goals()
+sent() {
+	local v
+	v=$(awk '/Uncorrected Latency Distribution/ { u = 1; next }
+		u && $1 == "50%" { print $2; exit }' "$dir/out")
+	[ -n "$v" ] && echo "$1 $(to_us "$v" 1)" >>"$dir/sent"
+	return 0
 }
 
 # tools NAME URL SCHEME: one round of every generator
@@ -91,8 +120,10 @@ round() {
 	run "coil-bench_--reap-time_--batch-wait_100us" "$url" "$cb" -t1 -c$conns -d${secs}s -L -k --reap-time --batch-wait 100us
 	# one offered load for both ways of waiting (in the closed model
 	# each makes its own throughput, and the p50 follows it)
-	run "coil-bench_-R$rate" "$url" "$cb" -t1 -c$conns -d${secs}s -L -k -R$rate
-	run "coil-bench_-R${rate}_--batch-wait_0" "$url" "$cb" -t1 -c$conns -d${secs}s -L -k -R$rate --batch-wait 0
+	run "coil-bench_-R$rate" "$url" "$cb" -t1 -c$conns -d${secs}s -L -U -k -R$rate
+	sent "coil-bench_-R$rate"
+	run "coil-bench_-R${rate}_--batch-wait_0" "$url" "$cb" -t1 -c$conns -d${secs}s -L -U -k -R$rate --batch-wait 0
+	sent "coil-bench_-R${rate}_--batch-wait_0"
 	if command -v h2load >/dev/null; then
 		run "h2load_--h1" "$url" h2load --h1 -t1 -c$conns -D$secs
 	fi

@@ -44,7 +44,12 @@ static int write_slot(struct cb_conn *c, struct cb_slot *sl)
 {
 	struct cb_gen *g = c->g;
 	struct cb_wslot *ws = &c->ws[c->wnext];
-	uint64_t now = coil_now(g->loop);
+	/* the clock read again (a vDSO read, tens of ns): a turn that reaps
+	 * a batch of responses writes their connections' next requests one
+	 * after another, and the turn's own time would date the last of
+	 * them by the whole batch's work early (the send side of the
+	 * latency; the receive side is the kernel's timestamp) */
+	uint64_t now = coil_now_update(g->loop);
 	const char *p = g->reqs + g->req_off[sl->url];
 	size_t len = g->req_len[sl->url];
 	int ret;

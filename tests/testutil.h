@@ -7,11 +7,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -239,6 +241,48 @@ static inline void tu_mkcerts(const char *script, const char *dir)
 		fprintf(stderr, "%s failed (%d)\n", script, rc);
 		abort();
 	}
+}
+
+/* Start a test peer of the tests' own, `python3 @script @args...` (@args
+ * NULL-terminated, at most 9), which prints the port it listens on as its
+ * first line; the child dies with this process (PR_SET_PDEATHSIG). Exits
+ * 77 when python3 is not installed. Return: the port, 0 if the peer
+ * printed none (the caller asserts); the child's pid into *@pid. */
+static inline unsigned short tu_py_peer(const char *script,
+					const char *const *args, pid_t *pid)
+{
+	const char *argv[12];
+	char line[32];
+	int fds[2], n = 0;
+	ssize_t r;
+
+	if (access("/usr/bin/python3", X_OK)) {
+		fprintf(stderr, "skip: python3 is not installed\n");
+		exit(COIL_SKIP);
+	}
+	argv[n++] = "python3";
+	argv[n++] = script;
+	while (*args && n < 11)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	if (pipe2(fds, O_CLOEXEC))
+		abort();
+	*pid = fork();
+	if (*pid < 0)
+		abort();
+	if (*pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(fds[1], 1);
+		execv("/usr/bin/python3", (char *const *)argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	r = read(fds[0], line, sizeof(line) - 1); /* the port, one line */
+	close(fds[0]);
+	if (r <= 0)
+		return 0;
+	line[r] = 0;
+	return (unsigned short)atoi(line);
 }
 
 /* Open file descriptors of this process (leak checks). */

@@ -169,4 +169,78 @@ static inline double cl_ms(const struct res *x)
 	return (double)(x->t_done - x->t_start) / 1e6;
 }
 
+/* A streamed body paused after every fourth callback and resumed from a
+ * timer 2 ms later: on_body = cl_bp_body, with a struct cl_bp as the
+ * request's data (its x first, so cl_start(..., &b.x) gives &b).
+ * while_paused counts the callbacks that came while paused (none should),
+ * pauses the callbacks seen. */
+struct cl_bp {
+	struct res x;
+	struct coil_loop *loop;
+	struct coil_op tmr;
+	int paused;
+	int while_paused;
+	int pauses;
+};
+
+static inline void cl_bp_resume(struct coil_op *op, int res, unsigned flags)
+{
+	struct cl_bp *b = coil_container_of(op, struct cl_bp, tmr);
+
+	(void)res;
+	(void)flags;
+	b->paused = 0;
+	assert_int_equal(coil_http_req_resume(b->x.req), 0);
+}
+
+static inline void cl_bp_body(struct coil_http_req *req, const void *p,
+			      size_t n)
+{
+	struct cl_bp *b = coil_http_req_data(req);
+
+	if (b->paused)
+		b->while_paused++;
+	cl_body(req, p, n);
+	if (b->pauses++ % 4 == 0) {
+		assert_int_equal(coil_http_req_pause(req), 0);
+		b->paused = 1;
+		coil_op_init(&b->tmr, cl_bp_resume);
+		assert_int_equal(coil_timeout(b->loop, &b->tmr, 2 * MS, 0), 0);
+	}
+}
+
+/* The whole file @path (tu_slurp()), which must be there; free it. */
+static inline char *cl_slurp(const char *path, size_t *len)
+{
+	char *b;
+
+	*len = 0; /* -O2 cannot tell that a failed assert ends the test */
+	b = tu_slurp(path, len);
+
+	assert_non_null(b);
+	return b;
+}
+
+/* FNV-1a (cl_fnv()) of the file @dir/@name, which must be there, and its
+ * length into *@len: what a streamed body of it must hash to. */
+static inline uint64_t cl_file_hash(const char *dir, const char *name,
+				    size_t *len)
+{
+	char path[1024], buf[65536];
+	uint64_t h = CL_FNV0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	*len = 0;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		h = cl_fnv(h, buf, n);
+		*len += n;
+	}
+	fclose(f);
+	return h;
+}
+
 #endif

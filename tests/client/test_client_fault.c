@@ -368,45 +368,14 @@ static void test_client_redirects(void **state)
 	env_close(&e);
 }
 
-/* a body delivered in callbacks, paused after each one and resumed from
- * a timer: nothing arrives while paused, everything arrives in order */
-struct bp {
-	struct res x;
-	struct coil_loop *loop;
-	struct coil_op tmr;
-	int paused;
-	int while_paused;
-	int pauses;
-};
-
-static void bp_resume(struct coil_op *op, int res, unsigned flags)
-{
-	struct bp *b = coil_container_of(op, struct bp, tmr);
-	(void)res;
-	(void)flags;
-	b->paused = 0;
-	assert_int_equal(coil_http_req_resume(b->x.req), 0);
-}
-
-static void bp_body(struct coil_http_req *req, const void *p, size_t n)
-{
-	struct bp *b = coil_http_req_data(req);
-	if (b->paused)
-		b->while_paused++;
-	cl_body(req, p, n);
-	if (b->pauses++ % 4 == 0) {
-		assert_int_equal(coil_http_req_pause(req), 0);
-		b->paused = 1;
-		coil_op_init(&b->tmr, bp_resume);
-		assert_int_equal(coil_timeout(b->loop, &b->tmr, 2 * MS, 0), 0);
-	}
-}
-
+/* a body delivered in callbacks, paused after every fourth one and
+ * resumed from a timer (cl_bp_body): nothing arrives while paused,
+ * everything arrives in order */
 static void test_client_streaming_backpressure(void **state)
 {
-	struct coil_http_req_opts o = {.on_body = bp_body};
+	struct coil_http_req_opts o = {.on_body = cl_bp_body};
 	struct env e;
-	struct bp b;
+	struct cl_bp b;
 	uint64_t want = CL_FNV0;
 	char *ref = malloc(4 << 20);
 

@@ -50,25 +50,6 @@ static int make_certs(void **state)
 	return 0;
 }
 
-static uint64_t file_hash(struct ngx *g, const char *name, size_t *len)
-{
-	char path[1024], buf[65536];
-	uint64_t h = CL_FNV0;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/%s", g->root, name);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	*len = 0;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		h = cl_fnv(h, buf, n);
-		*len += n;
-	}
-	fclose(f);
-	return h;
-}
-
 /* @n GETs of /f (and /redir → /f when @redir), streamed and hashed, all
  * started at once; nginx's log must show one connection. */
 static void run_many(struct ngx *g, const char *scheme,
@@ -83,7 +64,7 @@ static void run_many(struct ngx *g, const char *scheme,
 	struct res *x = calloc((size_t)n, sizeof(*x));
 	char url[256];
 	size_t flen;
-	uint64_t fh = file_hash(g, "f", &flen);
+	uint64_t fh = cl_file_hash(g->root, "f", &flen);
 	struct fx f;
 	int done = 0, conns = 0, lines;
 
@@ -225,25 +206,6 @@ static int run_child(const char *const *argv, const char *out)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *b;
-	long n;
-
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	b = malloc((size_t)n + 1);
-	assert_non_null(b);
-	assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-	b[n] = 0;
-	fclose(f);
-	*len = (size_t)n;
-	return b;
-}
-
 /* curl with HTTP/2 (nghttp2), or NULL */
 static const char *curl_h2(void)
 {
@@ -291,7 +253,7 @@ static void coil_get_run(struct ngx *g, const char *scheme, const char *flag)
 		argv[n++] = urls[i];
 	argv[n] = NULL;
 	assert_int_equal(run_child(argv, json), 0);
-	out = slurp(json, &len);
+	out = cl_slurp(json, &len);
 	for (int i = 0; i < GET_FILES; i++) {
 		char key[1700];
 		const char *line;
@@ -310,9 +272,9 @@ static void coil_get_run(struct ngx *g, const char *scheme, const char *flag)
 		char *got, *want;
 		size_t glen;
 		snprintf(path, sizeof(path), "%s/g%d", outdir, i);
-		got = slurp(path, &glen);
+		got = cl_slurp(path, &glen);
 		snprintf(path, sizeof(path), "%s/g%d", g->root, i);
-		want = slurp(path, &flen);
+		want = cl_slurp(path, &flen);
 		assert_int_equal(glen, flen);
 		assert_memory_equal(got, want, flen);
 		free(want);
@@ -324,7 +286,7 @@ static void coil_get_run(struct ngx *g, const char *scheme, const char *flag)
 			char *c;
 			snprintf(cout, sizeof(cout), "%s/curl", dir);
 			assert_int_equal(run_child(cv, cout), 0);
-			c = slurp(cout, &clen);
+			c = cl_slurp(cout, &clen);
 			assert_int_equal(clen, glen);
 			assert_memory_equal(c, got, glen);
 			free(c);
@@ -367,50 +329,16 @@ static void test_client_h2_coil_get_tls(void **state)
 /* pause after some body callbacks, resume from a timer: over HTTP/2 the
  * connection goes on for the other stream meanwhile, the paused one's
  * bytes are held and come after the resume, in order */
-struct bp {
-	struct res x;
-	struct coil_loop *loop;
-	struct coil_op tmr;
-	int paused;
-	int while_paused;
-	int pauses;
-};
-
-static void bp_resume(struct coil_op *op, int res, unsigned flags)
-{
-	struct bp *b = coil_container_of(op, struct bp, tmr);
-
-	(void)res;
-	(void)flags;
-	b->paused = 0;
-	assert_int_equal(coil_http_req_resume(b->x.req), 0);
-}
-
-static void bp_body(struct coil_http_req *req, const void *p, size_t n)
-{
-	struct bp *b = coil_http_req_data(req);
-
-	if (b->paused)
-		b->while_paused++;
-	cl_body(req, p, n);
-	if (b->pauses++ % 4 == 0) {
-		assert_int_equal(coil_http_req_pause(req), 0);
-		b->paused = 1;
-		coil_op_init(&b->tmr, bp_resume);
-		assert_int_equal(coil_timeout(b->loop, &b->tmr, 2 * MS, 0), 0);
-	}
-}
-
 static void test_client_h2_pause_resume_in_order(void **state)
 {
 	struct coil_http_client_opts o = {.http_version =
 						  COIL_HTTP_VERSION_2_PRIOR};
-	struct coil_http_req_opts po = {.on_body = bp_body};
+	struct coil_http_req_opts po = {.on_body = cl_bp_body};
 	struct coil_http_req_opts so = {.on_body = cl_body};
 	struct coil_http_client_stats st;
 	struct ngx g;
 	struct fx f;
-	struct bp b;
+	struct cl_bp b;
 	struct res other;
 	char url[128];
 	size_t len;
@@ -420,7 +348,7 @@ static void test_client_h2_pause_resume_in_order(void **state)
 	(void)state;
 	ngx_start_listen(&g, NULL, " http2");
 	ngx_file(&g, "big", 3u << 20, 9);
-	want = file_hash(&g, "big", &len);
+	want = cl_file_hash(g.root, "big", &len);
 	fx_open(&f, &o);
 	memset(&b, 0, sizeof(b));
 	b.loop = f.loop;

@@ -14,9 +14,7 @@
  * flight cancels it. No fd left open. Skips (77)
  * without python3.
  */
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,41 +38,17 @@ struct peer {
 
 static void peer_start(struct peer *p, const char *const *args)
 {
-	const char *argv[12];
-	char line[32];
-	int fds[2], n = 0;
-	ssize_t r;
+	const char *argv[10];
+	int n = 0;
 
-	if (access("/usr/bin/python3", X_OK)) {
-		fprintf(stderr, "skip: python3 is not installed\n");
-		exit(77);
-	}
 	memset(p, 0, sizeof(*p));
 	p->dir = tu_tmpdir();
 	snprintf(p->report, sizeof(p->report), "%s/report", p->dir);
-	argv[n++] = "python3";
-	argv[n++] = COIL_H2SRV;
 	argv[n++] = p->report;
-	while (*args && n < 11)
+	while (*args && n < 9)
 		argv[n++] = *args++;
 	argv[n] = NULL;
-	if (pipe2(fds, O_CLOEXEC))
-		abort();
-	p->pid = fork();
-	if (p->pid < 0)
-		abort();
-	if (p->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(fds[1], 1);
-		execv("/usr/bin/python3", (char *const *)argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	r = read(fds[0], line, sizeof(line) - 1); /* the port, one line */
-	close(fds[0]);
-	assert_true(r > 0);
-	line[r] = 0;
-	p->port = (unsigned short)atoi(line);
+	p->port = tu_py_peer(COIL_H2SRV, argv, &p->pid);
 	assert_true(p->port > 0);
 }
 

@@ -61,26 +61,6 @@ static int env_close(struct env *e, int *nconns, int *max_reqs)
 	return lines;
 }
 
-static uint64_t file_hash(struct env *e, const char *name, size_t *len)
-{
-	char path[1024];
-	FILE *f;
-	char buf[65536];
-	size_t n;
-	uint64_t h = CL_FNV0;
-
-	snprintf(path, sizeof(path), "%s/%s", e->g.root, name);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	*len = 0;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		h = cl_fnv(h, buf, n);
-		*len += n;
-	}
-	fclose(f);
-	return h;
-}
-
 static void test_nginx_keepalive_reuse(void **state)
 {
 	struct env e;
@@ -129,7 +109,7 @@ static void test_nginx_per_host_limit(void **state)
 		char n[32];
 		snprintf(n, sizeof(n), "files/f%d", i);
 		ngx_file(&e.g, n, 100 + (size_t)i * 997, (unsigned)i + 7);
-		want[i] = file_hash(&e, n, &len);
+		want[i] = cl_file_hash(e.g.root, n, &len);
 	}
 	for (int i = 0; i < 120; i++) {
 		snprintf(names[i], sizeof(names[i]), "/files/f%d", i % 20);
@@ -157,7 +137,7 @@ static void test_nginx_chunked(void **state)
 
 	env_open(&e, NULL);
 	ngx_file(&e.g, "big", 3 << 20, 99);
-	want = file_hash(&e, "big", &len);
+	want = cl_file_hash(e.g.root, "big", &len);
 	assert_int_equal(cl_get(&e.f, url(&e, "/chunked/big"), &o, &x), 200);
 	te = coil_http_req_header(x.req, "Transfer-Encoding", &vlen);
 	assert_non_null(te);
@@ -251,14 +231,14 @@ static void test_nginx_large_bodies(void **state)
 	env_open(&e, NULL);
 	ngx_file(&e.g, "huge", 32 << 20, 5);
 	ngx_file(&e.g, "mid", 8 << 20, 6);
-	want = file_hash(&e, "huge", &len);
+	want = cl_file_hash(e.g.root, "huge", &len);
 	assert_int_equal(cl_get(&e.f, url(&e, "/huge"), &o, &x), 200);
 	assert_int_equal(x.got, len);
 	assert_true(x.hash == want);
 	print_message("32 MiB streamed in %d callbacks, %.0f ms\n", x.bodies,
 		      cl_ms(&x));
 	cl_free(&x);
-	want = file_hash(&e, "mid", &len);
+	want = cl_file_hash(e.g.root, "mid", &len);
 	assert_int_equal(cl_get(&e.f, url(&e, "/mid"), &b, &x), 200);
 	body = coil_http_req_body(x.req, &blen);
 	assert_int_equal(blen, len);

@@ -24,23 +24,6 @@ struct run {
 	double ms;
 };
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *b;
-	long n;
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	b = malloc((size_t)n + 1);
-	assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-	b[n] = 0;
-	fclose(f);
-	*len = (size_t)n;
-	return b;
-}
-
 /* Run coil-get with @args (NULL-terminated), @in as stdin (or NULL). */
 static void run(struct run *r, const char *in, const char *const *args)
 {
@@ -74,8 +57,8 @@ static void run(struct run *r, const char *in, const char *const *args)
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	r->ms = (double)(tu_mono_ns() - t0) / 1e6;
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	r->out = slurp(out, &r->out_len);
-	r->err = slurp(err, &r->err_len);
+	r->out = cl_slurp(out, &r->out_len);
+	r->err = cl_slurp(err, &r->err_len);
 	unlink(out);
 	unlink(err);
 	unlink(inp);
@@ -201,7 +184,7 @@ static int file_is(const char *dir, const char *name, const char *want,
 	snprintf(p, sizeof(p), "%s/%s", dir, name);
 	if (access(p, F_OK))
 		return 0;
-	b = slurp(p, &len);
+	b = cl_slurp(p, &len);
 	ok = len == n && (!want || !memcmp(b, want, n));
 	free(b);
 	return ok;
@@ -387,8 +370,8 @@ static void test_coil_get_nginx_files(void **state)
 			snprintf(name, sizeof(name), "big.bin");
 		snprintf(a, sizeof(a), "%s/%s", g.root, name);
 		snprintf(b, sizeof(b), "%s/%s", od, name);
-		x = slurp(a, &la);
-		y = slurp(b, &lb);
+		x = cl_slurp(a, &la);
+		y = cl_slurp(b, &lb);
 		assert_int_equal(la, lb);
 		assert_memory_equal(x, y, la);
 		free(x);

@@ -14,7 +14,6 @@
 #include <cmocka.h>
 
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,32 +30,8 @@ struct peer {
 
 static void peer_start(struct peer *p, const char *mode)
 {
-	int fds[2];
-	char line[32];
-	ssize_t n;
-
-	if (access("/usr/bin/python3", X_OK)) {
-		fprintf(stderr, "skip: python3 is not installed\n");
-		exit(77);
-	}
-	if (pipe2(fds, O_CLOEXEC))
-		abort();
-	p->pid = fork();
-	if (p->pid < 0)
-		abort();
-	if (p->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(fds[1], 1);
-		execl("/usr/bin/python3", "python3", COIL_H2PEER, mode,
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	n = read(fds[0], line, sizeof(line) - 1); /* the port, one line */
-	close(fds[0]);
-	assert_true(n > 0);
-	line[n] = 0;
-	p->port = (unsigned short)atoi(line);
+	p->port = tu_py_peer(COIL_H2PEER, (const char *const[]){mode, NULL},
+			     &p->pid);
 	assert_true(p->port > 0);
 }
 

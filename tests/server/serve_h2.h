@@ -1,12 +1,43 @@
 /*
  * tests/server/serve_h2.h - what the HTTP/2 tests of coil-serve share
- * (test_serve_h2.c, test_serve_h2_static.c): the access log's line count
- * once the server wrote it out, and h2load's summary checked.
+ * (test_serve_h2.c, test_serve_h2_static.c): the fixture's temp dir and
+ * teardown, the access log's line count once the server wrote it out, and
+ * h2load's summary checked.
  */
 #ifndef COIL_TEST_SERVE_H2_H
 #define COIL_TEST_SERVE_H2_H
 
 #include "peer.h"
+
+/* What both files' setup does first: the peers they need (exit 77
+ * without curl, h2load, nghttp or openssl), a temp dir (*@tmp: freed by
+ * serve_h2_teardown()) with a certificate for localhost (@cert, @key),
+ * and the paths of an empty root/ (@root) and of the access log (@logp),
+ * each @cap bytes. Return: 0; -1 if root/ cannot be made. */
+static inline int serve_h2_prepare(char **tmp, char *cert, char *key,
+				   char *root, char *logp, size_t cap)
+{
+	require_prog("curl");
+	require_prog("h2load");
+	require_prog("nghttp");
+	require_prog("openssl");
+	*tmp = tu_tmpdir();
+	make_cert(*tmp, cert, key, cap);
+	snprintf(root, cap, "%s/root", *tmp);
+	snprintf(logp, cap, "%s/access.log", *tmp);
+	return mkdir(root, 0755) != 0 ? -1 : 0;
+}
+
+/* Both files' teardown: the h2c and the TLS server stopped, the temp dir
+ * @tmp removed and freed. Return: 0 when each exited 0 after SIGTERM
+ * (under AddressSanitizer: nothing leaked), else -1. */
+static inline int serve_h2_teardown(struct served *h2c, struct served *h2s,
+				    char *tmp)
+{
+	int a = serve_stop(h2c, 10000);
+
+	return serve_teardown(h2s, tmp) == 0 && a == 0 ? 0 : -1;
+}
 
 /* Lines in a file. */
 static inline long count_lines(const char *path)

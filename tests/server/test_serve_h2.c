@@ -32,15 +32,7 @@ static int setup(void **state)
 			    "--key", key, "--max-body", "64m",	  NULL};
 
 	(void)state;
-	require_prog("curl");
-	require_prog("h2load");
-	require_prog("nghttp");
-	require_prog("openssl");
-	tmp = tu_tmpdir();
-	make_cert(tmp, cert, key, sizeof(cert));
-	snprintf(root, sizeof(root), "%s/root", tmp);
-	snprintf(logp, sizeof(logp), "%s/access.log", tmp);
-	if (mkdir(root, 0755) != 0)
+	if (serve_h2_prepare(&tmp, cert, key, root, logp, sizeof(cert)) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/big.bin", root);
 	make_file(path, (3u << 20) + 333, 11);
@@ -53,15 +45,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	int a, b;
 	(void)state;
-	a = serve_stop(&h2c, 10000);
-	b = serve_stop(&h2s, 10000);
-	peer_cleanup();
-	rm_tree(tmp);
-	free(tmp);
-	/* exit 0 after SIGTERM (and, under AddressSanitizer, no leak) */
-	return a == 0 && b == 0 ? 0 : -1;
+	return serve_h2_teardown(&h2c, &h2s, tmp);
 }
 
 /* curl --http2-prior-knowledge @path: "version status bytes\n" in *out.

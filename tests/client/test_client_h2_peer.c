@@ -91,18 +91,24 @@ struct run {
 	int fds;
 };
 
-static void run_open(struct run *r, struct peer *p, unsigned per_host)
+/* The peer started with @args, then a client of h2c by prior knowledge
+ * with @per_host streams per host; run_close() ends both. */
+static struct run *run_open(struct peer *p, const char *const *args,
+			    unsigned per_host)
 {
 	struct coil_http_client_opts o = {
 		.max_conns_per_host = per_host,
 		.http_version = COIL_HTTP_VERSION_2_PRIOR,
 	};
+	struct run *r = calloc(1, sizeof(*r));
 
-	memset(r, 0, sizeof(*r));
+	assert_non_null(r);
+	peer_start(p, args);
 	r->fds = tu_count_fds();
 	snprintf(r->url, sizeof(r->url), "http://127.0.0.1:%u/x",
 		 (unsigned)p->port);
 	fx_open(&r->f, &o);
+	return r;
 }
 
 static void run_add(struct run *r, const struct coil_http_req_opts *o)
@@ -141,13 +147,18 @@ static int body_conn(const struct res *x)
 	return conn;
 }
 
+/* Requests freed, the client closed, the peer's report read: no fd left
+ * open; @r freed. */
 static void run_close(struct run *r, struct peer *p)
 {
+	int fds = r->fds;
+
 	for (int i = 0; i < r->n; i++)
 		coil_http_req_free(r->x[i].req);
 	fx_close(&r->f);
+	free(r);
 	peer_end(p);
-	assert_int_equal(tu_count_fds(), r->fds);
+	assert_int_equal(tu_count_fds(), fds);
 }
 
 /* @n GETs at once, per-host limit @per_host, the server's limit @max:
@@ -159,14 +170,12 @@ static void limit_run(unsigned per_host, unsigned max, int n)
 	const char *args[] = {"limit", smax, sat, stotal, NULL};
 	struct coil_http_client_stats st;
 	struct peer p;
-	struct run *r = calloc(1, sizeof(*r));
+	struct run *r;
 
-	assert_non_null(r);
 	snprintf(smax, sizeof(smax), "%u", max);
 	snprintf(sat, sizeof(sat), "%u", lim);
 	snprintf(stotal, sizeof(stotal), "%d", n);
-	peer_start(&p, args);
-	run_open(r, &p, per_host);
+	r = run_open(&p, args, per_host);
 	for (int i = 0; i < n; i++)
 		run_add(r, NULL);
 	run_wait(r);
@@ -181,7 +190,6 @@ static void limit_run(unsigned per_host, unsigned max, int n)
 	assert_int_equal(p.conns, 1);
 	assert_int_equal(p.served, n);
 	assert_int_equal(p.max_open, (int)lim);
-	free(r);
 }
 
 static void test_client_h2_per_host_limit_bounds_streams(void **state)
@@ -202,12 +210,10 @@ static void test_client_h2_timeout_resets_one_stream(void **state)
 	struct coil_http_req_opts slow = {.timeout_ns = 300 * MS};
 	struct coil_http_client_stats st;
 	struct peer p;
-	struct run *r = calloc(1, sizeof(*r));
+	struct run *r;
 
 	(void)state;
-	assert_non_null(r);
-	peer_start(&p, args);
-	run_open(r, &p, 10);
+	r = run_open(&p, args, 10);
 	run_add(r, &slow); /* the first stream: 1, never answered */
 	for (int i = 0; i < 9; i++)
 		run_add(r, NULL);
@@ -224,19 +230,16 @@ static void test_client_h2_timeout_resets_one_stream(void **state)
 	assert_int_equal(p.nrst, 1);
 	assert_int_equal(p.rst_sid[0], 1);
 	assert_int_equal(p.rst_code[0], 8); /* CANCEL */
-	free(r);
 }
 
 static void test_client_h2_server_reset_fails_that_request(void **state)
 {
 	const char *args[] = {"rst", "2", NULL};
 	struct peer p;
-	struct run *r = calloc(1, sizeof(*r));
+	struct run *r;
 
 	(void)state;
-	assert_non_null(r);
-	peer_start(&p, args);
-	run_open(r, &p, 10);
+	r = run_open(&p, args, 10);
 	for (int i = 0; i < 3; i++)
 		run_add(r, NULL);
 	run_wait(r);
@@ -247,7 +250,6 @@ static void test_client_h2_server_reset_fails_that_request(void **state)
 	run_close(r, &p);
 	assert_int_equal(p.conns, 1);
 	assert_int_equal(p.nrst, 0); /* nothing reset by the client */
-	free(r);
 }
 
 static void test_client_h2_goaway_retries_unprocessed(void **state)
@@ -257,12 +259,10 @@ static void test_client_h2_goaway_retries_unprocessed(void **state)
 		.method = "POST", .body = "abc", .body_len = 3};
 	struct coil_http_client_stats st;
 	struct peer p;
-	struct run *r = calloc(1, sizeof(*r));
+	struct run *r;
 
 	(void)state;
-	assert_non_null(r);
-	peer_start(&p, args);
-	run_open(r, &p, 10);
+	r = run_open(&p, args, 10);
 	run_add(r, NULL);
 	run_add(r, NULL);
 	run_add(r, &post);
@@ -280,7 +280,6 @@ static void test_client_h2_goaway_retries_unprocessed(void **state)
 	run_close(r, &p);
 	assert_int_equal(p.conns, 2);
 	assert_int_equal(p.served, 3);
-	free(r);
 }
 
 static void test_client_h2_lost_connection_retries_idempotent(void **state)
@@ -296,12 +295,10 @@ static void test_client_h2_lost_connection_retries_idempotent(void **state)
 	struct coil_http_req_opts post = {
 		.method = "POST", .body = "abc", .body_len = 3, .retry = &pol};
 	struct peer p;
-	struct run *r = calloc(1, sizeof(*r));
+	struct run *r;
 
 	(void)state;
-	assert_non_null(r);
-	peer_start(&p, args);
-	run_open(r, &p, 10);
+	r = run_open(&p, args, 10);
 	run_add(r, &get);
 	run_add(r, &post);
 	run_wait(r);
@@ -313,7 +310,6 @@ static void test_client_h2_lost_connection_retries_idempotent(void **state)
 	run_close(r, &p);
 	assert_int_equal(p.conns, 2);
 	assert_int_equal(p.served, 1);
-	free(r);
 }
 
 /* the client shut down with a stream the server never answers: that
@@ -322,12 +318,10 @@ static void test_client_h2_shutdown_with_stream_in_flight(void **state)
 {
 	const char *args[] = {"slow", "1", NULL};
 	struct peer p;
-	struct run *r = calloc(1, sizeof(*r));
+	struct run *r;
 
 	(void)state;
-	assert_non_null(r);
-	peer_start(&p, args);
-	run_open(r, &p, 10);
+	r = run_open(&p, args, 10);
 	run_add(r, NULL); /* stream 1: never answered */
 	run_add(r, NULL);
 	CL_RUN_UNTIL(r->f.loop, r->x[1].done, 30000);

@@ -7,6 +7,16 @@
  * (5.19), filled with one entry per buffer. The kernel picks a buffer for
  * each multishot recv CQE; the consumer hands it back with coil_buf_put(),
  * which republishes it at the ring's tail.
+ *
+ * With incremental consumption (COIL_LOOP_BUF_INC, IOU_PBUF_RING_INC,
+ * kernel 6.12; io_uring_setup_buf_ring(3)) a receive takes only what it
+ * needs from the ring's current buffer, which stays current while
+ * IORING_CQE_F_BUF_MORE says so: the deliveries from one buffer lie one
+ * after another in it. Each is put back on its own; the buffer goes back
+ * to the ring when all of them are and the kernel has moved past it (a
+ * CQE without BUF_MORE). So a server of many small requests touches as
+ * many pages as its reads fill, not one page a read, and a ring of a few
+ * buffers holds thousands of reads.
  */
 
 #include <errno.h>
@@ -19,9 +29,51 @@
 #include "blkcache.h"
 #include "internal.h"
 
-int coil__buf_ring_setup(struct coil_loop *loop, unsigned count, unsigned size)
+/* liburing 2.3's headers predate incremental consumption (kernel 6.12):
+ * the registration's flag sits where they have "pad", and the CQE flag */
+#ifndef IOU_PBUF_RING_INC
+#define IOU_PBUF_RING_INC 2
+#endif
+#ifndef IORING_CQE_F_BUF_MORE
+#define IORING_CQE_F_BUF_MORE (1u << 4)
+#endif
+
+/* Register the ring, incremental if @inc and the kernel takes it (an
+ * older one refuses the flag with -EINVAL: then whole buffers). */
+static int ring_register(struct coil_loop *loop, unsigned count, int inc)
 {
 	struct io_uring_buf_reg reg;
+	int ret = -EINVAL;
+
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)loop->br;
+	reg.ring_entries = count;
+	reg.bgid = 0;
+	if (inc) {
+		size_t n = count * sizeof(uint16_t);
+		loop->buf_next = calloc(1, n);
+		loop->buf_last = calloc(1, n);
+		loop->buf_refs = calloc(1, n);
+		loop->buf_done = calloc((count + 63) / 64, sizeof(uint64_t));
+		if (!loop->buf_next || !loop->buf_last || !loop->buf_refs ||
+		    !loop->buf_done)
+			return -ENOMEM;
+		reg.pad = IOU_PBUF_RING_INC;
+		ret = io_uring_register_buf_ring(&loop->ring, &reg, 0);
+		if (ret == 0) {
+			loop->features |= COIL_FEAT_BUF_INC;
+			return 0;
+		}
+		reg.pad = 0;
+	}
+	if (ret != -EINVAL)
+		return ret;
+	return io_uring_register_buf_ring(&loop->ring, &reg, 0);
+}
+
+int coil__buf_ring_setup(struct coil_loop *loop, unsigned count, unsigned size,
+			 int inc)
+{
 	int ret;
 
 	loop->br_bytes = count * sizeof(struct io_uring_buf);
@@ -46,11 +98,7 @@ int coil__buf_ring_setup(struct coil_loop *loop, unsigned count, unsigned size)
 		return -ENOMEM;
 	}
 
-	memset(&reg, 0, sizeof(reg));
-	reg.ring_addr = (uint64_t)(uintptr_t)loop->br;
-	reg.ring_entries = count;
-	reg.bgid = 0;
-	ret = io_uring_register_buf_ring(&loop->ring, &reg, 0);
+	ret = ring_register(loop, count, inc);
 	if (ret < 0) {
 		coil__buf_ring_free(loop);
 		return ret;
@@ -72,25 +120,55 @@ void coil__buf_ring_free(struct coil_loop *loop)
 		munmap(loop->br, loop->br_bytes);
 	free(loop->buf_held);
 	loop->buf_held = NULL;
+	free(loop->buf_next);
+	free(loop->buf_last);
+	free(loop->buf_refs);
+	free(loop->buf_done);
+	loop->buf_next = loop->buf_last = loop->buf_refs = NULL;
+	loop->buf_done = NULL;
+	loop->features &= ~(unsigned)COIL_FEAT_BUF_INC;
 	loop->bufs = NULL;
 	loop->br = NULL;
 	loop->buf_count = 0;
 	loop->buf_out = 0;
 }
 
-void coil__buf_taken(struct coil_loop *loop, unsigned bid)
+void coil__buf_taken(struct coil_loop *loop, unsigned bid, int res,
+		     unsigned flags)
 {
 	if (bid >= loop->buf_count)
 		return;
 	loop->buf_held[bid / 64] |= 1ull << (bid % 64);
-	loop->buf_out++;
+	if (!(loop->features & COIL_FEAT_BUF_INC)) {
+		loop->buf_out++;
+		return;
+	}
+	/* this delivery begins where the buffer's last one ended */
+	loop->buf_last[bid] = loop->buf_next[bid];
+	if (res > 0)
+		loop->buf_next[bid] =
+			(uint16_t)(loop->buf_next[bid] + (unsigned)res);
+	loop->buf_refs[bid]++;
+	if (!(flags & IORING_CQE_F_BUF_MORE)) {
+		/* the kernel moved past it: out of the ring */
+		loop->buf_done[bid / 64] |= 1ull << (bid % 64);
+		loop->buf_out++;
+	}
 }
 
-void *coil_buf_ptr(const struct coil_loop *loop, unsigned bid)
+char *coil__buf_base(const struct coil_loop *loop, unsigned bid)
 {
 	if (bid >= loop->buf_count)
 		return NULL;
 	return loop->bufs + (size_t)bid * loop->buf_size;
+}
+
+void *coil_buf_ptr(const struct coil_loop *loop, unsigned bid)
+{
+	char *p = coil__buf_base(loop, bid);
+	if (p && (loop->features & COIL_FEAT_BUF_INC))
+		p += loop->buf_last[bid];
+	return p;
 }
 
 unsigned coil_buf_size(const struct coil_loop *loop)
@@ -105,9 +183,20 @@ int coil_buf_put(struct coil_loop *loop, unsigned bid)
 	uint64_t bit = 1ull << (bid % 64);
 	if (bid >= loop->buf_count || !(loop->buf_held[bid / 64] & bit))
 		return -EINVAL;
+	if (loop->features & COIL_FEAT_BUF_INC) {
+		/* back to the ring once no delivery from it is held and the
+		 * kernel moved past it */
+		if (--loop->buf_refs[bid])
+			return 0;
+		loop->buf_held[bid / 64] &= ~bit;
+		if (!(loop->buf_done[bid / 64] & bit))
+			return 0; /* still the kernel's current buffer */
+		loop->buf_done[bid / 64] &= ~bit;
+		loop->buf_next[bid] = loop->buf_last[bid] = 0;
+	}
 	loop->buf_held[bid / 64] &= ~bit;
-	io_uring_buf_ring_add(loop->br, coil_buf_ptr(loop, bid), loop->buf_size,
-			      (unsigned short)bid,
+	io_uring_buf_ring_add(loop->br, coil__buf_base(loop, bid),
+			      loop->buf_size, (unsigned short)bid,
 			      io_uring_buf_ring_mask(loop->buf_count), 0);
 	io_uring_buf_ring_advance(loop->br, 1);
 	loop->buf_out--;
@@ -159,52 +248,87 @@ int coil_loop_trim(struct coil_loop *loop)
 	return 0;
 }
 
-/* The header of a stamped recvmsg buffer (coil_recv_multishot_ts()), or
- * NULL when @res cannot hold one. */
-static struct io_uring_recvmsg_out *recvmsg_out(const struct coil_loop *loop,
-						unsigned bid, int res)
+/*
+ * A stamped recvmsg buffer (coil_recv_multishot_ts()): its header, copied
+ * out, and where its control messages and payload begin. Read with
+ * memcpy, not through liburing's io_uring_recvmsg_*() pointers: with
+ * incremental consumption a delivery begins anywhere in its buffer, so
+ * the header and the control messages may be unaligned. Return: 0; -1
+ * when @res cannot hold the header (io_uring_recvmsg_validate()'s test).
+ */
+static int recvmsg_parts(const struct coil_loop *loop, unsigned bid, int res,
+			 struct io_uring_recvmsg_out *h, const char **ctl,
+			 const char **payload)
 {
-	struct msghdr *m = (struct msghdr *)&loop->rx_msg;
-	void *p = coil_buf_ptr(loop, bid);
-	if (!p || res > (int)loop->buf_size)
-		return NULL;
-	return io_uring_recvmsg_validate(p, res, m);
+	const struct msghdr *m = &loop->rx_msg;
+	const char *p = coil_buf_ptr(loop, bid);
+	size_t hdr = sizeof(*h) + m->msg_namelen + m->msg_controllen;
+
+	if (!p || res < 0 || (size_t)res < hdr || res > (int)loop->buf_size)
+		return -1;
+	memcpy(h, p, sizeof(*h));
+	*ctl = p + sizeof(*h) + m->msg_namelen;
+	*payload = p + hdr;
+	return 0;
 }
 
 int coil__recvmsg_empty(const struct coil_loop *loop, unsigned bid, int res)
 {
-	struct io_uring_recvmsg_out *o = recvmsg_out(loop, bid, res);
-	return !o || !o->payloadlen;
+	struct io_uring_recvmsg_out h;
+	const char *ctl, *payload;
+	return recvmsg_parts(loop, bid, res, &h, &ctl, &payload) < 0 ||
+	       !h.payloadlen;
+}
+
+/* The software receive time in the control messages at @ctl (@len bytes:
+ * what the kernel wrote, at most the room given), CLOCK_REALTIME ns, or 0.
+ * The walk of io_uring_recvmsg_cmsg_nexthdr(), on copies. */
+static uint64_t rx_stamp(const char *ctl, size_t len)
+{
+	struct cmsghdr cm;
+	struct scm_timestamping ts;
+	size_t off = 0;
+	uint64_t rt = 0;
+
+	while (off + sizeof(cm) <= len) {
+		memcpy(&cm, ctl + off, sizeof(cm));
+		if (cm.cmsg_len < sizeof(cm) ||
+		    off + CMSG_ALIGN(cm.cmsg_len) > len)
+			break;
+		if (cm.cmsg_level == SOL_SOCKET &&
+		    cm.cmsg_type == SCM_TIMESTAMPING &&
+		    cm.cmsg_len >= CMSG_LEN(sizeof(ts))) {
+			memcpy(&ts, ctl + off + CMSG_LEN(0), sizeof(ts));
+			/* ts[0]: the software timestamp (ts[2] would be
+			 * hardware) */
+			rt = (uint64_t)ts.ts[0].tv_sec * 1000000000ull +
+			     (uint64_t)ts.ts[0].tv_nsec;
+		}
+		off += CMSG_ALIGN(cm.cmsg_len);
+	}
+	return rt;
 }
 
 uint64_t coil_buf_recvmsg(struct coil_loop *loop, unsigned bid, int res,
 			  const void **data, unsigned *len)
 {
-	struct msghdr *m = &loop->rx_msg;
-	struct io_uring_recvmsg_out *o = recvmsg_out(loop, bid, res);
-	struct cmsghdr *cm;
-	uint64_t rt = 0;
+	struct io_uring_recvmsg_out h;
+	const char *ctl, *payload;
+	size_t clen;
+	uint64_t rt;
 
 	*data = NULL;
 	*len = 0;
-	if (!o)
+	if (recvmsg_parts(loop, bid, res, &h, &ctl, &payload) < 0)
 		return 0;
-	*data = io_uring_recvmsg_payload(o, m);
-	*len = io_uring_recvmsg_payload_length(o, res, m);
-	if (o->payloadlen < *len)
-		*len = o->payloadlen;
-	for (cm = io_uring_recvmsg_cmsg_firsthdr(o, m); cm;
-	     cm = io_uring_recvmsg_cmsg_nexthdr(o, m, cm)) {
-		const struct scm_timestamping *ts;
-		if (cm->cmsg_level != SOL_SOCKET ||
-		    cm->cmsg_type != SCM_TIMESTAMPING ||
-		    cm->cmsg_len < CMSG_LEN(sizeof(*ts)))
-			continue;
-		ts = (const struct scm_timestamping *)(const void *)CMSG_DATA(
-			cm);
-		/* ts[0]: the software timestamp (ts[2] would be hardware) */
-		rt = (uint64_t)ts->ts[0].tv_sec * 1000000000ull +
-		     (uint64_t)ts->ts[0].tv_nsec;
-	}
+	*data = payload;
+	*len = (unsigned)(res -
+			  (payload - (const char *)coil_buf_ptr(loop, bid)));
+	if (h.payloadlen < *len)
+		*len = h.payloadlen;
+	clen = h.controllen < loop->rx_msg.msg_controllen
+		       ? h.controllen
+		       : loop->rx_msg.msg_controllen;
+	rt = rx_stamp(ctl, clen);
 	return rt ? coil__rt_to_now(loop, rt) : 0;
 }

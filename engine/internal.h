@@ -94,7 +94,12 @@ struct coil_loop {
 	char *bufs;
 	unsigned buf_count, buf_size, buf_out;
 	uint64_t *buf_held; /* bitmap: handed to the consumer, not put back */
-	int buf_trim;	    /* coil_loop_trim() asked: at the next turn */
+	/* COIL_FEAT_BUF_INC (bufring.c): per buffer, where the kernel's next
+	 * delivery from it begins, where the latest one began, and the
+	 * deliveries not put back yet; buf_done: the kernel moved past it */
+	uint16_t *buf_next, *buf_last, *buf_refs;
+	uint64_t *buf_done;
+	int buf_trim; /* coil_loop_trim() asked: at the next turn */
 	/* engine/blkcache.h: blocks kept for reuse, each holding the next
 	 * one's address in its first bytes */
 	void *blk_free[2]; /* COIL__BLK_N kinds */
@@ -143,10 +148,17 @@ struct coil__wdl {
 void coil__post(struct coil_loop *loop, struct coil_op *op, int res);
 
 /* bufring.c */
-int coil__buf_ring_setup(struct coil_loop *loop, unsigned count, unsigned size);
+/* @inc: try incremental consumption (COIL_LOOP_BUF_INC); the feature bit
+ * is set when the kernel took it. */
+int coil__buf_ring_setup(struct coil_loop *loop, unsigned count, unsigned size,
+			 int inc);
 void coil__buf_ring_free(struct coil_loop *loop);
-/* A CQE handed buffer @bid to the consumer. */
-void coil__buf_taken(struct coil_loop *loop, unsigned bid);
+/* A CQE (@res, @flags) handed buffer @bid to the consumer. */
+void coil__buf_taken(struct coil_loop *loop, unsigned bid, int res,
+		     unsigned flags);
+/* The start of buffer @bid (coil_buf_ptr() is where its latest delivery
+ * begins), or NULL. */
+char *coil__buf_base(const struct coil_loop *loop, unsigned bid);
 /* Drop the pages of the buffers nobody holds (coil_loop_trim()); only
  * when no completion waits to be reaped. */
 void coil__buf_trim(struct coil_loop *loop);

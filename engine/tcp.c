@@ -216,9 +216,10 @@ static int held_push(struct coil_tcp *t, unsigned bid, const void *p,
 	}
 	if (x->held_n < COIL_TCP_HELD && !x->spill_len) {
 		unsigned i = (x->held_head + x->held_n++) % COIL_TCP_HELD;
+		/* from the buffer's start: with incremental consumption
+		 * coil_buf_ptr() moves on with the buffer's next delivery */
 		uint64_t off =
-			(uint64_t)((const char *)p -
-				   (const char *)coil_buf_ptr(loop, bid));
+			(uint64_t)((const char *)p - coil__buf_base(loop, bid));
 		x->held[i] = (uint64_t)bid << 48 | off << 32 | len;
 		x->held_rx[i] = rx;
 		t->s.stats.held = x->held_n;
@@ -340,7 +341,7 @@ static void pump(struct coil_tcp *t)
 			unsigned off = (unsigned)(v >> 32) & 0xffff;
 			set_rx(t, rx);
 			t->s.read_cb(&t->s, (ssize_t)(uint32_t)v,
-				     (char *)coil_buf_ptr(loop, bid) + off);
+				     coil__buf_base(loop, bid) + off);
 			coil_buf_put(loop, bid);
 		} else if (x && x->spill_len) {
 			/* in buffer-sized pieces, so pausing still works */

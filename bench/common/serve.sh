@@ -111,7 +111,7 @@ serve_medians() {
 	echo
 	echo "medians of $rounds runs (server process only):"
 	for c in $1; do
-		grep -q "^$c " "$dir/results" || continue
+		grep -qs "^$c " "$dir/results" || continue
 		awk -v c="$c" "$bench_awk_med"'
 		function col(n, f,   i, a) {
 			for (i = 1; i <= k[n]; i++) a[i] = v[n, i, f]

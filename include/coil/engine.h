@@ -164,7 +164,7 @@ struct coil_loop_opts {
 
 /* Fallbacks that can be forced (also by the COIL_FALLBACK environment
  * variable, a comma list of: nodefer, nocoop, nomultishot, nobufring,
- * nomsgring). */
+ * nomsgring; and bufinc for COIL_LOOP_BUF_INC below). */
 #define COIL_LOOP_NO_DEFER (1u << 0)	 /* no SINGLE_ISSUER|DEFER_TASKRUN */
 #define COIL_LOOP_NO_COOP (1u << 1)	 /* no COOP_TASKRUN either */
 #define COIL_LOOP_NO_MULTISHOT (1u << 2) /* single-shot accept and recv */
@@ -175,6 +175,17 @@ struct coil_loop_opts {
  * call (strictly one submitting enter per turn, at the cost of a malloc
  * per queued SQE; stats.queued counts them). */
 #define COIL_LOOP_NO_EARLY_SUBMIT (1u << 5)
+/* Not a fallback either: the provided buffers are consumed incrementally
+ * (IOU_PBUF_RING_INC, io_uring_setup_buf_ring(3), kernel 6.12): each
+ * receive takes only the bytes it needs from the current buffer, so many
+ * small reads share one buffer (and its pages) instead of taking a whole
+ * buffer each, and a ring of few buffers holds many reads. A buffer goes
+ * back to the kernel once every delivery from it was put back and the
+ * kernel has moved past it; buf_size at most 65535. Without kernel
+ * support (COIL_FEAT_BUF_INC says which) the loop uses whole buffers,
+ * and a ring of fewer than 1,024 becomes one of the defaults (1,024 of
+ * 16 KiB), which holds as many reads as a loop without the flag. */
+#define COIL_LOOP_BUF_INC (1u << 6)
 
 /* What the loop got from the kernel (coil_loop_features()). */
 #define COIL_FEAT_SINGLE_ISSUER (1u << 0)
@@ -190,6 +201,7 @@ struct coil_loop_opts {
 #define COIL_FEAT_EXT_ARG (1u << 10)	     /* timed waits without SQEs */
 #define COIL_FEAT_MIN_WAIT (1u << 11)	     /* batch_wait_ns, kernel >= 6.12 */
 #define COIL_FEAT_CQE_SKIP (1u << 12)	     /* coil_send_quiet(), 5.17 */
+#define COIL_FEAT_BUF_INC (1u << 13)	     /* COIL_LOOP_BUF_INC, 6.12 */
 
 /*
  * coil_loop_new() - create a loop with its own ring.
@@ -207,7 +219,8 @@ struct coil_loop_opts {
  * Return: 0; -ENOMEM; -ENOSYS (kernel without io_uring); -EPERM (io_uring
  * disabled by kernel.io_uring_disabled or a seccomp profile); -EINVAL for
  * bad options (sq_entries > 32768, cq_factor > 64, buf_count > 32768,
- * unknown flags, batch_wait_ns > 1 s). coil_loop_strerror() explains each
+ * unknown flags, batch_wait_ns > 1 s, buf_size > 65535 with
+ * COIL_LOOP_BUF_INC). coil_loop_strerror() explains each
  * in one line.
  */
 int coil_loop_new(struct coil_loop **out, const struct coil_loop_opts *opts);
@@ -507,7 +520,9 @@ static inline unsigned coil_buf_id(unsigned flags)
 }
 
 /* coil_buf_ptr() - the memory of provided buffer @bid (buf_size bytes), or
- * NULL if @bid is not a buffer of this loop. */
+ * NULL if @bid is not a buffer of this loop. With COIL_FEAT_BUF_INC, where
+ * the latest delivery from @bid begins (its bytes stay there until it is
+ * put back; later deliveries from @bid follow it in the buffer). */
 void *coil_buf_ptr(const struct coil_loop *loop, unsigned bid);
 
 /* coil_buf_size() - bytes per provided buffer. */
@@ -516,8 +531,10 @@ unsigned coil_buf_size(const struct coil_loop *loop);
 /*
  * coil_buf_put() - give buffer @bid back to the kernel's buffer ring.
  * Every buffer delivered with COIL_BUFFER must be put back exactly once;
- * it stays the caller's (readable) until then. Parked multishot recvs are
- * re-armed when half the ring has come back (at the end of the turn, or at
+ * it stays the caller's (readable) until then. With COIL_FEAT_BUF_INC
+ * each delivery is put back once: the buffer returns to the ring when
+ * the last of them is and the kernel has moved past it. Parked multishot recvs
+ * are re-armed when half the ring has come back (at the end of the turn, or at
  * the start of the next one when put back between runs).
  * Return: 0; -EINVAL if @bid is not a buffer the caller holds (never
  * delivered, or already put back): it is not published twice.

@@ -19,6 +19,18 @@
  */
 #define SERVE_BATCH_WAIT_US 30
 
+/*
+ * Provided buffers per loop, of 16 KiB, consumed incrementally
+ * (COIL_LOOP_BUF_INC, kernel 6.12): a request head takes only its bytes
+ * of the current buffer, so 64 buffers (1 MB, all of it resident under
+ * load, as every byte of the ring is used in turn) hold some 25,000
+ * small heads at once, where the default ring (1,024 whole buffers, one
+ * page touched a read: 4 MB) held 1,024. Under wrk -c 5000 that is 200
+ * bytes a busy connection instead of 840 (docs/BENCHMARKS.md, "Memory
+ * per connection"). An older kernel gets the default ring instead.
+ */
+#define SERVE_RECV_BUFS 64
+
 struct serve_cfg {
 	const char *bind;	    /* -b: address literal, "127.0.0.1" */
 	unsigned port;		    /* -p: 0-65535, 8080 */

@@ -171,6 +171,9 @@ int main(int argc, char **argv)
 	so.header_timeout_ns = cfg.header_timeout_ns;
 	so.idle_timeout_ns = cfg.idle_timeout_ns;
 	lo.batch_wait_ns = cfg.batch_wait_ns;
+	/* small reads share provided buffers (cli.h, SERVE_RECV_BUFS) */
+	lo.flags = COIL_LOOP_BUF_INC;
+	lo.buf_count = SERVE_RECV_BUFS;
 	to.loop = &lo;
 	to.threads = cfg.threads;
 	to.on_start = serve_on_start;

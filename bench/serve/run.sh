@@ -19,8 +19,9 @@
 #          server process at rest, with MEM_IDLE (default 10000) idle
 #          keep-alive connections (each answered one GET / first; held by
 #          a Python client on CPU 1), once they closed, under
-#          `wrk -c MEM_BUSY` (default 5000) GET / (sampled 2 s into a
-#          4 s run) and once that ended; bytes per idle and per busy
+#          `wrk -c MEM_BUSY` (default 5000) GET / (sampled 1 s after 98%
+#          of the connections are open, at most 6 s into an 8 s run) and
+#          once that ended; bytes per idle and per busy
 #          connection over the RSS at rest, and the RSS after each (once
 #          the server closed the connections) as a share of the one at
 #          rest (goal: within 120%). Later rounds reuse what the first
@@ -289,10 +290,18 @@ mem_measure() {
 	wait $idle_pid || true
 	settle "$pid" "$f0"
 	r2=$(rss_kb "$pid")
-	taskset -c 1 wrk -t1 -c"$mem_busy" -d4s "http://127.0.0.1:$port/" \
+	taskset -c 1 wrk -t1 -c"$mem_busy" -d8s "http://127.0.0.1:$port/" \
 		>"$dir/wrk-mem.out" 2>&1 &
 	wrk_pid=$!
-	sleep 2
+	# sampled once the connections are open (on a loaded host wrk's
+	# connects take seconds), 1 s into the load on all of them
+	i=0
+	while [ "$(nfds "$pid")" -lt $((f0 + mem_busy * 98 / 100)) ] &&
+		[ $i -lt 50 ]; do
+		i=$((i + 1))
+		sleep 0.1
+	done
+	sleep 1
 	r3=$(rss_kb "$pid")
 	wait $wrk_pid || true
 	settle "$pid" "$f0"

@@ -128,8 +128,10 @@ int coil__fcache_wants_pin(const struct fcache *fc, const struct fc_entry *e);
  * that its pages stay resident and a body goes from e->map with no system
  * call and no check. The least recently used contents not in use are
  * dropped to make room. An mmap(2) or mlock(2) that fails (EPERM, or
- * EAGAIN/ENOMEM under RLIMIT_MEMLOCK) leaves @e unpinned for good (it is
- * sent by sendfile). Return: 1 pinned, 0 not. */
+ * EAGAIN/ENOMEM under RLIMIT_MEMLOCK), or a cachestat(2) that cannot
+ * answer (EPERM for a file the process neither owns nor may write,
+ * ENOSYS), leaves @e unpinned for good (it is sent by sendfile).
+ * Return: 1 pinned, 0 not. */
 int coil__fcache_pin(struct fcache *fc, struct fc_entry *e);
 
 /* An exchange is done with @e. */

@@ -524,9 +524,19 @@ int coil__fcache_pin(struct fcache *fc, struct fc_entry *e)
 {
 	size_t len = (size_t)e->stx.stx_size;
 	void *p;
+	int ret;
 
-	if (!coil__fcache_wants_pin(fc, e) ||
-	    coil_file_cached(e->fd, 0, len) != 1 || !make_room(fc, len))
+	if (!coil__fcache_wants_pin(fc, e))
+		return 0;
+	ret = coil_file_cached(e->fd, 0, len);
+	if (ret < 0) {
+		/* no answer for this file, ever (EPERM: cachestat(2) answers
+		 * only a process that owns the file or may write to it;
+		 * ENOSYS: before Linux 6.5): not asked again */
+		e->nopin = 1;
+		return 0;
+	}
+	if (ret == 0 || !make_room(fc, len))
 		return 0;
 	/* the pages are resident: mlock(2) only maps them (a page evicted
 	 * in between would be read, the one wait on the disk left) */

@@ -954,7 +954,9 @@ static void test_server_filecache_pin_cap(void **state)
 
 /* mlock(2) refused (RLIMIT_MEMLOCK 256 KiB, as user 65534, the file's
  * owner; the ring's own memory counts apart): a 500,000-byte file is sent
- * by sendfile, whole, every time; the refusal is counted once. */
+ * by sendfile, whole, every time; the refusal is counted once. A file of
+ * root's cannot be asked about (cachestat's EPERM): sent whole, no pin
+ * tried. */
 static void test_server_filecache_pin_refused(void **state)
 {
 	struct srv s = {NULL, 0};
@@ -975,9 +977,14 @@ static void test_server_filecache_pin_refused(void **state)
 	 * or may write to it (else EPERM, and nothing is pinned) */
 	path_of(path, sizeof(path), "pr.bin");
 	assert_int_equal(chown(path, 65534, 65534), 0);
+	/* and one it does not own: cachestat(2) refuses (EPERM), nothing
+	 * is tried (not a refusal of mlock), read + send each time */
+	put_file("pq.bin", 300000, 'q', 0);
 	pid = nobody_server(&s.port, &stop, &res, 256 * 1024);
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 3; k++) {
 		expect(&s, "pr.bin", W200(500000, 'r'));
+		expect(&s, "pq.bin", W200(300000, 'q'));
+	}
 	close(stop);
 	assert_int_equal(read(res, &fails, sizeof(fails)), sizeof(fails));
 	close(res);

@@ -49,6 +49,7 @@ struct fc_entry {
 	char *data;	     /* the whole file (stx_size bytes), or NULL */
 	char *map;	     /* or: the file mmap(2)ed and mlock(2)ed */
 	unsigned nopin;	     /* mapping or locking it failed: not again */
+	unsigned nocheck;    /* cachestat(2) cannot answer for it (EPERM) */
 	size_t plen;
 	char path[]; /* NUL-terminated, plen bytes before the NUL */
 };
@@ -124,15 +125,16 @@ int coil__fcache_wants_pin(const struct fcache *fc, const struct fc_entry *e);
 
 /* Pin @e's file if coil__fcache_wants_pin(): when every page of it is in
  * the page cache now (coil_file_cached(): the loop must not wait on the
- * disk), map it (mmap(2), read-only, shared) and lock it (mlock(2)), so
- * that its pages stay resident and a body goes from e->map with no system
- * call and no check. The least recently used contents not in use are
- * dropped to make room. An mmap(2) or mlock(2) that fails (EPERM, or
- * EAGAIN/ENOMEM under RLIMIT_MEMLOCK), or a cachestat(2) that cannot
- * answer (EPERM for a file the process neither owns nor may write,
- * ENOSYS), leaves @e unpinned for good (it is sent by sendfile).
- * Return: 1 pinned, 0 not. */
-int coil__fcache_pin(struct fcache *fc, struct fc_entry *e);
+ * disk; or @just_read: the caller has just read the whole file, so its
+ * pages are), map it (mmap(2), read-only, shared) and lock it (mlock(2)),
+ * so that its pages stay resident and a body goes from e->map with no
+ * system call and no check. The least recently used contents not in use
+ * are dropped to make room. An mmap(2) or mlock(2) that fails (EPERM, or
+ * EAGAIN/ENOMEM under RLIMIT_MEMLOCK) leaves @e unpinned for good (it is
+ * sent by sendfile). A cachestat(2) that cannot answer (EPERM for a file
+ * the process neither owns nor may write, ENOSYS) is not asked again:
+ * @e is pinned after a whole read then. Return: 1 pinned, 0 not. */
+int coil__fcache_pin(struct fcache *fc, struct fc_entry *e, int just_read);
 
 /* An exchange is done with @e. */
 void coil__fcache_unref(struct fcache *fc, struct fc_entry *e);

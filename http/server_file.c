@@ -38,6 +38,9 @@
 /* ---- file bodies -----------------------------------------------------------
  */
 
+/* bytes per send from a pinned file's pages */
+#define MAP_PIECE (1024u * 1024)
+
 static struct fbuf *fbuf_get(struct coil_http_server *srv)
 {
 	struct fbuf *b = srv->fbufs;
@@ -110,14 +113,34 @@ static void file_read(struct sconn *c)
 	}
 }
 
-/* A file piece was sent (or failed): read the next or finish. */
+/* The next piece of a pinned file's body, from its pages (the entry is
+ * held, so its mapping stays): pieces of MAP_PIECE, so that the write
+ * limit slides with each one a slow reader takes, as with reads. */
+static void map_send(struct sconn *c)
+{
+	size_t n = c->x->fleft < MAP_PIECE ? (size_t)c->x->fleft : MAP_PIECE;
+	struct iovec v = {(void *)(c->x->fent->map + c->x->foff), n};
+
+	c->x->foff += n;
+	c->x->fleft -= n;
+	c->x->rbytes += n;
+	coil__out_send(c, SK_FILE, NULL, &v, 1);
+	if (c->st & C_DEAD) {
+		file_end(c);
+		coil__sconn_kick(c);
+	}
+}
+
+/* A file piece was sent (or failed): send or read the next, or finish. */
 static void file_step(struct sconn *c)
 {
 	if (c->st & C_DEAD) {
 		file_end(c);
 		return;
 	}
-	if (c->x->fleft)
+	if (c->x->fleft && !c->x->fb && c->x->fent && c->x->fent->map)
+		map_send(c);
+	else if (c->x->fleft)
 		file_read(c);
 	else
 		file_end(c);
@@ -229,6 +252,20 @@ static int sendfile_start(struct sconn *c)
 	return 1;
 }
 
+/* The read path's last piece: a body that was the whole file has just
+ * been read (or sent by sendfile while resident), so its pages are in the
+ * page cache: the cache may pin it now, where cachestat(2) could not say
+ * (a file the server does not own). */
+static void file_pin_read(struct sconn *c)
+{
+	struct fc_entry *e = c->x->fent;
+
+	if (e && e->nocheck && !e->map && c->s == &c->tcp.s &&
+	    c->x->fleft == 0 && c->x->rbytes == e->stx.stx_size &&
+	    c->x->foff == e->stx.stx_size)
+		coil__fcache_pin(c->srv->fc, e, 1);
+}
+
 void coil__file_op_cb(struct coil_op *op, int res, unsigned flags)
 {
 	struct sconn *c = coil_container_of(op, struct sexch, fop)->c;
@@ -261,6 +298,7 @@ void coil__file_op_cb(struct coil_op *op, int res, unsigned flags)
 	c->x->foff += (uint64_t)res;
 	c->x->fleft -= (uint64_t)res;
 	c->x->rbytes += (uint64_t)res;
+	file_pin_read(c);
 	{
 		struct iovec v = {c->x->fb->data, (size_t)res};
 		coil__out_send(c, SK_FILE, NULL, &v, 1);
@@ -317,6 +355,10 @@ static int file_from_cache(struct sconn *c)
 	if (!src || c->x->foff > e->stx.stx_size ||
 	    c->x->fleft > e->stx.stx_size - c->x->foff)
 		return 0;
+	if (src == e->map) {
+		map_send(c); /* the first piece, with the head */
+		return 1;
+	}
 	v.iov_base = (void *)(src + c->x->foff);
 	v.iov_len = (size_t)c->x->fleft;
 	c->x->foff += c->x->fleft;
@@ -339,7 +381,7 @@ static void file_pin(struct sconn *c)
 
 	if (e && !e->map && c->s == &c->tcp.s &&
 	    coil__fcache_wants_pin(c->srv->fc, e))
-		coil__fcache_pin(c->srv->fc, e);
+		coil__fcache_pin(c->srv->fc, e, 0);
 }
 
 static int respond_file(struct sconn *c, int status,

@@ -520,20 +520,21 @@ int coil__fcache_wants_pin(const struct fcache *fc, const struct fc_entry *e)
 	       e->stx.stx_size <= fc->lim.mem_bytes;
 }
 
-int coil__fcache_pin(struct fcache *fc, struct fc_entry *e)
+int coil__fcache_pin(struct fcache *fc, struct fc_entry *e, int just_read)
 {
 	size_t len = (size_t)e->stx.stx_size;
 	void *p;
-	int ret;
+	int ret = 1;
 
-	if (!coil__fcache_wants_pin(fc, e))
+	if (!coil__fcache_wants_pin(fc, e) || (!just_read && e->nocheck))
 		return 0;
-	ret = coil_file_cached(e->fd, 0, len);
+	if (!just_read)
+		ret = coil_file_cached(e->fd, 0, len);
 	if (ret < 0) {
 		/* no answer for this file, ever (EPERM: cachestat(2) answers
 		 * only a process that owns the file or may write to it;
-		 * ENOSYS: before Linux 6.5): not asked again */
-		e->nopin = 1;
+		 * ENOSYS: before Linux 6.5): pinned after a whole read */
+		e->nocheck = 1;
 		return 0;
 	}
 	if (ret == 0 || !make_room(fc, len))

@@ -448,8 +448,8 @@ static int mlock_ignored(rlim_t memlock)
  * A server in a child process running as user and group 65534 (root
  * would open a file whatever its mode, and lock any memory): the child
  * writes its port, its stats' drops (with @memlock: RLIMIT_MEMLOCK that
- * many bytes, and its pins refused instead) after the parent closes
- * @stop (-1 if it
+ * many bytes, and its pins refused instead, then its bytes pinned) after
+ * the parent closes @stop (-1 if it
  * could not become that user or start) and exits. No cmocka in the child.
  */
 static pid_t nobody_server(unsigned short *port, int *stop, int *res,
@@ -498,7 +498,11 @@ static pid_t nobody_server(unsigned short *port, int *stop, int *res,
 		    : memlock ? (long)st.file_cache_pin_fails
 			      : (long)st.file_cache_drops;
 		coil_http_threads_free(t);
-		_exit(write(a[1], &v, sizeof(v)) == sizeof(v) ? 0 : 1);
+		if (write(a[1], &v, sizeof(v)) != sizeof(v))
+			_exit(1);
+		v = (long)st.file_cache_pinned;
+		_exit(!memlock || write(a[1], &v, sizeof(v)) == sizeof(v) ? 0
+									  : 1);
 	}
 	close(a[1]);
 	close(b[0]);
@@ -955,13 +959,13 @@ static void test_server_filecache_pin_cap(void **state)
 /* mlock(2) refused (RLIMIT_MEMLOCK 256 KiB, as user 65534, the file's
  * owner; the ring's own memory counts apart): a 500,000-byte file is sent
  * by sendfile, whole, every time; the refusal is counted once. A file of
- * root's cannot be asked about (cachestat's EPERM): sent whole, no pin
- * tried. */
+ * root's cannot be asked about (cachestat's EPERM): read and sent whole,
+ * then pinned (its pages just read), sent from them. */
 static void test_server_filecache_pin_refused(void **state)
 {
 	struct srv s = {NULL, 0};
 	int stop, res, st;
-	long fails = -1;
+	long fails = -1, pinned = -1;
 	char path[4300];
 	pid_t pid;
 
@@ -977,20 +981,23 @@ static void test_server_filecache_pin_refused(void **state)
 	 * or may write to it (else EPERM, and nothing is pinned) */
 	path_of(path, sizeof(path), "pr.bin");
 	assert_int_equal(chown(path, 65534, 65534), 0);
-	/* and one it does not own: cachestat(2) refuses (EPERM), nothing
-	 * is tried (not a refusal of mlock), read + send each time */
-	put_file("pq.bin", 300000, 'q', 0);
+	/* and one it does not own: cachestat(2) refuses (EPERM), so it is
+	 * read + sent the first time and pinned once read whole (within
+	 * the limit) */
+	put_file("pq.bin", 200000, 'q', 0);
 	pid = nobody_server(&s.port, &stop, &res, 256 * 1024);
 	for (int k = 0; k < 3; k++) {
 		expect(&s, "pr.bin", W200(500000, 'r'));
-		expect(&s, "pq.bin", W200(300000, 'q'));
+		expect(&s, "pq.bin", W200(200000, 'q'));
 	}
 	close(stop);
 	assert_int_equal(read(res, &fails, sizeof(fails)), sizeof(fails));
+	assert_int_equal(read(res, &pinned, sizeof(pinned)), sizeof(pinned));
 	close(res);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	assert_int_equal(fails, 1);
+	assert_int_equal(pinned, 200000);
 }
 
 /*

@@ -490,6 +490,20 @@ static void test_cli_batch_wait(void **state)
 	r = OK("--batch-wait", "1s", "http://h/");
 	assert_int_equal(r->o.batch_wait_ns, 1000000000ull);
 	run_free(r);
+	/* 50 connections or more per thread: the longer default */
+	r = OK("-t1", "-c50", "http://h/");
+	assert_int_equal(r->o.batch_wait_ns, CB_WIDE_BATCH_WAIT_NS);
+	assert_false(r->o.batch_wait_set);
+	run_free(r);
+	r = OK("-t2", "-c99", "http://h/");
+	assert_int_equal(r->o.batch_wait_ns, CB_DEFAULT_BATCH_WAIT_NS);
+	run_free(r);
+	r = OK("-t1", "-c50", "--batch-wait", "100us", "http://h/");
+	assert_int_equal(r->o.batch_wait_ns, 100000);
+	run_free(r);
+	r = OK("-t1", "-c50", "--http2", "--max-streams", "10", "http://h/");
+	assert_int_equal(r->o.batch_wait_ns, CB_H2_BATCH_WAIT_NS);
+	run_free(r);
 }
 
 /* Every duration option, with a unit and without: a plain number is

@@ -831,6 +831,9 @@ int cb_cli_parse(struct cb_opts *o, int argc, char **argv, char *err,
 		o->max_streams = 1; /* h2load's -m default */
 	if (o->http2 && o->max_streams > 1 && !o->batch_wait_set)
 		o->batch_wait_ns = CB_H2_BATCH_WAIT_NS;
+	else if (!o->batch_wait_set &&
+		 o->connections / o->threads >= CB_WIDE_CONNS)
+		o->batch_wait_ns = CB_WIDE_BATCH_WAIT_NS;
 	if (o->pipeline > 1 && !o->keepalive)
 		return tools_fail(
 			err, err_len,
@@ -948,6 +951,8 @@ void cb_cli_usage(FILE *f)
 	      "6.12; default 100us,\n"
 	      "                          500us with --http2 --max-streams "
 	      "above 1,\n"
+	      "                          200us with 50 or more connections "
+	      "per thread,\n"
 	      "                          off without receive timestamps; 0: "
 	      "off); with -R the\n"
 	      "                          default waits from one pacer wake "

@@ -59,6 +59,15 @@ enum cb_action {
  * instead of 0.08 system calls and 15% less CPU per request, requests/s
  * not lower; docs/BENCHMARKS.md, vs-h2load) */
 #define CB_H2_BATCH_WAIT_NS 500000ull /* 500 us */
+/* ... and over HTTP/1.1 with CB_WIDE_CONNS or more connections per thread:
+ * each wake of a waiting loop costs 10-15 us of CPU on a VM (a timer
+ * interrupt and a context switch, each a VM exit), and with that many
+ * connections a longer wait still finds the server busy with the others'
+ * requests; with fewer, a longer hold idles them. -t1 -c50 against nginx,
+ * alternating 100 and 200 us, three A/Bs of 8 rounds at load 6-12:
+ * 0.87-0.92x the CPU per request (docs/BENCHMARKS.md, vs-wrk) */
+#define CB_WIDE_BATCH_WAIT_NS 200000ull /* 200 us */
+#define CB_WIDE_CONNS 50
 #define CB_MAX_RATE 1000000000ull
 #define CB_DEFAULT_STEP_NS 10000000000ull /* --find-max-rate: 10 s */
 #define CB_DEFAULT_SEARCH_RATE 1000	  /* ... from 1000/s */

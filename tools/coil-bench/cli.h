@@ -59,7 +59,7 @@ enum cb_action {
  * instead of 0.08 system calls and 15% less CPU per request, requests/s
  * not lower; docs/BENCHMARKS.md, vs-h2load) */
 #define CB_H2_BATCH_WAIT_NS 500000ull /* 500 us */
-/* ... and over HTTP/1.1 with CB_WIDE_CONNS or more connections per thread:
+/* ... and otherwise with CB_WIDE_CONNS or more connections per thread:
  * each wake of a waiting loop costs 10-15 us of CPU on a VM (a timer
  * interrupt and a context switch, each a VM exit), and with that many
  * connections a longer wait still finds the server busy with the others'

@@ -14,8 +14,8 @@
 # p50/p99/p99.9 as each tool reports them. The table shows medians over
 # the rounds and coil-bench's CPU per request as a fraction of wrk2's.
 # coil-bench's late requests are split by cause (its "Late by cause"
-# line): held (due while every connection had its answer outstanding: the
-# server's pace), busy (the loop's previous wake ran past the next: the
+# line): held (due while every connection had its answer outstanding or
+# was reconnecting: the server's pace), busy (the loop's previous wake ran past the next: the
 # generator's) and timer (the host woke the loop late: the platform's,
 # beside the idle timer's share of wakes over 1 ms late).
 # Goals (issue #12): at most 0.7x wrk2's CPU per request at 20k and 40k,
@@ -61,7 +61,7 @@ run() {
 	# coil-bench's late requests by cause, and the idle timer's late
 	# wakes (wrk2 reports neither)
 	held=$(sed -n 's/.*Late by cause: \([0-9]*\) waited.*/\1/p' "$out")
-	busy=$(sed -n 's/.*outstanding), \([0-9]*\) behind a busy.*/\1/p' "$out")
+	busy=$(sed -n 's/.*reconnecting), \([0-9]*\) behind a busy.*/\1/p' "$out")
 	timer=$(sed -n 's/.*busy loop, \([0-9]*\) woken late.*/\1/p' "$out")
 	read -r twl tw < <(sed -n 's/.*lateness): \([0-9]*\) of \([0-9]*\) wakes.*/\1 \2/p' "$out") || true
 	[ -n "$late" ] && [ -z "$held" ] && held=0 busy=0 timer=0 # none late

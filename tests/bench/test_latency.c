@@ -300,6 +300,8 @@ static void test_latency_quiet_rate_not_saturated(void **state)
 	/* a wake every 2 ms for 2 s */
 	assert_true(wakes >= 500 && wakes <= 1100);
 	assert_non_null(strstr(j.out, "\"saturated\": false"));
+	assert_int_equal((uint64_t)jnum(j.out, "\"open_model\"", "late"),
+			 late_causes(j.out));
 	assert_non_null(strstr(t.out, "\n  Idle timer (the host's own "
 				      "lateness): "));
 	assert_null(strstr(t.out, "saturated"));

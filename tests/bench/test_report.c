@@ -253,8 +253,8 @@ static void test_report_text_full_golden(void **state)
 				     "150.50ms; CPU 92% of 4 threads)"));
 	/* the late sends split by cause, beside the idle timer's own */
 	assert_non_null(strstr(text, "  Late by cause: 1400 waited for a free "
-				     "connection (every one had its answer "
-				     "outstanding), 30 behind a busy loop, 70 "
+				     "connection (each one busy or "
+				     "reconnecting), 30 behind a busy loop, 70 "
 				     "woken late by the host's timer\n"));
 	assert_non_null(strstr(text, "  Idle timer (the host's own lateness):"
 				     " 210 of 15000 wakes late (over 1.00ms),"

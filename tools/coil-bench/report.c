@@ -774,9 +774,9 @@ void cb_report_text(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 		if (r->late)
 			fprintf(f,
 				"  Late by cause: %llu waited for a free "
-				"connection (every one had its answer "
-				"outstanding), %llu behind a busy loop, %llu "
-				"woken late by the host's timer\n",
+				"connection (each one busy or reconnecting), "
+				"%llu behind a busy loop, %llu woken late by "
+				"the host's timer\n",
 				(unsigned long long)r->late_by.held,
 				(unsigned long long)r->late_by.busy,
 				(unsigned long long)r->late_by.timer);

@@ -99,7 +99,9 @@ struct cb_host_result {
  *  busy:  due since the latest wake, and the wake came late because the
  *         loop's previous wake worked past its time (the generator);
  *  timer: due since the latest wake, and the host woke the loop late
- *         (compare the idle timer's lateness: the platform).
+ *         (compare the idle timer's lateness: the platform). A long turn
+ *         between two wakes counts here too; with the default batched
+ *         wait the loop sleeps from wake to wake and has none.
  */
 struct cb_late_causes {
 	uint64_t held;

@@ -26,8 +26,9 @@
  * Reading: a multishot recv into the loop's provided buffers when the loop
  * has it (kernel 6.0), else single-shot recvs into the stream's own buffer.
  * Pausing cancels the multishot recv; whatever the kernel delivered before
- * the cancel took effect is held (bid, len) and delivered on resume, ahead
- * of an EOF or error that came after it.
+ * the cancel took effect is held (bid, len), or copied when the loop's
+ * buffers are consumed incrementally, and delivered on resume, ahead of
+ * an EOF or error that came after it.
  *
  * Why one file of about 1,000 lines: connect, read, write, the kick and
  * close are one state machine over one flag word (t->st) and one pump;
@@ -201,7 +202,10 @@ static void spill_free(struct coil__tcp_ext *x)
 
 /* Keep provided buffer @bid (@len bytes at @p inside it, received at @rx)
  * until reading resumes: in the ring while fewer than COIL_TCP_HELD are
- * held and nothing was spilled, else as a copy. Return: 0 or -ENOMEM (the
+ * held and nothing was spilled, else as a copy. Always a copy with
+ * incremental consumption: a held delivery keeps its whole buffer from
+ * the ring, and a small ring (coil-serve's 64) would run dry for every
+ * stream once as many streams were paused. Return: 0 or -ENOMEM (the
  * buffer went back either way unless held). */
 static int held_push(struct coil_tcp *t, unsigned bid, const void *p,
 		     unsigned len, uint64_t rx)
@@ -214,7 +218,8 @@ static int held_push(struct coil_tcp *t, unsigned bid, const void *p,
 		coil_buf_put(loop, bid);
 		return -ENOMEM;
 	}
-	if (x->held_n < COIL_TCP_HELD && !x->spill_len) {
+	if (x->held_n < COIL_TCP_HELD && !x->spill_len &&
+	    !(coil_loop_features(loop) & COIL_FEAT_BUF_INC)) {
 		unsigned i = (x->held_head + x->held_n++) % COIL_TCP_HELD;
 		/* from the buffer's start: with incremental consumption
 		 * coil_buf_ptr() moves on with the buffer's next delivery */

@@ -181,7 +181,9 @@ struct coil_loop_opts {
  * small reads share one buffer (and its pages) instead of taking a whole
  * buffer each, and a ring of few buffers holds many reads. A buffer goes
  * back to the kernel once every delivery from it was put back and the
- * kernel has moved past it; buf_size at most 65535. Without kernel
+ * kernel has moved past it; buf_size at most 65535. A paused TCP stream
+ * copies what arrives after its pause instead of holding buffers, so
+ * paused streams cannot keep a small ring from the others. Without kernel
  * support (COIL_FEAT_BUF_INC says which) the loop uses whole buffers,
  * and a ring of fewer than 1,024 becomes one of the defaults (1,024 of
  * 16 KiB), which holds as many reads as a loop without the flag. */

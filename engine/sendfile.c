@@ -192,7 +192,9 @@ static int attempt(struct coil_loop *loop, struct coil_sendfile *sf,
 		if (n > warmed)
 			n = warmed;
 	} else {
-		int ok = resident(loop, sf->in_fd, sf->off, n);
+		int ok = (sf->flags & COIL_SENDFILE_RESIDENT)
+				 ? 1
+				 : resident(loop, sf->in_fd, sf->off, n);
 		if (ok < 0) {
 			done(loop, sf, ok, posted);
 			return 0;
@@ -270,7 +272,8 @@ int coil_sendfile(struct coil_loop *loop, struct coil_sendfile *sf, int out_fd,
 		return -EBUSY;
 	if (out_fd < 0 || in_fd < 0)
 		return -EBADF;
-	if (off > INT64_MAX || (flags & ~COIL_SENDFILE_CACHED_ONLY))
+	if (off > INT64_MAX ||
+	    (flags & ~(COIL_SENDFILE_CACHED_ONLY | COIL_SENDFILE_RESIDENT)))
 		return -EINVAL;
 	if (loop->draining == 2)
 		return -ECANCELED;

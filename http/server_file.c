@@ -178,11 +178,12 @@ static void sendfile_next(struct sconn *c)
 		return;
 	}
 	coil_op_timeout(&c->x->fsf.op, c->srv->o.write_timeout_ns);
-	ret = coil_sendfile(c->srv->loop, &c->x->fsf, coil_stream_fd(c->s),
-			    c->x->ffd, c->x->foff,
-			    c->x->fleft < SIZE_MAX ? (size_t)c->x->fleft
-						   : SIZE_MAX,
-			    COIL_SENDFILE_CACHED_ONLY);
+	ret = coil_sendfile(
+		c->srv->loop, &c->x->fsf, coil_stream_fd(c->s), c->x->ffd,
+		c->x->foff,
+		c->x->fleft < SIZE_MAX ? (size_t)c->x->fleft : SIZE_MAX,
+		c->x->fent && c->x->fent->map ? COIL_SENDFILE_RESIDENT
+					      : COIL_SENDFILE_CACHED_ONLY);
 	if (ret < 0)
 		sendfile_fail(c, ret);
 }
@@ -348,7 +349,8 @@ static int file_from_cache(struct sconn *c)
 	/* a pinned file's pages, on plain TCP only: the kernel's copy of a
 	 * page the file lost since (truncated) fails the send (EFAULT),
 	 * where a copy in user space (TLS) would raise SIGBUS */
-	if (e->map && c->s == &c->tcp.s)
+	if (e->map && c->s == &c->tcp.s &&
+	    !(c->srv->o.flags & COIL_HTTP_SERVER_FILE_SENDFILE))
 		src = e->map;
 	else
 		src = e->data;
@@ -728,6 +730,10 @@ static struct fcache *file_cache(struct coil_http_server *srv)
 	/* contents are taken from the read path's one read of a whole
 	 * file: up to one file buffer */
 	lim.file_bytes = FCHUNK;
+	if ((srv->o.flags & COIL_HTTP_SERVER_FILE_SENDFILE) &&
+	    srv->o.sendfile_min_bytes <= FCHUNK)
+		/* copies only of what sendfile would not take */
+		lim.file_bytes = srv->o.sendfile_min_bytes - 1;
 	srv->fc = coil__fcache_new(srv->loop, &lim, &err);
 	if (!srv->fc)
 		srv->o.file_cache_files = UINT_MAX; /* not again */

@@ -791,10 +791,17 @@ struct coil_sendfile {
  * coil_cancel_fd(@out_fd), also when some bytes had been sent. A deadline
  * scope open at the call bounds the waits too.
  * Return: 0; -EBUSY if in flight; -EBADF for a negative fd; -EINVAL for
- * @off above INT64_MAX or unknown @flags; -ECANCELED while
+ * @off above INT64_MAX or unknown @flags (COIL_SENDFILE_CACHED_ONLY,
+ * COIL_SENDFILE_RESIDENT below); -ECANCELED while
  * coil_loop_drain() cancels; -ENOMEM.
  */
 #define COIL_SENDFILE_CACHED_ONLY (1u << 0)
+/* @flags: the caller vouches that every page of the range is in the page
+ * cache and stays there (a mapping of it locked with mlock(2)): no
+ * cachestat(2) is asked, one system call less per socket-full. A page
+ * that is not resident after all is read by sendfile(2) on the loop's
+ * thread, which then waits on the disk. */
+#define COIL_SENDFILE_RESIDENT (1u << 1)
 int coil_sendfile(struct coil_loop *loop, struct coil_sendfile *sf, int out_fd,
 		  int in_fd, uint64_t off, size_t len, unsigned flags);
 

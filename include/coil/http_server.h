@@ -172,6 +172,17 @@ struct coil_http_server_opts {
  * knowledge" (h2c, §3.3); over TLS a connection whose ALPN chose "h2"
  * (§3.2; list "h2" first in the TLS configuration's alpn). */
 #define COIL_HTTP_SERVER_H2 (1u << 2)
+/* The open-file cache's bodies by sendfile(2) rather than from memory:
+ * it keeps copies only of files under opts.sendfile_min_bytes (at most
+ * 64 KiB), pins larger ones (mmap(2) and mlock(2), once resident) and
+ * sends their bodies on plain TCP with coil_sendfile() and
+ * COIL_SENDFILE_RESIDENT: no copy in the server, the page cache's pages
+ * handed to the socket, at one sendfile(2) per socket-full (no
+ * cachestat(2)). Without it (the default) pinned files, like copies, go
+ * from memory in ring sends: no system call, one copy into the socket.
+ * Which is cheaper depends on the host (docs/BENCHMARKS.md, "Pinned large
+ * files"); over TLS bodies always go from memory or by read. */
+#define COIL_HTTP_SERVER_FILE_SENDFILE (1u << 3)
 
 /* Counters of one server (coil_http_server_stats()). */
 struct coil_http_server_stats {

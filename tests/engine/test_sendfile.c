@@ -3,12 +3,14 @@
  * and from files dropped from it (posix_fadvise DONTNEED), the end of the
  * file, a reader that stalls (the wait limit), cancel, a peer that closes
  * (no SIGPIPE), a file truncated while it is being sent, bad fds; and
- * coil_file_cached(), which tells it what the page cache holds. */
+ * coil_file_cached(), which tells it what the page cache holds, and
+ * COIL_SENDFILE_RESIDENT, which asks nothing. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include "engtest.h"
@@ -516,6 +518,53 @@ static void test_sendfile_bad_fds(void **state)
 	te_end(loop);
 }
 
+/* COIL_SENDFILE_RESIDENT: the range is not checked; sent byte for byte
+ * from a locked mapping's pages, and (where the file could be dropped)
+ * even when not resident: no warming read, sendfile(2) reads it. */
+static void test_sendfile_resident_is_not_checked(void **state)
+{
+	struct coil_loop *loop = te_begin(NULL);
+	size_t len = 300 * 1024;
+	int fd = make_file(len, NULL);
+	struct coil_loop_stats a, b;
+	struct reader rd;
+	int fds[2];
+	void *m;
+
+	(void)state;
+	pair(fds);
+	for (int k = 0; k < 2; k++) {
+		/* k 0: locked (where mlock is allowed); k 1: dropped */
+		m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+		assert_true(m != MAP_FAILED);
+		if (k == 0)
+			(void)mlock(m, len);
+		else
+			munmap(m, len);
+		if (k == 1 && !drop_cache(fd, len))
+			break; /* the page cache kept it */
+		coil_loop_stats(loop, &a);
+		reader_start(&rd, fds[0], len - 5);
+		assert_int_equal(sendfile_flags(loop, fds[1], fd, 5, len - 5, 0,
+						COIL_SENDFILE_RESIDENT),
+				 (int)(len - 5));
+		reader_join(&rd);
+		for (size_t i = 0; i < len - 5; i++)
+			if (rd.buf[i] != byte_at(i + 5))
+				fail_msg("byte %zu differs (%d)", i, k);
+		free(rd.buf);
+		coil_loop_stats(loop, &b);
+		assert_int_equal(b.sendfile_warms, a.sendfile_warms);
+		assert_true(b.sendfiles > a.sendfiles);
+		if (k == 0)
+			munmap(m, len);
+	}
+	close(fds[0]);
+	close(fds[1]);
+	close(fd);
+	te_end(loop);
+}
+
 /* coil_file_cached(): a file just written is cached, after DONTNEED it
  * is not (where the file system lets it go), nor bytes past its end or
  * an fd without pages; bad input is refused. Skipped without
@@ -576,6 +625,8 @@ int main(void)
 			test_sendfile_file_truncated_while_sending, te_rm_tmp),
 		cmocka_unit_test_teardown(test_sendfile_bad_fds, te_rm_tmp),
 		cmocka_unit_test_teardown(test_file_cached_tells_residency,
+					  te_rm_tmp),
+		cmocka_unit_test_teardown(test_sendfile_resident_is_not_checked,
 					  te_rm_tmp),
 	};
 	te_watchdog(60);

@@ -158,8 +158,8 @@ static void test_cli_errors(void **state)
 	bad("unexpected argument 'extra'", "extra", NULL);
 }
 
-/* --file-cache on|off (on by default; the last one counts) and
- * --file-cache-mem BYTES (0: no contents). */
+/* --file-cache on|off (on by default; the last one counts),
+ * --file-cache-mem BYTES (0: no contents) and --file-send copy|sendfile. */
 static void test_cli_file_cache(void **state)
 {
 	struct serve_cfg c;
@@ -182,6 +182,17 @@ static void test_cli_file_cache(void **state)
 	    NULL);
 	bad("--file-cache takes on or off, not 'x'", "--file-cache", "x", NULL);
 	bad("--file-cache-mem: bad value '5t'", "--file-cache-mem", "5t", NULL);
+	/* --file-send copy|sendfile (copy by default; the last one counts) */
+	assert_int_equal(parse(&c, err, NULL), 0);
+	assert_false(c.file_send_sendfile);
+	assert_int_equal(parse(&c, err, "--file-send", "sendfile", NULL), 0);
+	assert_true(c.file_send_sendfile);
+	assert_int_equal(parse(&c, err, "--file-send", "sendfile",
+			       "--file-send", "copy", NULL),
+			 0);
+	assert_false(c.file_send_sendfile);
+	bad("--file-send takes copy or sendfile, not 'splice'", "--file-send",
+	    "splice", NULL);
 }
 
 /* --autoindex: off by default, only with --root */

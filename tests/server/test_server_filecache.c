@@ -33,6 +33,8 @@ static char *dir;
 static int root_fd = -1;
 /* the handler of /stall holds the loop until stall_go[0] is readable */
 static int stall_in[2] = {-1, -1}, stall_go[2] = {-1, -1};
+/* opts.flags of the servers start() makes */
+static unsigned start_flags;
 
 static void handler(struct coil_http_sreq *req, void *arg)
 {
@@ -61,6 +63,7 @@ static void start(struct srv *s, size_t sendfile_min, size_t mem,
 	o.file_cache_mem_bytes = mem;
 	o.file_cache_files = files;
 	o.write_timeout_ns = 2000 * MS;
+	o.flags = start_flags;
 	srv_start(s, &o, NULL);
 }
 
@@ -181,7 +184,7 @@ static void fetch_all(const struct srv *s, int rounds, int drop)
 	}
 }
 
-static void check_sizes(size_t sendfile_min)
+static void check_sizes(size_t sendfile_min, unsigned flags)
 {
 	struct coil_http_server_stats st;
 	int before = tu_count_fds();
@@ -194,14 +197,17 @@ static void check_sizes(size_t sendfile_min)
 		snprintf(name, sizeof(name), "s%zu.bin", sizes[i]);
 		put_file(name, sizes[i], (char)('a' + i), 0);
 		/* contents are kept for files up to 64 KiB (read whole, on
-		 * the sendfile path too); larger ones are pinned once their
-		 * pages are all in the page cache */
-		if (sizes[i] && sizes[i] <= 64 * 1024)
+		 * the sendfile path too), with FILE_SENDFILE up to 16 KiB
+		 * less one; larger ones are pinned once their pages are all
+		 * in the page cache */
+		if (sizes[i] && sizes[i] <= (flags ? 16383 : 64 * 1024))
 			held += sizes[i];
 		else if (sizes[i])
 			pinned += sizes[i];
 	}
+	start_flags = flags;
 	start(&s, sendfile_min, 0, 0);
+	start_flags = 0;
 	/* first dropped from the page cache before each download: nothing
 	 * to pin, sendfile or read + send; then from the page cache: the
 	 * large files pinned at their first download, sent from their
@@ -222,13 +228,21 @@ static void check_sizes(size_t sendfile_min)
 static void test_server_filecache_sizes_byte_for_byte(void **state)
 {
 	(void)state;
-	check_sizes(0); /* sendfile from 16 KiB */
+	check_sizes(0, 0); /* sendfile from 16 KiB */
 }
 
 static void test_server_filecache_sizes_read_path(void **state)
 {
 	(void)state;
-	check_sizes(SIZE_MAX); /* read + send */
+	check_sizes(SIZE_MAX, 0); /* read + send */
+}
+
+/* COIL_HTTP_SERVER_FILE_SENDFILE: files of 16 KiB and more pinned and
+ * sent by sendfile from their pages, smaller ones copied. */
+static void test_server_filecache_sizes_file_sendfile(void **state)
+{
+	(void)state;
+	check_sizes(0, COIL_HTTP_SERVER_FILE_SENDFILE);
 }
 
 /* GET /@name until @done(answer) holds, for up to 5 s: every answer
@@ -1128,6 +1142,7 @@ int main(void)
 		cmocka_unit_test(test_server_filecache_pin_refused),
 		cmocka_unit_test(test_server_filecache_sizes_read_path),
 		cmocka_unit_test(test_server_filecache_sizes_byte_for_byte),
+		cmocka_unit_test(test_server_filecache_sizes_file_sendfile),
 		cmocka_unit_test(test_serve_filecache_tls_binary),
 	};
 	signal(SIGPIPE, SIG_IGN);

@@ -72,6 +72,9 @@ void serve_cli_usage(FILE *f)
 	      "contents and for\n"
 	      "                           larger files pinned (mmap+mlock) "
 	      "(16m; 0: none)\n"
+	      "      --file-send copy|sendfile  cached bodies from memory, or "
+	      "by sendfile(2)\n"
+	      "                           from pinned pages (copy)\n"
 	      "      --stats              print counters on stderr at exit\n"
 	      "  -V, --version            print the version\n"
 	      "  -h, --help               this text\n"
@@ -112,6 +115,7 @@ enum {
 	O_SENDFILE_MIN,
 	O_FILE_CACHE,
 	O_FILE_CACHE_MEM,
+	O_FILE_SEND,
 	O_STATS,
 	O_HTTP2,
 };
@@ -137,6 +141,7 @@ static const struct option long_opts[] = {
 	{"sendfile-min", required_argument, NULL, O_SENDFILE_MIN},
 	{"file-cache", required_argument, NULL, O_FILE_CACHE},
 	{"file-cache-mem", required_argument, NULL, O_FILE_CACHE_MEM},
+	{"file-send", required_argument, NULL, O_FILE_SEND},
 	{"stats", no_argument, NULL, O_STATS},
 	{"http2", no_argument, NULL, O_HTTP2},
 	{"help", no_argument, NULL, 'h'},
@@ -311,6 +316,17 @@ int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
 				return -1;
 			}
 			cfg->file_cache_off = strcmp(a, "off") == 0;
+			break;
+		case O_FILE_SEND:
+			if (strcmp(a, "copy") != 0 &&
+			    strcmp(a, "sendfile") != 0) {
+				snprintf(err, errlen,
+					 "--file-send takes copy or sendfile, "
+					 "not '%s'",
+					 a);
+				return -1;
+			}
+			cfg->file_send_sendfile = strcmp(a, "sendfile") == 0;
 			break;
 		case O_FILE_CACHE_MEM:
 			if (number(a, 0, UINT64_MAX / 2, 1, &v) < 0)

@@ -50,6 +50,7 @@ struct serve_cfg {
 	uint64_t batch_wait_ns;	    /* --batch-wait T, 30 us; 0 = off */
 	uint64_t sendfile_min;	    /* --sendfile-min BYTES, 0 = library's */
 	bool file_cache_off;	    /* --file-cache off (on by default) */
+	bool file_send_sendfile;    /* --file-send sendfile (copy by default) */
 	uint64_t file_cache_mem;    /* --file-cache-mem BYTES, 0 = library's,
 				       UINT64_MAX = none */
 	int stats;		    /* --stats: counters on stderr at exit */

@@ -156,6 +156,8 @@ int main(int argc, char **argv)
 	so.handler = serve_handler;
 	if (cfg.http2)
 		so.flags |= COIL_HTTP_SERVER_H2;
+	if (cfg.file_send_sendfile)
+		so.flags |= COIL_HTTP_SERVER_FILE_SENDFILE;
 	so.arg = &app;
 	so.on_done = app.log_fd >= 0 ? serve_on_done : NULL;
 	so.max_body_bytes = cfg.max_body ? cfg.max_body : 1;

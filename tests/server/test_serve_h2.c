@@ -188,9 +188,12 @@ static void test_h2c_limits(void **state)
 	free(out);
 	/* from stdin: no content-length; /echo's answer has begun when
 	 * the body grows past the limit, so the stream is reset (as an
-	 * HTTP/1.1 connection would be closed) */
+	 * HTTP/1.1 connection would be closed), not the connection. Whether
+	 * curl saw the 200 first is the scheduler's: when the limit is
+	 * crossed in the turn the answer began, nghttp2 sends the
+	 * RST_STREAM ahead of the HEADERS still queued and drops them (seen
+	 * under ASan at ctest -j2), so only the reset is asserted. */
 	assert_int_equal(run(h413s, in, &out, 20000), 92);
-	assert_non_null(strstr(out, "< HTTP/2 200"));
 	assert_non_null(strstr(out, "was not closed cleanly: INTERNAL_ERROR"));
 	free(out);
 }

@@ -341,6 +341,26 @@ static uint64_t fake_realtime(void)
 	return r + (uint64_t)rt_step_ns;
 }
 
+/* A loop whose CLOCK_REALTIME reads go through fake_realtime() with no
+ * step and rt_ppm of slew from now, and a stamped stream open on it;
+ * skips the test (loop freed) where the kernel gives no stamps. */
+static struct coil_loop *fake_clock_open(struct rx *r, uint64_t ppm)
+{
+	struct coil_loop *loop = tu_loop(NULL);
+
+	if (!stamped(loop)) {
+		print_message("skip: no multishot recv, no stamps\n");
+		coil_loop_free(loop);
+		skip();
+	}
+	rt_step_ns = 0;
+	rt_ppm = ppm;
+	rt_t0 = tu_mono_ns();
+	loop->rt_clock = fake_realtime;
+	rx_open(loop, r);
+	return loop;
+}
+
 /* One write of @n bytes, run until they are read: whether the read
  * carried the kernel's time, and that time (or the reap time). */
 static int rx_one(struct coil_loop *loop, struct rx *r, uint64_t *t0,
@@ -361,21 +381,12 @@ static int rx_one(struct coil_loop *loop, struct rx *r, uint64_t *t0,
  * loop counts both; the next read has the kernel's time again. */
 static void test_rxtime_clock_step(void **state)
 {
-	struct coil_loop *loop = tu_loop(NULL);
 	struct coil_loop_stats st;
 	struct rx r = {0};
+	struct coil_loop *loop = fake_clock_open(&r, 0);
 	uint64_t t0, t1;
 	(void)state;
 
-	if (!stamped(loop)) {
-		print_message("skip: no multishot recv, no stamps\n");
-		coil_loop_free(loop);
-		skip();
-	}
-	rt_step_ns = 0;
-	rt_ppm = 0;
-	loop->rt_clock = fake_realtime;
-	rx_open(loop, &r);
 	assert_true(rx_one(loop, &r, &t0, &t1));
 	assert_true(r.rx_ns >= t0 - 1000 && r.rx_ns <= t1 + 2 * MS);
 
@@ -409,22 +420,12 @@ static void test_rxtime_clock_step(void **state)
  * slew allows; those reads fall back to reap times, counted. */
 static void test_rxtime_fast_slew(void **state)
 {
-	struct coil_loop *loop = tu_loop(NULL);
 	struct coil_loop_stats st;
 	struct rx r = {0};
+	struct coil_loop *loop = fake_clock_open(&r, 5000);
 	uint64_t t0, t1;
 	(void)state;
 
-	if (!stamped(loop)) {
-		print_message("skip: no multishot recv, no stamps\n");
-		coil_loop_free(loop);
-		skip();
-	}
-	rt_step_ns = 0;
-	rt_ppm = 5000;
-	rt_t0 = tu_mono_ns();
-	loop->rt_clock = fake_realtime;
-	rx_open(loop, &r);
 	rx_one(loop, &r, &t0, &t1); /* the first read of the offset */
 	for (int i = 0; i < 3; i++) {
 		spin_ms(40);

@@ -276,8 +276,17 @@ int coil__recvmsg_empty(const struct coil_loop *loop, unsigned bid, int res)
 {
 	struct io_uring_recvmsg_out h;
 	const char *ctl, *payload;
-	return recvmsg_parts(loop, bid, res, &h, &ctl, &payload) < 0 ||
-	       !h.payloadlen;
+	if (recvmsg_parts(loop, bid, res, &h, &ctl, &payload) < 0)
+		return 1;
+	if (h.payloadlen)
+		return 0;
+	/* An incremental buffer's tail of exactly header + control bytes
+	 * leaves the recv no room: the socket read 0 bytes, which the kernel
+	 * takes for the end (io_recvmsg_multishot(): finished when the read
+	 * is <= 0). Not one: the caller arms again, and a real end there
+	 * shows as one again from the next buffer. */
+	return !(loop->features & COIL_FEAT_BUF_INC) ||
+	       loop->buf_next[bid] != loop->buf_size;
 }
 
 /* The software receive time in the control messages at @ctl (@len bytes:

@@ -177,7 +177,8 @@ int coil__rearm_multi(struct coil_loop *loop, struct coil_op *op);
  * ST_RECVMSG / @stamped) on @fd into buffer group 0. */
 void coil__prep_recv_multi(struct coil_loop *loop, struct io_uring_sqe *sqe,
 			   int fd, int stamped);
-/* A stamped recvmsg buffer held only the header (the kernel's EOF). */
+/* A stamped recvmsg buffer held only the header (the kernel's EOF), and
+ * not because it was an incremental buffer's tail with no room left. */
 int coil__recvmsg_empty(const struct coil_loop *loop, unsigned bid, int res);
 /* Whether a cancel of @op (coil_cancel, or coil_cancel_fd of its fd) was
  * asked for since it was last armed. Multishot ops only. */

@@ -396,6 +396,18 @@ int coil_recv(struct coil_loop *loop, struct coil_op *op, int fd, void *buf,
 	return submit(loop, op, &sqe, 0, 1);
 }
 
+int coil_recv_buf(struct coil_loop *loop, struct coil_op *op, int fd)
+{
+	struct io_uring_sqe sqe;
+	if (!(loop->features & COIL_FEAT_BUF_RING))
+		return -EOPNOTSUPP;
+	/* length 0: the kernel takes what the buffer it picks has left */
+	io_uring_prep_recv(&sqe, fd, NULL, 0, 0);
+	sqe.flags |= IOSQE_BUFFER_SELECT;
+	sqe.buf_group = 0;
+	return submit(loop, op, &sqe, 0, 1);
+}
+
 void coil__prep_recv_multi(struct coil_loop *loop, struct io_uring_sqe *sqe,
 			   int fd, int stamped)
 {

@@ -72,6 +72,7 @@
 #define T_RD_POST (1u << 15)	 /* rd is posted as the kick (no ext) */
 #define T_QUIET_OK (1u << 16)	 /* COIL_TCP_QUIET_SENDS */
 #define T_NODELAY_OFF (1u << 17) /* COIL_TCP_NO_NODELAY */
+#define T_TAIL (1u << 18)	 /* rd takes a short tail by a plain recv */
 
 static const struct coil_stream_vt tcp_vt;
 
@@ -304,7 +305,9 @@ static void rd_arm(struct coil_tcp *t)
 	    !(t->st & T_CONNECTED) || closing(t) || has_held(t) || t->fail ||
 	    coil_op_busy(&t->rd))
 		return;
-	if (t->st & T_STAMP)
+	if (t->st & T_TAIL)
+		ret = coil_recv_buf(loop, &t->rd, t->fd);
+	else if (t->st & T_STAMP)
 		ret = coil_recv_multishot_ts(loop, &t->rd, t->fd);
 	else if (t->st & T_MULTI)
 		ret = coil_recv_multishot(loop, &t->rd, t->fd);
@@ -410,6 +413,34 @@ static void quiet_answered(struct coil_tcp *t)
 		flush(t);
 }
 
+/*
+ * The final completion @res of a stamped stream's recv on an incremental
+ * ring. The ring's current buffer can be the tail of one that other reads
+ * took in part, too short for the recvmsg's header and control: the
+ * kernel ends the recvmsg with -EFAULT and leaves the buffer in the ring
+ * (io_recvmsg_prep_multishot(), io_uring/net.c), where every stamped
+ * recvmsg would meet it again. A plain recv takes it (its bytes come
+ * unstamped, timed when reaped: rx_tails in the loop's stats), then the
+ * stamped recv is armed again. Return: 1 when @res ends nothing.
+ */
+static int tail_step(struct coil_tcp *t, int res)
+{
+	struct coil_loop *loop = t->s.loop;
+
+	if (t->st & T_TAIL) {
+		/* the tail's recv; -ENOBUFS: another read took the tail
+		 * and the ring ran dry, where the stamped recv parks */
+		t->st &= ~T_TAIL;
+		return res > 0 || res == -ENOBUFS;
+	}
+	if (res != -EFAULT || !(t->st & T_STAMP) ||
+	    !(coil_loop_features(loop) & COIL_FEAT_BUF_INC))
+		return 0;
+	t->st |= T_TAIL;
+	loop->st.rx_tails++;
+	return 1;
+}
+
 static void rd_cb(struct coil_op *op, int res, unsigned flags)
 {
 	struct coil_tcp *t = coil_container_of(op, struct coil_tcp, rd);
@@ -437,14 +468,15 @@ static void rd_cb(struct coil_op *op, int res, unsigned flags)
 
 		if (!buf)
 			p = t->x->rbuf; /* the single-shot recv's buffer */
-		if (buf && (t->st & T_STAMP))
+		if (buf && (t->st & T_STAMP) && !(t->st & T_TAIL))
 			rx = coil_buf_recvmsg(loop, bid, res, &p, &len);
-		if (rx)
-			t->s.stats.rx_stamped++;
+		if (len) { /* (a stamped buffer can carry no payload) */
+			t->s.stats.recvs++;
+			t->s.stats.rx_stamped += rx != 0;
+		}
 		/* bit 0 says "the kernel's" (1 ns is below any clock's
 		 * resolution here) */
 		rx = rx ? rx | 1 : coil_now(loop) & ~1ull;
-		t->s.stats.recvs++;
 		t->s.stats.bytes_in += len;
 		if (t->x)
 			t->x->last_rd_ns = t->x->last_any_ns = coil_now(loop);
@@ -472,9 +504,8 @@ static void rd_cb(struct coil_op *op, int res, unsigned flags)
 	if (flags & COIL_MORE)
 		return;
 	/* the final completion of this submission */
-	if (res == 0)
-		read_end(t, 0);
-	else if (res < 0 && !(res == -ECANCELED && (t->st & T_RCANCEL)))
+	if (!tail_step(t, res) && res <= 0 &&
+	    !(res == -ECANCELED && (t->st & T_RCANCEL)))
 		read_end(t, res);
 	t->st &= ~T_RCANCEL;
 	if (closing(t)) {

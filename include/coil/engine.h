@@ -384,6 +384,10 @@ struct coil_loop_stats {
 	 * timestamps not used because of it (their reads timed when reaped) */
 	uint64_t rt_steps;
 	uint64_t rt_fallbacks;
+	/* stamped reads (COIL_TCP_RX_TIME) on an incremental ring that found
+	 * the current buffer's tail too short for the recvmsg header and
+	 * took it by a plain recv: delivered unstamped, timed when reaped */
+	uint64_t rx_tails;
 };
 void coil_loop_stats(const struct coil_loop *loop, struct coil_loop_stats *st);
 
@@ -599,6 +603,22 @@ int coil_recv(struct coil_loop *loop, struct coil_op *op, int fd, void *buf,
 	      size_t len, int msg_flags);
 
 /*
+ * coil_recv_buf() - single-shot recv into one of the loop's provided
+ * buffers (io_uring_prep_recv(3) with IOSQE_BUFFER_SELECT, kernel 5.19).
+ *
+ * Takes the ring's current buffer as the kernel picks it when bytes are
+ * there: with COIL_FEAT_BUF_INC, what is left of a partly consumed one
+ * (at most that many bytes). Callback: bytes with COIL_BUFFER (read
+ * coil_buf_ptr(coil_buf_id(flags)), then coil_buf_put()), 0 at EOF, or
+ * -errno; -ENOBUFS when the ring is dry (not parked, unlike the
+ * multishot recvs). The way to take a tail that coil_recv_multishot_ts()
+ * refuses with -EFAULT.
+ * Return: 0; -EOPNOTSUPP without COIL_FEAT_BUF_RING; -EBUSY if @op is in
+ * flight.
+ */
+int coil_recv_buf(struct coil_loop *loop, struct coil_op *op, int fd);
+
+/*
  * coil_recv_multishot() - recv into the loop's provided buffers
  * (io_uring_prep_recv_multishot(3), kernel 6.0).
  *
@@ -631,6 +651,13 @@ int coil_recv_multishot(struct coil_loop *loop, struct coil_op *op, int fd);
  * buffer with a header and no payload, arrives as a plain 0 (the engine
  * puts that buffer back). Each payload is at most coil_buf_size() - 80
  * bytes.
+ * With COIL_FEAT_BUF_INC the current buffer can be the tail of one that
+ * other reads consumed in part. One shorter than the 80 bytes of header
+ * and control ends the recvmsg with -EFAULT and stays in the ring
+ * (io_recvmsg_prep_multishot(), io_uring/net.c): take it with
+ * coil_recv_buf() (unstamped) and arm this again. One of exactly 80
+ * bytes has no room for payload: the engine puts it back and re-arms
+ * instead of reporting an end of stream.
  * Return: as coil_recv_multishot().
  */
 int coil_recv_multishot_ts(struct coil_loop *loop, struct coil_op *op, int fd);

@@ -7,7 +7,9 @@
  * time and no read counts as stamped; a CLOCK_REALTIME step or a slew
  * beyond NTP's 500 ppm (fed through the loop's test hook, never
  * clock_settime) makes the reads of that turn fall back to reap times,
- * counted in the loop's stats.
+ * counted in the loop's stats. On an incremental ring a stamped stream
+ * meets the tail another stream's reads left in a buffer, too short for
+ * the recvmsg header or just as long: no error, no false end, every byte.
  */
 #include "st.h"
 #include "../../engine/internal.h"
@@ -24,6 +26,7 @@ struct rx {
 	int eof, err, reads;
 	uint64_t rx_ns, reap_ns; /* of the first read */
 	int kernel;		 /* COIL_STREAM_RX_KERNEL on the first read */
+	int last_kernel;	 /* ... and on the latest one */
 	int pause_every;	 /* read_stop after every Nth read */
 	int paused;
 };
@@ -43,6 +46,7 @@ static void rx_read(struct coil_stream *s, ssize_t n, const void *buf)
 		r->reap_ns = coil_now(s->loop);
 		r->kernel = (s->flags & COIL_STREAM_RX_KERNEL) != 0;
 	}
+	r->last_kernel = (s->flags & COIL_STREAM_RX_KERNEL) != 0;
 	if (r->in && r->got + (size_t)n <= r->cap)
 		memcpy(r->in + r->got, buf, (size_t)n);
 	r->got += (size_t)n;
@@ -57,10 +61,11 @@ static void rx_closed(struct coil_stream *s)
 	(void)s;
 }
 
-static void rx_open(struct coil_loop *loop, struct rx *r)
+/* A stream with options @flags reading from its pair's other end. */
+static void rx_open_as(struct coil_loop *loop, struct rx *r, unsigned flags)
 {
 	int fds[2];
-	struct coil_tcp_opts o = {.flags = COIL_TCP_RX_TIME};
+	struct coil_tcp_opts o = {.flags = flags};
 	tu_tcp_pair(fds);
 	r->peer = fds[1];
 	assert_int_equal(coil_tcp_open(loop, &r->t, fds[0], &o), 0);
@@ -68,6 +73,11 @@ static void rx_open(struct coil_loop *loop, struct rx *r)
 	/* the recv goes in on the turn after the kick */
 	coil_loop_run(loop, COIL_RUN_NOWAIT);
 	coil_loop_run(loop, COIL_RUN_NOWAIT);
+}
+
+static void rx_open(struct coil_loop *loop, struct rx *r)
+{
+	rx_open_as(loop, r, COIL_TCP_RX_TIME);
 }
 
 static void rx_close(struct coil_loop *loop, struct rx *r)
@@ -260,6 +270,7 @@ static void test_rxtime_bulk_paused(void **state)
 	struct writer w;
 	pthread_t th;
 	struct rx r = {0};
+	struct coil_loop_stats st;
 	uint64_t end;
 	(void)state;
 
@@ -289,13 +300,111 @@ static void test_rxtime_bulk_paused(void **state)
 	assert_int_equal(r.eof, 1);
 	assert_int_equal(r.got, len);
 	assert_memory_equal(r.in, out, len);
+	coil_loop_stats(loop, &st);
+	print_message("%llu short tails taken unstamped\n",
+		      (unsigned long long)st.rx_tails);
+	/* every read stamped but those of a buffer's tail too short for
+	 * the recvmsg header (incremental consumption only) */
 	if (stamped(loop))
-		assert_int_equal(r.t.s.stats.rx_stamped, r.t.s.stats.recvs);
+		assert_true(r.t.s.stats.recvs - r.t.s.stats.rx_stamped <=
+			    st.rx_tails);
 	else
 		assert_int_equal(r.t.s.stats.rx_stamped, 0);
+	if (!(coil_loop_features(loop) & COIL_FEAT_BUF_INC))
+		assert_int_equal(st.rx_tails, 0);
 	free(out);
 	rx_close(loop, &r);
 	coil_loop_free(loop);
+}
+
+/*
+ * One tail of an incremental buffer: a plain stream's reads take all of
+ * buffer 0 but @tail bytes, then a stamped stream receives 10,000 bytes.
+ * Under 80 bytes (the recvmsg's header and control) the kernel refuses
+ * the tail with -EFAULT; at exactly 80 it reads nothing into it and
+ * reports an end. Neither reaches the stream: every byte arrives, in
+ * order, with no error and no end; the tail's bytes come unstamped
+ * (rx_tails), and the reads after it are stamped again.
+ */
+static void bufinc_tail(unsigned tail)
+{
+	enum { BUF = 4096, LEN = 10000, MORE = 100 };
+	struct coil_loop_opts lo = {
+		.buf_count = 4, .buf_size = BUF, .flags = COIL_LOOP_BUF_INC};
+	struct coil_loop *loop = tu_loop(&lo);
+	struct rx a = {0}, b = {0};
+	unsigned char *fill = calloc(1, BUF), *out = malloc(LEN + MORE);
+	struct coil_loop_stats st;
+
+	assert_non_null(fill);
+	assert_non_null(out);
+	if ((coil_loop_features(loop) &
+	     (COIL_FEAT_BUF_INC | COIL_FEAT_MULTISHOT_RECV)) !=
+	    (COIL_FEAT_BUF_INC | COIL_FEAT_MULTISHOT_RECV)) {
+		free(fill);
+		free(out);
+		coil_loop_free(loop);
+		skip(); /* before 6.12, or a forced fallback */
+	}
+	for (size_t i = 0; i < LEN + MORE; i++)
+		out[i] = (unsigned char)(i * 7 + (i >> 8));
+	rx_open_as(loop, &a, 0);
+	assert_int_equal(write(a.peer, fill, BUF - tail), BUF - tail);
+	ST_RUN_UNTIL(loop, a.got == BUF - tail || a.err || a.eof, 2000);
+	assert_int_equal(a.got, BUF - tail);
+
+	b.in = malloc(LEN + MORE);
+	b.cap = LEN + MORE;
+	rx_open(loop, &b);
+	assert_int_equal(write(b.peer, out, LEN), LEN);
+	ST_RUN_UNTIL(loop, b.got == LEN || b.err || b.eof, 2000);
+	assert_int_equal(b.err, 0);
+	assert_int_equal(b.eof, 0);
+	assert_int_equal(b.got, LEN);
+	/* the reads after the tail's: stamped again */
+	assert_int_equal(write(b.peer, out + LEN, MORE), MORE);
+	ST_RUN_UNTIL(loop, b.got == LEN + MORE || b.err || b.eof, 2000);
+	assert_int_equal(b.err, 0);
+	assert_int_equal(b.eof, 0);
+	assert_int_equal(b.got, LEN + MORE);
+	assert_memory_equal(b.in, out, LEN + MORE);
+	assert_true(b.last_kernel);
+	coil_loop_stats(loop, &st);
+	print_message("tail %u: %d reads, %llu stamped, %llu tails\n", tail,
+		      b.reads, (unsigned long long)b.t.s.stats.rx_stamped,
+		      (unsigned long long)st.rx_tails);
+	if (tail < 80) {
+		assert_true(st.rx_tails >= 1);
+		assert_true(b.t.s.stats.rx_stamped >= 2);
+		assert_true(b.t.s.stats.recvs - b.t.s.stats.rx_stamped <=
+			    st.rx_tails);
+	} else {
+		assert_int_equal(st.rx_tails, 0);
+		assert_int_equal(b.t.s.stats.rx_stamped, b.t.s.stats.recvs);
+	}
+	/* the plain stream is still reading, undisturbed */
+	assert_int_equal(a.err, 0);
+	assert_int_equal(a.eof, 0);
+	free(fill);
+	free(out);
+	close(a.peer);
+	coil_stream_close(&a.t.s, rx_closed);
+	rx_close(loop, &b);
+	coil_loop_free(loop);
+}
+
+static void test_rxtime_bufinc_short_tail(void **state)
+{
+	(void)state;
+	bufinc_tail(40);
+	bufinc_tail(1);
+	bufinc_tail(79);
+}
+
+static void test_rxtime_bufinc_header_tail(void **state)
+{
+	(void)state;
+	bufinc_tail(80);
 }
 
 /* The offset check alone: what a slew of NTP's 500 ppm and the reads'
@@ -497,6 +606,8 @@ int main(void)
 		cmocka_unit_test(test_rxtime_batched_wait),
 		cmocka_unit_test(test_rxtime_eof),
 		cmocka_unit_test(test_rxtime_bulk_paused),
+		cmocka_unit_test(test_rxtime_bufinc_short_tail),
+		cmocka_unit_test(test_rxtime_bufinc_header_tail),
 		cmocka_unit_test(test_rxtime_set_batch_wait),
 		cmocka_unit_test(test_rxtime_step_rule),
 		cmocka_unit_test(test_rxtime_clock_step),

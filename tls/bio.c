@@ -6,7 +6,7 @@
  * or from the stash, where whatever mbedTLS did not take yet waits.
  * coil__tls_bio_send() copies ciphertext into the ring of output slots
  * (or, while a pool worker runs a handshake step, into c->jout); the
- * session (session.c) submits the slots to the lower stream. Nothing
+ * records (record.c) submit the slots to the lower stream. Nothing
  * here calls back into the session.
  */
 

@@ -657,7 +657,8 @@ int coil_tls_config_new(struct coil_tls_config **out,
 #if defined(MBEDTLS_SSL_PROTO_TLS1_3) && defined(MBEDTLS_SSL_SESSION_TICKETS)
 		/* TLS 1.3 tickets come after the handshake
 		 * (NewSessionTicket, RFC 8446 section 4.6.1); mbedTLS drops
-		 * them unless asked to hand them over (session.c, pump()) */
+		 * them unless asked to hand them over (record.c,
+		 * coil__tls_pump()) */
 		mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(
 			&cfg->conf,
 			MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);

@@ -113,6 +113,7 @@ struct coil_tls__conn {
 	int nomem;	    /* a slot could not be allocated */
 	uint64_t out_bytes; /* ciphertext bio_send() took, in all */
 	size_t wpend;	    /* an mbedtls_ssl_write() to repeat, its length */
+	coil_stream_write_cb slot_sent; /* the session's, for a slot's write */
 	/* plaintext write queue (not yet encrypted) */
 	struct coil_stream_write *wq_head, *wq_tail;
 	struct coil_stream_write *user_shut; /* the caller's shutdown */
@@ -137,6 +138,75 @@ struct coil_tls__conn {
 	unsigned char *inbox; /* ciphertext that came during the job */
 	size_t inbox_len, inbox_cap;
 };
+
+/* ---- the session's state: session.c, and the parts it runs (record.c,
+ * handshake.c) ---- */
+
+/* t->st bits */
+#define S_HS (1u << 0)		 /* handshake running: connect_cb pending */
+#define S_UP (1u << 1)		 /* handshake done */
+#define S_RWANT (1u << 2)	 /* the caller reads (started, not paused) */
+#define S_RDONE (1u << 3)	 /* end or error delivered */
+#define S_SHUT (1u << 4)	 /* shutdown queued: no more writes */
+#define S_NOTIFY (1u << 5)	 /* close_notify produced */
+#define S_NOTIFY_PEND (1u << 6)	 /* close_notify waits for a free slot */
+#define S_LREAD (1u << 7)	 /* the lower stream reads for us */
+#define S_LEND (1u << 8)	 /* the lower stream delivered EOF (rd_end) */
+#define S_LCLOSE (1u << 9)	 /* lower close called */
+#define S_LCLOSED (1u << 10)	 /* lower close callback ran */
+#define S_DEAD (1u << 11)	 /* engine state freed: holds nothing */
+#define S_PEER_NOTIFY (1u << 12) /* the peer's close_notify arrived */
+#define S_PUMPING (1u << 13)	 /* delivering: no nesting */
+#define S_HSFAIL (1u << 14)	 /* handshake failed: tearing down */
+#define S_CONNECTING (1u << 15)	 /* coil_tls_connect(): TCP connecting */
+#define S_CLOSE_STEP (1u << 16)	 /* close_step done once */
+#define S_JOB (1u << 17)	 /* a pool worker runs a handshake step */
+
+static inline int coil__tls_closing(const struct coil_tls *t)
+{
+	return (t->s.flags & COIL_STREAM_CLOSING) != 0;
+}
+
+/* ---- record.c: the records, both ways ---- */
+
+/* Fail every queued plaintext write with @err. */
+void coil__tls_fail_wq(struct coil_tls *t, int err);
+/* The stream fails with @err (the first failure stays): the queued
+ * writes complete with it, the read callback gets it next. */
+void coil__tls_fail_stream(struct coil_tls *t, int err);
+/* Hand every filled output slot to the lower stream, in order; each
+ * completes through c->slot_sent. */
+void coil__tls_flush(struct coil_tls *t);
+/* Encrypt queued plaintext while the output slots have room; a queued
+ * shutdown sends close_notify and shuts the lower stream's writing. */
+void coil__tls_encrypt(struct coil_tls *t);
+/* Produce close_notify (RFC 5246 section 7.2.1) once. Return: 0;
+ * MBEDTLS_ERR_SSL_WANT_WRITE (S_NOTIFY_PEND: again when a slot is free);
+ * another mbedTLS error. */
+int coil__tls_send_notify(struct coil_tls *t);
+/* Deliver plaintext while the caller reads; the end or a failure last. */
+void coil__tls_pump(struct coil_tls *t);
+
+/* ---- handshake.c: the handshake's runs ---- */
+
+/* What a run came to; a failure is negative instead (t->err written, an
+ * alert queued for the peer). */
+enum coil_tls__hs_outcome {
+	COIL_TLS__HS_WAIT,  /* for input, output room or the pool job */
+	COIL_TLS__HS_AGAIN, /* stopped short of the input: run it again */
+	COIL_TLS__HS_DONE,  /* over: t->info filled, the session saved */
+};
+
+/* Run the handshake as far as it goes now: on the loop, or on the
+ * configuration's pool (S_JOB set; c->job completes, to the callback the
+ * session initialised it with). Return: an outcome or a failure. */
+int coil__tls_hs_run(struct coil_tls *t);
+/* The pool job completed: S_JOB cleared, what came in meanwhile queued
+ * behind what the step left. */
+void coil__tls_hs_job_end(struct coil_tls *t);
+/* What the pool job came to; @res: its op's result (negative: cancelled
+ * before it ran). Return: an outcome or a failure. */
+int coil__tls_hs_job_result(struct coil_tls *t, int res);
 
 /* ---- cache.c ---- */
 

@@ -2,7 +2,7 @@
  * tls/negotiated.c - what a handshake negotiated that mbedTLS keeps to
  * itself: the key exchange group, and whether the session was resumed.
  *
- * session.c runs the handshake one mbedtls_ssl_handshake_step() at a time
+ * handshake.c runs the handshake one mbedtls_ssl_handshake_step() at a time
  * and shows each step's result here. A full handshake passes through the
  * state where the server's certificate is sent or received; a resumed one
  * (RFC 5246 section 7.3; RFC 8446 section 2.2, PSK with (EC)DHE) skips it,

@@ -45,7 +45,6 @@
  */
 
 static void conn_read_cb(struct coil_stream *s, ssize_t n, const void *buf);
-static void kick_cb(struct coil_op *op, int res, unsigned flags);
 
 /* Reset the per-request state for the next request. */
 static void req_reset(struct sconn *c)
@@ -149,13 +148,19 @@ static void x_drop(struct sconn *c)
  * body piece in it is lent to the handler). */
 static void in_release(struct sconn *c)
 {
-	if (!c->ibuf || c->ipos != c->ilen || (c->st & C_LENT))
+	struct ibuf *b = sconn_ibuf(c);
+
+	if (!b || b->v.pos != b->v.len || (c->st & C_LENT))
 		return;
-	coil__ibuf_put(c->srv, c->ibuf, c->icap);
-	c->ibuf = NULL;
-	c->icap = 0;
-	c->ipos = c->ilen = 0;
+	coil__ibuf_put(c->srv, b);
 	c->in = NULL;
+}
+
+/* Consume whatever input is held (the connection no longer reads it). */
+static void in_drop(struct sconn *c)
+{
+	if (c->in)
+		c->in->pos = c->in->len;
 }
 
 /*
@@ -167,7 +172,7 @@ static void conn_rest(struct sconn *c)
 {
 	struct sexch *x = c->x;
 
-	if (c->phase != P_HEAD || c->ipos != c->ilen ||
+	if (c->phase != P_HEAD || sconn_in_left(c) ||
 	    (c->st & (C_DEAD | C_BORROWED)))
 		return;
 	in_release(c);
@@ -185,7 +190,7 @@ static void conn_rest(struct sconn *c)
  */
 static int out_detach(struct sconn *c)
 {
-	if (c->phase != P_HEAD || c->ipos != c->ilen || (c->st & C_EOF) ||
+	if (c->phase != P_HEAD || sconn_in_left(c) || (c->st & C_EOF) ||
 	    !x_unused(c))
 		return 0;
 	return coil__out_detach(c) == 0;
@@ -218,7 +223,7 @@ static void h2_start(struct sconn *c, const void *pre, size_t n)
 	coil__tl_remove(c);
 	c->phase = P_H2;
 	ret = coil__h2_serve(c, pre, n, h2_gone);
-	c->ipos = c->ilen = 0;
+	in_drop(c);
 	in_release(c);
 	if (ret < 0) {
 		c->phase = P_CLOSING;
@@ -236,12 +241,12 @@ static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
  */
 static int h2_prior_knowledge(const struct sconn *c)
 {
-	size_t n = c->ilen - c->ipos, k = sizeof(h2_preface) - 1;
+	size_t n = sconn_in_left(c), k = sizeof(h2_preface) - 1;
 
 	if (!(c->srv->o.flags & COIL_HTTP_SERVER_H2) || c->nreq ||
 	    c->s != &c->tcp.s)
 		return -1;
-	if (memcmp(c->in + c->ipos, h2_preface, n < k ? n : k) != 0)
+	if (memcmp(sconn_in_at(c), h2_preface, n < k ? n : k) != 0)
 		return -1;
 	return n >= k ? 1 : 0;
 }
@@ -297,13 +302,11 @@ static void conn_start(struct coil_http_server *srv, int fd)
 	c->st = 0;
 	c->phase = P_HEAD;
 	c->nreq = 0;
-	c->in = c->ibuf = NULL;
-	c->icap = c->ipos = c->ilen = 0;
+	c->in = NULL;
 	c->peer4 = 0;
 	c->tlist = TL_NONE;
 	c->t_prev = c->t_next = NULL;
 	c->head_start = srv_now(srv);
-	coil_op_init(&c->kick, kick_cb);
 	/* link */
 	c->all_prev = NULL;
 	c->all_next = srv->all;
@@ -348,9 +351,9 @@ static void conn_release(struct sconn *c)
 {
 	struct coil_http_server *srv = c->srv;
 	struct sexch *x = c->x;
+	struct ibuf *b = sconn_ibuf(c);
 
-	if (!(c->st & C_CLOSED) || (c->st & (C_OWNED | C_ANS)) ||
-	    coil_op_busy(&c->kick))
+	if (!(c->st & C_CLOSED) || (c->st & (C_OWNED | C_ANS | C_KICKED)))
 		return;
 	if (x && (coil_op_busy(&x->fop) || coil_op_busy(&x->fsf.op) ||
 		  coil_op_busy(&x->cop) || coil_op_busy(&x->wop) ||
@@ -382,10 +385,9 @@ static void conn_release(struct sconn *c)
 	c->st = 0;
 	if (x)
 		x_drop(c);
-	if (c->ibuf) {
-		coil__ibuf_put(srv, c->ibuf, c->icap);
-		c->ibuf = NULL;
-	}
+	if (b)
+		coil__ibuf_put(srv, b);
+	c->in = NULL;
 	coil__conn_put(c);
 	coil__mem_closed(srv);
 	if ((srv->st & S_LIS_FULL) && srv->stats.conns < srv->o.max_conns &&
@@ -418,9 +420,8 @@ static void conn_notify(struct sconn *c)
 	conn_cancel_hook(c);
 }
 
-static void kick_cb(struct coil_op *op, int res, unsigned flags)
+static void conn_kicked(struct sconn *c)
 {
-	struct sconn *c = coil_container_of(op, struct sconn, kick);
 	if (c->st & C_DEAD) {
 		conn_notify(c);
 		if (c->x)
@@ -431,6 +432,28 @@ static void kick_cb(struct coil_op *op, int res, unsigned flags)
 	coil__sconn_process(c);
 }
 
+/*
+ * The server's kick op: the pumps of the connections kicked since it was
+ * posted, in the order they were kicked. The list is taken whole first,
+ * so a connection kicked again from a pump (or a new one) waits for the
+ * next turn, as its own posted op would. A listed connection is never
+ * released (conn_release() waits for C_KICKED to clear), so the next
+ * one's link stays valid while this one is served and maybe freed.
+ */
+static void kick_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct coil_http_server *srv =
+		coil_container_of(op, struct coil_http_server, kick);
+	struct sconn *c = srv->kq_head, *next;
+
+	srv->kq_head = srv->kq_tail = NULL;
+	for (; c; c = next) {
+		next = c->k_next;
+		c->st &= ~C_KICKED;
+		conn_kicked(c);
+	}
+}
+
 /* ---- input ------------------------------------------------------------------
  */
 
@@ -438,32 +461,37 @@ static void kick_cb(struct coil_op *op, int res, unsigned flags)
  * server's list when it has none). */
 static int in_append(struct sconn *c, const void *buf, size_t n)
 {
-	if (!c->ibuf) {
-		c->ibuf = coil__ibuf_new(c->srv);
-		if (!c->ibuf)
+	struct ibuf *b = sconn_ibuf(c);
+
+	if (!b) {
+		b = coil__ibuf_new(c->srv);
+		if (!b)
 			return -ENOMEM;
-		c->icap = IBUF_INIT;
-		c->ipos = c->ilen = 0;
+		c->in = &b->v;
 	}
-	if (c->ipos == c->ilen)
-		c->ipos = c->ilen = 0;
-	if (c->icap - c->ilen < n) {
-		if (c->ipos) {
-			memmove(c->ibuf, c->ibuf + c->ipos, c->ilen - c->ipos);
-			c->ilen -= c->ipos;
-			c->ipos = 0;
+	if (b->v.pos == b->v.len)
+		b->v.pos = b->v.len = 0;
+	if (b->cap - sizeof(*b) - b->v.len < n) {
+		if (b->v.pos) {
+			memmove(b->data, b->data + b->v.pos,
+				b->v.len - b->v.pos);
+			b->v.len -= b->v.pos;
+			b->v.pos = 0;
 		}
-		if (c->icap - c->ilen < n) {
-			char *p = coil__grow(c->ibuf, &c->icap, c->ilen + n,
-					     IBUF_INIT);
-			if (!p)
+		if (b->cap - sizeof(*b) - b->v.len < n) {
+			size_t cap = b->cap;
+			struct ibuf *nb = coil__grow(
+				b, &cap, sizeof(*b) + b->v.len + n, IBUF_INIT);
+			if (!nb)
 				return -ENOMEM;
-			c->ibuf = p;
+			nb->cap = cap;
+			nb->v.base = nb->data;
+			c->in = &nb->v;
+			b = nb;
 		}
 	}
-	memcpy(c->ibuf + c->ilen, buf, n);
-	c->ilen += n;
-	c->in = c->ibuf;
+	memcpy(b->data + b->v.len, buf, n);
+	b->v.len += n;
 	return 0;
 }
 
@@ -472,17 +500,15 @@ static int in_append(struct sconn *c, const void *buf, size_t n)
  * buffer. Return: 0; -ENOMEM. */
 static int in_keep(struct sconn *c)
 {
-	const char *rest = c->in + c->ipos;
-	size_t n = c->ilen - c->ipos;
+	const struct sinput *v = c->in;
 
 	if (!(c->st & C_BORROWED))
 		return 0;
 	c->st &= ~C_BORROWED;
-	c->in = c->ibuf;
-	c->ipos = c->ilen = 0;
-	if (!n || (c->st & C_DEAD))
+	c->in = NULL;
+	if (!v || v->pos == v->len || (c->st & C_DEAD))
 		return 0;
-	return in_append(c, rest, n);
+	return in_append(c, v->base + v->pos, v->len - v->pos);
 }
 
 /* Bytes of input a connection may hold without consuming them. */
@@ -490,6 +516,22 @@ static size_t in_high(const struct sconn *c)
 {
 	size_t h = c->srv->o.max_head_bytes;
 	return h < 16384 ? 16384 : h;
+}
+
+/* A head arrived with no input held: parse it where it lies (the view
+ * @v on this stack frame), then keep what is left. */
+static void in_borrow(struct sconn *c, const void *buf, size_t n)
+{
+	struct sinput v = {.base = buf, .len = n, .pos = 0};
+
+	c->head_start = srv_now(c->srv);
+	c->in = &v;
+	c->st |= C_BORROWED;
+	coil__sconn_process(c);
+	if (in_keep(c) < 0)
+		coil__sconn_fail(c, -ENOMEM);
+	else
+		conn_rest(c);
 }
 
 /*
@@ -507,19 +549,12 @@ static void conn_read_cb(struct coil_stream *s, ssize_t n, const void *buf)
 	if (n > 0) {
 		if (c->phase == P_CLOSING && (c->st & C_SHUT))
 			return; /* lingering: drop */
-		if (c->phase == P_HEAD && c->ipos == c->ilen) {
-			c->head_start = srv_now(c->srv);
+		if (c->phase == P_HEAD && !sconn_in_left(c)) {
 			in_release(c);
-			c->in = buf;
-			c->ipos = 0;
-			c->ilen = (size_t)n;
-			c->st |= C_BORROWED;
-			coil__sconn_process(c);
-			if (in_keep(c) < 0)
-				coil__sconn_fail(c, -ENOMEM);
-			else
-				conn_rest(c);
-			return;
+			if (!c->in) {
+				in_borrow(c, buf, (size_t)n);
+				return;
+			}
 		}
 		if (in_append(c, buf, (size_t)n) < 0) {
 			coil__sconn_fail(c, -ENOMEM);
@@ -560,8 +595,8 @@ static void set_reading(struct sconn *c, int want)
  * the version's first digit, so the line may be incomplete), else 400. */
 static int head_error_status(const struct sconn *c, int err)
 {
-	const char *p = c->in + c->ipos;
-	size_t len = c->ilen - c->ipos, i;
+	const char *p = sconn_in_at(c);
+	size_t len = sconn_in_left(c), i;
 	const char *eol;
 
 	if (err == COIL_ELIMIT)
@@ -642,7 +677,7 @@ static int heads_grow(struct sconn *c)
  * point the request at it. Return: 0; -ENOMEM. */
 static int head_take(struct sconn *c, size_t hlen)
 {
-	const char *base = c->in + c->ipos;
+	const char *base = sconn_in_at(c);
 	struct sexch *x = c->x;
 	char *h = x->hbuf;
 	struct coil_http_msg *m = &c->x->msg;
@@ -688,7 +723,7 @@ static int head_take(struct sconn *c, size_t hlen)
 	}
 	r->host = coil_http_sreq_header(r, "host", &r->host_len);
 	target_absolute(r);
-	c->ipos += hlen;
+	c->in->pos += hlen;
 	return 0;
 }
 
@@ -806,7 +841,7 @@ static void closing_step(struct sconn *c)
 	}
 	c->st |= C_SHUT;
 	/* lingering: read and drop whatever the client still sends */
-	c->ipos = c->ilen = 0;
+	in_drop(c);
 	set_reading(c, 1);
 }
 
@@ -824,12 +859,12 @@ void coil__sconn_process(struct sconn *c)
 		if (c->st & C_DEAD)
 			break;
 		if (c->phase == P_HEAD) {
-			if (srv->st & S_SHUTDOWN && c->ipos == c->ilen) {
+			if (srv->st & S_SHUTDOWN && !sconn_in_left(c)) {
 				c->st |= C_CLOSE | C_CLOSE_CLEAN;
 				c->phase = P_CLOSING;
 				continue;
 			}
-			if (c->ipos == c->ilen) {
+			if (!sconn_in_left(c)) {
 				if (c->st & C_EOF) {
 					c->st |= C_CLOSE_CLEAN;
 					c->phase = P_CLOSING;
@@ -841,7 +876,7 @@ void coil__sconn_process(struct sconn *c)
 			if (r == 0 && !(c->st & C_EOF))
 				break;
 			if (r == 1) {
-				h2_start(c, c->in + c->ipos, c->ilen - c->ipos);
+				h2_start(c, sconn_in_at(c), sconn_in_left(c));
 				break;
 			}
 			if (!c->x && x_attach(c) < 0) {
@@ -852,8 +887,8 @@ void coil__sconn_process(struct sconn *c)
 				coil__out_flush(c);
 				break;
 			}
-			r = coil_http_parse_request(&c->x->msg, c->in + c->ipos,
-						    c->ilen - c->ipos);
+			r = coil_http_parse_request(&c->x->msg, sconn_in_at(c),
+						    sconn_in_left(c));
 			if (r == COIL_HTTP_PARTIAL) {
 				if (c->st & C_EOF) {
 					c->st |= C_CLOSE_CLEAN;
@@ -915,7 +950,7 @@ void coil__sconn_process(struct sconn *c)
 	if (!(c->st & C_DEAD) && c->x && !out_detach(c))
 		coil__out_flush(c);
 	if (c->st & C_DEAD)
-		return; /* kick_cb tells the handler and releases */
+		return; /* conn_kicked() tells the handler and releases */
 	/* reading: keep going while input is consumed or small */
 	{
 		int want;
@@ -928,7 +963,7 @@ void coil__sconn_process(struct sconn *c)
 			  (c->x->bmode == B_BUFFER || c->x->bmode == B_STREAM)))
 			want = 1;
 		else
-			want = c->ilen - c->ipos < in_high(c);
+			want = sconn_in_left(c) < in_high(c);
 		set_reading(c, want);
 	}
 	conn_rest(c);
@@ -946,7 +981,7 @@ static void expire(struct sconn *c, unsigned kind)
 	srv->stats.timeouts++;
 	switch (kind) {
 	case TL_HEADER:
-		if (c->phase == P_HEAD && c->ipos == c->ilen) {
+		if (c->phase == P_HEAD && !sconn_in_left(c)) {
 			/* a connection that never sent a byte */
 			c->st |= C_CLOSE_CLEAN;
 			coil__sconn_fail(c, 0);
@@ -1075,7 +1110,7 @@ int coil_http_server_shutdown(struct coil_http_server *srv, uint64_t drain_ns,
 				coil__h2_shutdown(c->h2);
 			continue;
 		}
-		if (c->phase == P_HEAD && c->ipos == c->ilen &&
+		if (c->phase == P_HEAD && !sconn_in_left(c) &&
 		    !sconn_out_busy(c)) {
 			c->st |= C_CLOSE_CLEAN;
 			coil__sconn_fail(c, 0);
@@ -1163,6 +1198,7 @@ int coil_http_server_new(struct coil_http_server **out, struct coil_loop *loop,
 		srv->tick_ns = 1000000000;
 	coil_op_init(&srv->tmr, tick_cb);
 	coil_op_init(&srv->dtmr, dtmr_cb);
+	coil_op_init(&srv->kick, kick_cb);
 	/* accepted sockets inherit TCP_NODELAY from the listener (set by
 	 * coil_listener_open()): skip a setsockopt per connection */
 	srv->topts.flags = COIL_TCP_NO_NODELAY;

@@ -65,6 +65,7 @@ int coil__body_step(struct sconn *c)
 	int moved = 0;
 
 	while (c->x->bstate == BS_GOING && !(c->st & (C_LENT | C_DEAD))) {
+		struct ibuf *b;
 		size_t in, n;
 		char *p;
 		int r;
@@ -73,7 +74,7 @@ int coil__body_step(struct sconn *c)
 			c->x->bstate = BS_ENDED;
 			break;
 		}
-		if (c->ipos == c->ilen) {
+		if (!sconn_in_left(c)) {
 			if (c->st & C_EOF) {
 				r = coil_http_body_eof(&c->x->body);
 				if (r == 0) {
@@ -91,8 +92,9 @@ int coil__body_step(struct sconn *c)
 		/* the connection's own buffer (never the stream's, which
 		 * server.c copies from before a body): chunked framing is
 		 * decoded in place */
-		p = c->ibuf + c->ipos;
-		in = n = c->ilen - c->ipos;
+		b = sconn_ibuf(c);
+		p = b->data + b->v.pos;
+		in = n = b->v.len - b->v.pos;
 		r = coil_http_body_decode(&c->x->body, p, &n);
 		if (r < 0 && r != COIL_HTTP_PARTIAL) {
 			if (c->x->bmode == B_DISCARD) {
@@ -103,8 +105,8 @@ int coil__body_step(struct sconn *c)
 			}
 			return 1;
 		}
-		c->ipos =
-			r == COIL_HTTP_PARTIAL ? c->ilen : c->ilen - (size_t)r;
+		b->v.pos = r == COIL_HTTP_PARTIAL ? b->v.len
+						  : b->v.len - (size_t)r;
 		(void)in;
 		moved = 1;
 		if (n) {

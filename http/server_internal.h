@@ -38,8 +38,9 @@
  *
  * A completion below the pump (a write's slot_cb, a file op's callback,
  * the stream's close callback) updates its own state and the flag word
- * (C_FSENT, C_DEAD, C_CLOSED ...) and posts the connection's kick; the
- * pump reads that state and decides (tests/http/test_layers.c checks
+ * (C_FSENT, C_DEAD, C_CLOSED ...) and kicks the connection (puts it on
+ * the server's kick list, served by one posted op); the pump reads that
+ * state and decides (tests/http/test_layers.c checks
  * that no call goes up).
  */
 #ifndef COIL_HTTP_SERVER_INTERNAL_H
@@ -134,6 +135,7 @@ enum {
 #define C_BORROWED (1u << 24)	 /* c->in is the stream's read buffer */
 #define C_FSENT (1u << 25)	 /* a file piece was sent: read the next */
 #define C_ANS (1u << 26)	 /* a detached answer is being sent */
+#define C_KICKED (1u << 27)	 /* on the server's kick list */
 
 /* body modes */
 enum { B_NONE, B_BUFFER, B_STREAM, B_DISCARD };
@@ -256,14 +258,30 @@ struct sexch {
 	void *cancel_arg;
 };
 
+/* Input not consumed yet: [pos, len) of base. */
+struct sinput {
+	const char *base;
+	size_t len, pos;
+};
+
+/* An input buffer: this header, then cap - sizeof(struct ibuf) bytes
+ * (cap is the whole block's; IBUF_INIT from the server's list). */
+struct ibuf {
+	struct sinput v; /* v.base is data */
+	size_t cap;
+	char data[];
+};
+
 /*
  * A connection: what it holds for its whole life, idle or not. The
- * input: c->in points at the bytes not consumed yet, [ipos, ilen): into
- * c->ibuf, or, while the read callback parses a head straight from the
- * stream's buffer, into that buffer (C_BORROWED); what is left of it
- * then is copied into an ibuf before the callback returns. The ibuf comes
- * from the server's free list and goes back when the input is consumed
- * between requests.
+ * input: c->in is NULL while the connection holds none; else it points at
+ * the view of the bytes not consumed yet: the header of its input buffer
+ * (struct ibuf), or, while the read callback parses a head straight from
+ * the stream's buffer, a view on that callback's stack (C_BORROWED), and
+ * what is left of it then is copied into an ibuf before the callback
+ * returns. The ibuf comes from the server's free list and goes back when
+ * the input is consumed between requests: an idle connection holds the
+ * one pointer.
  */
 struct sconn {
 	struct coil_tcp tcp;
@@ -278,11 +296,10 @@ struct sconn {
 	unsigned nreq;	     /* requests started on this connection */
 	unsigned char tlist; /* TL_* */
 	unsigned char phase; /* P_* */
-	/* input */
-	const char *in;
-	char *ibuf;
-	size_t icap, ilen, ipos;
-	struct coil_op kick;
+	struct sinput *in;   /* input held, or NULL */
+	/* the server's kick list (C_KICKED): the connections whose pump runs
+	 * next turn, in the order they were kicked */
+	struct sconn *k_next;
 	struct h2conn *h2; /* HTTP/2: the connection once handed over (P_H2) */
 	/* the client's IPv4 address, read once (coil_http_sreq_peer()):
 	 * 1 << 63 | port << 32 | address, both in network order; 0 until
@@ -313,10 +330,15 @@ struct coil_http_server {
 	unsigned st;
 	struct sconn *all;
 	struct sconn *free; /* idle structs, linked by all_next */
+	/* the kick list (linked by k_next) and the one op that serves it */
+	struct sconn *kq_head, *kq_tail;
+	struct coil_op kick;
 	unsigned nfree;
 	struct sexch *xfree;
 	unsigned nxfree;
-	char **ifree; /* input buffers, each holding the next one's address */
+	/* input buffers of IBUF_INIT bytes, each holding the next one's
+	 * address */
+	struct ibuf *ifree;
 	unsigned nifree;
 	unsigned peak; /* the most connections open since the last trim */
 	int trim_last; /* trim again when the last connection closed */
@@ -339,6 +361,26 @@ struct coil_http_server {
 	struct coil_http_server_stats stats;
 	struct coil_tcp_opts topts;
 };
+
+/* Bytes of input held and not consumed yet. */
+static inline size_t sconn_in_left(const struct sconn *c)
+{
+	return c->in ? c->in->len - c->in->pos : 0;
+}
+
+/* The first of them (only with sconn_in_left() > 0). */
+static inline const char *sconn_in_at(const struct sconn *c)
+{
+	return c->in->base + c->in->pos;
+}
+
+/* The connection's own input buffer, or NULL (none, or C_BORROWED). */
+static inline struct ibuf *sconn_ibuf(const struct sconn *c)
+{
+	if (!c->in || (c->st & C_BORROWED))
+		return NULL;
+	return coil_container_of(c->in, struct ibuf, v);
+}
 
 /* The TLS stream of @c (server with TLS), else NULL. */
 static inline struct coil_tls *sconn_tls(struct sconn *c)
@@ -408,12 +450,26 @@ static inline int nobody_status(int status)
 	return status == 204 || status == 304;
 }
 
-/* Post the connection's kick op (once): its pump, coil__sconn_process(),
- * runs from the loop (docs/ARCHITECTURE.md, "The kick and the pump"). */
+/* Kick the connection (once until served): its pump,
+ * coil__sconn_process(), runs from the loop (docs/ARCHITECTURE.md, "The
+ * kick and the pump"). The connection joins the server's kick list, whose
+ * one op (srv->kick) is posted for the whole list: a connection holds a
+ * link, not an op of its own, and is not released while listed. */
 static inline void coil__sconn_kick(struct sconn *c)
 {
-	if (!coil_op_busy(&c->kick))
-		coil_loop_post(c->srv->loop, &c->kick, 0);
+	struct coil_http_server *srv = c->srv;
+
+	if (c->st & C_KICKED)
+		return;
+	c->st |= C_KICKED;
+	c->k_next = NULL;
+	if (srv->kq_tail)
+		srv->kq_tail->k_next = c;
+	else
+		srv->kq_head = c;
+	srv->kq_tail = c;
+	if (!coil_op_busy(&srv->kick))
+		coil_loop_post(srv->loop, &srv->kick, 0);
 }
 
 /* The unread body of a request whose response is out: can it be read and
@@ -466,9 +522,9 @@ void coil__x_put(struct coil_http_server *srv, struct sexch *x);
  * server's current chunk; NULL without memory. */
 struct answer *coil__ans_new(struct coil_http_server *srv, size_t n);
 void coil__ans_put(struct coil_http_server *srv, struct answer *a);
-/* An input buffer of IBUF_INIT bytes. */
-char *coil__ibuf_new(struct coil_http_server *srv);
-void coil__ibuf_put(struct coil_http_server *srv, char *p, size_t cap);
+/* An input buffer of IBUF_INIT bytes, empty. */
+struct ibuf *coil__ibuf_new(struct coil_http_server *srv);
+void coil__ibuf_put(struct coil_http_server *srv, struct ibuf *b);
 void coil__mem_opened(struct coil_http_server *srv);
 void coil__mem_closed(struct coil_http_server *srv);
 /* The server's tick: give memory back once requests went quiet. */

@@ -192,31 +192,34 @@ void coil__ans_put(struct coil_http_server *srv, struct answer *a)
 
 /* ---- input buffers (IBUF_INIT bytes; bigger ones are not kept) ---- */
 
-char *coil__ibuf_new(struct coil_http_server *srv)
+struct ibuf *coil__ibuf_new(struct coil_http_server *srv)
 {
-	char **b = srv->ifree;
+	struct ibuf *b = srv->ifree;
 	if (b) {
-		srv->ifree = (char **)(void *)*b;
+		srv->ifree = *(struct ibuf **)(void *)b;
 		srv->nifree--;
-		srv->stats.inbufs++;
-		return (char *)b;
+	} else {
+		b = malloc(IBUF_INIT);
+		if (!b)
+			return NULL;
+		b->cap = IBUF_INIT;
 	}
-	b = malloc(IBUF_INIT);
-	if (b)
-		srv->stats.inbufs++;
-	return (char *)b;
+	srv->stats.inbufs++;
+	b->v.base = b->data;
+	b->v.len = b->v.pos = 0;
+	return b;
 }
 
-void coil__ibuf_put(struct coil_http_server *srv, char *p, size_t cap)
+void coil__ibuf_put(struct coil_http_server *srv, struct ibuf *b)
 {
 	srv->stats.inbufs--;
-	if (cap != IBUF_INIT || srv->nifree >= FREE_IBUF_MAX ||
+	if (b->cap != IBUF_INIT || srv->nifree >= FREE_IBUF_MAX ||
 	    (srv->st & S_SHUTDOWN)) {
-		free(p);
+		free(b);
 		return;
 	}
-	*(char **)(void *)p = (char *)srv->ifree;
-	srv->ifree = (char **)(void *)p;
+	*(struct ibuf **)(void *)b = srv->ifree;
+	srv->ifree = b;
 	srv->nifree++;
 }
 
@@ -238,8 +241,8 @@ static void lists_cut(struct coil_http_server *srv, unsigned keep)
 		x_free(x);
 	}
 	while (srv->nifree > keep) {
-		char **b = srv->ifree;
-		srv->ifree = (char **)(void *)*b;
+		struct ibuf *b = srv->ifree;
+		srv->ifree = *(struct ibuf **)(void *)b;
 		srv->nifree--;
 		free(b);
 	}

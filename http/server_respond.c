@@ -322,7 +322,7 @@ static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 void coil__body_continue(struct sconn *c)
 {
-	if (!c->x->expect || c->x->sent_continue || c->ipos < c->ilen ||
+	if (!c->x->expect || c->x->sent_continue || sconn_in_left(c) ||
 	    c->x->body.done || (c->st & C_DEAD))
 		return;
 	struct iovec v = {(void *)continue_100, sizeof(continue_100) - 1};
@@ -342,7 +342,7 @@ unsigned coil__resp_conn_flags(struct sconn *c)
 	/* the client's FIN after pipelined requests (RFC 9112 §9.6): keep
 	 * going while a further request waits in the input buffer */
 	int eof_close =
-		(c->st & C_EOF) && (c->ipos == c->ilen || !c->x->body.done);
+		(c->st & C_EOF) && (!sconn_in_left(c) || !c->x->body.done);
 	int close_it = (c->st & C_CLOSE) || eof_close ||
 		       !c->x->msg.keep_alive || (srv->st & S_SHUTDOWN) ||
 		       (srv->o.max_requests && c->nreq >= srv->o.max_requests);

@@ -96,7 +96,7 @@ void coil__sconn_retime(struct sconn *c)
 	else if (c->phase == P_CLOSING)
 		kind = (c->st & C_SHUT) ? TL_LINGER : TL_WRITE;
 	else if (c->phase == P_HEAD &&
-		 (c->ipos < c->ilen || (c->nreq == 0 && !out_busy)))
+		 (sconn_in_left(c) || (c->nreq == 0 && !out_busy)))
 		kind = TL_HEADER; /* a head arriving, or a first one awaited */
 	else if (out_busy)
 		kind = TL_WRITE;

@@ -7,7 +7,10 @@
  * closes while listed (its request aborted) is released only after it was
  * served, never touched after its free (run under ASan in CI). The
  * handler holds every request until the last one arrives, then answers
- * or aborts them all from that one callback: one turn's kicks.
+ * or aborts them all from that one callback: one turn's kicks. A third
+ * run holds them all and the clients reset: each cancel hook lets go of
+ * its request from inside the kick that tells it (kicking its connection
+ * again while its release is being decided).
  */
 #include "srv.h"
 
@@ -22,6 +25,8 @@ static unsigned aborted_done;
 static int abort_some;
 /* what went wrong on the server's thread (asserted on the test's) */
 static unsigned bad;
+/* the reset run: hold every request, tell the test of each (a pipe) */
+static int hold_all, arrived_fd[2] = {-1, -1};
 
 /* request k of the test: path "/k" */
 static unsigned req_index(const struct coil_http_sreq *req)
@@ -51,10 +56,22 @@ static void let_go_one(unsigned k)
 					 (size_t)n) != 0;
 }
 
+/* The client is gone: let go of the request from the hook. */
+static void cancel_lets_go(struct coil_http_sreq *req, void *arg)
+{
+	(void)arg;
+	bad += coil_http_sreq_abort(req) != 0;
+}
+
 static void kick_handler(struct coil_http_sreq *req, void *arg)
 {
 	unsigned k = req_index(req);
 
+	if (hold_all) {
+		bad += coil_http_sreq_on_cancel(req, cancel_lets_go, NULL) != 0;
+		bad += write(arrived_fd[1], "a", 1) != 1;
+		return;
+	}
 	(void)arg;
 	if (k >= N || held[k]) {
 		bad++;
@@ -81,7 +98,7 @@ static void kick_done(struct coil_http_sreq *req, int status, uint64_t bytes,
 
 	(void)bytes;
 	(void)arg;
-	if (is_aborted(k)) {
+	if (hold_all || is_aborted(k)) {
 		bad += status != 0;
 		aborted_done++;
 		return;
@@ -147,6 +164,41 @@ static void run(int with_aborts)
 	free(in);
 }
 
+static void test_server_kicked_cancel_lets_go(void **state)
+{
+	struct coil_http_server_opts o = {.handler = kick_handler,
+					  .on_done = kick_done};
+	struct srv s;
+	int fds[N];
+	char req[64], b;
+
+	(void)state;
+	assert_int_equal(pipe(arrived_fd), 0);
+	aborted_done = bad = 0;
+	hold_all = 1;
+	srv_start(&s, &o, NULL);
+	for (unsigned k = 0; k < N; k++) {
+		fds[k] = cl_connect(s.port);
+		snprintf(req, sizeof(req),
+			 "GET /%u HTTP/1.1\r\nHost: x\r\n\r\n", k);
+		cl_sends(fds[k], req);
+	}
+	for (unsigned k = 0; k < N; k++) {
+		struct pollfd p = {.fd = arrived_fd[0], .events = POLLIN};
+		assert_int_equal(poll(&p, 1, 10000), 1);
+		assert_int_equal(read(arrived_fd[0], &b, 1), 1);
+	}
+	for (unsigned k = 0; k < N; k++)
+		cl_reset(fds[k]);
+	/* every connection released in the drain: none left to cut */
+	assert_int_equal(srv_stop(&s, 10000, NULL), 0);
+	assert_int_equal(bad, 0);
+	assert_int_equal(aborted_done, N);
+	hold_all = 0;
+	close(arrived_fd[0]);
+	close(arrived_fd[1]);
+}
+
 static void test_server_kicks_served_in_order(void **state)
 {
 	(void)state;
@@ -164,6 +216,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_server_kicks_served_in_order),
 		cmocka_unit_test(test_server_kicked_conn_closes_listed),
+		cmocka_unit_test(test_server_kicked_cancel_lets_go),
 	};
 	return cmocka_run_group_tests_name("server.kick", tests, NULL, NULL);
 }

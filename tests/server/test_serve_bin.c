@@ -360,6 +360,69 @@ static void test_serve_bad_input_no_leak(void **state)
 	free(big);
 }
 
+/*
+ * A ring of two 1 KiB buffers (--recv-bufs 2 --recv-buf-size 1k) under
+ * 256 connections whose 650-byte requests all arrive together, twice:
+ * the ring runs dry again and again, every recv parked on -ENOBUFS is
+ * armed again once buffers come back, and every request is answered
+ * (none waits for another's; the client's reads time out after 10 s).
+ * --stats counts the re-arms.
+ */
+static void test_serve_dry_ring_answers_all(void **state)
+{
+	enum { NC = 256, ROUNDS = 2 };
+	char errp[4200], req[700], pad[601], *out, *p;
+	const char *args[] = {
+		"-t", "1",	 "--recv-bufs", "2", "--recv-buf-size",
+		"1k", "--stats", NULL};
+	struct cl_in *in = calloc(1, sizeof(*in));
+	struct served sv;
+	struct resp r;
+	int fd[NC];
+	unsigned long long rearms;
+
+	assert_non_null(in);
+	memset(pad, 'p', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	snprintf(req, sizeof(req),
+		 "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: %s\r\n\r\n", pad);
+	snprintf(errp, sizeof(errp), "%s/dry.err", tmp);
+	serve_start(&sv, errp, args);
+	for (int i = 0; i < NC; i++)
+		fd[i] = cl_connect(sv.port);
+	for (int round = 0; round < ROUNDS; round++) {
+		for (int i = 0; i < NC; i++)
+			cl_sends(fd[i], req);
+		for (int i = 0; i < NC; i++) {
+			if (cl_response(fd[i], in, &r, 0, 0) < 0)
+				fail_msg("round %d, connection %d: no answer "
+					 "(eof %d err %d)",
+					 round, i, in->eof, in->err);
+			assert_int_equal(r.status, 200);
+			assert_string_equal(r.body, "Hello, World!");
+			assert_int_equal(in->len, 0);
+			free(r.body);
+		}
+	}
+	for (int i = 0; i < NC; i++)
+		close(fd[i]);
+	assert_int_equal(serve_stop(&sv, 10000), 0);
+	out = tu_slurp(errp, NULL);
+	assert_non_null(out);
+	p = strstr(out, " re-arms after a dry buffer ring");
+	if (!p)
+		fail_msg("no re-arm count in --stats: %s", out);
+	while (p > out && p[-1] >= '0' && p[-1] <= '9')
+		p--;
+	rearms = strtoull(p, NULL, 10);
+	print_message("%d requests through 2 KiB of buffers: %llu re-arms\n",
+		      NC * ROUNDS, rearms);
+	assert_true(rearms > 0);
+	assert_non_null(strstr(out, "512 requests, 512 responses"));
+	free(out);
+	free(in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +432,7 @@ int main(void)
 		cmocka_unit_test(test_serve_access_log),
 		cmocka_unit_test(test_serve_root_files),
 		cmocka_unit_test(test_serve_bad_input_no_leak),
+		cmocka_unit_test(test_serve_dry_ring_answers_all),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests_name("serve.bin", tests, setup, teardown);

@@ -39,6 +39,30 @@ static void test_cli_defaults(void **state)
 	assert_int_equal(c.max_body, 1ull << 30);
 	assert_int_equal(c.drain_ns, 5000000000ull);
 	assert_int_equal(c.batch_wait_ns, SERVE_BATCH_WAIT_US * 1000ull);
+	assert_int_equal(c.recv_bufs, SERVE_RECV_BUFS);
+	assert_int_equal(c.recv_buf_size, SERVE_RECV_BUF_SIZE);
+}
+
+/* The provided buffer ring: a count and a size, each within what the
+ * loop takes for buffers consumed incrementally. */
+static void test_cli_recv_bufs(void **state)
+{
+	struct serve_cfg c;
+	char err[256];
+	assert_int_equal(parse(&c, err, "--recv-bufs", "16", "--recv-buf-size",
+			       "4k", NULL),
+			 0);
+	assert_int_equal(c.recv_bufs, 16);
+	assert_int_equal(c.recv_buf_size, 4096);
+	assert_int_equal(parse(&c, err, "--recv-bufs", "32768",
+			       "--recv-buf-size", "65535", NULL),
+			 0);
+	assert_int_equal(c.recv_bufs, 32768);
+	assert_int_equal(c.recv_buf_size, 65535);
+	assert_int_equal(
+		parse(&c, err, "--recv-bufs=1", "--recv-buf-size=1k", NULL), 0);
+	assert_int_equal(c.recv_bufs, 1);
+	assert_int_equal(c.recv_buf_size, 1024);
 }
 
 static void test_cli_all_options(void **state)
@@ -138,6 +162,13 @@ static void test_cli_errors(void **state)
 	bad("--port: bad value '-1'", "-p", "-1", NULL);
 	bad("--port: bad value '80x'", "-p", "80x", NULL);
 	bad("--threads: bad value '0'", "-t", "0", NULL);
+	bad("--recv-bufs: bad value '0'", "--recv-bufs", "0", NULL);
+	bad("--recv-bufs: bad value '32769'", "--recv-bufs", "32769", NULL);
+	bad("--recv-bufs: bad value '8k'", "--recv-bufs", "8k", NULL);
+	bad("--recv-buf-size: bad value '64k'", "--recv-buf-size", "64k", NULL);
+	bad("--recv-buf-size: bad value '1023'", "--recv-buf-size", "1023",
+	    NULL);
+	bad("needs a value", "--recv-bufs", NULL);
 	bad("--threads: bad value '1025'", "-t", "1025", NULL);
 	bad("not an IPv4 or IPv6 address", "-b", "localhost", NULL);
 	bad("--max-body: bad value '5t'", "--max-body", "5t", NULL);
@@ -212,6 +243,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cli_defaults),
+		cmocka_unit_test(test_cli_recv_bufs),
 		cmocka_unit_test(test_cli_all_options),
 		cmocka_unit_test(test_cli_help),
 		cmocka_unit_test(test_cli_durations),

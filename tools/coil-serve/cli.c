@@ -75,6 +75,12 @@ void serve_cli_usage(FILE *f)
 	      "      --file-send copy|sendfile  cached bodies from memory, or "
 	      "by sendfile(2)\n"
 	      "                           from pinned pages (copy)\n"
+	      "      --recv-bufs N        provided receive buffers per loop, "
+	      "shared by the\n"
+	      "                           reads of every connection (64; "
+	      "rounded up to a\n"
+	      "                           power of two; 1-32768)\n"
+	      "      --recv-buf-size BYTES  each, k suffix (16k; 1k-65535)\n"
 	      "      --stats              print counters on stderr at exit\n"
 	      "  -V, --version            print the version\n"
 	      "  -h, --help               this text\n"
@@ -118,6 +124,8 @@ enum {
 	O_FILE_SEND,
 	O_STATS,
 	O_HTTP2,
+	O_RECV_BUFS,
+	O_RECV_BUF_SIZE,
 };
 
 static const struct option long_opts[] = {
@@ -142,6 +150,8 @@ static const struct option long_opts[] = {
 	{"file-cache", required_argument, NULL, O_FILE_CACHE},
 	{"file-cache-mem", required_argument, NULL, O_FILE_CACHE_MEM},
 	{"file-send", required_argument, NULL, O_FILE_SEND},
+	{"recv-bufs", required_argument, NULL, O_RECV_BUFS},
+	{"recv-buf-size", required_argument, NULL, O_RECV_BUF_SIZE},
 	{"stats", no_argument, NULL, O_STATS},
 	{"http2", no_argument, NULL, O_HTTP2},
 	{"help", no_argument, NULL, 'h'},
@@ -228,6 +238,8 @@ int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
 	cfg->idle_timeout_ns = 60 * TOOLS_PLAIN_S;
 	cfg->drain_ns = 5 * TOOLS_PLAIN_S;
 	cfg->batch_wait_ns = SERVE_BATCH_WAIT_US * TOOLS_PLAIN_US;
+	cfg->recv_bufs = SERVE_RECV_BUFS;
+	cfg->recv_buf_size = SERVE_RECV_BUF_SIZE;
 
 	optind = 0; /* GNU: re-initialise getopt's state for every parse */
 	opterr = 0;
@@ -332,6 +344,16 @@ int serve_cli_parse(struct serve_cfg *cfg, int argc, char **argv, char *err,
 			if (number(a, 0, UINT64_MAX / 2, 1, &v) < 0)
 				goto bad_value;
 			cfg->file_cache_mem = v ? v : UINT64_MAX;
+			break;
+		case O_RECV_BUFS: /* coil_loop_opts.buf_count's range */
+			if (number(a, 1, 32768, 0, &v) < 0)
+				goto bad_value;
+			cfg->recv_bufs = (unsigned)v;
+			break;
+		case O_RECV_BUF_SIZE: /* incremental buffers: 16-bit offsets */
+			if (number(a, 1024, 65535, 1, &v) < 0)
+				goto bad_value;
+			cfg->recv_buf_size = (unsigned)v;
 			break;
 		case O_STATS:
 			cfg->stats = 1;

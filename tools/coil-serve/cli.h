@@ -30,6 +30,7 @@
  * per connection"). An older kernel gets the default ring instead.
  */
 #define SERVE_RECV_BUFS 64
+#define SERVE_RECV_BUF_SIZE 16384
 
 struct serve_cfg {
 	const char *bind;	    /* -b: address literal, "127.0.0.1" */
@@ -53,6 +54,8 @@ struct serve_cfg {
 	bool file_send_sendfile;    /* --file-send sendfile (copy by default) */
 	uint64_t file_cache_mem;    /* --file-cache-mem BYTES, 0 = library's,
 				       UINT64_MAX = none */
+	unsigned recv_bufs;	    /* --recv-bufs N, SERVE_RECV_BUFS */
+	unsigned recv_buf_size;	    /* --recv-buf-size BYTES, 16k */
 	int stats;		    /* --stats: counters on stderr at exit */
 	bool http2;		    /* --http2: h2 (ALPN) and h2c too */
 };

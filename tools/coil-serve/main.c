@@ -175,7 +175,8 @@ int main(int argc, char **argv)
 	lo.batch_wait_ns = cfg.batch_wait_ns;
 	/* small reads share provided buffers (cli.h, SERVE_RECV_BUFS) */
 	lo.flags = COIL_LOOP_BUF_INC;
-	lo.buf_count = SERVE_RECV_BUFS;
+	lo.buf_count = cfg.recv_bufs;
+	lo.buf_size = cfg.recv_buf_size;
 	to.loop = &lo;
 	to.threads = cfg.threads;
 	to.on_start = serve_on_start;
@@ -206,7 +207,8 @@ int main(int argc, char **argv)
 			"coil-serve: %s: %llu connections, %llu requests, "
 			"%llu responses, %llu errors, %llu timeouts, %llu "
 			"resets, %llu TLS failures; %llu enters, %llu sqes, "
-			"%llu cqes, %llu sendfiles, %llu sendfile warms%s\n",
+			"%llu cqes, %llu sendfiles, %llu sendfile warms, "
+			"%llu re-arms after a dry buffer ring%s\n",
 			strsignal(sig), (unsigned long long)st.accepted,
 			(unsigned long long)st.requests,
 			(unsigned long long)st.responses,
@@ -219,6 +221,7 @@ int main(int argc, char **argv)
 			(unsigned long long)ls.cqes,
 			(unsigned long long)ls.sendfiles,
 			(unsigned long long)ls.sendfile_warms,
+			(unsigned long long)ls.nobufs,
 			ret == 1 ? " (drain time ran out)" : "");
 	}
 	if (cfg.stats && !cfg.file_cache_off)

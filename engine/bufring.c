@@ -145,15 +145,36 @@ void coil__buf_taken(struct coil_loop *loop, unsigned bid, int res,
 	}
 	/* this delivery begins where the buffer's last one ended */
 	loop->buf_last[bid] = loop->buf_next[bid];
-	if (res > 0)
+	if (res > 0) {
 		loop->buf_next[bid] =
 			(uint16_t)(loop->buf_next[bid] + (unsigned)res);
+		/* weight 1/8: a few turns of a new kind of read move it */
+		loop->buf_avg =
+			loop->buf_avg - loop->buf_avg / 8 + (unsigned)res / 8;
+	}
 	loop->buf_refs[bid]++;
 	if (!(flags & IORING_CQE_F_BUF_MORE)) {
 		/* the kernel moved past it: out of the ring */
 		loop->buf_done[bid / 64] |= 1ull << (bid % 64);
 		loop->buf_out++;
 	}
+}
+
+/*
+ * Whole buffers: one read each, as many as are in the ring. Incremental
+ * ones: the bytes of the buffers in the ring over what a delivery took
+ * lately (at least 64 bytes), so that after a dry spell the recvs parked
+ * on it are armed again about as many at a time as can be served, not
+ * all of them to fail again (ops.c, coil__rearm_parked()).
+ */
+unsigned coil__buf_room(const struct coil_loop *loop)
+{
+	unsigned in_ring = loop->buf_count - loop->buf_out;
+	unsigned avg = loop->buf_avg > 64 ? loop->buf_avg : 64;
+
+	if (!(loop->features & COIL_FEAT_BUF_INC))
+		return in_ring;
+	return (unsigned)((uint64_t)in_ring * loop->buf_size / avg);
 }
 
 char *coil__buf_base(const struct coil_loop *loop, unsigned bid)

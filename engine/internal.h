@@ -78,8 +78,8 @@ struct coil_loop {
 	struct coil_op *ready_head, *ready_tail;
 	/* SQEs waiting for room in the SQ */
 	struct pending *pend_head, *pend_tail;
-	/* multishot recvs parked on -ENOBUFS */
-	struct coil_op *parked;
+	/* multishot recvs parked on -ENOBUFS, oldest first */
+	struct coil_op *parked, *parked_tail;
 	/* coil_cancel_fd() sequence numbers by fd, so that a multishot op the
 	 * kernel ends on its own (-ENOBUFS, full CQ) after a cancel of its fd
 	 * was asked for is not armed again: op->cflags holds the sequence
@@ -99,7 +99,8 @@ struct coil_loop {
 	 * deliveries not put back yet; buf_done: the kernel moved past it */
 	uint16_t *buf_next, *buf_last, *buf_refs;
 	uint64_t *buf_done;
-	int buf_trim; /* coil_loop_trim() asked: at the next turn */
+	unsigned buf_avg; /* the deliveries' bytes, a moving average */
+	int buf_trim;	  /* coil_loop_trim() asked: at the next turn */
 	/* engine/blkcache.h: blocks kept for reuse, each holding the next
 	 * one's address in its first bytes */
 	void *blk_free[2]; /* COIL__BLK_N kinds */
@@ -171,6 +172,8 @@ int coil__place(struct coil_loop *loop, struct coil_op *op,
 		const struct io_uring_sqe *sqes, unsigned nr);
 void coil__flush_pending(struct coil_loop *loop);
 void coil__rearm_parked(struct coil_loop *loop);
+/* How many reads the buffers in the ring now can take (bufring.c). */
+unsigned coil__buf_room(const struct coil_loop *loop);
 int coil__park_nobufs(struct coil_loop *loop, struct coil_op *op);
 int coil__rearm_multi(struct coil_loop *loop, struct coil_op *op);
 /* Prepare a multishot recv (plain, or the stamped recvmsg for an op with

@@ -255,11 +255,16 @@ static int cancel_local(struct coil_loop *loop, struct coil_op *op)
 		return 1;
 	}
 	if (op->state & ST_PARKED) {
-		struct coil_op **pp = &loop->parked;
-		while (*pp && *pp != op)
+		struct coil_op **pp = &loop->parked, *prev = NULL;
+		while (*pp && *pp != op) {
+			prev = *pp;
 			pp = &(*pp)->next;
-		if (*pp)
+		}
+		if (*pp) {
 			*pp = op->next;
+			if (loop->parked_tail == op)
+				loop->parked_tail = prev;
+		}
 		coil__post(loop, op, -ECANCELED);
 		return 1;
 	}
@@ -471,22 +476,40 @@ int coil__rearm_multi(struct coil_loop *loop, struct coil_op *op)
 int coil__park_nobufs(struct coil_loop *loop, struct coil_op *op)
 {
 	op->state |= ST_PARKED;
-	op->next = loop->parked;
-	loop->parked = op;
+	op->next = NULL;
+	if (loop->parked_tail)
+		loop->parked_tail->next = op;
+	else
+		loop->parked = op;
+	loop->parked_tail = op;
 	loop->st.nobufs++;
 	return 0;
 }
 
-/* Re-arm parked recvs once at least half of the buffer ring is back. */
+/*
+ * Re-arm parked recvs once at least half of the buffer ring is back,
+ * oldest first, and only as many as the ring can take now
+ * (coil__buf_room(), at least one): each has bytes waiting, so those
+ * armed take the buffers at once, and the rest wait for the next turn
+ * instead of all failing again on the ring they emptied (a dry ring of
+ * N parked recvs would cost N re-arms a buffer's return). By age, so
+ * none waits behind later ones.
+ */
 void coil__rearm_parked(struct coil_loop *loop)
 {
+	unsigned n;
+
 	if (!loop->parked || loop->buf_out > loop->buf_count / 2)
 		return;
-	struct coil_op *op = loop->parked;
-	loop->parked = NULL;
-	while (op) {
-		struct coil_op *next = op->next;
+	n = coil__buf_room(loop);
+	if (!n)
+		n = 1;
+	do {
+		struct coil_op *op = loop->parked;
 		struct io_uring_sqe sqe;
+		loop->parked = op->next;
+		if (!loop->parked)
+			loop->parked_tail = NULL;
 		coil__prep_recv_multi(loop, &sqe, op->fd,
 				      (op->state & ST_RECVMSG) != 0);
 		io_uring_sqe_set_data(&sqe, op);
@@ -495,8 +518,7 @@ void coil__rearm_parked(struct coil_loop *loop)
 		op->state &= (uint16_t)~ST_PARKED;
 		if (coil__place(loop, op, &sqe, 1) < 0)
 			coil__post(loop, op, -ENOMEM);
-		op = next;
-	}
+	} while (loop->parked && --n > 0);
 }
 
 int coil_send(struct coil_loop *loop, struct coil_op *op, int fd,

@@ -205,7 +205,7 @@ static void spill_free(struct coil__tcp_ext *x)
  * until reading resumes: in the ring while fewer than COIL_TCP_HELD are
  * held and nothing was spilled, else as a copy. Always a copy with
  * incremental consumption: a held delivery keeps its whole buffer from
- * the ring, and a small ring (coil-serve's 64) would run dry for every
+ * the ring, and a small ring (coil-serve's 16) would run dry for every
  * stream once as many streams were paused. Return: 0 or -ENOMEM (the
  * buffer went back either way unless held). */
 static int held_push(struct coil_tcp *t, unsigned bid, const void *p,

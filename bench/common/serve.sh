@@ -46,6 +46,9 @@ serve_perf_probe() {
 serve_start() {
 	local out=$1 bin=$2 i=0
 	shift 2
+	# a listening line left by an earlier process in OUT must not pass
+	# for this one's (the shell truncates OUT only once it forks)
+	rm -f "$out"
 	# shellcheck disable=SC2086
 	taskset -c 0 "$bin" -p 0 -b 127.0.0.1 -t 1 --root "$dir/root" \
 		${COIL_SERVE_ARGS:-} "$@" >"$out" 2>"$out.err" &

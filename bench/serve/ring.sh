@@ -60,7 +60,8 @@ one() {
 	fi
 	pid=$last_pid
 	url=$serve_url
-	curl -s -o /dev/null "$url/"
+	curl -s -o /dev/null "$url/" ||
+		echo "bench/serve/ring: coil-serve ($ring) did not answer" >&2
 	sleep 0.5
 	r0=$(rss_kb "$pid")
 	f0=$(nfds "$pid")
@@ -90,7 +91,11 @@ one() {
 		;;
 	esac
 	serve_measure_stop "$pid"
-	kill -TERM "$pid"
+	if ! kill -TERM "$pid" 2>/dev/null; then
+		echo "bench/serve/ring: coil-serve ($ring, $case) died:" \
+			"$(cat "$dir/serve.out.err")" >&2
+		exit 1
+	fi
 	wait "$pid" || true
 	bench_pids=${bench_pids% "$pid"}
 	req=$(awk '/ requests in /{print $1}' "$dir/wrk.out")

@@ -15,8 +15,11 @@
 #                          by a helper on wrk's CPU, every 20 ms during it
 #   lone   GET /           with one connection (wrk -c1): a lone client's
 #                          latency, which batched waiting must not raise
-#   mem    memory per connection (not in the default list): RSS of the
-#          server process at rest, with MEM_IDLE (default 10000) idle
+#   mem    memory per connection (not in the default list), of ROUNDS
+#          fresh processes of each server (a coil-serve started for the
+#          round, nginx restarted; alternating): RSS of the
+#          server process (nginx: its worker) at rest, with MEM_IDLE
+#          (default 10000) idle
 #          keep-alive connections (each answered one GET / first; held by
 #          a Python client on CPU 1), once they closed, under
 #          `wrk -c MEM_BUSY` (default 5000) GET / (sampled 1 s after 98%
@@ -24,8 +27,10 @@
 #          once that ended; bytes per idle and per busy
 #          connection over the RSS at rest, and the RSS after each (once
 #          the server closed the connections) as a share of the one at
-#          rest (goal: within 120%). Later rounds reuse what the first
-#          left: the first round's figures are those of a fresh process.
+#          rest (goal: within 120%), and the process's whole RSS under
+#          the busy load (nginx allocates its connection structures for
+#          every worker_connections slot at start: they are in its RSS at
+#          rest, not in its bytes per connection); then the medians.
 #          Needs an open-file limit above MEM_IDLE + 1024.
 # CASES: a space-separated subset (default "hello small file https large
 # cold lone").
@@ -128,7 +133,7 @@ esac
 
 nport=$(free_port)
 nsport=$(free_port)
-bench_nginx "$nport" "keepalive_timeout 65;
+nginx_lines="keepalive_timeout 65;
   sendfile on;
   tcp_nopush on;
   server {
@@ -139,6 +144,7 @@ bench_nginx "$nport" "keepalive_timeout 65;
     root $dir/root;
     location = / { default_type text/plain; return 200 \"Hello, World!\"; }
   }"
+bench_nginx "$nport" "$nginx_lines"
 
 if ! serve_start "$dir/serve.out" "$serve"; then
 	echo "bench/serve: coil-serve did not start: $start_err" >&2
@@ -308,10 +314,54 @@ mem_measure() {
 	r4=$(rss_kb "$pid")
 	awk -v n="$name" -v r0="$r0" -v r1="$r1" -v r2="$r2" -v r3="$r3" \
 		-v r4="$r4" -v ni="$mem_idle" -v nb="$mem_busy" 'BEGIN {
-		printf "mem    %-11s rest %6d KB  idle %5.0f B/conn (%d)  after %3.0f%%  busy %6.0f B/conn (%d)  after %3.0f%%\n",
+		printf "mem    %-11s rest %6d KB  idle %5.0f B/conn (%d)  after %3.0f%%  busy %6.0f B/conn (%d)  busy RSS %6d KB  after %3.0f%%\n",
 			n, r0, (r1 - r0) * 1024 / ni, ni, r2 * 100 / r0,
-			(r3 - r0) * 1024 / nb, nb, r4 * 100 / r0
+			(r3 - r0) * 1024 / nb, nb, r3, r4 * 100 / r0
 	}' | tee -a "$dir/mem"
+}
+# mem_fresh NAME: one mem_measure of a process started for it (the first
+# round of a process is the fair one: later ones reuse what it kept),
+# then stopped; nginx is restarted, its worker the process measured
+mem_fresh() {
+	case $1 in
+	coil-serve)
+		if ! serve_start "$dir/mem-serve.out" "$serve"; then
+			echo "mem    coil-serve did not start: $start_err"
+			return 0
+		fi
+		mem_measure coil-serve "$last_pid" "${serve_url##*:}"
+		kill -TERM "$last_pid"
+		wait "$last_pid" || true
+		bench_pids=${bench_pids% "$last_pid"}
+		;;
+	nginx)
+		kill "$(cat "$dir/nginx.pid")"
+		while [ -f "$dir/nginx.pid" ]; do sleep 0.1; done
+		bench_nginx "$nport" "$nginx_lines"
+		mem_measure nginx "$nginx_w" "$nport"
+		;;
+	esac
+}
+
+# the medians of the mem lines, per server
+mem_medians() {
+	awk "$bench_awk_med"'
+	{ n = $2; if (!(n in k)) names[++nn] = n; i = ++k[n]
+	  rest[n, i] = $4; idle[n, i] = $7; busy[n, i] = $13
+	  rss[n, i] = $18 }
+	function col(n, v,   i, a) {
+		for (i = 1; i <= k[n]; i++) a[i] = v[n, i]
+		return med(a, k[n])
+	}
+	END {
+		print ""
+		print "mem medians of " k[names[1]] " fresh processes each:"
+		for (j = 1; j <= nn; j++) {
+			n = names[j]
+			printf "mem    %-11s rest %6d KB  idle %5.0f B/conn  busy %6.0f B/conn  busy RSS %6d KB\n",
+				n, col(n, rest), col(n, idle), col(n, busy), col(n, rss)
+		}
+	}' "$dir/mem" | tee -a "$dir/medians"
 }
 
 echo "coil-serve: $(cat "$dir/serve.out") ${COIL_SERVE_ARGS:-}"
@@ -341,13 +391,14 @@ for c in $cases; do
 		[ -n "$nginx_nofile" ] || continue
 		for r in $(seq 1 "$rounds"); do
 			if [ $((r % 2)) = 1 ]; then
-				mem_measure coil-serve "$serve_pid" "$cport"
-				mem_measure nginx "$nginx_w" "$nport"
+				mem_fresh coil-serve
+				mem_fresh nginx
 			else
-				mem_measure nginx "$nginx_w" "$nport"
-				mem_measure coil-serve "$serve_pid" "$cport"
+				mem_fresh nginx
+				mem_fresh coil-serve
 			fi
 		done
+		mem_medians
 		;;
 	lone)
 		run_case lone "$serve_pid" "http://127.0.0.1:$cport/" \

@@ -626,7 +626,9 @@ int coil_recv_buf(struct coil_loop *loop, struct coil_op *op, int fd);
  * (flags)), then coil_buf_put()), and COIL_MORE while armed. A final
  * callback without COIL_MORE ends it (0 = EOF, -errno, -ECANCELED) and
  * never carries data. When the buffer ring runs dry (-ENOBUFS) the engine
- * parks the op and re-arms it once half the buffers are back; when the
+ * parks the op and re-arms it once half the buffers are back (the parked
+ * ops oldest first, each turn as many as the buffers back can take:
+ * coil_loop_stats.nobufs counts the parks); when the
  * kernel ends it early on a full CQ, the engine re-arms it at once. The
  * callback sees neither. Data stays in order: one op per socket.
  * Return: 0; -EOPNOTSUPP without COIL_FEAT_MULTISHOT_RECV; -EINVAL with a

@@ -77,7 +77,7 @@ void serve_cli_usage(FILE *f)
 	      "                           from pinned pages (copy)\n"
 	      "      --recv-bufs N        provided receive buffers per loop, "
 	      "shared by the\n"
-	      "                           reads of every connection (64; "
+	      "                           reads of every connection (16; "
 	      "rounded up to a\n"
 	      "                           power of two; 1-32768)\n"
 	      "      --recv-buf-size BYTES  each, k suffix (16k; 1k-65535)\n"

@@ -22,14 +22,18 @@
 /*
  * Provided buffers per loop, of 16 KiB, consumed incrementally
  * (COIL_LOOP_BUF_INC, kernel 6.12): a request head takes only its bytes
- * of the current buffer, so 64 buffers (1 MB, all of it resident under
- * load, as every byte of the ring is used in turn) hold some 25,000
- * small heads at once, where the default ring (1,024 whole buffers, one
- * page touched a read: 4 MB) held 1,024. Under wrk -c 5000 that is 200
- * bytes a busy connection instead of 840 (docs/BENCHMARKS.md, "Memory
- * per connection"). An older kernel gets the default ring instead.
+ * of the current buffer, so the ring holds the reads of many connections
+ * side by side, and all of it is resident under load (every byte is used
+ * in turn). 16 buffers (256 KiB: 52 bytes a busy connection at 5,000,
+ * against 210 for the 64 before) hold the heads that arrive in one turn
+ * under wrk -c 5000 (about 41 bytes each: 205 KB) with room to spare,
+ * and bench/serve/ring.sh saw no dry ring with them under that load nor
+ * in the hello and file cases (docs/BENCHMARKS.md, "Memory per
+ * connection"). A turn that finds the ring dry parks its recvs and arms
+ * them again as buffers come back (engine/ops.c). An older kernel gets
+ * the default ring instead (1,024 whole buffers).
  */
-#define SERVE_RECV_BUFS 64
+#define SERVE_RECV_BUFS 16
 #define SERVE_RECV_BUF_SIZE 16384
 
 struct serve_cfg {

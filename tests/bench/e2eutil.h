@@ -594,4 +594,84 @@ static inline double j_errors(const char *json)
 	return n;
 }
 
+/*
+ * What a run's figures guarantee whatever the host's load (a machine at
+ * load 10-20 makes a run late, never wrong): bounds taken from the run's
+ * own measured figures, in place of bounds on time.
+ */
+
+/*
+ * j_expect_latency_fits() - the closed model (no -R): each of @conns
+ * connections has one request out at a time, so the latencies of its
+ * requests add up to no more than the time it had, the window and the
+ * drain (Little's law: requests x mean latency <= connections x (runtime
+ * + drain)). A late host makes the requests fewer, never their measured
+ * latencies longer than the time they took; a latency measured too long
+ * (a wrong start or end) breaks it. 1% for the histogram's rounding.
+ */
+static inline void j_expect_latency_fits(const char *json, unsigned conns)
+{
+	double n = jnum(json, "\"latency_ns\"", "count");
+	double mean = jnum(json, "\"latency_ns\"", "mean");
+	double had = (double)conns * (jnum(json, NULL, "runtime_ns") +
+				      jnum(json, NULL, "drain_ns"));
+	fprintf(stderr,
+		"latencies add up to %.1f ms of the %.1f ms the connections "
+		"had\n",
+		n * mean / 1e6, had / 1e6);
+	assert_true(n >= 1 && mean > 0);
+	assert_true(n * mean <= had * 1.01);
+}
+
+/*
+ * j_expect_backlog_explained() - the open model's backlog (the longest
+ * stretch of pacer wakes that were all behind, open_model.backlog_max_ns,
+ * what marks a run saturated) is covered by the run's late requests: a
+ * wake is behind only when its thread's oldest due request waits over the
+ * late bound, and that request then goes out late (or never); the wakes
+ * that found a given one behind lie within its lag, and the next wake
+ * comes at most @gap_ns (the longest gap between one thread's requests,
+ * lanes / rate, plus the pacer's grid step) plus its lateness later.
+ * So backlog <= (late + unsent) x (gap + max lag). A wake that counts
+ * other lanes' requests as its own backlog is behind all the time while
+ * no request is late.
+ */
+static inline void j_expect_backlog_explained(const char *json, double gap_ns)
+{
+	double backlog = jnum(json, "\"open_model\"", "backlog_max_ns");
+	double late = jnum(json, "\"open_model\"", "late");
+	double unsent = jnum(json, "\"open_model\"", "unsent");
+	double lag = jnum(json, "\"open_model\"", "max_lag_ns");
+	assert_true(backlog >= 0 && late >= 0 && unsent >= 0 && lag >= 0);
+	if (backlog > (late + unsent) * (gap_ns + lag))
+		fprintf(stderr,
+			"backlog %.3f ms, yet %.0f late and %.0f unsent "
+			"requests (max lag %.3f ms) cover %.3f ms\n",
+			backlog / 1e6, late, unsent, lag / 1e6,
+			(late + unsent) * (gap_ns + lag) / 1e6);
+	assert_true(backlog <= (late + unsent) * (gap_ns + lag));
+}
+
+/*
+ * j_expect_unsent_explained() - the open model with -d: a scheduled
+ * request is never sent only if, from when it fell due to the end, its
+ * thread was held back (the requests handed out after that show the
+ * stall in their corrected latencies, from the intended send times; past
+ * the end, in the drain) or every connection waited for an answer (as
+ * long as that answer's latency). So the unsent fall due within the
+ * largest corrected latency plus the drain (and a grid step) before the
+ * end: at most @rate requests/s of that, and one more per connection.
+ */
+static inline void j_expect_unsent_explained(const char *json, double rate,
+					     unsigned conns)
+{
+	double unsent = jnum(json, "\"open_model\"", "unsent");
+	double span = jnum(json, "\"latency_ns\"", "max") +
+		      jnum(json, NULL, "drain_ns") + 2e6;
+	double most = rate * span / 1e9 + conns;
+	fprintf(stderr, "%.0f never sent; the run's stalls allow %.0f\n",
+		unsent, most);
+	assert_true(unsent >= 0 && unsent <= most);
+}
+
 #endif

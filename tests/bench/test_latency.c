@@ -29,7 +29,9 @@ static uint64_t late_causes(const char *out)
 	return n;
 }
 
-/* /delay/20: the median is the delay, 20-22 ms */
+/* /delay/20: the median is the delay: never under it, and the
+ * latencies no longer than the time the connections had (how far over
+ * 20 ms is the host's load: 20-22 ms on a quiet one, bench/ measures) */
 static void test_latency_delay_median(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
@@ -42,7 +44,8 @@ static void test_latency_delay_median(void **state)
 	p50 = jnum(r.out, "\"latency_ns\"", "50");
 	fprintf(stderr, "p50 %.3f ms over %.0f requests\n", p50 / MS,
 		j_requests(r.out));
-	assert_true(p50 >= 20 * MS && p50 <= 22 * MS);
+	assert_true(p50 >= 20 * MS);
+	j_expect_latency_fits(r.out, 10);
 	assert_int_equal((uint64_t)j_requests(r.out), atomic_load(&s->served));
 	ts_free(s);
 	cb_out_free(&r);
@@ -84,7 +87,10 @@ static void test_latency_stall_corrected(void **state)
 	cb_out_free(&r);
 }
 
-/* the open model sends the schedule: rate x duration requests */
+/* the open model sends the schedule: rate x duration requests, each
+ * answered or reported never sent, and only as many never sent as the
+ * run's own stalls account for (a loaded machine can hold a thread back
+ * at the very end) */
 static void test_latency_open_model_counts(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
@@ -95,11 +101,10 @@ static void test_latency_open_model_counts(void **state)
 	cb_expect_ok(&r);
 	ts_stop(s);
 	n = j_requests(r.out);
-	/* each scheduled request answered, or reported as never sent (a
-	 * loaded machine can hold a thread back at the very end) */
 	assert_int_equal(
 		(uint64_t)(n + jnum(r.out, "\"open_model\"", "unsent")), 2000);
-	assert_true(n >= 1800);
+	assert_true(n >= 1);
+	j_expect_unsent_explained(r.out, 2000, 8);
 	assert_int_equal((uint64_t)n, atomic_load(&s->served));
 	assert_int_equal((uint64_t)j_errors(r.out), 0);
 	ts_free(s);
@@ -166,9 +171,12 @@ static void test_latency_open_model_lends(void **state)
 		(uint64_t)(n + jnum(r.out, "\"open_model\"", "unsent")), 300);
 	assert_int_equal((uint64_t)n, atomic_load(&s->served));
 	assert_int_equal((uint64_t)j_errors(r.out), 0);
-	/* bound to its connection, the held lane's requests would lag up to
-	 * 1.5 s; lent, only the pacer's step and the host's hiccups */
-	assert_true(lag < 500 * MS);
+	/* bound to its connection, the held lane's first request after the
+	 * hold began (due within a lane's 40 ms of it) would lag 1.46 s or
+	 * more; lent, only the pacer's step and the host's hiccups (62 ms
+	 * at most seen at load 10-20): the bound is the hold's, not the
+	 * host's */
+	assert_true(lag < 1400 * MS);
 	ts_free(s);
 	cb_out_free(&r);
 }
@@ -276,35 +284,60 @@ static void test_latency_slow_server_is_not_saturation(void **state)
 }
 
 /* 1000 requests/s from ten connections: the loop idles between sends.
- * The idle timer's reading is reported (JSON and text) and the run is
- * not flagged saturated, whatever the host's own lateness. */
+ * The idle timer's reading is reported (JSON and text): its wakes on the
+ * 2 ms grid, as many as the run's window allows given the lateness it
+ * measured and no more than the process's life allows; and the run is
+ * flagged saturated only by a backlog its own late requests account for
+ * (a quiet generator on an idle host: none; on a loaded one the host's
+ * lateness, whatever it is, shows in the late figures too). */
 static void test_latency_quiet_rate_not_saturated(void **state)
 {
 	struct ts_server *s = ts_start(0, 0);
+	uint64_t t0 = ts_now(), life;
 	struct cb_out j =
 		RUN("-t1", "-c10", "-d2s", "-R1000", "--json", ts_url(s, "/"));
-	struct cb_out t = RUN("-t1", "-c10", "-d1s", "-R1000", ts_url(s, "/"));
-	double wakes;
+	struct cb_out t;
+	double wakes, max, runtime;
+	static const char rate_line[] = "  Rate: 1000 requests/s scheduled; ";
+	const char *late_line;
 	(void)state;
+	life = ts_now() - t0;
+	t = RUN("-t1", "-c10", "-d1s", "-R1000", ts_url(s, "/"));
 	cb_expect_ok(&j);
 	cb_expect_ok(&t);
 	ts_stop(s);
 	ts_free(s);
 	wakes = jnum(j.out, "\"idle_timer\"", "wakes");
+	max = jnum(j.out, "\"idle_timer\"", "max_ns");
+	runtime = jnum(j.out, NULL, "runtime_ns");
 	fprintf(stderr,
-		"idle timer: %.0f of %.0f wakes late, p99 %.0f us; "
-		"late sends %.0f of %.0f\n",
+		"idle timer: %.0f of %.0f wakes late, p99 %.0f us, max %.0f "
+		"us; late sends %.0f of %.0f\n",
 		jnum(j.out, "\"idle_timer\"", "late"), wakes,
-		jnum(j.out, "\"idle_timer\"", "p99_ns") / 1e3,
+		jnum(j.out, "\"idle_timer\"", "p99_ns") / 1e3, max / 1e3,
 		jnum(j.out, "\"open_model\"", "late"), j_requests(j.out));
-	/* a wake every 2 ms for 2 s */
-	assert_true(wakes >= 500 && wakes <= 1100);
-	assert_non_null(strstr(j.out, "\"saturated\": false"));
+	/* the probe runs over the whole window, each wake at most a grid
+	 * step plus its own lateness after the one before; never two in
+	 * one step of the grid (2 ms) over the process's life */
+	assert_true(wakes >= runtime / (2e6 + max) - 1);
+	assert_true(wakes <= (double)life / 2e6 + 1);
+	/* ten lanes at 1000/s: 10 ms between a thread's requests, 1 ms grid */
+	j_expect_backlog_explained(j.out, 10e6 + 1e6);
+	assert_non_null(strstr(j.out, "\"cpu\": false"));
 	assert_int_equal((uint64_t)jnum(j.out, "\"open_model\"", "late"),
 			 late_causes(j.out));
 	assert_non_null(strstr(t.out, "\n  Idle timer (the host's own "
 				      "lateness): "));
-	assert_null(strstr(t.out, "saturated"));
+	/* the text's warning, if any, names a backlog, which late sends
+	 * show */
+	late_line = strstr(t.out, rate_line);
+	assert_non_null(late_line);
+	if (strstr(t.out, "saturated")) {
+		fprintf(stderr, "%s", t.out);
+		assert_non_null(strstr(t.out, "due requests waited over"));
+		assert_true(strtoull(late_line + strlen(rate_line), NULL, 10) >
+			    0);
+	}
 	cb_out_free(&j);
 	cb_out_free(&t);
 }

@@ -160,6 +160,7 @@ static void begin_measuring(struct cb_gen *g)
 	g->measuring = 1;
 	coil_loop_stats(g->loop, &st);
 	g->enters0 = st.enters;
+	g->batched0 = st.batched;
 	g->outside_syscalls = 0;
 	g->cpu_u0 = thread_cpu(&g->cpu_s0);
 	g->last_sample = g->measure;
@@ -561,6 +562,7 @@ static int gen_run(struct cb_gen *g)
 	g->th->r.syscalls = st.enters - g->enters0 + g->outside_syscalls + 1;
 	g->th->r.rx_clock_steps = st.rt_steps;
 	g->th->r.rx_step_fallbacks = st.rt_fallbacks;
+	g->th->r.batched_waits = st.batched - g->batched0;
 	g->th->r.cpu_user_ns = u - g->cpu_u0;
 	g->th->r.cpu_sys_ns = s - g->cpu_s0;
 	g->th->r.late_ns = CB_SCHED_LATE_NS;

@@ -194,7 +194,7 @@ struct cb_gen {
 	uint64_t hdr_interval;
 	struct coil_hist *ih, *ihu; /* this interval's histograms */
 	uint64_t outside_syscalls;
-	uint64_t enters0, cpu_u0, cpu_s0;
+	uint64_t enters0, batched0, cpu_u0, cpu_s0;
 	int measuring;
 
 	struct coil_tls_cache *tls_cache;

@@ -272,6 +272,7 @@ static void counts(struct rd *d, json_t *root, struct cb_result *r)
 	r->rx_clock_steps = UOPT("response_times.clock_steps");
 	r->rx_step_fallbacks = UOPT("response_times.step_fallbacks");
 	r->batch_wait_ns = U("response_times.batch_wait_ns");
+	r->batched_waits = UOPT("response_times.batched_waits");
 	r->syscalls = U("syscalls");
 	r->cpu_user_ns = U("cpu.user_ns");
 	r->cpu_sys_ns = U("cpu.sys_ns");

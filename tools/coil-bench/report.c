@@ -187,6 +187,7 @@ int cb_result_merge(struct cb_result *dst, const struct cb_result *src)
 	dst->rx_stamped += src->rx_stamped;
 	dst->rx_clock_steps += src->rx_clock_steps;
 	dst->rx_step_fallbacks += src->rx_step_fallbacks;
+	dst->batched_waits += src->batched_waits;
 	dst->batch_wait_ns = max_u64(dst->batch_wait_ns, src->batch_wait_ns);
 	if (src->rx_fallback > dst->rx_fallback)
 		dst->rx_fallback = src->rx_fallback;

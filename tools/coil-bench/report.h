@@ -216,6 +216,10 @@ struct cb_result {
 	 * the whole run */
 	uint64_t rx_clock_steps;
 	uint64_t rx_step_fallbacks;
+	/* the loop's waits that used the batched wait (coil_loop_stats()
+	 * batched) in the measured period: the adaptive rule keeps them off
+	 * while each wake finds one completion */
+	uint64_t batched_waits;
 
 	/* --stages: one entry per stage (cb_result_stages()), or none */
 	struct cb_stage_result *stage;

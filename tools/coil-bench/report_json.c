@@ -685,6 +685,7 @@ int cb_report_json(FILE *f, const struct cb_opts *o, const struct cb_result *r)
 	j_u64(&j, "clock_steps", r->rx_clock_steps);
 	j_u64(&j, "step_fallbacks", r->rx_step_fallbacks);
 	j_u64(&j, "batch_wait_ns", r->batch_wait_ns);
+	j_u64(&j, "batched_waits", r->batched_waits);
 	j_close(&j, '}');
 	j_u64(&j, "syscalls", r->syscalls);
 	j_f64(&j, "syscalls_per_request",

@@ -225,8 +225,7 @@ static int cb_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t sid,
 	if (h->o.max_body_bytes && st->rx_bytes > h->o.max_body_bytes) {
 		st->err = COIL_ELIMIT;
 		st->code = NGHTTP2_CANCEL;
-		nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, sid,
-					  NGHTTP2_CANCEL);
+		coil__h2_rst(h, st, NGHTTP2_CANCEL);
 		return 0;
 	}
 	if (h->hd->on_data && !(h->st & H_CLOSING))
@@ -237,8 +236,12 @@ static int cb_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t sid,
 static int cb_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 {
 	struct coil_h2 *h = ud;
-	(void)ng;
+	struct h2_rec *st;
 	h->info.frames_out++;
+	if (f->hd.type == NGHTTP2_HEADERS && (h->st & H_SERVER) &&
+	    (st = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id)) &&
+	    st->head_queued)
+		coil__h2_head_sent(h, st);
 	if (f->hd.type == NGHTTP2_GOAWAY &&
 	    f->goaway.error_code != NGHTTP2_NO_ERROR && !h->end_err)
 		h->end_err = COIL_EH2;
@@ -249,11 +252,13 @@ static int cb_not_send(nghttp2_session *ng, const nghttp2_frame *f,
 		       int lib_error, void *ud)
 {
 	struct h2_rec *st;
-	(void)ud;
-	/* a stream that could not start: after GOAWAY, or out of ids */
+	/* a stream that could not start: after GOAWAY, or out of ids; a
+	 * response that could not go: a reset held for it goes now */
 	if (f->hd.type != NGHTTP2_HEADERS)
 		return 0;
 	st = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
+	if (st && st->head_queued)
+		coil__h2_head_sent(ud, st);
 	if (st && !st->err)
 		st->err = lib_error == NGHTTP2_ERR_START_STREAM_NOT_ALLOWED
 				  ? COIL_EH2_GOAWAY

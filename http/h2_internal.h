@@ -53,6 +53,11 @@ struct h2_rec {
 	int has_body;	   /* a body is (still) being sent */
 	int deferred;	   /* read() said -EAGAIN */
 	uint64_t stall_ns; /* its send window closed since then, or 0 */
+	/* a response's HEADERS submitted and not sent yet, and a reset asked
+	 * for meanwhile: it follows them (coil__h2_rst()) */
+	int head_queued;
+	int rst_due;
+	uint32_t rst_code;
 };
 
 struct h2out {
@@ -118,6 +123,13 @@ void coil__h2_strm_end_all(struct coil_h2 *h, int err);
 void coil__h2_body_end(struct coil_h2 *h, struct h2_rec *st);
 /* An nghttp2 error code as coil's: -ENOMEM, COIL_ELIMIT, else COIL_EH2. */
 int coil__h2_ng_err(int rv);
+/* RST_STREAM @code for @st: queued in nghttp2 now, or, while the stream's
+ * response HEADERS wait in nghttp2's queue, once they are sent
+ * (coil__h2_head_sent()). Return: 0; nghttp2's error. */
+int coil__h2_rst(struct coil_h2 *h, struct h2_rec *st, uint32_t code);
+/* @st's response HEADERS left (or will never leave): a reset held back
+ * for them is queued now. */
+void coil__h2_head_sent(struct coil_h2 *h, struct h2_rec *st);
 
 /* ---- h2_callbacks.c: nghttp2's side ---- */
 

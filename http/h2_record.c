@@ -82,3 +82,41 @@ int coil__h2_ng_err(int rv)
 		return COIL_EH2;
 	}
 }
+
+/*
+ * nghttp2 marks a stream closing as soon as a RST_STREAM is submitted, and
+ * then drops a response HEADERS still in its queue
+ * (session_predicate_response_headers_send(): STREAM_CLOSING): a
+ * handler that began its answer and aborted it in the same turn (a
+ * request body that crossed the limit) had the client see the reset and
+ * no answer. The reset waits for the HEADERS instead: RFC 9113 §8.1 lets
+ * a server answer before the request is complete and reset the stream
+ * after; the client must see the answer first. nghttp2's RST_STREAM goes
+ * ahead of the stream's DATA, so the body the provider would still give
+ * is not sent after the head (the answer was aborted: the client sees a
+ * truncated message, §8.1.1).
+ */
+int coil__h2_rst(struct coil_h2 *h, struct h2_rec *st, uint32_t code)
+{
+	if (st->head_queued) {
+		st->rst_due = 1;
+		st->rst_code = code;
+		return 0;
+	}
+	return nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->sid,
+					 code);
+}
+
+void coil__h2_head_sent(struct coil_h2 *h, struct h2_rec *st)
+{
+	st->head_queued = 0;
+	if (!st->rst_due)
+		return;
+	st->rst_due = 0;
+	/* from nghttp2's on_frame_send callback: queued behind the HEADERS
+	 * just sent, ahead of the DATA they attach (nghttp2_submit_data()
+	 * in session_after_frame_sent1(), sent from the queue after the
+	 * RST_STREAM) */
+	nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->sid,
+				  st->rst_code);
+}

@@ -94,6 +94,7 @@ int coil_h2_respond(struct coil_h2 *h, int32_t sid,
 	if (rv)
 		return rv == NGHTTP2_ERR_INVALID_ARGUMENT ? -ENOENT
 							  : coil__h2_ng_err(rv);
+	st->head_queued = 1; /* a reset waits for it: coil__h2_rst() */
 	coil__h2_want_send(h);
 	return 0;
 }
@@ -128,7 +129,7 @@ int coil_h2_reset(struct coil_h2 *h, int32_t sid, uint32_t code)
 		st->code = code;
 	}
 	coil__h2_body_end(h, st);
-	if (nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, sid, code))
+	if (coil__h2_rst(h, st, code))
 		return -ENOENT;
 	coil__h2_want_send(h);
 	return 0;

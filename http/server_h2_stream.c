@@ -732,8 +732,11 @@ int coil__h2_abort(struct coil_http_sreq *req)
 
 	if (!owned(req))
 		return -EINVAL;
+	/* a write outstanding ends here: its bytes are the handler's again
+	 * (the session's reset follows the head, http/h2_record.c) */
 	s->st &= ~(HS_WBUSY | HS_WDONE);
 	s->wcb = NULL;
+	s->olen = 0;
 	if (!(s->st & HS_BEGUN) && s->bstate == BS_REPORTED &&
 	    (s->berr == COIL_EPARSE || s->berr == COIL_ELIMIT)) {
 		/* the client's body was at fault and no status went out */

@@ -5,7 +5,9 @@
  * (on_data with 0 bytes), a response larger than the 65,535-byte window
  * a stream opens with; the h2c preface partly read by the caller and
  * handed to coil_h2_server(); a reset by the server; the server's GOAWAY
- * refusing a later stream; a client that asks for no HPACK table
+ * refusing a later stream; an answer begun and reset in the same turn
+ * (its head reaches the client before the reset, RFC 9113 §8.1); a
+ * client that asks for no HPACK table
  * (COIL_H2_TABLE_NONE: the same fields arrive, unindexed); bad arguments.
  * No fd left open.
  */
@@ -46,7 +48,7 @@ struct pair {
 	int body_done; /* on_data(NULL, 0) seen */
 	int srv_closes, srv_err;
 	int32_t srv_sid;
-	const char *mode; /* "echo", "reset", "goaway", "fields" */
+	const char *mode; /* "echo", "reset", "goaway", "fields", "begun" */
 	/* the client's request body, pulled */
 	struct coil_op later;
 	int pulls, deferred;
@@ -70,6 +72,18 @@ static void srv_closed(void *data)
 /* ---- server ---------------------------------------------------------------
  */
 
+/* a streamed answer's body with nothing ready yet */
+static ssize_t none_yet(struct coil_h2 *h, int32_t sid, void *sdata, void *dst,
+			size_t cap)
+{
+	(void)h;
+	(void)sid;
+	(void)sdata;
+	(void)dst;
+	(void)cap;
+	return -EAGAIN;
+}
+
 static void srv_head(struct coil_h2 *h, int32_t sid, void *sdata,
 		     const struct coil_http_header *f, unsigned n,
 		     unsigned flags)
@@ -83,6 +97,17 @@ static void srv_head(struct coil_h2 *h, int32_t sid, void *sdata,
 	assert_int_equal(coil_h2_set_stream_data(h, sid, p), 0);
 	if (!strcmp(p->mode, "reset")) {
 		assert_int_equal(coil_h2_reset(h, sid, 8), 0); /* CANCEL */
+		return;
+	}
+	if (!strcmp(p->mode, "begun")) {
+		/* a streamed answer begun, then aborted before the session
+		 * sent anything (a request body over the limit): the head is
+		 * still in nghttp2's queue when the reset is asked for */
+		static const struct coil_http_header ok[] = {
+			{":status", 7, "200", 3}};
+		struct coil_h2_body b = {.read = none_yet};
+		assert_int_equal(coil_h2_respond(h, sid, ok, 1, &b), 0);
+		assert_int_equal(coil_h2_reset(h, sid, 2), 0); /* INTERNAL */
 		return;
 	}
 	if (!strcmp(p->mode, "fields")) {
@@ -381,6 +406,28 @@ static void test_h2_loop_server_reset(void **state)
 	assert_int_equal(tu_count_fds(), fds);
 }
 
+/* an answer begun and reset in the same turn: the client sees the 200,
+ * then the reset (nghttp2 alone drops a HEADERS still queued when the
+ * stream is reset, and the client saw only the reset) */
+static void test_h2_loop_server_reset_after_head(void **state)
+{
+	int fds = tu_count_fds();
+	struct pair *p = pair_open("begun", 0);
+	volatile int *done = &p->nclosed;
+	(void)state;
+	assert_int_equal(coil_h2_request(p->cli.h, req_get, 4, NULL, &slots[0]),
+			 1);
+	pair_run(p, done);
+	assert_int_equal(p->status[0], 200);
+	assert_int_equal(p->err[0], COIL_EH2_RESET);
+	assert_int_equal(p->code[0], 2);
+	assert_int_equal(p->got[0], 0);
+	assert_int_equal(p->srv_err, -ECANCELED);
+	assert_int_equal(coil_h2_info(p->cli.h)->resets_received, 1);
+	pair_close(p);
+	assert_int_equal(tu_count_fds(), fds);
+}
+
 /* the server answers and sends GOAWAY (NO_ERROR): a request made after
  * it is refused at once; both sessions end cleanly */
 static void test_h2_loop_goaway_then_request_refused(void **state)
@@ -492,6 +539,7 @@ int main(void)
 		cmocka_unit_test(test_h2_loop_pulled_body_and_big_response),
 		cmocka_unit_test(test_h2_loop_server_takes_read_preface),
 		cmocka_unit_test(test_h2_loop_server_reset),
+		cmocka_unit_test(test_h2_loop_server_reset_after_head),
 		cmocka_unit_test(test_h2_loop_goaway_then_request_refused),
 		cmocka_unit_test(test_h2_loop_no_header_table),
 		cmocka_unit_test(test_h2_loop_bad_arguments),

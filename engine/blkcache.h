@@ -1,12 +1,13 @@
 /*
  * engine/blkcache.h - a loop's cache of blocks for state that must
  * outlive a call only while an op is in flight or a stream is in use:
- * the TCP stream's sendmsg header and iovecs, and the part of a TCP
- * stream beyond an armed read (struct coil__tcp_ext, engine/tcp.c), so
- * that an idle stream does not carry them. Taken when needed, put back
- * when done; kept in one list per kind (at most 64 sendmsg blocks, 1,024
- * extensions; engine/loop.c, which frees them with the loop and cuts
- * them to 16 in coil_loop_trim()). Every block of a kind has the size
+ * the TCP stream's sendmsg header and iovecs, and the parts of a TCP
+ * stream beyond an armed read (struct coil__tcp_wr for a write in flight,
+ * struct coil__tcp_ext for the rest; engine/tcp.c), so that an idle
+ * stream does not carry them. Taken when needed, put back when done;
+ * kept in one list per kind (at most 64 sendmsg blocks, 1,024 write
+ * parts, 1,024 extensions; engine/loop.c, which frees them with the loop
+ * and cuts them to 16 in coil_loop_trim()). Every block of a kind has the size
  * given for that kind. Loop thread only.
  */
 #ifndef COIL_ENGINE_BLKCACHE_H
@@ -17,7 +18,7 @@
 #include "coil/engine.h"
 
 /* The kinds of blocks. */
-enum { COIL__BLK_SENDV, COIL__BLK_TCPX, COIL__BLK_N };
+enum { COIL__BLK_SENDV, COIL__BLK_TCPW, COIL__BLK_TCPX, COIL__BLK_N };
 
 /* A block of kind @kind, of @size bytes (the same size for every call of
  * that kind), or NULL. */

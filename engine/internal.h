@@ -42,7 +42,8 @@ struct pending {
 	struct io_uring_sqe sqe[2];
 };
 
-struct coil__waitq; /* coil/async.h */
+struct coil__waitq;  /* coil/async.h */
+struct coil__tcp_wr; /* coil/stream.h */
 
 struct coil_loop {
 	struct io_uring ring;
@@ -103,8 +104,13 @@ struct coil_loop {
 	int buf_trim;	  /* coil_loop_trim() asked: at the next turn */
 	/* engine/blkcache.h: blocks kept for reuse, each holding the next
 	 * one's address in its first bytes */
-	void *blk_free[2]; /* COIL__BLK_N kinds */
-	unsigned nblk_free[2];
+	void *blk_free[3]; /* COIL__BLK_N kinds */
+	unsigned nblk_free[3];
+	/* engine/tcp.c: the TCP streams whose kick is due (their write
+	 * parts, linked through kick_next, in the order kicked), run by
+	 * one posted op, tcp_kick */
+	struct coil__tcp_wr *tcp_kick_head, *tcp_kick_tail;
+	struct coil_op tcp_kick;
 
 	/* cross-thread inbox: eventfd + mutex-protected list */
 	int efd;

@@ -415,9 +415,10 @@ void *coil__blk_get(struct coil_loop *loop, unsigned kind, size_t size)
 }
 
 /* Blocks kept per kind: a sendmsg's iovecs are needed only while one is
- * in flight; a stream's extension while it writes, pauses or keeps
- * deadlines, by as many streams as a loop serves at once. */
-static const unsigned blk_cap[COIL__BLK_N] = {64, 1024};
+ * in flight; a stream's write part while it writes, its extension while
+ * it pauses or keeps deadlines, by as many streams as a loop serves at
+ * once. */
+static const unsigned blk_cap[COIL__BLK_N] = {64, 1024, 1024};
 
 void coil__blk_put(struct coil_loop *loop, unsigned kind, void *p)
 {

@@ -3,25 +3,31 @@
  * implementation over a socket (engine/stream.c dispatches to it through
  * tcp_vt).
  *
- * A TCP stream owns four ops: rd (connect, then recv, and last the close
- * of the fd), and in its extension wr (send or sendmsg, shutdown), kick
- * (posted to the loop: flushes the write queue and delivers held bytes,
- * so neither happens inline from the caller's call and everything
- * written in one turn leaves in one send) and tmr (the idle/read deadline
- * timer). The kick, the flag word t->st and pump() are the idiom
- * docs/ARCHITECTURE.md describes ("The kick and the pump"). Closing
- * cancels what is in flight and waits until none of the four is busy
- * before closing the fd, so no completion can arrive for a stream whose
- * close callback ran.
+ * A TCP stream owns three ops: rd (connect, then recv, and last the
+ * close of the fd), in its write part wr (send or sendmsg, shutdown), and
+ * in its extension tmr (the idle/read deadline timer). Its kick (flush
+ * the write queue, deliver held bytes, so that neither happens inline
+ * from the caller's call and everything written in one turn leaves in
+ * one send) is a place in the loop's list of streams to kick, which one
+ * posted op of the loop's runs in the order kicked (T_KICKQ; the link is
+ * in the write part), so no stream carries an op of its own for it. The
+ * kick, the flag word t->st and pump() are the idiom docs/ARCHITECTURE.md
+ * describes ("The kick and the pump"). Closing cancels what is in flight
+ * and waits until no op is busy and no kick due before closing the fd,
+ * so no completion can arrive for a stream whose close callback ran.
  *
- * The extension (struct coil__tcp_ext: wr, kick, tmr, the write queue,
- * held bytes, the single-shot buffer, the connect's addresses and the
- * deadlines) is a block of the loop's (engine/blkcache.h), taken by the
- * call that first needs it (a write, a pause, deadlines, a connect) and
- * given back by the op callback that finds the stream idle again
- * (ext_idle()). Without one, the work of the kick is posted on rd when rd
- * is not in flight (T_RD_POST); when it is, rd's own completion does it.
- * So a keep-alive server connection between requests is its core alone.
+ * Two blocks of the loop's (engine/blkcache.h) hold the rest, each taken
+ * by the call that first needs it and given back by the op callback that
+ * finds it unused (parts_idle()): the write part (struct coil__tcp_wr:
+ * wr, the write queue, the kick's link), by a write or a kick; the
+ * extension (struct coil__tcp_ext: tmr, held bytes, the single-shot
+ * buffer, the connect's addresses and the deadlines), by a pause,
+ * deadlines, single-shot reads or a connect. So a write in flight holds
+ * only what its send needs, and a keep-alive server connection between
+ * requests is its core alone. Without a write part, a kick is the read op
+ * posted in its place when rd is not in flight (T_RD_POST); when rd is,
+ * the kick takes the write part for its link (or, without memory, leaves
+ * it to rd's own completion).
  *
  * Reading: a multishot recv into the loop's provided buffers when the loop
  * has it (kernel 6.0), else single-shot recvs into the stream's own buffer.
@@ -73,6 +79,7 @@
 #define T_QUIET_OK (1u << 16)	 /* COIL_TCP_QUIET_SENDS */
 #define T_NODELAY_OFF (1u << 17) /* COIL_TCP_NO_NODELAY */
 #define T_TAIL (1u << 18)	 /* rd takes a short tail by a plain recv */
+#define T_KICKQ (1u << 19)	 /* in the loop's list of streams to kick */
 
 static const struct coil_stream_vt tcp_vt;
 
@@ -86,19 +93,44 @@ static int closing(const struct coil_tcp *t)
 	return (t->s.flags & COIL_STREAM_CLOSING) != 0;
 }
 
+/* An op in flight, or the kick due: the stream cannot close yet. */
 static int ops_busy(const struct coil_tcp *t)
 {
-	const struct coil__tcp_ext *x = t->x;
-	return coil_op_busy(&t->rd) ||
-	       (x && (coil_op_busy(&x->wr) || coil_op_busy(&x->kick) ||
-		      coil_op_busy(&x->tmr)));
+	return coil_op_busy(&t->rd) || (t->st & T_KICKQ) ||
+	       (t->w && coil_op_busy(&t->w->wr)) ||
+	       (t->x && coil_op_busy(&t->x->tmr));
 }
 
-/* ---- the extension: everything beyond an armed read ---- */
+/* ---- the write part and the extension: everything beyond a read ---- */
 
 static void wr_cb(struct coil_op *op, int res, unsigned flags);
-static void kick_cb(struct coil_op *op, int res, unsigned flags);
 static void tmr_cb(struct coil_op *op, int res, unsigned flags);
+
+/* The stream's write part, taken from the loop's blocks when it has none.
+ * Return: it, or NULL (no memory). */
+static struct coil__tcp_wr *wpart(struct coil_tcp *t)
+{
+	struct coil__tcp_wr *w = t->w;
+
+	if (w)
+		return w;
+	w = coil__blk_get(t->s.loop, COIL__BLK_TCPW, sizeof(*w));
+	if (!w)
+		return NULL;
+	memset(w, 0, sizeof(*w));
+	w->t = t;
+	coil_op_init(&w->wr, wr_cb);
+	t->w = w;
+	t->s.loop->st.tcp_wrs++;
+	return w;
+}
+
+static void wpart_free(struct coil_tcp *t)
+{
+	coil__blk_put(t->s.loop, COIL__BLK_TCPW, t->w);
+	t->w = NULL;
+	t->s.loop->st.tcp_wrs--;
+}
 
 /* The stream's extension, taken from the loop's blocks when it has none.
  * Return: it, or NULL (no memory). */
@@ -113,8 +145,6 @@ static struct coil__tcp_ext *ext(struct coil_tcp *t)
 		return NULL;
 	memset(x, 0, sizeof(*x));
 	x->t = t;
-	coil_op_init(&x->wr, wr_cb);
-	coil_op_init(&x->kick, kick_cb);
 	coil_op_init(&x->tmr, tmr_cb);
 	t->x = x;
 	t->s.loop->st.tcp_exts++;
@@ -128,35 +158,83 @@ static void ext_free(struct coil_tcp *t)
 	t->s.loop->st.tcp_exts--;
 }
 
-/* Give the extension back once the stream needs nothing of it: reading
- * (not paused), no op of its in flight, no write queued, no byte held, no
- * deadline, not connecting, failed nor closing. Called last by the ops'
- * callbacks, when nothing up the stack holds it. */
-static void ext_idle(struct coil_tcp *t)
+/* Give back what the stream needs no more: the write part once nothing is
+ * queued, in flight or due (a kick); the extension once it reads (not
+ * paused), holds no byte, keeps no deadline and is not connecting. Never
+ * while failed or closing (close_done() frees both). Called last by the
+ * ops' callbacks, when nothing up the stack holds either. */
+static void parts_idle(struct coil_tcp *t)
 {
+	const struct coil__tcp_wr *w = t->w;
 	const struct coil__tcp_ext *x = t->x;
 
-	if (!x || closing(t) || t->fail || !(t->st & T_RWANT) ||
-	    (t->st &
-	     (T_CONNECTING | T_QUIET | T_WR_SHUT | T_PUMPING | T_TMR_REARM)) ||
-	    coil_op_busy(&x->wr) || coil_op_busy(&x->kick) ||
-	    coil_op_busy(&x->tmr) || x->wq_head || x->sv || x->held_n ||
-	    x->spill || x->rbuf || x->idle_ns || x->read_ns || x->write_ns)
+	if (closing(t) || t->fail || (t->st & T_PUMPING))
 		return;
-	ext_free(t);
+	if (w && !(t->st & (T_KICKQ | T_QUIET | T_WR_SHUT)) &&
+	    !coil_op_busy(&w->wr) && !w->wq_head && !w->sv)
+		wpart_free(t);
+	if (x && (t->st & T_RWANT) && !(t->st & (T_CONNECTING | T_TMR_REARM)) &&
+	    !coil_op_busy(&x->tmr) && !x->held_n && !x->spill && !x->rbuf &&
+	    !x->idle_ns && !x->read_ns && !x->write_ns)
+		ext_free(t);
 }
 
-/* Run flush/delivery from the loop on this turn (or the next): the
- * extension's kick, or without one the read op posted in its place when
- * it is not in flight (when it is, its own completion pumps). */
+static void kicked(struct coil_tcp *t);
+
+/* The loop's kick op: kick the streams listed when it starts, in order;
+ * a stream kicked meanwhile waits for the next turn (the snapshot rule).
+ * Each entry is unlinked before its kick runs, which may free the stream
+ * (a close callback). */
+static void kick_list_cb(struct coil_op *op, int res, unsigned flags)
+{
+	struct coil_loop *loop =
+		coil_container_of(op, struct coil_loop, tcp_kick);
+	struct coil__tcp_wr *w = loop->tcp_kick_head;
+
+	(void)res;
+	(void)flags;
+	loop->tcp_kick_head = loop->tcp_kick_tail = NULL;
+	while (w) {
+		struct coil__tcp_wr *next = w->kick_next;
+		struct coil_tcp *t = w->t;
+		w->kick_next = NULL;
+		t->st &= ~T_KICKQ;
+		kicked(t);
+		w = next;
+	}
+}
+
+/* Run flush/delivery from the loop on this turn (or the next): a place in
+ * the loop's kick list (through the write part), or without a write part
+ * the read op posted in its place when it is not in flight. Once posted,
+ * the kick is due until it runs: a second kick does nothing. */
 static void kick(struct coil_tcp *t)
 {
-	if (t->x) {
-		if (!coil_op_busy(&t->x->kick))
-			coil_loop_post(t->s.loop, &t->x->kick, 0);
-	} else if (!coil_op_busy(&t->rd)) {
+	struct coil_loop *loop = t->s.loop;
+	struct coil__tcp_wr *w = t->w;
+
+	if (t->st & (T_KICKQ | T_RD_POST))
+		return;
+	if (!w && !coil_op_busy(&t->rd)) {
 		t->st |= T_RD_POST;
-		coil_loop_post(t->s.loop, &t->rd, 0);
+		coil_loop_post(loop, &t->rd, 0);
+		return;
+	}
+	if (!w && !(w = wpart(t)))
+		return; /* rd is in flight: its completion pumps */
+	t->st |= T_KICKQ;
+	w->kick_next = NULL;
+	if (loop->tcp_kick_tail)
+		loop->tcp_kick_tail->kick_next = w;
+	else
+		loop->tcp_kick_head = w;
+	loop->tcp_kick_tail = w;
+	if (!coil_op_busy(&loop->tcp_kick)) {
+		if (!loop->tcp_kick.cb)
+			coil_op_init(&loop->tcp_kick, kick_list_cb);
+		/* every stream's kick: it carries no task's deadline */
+		loop->tcp_kick.timeout_ns = 0;
+		coil__post(loop, &loop->tcp_kick, 0);
 	}
 }
 
@@ -394,20 +472,20 @@ static void pump(struct coil_tcp *t)
 static void connect_done(struct coil_tcp *t, int res);
 static void flush(struct coil_tcp *t);
 static struct coil_stream_write *pop_done(struct coil_tcp *t);
-static void kicked(struct coil_tcp *t);
 static void close_done(struct coil_tcp *t);
 
 /* COIL_TCP_QUIET_SENDS: bytes arrived, so the peer had what the quiet send
  * carried: complete its writes and send what queued behind them. */
 static void quiet_answered(struct coil_tcp *t)
 {
-	struct coil__tcp_ext *x = t->x;
+	struct coil__tcp_wr *w = t->w;
 
 	t->st &= ~T_QUIET;
-	x->last_any_ns = coil_now(t->s.loop);
-	coil__wq_sent(&t->s, x->wq_head, x->sending);
+	if (t->x)
+		t->x->last_any_ns = coil_now(t->s.loop);
+	coil__wq_sent(&t->s, w->wq_head, w->sending);
 	t->s.stats.sends--; /* counted when it left */
-	x->sending = 0;
+	w->sending = 0;
 	coil__wq_complete(pop_done(t), 0);
 	if (!closing(t))
 		flush(t);
@@ -513,7 +591,7 @@ static void rd_cb(struct coil_op *op, int res, unsigned flags)
 		return;
 	}
 	pump(t);
-	ext_idle(t);
+	parts_idle(t);
 }
 
 static int tcp_read_start(struct coil_stream *s)
@@ -565,15 +643,15 @@ static int tcp_read_stop(struct coil_stream *s)
 /* Complete every queued request with @err, in order. */
 static void fail_writes(struct coil_tcp *t, int err)
 {
-	if (t->x)
-		coil__wq_fail(&t->s, &t->x->wq_head, &t->x->wq_tail, err);
+	if (t->w)
+		coil__wq_fail(&t->s, &t->w->wq_head, &t->w->wq_tail, err);
 }
 
 /* Detach the finished requests at the head of the queue. */
 static struct coil_stream_write *pop_done(struct coil_tcp *t)
 {
 	struct coil_stream_write *first = NULL, **tail = &first, *w;
-	while ((w = coil__wq_pop_done(&t->x->wq_head, &t->x->wq_tail))) {
+	while ((w = coil__wq_pop_done(&t->w->wq_head, &t->w->wq_tail))) {
 		*tail = w;
 		tail = &w->next;
 	}
@@ -593,8 +671,8 @@ struct coil__sendv {
 
 static void sendv_put(struct coil_tcp *t)
 {
-	coil__blk_put(t->s.loop, COIL__BLK_SENDV, t->x->sv);
-	t->x->sv = NULL;
+	coil__blk_put(t->s.loop, COIL__BLK_SENDV, t->w->sv);
+	t->w->sv = NULL;
 }
 
 /* Send what is queued: one send or sendmsg for up to COIL_TCP_IOV iovecs
@@ -602,12 +680,13 @@ static void sendv_put(struct coil_tcp *t)
 static void flush(struct coil_tcp *t)
 {
 	struct coil_loop *loop = t->s.loop;
-	struct coil__tcp_ext *x = t->x;
+	struct coil__tcp_wr *wp = t->w;
+	uint64_t write_ns = t->x ? t->x->write_ns : 0;
 	int ret;
 
-	while (x && !coil_op_busy(&x->wr) && !(t->st & T_QUIET) &&
-	       !closing(t) && (t->st & T_CONNECTED) && x->wq_head) {
-		struct coil_stream_write *w = x->wq_head, *last = NULL;
+	while (wp && !coil_op_busy(&wp->wr) && !(t->st & T_QUIET) &&
+	       !closing(t) && (t->st & T_CONNECTED) && wp->wq_head) {
+		struct coil_stream_write *w = wp->wq_head, *last = NULL;
 		struct iovec iov[COIL_TCP_IOV];
 		unsigned n = 0, all = 1;
 		int more;
@@ -619,9 +698,9 @@ static void flush(struct coil_tcp *t)
 		}
 
 		if (w->flags & COIL_STREAM_W_SHUTDOWN) {
-			if (x->write_ns)
-				coil_op_timeout(&x->wr, x->write_ns);
-			ret = coil_shutdown(loop, &x->wr, t->fd, SHUT_WR);
+			if (write_ns)
+				coil_op_timeout(&wp->wr, write_ns);
+			ret = coil_shutdown(loop, &wp->wr, t->fd, SHUT_WR);
 			if (ret == 0) {
 				t->st |= T_WR_SHUT;
 				return;
@@ -659,29 +738,29 @@ static void flush(struct coil_tcp *t)
 				       (last->flags & COIL_STREAM_W_MORE)
 			       ? MSG_MORE
 			       : 0;
-		if (n == 1 && !more && (t->st & T_QUIET_OK) && !x->write_ns &&
+		if (n == 1 && !more && (t->st & T_QUIET_OK) && !write_ns &&
 		    coil_send_quiet(loop, t->fd, iov[0].iov_base,
 				    iov[0].iov_len) == 0) {
 			/* done when the peer answers: quiet_answered() */
 			t->st |= T_QUIET;
-			x->sending = bytes;
+			wp->sending = bytes;
 			t->s.stats.sends++; /* when it leaves, as others */
 			return;
 		}
-		if (x->write_ns)
-			coil_op_timeout(&x->wr, x->write_ns);
+		if (write_ns)
+			coil_op_timeout(&wp->wr, write_ns);
 		if (n == 1) {
-			ret = coil_send(loop, &x->wr, t->fd, iov[0].iov_base,
+			ret = coil_send(loop, &wp->wr, t->fd, iov[0].iov_base,
 					iov[0].iov_len, more);
-		} else if (!(x->sv = coil__blk_get(loop, COIL__BLK_SENDV,
-						   sizeof(*x->sv)))) {
+		} else if (!(wp->sv = coil__blk_get(loop, COIL__BLK_SENDV,
+						    sizeof(*wp->sv)))) {
 			ret = -ENOMEM;
 		} else {
-			memcpy(x->sv->iov, iov, n * sizeof(iov[0]));
-			memset(&x->sv->msg, 0, sizeof(x->sv->msg));
-			x->sv->msg.msg_iov = x->sv->iov;
-			x->sv->msg.msg_iovlen = n;
-			ret = coil_sendmsg(loop, &x->wr, t->fd, &x->sv->msg,
+			memcpy(wp->sv->iov, iov, n * sizeof(iov[0]));
+			memset(&wp->sv->msg, 0, sizeof(wp->sv->msg));
+			wp->sv->msg.msg_iov = wp->sv->iov;
+			wp->sv->msg.msg_iovlen = n;
+			ret = coil_sendmsg(loop, &wp->wr, t->fd, &wp->sv->msg,
 					   more);
 			if (ret < 0)
 				sendv_put(t);
@@ -691,18 +770,18 @@ static void flush(struct coil_tcp *t)
 			fail_writes(t, ret);
 			return;
 		}
-		x->sending = bytes;
+		wp->sending = bytes;
 		return;
 	}
 }
 
 static void wr_cb(struct coil_op *op, int res, unsigned flags)
 {
-	struct coil__tcp_ext *x =
-		coil_container_of(op, struct coil__tcp_ext, wr);
-	struct coil_tcp *t = x->t;
+	struct coil__tcp_wr *wp =
+		coil_container_of(op, struct coil__tcp_wr, wr);
+	struct coil_tcp *t = wp->t;
 
-	if (x->sv) /* the sendmsg is over: the kernel read its iovecs */
+	if (wp->sv) /* the sendmsg is over: the kernel read its iovecs */
 		sendv_put(t);
 	if (res < 0) {
 		int err;
@@ -724,11 +803,11 @@ static void wr_cb(struct coil_op *op, int res, unsigned flags)
 	}
 	if (t->st & T_WR_SHUT) {
 		t->st &= ~T_WR_SHUT;
-		coil__wq_complete(coil__wq_pop(&x->wq_head, &x->wq_tail), 0);
+		coil__wq_complete(coil__wq_pop(&wp->wq_head, &wp->wq_tail), 0);
 	} else {
-		if (res > 0)
-			x->last_any_ns = coil_now(t->s.loop);
-		coil__wq_sent(&t->s, x->wq_head, (size_t)res);
+		if (res > 0 && t->x)
+			t->x->last_any_ns = coil_now(t->s.loop);
+		coil__wq_sent(&t->s, wp->wq_head, (size_t)res);
 		coil__wq_complete(pop_done(t), 0);
 	}
 	if (closing(t)) {
@@ -736,7 +815,7 @@ static void wr_cb(struct coil_op *op, int res, unsigned flags)
 		return;
 	}
 	flush(t);
-	ext_idle(t);
+	parts_idle(t);
 }
 
 /* t->fail is only ever set on a connected stream, so its place ahead of
@@ -751,17 +830,17 @@ static int write_state(const struct coil_tcp *t)
 static int tcp_queue(struct coil_stream *s, struct coil_stream_write *w)
 {
 	struct coil_tcp *t = tcp_of(s);
-	struct coil__tcp_ext *x;
+	struct coil__tcp_wr *wp;
 	int ret = write_state(t);
 
 	if (ret < 0)
 		return ret;
-	if (!(x = ext(t)))
+	if (!(wp = wpart(t)))
 		return -ENOMEM;
-	coil__wq_add(s, &x->wq_head, &x->wq_tail, w);
+	coil__wq_add(s, &wp->wq_head, &wp->wq_tail, w);
 	if (w->flags & COIL_STREAM_W_SHUTDOWN)
 		t->st |= T_SHUT;
-	if (!coil_op_busy(&x->wr))
+	if (!coil_op_busy(&wp->wr))
 		kick(t);
 	return 0;
 }
@@ -830,7 +909,7 @@ static void tmr_cb(struct coil_op *op, int res, unsigned flags)
 		}
 	}
 	tmr_update(t);
-	ext_idle(t);
+	parts_idle(t);
 }
 
 /* Set the deadlines (a stream without any keeps no extension for them). */
@@ -882,8 +961,8 @@ static void fail_stream(struct coil_tcp *t, int err)
 		t->st |= T_RCANCEL;
 	if (!(t->st & T_RDONE))
 		held_drop(t);
-	if (t->x && coil_op_busy(&t->x->wr))
-		coil_cancel(loop, &t->x->wr); /* its callback fails the queue */
+	if (t->w && coil_op_busy(&t->w->wr))
+		coil_cancel(loop, &t->w->wr); /* its callback fails the queue */
 	kick(t);
 }
 
@@ -908,8 +987,8 @@ static int tcp_close(struct coil_stream *s)
 	} else if (t->fd >= 0) {
 		if (coil_op_busy(&t->rd) && !(t->st & T_RD_POST))
 			coil_cancel(loop, &t->rd);
-		if (x && coil_op_busy(&x->wr))
-			coil_cancel(loop, &x->wr);
+		if (t->w && coil_op_busy(&t->w->wr))
+			coil_cancel(loop, &t->w->wr);
 	}
 	if (x && coil_op_busy(&x->tmr))
 		coil_timeout_remove(loop, &x->tmr);
@@ -951,11 +1030,13 @@ static void close_done(struct coil_tcp *t)
 		spill_free(t->x);
 		ext_free(t);
 	}
+	if (t->w)
+		wpart_free(t);
 	t->st = 0;
 	coil_stream_finish_close(&t->s);
 }
 
-/* The kick's work: from the extension's kick op, or the read op posted in
+/* The kick's work: from the loop's kick list, or the read op posted in
  * its place. */
 static void kicked(struct coil_tcp *t)
 {
@@ -971,12 +1052,7 @@ static void kicked(struct coil_tcp *t)
 	if (closing(t))
 		return;
 	flush(t);
-	ext_idle(t);
-}
-
-static void kick_cb(struct coil_op *op, int res, unsigned flags)
-{
-	kicked(coil_container_of(op, struct coil__tcp_ext, kick)->t);
+	parts_idle(t);
 }
 
 static int tcp_fd(const struct coil_stream *s)
@@ -1139,6 +1215,8 @@ static void connect_fail(struct coil_tcp *t, int err)
 	if (err != -ECANCELED) {
 		free(t->x->rbuf);
 		ext_free(t);
+		if (t->w) /* a kick's, never one with writes (not connected) */
+			wpart_free(t);
 	}
 	cb(&t->s, err);
 }
@@ -1165,9 +1243,7 @@ static void connect_done(struct coil_tcp *t, int res)
 			return;
 		rd_arm(t);
 		tmr_update(t);
-		if (t->x && t->x->wq_head)
-			kick(t);
-		ext_idle(t);
+		parts_idle(t);
 		return;
 	}
 	close(t->fd);

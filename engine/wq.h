@@ -5,7 +5,7 @@
  *
  * A queue is a FIFO of the caller's struct coil_stream_write requests,
  * linked through w->next, between a head and a tail pointer that the
- * stream keeps in its own struct (struct coil__tcp_ext's wq_head/wq_tail, the
+ * stream keeps in its own struct (struct coil__tcp_wr's wq_head/wq_tail, the
  * TLS connection's). Each request keeps its own progress: idx is the
  * first iovec not completely consumed, off the bytes of iov[idx] already
  * consumed ("consumed" is sent for TCP, encrypted for TLS). A shutdown

@@ -378,6 +378,9 @@ struct coil_loop_stats {
 	 * paused, connecting, with deadlines or single-shot reads); a
 	 * stream that only has its multishot read armed holds none */
 	uint64_t tcp_exts;
+	/* TCP streams holding their write part now (coil/stream.h: a write
+	 * queued or in flight, or a kick due) */
+	uint64_t tcp_wrs;
 	/* receive timestamps (coil_buf_recvmsg()): reads of the clocks'
 	 * offset that found CLOCK_REALTIME stepped against CLOCK_MONOTONIC
 	 * (moved beyond a 500 ppm slew since the previous read), and the

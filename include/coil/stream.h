@@ -18,10 +18,10 @@
  * allocates once warm: reads land in the loop's provided buffers (or,
  * without multishot recv, in one buffer per stream allocated when reading
  * starts), writes are gathered from the caller's memory, and what a TCP
- * stream needs beyond an armed read (its extension, see struct coil_tcp)
- * comes from a list the loop keeps. The one exception is a paused stream
- * that received more than COIL_TCP_HELD buffers before the pause took
- * effect (see coil_stream_read_stop()).
+ * stream needs beyond an armed read (its write part and its extension,
+ * see struct coil_tcp) comes from lists the loop keeps. The one exception is a
+ * paused stream that received more than COIL_TCP_HELD buffers before the pause
+ * took effect (see coil_stream_read_stop()).
  *
  * Lifetime rules:
  *  - A stream is "open" from a successful coil_tcp_connect() / coil_tcp_open()
@@ -273,7 +273,7 @@ int coil_stream_read_stop(struct coil_stream *s);
  * COIL_ECLOSED when closing; -EPIPE after coil_stream_shutdown(); the
  * stream's error (-ECONNRESET, -EPIPE, -ETIMEDOUT ...) once a send failed
  * or a deadline expired; -ENOMEM when a TCP stream cannot take its
- * extension (the write queue lives there).
+ * write part (the write queue lives there).
  */
 int coil_stream_write(struct coil_stream *s, struct coil_stream_write *w,
 		      const void *buf, size_t len, coil_stream_write_cb cb);
@@ -460,27 +460,35 @@ struct coil_tcp_opts {
  * Everything after s is private.
  *
  * What an idle stream with a multishot read armed needs is in struct
- * coil_tcp itself (the socket, the flag word, the read op: 256 bytes on
- * x86-64). The rest (the write queue and its op, the kick, the deadline
- * timer, bytes held while paused, the single-shot buffer, the connect's
- * addresses) is a struct coil__tcp_ext, a block of the loop's taken when
- * the stream first needs one of them and given back once it is idle
- * again: a keep-alive server connection between requests holds none.
+ * coil_tcp itself (the socket, the flag word, the read op). The rest is
+ * in two blocks of the loop's, each taken when the stream first needs it
+ * and given back once it is idle again, so that a keep-alive server
+ * connection between requests holds neither:
+ *  - its write part (struct coil__tcp_wr: the send op, the write queue,
+ *    the link in the loop's list of streams to kick), taken by a write or
+ *    a kick and held until the queue is sent: what a write in flight
+ *    costs;
+ *  - its extension (struct coil__tcp_ext: the deadline timer, bytes held
+ *    while paused, the single-shot buffer, the connect's addresses),
+ *    taken only by a pause, deadlines, single-shot reads or a connect.
  */
 struct coil__sendv;
 struct coil_tcp;
 
-struct coil__tcp_ext {
+struct coil__tcp_wr {
 	struct coil_tcp *t;
-	struct coil_op wr;   /* send/sendmsg, shutdown */
-	struct coil_op kick; /* posted: flush writes, deliver held bytes */
-	struct coil_op tmr;  /* idle/read deadline timer */
-	/* write queue */
-	struct coil_stream_write *wq_head, *wq_tail;
+	struct coil__tcp_wr *kick_next; /* the loop's list of streams to kick */
+	struct coil_op wr;		/* send/sendmsg, shutdown */
+	struct coil_stream_write *wq_head, *wq_tail; /* write queue */
 	/* a sendmsg's header and iovecs, from the loop's list while one is
 	 * in flight (the kernel reads them until it completes), else NULL */
 	struct coil__sendv *sv;
 	size_t sending; /* bytes in the send in flight */
+};
+
+struct coil__tcp_ext {
+	struct coil_tcp *t;
+	struct coil_op tmr; /* idle/read deadline timer */
 	/* bytes kept while paused: provided buffers (see held) ... */
 	uint64_t held[COIL_TCP_HELD];	 /* bid << 48 | offset << 32 | len */
 	uint64_t held_rx[COIL_TCP_HELD]; /* their receive times */
@@ -515,7 +523,8 @@ struct coil_tcp {
 	int rd_end;  /* EOF (0) or -errno waiting behind held bytes */
 	unsigned rbuf_size;	 /* single-shot recv buffer's size */
 	struct coil_op rd;	 /* connect, then recv; last the close */
-	struct coil__tcp_ext *x; /* the rest, while used; else NULL */
+	struct coil__tcp_wr *w;	 /* the write part, while used; else NULL */
+	struct coil__tcp_ext *x; /* the extension, while used; else NULL */
 };
 
 /*

@@ -68,9 +68,11 @@ static void test_stream_close_with_ops_in_flight(void **state)
 	ST_RUN_UNTIL(loop, coil_stream_stats(&c.t.s)->sends >= 1, 10000);
 	spin(loop);
 	assert_true(coil_stream_stats(&c.t.s)->bytes_out < NBIG * BIG);
-	/* writing and a deadline: the stream holds its extension */
+	/* writing and a deadline: the stream holds its write part and
+	 * its extension */
+	assert_non_null(c.t.w);
 	assert_non_null(c.t.x);
-	assert_true(coil_op_busy(&c.t.x->wr));	/* a send in flight */
+	assert_true(coil_op_busy(&c.t.w->wr));	/* a send in flight */
 	assert_true(coil_op_busy(&c.t.rd));	/* a recv in flight */
 	assert_true(coil_op_busy(&c.t.x->tmr)); /* the idle timer */
 	assert_int_equal(srv.accepted, 1);
@@ -94,6 +96,7 @@ static void test_stream_close_with_ops_in_flight(void **state)
 	assert_int_equal(c.eof + c.err, 0);
 	/* nothing in flight, and the extension given back */
 	assert_false(coil_op_busy(&c.t.rd));
+	assert_null(c.t.w);
 	assert_null(c.t.x);
 	assert_int_equal(tu_count_fds(), fds_open - 1);
 

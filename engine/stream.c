@@ -187,8 +187,26 @@ uint64_t coil_stream_rx_time(const struct coil_stream *s)
 	return s ? s->rx_ns : 0;
 }
 
-const struct coil_stream_stats *coil_stream_stats(const struct coil_stream *s)
+struct coil_stream_stats coil_stream_stats(const struct coil_stream *s)
 {
-	static const struct coil_stream_stats none;
-	return s ? &s->stats : &none;
+	struct coil_stream_stats st = {0};
+	const struct coil__stream_ctr *c;
+
+	if (!s)
+		return st;
+	c = &s->stats;
+	st.bytes_in = c->bytes_in;
+	st.bytes_out = c->bytes_out;
+	st.recvs = c->recvs;
+	st.sends = c->sends;
+	st.writes = c->writes;
+	st.queued = c->queued;
+	st.queued_max = c->queued_max;
+	st.held = c->held;
+	st.held_max = c->held_max;
+	st.spilled = c->spilled;
+	st.spill_max = c->spill_max;
+	st.pauses = c->pauses;
+	st.rx_stamped = c->rx_stamped;
+	return st;
 }

@@ -267,8 +267,7 @@ static int spill(struct coil_tcp *t, const void *p, size_t len)
 	memcpy(x->spill + x->spill_off + x->spill_len, p, len);
 	x->spill_len += len;
 	t->s.stats.spilled += len;
-	if (x->spill_len > t->s.stats.spill_max)
-		t->s.stats.spill_max = x->spill_len;
+	coil__max32(&t->s.stats.spill_max, x->spill_len);
 	return 0;
 }
 
@@ -306,9 +305,9 @@ static int held_push(struct coil_tcp *t, unsigned bid, const void *p,
 			(uint64_t)((const char *)p - coil__buf_base(loop, bid));
 		x->held[i] = (uint64_t)bid << 48 | off << 32 | len;
 		x->held_rx[i] = rx;
-		t->s.stats.held = x->held_n;
+		t->s.stats.held = (uint8_t)x->held_n;
 		if (x->held_n > t->s.stats.held_max)
-			t->s.stats.held_max = x->held_n;
+			t->s.stats.held_max = (uint8_t)x->held_n;
 		return 0;
 	}
 	ret = spill(t, p, len);
@@ -324,7 +323,7 @@ static uint64_t held_pop(struct coil_tcp *t, uint64_t *rx)
 	*rx = x->held_rx[x->held_head];
 	x->held_head = (x->held_head + 1) % COIL_TCP_HELD;
 	x->held_n--;
-	t->s.stats.held = x->held_n;
+	t->s.stats.held = (uint8_t)x->held_n;
 	return v;
 }
 

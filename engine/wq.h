@@ -20,8 +20,16 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "coil/stream.h"
+
+/* Raise the saturating maximum *@m to @v (struct coil__stream_ctr). */
+static inline void coil__max32(uint32_t *m, uint64_t v)
+{
+	if (v > *m)
+		*m = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
 
 /* Whether a stream takes a write or shutdown request now: 0, or the error
  * coil_stream_write*() / coil_stream_shutdown() return, in this order:
@@ -64,8 +72,7 @@ static inline void coil__wq_add(struct coil_stream *s,
 	if (!(w->flags & COIL_STREAM_W_SHUTDOWN)) {
 		s->stats.writes++;
 		s->stats.queued += w->len;
-		if (s->stats.queued > s->stats.queued_max)
-			s->stats.queued_max = s->stats.queued;
+		coil__max32(&s->stats.queued_max, s->stats.queued);
 	}
 	coil__wq_push(head, tail, w);
 }

@@ -121,8 +121,8 @@ static void s_read(struct coil_stream *s, ssize_t n, const void *b);
 static void s_closed(struct coil_stream *s)
 {
 	struct sconn *c = coil_container_of(s, struct sconn, t.s);
-	srv_sends += c->t.s.stats.sends;
-	srv_writes += c->t.s.stats.writes;
+	srv_sends += coil_stream_stats(&c->t.s).sends;
+	srv_writes += coil_stream_stats(&c->t.s).writes;
 	srv.closed++;
 }
 
@@ -194,7 +194,8 @@ static void *server_main(void *arg)
 			break;
 		if (phase < 2 && bu_mono_ns() >= t_start && t_start) {
 			for (int i = 0; i < srv.opened; i++)
-				sends += sconns[i].t.s.stats.sends;
+				sends +=
+					coil_stream_stats(&sconns[i].t.s).sends;
 			window(&srv, loop, &phase, sends, 0);
 		}
 		if (!lclosed && srv.opened == o.conns) {
@@ -318,8 +319,10 @@ static void *client_main(void *arg)
 			uint64_t sends = 0, writes = 0;
 			int was = cli_phase;
 			for (int i = 0; cli_phase < 2 && i < o.conns; i++) {
-				sends += cconns[i].t.s.stats.sends;
-				writes += cconns[i].t.s.stats.writes;
+				sends +=
+					coil_stream_stats(&cconns[i].t.s).sends;
+				writes += coil_stream_stats(&cconns[i].t.s)
+						  .writes;
 			}
 			window(&cli, loop, &cli_phase, sends, writes);
 			if (was == 0 && cli_phase == 1)

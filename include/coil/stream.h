@@ -108,7 +108,8 @@ typedef void (*coil_stream_close_cb)(struct coil_stream *s);
 
 /*
  * Per-stream counters, kept by every implementation for its own level (a
- * TLS stream counts plaintext; its TCP stream counts ciphertext).
+ * TLS stream counts plaintext; its TCP stream counts ciphertext), as
+ * coil_stream_stats() reports them.
  */
 struct coil_stream_stats {
 	uint64_t bytes_in;   /* bytes delivered to / received for reading */
@@ -124,6 +125,21 @@ struct coil_stream_stats {
 	uint64_t spill_max;  /* the most bytes ever copied aside at once */
 	uint64_t pauses;     /* times reading was paused */
 	uint64_t rx_stamped; /* recv completions with a kernel timestamp */
+};
+
+/*
+ * The counters as a stream keeps them (struct coil_stream's stats; read
+ * them with coil_stream_stats()): byte totals in 64 bits; counts in 32,
+ * which wrap after 2^32 (four billion sends of one connection); the
+ * largest queue and spill saturating at UINT32_MAX bytes; held buffers
+ * (at most COIL_TCP_HELD) in 8. 64 bytes where the reported form takes
+ * 104, in every stream.
+ */
+struct coil__stream_ctr {
+	uint64_t bytes_in, bytes_out, queued, spilled;
+	uint32_t recvs, sends, writes, pauses, rx_stamped;
+	uint32_t queued_max, spill_max;
+	uint8_t held, held_max;
 };
 
 /*
@@ -175,9 +191,9 @@ struct coil_stream {
 	void *data; /* the caller's, untouched by coil */
 	coil_stream_read_cb read_cb;
 	coil_stream_close_cb close_cb;
-	unsigned flags; /* COIL_STREAM_* */
-	struct coil_stream_stats stats;
-	uint64_t rx_ns; /* see coil_stream_rx_time() */
+	unsigned flags;		       /* COIL_STREAM_* */
+	struct coil__stream_ctr stats; /* coil_stream_stats() */
+	uint64_t rx_ns;		       /* see coil_stream_rx_time() */
 };
 
 /* request flags (private) */
@@ -386,9 +402,18 @@ uint64_t coil_stream_rx_time(const struct coil_stream *s);
 /* coil_stream_fd() - the socket under @s, or -1 (none, or NULL @s). */
 int coil_stream_fd(const struct coil_stream *s);
 
-/* coil_stream_stats() - the stream's counters (never NULL for non-NULL @s).
+/*
+ * coil_stream_stats() - a copy of the stream's counters.
+ * @s: any stream, open or not (its counters live until it is reused), or
+ *     NULL.
+ *
+ * The counts are kept in 32 bits (struct coil__stream_ctr) and wrap after
+ * 2^32; queued_max and spill_max stop at UINT32_MAX. The copy is the
+ * caller's: it does not change with the stream.
+ *
+ * Return: the counters; all zero for NULL @s.
  */
-const struct coil_stream_stats *coil_stream_stats(const struct coil_stream *s);
+struct coil_stream_stats coil_stream_stats(const struct coil_stream *s);
 
 /*
  * coil_stream_init() - for implementations: set up the common head.

@@ -307,7 +307,7 @@ static struct pair *pair_open(const char *mode, size_t pre_n)
 		/* the client's first bytes, as an HTTP/1.1 server would have
 		 * read them before it saw "PRI * HTTP/2.0" */
 		size_t have = 0;
-		while (!coil_stream_stats(&p->cli.tcp.s)->bytes_out)
+		while (!coil_stream_stats(&p->cli.tcp.s).bytes_out)
 			coil_loop_run(p->loop, COIL_RUN_ONCE);
 		while (have < pre_n) {
 			ssize_t n = read(fds[1], pre + have, pre_n - have);
@@ -472,7 +472,7 @@ static uint64_t four_fields(const struct coil_h2_opts *o)
 		assert_int_equal(p->status[i], 200);
 		assert_int_equal(p->fill[i], 200);
 	}
-	in = coil_stream_stats(&p->cli.tcp.s)->bytes_in;
+	in = coil_stream_stats(&p->cli.tcp.s).bytes_in;
 	pair_close(p);
 	return in;
 }

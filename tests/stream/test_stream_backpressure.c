@@ -100,7 +100,7 @@ static void slow_read(struct coil_stream *s, ssize_t n, const void *buf);
 static void resume_cb(struct coil_op *op, int res, unsigned flags)
 {
 	if (rd.stalled == 1) {
-		rd.sent_at_stall_end = coil_stream_stats(&wr.c.t.s)->bytes_out;
+		rd.sent_at_stall_end = coil_stream_stats(&wr.c.t.s).bytes_out;
 		rd.stalled = 2;
 	}
 	if (rd.got >= TOTAL)
@@ -111,7 +111,7 @@ static void resume_cb(struct coil_op *op, int res, unsigned flags)
 static void slow_read(struct coil_stream *s, ssize_t n, const void *buf)
 {
 	const unsigned char *p = buf;
-	const struct coil_stream_stats *st = coil_stream_stats(s);
+	const struct coil_stream_stats st = coil_stream_stats(s);
 
 	if (n <= 0) {
 		if (n == 0)
@@ -133,15 +133,14 @@ static void slow_read(struct coil_stream *s, ssize_t n, const void *buf)
 	rd.hash = fnv(rd.hash, p, (size_t)n);
 	rd.got += (uint64_t)n;
 	rd.reads++;
-	if (st->held > rd.max_held)
-		rd.max_held = st->held;
+	if (st.held > rd.max_held)
+		rd.max_held = st.held;
 
 	/* back-pressure: pause now, resume next turn (or much later) */
 	assert_int_equal(coil_stream_read_stop(s), 0);
 	if (!rd.stalled && rd.got >= (8ull << 20)) {
 		rd.stalled = 1;
-		rd.sent_at_stall_start =
-			coil_stream_stats(&wr.c.t.s)->bytes_out;
+		rd.sent_at_stall_start = coil_stream_stats(&wr.c.t.s).bytes_out;
 		assert_int_equal(coil_timeout(rd.loop, &rd.stall, 200 * MS, 0),
 				 0);
 	} else if (rd.reads % 64 == 0) {
@@ -165,7 +164,7 @@ static void test_stream_64mib_slow_reader_bounded(void **state)
 	struct coil_loop *loop = tu_loop(&lo);
 	struct server srv = {0};
 	struct coil_tcp_opts wo = {.sndbuf = 256 << 10};
-	const struct coil_stream_stats *ws, *rs;
+	struct coil_stream_stats ws, rs;
 	uint64_t x = 0x9e3779b97f4a7c15ull, t0;
 
 	pattern = malloc(PLEN);
@@ -197,10 +196,10 @@ static void test_stream_64mib_slow_reader_bounded(void **state)
 		"spilled %llu KiB (max %llu KiB at once), stall let %llu KiB "
 		"through\n",
 		(double)(tu_mono_ns() - t0) / 1e6, (unsigned long long)rd.reads,
-		(unsigned long long)coil_stream_stats(&wr.c.t.s)->sends,
-		(unsigned long long)coil_stream_stats(rd.s)->held_max,
-		(unsigned long long)coil_stream_stats(rd.s)->spilled >> 10,
-		(unsigned long long)coil_stream_stats(rd.s)->spill_max >> 10,
+		(unsigned long long)coil_stream_stats(&wr.c.t.s).sends,
+		(unsigned long long)coil_stream_stats(rd.s).held_max,
+		(unsigned long long)coil_stream_stats(rd.s).spilled >> 10,
+		(unsigned long long)coil_stream_stats(rd.s).spill_max >> 10,
 		(unsigned long long)(rd.sent_at_stall_end -
 				     rd.sent_at_stall_start) >>
 			10);
@@ -212,22 +211,22 @@ static void test_stream_64mib_slow_reader_bounded(void **state)
 
 	ws = coil_stream_stats(&wr.c.t.s);
 	rs = coil_stream_stats(rd.s);
-	assert_int_equal(ws->bytes_out, TOTAL);
-	assert_int_equal(rs->bytes_in, TOTAL);
+	assert_int_equal(ws.bytes_out, TOTAL);
+	assert_int_equal(rs.bytes_in, TOTAL);
 	/* the writer's queue never held more than its NREQ requests */
-	assert_true(ws->queued_max <= (uint64_t)NREQ * CHUNK);
+	assert_true(ws.queued_max <= (uint64_t)NREQ * CHUNK);
 	/* the paused reader kept at most COIL_TCP_HELD of the ring's
 	 * buffers (so never more than the ring), and what it copied aside
 	 * stayed under what the socket buffers can hold */
-	assert_true(rs->held_max <= COIL_TCP_HELD);
-	assert_true(rs->held_max <= RING);
+	assert_true(rs.held_max <= COIL_TCP_HELD);
+	assert_true(rs.held_max <= RING);
 	/* ... and none with incremental consumption (COIL_FALLBACK=bufinc),
 	 * where one held delivery keeps its whole buffer: copies only */
 	if (coil_loop_features(loop) & COIL_FEAT_BUF_INC)
-		assert_int_equal(rs->held_max, 0);
-	assert_true(rd.max_held <= rs->held_max);
-	assert_true(rs->spill_max <= RING * 16384ull);
-	assert_true(rs->pauses >= rd.reads - 1);
+		assert_int_equal(rs.held_max, 0);
+	assert_true(rd.max_held <= rs.held_max);
+	assert_true(rs.spill_max <= RING * 16384ull);
+	assert_true(rs.pauses >= rd.reads - 1);
 	/* while the reader stalled for 200 ms the sender stalled too: only
 	 * what the socket buffers take got through */
 	assert_int_equal(rd.stalled, 2);
@@ -235,7 +234,7 @@ static void test_stream_64mib_slow_reader_bounded(void **state)
 		    (8ull << 20));
 
 	/* let the write callbacks run, then end cleanly */
-	ST_RUN_UNTIL(loop, ws->queued == 0, 5000);
+	ST_RUN_UNTIL(loop, coil_stream_stats(&wr.c.t.s).queued == 0, 5000);
 	st_client_close(loop, &wr.c);
 	st_server_close(&srv);
 	st_loop_free(loop);

@@ -71,12 +71,11 @@ static void test_tls_handshake_echo_and_clean_end(void **state)
 	assert_int_equal(c.got, sizeof(msg) - 1);
 	assert_memory_equal(c.in, msg, sizeof(msg) - 1);
 	/* plaintext on the TLS stream, ciphertext (more) on TCP */
-	assert_int_equal(coil_stream_stats(&c.tls.s)->bytes_out,
+	assert_int_equal(coil_stream_stats(&c.tls.s).bytes_out,
 			 sizeof(msg) - 1);
-	assert_int_equal(coil_stream_stats(&c.tls.s)->bytes_in,
-			 sizeof(msg) - 1);
-	assert_true(coil_stream_stats(&c.tcp.s)->bytes_out >
-		    coil_stream_stats(&c.tls.s)->bytes_out + 200);
+	assert_int_equal(coil_stream_stats(&c.tls.s).bytes_in, sizeof(msg) - 1);
+	assert_true(coil_stream_stats(&c.tcp.s).bytes_out >
+		    coil_stream_stats(&c.tls.s).bytes_out + 200);
 
 	/* close_notify each way: the server reads a clean end (0), shuts
 	 * down in turn, and so do we */
@@ -377,9 +376,9 @@ static void test_tls_bulk_16mib_echo(void **state)
 		"16 MiB echoed in %.1f ms; %llu records out, %llu in; "
 		"TCP out %llu bytes\n",
 		(tu_mono_ns() - t0) / 1e6,
-		(unsigned long long)coil_stream_stats(&c.tls.s)->sends,
-		(unsigned long long)coil_stream_stats(&c.tls.s)->recvs,
-		(unsigned long long)coil_stream_stats(&c.tcp.s)->bytes_out);
+		(unsigned long long)coil_stream_stats(&c.tls.s).sends,
+		(unsigned long long)coil_stream_stats(&c.tls.s).recvs,
+		(unsigned long long)coil_stream_stats(&c.tcp.s).bytes_out);
 	assert_int_equal(bk->err, 0);
 	assert_int_equal(c.err, 0);
 	assert_int_equal(c.got, BULK);
@@ -392,9 +391,9 @@ static void test_tls_bulk_16mib_echo(void **state)
 	}
 	assert_true(c.hash == want);
 	assert_true(srv.conns->hash == want);
-	assert_int_equal(coil_stream_stats(&c.tls.s)->bytes_out, BULK);
-	assert_int_equal(coil_stream_stats(&c.tls.s)->queued, 0);
-	assert_true(coil_stream_stats(&c.tls.s)->sends >= BULK / 16384);
+	assert_int_equal(coil_stream_stats(&c.tls.s).bytes_out, BULK);
+	assert_int_equal(coil_stream_stats(&c.tls.s).queued, 0);
+	assert_true(coil_stream_stats(&c.tls.s).sends >= BULK / 16384);
 
 	assert_int_equal(coil_stream_shutdown(&c.tls.s, &sh, NULL), 0);
 	TT_RUN_UNTIL(loop, c.eof || c.err, 5000);
@@ -443,7 +442,7 @@ static void test_tls_pause_resume(void **state)
 	assert_int_equal(c.eof, 1);
 	assert_int_equal(c.got, BULK / 4);
 	assert_int_equal(c.bad, 0);
-	assert_int_equal(coil_stream_stats(&c.tls.s)->pauses, pauses);
+	assert_int_equal(coil_stream_stats(&c.tls.s).pauses, pauses);
 	assert_true(pauses >= 2);
 	tt_cli_close(loop, &c);
 	tt_srv_close(&srv);
@@ -478,9 +477,9 @@ static void test_tls_small_writes_gather(void **state)
 	assert_int_equal(c.got, sizeof(out));
 	assert_memory_equal(c.in, out, sizeof(out));
 	print_message("%d writes -> %llu records\n", NW,
-		      (unsigned long long)coil_stream_stats(&c.tls.s)->sends);
-	assert_int_equal(coil_stream_stats(&c.tls.s)->writes, NW);
-	assert_true(coil_stream_stats(&c.tls.s)->sends <= 4);
+		      (unsigned long long)coil_stream_stats(&c.tls.s).sends);
+	assert_int_equal(coil_stream_stats(&c.tls.s).writes, NW);
+	assert_true(coil_stream_stats(&c.tls.s).sends <= 4);
 	tt_cli_close(loop, &c);
 	tt_srv_close(&srv);
 	coil_tls_config_free(scfg);
@@ -569,7 +568,7 @@ static void test_tls_handshake_timeout_and_garbage(void **state)
 				 0);
 	}
 	/* until the ClientHello left */
-	TT_RUN_UNTIL(loop, coil_stream_stats(&d.tcp.s)->bytes_out > 0, 5000);
+	TT_RUN_UNTIL(loop, coil_stream_stats(&d.tcp.s).bytes_out > 0, 5000);
 	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	assert_true(fd >= 0);
 	assert_int_equal(coil_tcp_open(loop, &r.t, fd, NULL), 0);
@@ -606,7 +605,7 @@ static void test_tls_peer_gone_during_handshake(void **state)
 	assert_int_equal(coil_tls_connect(loop, &c.tls, &c.tcp, &ss, 1, NULL,
 					  ccfg, &o, tt_cli_connected),
 			 0);
-	TT_RUN_UNTIL(loop, coil_stream_stats(&c.tcp.s)->bytes_out > 0, 5000);
+	TT_RUN_UNTIL(loop, coil_stream_stats(&c.tcp.s).bytes_out > 0, 5000);
 	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	assert_true(fd >= 0);
 	/* the ClientHello arrives (blocking read), then we hang up */

@@ -190,7 +190,7 @@ static void test_tls_nginx_big_body(void **state)
 	assert_memory_equal(c.in + hlen, body, BIG);
 	free(body);
 	print_message("4 MiB body intact; %llu records\n",
-		      (unsigned long long)coil_stream_stats(&c.tls.s)->recvs);
+		      (unsigned long long)coil_stream_stats(&c.tls.s).recvs);
 	tt_cli_close(loop, &c);
 	coil_tls_config_free(cfg);
 }

@@ -331,7 +331,7 @@ static void test_tls_s_server_16mib_rev(void **state)
 	print_message("16 MiB there and back through s_server -rev in %.0f ms "
 		      "(%llu records in)\n",
 		      (tu_mono_ns() - t0) / 1e6,
-		      (unsigned long long)coil_stream_stats(&c.tls.s)->recvs);
+		      (unsigned long long)coil_stream_stats(&c.tls.s).recvs);
 	assert_int_equal(c.err, 0);
 	assert_int_equal(rv->got_lines, NLINES);
 	assert_int_equal(c.got, (size_t)NLINES * LINE);

@@ -137,13 +137,13 @@ static void on_head(struct coil_h2 *h, int32_t sid, void *sdata,
 static void count_bytes(struct cb_conn *c)
 {
 	struct cb_gen *g = c->g;
-	const struct coil_stream_stats *s = coil_stream_stats(c->s);
+	const struct coil_stream_stats s = coil_stream_stats(c->s);
 	if (measured(g, coil_now(g->loop))) {
-		g->th->r.bytes_read += s->bytes_in - c->h2_in;
-		g->th->r.bytes_written += s->bytes_out - c->h2_out;
+		g->th->r.bytes_read += s.bytes_in - c->h2_in;
+		g->th->r.bytes_written += s.bytes_out - c->h2_out;
 	}
-	c->h2_in = s->bytes_in;
-	c->h2_out = s->bytes_out;
+	c->h2_in = s.bytes_in;
+	c->h2_out = s.bytes_out;
 }
 
 static enum cb_err_class err_class(int err)
@@ -248,7 +248,7 @@ static const struct coil_h2_handler handler = {
 static int h2_start(struct cb_conn *c)
 {
 	struct coil_h2_opts o = {0};
-	const struct coil_stream_stats *s = coil_stream_stats(c->s);
+	const struct coil_stream_stats s = coil_stream_stats(c->s);
 	int ret;
 
 	if (c->g->t->https) {
@@ -265,8 +265,8 @@ static int h2_start(struct cb_conn *c)
 		o.header_table_bytes = c->g->o->header_table_bytes
 					       ? c->g->o->header_table_bytes
 					       : COIL_H2_TABLE_NONE;
-	c->h2_in = s->bytes_in;
-	c->h2_out = s->bytes_out;
+	c->h2_in = s.bytes_in;
+	c->h2_out = s.bytes_out;
 	ret = coil_h2_client(c->s, &o, &handler, c, &c->h2);
 	if (ret == 0)
 		c->g->th->r.h2_sessions++;

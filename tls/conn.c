@@ -33,21 +33,31 @@ static int verify_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 	return 0;
 }
 
-/* "host:port" from the lower stream's peer, or host alone. */
-static char *default_key(const char *host, struct coil_stream *lower)
+/* The port of an IPv4 or IPv6 address; 0 for another family. */
+static unsigned port_of(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return 0;
+}
+
+/* "host:port": the port of @addr0 (the first address a connect tries)
+ * if given, else of the lower stream's peer; host alone without one. */
+static char *default_key(const char *host, struct coil_stream *lower,
+			 const struct sockaddr_storage *addr0)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	int fd = coil_stream_fd(lower);
+	int fd = addr0 ? -1 : coil_stream_fd(lower);
 	unsigned port = 0;
 	char *k = NULL;
 
-	if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
-		if (ss.ss_family == AF_INET)
-			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		else if (ss.ss_family == AF_INET6)
-			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	}
+	if (addr0)
+		port = port_of(addr0);
+	else if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+		port = port_of(&ss);
 	if (port) {
 		if (asprintf(&k, "%s:%u", host, port) < 0)
 			k = NULL;
@@ -58,7 +68,8 @@ static char *default_key(const char *host, struct coil_stream *lower)
 }
 
 int coil__tls_conn_new(struct coil_tls *t, const struct coil_tls_config *cfg,
-		       const struct coil_tls_opts *o)
+		       const struct coil_tls_opts *o,
+		       const struct sockaddr_storage *addr0)
 {
 	struct coil_tls__conn *c;
 	int server = (cfg->flags & COIL_TLS_SERVER) != 0;
@@ -95,9 +106,9 @@ int coil__tls_conn_new(struct coil_tls *t, const struct coil_tls_config *cfg,
 	}
 	if (!server && o->cache && o->host) {
 		c->cache = o->cache;
-		c->session_key = o->session_key
-					 ? strdup(o->session_key)
-					 : default_key(o->host, t->lower);
+		c->session_key =
+			o->session_key ? strdup(o->session_key)
+				       : default_key(o->host, t->lower, addr0);
 		if (!c->session_key) {
 			ret = -ENOMEM;
 			goto fail;

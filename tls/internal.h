@@ -228,11 +228,14 @@ void coil__tls_cache_drop(struct coil_tls_cache *cache, const char *key,
 
 /* Build t->c for @cfg and @o (coil_tls_open()'s and coil_tls_connect()'s
  * arguments, checked): mbedTLS set up, host and session key, nothing
- * started; t->lower set if the key comes from its peer. The session owns
- * it from then on (its timers, and freeing it). Return: 0; -ENOMEM;
- * -EINVAL (a host mbedTLS refuses). */
+ * started. The default session key is "host:port" with the port of
+ * @addr0 (coil_tls_connect(): the first address it tries) or, when NULL,
+ * of the lower stream's peer (t->lower set). The session owns it from
+ * then on (its timers, and freeing it). Return: 0; -ENOMEM; -EINVAL (a
+ * host mbedTLS refuses). */
 int coil__tls_conn_new(struct coil_tls *t, const struct coil_tls_config *cfg,
-		       const struct coil_tls_opts *o);
+		       const struct coil_tls_opts *o,
+		       const struct sockaddr_storage *addr0);
 
 /* ---- bio.c: the memory BIO ---- */
 

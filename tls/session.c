@@ -34,10 +34,7 @@
  * interface over one flag word (t->st, internal.h).
  */
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -542,9 +539,10 @@ static const struct coil_stream_vt tls_vt = {
 
 /* The engine state (tls/conn.c) and this session's timers. */
 static int conn_start(struct coil_tls *t, const struct coil_tls_config *cfg,
-		      const struct coil_tls_opts *o)
+		      const struct coil_tls_opts *o,
+		      const struct sockaddr_storage *addr0)
 {
-	int ret = coil__tls_conn_new(t, cfg, o);
+	int ret = coil__tls_conn_new(t, cfg, o, addr0);
 
 	if (ret == 0) {
 		t->c->slot_sent = slot_done;
@@ -605,7 +603,7 @@ int coil_tls_open(struct coil_tls *t, struct coil_stream *lower,
 		return -EINVAL;
 	tls_init(t, lower->loop);
 	t->lower = lower;
-	ret = conn_start(t, cfg, o);
+	ret = conn_start(t, cfg, o, NULL);
 	if (ret < 0) {
 		t->s.flags = 0;
 		return ret;
@@ -657,23 +655,9 @@ int coil_tls_connect(struct coil_loop *loop, struct coil_tls *t,
 		return -EINVAL;
 	tls_init(t, loop);
 	t->lower = &tcp->s;
-	/* no peer address yet for the session key: the default key is
-	 * made from the host and the first address's port */
-	if (!o->session_key && o->cache && o->host && addrs && naddrs) {
-		struct coil_tls_opts o2 = *o;
-		char key[300];
-		unsigned port =
-			addrs[0].ss_family == AF_INET6
-				? ntohs(((const struct sockaddr_in6 *)&addrs[0])
-						->sin6_port)
-				: ntohs(((const struct sockaddr_in *)&addrs[0])
-						->sin_port);
-		snprintf(key, sizeof(key), "%s:%u", o->host, port);
-		o2.session_key = key;
-		ret = conn_start(t, cfg, &o2);
-	} else {
-		ret = conn_start(t, cfg, o);
-	}
+	/* no peer yet: the default session key takes the first address's
+	 * port */
+	ret = conn_start(t, cfg, o, addrs && naddrs ? &addrs[0] : NULL);
 	if (ret < 0) {
 		t->s.flags = 0;
 		return ret;

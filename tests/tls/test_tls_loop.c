@@ -249,6 +249,47 @@ static void test_tls_resume_from_cache(void **state)
 	coil_tls_config_free(ccfg);
 }
 
+/* coil_tls_connect()'s default session key is the host and the first
+ * address's port: one host on two ports (two servers sharing a ticket
+ * key, so either would take the other's ticket) keeps two sessions, and
+ * each port resumes only its own. */
+static void test_tls_session_key_has_port(void **state)
+{
+	struct coil_tls_config *scfg = tt_server_config(NULL, NULL, 0);
+	struct coil_tls_config *ccfg = tt_client_config(0);
+	struct coil_tls_cache *cache;
+	struct coil_tls_opts o = host_opts("localhost");
+	struct tt_srv a = {0}, b = {0};
+	int resumed[4], count[4];
+	(void)state;
+
+	assert_int_equal(coil_tls_cache_new(&cache, 4), 0);
+	o.cache = cache;
+	tt_srv_open(&a, loop, scfg, TT_ECHO);
+	tt_srv_open(&b, loop, scfg, TT_ECHO);
+	for (int i = 0; i < 4; i++) {
+		struct tt_cli c = {0};
+		assert_int_equal(tt_cli_connect(loop, &c,
+						i % 2 ? b.port : a.port, ccfg,
+						&o),
+				 0);
+		resumed[i] = coil_tls_info(&c.tls)->resumed;
+		tt_cli_wait_ticket(loop, &c);
+		tt_cli_close(loop, &c);
+		count[i] = (int)coil_tls_cache_count(cache);
+	}
+	tt_srv_close(&a);
+	tt_srv_close(&b);
+	/* (checked with the servers closed: a failure ends the test) */
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(resumed[i], i >= 2);
+		assert_int_equal(count[i], i ? 2 : 1);
+	}
+	coil_tls_cache_free(cache);
+	coil_tls_config_free(scfg);
+	coil_tls_config_free(ccfg);
+}
+
 static void test_tls_mutual(void **state)
 {
 	struct coil_tls_config *scfg =
@@ -835,6 +876,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tls_bad_certificates,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_resume_from_cache,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_session_key_has_port,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_mutual, setup,
 						teardown),

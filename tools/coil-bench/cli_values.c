@@ -82,7 +82,8 @@ int cb_cli_add_url(struct cb_opts *o, const char *u, size_t n)
  * are skipped, surrounding blanks (and a CR) trimmed. */
 int cb_cli_read_urls(struct cb_opts *o, const char *path, char *err, size_t len)
 {
-	char *text, *p;
+	char *text;
+	const char *p, *b, *e;
 	size_t n, before = o->n_urls;
 	int ret = tools_read_file(path, 64u << 20, &text, &n);
 	if (ret < 0) {
@@ -91,36 +92,25 @@ int cb_cli_read_urls(struct cb_opts *o, const char *path, char *err, size_t len)
 					 : strerror(-ret));
 		return ret;
 	}
-	for (p = text; p < text + n;) {
-		char *eol = memchr(p, '\n', (size_t)(text + n - p));
-		char *end = eol ? eol : text + n, *b = p, *e = end;
-		while (b < e && (*b == ' ' || *b == '\t'))
-			b++;
-		while (e > b &&
-		       (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-			e--;
-		if (e > b && *b != '#') {
-			if (memchr(b, '\0', (size_t)(e - b))) {
-				free(text);
-				return tools_fail(err, len,
-						  "--urls '%s' has a NUL byte",
-						  path);
-			}
-			ret = cb_cli_add_url(o, b, (size_t)(e - b));
-			if (ret == -E2BIG) {
-				free(text);
-				return tools_fail(
-					err, len,
-					"--urls '%s' has more than %u URLs",
-					path, CB_MAX_URLS);
-			}
-			if (ret < 0) {
-				free(text);
-				tools_fail(err, len, "out of memory");
-				return ret;
-			}
+	p = text;
+	while (tools_next_line(&p, text + n, &b, &e)) {
+		if (memchr(b, '\0', (size_t)(e - b))) {
+			free(text);
+			return tools_fail(err, len,
+					  "--urls '%s' has a NUL byte", path);
 		}
-		p = eol ? eol + 1 : text + n;
+		ret = cb_cli_add_url(o, b, (size_t)(e - b));
+		if (ret == -E2BIG) {
+			free(text);
+			return tools_fail(err, len,
+					  "--urls '%s' has more than %u URLs",
+					  path, CB_MAX_URLS);
+		}
+		if (ret < 0) {
+			free(text);
+			tools_fail(err, len, "out of memory");
+			return ret;
+		}
 	}
 	free(text);
 	if (o->n_urls == before)

@@ -222,7 +222,8 @@ static int add_url(struct cg_opts *o, char *u, bool owned, size_t *cap)
 static int read_list(struct cg_opts *o, const char *path, size_t *cap,
 		     char *err, size_t errlen)
 {
-	char *buf, *p, *end;
+	char *buf, *u;
+	const char *p, *s, *e;
 	size_t len;
 	int ret = slurp(path, &buf, &len);
 
@@ -232,18 +233,7 @@ static int read_list(struct cg_opts *o, const char *path, size_t *cap,
 		return ret;
 	}
 	p = buf;
-	end = buf + len;
-	while (p < end) {
-		char *nl = memchr(p, '\n', (size_t)(end - p));
-		char *e = nl ? nl : end, *s = p, *u;
-		p = nl ? nl + 1 : end;
-		while (s < e && (*s == ' ' || *s == '\t'))
-			s++;
-		while (e > s &&
-		       (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-			e--;
-		if (s == e || *s == '#')
-			continue;
+	while (tools_next_line(&p, buf + len, &s, &e)) {
 		u = strndup(s, (size_t)(e - s));
 		if (!u || add_url(o, u, true, cap) < 0) {
 			free(u);
@@ -255,23 +245,13 @@ static int read_list(struct cg_opts *o, const char *path, size_t *cap,
 	return 0;
 }
 
-static int tchar(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 /* "Name: value" into a header, pointing into @s (argv). */
 static int parse_header(const char *s, struct coil_http_header *h)
 {
 	const char *colon = strchr(s, ':'), *v;
 
-	if (!colon || colon == s)
+	if (!colon || !tools_is_token(s, (size_t)(colon - s)))
 		return -EINVAL;
-	for (const char *p = s; p < colon; p++) {
-		if (!tchar(*p))
-			return -EINVAL;
-	}
 	v = colon + 1;
 	while (*v == ' ' || *v == '\t')
 		v++;
@@ -397,18 +377,10 @@ int cg_cli_parse(struct cg_opts *o, int argc, char **argv, int tty, char *err,
 			o->n_headers++;
 			break;
 		case 'X':
-			if (!*a || strlen(a) > 31)
+			if (strlen(a) > 31 || !tools_is_token(a, strlen(a)))
 				return tools_fail(err, errlen,
 						  "-X wants a method, not '%s'",
 						  a);
-			for (const char *p = a; *p; p++) {
-				if (!tchar(*p))
-					return tools_fail(
-						err, errlen,
-						"-X wants a method, not "
-						"'%s'",
-						a);
-			}
 			o->method = a;
 			break;
 		case 'd':

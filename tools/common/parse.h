@@ -190,6 +190,37 @@ static inline int tools_read_file(const char *path, size_t max, char **out,
 	return 0;
 }
 
+/*
+ * tools_next_line() - the next item of a list file, one a line (coil-bench
+ * --urls, coil-get -i): blank lines and lines starting with '#' are
+ * skipped, spaces and tabs around the item and a CR before the LF
+ * dropped.
+ * @p:      where to read on, in [*@p, @end); moved past the line.
+ * @b, @e:  receive the item's first byte and the byte after its last.
+ * Return: 1 with an item; 0 at @end.
+ */
+static inline int tools_next_line(const char **p, const char *end,
+				  const char **b, const char **e)
+{
+	while (*p < end) {
+		const char *eol = memchr(*p, '\n', (size_t)(end - *p));
+		const char *s = *p, *t = eol ? eol : end;
+
+		*p = eol ? eol + 1 : end;
+		while (s < t && (*s == ' ' || *s == '\t'))
+			s++;
+		while (t > s &&
+		       (t[-1] == ' ' || t[-1] == '\t' || t[-1] == '\r'))
+			t--;
+		if (t > s && *s != '#') {
+			*b = s;
+			*e = t;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* tools_is_token() - whether the @n bytes at @s are an HTTP token
  * (RFC 9110 section 5.6.2: 1*tchar), as a method or a field name must be.
  * Return: 1 or 0 (0 for an empty one). */

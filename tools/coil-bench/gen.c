@@ -243,15 +243,20 @@ static void tick_cb(struct coil_op *op, int res, unsigned flags)
 	coil_timeout(g->loop, &g->tick, g->next_tick, COIL_TIMEOUT_ABS);
 }
 
-static void end_cb(struct coil_op *op, int res, unsigned flags)
+/* The run ends now (-d's end, or a halt): what was not measured yet is
+ * measured from here, and every connection stops. */
+static void end_now(struct cb_gen *g)
 {
-	struct cb_gen *g = coil_container_of(op, struct cb_gen, endt);
-	(void)flags;
-	if (res < 0)
-		return;
 	if (!g->measuring)
 		begin_measuring(g);
 	stop_all(g);
+}
+
+static void end_cb(struct coil_op *op, int res, unsigned flags)
+{
+	(void)flags;
+	if (res >= 0)
+		end_now(coil_container_of(op, struct cb_gen, endt));
 }
 
 /* thread:stop() or a script error (script.h): no new request from now;
@@ -276,13 +281,9 @@ static void halt(void *arg)
 
 static void halt_cb(struct coil_op *op, int res, unsigned flags)
 {
-	struct cb_gen *g = coil_container_of(op, struct cb_gen, halt_op);
 	(void)flags;
-	if (res < 0)
-		return;
-	if (!g->measuring)
-		begin_measuring(g);
-	stop_all(g);
+	if (res >= 0)
+		end_now(coil_container_of(op, struct cb_gen, halt_op));
 }
 
 static void gen_free(struct cb_gen *g)

@@ -82,6 +82,12 @@ static void test_latency_stall_corrected(void **state)
 	 * server's: due while every connection waited for its answer */
 	assert_int_equal((uint64_t)late, late_causes(r.out));
 	assert_true(jnum(r.out, "\"late_causes\"", "held") >= 300);
+	/* once in about forty runs at load 10-20 the server wrote one
+	 * answer more than coil-bench counted: its report, to tell why */
+	if ((uint64_t)j_requests(r.out) != atomic_load(&s->served))
+		fprintf(stderr, "server: %llu received, %llu answered\n%s\n",
+			(unsigned long long)atomic_load(&s->received),
+			(unsigned long long)atomic_load(&s->served), r.out);
 	assert_int_equal((uint64_t)j_requests(r.out), atomic_load(&s->served));
 	ts_free(s);
 	cb_out_free(&r);

@@ -306,7 +306,7 @@ static void conn_start(struct coil_http_server *srv, int fd)
 	c->peer4 = 0;
 	c->tlist = TL_NONE;
 	c->t_prev = c->t_next = NULL;
-	c->head_start = srv_now(srv);
+	sconn_head_begins(c);
 	/* link */
 	c->all_prev = NULL;
 	c->all_next = srv->all;
@@ -524,7 +524,7 @@ static void in_borrow(struct sconn *c, const void *buf, size_t n)
 {
 	struct sinput v = {.base = buf, .len = n, .pos = 0};
 
-	c->head_start = srv_now(c->srv);
+	sconn_head_begins(c);
 	c->in = &v;
 	c->st |= C_BORROWED;
 	coil__sconn_process(c);
@@ -793,7 +793,7 @@ static void finish_request(struct sconn *c)
 	}
 	req_reset(c);
 	c->phase = P_HEAD;
-	c->head_start = srv_now(srv);
+	sconn_head_begins(c);
 }
 
 static void shut_cb(struct coil_stream_write *w, int status)
@@ -937,7 +937,7 @@ void coil__sconn_process(struct sconn *c)
 			}
 			req_reset(c);
 			c->phase = P_HEAD;
-			c->head_start = srv_now(srv);
+			sconn_head_begins(c);
 			continue;
 		}
 		/* P_CLOSING */

@@ -291,9 +291,11 @@ struct sconn {
 	struct sconn *all_prev, *all_next; /* the server's live connections */
 	struct sconn *t_prev, *t_next;	   /* a time-limit list */
 	uint64_t deadline;
-	uint64_t head_start;
 	unsigned st;
-	unsigned nreq;	     /* requests started on this connection */
+	unsigned nreq; /* requests started on this connection */
+	/* when the current head began (its time limit's start): coil_now()
+	 * in units of 2^HS_SHIFT ns, 32 bits (sconn_head_start()) */
+	uint32_t head_start;
 	unsigned char tlist; /* TL_* */
 	unsigned char phase; /* P_* */
 	struct sinput *in;   /* input held, or NULL */
@@ -406,6 +408,23 @@ static inline struct sconn *sconn_of(struct coil_http_sreq *req)
 static inline uint64_t srv_now(const struct coil_http_server *srv)
 {
 	return coil_now(srv->loop);
+}
+
+/* A head begins now (c->head_start): 1.05 ms units, which wrap after 52
+ * days, far beyond any head's time limit (MAX_TIMEOUT_NS is one day), so
+ * the difference to a later now is exact modulo 2^32. */
+#define HS_SHIFT 20
+static inline void sconn_head_begins(struct sconn *c)
+{
+	c->head_start = (uint32_t)(srv_now(c->srv) >> HS_SHIFT);
+}
+
+/* The time the current head began, in ns (at most 1.05 ms early). */
+static inline uint64_t sconn_head_start(const struct sconn *c)
+{
+	uint64_t t = srv_now(c->srv);
+	uint32_t ago = (uint32_t)(t >> HS_SHIFT) - c->head_start;
+	return t - ((uint64_t)ago << HS_SHIFT);
 }
 
 /* The handler holds @req (not serve_file on its behalf). */

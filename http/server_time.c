@@ -116,7 +116,7 @@ void coil__sconn_retime(struct sconn *c)
 				 kind == TL_WRITE || kind == TL_BODY))
 		return; /* progress refreshes these explicitly */
 	if (kind == TL_HEADER)
-		dl = c->head_start + srv->tl[kind].dur;
+		dl = sconn_head_start(c) + srv->tl[kind].dur;
 	else
 		dl = t + srv->tl[kind].dur;
 	tl_insert(c, kind, dl);

@@ -143,7 +143,7 @@ static void test_server_idle_conn_holds_no_buffer(void **state)
 	/* ... of which the server's own part (beside the TCP stream's
 	 * core) is its links, flag word, deadlines, one input pointer and
 	 * a kick-list link: no input state, no op of its own */
-	assert_true(m.conn_bytes - sizeof(struct coil_tcp) <= 120);
+	assert_true(m.conn_bytes - sizeof(struct coil_tcp) <= 112);
 	/* ... and no stream extension: only the armed multishot read,
 	 * which the stream's core holds (single-shot reads keep their
 	 * buffer in it: one per open connection then). The answers of the

@@ -1243,6 +1243,7 @@ void coil_http_server_stats(const struct coil_http_server *srv,
 		return;
 	*st = srv->stats;
 	st->conn_bytes = srv->conn_bytes;
+	st->answer_overhead_bytes = sizeof(struct answer);
 	coil__fcache_counts(srv->fc, &fc);
 	st->file_cache_hits = fc.hits;
 	st->file_cache_misses = fc.misses;

@@ -121,10 +121,14 @@ void coil__x_put(struct coil_http_server *srv, struct sexch *x)
  *
  * An answer that leaves the exchange (coil__out_detach()) is copied into
  * a block carved from the current chunk: the blocks of a turn's answers
- * lie side by side (a hello answer and its write request take about 250
- * bytes, sixteen a chunk), and a chunk goes back once every answer carved
- * from it was sent. So a burst of N first requests holds N answers' bytes
- * while they are sent, not N exchanges. */
+ * lie side by side (a hello answer of 130 bytes with its write request
+ * and chunk pointer: 224 bytes, 8-byte aligned, eighteen a chunk). Chunks
+ * from aligned_alloc(3), aligned to their size to drop the pointer, were
+ * measured and cost more than the 8 bytes: the RSS after a 5,000-connection
+ * load stayed at 123-128% of the start, against 111-112% with malloc(3)
+ * (docs/BENCHMARKS.md, the memory row). A chunk goes back once every
+ * answer carved from it was sent. So a burst of N first requests
+ * holds N answers' bytes while they are sent, not N exchanges. */
 
 static struct achunk *achunk_new(struct coil_http_server *srv)
 {
@@ -157,7 +161,7 @@ static void achunk_put(struct coil_http_server *srv, struct achunk *ch)
 struct answer *coil__ans_new(struct coil_http_server *srv, size_t n)
 {
 	const size_t cap = ACHUNK_BYTES - sizeof(struct achunk);
-	size_t need = (sizeof(struct answer) + n + 15) & ~(size_t)15;
+	size_t need = (sizeof(struct answer) + n + 7) & ~(size_t)7;
 	struct achunk *ch = srv->acur;
 	struct answer *a;
 

@@ -325,6 +325,8 @@ int coil_http_threads_wait(struct coil_http_threads *t,
 			stats->trims += w->stats.trims;
 			stats->quiet_trims += w->stats.quiet_trims;
 			stats->conn_bytes = w->stats.conn_bytes;
+			stats->answer_overhead_bytes =
+				w->stats.answer_overhead_bytes;
 		}
 	}
 	t->waited = 1;

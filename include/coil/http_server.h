@@ -217,8 +217,13 @@ struct coil_http_server_stats {
 	uint64_t quiet_trims;
 	/* the bytes of one connection's own struct, all that an idle
 	 * keep-alive connection holds (its TCP stream's core, the list
-	 * links, the input pointers, its kick; with TLS the TLS stream) */
+	 * links, one input pointer, its kick-list link; with TLS the TLS
+	 * stream) */
 	size_t conn_bytes;
+	/* the bytes an answer block holds beside its answer's own (the
+	 * write request the stream keeps until the send completes, and its
+	 * chunk's address); the block is that sum rounded up to 8 */
+	size_t answer_overhead_bytes;
 	/* the open-file cache (opts.file_cache_files) */
 	uint64_t file_cache_hits;      /* requests served from an entry */
 	uint64_t file_cache_misses;    /* paths opened (no entry) */

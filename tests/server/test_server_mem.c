@@ -32,15 +32,15 @@ static void stats_handler(struct coil_http_sreq *req, void *arg)
 		coil_loop_stats(loop, &ls);
 		/* taken before the answer is written: the asker's stream
 		 * holds no extension yet */
-		n = snprintf(body, sizeof(body),
-			     "%u %u %u %llu %llu %zu %llu %d %u %u", st.conns,
-			     st.exchanges, st.inbufs,
-			     (unsigned long long)st.trims,
-			     (unsigned long long)st.quiet_trims, st.conn_bytes,
-			     (unsigned long long)ls.tcp_exts,
-			     (coil_loop_features(loop) &
-			      COIL_FEAT_MULTISHOT_RECV) != 0,
-			     st.exchanges_max, st.answers);
+		n = snprintf(
+			body, sizeof(body),
+			"%u %u %u %llu %llu %zu %llu %d %u %u %zu", st.conns,
+			st.exchanges, st.inbufs, (unsigned long long)st.trims,
+			(unsigned long long)st.quiet_trims, st.conn_bytes,
+			(unsigned long long)ls.tcp_exts,
+			(coil_loop_features(loop) & COIL_FEAT_MULTISHOT_RECV) !=
+				0,
+			st.exchanges_max, st.answers, st.answer_overhead_bytes);
 		coil_http_respond(req, 200, NULL, 0, body, (size_t)n);
 		return;
 	}
@@ -73,6 +73,7 @@ struct memstat {
 	int multishot;		     /* the loop reads by multishot recv */
 	unsigned exchanges_max;	     /* the most exchanges held at once */
 	unsigned answers;	     /* answers being sent from blocks */
+	size_t answer_overhead;	     /* an answer block beside its bytes */
 };
 
 /* One /stats request on a new connection (which holds one exchange while
@@ -83,11 +84,13 @@ static void stats_get(unsigned short port, struct memstat *m)
 	assert_int_equal(
 		cl_once(port, "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n", &r), 0);
 	assert_int_equal(r.status, 200);
-	assert_int_equal(sscanf(r.body, "%u %u %u %llu %llu %zu %llu %d %u %u",
+	assert_int_equal(sscanf(r.body,
+				"%u %u %u %llu %llu %zu %llu %d %u %u %zu",
 				&m->conns, &m->exchanges, &m->inbufs, &m->trims,
 				&m->quiet_trims, &m->conn_bytes, &m->tcp_exts,
-				&m->multishot, &m->exchanges_max, &m->answers),
-			 10);
+				&m->multishot, &m->exchanges_max, &m->answers,
+				&m->answer_overhead),
+			 11);
 	free(r.body);
 }
 
@@ -310,6 +313,10 @@ static void test_server_burst_needs_one_exchange(void **state)
 	/* every answer block was sent and given back (the asker's own answer
 	 * is written after these counts were taken) */
 	assert_int_equal(m.answers, 0);
+	/* a block is the stream's write request, its chunk's address and
+	 * the answer's bytes, nothing else */
+	assert_true(m.answer_overhead <=
+		    sizeof(struct coil_stream_write) + sizeof(void *));
 	for (int i = 0; i < N; i++) {
 		request(fds[i], in, get);
 		close(fds[i]);

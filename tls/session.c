@@ -12,11 +12,12 @@
  * lower write completes": either way the engine is simply run again from
  * that completion (process()).
  *
- * Four things run the engine, all from the loop: the lower stream's read
+ * Five things run the engine, all from the loop: the lower stream's read
  * callback, a slot's write callback, the kick op (posted by the calls of
- * the stream interface, which never run anything inline) and the two
- * timers (handshake deadline, close deadline): the kick and pump idiom of
- * docs/ARCHITECTURE.md ("The kick and the pump").
+ * the stream interface, which never run anything inline), the two timers
+ * (handshake deadline, close deadline) and the end of a handshake step on
+ * the offload pool: the kick and pump idiom of docs/ARCHITECTURE.md ("The
+ * kick and the pump").
  *
  * Ending: a failed handshake or a close tears down the same way: flush
  * the alert or close_notify (waiting at most close_timeout_ns), close the

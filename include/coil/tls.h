@@ -217,7 +217,8 @@ struct coil_tls_opts {
 	/* Client: save and resume sessions here; NULL: no resumption. */
 	struct coil_tls_cache *cache;
 	/* Client: the cache key, default "host:port" (the port of the lower
-	 * stream's peer address, or host alone without one). Copied. */
+	 * stream's peer address; coil_tls_connect(): of the first address
+	 * it tries; host alone without one). Copied. */
 	const char *session_key;
 	/* The whole handshake, from coil_tls_open() to its callback:
 	 * default 30 s; UINT64_MAX for none. -ETIMEDOUT when it passes. */

@@ -237,6 +237,7 @@ static inline void *ts_conn_main(void *arg)
 	char buf[16384], target[256];
 	size_t len = 0;
 
+	buf[0] = '\0'; /* a first poll that times out looks at it */
 	free(a);
 	while (!atomic_load(&s->stop)) {
 		r = ts_recv_more(fd, buf, sizeof(buf), &len);

@@ -53,9 +53,12 @@ static void test_latency_delay_median(void **state)
 
 /* -R 1000 for 2 s, the server stalls 500 ms once at 0.6 s: about 500
  * requests fall due during the stall; measured from their intended
- * times they fill the top percent (corrected p99 near 500 ms), while
- * only the one request per connection caught in flight waited after its
- * actual send (uncorrected p99 stays small) */
+ * times they fill the top percent (corrected p99 over 350 ms; near
+ * 500 ms on a quiet host, more at load 10-20, when the server's threads
+ * take longer to clear the backlog: 862 ms seen), while only the one
+ * request per connection caught in flight waited after its actual send
+ * (uncorrected p99 stays under the corrected one by most of the stall,
+ * whatever the load adds to both) */
 static void test_latency_stall_corrected(void **state)
 {
 	struct ts_server *s = ts_start(600000000ull, 500000000ull);
@@ -75,8 +78,8 @@ static void test_latency_stall_corrected(void **state)
 		"late %.0f\n",
 		p99 / MS, u99 / MS, late);
 	assert_true(stalled);
-	assert_true(p99 >= 350 * MS && p99 <= 700 * MS);
-	assert_true(u99 < 100 * MS);
+	assert_true(p99 >= 350 * MS);
+	assert_true(u99 >= 0 && p99 - u99 >= 300 * MS);
 	assert_true(late >= 300);
 	/* the causes add up to the late count, and the stall's are the
 	 * server's: due while every connection waited for its answer */

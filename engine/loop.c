@@ -419,6 +419,11 @@ void *coil__blk_get(struct coil_loop *loop, unsigned kind, size_t size)
  * it pauses or keeps deadlines, by as many streams as a loop serves at
  * once. */
 static const unsigned blk_cap[COIL__BLK_N] = {64, 1024, 1024};
+/* struct coil_loop's lists have room for every kind (engine/internal.h
+ * cannot name COIL__BLK_N: it does not include blkcache.h) */
+_Static_assert(sizeof(((struct coil_loop *)0)->blk_free) ==
+		       COIL__BLK_N * sizeof(void *),
+	       "one blk_free list per COIL__BLK_* kind");
 
 void coil__blk_put(struct coil_loop *loop, unsigned kind, void *p)
 {

@@ -355,7 +355,11 @@ struct coil_http_server {
 	struct coil_op *done;
 	struct fbuf *fbufs;
 	unsigned nfbufs;
-	struct achunk *acur;  /* answers are carved from it */
+	struct achunk *acur; /* answers are carved from it */
+	/* the bytes of the answer carved last in acur with its own copy
+	 * (NULL: none), which an equal answer shares */
+	const char *alast;
+	size_t alast_len;
 	struct achunk *afree; /* chunks kept, linked by next */
 	unsigned nafree;
 	struct fcache *fc;     /* open-file cache, NULL when off */
@@ -537,9 +541,13 @@ void coil__conn_put(struct sconn *c);
 /* An exchange with its buffers; the caller sets up the rest. */
 struct sexch *coil__x_new(struct coil_http_server *srv);
 void coil__x_put(struct coil_http_server *srv, struct sexch *x);
-/* A block for an answer of @n bytes (at most ANS_MAX), carved from the
- * server's current chunk; NULL without memory. */
-struct answer *coil__ans_new(struct coil_http_server *srv, size_t n);
+/* A block for the answer @bytes of @n bytes (at most ANS_MAX), carved
+ * from the server's current chunk, and in *@at where its bytes are: in
+ * the block, or, when they equal those of the answer carved last in the
+ * same chunk, that answer's (the chunk lives while either block does).
+ * NULL without memory. */
+struct answer *coil__ans_new(struct coil_http_server *srv, const void *bytes,
+			     size_t n, const char **at);
 void coil__ans_put(struct coil_http_server *srv, struct answer *a);
 /* An input buffer of IBUF_INIT bytes, empty. */
 struct ibuf *coil__ibuf_new(struct coil_http_server *srv);

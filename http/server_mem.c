@@ -128,7 +128,11 @@ void coil__x_put(struct coil_http_server *srv, struct sexch *x)
  * load stayed at 123-128% of the start, against 111-112% with malloc(3)
  * (docs/BENCHMARKS.md, the memory row). A chunk goes back once every
  * answer carved from it was sent. So a burst of N first requests
- * holds N answers' bytes while they are sent, not N exchanges. */
+ * holds N answers' bytes while they are sent, not N exchanges; and when
+ * they are the same bytes (a hello answer, its Date of the same second),
+ * each after the first in a chunk holds only its block's 88 bytes and
+ * points its write at the first one's copy (a memcmp(3) of the bytes
+ * against the last copy, which is all an unequal answer pays). */
 
 static struct achunk *achunk_new(struct coil_http_server *srv)
 {
@@ -158,29 +162,48 @@ static void achunk_put(struct coil_http_server *srv, struct achunk *ch)
 	srv->nafree++;
 }
 
-struct answer *coil__ans_new(struct coil_http_server *srv, size_t n)
+struct answer *coil__ans_new(struct coil_http_server *srv, const void *bytes,
+			     size_t n, const char **at)
 {
 	const size_t cap = ACHUNK_BYTES - sizeof(struct achunk);
-	size_t need = (sizeof(struct answer) + n + 7) & ~(size_t)7;
 	struct achunk *ch = srv->acur;
 	struct answer *a;
+	size_t need;
+	int share;
 
 	if (n > ANS_MAX)
 		return NULL;
-	if (ch && ch->refs == 0)
+	if (ch && ch->refs == 0) {
 		ch->used = 0; /* every answer of it was sent: start again */
+		srv->alast = NULL;
+	}
+	share = srv->alast && srv->alast_len == n &&
+		memcmp(srv->alast, bytes, n) == 0;
+	need = (sizeof(struct answer) + (share ? 0 : n) + 7) & ~(size_t)7;
 	if (!ch || cap - ch->used < need) {
-		/* the full chunk goes back when its last answer is sent */
+		/* the full chunk goes back when its last answer is sent; the
+		 * bytes an answer shares must lie in its own chunk */
 		struct achunk *nc = achunk_new(srv);
 		if (!nc)
 			return NULL;
 		srv->acur = ch = nc;
+		srv->alast = NULL;
+		share = 0;
+		need = (sizeof(struct answer) + n + 7) & ~(size_t)7;
 	}
 	a = (struct answer *)(void *)(ch->data + ch->used);
 	ch->used += (unsigned)need;
 	ch->refs++;
 	memset(&a->w, 0, sizeof(a->w));
 	a->ch = ch;
+	if (share) {
+		srv->stats.answers_shared++;
+	} else {
+		memcpy(a->data, bytes, n);
+		srv->alast = a->data;
+		srv->alast_len = n;
+	}
+	*at = srv->alast;
 	srv->stats.answers++;
 	return a;
 }
@@ -265,6 +288,7 @@ static void lists_cut(struct coil_http_server *srv, unsigned keep)
 	if (!keep && srv->acur && srv->acur->refs == 0) {
 		free(srv->acur); /* the server ends: nothing is being sent */
 		srv->acur = NULL;
+		srv->alast = NULL;
 	}
 }
 

@@ -155,16 +155,16 @@ int coil__out_detach(struct sconn *c)
 	struct sexch *x = c->x;
 	size_t n = x->olen - x->oq;
 	struct answer *a;
+	const char *at;
 	int ret;
 
 	if (!n || (c->st & (C_ANS | C_HOLD | C_DEAD)) ||
-	    !(a = coil__ans_new(c->srv, n)))
+	    !(a = coil__ans_new(c->srv, x->obuf + x->oq, n, &at)))
 		return -1;
-	memcpy(a->data, x->obuf + x->oq, n);
 	x->olen = x->oq = 0;
 	a->w.data = c;
 	c->st |= C_ANS;
-	ret = coil_stream_write(c->s, &a->w, a->data, n, ans_cb);
+	ret = coil_stream_write(c->s, &a->w, at, n, ans_cb);
 	if (ret < 0) {
 		c->st &= ~C_ANS;
 		coil__ans_put(c->srv, a);

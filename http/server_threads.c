@@ -323,6 +323,7 @@ int coil_http_threads_wait(struct coil_http_threads *t,
 			stats->file_cache_pin_fails +=
 				w->stats.file_cache_pin_fails;
 			stats->trims += w->stats.trims;
+			stats->answers_shared += w->stats.answers_shared;
 			stats->quiet_trims += w->stats.quiet_trims;
 			stats->conn_bytes = w->stats.conn_bytes;
 			stats->answer_overhead_bytes =

@@ -224,6 +224,10 @@ struct coil_http_server_stats {
 	 * write request the stream keeps until the send completes, and its
 	 * chunk's address); the block is that sum rounded up to 8 */
 	size_t answer_overhead_bytes;
+	/* answers sent from the bytes of an equal answer before them (same
+	 * bytes, carved one after the other from the same chunk): they held
+	 * only their block's overhead (times, since the server started) */
+	uint64_t answers_shared;
 	/* the open-file cache (opts.file_cache_files) */
 	uint64_t file_cache_hits;      /* requests served from an entry */
 	uint64_t file_cache_misses;    /* paths opened (no entry) */

@@ -85,6 +85,12 @@
 #define FREE_IBUF_MAX 256   /* input buffers of IBUF_INIT */
 #define FREE_KEEP 16
 #define TRIM_PEAK 256
+/* Under load (requests every tick, so no quiet trim): once the heap's
+ * free space grew by this much since its low after the last trim,
+ * malloc_trim(3) gives its pages back (what a burst of first requests
+ * freed beyond the lists' caps would stay in the RSS while the load
+ * lasts; server_mem.c, coil__mem_tick()). */
+#define LOAD_TRIM_BYTES (1u << 20)
 #define MAX_TIMEOUT_NS (86400ull * 1000000000ull)
 /* Answers sent from blocks of their own (server_respond.c,
  * coil__out_detach()), so that the exchange goes back to the free list
@@ -345,6 +351,7 @@ struct coil_http_server {
 	unsigned peak; /* the most connections open since the last trim */
 	int trim_last; /* trim again when the last connection closed */
 	uint64_t tick_req, trim_req; /* stats.requests at the last tick, trim */
+	size_t heap_free_low; /* the heap's free bytes: the low since a trim */
 	size_t conn_bytes, x_bytes;
 	unsigned hdrs_inline; /* fields in an exchange's own array */
 	size_t hbuf_inline;   /* head bytes in an exchange's own buffer */

@@ -325,6 +325,7 @@ int coil_http_threads_wait(struct coil_http_threads *t,
 			stats->trims += w->stats.trims;
 			stats->answers_shared += w->stats.answers_shared;
 			stats->quiet_trims += w->stats.quiet_trims;
+			stats->load_trims += w->stats.load_trims;
 			stats->conn_bytes = w->stats.conn_bytes;
 			stats->answer_overhead_bytes =
 				w->stats.answer_overhead_bytes;

@@ -215,6 +215,10 @@ struct coil_http_server_stats {
 	 * 1 s): the provided buffers' pages their reads touched, the free
 	 * lists beyond 16 entries, the heap's free pages (times) */
 	uint64_t quiet_trims;
+	/* memory given back under load: the heap's free space grew by
+	 * 1 MiB since its low after the last trim (a burst's memory freed
+	 * while the connections stay busy), its pages returned (times) */
+	uint64_t load_trims;
 	/* the bytes of one connection's own struct, all that an idle
 	 * keep-alive connection holds (its TCP stream's core, the list
 	 * links, one input pointer, its kick-list link; with TLS the TLS

@@ -296,12 +296,74 @@ static void test_stream_connect_gives_ext_back(void **state)
 	st_loop_free(loop);
 }
 
+/*
+ * Streams closed while their kick is due: each of NK streams queues a
+ * write and is closed in the same turn, and its close callback frees it
+ * while the loop's kick list is still being walked. Every write is
+ * cancelled (the close came before the flush), nothing is sent, every
+ * close callback runs once, and the write parts go back (under ASan, a
+ * walk that touched a freed stream would be reported).
+ */
+enum { NK = 16 };
+
+static unsigned k_closed, k_cancelled, k_other;
+
+static void k_written(struct coil_stream_write *w, int status)
+{
+	(void)w;
+	if (status == -ECANCELED)
+		k_cancelled++;
+	else
+		k_other++;
+}
+
+static void k_free(struct coil_stream *s)
+{
+	k_closed++;
+	free(coil_container_of(s, struct ext_conn, t.s));
+}
+
+static void test_stream_closed_while_kicked(void **state)
+{
+	struct coil_loop *loop = tu_loop(NULL);
+	int peers[NK], fds[2];
+	char in[8];
+
+	(void)state;
+	k_closed = k_cancelled = k_other = 0;
+	for (int i = 0; i < NK; i++) {
+		struct ext_conn *c = calloc(1, sizeof(*c));
+		assert_non_null(c);
+		tu_tcp_pair(fds);
+		peers[i] = fds[1];
+		assert_int_equal(coil_tcp_open(loop, &c->t, fds[0], NULL), 0);
+		assert_int_equal(
+			coil_stream_write(&c->t.s, &c->w, "x", 1, k_written),
+			0);
+		assert_non_null(c->t.w); /* queued, its kick due */
+		assert_int_equal(coil_stream_close(&c->t.s, k_free), 0);
+	}
+	assert_int_equal(wrs(loop), NK);
+	ST_RUN_UNTIL(loop, k_closed == NK, 10000);
+	assert_int_equal(k_closed, NK);
+	assert_int_equal(k_cancelled, NK);
+	assert_int_equal(k_other, 0);
+	assert_int_equal(wrs(loop), 0);
+	assert_int_equal(exts(loop), 0);
+	for (int i = 0; i < NK; i++) { /* EOF, and not a byte */
+		assert_int_equal(read(peers[i], in, sizeof(in)), 0);
+		close(peers[i]);
+	}
+	st_loop_free(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stream_idle_holds_core_only),
 		cmocka_unit_test(test_stream_connect_gives_ext_back),
 		cmocka_unit_test(test_stream_exchanges_take_write_part_only),
+		cmocka_unit_test(test_stream_closed_while_kicked),
 	};
 	return cmocka_run_group_tests_name("stream.ext", tests, NULL, NULL);
 }

@@ -122,6 +122,19 @@ static void kick_done(struct coil_http_sreq *req, int status, uint64_t bytes,
 		done_order[ndone++] = k;
 }
 
+/* N clients, client k sending GET /k on its own connection. */
+static void send_all(int *fds, unsigned short port)
+{
+	char req[64];
+
+	for (unsigned k = 0; k < N; k++) {
+		fds[k] = cl_connect(port);
+		snprintf(req, sizeof(req),
+			 "GET /%u HTTP/1.1\r\nHost: x\r\n\r\n", k);
+		cl_sends(fds[k], req);
+	}
+}
+
 static void run(int with_aborts)
 {
 	struct coil_http_server_opts o = {.handler = kick_handler,
@@ -132,19 +145,13 @@ static void run(int with_aborts)
 	char want_body[16];
 	struct srv s;
 	int fds[N];
-	char req[64];
 
 	assert_non_null(in);
 	arrived = nlet_go = ndone = aborted_done = bad = 0;
 	memset(held, 0, sizeof(held));
 	abort_some = with_aborts;
 	srv_start(&s, &o, NULL);
-	for (unsigned k = 0; k < N; k++) {
-		fds[k] = cl_connect(s.port);
-		snprintf(req, sizeof(req),
-			 "GET /%u HTTP/1.1\r\nHost: x\r\n\r\n", k);
-		cl_sends(fds[k], req);
-	}
+	send_all(fds, s.port);
 	for (unsigned k = 0; k < N; k++) {
 		struct resp r;
 		if (is_aborted(k)) {
@@ -191,19 +198,14 @@ static void test_server_kicked_cancel_lets_go(void **state)
 					  .on_done = kick_done};
 	struct srv s;
 	int fds[N];
-	char req[64], b;
+	char b;
 
 	(void)state;
 	assert_int_equal(pipe(arrived_fd), 0);
 	aborted_done = bad = 0;
 	hold_all = 1;
 	srv_start(&s, &o, NULL);
-	for (unsigned k = 0; k < N; k++) {
-		fds[k] = cl_connect(s.port);
-		snprintf(req, sizeof(req),
-			 "GET /%u HTTP/1.1\r\nHost: x\r\n\r\n", k);
-		cl_sends(fds[k], req);
-	}
+	send_all(fds, s.port);
 	for (unsigned k = 0; k < N; k++) {
 		struct pollfd p = {.fd = arrived_fd[0], .events = POLLIN};
 		assert_int_equal(poll(&p, 1, 10000), 1);

@@ -65,6 +65,22 @@ serve_start() {
 	serve_url=$(sed -n 's/^listening \([^ ]*\) .*/\1/p' "$out")
 }
 
+# PID's resident set in KB (proc(5), VmRSS) and its open descriptors
+serve_rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+serve_nfds() { ls "/proc/$1/fd" | wc -l; }
+
+# serve_wait_fds PID N: wait (up to 5 s) until PID holds N descriptors
+# (a load's connections opened: on a loaded host wrk's connects take
+# seconds), then 1 s into the load on all of them
+serve_wait_fds() {
+	local i=0
+	while [ "$(serve_nfds "$1")" -lt "$2" ] && [ $i -lt 50 ]; do
+		i=$((i + 1))
+		sleep 0.1
+	done
+	sleep 1
+}
+
 # utime and stime of PID in clock ticks (proc(5), fields 14 and 15)
 serve_ticks() {
 	cut -d' ' -f14,15 "/proc/$1/stat"

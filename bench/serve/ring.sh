@@ -46,8 +46,6 @@ echo "rings: $rings; $rounds rounds; hello and file wrk -t1 -c50" \
 	"-d${secs}s, busy wrk -t1 -c$busy -d8s; server CPU 0, wrk CPU 1"
 echo
 
-rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
-nfds() { ls "/proc/$1/fd" | wc -l; }
 
 # one RING CASE: a fresh coil-serve, the load, its --stats at exit
 one() {
@@ -63,22 +61,16 @@ one() {
 	curl -s -o /dev/null "$url/" ||
 		echo "bench/serve/ring: coil-serve ($ring) did not answer" >&2
 	sleep 0.5
-	r0=$(rss_kb "$pid")
-	f0=$(nfds "$pid")
+	r0=$(serve_rss_kb "$pid")
+	f0=$(serve_nfds "$pid")
 	rss=""
 	case $case in
 	busy)
 		taskset -c 1 wrk -t1 -c"$busy" -d8s "$url/" >"$dir/wrk.out" 2>&1 &
 		wrk_pid=$!
 		serve_measure_start "$pid"
-		i=0
-		while [ "$(nfds "$pid")" -lt $((f0 + busy * 98 / 100)) ] &&
-			[ $i -lt 50 ]; do
-			i=$((i + 1))
-			sleep 0.1
-		done
-		sleep 1
-		rss=$(awk -v a="$r0" -v b="$(rss_kb "$pid")" -v n="$busy" \
+		serve_wait_fds "$pid" $((f0 + busy * 98 / 100))
+		rss=$(awk -v a="$r0" -v b="$(serve_rss_kb "$pid")" -v n="$busy" \
 			'BEGIN { printf "%5.0f B/conn", (b - a) * 1024 / n }')
 		wait $wrk_pid || true
 		;;

@@ -253,13 +253,11 @@ sys.stdin.readline()
 for s in socks:
     s.close()
 EOF
-rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
-nfds() { ls "/proc/$1/fd" | wc -l; }
 # settle PID FDS: wait (up to 20 s) until the server holds no more than
 # FDS + 2 descriptors, i.e. it has closed the connections, then 1 s more
 settle() {
 	i=0
-	while [ "$(nfds "$1")" -gt $(($2 + 2)) ] && [ $i -lt 200 ]; do
+	while [ "$(serve_nfds "$1")" -gt $(($2 + 2)) ] && [ $i -lt 200 ]; do
 		i=$((i + 1))
 		sleep 0.1
 	done
@@ -270,8 +268,8 @@ mem_measure() {
 	name=$1 pid=$2 port=$3
 	curl -s -o /dev/null "http://127.0.0.1:$port/"
 	sleep 1
-	r0=$(rss_kb "$pid")
-	f0=$(nfds "$pid")
+	r0=$(serve_rss_kb "$pid")
+	f0=$(serve_nfds "$pid")
 	rm -f "$dir/idle.in"
 	mkfifo "$dir/idle.in"
 	taskset -c 1 python3 "$dir/idle.py" "$port" "$mem_idle" \
@@ -290,28 +288,21 @@ mem_measure() {
 		sleep 0.1
 	done
 	sleep 1
-	r1=$(rss_kb "$pid")
+	r1=$(serve_rss_kb "$pid")
 	echo >&9
 	exec 9>&-
 	wait $idle_pid || true
 	settle "$pid" "$f0"
-	r2=$(rss_kb "$pid")
+	r2=$(serve_rss_kb "$pid")
 	taskset -c 1 wrk -t1 -c"$mem_busy" -d8s "http://127.0.0.1:$port/" \
 		>"$dir/wrk-mem.out" 2>&1 &
 	wrk_pid=$!
-	# sampled once the connections are open (on a loaded host wrk's
-	# connects take seconds), 1 s into the load on all of them
-	i=0
-	while [ "$(nfds "$pid")" -lt $((f0 + mem_busy * 98 / 100)) ] &&
-		[ $i -lt 50 ]; do
-		i=$((i + 1))
-		sleep 0.1
-	done
-	sleep 1
-	r3=$(rss_kb "$pid")
+	# sampled once the connections are open, 1 s into the load on all
+	serve_wait_fds "$pid" $((f0 + mem_busy * 98 / 100))
+	r3=$(serve_rss_kb "$pid")
 	wait $wrk_pid || true
 	settle "$pid" "$f0"
-	r4=$(rss_kb "$pid")
+	r4=$(serve_rss_kb "$pid")
 	awk -v n="$name" -v r0="$r0" -v r1="$r1" -v r2="$r2" -v r3="$r3" \
 		-v r4="$r4" -v ni="$mem_idle" -v nb="$mem_busy" 'BEGIN {
 		printf "mem    %-11s rest %6d KB  idle %5.0f B/conn (%d)  after %3.0f%%  busy %6.0f B/conn (%d)  busy RSS %6d KB  after %3.0f%%\n",
